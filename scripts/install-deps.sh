@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian package Lifeboat needs to build, test and run its demo.
+# Idempotent: packages already present are not reinstalled and apt is not touched at all
+# when nothing is missing. Uses sudo only when not running as root.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config ccache
+  libpq-dev libssl-dev libzstd-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  postgresql-15 postgresql-client-15 zstd
+)
+# Extra packages a caller may ask for (the benchmark adds pgbackrest, for example).
+packages+=("$@")
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then as_root=(sudo); fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -qq
+"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian postgresql package creates a default cluster and may start it; Lifeboat's tests and
+# demo run their own clusters, so the default one is left alone.
+echo "install-deps: done"

@@ -1,0 +1,125 @@
+#include "util/fs.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+namespace lifeboat {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+Result<std::string> read_file(const fs::path& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        const int err = errno;
+        return fail(err == ENOENT ? ErrorCode::not_found : ErrorCode::io, "cannot read {}: {}",
+                    path.string(), errno_text(err));
+    }
+    std::string out;
+    char buffer[1 << 16];
+    for (;;) {
+        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            const int err = errno;
+            ::close(fd);
+            return fail(ErrorCode::io, "cannot read {}: {}", path.string(), errno_text(err));
+        }
+        if (n == 0) break;
+        out.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return out;
+}
+
+Status fsync_directory(const fs::path& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return fail(ErrorCode::io, "cannot open directory {}: {}", path.string(),
+                    errno_text(errno));
+    }
+    ::fsync(fd);
+    ::close(fd);
+    return {};
+}
+
+Status write_file_atomic(const fs::path& path, std::string_view data, Durability durability) {
+    const fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return fail(ErrorCode::io, "cannot create {}: {}", tmp.string(), errno_text(errno));
+    }
+    std::size_t done = 0;
+    while (done < data.size()) {
+        ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            const int err = errno;
+            ::close(fd);
+            ::unlink(tmp.c_str());
+            return fail(ErrorCode::io, "cannot write {}: {}", tmp.string(), errno_text(err));
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    if (durability == Durability::fsync && ::fsync(fd) != 0) {
+        const int err = errno;
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        return fail(ErrorCode::io, "cannot fsync {}: {}", tmp.string(), errno_text(err));
+    }
+    ::close(fd);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        const int err = errno;
+        ::unlink(tmp.c_str());
+        return fail(ErrorCode::io, "cannot rename {} to {}: {}", tmp.string(), path.string(),
+                    errno_text(err));
+    }
+    if (durability == Durability::fsync) return fsync_directory(path.parent_path());
+    return {};
+}
+
+Status ensure_directory(const fs::path& path) {
+    std::error_code ec;
+    fs::create_directories(path, ec);
+    if (ec) return fail(ErrorCode::io, "cannot create directory {}: {}", path.string(), ec.message());
+    return {};
+}
+
+Result<bool> directory_is_empty_or_missing(const fs::path& path) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return true;
+    if (!fs::is_directory(path, ec)) return false;
+    auto it = fs::directory_iterator(path, ec);
+    if (ec) return fail(ErrorCode::io, "cannot list {}: {}", path.string(), ec.message());
+    return it == fs::directory_iterator();
+}
+
+Result<TempDirectory> TempDirectory::create(const fs::path& parent, std::string_view prefix) {
+    std::random_device rd;
+    for (int attempt = 0; attempt < 16; ++attempt) {
+        fs::path candidate = parent / fmt::format("{}{:08x}", prefix, rd());
+        std::error_code ec;
+        if (fs::create_directory(candidate, ec)) return TempDirectory(std::move(candidate));
+        if (ec && ec != std::errc::file_exists) {
+            return fail(ErrorCode::io, "cannot create temporary directory in {}: {}",
+                        parent.string(), ec.message());
+        }
+    }
+    return fail(ErrorCode::io, "cannot create a temporary directory in {}", parent.string());
+}
+
+TempDirectory::TempDirectory(TempDirectory&& other) noexcept
+    : m_path(std::move(other.m_path)), m_keep(other.m_keep) {
+    other.m_keep = true;
+}
+
+TempDirectory::~TempDirectory() {
+    if (m_keep || m_path.empty()) return;
+    std::error_code ec;
+    fs::remove_all(m_path, ec);
+}
+
+}  // namespace lifeboat

@@ -1,0 +1,47 @@
+// Local file-system helpers with typed errors. All paths are std::filesystem::path.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "util/error.hpp"
+
+namespace lifeboat {
+
+namespace fs = std::filesystem;
+
+Result<std::string> read_file(const fs::path& path);
+
+enum class Durability { none, fsync };
+
+// Writes `data` to `path` atomically: a temporary file beside it, fsync, rename, fsync of the
+// directory. A reader sees either the old file, nothing, or the complete new one.
+Status write_file_atomic(const fs::path& path, std::string_view data,
+                         Durability durability = Durability::fsync);
+
+Status ensure_directory(const fs::path& path);
+Result<bool> directory_is_empty_or_missing(const fs::path& path);
+Status fsync_directory(const fs::path& path);
+
+// An errno value as text, for messages.
+std::string errno_text(int err);
+
+// Owns a temporary directory and removes it (recursively) on destruction unless kept.
+class TempDirectory {
+public:
+    static Result<TempDirectory> create(const fs::path& parent, std::string_view prefix);
+    TempDirectory(TempDirectory&& other) noexcept;
+    TempDirectory& operator=(TempDirectory&&) = delete;
+    ~TempDirectory();
+    const fs::path& path() const { return m_path; }
+    void keep() { m_keep = true; }
+
+private:
+    explicit TempDirectory(fs::path path) : m_path(std::move(path)) {}
+    fs::path m_path;
+    bool m_keep = false;
+};
+
+}  // namespace lifeboat
