@@ -1,0 +1,57 @@
+#include "codec/compress.hpp"
+
+#include <zstd.h>
+
+namespace lifeboat {
+
+Compressor::Compressor(int level) : m_ctx(ZSTD_createCCtx()), m_level(level) {}
+Compressor::~Compressor() { ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(m_ctx)); }
+
+Status Compressor::compress(std::string_view input, std::string& out) {
+    out.resize(ZSTD_compressBound(input.size()));
+    const std::size_t n = ZSTD_compressCCtx(static_cast<ZSTD_CCtx*>(m_ctx), out.data(), out.size(),
+                                            input.data(), input.size(), m_level);
+    if (ZSTD_isError(n)) {
+        return fail(ErrorCode::internal, "zstd compression failed: {}", ZSTD_getErrorName(n));
+    }
+    out.resize(n);
+    return {};
+}
+
+Decompressor::Decompressor() : m_ctx(ZSTD_createDCtx()) {}
+Decompressor::~Decompressor() { ZSTD_freeDCtx(static_cast<ZSTD_DCtx*>(m_ctx)); }
+
+Status Decompressor::decompress(std::string_view frame, std::size_t expected_size,
+                                std::string& out) {
+    out.resize(expected_size);
+    const std::size_t n = ZSTD_decompressDCtx(static_cast<ZSTD_DCtx*>(m_ctx), out.data(),
+                                              out.size(), frame.data(), frame.size());
+    if (ZSTD_isError(n)) {
+        return fail(ErrorCode::corrupt, "zstd frame cannot be decoded: {}", ZSTD_getErrorName(n));
+    }
+    if (n != expected_size) {
+        return fail(ErrorCode::corrupt, "zstd frame holds {} bytes, expected {}", n, expected_size);
+    }
+    return {};
+}
+
+Result<std::string> zstd_compress(std::string_view input, int level) {
+    Compressor c(level);
+    std::string out;
+    LB_CHECK(c.compress(input, out));
+    return out;
+}
+
+Result<std::string> zstd_decompress(std::string_view frame) {
+    const unsigned long long size = ZSTD_getFrameContentSize(frame.data(), frame.size());
+    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
+        return fail(ErrorCode::corrupt, "not a zstd frame with a known size");
+    }
+    if (size > (1ull << 32)) return fail(ErrorCode::corrupt, "zstd frame claims {} bytes", size);
+    Decompressor d;
+    std::string out;
+    LB_CHECK(d.decompress(frame, static_cast<std::size_t>(size), out));
+    return out;
+}
+
+}  // namespace lifeboat

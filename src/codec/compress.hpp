@@ -1,0 +1,44 @@
+// zstd compression with a reusable context per thread. Each call produces or consumes one
+// complete zstd frame (the frame records its content size, which decompression checks).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "util/error.hpp"
+
+namespace lifeboat {
+
+class Compressor {
+public:
+    explicit Compressor(int level);
+    ~Compressor();
+    Compressor(const Compressor&) = delete;
+    Compressor& operator=(const Compressor&) = delete;
+    // Replaces `out` with one zstd frame holding `input`.
+    Status compress(std::string_view input, std::string& out);
+
+private:
+    void* m_ctx;
+    int m_level;
+};
+
+class Decompressor {
+public:
+    Decompressor();
+    ~Decompressor();
+    Decompressor(const Decompressor&) = delete;
+    Decompressor& operator=(const Decompressor&) = delete;
+    // Replaces `out` with the content of the frame; fails (ErrorCode::corrupt) when the frame is
+    // malformed or its size differs from `expected_size`.
+    Status decompress(std::string_view frame, std::size_t expected_size, std::string& out);
+
+private:
+    void* m_ctx;
+};
+
+// One-shot helpers for small metadata objects.
+Result<std::string> zstd_compress(std::string_view input, int level);
+Result<std::string> zstd_decompress(std::string_view frame);
+
+}  // namespace lifeboat

@@ -1,0 +1,60 @@
+// Block ids, block locations, and reading one block back from a pack.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "codec/compress.hpp"
+#include "codec/hash.hpp"
+#include "storage/storage.hpp"
+
+namespace lifeboat::repo {
+
+// SHA-256 of the block's plaintext.
+struct BlockId {
+    Digest digest{};
+    bool operator==(const BlockId&) const = default;
+    std::string hex() const { return digest_hex(digest); }
+    static std::optional<BlockId> from_hex(std::string_view text);
+    static BlockId of(std::string_view plaintext) { return BlockId{sha256(plaintext)}; }
+};
+
+struct BlockIdHash {
+    std::size_t operator()(const BlockId& id) const {
+        std::size_t h;
+        std::memcpy(&h, id.digest.data(), sizeof h);
+        return h;
+    }
+};
+
+enum class BlockCodec : std::uint8_t { raw = 0, zstd = 1 };
+
+// Where a block lives inside a pack (offsets count from the start of the pack object).
+struct BlockPlacement {
+    std::uint64_t offset = 0;
+    std::uint32_t stored_length = 0;
+    std::uint32_t raw_length = 0;
+    BlockCodec codec = BlockCodec::raw;
+};
+
+std::string pack_key(std::string_view pack_id);  // "data/ab/ab…"
+
+// Per-thread state for decoding blocks.
+struct BlockReader {
+    Decompressor decompressor;
+    std::string scratch;
+};
+
+// Decodes a stored block and checks it hashes to `id`; ErrorCode::corrupt otherwise.
+Status decode_block(std::string_view stored, const BlockId& id, const BlockPlacement& placement,
+                    BlockReader& reader, std::string& out);
+
+// Reads, decodes and checks one block of pack `pack_id`.
+Status read_block(const Storage& storage, std::string_view pack_id, const BlockId& id,
+                  const BlockPlacement& placement, BlockReader& reader, std::string& out);
+
+}  // namespace lifeboat::repo

@@ -1,0 +1,48 @@
+// The block index: which pack holds each block. Built from all `index/` objects (and, for packs
+// an interrupted backup left unindexed, from pack footers). See docs/repository-format.md, "INDX".
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "repository/pack.hpp"
+
+namespace lifeboat::repo {
+
+struct BlockLocation {
+    const std::string* pack_id = nullptr;  // owned by the BlockIndex
+    BlockPlacement placement;
+};
+
+// Not thread-safe for writes; concurrent readers are fine once loading is done.
+class BlockIndex {
+public:
+    void add_pack(const PackSummary& pack);
+    std::optional<BlockLocation> find(const BlockId& id) const;
+    bool contains(const BlockId& id) const { return m_blocks.count(id) != 0; }
+    bool has_pack(const std::string& pack_id) const { return m_pack_ids.count(pack_id) != 0; }
+    std::size_t block_count() const { return m_blocks.size(); }
+    const std::set<std::string>& packs() const { return m_pack_ids; }
+    // Index ids (object names under index/) this index was loaded from.
+    std::vector<std::string> loaded_from;
+
+private:
+    std::set<std::string> m_pack_ids;  // node-based: element addresses are stable
+    std::unordered_map<BlockId, BlockLocation, BlockIdHash> m_blocks;
+};
+
+// Loads and merges every index object. A damaged index object is an error naming it.
+Result<BlockIndex> load_block_index(const Storage& storage);
+
+// Writes one index object listing `packs`; returns its id (SHA-256 of the object).
+Result<std::string> write_index(Storage& storage, const std::vector<PackSummary>& packs);
+
+// Packs present under data/ that no index names (left by an interrupted backup).
+Result<std::vector<std::string>> find_unindexed_packs(const Storage& storage,
+                                                      const BlockIndex& index);
+
+}  // namespace lifeboat::repo

@@ -1,0 +1,191 @@
+#include "repository/manifest.hpp"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "repository/object.hpp"
+
+namespace lifeboat::repo {
+
+using nlohmann::json;
+
+std::string manifest_key(const std::string& backup_id) { return "backups/" + backup_id; }
+
+namespace {
+
+std::string type_name(EntryType t) {
+    switch (t) {
+        case EntryType::directory: return "dir";
+        case EntryType::file: return "file";
+        case EntryType::symlink: return "link";
+    }
+    return "file";
+}
+
+json to_json(const Manifest& m) {
+    json entries = json::array();
+    for (const auto& e : m.entries) {
+        json j = {{"path", e.path}, {"type", type_name(e.type)}};
+        if (e.type == EntryType::symlink) {
+            j["target"] = e.link_target;
+        } else {
+            j["mode"] = e.mode;
+        }
+        if (e.type == EntryType::file) {
+            j["size"] = e.size;
+            j["mtime"] = e.mtime;
+            json blocks = json::array();
+            for (const auto& b : e.blocks) blocks.push_back(b.hex());
+            j["blocks"] = std::move(blocks);
+        }
+        entries.push_back(std::move(j));
+    }
+    json tablespaces = json::array();
+    for (const auto& t : m.tablespaces) tablespaces.push_back({{"oid", t.oid}, {"location", t.location}});
+    json failures = json::array();
+    for (const auto& f : m.page_checksum_failures) failures.push_back({{"path", f.path}, {"block", f.block}});
+    return {
+        {"id", m.id},
+        {"source",
+         {{"kind", m.source.kind},
+          {"system_identifier", m.source.system_identifier},
+          {"server_version", m.source.server_version},
+          {"pgdata", m.source.pgdata},
+          {"wal_segment_size", m.source.wal_segment_size},
+          {"data_checksums", m.source.data_checksums},
+          {"block_size", m.source.block_size}}},
+        {"start_time", format_iso8601(m.start_time)},
+        {"stop_time", format_iso8601(m.stop_time)},
+        {"start_lsn", m.start_lsn},
+        {"stop_lsn", m.stop_lsn},
+        {"timeline", m.timeline},
+        {"start_wal", m.start_wal},
+        {"stop_wal", m.stop_wal},
+        {"backup_label", m.backup_label},
+        {"tablespace_map", m.tablespace_map},
+        {"tablespaces", std::move(tablespaces)},
+        {"tags", m.tags},
+        {"stats",
+         {{"files", m.stats.files},
+          {"data_bytes", m.stats.data_bytes},
+          {"stored_bytes", m.stats.stored_bytes},
+          {"new_blocks", m.stats.new_blocks},
+          {"duration_seconds", m.stats.duration_seconds}}},
+        {"page_checksum_failures", std::move(failures)},
+        {"indexes", m.indexes},
+        {"entries", std::move(entries)},
+    };
+}
+
+Timestamp time_field(const json& j, const char* name) {
+    auto t = parse_iso8601(j.at(name).get<std::string>());
+    if (!t) throw std::runtime_error(fmt::format("field {}: {}", name, t.error().message));
+    return *t;
+}
+
+Manifest from_json(const json& j) {
+    Manifest m;
+    m.id = j.at("id").get<std::string>();
+    const json& s = j.at("source");
+    m.source.kind = s.at("kind").get<std::string>();
+    m.source.system_identifier = s.value("system_identifier", "");
+    m.source.server_version = s.value("server_version", 0);
+    m.source.pgdata = s.value("pgdata", "");
+    m.source.wal_segment_size = s.value("wal_segment_size", std::uint64_t{16 * 1024 * 1024});
+    m.source.data_checksums = s.value("data_checksums", false);
+    m.source.block_size = s.value("block_size", 8192u);
+    m.start_time = time_field(j, "start_time");
+    m.stop_time = time_field(j, "stop_time");
+    m.start_lsn = j.at("start_lsn").get<std::string>();
+    m.stop_lsn = j.at("stop_lsn").get<std::string>();
+    m.timeline = j.at("timeline").get<std::uint32_t>();
+    m.start_wal = j.at("start_wal").get<std::string>();
+    m.stop_wal = j.at("stop_wal").get<std::string>();
+    m.backup_label = j.at("backup_label").get<std::string>();
+    m.tablespace_map = j.value("tablespace_map", "");
+    for (const auto& t : j.value("tablespaces", json::array())) {
+        m.tablespaces.push_back({t.at("oid").get<std::uint32_t>(), t.at("location").get<std::string>()});
+    }
+    m.tags = j.value("tags", std::map<std::string, std::string>{});
+    if (j.contains("stats")) {
+        const json& st = j.at("stats");
+        m.stats.files = st.value("files", std::uint64_t{0});
+        m.stats.data_bytes = st.value("data_bytes", std::uint64_t{0});
+        m.stats.stored_bytes = st.value("stored_bytes", std::uint64_t{0});
+        m.stats.new_blocks = st.value("new_blocks", std::uint64_t{0});
+        m.stats.duration_seconds = st.value("duration_seconds", 0.0);
+    }
+    for (const auto& f : j.value("page_checksum_failures", json::array())) {
+        m.page_checksum_failures.push_back({f.at("path").get<std::string>(), f.at("block").get<std::uint64_t>()});
+    }
+    m.indexes = j.value("indexes", std::vector<std::string>{});
+    for (const auto& e : j.at("entries")) {
+        ManifestEntry entry;
+        entry.path = e.at("path").get<std::string>();
+        const std::string type = e.at("type").get<std::string>();
+        if (type == "dir") {
+            entry.type = EntryType::directory;
+        } else if (type == "link") {
+            entry.type = EntryType::symlink;
+            entry.link_target = e.at("target").get<std::string>();
+        } else if (type == "file") {
+            entry.type = EntryType::file;
+            entry.size = e.at("size").get<std::uint64_t>();
+            entry.mtime = e.value("mtime", std::int64_t{0});
+            for (const auto& b : e.at("blocks")) {
+                auto id = BlockId::from_hex(b.get<std::string>());
+                if (!id) throw std::runtime_error("malformed block id in " + entry.path);
+                entry.blocks.push_back(*id);
+            }
+        } else {
+            throw std::runtime_error("unknown entry type '" + type + "'");
+        }
+        entry.mode = e.value("mode", 0600u);
+        m.entries.push_back(std::move(entry));
+    }
+    return m;
+}
+
+}  // namespace
+
+Status write_manifest(Storage& storage, const Manifest& manifest) {
+    const std::string object =
+        LB_TRY(encode_object(ObjectKind::manifest, to_json(manifest).dump(), PayloadCompression::zstd));
+    return storage.write(manifest_key(manifest.id), object, Overwrite::never);
+}
+
+Result<Manifest> read_manifest(const Storage& storage, const std::string& backup_id) {
+    const std::string key = manifest_key(backup_id);
+    auto bytes = storage.read(key);
+    if (!bytes) {
+        if (bytes.error().code == ErrorCode::not_found) {
+            return fail(ErrorCode::not_found, "no backup '{}' in the repository", backup_id);
+        }
+        return std::unexpected(bytes.error());
+    }
+    const std::string text = LB_TRY(decode_object(*bytes, ObjectKind::manifest, key));
+    try {
+        return from_json(json::parse(text));
+    } catch (const std::exception& e) {
+        return fail(ErrorCode::corrupt, "{}: malformed manifest: {}", key, e.what());
+    }
+}
+
+Result<std::vector<std::string>> list_backup_ids(const Storage& storage) {
+    const auto objects = LB_TRY(storage.list("backups"));
+    std::vector<std::string> ids;
+    for (const auto& o : objects) ids.push_back(o.key.substr(o.key.rfind('/') + 1));
+    std::sort(ids.begin(), ids.end());
+    return ids;
+}
+
+Result<std::vector<Manifest>> read_all_manifests(const Storage& storage) {
+    std::vector<Manifest> out;
+    for (const auto& id : LB_TRY(list_backup_ids(storage))) out.push_back(LB_TRY(read_manifest(storage, id)));
+    std::sort(out.begin(), out.end(),
+              [](const Manifest& a, const Manifest& b) { return a.start_time < b.start_time; });
+    return out;
+}
+
+}  // namespace lifeboat::repo

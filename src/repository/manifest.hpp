@@ -1,0 +1,85 @@
+// Backup manifests (docs/repository-format.md, "MNFT"): everything needed to restore one backup.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "repository/block.hpp"
+#include "storage/storage.hpp"
+#include "util/time.hpp"
+
+namespace lifeboat::repo {
+
+enum class EntryType { directory, file, symlink };
+
+struct ManifestEntry {
+    std::string path;  // relative to the data directory
+    EntryType type = EntryType::file;
+    std::uint32_t mode = 0600;
+    std::uint64_t size = 0;
+    std::int64_t mtime = 0;  // seconds since the Unix epoch
+    std::string link_target;
+    std::vector<BlockId> blocks;
+};
+
+struct Tablespace {
+    std::uint32_t oid = 0;
+    std::string location;
+};
+
+struct PageChecksumFailure {
+    std::string path;
+    std::uint64_t block = 0;
+};
+
+struct SourceInfo {
+    std::string kind = "postgres";
+    std::string system_identifier;
+    int server_version = 0;
+    std::string pgdata;
+    std::uint64_t wal_segment_size = 16 * 1024 * 1024;
+    bool data_checksums = false;
+    std::uint32_t block_size = 8192;
+};
+
+struct BackupStats {
+    std::uint64_t files = 0;
+    std::uint64_t data_bytes = 0;
+    std::uint64_t stored_bytes = 0;
+    std::uint64_t new_blocks = 0;
+    double duration_seconds = 0;
+};
+
+struct Manifest {
+    std::string id;
+    SourceInfo source;
+    Timestamp start_time;
+    Timestamp stop_time;
+    std::string start_lsn;
+    std::string stop_lsn;
+    std::uint32_t timeline = 1;
+    std::string start_wal;
+    std::string stop_wal;
+    std::string backup_label;
+    std::string tablespace_map;
+    std::vector<Tablespace> tablespaces;
+    std::map<std::string, std::string> tags;
+    BackupStats stats;
+    std::vector<PageChecksumFailure> page_checksum_failures;
+    std::vector<std::string> indexes;
+    std::vector<ManifestEntry> entries;
+};
+
+std::string manifest_key(const std::string& backup_id);
+
+// Publishes the manifest (never replacing an existing one).
+Status write_manifest(Storage& storage, const Manifest& manifest);
+Result<Manifest> read_manifest(const Storage& storage, const std::string& backup_id);
+// Every published backup, oldest first. Fails on the first unreadable manifest.
+Result<std::vector<Manifest>> read_all_manifests(const Storage& storage);
+Result<std::vector<std::string>> list_backup_ids(const Storage& storage);
+
+}  // namespace lifeboat::repo

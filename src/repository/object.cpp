@@ -1,0 +1,99 @@
+#include "repository/object.hpp"
+
+#include <cstring>
+
+#include "codec/compress.hpp"
+
+namespace lifeboat::repo {
+
+namespace {
+constexpr std::string_view k_magic = "LIFEBOAT";
+constexpr std::uint32_t k_known_flags = k_flag_zstd_payload;
+
+void put_u32(std::string& out, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+std::uint32_t get_u32(std::string_view in, std::size_t at) {
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
+    return v;
+}
+}  // namespace
+
+std::string_view kind_tag(ObjectKind kind) {
+    switch (kind) {
+        case ObjectKind::config: return "CONF";
+        case ObjectKind::pack: return "PACK";
+        case ObjectKind::index: return "INDX";
+        case ObjectKind::manifest: return "MNFT";
+        case ObjectKind::wal: return "WALF";
+    }
+    return "????";
+}
+
+std::string encode_header(ObjectKind kind, std::uint32_t flags) {
+    std::string out(k_magic);
+    out += kind_tag(kind);
+    put_u32(out, k_format_version);
+    put_u32(out, flags);
+    put_u32(out, 0);
+    return out;
+}
+
+Result<std::string> encode_object(ObjectKind kind, std::string_view payload,
+                                  PayloadCompression compression) {
+    std::string out;
+    if (compression == PayloadCompression::zstd) {
+        out = encode_header(kind, k_flag_zstd_payload);
+        out += LB_TRY(zstd_compress(payload, 3));
+    } else {
+        out = encode_header(kind, 0);
+        out += payload;
+    }
+    out += digest_bytes(sha256(out));
+    return out;
+}
+
+Status check_header(std::string_view header, ObjectKind expected, std::string_view key) {
+    if (header.size() < k_header_size || header.substr(0, 8) != k_magic) {
+        return fail(ErrorCode::corrupt, "{}: not a Lifeboat object (bad magic)", key);
+    }
+    if (header.substr(8, 4) != kind_tag(expected)) {
+        return fail(ErrorCode::corrupt, "{}: object kind is '{}', expected '{}'", key,
+                    header.substr(8, 4), kind_tag(expected));
+    }
+    const std::uint32_t version = get_u32(header, 12);
+    if (version != k_format_version) {
+        return fail(ErrorCode::corrupt,
+                    "{}: format version {} is not supported by this Lifeboat (it reads version {})",
+                    key, version, k_format_version);
+    }
+    const std::uint32_t flags = get_u32(header, 16);
+    if ((flags & ~k_known_flags) != 0) {
+        return fail(ErrorCode::corrupt, "{}: uses features this Lifeboat lacks (flags {:#x})", key,
+                    flags);
+    }
+    return {};
+}
+
+Result<std::string> decode_object(std::string_view bytes, ObjectKind expected,
+                                  std::string_view key) {
+    if (bytes.size() < k_header_size + k_trailer_size) {
+        return fail(ErrorCode::corrupt, "{}: truncated object ({} bytes)", key, bytes.size());
+    }
+    LB_CHECK(check_header(bytes, expected, key));
+    const std::string_view body = bytes.substr(0, bytes.size() - k_trailer_size);
+    const Digest actual = sha256(body);
+    if (std::memcmp(actual.data(), bytes.data() + body.size(), k_trailer_size) != 0) {
+        return fail(ErrorCode::corrupt, "{}: checksum mismatch (the object is damaged)", key);
+    }
+    const std::string_view payload = body.substr(k_header_size);
+    if (get_u32(bytes, 16) & k_flag_zstd_payload) {
+        auto plain = zstd_decompress(payload);
+        if (!plain) return std::unexpected(plain.error().context("{}", key));
+        return std::move(*plain);
+    }
+    return std::string(payload);
+}
+
+}  // namespace lifeboat::repo

@@ -1,0 +1,40 @@
+// The envelope every repository object carries (docs/repository-format.md, "Object envelope"):
+// magic, kind, version, flags, payload, SHA-256 trailer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "codec/hash.hpp"
+#include "util/error.hpp"
+
+namespace lifeboat::repo {
+
+enum class ObjectKind { config, pack, index, manifest, wal };
+
+inline constexpr std::uint32_t k_format_version = 1;
+inline constexpr std::size_t k_header_size = 24;
+inline constexpr std::size_t k_trailer_size = 32;
+inline constexpr std::uint32_t k_flag_zstd_payload = 1u;
+
+std::string_view kind_tag(ObjectKind kind);  // "CONF", "PACK", ...
+
+// The 24-byte header for `kind` with `flags`.
+std::string encode_header(ObjectKind kind, std::uint32_t flags);
+
+enum class PayloadCompression { none, zstd };
+
+// A complete object around `payload` (compressed first when asked).
+Result<std::string> encode_object(ObjectKind kind, std::string_view payload,
+                                  PayloadCompression compression);
+
+// Checks envelope and trailer of a complete object and returns its payload, decompressed when
+// the flags say so. `key` names the object in error messages.
+Result<std::string> decode_object(std::string_view bytes, ObjectKind expected,
+                                  std::string_view key);
+
+// Checks only the header (used when reading ranges of a pack without the whole object).
+Status check_header(std::string_view header, ObjectKind expected, std::string_view key);
+
+}  // namespace lifeboat::repo

@@ -1,0 +1,165 @@
+#include "repository/wal_archive.hpp"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "repository/object.hpp"
+
+namespace lifeboat::repo {
+
+using nlohmann::json;
+
+std::string wal_key(const std::string& name) {
+    // Segments and their .partial/.backup companions start with 24 hex digits; .history files
+    // (8 hex digits) go to their own folder.
+    if (name.size() >= 24 && name.find(".history") == std::string::npos) {
+        return fmt::format("wal/{}/{}", name.substr(0, 16), name);
+    }
+    return "wal/history/" + name;
+}
+
+namespace {
+
+std::string encode_meta(const WalMeta& meta) {
+    json j = {{"name", meta.name},
+              {"raw_size", meta.raw_size},
+              {"raw_sha256", meta.raw_sha256},
+              {"codec", static_cast<int>(meta.codec)},
+              {"commits", meta.commits},
+              {"pushed", format_iso8601(meta.pushed)}};
+    if (meta.first_commit) j["first_commit"] = format_iso8601(*meta.first_commit);
+    if (meta.last_commit) j["last_commit"] = format_iso8601(*meta.last_commit);
+    return j.dump();
+}
+
+Result<WalMeta> decode_meta(std::string_view text, const std::string& key) {
+    try {
+        const json j = json::parse(text);
+        WalMeta m;
+        m.name = j.at("name").get<std::string>();
+        m.raw_size = j.at("raw_size").get<std::uint64_t>();
+        m.raw_sha256 = j.at("raw_sha256").get<std::string>();
+        m.codec = static_cast<BlockCodec>(j.at("codec").get<int>());
+        m.commits = j.value("commits", std::uint64_t{0});
+        auto time = [&](const char* field) -> std::optional<Timestamp> {
+            if (!j.contains(field)) return std::nullopt;
+            auto t = parse_iso8601(j.at(field).get<std::string>());
+            if (!t) throw std::runtime_error(t.error().message);
+            return *t;
+        };
+        m.first_commit = time("first_commit");
+        m.last_commit = time("last_commit");
+        m.pushed = time("pushed").value_or(Timestamp{});
+        return m;
+    } catch (const std::exception& e) {
+        return fail(ErrorCode::corrupt, "{}: malformed WAL metadata: {}", key, e.what());
+    }
+}
+
+std::uint32_t get_u32(std::string_view in, std::size_t at) {
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
+    return v;
+}
+
+}  // namespace
+
+Result<PushOutcome> push_wal(Storage& storage, WalMeta meta, std::string_view content,
+                             int compression_level) {
+    const std::string key = wal_key(meta.name);
+    meta.raw_size = content.size();
+    meta.raw_sha256 = digest_hex(sha256(content));
+    auto existing = read_wal_meta(storage, meta.name);
+    if (existing) {
+        if (existing->raw_sha256 == meta.raw_sha256 && existing->raw_size == meta.raw_size) {
+            return PushOutcome::already_present;
+        }
+        return fail(ErrorCode::conflict,
+                    "{} is already archived with different content (stored sha256 {}, new {}); "
+                    "refusing to overwrite it. Two servers may be archiving into one repository.",
+                    meta.name, existing->raw_sha256, meta.raw_sha256);
+    }
+    if (existing.error().code != ErrorCode::not_found) return std::unexpected(existing.error());
+
+    std::string data;
+    Compressor compressor(compression_level);
+    LB_CHECK(compressor.compress(content, data));
+    meta.codec = BlockCodec::zstd;
+    const std::string meta_text = encode_meta(meta);
+    std::string payload;
+    payload.reserve(4 + meta_text.size() + data.size());
+    for (int i = 0; i < 4; ++i) payload.push_back(static_cast<char>((meta_text.size() >> (8 * i)) & 0xff));
+    payload += meta_text;
+    payload += data;
+    const std::string object = LB_TRY(encode_object(ObjectKind::wal, payload, PayloadCompression::none));
+    auto status = storage.write(key, object, Overwrite::never);
+    if (!status) {
+        if (status.error().code == ErrorCode::conflict) {
+            // Lost a race with another pusher of the same name: compare with what won.
+            auto winner = read_wal_meta(storage, meta.name);
+            if (winner && winner->raw_sha256 == meta.raw_sha256) return PushOutcome::already_present;
+        }
+        return std::unexpected(status.error());
+    }
+    return PushOutcome::stored;
+}
+
+Result<WalMeta> read_wal_meta(const Storage& storage, const std::string& name) {
+    const std::string key = wal_key(name);
+    const ObjectInfo info = LB_TRY(storage.stat(key));
+    const std::size_t head = static_cast<std::size_t>(std::min<std::uint64_t>(info.size, 4096));
+    std::string bytes = LB_TRY(storage.read_range(key, 0, head));
+    LB_CHECK(check_header(bytes, ObjectKind::wal, key));
+    if (bytes.size() < k_header_size + 4) return fail(ErrorCode::corrupt, "{}: truncated", key);
+    const std::uint32_t meta_length = get_u32(bytes, k_header_size);
+    if (k_header_size + 4 + meta_length + k_trailer_size > info.size) {
+        return fail(ErrorCode::corrupt, "{}: metadata length {} exceeds the object", key, meta_length);
+    }
+    if (k_header_size + 4 + meta_length > bytes.size()) {
+        bytes = LB_TRY(storage.read_range(key, 0, k_header_size + 4 + meta_length));
+    }
+    return decode_meta(std::string_view(bytes).substr(k_header_size + 4, meta_length), key);
+}
+
+Result<std::string> fetch_wal(const Storage& storage, const std::string& name) {
+    const std::string key = wal_key(name);
+    auto bytes = storage.read(key);
+    if (!bytes) {
+        if (bytes.error().code == ErrorCode::not_found) {
+            return fail(ErrorCode::not_found, "{} is not in the archive", name);
+        }
+        return std::unexpected(bytes.error());
+    }
+    const std::string payload = LB_TRY(decode_object(*bytes, ObjectKind::wal, key));
+    if (payload.size() < 4) return fail(ErrorCode::corrupt, "{}: truncated", key);
+    const std::uint32_t meta_length = get_u32(payload, 0);
+    if (4 + static_cast<std::size_t>(meta_length) > payload.size()) {
+        return fail(ErrorCode::corrupt, "{}: bad metadata length", key);
+    }
+    const WalMeta meta = LB_TRY(decode_meta(std::string_view(payload).substr(4, meta_length), key));
+    const std::string_view data = std::string_view(payload).substr(4 + meta_length);
+    std::string content;
+    if (meta.codec == BlockCodec::zstd) {
+        Decompressor d;
+        auto status = d.decompress(data, meta.raw_size, content);
+        if (!status) return std::unexpected(status.error().context("{}", key));
+    } else {
+        content.assign(data);
+    }
+    if (digest_hex(sha256(content)) != meta.raw_sha256) {
+        return fail(ErrorCode::corrupt, "{}: content does not match its checksum", key);
+    }
+    return content;
+}
+
+Result<std::vector<std::string>> list_wal_names(const Storage& storage) {
+    const auto objects = LB_TRY(storage.list("wal"));
+    std::vector<std::string> names;
+    names.reserve(objects.size());
+    for (const auto& o : objects) names.push_back(o.key.substr(o.key.rfind('/') + 1));
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+}  // namespace lifeboat::repo

@@ -1,0 +1,45 @@
+// Archived WAL files (docs/repository-format.md, "WALF"). The repository layer treats names as
+// opaque except for choosing the folder; PostgreSQL semantics live in sources/postgres.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "repository/block.hpp"
+#include "storage/storage.hpp"
+#include "util/time.hpp"
+
+namespace lifeboat::repo {
+
+struct WalMeta {
+    std::string name;
+    std::uint64_t raw_size = 0;
+    std::string raw_sha256;  // hex
+    BlockCodec codec = BlockCodec::zstd;
+    std::optional<Timestamp> first_commit;
+    std::optional<Timestamp> last_commit;
+    std::uint64_t commits = 0;
+    Timestamp pushed;
+};
+
+std::string wal_key(const std::string& name);
+
+enum class PushOutcome { stored, already_present };
+
+// Stores `content` under `name` unless it is already there. Same content (by SHA-256): success,
+// nothing written. Different content: ErrorCode::conflict, the stored object is untouched.
+// `meta` supplies the commit span and push time; sizes and hashes are computed here.
+Result<PushOutcome> push_wal(Storage& storage, WalMeta meta, std::string_view content,
+                             int compression_level);
+
+// Reads, decompresses and checks a WAL file. ErrorCode::not_found when absent.
+Result<std::string> fetch_wal(const Storage& storage, const std::string& name);
+
+// Reads only the metadata of a stored WAL file (a small ranged read).
+Result<WalMeta> read_wal_meta(const Storage& storage, const std::string& name);
+
+// Names of every archived WAL file, sorted.
+Result<std::vector<std::string>> list_wal_names(const Storage& storage);
+
+}  // namespace lifeboat::repo

@@ -1,0 +1,82 @@
+// WAL positions, WAL file names and segment arithmetic, and a reader that finds the transaction
+// end times inside one WAL segment (what recovery_target_time is compared against).
+// Formats are those of PostgreSQL 15 (WAL page magic 0xD110).
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "util/error.hpp"
+#include "util/time.hpp"
+
+namespace lifeboat::postgres {
+
+// A WAL position (pg_lsn).
+struct Lsn {
+    std::uint64_t value = 0;
+    auto operator<=>(const Lsn&) const = default;
+};
+
+// "16/B374D848": two hexadecimal numbers of 1 to 8 digits (either case) around a slash.
+std::optional<Lsn> parse_lsn(std::string_view text);
+// Upper-case hex without padding, as PostgreSQL prints it: "16/B374D848", "0/0".
+std::string format_lsn(Lsn lsn);
+
+inline constexpr std::uint64_t k_default_wal_segment_size = 16ull * 1024 * 1024;
+
+// A power of two from 1 MiB to 1 GiB (initdb --wal-segsize). The functions below taking a
+// segment_size require a valid one; the parse functions return nullopt for an invalid one.
+bool is_valid_wal_segment_size(std::uint64_t segment_size);
+
+// One WAL segment file: segno counts segments from LSN 0 (segno * segment_size = start LSN).
+struct WalSegment {
+    std::uint32_t timeline = 1;
+    std::uint64_t segno = 0;
+    auto operator<=>(const WalSegment&) const = default;
+};
+
+// "TTTTTTTTXXXXXXXXYYYYYYYY" (upper-case hex): timeline, segno / segments-per-xlogid,
+// segno % segments-per-xlogid, where segments-per-xlogid = 2^32 / segment_size.
+std::string wal_file_name(WalSegment segment, std::uint64_t segment_size);
+// Inverse of wal_file_name: exactly 24 upper-case hex digits with a low part below
+// segments-per-xlogid; nullopt otherwise.
+std::optional<WalSegment> parse_wal_file_name(std::string_view name, std::uint64_t segment_size);
+// The segment holding `lsn`.
+WalSegment segment_of(Lsn lsn, std::uint32_t timeline, std::uint64_t segment_size);
+// The first position of `segment`.
+Lsn segment_start(WalSegment segment, std::uint64_t segment_size);
+
+enum class WalFileKind {
+    segment,       // "000000010000000000000003"
+    partial,       // "000000010000000000000003.partial" (end of a timeline, from promotion)
+    history,       // "00000002.history"
+    backup_label,  // "000000010000000000000003.00000028.backup" (backup history file)
+    unknown,
+};
+// Classifies a file name from pg_wal or a WAL archive (upper-case hex only, as PostgreSQL
+// writes them).
+WalFileKind classify_wal_file(std::string_view name);
+
+// Transaction end times found in a segment: commits and aborts, including those of prepared
+// transactions — the records recovery_target_time stops at.
+struct WalCommitSpan {
+    std::optional<Timestamp> first_commit;  // earliest time of such a record
+    std::optional<Timestamp> last_commit;   // latest time of such a record
+    std::uint64_t commits = 0;              // how many such records (aborts included)
+};
+
+// Walks the records of one complete WAL segment file (its whole content) and collects the
+// times of transaction end records that lie wholly in it. The tail of a record continued from
+// the previous segment is skipped, and a record continuing into the next segment is ignored: a
+// transaction end record straddling two segments (rare: they are small) is counted by neither.
+// Reading stops, as recovery would, at the end of valid WAL: a zero length, an XLOG_SWITCH
+// record, a page header that does not belong to this segment, or a record whose CRC-32C does
+// not match. Fails with ErrorCode::corrupt when the first page is not a PostgreSQL 15 WAL page
+// (bad magic, missing long header, implausible sizes) or the data is shorter than the segment
+// size the header declares.
+Result<WalCommitSpan> scan_commit_times(std::string_view segment_bytes);
+
+}  // namespace lifeboat::postgres

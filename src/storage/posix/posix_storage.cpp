@@ -1,0 +1,184 @@
+#include "storage/posix/posix_storage.hpp"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+
+#include "io/file.hpp"
+
+namespace lifeboat {
+
+namespace {
+constexpr std::string_view k_tmp_dir = "tmp";
+
+Timestamp to_timestamp(const struct stat& st) {
+    return Timestamp{static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000 +
+                     st.st_mtim.tv_nsec / 1000};
+}
+}  // namespace
+
+class PosixUpload final : public Upload {
+public:
+    PosixUpload(PosixStorage& storage, File file, std::string key, Overwrite overwrite)
+        : m_storage(storage), m_file(std::move(file)), m_key(std::move(key)),
+          m_overwrite(overwrite) {}
+    ~PosixUpload() override {
+        if (!m_committed) ::unlink(m_file.path().c_str());
+    }
+    Status append(std::string_view data) override { return m_file.append(data); }
+    std::uint64_t size() const override { return m_file.appended(); }
+    Status commit() override {
+        LB_CHECK(m_file.sync());
+        const fs::path temporary = m_file.path();
+        LB_CHECK(m_file.close());
+        LB_CHECK(m_storage.publish(temporary, m_key, m_overwrite));
+        m_committed = true;
+        return {};
+    }
+
+private:
+    PosixStorage& m_storage;
+    File m_file;
+    std::string m_key;
+    Overwrite m_overwrite;
+    bool m_committed = false;
+};
+
+PosixStorage::PosixStorage(fs::path root) : m_root(std::move(root)) {}
+
+Result<fs::path> PosixStorage::path_of(const std::string& key) const {
+    if (key.empty() || key.front() == '/' || key.find("..") != std::string::npos) {
+        return fail(ErrorCode::internal, "invalid storage key '{}'", key);
+    }
+    return m_root / key;
+}
+
+fs::path PosixStorage::new_temporary_path() {
+    return m_root / k_tmp_dir /
+           fmt::format("{}-{}-{}", ::getpid(), m_counter.fetch_add(1),
+                       std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
+Result<std::string> PosixStorage::read(const std::string& key) const {
+    const fs::path path = LB_TRY(path_of(key));
+    auto data = read_file(path);
+    if (!data) return std::unexpected(data.error());
+    return std::move(*data);
+}
+
+Result<std::string> PosixStorage::read_range(const std::string& key, std::uint64_t offset,
+                                             std::size_t length) const {
+    const fs::path path = LB_TRY(path_of(key));
+    File file = LB_TRY(File::open(path, OpenMode::read));
+    std::string data = LB_TRY(file.read_range(offset, length));
+    if (data.size() != length) {
+        return fail(ErrorCode::corrupt, "{}: object ends before byte {}", key, offset + length);
+    }
+    return data;
+}
+
+Result<ObjectInfo> PosixStorage::stat(const std::string& key) const {
+    const fs::path path = LB_TRY(path_of(key));
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        const int err = errno;
+        return fail(err == ENOENT ? ErrorCode::not_found : ErrorCode::repository,
+                    "cannot stat {}: {}", path.string(), errno_text(err));
+    }
+    return ObjectInfo{key, static_cast<std::uint64_t>(st.st_size), to_timestamp(st)};
+}
+
+Result<std::vector<ObjectInfo>> PosixStorage::list(const std::string& prefix) const {
+    std::vector<ObjectInfo> out;
+    const fs::path base = m_root / prefix;
+    std::error_code ec;
+    if (!fs::exists(base, ec)) return out;
+    for (auto it = fs::recursive_directory_iterator(base, ec); !ec && it != fs::end(it);
+         it.increment(ec)) {
+        if (!it->is_regular_file()) continue;
+        struct stat st {};
+        if (::stat(it->path().c_str(), &st) != 0) continue;  // removed meanwhile
+        out.push_back(ObjectInfo{fs::relative(it->path(), m_root).generic_string(),
+                                 static_cast<std::uint64_t>(st.st_size), to_timestamp(st)});
+    }
+    if (ec) {
+        return fail(ErrorCode::repository, "cannot list {}: {}", base.string(), ec.message());
+    }
+    return out;
+}
+
+Status PosixStorage::publish(const fs::path& temporary, const std::string& key,
+                             Overwrite overwrite) {
+    const fs::path target = LB_TRY(path_of(key));
+    LB_CHECK(ensure_directory(target.parent_path()));
+    if (overwrite == Overwrite::allow) {
+        if (::rename(temporary.c_str(), target.c_str()) != 0) {
+            const int err = errno;
+            ::unlink(temporary.c_str());
+            return fail(ErrorCode::repository, "cannot publish {}: {}", target.string(),
+                        errno_text(err));
+        }
+    } else {
+        // link() fails with EEXIST instead of replacing: an atomic "create if absent".
+        const int rc = ::link(temporary.c_str(), target.c_str());
+        const int err = errno;
+        ::unlink(temporary.c_str());
+        if (rc != 0) {
+            if (err == EEXIST) return fail(ErrorCode::conflict, "{} already exists", key);
+            return fail(ErrorCode::repository, "cannot publish {}: {}", target.string(),
+                        errno_text(err));
+        }
+    }
+    return fsync_directory(target.parent_path());
+}
+
+Status PosixStorage::write(const std::string& key, std::string_view data, Overwrite overwrite) {
+    auto upload = LB_TRY(start_upload(key, overwrite));
+    LB_CHECK(upload->append(data));
+    return upload->commit();
+}
+
+Result<std::unique_ptr<Upload>> PosixStorage::start_upload(const std::string& key,
+                                                           Overwrite overwrite) {
+    LB_CHECK(path_of(key));
+    LB_CHECK(ensure_directory(m_root / k_tmp_dir));
+    File file = LB_TRY(File::open(new_temporary_path(), OpenMode::create_new));
+    return std::unique_ptr<Upload>(new PosixUpload(*this, std::move(file), key, overwrite));
+}
+
+Status PosixStorage::remove_if_exists(const std::string& key) {
+    const fs::path path = LB_TRY(path_of(key));
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        return fail(ErrorCode::repository, "cannot remove {}: {}", path.string(),
+                    errno_text(errno));
+    }
+    return {};
+}
+
+Status PosixStorage::clean_stale_temporaries() {
+    const fs::path dir = m_root / k_tmp_dir;
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) return {};
+    const auto now = std::chrono::system_clock::now();
+    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        const auto dash = name.find('-');
+        bool stale = false;
+        if (dash != std::string::npos) {
+            const long pid = std::strtol(name.substr(0, dash).c_str(), nullptr, 10);
+            stale = pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+        }
+        struct stat st {};
+        if (!stale && ::stat(it->path().c_str(), &st) == 0) {
+            const auto age = now - std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec);
+            stale = age > std::chrono::hours(24);
+        }
+        if (stale) ::unlink(it->path().c_str());
+    }
+    return {};
+}
+
+}  // namespace lifeboat
