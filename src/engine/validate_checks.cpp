@@ -116,7 +116,7 @@ Result<Expectation> parse_expectation(std::string_view text) {
                         out.source);
         }
         out.operand = Expectation::Operand::boolean;
-        out.text = word == "true" ? "t" : "f";
+        out.text.assign(1, word == "true" ? 't' : 'f');
     } else if (rest.front() == '\'') {
         // SQL-style literal: '' is an embedded quote, a lone quote must close the string.
         std::string value;

@@ -20,9 +20,12 @@ Result<Connection> Connection::open(const std::string& conninfo) {
     if (PQstatus(conn) != CONNECTION_OK) {
         std::string message = first_line(PQerrorMessage(conn));
         PQfinish(conn);
-        return fail(ErrorCode::database, "cannot connect to PostgreSQL ({}): {}", conninfo,
-                    message);
+        // libpq names host and port in its message; the conninfo itself may hold a password.
+        return fail(ErrorCode::database, "cannot connect to PostgreSQL: {}", message);
     }
+    // Server notices (pg_backup_stop's "all required WAL segments have been archived") are not
+    // for Lifeboat's users; errors arrive through results instead.
+    PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
     return Connection(conn);
 }
 
@@ -48,8 +51,10 @@ Result<QueryResult> Connection::query(const std::string& sql,
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p.c_str());
-    PGresult* res = PQexecParams(m_conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                                 values.data(), nullptr, nullptr, 0);
+    // Without parameters use the simple protocol, which accepts several statements at once.
+    PGresult* res = values.empty() ? PQexec(m_conn, sql.c_str())
+                                   : PQexecParams(m_conn, sql.c_str(), static_cast<int>(values.size()),
+                                                  nullptr, values.data(), nullptr, nullptr, 0);
     const auto status = PQresultStatus(res);
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
         std::string message = first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(m_conn));

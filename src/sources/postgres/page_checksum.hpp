@@ -27,7 +27,7 @@ std::uint16_t stored_page_checksum(const unsigned char* page);
 enum class PageVerdict {
     ok,             // checksum matches
     new_page,       // never initialised (all zeros, or pd_upper == 0): valid, nothing to check
-    skipped_recent, // pd_lsn >= backup start: WAL replay rewrites it, so it may legitimately be torn
+    skipped_recent, // pd_lsn >= backup start: WAL replay rewrites it, it may legitimately be torn
     bad_checksum,   // checksum mismatch: corruption (or a torn page written before backup start)
 };
 

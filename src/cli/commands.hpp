@@ -1,0 +1,60 @@
+// The lifeboat commands. Each takes resolved Settings plus its own parsed options, prints its
+// result (text, or JSON with --json) on stdout, and returns a Status whose error the caller
+// prints as one line and turns into the documented exit status (docs/cli.md).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/settings.hpp"
+
+namespace lifeboat::cli {
+
+enum class OutputFormat { text, json };
+
+struct RepoInitArgs {};
+struct BackupArgs {
+    std::vector<std::string> tags;  // KEY=VALUE
+};
+struct WalPushArgs {
+    std::string path;
+};
+struct WalFetchArgs {
+    std::string name;
+    std::string destination;
+};
+struct RestoreArgs {
+    std::string to;  // ISO 8601 or "latest"
+    std::string backup;
+    std::string target_dir;
+    int port = 0;
+    bool start = false;
+    bool archive = false;
+    std::vector<std::string> tablespaces;  // OID=DIR
+};
+struct ValidateArgs {
+    std::string checks;
+    std::string baseline;
+    std::string target;
+    bool all_databases = false;
+};
+struct VerifyArgs {
+    std::string backup;
+};
+struct DemoArgs {
+    bool keep = false;
+};
+
+Status run_repo_init(const Settings& s, OutputFormat format);
+Status run_backup_command(const Settings& s, const BackupArgs& args, OutputFormat format);
+Status run_wal_push(const Settings& s, const WalPushArgs& args);
+Status run_wal_fetch(const Settings& s, const WalFetchArgs& args);
+Status run_list(const Settings& s, OutputFormat format);
+Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format);
+Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputFormat format);
+Status run_verify_command(const Settings& s, const VerifyArgs& args, OutputFormat format);
+Status run_demo_command(const Settings& s, const DemoArgs& args, OutputFormat format);
+
+}  // namespace lifeboat::cli

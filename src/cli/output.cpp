@@ -1,0 +1,54 @@
+#include "cli/output.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+namespace lifeboat::cli {
+
+std::string human_bytes(std::uint64_t bytes) {
+    static const char* k_units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double value = static_cast<double>(bytes);
+    int unit = 0;
+    while (value >= 1024 && unit < 4) {
+        value /= 1024;
+        ++unit;
+    }
+    return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, k_units[unit]);
+}
+
+ProgressLine::ProgressLine() : m_enabled(::isatty(STDERR_FILENO) == 1) {}
+ProgressLine::~ProgressLine() { clear(); }
+
+engine::ProgressFn ProgressLine::callback() {
+    if (!m_enabled) return {};
+    return [this](const engine::Progress& p) { show(p); };
+}
+
+void ProgressLine::show(const engine::Progress& p) {
+    std::lock_guard lock(m_mutex);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - m_last < std::chrono::milliseconds(200)) return;
+    m_last = now;
+    std::string line = p.phase;
+    if (p.total > 0) {
+        line += fmt::format(" {:3.0f}% ({} / {})", 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total),
+                            human_bytes(p.done), human_bytes(p.total));
+    }
+    std::fprintf(stderr, "\r\033[K%s", line.c_str());
+    std::fflush(stderr);
+    m_dirty = true;
+}
+
+void ProgressLine::clear() {
+    std::lock_guard lock(m_mutex);
+    if (m_dirty) {
+        std::fprintf(stderr, "\r\033[K");
+        std::fflush(stderr);
+        m_dirty = false;
+    }
+}
+
+}  // namespace lifeboat::cli

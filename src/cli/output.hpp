@@ -1,0 +1,32 @@
+// Terminal output helpers: sizes, durations, and a progress line on stderr that is shown only
+// when stderr is a terminal (never in logs, pipes or CI).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "engine/progress.hpp"
+
+namespace lifeboat::cli {
+
+std::string human_bytes(std::uint64_t bytes);
+
+class ProgressLine {
+public:
+    ProgressLine();
+    ~ProgressLine();
+    // A callback for engine operations; empty when stderr is not a terminal.
+    engine::ProgressFn callback();
+    void clear();
+
+private:
+    void show(const engine::Progress& p);
+    bool m_enabled;
+    std::mutex m_mutex;
+    std::chrono::steady_clock::time_point m_last{};
+    bool m_dirty = false;
+};
+
+}  // namespace lifeboat::cli

@@ -1,0 +1,120 @@
+#include "cli/settings.hpp"
+
+#include <charconv>
+#include <cstdlib>
+
+#include <toml++/toml.h>
+
+namespace lifeboat::cli {
+
+const std::vector<SettingSpec>& setting_specs() {
+    static const std::vector<SettingSpec> specs = {
+        {"repo", "repository.path", "", "repository location (a local directory)"},
+        {"pg", "source.pg", "", "libpq connection string of the source PostgreSQL"},
+        {"pgdata", "source.pgdata", "", "source data directory (default: the server's data_directory)"},
+        {"pg-bin", "source.pg_bin", "", "directory of PostgreSQL 15 programs (default: found automatically)"},
+        {"run-as", "source.run_as", "postgres", "account that runs PostgreSQL servers when lifeboat runs as root"},
+        {"jobs", "performance.jobs", "0", "parallel workers (0: one per core)"},
+        {"compress-level", "repository.compress_level", "3", "zstd level for new repositories (1..19)"},
+        {"block-size", "repository.block_size", "262144", "block size in bytes for new repositories (multiple of 8192)"},
+        {"archive-timeout", "backup.archive_timeout", "300", "seconds a backup waits for its WAL to be archived"},
+    };
+    return specs;
+}
+
+std::string env_name(const std::string& setting) {
+    std::string out = "LIFEBOAT_";
+    for (char c : setting) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return out;
+}
+
+namespace {
+
+Result<std::map<std::string, std::string>> read_config_file(const std::string& path) {
+    std::map<std::string, std::string> values;
+    toml::table table;
+    try {
+        table = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+        const auto& where = e.source().begin;
+        std::string reason(e.description());
+        if (reason.find("File could not be opened") != std::string::npos) {
+            return fail(ErrorCode::config, "cannot read configuration file {}", path);
+        }
+        return fail(ErrorCode::config, "{}:{}:{}: {}", path, where.line, where.column, reason);
+    }
+    std::map<std::string, const SettingSpec*> by_path;
+    for (const auto& spec : setting_specs()) by_path[spec.toml_path] = &spec;
+    for (const auto& [section, node] : table) {
+        const auto* sub = node.as_table();
+        if (!sub) {
+            return fail(ErrorCode::config, "{}: '{}' must be a section such as [{}]", path,
+                        section.str(), section.str());
+        }
+        for (const auto& [key, value] : *sub) {
+            const std::string full = std::string(section.str()) + "." + std::string(key.str());
+            auto it = by_path.find(full);
+            if (it == by_path.end()) {
+                return fail(ErrorCode::config, "{}:{}: unknown setting '{}' (see docs/configuration.md)",
+                            path, value.source().begin.line, full);
+            }
+            if (auto s = value.value<std::string>()) {
+                values[it->second->name] = *s;
+            } else if (auto i = value.value<std::int64_t>()) {
+                values[it->second->name] = std::to_string(*i);
+            } else {
+                return fail(ErrorCode::config, "{}:{}: '{}' must be a string or an integer", path,
+                            value.source().begin.line, full);
+            }
+        }
+    }
+    return values;
+}
+
+}  // namespace
+
+Result<Settings> Settings::resolve(const std::map<std::string, std::string>& flags,
+                                   const std::optional<std::string>& config_file) {
+    Settings settings;
+    std::map<std::string, std::string> from_file;
+    std::optional<std::string> file = config_file;
+    if (!file) {
+        if (const char* env = std::getenv("LIFEBOAT_CONFIG"); env && *env) file = env;
+    }
+    if (file) from_file = LB_TRY(read_config_file(*file));
+    for (const auto& spec : setting_specs()) {
+        if (auto it = flags.find(spec.name); it != flags.end()) {
+            settings.m_values[spec.name] = it->second;
+        } else if (const char* env = std::getenv(env_name(spec.name).c_str()); env && *env) {
+            settings.m_values[spec.name] = env;
+        } else if (auto f = from_file.find(spec.name); f != from_file.end()) {
+            settings.m_values[spec.name] = f->second;
+        } else {
+            settings.m_values[spec.name] = spec.default_value;
+        }
+    }
+    return settings;
+}
+
+std::string Settings::get(const std::string& name) const {
+    auto it = m_values.find(name);
+    return it == m_values.end() ? std::string() : it->second;
+}
+
+std::optional<std::string> Settings::find(const std::string& name) const {
+    auto value = get(name);
+    if (value.empty()) return std::nullopt;
+    return value;
+}
+
+Result<unsigned> Settings::get_unsigned(const std::string& name) const {
+    const std::string value = get(name);
+    unsigned out = 0;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+    if (ec != std::errc() || ptr != value.data() + value.size()) {
+        return fail(ErrorCode::usage, "{} must be a non-negative integer, got '{}'", name, value);
+    }
+    return out;
+}
+
+}  // namespace lifeboat::cli

@@ -1,0 +1,43 @@
+// Settings: every value a command needs, resolved in this order (first wins):
+//   1. the command-line flag (--repo, --pg, ...)
+//   2. the environment variable LIFEBOAT_<NAME> (LIFEBOAT_REPO, LIFEBOAT_PG, ...)
+//   3. the TOML file given by --config (or LIFEBOAT_CONFIG)
+//   4. the built-in default
+// The table k_settings in settings.cpp is the single list; docs/configuration.md documents it.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace lifeboat::cli {
+
+struct SettingSpec {
+    std::string name;         // flag name without dashes; env LIFEBOAT_<NAME upper, '-'->'_'>
+    std::string toml_path;    // "repository.path"
+    std::string default_value;
+    std::string help;
+};
+
+const std::vector<SettingSpec>& setting_specs();
+
+class Settings {
+public:
+    // `flags` holds the values given on the command line (only those given).
+    static Result<Settings> resolve(const std::map<std::string, std::string>& flags,
+                                    const std::optional<std::string>& config_file);
+
+    std::string get(const std::string& name) const;  // "" when unset
+    std::optional<std::string> find(const std::string& name) const;
+    Result<unsigned> get_unsigned(const std::string& name) const;
+
+private:
+    std::map<std::string, std::string> m_values;
+};
+
+std::string env_name(const std::string& setting);
+
+}  // namespace lifeboat::cli

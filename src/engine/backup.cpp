@@ -1,0 +1,314 @@
+#include "engine/backup.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "io/file.hpp"
+#include "repository/block_writer.hpp"
+#include "repository/index.hpp"
+#include "repository/repository.hpp"
+#include "repository/wal_archive.hpp"
+#include "sources/postgres/cluster.hpp"
+#include "sources/postgres/data_directory.hpp"
+#include "sources/postgres/page_checksum.hpp"
+#include "sources/postgres/wal.hpp"
+#include "util/parallel.hpp"
+
+namespace lifeboat::engine {
+
+namespace {
+
+using postgres::DataEntry;
+using postgres::DataEntryType;
+
+constexpr std::uint32_t k_relation_segment_blocks = 131072;  // 1 GiB / 8 KiB
+
+struct FileResult {
+    std::vector<repo::BlockId> blocks;
+    std::uint64_t size = 0;
+    bool vanished = false;
+};
+
+// Reads one file block by block into the writer, checking page checksums of relation files.
+class FileBackup {
+public:
+    FileBackup(repo::BlockWriter& writer, std::uint32_t block_size, bool verify_pages,
+               std::uint64_t start_lsn, std::atomic<std::uint64_t>& bytes_done)
+        : m_writer(writer), m_block_size(block_size), m_verify_pages(verify_pages),
+          m_start_lsn(start_lsn), m_bytes_done(bytes_done) {}
+
+    Result<FileResult> run(const DataEntry& entry, unsigned worker,
+                           std::vector<repo::PageChecksumFailure>& failures) {
+        FileResult result;
+        auto file = File::open(entry.absolute, OpenMode::read);
+        if (!file) {
+            // Dropped between the scan and now: PostgreSQL replays the drop from WAL.
+            if (file.error().code == ErrorCode::not_found) {
+                result.vanished = true;
+                return result;
+            }
+            return std::unexpected(file.error());
+        }
+        std::string buffer(m_block_size, '\0');
+        std::uint64_t offset = 0;
+        for (;;) {
+            const std::size_t n = LB_TRY(file->read_at(offset, buffer.data(), m_block_size));
+            if (n == 0) break;
+            const std::string_view block(buffer.data(), n);
+            if (m_verify_pages && entry.is_relation) {
+                LB_CHECK(check_pages(*file, entry, offset, buffer, n, failures));
+            }
+            result.blocks.push_back(LB_TRY(m_writer.store(block, worker)));
+            offset += n;
+            m_bytes_done += n;
+            if (n < m_block_size) break;
+        }
+        result.size = offset;
+        return result;
+    }
+
+private:
+    Status check_pages(const File& file, const DataEntry& entry, std::uint64_t offset,
+                       std::string& buffer, std::size_t length,
+                       std::vector<repo::PageChecksumFailure>& failures) {
+        constexpr std::size_t k_page = 8192;
+        for (std::size_t at = 0; at + k_page <= length; at += k_page) {
+            const std::uint64_t page_in_file = (offset + at) / k_page;
+            const auto block_number = static_cast<std::uint32_t>(
+                entry.relation_segment * k_relation_segment_blocks + page_in_file);
+            auto* page = reinterpret_cast<unsigned char*>(buffer.data() + at);
+            if (postgres::verify_page(page, block_number, m_start_lsn) !=
+                postgres::PageVerdict::bad_checksum) {
+                continue;
+            }
+            // A page being written while we read can look torn: read it once more.
+            const std::size_t n = LB_TRY(file.read_at(offset + at, buffer.data() + at, k_page));
+            if (n == k_page && postgres::verify_page(page, block_number, m_start_lsn) !=
+                                   postgres::PageVerdict::bad_checksum) {
+                continue;
+            }
+            failures.push_back({entry.path, page_in_file});
+        }
+        return {};
+    }
+
+    repo::BlockWriter& m_writer;
+    std::uint32_t m_block_size;
+    bool m_verify_pages;
+    std::uint64_t m_start_lsn;
+    std::atomic<std::uint64_t>& m_bytes_done;
+};
+
+repo::ManifestEntry manifest_entry(const DataEntry& entry) {
+    repo::ManifestEntry m;
+    m.path = entry.path;
+    m.mode = entry.mode;
+    m.mtime = entry.mtime;
+    switch (entry.type) {
+        case DataEntryType::directory: m.type = repo::EntryType::directory; break;
+        case DataEntryType::file: m.type = repo::EntryType::file; break;
+        case DataEntryType::tablespace_link:
+            m.type = repo::EntryType::symlink;
+            m.link_target = entry.link_target;
+            break;
+    }
+    return m;
+}
+
+Result<std::string> unique_backup_id(const Storage& storage, Timestamp start) {
+    const std::string base = format_compact(start);
+    const auto existing = LB_TRY(repo::list_backup_ids(storage));
+    std::string id = base;
+    for (int n = 2; std::find(existing.begin(), existing.end(), id) != existing.end(); ++n) {
+        id = fmt::format("{}_{}", base, n);
+    }
+    return id;
+}
+
+// Every segment from start to stop must be in the repository before the backup counts.
+Status wait_for_wal(const Storage& storage, const std::string& start_wal,
+                    const std::string& stop_wal, std::uint64_t segment_size,
+                    std::chrono::seconds timeout) {
+    const auto first = postgres::parse_wal_file_name(start_wal, segment_size);
+    const auto last = postgres::parse_wal_file_name(stop_wal, segment_size);
+    if (!first || !last) {
+        return fail(ErrorCode::internal, "unexpected WAL names {} .. {}", start_wal, stop_wal);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (auto segno = first->segno; segno <= last->segno; ++segno) {
+        const std::string name =
+            postgres::wal_file_name({last->timeline, segno}, segment_size);
+        for (;;) {
+            auto found = storage.stat(repo::wal_key(name));
+            if (found) break;
+            if (found.error().code != ErrorCode::not_found) return std::unexpected(found.error());
+            if (std::chrono::steady_clock::now() > deadline) {
+                return fail(ErrorCode::repository,
+                            "WAL segment {} needed by this backup did not reach the repository "
+                            "within {} s; check that archive_command runs `lifeboat wal-push %p` "
+                            "into this repository (the backup was not recorded)",
+                            name, timeout.count());
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<BackupOutcome> run_backup(const BackupOptions& options) {
+    const auto started = std::chrono::steady_clock::now();
+    repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
+    if (options.conninfo.empty()) {
+        return fail(ErrorCode::usage, "no PostgreSQL connection given (use --pg CONNINFO or LIFEBOAT_PG)");
+    }
+    postgres::Connection conn = LB_TRY(postgres::Connection::open(options.conninfo));
+    const postgres::ClusterInfo cluster = LB_TRY(postgres::describe_cluster(conn));
+    if (cluster.server_version / 10000 != 15) {
+        return fail(ErrorCode::database, "the server runs PostgreSQL {}; this version of Lifeboat backs up PostgreSQL 15",
+                    cluster.server_version);
+    }
+    if (cluster.archive_mode == "off") {
+        return fail(ErrorCode::database,
+                    "archive_mode is off: without archived WAL no backup can be restored; set "
+                    "archive_mode = on and archive_command = 'lifeboat wal-push %p --repo {}'",
+                    repository.location());
+    }
+    const fs::path pgdata = options.pgdata ? *options.pgdata : fs::path(cluster.data_directory);
+    std::error_code ec;
+    if (!fs::equivalent(pgdata, cluster.data_directory, ec)) {
+        return fail(ErrorCode::usage,
+                    "data directory {} is not the one the server at --pg uses ({})",
+                    pgdata.string(), cluster.data_directory);
+    }
+    // One source per repository: refuse to mix clusters.
+    const auto previous_ids = LB_TRY(repo::list_backup_ids(repository.storage()));
+    if (!previous_ids.empty()) {
+        const repo::Manifest last = LB_TRY(repo::read_manifest(repository.storage(), previous_ids.back()));
+        if (last.source.system_identifier != cluster.system_identifier) {
+            return fail(ErrorCode::conflict,
+                        "repository {} holds backups of another cluster (system identifier {}, "
+                        "this server is {})",
+                        repository.location(), last.source.system_identifier,
+                        cluster.system_identifier);
+        }
+    }
+
+    LB_CHECK(repository.clean_stale_temporaries());
+    repo::BlockIndex index = LB_TRY(repo::load_block_index(repository.storage()));
+    BackupOutcome outcome;
+    std::vector<repo::PackSummary> packs;
+    for (const auto& pack_id : LB_TRY(repo::find_unindexed_packs(repository.storage(), index))) {
+        auto summary = repo::read_pack_summary(repository.storage(), pack_id);
+        if (!summary) {
+            outcome.warnings.push_back(fmt::format("ignoring unreadable unindexed pack {}: {}",
+                                                   pack_id, summary.error().message));
+            continue;
+        }
+        index.add_pack(*summary);
+        packs.push_back(std::move(*summary));
+        ++outcome.adopted_packs;
+    }
+
+    const auto start = LB_TRY(postgres::start_backup(conn, "lifeboat"));
+    repo::Manifest& manifest = outcome.manifest;
+    manifest.id = LB_TRY(unique_backup_id(repository.storage(), start.start_time));
+    manifest.source = repo::SourceInfo{"postgres", cluster.system_identifier,
+                                       cluster.server_version, fs::absolute(pgdata).string(),
+                                       cluster.wal_segment_size, cluster.data_checksums,
+                                       cluster.block_size};
+    manifest.start_time = start.start_time;
+    manifest.start_lsn = start.start_lsn;
+    manifest.start_wal = start.start_wal;
+    manifest.timeline = start.timeline;
+    manifest.tags = options.tags;
+
+    const postgres::DataDirectoryScan scan = LB_TRY(postgres::scan_data_directory(pgdata));
+    for (const auto& t : scan.tablespaces) manifest.tablespaces.push_back({t.oid, t.location});
+
+    // Largest files first keeps every worker busy until the end.
+    std::vector<std::size_t> files;
+    for (std::size_t i = 0; i < scan.entries.size(); ++i) {
+        if (scan.entries[i].type == DataEntryType::file) files.push_back(i);
+    }
+    std::stable_sort(files.begin(), files.end(), [&](std::size_t a, std::size_t b) {
+        return scan.entries[a].size > scan.entries[b].size;
+    });
+
+    const unsigned jobs = options.jobs ? options.jobs : default_jobs();
+    repo::BlockWriter writer(repository, index, jobs);
+    std::atomic<std::uint64_t> bytes_done{0};
+    const auto start_lsn = postgres::parse_lsn(start.start_lsn).value_or(postgres::Lsn{}).value;
+    FileBackup file_backup(writer, repository.config().block_size, cluster.data_checksums,
+                           start_lsn, bytes_done);
+    std::vector<FileResult> results(scan.entries.size());
+    std::vector<std::vector<repo::PageChecksumFailure>> failures(jobs);
+
+    std::atomic<bool> copying{true};
+    std::thread reporter;
+    if (options.progress) {
+        reporter = std::thread([&] {
+            while (copying) {
+                options.progress({"copying files", bytes_done.load(), scan.total_bytes});
+                for (int i = 0; i < 5 && copying; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+        });
+    }
+    Status copied = parallel_for(files.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
+        const DataEntry& entry = scan.entries[files[i]];
+        auto result = file_backup.run(entry, worker, failures[worker]);
+        if (!result) return std::unexpected(result.error());
+        results[files[i]] = std::move(*result);
+        return {};
+    });
+    copying = false;
+    if (reporter.joinable()) reporter.join();
+    LB_CHECK(copied);
+    auto written = LB_TRY(writer.finish());
+    for (auto& p : written) packs.push_back(std::move(p));
+
+    const auto stop = LB_TRY(postgres::stop_backup(conn));
+    manifest.stop_time = stop.stop_time;
+    manifest.stop_lsn = stop.stop_lsn;
+    manifest.stop_wal = stop.stop_wal;
+    manifest.backup_label = stop.backup_label;
+    manifest.tablespace_map = stop.tablespace_map;
+    if (options.progress) options.progress({"waiting for WAL archive", 0, 0});
+    LB_CHECK(wait_for_wal(repository.storage(), manifest.start_wal, manifest.stop_wal,
+                          cluster.wal_segment_size, options.archive_timeout));
+
+    for (std::size_t i = 0; i < scan.entries.size(); ++i) {
+        const DataEntry& entry = scan.entries[i];
+        if (entry.type == DataEntryType::file && results[i].vanished) continue;
+        repo::ManifestEntry m = manifest_entry(entry);
+        if (entry.type == DataEntryType::file) {
+            m.size = results[i].size;
+            m.blocks = std::move(results[i].blocks);
+            manifest.stats.files += 1;
+            manifest.stats.data_bytes += m.size;
+        }
+        manifest.entries.push_back(std::move(m));
+    }
+    for (auto& worker_failures : failures) {
+        for (auto& f : worker_failures) manifest.page_checksum_failures.push_back(std::move(f));
+    }
+    manifest.stats.new_blocks = writer.new_blocks();
+    manifest.stats.stored_bytes = writer.stored_bytes();
+
+    if (!packs.empty()) manifest.indexes.push_back(LB_TRY(repo::write_index(repository.storage(), packs)));
+    manifest.stats.duration_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    LB_CHECK(repo::write_manifest(repository.storage(), manifest));
+    for (const auto& f : manifest.page_checksum_failures) {
+        outcome.warnings.push_back(fmt::format("page checksum failure: {} block {}", f.path, f.block));
+    }
+    return outcome;
+}
+
+}  // namespace lifeboat::engine

@@ -1,0 +1,40 @@
+// backup: a consistent physical backup of a running PostgreSQL 15, through the non-exclusive
+// backup API, reading the data directory directly with parallel workers.
+//
+// Order of work: pg_backup_start -> files into packs -> pg_backup_stop (waits for the WAL the
+// backup needs to be archived) -> check that WAL is in the repository -> index -> manifest.
+// Until the manifest is published the backup does not exist; a crash anywhere before leaves only
+// packs, which the next backup adopts.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/progress.hpp"
+#include "repository/manifest.hpp"
+#include "util/fs.hpp"
+
+namespace lifeboat::engine {
+
+struct BackupOptions {
+    std::string repository;
+    std::string conninfo;
+    std::optional<fs::path> pgdata;  // default: the server's data_directory
+    std::map<std::string, std::string> tags;
+    unsigned jobs = 0;               // 0: one per core
+    std::chrono::seconds archive_timeout{300};
+    ProgressFn progress;
+};
+
+struct BackupOutcome {
+    repo::Manifest manifest;
+    std::size_t adopted_packs = 0;  // packs of an interrupted backup reused by this one
+    std::vector<std::string> warnings;
+};
+
+Result<BackupOutcome> run_backup(const BackupOptions& options);
+
+}  // namespace lifeboat::engine

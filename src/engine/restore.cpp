@@ -1,0 +1,261 @@
+#include "engine/restore.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "engine/restore_files.hpp"
+#include "engine/window.hpp"
+#include "repository/index.hpp"
+#include "repository/repository.hpp"
+#include "sources/postgres/connection.hpp"
+#include "sources/postgres/local_server.hpp"
+#include "util/parallel.hpp"
+
+namespace lifeboat::engine {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::string quote_setting(const std::string& value) {
+    std::string out = "'";
+    for (char c : value) {
+        if (c == '\'') out += '\'';
+        out += c;
+    }
+    return out + "'";
+}
+
+Status refuse_unsafe_target(const RestoreOptions& options, const repo::Manifest& manifest) {
+    const bool empty = LB_TRY(directory_is_empty_or_missing(options.target_dir));
+    std::error_code ec;
+    for (const auto& source : {std::optional<fs::path>(manifest.source.pgdata), options.source_pgdata}) {
+        if (source && !source->empty() && fs::exists(*source, ec) &&
+            fs::equivalent(*source, options.target_dir, ec)) {
+            return fail(ErrorCode::conflict,
+                        "refusing to restore into {}: it is the source's own data directory",
+                        options.target_dir.string());
+        }
+    }
+    if (!empty) {
+        return fail(ErrorCode::conflict,
+                    "refusing to restore into {}: the directory is not empty (restore always "
+                    "creates a new instance)",
+                    options.target_dir.string());
+    }
+    return {};
+}
+
+Result<std::map<std::uint32_t, fs::path>> tablespace_locations(const RestoreOptions& options,
+                                                               const repo::Manifest& manifest) {
+    std::map<std::uint32_t, fs::path> out;
+    for (const auto& t : manifest.tablespaces) {
+        auto it = options.tablespace_dirs.find(t.oid);
+        fs::path dir = it != options.tablespace_dirs.end()
+                           ? it->second
+                           : fs::path(options.target_dir.string() + "-tablespace-" + std::to_string(t.oid));
+        if (!LB_TRY(directory_is_empty_or_missing(dir))) {
+            return fail(ErrorCode::conflict,
+                        "refusing to restore tablespace {} into {}: the directory is not empty "
+                        "(choose another with --tablespace {}=DIR)",
+                        t.oid, dir.string(), t.oid);
+        }
+        std::error_code ec;
+        if (fs::exists(t.location, ec) && fs::exists(dir, ec) && fs::equivalent(dir, t.location, ec)) {
+            return fail(ErrorCode::conflict, "refusing to restore tablespace {} over the source's own {}",
+                        t.oid, t.location);
+        }
+        out[t.oid] = fs::absolute(dir);
+    }
+    return out;
+}
+
+Status write_recovery_settings(const RestoreOptions& options, const repo::Manifest& manifest,
+                               const std::string& repository_location) {
+    const fs::path dir = options.target_dir;
+    LB_CHECK(write_file_atomic(dir / "backup_label", manifest.backup_label));
+    std::string settings = fmt::format(
+        "\n# Added by `lifeboat restore` (backup {}, {}).\n"
+        "restore_command = {}\n",
+        manifest.id, options.target ? "target " + format_iso8601(*options.target) : "target latest",
+        quote_setting(fmt::format("'{}' wal-fetch %f %p --repo '{}'", options.lifeboat_binary.string(),
+                                  repository_location)));
+    if (options.target) {
+        // PostgreSQL's parser for this setting refuses the "T…Z" spelling; give it "YYYY-MM-DD hh:mm:ss+00".
+        std::string pg_time = format_iso8601(*options.target);
+        pg_time[10] = ' ';
+        pg_time.back() = '+';
+        settings += "recovery_target_time = " + quote_setting(pg_time + "00") + "\n";
+        settings += "recovery_target_inclusive = on\nrecovery_target_action = 'promote'\n";
+    }
+    settings += "recovery_target_timeline = 'latest'\n";
+    if (options.archiving == NewInstanceArchiving::off) {
+        settings += "archive_mode = 'off'\n";
+    }
+    if (options.port) settings += fmt::format("port = {}\n", *options.port);
+    auto existing = read_file(dir / "postgresql.auto.conf");
+    const std::string base = existing ? *existing : std::string();
+    LB_CHECK(write_file_atomic(dir / "postgresql.auto.conf", base + settings));
+    return write_file_atomic(dir / "recovery.signal", "");
+}
+
+std::string log_tail(const fs::path& log) {
+    auto text = read_file(log);
+    if (!text) return "(no server log)";
+    std::string s = *text;
+    if (s.size() > 1500) s = s.substr(s.size() - 1500);
+    return s;
+}
+
+// Starts the restored instance and waits for the end of recovery and a read-write connection.
+Status start_and_wait(const RestoreOptions& options,
+                      const std::map<std::uint32_t, fs::path>& tablespace_dirs,
+                      RestoreOutcome& outcome) {
+    const fs::path bindir = LB_TRY(postgres::find_server_bindir(options.pg_bin));
+    auto account = LB_TRY(postgres::server_account(options.target_dir, options.run_as_user));
+    if (account) {
+        LB_CHECK(change_owner_recursive(options.target_dir, *account));
+        for (const auto& [oid, dir] : tablespace_dirs) LB_CHECK(change_owner_recursive(dir, *account));
+    }
+    postgres::LocalServer server(bindir, options.target_dir, account);
+    const fs::path log = options.target_dir / "lifeboat-restore.log";
+    const auto started = Clock::now();
+    LB_CHECK(server.start(log, options.port ? fmt::format("-p {}", *options.port) : ""));
+    outcome.started = true;
+    const auto deadline = started + options.start_timeout;
+    // Phase 1: recovery (WAL replay) ends when PostgreSQL removes recovery.signal and reports
+    // itself ready for normal operation.
+    for (;;) {
+        auto status = LB_TRY(server.status());
+        std::error_code ec;
+        const bool recovering = fs::exists(options.target_dir / "recovery.signal", ec);
+        if (status && status->state == "ready" && !recovering) break;
+        if (!server.is_running() && seconds_since(started) > 1.0) {
+            return fail(ErrorCode::database,
+                        "the restored server stopped during recovery; last lines of {}:\n{}",
+                        log.string(), log_tail(log));
+        }
+        if (Clock::now() > deadline) {
+            return fail(ErrorCode::database, "recovery did not finish within {} s (see {})",
+                        options.start_timeout.count(), log.string());
+        }
+        if (options.progress) options.progress({"replaying WAL", 0, 0});
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    outcome.replay_seconds = seconds_since(started);
+    // Phase 2: a connection that can write.
+    const auto promoted = Clock::now();
+    auto status = LB_TRY(server.status());
+    const std::string user = account ? account->name : LB_TRY(user_name_of(::geteuid()));
+    outcome.port = status->port;
+    outcome.conninfo = postgres::conninfo_for(*status, user);
+    for (;;) {
+        auto conn = postgres::Connection::open(outcome.conninfo);
+        if (conn) {
+            auto writable = conn->query_value(
+                "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'");
+            if (writable && *writable == "t") break;
+        }
+        if (Clock::now() > deadline) {
+            return fail(ErrorCode::database, "the restored server did not accept read-write "
+                        "connections within {} s ({})", options.start_timeout.count(),
+                        conn ? "still read-only" : conn.error().message);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    outcome.ready_seconds = seconds_since(promoted);
+    return {};
+}
+
+}  // namespace
+
+Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
+    const auto started = Clock::now();
+    repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
+    const auto manifests = LB_TRY(repo::read_all_manifests(repository.storage()));
+    if (manifests.empty()) {
+        return fail(ErrorCode::outside_window, "repository {} holds no backup yet",
+                    repository.location());
+    }
+    const RestorableWindow window = LB_TRY(compute_window(repository.storage(), manifests));
+    const BackupReach* reach = nullptr;
+    if (options.backup_id) {
+        for (const auto& b : window.backups) {
+            if (b.backup_id == *options.backup_id) reach = &b;
+        }
+        if (!reach) return fail(ErrorCode::not_found, "no backup '{}' in the repository", *options.backup_id);
+        if (!reach->consistent) {
+            return fail(ErrorCode::outside_window,
+                        "backup {} cannot be restored: WAL segment {} it needs is missing",
+                        reach->backup_id, reach->first_missing_segment);
+        }
+        if (options.target && !(reach->from <= *options.target && reach->to && *options.target < *reach->to)) {
+            return fail(ErrorCode::outside_window,
+                        "backup {} cannot reach {}: it covers {} .. {}", reach->backup_id,
+                        format_iso8601(*options.target), format_iso8601(reach->from),
+                        reach->to ? format_iso8601(*reach->to) : std::string("(no archived commit yet)"));
+        }
+    } else {
+        reach = window.best_for(options.target);
+        if (!reach) {
+            return fail(ErrorCode::outside_window,
+                        "{} is outside the restorable window ({}){}",
+                        options.target ? format_iso8601(*options.target) : std::string("latest"),
+                        window.describe(),
+                        window.first_missing_segment.empty()
+                            ? std::string()
+                            : "; the archive ends before missing segment " + window.first_missing_segment);
+        }
+    }
+    const repo::Manifest* manifest = nullptr;
+    for (const auto& m : manifests) {
+        if (m.id == reach->backup_id) manifest = &m;
+    }
+    LB_CHECK(refuse_unsafe_target(options, *manifest));
+    auto tablespace_dirs = LB_TRY(tablespace_locations(options, *manifest));
+    const repo::BlockIndex index = LB_TRY(repo::load_block_index(repository.storage()));
+
+    RestoreOutcome outcome;
+    outcome.backup_id = manifest->id;
+    outcome.target = options.target;
+    outcome.target_dir = fs::absolute(options.target_dir);
+    const bool existed = fs::exists(options.target_dir);
+    auto undo = [&](const Error& error) -> Result<RestoreOutcome> {
+        // Nothing half-restored may look like a usable instance.
+        std::error_code ec;
+        if (existed) {
+            for (auto& child : fs::directory_iterator(options.target_dir, ec)) fs::remove_all(child.path(), ec);
+        } else {
+            fs::remove_all(options.target_dir, ec);
+        }
+        for (const auto& [oid, dir] : tablespace_dirs) fs::remove_all(dir, ec);
+        return std::unexpected(error);
+    };
+
+    MaterializeOptions materialize{manifest, &index, &repository.storage(), options.target_dir,
+                                   tablespace_dirs, options.jobs ? options.jobs : default_jobs(),
+                                   options.progress};
+    auto stats = materialize_backup(materialize);
+    if (!stats) return undo(stats.error());
+    outcome.files = stats->files;
+    outcome.bytes = stats->bytes;
+    auto settings = write_recovery_settings(options, *manifest, repository.location());
+    if (!settings) return undo(settings.error());
+    outcome.files_seconds = seconds_since(started);
+    if (options.start == StartServer::yes) {
+        auto status = start_and_wait(options, tablespace_dirs, outcome);
+        if (!status) {
+            if (!outcome.started) return undo(status.error());
+            return std::unexpected(status.error());
+        }
+    }
+    outcome.total_seconds = seconds_since(started);
+    return outcome;
+}
+
+}  // namespace lifeboat::engine

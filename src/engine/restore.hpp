@@ -1,0 +1,60 @@
+// restore: materialises a backup plus archived WAL as a NEW PostgreSQL instance in an empty
+// directory, configured to recover to a target time (or to the end of the archive), and with
+// `start` runs it until it accepts read-write connections, timing each phase (the measured RTO).
+//
+// Safety: the target directory must be empty or missing and must not be the source's data
+// directory; the target time must be inside the restorable window; the new instance does not
+// archive (archive_mode = off) unless asked to, so it can never write into the source's archive.
+// On failure before the server starts, everything the restore wrote is removed again.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "engine/progress.hpp"
+#include "util/fs.hpp"
+#include "util/time.hpp"
+
+namespace lifeboat::engine {
+
+enum class StartServer { no, yes };
+enum class NewInstanceArchiving { off, keep_source_settings };
+
+struct RestoreOptions {
+    std::string repository;
+    std::optional<Timestamp> target;          // nullopt: latest (replay all archived WAL)
+    std::optional<std::string> backup_id;     // default: newest backup that reaches the target
+    fs::path target_dir;
+    std::optional<int> port;
+    StartServer start = StartServer::no;
+    NewInstanceArchiving archiving = NewInstanceArchiving::off;
+    std::map<std::uint32_t, fs::path> tablespace_dirs;  // oid -> new location
+    std::optional<fs::path> source_pgdata;   // refused as a target (besides the manifest's)
+    fs::path lifeboat_binary;                // used in restore_command
+    std::optional<fs::path> pg_bin;
+    std::string run_as_user = "postgres";    // when running as root
+    unsigned jobs = 0;
+    std::chrono::seconds start_timeout{3600};
+    ProgressFn progress;
+};
+
+struct RestoreOutcome {
+    std::string backup_id;
+    std::optional<Timestamp> target;
+    fs::path target_dir;
+    std::uint64_t files = 0;
+    std::uint64_t bytes = 0;
+    double files_seconds = 0;    // writing the data directory
+    double replay_seconds = 0;   // server start to end of recovery (promotion)
+    double ready_seconds = 0;    // promotion to a working read-write connection
+    double total_seconds = 0;
+    bool started = false;
+    int port = 0;
+    std::string conninfo;        // to reach the new instance when started
+};
+
+Result<RestoreOutcome> run_restore(const RestoreOptions& options);
+
+}  // namespace lifeboat::engine

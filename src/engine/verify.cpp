@@ -1,0 +1,188 @@
+#include "engine/verify.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "engine/window.hpp"
+#include "repository/index.hpp"
+#include "repository/object.hpp"
+#include "repository/repository.hpp"
+#include "repository/wal_archive.hpp"
+#include "sources/postgres/wal.hpp"
+#include "util/parallel.hpp"
+
+namespace lifeboat::engine {
+
+namespace {
+
+constexpr std::size_t k_max_named_references = 5;
+
+struct References {
+    std::vector<std::string> named;  // "backup X file Y", at most k_max_named_references
+    std::size_t count = 0;
+};
+
+struct Verifier {
+    const Storage& storage;
+    VerifyReport& report;
+    std::mutex mutex;
+
+    void problem(std::string object, std::string message, std::vector<std::string> affected = {}) {
+        std::lock_guard lock(mutex);
+        report.problems.push_back({std::move(object), std::move(message), std::move(affected)});
+    }
+};
+
+std::vector<std::string> affected_of(const References& refs) {
+    std::vector<std::string> out = refs.named;
+    if (refs.count > refs.named.size()) {
+        out.push_back(fmt::format("and {} more references", refs.count - refs.named.size()));
+    }
+    return out;
+}
+
+}  // namespace
+
+Result<VerifyReport> run_verify(const VerifyOptions& options) {
+    repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
+    const Storage& storage = repository.storage();
+    VerifyReport report;
+    Verifier verifier{storage, report, {}};
+
+    std::vector<repo::Manifest> manifests;
+    const auto ids = options.backup_id ? std::vector<std::string>{*options.backup_id}
+                                       : LB_TRY(repo::list_backup_ids(storage));
+    for (const auto& id : ids) {
+        auto manifest = repo::read_manifest(storage, id);
+        if (!manifest) {
+            if (options.backup_id) return std::unexpected(manifest.error());
+            verifier.problem(repo::manifest_key(id), manifest.error().message, {"backup " + id});
+            continue;
+        }
+        manifests.push_back(std::move(*manifest));
+    }
+    report.backups = manifests.size();
+
+    // Index objects one by one, so a damaged one is named instead of aborting the run.
+    repo::BlockIndex index;
+    for (const auto& object : LB_TRY(storage.list("index"))) {
+        auto bytes = storage.read(object.key);
+        auto payload = bytes ? repo::decode_object(*bytes, repo::ObjectKind::index, object.key)
+                             : Result<std::string>(std::unexpected(bytes.error()));
+        if (!payload) {
+            std::vector<std::string> affected;
+            const std::string id = object.key.substr(object.key.rfind('/') + 1);
+            for (const auto& m : manifests) {
+                if (std::find(m.indexes.begin(), m.indexes.end(), id) != m.indexes.end()) affected.push_back("backup " + m.id);
+            }
+            verifier.problem(object.key, payload.error().message, affected);
+        }
+    }
+    auto loaded = repo::load_block_index(storage);
+    if (loaded) index = std::move(*loaded);
+
+    // Which blocks each backup needs, grouped by pack.
+    std::unordered_map<repo::BlockId, References, repo::BlockIdHash> references;
+    for (const auto& m : manifests) {
+        for (const auto& e : m.entries) {
+            for (const auto& b : e.blocks) {
+                References& r = references[b];
+                if (r.named.size() < k_max_named_references) r.named.push_back(fmt::format("backup {} file {}", m.id, e.path));
+                ++r.count;
+            }
+        }
+    }
+    std::map<std::string, std::vector<std::pair<repo::BlockId, repo::BlockPlacement>>> by_pack;
+    for (const auto& [id, refs] : references) {
+        auto location = index.find(id);
+        if (!location) {
+            verifier.problem("block " + id.hex(), "missing from the repository index", affected_of(refs));
+            continue;
+        }
+        by_pack[*location->pack_id].emplace_back(id, location->placement);
+    }
+    std::vector<std::string> pack_ids;
+    for (const auto& [id, blocks] : by_pack) pack_ids.push_back(id);
+    report.packs = pack_ids.size();
+    report.blocks = references.size();
+
+    std::atomic<std::size_t> packs_done{0};
+    const unsigned jobs = options.jobs ? options.jobs : default_jobs();
+    std::vector<repo::BlockReader> readers(jobs);
+    LB_CHECK(parallel_for(pack_ids.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
+        const std::string& pack_id = pack_ids[i];
+        const std::string key = repo::pack_key(pack_id);
+        const auto& blocks = by_pack[pack_id];
+        auto bytes = storage.read(key);
+        if (!bytes) {
+            std::vector<std::string> affected;
+            for (const auto& [id, placement] : blocks) {
+                for (const auto& a : affected_of(references[id])) affected.push_back(a);
+            }
+            verifier.problem(key, bytes.error().message, affected);
+            return {};
+        }
+        auto envelope = repo::decode_object(*bytes, repo::ObjectKind::pack, key);
+        if (!envelope) verifier.problem(key, envelope.error().message);
+        std::string block;
+        for (const auto& [id, placement] : blocks) {
+            if (placement.offset + placement.stored_length > bytes->size()) {
+                verifier.problem(key, "block " + id.hex() + " lies outside the pack", affected_of(references[id]));
+                continue;
+            }
+            const std::string_view stored = std::string_view(*bytes).substr(placement.offset, placement.stored_length);
+            auto status = repo::decode_block(stored, id, placement, readers[worker], block);
+            if (!status) verifier.problem(key, status.error().message, affected_of(references[id]));
+        }
+        if (options.progress) options.progress({"checking packs", ++packs_done, static_cast<std::uint64_t>(pack_ids.size())});
+        return {};
+    }));
+    std::error_code ec;
+    for (const auto& id : LB_TRY(repo::find_unindexed_packs(storage, index))) {
+        (void)id;
+        ++report.unreferenced_packs;
+    }
+
+    // WAL: everything when verifying the whole repository; else the selected backup's run.
+    const RestorableWindow window = LB_TRY(compute_window(storage, manifests));
+    std::set<std::string> wal_names;
+    if (!options.backup_id) {
+        for (const auto& name : LB_TRY(repo::list_wal_names(storage))) wal_names.insert(name);
+    }
+    for (std::size_t i = 0; i < manifests.size(); ++i) {
+        const auto& m = manifests[i];
+        const auto& reach = window.backups[i];
+        if (!reach.consistent) {
+            verifier.problem(reach.first_missing_segment,
+                             fmt::format("WAL segment is missing; backup {} needs {} .. {} to be consistent",
+                                         m.id, m.start_wal, m.stop_wal),
+                             {"backup " + m.id});
+        }
+        const auto first = postgres::parse_wal_file_name(m.start_wal, m.source.wal_segment_size);
+        const auto last = postgres::parse_wal_file_name(reach.last_segment, m.source.wal_segment_size);
+        if (!first || !last) continue;
+        for (auto segno = first->segno; segno <= last->segno; ++segno) {
+            wal_names.insert(postgres::wal_file_name({m.timeline, segno}, m.source.wal_segment_size));
+        }
+    }
+    const std::vector<std::string> wal_list(wal_names.begin(), wal_names.end());
+    report.wal_files = wal_list.size();
+    std::atomic<std::size_t> wal_done{0};
+    LB_CHECK(parallel_for(wal_list.size(), jobs, [&](std::size_t i, unsigned) -> Status {
+        auto content = repo::fetch_wal(storage, wal_list[i]);
+        if (!content) {
+            std::vector<std::string> affected;
+            for (const auto& m : manifests) affected.push_back("backup " + m.id);
+            if (affected.size() > k_max_named_references) affected.resize(k_max_named_references);
+            verifier.problem(repo::wal_key(wal_list[i]), content.error().message, affected);
+        }
+        if (options.progress) options.progress({"checking WAL", ++wal_done, static_cast<std::uint64_t>(wal_list.size())});
+        return {};
+    }));
+    return report;
+}
+
+}  // namespace lifeboat::engine

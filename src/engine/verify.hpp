@@ -1,0 +1,40 @@
+// verify: reads back everything the selected backups need — every block (checked against its id),
+// every pack envelope, and the WAL from each backup's start to the end of its gap-free run — and
+// reports each problem naming the object, and the backups and files it affects.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/progress.hpp"
+#include "util/error.hpp"
+
+namespace lifeboat::engine {
+
+struct VerifyOptions {
+    std::string repository;
+    std::optional<std::string> backup_id;  // default: every backup
+    unsigned jobs = 0;
+    ProgressFn progress;
+};
+
+struct VerifyProblem {
+    std::string object;                 // storage key, or a WAL file name
+    std::string message;
+    std::vector<std::string> affected;  // "backup X file Y" / "backup X"
+};
+
+struct VerifyReport {
+    std::size_t backups = 0;
+    std::size_t packs = 0;
+    std::size_t blocks = 0;
+    std::size_t wal_files = 0;
+    std::size_t unreferenced_packs = 0;  // left by interrupted backups; adopted by the next one
+    std::vector<VerifyProblem> problems;
+    bool ok() const { return problems.empty(); }
+};
+
+Result<VerifyReport> run_verify(const VerifyOptions& options);
+
+}  // namespace lifeboat::engine

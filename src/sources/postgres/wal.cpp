@@ -1,0 +1,365 @@
+#include "sources/postgres/wal.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <string>
+
+#include <fmt/format.h>
+
+namespace lifeboat::postgres {
+
+namespace {
+
+// ---- names ---------------------------------------------------------------------------------
+
+std::optional<std::uint64_t> parse_hex(std::string_view s, std::size_t max_digits,
+                                       bool upper_only) {
+    if (s.empty() || s.size() > max_digits) return std::nullopt;
+    std::uint64_t value = 0;
+    for (const char c : s) {
+        unsigned digit;
+        if (c >= '0' && c <= '9') {
+            digit = static_cast<unsigned>(c - '0');
+        } else if (c >= 'A' && c <= 'F') {
+            digit = static_cast<unsigned>(c - 'A' + 10);
+        } else if (!upper_only && c >= 'a' && c <= 'f') {
+            digit = static_cast<unsigned>(c - 'a' + 10);
+        } else {
+            return std::nullopt;
+        }
+        value = value << 4 | digit;
+    }
+    return value;
+}
+
+bool is_upper_hex(std::string_view s, std::size_t digits) {
+    return s.size() == digits && parse_hex(s, digits, true).has_value();
+}
+
+std::uint64_t segments_per_xlogid(std::uint64_t segment_size) {
+    return 0x100000000ull / segment_size;
+}
+
+// ---- WAL format (PostgreSQL 15) ----------------------------------------------------------------
+
+constexpr std::uint16_t k_wal_page_magic = 0xD110;
+constexpr std::uint16_t k_xlp_first_is_contrecord = 0x0001;
+constexpr std::uint16_t k_xlp_long_header = 0x0002;
+constexpr std::size_t k_short_page_header = 24;  // magic, info, tli, pageaddr, rem_len, padding
+constexpr std::size_t k_long_page_header = 40;   // + system id, segment size, page size
+constexpr std::size_t k_record_header = 24;      // tot_len, xid, prev, info, rmid, pad, crc
+constexpr std::size_t k_record_crc_offset = 20;
+constexpr std::uint8_t k_rm_xlog = 0;
+constexpr std::uint8_t k_rm_xact = 1;
+constexpr std::uint8_t k_xlog_switch = 0x40;
+constexpr std::uint8_t k_xact_opmask = 0x70;
+constexpr std::uint8_t k_block_id_toplevel_xid = 252;
+constexpr std::uint8_t k_block_id_origin = 253;
+constexpr std::uint8_t k_block_id_data_long = 254;
+constexpr std::uint8_t k_block_id_data_short = 255;
+
+template <typename T>
+T load(const unsigned char* p) {
+    T v;
+    std::memcpy(&v, p, sizeof v);  // WAL is in the server's native byte order
+    return v;
+}
+
+constexpr std::size_t align8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
+
+// CRC-32C (Castagnoli, reflected), the checksum of WAL records.
+constexpr std::array<std::uint32_t, 256> make_crc32c_table() {
+    std::array<std::uint32_t, 256> table{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+        std::uint32_t c = i;
+        for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        table[i] = c;
+    }
+    return table;
+}
+constexpr auto k_crc32c_table = make_crc32c_table();
+
+std::uint32_t crc32c_update(std::uint32_t crc, const unsigned char* data, std::size_t size) {
+    for (std::size_t i = 0; i < size; ++i) {
+        crc = k_crc32c_table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
+    }
+    return crc;
+}
+
+// The record CRC covers the payload first, then the header up to the CRC field.
+bool record_crc_ok(const std::string& record) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(record.data());
+    std::uint32_t crc = 0xFFFFFFFFu;
+    crc = crc32c_update(crc, bytes + k_record_header, record.size() - k_record_header);
+    crc = crc32c_update(crc, bytes, k_record_crc_offset);
+    return (crc ^ 0xFFFFFFFFu) == load<std::uint32_t>(bytes + k_record_crc_offset);
+}
+
+struct PageHeader {
+    std::uint16_t magic = 0;
+    std::uint16_t info = 0;
+    std::uint64_t page_address = 0;
+    std::uint32_t rem_len = 0;
+    std::size_t size() const {
+        return (info & k_xlp_long_header) ? k_long_page_header : k_short_page_header;
+    }
+};
+
+PageHeader read_page_header(const unsigned char* p) {
+    PageHeader h;
+    h.magic = load<std::uint16_t>(p);
+    h.info = load<std::uint16_t>(p + 2);
+    h.page_address = load<std::uint64_t>(p + 8);
+    h.rem_len = load<std::uint32_t>(p + 16);
+    return h;
+}
+
+// The pages of one segment, with the checks that tell valid WAL from stale or foreign bytes.
+class SegmentPages {
+public:
+    SegmentPages(std::string_view bytes, std::size_t page_size, std::uint64_t segment_address)
+        : m_bytes(bytes), m_page_size(page_size), m_segment_address(segment_address) {}
+
+    const unsigned char* data() const {
+        return reinterpret_cast<const unsigned char*>(m_bytes.data());
+    }
+    std::size_t size() const { return m_bytes.size(); }
+    std::size_t page_size() const { return m_page_size; }
+
+    // The header of the page starting at `offset`, if it is a WAL page of this segment at
+    // that place; nullopt marks the end of valid WAL.
+    std::optional<PageHeader> page(std::size_t offset) const {
+        if (offset + m_page_size > m_bytes.size()) return std::nullopt;
+        const PageHeader h = read_page_header(data() + offset);
+        if (h.magic != k_wal_page_magic || h.page_address != m_segment_address + offset) {
+            return std::nullopt;
+        }
+        return h;
+    }
+
+    // A continuation page of a record with `remaining` bytes still to come.
+    std::optional<PageHeader> continuation_page(std::size_t offset,
+                                                std::uint64_t remaining) const {
+        auto h = page(offset);
+        if (!h || !(h->info & k_xlp_first_is_contrecord) || h->rem_len != remaining) {
+            return std::nullopt;
+        }
+        return h;
+    }
+
+private:
+    std::string_view m_bytes;
+    std::size_t m_page_size;
+    std::uint64_t m_segment_address;
+};
+
+// Where the first record starting in this segment begins, past the tail of a record continued
+// from the previous segment; nullopt when no record starts in this segment.
+std::optional<std::size_t> first_record_offset(const SegmentPages& pages, const PageHeader& first) {
+    if (!(first.info & k_xlp_first_is_contrecord)) return first.size();
+    std::uint64_t remaining = first.rem_len;
+    std::size_t page_start = 0;
+    std::size_t header = first.size();
+    for (;;) {
+        const std::size_t room = pages.page_size() - header;
+        if (remaining <= room) return align8(page_start + header + remaining);
+        remaining -= room;
+        page_start += pages.page_size();
+        const auto next = pages.continuation_page(page_start, remaining);
+        if (!next) return std::nullopt;
+        header = next->size();
+    }
+}
+
+// Reassembles the record of `total` bytes starting at `offset` into `record`, skipping page
+// headers. Returns the offset just past it, or nullopt if it does not lie wholly and validly
+// in this segment.
+std::optional<std::size_t> read_record(const SegmentPages& pages, std::size_t offset,
+                                       std::size_t total, std::string& record) {
+    record.clear();
+    std::size_t remaining = total;
+    while (remaining > 0) {
+        if (offset % pages.page_size() == 0) {
+            const auto h = pages.continuation_page(offset, remaining);
+            if (!h) return std::nullopt;
+            offset += h->size();
+        }
+        const std::size_t page_end = (offset / pages.page_size() + 1) * pages.page_size();
+        const std::size_t n = std::min(remaining, page_end - offset);
+        record.append(reinterpret_cast<const char*>(pages.data()) + offset, n);
+        offset += n;
+        remaining -= n;
+    }
+    return offset;
+}
+
+// The xact_time of a commit/abort record, from the first 8 bytes of its main data. The main data
+// follows the chain of headers after the fixed record header; records with block references
+// are not transaction end records and are skipped.
+std::optional<std::int64_t> transaction_end_time(const std::string& record) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(record.data());
+    std::size_t at = k_record_header;
+    std::size_t main_length = 0;
+    for (;;) {
+        if (at >= record.size()) return std::nullopt;  // no main data
+        const std::uint8_t id = bytes[at++];
+        if (id == k_block_id_data_short) {
+            if (at + 1 > record.size()) return std::nullopt;
+            main_length = bytes[at];
+            at += 1;
+            break;
+        }
+        if (id == k_block_id_data_long) {
+            if (at + 4 > record.size()) return std::nullopt;
+            main_length = load<std::uint32_t>(bytes + at);
+            at += 4;
+            break;
+        }
+        if (id == k_block_id_origin) {
+            at += 2;
+        } else if (id == k_block_id_toplevel_xid) {
+            at += 4;
+        } else {
+            return std::nullopt;  // a block reference (ids 0..32): not a transaction end record
+        }
+    }
+    if (main_length < 8 || at + main_length != record.size()) return std::nullopt;
+    return load<std::int64_t>(bytes + at);
+}
+
+bool is_transaction_end(std::uint8_t rmid, std::uint8_t info) {
+    if (rmid != k_rm_xact) return false;
+    const std::uint8_t op = info & k_xact_opmask;
+    return op == 0x00 || op == 0x20 || op == 0x30 || op == 0x40;  // commit, abort, *_prepared
+}
+
+void add_time(WalCommitSpan& span, std::int64_t postgres_micros) {
+    const Timestamp t{postgres_micros + k_postgres_epoch_offset_micros};
+    if (!span.first_commit || t < *span.first_commit) span.first_commit = t;
+    if (!span.last_commit || t > *span.last_commit) span.last_commit = t;
+    ++span.commits;
+}
+
+}  // namespace
+
+// ---- public: positions and names ---------------------------------------------------------------
+
+std::optional<Lsn> parse_lsn(std::string_view text) {
+    const auto slash = text.find('/');
+    if (slash == std::string_view::npos) return std::nullopt;
+    const auto high = parse_hex(text.substr(0, slash), 8, false);
+    const auto low = parse_hex(text.substr(slash + 1), 8, false);
+    if (!high || !low) return std::nullopt;
+    return Lsn{*high << 32 | *low};
+}
+
+std::string format_lsn(Lsn lsn) {
+    return fmt::format("{:X}/{:X}", lsn.value >> 32, lsn.value & 0xFFFFFFFFu);
+}
+
+bool is_valid_wal_segment_size(std::uint64_t segment_size) {
+    return segment_size >= (1ull << 20) && segment_size <= (1ull << 30) &&
+           (segment_size & (segment_size - 1)) == 0;
+}
+
+std::string wal_file_name(WalSegment segment, std::uint64_t segment_size) {
+    const std::uint64_t per_xlogid = segments_per_xlogid(segment_size);
+    return fmt::format("{:08X}{:08X}{:08X}", segment.timeline, segment.segno / per_xlogid,
+                       segment.segno % per_xlogid);
+}
+
+std::optional<WalSegment> parse_wal_file_name(std::string_view name, std::uint64_t segment_size) {
+    if (!is_valid_wal_segment_size(segment_size) || !is_upper_hex(name, 24)) return std::nullopt;
+    const std::uint64_t timeline = *parse_hex(name.substr(0, 8), 8, true);
+    const std::uint64_t xlogid = *parse_hex(name.substr(8, 8), 8, true);
+    const std::uint64_t low = *parse_hex(name.substr(16, 8), 8, true);
+    const std::uint64_t per_xlogid = segments_per_xlogid(segment_size);
+    if (low >= per_xlogid) return std::nullopt;
+    return WalSegment{static_cast<std::uint32_t>(timeline), xlogid * per_xlogid + low};
+}
+
+WalSegment segment_of(Lsn lsn, std::uint32_t timeline, std::uint64_t segment_size) {
+    return WalSegment{timeline, lsn.value / segment_size};
+}
+
+Lsn segment_start(WalSegment segment, std::uint64_t segment_size) {
+    return Lsn{segment.segno * segment_size};
+}
+
+WalFileKind classify_wal_file(std::string_view name) {
+    if (is_upper_hex(name, 24)) return WalFileKind::segment;
+    if (name.size() == 32 && name.ends_with(".partial") && is_upper_hex(name.substr(0, 24), 24)) {
+        return WalFileKind::partial;
+    }
+    if (name.size() == 16 && name.ends_with(".history") && is_upper_hex(name.substr(0, 8), 8)) {
+        return WalFileKind::history;
+    }
+    if (name.size() == 40 && name.ends_with(".backup") && name[24] == '.' &&
+        is_upper_hex(name.substr(0, 24), 24) && is_upper_hex(name.substr(25, 8), 8)) {
+        return WalFileKind::backup_label;
+    }
+    return WalFileKind::unknown;
+}
+
+// ---- public: commit times ---------------------------------------------------------------------
+
+Result<WalCommitSpan> scan_commit_times(std::string_view segment_bytes) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(segment_bytes.data());
+    if (segment_bytes.size() < k_long_page_header) {
+        return fail(ErrorCode::corrupt, "WAL segment is {} bytes, too short for a page header",
+                    segment_bytes.size());
+    }
+    const PageHeader first = read_page_header(bytes);
+    if (first.magic != k_wal_page_magic) {
+        return fail(ErrorCode::corrupt,
+                    "not a PostgreSQL 15 WAL segment: page magic 0x{:04X}, expected 0x{:04X}",
+                    first.magic, k_wal_page_magic);
+    }
+    if (!(first.info & k_xlp_long_header)) {
+        return fail(ErrorCode::corrupt, "WAL segment does not start with a long page header");
+    }
+    const std::uint64_t segment_size = load<std::uint32_t>(bytes + 32);
+    const std::uint64_t page_size = load<std::uint32_t>(bytes + 36);
+    if (!is_valid_wal_segment_size(segment_size) || page_size < 1024 || page_size > 65536 ||
+        (page_size & (page_size - 1)) != 0 || first.page_address % segment_size != 0) {
+        return fail(ErrorCode::corrupt,
+                    "implausible WAL segment header: segment size {}, page size {}, address {}",
+                    segment_size, page_size, format_lsn(Lsn{first.page_address}));
+    }
+    if (segment_bytes.size() != segment_size) {
+        return fail(ErrorCode::corrupt, "WAL segment is {} bytes, its header says {}",
+                    segment_bytes.size(), segment_size);
+    }
+
+    const SegmentPages pages(segment_bytes, page_size, first.page_address);
+    WalCommitSpan span;
+    const auto start = first_record_offset(pages, first);
+    if (!start) return span;
+    std::size_t offset = *start;
+    std::string record;
+    for (;;) {
+        if (offset % page_size == 0) {
+            // A record boundary falls on a page boundary: the record starts after the header.
+            const auto h = pages.page(offset);
+            if (!h || (h->info & k_xlp_first_is_contrecord)) break;
+            offset += h->size();
+        }
+        const std::uint32_t total = load<std::uint32_t>(bytes + offset);
+        if (total < k_record_header || total > segment_bytes.size() - offset) break;
+        const auto end = read_record(pages, offset, total, record);
+        if (!end || !record_crc_ok(record)) break;
+
+        const auto info = static_cast<std::uint8_t>(record[16]);
+        const auto rmid = static_cast<std::uint8_t>(record[17]);
+        if (is_transaction_end(rmid, info)) {
+            if (const auto t = transaction_end_time(record)) add_time(span, *t);
+        }
+        if (rmid == k_rm_xlog && (info & 0xF0) == k_xlog_switch) break;  // rest is padding
+        offset = align8(*end);
+        if (offset >= segment_bytes.size()) break;
+    }
+    return span;
+}
+
+}  // namespace lifeboat::postgres
