@@ -15,6 +15,7 @@ using namespace lifeboat::cli;
 namespace {
 
 constexpr const char* k_version = "0.1.0";
+constexpr int k_wal_fetch_abort_status = 128;
 
 struct Common {
     std::map<std::string, std::string> flags;
@@ -135,6 +136,10 @@ int main(int argc, char** argv) {
     }();
     if (!status) {
         std::fprintf(stderr, "lifeboat: error: %s\n", status.error().message.c_str());
+        // PostgreSQL reads statuses 1..125 from restore_command as "file not archived" and ends
+        // recovery there. A damaged or unreadable archive must abort recovery instead (> 125),
+        // or a restore to 'latest' would silently stop early.
+        if (*fetch && status.error().code != ErrorCode::not_found) return k_wal_fetch_abort_status;
         return exit_status(status.error().code);
     }
     return 0;
