@@ -98,6 +98,21 @@ Status write_recovery_settings(const RestoreOptions& options, const repo::Manife
         settings += "archive_mode = 'off'\n";
     }
     if (options.port) settings += fmt::format("port = {}\n", *options.port);
+    // Clusters whose configuration lives outside the data directory (Debian's /etc/postgresql)
+    // give a backup without postgresql.conf or pg_hba.conf; the new instance needs both to start.
+    std::error_code ec;
+    if (!fs::exists(dir / "postgresql.conf", ec)) {
+        LB_CHECK(write_file_atomic(dir / "postgresql.conf",
+                                   "# Written by `lifeboat restore`: the source kept its configuration "
+                                   "outside the data directory.\n"));
+    }
+    if (!fs::exists(dir / "pg_hba.conf", ec)) {
+        LB_CHECK(write_file_atomic(dir / "pg_hba.conf",
+                                   "# Written by `lifeboat restore` (the backup had none).\n"
+                                   "local all all peer\nhost all all 127.0.0.1/32 scram-sha-256\n"
+                                   "host all all ::1/128 scram-sha-256\n"));
+    }
+    if (!fs::exists(dir / "pg_ident.conf", ec)) LB_CHECK(write_file_atomic(dir / "pg_ident.conf", ""));
     auto existing = read_file(dir / "postgresql.auto.conf");
     const std::string base = existing ? *existing : std::string();
     LB_CHECK(write_file_atomic(dir / "postgresql.auto.conf", base + settings));
