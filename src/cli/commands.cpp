@@ -156,6 +156,8 @@ Status run_list(const Settings& s, OutputFormat format) {
                      {{"earliest", time_or_null(window.earliest)},
                       {"latest", time_or_null(window.latest)},
                       {"wal_files", window.wal_files},
+                      {"last_segment", window.last_segment},
+                      {"gap", window.gap},
                       {"first_missing_segment", window.first_missing_segment.empty()
                                                     ? json(nullptr)
                                                     : json(window.first_missing_segment)}}}});
@@ -182,8 +184,11 @@ Status run_list(const Settings& s, OutputFormat format) {
     std::printf("restorable window: %s .. %s\n", optional_time(window.earliest).c_str(),
                 optional_time(window.latest).c_str());
     std::printf("archived WAL files: %zu", window.wal_files);
-    if (!window.first_missing_segment.empty()) {
-        std::printf("; the archive ends before %s", window.first_missing_segment.c_str());
+    if (window.gap) {
+        std::printf("; GAP: segment %s is missing, so WAL after it cannot be replayed",
+                    window.first_missing_segment.c_str());
+    } else if (!window.last_segment.empty()) {
+        std::printf("; newest usable segment %s", window.last_segment.c_str());
     }
     std::printf("\n");
     return {};

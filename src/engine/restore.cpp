@@ -217,14 +217,24 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
         }
     } else {
         reach = window.best_for(options.target);
+        if (!reach && !window.earliest) {
+            const BackupReach& newest = window.backups.back();
+            return fail(ErrorCode::outside_window,
+                        "no backup can be restored yet: the restorable window is empty ({})",
+                        !newest.consistent
+                            ? "backup " + newest.backup_id + " needs WAL segment " +
+                                  newest.first_missing_segment + ", which is not archived"
+                            : std::string("no commit has been archived after the newest backup; "
+                                          "restore it with --to latest once WAL is archived"));
+        }
         if (!reach) {
             return fail(ErrorCode::outside_window,
                         "{} is outside the restorable window ({}){}",
                         options.target ? format_iso8601(*options.target) : std::string("latest"),
                         window.describe(),
-                        window.first_missing_segment.empty()
-                            ? std::string()
-                            : "; the archive ends before missing segment " + window.first_missing_segment);
+                        window.gap ? "; WAL segment " + window.first_missing_segment +
+                                         " is missing from the archive, so later times cannot be reached"
+                                   : std::string());
         }
     }
     const repo::Manifest* manifest = nullptr;

@@ -54,6 +54,9 @@ Result<RestorableWindow> compute_window(const Storage& storage,
             const std::string name = postgres::wal_file_name({m.timeline, segno}, seg_size);
             if (!archived.count(name)) {
                 reach.first_missing_segment = name;
+                // Same timeline (first 8 hex digits), later name: WAL exists beyond the hole.
+                auto later = archived.upper_bound(name);
+                reach.gap = later != archived.end() && later->compare(0, 8, name, 0, 8) == 0;
                 break;
             }
             reach.last_segment = name;
@@ -69,7 +72,12 @@ Result<RestorableWindow> compute_window(const Storage& storage,
         window.backups.push_back(std::move(reach));
     }
     if (!window.latest) window.earliest.reset();
-    if (!window.backups.empty()) window.first_missing_segment = window.backups.back().first_missing_segment;
+    if (!window.backups.empty()) {
+        const BackupReach& newest = window.backups.back();
+        window.first_missing_segment = newest.first_missing_segment;
+        window.last_segment = newest.last_segment;
+        window.gap = newest.gap;
+    }
     return window;
 }
 

@@ -18,6 +18,7 @@ struct BackupReach {
     std::optional<Timestamp> to;        // newest archived commit after it (exclusive bound)
     std::string last_segment;           // last segment of the gap-free run
     std::string first_missing_segment;  // where the run ends ("" when unknown)
+    bool gap = false;                   // later segments exist: the missing one is a hole
 };
 
 struct RestorableWindow {
@@ -25,6 +26,8 @@ struct RestorableWindow {
     std::optional<Timestamp> earliest;
     std::optional<Timestamp> latest;
     std::string first_missing_segment;  // ends the newest backup's run
+    std::string last_segment;           // last segment of the newest backup's run
+    bool gap = false;                   // first_missing_segment is a hole, not the archive's end
     std::size_t wal_files = 0;
 
     // The newest backup that can reach `target` (nullopt = latest: the newest consistent one).
