@@ -21,7 +21,9 @@ using nlohmann::json;
 
 namespace {
 
-void print_json(const json& j) { std::printf("%s\n", j.dump(2).c_str()); }
+void print_json(const json& j) {
+    std::printf("%s\n", j.dump(2).c_str());
+}
 
 Result<std::string> require(const Settings& s, const std::string& name) {
     auto value = s.find(name);
@@ -68,7 +70,8 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
     engine::BackupOptions options;
     options.repository = LB_TRY(require(s, "repo"));
     options.conninfo = LB_TRY(require(s, "pg"));
-    if (auto pgdata = s.find("pgdata")) options.pgdata = *pgdata;
+    if (auto pgdata = s.find("pgdata"))
+        options.pgdata = *pgdata;
     options.jobs = LB_TRY(s.get_unsigned("jobs"));
     options.archive_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("archive-timeout")));
     for (const auto& tag : args.tags) {
@@ -82,12 +85,15 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
     options.progress = progress.callback();
     auto outcome = engine::run_backup(options);
     progress.clear();
-    if (!outcome) return std::unexpected(outcome.error());
+    if (!outcome)
+        return std::unexpected(outcome.error());
     const auto& m = outcome->manifest;
-    for (const auto& w : outcome->warnings) std::fprintf(stderr, "lifeboat: warning: %s\n", w.c_str());
+    for (const auto& w : outcome->warnings)
+        std::fprintf(stderr, "lifeboat: warning: %s\n", w.c_str());
     if (format == OutputFormat::json) {
         json failures = json::array();
-        for (const auto& f : m.page_checksum_failures) failures.push_back({{"path", f.path}, {"block", f.block}});
+        for (const auto& f : m.page_checksum_failures)
+            failures.push_back({{"path", f.path}, {"block", f.block}});
         print_json({{"id", m.id},
                     {"start_time", format_iso8601(m.start_time)},
                     {"stop_time", format_iso8601(m.stop_time)},
@@ -106,8 +112,10 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
         std::printf("%s\n", m.id.c_str());
         std::fprintf(stderr, "backup %s: %llu files, %s read, %s stored, %s (WAL %s .. %s)\n",
                      m.id.c_str(), static_cast<unsigned long long>(m.stats.files),
-                     human_bytes(m.stats.data_bytes).c_str(), human_bytes(m.stats.stored_bytes).c_str(),
-                     format_seconds(m.stats.duration_seconds).c_str(), m.start_wal.c_str(), m.stop_wal.c_str());
+                     human_bytes(m.stats.data_bytes).c_str(),
+                     human_bytes(m.stats.stored_bytes).c_str(),
+                     format_seconds(m.stats.duration_seconds).c_str(), m.start_wal.c_str(),
+                     m.stop_wal.c_str());
     }
     if (!m.page_checksum_failures.empty()) {
         return fail(ErrorCode::check_failed,
@@ -172,13 +180,15 @@ Status run_list(const Settings& s, OutputFormat format) {
         for (std::size_t i = 0; i < catalog.backups.size(); ++i) {
             const auto& m = catalog.backups[i];
             std::string tags;
-            for (const auto& [k, v] : m.tags) tags += (tags.empty() ? "" : ",") + k + "=" + v;
-            if (!window.backups[i].consistent) tags += (tags.empty() ? "" : " ") + std::string("[WAL missing]");
+            for (const auto& [k, v] : m.tags)
+                tags += (tags.empty() ? "" : ",") + k + "=" + v;
+            if (!window.backups[i].consistent)
+                tags += (tags.empty() ? "" : " ") + std::string("[WAL missing]");
             std::printf("%-20s %-28s %-28s %-12s %-12s %3u %10s %10s  %s\n", m.id.c_str(),
                         format_iso8601(m.start_time).c_str(), format_iso8601(m.stop_time).c_str(),
                         m.start_lsn.c_str(), m.stop_lsn.c_str(), m.timeline,
-                        human_bytes(m.stats.data_bytes).c_str(), human_bytes(m.stats.stored_bytes).c_str(),
-                        tags.c_str());
+                        human_bytes(m.stats.data_bytes).c_str(),
+                        human_bytes(m.stats.stored_bytes).c_str(), tags.c_str());
         }
     }
     std::printf("restorable window: %s .. %s\n", optional_time(window.earliest).c_str(),
@@ -197,13 +207,18 @@ Status run_list(const Settings& s, OutputFormat format) {
 Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format) {
     engine::RestoreOptions options;
     options.repository = LB_TRY(require(s, "repo"));
-    if (args.to.empty()) return fail(ErrorCode::usage, "--to TIME|latest is required");
-    if (args.to != "latest") options.target = LB_TRY(parse_iso8601(args.to));
-    if (!args.backup.empty()) options.backup_id = args.backup;
-    if (args.target_dir.empty()) return fail(ErrorCode::usage, "--target-dir DIR is required");
+    if (args.to.empty())
+        return fail(ErrorCode::usage, "--to TIME|latest is required");
+    if (args.to != "latest")
+        options.target = LB_TRY(parse_iso8601(args.to));
+    if (!args.backup.empty())
+        options.backup_id = args.backup;
+    if (args.target_dir.empty())
+        return fail(ErrorCode::usage, "--target-dir DIR is required");
     options.target_dir = args.target_dir;
     if (args.port != 0) {
-        if (args.port < 1 || args.port > 65535) return fail(ErrorCode::usage, "--port {} is not a TCP port", args.port);
+        if (args.port < 1 || args.port > 65535)
+            return fail(ErrorCode::usage, "--port {} is not a TCP port", args.port);
         options.port = args.port;
     }
     options.start = args.start ? engine::StartServer::yes : engine::StartServer::no;
@@ -212,14 +227,17 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     for (const auto& spec : args.tablespaces) {
         const auto eq = spec.find('=');
         char* end = nullptr;
-        const unsigned long oid = eq == std::string::npos ? 0 : std::strtoul(spec.c_str(), &end, 10);
+        const unsigned long oid =
+            eq == std::string::npos ? 0 : std::strtoul(spec.c_str(), &end, 10);
         if (eq == std::string::npos || oid == 0 || end != spec.c_str() + eq) {
             return fail(ErrorCode::usage, "--tablespace '{}' must be OID=DIR", spec);
         }
         options.tablespace_dirs[static_cast<std::uint32_t>(oid)] = spec.substr(eq + 1);
     }
-    if (auto pgdata = s.find("pgdata")) options.source_pgdata = *pgdata;
-    if (auto bin = s.find("pg-bin")) options.pg_bin = *bin;
+    if (auto pgdata = s.find("pgdata"))
+        options.source_pgdata = *pgdata;
+    if (auto bin = s.find("pg-bin"))
+        options.pg_bin = *bin;
     options.run_as_user = s.get("run-as");
     options.jobs = LB_TRY(s.get_unsigned("jobs"));
     options.lifeboat_binary = self_binary();
@@ -227,7 +245,8 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     options.progress = progress.callback();
     auto outcome = engine::run_restore(options);
     progress.clear();
-    if (!outcome) return std::unexpected(outcome.error());
+    if (!outcome)
+        return std::unexpected(outcome.error());
     const auto& o = *outcome;
     if (format == OutputFormat::json) {
         json j = {{"backup", o.backup_id},
@@ -248,7 +267,8 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
         return {};
     }
     std::printf("restored backup %s into %s (target %s)\n", o.backup_id.c_str(),
-                o.target_dir.string().c_str(), o.target ? format_iso8601(*o.target).c_str() : "latest");
+                o.target_dir.string().c_str(),
+                o.target ? format_iso8601(*o.target).c_str() : "latest");
     std::printf("  files       %10s  (%llu files, %s)\n", format_seconds(o.files_seconds).c_str(),
                 static_cast<unsigned long long>(o.files), human_bytes(o.bytes).c_str());
     if (o.started) {
@@ -266,34 +286,42 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
 Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputFormat format) {
     engine::ValidateOptions options;
     options.conninfo = LB_TRY(require(s, "pg"));
-    if (!args.checks.empty()) options.checks_file = args.checks;
-    if (!args.baseline.empty()) options.baseline_file = args.baseline;
-    if (!args.target.empty()) options.target = LB_TRY(parse_iso8601(args.target));
-    if (args.all_databases) options.databases = engine::ValidateOptions::Databases::all;
+    if (!args.checks.empty())
+        options.checks_file = args.checks;
+    if (!args.baseline.empty())
+        options.baseline_file = args.baseline;
+    if (!args.target.empty())
+        options.target = LB_TRY(parse_iso8601(args.target));
+    if (args.all_databases)
+        options.databases = engine::ValidateOptions::Databases::all;
     const auto report = LB_TRY(engine::run_validation(options));
     if (format == OutputFormat::json) {
         std::printf("%s\n", report.to_json().c_str());
     } else {
         std::printf("%s", report.to_text().c_str());
     }
-    if (!report.passed()) return fail(ErrorCode::check_failed, "validation failed");
+    if (!report.passed())
+        return fail(ErrorCode::check_failed, "validation failed");
     return {};
 }
 
 Status run_verify_command(const Settings& s, const VerifyArgs& args, OutputFormat format) {
     engine::VerifyOptions options;
     options.repository = LB_TRY(require(s, "repo"));
-    if (!args.backup.empty()) options.backup_id = args.backup;
+    if (!args.backup.empty())
+        options.backup_id = args.backup;
     options.jobs = LB_TRY(s.get_unsigned("jobs"));
     ProgressLine progress;
     options.progress = progress.callback();
     auto report = engine::run_verify(options);
     progress.clear();
-    if (!report) return std::unexpected(report.error());
+    if (!report)
+        return std::unexpected(report.error());
     if (format == OutputFormat::json) {
         json problems = json::array();
         for (const auto& p : report->problems) {
-            problems.push_back({{"object", p.object}, {"message", p.message}, {"affected", p.affected}});
+            problems.push_back(
+                {{"object", p.object}, {"message", p.message}, {"affected", p.affected}});
         }
         print_json({{"ok", report->ok()},
                     {"backups", report->backups},
@@ -305,7 +333,8 @@ Status run_verify_command(const Settings& s, const VerifyArgs& args, OutputForma
     } else {
         for (const auto& p : report->problems) {
             std::printf("PROBLEM %s: %s\n", p.object.c_str(), p.message.c_str());
-            for (const auto& a : p.affected) std::printf("  affects %s\n", a.c_str());
+            for (const auto& a : p.affected)
+                std::printf("  affects %s\n", a.c_str());
         }
         std::printf("checked %zu backups, %zu packs, %zu blocks, %zu WAL files", report->backups,
                     report->packs, report->blocks, report->wal_files);

@@ -27,9 +27,11 @@ struct Common {
 void add_settings(CLI::App* cmd, Common& common, std::initializer_list<const char*> names) {
     for (const char* name : names) {
         for (const auto& spec : setting_specs()) {
-            if (spec.name != name) continue;
+            if (spec.name != name)
+                continue;
             cmd->add_option_function<std::string>(
-                "--" + spec.name, [&common, n = spec.name](const std::string& v) { common.flags[n] = v; },
+                "--" + spec.name,
+                [&common, n = spec.name](const std::string& v) { common.flags[n] = v; },
                 spec.help + " [env " + env_name(spec.name) + "]");
         }
     }
@@ -43,10 +45,11 @@ void add_json(CLI::App* cmd, Common& common) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Lifeboat: PostgreSQL backup, point-in-time recovery and restore drills.\n"
-                 "Exit status: 0 ok, 1 not found, 2 usage, 3 config, 4 not a repository, 5 repository,\n"
-                 "6 corrupt, 7 conflict, 8 database, 9 outside window, 10 check failed, 11 io, 70 internal.",
-                 "lifeboat"};
+    CLI::App app{
+        "Lifeboat: PostgreSQL backup, point-in-time recovery and restore drills.\n"
+        "Exit status: 0 ok, 1 not found, 2 usage, 3 config, 4 not a repository, 5 repository,\n"
+        "6 corrupt, 7 conflict, 8 database, 9 outside window, 10 check failed, 11 io, 70 internal.",
+        "lifeboat"};
     app.require_subcommand(1);
     app.set_version_flag("--version", k_version);
     Common common;
@@ -62,12 +65,15 @@ int main(int argc, char** argv) {
     add_json(backup, common);
 
     WalPushArgs push_args;
-    auto* push = app.add_subcommand("wal-push", "archive one WAL file (archive_command = 'lifeboat wal-push %p')");
+    auto* push = app.add_subcommand(
+        "wal-push", "archive one WAL file (archive_command = 'lifeboat wal-push %p')");
     add_settings(push, common, {"repo"});
     push->add_option("path", push_args.path, "WAL file to archive (%p)")->required();
 
     WalFetchArgs fetch_args;
-    auto* fetch = app.add_subcommand("wal-fetch", "restore one WAL file (restore_command = 'lifeboat wal-fetch %f %p'); exit 1 when not archived");
+    auto* fetch = app.add_subcommand("wal-fetch",
+                                     "restore one WAL file (restore_command = 'lifeboat wal-fetch "
+                                     "%f %p'); exit 1 when not archived");
     add_settings(fetch, common, {"repo"});
     fetch->add_option("name", fetch_args.name, "WAL file name (%f)")->required();
     fetch->add_option("destination", fetch_args.destination, "where to write it (%p)")->required();
@@ -77,34 +83,47 @@ int main(int argc, char** argv) {
     add_json(list, common);
 
     RestoreArgs restore_args;
-    auto* restore = app.add_subcommand("restore", "restore into a new instance, to a point in time");
+    auto* restore =
+        app.add_subcommand("restore", "restore into a new instance, to a point in time");
     add_settings(restore, common, {"repo", "pgdata", "pg-bin", "run-as", "jobs"});
-    restore->add_option("--to", restore_args.to, "ISO 8601 time with zone, or 'latest'")->required();
-    restore->add_option("--backup", restore_args.backup, "restore this backup (default: newest that reaches --to)");
-    restore->add_option("--target-dir", restore_args.target_dir, "new, empty data directory")->required();
+    restore->add_option("--to", restore_args.to, "ISO 8601 time with zone, or 'latest'")
+        ->required();
+    restore->add_option("--backup", restore_args.backup,
+                        "restore this backup (default: newest that reaches --to)");
+    restore->add_option("--target-dir", restore_args.target_dir, "new, empty data directory")
+        ->required();
     restore->add_option("--port", restore_args.port, "port of the new instance");
-    restore->add_flag("--start", restore_args.start, "start it and wait until it accepts read-write connections");
-    restore->add_flag("--archive", restore_args.archive, "keep the source's archive settings (default: archive_mode = off)");
-    restore->add_option("--tablespace", restore_args.tablespaces, "OID=DIR new location of a tablespace (repeatable)");
+    restore->add_flag("--start", restore_args.start,
+                      "start it and wait until it accepts read-write connections");
+    restore->add_flag("--archive", restore_args.archive,
+                      "keep the source's archive settings (default: archive_mode = off)");
+    restore->add_option("--tablespace", restore_args.tablespaces,
+                        "OID=DIR new location of a tablespace (repeatable)");
     add_json(restore, common);
 
     ValidateArgs validate_args;
-    auto* validate = app.add_subcommand("validate", "check a running instance: row counts, foreign keys, indexes, user checks");
+    auto* validate = app.add_subcommand(
+        "validate", "check a running instance: row counts, foreign keys, indexes, user checks");
     add_settings(validate, common, {"pg"});
     validate->add_option("--checks", validate_args.checks, "TOML file of user checks");
-    validate->add_option("--baseline", validate_args.baseline, "JSON from an earlier `validate --json` to compare row counts with");
-    validate->add_option("--target", validate_args.target, "restore target time, for 'expect = \"<= target\"' checks");
-    validate->add_flag("--all-databases", validate_args.all_databases, "check every database, not just the one connected to");
+    validate->add_option("--baseline", validate_args.baseline,
+                         "JSON from an earlier `validate --json` to compare row counts with");
+    validate->add_option("--target", validate_args.target,
+                         "restore target time, for 'expect = \"<= target\"' checks");
+    validate->add_flag("--all-databases", validate_args.all_databases,
+                       "check every database, not just the one connected to");
     add_json(validate, common);
 
     VerifyArgs verify_args;
-    auto* verify = app.add_subcommand("verify", "read back and check everything a backup (or the repository) needs");
+    auto* verify = app.add_subcommand(
+        "verify", "read back and check everything a backup (or the repository) needs");
     add_settings(verify, common, {"repo", "jobs"});
     verify->add_option("--backup", verify_args.backup, "only this backup");
     add_json(verify, common);
 
     DemoArgs demo_args;
-    auto* demo = app.add_subcommand("demo", "self-contained demonstration in a temporary directory");
+    auto* demo =
+        app.add_subcommand("demo", "self-contained demonstration in a temporary directory");
     add_settings(demo, common, {"pg-bin", "run-as", "jobs"});
     demo->add_flag("--keep", demo_args.keep, "keep the temporary directory");
     add_json(demo, common);
@@ -112,7 +131,8 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        if (e.get_exit_code() == 0) return app.exit(e);
+        if (e.get_exit_code() == 0)
+            return app.exit(e);
         std::fprintf(stderr, "lifeboat: error: %s (see lifeboat --help)\n", e.what());
         return exit_status(ErrorCode::usage);
     }
@@ -120,18 +140,29 @@ int main(int argc, char** argv) {
     const OutputFormat format = common.json ? OutputFormat::json : OutputFormat::text;
     Status status = [&]() -> Status {
         auto settings_result = Settings::resolve(
-            common.flags, common.config.empty() ? std::nullopt : std::optional<std::string>(common.config));
-        if (!settings_result) return std::unexpected(settings_result.error());
+            common.flags,
+            common.config.empty() ? std::nullopt : std::optional<std::string>(common.config));
+        if (!settings_result)
+            return std::unexpected(settings_result.error());
         const Settings& settings = *settings_result;
-        if (*init) return run_repo_init(settings, format);
-        if (*backup) return run_backup_command(settings, backup_args, format);
-        if (*push) return run_wal_push(settings, push_args);
-        if (*fetch) return run_wal_fetch(settings, fetch_args);
-        if (*list) return run_list(settings, format);
-        if (*restore) return run_restore_command(settings, restore_args, format);
-        if (*validate) return run_validate_command(settings, validate_args, format);
-        if (*verify) return run_verify_command(settings, verify_args, format);
-        if (*demo) return run_demo_command(settings, demo_args, format);
+        if (*init)
+            return run_repo_init(settings, format);
+        if (*backup)
+            return run_backup_command(settings, backup_args, format);
+        if (*push)
+            return run_wal_push(settings, push_args);
+        if (*fetch)
+            return run_wal_fetch(settings, fetch_args);
+        if (*list)
+            return run_list(settings, format);
+        if (*restore)
+            return run_restore_command(settings, restore_args, format);
+        if (*validate)
+            return run_validate_command(settings, validate_args, format);
+        if (*verify)
+            return run_verify_command(settings, verify_args, format);
+        if (*demo)
+            return run_demo_command(settings, demo_args, format);
         return fail(ErrorCode::usage, "no command given");
     }();
     if (!status) {
@@ -139,7 +170,8 @@ int main(int argc, char** argv) {
         // PostgreSQL reads statuses 1..125 from restore_command as "file not archived" and ends
         // recovery there. A damaged or unreadable archive must abort recovery instead (> 125),
         // or a restore to 'latest' would silently stop early.
-        if (*fetch && status.error().code != ErrorCode::not_found) return k_wal_fetch_abort_status;
+        if (*fetch && status.error().code != ErrorCode::not_found)
+            return k_wal_fetch_abort_status;
         return exit_status(status.error().code);
     }
     return 0;

@@ -20,21 +20,26 @@ std::string human_bytes(std::uint64_t bytes) {
 }
 
 ProgressLine::ProgressLine() : m_enabled(::isatty(STDERR_FILENO) == 1) {}
-ProgressLine::~ProgressLine() { clear(); }
+ProgressLine::~ProgressLine() {
+    clear();
+}
 
 engine::ProgressFn ProgressLine::callback() {
-    if (!m_enabled) return {};
+    if (!m_enabled)
+        return {};
     return [this](const engine::Progress& p) { show(p); };
 }
 
 void ProgressLine::show(const engine::Progress& p) {
     std::lock_guard lock(m_mutex);
     const auto now = std::chrono::steady_clock::now();
-    if (now - m_last < std::chrono::milliseconds(200)) return;
+    if (now - m_last < std::chrono::milliseconds(200))
+        return;
     m_last = now;
     std::string line = p.phase;
     if (p.total > 0) {
-        line += fmt::format(" {:3.0f}% ({} / {})", 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total),
+        line += fmt::format(" {:3.0f}% ({} / {})",
+                            100.0 * static_cast<double>(p.done) / static_cast<double>(p.total),
                             human_bytes(p.done), human_bytes(p.total));
     }
     std::fprintf(stderr, "\r\033[K%s", line.c_str());

@@ -14,14 +14,14 @@ namespace lifeboat::cli {
 std::string human_bytes(std::uint64_t bytes);
 
 class ProgressLine {
-public:
+  public:
     ProgressLine();
     ~ProgressLine();
     // A callback for engine operations; empty when stderr is not a terminal.
     engine::ProgressFn callback();
     void clear();
 
-private:
+  private:
     void show(const engine::Progress& p);
     bool m_enabled;
     std::mutex m_mutex;

@@ -11,20 +11,27 @@ const std::vector<SettingSpec>& setting_specs() {
     static const std::vector<SettingSpec> specs = {
         {"repo", "repository.path", "", "repository location (a local directory)"},
         {"pg", "source.pg", "", "libpq connection string of the source PostgreSQL"},
-        {"pgdata", "source.pgdata", "", "source data directory (default: the server's data_directory)"},
-        {"pg-bin", "source.pg_bin", "", "directory of PostgreSQL 15 programs (default: found automatically)"},
-        {"run-as", "source.run_as", "postgres", "account that runs PostgreSQL servers when lifeboat runs as root"},
+        {"pgdata", "source.pgdata", "",
+         "source data directory (default: the server's data_directory)"},
+        {"pg-bin", "source.pg_bin", "",
+         "directory of PostgreSQL 15 programs (default: found automatically)"},
+        {"run-as", "source.run_as", "postgres",
+         "account that runs PostgreSQL servers when lifeboat runs as root"},
         {"jobs", "performance.jobs", "0", "parallel workers (0: one per core)"},
-        {"compress-level", "repository.compress_level", "3", "zstd level for new repositories (1..19)"},
-        {"block-size", "repository.block_size", "262144", "block size in bytes for new repositories (multiple of 8192)"},
-        {"archive-timeout", "backup.archive_timeout", "300", "seconds a backup waits for its WAL to be archived"},
+        {"compress-level", "repository.compress_level", "3",
+         "zstd level for new repositories (1..19)"},
+        {"block-size", "repository.block_size", "262144",
+         "block size in bytes for new repositories (multiple of 8192)"},
+        {"archive-timeout", "backup.archive_timeout", "300",
+         "seconds a backup waits for its WAL to be archived"},
     };
     return specs;
 }
 
 std::string env_name(const std::string& setting) {
     std::string out = "LIFEBOAT_";
-    for (char c : setting) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (char c : setting)
+        out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return out;
 }
 
@@ -44,7 +51,8 @@ Result<std::map<std::string, std::string>> read_config_file(const std::string& p
         return fail(ErrorCode::config, "{}:{}:{}: {}", path, where.line, where.column, reason);
     }
     std::map<std::string, const SettingSpec*> by_path;
-    for (const auto& spec : setting_specs()) by_path[spec.toml_path] = &spec;
+    for (const auto& spec : setting_specs())
+        by_path[spec.toml_path] = &spec;
     for (const auto& [section, node] : table) {
         const auto* sub = node.as_table();
         if (!sub) {
@@ -55,8 +63,9 @@ Result<std::map<std::string, std::string>> read_config_file(const std::string& p
             const std::string full = std::string(section.str()) + "." + std::string(key.str());
             auto it = by_path.find(full);
             if (it == by_path.end()) {
-                return fail(ErrorCode::config, "{}:{}: unknown setting '{}' (see docs/configuration.md)",
-                            path, value.source().begin.line, full);
+                return fail(ErrorCode::config,
+                            "{}:{}: unknown setting '{}' (see docs/configuration.md)", path,
+                            value.source().begin.line, full);
             }
             if (auto s = value.value<std::string>()) {
                 values[it->second->name] = *s;
@@ -79,9 +88,11 @@ Result<Settings> Settings::resolve(const std::map<std::string, std::string>& fla
     std::map<std::string, std::string> from_file;
     std::optional<std::string> file = config_file;
     if (!file) {
-        if (const char* env = std::getenv("LIFEBOAT_CONFIG"); env && *env) file = env;
+        if (const char* env = std::getenv("LIFEBOAT_CONFIG"); env && *env)
+            file = env;
     }
-    if (file) from_file = LB_TRY(read_config_file(*file));
+    if (file)
+        from_file = LB_TRY(read_config_file(*file));
     for (const auto& spec : setting_specs()) {
         if (auto it = flags.find(spec.name); it != flags.end()) {
             settings.m_values[spec.name] = it->second;
@@ -103,7 +114,8 @@ std::string Settings::get(const std::string& name) const {
 
 std::optional<std::string> Settings::find(const std::string& name) const {
     auto value = get(name);
-    if (value.empty()) return std::nullopt;
+    if (value.empty())
+        return std::nullopt;
     return value;
 }
 

@@ -16,8 +16,8 @@
 namespace lifeboat::cli {
 
 struct SettingSpec {
-    std::string name;         // flag name without dashes; env LIFEBOAT_<NAME upper, '-'->'_'>
-    std::string toml_path;    // "repository.path"
+    std::string name;       // flag name without dashes; env LIFEBOAT_<NAME upper, '-'->'_'>
+    std::string toml_path;  // "repository.path"
     std::string default_value;
     std::string help;
 };
@@ -25,7 +25,7 @@ struct SettingSpec {
 const std::vector<SettingSpec>& setting_specs();
 
 class Settings {
-public:
+  public:
     // `flags` holds the values given on the command line (only those given).
     static Result<Settings> resolve(const std::map<std::string, std::string>& flags,
                                     const std::optional<std::string>& config_file);
@@ -34,7 +34,7 @@ public:
     std::optional<std::string> find(const std::string& name) const;
     Result<unsigned> get_unsigned(const std::string& name) const;
 
-private:
+  private:
     std::map<std::string, std::string> m_values;
 };
 

@@ -5,7 +5,9 @@
 namespace lifeboat {
 
 Compressor::Compressor(int level) : m_ctx(ZSTD_createCCtx()), m_level(level) {}
-Compressor::~Compressor() { ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(m_ctx)); }
+Compressor::~Compressor() {
+    ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(m_ctx));
+}
 
 Status Compressor::compress(std::string_view input, std::string& out) {
     out.resize(ZSTD_compressBound(input.size()));
@@ -19,7 +21,9 @@ Status Compressor::compress(std::string_view input, std::string& out) {
 }
 
 Decompressor::Decompressor() : m_ctx(ZSTD_createDCtx()) {}
-Decompressor::~Decompressor() { ZSTD_freeDCtx(static_cast<ZSTD_DCtx*>(m_ctx)); }
+Decompressor::~Decompressor() {
+    ZSTD_freeDCtx(static_cast<ZSTD_DCtx*>(m_ctx));
+}
 
 Status Decompressor::decompress(std::string_view frame, std::size_t expected_size,
                                 std::string& out) {
@@ -47,7 +51,8 @@ Result<std::string> zstd_decompress(std::string_view frame) {
     if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
         return fail(ErrorCode::corrupt, "not a zstd frame with a known size");
     }
-    if (size > (1ull << 32)) return fail(ErrorCode::corrupt, "zstd frame claims {} bytes", size);
+    if (size > (1ull << 32))
+        return fail(ErrorCode::corrupt, "zstd frame claims {} bytes", size);
     Decompressor d;
     std::string out;
     LB_CHECK(d.decompress(frame, static_cast<std::size_t>(size), out));

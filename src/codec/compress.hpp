@@ -10,7 +10,7 @@
 namespace lifeboat {
 
 class Compressor {
-public:
+  public:
     explicit Compressor(int level);
     ~Compressor();
     Compressor(const Compressor&) = delete;
@@ -18,13 +18,13 @@ public:
     // Replaces `out` with one zstd frame holding `input`.
     Status compress(std::string_view input, std::string& out);
 
-private:
+  private:
     void* m_ctx;
     int m_level;
 };
 
 class Decompressor {
-public:
+  public:
     Decompressor();
     ~Decompressor();
     Decompressor(const Decompressor&) = delete;
@@ -33,7 +33,7 @@ public:
     // malformed or its size differs from `expected_size`.
     Status decompress(std::string_view frame, std::size_t expected_size, std::string& out);
 
-private:
+  private:
     void* m_ctx;
 };
 

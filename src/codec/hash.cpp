@@ -10,7 +10,9 @@ Sha256::Sha256() : m_ctx(EVP_MD_CTX_new()) {
     EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(m_ctx), EVP_sha256(), nullptr);
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(m_ctx)); }
+Sha256::~Sha256() {
+    EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(m_ctx));
+}
 
 void Sha256::update(std::string_view data) {
     EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(m_ctx), data.data(), data.size());
@@ -34,6 +36,8 @@ std::string digest_bytes(const Digest& d) {
     return std::string(reinterpret_cast<const char*>(d.data()), d.size());
 }
 
-std::string digest_hex(const Digest& d) { return to_hex(digest_bytes(d)); }
+std::string digest_hex(const Digest& d) {
+    return to_hex(digest_bytes(d));
+}
 
 }  // namespace lifeboat

@@ -10,7 +10,7 @@ namespace lifeboat {
 using Digest = std::array<unsigned char, 32>;
 
 class Sha256 {
-public:
+  public:
     Sha256();
     ~Sha256();
     Sha256(const Sha256&) = delete;
@@ -18,7 +18,7 @@ public:
     void update(std::string_view data);
     Digest finish();  // the object may not be updated afterwards
 
-private:
+  private:
     void* m_ctx;
 };
 

@@ -36,11 +36,14 @@ struct FileResult {
 
 // Reads one file block by block into the writer, checking page checksums of relation files.
 class FileBackup {
-public:
+  public:
     FileBackup(repo::BlockWriter& writer, std::uint32_t block_size, bool verify_pages,
                std::uint64_t start_lsn, std::atomic<std::uint64_t>& bytes_done)
-        : m_writer(writer), m_block_size(block_size), m_verify_pages(verify_pages),
-          m_start_lsn(start_lsn), m_bytes_done(bytes_done) {}
+        : m_writer(writer),
+          m_block_size(block_size),
+          m_verify_pages(verify_pages),
+          m_start_lsn(start_lsn),
+          m_bytes_done(bytes_done) {}
 
     Result<FileResult> run(const DataEntry& entry, unsigned worker,
                            std::vector<repo::PageChecksumFailure>& failures) {
@@ -58,7 +61,8 @@ public:
         std::uint64_t offset = 0;
         for (;;) {
             const std::size_t n = LB_TRY(file->read_at(offset, buffer.data(), m_block_size));
-            if (n == 0) break;
+            if (n == 0)
+                break;
             const std::string_view block(buffer.data(), n);
             if (m_verify_pages && entry.is_relation) {
                 LB_CHECK(check_pages(*file, entry, offset, buffer, n, failures));
@@ -66,13 +70,14 @@ public:
             result.blocks.push_back(LB_TRY(m_writer.store(block, worker)));
             offset += n;
             m_bytes_done += n;
-            if (n < m_block_size) break;
+            if (n < m_block_size)
+                break;
         }
         result.size = offset;
         return result;
     }
 
-private:
+  private:
     Status check_pages(const File& file, const DataEntry& entry, std::uint64_t offset,
                        std::string& buffer, std::size_t length,
                        std::vector<repo::PageChecksumFailure>& failures) {
@@ -110,8 +115,12 @@ repo::ManifestEntry manifest_entry(const DataEntry& entry) {
     m.mode = entry.mode;
     m.mtime = entry.mtime;
     switch (entry.type) {
-        case DataEntryType::directory: m.type = repo::EntryType::directory; break;
-        case DataEntryType::file: m.type = repo::EntryType::file; break;
+        case DataEntryType::directory:
+            m.type = repo::EntryType::directory;
+            break;
+        case DataEntryType::file:
+            m.type = repo::EntryType::file;
+            break;
         case DataEntryType::tablespace_link:
             m.type = repo::EntryType::symlink;
             m.link_target = entry.link_target;
@@ -141,12 +150,13 @@ Status wait_for_wal(const Storage& storage, const std::string& start_wal,
     }
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (auto segno = first->segno; segno <= last->segno; ++segno) {
-        const std::string name =
-            postgres::wal_file_name({last->timeline, segno}, segment_size);
+        const std::string name = postgres::wal_file_name({last->timeline, segno}, segment_size);
         for (;;) {
             auto found = storage.stat(repo::wal_key(name));
-            if (found) break;
-            if (found.error().code != ErrorCode::not_found) return std::unexpected(found.error());
+            if (found)
+                break;
+            if (found.error().code != ErrorCode::not_found)
+                return std::unexpected(found.error());
             if (std::chrono::steady_clock::now() > deadline) {
                 return fail(ErrorCode::repository,
                             "WAL segment {} needed by this backup did not reach the repository "
@@ -166,13 +176,16 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     const auto started = std::chrono::steady_clock::now();
     repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
     if (options.conninfo.empty()) {
-        return fail(ErrorCode::usage, "no PostgreSQL connection given (use --pg CONNINFO or LIFEBOAT_PG)");
+        return fail(ErrorCode::usage,
+                    "no PostgreSQL connection given (use --pg CONNINFO or LIFEBOAT_PG)");
     }
     postgres::Connection conn = LB_TRY(postgres::Connection::open(options.conninfo));
     const postgres::ClusterInfo cluster = LB_TRY(postgres::describe_cluster(conn));
     if (cluster.server_version / 10000 != 15) {
-        return fail(ErrorCode::database, "the server runs PostgreSQL {}; this version of Lifeboat backs up PostgreSQL 15",
-                    cluster.server_version);
+        return fail(
+            ErrorCode::database,
+            "the server runs PostgreSQL {}; this version of Lifeboat backs up PostgreSQL 15",
+            cluster.server_version);
     }
     if (cluster.archive_mode == "off") {
         return fail(ErrorCode::database,
@@ -190,7 +203,8 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     // One source per repository: refuse to mix clusters.
     const auto previous_ids = LB_TRY(repo::list_backup_ids(repository.storage()));
     if (!previous_ids.empty()) {
-        const repo::Manifest last = LB_TRY(repo::read_manifest(repository.storage(), previous_ids.back()));
+        const repo::Manifest last =
+            LB_TRY(repo::read_manifest(repository.storage(), previous_ids.back()));
         if (last.source.system_identifier != cluster.system_identifier) {
             return fail(ErrorCode::conflict,
                         "repository {} holds backups of another cluster (system identifier {}, "
@@ -219,9 +233,12 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     const auto start = LB_TRY(postgres::start_backup(conn, "lifeboat"));
     repo::Manifest& manifest = outcome.manifest;
     manifest.id = LB_TRY(unique_backup_id(repository.storage(), start.start_time));
-    manifest.source = repo::SourceInfo{"postgres", cluster.system_identifier,
-                                       cluster.server_version, fs::absolute(pgdata).string(),
-                                       cluster.wal_segment_size, cluster.data_checksums,
+    manifest.source = repo::SourceInfo{"postgres",
+                                       cluster.system_identifier,
+                                       cluster.server_version,
+                                       fs::absolute(pgdata).string(),
+                                       cluster.wal_segment_size,
+                                       cluster.data_checksums,
                                        cluster.block_size};
     manifest.start_time = start.start_time;
     manifest.start_lsn = start.start_lsn;
@@ -230,12 +247,14 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     manifest.tags = options.tags;
 
     const postgres::DataDirectoryScan scan = LB_TRY(postgres::scan_data_directory(pgdata));
-    for (const auto& t : scan.tablespaces) manifest.tablespaces.push_back({t.oid, t.location});
+    for (const auto& t : scan.tablespaces)
+        manifest.tablespaces.push_back({t.oid, t.location});
 
     // Largest files first keeps every worker busy until the end.
     std::vector<std::size_t> files;
     for (std::size_t i = 0; i < scan.entries.size(); ++i) {
-        if (scan.entries[i].type == DataEntryType::file) files.push_back(i);
+        if (scan.entries[i].type == DataEntryType::file)
+            files.push_back(i);
     }
     std::stable_sort(files.begin(), files.end(), [&](std::size_t a, std::size_t b) {
         return scan.entries[a].size > scan.entries[b].size;
@@ -256,22 +275,26 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
         reporter = std::thread([&] {
             while (copying) {
                 options.progress({"copying files", bytes_done.load(), scan.total_bytes});
-                for (int i = 0; i < 5 && copying; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                for (int i = 0; i < 5 && copying; ++i)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
             }
         });
     }
     Status copied = parallel_for(files.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
         const DataEntry& entry = scan.entries[files[i]];
         auto result = file_backup.run(entry, worker, failures[worker]);
-        if (!result) return std::unexpected(result.error());
+        if (!result)
+            return std::unexpected(result.error());
         results[files[i]] = std::move(*result);
         return {};
     });
     copying = false;
-    if (reporter.joinable()) reporter.join();
+    if (reporter.joinable())
+        reporter.join();
     LB_CHECK(copied);
     auto written = LB_TRY(writer.finish());
-    for (auto& p : written) packs.push_back(std::move(p));
+    for (auto& p : written)
+        packs.push_back(std::move(p));
 
     const auto stop = LB_TRY(postgres::stop_backup(conn));
     manifest.stop_time = stop.stop_time;
@@ -279,13 +302,15 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     manifest.stop_wal = stop.stop_wal;
     manifest.backup_label = stop.backup_label;
     manifest.tablespace_map = stop.tablespace_map;
-    if (options.progress) options.progress({"waiting for WAL archive", 0, 0});
+    if (options.progress)
+        options.progress({"waiting for WAL archive", 0, 0});
     LB_CHECK(wait_for_wal(repository.storage(), manifest.start_wal, manifest.stop_wal,
                           cluster.wal_segment_size, options.archive_timeout));
 
     for (std::size_t i = 0; i < scan.entries.size(); ++i) {
         const DataEntry& entry = scan.entries[i];
-        if (entry.type == DataEntryType::file && results[i].vanished) continue;
+        if (entry.type == DataEntryType::file && results[i].vanished)
+            continue;
         repo::ManifestEntry m = manifest_entry(entry);
         if (entry.type == DataEntryType::file) {
             m.size = results[i].size;
@@ -296,17 +321,20 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
         manifest.entries.push_back(std::move(m));
     }
     for (auto& worker_failures : failures) {
-        for (auto& f : worker_failures) manifest.page_checksum_failures.push_back(std::move(f));
+        for (auto& f : worker_failures)
+            manifest.page_checksum_failures.push_back(std::move(f));
     }
     manifest.stats.new_blocks = writer.new_blocks();
     manifest.stats.stored_bytes = writer.stored_bytes();
 
-    if (!packs.empty()) manifest.indexes.push_back(LB_TRY(repo::write_index(repository.storage(), packs)));
+    if (!packs.empty())
+        manifest.indexes.push_back(LB_TRY(repo::write_index(repository.storage(), packs)));
     manifest.stats.duration_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     LB_CHECK(repo::write_manifest(repository.storage(), manifest));
     for (const auto& f : manifest.page_checksum_failures) {
-        outcome.warnings.push_back(fmt::format("page checksum failure: {} block {}", f.path, f.block));
+        outcome.warnings.push_back(
+            fmt::format("page checksum failure: {} block {}", f.path, f.block));
     }
     return outcome;
 }

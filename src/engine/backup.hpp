@@ -24,7 +24,7 @@ struct BackupOptions {
     std::string conninfo;
     std::optional<fs::path> pgdata;  // default: the server's data_directory
     std::map<std::string, std::string> tags;
-    unsigned jobs = 0;               // 0: one per core
+    unsigned jobs = 0;  // 0: one per core
     std::chrono::seconds archive_timeout{300};
     ProgressFn progress;
 };

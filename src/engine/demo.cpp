@@ -23,7 +23,8 @@ namespace {
 
 Result<int> free_port() {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return fail(ErrorCode::io, "cannot create a socket: {}", errno_text(errno));
+    if (fd < 0)
+        return fail(ErrorCode::io, "cannot create a socket: {}", errno_text(errno));
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -39,7 +40,8 @@ Result<int> free_port() {
 
 // PostgreSQL will not run as root; as root the whole demo becomes the server's account.
 Status drop_privileges_if_root(const std::string& user, const fs::path& dir) {
-    if (::geteuid() != 0) return {};
+    if (::geteuid() != 0)
+        return {};
     const UserAccount account = LB_TRY(lookup_user(user));
     LB_CHECK(change_owner_recursive(dir, account));
     if (::setgroups(0, nullptr) != 0 || ::setgid(account.gid) != 0 || ::setuid(account.uid) != 0) {
@@ -52,7 +54,8 @@ Result<postgres::Connection> wait_for_connection(const std::string& conninfo, in
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
     for (;;) {
         auto conn = postgres::Connection::open(conninfo);
-        if (conn || std::chrono::steady_clock::now() > deadline) return conn;
+        if (conn || std::chrono::steady_clock::now() > deadline)
+            return conn;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
 }
@@ -61,7 +64,8 @@ Result<postgres::Connection> wait_for_connection(const std::string& conninfo, in
 struct ServerGuard {
     postgres::LocalServer* server = nullptr;
     ~ServerGuard() {
-        if (server) (void)server->stop(postgres::LocalServer::StopMode::fast);
+        if (server)
+            (void)server->stop(postgres::LocalServer::StopMode::fast);
     }
 };
 
@@ -72,9 +76,10 @@ Result<std::int64_t> count_orders(postgres::Connection& conn) {
 Status wait_until_archived(postgres::Connection& conn, const std::string& wal_name) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     for (;;) {
-        const std::string last = LB_TRY(conn.query_value(
-            "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver"));
-        if (!last.empty() && last >= wal_name) return {};
+        const std::string last = LB_TRY(
+            conn.query_value("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver"));
+        if (!last.empty() && last >= wal_name)
+            return {};
         if (std::chrono::steady_clock::now() > deadline) {
             return fail(ErrorCode::database, "WAL {} was not archived within 60 s", wal_name);
         }
@@ -86,19 +91,23 @@ Status wait_until_archived(postgres::Connection& conn, const std::string& wal_na
 
 Result<DemoReport> run_demo(const DemoOptions& options) {
     auto say = [&](const std::string& line) {
-        if (options.say) options.say(line);
+        if (options.say)
+            options.say(line);
     };
     const fs::path bindir = LB_TRY(postgres::find_server_bindir(options.pg_bin));
     const char* tmp_env = std::getenv("TMPDIR");
     TempDirectory tmp = LB_TRY(TempDirectory::create(tmp_env ? tmp_env : "/tmp", "lifeboat-demo-"));
-    if (options.keep) tmp.keep();
+    if (options.keep)
+        tmp.keep();
     DemoReport report;
     report.directory = tmp.path();
     const fs::path binary = tmp.path() / "bin" / "lifeboat";
     LB_CHECK(ensure_directory(binary.parent_path()));
     std::error_code ec;
     fs::copy_file(options.lifeboat_binary, binary, ec);
-    if (ec) return fail(ErrorCode::io, "cannot copy {}: {}", options.lifeboat_binary.string(), ec.message());
+    if (ec)
+        return fail(ErrorCode::io, "cannot copy {}: {}", options.lifeboat_binary.string(),
+                    ec.message());
     LB_CHECK(drop_privileges_if_root(options.run_as_user, tmp.path()));
 
     const fs::path source_dir = tmp.path() / "source";
@@ -107,7 +116,8 @@ Result<DemoReport> run_demo(const DemoOptions& options) {
     const int source_port = LB_TRY(free_port());
     const int restored_port = LB_TRY(free_port());
 
-    say(fmt::format("creating a PostgreSQL 15 cluster with data checksums in {}", source_dir.string()));
+    say(fmt::format("creating a PostgreSQL 15 cluster with data checksums in {}",
+                    source_dir.string()));
     postgres::LocalServer source(bindir, source_dir, std::nullopt);
     LB_CHECK(source.initdb(postgres::LocalServer::Checksums::on));
     repo::RepositoryConfig config;
@@ -120,7 +130,8 @@ Result<DemoReport> run_demo(const DemoOptions& options) {
         "archive_mode = on\narchive_command = '{}'\nwal_level = replica\n",
         tmp.path().string(), source_port, [&] {
             std::string q;
-            for (char c : archive_command) q += c == '\'' ? std::string("''") : std::string(1, c);
+            for (char c : archive_command)
+                q += c == '\'' ? std::string("''") : std::string(1, c);
             return q;
         }());
     const std::string conf = LB_TRY(read_file(source_dir / "postgresql.conf"));
@@ -128,15 +139,16 @@ Result<DemoReport> run_demo(const DemoOptions& options) {
     LB_CHECK(source.start(tmp.path() / "source.log", ""));
     ServerGuard source_guard{&source};
     const std::string user = LB_TRY(user_name_of(::geteuid()));
-    const std::string source_conninfo = fmt::format(
-        "host='{}' port={} user='{}' dbname=postgres", tmp.path().string(), source_port, user);
+    const std::string source_conninfo = fmt::format("host='{}' port={} user='{}' dbname=postgres",
+                                                    tmp.path().string(), source_port, user);
     postgres::Connection conn = LB_TRY(wait_for_connection(source_conninfo, 60));
 
     say("loading 1,000 customers and 20,000 orders");
     LB_CHECK(conn.execute(
         "CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, "
         "created_at timestamptz NOT NULL DEFAULT clock_timestamp());"
-        "CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int NOT NULL REFERENCES customers(id), "
+        "CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int NOT NULL REFERENCES "
+        "customers(id), "
         "amount numeric(10,2) NOT NULL, created_at timestamptz NOT NULL DEFAULT clock_timestamp());"
         "CREATE INDEX orders_customer ON orders(customer_id);"
         "INSERT INTO customers(name) SELECT 'customer ' || g FROM generate_series(1, 1000) g;"
@@ -157,16 +169,19 @@ Result<DemoReport> run_demo(const DemoOptions& options) {
     report.backup_seconds = backed_up.manifest.stats.duration_seconds;
 
     say("writing more: 5,000 orders, then noting the time, then 5,000 more");
-    LB_CHECK(conn.execute("INSERT INTO orders(customer_id, amount) SELECT 1 + g % 1000, 9.99 "
-                          "FROM generate_series(1, 5000) g"));
+    LB_CHECK(
+        conn.execute("INSERT INTO orders(customer_id, amount) SELECT 1 + g % 1000, 9.99 "
+                     "FROM generate_series(1, 5000) g"));
     report.rows_at_target = LB_TRY(count_orders(conn));
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     report.target = LB_TRY(postgres::server_now(conn));
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    LB_CHECK(conn.execute("INSERT INTO orders(customer_id, amount) SELECT 1 + g % 1000, 19.99 "
-                          "FROM generate_series(1, 5000) g"));
+    LB_CHECK(
+        conn.execute("INSERT INTO orders(customer_id, amount) SELECT 1 + g % 1000, 19.99 "
+                     "FROM generate_series(1, 5000) g"));
     report.rows_at_end = LB_TRY(count_orders(conn));
-    const std::string switched = LB_TRY(conn.query_value("SELECT pg_walfile_name(pg_switch_wal())"));
+    const std::string switched =
+        LB_TRY(conn.query_value("SELECT pg_walfile_name(pg_switch_wal())"));
     LB_CHECK(wait_until_archived(conn, switched));
     const Catalog catalog = LB_TRY(load_catalog(repo_dir.string()));
     report.window = catalog.window.describe();
@@ -193,14 +208,15 @@ Result<DemoReport> run_demo(const DemoOptions& options) {
 
     say("validating the restored instance");
     const fs::path checks = tmp.path() / "checks.toml";
-    LB_CHECK(write_file_atomic(checks, fmt::format(
-        "[[check]]\nname = \"orders committed before the target are all there\"\n"
-        "sql = \"SELECT count(*) FROM orders\"\nexpect = \"= {}\"\n\n"
-        "[[check]]\nname = \"no order is newer than the target\"\n"
-        "sql = \"SELECT max(created_at) FROM orders\"\nexpect = \"<= target\"\n\n"
-        "[[check]]\nname = \"customers are all there\"\n"
-        "sql = \"SELECT count(*) FROM customers\"\nexpect = \"= 1000\"\n",
-        report.rows_at_target)));
+    LB_CHECK(write_file_atomic(
+        checks,
+        fmt::format("[[check]]\nname = \"orders committed before the target are all there\"\n"
+                    "sql = \"SELECT count(*) FROM orders\"\nexpect = \"= {}\"\n\n"
+                    "[[check]]\nname = \"no order is newer than the target\"\n"
+                    "sql = \"SELECT max(created_at) FROM orders\"\nexpect = \"<= target\"\n\n"
+                    "[[check]]\nname = \"customers are all there\"\n"
+                    "sql = \"SELECT count(*) FROM customers\"\nexpect = \"= 1000\"\n",
+                    report.rows_at_target)));
     ValidateOptions validate;
     validate.conninfo = outcome.conninfo;
     validate.checks_file = checks;

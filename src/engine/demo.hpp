@@ -15,10 +15,10 @@
 namespace lifeboat::engine {
 
 struct DemoOptions {
-    fs::path lifeboat_binary;       // copied next to the demo so the server's account can run it
+    fs::path lifeboat_binary;  // copied next to the demo so the server's account can run it
     std::optional<fs::path> pg_bin;
     std::string run_as_user = "postgres";  // when started as root
-    bool keep = false;              // keep the temporary directory (servers are stopped anyway)
+    bool keep = false;  // keep the temporary directory (servers are stopped anyway)
     unsigned jobs = 0;
     ProgressFn progress;
     std::function<void(const std::string&)> say;  // narration, one line per step

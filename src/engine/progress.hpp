@@ -9,9 +9,9 @@
 namespace lifeboat::engine {
 
 struct Progress {
-    std::string phase;           // "reading files", "writing files", "replaying WAL", ...
-    std::uint64_t done = 0;      // bytes (or items) done
-    std::uint64_t total = 0;     // 0 when unknown
+    std::string phase;        // "reading files", "writing files", "replaying WAL", ...
+    std::uint64_t done = 0;   // bytes (or items) done
+    std::uint64_t total = 0;  // 0 when unknown
 };
 
 using ProgressFn = std::function<void(const Progress&)>;

@@ -25,7 +25,8 @@ double seconds_since(Clock::time_point t) {
 std::string quote_setting(const std::string& value) {
     std::string out = "'";
     for (char c : value) {
-        if (c == '\'') out += '\'';
+        if (c == '\'')
+            out += '\'';
         out += c;
     }
     return out + "'";
@@ -34,7 +35,8 @@ std::string quote_setting(const std::string& value) {
 Status refuse_unsafe_target(const RestoreOptions& options, const repo::Manifest& manifest) {
     const bool empty = LB_TRY(directory_is_empty_or_missing(options.target_dir));
     std::error_code ec;
-    for (const auto& source : {std::optional<fs::path>(manifest.source.pgdata), options.source_pgdata}) {
+    for (const auto& source :
+         {std::optional<fs::path>(manifest.source.pgdata), options.source_pgdata}) {
         if (source && !source->empty() && fs::exists(*source, ec) &&
             fs::equivalent(*source, options.target_dir, ec)) {
             return fail(ErrorCode::conflict,
@@ -56,9 +58,10 @@ Result<std::map<std::uint32_t, fs::path>> tablespace_locations(const RestoreOpti
     std::map<std::uint32_t, fs::path> out;
     for (const auto& t : manifest.tablespaces) {
         auto it = options.tablespace_dirs.find(t.oid);
-        fs::path dir = it != options.tablespace_dirs.end()
-                           ? it->second
-                           : fs::path(options.target_dir.string() + "-tablespace-" + std::to_string(t.oid));
+        fs::path dir =
+            it != options.tablespace_dirs.end()
+                ? it->second
+                : fs::path(options.target_dir.string() + "-tablespace-" + std::to_string(t.oid));
         if (!LB_TRY(directory_is_empty_or_missing(dir))) {
             return fail(ErrorCode::conflict,
                         "refusing to restore tablespace {} into {}: the directory is not empty "
@@ -66,9 +69,11 @@ Result<std::map<std::uint32_t, fs::path>> tablespace_locations(const RestoreOpti
                         t.oid, dir.string(), t.oid);
         }
         std::error_code ec;
-        if (fs::exists(t.location, ec) && fs::exists(dir, ec) && fs::equivalent(dir, t.location, ec)) {
-            return fail(ErrorCode::conflict, "refusing to restore tablespace {} over the source's own {}",
-                        t.oid, t.location);
+        if (fs::exists(t.location, ec) && fs::exists(dir, ec) &&
+            fs::equivalent(dir, t.location, ec)) {
+            return fail(ErrorCode::conflict,
+                        "refusing to restore tablespace {} over the source's own {}", t.oid,
+                        t.location);
         }
         out[t.oid] = fs::absolute(dir);
     }
@@ -83,10 +88,11 @@ Status write_recovery_settings(const RestoreOptions& options, const repo::Manife
         "\n# Added by `lifeboat restore` (backup {}, {}).\n"
         "restore_command = {}\n",
         manifest.id, options.target ? "target " + format_iso8601(*options.target) : "target latest",
-        quote_setting(fmt::format("'{}' wal-fetch %f %p --repo '{}'", options.lifeboat_binary.string(),
-                                  repository_location)));
+        quote_setting(fmt::format("'{}' wal-fetch %f %p --repo '{}'",
+                                  options.lifeboat_binary.string(), repository_location)));
     if (options.target) {
-        // PostgreSQL's parser for this setting refuses the "T…Z" spelling; give it "YYYY-MM-DD hh:mm:ss+00".
+        // PostgreSQL's parser for this setting refuses the "T…Z" spelling; give it "YYYY-MM-DD
+        // hh:mm:ss+00".
         std::string pg_time = format_iso8601(*options.target);
         pg_time[10] = ' ';
         pg_time.back() = '+';
@@ -97,14 +103,16 @@ Status write_recovery_settings(const RestoreOptions& options, const repo::Manife
     if (options.archiving == NewInstanceArchiving::off) {
         settings += "archive_mode = 'off'\n";
     }
-    if (options.port) settings += fmt::format("port = {}\n", *options.port);
+    if (options.port)
+        settings += fmt::format("port = {}\n", *options.port);
     // Clusters whose configuration lives outside the data directory (Debian's /etc/postgresql)
     // give a backup without postgresql.conf or pg_hba.conf; the new instance needs both to start.
     std::error_code ec;
     if (!fs::exists(dir / "postgresql.conf", ec)) {
-        LB_CHECK(write_file_atomic(dir / "postgresql.conf",
-                                   "# Written by `lifeboat restore`: the source kept its configuration "
-                                   "outside the data directory.\n"));
+        LB_CHECK(
+            write_file_atomic(dir / "postgresql.conf",
+                              "# Written by `lifeboat restore`: the source kept its configuration "
+                              "outside the data directory.\n"));
     }
     if (!fs::exists(dir / "pg_hba.conf", ec)) {
         LB_CHECK(write_file_atomic(dir / "pg_hba.conf",
@@ -112,7 +120,8 @@ Status write_recovery_settings(const RestoreOptions& options, const repo::Manife
                                    "local all all peer\nhost all all 127.0.0.1/32 scram-sha-256\n"
                                    "host all all ::1/128 scram-sha-256\n"));
     }
-    if (!fs::exists(dir / "pg_ident.conf", ec)) LB_CHECK(write_file_atomic(dir / "pg_ident.conf", ""));
+    if (!fs::exists(dir / "pg_ident.conf", ec))
+        LB_CHECK(write_file_atomic(dir / "pg_ident.conf", ""));
     auto existing = read_file(dir / "postgresql.auto.conf");
     const std::string base = existing ? *existing : std::string();
     LB_CHECK(write_file_atomic(dir / "postgresql.auto.conf", base + settings));
@@ -121,9 +130,11 @@ Status write_recovery_settings(const RestoreOptions& options, const repo::Manife
 
 std::string log_tail(const fs::path& log) {
     auto text = read_file(log);
-    if (!text) return "(no server log)";
+    if (!text)
+        return "(no server log)";
     std::string s = *text;
-    if (s.size() > 1500) s = s.substr(s.size() - 1500);
+    if (s.size() > 1500)
+        s = s.substr(s.size() - 1500);
     return s;
 }
 
@@ -135,7 +146,8 @@ Status start_and_wait(const RestoreOptions& options,
     auto account = LB_TRY(postgres::server_account(options.target_dir, options.run_as_user));
     if (account) {
         LB_CHECK(change_owner_recursive(options.target_dir, *account));
-        for (const auto& [oid, dir] : tablespace_dirs) LB_CHECK(change_owner_recursive(dir, *account));
+        for (const auto& [oid, dir] : tablespace_dirs)
+            LB_CHECK(change_owner_recursive(dir, *account));
     }
     postgres::LocalServer server(bindir, options.target_dir, account);
     const fs::path log = options.target_dir / "lifeboat-restore.log";
@@ -149,7 +161,8 @@ Status start_and_wait(const RestoreOptions& options,
         auto status = LB_TRY(server.status());
         std::error_code ec;
         const bool recovering = fs::exists(options.target_dir / "recovery.signal", ec);
-        if (status && status->state == "ready" && !recovering) break;
+        if (status && status->state == "ready" && !recovering)
+            break;
         if (!server.is_running() && seconds_since(started) > 1.0) {
             return fail(ErrorCode::database,
                         "the restored server stopped during recovery; last lines of {}:\n{}",
@@ -159,7 +172,8 @@ Status start_and_wait(const RestoreOptions& options,
             return fail(ErrorCode::database, "recovery did not finish within {} s (see {})",
                         options.start_timeout.count(), log.string());
         }
-        if (options.progress) options.progress({"replaying WAL", 0, 0});
+        if (options.progress)
+            options.progress({"replaying WAL", 0, 0});
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     outcome.replay_seconds = seconds_since(started);
@@ -173,12 +187,16 @@ Status start_and_wait(const RestoreOptions& options,
         auto conn = postgres::Connection::open(outcome.conninfo);
         if (conn) {
             auto writable = conn->query_value(
-                "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'");
-            if (writable && *writable == "t") break;
+                "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = "
+                "'off'");
+            if (writable && *writable == "t")
+                break;
         }
         if (Clock::now() > deadline) {
-            return fail(ErrorCode::database, "the restored server did not accept read-write "
-                        "connections within {} s ({})", options.start_timeout.count(),
+            return fail(ErrorCode::database,
+                        "the restored server did not accept read-write "
+                        "connections within {} s ({})",
+                        options.start_timeout.count(),
                         conn ? "still read-only" : conn.error().message);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -201,19 +219,23 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     const BackupReach* reach = nullptr;
     if (options.backup_id) {
         for (const auto& b : window.backups) {
-            if (b.backup_id == *options.backup_id) reach = &b;
+            if (b.backup_id == *options.backup_id)
+                reach = &b;
         }
-        if (!reach) return fail(ErrorCode::not_found, "no backup '{}' in the repository", *options.backup_id);
+        if (!reach)
+            return fail(ErrorCode::not_found, "no backup '{}' in the repository",
+                        *options.backup_id);
         if (!reach->consistent) {
             return fail(ErrorCode::outside_window,
                         "backup {} cannot be restored: WAL segment {} it needs is missing",
                         reach->backup_id, reach->first_missing_segment);
         }
-        if (options.target && !(reach->from <= *options.target && reach->to && *options.target < *reach->to)) {
-            return fail(ErrorCode::outside_window,
-                        "backup {} cannot reach {}: it covers {} .. {}", reach->backup_id,
-                        format_iso8601(*options.target), format_iso8601(reach->from),
-                        reach->to ? format_iso8601(*reach->to) : std::string("(no archived commit yet)"));
+        if (options.target &&
+            !(reach->from <= *options.target && reach->to && *options.target < *reach->to)) {
+            return fail(
+                ErrorCode::outside_window, "backup {} cannot reach {}: it covers {} .. {}",
+                reach->backup_id, format_iso8601(*options.target), format_iso8601(reach->from),
+                reach->to ? format_iso8601(*reach->to) : std::string("(no archived commit yet)"));
         }
     } else {
         reach = window.best_for(options.target);
@@ -228,18 +250,19 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
                                           "restore it with --to latest once WAL is archived"));
         }
         if (!reach) {
-            return fail(ErrorCode::outside_window,
-                        "{} is outside the restorable window ({}){}",
+            return fail(ErrorCode::outside_window, "{} is outside the restorable window ({}){}",
                         options.target ? format_iso8601(*options.target) : std::string("latest"),
                         window.describe(),
-                        window.gap ? "; WAL segment " + window.first_missing_segment +
-                                         " is missing from the archive, so later times cannot be reached"
-                                   : std::string());
+                        window.gap
+                            ? "; WAL segment " + window.first_missing_segment +
+                                  " is missing from the archive, so later times cannot be reached"
+                            : std::string());
         }
     }
     const repo::Manifest* manifest = nullptr;
     for (const auto& m : manifests) {
-        if (m.id == reach->backup_id) manifest = &m;
+        if (m.id == reach->backup_id)
+            manifest = &m;
     }
     LB_CHECK(refuse_unsafe_target(options, *manifest));
     auto tablespace_dirs = LB_TRY(tablespace_locations(options, *manifest));
@@ -254,28 +277,34 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
         // Nothing half-restored may look like a usable instance.
         std::error_code ec;
         if (existed) {
-            for (auto& child : fs::directory_iterator(options.target_dir, ec)) fs::remove_all(child.path(), ec);
+            for (auto& child : fs::directory_iterator(options.target_dir, ec))
+                fs::remove_all(child.path(), ec);
         } else {
             fs::remove_all(options.target_dir, ec);
         }
-        for (const auto& [oid, dir] : tablespace_dirs) fs::remove_all(dir, ec);
+        for (const auto& [oid, dir] : tablespace_dirs)
+            fs::remove_all(dir, ec);
         return std::unexpected(error);
     };
 
-    MaterializeOptions materialize{manifest, &index, &repository.storage(), options.target_dir,
-                                   tablespace_dirs, options.jobs ? options.jobs : default_jobs(),
-                                   options.progress};
+    MaterializeOptions materialize{
+        manifest,           &index,          &repository.storage(),
+        options.target_dir, tablespace_dirs, options.jobs ? options.jobs : default_jobs(),
+        options.progress};
     auto stats = materialize_backup(materialize);
-    if (!stats) return undo(stats.error());
+    if (!stats)
+        return undo(stats.error());
     outcome.files = stats->files;
     outcome.bytes = stats->bytes;
     auto settings = write_recovery_settings(options, *manifest, repository.location());
-    if (!settings) return undo(settings.error());
+    if (!settings)
+        return undo(settings.error());
     outcome.files_seconds = seconds_since(started);
     if (options.start == StartServer::yes) {
         auto status = start_and_wait(options, tablespace_dirs, outcome);
         if (!status) {
-            if (!outcome.started) return undo(status.error());
+            if (!outcome.started)
+                return undo(status.error());
             return std::unexpected(status.error());
         }
     }

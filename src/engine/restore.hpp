@@ -24,17 +24,17 @@ enum class NewInstanceArchiving { off, keep_source_settings };
 
 struct RestoreOptions {
     std::string repository;
-    std::optional<Timestamp> target;          // nullopt: latest (replay all archived WAL)
-    std::optional<std::string> backup_id;     // default: newest backup that reaches the target
+    std::optional<Timestamp> target;       // nullopt: latest (replay all archived WAL)
+    std::optional<std::string> backup_id;  // default: newest backup that reaches the target
     fs::path target_dir;
     std::optional<int> port;
     StartServer start = StartServer::no;
     NewInstanceArchiving archiving = NewInstanceArchiving::off;
     std::map<std::uint32_t, fs::path> tablespace_dirs;  // oid -> new location
-    std::optional<fs::path> source_pgdata;   // refused as a target (besides the manifest's)
-    fs::path lifeboat_binary;                // used in restore_command
+    std::optional<fs::path> source_pgdata;  // refused as a target (besides the manifest's)
+    fs::path lifeboat_binary;               // used in restore_command
     std::optional<fs::path> pg_bin;
-    std::string run_as_user = "postgres";    // when running as root
+    std::string run_as_user = "postgres";  // when running as root
     unsigned jobs = 0;
     std::chrono::seconds start_timeout{3600};
     ProgressFn progress;
@@ -46,13 +46,13 @@ struct RestoreOutcome {
     fs::path target_dir;
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;
-    double files_seconds = 0;    // writing the data directory
-    double replay_seconds = 0;   // server start to end of recovery (promotion)
-    double ready_seconds = 0;    // promotion to a working read-write connection
+    double files_seconds = 0;   // writing the data directory
+    double replay_seconds = 0;  // server start to end of recovery (promotion)
+    double ready_seconds = 0;   // promotion to a working read-write connection
     double total_seconds = 0;
     bool started = false;
     int port = 0;
-    std::string conninfo;        // to reach the new instance when started
+    std::string conninfo;  // to reach the new instance when started
 };
 
 Result<RestoreOutcome> run_restore(const RestoreOptions& options);

@@ -30,8 +30,8 @@ Status write_file_entry(const MaterializeOptions& options, const repo::ManifestE
         auto status = repo::read_block(*options.storage, *location->pack_id, id,
                                        location->placement, reader, block);
         if (!status) {
-            return std::unexpected(status.error().context("backup {}: file {}",
-                                                          options.manifest->id, entry.path));
+            return std::unexpected(
+                status.error().context("backup {}: file {}", options.manifest->id, entry.path));
         }
         LB_CHECK(file.write_at(offset, block));
         offset += block.size();
@@ -66,8 +66,8 @@ Result<MaterializeStats> materialize_backup(const MaterializeOptions& options) {
             }
             case repo::EntryType::symlink: {
                 // A tablespace: its contents go to the new location the caller chose.
-                const auto oid = static_cast<std::uint32_t>(
-                    std::strtoul(path.filename().c_str(), nullptr, 10));
+                const auto oid =
+                    static_cast<std::uint32_t>(std::strtoul(path.filename().c_str(), nullptr, 10));
                 auto it = options.tablespace_dirs.find(oid);
                 if (it == options.tablespace_dirs.end()) {
                     return fail(ErrorCode::internal, "no location for tablespace {}", oid);
@@ -98,7 +98,8 @@ Result<MaterializeStats> materialize_backup(const MaterializeOptions& options) {
         reporter = std::thread([&] {
             while (writing) {
                 options.progress({"writing files", bytes_done.load(), stats.bytes});
-                for (int i = 0; i < 5 && writing; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                for (int i = 0; i < 5 && writing; ++i)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
             }
         });
     }
@@ -109,7 +110,8 @@ Result<MaterializeStats> materialize_backup(const MaterializeOptions& options) {
         return write_file_entry(options, *files[i], readers[worker], buffers[worker], bytes_done);
     });
     writing = false;
-    if (reporter.joinable()) reporter.join();
+    if (reporter.joinable())
+        reporter.join();
     LB_CHECK(written);
     return stats;
 }

@@ -24,25 +24,28 @@ constexpr const char* k_user_schema_filter =
 // reason, since outcomes end up in report files.
 std::string connect_failure(const std::string& conninfo, std::string message) {
     const std::string prefix = "cannot connect to PostgreSQL (" + conninfo + "): ";
-    if (message.starts_with(prefix)) message.erase(0, prefix.size());
+    if (message.starts_with(prefix))
+        message.erase(0, prefix.size());
     return message;
 }
 
 std::string version_text(int version) {
-    if (version >= 100000) return fmt::format("{}.{}", version / 10000, version % 10000);
+    if (version >= 100000)
+        return fmt::format("{}.{}", version / 10000, version % 10000);
     return fmt::format("{}.{}.{}", version / 10000, version / 100 % 100, version % 100);
 }
 
 std::string strip_query_failed(std::string message) {
     for (std::string_view prefix : {"query failed: ", "ERROR:  "}) {
-        if (message.starts_with(prefix)) message.erase(0, prefix.size());
+        if (message.starts_with(prefix))
+            message.erase(0, prefix.size());
     }
     return message;
 }
 
 // The checks of one database, on one connection.
 class DatabaseChecks {
-public:
+  public:
     DatabaseChecks(Connection& conn, std::string database, ValidationReport& report)
         : m_conn(conn), m_database(std::move(database)), m_report(report) {}
 
@@ -59,12 +62,14 @@ public:
             count_rows();
             check_foreign_keys();
         }
-        for (const UserCheck* check : checks) run_user_check(*check, target);
+        for (const UserCheck* check : checks)
+            run_user_check(*check, target);
         (void)m_conn.execute("ROLLBACK");
-        if (infrastructure) check_indexes();
+        if (infrastructure)
+            check_indexes();
     }
 
-private:
+  private:
     void add(std::string kind, std::string name, bool passed, std::string detail,
              bool skipped = false) {
         m_report.checks.push_back(
@@ -77,21 +82,23 @@ private:
 
     // A failing statement aborts the whole transaction; a savepoint confines it to this one
     // query, so one unreadable table or broken user check does not hide the rest.
-    Result<QueryResult> guarded(const std::string& sql, const std::vector<std::string>& params = {}) {
+    Result<QueryResult> guarded(const std::string& sql,
+                                const std::vector<std::string>& params = {}) {
         LB_CHECK(m_conn.execute("SAVEPOINT lifeboat_check"));
         auto result = m_conn.query(sql, params);
         LB_CHECK(m_conn.execute(result ? "RELEASE SAVEPOINT lifeboat_check"
                                        : "ROLLBACK TO SAVEPOINT lifeboat_check"));
-        if (!result) return fail(ErrorCode::database, "{}", strip_query_failed(result.error().message));
+        if (!result)
+            return fail(ErrorCode::database, "{}", strip_query_failed(result.error().message));
         return result;
     }
 
     void count_rows() {
-        auto tables = guarded(fmt::format(
-            "SELECT n.nspname, c.relname FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND {} ORDER BY 1, 2",
-            k_user_schema_filter));
+        auto tables = guarded(
+            fmt::format("SELECT n.nspname, c.relname FROM pg_class c "
+                        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND {} ORDER BY 1, 2",
+                        k_user_schema_filter));
         if (!tables) {
             add("row_count", m_database, false, tables.error().message);
             return;
@@ -131,9 +138,9 @@ private:
                      fk.operators[i] + ") " + column;
             keys += (i ? ", " : "") + column + "::text";
         }
-        std::string where = fmt::format("({}) AND NOT EXISTS (SELECT 1 FROM {}{} AS lb_p WHERE {})",
-                                        all_set, fk.ref_only ? "ONLY " : "",
-                                        qualified(fk.ref_schema, fk.ref_table), match);
+        std::string where =
+            fmt::format("({}) AND NOT EXISTS (SELECT 1 FROM {}{} AS lb_p WHERE {})", all_set,
+                        fk.ref_only ? "ONLY " : "", qualified(fk.ref_schema, fk.ref_table), match);
         // MATCH FULL forbids a key that is partly NULL; MATCH SIMPLE exempts it.
         if (fk.match_full && fk.columns.size() > 1) {
             where = fmt::format("({}) OR (NOT ({}) AND ({}))", where, all_null, any_null);
@@ -174,16 +181,25 @@ private:
         for (std::size_t i = 0; i < rows->rows(); ++i) {
             if (keys.empty() || rows->text(i, 0) != last_oid) {
                 last_oid = rows->text(i, 0);
-                keys.push_back({rows->text(i, 1), rows->text(i, 3), rows->text(i, 4),
-                                rows->text(i, 6), rows->text(i, 7), rows->text(i, 2) == "f",
-                                rows->text(i, 5) == "r", rows->text(i, 8) == "r",
-                                rows->text(i, 12) == "t", {}, {}, {}});
+                keys.push_back({rows->text(i, 1),
+                                rows->text(i, 3),
+                                rows->text(i, 4),
+                                rows->text(i, 6),
+                                rows->text(i, 7),
+                                rows->text(i, 2) == "f",
+                                rows->text(i, 5) == "r",
+                                rows->text(i, 8) == "r",
+                                rows->text(i, 12) == "t",
+                                {},
+                                {},
+                                {}});
             }
             keys.back().columns.push_back(rows->text(i, 9));
             keys.back().ref_columns.push_back(rows->text(i, 10));
             keys.back().operators.push_back(rows->text(i, 11));
         }
-        for (const ForeignKey& fk : keys) check_foreign_key(fk);
+        for (const ForeignKey& fk : keys)
+            check_foreign_key(fk);
     }
 
     void check_foreign_key(const ForeignKey& fk) {
@@ -214,10 +230,11 @@ private:
             samples.push_back(fmt::format("({})", fmt::join(values, ", ")));
         }
         add("foreign_key", name, false,
-            fmt::format("constraint {}: {} row(s) of {}.{} ({}) have no match in {}.{} ({}); e.g. {}",
-                        fk.name, orphans->text(0, width), fk.schema, fk.table,
-                        fmt::join(fk.columns, ", "), fk.ref_schema, fk.ref_table,
-                        fmt::join(fk.ref_columns, ", "), fmt::join(samples, ", ")));
+            fmt::format(
+                "constraint {}: {} row(s) of {}.{} ({}) have no match in {}.{} ({}); e.g. {}",
+                fk.name, orphans->text(0, width), fk.schema, fk.table, fmt::join(fk.columns, ", "),
+                fk.ref_schema, fk.ref_table, fmt::join(fk.ref_columns, ", "),
+                fmt::join(samples, ", ")));
     }
 
     // Runs in its own transaction, always rolled back: when amcheck is not installed it is
@@ -232,11 +249,14 @@ private:
     }
 
     void check_indexes_in_transaction() {
-        auto skip = [&](std::string why) { add("amcheck", m_database, true, std::move(why), true); };
+        auto skip = [&](std::string why) {
+            add("amcheck", m_database, true, std::move(why), true);
+        };
         auto installed = guarded(
             "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
             "WHERE e.extname = 'amcheck'");
-        if (!installed) return skip(installed.error().message);
+        if (!installed)
+            return skip(installed.error().message);
         std::string schema;
         if (installed->rows() == 1) {
             schema = installed->text(0, 0);
@@ -244,22 +264,26 @@ private:
             auto available = guarded(
                 "SELECT count(*), current_setting('is_superuser') FROM pg_available_extensions "
                 "WHERE name = 'amcheck'");
-            if (!available) return skip(available.error().message);
+            if (!available)
+                return skip(available.error().message);
             if (available->text(0, 0) == "0") {
                 return skip("the amcheck extension is not available on this server");
             }
             if (available->text(0, 1) != "on") {
-                return skip("amcheck is not installed in this database, and only a superuser "
-                            "may create it");
+                return skip(
+                    "amcheck is not installed in this database, and only a superuser "
+                    "may create it");
             }
             schema = "lifeboat_amcheck";
             auto created = guarded("CREATE SCHEMA lifeboat_amcheck");
-            if (created) created = guarded("CREATE EXTENSION amcheck SCHEMA lifeboat_amcheck");
-            if (!created) return skip("cannot create amcheck: " + created.error().message);
+            if (created)
+                created = guarded("CREATE EXTENSION amcheck SCHEMA lifeboat_amcheck");
+            if (!created)
+                return skip("cannot create amcheck: " + created.error().message);
         }
         const std::string function = m_conn.quote_identifier(schema) + ".bt_index_check";
-        auto allowed = guarded("SELECT has_function_privilege($1, 'EXECUTE')",
-                               {function + "(regclass)"});
+        auto allowed =
+            guarded("SELECT has_function_privilege($1, 'EXECUTE')", {function + "(regclass)"});
         if (!allowed || allowed->text(0, 0) != "t") {
             return skip("no permission to execute " + function);
         }
@@ -270,12 +294,13 @@ private:
             "WHERE am.amname = 'btree' AND c.relkind = 'i' AND i.indisvalid AND i.indisready "
             "AND t.relpersistence <> 't' AND {} ORDER BY 2, 3",
             k_user_schema_filter));
-        if (!indexes) return skip(indexes.error().message);
+        if (!indexes)
+            return skip(indexes.error().message);
         for (std::size_t i = 0; i < indexes->rows(); ++i) {
             const std::string name =
                 fmt::format("{}:{}.{}", m_database, indexes->text(i, 1), indexes->text(i, 2));
-            auto checked =
-                guarded("SELECT " + function + "(index => $1::oid::regclass)", {indexes->text(i, 0)});
+            auto checked = guarded("SELECT " + function + "(index => $1::oid::regclass)",
+                                   {indexes->text(i, 0)});
             add("amcheck", name, checked.has_value(),
                 checked ? std::string("bt_index_check passed") : checked.error().message);
         }
@@ -283,7 +308,8 @@ private:
 
     void run_user_check(const UserCheck& check, const std::optional<Timestamp>& target) {
         auto result = guarded(check.sql);
-        if (!result) return add("user", check.name, false, result.error().message);
+        if (!result)
+            return add("user", check.name, false, result.error().message);
         if (result->rows() != 1 || result->columns() != 1) {
             return add("user", check.name, false,
                        fmt::format("query returned {} rows of {} columns; a check needs exactly "
@@ -323,7 +349,8 @@ private:
 
 bool ValidationReport::passed() const {
     for (const auto& check : checks) {
-        if (!check.passed) return false;
+        if (!check.passed)
+            return false;
     }
     return true;
 }
@@ -363,9 +390,11 @@ std::string ValidationReport::to_text() const {
         }
     }
     std::vector<std::string> counts;
-    for (const auto& [kind, count] : passed_by_kind) counts.push_back(fmt::format("{} {}", kind, count));
-    out += fmt::format("{} tables counted; passed checks: {}\n", tables.size(),
-                       counts.empty() ? std::string("none") : fmt::format("{}", fmt::join(counts, ", ")));
+    for (const auto& [kind, count] : passed_by_kind)
+        counts.push_back(fmt::format("{} {}", kind, count));
+    out += fmt::format(
+        "{} tables counted; passed checks: {}\n", tables.size(),
+        counts.empty() ? std::string("none") : fmt::format("{}", fmt::join(counts, ", ")));
     out += failed == 0 ? std::string("PASSED\n")
                        : fmt::format("FAILED ({} of {} checks failed)\n", failed, checks.size());
     return out;
@@ -386,7 +415,8 @@ Result<ValidationReport> run_validation(const ValidateOptions& options) {
         }
     }
     std::optional<std::vector<TableCount>> baseline;
-    if (options.baseline_file) baseline = LB_TRY(load_baseline(*options.baseline_file));
+    if (options.baseline_file)
+        baseline = LB_TRY(load_baseline(*options.baseline_file));
 
     std::optional<Connection> first = LB_TRY(Connection::open(options.conninfo));
     const std::string connected = LB_TRY(first->query_value("SELECT current_database()"));
@@ -396,7 +426,8 @@ Result<ValidationReport> run_validation(const ValidateOptions& options) {
     if (options.databases == ValidateOptions::Databases::all) {
         auto list = LB_TRY(first->query(
             "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1"));
-        for (std::size_t i = 0; i < list.rows(); ++i) visits.emplace_back(list.text(i, 0), true);
+        for (std::size_t i = 0; i < list.rows(); ++i)
+            visits.emplace_back(list.text(i, 0), true);
     } else {
         visits.emplace_back(connected, true);
     }
@@ -427,9 +458,9 @@ Result<ValidationReport> run_validation(const ValidateOptions& options) {
                     {"connect", database, false,
                      connect_failure(conninfo.value_or(""), opened.error().message)});
                 for (const UserCheck* check : checks_by_database[database]) {
-                    report.checks.push_back({"user", check->name, false,
-                                             fmt::format("not run: cannot connect to database {}",
-                                                         database)});
+                    report.checks.push_back(
+                        {"user", check->name, false,
+                         fmt::format("not run: cannot connect to database {}", database)});
                 }
                 continue;
             }
@@ -437,9 +468,10 @@ Result<ValidationReport> run_validation(const ValidateOptions& options) {
         }
         report.checks.push_back(
             {"connect", database, true, "PostgreSQL " + version_text(conn->server_version())});
-        DatabaseChecks(*conn, database, report).run(validate, checks_by_database[database],
-                                                    options.target);
-        if (validate) validated.push_back(database);
+        DatabaseChecks(*conn, database, report)
+            .run(validate, checks_by_database[database], options.target);
+        if (validate)
+            validated.push_back(database);
     }
     if (baseline) {
         for (auto& outcome : compare_with_baseline(*baseline, report.tables, validated)) {

@@ -8,8 +8,8 @@
 #include <tuple>
 
 #include <libpq-fe.h>
-#include <nlohmann/json.hpp>
 #include <toml++/toml.h>
+#include <nlohmann/json.hpp>
 
 #include "util/fs.hpp"
 
@@ -29,7 +29,8 @@ std::string_view trim(std::string_view text) {
 
 std::string lower(std::string_view text) {
     std::string out(text);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : out)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return out;
 }
 
@@ -42,7 +43,8 @@ std::string normalize_words(std::string_view text) {
             blank = true;
             continue;
         }
-        if (blank && !out.empty()) out += ' ';
+        if (blank && !out.empty())
+            out += ' ';
         blank = false;
         out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
@@ -51,24 +53,33 @@ std::string normalize_words(std::string_view text) {
 
 // Whole-string number; strtold accepts what PostgreSQL prints for every numeric type.
 std::optional<long double> parse_number(const std::string& text) {
-    if (text.empty() || std::isspace(static_cast<unsigned char>(text.front()))) return std::nullopt;
+    if (text.empty() || std::isspace(static_cast<unsigned char>(text.front())))
+        return std::nullopt;
     errno = 0;
     char* end = nullptr;
     const long double value = std::strtold(text.c_str(), &end);
-    if (end != text.c_str() + text.size() || errno == ERANGE) return std::nullopt;
+    if (end != text.c_str() + text.size() || errno == ERANGE)
+        return std::nullopt;
     return value;
 }
 
 template <typename T>
 bool compare(Expectation::Op op, const T& a, const T& b) {
     switch (op) {
-        case Expectation::Op::eq: return a == b;
-        case Expectation::Op::ne: return a != b;
-        case Expectation::Op::gt: return a > b;
-        case Expectation::Op::ge: return a >= b;
-        case Expectation::Op::lt: return a < b;
-        case Expectation::Op::le: return a <= b;
-        default: return false;
+        case Expectation::Op::eq:
+            return a == b;
+        case Expectation::Op::ne:
+            return a != b;
+        case Expectation::Op::gt:
+            return a > b;
+        case Expectation::Op::ge:
+            return a >= b;
+        case Expectation::Op::lt:
+            return a < b;
+        case Expectation::Op::le:
+            return a <= b;
+        default:
+            return false;
     }
 }
 
@@ -112,8 +123,8 @@ Result<Expectation> parse_expectation(std::string_view text) {
         out.operand = Expectation::Operand::target;
     } else if (word == "true" || word == "false") {
         if (ordering) {
-            return fail(ErrorCode::config, "bad expectation '{}': booleans allow only = and !=",
-                        out.source);
+            return fail(ErrorCode::config,
+                        "bad expectation '{}': booleans allow only = and !=", out.source);
         }
         out.operand = Expectation::Operand::boolean;
         out.text.assign(1, word == "true" ? 't' : 'f');
@@ -154,13 +165,20 @@ Result<Expectation> parse_expectation(std::string_view text) {
 
 std::string_view expectation_operator(Expectation::Op op) {
     switch (op) {
-        case Expectation::Op::eq: return "=";
-        case Expectation::Op::ne: return "<>";
-        case Expectation::Op::gt: return ">";
-        case Expectation::Op::ge: return ">=";
-        case Expectation::Op::lt: return "<";
-        case Expectation::Op::le: return "<=";
-        default: return "";
+        case Expectation::Op::eq:
+            return "=";
+        case Expectation::Op::ne:
+            return "<>";
+        case Expectation::Op::gt:
+            return ">";
+        case Expectation::Op::ge:
+            return ">=";
+        case Expectation::Op::lt:
+            return "<";
+        case Expectation::Op::le:
+            return "<=";
+        default:
+            return "";
     }
 }
 
@@ -170,7 +188,8 @@ Verdict evaluate_expectation(const Expectation& expect, const std::optional<std:
         const bool passed = (expect.op == Expectation::Op::is_null) == !value.has_value();
         return {passed, fmt::format("got {}, expected {}", shown, expect.source)};
     }
-    if (!value) return {false, fmt::format("query returned NULL, expected {}", expect.source)};
+    if (!value)
+        return {false, fmt::format("query returned NULL, expected {}", expect.source)};
     bool passed = false;
     switch (expect.operand) {
         case Expectation::Operand::number: {
@@ -209,7 +228,8 @@ Result<std::vector<UserCheck>> parse_user_checks(std::string_view toml_text,
         }
     }
     const toml::node* list_node = root.get("check");
-    if (!list_node) return checks;
+    if (!list_node)
+        return checks;
     const toml::array* list = list_node->as_array();
     if (!list) {
         return fail(ErrorCode::config, "{} line {}: 'check' must be an array of tables ([[check]])",
@@ -248,9 +268,9 @@ Result<std::vector<UserCheck>> parse_user_checks(std::string_view toml_text,
                             source, value_line, key.str());
             }
         }
-        for (const auto& [present, what] : {std::pair{!check.name.empty(), "name"},
-                                            std::pair{!trim(check.sql).empty(), "sql"},
-                                            std::pair{expect_text.has_value(), "expect"}}) {
+        for (const auto& [present, what] :
+             {std::pair{!check.name.empty(), "name"}, std::pair{!trim(check.sql).empty(), "sql"},
+              std::pair{expect_text.has_value(), "expect"}}) {
             if (!present) {
                 return fail(ErrorCode::config, "{} line {}: check without '{}'", source, line,
                             what);
@@ -285,7 +305,8 @@ Result<std::vector<TableCount>> parse_baseline(std::string_view json_text,
         const std::size_t end = std::min<std::size_t>(e.byte, json_text.size());
         const auto line = 1 + std::count(json_text.begin(), json_text.begin() + end, '\n');
         std::string what = e.what();
-        if (auto pos = what.find("] "); pos != std::string::npos) what.erase(0, pos + 2);
+        if (auto pos = what.find("] "); pos != std::string::npos)
+            what.erase(0, pos + 2);
         return fail(ErrorCode::config, "{} line {}: malformed JSON: {}", source, line, what);
     }
     if (!root.is_object() || !root.contains("tables") || !root["tables"].is_array()) {
@@ -298,12 +319,14 @@ Result<std::vector<TableCount>> parse_baseline(std::string_view json_text,
     for (const auto& entry : root["tables"]) {
         TableCount table;
         bool ok = entry.is_object();
-        for (auto [key, field] : {std::pair{"database", &table.database},
-                                  std::pair{"schema", &table.schema},
-                                  std::pair{"table", &table.table}}) {
-            if (!ok) break;
+        for (auto [key, field] :
+             {std::pair{"database", &table.database}, std::pair{"schema", &table.schema},
+              std::pair{"table", &table.table}}) {
+            if (!ok)
+                break;
             ok = entry.contains(key) && entry[key].is_string();
-            if (ok) *field = entry[key].get<std::string>();
+            if (ok)
+                *field = entry[key].get<std::string>();
         }
         ok = ok && entry.contains("rows") && entry["rows"].is_number_integer();
         if (!ok) {
@@ -328,16 +351,17 @@ Result<std::vector<TableCount>> load_baseline(const std::filesystem::path& file)
     return parse_baseline(*text, file.string());
 }
 
-std::vector<CheckOutcome> compare_with_baseline(const std::vector<TableCount>& baseline,
-                                                const std::vector<TableCount>& current,
-                                                const std::vector<std::string>& validated_databases) {
+std::vector<CheckOutcome> compare_with_baseline(
+    const std::vector<TableCount>& baseline, const std::vector<TableCount>& current,
+    const std::vector<std::string>& validated_databases) {
     using Key = std::tuple<std::string, std::string, std::string>;
     auto key_of = [](const TableCount& t) { return Key{t.database, t.schema, t.table}; };
     auto name_of = [](const TableCount& t) {
         return fmt::format("{}:{}.{}", t.database, t.schema, t.table);
     };
     std::map<Key, std::int64_t> now;
-    for (const auto& t : current) now[key_of(t)] = t.rows;
+    for (const auto& t : current)
+        now[key_of(t)] = t.rows;
     std::map<Key, bool> in_baseline;
     std::map<std::string, std::size_t> unvalidated;  // database -> baseline tables in it
     std::vector<CheckOutcome> out;
@@ -380,23 +404,27 @@ Result<std::string> conninfo_with_database(const std::string& conninfo,
     PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
     if (!options) {
         std::string message(error ? trim(error) : std::string_view("out of memory"));
-        if (error) PQfreemem(error);
+        if (error)
+            PQfreemem(error);
         return fail(ErrorCode::usage, "invalid connection string: {}", message);
     }
     // Rebuilt as key=value whatever the input form: one quoting rule covers URIs and strings.
     auto append = [](std::string& out, std::string_view key, std::string_view value) {
-        if (!out.empty()) out += ' ';
+        if (!out.empty())
+            out += ' ';
         out += key;
         out += "='";
         for (char c : value) {
-            if (c == '\'' || c == '\\') out += '\\';
+            if (c == '\'' || c == '\\')
+                out += '\\';
             out += c;
         }
         out += '\'';
     };
     std::string out;
     for (const PQconninfoOption* o = options; o->keyword; ++o) {
-        if (o->val && std::string_view(o->keyword) != "dbname") append(out, o->keyword, o->val);
+        if (o->val && std::string_view(o->keyword) != "dbname")
+            append(out, o->keyword, o->val);
     }
     append(out, "dbname", database);
     PQconninfoFree(options);

@@ -74,9 +74,9 @@ Result<std::vector<TableCount>> load_baseline(const std::filesystem::path& file)
 // passed one per matching table and a passed "new table" one per table absent from the
 // baseline. Baseline tables of a database not in `validated_databases` are reported as one
 // failed outcome per such database (it is missing, or was not part of this run).
-std::vector<CheckOutcome> compare_with_baseline(const std::vector<TableCount>& baseline,
-                                                const std::vector<TableCount>& current,
-                                                const std::vector<std::string>& validated_databases);
+std::vector<CheckOutcome> compare_with_baseline(
+    const std::vector<TableCount>& baseline, const std::vector<TableCount>& current,
+    const std::vector<std::string>& validated_databases);
 
 // `conninfo` (key=value string or URI) with its dbname replaced, as a key=value string.
 // Fails with ErrorCode::usage when libpq cannot parse `conninfo`.

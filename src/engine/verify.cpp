@@ -58,7 +58,8 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
     for (const auto& id : ids) {
         auto manifest = repo::read_manifest(storage, id);
         if (!manifest) {
-            if (options.backup_id) return std::unexpected(manifest.error());
+            if (options.backup_id)
+                return std::unexpected(manifest.error());
             verifier.problem(repo::manifest_key(id), manifest.error().message, {"backup " + id});
             continue;
         }
@@ -76,13 +77,15 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
             std::vector<std::string> affected;
             const std::string id = object.key.substr(object.key.rfind('/') + 1);
             for (const auto& m : manifests) {
-                if (std::find(m.indexes.begin(), m.indexes.end(), id) != m.indexes.end()) affected.push_back("backup " + m.id);
+                if (std::find(m.indexes.begin(), m.indexes.end(), id) != m.indexes.end())
+                    affected.push_back("backup " + m.id);
             }
             verifier.problem(object.key, payload.error().message, affected);
         }
     }
     auto loaded = repo::load_block_index(storage);
-    if (loaded) index = std::move(*loaded);
+    if (loaded)
+        index = std::move(*loaded);
 
     // Which blocks each backup needs, grouped by pack.
     std::unordered_map<repo::BlockId, References, repo::BlockIdHash> references;
@@ -90,7 +93,8 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
         for (const auto& e : m.entries) {
             for (const auto& b : e.blocks) {
                 References& r = references[b];
-                if (r.named.size() < k_max_named_references) r.named.push_back(fmt::format("backup {} file {}", m.id, e.path));
+                if (r.named.size() < k_max_named_references)
+                    r.named.push_back(fmt::format("backup {} file {}", m.id, e.path));
                 ++r.count;
             }
         }
@@ -99,13 +103,15 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
     for (const auto& [id, refs] : references) {
         auto location = index.find(id);
         if (!location) {
-            verifier.problem("block " + id.hex(), "missing from the repository index", affected_of(refs));
+            verifier.problem("block " + id.hex(), "missing from the repository index",
+                             affected_of(refs));
             continue;
         }
         by_pack[*location->pack_id].emplace_back(id, location->placement);
     }
     std::vector<std::string> pack_ids;
-    for (const auto& [id, blocks] : by_pack) pack_ids.push_back(id);
+    for (const auto& [id, blocks] : by_pack)
+        pack_ids.push_back(id);
     report.packs = pack_ids.size();
     report.blocks = references.size();
 
@@ -120,24 +126,31 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
         if (!bytes) {
             std::vector<std::string> affected;
             for (const auto& [id, placement] : blocks) {
-                for (const auto& a : affected_of(references[id])) affected.push_back(a);
+                for (const auto& a : affected_of(references[id]))
+                    affected.push_back(a);
             }
             verifier.problem(key, bytes.error().message, affected);
             return {};
         }
         auto envelope = repo::decode_object(*bytes, repo::ObjectKind::pack, key);
-        if (!envelope) verifier.problem(key, envelope.error().message);
+        if (!envelope)
+            verifier.problem(key, envelope.error().message);
         std::string block;
         for (const auto& [id, placement] : blocks) {
             if (placement.offset + placement.stored_length > bytes->size()) {
-                verifier.problem(key, "block " + id.hex() + " lies outside the pack", affected_of(references[id]));
+                verifier.problem(key, "block " + id.hex() + " lies outside the pack",
+                                 affected_of(references[id]));
                 continue;
             }
-            const std::string_view stored = std::string_view(*bytes).substr(placement.offset, placement.stored_length);
+            const std::string_view stored =
+                std::string_view(*bytes).substr(placement.offset, placement.stored_length);
             auto status = repo::decode_block(stored, id, placement, readers[worker], block);
-            if (!status) verifier.problem(key, status.error().message, affected_of(references[id]));
+            if (!status)
+                verifier.problem(key, status.error().message, affected_of(references[id]));
         }
-        if (options.progress) options.progress({"checking packs", ++packs_done, static_cast<std::uint64_t>(pack_ids.size())});
+        if (options.progress)
+            options.progress(
+                {"checking packs", ++packs_done, static_cast<std::uint64_t>(pack_ids.size())});
         return {};
     }));
     std::error_code ec;
@@ -150,22 +163,27 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
     const RestorableWindow window = LB_TRY(compute_window(storage, manifests));
     std::set<std::string> wal_names;
     if (!options.backup_id) {
-        for (const auto& name : LB_TRY(repo::list_wal_names(storage))) wal_names.insert(name);
+        for (const auto& name : LB_TRY(repo::list_wal_names(storage)))
+            wal_names.insert(name);
     }
     for (std::size_t i = 0; i < manifests.size(); ++i) {
         const auto& m = manifests[i];
         const auto& reach = window.backups[i];
         if (!reach.consistent) {
-            verifier.problem(reach.first_missing_segment,
-                             fmt::format("WAL segment is missing; backup {} needs {} .. {} to be consistent",
-                                         m.id, m.start_wal, m.stop_wal),
-                             {"backup " + m.id});
+            verifier.problem(
+                reach.first_missing_segment,
+                fmt::format("WAL segment is missing; backup {} needs {} .. {} to be consistent",
+                            m.id, m.start_wal, m.stop_wal),
+                {"backup " + m.id});
         }
         const auto first = postgres::parse_wal_file_name(m.start_wal, m.source.wal_segment_size);
-        const auto last = postgres::parse_wal_file_name(reach.last_segment, m.source.wal_segment_size);
-        if (!first || !last) continue;
+        const auto last =
+            postgres::parse_wal_file_name(reach.last_segment, m.source.wal_segment_size);
+        if (!first || !last)
+            continue;
         for (auto segno = first->segno; segno <= last->segno; ++segno) {
-            wal_names.insert(postgres::wal_file_name({m.timeline, segno}, m.source.wal_segment_size));
+            wal_names.insert(
+                postgres::wal_file_name({m.timeline, segno}, m.source.wal_segment_size));
         }
     }
     const std::vector<std::string> wal_list(wal_names.begin(), wal_names.end());
@@ -175,11 +193,15 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
         auto content = repo::fetch_wal(storage, wal_list[i]);
         if (!content) {
             std::vector<std::string> affected;
-            for (const auto& m : manifests) affected.push_back("backup " + m.id);
-            if (affected.size() > k_max_named_references) affected.resize(k_max_named_references);
+            for (const auto& m : manifests)
+                affected.push_back("backup " + m.id);
+            if (affected.size() > k_max_named_references)
+                affected.resize(k_max_named_references);
             verifier.problem(repo::wal_key(wal_list[i]), content.error().message, affected);
         }
-        if (options.progress) options.progress({"checking WAL", ++wal_done, static_cast<std::uint64_t>(wal_list.size())});
+        if (options.progress)
+            options.progress(
+                {"checking WAL", ++wal_done, static_cast<std::uint64_t>(wal_list.size())});
         return {};
     }));
     return report;

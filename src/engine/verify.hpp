@@ -20,7 +20,7 @@ struct VerifyOptions {
 };
 
 struct VerifyProblem {
-    std::string object;                 // storage key, or a WAL file name
+    std::string object;  // storage key, or a WAL file name
     std::string message;
     std::vector<std::string> affected;  // "backup X file Y" / "backup X"
 };

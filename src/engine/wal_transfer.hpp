@@ -16,6 +16,7 @@ Result<repo::PushOutcome> wal_push(const std::string& repository, const fs::path
 
 // Restores archived file `name` to `destination` atomically. ErrorCode::not_found when the
 // archive does not have it (PostgreSQL then ends recovery); ErrorCode::corrupt when it is damaged.
-Status wal_fetch(const std::string& repository, const std::string& name, const fs::path& destination);
+Status wal_fetch(const std::string& repository, const std::string& name,
+                 const fs::path& destination);
 
 }  // namespace lifeboat::engine

@@ -11,10 +11,18 @@ namespace lifeboat {
 Result<File> File::open(const fs::path& path, OpenMode mode, int permissions) {
     int flags = O_CLOEXEC;
     switch (mode) {
-        case OpenMode::read: flags |= O_RDONLY; break;
-        case OpenMode::create_new: flags |= O_WRONLY | O_CREAT | O_EXCL; break;
-        case OpenMode::create_truncate: flags |= O_WRONLY | O_CREAT | O_TRUNC; break;
-        case OpenMode::read_write: flags |= O_RDWR; break;
+        case OpenMode::read:
+            flags |= O_RDONLY;
+            break;
+        case OpenMode::create_new:
+            flags |= O_WRONLY | O_CREAT | O_EXCL;
+            break;
+        case OpenMode::create_truncate:
+            flags |= O_WRONLY | O_CREAT | O_TRUNC;
+            break;
+        case OpenMode::read_write:
+            flags |= O_RDWR;
+            break;
     }
     const int fd = ::open(path.c_str(), flags, permissions);
     if (fd < 0) {
@@ -32,7 +40,8 @@ File::File(File&& other) noexcept
 
 File& File::operator=(File&& other) noexcept {
     if (this != &other) {
-        if (m_fd >= 0) ::close(m_fd);
+        if (m_fd >= 0)
+            ::close(m_fd);
         m_fd = other.m_fd;
         m_path = std::move(other.m_path);
         m_append_offset = other.m_append_offset;
@@ -42,19 +51,22 @@ File& File::operator=(File&& other) noexcept {
 }
 
 File::~File() {
-    if (m_fd >= 0) ::close(m_fd);
+    if (m_fd >= 0)
+        ::close(m_fd);
 }
 
 Result<std::size_t> File::read_at(std::uint64_t offset, char* buffer, std::size_t length) const {
     std::size_t done = 0;
     while (done < length) {
-        const ssize_t n = ::pread(m_fd, buffer + done, length - done,
-                                  static_cast<off_t>(offset + done));
+        const ssize_t n =
+            ::pread(m_fd, buffer + done, length - done, static_cast<off_t>(offset + done));
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             return fail(ErrorCode::io, "cannot read {}: {}", m_path.string(), errno_text(errno));
         }
-        if (n == 0) break;
+        if (n == 0)
+            break;
         done += static_cast<std::size_t>(n);
     }
     return done;
@@ -73,7 +85,8 @@ Status File::write_at(std::uint64_t offset, std::string_view data) {
         const ssize_t n = ::pwrite(m_fd, data.data() + done, data.size() - done,
                                    static_cast<off_t>(offset + done));
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             return fail(ErrorCode::io, "cannot write {}: {}", m_path.string(), errno_text(errno));
         }
         done += static_cast<std::size_t>(n);

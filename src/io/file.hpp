@@ -13,7 +13,7 @@ namespace lifeboat {
 enum class OpenMode { read, create_new, create_truncate, read_write };
 
 class File {
-public:
+  public:
     static Result<File> open(const fs::path& path, OpenMode mode, int permissions = 0644);
     File() = default;
     File(File&& other) noexcept;
@@ -32,7 +32,7 @@ public:
     const fs::path& path() const { return m_path; }
     std::uint64_t appended() const { return m_append_offset; }
 
-private:
+  private:
     File(int fd, fs::path path) : m_fd(fd), m_path(std::move(path)) {}
     int m_fd = -1;
     fs::path m_path;

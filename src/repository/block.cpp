@@ -5,9 +5,11 @@
 namespace lifeboat::repo {
 
 std::optional<BlockId> BlockId::from_hex(std::string_view text) {
-    if (text.size() != 64) return std::nullopt;
+    if (text.size() != 64)
+        return std::nullopt;
     auto bytes = lifeboat::from_hex(text);
-    if (!bytes) return std::nullopt;
+    if (!bytes)
+        return std::nullopt;
     BlockId id;
     std::memcpy(id.digest.data(), bytes->data(), id.digest.size());
     return id;
@@ -24,7 +26,8 @@ Status decode_block(std::string_view stored, const BlockId& id, const BlockPlace
     } else if (placement.codec == BlockCodec::raw) {
         out.assign(stored);
     } else {
-        return fail(ErrorCode::corrupt, "unknown block codec {}", static_cast<int>(placement.codec));
+        return fail(ErrorCode::corrupt, "unknown block codec {}",
+                    static_cast<int>(placement.codec));
     }
     if (BlockId::of(out) != id) {
         return fail(ErrorCode::corrupt, "block {} does not match its id (damaged data)", id.hex());
@@ -40,7 +43,8 @@ Status read_block(const Storage& storage, std::string_view pack_id, const BlockI
         return std::unexpected(stored.error().context("block {} in pack {}", id.hex(), pack_id));
     }
     auto status = decode_block(*stored, id, placement, reader, out);
-    if (!status) return std::unexpected(status.error().context("pack {}", pack_id));
+    if (!status)
+        return std::unexpected(status.error().context("pack {}", pack_id));
     return {};
 }
 

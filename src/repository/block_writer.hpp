@@ -17,7 +17,7 @@
 namespace lifeboat::repo {
 
 class BlockWriter {
-public:
+  public:
     // `index` must outlive the writer; blocks it contains are never stored again.
     BlockWriter(Repository& repository, const BlockIndex& index, unsigned workers);
     ~BlockWriter();
@@ -31,7 +31,7 @@ public:
     std::uint64_t new_blocks() const { return m_new_blocks; }
     std::uint64_t stored_bytes() const { return m_stored_bytes; }
 
-private:
+  private:
     struct Worker;
     bool claim(const BlockId& id);  // true when this call made the block known
 

@@ -10,12 +10,14 @@ using nlohmann::json;
 
 void BlockIndex::add_pack(const PackSummary& pack) {
     const std::string* id = &*m_pack_ids.insert(pack.id).first;
-    for (const auto& e : pack.entries) m_blocks.try_emplace(e.id, BlockLocation{id, e.placement});
+    for (const auto& e : pack.entries)
+        m_blocks.try_emplace(e.id, BlockLocation{id, e.placement});
 }
 
 std::optional<BlockLocation> BlockIndex::find(const BlockId& id) const {
     auto it = m_blocks.find(id);
-    if (it == m_blocks.end()) return std::nullopt;
+    if (it == m_blocks.end())
+        return std::nullopt;
     return it->second;
 }
 
@@ -28,7 +30,8 @@ Result<std::vector<PackSummary>> parse_index(const std::string& text, const std:
             PackSummary pack{p.at("id").get<std::string>(), p.at("size").get<std::uint64_t>(), {}};
             for (const auto& b : p.at("blobs")) {
                 auto id = BlockId::from_hex(b.at(0).get<std::string>());
-                if (!id) return fail(ErrorCode::corrupt, "{}: malformed block id", key);
+                if (!id)
+                    return fail(ErrorCode::corrupt, "{}: malformed block id", key);
                 pack.entries.push_back(PackEntry{
                     *id, BlockPlacement{b.at(1).get<std::uint64_t>(), b.at(2).get<std::uint32_t>(),
                                         b.at(3).get<std::uint32_t>(),
@@ -50,7 +53,8 @@ Result<BlockIndex> load_block_index(const Storage& storage) {
         const std::string bytes = LB_TRY(storage.read(object.key));
         const std::string text = LB_TRY(decode_object(bytes, ObjectKind::index, object.key));
         const auto packs = LB_TRY(parse_index(text, object.key));
-        for (const auto& pack : packs) index.add_pack(pack);
+        for (const auto& pack : packs)
+            index.add_pack(pack);
         index.loaded_from.push_back(object.key.substr(object.key.rfind('/') + 1));
     }
     return index;
@@ -72,7 +76,8 @@ Result<std::string> write_index(Storage& storage, const std::vector<PackSummary>
     const std::string id = digest_hex(sha256(object));
     auto status = storage.write("index/" + id, object, Overwrite::never);
     // The same content under the same name is already there: nothing to do.
-    if (!status && status.error().code != ErrorCode::conflict) return std::unexpected(status.error());
+    if (!status && status.error().code != ErrorCode::conflict)
+        return std::unexpected(status.error());
     return id;
 }
 
@@ -82,7 +87,8 @@ Result<std::vector<std::string>> find_unindexed_packs(const Storage& storage,
     const auto objects = LB_TRY(storage.list("data"));
     for (const auto& object : objects) {
         const std::string id = object.key.substr(object.key.rfind('/') + 1);
-        if (!index.has_pack(id)) out.push_back(id);
+        if (!index.has_pack(id))
+            out.push_back(id);
     }
     return out;
 }

@@ -20,7 +20,7 @@ struct BlockLocation {
 
 // Not thread-safe for writes; concurrent readers are fine once loading is done.
 class BlockIndex {
-public:
+  public:
     void add_pack(const PackSummary& pack);
     std::optional<BlockLocation> find(const BlockId& id) const;
     bool contains(const BlockId& id) const { return m_blocks.count(id) != 0; }
@@ -30,7 +30,7 @@ public:
     // Index ids (object names under index/) this index was loaded from.
     std::vector<std::string> loaded_from;
 
-private:
+  private:
     std::set<std::string> m_pack_ids;  // node-based: element addresses are stable
     std::unordered_map<BlockId, BlockLocation, BlockIdHash> m_blocks;
 };

@@ -10,15 +10,20 @@ namespace lifeboat::repo {
 
 using nlohmann::json;
 
-std::string manifest_key(const std::string& backup_id) { return "backups/" + backup_id; }
+std::string manifest_key(const std::string& backup_id) {
+    return "backups/" + backup_id;
+}
 
 namespace {
 
 std::string type_name(EntryType t) {
     switch (t) {
-        case EntryType::directory: return "dir";
-        case EntryType::file: return "file";
-        case EntryType::symlink: return "link";
+        case EntryType::directory:
+            return "dir";
+        case EntryType::file:
+            return "file";
+        case EntryType::symlink:
+            return "link";
     }
     return "file";
 }
@@ -36,15 +41,18 @@ json to_json(const Manifest& m) {
             j["size"] = e.size;
             j["mtime"] = e.mtime;
             json blocks = json::array();
-            for (const auto& b : e.blocks) blocks.push_back(b.hex());
+            for (const auto& b : e.blocks)
+                blocks.push_back(b.hex());
             j["blocks"] = std::move(blocks);
         }
         entries.push_back(std::move(j));
     }
     json tablespaces = json::array();
-    for (const auto& t : m.tablespaces) tablespaces.push_back({{"oid", t.oid}, {"location", t.location}});
+    for (const auto& t : m.tablespaces)
+        tablespaces.push_back({{"oid", t.oid}, {"location", t.location}});
     json failures = json::array();
-    for (const auto& f : m.page_checksum_failures) failures.push_back({{"path", f.path}, {"block", f.block}});
+    for (const auto& f : m.page_checksum_failures)
+        failures.push_back({{"path", f.path}, {"block", f.block}});
     return {
         {"id", m.id},
         {"source",
@@ -80,7 +88,8 @@ json to_json(const Manifest& m) {
 
 Timestamp time_field(const json& j, const char* name) {
     auto t = parse_iso8601(j.at(name).get<std::string>());
-    if (!t) throw std::runtime_error(fmt::format("field {}: {}", name, t.error().message));
+    if (!t)
+        throw std::runtime_error(fmt::format("field {}: {}", name, t.error().message));
     return *t;
 }
 
@@ -105,7 +114,8 @@ Manifest from_json(const json& j) {
     m.backup_label = j.at("backup_label").get<std::string>();
     m.tablespace_map = j.value("tablespace_map", "");
     for (const auto& t : j.value("tablespaces", json::array())) {
-        m.tablespaces.push_back({t.at("oid").get<std::uint32_t>(), t.at("location").get<std::string>()});
+        m.tablespaces.push_back(
+            {t.at("oid").get<std::uint32_t>(), t.at("location").get<std::string>()});
     }
     m.tags = j.value("tags", std::map<std::string, std::string>{});
     if (j.contains("stats")) {
@@ -117,7 +127,8 @@ Manifest from_json(const json& j) {
         m.stats.duration_seconds = st.value("duration_seconds", 0.0);
     }
     for (const auto& f : j.value("page_checksum_failures", json::array())) {
-        m.page_checksum_failures.push_back({f.at("path").get<std::string>(), f.at("block").get<std::uint64_t>()});
+        m.page_checksum_failures.push_back(
+            {f.at("path").get<std::string>(), f.at("block").get<std::uint64_t>()});
     }
     m.indexes = j.value("indexes", std::vector<std::string>{});
     for (const auto& e : j.at("entries")) {
@@ -135,7 +146,8 @@ Manifest from_json(const json& j) {
             entry.mtime = e.value("mtime", std::int64_t{0});
             for (const auto& b : e.at("blocks")) {
                 auto id = BlockId::from_hex(b.get<std::string>());
-                if (!id) throw std::runtime_error("malformed block id in " + entry.path);
+                if (!id)
+                    throw std::runtime_error("malformed block id in " + entry.path);
                 entry.blocks.push_back(*id);
             }
         } else {
@@ -150,8 +162,8 @@ Manifest from_json(const json& j) {
 }  // namespace
 
 Status write_manifest(Storage& storage, const Manifest& manifest) {
-    const std::string object =
-        LB_TRY(encode_object(ObjectKind::manifest, to_json(manifest).dump(), PayloadCompression::zstd));
+    const std::string object = LB_TRY(
+        encode_object(ObjectKind::manifest, to_json(manifest).dump(), PayloadCompression::zstd));
     return storage.write(manifest_key(manifest.id), object, Overwrite::never);
 }
 
@@ -175,14 +187,16 @@ Result<Manifest> read_manifest(const Storage& storage, const std::string& backup
 Result<std::vector<std::string>> list_backup_ids(const Storage& storage) {
     const auto objects = LB_TRY(storage.list("backups"));
     std::vector<std::string> ids;
-    for (const auto& o : objects) ids.push_back(o.key.substr(o.key.rfind('/') + 1));
+    for (const auto& o : objects)
+        ids.push_back(o.key.substr(o.key.rfind('/') + 1));
     std::sort(ids.begin(), ids.end());
     return ids;
 }
 
 Result<std::vector<Manifest>> read_all_manifests(const Storage& storage) {
     std::vector<Manifest> out;
-    for (const auto& id : LB_TRY(list_backup_ids(storage))) out.push_back(LB_TRY(read_manifest(storage, id)));
+    for (const auto& id : LB_TRY(list_backup_ids(storage)))
+        out.push_back(LB_TRY(read_manifest(storage, id)));
     std::sort(out.begin(), out.end(),
               [](const Manifest& a, const Manifest& b) { return a.start_time < b.start_time; });
     return out;

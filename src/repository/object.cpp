@@ -11,22 +11,29 @@ constexpr std::string_view k_magic = "LIFEBOAT";
 constexpr std::uint32_t k_known_flags = k_flag_zstd_payload;
 
 void put_u32(std::string& out, std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    for (int i = 0; i < 4; ++i)
+        out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 std::uint32_t get_u32(std::string_view in, std::size_t at) {
     std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+        v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
     return v;
 }
 }  // namespace
 
 std::string_view kind_tag(ObjectKind kind) {
     switch (kind) {
-        case ObjectKind::config: return "CONF";
-        case ObjectKind::pack: return "PACK";
-        case ObjectKind::index: return "INDX";
-        case ObjectKind::manifest: return "MNFT";
-        case ObjectKind::wal: return "WALF";
+        case ObjectKind::config:
+            return "CONF";
+        case ObjectKind::pack:
+            return "PACK";
+        case ObjectKind::index:
+            return "INDX";
+        case ObjectKind::manifest:
+            return "MNFT";
+        case ObjectKind::wal:
+            return "WALF";
     }
     return "????";
 }
@@ -90,7 +97,8 @@ Result<std::string> decode_object(std::string_view bytes, ObjectKind expected,
     const std::string_view payload = body.substr(k_header_size);
     if (get_u32(bytes, 16) & k_flag_zstd_payload) {
         auto plain = zstd_decompress(payload);
-        if (!plain) return std::unexpected(plain.error().context("{}", key));
+        if (!plain)
+            return std::unexpected(plain.error().context("{}", key));
         return std::move(*plain);
     }
     return std::string(payload);

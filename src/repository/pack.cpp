@@ -12,7 +12,8 @@ constexpr std::size_t k_entry_size = 32 + 8 + 4 + 4 + 1 + 3;
 
 template <typename T>
 void put_le(std::string& out, T v) {
-    for (std::size_t i = 0; i < sizeof(T); ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    for (std::size_t i = 0; i < sizeof(T); ++i)
+        out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 template <typename T>
 T get_le(std::string_view in, std::size_t at) {
@@ -54,8 +55,8 @@ Status PackWriter::write(std::string_view data) {
 
 Status PackWriter::add(const BlockId& id, std::string_view stored, std::uint32_t raw_length,
                        BlockCodec codec) {
-    PackEntry entry{id, BlockPlacement{m_size, static_cast<std::uint32_t>(stored.size()),
-                                       raw_length, codec}};
+    PackEntry entry{
+        id, BlockPlacement{m_size, static_cast<std::uint32_t>(stored.size()), raw_length, codec}};
     LB_CHECK(write(stored));
     m_entries.push_back(entry);
     return {};
@@ -89,12 +90,15 @@ Result<PackSummary> read_pack_summary(const Storage& storage, const std::string&
     auto bad = [&](std::string_view why) {
         return fail(ErrorCode::corrupt, "{}: malformed pack footer ({})", key, why);
     };
-    if (payload.size() < 8) return bad("too short");
+    if (payload.size() < 8)
+        return bad("too short");
     const auto footer_length = get_le<std::uint32_t>(payload, payload.size() - 4);
-    if (footer_length + 4 > payload.size() || footer_length < 4) return bad("bad footer length");
+    if (footer_length + 4 > payload.size() || footer_length < 4)
+        return bad("bad footer length");
     const std::size_t footer_at = payload.size() - 4 - footer_length;
     const auto count = get_le<std::uint32_t>(payload, footer_at);
-    if (4 + static_cast<std::size_t>(count) * k_entry_size != footer_length) return bad("bad entry count");
+    if (4 + static_cast<std::size_t>(count) * k_entry_size != footer_length)
+        return bad("bad entry count");
     PackSummary summary{pack_id, bytes.size(), {}};
     summary.entries.reserve(count);
     const std::uint64_t blobs_end = k_header_size + footer_at;

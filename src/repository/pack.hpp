@@ -24,7 +24,7 @@ struct PackSummary {
 
 // Streams blocks into a new pack. Not thread-safe: one writer per worker thread.
 class PackWriter {
-public:
+  public:
     static Result<PackWriter> start(Storage& storage);
     PackWriter(PackWriter&&) noexcept = default;
 
@@ -35,7 +35,7 @@ public:
     // Writes footer and trailer and publishes the pack. The writer is spent afterwards.
     Result<PackSummary> finish();
 
-private:
+  private:
     PackWriter(std::string id, std::unique_ptr<Upload> upload);
     Status write(std::string_view data);
 

@@ -19,7 +19,8 @@ constexpr std::string_view k_config_key = "config";
 std::string random_hex(std::size_t bytes) {
     std::random_device rd;
     std::string raw;
-    while (raw.size() < bytes) raw.push_back(static_cast<char>(rd() & 0xff));
+    while (raw.size() < bytes)
+        raw.push_back(static_cast<char>(rd() & 0xff));
     return to_hex(raw);
 }
 }  // namespace

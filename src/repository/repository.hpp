@@ -23,7 +23,7 @@ struct RepositoryConfig {
 Result<std::unique_ptr<Storage>> open_storage(const std::string& location);
 
 class Repository {
-public:
+  public:
     static Result<Repository> open(const std::string& location);
     // Creates a repository at `location`: the directory must be missing or empty.
     static Result<Repository> init(const std::string& location, RepositoryConfig config);
@@ -36,7 +36,7 @@ public:
     // Removes temporary objects left by dead writers (call before writing).
     Status clean_stale_temporaries();
 
-private:
+  private:
     Repository(std::unique_ptr<Storage> storage, RepositoryConfig config)
         : m_storage(std::move(storage)), m_config(std::move(config)) {}
     std::unique_ptr<Storage> m_storage;

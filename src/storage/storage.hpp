@@ -7,7 +7,8 @@
 // - `write` and `Upload::commit` publish atomically. With Overwrite::never, publishing a key that
 //   already exists fails with ErrorCode::conflict and leaves the stored object untouched; with
 //   Overwrite::allow the new object replaces the old one atomically.
-// - A missing key is ErrorCode::not_found for read, read_range, stat and remove_if_exists is a no-op.
+// - A missing key is ErrorCode::not_found for read, read_range, stat and remove_if_exists is a
+// no-op.
 // - `list` returns every published key under a prefix (recursively), in no particular order;
 //   objects still being written are never listed.
 // - All methods may be called concurrently from several threads and processes.
@@ -35,7 +36,7 @@ struct ObjectInfo {
 // A streaming write of one object. Nothing is visible until commit(); destroying an Upload
 // without commit() discards what was written.
 class Upload {
-public:
+  public:
     virtual ~Upload() = default;
     virtual Status append(std::string_view data) = 0;
     virtual std::uint64_t size() const = 0;
@@ -43,7 +44,7 @@ public:
 };
 
 class Storage {
-public:
+  public:
     virtual ~Storage() = default;
 
     // Where this storage lives, for messages ("/srv/backup", "s3://bucket/prefix").

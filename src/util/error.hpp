@@ -15,19 +15,19 @@ namespace lifeboat {
 // The catalogue. Exit statuses are part of the CLI contract and documented in docs/cli.md;
 // never renumber one.
 enum class ErrorCode {
-    usage,            // bad command line or malformed value (time, tag, number)
-    config,           // unreadable or invalid configuration file / environment
-    not_found,        // a named thing does not exist (backup id, WAL file, table)
-    not_a_repository, // path exists but holds no Lifeboat repository, or none exists
-    repository,       // repository I/O failure or inconsistent state
-    corrupt,          // checksum or format mismatch in stored data
-    conflict,         // refusing to overwrite different content / target exists
-    database,         // PostgreSQL unreachable, refused, or a query failed
-    outside_window,   // requested recovery target is not restorable
-    check_failed,     // validation or verification found problems
-    io,               // local file system failure outside the repository
-    interrupted,      // stopped by a signal
-    internal,         // a bug: a broken invariant
+    usage,             // bad command line or malformed value (time, tag, number)
+    config,            // unreadable or invalid configuration file / environment
+    not_found,         // a named thing does not exist (backup id, WAL file, table)
+    not_a_repository,  // path exists but holds no Lifeboat repository, or none exists
+    repository,        // repository I/O failure or inconsistent state
+    corrupt,           // checksum or format mismatch in stored data
+    conflict,          // refusing to overwrite different content / target exists
+    database,          // PostgreSQL unreachable, refused, or a query failed
+    outside_window,    // requested recovery target is not restorable
+    check_failed,      // validation or verification found problems
+    io,                // local file system failure outside the repository
+    interrupted,       // stopped by a signal
+    internal,          // a bug: a broken invariant
 };
 
 struct Error {
@@ -58,15 +58,17 @@ std::string_view error_code_name(ErrorCode code);
 
 // Propagates the error of an expression returning Result<T>/Status; yields the value otherwise.
 // GNU statement expression: g++ and clang both support it, and it keeps call sites linear.
-#define LB_TRY(expr)                                                  \
-    ({                                                                \
-        auto&& lb_try_result_ = (expr);                               \
-        if (!lb_try_result_) return std::unexpected(std::move(lb_try_result_).error()); \
-        std::move(lb_try_result_).value();                            \
+#define LB_TRY(expr)                                                   \
+    ({                                                                 \
+        auto&& lb_try_result_ = (expr);                                \
+        if (!lb_try_result_)                                           \
+            return std::unexpected(std::move(lb_try_result_).error()); \
+        std::move(lb_try_result_).value();                             \
     })
 
-#define LB_CHECK(expr)                                                \
-    do {                                                              \
-        auto&& lb_check_result_ = (expr);                             \
-        if (!lb_check_result_) return std::unexpected(std::move(lb_check_result_).error()); \
+#define LB_CHECK(expr)                                                   \
+    do {                                                                 \
+        auto&& lb_check_result_ = (expr);                                \
+        if (!lb_check_result_)                                           \
+            return std::unexpected(std::move(lb_check_result_).error()); \
     } while (0)

@@ -30,7 +30,7 @@ std::string errno_text(int err);
 
 // Owns a temporary directory and removes it (recursively) on destruction unless kept.
 class TempDirectory {
-public:
+  public:
     static Result<TempDirectory> create(const fs::path& parent, std::string_view prefix);
     TempDirectory(TempDirectory&& other) noexcept;
     TempDirectory& operator=(TempDirectory&&) = delete;
@@ -38,7 +38,7 @@ public:
     const fs::path& path() const { return m_path; }
     void keep() { m_keep = true; }
 
-private:
+  private:
     explicit TempDirectory(fs::path path) : m_path(std::move(path)) {}
     fs::path m_path;
     bool m_keep = false;

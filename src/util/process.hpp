@@ -2,9 +2,9 @@
 // collect its exit status and output.
 #pragma once
 
+#include <sys/types.h>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 #include "util/error.hpp"
@@ -22,9 +22,9 @@ Result<UserAccount> lookup_user(const std::string& name);
 Result<std::string> user_name_of(uid_t uid);
 
 struct ProcessOptions {
-    std::optional<UserAccount> run_as;   // drop to this account in the child (needs root)
-    std::optional<fs::path> stdout_file; // append stdout here instead of capturing it
-    bool merge_stderr = true;            // capture stderr together with stdout
+    std::optional<UserAccount> run_as;    // drop to this account in the child (needs root)
+    std::optional<fs::path> stdout_file;  // append stdout here instead of capturing it
+    bool merge_stderr = true;             // capture stderr together with stdout
     std::vector<std::pair<std::string, std::string>> environment;  // extra variables
 };
 

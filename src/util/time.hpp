@@ -15,9 +15,9 @@ struct Timestamp {
     auto operator<=>(const Timestamp&) const = default;
 };
 
-// Parses ISO 8601 with an explicit zone: "2026-11-26T08:00:00Z", "2026-11-26 08:00:00.123456+01:00",
-// "2026-11-26T08:00:00-0500". A time without a zone is refused (ErrorCode::usage): a restore target
-// must never depend on the machine's local zone.
+// Parses ISO 8601 with an explicit zone: "2026-11-26T08:00:00Z", "2026-11-26
+// 08:00:00.123456+01:00", "2026-11-26T08:00:00-0500". A time without a zone is refused
+// (ErrorCode::usage): a restore target must never depend on the machine's local zone.
 Result<Timestamp> parse_iso8601(std::string_view text);
 
 // "2026-11-26T08:00:00.123456Z" (fraction omitted when zero).
@@ -31,7 +31,7 @@ inline constexpr std::int64_t k_postgres_epoch_offset_micros = 946684800LL * 100
 
 // The wall clock, passed in where tests need to control time.
 class Clock {
-public:
+  public:
     virtual ~Clock() = default;
     virtual Timestamp now() const = 0;
 };

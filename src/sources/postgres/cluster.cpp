@@ -8,7 +8,8 @@ namespace {
 Result<Timestamp> parse_epoch_micros(const std::string& text) {
     std::int64_t micros = 0;
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), micros);
-    if (ec != std::errc()) return fail(ErrorCode::database, "unexpected server time '{}'", text);
+    if (ec != std::errc())
+        return fail(ErrorCode::database, "unexpected server time '{}'", text);
     return Timestamp{micros};
 }
 
@@ -45,7 +46,7 @@ Result<Timestamp> server_now(Connection& conn) {
 
 Result<BackupStartInfo> start_backup(Connection& conn, const std::string& label) {
     auto r = LB_TRY(conn.query(std::string("SELECT lsn::text, pg_walfile_name(lsn), ") + k_now_sql +
-                               " FROM pg_backup_start($1, true) AS lsn",
+                                   " FROM pg_backup_start($1, true) AS lsn",
                                {label}));
     BackupStartInfo info;
     info.start_lsn = r.text(0, 0);

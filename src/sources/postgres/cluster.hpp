@@ -18,7 +18,7 @@ struct ClusterInfo {
     std::uint64_t wal_segment_size = 0;
     bool data_checksums = false;
     std::uint32_t block_size = 8192;
-    std::string archive_mode;     // off | on | always
+    std::string archive_mode;  // off | on | always
     std::string archive_command;
     bool in_recovery = false;
 };

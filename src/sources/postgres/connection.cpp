@@ -8,15 +8,18 @@ namespace {
 // libpq messages end with a newline and sometimes carry a DETAIL line; keep the first line.
 std::string first_line(const char* message) {
     std::string text = message ? message : "";
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-    if (auto pos = text.find('\n'); pos != std::string::npos) text.resize(pos);
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+        text.pop_back();
+    if (auto pos = text.find('\n'); pos != std::string::npos)
+        text.resize(pos);
     return text;
 }
 }  // namespace
 
 Result<Connection> Connection::open(const std::string& conninfo) {
     pg_conn* conn = PQconnectdb(conninfo.c_str());
-    if (!conn) return fail(ErrorCode::database, "cannot allocate a PostgreSQL connection");
+    if (!conn)
+        return fail(ErrorCode::database, "cannot allocate a PostgreSQL connection");
     if (PQstatus(conn) != CONNECTION_OK) {
         std::string message = first_line(PQerrorMessage(conn));
         PQfinish(conn);
@@ -25,7 +28,8 @@ Result<Connection> Connection::open(const std::string& conninfo) {
     }
     // Server notices (pg_backup_stop's "all required WAL segments have been archived") are not
     // for Lifeboat's users; errors arrive through results instead.
-    PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        conn, [](void*, const char*) {}, nullptr);
     return Connection(conn);
 }
 
@@ -35,7 +39,8 @@ Connection::Connection(Connection&& other) noexcept : m_conn(other.m_conn) {
 
 Connection& Connection::operator=(Connection&& other) noexcept {
     if (this != &other) {
-        if (m_conn) PQfinish(m_conn);
+        if (m_conn)
+            PQfinish(m_conn);
         m_conn = other.m_conn;
         other.m_conn = nullptr;
     }
@@ -43,28 +48,33 @@ Connection& Connection::operator=(Connection&& other) noexcept {
 }
 
 Connection::~Connection() {
-    if (m_conn) PQfinish(m_conn);
+    if (m_conn)
+        PQfinish(m_conn);
 }
 
 Result<QueryResult> Connection::query(const std::string& sql,
                                       const std::vector<std::string>& params) {
     std::vector<const char*> values;
     values.reserve(params.size());
-    for (const auto& p : params) values.push_back(p.c_str());
+    for (const auto& p : params)
+        values.push_back(p.c_str());
     // Without parameters use the simple protocol, which accepts several statements at once.
-    PGresult* res = values.empty() ? PQexec(m_conn, sql.c_str())
-                                   : PQexecParams(m_conn, sql.c_str(), static_cast<int>(values.size()),
-                                                  nullptr, values.data(), nullptr, nullptr, 0);
+    PGresult* res = values.empty()
+                        ? PQexec(m_conn, sql.c_str())
+                        : PQexecParams(m_conn, sql.c_str(), static_cast<int>(values.size()),
+                                       nullptr, values.data(), nullptr, nullptr, 0);
     const auto status = PQresultStatus(res);
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
         std::string message = first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(m_conn));
-        if (res) PQclear(res);
+        if (res)
+            PQclear(res);
         return fail(ErrorCode::database, "query failed: {}", message);
     }
     QueryResult out;
     const int ncols = PQnfields(res);
     const int nrows = PQntuples(res);
-    for (int c = 0; c < ncols; ++c) out.m_columns.emplace_back(PQfname(res, c));
+    for (int c = 0; c < ncols; ++c)
+        out.m_columns.emplace_back(PQfname(res, c));
     out.m_rows.reserve(static_cast<std::size_t>(nrows));
     for (int r = 0; r < nrows; ++r) {
         std::vector<std::optional<std::string>> row;
@@ -98,9 +108,13 @@ Status Connection::execute(const std::string& sql) {
     return {};
 }
 
-int Connection::server_version() const { return PQserverVersion(m_conn); }
+int Connection::server_version() const {
+    return PQserverVersion(m_conn);
+}
 
-std::string Connection::database() const { return PQdb(m_conn); }
+std::string Connection::database() const {
+    return PQdb(m_conn);
+}
 
 std::string Connection::quote_identifier(const std::string& name) const {
     char* quoted = PQescapeIdentifier(m_conn, name.c_str(), name.size());

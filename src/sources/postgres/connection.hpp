@@ -16,7 +16,7 @@ namespace lifeboat::postgres {
 
 // The rows of one query. A NULL value is std::nullopt.
 class QueryResult {
-public:
+  public:
     std::size_t rows() const { return m_rows.size(); }
     std::size_t columns() const { return m_columns.size(); }
     const std::vector<std::string>& column_names() const { return m_columns; }
@@ -29,14 +29,14 @@ public:
         return v ? *v : std::string();
     }
 
-private:
+  private:
     friend class Connection;
     std::vector<std::string> m_columns;
     std::vector<std::vector<std::optional<std::string>>> m_rows;
 };
 
 class Connection {
-public:
+  public:
     // conninfo is a libpq connection string or URI. Fails with ErrorCode::database and libpq's
     // own first line of explanation.
     static Result<Connection> open(const std::string& conninfo);
@@ -46,8 +46,7 @@ public:
     ~Connection();
 
     // Runs one statement; parameters are passed separately (never interpolated into SQL).
-    Result<QueryResult> query(const std::string& sql,
-                              const std::vector<std::string>& params = {});
+    Result<QueryResult> query(const std::string& sql, const std::vector<std::string>& params = {});
     // Convenience: the single value of a one-row, one-column query ("" for NULL).
     Result<std::string> query_value(const std::string& sql,
                                     const std::vector<std::string>& params = {});
@@ -60,7 +59,7 @@ public:
     std::string quote_identifier(const std::string& name) const;
     std::string quote_literal(const std::string& value) const;
 
-private:
+  private:
     explicit Connection(pg_conn* conn) : m_conn(conn) {}
     pg_conn* m_conn = nullptr;
 };

@@ -15,8 +15,8 @@ namespace lifeboat::postgres {
 enum class DataEntryType { directory, file, tablespace_link };
 
 struct DataEntry {
-    std::string path;       // relative to the data directory, '/'-separated
-    fs::path absolute;      // where to read it
+    std::string path;   // relative to the data directory, '/'-separated
+    fs::path absolute;  // where to read it
     DataEntryType type = DataEntryType::file;
     std::uint32_t mode = 0;
     std::uint64_t size = 0;

@@ -19,12 +19,15 @@ Result<fs::path> find_server_bindir(const std::optional<fs::path>& configured) {
         return *configured;
     }
     const fs::path debian = "/usr/lib/postgresql/15/bin";
-    if (usable(debian)) return debian;
+    if (usable(debian))
+        return debian;
     auto pg_config = run_process({"pg_config", "--bindir"}, {.merge_stderr = false});
     if (pg_config && pg_config->exit_status == 0) {
         std::string dir = pg_config->output;
-        while (!dir.empty() && (dir.back() == '\n' || dir.back() == ' ')) dir.pop_back();
-        if (usable(dir)) return fs::path(dir);
+        while (!dir.empty() && (dir.back() == '\n' || dir.back() == ' '))
+            dir.pop_back();
+        if (usable(dir))
+            return fs::path(dir);
     }
     return fail(ErrorCode::config,
                 "cannot find PostgreSQL 15's programs (pg_ctl); install postgresql-15 or set "
@@ -33,7 +36,8 @@ Result<fs::path> find_server_bindir(const std::optional<fs::path>& configured) {
 
 Result<std::optional<UserAccount>> server_account(const fs::path& data_dir,
                                                   const std::string& fallback_user) {
-    if (::geteuid() != 0) return std::optional<UserAccount>{};
+    if (::geteuid() != 0)
+        return std::optional<UserAccount>{};
     struct stat st {};
     if (::stat(data_dir.c_str(), &st) == 0 && st.st_uid != 0) {
         const std::string name = LB_TRY(user_name_of(st.st_uid));
@@ -52,20 +56,23 @@ Result<ProcessResult> LocalServer::run_program(const std::string& program,
 }
 
 Status LocalServer::initdb(Checksums checksums) {
-    std::vector<std::string> args{"-D", m_data_dir.string(), "--auth=trust", "--no-instructions",
-                                  "-E", "UTF8", "--locale=C"};
-    if (m_run_as) args.insert(args.end(), {"-U", m_run_as->name});
-    if (checksums == Checksums::on) args.push_back("--data-checksums");
+    std::vector<std::string> args{
+        "-D", m_data_dir.string(), "--auth=trust", "--no-instructions", "-E", "UTF8", "--locale=C"};
+    if (m_run_as)
+        args.insert(args.end(), {"-U", m_run_as->name});
+    if (checksums == Checksums::on)
+        args.push_back("--data-checksums");
     auto result = LB_TRY(run_program("initdb", args));
     if (result.exit_status != 0) {
-        return fail(ErrorCode::database, "initdb {} failed: {}", m_data_dir.string(), result.output);
+        return fail(ErrorCode::database, "initdb {} failed: {}", m_data_dir.string(),
+                    result.output);
     }
     return {};
 }
 
 Status LocalServer::start(const fs::path& log_file, const std::string& options) {
-    auto result = LB_TRY(run_program(
-        "pg_ctl", {"-D", m_data_dir.string(), "-l", log_file.string(), "-o", options, "-W", "start"}));
+    auto result = LB_TRY(run_program("pg_ctl", {"-D", m_data_dir.string(), "-l", log_file.string(),
+                                                "-o", options, "-W", "start"}));
     if (result.exit_status != 0) {
         return fail(ErrorCode::database, "pg_ctl start {} failed: {}", m_data_dir.string(),
                     result.output);
@@ -76,12 +83,14 @@ Status LocalServer::start(const fs::path& log_file, const std::string& options) 
 Result<std::optional<PostmasterStatus>> LocalServer::status() const {
     auto text = read_file(m_data_dir / "postmaster.pid");
     if (!text) {
-        if (text.error().code == ErrorCode::not_found) return std::optional<PostmasterStatus>{};
+        if (text.error().code == ErrorCode::not_found)
+            return std::optional<PostmasterStatus>{};
         return std::unexpected(text.error());
     }
     std::vector<std::string> lines;
     std::istringstream in(*text);
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    for (std::string line; std::getline(in, line);)
+        lines.push_back(line);
     PostmasterStatus s;
     auto line = [&](std::size_t i) { return i < lines.size() ? lines[i] : std::string(); };
     s.pid = std::strtol(line(0).c_str(), nullptr, 10);
@@ -89,19 +98,23 @@ Result<std::optional<PostmasterStatus>> LocalServer::status() const {
     s.socket_directory = line(4);
     s.listen_address = line(5);
     s.state = line(7);
-    while (!s.state.empty() && s.state.back() == ' ') s.state.pop_back();
-    if (s.listen_address == "*") s.listen_address = "127.0.0.1";
+    while (!s.state.empty() && s.state.back() == ' ')
+        s.state.pop_back();
+    if (s.listen_address == "*")
+        s.listen_address = "127.0.0.1";
     return std::optional<PostmasterStatus>(s);
 }
 
 bool LocalServer::is_running() const {
     auto s = status();
-    if (!s || !*s || (*s)->pid <= 0) return false;
+    if (!s || !*s || (*s)->pid <= 0)
+        return false;
     return ::kill(static_cast<pid_t>((*s)->pid), 0) == 0 || errno == EPERM;
 }
 
 Status LocalServer::stop(StopMode mode) {
-    if (!is_running()) return {};
+    if (!is_running())
+        return {};
     auto result = LB_TRY(run_program(
         "pg_ctl", {"-D", m_data_dir.string(), "-m", mode == StopMode::fast ? "fast" : "immediate",
                    "-w", "-t", "60", "stop"}));

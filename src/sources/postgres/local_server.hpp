@@ -32,9 +32,11 @@ struct PostmasterStatus {
 };
 
 class LocalServer {
-public:
+  public:
     LocalServer(fs::path bindir, fs::path data_dir, std::optional<UserAccount> run_as)
-        : m_bindir(std::move(bindir)), m_data_dir(std::move(data_dir)), m_run_as(std::move(run_as)) {}
+        : m_bindir(std::move(bindir)),
+          m_data_dir(std::move(data_dir)),
+          m_run_as(std::move(run_as)) {}
 
     enum class Checksums { off, on };
     // initdb with trust authentication for local connections (the data dir must be new).
@@ -57,7 +59,7 @@ public:
     const fs::path& bindir() const { return m_bindir; }
     const std::optional<UserAccount>& run_as() const { return m_run_as; }
 
-private:
+  private:
     fs::path m_bindir;
     fs::path m_data_dir;
     std::optional<UserAccount> m_run_as;

@@ -18,11 +18,10 @@ constexpr std::size_t k_lanes = 32;
 constexpr std::size_t k_rows = k_page_size / (sizeof(std::uint32_t) * k_lanes);
 constexpr std::uint32_t k_fnv_prime = 16777619u;
 constexpr std::array<std::uint32_t, k_lanes> k_lane_seeds = {
-    0x5B1F36E9, 0xB8525960, 0x02AB50AA, 0x1DE66D2A, 0x79FF467A, 0x9BB9F8A3, 0x217E7CD2,
-    0x83E13D2C, 0xF8D4474F, 0xE39EB970, 0x42C6AE16, 0x993216FA, 0x7B093B5D, 0x98DAFF3C,
-    0xF718902A, 0x0B1C9CDB, 0xE58F764B, 0x187636BC, 0x5D7B3BB1, 0xE73DE7DE, 0x92BEC979,
-    0xCCA6C0B2, 0x304A0979, 0x85AA43D4, 0x783125BB, 0x6CA8EAA2, 0xE407EAC6, 0x4B5CFC3E,
-    0x9FBF8C76, 0x15CA20BE, 0xF2CA9FD3, 0x959BD756,
+    0x5B1F36E9, 0xB8525960, 0x02AB50AA, 0x1DE66D2A, 0x79FF467A, 0x9BB9F8A3, 0x217E7CD2, 0x83E13D2C,
+    0xF8D4474F, 0xE39EB970, 0x42C6AE16, 0x993216FA, 0x7B093B5D, 0x98DAFF3C, 0xF718902A, 0x0B1C9CDB,
+    0xE58F764B, 0x187636BC, 0x5D7B3BB1, 0xE73DE7DE, 0x92BEC979, 0xCCA6C0B2, 0x304A0979, 0x85AA43D4,
+    0x783125BB, 0x6CA8EAA2, 0xE407EAC6, 0x4B5CFC3E, 0x9FBF8C76, 0x15CA20BE, 0xF2CA9FD3, 0x959BD756,
 };
 
 // One mixing step: FNV-1a on a 32-bit word, plus a right-shifted xor so high input bits reach
@@ -61,10 +60,12 @@ std::uint16_t page_checksum(const unsigned char* page, std::uint32_t block_numbe
     }
     // Two extra rounds of zeros so the last words are fully mixed.
     for (int round = 0; round < 2; ++round) {
-        for (auto& state : lanes) state = mix(state, 0);
+        for (auto& state : lanes)
+            state = mix(state, 0);
     }
     std::uint32_t folded = 0;
-    for (const auto state : lanes) folded ^= state;
+    for (const auto state : lanes)
+        folded ^= state;
 
     folded ^= block_number;  // a page copied to the wrong place fails verification
     return static_cast<std::uint16_t>(folded % 65535u + 1u);
@@ -81,8 +82,10 @@ std::uint16_t stored_page_checksum(const unsigned char* page) {
 PageVerdict verify_page(const unsigned char* page, std::uint32_t block_number,
                         std::uint64_t backup_start_lsn) {
     // An all-zero page (extended but never written) has pd_upper == 0 too.
-    if (load_u16(page + k_upper_offset) == 0) return PageVerdict::new_page;
-    if (page_lsn(page) >= backup_start_lsn) return PageVerdict::skipped_recent;
+    if (load_u16(page + k_upper_offset) == 0)
+        return PageVerdict::new_page;
+    if (page_lsn(page) >= backup_start_lsn)
+        return PageVerdict::skipped_recent;
     return page_checksum(page, block_number) == stored_page_checksum(page)
                ? PageVerdict::ok
                : PageVerdict::bad_checksum;

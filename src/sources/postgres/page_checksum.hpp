@@ -25,10 +25,10 @@ std::uint64_t page_lsn(const unsigned char* page);
 std::uint16_t stored_page_checksum(const unsigned char* page);
 
 enum class PageVerdict {
-    ok,             // checksum matches
-    new_page,       // never initialised (all zeros, or pd_upper == 0): valid, nothing to check
-    skipped_recent, // pd_lsn >= backup start: WAL replay rewrites it, it may legitimately be torn
-    bad_checksum,   // checksum mismatch: corruption (or a torn page written before backup start)
+    ok,              // checksum matches
+    new_page,        // never initialised (all zeros, or pd_upper == 0): valid, nothing to check
+    skipped_recent,  // pd_lsn >= backup start: WAL replay rewrites it, it may legitimately be torn
+    bad_checksum,    // checksum mismatch: corruption (or a torn page written before backup start)
 };
 
 // The verdict pg_basebackup would give `page` at `block_number` for a backup that started at

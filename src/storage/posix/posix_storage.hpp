@@ -12,7 +12,7 @@
 namespace lifeboat {
 
 class PosixStorage final : public Storage {
-public:
+  public:
     explicit PosixStorage(fs::path root);
 
     std::string location() const override { return m_root.string(); }
@@ -31,7 +31,7 @@ public:
 
     const fs::path& root() const { return m_root; }
 
-private:
+  private:
     friend class PosixUpload;
     Result<fs::path> path_of(const std::string& key) const;
     fs::path new_temporary_path();
