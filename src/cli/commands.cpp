@@ -70,8 +70,7 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
     engine::BackupOptions options;
     options.repository = LB_TRY(require(s, "repo"));
     options.conninfo = LB_TRY(require(s, "pg"));
-    if (auto pgdata = s.find("pgdata"))
-        options.pgdata = *pgdata;
+    if (auto pgdata = s.find("pgdata")) options.pgdata = *pgdata;
     options.jobs = LB_TRY(s.get_unsigned("jobs"));
     options.archive_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("archive-timeout")));
     for (const auto& tag : args.tags) {
@@ -85,8 +84,7 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
     options.progress = progress.callback();
     auto outcome = engine::run_backup(options);
     progress.clear();
-    if (!outcome)
-        return std::unexpected(outcome.error());
+    if (!outcome) return std::unexpected(outcome.error());
     const auto& m = outcome->manifest;
     for (const auto& w : outcome->warnings)
         std::fprintf(stderr, "lifeboat: warning: %s\n", w.c_str());
@@ -207,14 +205,10 @@ Status run_list(const Settings& s, OutputFormat format) {
 Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format) {
     engine::RestoreOptions options;
     options.repository = LB_TRY(require(s, "repo"));
-    if (args.to.empty())
-        return fail(ErrorCode::usage, "--to TIME|latest is required");
-    if (args.to != "latest")
-        options.target = LB_TRY(parse_iso8601(args.to));
-    if (!args.backup.empty())
-        options.backup_id = args.backup;
-    if (args.target_dir.empty())
-        return fail(ErrorCode::usage, "--target-dir DIR is required");
+    if (args.to.empty()) return fail(ErrorCode::usage, "--to TIME|latest is required");
+    if (args.to != "latest") options.target = LB_TRY(parse_iso8601(args.to));
+    if (!args.backup.empty()) options.backup_id = args.backup;
+    if (args.target_dir.empty()) return fail(ErrorCode::usage, "--target-dir DIR is required");
     options.target_dir = args.target_dir;
     if (args.port != 0) {
         if (args.port < 1 || args.port > 65535)
@@ -234,10 +228,8 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
         }
         options.tablespace_dirs[static_cast<std::uint32_t>(oid)] = spec.substr(eq + 1);
     }
-    if (auto pgdata = s.find("pgdata"))
-        options.source_pgdata = *pgdata;
-    if (auto bin = s.find("pg-bin"))
-        options.pg_bin = *bin;
+    if (auto pgdata = s.find("pgdata")) options.source_pgdata = *pgdata;
+    if (auto bin = s.find("pg-bin")) options.pg_bin = *bin;
     options.run_as_user = s.get("run-as");
     options.jobs = LB_TRY(s.get_unsigned("jobs"));
     options.lifeboat_binary = self_binary();
@@ -245,8 +237,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     options.progress = progress.callback();
     auto outcome = engine::run_restore(options);
     progress.clear();
-    if (!outcome)
-        return std::unexpected(outcome.error());
+    if (!outcome) return std::unexpected(outcome.error());
     const auto& o = *outcome;
     if (format == OutputFormat::json) {
         json j = {{"backup", o.backup_id},
@@ -286,37 +277,30 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
 Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputFormat format) {
     engine::ValidateOptions options;
     options.conninfo = LB_TRY(require(s, "pg"));
-    if (!args.checks.empty())
-        options.checks_file = args.checks;
-    if (!args.baseline.empty())
-        options.baseline_file = args.baseline;
-    if (!args.target.empty())
-        options.target = LB_TRY(parse_iso8601(args.target));
-    if (args.all_databases)
-        options.databases = engine::ValidateOptions::Databases::all;
+    if (!args.checks.empty()) options.checks_file = args.checks;
+    if (!args.baseline.empty()) options.baseline_file = args.baseline;
+    if (!args.target.empty()) options.target = LB_TRY(parse_iso8601(args.target));
+    if (args.all_databases) options.databases = engine::ValidateOptions::Databases::all;
     const auto report = LB_TRY(engine::run_validation(options));
     if (format == OutputFormat::json) {
         std::printf("%s\n", report.to_json().c_str());
     } else {
         std::printf("%s", report.to_text().c_str());
     }
-    if (!report.passed())
-        return fail(ErrorCode::check_failed, "validation failed");
+    if (!report.passed()) return fail(ErrorCode::check_failed, "validation failed");
     return {};
 }
 
 Status run_verify_command(const Settings& s, const VerifyArgs& args, OutputFormat format) {
     engine::VerifyOptions options;
     options.repository = LB_TRY(require(s, "repo"));
-    if (!args.backup.empty())
-        options.backup_id = args.backup;
+    if (!args.backup.empty()) options.backup_id = args.backup;
     options.jobs = LB_TRY(s.get_unsigned("jobs"));
     ProgressLine progress;
     options.progress = progress.callback();
     auto report = engine::run_verify(options);
     progress.clear();
-    if (!report)
-        return std::unexpected(report.error());
+    if (!report) return std::unexpected(report.error());
     if (format == OutputFormat::json) {
         json problems = json::array();
         for (const auto& p : report->problems) {

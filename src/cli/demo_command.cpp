@@ -12,8 +12,7 @@ Status run_demo_command(const Settings& s, const DemoArgs& args, OutputFormat fo
     engine::DemoOptions options;
     std::error_code ec;
     options.lifeboat_binary = fs::read_symlink("/proc/self/exe", ec);
-    if (auto bin = s.find("pg-bin"))
-        options.pg_bin = *bin;
+    if (auto bin = s.find("pg-bin")) options.pg_bin = *bin;
     options.run_as_user = s.get("run-as");
     options.keep = args.keep;
     options.jobs = LB_TRY(s.get_unsigned("jobs"));
@@ -21,14 +20,12 @@ Status run_demo_command(const Settings& s, const DemoArgs& args, OutputFormat fo
     options.progress = progress.callback();
     options.say = [&](const std::string& line) {
         progress.clear();
-        if (format == OutputFormat::text)
-            std::printf("==> %s\n", line.c_str());
+        if (format == OutputFormat::text) std::printf("==> %s\n", line.c_str());
         std::fflush(stdout);
     };
     auto report = engine::run_demo(options);
     progress.clear();
-    if (!report)
-        return std::unexpected(report.error());
+    if (!report) return std::unexpected(report.error());
     const auto& r = *report;
     if (format == OutputFormat::json) {
         nlohmann::json j = {{"directory", r.directory.string()},
@@ -65,8 +62,7 @@ Status run_demo_command(const Settings& s, const DemoArgs& args, OutputFormat fo
         std::printf("  measured RTO       %s\n", format_seconds(r.total_seconds).c_str());
         std::printf("  validation         %s\n", r.validation_passed ? "PASSED" : "FAILED");
         std::printf("%s", r.validation_text.c_str());
-        if (args.keep)
-            std::printf("  kept %s (servers stopped)\n", r.directory.string().c_str());
+        if (args.keep) std::printf("  kept %s (servers stopped)\n", r.directory.string().c_str());
     }
     if (!r.validation_passed)
         return fail(ErrorCode::check_failed, "the restored instance failed validation");

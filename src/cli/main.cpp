@@ -27,8 +27,7 @@ struct Common {
 void add_settings(CLI::App* cmd, Common& common, std::initializer_list<const char*> names) {
     for (const char* name : names) {
         for (const auto& spec : setting_specs()) {
-            if (spec.name != name)
-                continue;
+            if (spec.name != name) continue;
             cmd->add_option_function<std::string>(
                 "--" + spec.name,
                 [&common, n = spec.name](const std::string& v) { common.flags[n] = v; },
@@ -131,8 +130,7 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        if (e.get_exit_code() == 0)
-            return app.exit(e);
+        if (e.get_exit_code() == 0) return app.exit(e);
         std::fprintf(stderr, "lifeboat: error: %s (see lifeboat --help)\n", e.what());
         return exit_status(ErrorCode::usage);
     }
@@ -142,27 +140,17 @@ int main(int argc, char** argv) {
         auto settings_result = Settings::resolve(
             common.flags,
             common.config.empty() ? std::nullopt : std::optional<std::string>(common.config));
-        if (!settings_result)
-            return std::unexpected(settings_result.error());
+        if (!settings_result) return std::unexpected(settings_result.error());
         const Settings& settings = *settings_result;
-        if (*init)
-            return run_repo_init(settings, format);
-        if (*backup)
-            return run_backup_command(settings, backup_args, format);
-        if (*push)
-            return run_wal_push(settings, push_args);
-        if (*fetch)
-            return run_wal_fetch(settings, fetch_args);
-        if (*list)
-            return run_list(settings, format);
-        if (*restore)
-            return run_restore_command(settings, restore_args, format);
-        if (*validate)
-            return run_validate_command(settings, validate_args, format);
-        if (*verify)
-            return run_verify_command(settings, verify_args, format);
-        if (*demo)
-            return run_demo_command(settings, demo_args, format);
+        if (*init) return run_repo_init(settings, format);
+        if (*backup) return run_backup_command(settings, backup_args, format);
+        if (*push) return run_wal_push(settings, push_args);
+        if (*fetch) return run_wal_fetch(settings, fetch_args);
+        if (*list) return run_list(settings, format);
+        if (*restore) return run_restore_command(settings, restore_args, format);
+        if (*validate) return run_validate_command(settings, validate_args, format);
+        if (*verify) return run_verify_command(settings, verify_args, format);
+        if (*demo) return run_demo_command(settings, demo_args, format);
         return fail(ErrorCode::usage, "no command given");
     }();
     if (!status) {
@@ -170,8 +158,7 @@ int main(int argc, char** argv) {
         // PostgreSQL reads statuses 1..125 from restore_command as "file not archived" and ends
         // recovery there. A damaged or unreadable archive must abort recovery instead (> 125),
         // or a restore to 'latest' would silently stop early.
-        if (*fetch && status.error().code != ErrorCode::not_found)
-            return k_wal_fetch_abort_status;
+        if (*fetch && status.error().code != ErrorCode::not_found) return k_wal_fetch_abort_status;
         return exit_status(status.error().code);
     }
     return 0;

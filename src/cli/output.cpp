@@ -25,16 +25,14 @@ ProgressLine::~ProgressLine() {
 }
 
 engine::ProgressFn ProgressLine::callback() {
-    if (!m_enabled)
-        return {};
+    if (!m_enabled) return {};
     return [this](const engine::Progress& p) { show(p); };
 }
 
 void ProgressLine::show(const engine::Progress& p) {
     std::lock_guard lock(m_mutex);
     const auto now = std::chrono::steady_clock::now();
-    if (now - m_last < std::chrono::milliseconds(200))
-        return;
+    if (now - m_last < std::chrono::milliseconds(200)) return;
     m_last = now;
     std::string line = p.phase;
     if (p.total > 0) {

@@ -88,11 +88,9 @@ Result<Settings> Settings::resolve(const std::map<std::string, std::string>& fla
     std::map<std::string, std::string> from_file;
     std::optional<std::string> file = config_file;
     if (!file) {
-        if (const char* env = std::getenv("LIFEBOAT_CONFIG"); env && *env)
-            file = env;
+        if (const char* env = std::getenv("LIFEBOAT_CONFIG"); env && *env) file = env;
     }
-    if (file)
-        from_file = LB_TRY(read_config_file(*file));
+    if (file) from_file = LB_TRY(read_config_file(*file));
     for (const auto& spec : setting_specs()) {
         if (auto it = flags.find(spec.name); it != flags.end()) {
             settings.m_values[spec.name] = it->second;
@@ -114,8 +112,7 @@ std::string Settings::get(const std::string& name) const {
 
 std::optional<std::string> Settings::find(const std::string& name) const {
     auto value = get(name);
-    if (value.empty())
-        return std::nullopt;
+    if (value.empty()) return std::nullopt;
     return value;
 }
 

@@ -51,8 +51,7 @@ Result<std::string> zstd_decompress(std::string_view frame) {
     if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
         return fail(ErrorCode::corrupt, "not a zstd frame with a known size");
     }
-    if (size > (1ull << 32))
-        return fail(ErrorCode::corrupt, "zstd frame claims {} bytes", size);
+    if (size > (1ull << 32)) return fail(ErrorCode::corrupt, "zstd frame claims {} bytes", size);
     Decompressor d;
     std::string out;
     LB_CHECK(d.decompress(frame, static_cast<std::size_t>(size), out));

@@ -61,8 +61,7 @@ class FileBackup {
         std::uint64_t offset = 0;
         for (;;) {
             const std::size_t n = LB_TRY(file->read_at(offset, buffer.data(), m_block_size));
-            if (n == 0)
-                break;
+            if (n == 0) break;
             const std::string_view block(buffer.data(), n);
             if (m_verify_pages && entry.is_relation) {
                 LB_CHECK(check_pages(*file, entry, offset, buffer, n, failures));
@@ -70,8 +69,7 @@ class FileBackup {
             result.blocks.push_back(LB_TRY(m_writer.store(block, worker)));
             offset += n;
             m_bytes_done += n;
-            if (n < m_block_size)
-                break;
+            if (n < m_block_size) break;
         }
         result.size = offset;
         return result;
@@ -153,10 +151,8 @@ Status wait_for_wal(const Storage& storage, const std::string& start_wal,
         const std::string name = postgres::wal_file_name({last->timeline, segno}, segment_size);
         for (;;) {
             auto found = storage.stat(repo::wal_key(name));
-            if (found)
-                break;
-            if (found.error().code != ErrorCode::not_found)
-                return std::unexpected(found.error());
+            if (found) break;
+            if (found.error().code != ErrorCode::not_found) return std::unexpected(found.error());
             if (std::chrono::steady_clock::now() > deadline) {
                 return fail(ErrorCode::repository,
                             "WAL segment {} needed by this backup did not reach the repository "
@@ -215,8 +211,13 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     }
 
     LB_CHECK(repository.clean_stale_temporaries());
-    repo::BlockIndex index = LB_TRY(repo::load_block_index(repository.storage()));
+    repo::BlockIndex index =
+        LB_TRY(repo::load_block_index(repository.storage(), repo::OnDamagedIndex::skip));
     BackupOutcome outcome;
+    for (const auto& damage : index.skipped) {
+        outcome.warnings.push_back(fmt::format(
+            "{} (the packs it named are read and indexed again; run `lifeboat verify`)", damage));
+    }
     std::vector<repo::PackSummary> packs;
     for (const auto& pack_id : LB_TRY(repo::find_unindexed_packs(repository.storage(), index))) {
         auto summary = repo::read_pack_summary(repository.storage(), pack_id);
@@ -253,8 +254,7 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     // Largest files first keeps every worker busy until the end.
     std::vector<std::size_t> files;
     for (std::size_t i = 0; i < scan.entries.size(); ++i) {
-        if (scan.entries[i].type == DataEntryType::file)
-            files.push_back(i);
+        if (scan.entries[i].type == DataEntryType::file) files.push_back(i);
     }
     std::stable_sort(files.begin(), files.end(), [&](std::size_t a, std::size_t b) {
         return scan.entries[a].size > scan.entries[b].size;
@@ -283,14 +283,12 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     Status copied = parallel_for(files.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
         const DataEntry& entry = scan.entries[files[i]];
         auto result = file_backup.run(entry, worker, failures[worker]);
-        if (!result)
-            return std::unexpected(result.error());
+        if (!result) return std::unexpected(result.error());
         results[files[i]] = std::move(*result);
         return {};
     });
     copying = false;
-    if (reporter.joinable())
-        reporter.join();
+    if (reporter.joinable()) reporter.join();
     LB_CHECK(copied);
     auto written = LB_TRY(writer.finish());
     for (auto& p : written)
@@ -302,15 +300,13 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     manifest.stop_wal = stop.stop_wal;
     manifest.backup_label = stop.backup_label;
     manifest.tablespace_map = stop.tablespace_map;
-    if (options.progress)
-        options.progress({"waiting for WAL archive", 0, 0});
+    if (options.progress) options.progress({"waiting for WAL archive", 0, 0});
     LB_CHECK(wait_for_wal(repository.storage(), manifest.start_wal, manifest.stop_wal,
                           cluster.wal_segment_size, options.archive_timeout));
 
     for (std::size_t i = 0; i < scan.entries.size(); ++i) {
         const DataEntry& entry = scan.entries[i];
-        if (entry.type == DataEntryType::file && results[i].vanished)
-            continue;
+        if (entry.type == DataEntryType::file && results[i].vanished) continue;
         repo::ManifestEntry m = manifest_entry(entry);
         if (entry.type == DataEntryType::file) {
             m.size = results[i].size;

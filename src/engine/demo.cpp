@@ -1,8 +1,6 @@
 #include "engine/demo.hpp"
 
 #include <grp.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,32 +14,16 @@
 #include "sources/postgres/cluster.hpp"
 #include "sources/postgres/connection.hpp"
 #include "sources/postgres/local_server.hpp"
+#include "util/net.hpp"
 
 namespace lifeboat::engine {
 
 namespace {
 
-Result<int> free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return fail(ErrorCode::io, "cannot create a socket: {}", errno_text(errno));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        ::close(fd);
-        return fail(ErrorCode::io, "cannot find a free port: {}", errno_text(errno));
-    }
-    ::close(fd);
-    return static_cast<int>(ntohs(addr.sin_port));
-}
 
 // PostgreSQL will not run as root; as root the whole demo becomes the server's account.
 Status drop_privileges_if_root(const std::string& user, const fs::path& dir) {
-    if (::geteuid() != 0)
-        return {};
+    if (::geteuid() != 0) return {};
     const UserAccount account = LB_TRY(lookup_user(user));
     LB_CHECK(change_owner_recursive(dir, account));
     if (::setgroups(0, nullptr) != 0 || ::setgid(account.gid) != 0 || ::setuid(account.uid) != 0) {
@@ -54,8 +36,7 @@ Result<postgres::Connection> wait_for_connection(const std::string& conninfo, in
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
     for (;;) {
         auto conn = postgres::Connection::open(conninfo);
-        if (conn || std::chrono::steady_clock::now() > deadline)
-            return conn;
+        if (conn || std::chrono::steady_clock::now() > deadline) return conn;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
 }
@@ -64,8 +45,7 @@ Result<postgres::Connection> wait_for_connection(const std::string& conninfo, in
 struct ServerGuard {
     postgres::LocalServer* server = nullptr;
     ~ServerGuard() {
-        if (server)
-            (void)server->stop(postgres::LocalServer::StopMode::fast);
+        if (server) (void)server->stop(postgres::LocalServer::StopMode::fast);
     }
 };
 
@@ -78,8 +58,7 @@ Status wait_until_archived(postgres::Connection& conn, const std::string& wal_na
     for (;;) {
         const std::string last = LB_TRY(
             conn.query_value("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver"));
-        if (!last.empty() && last >= wal_name)
-            return {};
+        if (!last.empty() && last >= wal_name) return {};
         if (std::chrono::steady_clock::now() > deadline) {
             return fail(ErrorCode::database, "WAL {} was not archived within 60 s", wal_name);
         }
@@ -91,14 +70,12 @@ Status wait_until_archived(postgres::Connection& conn, const std::string& wal_na
 
 Result<DemoReport> run_demo(const DemoOptions& options) {
     auto say = [&](const std::string& line) {
-        if (options.say)
-            options.say(line);
+        if (options.say) options.say(line);
     };
     const fs::path bindir = LB_TRY(postgres::find_server_bindir(options.pg_bin));
     const char* tmp_env = std::getenv("TMPDIR");
     TempDirectory tmp = LB_TRY(TempDirectory::create(tmp_env ? tmp_env : "/tmp", "lifeboat-demo-"));
-    if (options.keep)
-        tmp.keep();
+    if (options.keep) tmp.keep();
     DemoReport report;
     report.directory = tmp.path();
     const fs::path binary = tmp.path() / "bin" / "lifeboat";
@@ -113,8 +90,8 @@ Result<DemoReport> run_demo(const DemoOptions& options) {
     const fs::path source_dir = tmp.path() / "source";
     const fs::path repo_dir = tmp.path() / "repository";
     const fs::path restored_dir = tmp.path() / "restored";
-    const int source_port = LB_TRY(free_port());
-    const int restored_port = LB_TRY(free_port());
+    const int source_port = LB_TRY(free_local_port());
+    const int restored_port = LB_TRY(free_local_port());
 
     say(fmt::format("creating a PostgreSQL 15 cluster with data checksums in {}",
                     source_dir.string()));

@@ -11,6 +11,7 @@
 #include "repository/repository.hpp"
 #include "sources/postgres/connection.hpp"
 #include "sources/postgres/local_server.hpp"
+#include "util/net.hpp"
 #include "util/parallel.hpp"
 
 namespace lifeboat::engine {
@@ -25,8 +26,7 @@ double seconds_since(Clock::time_point t) {
 std::string quote_setting(const std::string& value) {
     std::string out = "'";
     for (char c : value) {
-        if (c == '\'')
-            out += '\'';
+        if (c == '\'') out += '\'';
         out += c;
     }
     return out + "'";
@@ -80,7 +80,7 @@ Result<std::map<std::uint32_t, fs::path>> tablespace_locations(const RestoreOpti
     return out;
 }
 
-Status write_recovery_settings(const RestoreOptions& options, const repo::Manifest& manifest,
+Status write_recovery_settings(const RestoreOptions& options, int port, const repo::Manifest& manifest,
                                const std::string& repository_location) {
     const fs::path dir = options.target_dir;
     LB_CHECK(write_file_atomic(dir / "backup_label", manifest.backup_label));
@@ -103,8 +103,7 @@ Status write_recovery_settings(const RestoreOptions& options, const repo::Manife
     if (options.archiving == NewInstanceArchiving::off) {
         settings += "archive_mode = 'off'\n";
     }
-    if (options.port)
-        settings += fmt::format("port = {}\n", *options.port);
+    if (port != 0) settings += fmt::format("port = {}\n", port);
     // Clusters whose configuration lives outside the data directory (Debian's /etc/postgresql)
     // give a backup without postgresql.conf or pg_hba.conf; the new instance needs both to start.
     std::error_code ec;
@@ -128,14 +127,30 @@ Status write_recovery_settings(const RestoreOptions& options, const repo::Manife
     return write_file_atomic(dir / "recovery.signal", "");
 }
 
-std::string log_tail(const fs::path& log) {
+// The most telling line of a server log: the last FATAL/PANIC, else the last line.
+std::string log_reason(const fs::path& log) {
     auto text = read_file(log);
-    if (!text)
-        return "(no server log)";
-    std::string s = *text;
-    if (s.size() > 1500)
-        s = s.substr(s.size() - 1500);
-    return s;
+    if (!text) return "no server log";
+    std::string last, last_fatal;
+    std::size_t start = 0;
+    while (start < text->size()) {
+        std::size_t end = text->find('\n', start);
+        if (end == std::string::npos) end = text->size();
+        std::string line = text->substr(start, end - start);
+        if (!line.empty()) {
+            if (line.find("FATAL:") != std::string::npos || line.find("PANIC:") != std::string::npos) {
+                last_fatal = line;
+            }
+            last = line;
+        }
+        start = end + 1;
+    }
+    std::string reason = last_fatal.empty() ? last : last_fatal;
+    // Drop the log line prefix (time and pid) before the severity.
+    for (const char* severity : {"FATAL:", "PANIC:", "ERROR:", "LOG:"}) {
+        if (auto at = reason.find(severity); at != std::string::npos) return reason.substr(at);
+    }
+    return reason;
 }
 
 // Starts the restored instance and waits for the end of recovery and a read-write connection.
@@ -152,7 +167,7 @@ Status start_and_wait(const RestoreOptions& options,
     postgres::LocalServer server(bindir, options.target_dir, account);
     const fs::path log = options.target_dir / "lifeboat-restore.log";
     const auto started = Clock::now();
-    LB_CHECK(server.start(log, options.port ? fmt::format("-p {}", *options.port) : ""));
+    LB_CHECK(server.start(log, fmt::format("-p {}", outcome.port)));
     outcome.started = true;
     const auto deadline = started + options.start_timeout;
     // Phase 1: recovery (WAL replay) ends when PostgreSQL removes recovery.signal and reports
@@ -161,19 +176,18 @@ Status start_and_wait(const RestoreOptions& options,
         auto status = LB_TRY(server.status());
         std::error_code ec;
         const bool recovering = fs::exists(options.target_dir / "recovery.signal", ec);
-        if (status && status->state == "ready" && !recovering)
-            break;
+        if (status && status->state == "ready" && !recovering) break;
         if (!server.is_running() && seconds_since(started) > 1.0) {
             return fail(ErrorCode::database,
-                        "the restored server stopped during recovery; last lines of {}:\n{}",
-                        log.string(), log_tail(log));
+                        "the restored server stopped during recovery: {} (server log: {}; the "
+                        "directory is kept for diagnosis)",
+                        log_reason(log), log.string());
         }
         if (Clock::now() > deadline) {
             return fail(ErrorCode::database, "recovery did not finish within {} s (see {})",
                         options.start_timeout.count(), log.string());
         }
-        if (options.progress)
-            options.progress({"replaying WAL", 0, 0});
+        if (options.progress) options.progress({"replaying WAL", 0, 0});
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     outcome.replay_seconds = seconds_since(started);
@@ -181,7 +195,6 @@ Status start_and_wait(const RestoreOptions& options,
     const auto promoted = Clock::now();
     auto status = LB_TRY(server.status());
     const std::string user = account ? account->name : LB_TRY(user_name_of(::geteuid()));
-    outcome.port = status->port;
     outcome.conninfo = postgres::conninfo_for(*status, user);
     for (;;) {
         auto conn = postgres::Connection::open(outcome.conninfo);
@@ -189,8 +202,7 @@ Status start_and_wait(const RestoreOptions& options,
             auto writable = conn->query_value(
                 "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = "
                 "'off'");
-            if (writable && *writable == "t")
-                break;
+            if (writable && *writable == "t") break;
         }
         if (Clock::now() > deadline) {
             return fail(ErrorCode::database,
@@ -219,8 +231,7 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     const BackupReach* reach = nullptr;
     if (options.backup_id) {
         for (const auto& b : window.backups) {
-            if (b.backup_id == *options.backup_id)
-                reach = &b;
+            if (b.backup_id == *options.backup_id) reach = &b;
         }
         if (!reach)
             return fail(ErrorCode::not_found, "no backup '{}' in the repository",
@@ -261,8 +272,7 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     }
     const repo::Manifest* manifest = nullptr;
     for (const auto& m : manifests) {
-        if (m.id == reach->backup_id)
-            manifest = &m;
+        if (m.id == reach->backup_id) manifest = &m;
     }
     LB_CHECK(refuse_unsafe_target(options, *manifest));
     auto tablespace_dirs = LB_TRY(tablespace_locations(options, *manifest));
@@ -292,19 +302,24 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
         options.target_dir, tablespace_dirs, options.jobs ? options.jobs : default_jobs(),
         options.progress};
     auto stats = materialize_backup(materialize);
-    if (!stats)
-        return undo(stats.error());
+    if (!stats) return undo(stats.error());
     outcome.files = stats->files;
     outcome.bytes = stats->bytes;
-    auto settings = write_recovery_settings(options, *manifest, repository.location());
-    if (!settings)
-        return undo(settings.error());
+    // A started instance needs its own port: the source usually runs on this host.
+    if (options.port) {
+        outcome.port = *options.port;
+    } else if (options.start == StartServer::yes) {
+        auto port = free_local_port();
+        if (!port) return undo(port.error());
+        outcome.port = *port;
+    }
+    auto settings = write_recovery_settings(options, outcome.port, *manifest, repository.location());
+    if (!settings) return undo(settings.error());
     outcome.files_seconds = seconds_since(started);
     if (options.start == StartServer::yes) {
         auto status = start_and_wait(options, tablespace_dirs, outcome);
         if (!status) {
-            if (!outcome.started)
-                return undo(status.error());
+            if (!outcome.started) return undo(status.error());
             return std::unexpected(status.error());
         }
     }

@@ -110,8 +110,7 @@ Result<MaterializeStats> materialize_backup(const MaterializeOptions& options) {
         return write_file_entry(options, *files[i], readers[worker], buffers[worker], bytes_done);
     });
     writing = false;
-    if (reporter.joinable())
-        reporter.join();
+    if (reporter.joinable()) reporter.join();
     LB_CHECK(written);
     return stats;
 }

@@ -24,21 +24,18 @@ constexpr const char* k_user_schema_filter =
 // reason, since outcomes end up in report files.
 std::string connect_failure(const std::string& conninfo, std::string message) {
     const std::string prefix = "cannot connect to PostgreSQL (" + conninfo + "): ";
-    if (message.starts_with(prefix))
-        message.erase(0, prefix.size());
+    if (message.starts_with(prefix)) message.erase(0, prefix.size());
     return message;
 }
 
 std::string version_text(int version) {
-    if (version >= 100000)
-        return fmt::format("{}.{}", version / 10000, version % 10000);
+    if (version >= 100000) return fmt::format("{}.{}", version / 10000, version % 10000);
     return fmt::format("{}.{}.{}", version / 10000, version / 100 % 100, version % 100);
 }
 
 std::string strip_query_failed(std::string message) {
     for (std::string_view prefix : {"query failed: ", "ERROR:  "}) {
-        if (message.starts_with(prefix))
-            message.erase(0, prefix.size());
+        if (message.starts_with(prefix)) message.erase(0, prefix.size());
     }
     return message;
 }
@@ -65,8 +62,7 @@ class DatabaseChecks {
         for (const UserCheck* check : checks)
             run_user_check(*check, target);
         (void)m_conn.execute("ROLLBACK");
-        if (infrastructure)
-            check_indexes();
+        if (infrastructure) check_indexes();
     }
 
   private:
@@ -255,8 +251,7 @@ class DatabaseChecks {
         auto installed = guarded(
             "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
             "WHERE e.extname = 'amcheck'");
-        if (!installed)
-            return skip(installed.error().message);
+        if (!installed) return skip(installed.error().message);
         std::string schema;
         if (installed->rows() == 1) {
             schema = installed->text(0, 0);
@@ -264,8 +259,7 @@ class DatabaseChecks {
             auto available = guarded(
                 "SELECT count(*), current_setting('is_superuser') FROM pg_available_extensions "
                 "WHERE name = 'amcheck'");
-            if (!available)
-                return skip(available.error().message);
+            if (!available) return skip(available.error().message);
             if (available->text(0, 0) == "0") {
                 return skip("the amcheck extension is not available on this server");
             }
@@ -276,10 +270,8 @@ class DatabaseChecks {
             }
             schema = "lifeboat_amcheck";
             auto created = guarded("CREATE SCHEMA lifeboat_amcheck");
-            if (created)
-                created = guarded("CREATE EXTENSION amcheck SCHEMA lifeboat_amcheck");
-            if (!created)
-                return skip("cannot create amcheck: " + created.error().message);
+            if (created) created = guarded("CREATE EXTENSION amcheck SCHEMA lifeboat_amcheck");
+            if (!created) return skip("cannot create amcheck: " + created.error().message);
         }
         const std::string function = m_conn.quote_identifier(schema) + ".bt_index_check";
         auto allowed =
@@ -294,8 +286,7 @@ class DatabaseChecks {
             "WHERE am.amname = 'btree' AND c.relkind = 'i' AND i.indisvalid AND i.indisready "
             "AND t.relpersistence <> 't' AND {} ORDER BY 2, 3",
             k_user_schema_filter));
-        if (!indexes)
-            return skip(indexes.error().message);
+        if (!indexes) return skip(indexes.error().message);
         for (std::size_t i = 0; i < indexes->rows(); ++i) {
             const std::string name =
                 fmt::format("{}:{}.{}", m_database, indexes->text(i, 1), indexes->text(i, 2));
@@ -308,8 +299,7 @@ class DatabaseChecks {
 
     void run_user_check(const UserCheck& check, const std::optional<Timestamp>& target) {
         auto result = guarded(check.sql);
-        if (!result)
-            return add("user", check.name, false, result.error().message);
+        if (!result) return add("user", check.name, false, result.error().message);
         if (result->rows() != 1 || result->columns() != 1) {
             return add("user", check.name, false,
                        fmt::format("query returned {} rows of {} columns; a check needs exactly "
@@ -349,8 +339,7 @@ class DatabaseChecks {
 
 bool ValidationReport::passed() const {
     for (const auto& check : checks) {
-        if (!check.passed)
-            return false;
+        if (!check.passed) return false;
     }
     return true;
 }
@@ -415,8 +404,7 @@ Result<ValidationReport> run_validation(const ValidateOptions& options) {
         }
     }
     std::optional<std::vector<TableCount>> baseline;
-    if (options.baseline_file)
-        baseline = LB_TRY(load_baseline(*options.baseline_file));
+    if (options.baseline_file) baseline = LB_TRY(load_baseline(*options.baseline_file));
 
     std::optional<Connection> first = LB_TRY(Connection::open(options.conninfo));
     const std::string connected = LB_TRY(first->query_value("SELECT current_database()"));
@@ -470,8 +458,7 @@ Result<ValidationReport> run_validation(const ValidateOptions& options) {
             {"connect", database, true, "PostgreSQL " + version_text(conn->server_version())});
         DatabaseChecks(*conn, database, report)
             .run(validate, checks_by_database[database], options.target);
-        if (validate)
-            validated.push_back(database);
+        if (validate) validated.push_back(database);
     }
     if (baseline) {
         for (auto& outcome : compare_with_baseline(*baseline, report.tables, validated)) {

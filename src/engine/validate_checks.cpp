@@ -43,8 +43,7 @@ std::string normalize_words(std::string_view text) {
             blank = true;
             continue;
         }
-        if (blank && !out.empty())
-            out += ' ';
+        if (blank && !out.empty()) out += ' ';
         blank = false;
         out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
@@ -53,13 +52,11 @@ std::string normalize_words(std::string_view text) {
 
 // Whole-string number; strtold accepts what PostgreSQL prints for every numeric type.
 std::optional<long double> parse_number(const std::string& text) {
-    if (text.empty() || std::isspace(static_cast<unsigned char>(text.front())))
-        return std::nullopt;
+    if (text.empty() || std::isspace(static_cast<unsigned char>(text.front()))) return std::nullopt;
     errno = 0;
     char* end = nullptr;
     const long double value = std::strtold(text.c_str(), &end);
-    if (end != text.c_str() + text.size() || errno == ERANGE)
-        return std::nullopt;
+    if (end != text.c_str() + text.size() || errno == ERANGE) return std::nullopt;
     return value;
 }
 
@@ -188,8 +185,7 @@ Verdict evaluate_expectation(const Expectation& expect, const std::optional<std:
         const bool passed = (expect.op == Expectation::Op::is_null) == !value.has_value();
         return {passed, fmt::format("got {}, expected {}", shown, expect.source)};
     }
-    if (!value)
-        return {false, fmt::format("query returned NULL, expected {}", expect.source)};
+    if (!value) return {false, fmt::format("query returned NULL, expected {}", expect.source)};
     bool passed = false;
     switch (expect.operand) {
         case Expectation::Operand::number: {
@@ -228,8 +224,7 @@ Result<std::vector<UserCheck>> parse_user_checks(std::string_view toml_text,
         }
     }
     const toml::node* list_node = root.get("check");
-    if (!list_node)
-        return checks;
+    if (!list_node) return checks;
     const toml::array* list = list_node->as_array();
     if (!list) {
         return fail(ErrorCode::config, "{} line {}: 'check' must be an array of tables ([[check]])",
@@ -305,8 +300,7 @@ Result<std::vector<TableCount>> parse_baseline(std::string_view json_text,
         const std::size_t end = std::min<std::size_t>(e.byte, json_text.size());
         const auto line = 1 + std::count(json_text.begin(), json_text.begin() + end, '\n');
         std::string what = e.what();
-        if (auto pos = what.find("] "); pos != std::string::npos)
-            what.erase(0, pos + 2);
+        if (auto pos = what.find("] "); pos != std::string::npos) what.erase(0, pos + 2);
         return fail(ErrorCode::config, "{} line {}: malformed JSON: {}", source, line, what);
     }
     if (!root.is_object() || !root.contains("tables") || !root["tables"].is_array()) {
@@ -322,11 +316,9 @@ Result<std::vector<TableCount>> parse_baseline(std::string_view json_text,
         for (auto [key, field] :
              {std::pair{"database", &table.database}, std::pair{"schema", &table.schema},
               std::pair{"table", &table.table}}) {
-            if (!ok)
-                break;
+            if (!ok) break;
             ok = entry.contains(key) && entry[key].is_string();
-            if (ok)
-                *field = entry[key].get<std::string>();
+            if (ok) *field = entry[key].get<std::string>();
         }
         ok = ok && entry.contains("rows") && entry["rows"].is_number_integer();
         if (!ok) {
@@ -404,27 +396,23 @@ Result<std::string> conninfo_with_database(const std::string& conninfo,
     PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
     if (!options) {
         std::string message(error ? trim(error) : std::string_view("out of memory"));
-        if (error)
-            PQfreemem(error);
+        if (error) PQfreemem(error);
         return fail(ErrorCode::usage, "invalid connection string: {}", message);
     }
     // Rebuilt as key=value whatever the input form: one quoting rule covers URIs and strings.
     auto append = [](std::string& out, std::string_view key, std::string_view value) {
-        if (!out.empty())
-            out += ' ';
+        if (!out.empty()) out += ' ';
         out += key;
         out += "='";
         for (char c : value) {
-            if (c == '\'' || c == '\\')
-                out += '\\';
+            if (c == '\'' || c == '\\') out += '\\';
             out += c;
         }
         out += '\'';
     };
     std::string out;
     for (const PQconninfoOption* o = options; o->keyword; ++o) {
-        if (o->val && std::string_view(o->keyword) != "dbname")
-            append(out, o->keyword, o->val);
+        if (o->val && std::string_view(o->keyword) != "dbname") append(out, o->keyword, o->val);
     }
     append(out, "dbname", database);
     PQconninfoFree(options);

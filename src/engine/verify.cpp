@@ -58,8 +58,7 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
     for (const auto& id : ids) {
         auto manifest = repo::read_manifest(storage, id);
         if (!manifest) {
-            if (options.backup_id)
-                return std::unexpected(manifest.error());
+            if (options.backup_id) return std::unexpected(manifest.error());
             verifier.problem(repo::manifest_key(id), manifest.error().message, {"backup " + id});
             continue;
         }
@@ -84,8 +83,7 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
         }
     }
     auto loaded = repo::load_block_index(storage);
-    if (loaded)
-        index = std::move(*loaded);
+    if (loaded) index = std::move(*loaded);
 
     // Which blocks each backup needs, grouped by pack.
     std::unordered_map<repo::BlockId, References, repo::BlockIdHash> references;
@@ -133,8 +131,7 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
             return {};
         }
         auto envelope = repo::decode_object(*bytes, repo::ObjectKind::pack, key);
-        if (!envelope)
-            verifier.problem(key, envelope.error().message);
+        if (!envelope) verifier.problem(key, envelope.error().message);
         std::string block;
         for (const auto& [id, placement] : blocks) {
             if (placement.offset + placement.stored_length > bytes->size()) {
@@ -145,8 +142,7 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
             const std::string_view stored =
                 std::string_view(*bytes).substr(placement.offset, placement.stored_length);
             auto status = repo::decode_block(stored, id, placement, readers[worker], block);
-            if (!status)
-                verifier.problem(key, status.error().message, affected_of(references[id]));
+            if (!status) verifier.problem(key, status.error().message, affected_of(references[id]));
         }
         if (options.progress)
             options.progress(
@@ -179,8 +175,7 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
         const auto first = postgres::parse_wal_file_name(m.start_wal, m.source.wal_segment_size);
         const auto last =
             postgres::parse_wal_file_name(reach.last_segment, m.source.wal_segment_size);
-        if (!first || !last)
-            continue;
+        if (!first || !last) continue;
         for (auto segno = first->segno; segno <= last->segno; ++segno) {
             wal_names.insert(
                 postgres::wal_file_name({m.timeline, segno}, m.source.wal_segment_size));
@@ -195,8 +190,7 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
             std::vector<std::string> affected;
             for (const auto& m : manifests)
                 affected.push_back("backup " + m.id);
-            if (affected.size() > k_max_named_references)
-                affected.resize(k_max_named_references);
+            if (affected.size() > k_max_named_references) affected.resize(k_max_named_references);
             verifier.problem(repo::wal_key(wal_list[i]), content.error().message, affected);
         }
         if (options.progress)

@@ -19,8 +19,7 @@ Result<repo::PushOutcome> wal_push(const std::string& repository, const fs::path
     meta.pushed = system_clock().now();
     if (kind == postgres::WalFileKind::segment) {
         auto span = postgres::scan_commit_times(content);
-        if (!span)
-            return std::unexpected(span.error().context("{}", path.string()));
+        if (!span) return std::unexpected(span.error().context("{}", path.string()));
         meta.first_commit = span->first_commit;
         meta.last_commit = span->last_commit;
         meta.commits = span->commits;

@@ -11,19 +11,15 @@ namespace lifeboat::engine {
 const BackupReach* RestorableWindow::best_for(std::optional<Timestamp> target) const {
     const BackupReach* best = nullptr;
     for (const auto& b : backups) {
-        if (!b.consistent)
-            continue;
-        if (target && !(b.from <= *target && b.to && *target < *b.to))
-            continue;
-        if (!best || best->from < b.from)
-            best = &b;
+        if (!b.consistent) continue;
+        if (target && !(b.from <= *target && b.to && *target < *b.to)) continue;
+        if (!best || best->from < b.from) best = &b;
     }
     return best;
 }
 
 std::string RestorableWindow::describe() const {
-    if (!earliest || !latest)
-        return "empty";
+    if (!earliest || !latest) return "empty";
     return format_iso8601(*earliest) + " .. " + format_iso8601(*latest);
 }
 
@@ -36,8 +32,7 @@ Result<RestorableWindow> compute_window(const Storage& storage,
     std::map<std::string, std::optional<Timestamp>> last_commit_cache;
     auto last_commit_of = [&](const std::string& name) -> Result<std::optional<Timestamp>> {
         auto it = last_commit_cache.find(name);
-        if (it != last_commit_cache.end())
-            return it->second;
+        if (it != last_commit_cache.end()) return it->second;
         const repo::WalMeta meta = LB_TRY(repo::read_wal_meta(storage, name));
         last_commit_cache[name] = meta.last_commit;
         return meta.last_commit;
@@ -66,22 +61,18 @@ Result<RestorableWindow> compute_window(const Storage& storage,
             }
             reach.last_segment = name;
             auto commit = LB_TRY(last_commit_of(name));
-            if (commit && (!reach.to || *reach.to < *commit))
-                reach.to = commit;
+            if (commit && (!reach.to || *reach.to < *commit)) reach.to = commit;
         }
         reach.consistent = segno > stop->segno;
-        if (!reach.consistent || (reach.to && *reach.to <= reach.from))
-            reach.to.reset();
+        if (!reach.consistent || (reach.to && *reach.to <= reach.from)) reach.to.reset();
         if (reach.consistent) {
-            if (!window.earliest || reach.from < *window.earliest)
-                window.earliest = reach.from;
+            if (!window.earliest || reach.from < *window.earliest) window.earliest = reach.from;
             if (reach.to && (!window.latest || *window.latest < *reach.to))
                 window.latest = reach.to;
         }
         window.backups.push_back(std::move(reach));
     }
-    if (!window.latest)
-        window.earliest.reset();
+    if (!window.latest) window.earliest.reset();
     if (!window.backups.empty()) {
         const BackupReach& newest = window.backups.back();
         window.first_missing_segment = newest.first_missing_segment;

@@ -40,8 +40,7 @@ File::File(File&& other) noexcept
 
 File& File::operator=(File&& other) noexcept {
     if (this != &other) {
-        if (m_fd >= 0)
-            ::close(m_fd);
+        if (m_fd >= 0) ::close(m_fd);
         m_fd = other.m_fd;
         m_path = std::move(other.m_path);
         m_append_offset = other.m_append_offset;
@@ -51,8 +50,7 @@ File& File::operator=(File&& other) noexcept {
 }
 
 File::~File() {
-    if (m_fd >= 0)
-        ::close(m_fd);
+    if (m_fd >= 0) ::close(m_fd);
 }
 
 Result<std::size_t> File::read_at(std::uint64_t offset, char* buffer, std::size_t length) const {
@@ -61,12 +59,10 @@ Result<std::size_t> File::read_at(std::uint64_t offset, char* buffer, std::size_
         const ssize_t n =
             ::pread(m_fd, buffer + done, length - done, static_cast<off_t>(offset + done));
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return fail(ErrorCode::io, "cannot read {}: {}", m_path.string(), errno_text(errno));
         }
-        if (n == 0)
-            break;
+        if (n == 0) break;
         done += static_cast<std::size_t>(n);
     }
     return done;
@@ -85,8 +81,7 @@ Status File::write_at(std::uint64_t offset, std::string_view data) {
         const ssize_t n = ::pwrite(m_fd, data.data() + done, data.size() - done,
                                    static_cast<off_t>(offset + done));
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return fail(ErrorCode::io, "cannot write {}: {}", m_path.string(), errno_text(errno));
         }
         done += static_cast<std::size_t>(n);

@@ -5,11 +5,9 @@
 namespace lifeboat::repo {
 
 std::optional<BlockId> BlockId::from_hex(std::string_view text) {
-    if (text.size() != 64)
-        return std::nullopt;
+    if (text.size() != 64) return std::nullopt;
     auto bytes = lifeboat::from_hex(text);
-    if (!bytes)
-        return std::nullopt;
+    if (!bytes) return std::nullopt;
     BlockId id;
     std::memcpy(id.digest.data(), bytes->data(), id.digest.size());
     return id;
@@ -39,12 +37,16 @@ Status read_block(const Storage& storage, std::string_view pack_id, const BlockI
                   const BlockPlacement& placement, BlockReader& reader, std::string& out) {
     const std::string key = pack_key(pack_id);
     auto stored = storage.read_range(key, placement.offset, placement.stored_length);
+    if (!stored && stored.error().code == ErrorCode::not_found) {
+        // The index names a pack that is gone: the repository is damaged, not the request wrong.
+        return fail(ErrorCode::corrupt, "block {}: pack {} is missing from the repository",
+                    id.hex(), pack_id);
+    }
     if (!stored) {
         return std::unexpected(stored.error().context("block {} in pack {}", id.hex(), pack_id));
     }
     auto status = decode_block(*stored, id, placement, reader, out);
-    if (!status)
-        return std::unexpected(status.error().context("pack {}", pack_id));
+    if (!status) return std::unexpected(status.error().context("pack {}", pack_id));
     return {};
 }
 

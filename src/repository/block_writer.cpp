@@ -19,23 +19,20 @@ BlockWriter::BlockWriter(Repository& repository, const BlockIndex& index, unsign
 BlockWriter::~BlockWriter() = default;
 
 bool BlockWriter::claim(const BlockId& id) {
-    if (m_index.contains(id))
-        return false;
+    if (m_index.contains(id)) return false;
     std::lock_guard lock(m_known_mutex);
     return m_new_ids.insert(id).second;
 }
 
 Result<BlockId> BlockWriter::store(std::string_view plaintext, unsigned worker_index) {
     const BlockId id = BlockId::of(plaintext);
-    if (!claim(id))
-        return id;
+    if (!claim(id)) return id;
     Worker& worker = *m_workers.at(worker_index);
     LB_CHECK(worker.compressor.compress(plaintext, worker.compressed));
     // Incompressible data is stored as is: smaller, and nothing to decode on restore.
     const bool keep_raw = worker.compressed.size() >= plaintext.size();
     const std::string_view stored = keep_raw ? plaintext : std::string_view(worker.compressed);
-    if (!worker.pack)
-        worker.pack.emplace(LB_TRY(PackWriter::start(m_repository.storage())));
+    if (!worker.pack) worker.pack.emplace(LB_TRY(PackWriter::start(m_repository.storage())));
     LB_CHECK(worker.pack->add(id, stored, static_cast<std::uint32_t>(plaintext.size()),
                               keep_raw ? BlockCodec::raw : BlockCodec::zstd));
     m_new_blocks += 1;
@@ -51,8 +48,7 @@ Result<BlockId> BlockWriter::store(std::string_view plaintext, unsigned worker_i
 
 Result<std::vector<PackSummary>> BlockWriter::finish() {
     for (auto& worker : m_workers) {
-        if (!worker->pack)
-            continue;
+        if (!worker->pack) continue;
         PackSummary summary = LB_TRY(worker->pack->finish());
         worker->pack.reset();
         m_packs.push_back(std::move(summary));

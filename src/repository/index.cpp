@@ -16,8 +16,7 @@ void BlockIndex::add_pack(const PackSummary& pack) {
 
 std::optional<BlockLocation> BlockIndex::find(const BlockId& id) const {
     auto it = m_blocks.find(id);
-    if (it == m_blocks.end())
-        return std::nullopt;
+    if (it == m_blocks.end()) return std::nullopt;
     return it->second;
 }
 
@@ -30,8 +29,7 @@ Result<std::vector<PackSummary>> parse_index(const std::string& text, const std:
             PackSummary pack{p.at("id").get<std::string>(), p.at("size").get<std::uint64_t>(), {}};
             for (const auto& b : p.at("blobs")) {
                 auto id = BlockId::from_hex(b.at(0).get<std::string>());
-                if (!id)
-                    return fail(ErrorCode::corrupt, "{}: malformed block id", key);
+                if (!id) return fail(ErrorCode::corrupt, "{}: malformed block id", key);
                 pack.entries.push_back(PackEntry{
                     *id, BlockPlacement{b.at(1).get<std::uint64_t>(), b.at(2).get<std::uint32_t>(),
                                         b.at(3).get<std::uint32_t>(),
@@ -46,15 +44,21 @@ Result<std::vector<PackSummary>> parse_index(const std::string& text, const std:
 }
 }  // namespace
 
-Result<BlockIndex> load_block_index(const Storage& storage) {
+Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_damage) {
     BlockIndex index;
     const auto objects = LB_TRY(storage.list("index"));
     for (const auto& object : objects) {
-        const std::string bytes = LB_TRY(storage.read(object.key));
-        const std::string text = LB_TRY(decode_object(bytes, ObjectKind::index, object.key));
-        const auto packs = LB_TRY(parse_index(text, object.key));
-        for (const auto& pack : packs)
-            index.add_pack(pack);
+        auto packs = [&]() -> Result<std::vector<PackSummary>> {
+            const std::string bytes = LB_TRY(storage.read(object.key));
+            const std::string text = LB_TRY(decode_object(bytes, ObjectKind::index, object.key));
+            return parse_index(text, object.key);
+        }();
+        if (!packs) {
+            if (on_damage == OnDamagedIndex::fail) return std::unexpected(packs.error());
+            index.skipped.push_back(packs.error().message);
+            continue;
+        }
+        for (const auto& pack : *packs) index.add_pack(pack);
         index.loaded_from.push_back(object.key.substr(object.key.rfind('/') + 1));
     }
     return index;
@@ -87,8 +91,7 @@ Result<std::vector<std::string>> find_unindexed_packs(const Storage& storage,
     const auto objects = LB_TRY(storage.list("data"));
     for (const auto& object : objects) {
         const std::string id = object.key.substr(object.key.rfind('/') + 1);
-        if (!index.has_pack(id))
-            out.push_back(id);
+        if (!index.has_pack(id)) out.push_back(id);
     }
     return out;
 }

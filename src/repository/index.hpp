@@ -29,14 +29,21 @@ class BlockIndex {
     const std::set<std::string>& packs() const { return m_pack_ids; }
     // Index ids (object names under index/) this index was loaded from.
     std::vector<std::string> loaded_from;
+    // Damaged index objects skipped under OnDamagedIndex::skip, with the reason.
+    std::vector<std::string> skipped;
 
   private:
     std::set<std::string> m_pack_ids;  // node-based: element addresses are stable
     std::unordered_map<BlockId, BlockLocation, BlockIdHash> m_blocks;
 };
 
-// Loads and merges every index object. A damaged index object is an error naming it.
-Result<BlockIndex> load_block_index(const Storage& storage);
+enum class OnDamagedIndex { fail, skip };
+
+// Loads and merges every index object. A damaged index object is an error naming it, or with
+// OnDamagedIndex::skip is left out and noted in BlockIndex::skipped (a backup then simply stores
+// those blocks again, so one damaged object cannot block every future backup).
+Result<BlockIndex> load_block_index(const Storage& storage,
+                                    OnDamagedIndex on_damage = OnDamagedIndex::fail);
 
 // Writes one index object listing `packs`; returns its id (SHA-256 of the object).
 Result<std::string> write_index(Storage& storage, const std::vector<PackSummary>& packs);

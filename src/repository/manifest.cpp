@@ -88,8 +88,7 @@ json to_json(const Manifest& m) {
 
 Timestamp time_field(const json& j, const char* name) {
     auto t = parse_iso8601(j.at(name).get<std::string>());
-    if (!t)
-        throw std::runtime_error(fmt::format("field {}: {}", name, t.error().message));
+    if (!t) throw std::runtime_error(fmt::format("field {}: {}", name, t.error().message));
     return *t;
 }
 
@@ -146,8 +145,7 @@ Manifest from_json(const json& j) {
             entry.mtime = e.value("mtime", std::int64_t{0});
             for (const auto& b : e.at("blocks")) {
                 auto id = BlockId::from_hex(b.get<std::string>());
-                if (!id)
-                    throw std::runtime_error("malformed block id in " + entry.path);
+                if (!id) throw std::runtime_error("malformed block id in " + entry.path);
                 entry.blocks.push_back(*id);
             }
         } else {

@@ -97,8 +97,7 @@ Result<std::string> decode_object(std::string_view bytes, ObjectKind expected,
     const std::string_view payload = body.substr(k_header_size);
     if (get_u32(bytes, 16) & k_flag_zstd_payload) {
         auto plain = zstd_decompress(payload);
-        if (!plain)
-            return std::unexpected(plain.error().context("{}", key));
+        if (!plain) return std::unexpected(plain.error().context("{}", key));
         return std::move(*plain);
     }
     return std::string(payload);

@@ -90,11 +90,9 @@ Result<PackSummary> read_pack_summary(const Storage& storage, const std::string&
     auto bad = [&](std::string_view why) {
         return fail(ErrorCode::corrupt, "{}: malformed pack footer ({})", key, why);
     };
-    if (payload.size() < 8)
-        return bad("too short");
+    if (payload.size() < 8) return bad("too short");
     const auto footer_length = get_le<std::uint32_t>(payload, payload.size() - 4);
-    if (footer_length + 4 > payload.size() || footer_length < 4)
-        return bad("bad footer length");
+    if (footer_length + 4 > payload.size() || footer_length < 4) return bad("bad footer length");
     const std::size_t footer_at = payload.size() - 4 - footer_length;
     const auto count = get_le<std::uint32_t>(payload, footer_at);
     if (4 + static_cast<std::size_t>(count) * k_entry_size != footer_length)

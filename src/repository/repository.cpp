@@ -40,10 +40,14 @@ Result<std::unique_ptr<Storage>> open_storage(const std::string& location) {
 
 Result<Repository> Repository::open(const std::string& location) {
     auto storage = LB_TRY(open_storage(location));
+    std::error_code ec;
+    if (fs::exists(storage->location(), ec) && !fs::is_directory(storage->location(), ec)) {
+        return fail(ErrorCode::not_a_repository, "{} is a file, not a Lifeboat repository",
+                    storage->location());
+    }
     auto bytes = storage->read(std::string(k_config_key));
     if (!bytes) {
         if (bytes.error().code == ErrorCode::not_found) {
-            std::error_code ec;
             if (!fs::exists(storage->location(), ec)) {
                 return fail(ErrorCode::not_a_repository,
                             "repository {} does not exist (create it with `lifeboat repo-init`)",

@@ -28,10 +28,8 @@ std::string encode_meta(const WalMeta& meta) {
               {"codec", static_cast<int>(meta.codec)},
               {"commits", meta.commits},
               {"pushed", format_iso8601(meta.pushed)}};
-    if (meta.first_commit)
-        j["first_commit"] = format_iso8601(*meta.first_commit);
-    if (meta.last_commit)
-        j["last_commit"] = format_iso8601(*meta.last_commit);
+    if (meta.first_commit) j["first_commit"] = format_iso8601(*meta.first_commit);
+    if (meta.last_commit) j["last_commit"] = format_iso8601(*meta.last_commit);
     return j.dump();
 }
 
@@ -45,11 +43,9 @@ Result<WalMeta> decode_meta(std::string_view text, const std::string& key) {
         m.codec = static_cast<BlockCodec>(j.at("codec").get<int>());
         m.commits = j.value("commits", std::uint64_t{0});
         auto time = [&](const char* field) -> std::optional<Timestamp> {
-            if (!j.contains(field))
-                return std::nullopt;
+            if (!j.contains(field)) return std::nullopt;
             auto t = parse_iso8601(j.at(field).get<std::string>());
-            if (!t)
-                throw std::runtime_error(t.error().message);
+            if (!t) throw std::runtime_error(t.error().message);
             return *t;
         };
         m.first_commit = time("first_commit");
@@ -85,8 +81,7 @@ Result<PushOutcome> push_wal(Storage& storage, WalMeta meta, std::string_view co
                     "refusing to overwrite it. Two servers may be archiving into one repository.",
                     meta.name, existing->raw_sha256, meta.raw_sha256);
     }
-    if (existing.error().code != ErrorCode::not_found)
-        return std::unexpected(existing.error());
+    if (existing.error().code != ErrorCode::not_found) return std::unexpected(existing.error());
 
     std::string data;
     Compressor compressor(compression_level);
@@ -120,8 +115,7 @@ Result<WalMeta> read_wal_meta(const Storage& storage, const std::string& name) {
     const std::size_t head = static_cast<std::size_t>(std::min<std::uint64_t>(info.size, 4096));
     std::string bytes = LB_TRY(storage.read_range(key, 0, head));
     LB_CHECK(check_header(bytes, ObjectKind::wal, key));
-    if (bytes.size() < k_header_size + 4)
-        return fail(ErrorCode::corrupt, "{}: truncated", key);
+    if (bytes.size() < k_header_size + 4) return fail(ErrorCode::corrupt, "{}: truncated", key);
     const std::uint32_t meta_length = get_u32(bytes, k_header_size);
     if (k_header_size + 4 + meta_length + k_trailer_size > info.size) {
         return fail(ErrorCode::corrupt, "{}: metadata length {} exceeds the object", key,
@@ -143,8 +137,7 @@ Result<std::string> fetch_wal(const Storage& storage, const std::string& name) {
         return std::unexpected(bytes.error());
     }
     const std::string payload = LB_TRY(decode_object(*bytes, ObjectKind::wal, key));
-    if (payload.size() < 4)
-        return fail(ErrorCode::corrupt, "{}: truncated", key);
+    if (payload.size() < 4) return fail(ErrorCode::corrupt, "{}: truncated", key);
     const std::uint32_t meta_length = get_u32(payload, 0);
     if (4 + static_cast<std::size_t>(meta_length) > payload.size()) {
         return fail(ErrorCode::corrupt, "{}: bad metadata length", key);
@@ -155,8 +148,7 @@ Result<std::string> fetch_wal(const Storage& storage, const std::string& name) {
     if (meta.codec == BlockCodec::zstd) {
         Decompressor d;
         auto status = d.decompress(data, meta.raw_size, content);
-        if (!status)
-            return std::unexpected(status.error().context("{}", key));
+        if (!status) return std::unexpected(status.error().context("{}", key));
     } else {
         content.assign(data);
     }

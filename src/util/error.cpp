@@ -29,16 +29,14 @@ constexpr CodeInfo k_codes[] = {
 
 int exit_status(ErrorCode code) {
     for (const auto& info : k_codes) {
-        if (info.code == code)
-            return info.exit_status;
+        if (info.code == code) return info.exit_status;
     }
     return 70;
 }
 
 std::string_view error_code_name(ErrorCode code) {
     for (const auto& info : k_codes) {
-        if (info.code == code)
-            return info.name;
+        if (info.code == code) return info.name;
     }
     return "internal";
 }

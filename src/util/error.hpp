@@ -58,17 +58,15 @@ std::string_view error_code_name(ErrorCode code);
 
 // Propagates the error of an expression returning Result<T>/Status; yields the value otherwise.
 // GNU statement expression: g++ and clang both support it, and it keeps call sites linear.
-#define LB_TRY(expr)                                                   \
-    ({                                                                 \
-        auto&& lb_try_result_ = (expr);                                \
-        if (!lb_try_result_)                                           \
-            return std::unexpected(std::move(lb_try_result_).error()); \
-        std::move(lb_try_result_).value();                             \
+#define LB_TRY(expr)                                                                    \
+    ({                                                                                  \
+        auto&& lb_try_result_ = (expr);                                                 \
+        if (!lb_try_result_) return std::unexpected(std::move(lb_try_result_).error()); \
+        std::move(lb_try_result_).value();                                              \
     })
 
-#define LB_CHECK(expr)                                                   \
-    do {                                                                 \
-        auto&& lb_check_result_ = (expr);                                \
-        if (!lb_check_result_)                                           \
-            return std::unexpected(std::move(lb_check_result_).error()); \
+#define LB_CHECK(expr)                                                                      \
+    do {                                                                                    \
+        auto&& lb_check_result_ = (expr);                                                   \
+        if (!lb_check_result_) return std::unexpected(std::move(lb_check_result_).error()); \
     } while (0)

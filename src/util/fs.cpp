@@ -25,14 +25,12 @@ Result<std::string> read_file(const fs::path& path) {
     for (;;) {
         ssize_t n = ::read(fd, buffer, sizeof buffer);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             const int err = errno;
             ::close(fd);
             return fail(ErrorCode::io, "cannot read {}: {}", path.string(), errno_text(err));
         }
-        if (n == 0)
-            break;
+        if (n == 0) break;
         out.append(buffer, static_cast<std::size_t>(n));
     }
     ::close(fd);
@@ -60,8 +58,7 @@ Status write_file_atomic(const fs::path& path, std::string_view data, Durability
     while (done < data.size()) {
         ssize_t n = ::write(fd, data.data() + done, data.size() - done);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             const int err = errno;
             ::close(fd);
             ::unlink(tmp.c_str());
@@ -82,8 +79,7 @@ Status write_file_atomic(const fs::path& path, std::string_view data, Durability
         return fail(ErrorCode::io, "cannot rename {} to {}: {}", tmp.string(), path.string(),
                     errno_text(err));
     }
-    if (durability == Durability::fsync)
-        return fsync_directory(path.parent_path());
+    if (durability == Durability::fsync) return fsync_directory(path.parent_path());
     return {};
 }
 
@@ -97,13 +93,10 @@ Status ensure_directory(const fs::path& path) {
 
 Result<bool> directory_is_empty_or_missing(const fs::path& path) {
     std::error_code ec;
-    if (!fs::exists(path, ec))
-        return true;
-    if (!fs::is_directory(path, ec))
-        return false;
+    if (!fs::exists(path, ec)) return true;
+    if (!fs::is_directory(path, ec)) return false;
     auto it = fs::directory_iterator(path, ec);
-    if (ec)
-        return fail(ErrorCode::io, "cannot list {}: {}", path.string(), ec.message());
+    if (ec) return fail(ErrorCode::io, "cannot list {}: {}", path.string(), ec.message());
     return it == fs::directory_iterator();
 }
 
@@ -112,8 +105,7 @@ Result<TempDirectory> TempDirectory::create(const fs::path& parent, std::string_
     for (int attempt = 0; attempt < 16; ++attempt) {
         fs::path candidate = parent / fmt::format("{}{:08x}", prefix, rd());
         std::error_code ec;
-        if (fs::create_directory(candidate, ec))
-            return TempDirectory(std::move(candidate));
+        if (fs::create_directory(candidate, ec)) return TempDirectory(std::move(candidate));
         if (ec && ec != std::errc::file_exists) {
             return fail(ErrorCode::io, "cannot create temporary directory in {}: {}",
                         parent.string(), ec.message());
@@ -128,8 +120,7 @@ TempDirectory::TempDirectory(TempDirectory&& other) noexcept
 }
 
 TempDirectory::~TempDirectory() {
-    if (m_keep || m_path.empty())
-        return;
+    if (m_keep || m_path.empty()) return;
     std::error_code ec;
     fs::remove_all(m_path, ec);
 }

@@ -15,8 +15,7 @@ unsigned default_jobs() {
 
 Status parallel_for(std::size_t count, unsigned threads,
                     const std::function<Status(std::size_t, unsigned)>& task) {
-    if (threads == 0)
-        threads = 1;
+    if (threads == 0) threads = 1;
     std::atomic<std::size_t> next{0};
     std::atomic<bool> failed{false};
     std::mutex error_mutex;
@@ -24,16 +23,13 @@ Status parallel_for(std::size_t count, unsigned threads,
 
     auto run = [&](unsigned worker) {
         for (;;) {
-            if (failed.load(std::memory_order_relaxed))
-                return;
+            if (failed.load(std::memory_order_relaxed)) return;
             const std::size_t i = next.fetch_add(1);
-            if (i >= count)
-                return;
+            if (i >= count) return;
             Status status = task(i, worker);
             if (!status) {
                 std::lock_guard lock(error_mutex);
-                if (!first_error)
-                    first_error = status.error();
+                if (!first_error) first_error = status.error();
                 failed = true;
                 return;
             }
@@ -47,8 +43,7 @@ Status parallel_for(std::size_t count, unsigned threads,
     run(0);
     for (auto& t : pool)
         t.join();
-    if (first_error)
-        return std::unexpected(*first_error);
+    if (first_error) return std::unexpected(*first_error);
     return {};
 }
 

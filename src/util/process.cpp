@@ -32,8 +32,7 @@ Result<std::string> user_name_of(uid_t uid) {
 
 Result<ProcessResult> run_process(const std::vector<std::string>& argv,
                                   const ProcessOptions& options) {
-    if (argv.empty())
-        return fail(ErrorCode::internal, "run_process: empty argv");
+    if (argv.empty()) return fail(ErrorCode::internal, "run_process: empty argv");
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
         return fail(ErrorCode::io, "cannot create pipe: {}", errno_text(errno));
@@ -58,16 +57,14 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
     args.push_back(nullptr);
 
     const pid_t pid = ::fork();
-    if (pid < 0)
-        return fail(ErrorCode::io, "cannot fork: {}", errno_text(errno));
+    if (pid < 0) return fail(ErrorCode::io, "cannot fork: {}", errno_text(errno));
     if (pid == 0) {
         // Child: only async-signal-safe calls from here on.
         const int target = out_fd >= 0 ? out_fd : pipe_fds[1];
         ::dup2(target, STDOUT_FILENO);
         ::dup2(options.merge_stderr ? target : pipe_fds[1], STDERR_FILENO);
         const int devnull = ::open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            ::dup2(devnull, STDIN_FILENO);
+        if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
         if (options.run_as) {
             if (::setgroups(0, nullptr) != 0 || ::setgid(options.run_as->gid) != 0 ||
                 ::setuid(options.run_as->uid) != 0) {
@@ -81,24 +78,20 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
         ::_exit(127);
     }
     ::close(pipe_fds[1]);
-    if (out_fd >= 0)
-        ::close(out_fd);
+    if (out_fd >= 0) ::close(out_fd);
     ProcessResult result;
     char buffer[8192];
     for (;;) {
         ssize_t n = ::read(pipe_fds[0], buffer, sizeof buffer);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
         if (result.output.size() < (1u << 20))
             result.output.append(buffer, static_cast<std::size_t>(n));
     }
     ::close(pipe_fds[0]);
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            return fail(ErrorCode::io, "waitpid failed: {}", errno_text(errno));
+        if (errno != EINTR) return fail(ErrorCode::io, "waitpid failed: {}", errno_text(errno));
     }
     result.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return result;
@@ -110,8 +103,7 @@ Status change_owner_recursive(const fs::path& path, const UserAccount& account) 
                     errno_text(errno));
     }
     std::error_code ec;
-    if (!fs::is_directory(fs::symlink_status(path, ec)))
-        return {};
+    if (!fs::is_directory(fs::symlink_status(path, ec))) return {};
     for (auto it = fs::recursive_directory_iterator(path, ec); !ec && it != fs::end(it);
          it.increment(ec)) {
         if (::lchown(it->path().c_str(), account.uid, account.gid) != 0) {
@@ -119,8 +111,7 @@ Status change_owner_recursive(const fs::path& path, const UserAccount& account) 
                         errno_text(errno));
         }
     }
-    if (ec)
-        return fail(ErrorCode::io, "cannot walk {}: {}", path.string(), ec.message());
+    if (ec) return fail(ErrorCode::io, "cannot walk {}: {}", path.string(), ec.message());
     return {};
 }
 

@@ -24,8 +24,7 @@ class Cursor {
     bool done() const { return m_pos >= m_text.size(); }
     char peek() const { return done() ? '\0' : m_text[m_pos]; }
     bool accept(char c) {
-        if (peek() != c)
-            return false;
+        if (peek() != c) return false;
         ++m_pos;
         return true;
     }
@@ -34,8 +33,7 @@ class Cursor {
         out = 0;
         for (int i = 0; i < width; ++i) {
             char c = peek();
-            if (c < '0' || c > '9')
-                return false;
+            if (c < '0' || c > '9') return false;
             out = out * 10 + (c - '0');
             ++m_pos;
         }
@@ -62,15 +60,13 @@ Result<Timestamp> parse_iso8601(std::string_view text) {
         !c.digits(2, day)) {
         return bad("date must be YYYY-MM-DD");
     }
-    if (!c.accept('T') && !c.accept(' ') && !c.accept('t'))
-        return bad("missing time of day");
+    if (!c.accept('T') && !c.accept(' ') && !c.accept('t')) return bad("missing time of day");
     if (!c.digits(2, hour) || !c.accept(':') || !c.digits(2, minute)) {
         return bad("time of day must be HH:MM[:SS[.ffffff]]");
     }
     std::int64_t micros = 0;
     if (c.accept(':')) {
-        if (!c.digits(2, second))
-            return bad("seconds must be two digits");
+        if (!c.digits(2, second)) return bad("seconds must be two digits");
         if (c.accept('.') || c.accept(',')) {
             int scale = 100000;
             int digit;
@@ -80,12 +76,16 @@ Result<Timestamp> parse_iso8601(std::string_view text) {
                 micros += digit * scale;
                 scale /= 10;
             }
-            if (!any)
-                return bad("empty fraction of a second");
+            if (!any) return bad("empty fraction of a second");
         }
     }
-    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+    if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) {
         return bad("field out of range");
+    }
+    static constexpr int k_days_in_month[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > k_days_in_month[month - 1] + (month == 2 && leap ? 1 : 0)) {
+        return bad("no such day in that month");
     }
     int offset_minutes = 0;
     if (c.accept('Z') || c.accept('z')) {
@@ -94,21 +94,17 @@ Result<Timestamp> parse_iso8601(std::string_view text) {
         const int sign = c.peek() == '-' ? -1 : 1;
         c.accept(c.peek());
         int oh, om = 0;
-        if (!c.digits(2, oh))
-            return bad("zone offset must be +HH[:MM]");
+        if (!c.digits(2, oh)) return bad("zone offset must be +HH[:MM]");
         if (c.accept(':')) {
-            if (!c.digits(2, om))
-                return bad("zone offset must be +HH:MM");
+            if (!c.digits(2, om)) return bad("zone offset must be +HH:MM");
         } else if (!c.done()) {
-            if (!c.digits(2, om))
-                return bad("zone offset must be +HHMM");
+            if (!c.digits(2, om)) return bad("zone offset must be +HHMM");
         }
         offset_minutes = sign * (oh * 60 + om);
     } else {
         return bad("missing zone (append Z for UTC or an offset such as +01:00)");
     }
-    if (!c.done())
-        return bad("unexpected trailing characters");
+    if (!c.done()) return bad("unexpected trailing characters");
     const std::int64_t days =
         days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
     const std::int64_t seconds =
@@ -136,8 +132,7 @@ std::string format_iso8601(Timestamp t) {
     std::tm tm = to_tm(t, fraction);
     std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", tm.tm_year + 1900,
                                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    if (fraction != 0)
-        out += fmt::format(".{:06}", fraction);
+    if (fraction != 0) out += fmt::format(".{:06}", fraction);
     return out + "Z";
 }
 

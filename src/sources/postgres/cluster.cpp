@@ -8,8 +8,7 @@ namespace {
 Result<Timestamp> parse_epoch_micros(const std::string& text) {
     std::int64_t micros = 0;
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), micros);
-    if (ec != std::errc())
-        return fail(ErrorCode::database, "unexpected server time '{}'", text);
+    if (ec != std::errc()) return fail(ErrorCode::database, "unexpected server time '{}'", text);
     return Timestamp{micros};
 }
 
@@ -59,7 +58,7 @@ Result<BackupStartInfo> start_backup(Connection& conn, const std::string& label)
 Result<BackupStopInfo> stop_backup(Connection& conn) {
     auto r = LB_TRY(conn.query(std::string("SELECT lsn::text, pg_walfile_name(lsn), labelfile, "
                                            "coalesce(spcmapfile, ''), ") +
-                               k_now_sql + " FROM pg_backup_stop(true)"));
+                               k_now_sql + " FROM pg_backup_stop(false)"));
     BackupStopInfo info;
     info.stop_lsn = r.text(0, 0);
     info.stop_wal = r.text(0, 1);

@@ -46,8 +46,9 @@ struct BackupStopInfo {
 // Calls pg_backup_start(label, fast => true): an immediate checkpoint, so the backup starts now.
 Result<BackupStartInfo> start_backup(Connection& conn, const std::string& label);
 
-// Calls pg_backup_stop(wait_for_archive => true): returns once PostgreSQL has archived the last
-// WAL segment the backup needs (PostgreSQL warns and keeps waiting if archiving fails).
+// Calls pg_backup_stop(wait_for_archive => false): PostgreSQL switches to a new WAL segment so
+// the last one the backup needs can be archived, and returns at once. The caller waits for that
+// WAL itself, with a timeout (PostgreSQL's own wait never ends when archiving is broken).
 Result<BackupStopInfo> stop_backup(Connection& conn);
 
 }  // namespace lifeboat::postgres

@@ -10,16 +10,14 @@ std::string first_line(const char* message) {
     std::string text = message ? message : "";
     while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
         text.pop_back();
-    if (auto pos = text.find('\n'); pos != std::string::npos)
-        text.resize(pos);
+    if (auto pos = text.find('\n'); pos != std::string::npos) text.resize(pos);
     return text;
 }
 }  // namespace
 
 Result<Connection> Connection::open(const std::string& conninfo) {
     pg_conn* conn = PQconnectdb(conninfo.c_str());
-    if (!conn)
-        return fail(ErrorCode::database, "cannot allocate a PostgreSQL connection");
+    if (!conn) return fail(ErrorCode::database, "cannot allocate a PostgreSQL connection");
     if (PQstatus(conn) != CONNECTION_OK) {
         std::string message = first_line(PQerrorMessage(conn));
         PQfinish(conn);
@@ -39,8 +37,7 @@ Connection::Connection(Connection&& other) noexcept : m_conn(other.m_conn) {
 
 Connection& Connection::operator=(Connection&& other) noexcept {
     if (this != &other) {
-        if (m_conn)
-            PQfinish(m_conn);
+        if (m_conn) PQfinish(m_conn);
         m_conn = other.m_conn;
         other.m_conn = nullptr;
     }
@@ -48,8 +45,7 @@ Connection& Connection::operator=(Connection&& other) noexcept {
 }
 
 Connection::~Connection() {
-    if (m_conn)
-        PQfinish(m_conn);
+    if (m_conn) PQfinish(m_conn);
 }
 
 Result<QueryResult> Connection::query(const std::string& sql,
@@ -66,8 +62,7 @@ Result<QueryResult> Connection::query(const std::string& sql,
     const auto status = PQresultStatus(res);
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
         std::string message = first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(m_conn));
-        if (res)
-            PQclear(res);
+        if (res) PQclear(res);
         return fail(ErrorCode::database, "query failed: {}", message);
     }
     QueryResult out;

@@ -25,8 +25,7 @@ class Scanner {
         }
         if (ec) {
             // A database directory dropped while we walk is not an error for a base backup.
-            if (ec == std::errc::no_such_file_or_directory)
-                return {};
+            if (ec == std::errc::no_such_file_or_directory) return {};
             return fail(ErrorCode::io, "cannot list {}: {}", dir.string(), ec.message());
         }
         std::sort(children.begin(), children.end());
@@ -42,8 +41,7 @@ class Scanner {
             const std::string rel = join(relative, name);
             struct stat st {};
             if (::lstat(path.c_str(), &st) != 0) {
-                if (errno == ENOENT)
-                    continue;  // removed meanwhile (dropped table, temp file)
+                if (errno == ENOENT) continue;  // removed meanwhile (dropped table, temp file)
                 return fail(ErrorCode::io, "cannot stat {}: {}", path.string(), errno_text(errno));
             }
             const bool in_tblspc_root = relative == "pg_tblspc";
@@ -53,14 +51,11 @@ class Scanner {
             }
             if (S_ISLNK(st.st_mode)) {
                 // pg_wal may be a link (initdb -X); it is restored as a plain directory.
-                if (::stat(path.c_str(), &st) != 0)
-                    continue;
+                if (::stat(path.c_str(), &st) != 0) continue;
             }
             const bool is_dir = S_ISDIR(st.st_mode);
-            if (is_excluded_from_backup(rel, is_dir))
-                continue;
-            if (!is_dir && is_unlogged_non_init_fork(rel, init_prefixes))
-                continue;
+            if (is_excluded_from_backup(rel, is_dir)) continue;
+            if (!is_dir && is_unlogged_non_init_fork(rel, init_prefixes)) continue;
             DataEntry entry;
             entry.path = rel;
             entry.absolute = path;
@@ -97,8 +92,7 @@ class Scanner {
     Status add_tablespace(const std::string& name, const fs::path& path, const std::string& rel) {
         std::error_code ec;
         const fs::path target = fs::read_symlink(path, ec);
-        if (ec)
-            return fail(ErrorCode::io, "cannot read link {}: {}", path.string(), ec.message());
+        if (ec) return fail(ErrorCode::io, "cannot read link {}: {}", path.string(), ec.message());
         const auto oid = static_cast<std::uint32_t>(std::strtoul(name.c_str(), nullptr, 10));
         m_out.tablespaces.push_back(TablespaceInfo{oid, target.string()});
         DataEntry link;

@@ -19,15 +19,13 @@ Result<fs::path> find_server_bindir(const std::optional<fs::path>& configured) {
         return *configured;
     }
     const fs::path debian = "/usr/lib/postgresql/15/bin";
-    if (usable(debian))
-        return debian;
+    if (usable(debian)) return debian;
     auto pg_config = run_process({"pg_config", "--bindir"}, {.merge_stderr = false});
     if (pg_config && pg_config->exit_status == 0) {
         std::string dir = pg_config->output;
         while (!dir.empty() && (dir.back() == '\n' || dir.back() == ' '))
             dir.pop_back();
-        if (usable(dir))
-            return fs::path(dir);
+        if (usable(dir)) return fs::path(dir);
     }
     return fail(ErrorCode::config,
                 "cannot find PostgreSQL 15's programs (pg_ctl); install postgresql-15 or set "
@@ -36,8 +34,7 @@ Result<fs::path> find_server_bindir(const std::optional<fs::path>& configured) {
 
 Result<std::optional<UserAccount>> server_account(const fs::path& data_dir,
                                                   const std::string& fallback_user) {
-    if (::geteuid() != 0)
-        return std::optional<UserAccount>{};
+    if (::geteuid() != 0) return std::optional<UserAccount>{};
     struct stat st {};
     if (::stat(data_dir.c_str(), &st) == 0 && st.st_uid != 0) {
         const std::string name = LB_TRY(user_name_of(st.st_uid));
@@ -58,10 +55,8 @@ Result<ProcessResult> LocalServer::run_program(const std::string& program,
 Status LocalServer::initdb(Checksums checksums) {
     std::vector<std::string> args{
         "-D", m_data_dir.string(), "--auth=trust", "--no-instructions", "-E", "UTF8", "--locale=C"};
-    if (m_run_as)
-        args.insert(args.end(), {"-U", m_run_as->name});
-    if (checksums == Checksums::on)
-        args.push_back("--data-checksums");
+    if (m_run_as) args.insert(args.end(), {"-U", m_run_as->name});
+    if (checksums == Checksums::on) args.push_back("--data-checksums");
     auto result = LB_TRY(run_program("initdb", args));
     if (result.exit_status != 0) {
         return fail(ErrorCode::database, "initdb {} failed: {}", m_data_dir.string(),
@@ -83,8 +78,7 @@ Status LocalServer::start(const fs::path& log_file, const std::string& options) 
 Result<std::optional<PostmasterStatus>> LocalServer::status() const {
     auto text = read_file(m_data_dir / "postmaster.pid");
     if (!text) {
-        if (text.error().code == ErrorCode::not_found)
-            return std::optional<PostmasterStatus>{};
+        if (text.error().code == ErrorCode::not_found) return std::optional<PostmasterStatus>{};
         return std::unexpected(text.error());
     }
     std::vector<std::string> lines;
@@ -100,21 +94,18 @@ Result<std::optional<PostmasterStatus>> LocalServer::status() const {
     s.state = line(7);
     while (!s.state.empty() && s.state.back() == ' ')
         s.state.pop_back();
-    if (s.listen_address == "*")
-        s.listen_address = "127.0.0.1";
+    if (s.listen_address == "*") s.listen_address = "127.0.0.1";
     return std::optional<PostmasterStatus>(s);
 }
 
 bool LocalServer::is_running() const {
     auto s = status();
-    if (!s || !*s || (*s)->pid <= 0)
-        return false;
+    if (!s || !*s || (*s)->pid <= 0) return false;
     return ::kill(static_cast<pid_t>((*s)->pid), 0) == 0 || errno == EPERM;
 }
 
 Status LocalServer::stop(StopMode mode) {
-    if (!is_running())
-        return {};
+    if (!is_running()) return {};
     auto result = LB_TRY(run_program(
         "pg_ctl", {"-D", m_data_dir.string(), "-m", mode == StopMode::fast ? "fast" : "immediate",
                    "-w", "-t", "60", "stop"}));

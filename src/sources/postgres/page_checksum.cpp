@@ -82,10 +82,8 @@ std::uint16_t stored_page_checksum(const unsigned char* page) {
 PageVerdict verify_page(const unsigned char* page, std::uint32_t block_number,
                         std::uint64_t backup_start_lsn) {
     // An all-zero page (extended but never written) has pd_upper == 0 too.
-    if (load_u16(page + k_upper_offset) == 0)
-        return PageVerdict::new_page;
-    if (page_lsn(page) >= backup_start_lsn)
-        return PageVerdict::skipped_recent;
+    if (load_u16(page + k_upper_offset) == 0) return PageVerdict::new_page;
+    if (page_lsn(page) >= backup_start_lsn) return PageVerdict::skipped_recent;
     return page_checksum(page, block_number) == stored_page_checksum(page)
                ? PageVerdict::ok
                : PageVerdict::bad_checksum;

@@ -15,8 +15,7 @@ namespace {
 
 std::optional<std::uint64_t> parse_hex(std::string_view s, std::size_t max_digits,
                                        bool upper_only) {
-    if (s.empty() || s.size() > max_digits)
-        return std::nullopt;
+    if (s.empty() || s.size() > max_digits) return std::nullopt;
     std::uint64_t value = 0;
     for (const char c : s) {
         unsigned digit;
@@ -134,8 +133,7 @@ class SegmentPages {
     // The header of the page starting at `offset`, if it is a WAL page of this segment at
     // that place; nullopt marks the end of valid WAL.
     std::optional<PageHeader> page(std::size_t offset) const {
-        if (offset + m_page_size > m_bytes.size())
-            return std::nullopt;
+        if (offset + m_page_size > m_bytes.size()) return std::nullopt;
         const PageHeader h = read_page_header(data() + offset);
         if (h.magic != k_wal_page_magic || h.page_address != m_segment_address + offset) {
             return std::nullopt;
@@ -161,20 +159,17 @@ class SegmentPages {
 // Where the first record starting in this segment begins, past the tail of a record continued
 // from the previous segment; nullopt when no record starts in this segment.
 std::optional<std::size_t> first_record_offset(const SegmentPages& pages, const PageHeader& first) {
-    if (!(first.info & k_xlp_first_is_contrecord))
-        return first.size();
+    if (!(first.info & k_xlp_first_is_contrecord)) return first.size();
     std::uint64_t remaining = first.rem_len;
     std::size_t page_start = 0;
     std::size_t header = first.size();
     for (;;) {
         const std::size_t room = pages.page_size() - header;
-        if (remaining <= room)
-            return align8(page_start + header + remaining);
+        if (remaining <= room) return align8(page_start + header + remaining);
         remaining -= room;
         page_start += pages.page_size();
         const auto next = pages.continuation_page(page_start, remaining);
-        if (!next)
-            return std::nullopt;
+        if (!next) return std::nullopt;
         header = next->size();
     }
 }
@@ -189,8 +184,7 @@ std::optional<std::size_t> read_record(const SegmentPages& pages, std::size_t of
     while (remaining > 0) {
         if (offset % pages.page_size() == 0) {
             const auto h = pages.continuation_page(offset, remaining);
-            if (!h)
-                return std::nullopt;
+            if (!h) return std::nullopt;
             offset += h->size();
         }
         const std::size_t page_end = (offset / pages.page_size() + 1) * pages.page_size();
@@ -210,19 +204,16 @@ std::optional<std::int64_t> transaction_end_time(const std::string& record) {
     std::size_t at = k_record_header;
     std::size_t main_length = 0;
     for (;;) {
-        if (at >= record.size())
-            return std::nullopt;  // no main data
+        if (at >= record.size()) return std::nullopt;  // no main data
         const std::uint8_t id = bytes[at++];
         if (id == k_block_id_data_short) {
-            if (at + 1 > record.size())
-                return std::nullopt;
+            if (at + 1 > record.size()) return std::nullopt;
             main_length = bytes[at];
             at += 1;
             break;
         }
         if (id == k_block_id_data_long) {
-            if (at + 4 > record.size())
-                return std::nullopt;
+            if (at + 4 > record.size()) return std::nullopt;
             main_length = load<std::uint32_t>(bytes + at);
             at += 4;
             break;
@@ -235,24 +226,20 @@ std::optional<std::int64_t> transaction_end_time(const std::string& record) {
             return std::nullopt;  // a block reference (ids 0..32): not a transaction end record
         }
     }
-    if (main_length < 8 || at + main_length != record.size())
-        return std::nullopt;
+    if (main_length < 8 || at + main_length != record.size()) return std::nullopt;
     return load<std::int64_t>(bytes + at);
 }
 
 bool is_transaction_end(std::uint8_t rmid, std::uint8_t info) {
-    if (rmid != k_rm_xact)
-        return false;
+    if (rmid != k_rm_xact) return false;
     const std::uint8_t op = info & k_xact_opmask;
     return op == 0x00 || op == 0x20 || op == 0x30 || op == 0x40;  // commit, abort, *_prepared
 }
 
 void add_time(WalCommitSpan& span, std::int64_t postgres_micros) {
     const Timestamp t{postgres_micros + k_postgres_epoch_offset_micros};
-    if (!span.first_commit || t < *span.first_commit)
-        span.first_commit = t;
-    if (!span.last_commit || t > *span.last_commit)
-        span.last_commit = t;
+    if (!span.first_commit || t < *span.first_commit) span.first_commit = t;
+    if (!span.last_commit || t > *span.last_commit) span.last_commit = t;
     ++span.commits;
 }
 
@@ -262,12 +249,10 @@ void add_time(WalCommitSpan& span, std::int64_t postgres_micros) {
 
 std::optional<Lsn> parse_lsn(std::string_view text) {
     const auto slash = text.find('/');
-    if (slash == std::string_view::npos)
-        return std::nullopt;
+    if (slash == std::string_view::npos) return std::nullopt;
     const auto high = parse_hex(text.substr(0, slash), 8, false);
     const auto low = parse_hex(text.substr(slash + 1), 8, false);
-    if (!high || !low)
-        return std::nullopt;
+    if (!high || !low) return std::nullopt;
     return Lsn{*high << 32 | *low};
 }
 
@@ -287,14 +272,12 @@ std::string wal_file_name(WalSegment segment, std::uint64_t segment_size) {
 }
 
 std::optional<WalSegment> parse_wal_file_name(std::string_view name, std::uint64_t segment_size) {
-    if (!is_valid_wal_segment_size(segment_size) || !is_upper_hex(name, 24))
-        return std::nullopt;
+    if (!is_valid_wal_segment_size(segment_size) || !is_upper_hex(name, 24)) return std::nullopt;
     const std::uint64_t timeline = *parse_hex(name.substr(0, 8), 8, true);
     const std::uint64_t xlogid = *parse_hex(name.substr(8, 8), 8, true);
     const std::uint64_t low = *parse_hex(name.substr(16, 8), 8, true);
     const std::uint64_t per_xlogid = segments_per_xlogid(segment_size);
-    if (low >= per_xlogid)
-        return std::nullopt;
+    if (low >= per_xlogid) return std::nullopt;
     return WalSegment{static_cast<std::uint32_t>(timeline), xlogid * per_xlogid + low};
 }
 
@@ -307,8 +290,7 @@ Lsn segment_start(WalSegment segment, std::uint64_t segment_size) {
 }
 
 WalFileKind classify_wal_file(std::string_view name) {
-    if (is_upper_hex(name, 24))
-        return WalFileKind::segment;
+    if (is_upper_hex(name, 24)) return WalFileKind::segment;
     if (name.size() == 32 && name.ends_with(".partial") && is_upper_hex(name.substr(0, 24), 24)) {
         return WalFileKind::partial;
     }
@@ -355,36 +337,29 @@ Result<WalCommitSpan> scan_commit_times(std::string_view segment_bytes) {
     const SegmentPages pages(segment_bytes, page_size, first.page_address);
     WalCommitSpan span;
     const auto start = first_record_offset(pages, first);
-    if (!start)
-        return span;
+    if (!start) return span;
     std::size_t offset = *start;
     std::string record;
     for (;;) {
         if (offset % page_size == 0) {
             // A record boundary falls on a page boundary: the record starts after the header.
             const auto h = pages.page(offset);
-            if (!h || (h->info & k_xlp_first_is_contrecord))
-                break;
+            if (!h || (h->info & k_xlp_first_is_contrecord)) break;
             offset += h->size();
         }
         const std::uint32_t total = load<std::uint32_t>(bytes + offset);
-        if (total < k_record_header || total > segment_bytes.size() - offset)
-            break;
+        if (total < k_record_header || total > segment_bytes.size() - offset) break;
         const auto end = read_record(pages, offset, total, record);
-        if (!end || !record_crc_ok(record))
-            break;
+        if (!end || !record_crc_ok(record)) break;
 
         const auto info = static_cast<std::uint8_t>(record[16]);
         const auto rmid = static_cast<std::uint8_t>(record[17]);
         if (is_transaction_end(rmid, info)) {
-            if (const auto t = transaction_end_time(record))
-                add_time(span, *t);
+            if (const auto t = transaction_end_time(record)) add_time(span, *t);
         }
-        if (rmid == k_rm_xlog && (info & 0xF0) == k_xlog_switch)
-            break;  // rest is padding
+        if (rmid == k_rm_xlog && (info & 0xF0) == k_xlog_switch) break;  // rest is padding
         offset = align8(*end);
-        if (offset >= segment_bytes.size())
-            break;
+        if (offset >= segment_bytes.size()) break;
     }
     return span;
 }

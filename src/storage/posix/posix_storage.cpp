@@ -28,8 +28,7 @@ class PosixUpload final : public Upload {
           m_key(std::move(key)),
           m_overwrite(overwrite) {}
     ~PosixUpload() override {
-        if (!m_committed)
-            ::unlink(m_file.path().c_str());
+        if (!m_committed) ::unlink(m_file.path().c_str());
     }
     Status append(std::string_view data) override { return m_file.append(data); }
     std::uint64_t size() const override { return m_file.appended(); }
@@ -68,8 +67,7 @@ fs::path PosixStorage::new_temporary_path() {
 Result<std::string> PosixStorage::read(const std::string& key) const {
     const fs::path path = LB_TRY(path_of(key));
     auto data = read_file(path);
-    if (!data)
-        return std::unexpected(data.error());
+    if (!data) return std::unexpected(data.error());
     return std::move(*data);
 }
 
@@ -99,15 +97,12 @@ Result<std::vector<ObjectInfo>> PosixStorage::list(const std::string& prefix) co
     std::vector<ObjectInfo> out;
     const fs::path base = m_root / prefix;
     std::error_code ec;
-    if (!fs::exists(base, ec))
-        return out;
+    if (!fs::exists(base, ec)) return out;
     for (auto it = fs::recursive_directory_iterator(base, ec); !ec && it != fs::end(it);
          it.increment(ec)) {
-        if (!it->is_regular_file())
-            continue;
+        if (!it->is_regular_file()) continue;
         struct stat st {};
-        if (::stat(it->path().c_str(), &st) != 0)
-            continue;  // removed meanwhile
+        if (::stat(it->path().c_str(), &st) != 0) continue;  // removed meanwhile
         out.push_back(ObjectInfo{fs::relative(it->path(), m_root).generic_string(),
                                  static_cast<std::uint64_t>(st.st_size), to_timestamp(st)});
     }
@@ -134,8 +129,7 @@ Status PosixStorage::publish(const fs::path& temporary, const std::string& key,
         const int err = errno;
         ::unlink(temporary.c_str());
         if (rc != 0) {
-            if (err == EEXIST)
-                return fail(ErrorCode::conflict, "{} already exists", key);
+            if (err == EEXIST) return fail(ErrorCode::conflict, "{} already exists", key);
             return fail(ErrorCode::repository, "cannot publish {}: {}", target.string(),
                         errno_text(err));
         }
@@ -169,8 +163,7 @@ Status PosixStorage::remove_if_exists(const std::string& key) {
 Status PosixStorage::clean_stale_temporaries() {
     const fs::path dir = m_root / k_tmp_dir;
     std::error_code ec;
-    if (!fs::exists(dir, ec))
-        return {};
+    if (!fs::exists(dir, ec)) return {};
     const auto now = std::chrono::system_clock::now();
     for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
         const std::string name = it->path().filename().string();
@@ -185,8 +178,7 @@ Status PosixStorage::clean_stale_temporaries() {
             const auto age = now - std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec);
             stale = age > std::chrono::hours(24);
         }
-        if (stale)
-            ::unlink(it->path().c_str());
+        if (stale) ::unlink(it->path().c_str());
     }
     return {};
 }
