@@ -27,6 +27,16 @@ Decompressor::~Decompressor() {
 
 Status Decompressor::decompress(std::string_view frame, std::size_t expected_size,
                                 std::string& out) {
+    // Check the size the frame declares before allocating what the caller expects: a damaged
+    // or crafted size must be an error, never a huge allocation.
+    const unsigned long long declared = ZSTD_getFrameContentSize(frame.data(), frame.size());
+    if (declared == ZSTD_CONTENTSIZE_ERROR) {
+        return fail(ErrorCode::corrupt, "not a zstd frame");
+    }
+    if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != expected_size) {
+        return fail(ErrorCode::corrupt, "zstd frame holds {} bytes, expected {}", declared,
+                    expected_size);
+    }
     out.resize(expected_size);
     const std::size_t n = ZSTD_decompressDCtx(static_cast<ZSTD_DCtx*>(m_ctx), out.data(),
                                               out.size(), frame.data(), frame.size());

@@ -20,7 +20,6 @@ namespace lifeboat::engine {
 
 namespace {
 
-
 // PostgreSQL will not run as root; as root the whole demo becomes the server's account.
 Status drop_privileges_if_root(const std::string& user, const fs::path& dir) {
     if (::geteuid() != 0) return {};

@@ -80,7 +80,8 @@ Result<std::map<std::uint32_t, fs::path>> tablespace_locations(const RestoreOpti
     return out;
 }
 
-Status write_recovery_settings(const RestoreOptions& options, int port, const repo::Manifest& manifest,
+Status write_recovery_settings(const RestoreOptions& options, int port,
+                               const repo::Manifest& manifest,
                                const std::string& repository_location) {
     const fs::path dir = options.target_dir;
     LB_CHECK(write_file_atomic(dir / "backup_label", manifest.backup_label));
@@ -138,7 +139,8 @@ std::string log_reason(const fs::path& log) {
         if (end == std::string::npos) end = text->size();
         std::string line = text->substr(start, end - start);
         if (!line.empty()) {
-            if (line.find("FATAL:") != std::string::npos || line.find("PANIC:") != std::string::npos) {
+            if (line.find("FATAL:") != std::string::npos ||
+                line.find("PANIC:") != std::string::npos) {
                 last_fatal = line;
             }
             last = line;
@@ -313,7 +315,8 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
         if (!port) return undo(port.error());
         outcome.port = *port;
     }
-    auto settings = write_recovery_settings(options, outcome.port, *manifest, repository.location());
+    auto settings =
+        write_recovery_settings(options, outcome.port, *manifest, repository.location());
     if (!settings) return undo(settings.error());
     outcome.files_seconds = seconds_since(started);
     if (options.start == StartServer::yes) {

@@ -58,7 +58,8 @@ Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_da
             index.skipped.push_back(packs.error().message);
             continue;
         }
-        for (const auto& pack : *packs) index.add_pack(pack);
+        for (const auto& pack : *packs)
+            index.add_pack(pack);
         index.loaded_from.push_back(object.key.substr(object.key.rfind('/') + 1));
     }
     return index;

@@ -92,7 +92,10 @@ Result<PackSummary> read_pack_summary(const Storage& storage, const std::string&
     };
     if (payload.size() < 8) return bad("too short");
     const auto footer_length = get_le<std::uint32_t>(payload, payload.size() - 4);
-    if (footer_length + 4 > payload.size() || footer_length < 4) return bad("bad footer length");
+    // 64-bit arithmetic throughout: a crafted length must not wrap past the checks.
+    if (std::uint64_t{footer_length} + 4 > payload.size() || footer_length < 4) {
+        return bad("bad footer length");
+    }
     const std::size_t footer_at = payload.size() - 4 - footer_length;
     const auto count = get_le<std::uint32_t>(payload, footer_at);
     if (4 + static_cast<std::size_t>(count) * k_entry_size != footer_length)
@@ -108,8 +111,8 @@ Result<PackSummary> read_pack_summary(const Storage& storage, const std::string&
         e.placement.stored_length = get_le<std::uint32_t>(payload, at + 40);
         e.placement.raw_length = get_le<std::uint32_t>(payload, at + 44);
         e.placement.codec = static_cast<BlockCodec>(payload[at + 48]);
-        if (e.placement.offset < k_header_size ||
-            e.placement.offset + e.placement.stored_length > blobs_end) {
+        if (e.placement.offset < k_header_size || e.placement.offset > blobs_end ||
+            e.placement.stored_length > blobs_end - e.placement.offset) {
             return bad("entry outside the pack");
         }
         summary.entries.push_back(e);

@@ -147,6 +147,10 @@ Result<std::string> fetch_wal(const Storage& storage, const std::string& name) {
     std::string content;
     if (meta.codec == BlockCodec::zstd) {
         Decompressor d;
+        // WAL segments are at most 1 GiB (PostgreSQL's limit); anything larger is damage.
+        if (meta.raw_size > (std::uint64_t{1} << 30)) {
+            return fail(ErrorCode::corrupt, "{}: implausible size {}", key, meta.raw_size);
+        }
         auto status = d.decompress(data, meta.raw_size, content);
         if (!status) return std::unexpected(status.error().context("{}", key));
     } else {

@@ -17,8 +17,12 @@ namespace {
 
 constexpr std::uint64_t k_verify_everything = std::numeric_limits<std::uint64_t>::max();
 
-void put_u16(std::string& page, std::size_t at, std::uint16_t v) { std::memcpy(&page[at], &v, 2); }
-void put_u32(std::string& page, std::size_t at, std::uint32_t v) { std::memcpy(&page[at], &v, 4); }
+void put_u16(std::string& page, std::size_t at, std::uint16_t v) {
+    std::memcpy(&page[at], &v, 2);
+}
+void put_u32(std::string& page, std::size_t at, std::uint32_t v) {
+    std::memcpy(&page[at], &v, 4);
+}
 
 const unsigned char* bytes(const std::string& s) {
     return reinterpret_cast<const unsigned char*>(s.data());
@@ -27,7 +31,8 @@ const unsigned char* bytes(const std::string& s) {
 // An initialised page with some content, checksummed for `block`.
 std::string synthetic_page(std::uint32_t block, std::uint64_t lsn) {
     std::string page(k_page_size, '\0');
-    for (std::size_t i = 24; i < page.size(); ++i) page[i] = static_cast<char>(i * 7 + 3);
+    for (std::size_t i = 24; i < page.size(); ++i)
+        page[i] = static_cast<char>(i * 7 + 3);
     put_u32(page, 0, static_cast<std::uint32_t>(lsn >> 32));
     put_u32(page, 4, static_cast<std::uint32_t>(lsn));
     put_u16(page, 12, 28);    // pd_lower
@@ -71,7 +76,7 @@ TEST(PageChecksum, NeverZeroAndUnalignedInput) {
 
 // Reference values: pages of a cluster initialised by PostgreSQL's own initdb with checksums.
 class PageChecksumCluster : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         if (!pgtest::TestCluster::available()) return;
         auto cluster = pgtest::TestCluster::init({"-k"});

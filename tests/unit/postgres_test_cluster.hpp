@@ -19,7 +19,7 @@
 namespace lifeboat::pgtest {
 
 class TestCluster {
-public:
+  public:
     static constexpr const char* k_bindir = "/usr/lib/postgresql/15/bin";
 
     static bool available() { return fs::exists(fs::path(k_bindir) / "initdb"); }
@@ -33,8 +33,15 @@ public:
             LB_CHECK(change_owner_recursive(dir.path(), *account));
         }
         std::unique_ptr<TestCluster> cluster(new TestCluster(std::move(dir), account));
-        std::vector<std::string> argv = {cluster->bin("initdb"), "-D", cluster->data_dir().string(),
-                                         "-A", "trust", "--no-sync", "--locale=C", "-E", "UTF8"};
+        std::vector<std::string> argv = {cluster->bin("initdb"),
+                                         "-D",
+                                         cluster->data_dir().string(),
+                                         "-A",
+                                         "trust",
+                                         "--no-sync",
+                                         "--locale=C",
+                                         "-E",
+                                         "UTF8"};
         argv.insert(argv.end(), extra_args.begin(), extra_args.end());
         LB_CHECK(cluster->run_checked(argv));
         return cluster;
@@ -81,11 +88,10 @@ public:
     // Starts the server on a Unix socket in root() only.
     Status start() {
         m_port = free_port();
-        LB_CHECK(run_checked({bin("pg_ctl"), "-D", data_dir().string(), "-l",
-                              (root() / "server.log").string(), "-w", "-t", "60", "-o",
-                              fmt::format("-p {} -k {} -c listen_addresses=''", m_port,
-                                          root().string()),
-                              "start"}));
+        LB_CHECK(run_checked(
+            {bin("pg_ctl"), "-D", data_dir().string(), "-l", (root() / "server.log").string(), "-w",
+             "-t", "60", "-o",
+             fmt::format("-p {} -k {} -c listen_addresses=''", m_port, root().string()), "start"}));
         m_running = true;
         return {};
     }
@@ -93,16 +99,16 @@ public:
     Status stop() {
         if (!m_running) return {};
         m_running = false;
-        LB_CHECK(run_checked({bin("pg_ctl"), "-D", data_dir().string(), "-m", "immediate", "-w",
-                              "stop"}));
+        LB_CHECK(run_checked(
+            {bin("pg_ctl"), "-D", data_dir().string(), "-m", "immediate", "-w", "stop"}));
         return {};
     }
 
     // Runs SQL through psql (unaligned, tuples only); returns its output.
     Result<std::string> psql(const std::string& sql) const {
-        return run_checked({bin("psql"), "-h", root().string(), "-p", std::to_string(m_port),
-                            "-d", "postgres", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1",
-                            "-c", sql});
+        return run_checked({bin("psql"), "-h", root().string(), "-p", std::to_string(m_port), "-d",
+                            "postgres", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                            sql});
     }
 
     std::string server_log() const {
@@ -110,7 +116,7 @@ public:
         return text ? *text : std::string();
     }
 
-private:
+  private:
     TestCluster(TempDirectory dir, std::optional<UserAccount> account)
         : m_dir(std::move(dir)), m_account(std::move(account)) {}
 
@@ -138,7 +144,8 @@ private:
 
 // Trims trailing whitespace (psql output ends with a newline).
 inline std::string trimmed(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r'))
+        s.pop_back();
     return s;
 }
 

@@ -35,14 +35,33 @@ TEST(RelationFile, ParsesDataFiles) {
 }
 
 TEST(RelationFile, RefusesEverythingElse) {
-    for (const char* path :
-         {"base/5/pg_filenode.map", "base/5/PG_VERSION", "base/5/pg_internal.init",
-          "global/pg_control", "global/pg_filenode.map", "base/5/t3_16384", "base/5/t3_16384_fsm",
-          "base/5/16384_foo", "base/5/16384.", "base/5/16384.x", "base/5/16384.0",
-          "base/5/016384", "base/5/99999999999", "base/5/16384_init_fsm", "base/5/1_2_vm",
-          "16384", "base/16384", "base/x/16384", "base/5/sub/16384", "pg_wal/16384",
-          "pg_xact/0000", "pg_tblspc/16500/5/16501", "pg_tblspc/16500/PG_15_1/x/16501",
-          "pg_tblspc/16500/PG_15_1/5/6/16501", "global/", "base/5/", ""}) {
+    for (const char* path : {"base/5/pg_filenode.map",
+                             "base/5/PG_VERSION",
+                             "base/5/pg_internal.init",
+                             "global/pg_control",
+                             "global/pg_filenode.map",
+                             "base/5/t3_16384",
+                             "base/5/t3_16384_fsm",
+                             "base/5/16384_foo",
+                             "base/5/16384.",
+                             "base/5/16384.x",
+                             "base/5/16384.0",
+                             "base/5/016384",
+                             "base/5/99999999999",
+                             "base/5/16384_init_fsm",
+                             "base/5/1_2_vm",
+                             "16384",
+                             "base/16384",
+                             "base/x/16384",
+                             "base/5/sub/16384",
+                             "pg_wal/16384",
+                             "pg_xact/0000",
+                             "pg_tblspc/16500/5/16501",
+                             "pg_tblspc/16500/PG_15_1/x/16501",
+                             "pg_tblspc/16500/PG_15_1/5/6/16501",
+                             "global/",
+                             "base/5/",
+                             ""}) {
         EXPECT_FALSE(parse_relation_file(path)) << path;
     }
 }
@@ -56,8 +75,8 @@ TEST(RelationFile, ExcludesDirectoryContentsButKeepsDirectories) {
     }
     EXPECT_TRUE(is_excluded_from_backup("pg_wal/000000010000000000000001", false));
     EXPECT_FALSE(is_excluded_from_backup("pg_wal/archive_status", true));
-    EXPECT_TRUE(is_excluded_from_backup("pg_wal/archive_status/000000010000000000000001.done",
-                                        false));
+    EXPECT_TRUE(
+        is_excluded_from_backup("pg_wal/archive_status/000000010000000000000001.done", false));
     EXPECT_TRUE(is_excluded_from_backup("pg_replslot/slot1/state", false));
     EXPECT_FALSE(is_excluded_from_backup("pg_wal/", true));
     // Only at the top level.
@@ -65,16 +84,16 @@ TEST(RelationFile, ExcludesDirectoryContentsButKeepsDirectories) {
 }
 
 TEST(RelationFile, ExcludesServerRuntimeFiles) {
-    for (const char* file : {"postmaster.pid", "postmaster.opts", "backup_label", "tablespace_map",
-                             "backup_manifest", "postgresql.auto.conf.tmp", "current_logfiles.tmp",
-                             "global/pg_internal.init", "base/5/pg_internal.init",
-                             "base/5/pg_internal.init.12345"}) {
+    for (const char* file :
+         {"postmaster.pid", "postmaster.opts", "backup_label", "tablespace_map", "backup_manifest",
+          "postgresql.auto.conf.tmp", "current_logfiles.tmp", "global/pg_internal.init",
+          "base/5/pg_internal.init", "base/5/pg_internal.init.12345"}) {
         EXPECT_TRUE(is_excluded_from_backup(file, false)) << file;
     }
-    for (const char* file : {"postgresql.conf", "postgresql.auto.conf", "pg_hba.conf",
-                             "PG_VERSION", "global/pg_control", "base/5/16384", "base/5/PG_VERSION",
-                             "pg_xact/0000", "current_logfiles", "backup_label.old",
-                             "pg_logical/replorigin_checkpoint"}) {
+    for (const char* file :
+         {"postgresql.conf", "postgresql.auto.conf", "pg_hba.conf", "PG_VERSION",
+          "global/pg_control", "base/5/16384", "base/5/PG_VERSION", "pg_xact/0000",
+          "current_logfiles", "backup_label.old", "pg_logical/replorigin_checkpoint"}) {
         EXPECT_FALSE(is_excluded_from_backup(file, false)) << file;
     }
     EXPECT_FALSE(is_excluded_from_backup("base", true));

@@ -62,8 +62,8 @@ TEST(ValidateExpectation, ParsesOperatorsAndOperands) {
     EXPECT_EQ(e->op, Expectation::Op::ne);
     EXPECT_EQ(e->operand, Expectation::Operand::boolean);
 
-    for (const char* bad : {"", "0", "> ", "~ 3", "> abc", "= 'open", "= 'a' 'b'", "> true",
-                            "is nul"}) {
+    for (const char* bad :
+         {"", "0", "> ", "~ 3", "> abc", "= 'open", "= 'a' 'b'", "> true", "is nul"}) {
         auto b = parse_expectation(bad);
         ASSERT_FALSE(b) << bad;
         EXPECT_EQ(b.error().code, ErrorCode::config);
@@ -170,17 +170,20 @@ TEST(ValidateBaseline, JsonRoundTrip) {
     ASSERT_FALSE(bad);
     EXPECT_EQ(bad.error().code, ErrorCode::config);
     EXPECT_NE(bad.error().message.find("b.json line 3"), std::string::npos) << bad.error().message;
-    auto shape = parse_baseline(R"({"tables":[{"database":"a","schema":"s","table":"t"}]})", "b.json");
+    auto shape =
+        parse_baseline(R"({"tables":[{"database":"a","schema":"s","table":"t"}]})", "b.json");
     ASSERT_FALSE(shape);
     EXPECT_NE(shape.error().message.find("tables[0]"), std::string::npos);
     EXPECT_FALSE(parse_baseline("[]", "b.json"));
 }
 
 TEST(ValidateBaseline, Compares) {
-    std::vector<TableCount> baseline{{"app", "public", "a", 1}, {"app", "public", "b", 2},
-                                     {"app", "public", "gone", 3}, {"other", "public", "x", 4}};
-    std::vector<TableCount> now{{"app", "public", "a", 1}, {"app", "public", "b", 5},
-                                {"app", "public", "fresh", 6}};
+    std::vector<TableCount> baseline{{"app", "public", "a", 1},
+                                     {"app", "public", "b", 2},
+                                     {"app", "public", "gone", 3},
+                                     {"other", "public", "x", 4}};
+    std::vector<TableCount> now{
+        {"app", "public", "a", 1}, {"app", "public", "b", 5}, {"app", "public", "fresh", 6}};
     auto outcomes = compare_with_baseline(baseline, now, {"app"});
     ValidationReport report;
     report.checks = outcomes;
@@ -252,7 +255,7 @@ int free_port() {
 
 // One server for the suite; each test works in its own database.
 class ValidatePostgres : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         if (!fs::exists(k_bindir / "pg_ctl")) return;
         s_present = true;
@@ -273,10 +276,10 @@ protected:
                   "--locale=C"})) {
             return;
         }
-        const std::string options = fmt::format(
-            "-p {} -k {} -c listen_addresses='' -c fsync=off", s_port, s_dir->path().string());
-        if (!run({"pg_ctl", "-D", data, "-l", (s_dir->path() / "log").string(), "-o", options,
-                  "-w", "-t", "60", "start"})) {
+        const std::string options = fmt::format("-p {} -k {} -c listen_addresses='' -c fsync=off",
+                                                s_port, s_dir->path().string());
+        if (!run({"pg_ctl", "-D", data, "-l", (s_dir->path() / "log").string(), "-o", options, "-w",
+                  "-t", "60", "start"})) {
             return;
         }
         s_started = true;
@@ -392,7 +395,8 @@ TEST_F(ValidatePostgres, CleanSchemaPasses) {
                                                          {"public.events_2027", 2}}));
     // Three foreign keys; the clones on the partitions are not checked twice.
     std::size_t foreign_keys = 0;
-    for (const auto& c : report->checks) foreign_keys += c.kind == "foreign_key";
+    for (const auto& c : report->checks)
+        foreign_keys += c.kind == "foreign_key";
     EXPECT_EQ(foreign_keys, 3u);
 
     // amcheck: installed for the run only, and every B-tree index checked.
@@ -426,7 +430,8 @@ TEST_F(ValidatePostgres, OrphanRowsFailNamingTheConstraint) {
     const auto* simple = find_check(*report, "foreign_key", "orders_customer_id_fkey");
     ASSERT_NE(simple, nullptr) << report->to_text();
     EXPECT_FALSE(simple->passed);
-    EXPECT_NE(simple->detail.find("constraint orders_customer_id_fkey: 2 row(s)"), std::string::npos)
+    EXPECT_NE(simple->detail.find("constraint orders_customer_id_fkey: 2 row(s)"),
+              std::string::npos)
         << simple->detail;
     EXPECT_NE(simple->detail.find("(4242)"), std::string::npos) << simple->detail;
     const auto* full = find_check(*report, "foreign_key", "orders_region_code_fkey");
@@ -442,9 +447,9 @@ TEST_F(ValidatePostgres, OrphanRowsFailNamingTheConstraint) {
 }
 
 TEST_F(ValidatePostgres, UserChecks) {
-    create_database("usercheck", {"CREATE TABLE users (id int)",
-                                  "CREATE TABLE orders (created_at timestamptz)",
-                                  "INSERT INTO orders VALUES ('2026-01-01 10:00:00+00')"});
+    create_database("usercheck",
+                    {"CREATE TABLE users (id int)", "CREATE TABLE orders (created_at timestamptz)",
+                     "INSERT INTO orders VALUES ('2026-01-01 10:00:00+00')"});
     const fs::path checks = write("usercheck.toml", R"toml(
 [[check]]
 name = "users exist"
@@ -565,9 +570,9 @@ TEST_F(ValidatePostgres, AllDatabasesAndConnectionErrors) {
 }
 
 TEST_F(ValidatePostgres, OrdinaryUserSkipsAmcheckAndReportsUnreadableTables) {
-    create_database("plain", {"CREATE TABLE open_t (x int PRIMARY KEY)",
-                              "CREATE TABLE secret (x int)", "CREATE ROLE reader LOGIN",
-                              "GRANT SELECT ON open_t TO reader"});
+    create_database("plain",
+                    {"CREATE TABLE open_t (x int PRIMARY KEY)", "CREATE TABLE secret (x int)",
+                     "CREATE ROLE reader LOGIN", "GRANT SELECT ON open_t TO reader"});
     ValidateOptions options;
     options.conninfo = conninfo("plain") + " user=reader";
     auto report = run_validation(options);

@@ -33,7 +33,7 @@ std::vector<std::string> lines_of(const std::string& text) {
 }  // namespace
 
 class WalScanServer : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         if (!pgtest::TestCluster::available()) return;
         auto cluster = pgtest::TestCluster::init({"--wal-segsize=1"});
@@ -41,10 +41,10 @@ protected:
         s_cluster = cluster->release();
         auto archive = s_cluster->make_directory("archive");
         ASSERT_TRUE(archive) << archive.error().message;
-        ASSERT_TRUE(s_cluster->append_config(fmt::format(
-            "archive_mode = on\narchive_command = 'cp %p {}/%f'\n"
-            "track_commit_timestamp = on\nautovacuum = off\nfsync = off\n",
-            archive->string())));
+        ASSERT_TRUE(s_cluster->append_config(
+            fmt::format("archive_mode = on\narchive_command = 'cp %p {}/%f'\n"
+                        "track_commit_timestamp = on\nautovacuum = off\nfsync = off\n",
+                        archive->string())));
         auto started = s_cluster->start();
         ASSERT_TRUE(started) << started.error().message << s_cluster->server_log();
     }
@@ -110,17 +110,18 @@ TEST_F(WalScanServer, CommitTimesMatchTheServer) {
     const std::string insert =
         "INSERT INTO t (started, pad) SELECT now(), string_agg(md5(random()::text), '') "
         "FROM generate_series(1, 150)";
-    for (int i = 0; i < 3; ++i) sql(insert);
+    for (int i = 0; i < 3; ++i)
+        sql(insert);
     sql("BEGIN; " + insert + "; ROLLBACK;");  // an abort record
     sql("BEGIN; " + insert + "; " + insert + "; COMMIT;");
     sql(insert);
     const std::string name = switch_and_archive();
 
     // Exact commit times as the server recorded them, and the transaction start times.
-    const auto rows = lines_of(sql(
-        "SELECT (extract(epoch FROM started) * 1000000)::bigint, "
-        "(extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000000)::bigint "
-        "FROM t ORDER BY id"));
+    const auto rows =
+        lines_of(sql("SELECT (extract(epoch FROM started) * 1000000)::bigint, "
+                     "(extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000000)::bigint "
+                     "FROM t ORDER BY id"));
     ASSERT_EQ(rows.size(), 6u);
     std::vector<Timestamp> started, committed;
     for (const auto& row : rows) {

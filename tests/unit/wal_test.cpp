@@ -63,12 +63,11 @@ TEST(Wal, ClassifiesFiles) {
     EXPECT_EQ(classify_wal_file("00000002.history"), WalFileKind::history);
     EXPECT_EQ(classify_wal_file("000000010000000000000003.00000028.backup"),
               WalFileKind::backup_label);
-    for (const char* name : {"", "00000001000000000000001", "0000000100000000000000010",
-                             "00000001000000000000000g", "000000010000000000000001.partial.x",
-                             "0000002.history", "0000000A.History",
-                             "000000010000000000000003.0028.backup",
-                             "000000010000000000000003.00000028", "archive_status",
-                             "000000010000000000000001.tmp"}) {
+    for (const char* name :
+         {"", "00000001000000000000001", "0000000100000000000000010", "00000001000000000000000g",
+          "000000010000000000000001.partial.x", "0000002.history", "0000000A.History",
+          "000000010000000000000003.0028.backup", "000000010000000000000003.00000028",
+          "archive_status", "000000010000000000000001.tmp"}) {
         EXPECT_EQ(classify_wal_file(name), WalFileKind::unknown) << name;
     }
 }
@@ -83,7 +82,8 @@ constexpr std::size_t k_segment = 1 << 20;
 std::uint32_t crc32c(const std::string& data, std::uint32_t crc = 0xFFFFFFFFu) {
     for (unsigned char byte : data) {
         crc ^= byte;
-        for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1)));
+        for (int k = 0; k < 8; ++k)
+            crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1)));
     }
     return crc;
 }
@@ -103,13 +103,13 @@ std::string raw(T value) {
 // Writes WAL the way the server lays it out: records MAXALIGNed, page headers interleaved, a
 // record crossing a page boundary continued under a XLP_FIRST_IS_CONTRECORD header.
 class SegmentBuilder {
-public:
+  public:
     // `continued` bytes of a record from the previous segment come first.
     explicit SegmentBuilder(std::size_t continued = 0) : m_bytes(k_segment, '\0') {
         header(0, continued > 0 ? 0x0003 : 0x0002, continued);
-        put<std::uint64_t>(m_bytes, 24, 0x1234);           // system id
-        put<std::uint32_t>(m_bytes, 32, k_segment);        // segment size
-        put<std::uint32_t>(m_bytes, 36, k_page);           // page size
+        put<std::uint64_t>(m_bytes, 24, 0x1234);     // system id
+        put<std::uint32_t>(m_bytes, 32, k_segment);  // segment size
+        put<std::uint32_t>(m_bytes, 36, k_page);     // page size
         m_pos = 40;
         stream(std::string(continued, 'c'));
     }
@@ -144,17 +144,16 @@ public:
     // A filler record after which `left` bytes remain on the page (0: the next record starts a
     // page).
     void pad_to_leave(std::size_t left) {
-        while (room() < left + 24) record(10, 0, "ab");
+        while (room() < left + 24)
+            record(10, 0, "ab");
         record(10, 0, std::string(room() - left - 24, 'f'));
     }
 
     std::size_t position() const { return m_pos; }
     const std::string& bytes() const { return m_bytes; }
 
-private:
-    std::size_t room() const {
-        return m_pos % k_page == 0 ? k_page - 24 : k_page - m_pos % k_page;
-    }
+  private:
+    std::size_t room() const { return m_pos % k_page == 0 ? k_page - 24 : k_page - m_pos % k_page; }
 
     void header(std::size_t at, std::uint16_t info, std::size_t remaining) {
         put<std::uint16_t>(m_bytes, at, 0xD110);
@@ -193,23 +192,23 @@ Timestamp at_pg(std::int64_t pg_micros) {
 TEST(WalScan, SyntheticSegment) {
     SegmentBuilder b(20000);  // a continuation covering the first three pages
     EXPECT_GT(b.position(), 2 * k_page);
-    b.xact(0x00, 1000);                                   // commit
-    b.record(10, 0x00, std::string(30000, 'h'));          // a big heap record over 4 pages
-    b.xact(0x20, 500, std::string("\xFD\x01\x00", 3));    // abort, with a replication origin
-    b.xact(0x10, 99);                                     // prepare: not an end
+    b.xact(0x00, 1000);                                          // commit
+    b.record(10, 0x00, std::string(30000, 'h'));                 // a big heap record over 4 pages
+    b.xact(0x20, 500, std::string("\xFD\x01\x00", 3));           // abort, with a replication origin
+    b.xact(0x10, 99);                                            // prepare: not an end
     b.xact(0x30, 3000, std::string("\xFC\x01\x02\x03\x04", 5));  // commit prepared, toplevel xid
-    b.xact(0x40 | 0x80, 2000);                            // abort prepared, has-info bit
-    b.xact(0x50, 1);                                      // assignment: not an end
+    b.xact(0x40 | 0x80, 2000);                                   // abort prepared, has-info bit
+    b.xact(0x50, 1);                                             // assignment: not an end
     b.record(1, 0x00, "\xFE" + raw(std::uint32_t{12}) + raw(std::int64_t{2500}) + "tail");
     b.xact(0x00, 7, std::string("\x00\x00\x00\x00", 4));  // a block reference: skipped
     b.record(2, 0x00, std::string(100, 'z'));             // another rmgr
     b.pad_to_leave(0);
     EXPECT_EQ(b.position() % k_page, 0u);
-    b.xact(0x00, 4000);                                   // starts a page
+    b.xact(0x00, 4000);  // starts a page
     b.pad_to_leave(8);
-    b.xact(0x00, 3500);                                   // header split over two pages
+    b.xact(0x00, 3500);  // header split over two pages
     b.pad_to_leave(16);
-    b.xact(0x00, 3600);                                   // header split over two pages
+    b.xact(0x00, 3600);  // header split over two pages
 
     auto span = scan_commit_times(b.bytes());
     ASSERT_TRUE(span) << span.error().message;
@@ -242,10 +241,11 @@ TEST(WalScan, StopsAtEndOfValidWal) {
         // A record running into the next segment is ignored.
         SegmentBuilder b;
         b.xact(0x00, 10);
-        while (b.position() < k_segment - 3 * k_page) b.record(10, 0, std::string(5000, 'q'));
+        while (b.position() < k_segment - 3 * k_page)
+            b.record(10, 0, std::string(5000, 'q'));
         const std::uint32_t main_size = 5 * k_page;
-        b.record(1, 0x00, "\xFE" + raw(main_size) + raw(std::int64_t{20}) +
-                              std::string(main_size - 8, 'p'));
+        b.record(1, 0x00,
+                 "\xFE" + raw(main_size) + raw(std::int64_t{20}) + std::string(main_size - 8, 'p'));
         auto span = scan_commit_times(b.bytes());
         ASSERT_TRUE(span);
         EXPECT_EQ(span->commits, 1u);
@@ -286,7 +286,8 @@ TEST(WalScan, RefusesGarbageAndTruncation) {
     std::mt19937_64 random(42);
     for (int round = 0; round < 20; ++round) {
         std::string noisy = good;
-        for (std::size_t i = 40; i < 3 * k_page; ++i) noisy[i] = static_cast<char>(random());
+        for (std::size_t i = 40; i < 3 * k_page; ++i)
+            noisy[i] = static_cast<char>(random());
         if (round % 2 == 0) put<std::uint16_t>(noisy, 2, 0x0003);  // claim a continuation
         (void)scan_commit_times(noisy);
     }

@@ -64,8 +64,23 @@ fs::path PosixStorage::new_temporary_path() {
                        std::chrono::steady_clock::now().time_since_epoch().count());
 }
 
-Result<std::string> PosixStorage::read(const std::string& key) const {
+// The path of a published object: a regular file. Anything else at that name (nothing, a
+// folder, a path through a file) is "not found", as the Storage contract says.
+Result<fs::path> PosixStorage::object_path(const std::string& key, struct stat& st) const {
     const fs::path path = LB_TRY(path_of(key));
+    if (::stat(path.c_str(), &st) != 0) {
+        const int err = errno;
+        if (err == ENOENT || err == ENOTDIR)
+            return fail(ErrorCode::not_found, "{} does not exist", key);
+        return fail(ErrorCode::repository, "cannot stat {}: {}", path.string(), errno_text(err));
+    }
+    if (!S_ISREG(st.st_mode)) return fail(ErrorCode::not_found, "{} is not an object", key);
+    return path;
+}
+
+Result<std::string> PosixStorage::read(const std::string& key) const {
+    struct stat st {};
+    const fs::path path = LB_TRY(object_path(key, st));
     auto data = read_file(path);
     if (!data) return std::unexpected(data.error());
     return std::move(*data);
@@ -73,7 +88,8 @@ Result<std::string> PosixStorage::read(const std::string& key) const {
 
 Result<std::string> PosixStorage::read_range(const std::string& key, std::uint64_t offset,
                                              std::size_t length) const {
-    const fs::path path = LB_TRY(path_of(key));
+    struct stat st {};
+    const fs::path path = LB_TRY(object_path(key, st));
     File file = LB_TRY(File::open(path, OpenMode::read));
     std::string data = LB_TRY(file.read_range(offset, length));
     if (data.size() != length) {
@@ -83,23 +99,26 @@ Result<std::string> PosixStorage::read_range(const std::string& key, std::uint64
 }
 
 Result<ObjectInfo> PosixStorage::stat(const std::string& key) const {
-    const fs::path path = LB_TRY(path_of(key));
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) {
-        const int err = errno;
-        return fail(err == ENOENT ? ErrorCode::not_found : ErrorCode::repository,
-                    "cannot stat {}: {}", path.string(), errno_text(err));
-    }
+    LB_CHECK(object_path(key, st));
     return ObjectInfo{key, static_cast<std::uint64_t>(st.st_size), to_timestamp(st)};
 }
 
 Result<std::vector<ObjectInfo>> PosixStorage::list(const std::string& prefix) const {
     std::vector<ObjectInfo> out;
+    if (!prefix.empty() && (prefix.front() == '/' || prefix.find("..") != std::string::npos)) {
+        return fail(ErrorCode::internal, "invalid storage prefix '{}'", prefix);
+    }
     const fs::path base = m_root / prefix;
+    const fs::path temporaries = m_root / k_tmp_dir;
     std::error_code ec;
     if (!fs::exists(base, ec)) return out;
     for (auto it = fs::recursive_directory_iterator(base, ec); !ec && it != fs::end(it);
          it.increment(ec)) {
+        if (it->path() == temporaries) {
+            it.disable_recursion_pending();  // uploads in progress are not objects
+            continue;
+        }
         if (!it->is_regular_file()) continue;
         struct stat st {};
         if (::stat(it->path().c_str(), &st) != 0) continue;  // removed meanwhile
@@ -153,7 +172,7 @@ Result<std::unique_ptr<Upload>> PosixStorage::start_upload(const std::string& ke
 
 Status PosixStorage::remove_if_exists(const std::string& key) {
     const fs::path path = LB_TRY(path_of(key));
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR && errno != EISDIR) {
         return fail(ErrorCode::repository, "cannot remove {}: {}", path.string(),
                     errno_text(errno));
     }

@@ -4,6 +4,8 @@
 // named <pid>-<counter>, so a later process can tell whether their writer is still alive.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <atomic>
 
 #include "storage/storage.hpp"
@@ -34,6 +36,7 @@ class PosixStorage final : public Storage {
   private:
     friend class PosixUpload;
     Result<fs::path> path_of(const std::string& key) const;
+    Result<fs::path> object_path(const std::string& key, struct stat& st) const;
     fs::path new_temporary_path();
     Status publish(const fs::path& temporary, const std::string& key, Overwrite overwrite);
 

@@ -1,0 +1,350 @@
+// Reads the frozen format-v1 sample repository in tests/data/repo-v1 (see tests/data/README.md).
+// Every expectation below is a constant recorded when the sample was made. If one of these tests
+// fails, the code no longer reads what Lifeboat v1 wrote: fix the code, never the sample or the
+// constants (a deliberate format change bumps a version and adds a new sample beside this one).
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "codec/hash.hpp"
+#include "repository/index.hpp"
+#include "repository/manifest.hpp"
+#include "repository/pack.hpp"
+#include "repository/repository.hpp"
+#include "repository/wal_archive.hpp"
+#include "repository_test_support.hpp"
+
+using namespace lifeboat;
+using namespace lifeboat::repo;
+using namespace lifeboat::repo::test_support;
+
+namespace {
+
+const fs::path k_sample = fs::path(LIFEBOAT_TEST_DATA) / "repo-v1";
+
+constexpr const char* k_backup_id = "20261126T080000Z";
+constexpr const char* k_pack_id =
+    "45bf616ea5d9068b5ef0d82d97f0e2474888fccfe7c52902934c3a61eab3eec8";
+constexpr const char* k_index_id =
+    "042dbcbb2af53c95853ab9aec9a84a18ce16837689d3a88c318e7efa09ab6a65";
+constexpr const char* k_wal_name = "000000010000000000000002";
+
+// Block ids (SHA-256 of the plaintext).
+constexpr const char* k_block_pg_version =
+    "238903180cc104ec2c5d8b3f20c5bc61b389ec0a967df8cc208cdc7cd454174f";
+constexpr const char* k_block_pg_control =
+    "6c970f93f62cea38802c15590674bcb8b3807b9f3ebbc0551505055cd407c6c7";
+constexpr const char* k_block_a =
+    "97c4568c5975069dc5356ffca6be690804cf52094f852fd2e5bc85ff2a241866";
+constexpr const char* k_block_c =
+    "2d86111214c1ab7b5e2d9b895edca5ae6f8049d003f0dd5c56d2c1849339808c";
+
+struct FrozenObject {
+    std::uint64_t size;
+    const char* sha256;
+};
+
+// Every object of the sample: its key, size and SHA-256 of its bytes.
+const std::map<std::string, FrozenObject>& frozen_objects() {
+    static const std::map<std::string, FrozenObject> objects = {
+        {"backups/20261126T080000Z",
+         {1051, "3b0013132f48d5e832b58df6a0d1773ca23ffdccbf0f24ae3bd941a9528af215"}},
+        {"config", {304, "eea57c3e0f5ec3abaed9a7b8ad4cd0998978fe8303c34b40cd47df87e8a88fef"}},
+        {"data/45/45bf616ea5d9068b5ef0d82d97f0e2474888fccfe7c52902934c3a61eab3eec8",
+         {14898, "7761e2a659813c63e9e6f4ea708c0db4294b588070d4d475d3521b7357fecbd4"}},
+        {"index/042dbcbb2af53c95853ab9aec9a84a18ce16837689d3a88c318e7efa09ab6a65",
+         {353, "042dbcbb2af53c95853ab9aec9a84a18ce16837689d3a88c318e7efa09ab6a65"}},
+        {"wal/0000000100000000/000000010000000000000002",
+         {2371, "f22c0e20f6178134a37b6b29ed08f5ac017981f3ac385ea3150cb2e311eaf0d0"}},
+    };
+    return objects;
+}
+
+// The sample's file contents, as the generator made them (tests/data/README.md).
+std::string lines(std::string_view prefix, std::size_t size) {
+    std::string out;
+    for (std::size_t row = 0; out.size() < size; ++row) {
+        out += prefix;
+        out += " row " + std::to_string(row) + "\n";
+    }
+    out.resize(size);
+    return out;
+}
+
+std::string noise(std::size_t size, std::uint64_t seed) {
+    std::string out(size, '\0');
+    std::uint64_t state = seed;
+    for (std::size_t i = 0; i < size; i += 8) {
+        state += 0x9e3779b97f4a7c15ull;
+        std::uint64_t x = state;
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+        x ^= x >> 31;
+        state = x;
+        for (std::size_t k = 0; k < 8 && i + k < size; ++k)
+            out[i + k] = static_cast<char>(x >> (8 * k));
+    }
+    return out;
+}
+
+std::string relation_16384() {
+    const std::string a = lines("lifeboat repo-v1 sample: base/1/16384 block A", 262144);
+    return a + a + lines("lifeboat repo-v1 sample: base/1/16384 block C", 90112);
+}
+
+std::string wal_segment() {
+    std::string wal = lines("lifeboat repo-v1 sample: wal record", 65536);
+    wal.resize(16777216, '\0');
+    return wal;
+}
+
+Timestamp at(const char* text) {
+    auto t = parse_iso8601(text);
+    EXPECT_TRUE(t) << text;
+    return t.value_or(Timestamp{});
+}
+
+BlockId block(const char* hex) {
+    auto id = BlockId::from_hex(hex);
+    EXPECT_TRUE(id) << hex;
+    return id.value_or(BlockId{});
+}
+
+// Tests read a private copy, so nothing (a future clean-up on open, say) can alter the sample.
+class FrozenRepositoryV1 : public ScratchTest {
+  protected:
+    void SetUp() override {
+        ScratchTest::SetUp();
+        ASSERT_TRUE(fs::is_directory(k_sample)) << k_sample;
+        fs::copy(k_sample, repo_path(), fs::copy_options::recursive);
+        auto repository = Repository::open(repo_path().string());
+        ASSERT_TRUE(repository) << repository.error().message;
+        m_repository.emplace(std::move(*repository));
+    }
+    Repository& repository() { return *m_repository; }
+
+  private:
+    std::optional<Repository> m_repository;
+};
+
+}  // namespace
+
+TEST_F(FrozenRepositoryV1, SampleHoldsExactlyTheFrozenObjects) {
+    std::map<std::string, std::pair<std::uint64_t, std::string>> found;
+    for (const auto& entry : fs::recursive_directory_iterator(k_sample)) {
+        if (!entry.is_regular_file()) continue;
+        const std::string bytes = read_file(entry.path()).value_or("");
+        found[fs::relative(entry.path(), k_sample).generic_string()] = {bytes.size(),
+                                                                        digest_hex(sha256(bytes))};
+    }
+    ASSERT_EQ(found.size(), frozen_objects().size());
+    for (const auto& [key, frozen] : frozen_objects()) {
+        ASSERT_TRUE(found.count(key)) << key << " is missing from " << k_sample;
+        EXPECT_EQ(found[key].first, frozen.size) << key;
+        EXPECT_EQ(found[key].second, frozen.sha256)
+            << key << " changed: the v1 sample must never be regenerated";
+    }
+}
+
+TEST_F(FrozenRepositoryV1, OpensWithTheFrozenConfig) {
+    const RepositoryConfig& config = repository().config();
+    EXPECT_EQ(config.repository_id, "994cee13a4ce853b6815947b7dfd7de0");
+    EXPECT_EQ(config.created, at("2026-11-26T07:59:00Z"));
+    EXPECT_EQ(config.block_size, 262144u);
+    EXPECT_EQ(config.pack_target_size, 33554432u);
+    EXPECT_EQ(config.compression_level, 3);
+}
+
+TEST_F(FrozenRepositoryV1, HoldsOneBackupWithTheFrozenManifest) {
+    auto ids = list_backup_ids(repository().storage());
+    ASSERT_TRUE(ids) << ids.error().message;
+    EXPECT_EQ(*ids, std::vector<std::string>{k_backup_id});
+
+    auto read = read_manifest(repository().storage(), k_backup_id);
+    ASSERT_TRUE(read) << read.error().message;
+    const Manifest& m = *read;
+    EXPECT_EQ(m.id, k_backup_id);
+    EXPECT_EQ(m.source.kind, "postgres");
+    EXPECT_EQ(m.source.system_identifier, "7441234567890123456");
+    EXPECT_EQ(m.source.server_version, 150010);
+    EXPECT_EQ(m.source.pgdata, "/var/lib/postgresql/15/main");
+    EXPECT_EQ(m.source.wal_segment_size, 16777216u);
+    EXPECT_TRUE(m.source.data_checksums);
+    EXPECT_EQ(m.source.block_size, 8192u);
+    EXPECT_EQ(m.start_time, at("2026-11-26T08:00:00.25Z"));
+    EXPECT_EQ(m.stop_time, at("2026-11-26T08:00:03Z"));
+    EXPECT_EQ(m.start_lsn, "0/2000028");
+    EXPECT_EQ(m.stop_lsn, "0/2000138");
+    EXPECT_EQ(m.timeline, 1u);
+    EXPECT_EQ(m.start_wal, "000000010000000000000002");
+    EXPECT_EQ(m.stop_wal, "000000010000000000000002");
+    EXPECT_EQ(m.backup_label,
+              "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\n"
+              "CHECKPOINT LOCATION: 0/2000060\nBACKUP METHOD: streamed\nBACKUP FROM: primary\n"
+              "START TIME: 2026-11-26 08:00:00 UTC\nLABEL: lifeboat 20261126T080000Z\nSTART "
+              "TIMELINE: 1\n");
+    EXPECT_EQ(m.tablespace_map, "16385 /srv/ts1\n");
+    ASSERT_EQ(m.tablespaces.size(), 1u);
+    EXPECT_EQ(m.tablespaces[0].oid, 16385u);
+    EXPECT_EQ(m.tablespaces[0].location, "/srv/ts1");
+    EXPECT_EQ(m.tags, (std::map<std::string, std::string>{{"purpose", "frozen-sample"}}));
+    EXPECT_EQ(m.stats.files, 4u);
+    EXPECT_EQ(m.stats.data_bytes, 3u + 8192u + 614400u);
+    EXPECT_EQ(m.stats.stored_bytes, 14626u);
+    EXPECT_EQ(m.stats.new_blocks, 4u);
+    EXPECT_EQ(m.stats.duration_seconds, 1.5);
+    ASSERT_EQ(m.page_checksum_failures.size(), 1u);
+    EXPECT_EQ(m.page_checksum_failures[0].path, "base/1/16384");
+    EXPECT_EQ(m.page_checksum_failures[0].block, 3u);
+    EXPECT_EQ(m.indexes, std::vector<std::string>{k_index_id});
+
+    struct Expected {
+        const char* path;
+        EntryType type;
+        std::uint32_t mode;
+        std::uint64_t size;
+        std::int64_t mtime;
+        const char* target;
+        std::vector<BlockId> blocks;
+    };
+    const std::vector<Expected> expected = {
+        {"PG_VERSION", EntryType::file, 0600, 3, 1764144000, "", {block(k_block_pg_version)}},
+        {"base", EntryType::directory, 0700, 0, 0, "", {}},
+        {"base/1", EntryType::directory, 0700, 0, 0, "", {}},
+        {"base/1/16384",
+         EntryType::file,
+         0600,
+         614400,
+         1764144001,
+         "",
+         {block(k_block_a), block(k_block_a), block(k_block_c)}},
+        {"base/1/16390", EntryType::file, 0600, 0, 1764144002, "", {}},
+        {"global", EntryType::directory, 0700, 0, 0, "", {}},
+        {"global/pg_control",
+         EntryType::file,
+         0600,
+         8192,
+         1764144003,
+         "",
+         {block(k_block_pg_control)}},
+        {"pg_tblspc", EntryType::directory, 0700, 0, 0, "", {}},
+        {"pg_tblspc/16385", EntryType::symlink, 0600, 0, 0, "/srv/ts1", {}},
+    };
+    ASSERT_EQ(m.entries.size(), expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        const auto& e = m.entries[i];
+        EXPECT_EQ(e.path, expected[i].path) << i;
+        EXPECT_EQ(e.type, expected[i].type) << e.path;
+        if (e.type != EntryType::symlink) {
+            EXPECT_EQ(e.mode, expected[i].mode) << e.path;
+        }
+        EXPECT_EQ(e.size, expected[i].size) << e.path;
+        EXPECT_EQ(e.mtime, expected[i].mtime) << e.path;
+        EXPECT_EQ(e.link_target, expected[i].target) << e.path;
+        EXPECT_EQ(e.blocks, expected[i].blocks) << e.path;
+    }
+}
+
+TEST_F(FrozenRepositoryV1, IndexAndPackFooterDescribeTheSameFourBlocks) {
+    auto index = load_block_index(repository().storage());
+    ASSERT_TRUE(index) << index.error().message;
+    EXPECT_EQ(index->loaded_from, std::vector<std::string>{k_index_id});
+    EXPECT_EQ(index->packs(), std::set<std::string>{k_pack_id});
+    EXPECT_EQ(index->block_count(), 4u);
+    auto unindexed = find_unindexed_packs(repository().storage(), *index);
+    ASSERT_TRUE(unindexed) << unindexed.error().message;
+    EXPECT_TRUE(unindexed->empty());
+
+    // offset, stored_length, raw_length, codec: incompressible blocks are stored raw.
+    const std::vector<std::pair<const char*, BlockPlacement>> expected = {
+        {k_block_pg_version, {24, 3, 3, BlockCodec::raw}},
+        {k_block_pg_control, {27, 8192, 8192, BlockCodec::raw}},
+        {k_block_a, {8219, 4644, 262144, BlockCodec::zstd}},
+        {k_block_c, {12863, 1787, 90112, BlockCodec::zstd}},
+    };
+    auto pack = read_pack_summary(repository().storage(), k_pack_id);
+    ASSERT_TRUE(pack) << pack.error().message;
+    EXPECT_EQ(pack->size, 14898u);
+    ASSERT_EQ(pack->entries.size(), expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        const auto& [hex, placement] = expected[i];
+        EXPECT_EQ(pack->entries[i].id, block(hex)) << i;
+        const auto location = index->find(block(hex));
+        ASSERT_TRUE(location) << hex;
+        EXPECT_EQ(*location->pack_id, k_pack_id);
+        for (const BlockPlacement& actual : {pack->entries[i].placement, location->placement}) {
+            EXPECT_EQ(actual.offset, placement.offset) << hex;
+            EXPECT_EQ(actual.stored_length, placement.stored_length) << hex;
+            EXPECT_EQ(actual.raw_length, placement.raw_length) << hex;
+            EXPECT_EQ(actual.codec, placement.codec) << hex;
+        }
+    }
+}
+
+TEST_F(FrozenRepositoryV1, EveryFileReassemblesFromItsBlocks) {
+    auto manifest = read_manifest(repository().storage(), k_backup_id);
+    ASSERT_TRUE(manifest) << manifest.error().message;
+    auto index = load_block_index(repository().storage());
+    ASSERT_TRUE(index) << index.error().message;
+
+    std::map<std::string, std::string> files;
+    BlockReader reader;
+    for (const auto& entry : manifest->entries) {
+        if (entry.type != EntryType::file) continue;
+        std::string content;
+        for (const auto& id : entry.blocks) {
+            const auto location = index->find(id);
+            ASSERT_TRUE(location) << entry.path << ": block " << id.hex() << " is in no pack";
+            std::string block_bytes;
+            auto status = read_block(repository().storage(), *location->pack_id, id,
+                                     location->placement, reader, block_bytes);
+            ASSERT_TRUE(status) << entry.path << ": " << status.error().message;
+            content += block_bytes;
+        }
+        EXPECT_EQ(content.size(), entry.size) << entry.path;
+        files[entry.path] = std::move(content);
+    }
+    ASSERT_EQ(files.size(), 4u);
+    EXPECT_EQ(files["PG_VERSION"], "15\n");
+    EXPECT_EQ(files["base/1/16390"], "");
+    EXPECT_TRUE(files["global/pg_control"] == noise(8192, 1));
+    EXPECT_EQ(digest_hex(sha256(files["global/pg_control"])), k_block_pg_control);
+    EXPECT_TRUE(files["base/1/16384"] == relation_16384());
+    EXPECT_EQ(digest_hex(sha256(files["base/1/16384"])),
+              "2054fa5444c965464b148500eee2df484ca009b2f35c1148b7cfca3bdf68fc39");
+}
+
+TEST_F(FrozenRepositoryV1, WalSegmentFetchesWithTheFrozenChecksumAndMetadata) {
+    auto names = list_wal_names(repository().storage());
+    ASSERT_TRUE(names) << names.error().message;
+    EXPECT_EQ(*names, std::vector<std::string>{k_wal_name});
+
+    auto meta = read_wal_meta(repository().storage(), k_wal_name);
+    ASSERT_TRUE(meta) << meta.error().message;
+    EXPECT_EQ(meta->name, k_wal_name);
+    EXPECT_EQ(meta->raw_size, 16777216u);
+    EXPECT_EQ(meta->raw_sha256, "deed27726669ca6ece40c9666f4bd6314b02069b502b8852f2f8d0ad9269f230");
+    EXPECT_EQ(meta->codec, BlockCodec::zstd);
+    EXPECT_EQ(meta->first_commit, at("2026-11-26T08:00:01.000001Z"));
+    EXPECT_EQ(meta->last_commit, at("2026-11-26T08:00:02.5Z"));
+    EXPECT_EQ(meta->commits, 3u);
+    EXPECT_EQ(meta->pushed, at("2026-11-26T08:00:04Z"));
+
+    auto content = fetch_wal(repository().storage(), k_wal_name);
+    ASSERT_TRUE(content) << content.error().message;
+    EXPECT_EQ(content->size(), 16777216u);
+    EXPECT_EQ(digest_hex(sha256(*content)),
+              "deed27726669ca6ece40c9666f4bd6314b02069b502b8852f2f8d0ad9269f230");
+    EXPECT_TRUE(*content == wal_segment());
+}
+
+TEST_F(FrozenRepositoryV1, RePushingTheFrozenSegmentIsAlreadyPresent) {
+    WalMeta meta;
+    meta.name = k_wal_name;
+    auto outcome = push_wal(repository().storage(), meta, wal_segment(), 3);
+    ASSERT_TRUE(outcome) << outcome.error().message;
+    EXPECT_EQ(*outcome, PushOutcome::already_present);
+    auto different = push_wal(repository().storage(), meta, wal_segment() + "x", 3);
+    EXPECT_TRUE(fails_with(different, ErrorCode::conflict, k_wal_name));
+}

@@ -1,0 +1,352 @@
+// Backup manifests (docs/repository-format.md, "MNFT").
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "repository/manifest.hpp"
+#include "repository_test_support.hpp"
+
+using namespace lifeboat;
+using namespace lifeboat::repo;
+using namespace lifeboat::repo::test_support;
+using nlohmann::json;
+
+namespace {
+
+Timestamp at(const char* text) {
+    auto t = parse_iso8601(text);
+    EXPECT_TRUE(t) << text;
+    return t.value_or(Timestamp{});
+}
+
+// A manifest with every field set to something other than its default.
+Manifest full_manifest(const std::string& id = "20261126T080000Z") {
+    Manifest m;
+    m.id = id;
+    m.source = SourceInfo{"postgres",
+                          "7312345678901234567",
+                          150018,
+                          "/var/lib/postgresql/15/main",
+                          64ull * 1024 * 1024,
+                          true,
+                          16384};
+    m.start_time = at("2026-11-26T08:00:00.123456Z");
+    m.stop_time = at("2026-11-26T08:00:04.5Z");
+    m.start_lsn = "0/2000028";
+    m.stop_lsn = "0/2000138";
+    m.timeline = 3;
+    m.start_wal = "000000030000000000000002";
+    m.stop_wal = "000000030000000000000003";
+    m.backup_label =
+        "START WAL LOCATION: 0/2000028 (file 000000030000000000000002)\nLABEL: lifeboat\n";
+    m.tablespace_map = "16385 /srv/ts1\n16386 /srv/ts 2\n";
+    m.tablespaces = {{16385, "/srv/ts1"}, {16386, "/srv/ts 2"}};
+    m.tags = {{"purpose", "pre-maintenance"}, {"ticket", "OPS-42"}, {"unicode", "bäckup ✓"}};
+    m.stats = BackupStats{1234, 23456789, 3456789, 120, 4.25};
+    m.page_checksum_failures = {{"base/5/16384", 7}, {"base/5/16390.1", 131073}};
+    m.indexes = {std::string(64, 'a'), std::string(64, 'b')};
+    m.entries = {
+        ManifestEntry{"base", EntryType::directory, 0700, 0, 0, "", {}},
+        ManifestEntry{"base/5/16384",
+                      EntryType::file,
+                      0600,
+                      270'000,
+                      1764144000,
+                      "",
+                      {BlockId::of("block one"), BlockId::of("block two")}},
+        ManifestEntry{"base/5/empty", EntryType::file, 0640, 0, 1764144001, "", {}},
+        ManifestEntry{"pg_tblspc/16385", EntryType::symlink, 0600, 0, 0, "/srv/ts1", {}},
+    };
+    return m;
+}
+
+void expect_same_manifest(const Manifest& a, const Manifest& b) {
+    EXPECT_EQ(a.id, b.id);
+    EXPECT_EQ(a.source.kind, b.source.kind);
+    EXPECT_EQ(a.source.system_identifier, b.source.system_identifier);
+    EXPECT_EQ(a.source.server_version, b.source.server_version);
+    EXPECT_EQ(a.source.pgdata, b.source.pgdata);
+    EXPECT_EQ(a.source.wal_segment_size, b.source.wal_segment_size);
+    EXPECT_EQ(a.source.data_checksums, b.source.data_checksums);
+    EXPECT_EQ(a.source.block_size, b.source.block_size);
+    EXPECT_EQ(a.start_time, b.start_time);
+    EXPECT_EQ(a.stop_time, b.stop_time);
+    EXPECT_EQ(a.start_lsn, b.start_lsn);
+    EXPECT_EQ(a.stop_lsn, b.stop_lsn);
+    EXPECT_EQ(a.timeline, b.timeline);
+    EXPECT_EQ(a.start_wal, b.start_wal);
+    EXPECT_EQ(a.stop_wal, b.stop_wal);
+    EXPECT_EQ(a.backup_label, b.backup_label);
+    EXPECT_EQ(a.tablespace_map, b.tablespace_map);
+    ASSERT_EQ(a.tablespaces.size(), b.tablespaces.size());
+    for (std::size_t i = 0; i < a.tablespaces.size(); ++i) {
+        EXPECT_EQ(a.tablespaces[i].oid, b.tablespaces[i].oid);
+        EXPECT_EQ(a.tablespaces[i].location, b.tablespaces[i].location);
+    }
+    EXPECT_EQ(a.tags, b.tags);
+    EXPECT_EQ(a.stats.files, b.stats.files);
+    EXPECT_EQ(a.stats.data_bytes, b.stats.data_bytes);
+    EXPECT_EQ(a.stats.stored_bytes, b.stats.stored_bytes);
+    EXPECT_EQ(a.stats.new_blocks, b.stats.new_blocks);
+    EXPECT_EQ(a.stats.duration_seconds, b.stats.duration_seconds);
+    ASSERT_EQ(a.page_checksum_failures.size(), b.page_checksum_failures.size());
+    for (std::size_t i = 0; i < a.page_checksum_failures.size(); ++i) {
+        EXPECT_EQ(a.page_checksum_failures[i].path, b.page_checksum_failures[i].path);
+        EXPECT_EQ(a.page_checksum_failures[i].block, b.page_checksum_failures[i].block);
+    }
+    EXPECT_EQ(a.indexes, b.indexes);
+    ASSERT_EQ(a.entries.size(), b.entries.size());
+    for (std::size_t i = 0; i < a.entries.size(); ++i) {
+        const auto& x = a.entries[i];
+        const auto& y = b.entries[i];
+        EXPECT_EQ(x.path, y.path);
+        EXPECT_EQ(x.type, y.type) << x.path;
+        EXPECT_EQ(x.mode, y.mode) << x.path;
+        EXPECT_EQ(x.size, y.size) << x.path;
+        EXPECT_EQ(x.mtime, y.mtime) << x.path;
+        EXPECT_EQ(x.link_target, y.link_target) << x.path;
+        EXPECT_EQ(x.blocks, y.blocks) << x.path;
+    }
+}
+
+std::string block_hex(std::string_view plaintext) {
+    return BlockId::of(plaintext).hex();
+}
+
+class ManifestTest : public ScratchTest {
+  protected:
+    void put_manifest_json(const std::string& id, const std::string& text) {
+        auto object = encode_object(ObjectKind::manifest, text, PayloadCompression::zstd);
+        ASSERT_TRUE(object) << object.error().message;
+        ASSERT_TRUE(storage().write(manifest_key(id), *object, Overwrite::allow));
+    }
+};
+
+}  // namespace
+
+TEST_F(ManifestTest, KeyIsBackupsSlashId) {
+    EXPECT_EQ(manifest_key("20261126T080000Z"), "backups/20261126T080000Z");
+    EXPECT_EQ(manifest_key("20261126T080000Z_2"), "backups/20261126T080000Z_2");
+}
+
+TEST_F(ManifestTest, WriteThenReadRoundTripsEveryField) {
+    const Manifest written = full_manifest();
+    auto status = write_manifest(storage(), written);
+    ASSERT_TRUE(status) << status.error().message;
+    auto read = read_manifest(storage(), written.id);
+    ASSERT_TRUE(read) << read.error().message;
+    expect_same_manifest(*read, written);
+}
+
+TEST_F(ManifestTest, StoredObjectIsAZstdMnftEnvelopeAroundTheDocumentedJson) {
+    const Manifest written = full_manifest();
+    ASSERT_TRUE(write_manifest(storage(), written));
+    const std::string key = manifest_key(written.id);
+    const std::string bytes = storage().read(key).value_or("");
+    EXPECT_EQ(bytes.substr(0, k_header_size),
+              encode_header(ObjectKind::manifest, k_flag_zstd_payload));
+    auto payload = decode_object(bytes, ObjectKind::manifest, key);
+    ASSERT_TRUE(payload) << payload.error().message;
+    const json j = json::parse(*payload);
+    for (const char* field :
+         {"id", "source", "start_time", "stop_time", "start_lsn", "stop_lsn", "timeline",
+          "start_wal", "stop_wal", "backup_label", "tablespace_map", "tablespaces", "tags", "stats",
+          "page_checksum_failures", "indexes", "entries"}) {
+        EXPECT_TRUE(j.contains(field)) << field;
+    }
+    EXPECT_EQ(j.at("start_time"), "2026-11-26T08:00:00.123456Z");
+    EXPECT_EQ(j.at("source").at("system_identifier"), "7312345678901234567");
+    EXPECT_EQ(j.at("entries").at(0), (json{{"path", "base"}, {"type", "dir"}, {"mode", 448}}));
+    EXPECT_EQ(j.at("entries").at(1).at("type"), "file");
+    EXPECT_EQ(j.at("entries").at(1).at("mode"), 384);
+    EXPECT_EQ(j.at("entries").at(1).at("blocks").at(0), block_hex("block one"));
+    EXPECT_EQ(j.at("entries").at(3),
+              (json{{"path", "pg_tblspc/16385"}, {"type", "link"}, {"target", "/srv/ts1"}}));
+    EXPECT_EQ(j.at("page_checksum_failures").at(0), (json{{"path", "base/5/16384"}, {"block", 7}}));
+}
+
+TEST_F(ManifestTest, ManifestsAreNeverOverwritten) {
+    const Manifest first = full_manifest();
+    ASSERT_TRUE(write_manifest(storage(), first));
+    Manifest second = full_manifest();
+    second.tags = {{"purpose", "impostor"}};
+    second.entries.clear();
+    auto status = write_manifest(storage(), second);
+    EXPECT_TRUE(fails_with(status, ErrorCode::conflict));
+    auto read = read_manifest(storage(), first.id);
+    ASSERT_TRUE(read) << read.error().message;
+    expect_same_manifest(*read, first);
+}
+
+TEST_F(ManifestTest, MissingBackupIsNotFoundNamingIt) {
+    EXPECT_TRUE(fails_with(read_manifest(storage(), "20261126T080000Z"), ErrorCode::not_found,
+                           "20261126T080000Z"));
+}
+
+TEST_F(ManifestTest, UnknownFieldsAreIgnored) {
+    const json j = {
+        {"id", "20261126T090000Z"},
+        {"future_top_level", {{"nested", {1, 2, 3}}}},
+        {"source",
+         {{"kind", "postgres"},
+          {"system_identifier", "42"},
+          {"server_version", 150018},
+          {"pgdata", "/pgdata"},
+          {"wal_segment_size", 16777216},
+          {"data_checksums", true},
+          {"block_size", 8192},
+          {"future_source_field", "x"}}},
+        {"start_time", "2026-11-26T09:00:00Z"},
+        {"stop_time", "2026-11-26T09:00:05Z"},
+        {"start_lsn", "0/3000028"},
+        {"stop_lsn", "0/3000100"},
+        {"timeline", 1},
+        {"start_wal", "000000010000000000000003"},
+        {"stop_wal", "000000010000000000000003"},
+        {"backup_label", "label"},
+        {"tablespace_map", ""},
+        {"tablespaces", {{{"oid", 16385}, {"location", "/srv/ts1"}, {"future", true}}}},
+        {"tags", {{"k", "v"}}},
+        {"stats",
+         {{"files", 1},
+          {"data_bytes", 3},
+          {"stored_bytes", 3},
+          {"new_blocks", 1},
+          {"duration_seconds", 0.5},
+          {"future_stat", 9}}},
+        {"page_checksum_failures", {{{"path", "base/1/1"}, {"block", 2}, {"future", 0}}}},
+        {"indexes", {std::string(64, 'c')}},
+        {"encryption", {{"scheme", "later"}}},
+        {"entries",
+         {{{"path", "PG_VERSION"},
+           {"type", "file"},
+           {"mode", 384},
+           {"size", 3},
+           {"mtime", 1},
+           {"blocks", {block_hex("15\n")}},
+           {"future_entry_field", {1, 2}}},
+          {{"path", "base"}, {"type", "dir"}, {"mode", 448}, {"owner", "postgres"}}}},
+    };
+    put_manifest_json("20261126T090000Z", j.dump());
+    auto read = read_manifest(storage(), "20261126T090000Z");
+    ASSERT_TRUE(read) << read.error().message;
+    EXPECT_EQ(read->id, "20261126T090000Z");
+    EXPECT_EQ(read->source.system_identifier, "42");
+    EXPECT_EQ(read->stop_time, at("2026-11-26T09:00:05Z"));
+    ASSERT_EQ(read->tablespaces.size(), 1u);
+    EXPECT_EQ(read->tablespaces[0].oid, 16385u);
+    EXPECT_EQ(read->stats.duration_seconds, 0.5);
+    ASSERT_EQ(read->page_checksum_failures.size(), 1u);
+    EXPECT_EQ(read->page_checksum_failures[0].block, 2u);
+    ASSERT_EQ(read->entries.size(), 2u);
+    EXPECT_EQ(read->entries[0].blocks, std::vector<BlockId>{BlockId::of("15\n")});
+    EXPECT_EQ(read->entries[1].type, EntryType::directory);
+    EXPECT_EQ(read->entries[1].mode, 0700u);
+}
+
+TEST_F(ManifestTest, OptionalFieldsMayBeAbsent) {
+    const json j = {
+        {"id", "20261126T100000Z"},
+        {"source", {{"kind", "postgres"}}},
+        {"start_time", "2026-11-26T10:00:00Z"},
+        {"stop_time", "2026-11-26T10:00:01Z"},
+        {"start_lsn", "0/4000028"},
+        {"stop_lsn", "0/4000100"},
+        {"timeline", 1},
+        {"start_wal", "000000010000000000000004"},
+        {"stop_wal", "000000010000000000000004"},
+        {"backup_label", "label"},
+        {"entries", json::array()},
+    };
+    put_manifest_json("20261126T100000Z", j.dump());
+    auto read = read_manifest(storage(), "20261126T100000Z");
+    ASSERT_TRUE(read) << read.error().message;
+    EXPECT_EQ(read->tablespace_map, "");
+    EXPECT_TRUE(read->tablespaces.empty());
+    EXPECT_TRUE(read->tags.empty());
+    EXPECT_TRUE(read->indexes.empty());
+    EXPECT_EQ(read->source.block_size, 8192u);
+    EXPECT_EQ(read->source.wal_segment_size, 16u * 1024 * 1024);
+    EXPECT_EQ(read->stats.files, 0u);
+}
+
+TEST_F(ManifestTest, MalformedManifestsAreCorruptNamingTheKey) {
+    const std::string key = manifest_key("20261126T110000Z");
+    json good = json::parse(
+        R"({"id":"20261126T110000Z","source":{"kind":"postgres"},"start_time":"2026-11-26T11:00:00Z",
+            "stop_time":"2026-11-26T11:00:01Z","start_lsn":"0/1","stop_lsn":"0/2","timeline":1,
+            "start_wal":"000000010000000000000001","stop_wal":"000000010000000000000001",
+            "backup_label":"l","entries":[]})");
+    put_manifest_json("20261126T110000Z", good.dump());
+    ASSERT_TRUE(read_manifest(storage(), "20261126T110000Z"));
+
+    std::vector<std::pair<std::string, std::string>> cases;
+    cases.emplace_back("not JSON", "{\"id\": ");
+    cases.emplace_back("not an object", "[1, 2]");
+    json missing = good;
+    missing.erase("stop_lsn");
+    cases.emplace_back("required field missing", missing.dump());
+    json bad_time = good;
+    bad_time["start_time"] = "yesterday";
+    cases.emplace_back("bad time", bad_time.dump());
+    json no_zone = good;
+    no_zone["stop_time"] = "2026-11-26T11:00:01";
+    cases.emplace_back("time without zone", no_zone.dump());
+    json bad_type = good;
+    bad_type["entries"] = {{{"path", "x"}, {"type", "fifo"}}};
+    cases.emplace_back("unknown entry type", bad_type.dump());
+    json bad_block = good;
+    bad_block["entries"] = {{{"path", "x"}, {"type", "file"}, {"size", 1}, {"blocks", {"abc"}}}};
+    cases.emplace_back("malformed block id", bad_block.dump());
+    json wrong_kind = good;
+    wrong_kind["timeline"] = "one";
+    cases.emplace_back("wrong JSON type", wrong_kind.dump());
+    for (const auto& [why, text] : cases) {
+        put_manifest_json("20261126T110000Z", text);
+        EXPECT_TRUE(
+            fails_with(read_manifest(storage(), "20261126T110000Z"), ErrorCode::corrupt, key))
+            << why;
+    }
+}
+
+TEST_F(ManifestTest, DamagedManifestObjectIsCorruptNamingTheKey) {
+    const Manifest written = full_manifest();
+    ASSERT_TRUE(write_manifest(storage(), written));
+    const std::string key = manifest_key(written.id);
+    const std::string bytes = storage().read(key).value();
+    ASSERT_TRUE(storage().write(key, flip_byte(bytes, bytes.size() / 2), Overwrite::allow));
+    EXPECT_TRUE(fails_with(read_manifest(storage(), written.id), ErrorCode::corrupt, key));
+    EXPECT_TRUE(fails_with(read_all_manifests(storage()), ErrorCode::corrupt, key));
+}
+
+TEST_F(ManifestTest, ListsIdsSortedAndReadsAllManifestsOldestFirst) {
+    // Ids sort by name; manifests come back by start time (here deliberately the other way).
+    Manifest a = full_manifest("20261126T080000Z");
+    a.start_time = at("2026-11-26T09:00:00Z");
+    Manifest b = full_manifest("20261126T080000Z_2");
+    b.start_time = at("2026-11-26T07:00:00Z");
+    Manifest c = full_manifest("20261125T235959Z");
+    c.start_time = at("2026-11-26T08:00:00Z");
+    for (const auto* m : {&a, &b, &c})
+        ASSERT_TRUE(write_manifest(storage(), *m));
+
+    auto ids = list_backup_ids(storage());
+    ASSERT_TRUE(ids) << ids.error().message;
+    EXPECT_EQ(*ids, (std::vector<std::string>{"20261125T235959Z", "20261126T080000Z",
+                                              "20261126T080000Z_2"}));
+    auto all = read_all_manifests(storage());
+    ASSERT_TRUE(all) << all.error().message;
+    ASSERT_EQ(all->size(), 3u);
+    EXPECT_EQ((*all)[0].id, "20261126T080000Z_2");
+    EXPECT_EQ((*all)[1].id, "20261125T235959Z");
+    EXPECT_EQ((*all)[2].id, "20261126T080000Z");
+}
+
+TEST_F(ManifestTest, EmptyRepositoryHasNoBackups) {
+    auto ids = list_backup_ids(storage());
+    ASSERT_TRUE(ids) << ids.error().message;
+    EXPECT_TRUE(ids->empty());
+    auto all = read_all_manifests(storage());
+    ASSERT_TRUE(all) << all.error().message;
+    EXPECT_TRUE(all->empty());
+}
