@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "codec/compress.hpp"
+#include "util/endian.hpp"
 
 namespace lifeboat::repo {
 
@@ -10,16 +11,6 @@ namespace {
 constexpr std::string_view k_magic = "LIFEBOAT";
 constexpr std::uint32_t k_known_flags = k_flag_zstd_payload;
 
-void put_u32(std::string& out, std::uint32_t v) {
-    for (int i = 0; i < 4; ++i)
-        out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-std::uint32_t get_u32(std::string_view in, std::size_t at) {
-    std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i)
-        v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
-    return v;
-}
 }  // namespace
 
 std::string_view kind_tag(ObjectKind kind) {
@@ -41,9 +32,9 @@ std::string_view kind_tag(ObjectKind kind) {
 std::string encode_header(ObjectKind kind, std::uint32_t flags) {
     std::string out(k_magic);
     out += kind_tag(kind);
-    put_u32(out, k_format_version);
-    put_u32(out, flags);
-    put_u32(out, 0);
+    put_le<std::uint32_t>(out, k_format_version);
+    put_le<std::uint32_t>(out, flags);
+    put_le<std::uint32_t>(out, 0);
     return out;
 }
 
@@ -69,13 +60,13 @@ Status check_header(std::string_view header, ObjectKind expected, std::string_vi
         return fail(ErrorCode::corrupt, "{}: object kind is '{}', expected '{}'", key,
                     header.substr(8, 4), kind_tag(expected));
     }
-    const std::uint32_t version = get_u32(header, 12);
+    const std::uint32_t version = get_le<std::uint32_t>(header, 12);
     if (version != k_format_version) {
         return fail(ErrorCode::corrupt,
                     "{}: format version {} is not supported by this Lifeboat (it reads version {})",
                     key, version, k_format_version);
     }
-    const std::uint32_t flags = get_u32(header, 16);
+    const std::uint32_t flags = get_le<std::uint32_t>(header, 16);
     if ((flags & ~k_known_flags) != 0) {
         return fail(ErrorCode::corrupt, "{}: uses features this Lifeboat lacks (flags {:#x})", key,
                     flags);
@@ -95,7 +86,7 @@ Result<std::string> decode_object(std::string_view bytes, ObjectKind expected,
         return fail(ErrorCode::corrupt, "{}: checksum mismatch (the object is damaged)", key);
     }
     const std::string_view payload = body.substr(k_header_size);
-    if (get_u32(bytes, 16) & k_flag_zstd_payload) {
+    if (get_le<std::uint32_t>(bytes, 16) & k_flag_zstd_payload) {
         auto plain = zstd_decompress(payload);
         if (!plain) return std::unexpected(plain.error().context("{}", key));
         return std::move(*plain);

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "repository/object.hpp"
+#include "util/endian.hpp"
 #include "util/hex.hpp"
 
 namespace lifeboat::repo {
@@ -10,19 +11,6 @@ namespace lifeboat::repo {
 namespace {
 constexpr std::size_t k_entry_size = 32 + 8 + 4 + 4 + 1 + 3;
 
-template <typename T>
-void put_le(std::string& out, T v) {
-    for (std::size_t i = 0; i < sizeof(T); ++i)
-        out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-template <typename T>
-T get_le(std::string_view in, std::size_t at) {
-    T v = 0;
-    for (std::size_t i = 0; i < sizeof(T); ++i) {
-        v |= static_cast<T>(static_cast<unsigned char>(in[at + i])) << (8 * i);
-    }
-    return v;
-}
 }  // namespace
 
 std::string new_pack_id() {

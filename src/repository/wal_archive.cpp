@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "repository/object.hpp"
+#include "util/endian.hpp"
 
 namespace lifeboat::repo {
 
@@ -57,13 +58,6 @@ Result<WalMeta> decode_meta(std::string_view text, const std::string& key) {
     }
 }
 
-std::uint32_t get_u32(std::string_view in, std::size_t at) {
-    std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i)
-        v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
-    return v;
-}
-
 }  // namespace
 
 Result<PushOutcome> push_wal(Storage& storage, WalMeta meta, std::string_view content,
@@ -90,8 +84,7 @@ Result<PushOutcome> push_wal(Storage& storage, WalMeta meta, std::string_view co
     const std::string meta_text = encode_meta(meta);
     std::string payload;
     payload.reserve(4 + meta_text.size() + data.size());
-    for (int i = 0; i < 4; ++i)
-        payload.push_back(static_cast<char>((meta_text.size() >> (8 * i)) & 0xff));
+    put_le<std::uint32_t>(payload, static_cast<std::uint32_t>(meta_text.size()));
     payload += meta_text;
     payload += data;
     const std::string object =
@@ -116,7 +109,7 @@ Result<WalMeta> read_wal_meta(const Storage& storage, const std::string& name) {
     std::string bytes = LB_TRY(storage.read_range(key, 0, head));
     LB_CHECK(check_header(bytes, ObjectKind::wal, key));
     if (bytes.size() < k_header_size + 4) return fail(ErrorCode::corrupt, "{}: truncated", key);
-    const std::uint32_t meta_length = get_u32(bytes, k_header_size);
+    const std::uint32_t meta_length = get_le<std::uint32_t>(bytes, k_header_size);
     if (k_header_size + 4 + meta_length + k_trailer_size > info.size) {
         return fail(ErrorCode::corrupt, "{}: metadata length {} exceeds the object", key,
                     meta_length);
@@ -138,7 +131,7 @@ Result<std::string> fetch_wal(const Storage& storage, const std::string& name) {
     }
     const std::string payload = LB_TRY(decode_object(*bytes, ObjectKind::wal, key));
     if (payload.size() < 4) return fail(ErrorCode::corrupt, "{}: truncated", key);
-    const std::uint32_t meta_length = get_u32(payload, 0);
+    const std::uint32_t meta_length = get_le<std::uint32_t>(payload, 0);
     if (4 + static_cast<std::size_t>(meta_length) > payload.size()) {
         return fail(ErrorCode::corrupt, "{}: bad metadata length", key);
     }
