@@ -156,7 +156,7 @@ std::string log_reason(const fs::path& log) {
 }
 
 // Starts the restored instance and waits for the end of recovery and a read-write connection.
-Status start_and_wait(const RestoreOptions& options,
+Status start_and_wait(const RestoreOptions& options, const std::string& repository_location,
                       const std::map<std::uint32_t, fs::path>& tablespace_dirs,
                       RestoreOutcome& outcome) {
     const fs::path bindir = LB_TRY(postgres::find_server_bindir(options.pg_bin));
@@ -165,6 +165,19 @@ Status start_and_wait(const RestoreOptions& options,
         LB_CHECK(change_owner_recursive(options.target_dir, *account));
         for (const auto& [oid, dir] : tablespace_dirs)
             LB_CHECK(change_owner_recursive(dir, *account));
+        // restore_command runs as that account: it must be able to run lifeboat and read the
+        // repository, or recovery would stop at the first WAL file. Find out now, not later.
+        auto probe = run_process(
+            {options.lifeboat_binary.string(), "list", "--repo", repository_location, "--json"},
+            {.run_as = account, .merge_stderr = true});
+        if (!probe || probe->exit_status != 0) {
+            return fail(ErrorCode::config,
+                        "the account '{}' that runs the restored server cannot run {} or read "
+                        "repository {} (restore_command needs both); install lifeboat in a "
+                        "directory it can reach (e.g. /usr/local/bin) and make the repository "
+                        "readable to it",
+                        account->name, options.lifeboat_binary.string(), repository_location);
+        }
     }
     postgres::LocalServer server(bindir, options.target_dir, account);
     const fs::path log = options.target_dir / "lifeboat-restore.log";
@@ -320,7 +333,7 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     if (!settings) return undo(settings.error());
     outcome.files_seconds = seconds_since(started);
     if (options.start == StartServer::yes) {
-        auto status = start_and_wait(options, tablespace_dirs, outcome);
+        auto status = start_and_wait(options, repository.location(), tablespace_dirs, outcome);
         if (!status) {
             if (!outcome.started) return undo(status.error());
             return std::unexpected(status.error());
