@@ -119,12 +119,12 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
     LB_CHECK(parallel_for(pack_ids.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
         const std::string& pack_id = pack_ids[i];
         const std::string key = repo::pack_key(pack_id);
-        const auto& blocks = by_pack[pack_id];
+        const auto& blocks = by_pack.at(pack_id);
         auto bytes = storage.read(key);
         if (!bytes) {
             std::vector<std::string> affected;
             for (const auto& [id, placement] : blocks) {
-                for (const auto& a : affected_of(references[id]))
+                for (const auto& a : affected_of(references.at(id)))
                     affected.push_back(a);
             }
             verifier.problem(key, bytes.error().message, affected);
@@ -136,13 +136,14 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
         for (const auto& [id, placement] : blocks) {
             if (placement.offset + placement.stored_length > bytes->size()) {
                 verifier.problem(key, "block " + id.hex() + " lies outside the pack",
-                                 affected_of(references[id]));
+                                 affected_of(references.at(id)));
                 continue;
             }
             const std::string_view stored =
                 std::string_view(*bytes).substr(placement.offset, placement.stored_length);
             auto status = repo::decode_block(stored, id, placement, readers[worker], block);
-            if (!status) verifier.problem(key, status.error().message, affected_of(references[id]));
+            if (!status)
+                verifier.problem(key, status.error().message, affected_of(references.at(id)));
         }
         if (options.progress)
             options.progress(
