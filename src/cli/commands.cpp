@@ -80,6 +80,7 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
         }
         options.tags[tag.substr(0, eq)] = tag.substr(eq + 1);
     }
+    options.type = args.type == "full" ? engine::BackupType::full : engine::BackupType::incremental;
     ProgressLine progress;
     options.progress = progress.callback();
     auto outcome = engine::run_backup(options);
@@ -102,15 +103,21 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
                     {"data_bytes", m.stats.data_bytes},
                     {"stored_bytes", m.stats.stored_bytes},
                     {"new_blocks", m.stats.new_blocks},
+                    {"read_bytes", m.stats.read_bytes},
+                    {"reused_files", m.stats.reused_files},
                     {"duration_seconds", m.stats.duration_seconds},
                     {"adopted_packs", outcome->adopted_packs},
                     {"tags", m.tags},
                     {"page_checksum_failures", failures}});
     } else {
         std::printf("%s\n", m.id.c_str());
-        std::fprintf(stderr, "backup %s: %llu files, %s read, %s stored, %s (WAL %s .. %s)\n",
+        std::fprintf(stderr,
+                     "backup %s: %llu files (%llu unchanged), %s of data, %s read, %s stored, %s "
+                     "(WAL %s .. %s)\n",
                      m.id.c_str(), static_cast<unsigned long long>(m.stats.files),
+                     static_cast<unsigned long long>(m.stats.reused_files),
                      human_bytes(m.stats.data_bytes).c_str(),
+                     human_bytes(m.stats.read_bytes).c_str(),
                      human_bytes(m.stats.stored_bytes).c_str(),
                      format_seconds(m.stats.duration_seconds).c_str(), m.start_wal.c_str(),
                      m.stop_wal.c_str());

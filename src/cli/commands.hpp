@@ -17,6 +17,7 @@ enum class OutputFormat { text, json };
 struct RepoInitArgs {};
 struct BackupArgs {
     std::vector<std::string> tags;  // KEY=VALUE
+    std::string type = "incremental";
 };
 struct WalPushArgs {
     std::string path;

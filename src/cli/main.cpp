@@ -61,6 +61,11 @@ int main(int argc, char** argv) {
     auto* backup = app.add_subcommand("backup", "back up a running PostgreSQL 15");
     add_settings(backup, common, {"repo", "pg", "pgdata", "jobs", "archive-timeout"});
     backup->add_option("--tag", backup_args.tags, "KEY=VALUE label (repeatable)");
+    backup
+        ->add_option("--type", backup_args.type,
+                     "incremental (default: re-read only files changed since the previous "
+                     "backup) or full (re-read every file)")
+        ->check(CLI::IsMember({"incremental", "incr", "full"}));
     add_json(backup, common);
 
     WalPushArgs push_args;

@@ -8,14 +8,14 @@
 #include <mutex>
 #include <thread>
 
-#include "io/file.hpp"
+#include "engine/backup_plan.hpp"
+#include "engine/backup_reader.hpp"
 #include "repository/block_writer.hpp"
 #include "repository/index.hpp"
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
 #include "sources/postgres/cluster.hpp"
 #include "sources/postgres/data_directory.hpp"
-#include "sources/postgres/page_checksum.hpp"
 #include "sources/postgres/wal.hpp"
 #include "util/parallel.hpp"
 
@@ -26,85 +26,11 @@ namespace {
 using postgres::DataEntry;
 using postgres::DataEntryType;
 
-constexpr std::uint32_t k_relation_segment_blocks = 131072;  // 1 GiB / 8 KiB
-
-struct FileResult {
+struct FileAssembly {
     std::vector<repo::BlockId> blocks;
     std::uint64_t size = 0;
     bool vanished = false;
-};
-
-// Reads one file block by block into the writer, checking page checksums of relation files.
-class FileBackup {
-  public:
-    FileBackup(repo::BlockWriter& writer, std::uint32_t block_size, bool verify_pages,
-               std::uint64_t start_lsn, std::atomic<std::uint64_t>& bytes_done)
-        : m_writer(writer),
-          m_block_size(block_size),
-          m_verify_pages(verify_pages),
-          m_start_lsn(start_lsn),
-          m_bytes_done(bytes_done) {}
-
-    Result<FileResult> run(const DataEntry& entry, unsigned worker,
-                           std::vector<repo::PageChecksumFailure>& failures) {
-        FileResult result;
-        auto file = File::open(entry.absolute, OpenMode::read);
-        if (!file) {
-            // Dropped between the scan and now: PostgreSQL replays the drop from WAL.
-            if (file.error().code == ErrorCode::not_found) {
-                result.vanished = true;
-                return result;
-            }
-            return std::unexpected(file.error());
-        }
-        std::string buffer(m_block_size, '\0');
-        std::uint64_t offset = 0;
-        for (;;) {
-            const std::size_t n = LB_TRY(file->read_at(offset, buffer.data(), m_block_size));
-            if (n == 0) break;
-            const std::string_view block(buffer.data(), n);
-            if (m_verify_pages && entry.is_relation) {
-                LB_CHECK(check_pages(*file, entry, offset, buffer, n, failures));
-            }
-            result.blocks.push_back(LB_TRY(m_writer.store(block, worker)));
-            offset += n;
-            m_bytes_done += n;
-            if (n < m_block_size) break;
-        }
-        result.size = offset;
-        return result;
-    }
-
-  private:
-    Status check_pages(const File& file, const DataEntry& entry, std::uint64_t offset,
-                       std::string& buffer, std::size_t length,
-                       std::vector<repo::PageChecksumFailure>& failures) {
-        constexpr std::size_t k_page = 8192;
-        for (std::size_t at = 0; at + k_page <= length; at += k_page) {
-            const std::uint64_t page_in_file = (offset + at) / k_page;
-            const auto block_number = static_cast<std::uint32_t>(
-                entry.relation_segment * k_relation_segment_blocks + page_in_file);
-            auto* page = reinterpret_cast<unsigned char*>(buffer.data() + at);
-            if (postgres::verify_page(page, block_number, m_start_lsn) !=
-                postgres::PageVerdict::bad_checksum) {
-                continue;
-            }
-            // A page being written while we read can look torn: read it once more.
-            const std::size_t n = LB_TRY(file.read_at(offset + at, buffer.data() + at, k_page));
-            if (n == k_page && postgres::verify_page(page, block_number, m_start_lsn) !=
-                                   postgres::PageVerdict::bad_checksum) {
-                continue;
-            }
-            failures.push_back({entry.path, page_in_file});
-        }
-        return {};
-    }
-
-    repo::BlockWriter& m_writer;
-    std::uint32_t m_block_size;
-    bool m_verify_pages;
-    std::uint64_t m_start_lsn;
-    std::atomic<std::uint64_t>& m_bytes_done;
+    bool truncated = false;
 };
 
 repo::ManifestEntry manifest_entry(const DataEntry& entry) {
@@ -112,6 +38,7 @@ repo::ManifestEntry manifest_entry(const DataEntry& entry) {
     m.path = entry.path;
     m.mode = entry.mode;
     m.mtime = entry.mtime;
+    m.mtime_nsec = entry.mtime_nsec;
     switch (entry.type) {
         case DataEntryType::directory:
             m.type = repo::EntryType::directory;
@@ -198,9 +125,10 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     }
     // One source per repository: refuse to mix clusters.
     const auto previous_ids = LB_TRY(repo::list_backup_ids(repository.storage()));
+    std::optional<repo::Manifest> previous;
     if (!previous_ids.empty()) {
-        const repo::Manifest last =
-            LB_TRY(repo::read_manifest(repository.storage(), previous_ids.back()));
+        previous = LB_TRY(repo::read_manifest(repository.storage(), previous_ids.back()));
+        const repo::Manifest& last = *previous;
         if (last.source.system_identifier != cluster.system_identifier) {
             return fail(ErrorCode::conflict,
                         "repository {} holds backups of another cluster (system identifier {}, "
@@ -251,22 +179,15 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     for (const auto& t : scan.tablespaces)
         manifest.tablespaces.push_back({t.oid, t.location});
 
-    // Largest files first keeps every worker busy until the end.
-    std::vector<std::size_t> files;
-    for (std::size_t i = 0; i < scan.entries.size(); ++i) {
-        if (scan.entries[i].type == DataEntryType::file) files.push_back(i);
-    }
-    std::stable_sort(files.begin(), files.end(), [&](std::size_t a, std::size_t b) {
-        return scan.entries[a].size > scan.entries[b].size;
-    });
-
+    const BackupPlan plan = plan_backup(scan, previous ? &*previous : nullptr, index, options.type,
+                                        repository.config().block_size);
     const unsigned jobs = options.jobs ? options.jobs : default_jobs();
     repo::BlockWriter writer(repository, index, jobs);
     std::atomic<std::uint64_t> bytes_done{0};
     const auto start_lsn = postgres::parse_lsn(start.start_lsn).value_or(postgres::Lsn{}).value;
-    FileBackup file_backup(writer, repository.config().block_size, cluster.data_checksums,
-                           start_lsn, bytes_done);
-    std::vector<FileResult> results(scan.entries.size());
+    FileReader reader(writer, repository.config().block_size, cluster.data_checksums, start_lsn,
+                      bytes_done);
+    std::vector<ChunkResult> results(plan.chunks.size());
     std::vector<std::vector<repo::PageChecksumFailure>> failures(jobs);
 
     std::atomic<bool> copying{true};
@@ -274,19 +195,21 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     if (options.progress) {
         reporter = std::thread([&] {
             while (copying) {
-                options.progress({"copying files", bytes_done.load(), scan.total_bytes});
+                options.progress({"copying files", bytes_done.load(), plan.bytes_to_read});
                 for (int i = 0; i < 5 && copying; ++i)
                     std::this_thread::sleep_for(std::chrono::milliseconds(100));
             }
         });
     }
-    Status copied = parallel_for(files.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
-        const DataEntry& entry = scan.entries[files[i]];
-        auto result = file_backup.run(entry, worker, failures[worker]);
-        if (!result) return std::unexpected(result.error());
-        results[files[i]] = std::move(*result);
-        return {};
-    });
+    Status copied =
+        parallel_for(plan.chunks.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
+            const FileChunk& chunk = plan.chunks[i];
+            auto result = reader.read(scan.entries[chunk.entry], chunk.begin, chunk.end, worker,
+                                      failures[worker]);
+            if (!result) return std::unexpected(result.error());
+            results[i] = std::move(*result);
+            return {};
+        });
     copying = false;
     if (reporter.joinable()) reporter.join();
     LB_CHECK(copied);
@@ -304,18 +227,39 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     LB_CHECK(wait_for_wal(repository.storage(), manifest.start_wal, manifest.stop_wal,
                           cluster.wal_segment_size, options.archive_timeout));
 
+    // Assemble each file from its chunks, in order. A chunk that came back short means the file
+    // shrank while we read it; later chunks are dropped (WAL replay restores the truth).
+    std::vector<FileAssembly> files(scan.entries.size());
+    for (std::size_t c = 0; c < plan.chunks.size(); ++c) {
+        FileAssembly& file = files[plan.chunks[c].entry];
+        ChunkResult& chunk = results[c];
+        if (chunk.vanished) file.vanished = true;
+        if (file.vanished || file.truncated) continue;
+        for (auto& b : chunk.blocks)
+            file.blocks.push_back(b);
+        file.size += chunk.bytes;
+        const auto& fc = plan.chunks[c];
+        if (fc.end && chunk.bytes < *fc.end - fc.begin) file.truncated = true;
+    }
     for (std::size_t i = 0; i < scan.entries.size(); ++i) {
         const DataEntry& entry = scan.entries[i];
-        if (entry.type == DataEntryType::file && results[i].vanished) continue;
         repo::ManifestEntry m = manifest_entry(entry);
         if (entry.type == DataEntryType::file) {
-            m.size = results[i].size;
-            m.blocks = std::move(results[i].blocks);
+            if (const repo::ManifestEntry* old = plan.reused[i]) {
+                m.size = old->size;
+                m.blocks = old->blocks;
+            } else {
+                if (files[i].vanished) continue;
+                m.size = files[i].size;
+                m.blocks = std::move(files[i].blocks);
+            }
             manifest.stats.files += 1;
             manifest.stats.data_bytes += m.size;
         }
         manifest.entries.push_back(std::move(m));
     }
+    manifest.stats.reused_files = plan.files_reused;
+    manifest.stats.read_bytes = bytes_done.load();
     for (auto& worker_failures : failures) {
         for (auto& f : worker_failures)
             manifest.page_checksum_failures.push_back(std::move(f));

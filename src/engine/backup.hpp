@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/backup_plan.hpp"
 #include "engine/progress.hpp"
 #include "repository/manifest.hpp"
 #include "util/fs.hpp"
@@ -24,7 +25,8 @@ struct BackupOptions {
     std::string conninfo;
     std::optional<fs::path> pgdata;  // default: the server's data_directory
     std::map<std::string, std::string> tags;
-    unsigned jobs = 0;  // 0: one per core
+    BackupType type = BackupType::incremental;  // full: re-read every file
+    unsigned jobs = 0;                          // 0: one per core
     std::chrono::seconds archive_timeout{300};
     ProgressFn progress;
 };

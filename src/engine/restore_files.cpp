@@ -1,5 +1,6 @@
 #include "engine/restore_files.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -43,8 +44,9 @@ Status write_file_entry(const MaterializeOptions& options, const repo::ManifestE
     }
     LB_CHECK(file.close());
     ::chmod(path.c_str(), entry.mode);
-    const struct timeval times[2] = {{entry.mtime, 0}, {entry.mtime, 0}};
-    ::utimes(path.c_str(), times);
+    const struct timespec times[2] = {{entry.mtime, entry.mtime_nsec},
+                                      {entry.mtime, entry.mtime_nsec}};
+    ::utimensat(AT_FDCWD, path.c_str(), times, 0);
     return {};
 }
 

@@ -102,6 +102,10 @@ Status File::sync() {
     return {};
 }
 
+void File::advise_sequential() const {
+    if (m_fd >= 0) ::posix_fadvise(m_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+}
+
 Result<std::uint64_t> File::size() const {
     struct stat st {};
     if (::fstat(m_fd, &st) != 0) {

@@ -26,6 +26,8 @@ class File {
     Status write_at(std::uint64_t offset, std::string_view data);
     Status append(std::string_view data);  // writes at the current end, tracked by this object
     Status sync();
+    // Tells the kernel the file will be read sequentially (larger read-ahead). Advisory only.
+    void advise_sequential() const;
     Result<std::uint64_t> size() const;
     Status close();
 

@@ -40,6 +40,7 @@ json to_json(const Manifest& m) {
         if (e.type == EntryType::file) {
             j["size"] = e.size;
             j["mtime"] = e.mtime;
+            if (e.mtime_nsec != 0) j["mtime_nsec"] = e.mtime_nsec;
             json blocks = json::array();
             for (const auto& b : e.blocks)
                 blocks.push_back(b.hex());
@@ -79,6 +80,8 @@ json to_json(const Manifest& m) {
           {"data_bytes", m.stats.data_bytes},
           {"stored_bytes", m.stats.stored_bytes},
           {"new_blocks", m.stats.new_blocks},
+          {"reused_files", m.stats.reused_files},
+          {"read_bytes", m.stats.read_bytes},
           {"duration_seconds", m.stats.duration_seconds}}},
         {"page_checksum_failures", std::move(failures)},
         {"indexes", m.indexes},
@@ -123,6 +126,8 @@ Manifest from_json(const json& j) {
         m.stats.data_bytes = st.value("data_bytes", std::uint64_t{0});
         m.stats.stored_bytes = st.value("stored_bytes", std::uint64_t{0});
         m.stats.new_blocks = st.value("new_blocks", std::uint64_t{0});
+        m.stats.reused_files = st.value("reused_files", std::uint64_t{0});
+        m.stats.read_bytes = st.value("read_bytes", std::uint64_t{0});
         m.stats.duration_seconds = st.value("duration_seconds", 0.0);
     }
     for (const auto& f : j.value("page_checksum_failures", json::array())) {
@@ -143,6 +148,7 @@ Manifest from_json(const json& j) {
             entry.type = EntryType::file;
             entry.size = e.at("size").get<std::uint64_t>();
             entry.mtime = e.value("mtime", std::int64_t{0});
+            entry.mtime_nsec = e.value("mtime_nsec", std::int64_t{0});
             for (const auto& b : e.at("blocks")) {
                 auto id = BlockId::from_hex(b.get<std::string>());
                 if (!id) throw std::runtime_error("malformed block id in " + entry.path);

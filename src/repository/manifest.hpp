@@ -20,9 +20,10 @@ struct ManifestEntry {
     EntryType type = EntryType::file;
     std::uint32_t mode = 0600;
     std::uint64_t size = 0;
-    std::int64_t mtime = 0;  // seconds since the Unix epoch
+    std::int64_t mtime = 0;       // seconds since the Unix epoch
     std::string link_target;
     std::vector<BlockId> blocks;
+    std::int64_t mtime_nsec = 0;  // sub-second part (0 on file systems without it)
 };
 
 struct Tablespace {
@@ -50,6 +51,8 @@ struct BackupStats {
     std::uint64_t data_bytes = 0;
     std::uint64_t stored_bytes = 0;
     std::uint64_t new_blocks = 0;
+    std::uint64_t reused_files = 0;  // taken unchanged from the previous backup
+    std::uint64_t read_bytes = 0;    // bytes actually read from the data directory
     double duration_seconds = 0;
 };
 

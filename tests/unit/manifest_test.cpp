@@ -42,7 +42,11 @@ Manifest full_manifest(const std::string& id = "20261126T080000Z") {
     m.tablespace_map = "16385 /srv/ts1\n16386 /srv/ts 2\n";
     m.tablespaces = {{16385, "/srv/ts1"}, {16386, "/srv/ts 2"}};
     m.tags = {{"purpose", "pre-maintenance"}, {"ticket", "OPS-42"}, {"unicode", "bäckup ✓"}};
-    m.stats = BackupStats{1234, 23456789, 3456789, 120, 4.25};
+    m.stats = BackupStats{.files = 1234,
+                          .data_bytes = 23456789,
+                          .stored_bytes = 3456789,
+                          .new_blocks = 120,
+                          .duration_seconds = 4.25};
     m.page_checksum_failures = {{"base/5/16384", 7}, {"base/5/16390.1", 131073}};
     m.indexes = {std::string(64, 'a'), std::string(64, 'b')};
     m.entries = {

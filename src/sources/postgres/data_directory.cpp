@@ -61,6 +61,7 @@ class Scanner {
             entry.absolute = path;
             entry.mode = st.st_mode & 07777;
             entry.mtime = st.st_mtim.tv_sec;
+            entry.mtime_nsec = st.st_mtim.tv_nsec;
             if (is_dir) {
                 entry.type = DataEntryType::directory;
                 m_out.entries.push_back(entry);

@@ -20,7 +20,8 @@ struct DataEntry {
     DataEntryType type = DataEntryType::file;
     std::uint32_t mode = 0;
     std::uint64_t size = 0;
-    std::int64_t mtime = 0;
+    std::int64_t mtime = 0;              // seconds
+    std::int64_t mtime_nsec = 0;         // and nanoseconds
     std::string link_target;             // tablespace location
     bool is_relation = false;            // a relation data file: page checksums apply
     std::uint32_t relation_segment = 0;  // its segment number (.N suffix)

@@ -1,0 +1,47 @@
+// The plan of a backup: which files to read (cut into chunks so two workers can share one large
+// file), and which to take unchanged from the previous backup of the same cluster.
+//
+// A file is taken from the previous backup only when all of these hold (the rule pgBackRest
+// documents, with the same safety margin for timestamps that can lie):
+// - same path, same size and same modification time (seconds) as in the previous manifest;
+// - that modification time is well before the previous backup started (which is before it read
+//   the file), so any later change must have moved the timestamp: 100 ms on file systems with
+//   sub-second timestamps (a timestamp tick is a few ms), k_timestamp_margin_seconds on others;
+// - every block the previous manifest lists for it is in the repository index.
+// BackupType::full reads everything.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "repository/index.hpp"
+#include "repository/manifest.hpp"
+#include "sources/postgres/data_directory.hpp"
+
+namespace lifeboat::engine {
+
+enum class BackupType { incremental, full };
+
+inline constexpr std::int64_t k_timestamp_margin_seconds = 2;
+inline constexpr std::int64_t k_subsecond_margin_micros = 100000;
+inline constexpr std::uint64_t k_chunk_size = 64ull * 1024 * 1024;
+
+struct FileChunk {
+    std::size_t entry = 0;  // index in DataDirectoryScan::entries
+    std::uint64_t begin = 0;
+    std::optional<std::uint64_t> end;  // nullopt: to the end of the file
+};
+
+struct BackupPlan {
+    std::vector<FileChunk> chunks;  // largest files first; a file's chunks in order
+    // For each scan entry: the previous backup's entry to reuse, or nullptr.
+    std::vector<const repo::ManifestEntry*> reused;
+    std::uint64_t bytes_to_read = 0;
+    std::uint64_t bytes_reused = 0;
+    std::size_t files_reused = 0;
+};
+
+BackupPlan plan_backup(const postgres::DataDirectoryScan& scan, const repo::Manifest* previous,
+                       const repo::BlockIndex& index, BackupType type, std::uint32_t block_size);
+
+}  // namespace lifeboat::engine
