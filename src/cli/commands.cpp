@@ -138,7 +138,10 @@ Status run_wal_push(const Settings& s, const WalPushArgs& args) {
 }
 
 Status run_wal_fetch(const Settings& s, const WalFetchArgs& args) {
-    return engine::wal_fetch(LB_TRY(require(s, "repo")), args.name, args.destination);
+    return engine::wal_fetch({.repository = LB_TRY(require(s, "repo")),
+                              .name = args.name,
+                              .destination = args.destination,
+                              .prefetch = args.prefetch});
 }
 
 Status run_list(const Settings& s, OutputFormat format) {

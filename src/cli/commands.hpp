@@ -25,6 +25,7 @@ struct WalPushArgs {
 struct WalFetchArgs {
     std::string name;
     std::string destination;
+    unsigned prefetch = 8;
 };
 struct RestoreArgs {
     std::string to;  // ISO 8601 or "latest"

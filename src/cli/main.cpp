@@ -81,6 +81,9 @@ int main(int argc, char** argv) {
     add_settings(fetch, common, {"repo"});
     fetch->add_option("name", fetch_args.name, "WAL file name (%f)")->required();
     fetch->add_option("destination", fetch_args.destination, "where to write it (%p)")->required();
+    fetch->add_option("--prefetch", fetch_args.prefetch,
+                      "segments to fetch ahead in the background while PostgreSQL replays "
+                      "(0: none)");
 
     auto* list = app.add_subcommand("list", "list backups and the restorable window");
     add_settings(list, common, {"repo"});

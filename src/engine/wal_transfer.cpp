@@ -1,5 +1,10 @@
 #include "engine/wal_transfer.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "repository/repository.hpp"
 #include "sources/postgres/wal.hpp"
 
@@ -28,11 +33,86 @@ Result<repo::PushOutcome> wal_push(const std::string& repository, const fs::path
                           repo.config().compression_level);
 }
 
-Status wal_fetch(const std::string& repository, const std::string& name,
-                 const fs::path& destination) {
-    repo::Repository repo = LB_TRY(repo::Repository::open(repository));
-    const std::string content = LB_TRY(repo::fetch_wal(repo.storage(), name));
-    return write_file_atomic(destination, content, Durability::none);
+namespace {
+
+constexpr std::string_view k_spool_name = "lifeboat-prefetch";
+
+// Fetches the segments after `current` into `spool` until `count` are there or one is missing.
+// Runs in the detached prefetch process; failures only end the prefetching.
+void prefetch_segments(const repo::Repository& repo, const fs::path& spool,
+                       const postgres::WalSegment& current, std::uint64_t segment_size,
+                       unsigned count) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(spool, ec)) {
+        const std::string file = entry.path().filename().string();
+        const auto spooled = postgres::parse_wal_file_name(file, segment_size);
+        if (spooled && *spooled <= current) fs::remove(entry.path(), ec);  // already replayed
+    }
+    for (unsigned i = 1; i <= count; ++i) {
+        const std::string next =
+            postgres::wal_file_name({current.timeline, current.segno + i}, segment_size);
+        if (fs::exists(spool / next, ec)) continue;
+        auto content = repo::fetch_wal(repo.storage(), next);
+        if (!content) return;
+        if (!write_file_atomic(spool / next, *content, Durability::none)) return;
+    }
+}
+
+// Starts the prefetcher as a grandchild that outlives this call, holding the spool's lock.
+void start_prefetcher(const repo::Repository& repo, const fs::path& spool,
+                      const postgres::WalSegment& current, std::uint64_t segment_size,
+                      unsigned count) {
+    const pid_t child = ::fork();
+    if (child < 0) return;
+    if (child > 0) {
+        ::waitpid(child, nullptr, 0);
+        return;
+    }
+    // Child: detach, so PostgreSQL's restore_command returns at once.
+    ::setsid();
+    if (::fork() != 0) ::_exit(0);
+    const int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+        ::dup2(devnull, STDIN_FILENO);
+        ::dup2(devnull, STDOUT_FILENO);
+        ::dup2(devnull, STDERR_FILENO);
+    }
+    const int lock = ::open((spool / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock >= 0 && ::flock(lock, LOCK_EX | LOCK_NB) == 0) {
+        prefetch_segments(repo, spool, current, segment_size, count);
+    }
+    ::_exit(0);
+}
+
+}  // namespace
+
+Status wal_fetch(const WalFetchOptions& options) {
+    const fs::path spool = options.destination.parent_path() / k_spool_name;
+    const bool is_segment =
+        postgres::classify_wal_file(options.name) == postgres::WalFileKind::segment;
+    std::error_code ec;
+    std::uint64_t segment_size = 0;
+    if (is_segment && ::rename((spool / options.name).c_str(), options.destination.c_str()) == 0) {
+        segment_size = fs::file_size(options.destination, ec);
+    }
+    repo::Repository repo = LB_TRY(repo::Repository::open(options.repository));
+    if (segment_size == 0) {
+        auto content = repo::fetch_wal(repo.storage(), options.name);
+        if (!content) {
+            if (is_segment && content.error().code == ErrorCode::not_found) {
+                fs::remove_all(spool, ec);  // the end of the archive: recovery is finishing
+            }
+            return std::unexpected(content.error());
+        }
+        LB_CHECK(write_file_atomic(options.destination, *content, Durability::none));
+        segment_size = content->size();
+    }
+    if (!is_segment || options.prefetch == 0) return {};
+    const auto current = postgres::parse_wal_file_name(options.name, segment_size);
+    if (!current || !postgres::is_valid_wal_segment_size(segment_size)) return {};
+    if (!ensure_directory(spool)) return {};
+    start_prefetcher(repo, spool, *current, segment_size, options.prefetch);
+    return {};
 }
 
 }  // namespace lifeboat::engine

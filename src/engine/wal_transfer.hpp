@@ -14,9 +14,21 @@ namespace lifeboat::engine {
 // timestamps, which bound the restorable window.
 Result<repo::PushOutcome> wal_push(const std::string& repository, const fs::path& path);
 
+struct WalFetchOptions {
+    std::string repository;
+    std::string name;       // %f
+    fs::path destination;   // %p
+    unsigned prefetch = 8;  // segments to fetch ahead in the background (0: none)
+};
+
 // Restores archived file `name` to `destination` atomically. ErrorCode::not_found when the
 // archive does not have it (PostgreSQL then ends recovery); ErrorCode::corrupt when it is damaged.
-Status wal_fetch(const std::string& repository, const std::string& name,
-                 const fs::path& destination);
+//
+// Prefetch: after handing over a segment, a detached background process (one at a time, guarded
+// by a lock file) fetches, verifies and stores the next `prefetch` segments in a spool directory
+// beside the destination ("pg_wal/lifeboat-prefetch"), so that the next calls only rename a file
+// while PostgreSQL replays. Spooled files are complete and checked (written to a temporary name,
+// then renamed); the spool is removed when a segment is not found (recovery is ending).
+Status wal_fetch(const WalFetchOptions& options);
 
 }  // namespace lifeboat::engine
