@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-bash scripts/install-deps.sh pgbackrest zstd
+bash scripts/install-deps.sh pgbackrest zstd time
 if [ -z "$lifeboat" ]; then
     bash scripts/build.sh lifeboat >/dev/null
     lifeboat="$root/build/src/cli/lifeboat"

@@ -135,6 +135,16 @@ int main(int argc, char** argv) {
     demo->add_flag("--keep", demo_args.keep, "keep the temporary directory");
     add_json(demo, common);
 
+    if (argc > 1 && argv[1][0] != '-') {
+        bool known = false;
+        for (const auto* sub : app.get_subcommands({}))
+            known = known || sub->get_name() == argv[1];
+        if (!known) {
+            std::fprintf(stderr, "lifeboat: error: unknown command '%s' (see lifeboat --help)\n",
+                         argv[1]);
+            return exit_status(ErrorCode::usage);
+        }
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
