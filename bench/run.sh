@@ -24,7 +24,14 @@ done
 
 bash scripts/install-deps.sh pgbackrest zstd time
 if [ -z "$lifeboat" ]; then
-    bash scripts/build.sh lifeboat >/dev/null
+    build_log=$(mktemp)
+    if ! bash scripts/build.sh lifeboat >"$build_log" 2>&1; then
+        tail -n 40 "$build_log" >&2
+        rm -f "$build_log"
+        echo "bench/run.sh: building lifeboat failed" >&2
+        exit 1
+    fi
+    rm -f "$build_log"
     lifeboat="$root/build/src/cli/lifeboat"
 fi
 

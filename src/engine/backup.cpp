@@ -87,7 +87,7 @@ Status wait_for_wal(const Storage& storage, const std::string& start_wal,
                             "into this repository (the backup was not recorded)",
                             name, timeout.count());
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            std::this_thread::sleep_for(std::chrono::milliseconds(25));
         }
     }
     return {};
