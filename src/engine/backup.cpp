@@ -190,28 +190,19 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     std::vector<ChunkResult> results(plan.chunks.size());
     std::vector<std::vector<repo::PageChecksumFailure>> failures(jobs);
 
-    std::atomic<bool> copying{true};
-    std::thread reporter;
-    if (options.progress) {
-        reporter = std::thread([&] {
-            while (copying) {
-                options.progress({"copying files", bytes_done.load(), plan.bytes_to_read});
-                for (int i = 0; i < 5 && copying; ++i)
-                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            }
-        });
-    }
-    Status copied =
-        parallel_for(plan.chunks.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
-            const FileChunk& chunk = plan.chunks[i];
-            auto result = reader.read(scan.entries[chunk.entry], chunk.begin, chunk.end, worker,
-                                      failures[worker]);
-            if (!result) return std::unexpected(result.error());
-            results[i] = std::move(*result);
-            return {};
-        });
-    copying = false;
-    if (reporter.joinable()) reporter.join();
+    Status copied = [&] {
+        PeriodicProgress progress(options.progress, "copying files", bytes_done,
+                                  plan.bytes_to_read);
+        return parallel_for(plan.chunks.size(), jobs,
+                            [&](std::size_t i, unsigned worker) -> Status {
+                                const FileChunk& chunk = plan.chunks[i];
+                                auto result = reader.read(scan.entries[chunk.entry], chunk.begin,
+                                                          chunk.end, worker, failures[worker]);
+                                if (!result) return std::unexpected(result.error());
+                                results[i] = std::move(*result);
+                                return {};
+                            });
+    }();
     LB_CHECK(copied);
     auto written = LB_TRY(writer.finish());
     for (auto& p : written)

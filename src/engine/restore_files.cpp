@@ -94,25 +94,16 @@ Result<MaterializeStats> materialize_backup(const MaterializeOptions& options) {
     std::stable_sort(files.begin(), files.end(),
                      [](const auto* a, const auto* b) { return a->size > b->size; });
     std::atomic<std::uint64_t> bytes_done{0};
-    std::atomic<bool> writing{true};
-    std::thread reporter;
-    if (options.progress) {
-        reporter = std::thread([&] {
-            while (writing) {
-                options.progress({"writing files", bytes_done.load(), stats.bytes});
-                for (int i = 0; i < 5 && writing; ++i)
-                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            }
-        });
-    }
     const unsigned jobs = std::max(1u, options.jobs);
     std::vector<repo::BlockReader> readers(jobs);
     std::vector<std::string> buffers(jobs);
-    Status written = parallel_for(files.size(), jobs, [&](std::size_t i, unsigned worker) {
-        return write_file_entry(options, *files[i], readers[worker], buffers[worker], bytes_done);
-    });
-    writing = false;
-    if (reporter.joinable()) reporter.join();
+    Status written = [&] {
+        PeriodicProgress progress(options.progress, "writing files", bytes_done, stats.bytes);
+        return parallel_for(files.size(), jobs, [&](std::size_t i, unsigned worker) {
+            return write_file_entry(options, *files[i], readers[worker], buffers[worker],
+                                    bytes_done);
+        });
+    }();
     LB_CHECK(written);
     return stats;
 }
