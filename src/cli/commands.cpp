@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 #include "cli/output.hpp"
 #include "engine/backup.hpp"
 #include "engine/catalog.hpp"
+#include "engine/copy.hpp"
 #include "engine/restore.hpp"
 #include "engine/validate.hpp"
 #include "engine/verify.hpp"
@@ -34,6 +36,13 @@ Result<std::string> require(const Settings& s, const std::string& name) {
     return *value;
 }
 
+// --repo (a configured name or a location); without it, the first configured repository.
+Result<std::string> repository_of(const Settings& s) {
+    if (auto repo = s.find("repo")) return s.repository_location(*repo);
+    if (!s.repositories().empty()) return s.repositories().front().location;
+    return require(s, "repo");
+}
+
 std::string optional_time(const std::optional<Timestamp>& t) {
     return t ? format_iso8601(*t) : std::string("-");
 }
@@ -48,6 +57,29 @@ fs::path self_binary() {
     return ec ? fs::path("lifeboat") : path;
 }
 
+void print_copy_outcome(const engine::CopyOutcome& o, const engine::CopyOptions& options,
+                        OutputFormat format) {
+    if (format == OutputFormat::json) {
+        print_json({{"from", options.from},
+                    {"to", options.to},
+                    {"copied_backups", o.copied_backups},
+                    {"present_backups", o.present_backups},
+                    {"blocks_copied", o.blocks_copied},
+                    {"bytes_copied", o.bytes_copied},
+                    {"blocks_present", o.blocks_present},
+                    {"wal_copied", o.wal_copied},
+                    {"wal_present", o.wal_present},
+                    {"adopted_packs", o.adopted_packs}});
+        return;
+    }
+    std::printf(
+        "copied %zu backup(s) to %s (%zu already there): %llu blocks (%s), %zu WAL files "
+        "(%llu blocks and %zu WAL files were already there)\n",
+        o.copied_backups.size(), options.to.c_str(), o.present_backups.size(),
+        static_cast<unsigned long long>(o.blocks_copied), human_bytes(o.bytes_copied).c_str(),
+        o.wal_copied, static_cast<unsigned long long>(o.blocks_present), o.wal_present);
+}
+
 }  // namespace
 
 Status run_repo_init(const Settings& s, OutputFormat format) {
@@ -55,7 +87,7 @@ Status run_repo_init(const Settings& s, OutputFormat format) {
     config.created = system_clock().now();
     config.compression_level = static_cast<int>(LB_TRY(s.get_unsigned("compress-level")));
     config.block_size = LB_TRY(s.get_unsigned("block-size"));
-    auto repository = LB_TRY(repo::Repository::init(LB_TRY(require(s, "repo")), config));
+    auto repository = LB_TRY(repo::Repository::init(LB_TRY(repository_of(s)), config));
     if (format == OutputFormat::json) {
         print_json({{"repository", repository.location()},
                     {"repository_id", repository.config().repository_id}});
@@ -68,7 +100,7 @@ Status run_repo_init(const Settings& s, OutputFormat format) {
 
 Status run_backup_command(const Settings& s, const BackupArgs& args, OutputFormat format) {
     engine::BackupOptions options;
-    options.repository = LB_TRY(require(s, "repo"));
+    options.repository = LB_TRY(repository_of(s));
     options.conninfo = LB_TRY(require(s, "pg"));
     if (auto pgdata = s.find("pgdata")) options.pgdata = *pgdata;
     options.jobs = LB_TRY(s.get_unsigned("jobs"));
@@ -122,6 +154,20 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
                      format_seconds(m.stats.duration_seconds).c_str(), m.start_wal.c_str(),
                      m.stop_wal.c_str());
     }
+    for (const auto& r : s.repositories()) {
+        if (!r.copy_after_backup || r.location == options.repository) continue;
+        engine::CopyOptions copy{
+            .from = options.repository, .to = r.location, .backup_id = m.id, .jobs = options.jobs};
+        auto copied = engine::run_copy(copy);
+        if (!copied) {
+            return std::unexpected(copied.error().context(
+                "backup {} is stored, but copying it to repository '{}' failed", m.id, r.name));
+        }
+        if (format == OutputFormat::text) {
+            std::fprintf(stderr, "copied backup %s to repository '%s' (%s sent)\n", m.id.c_str(),
+                         r.name.c_str(), human_bytes(copied->bytes_copied).c_str());
+        }
+    }
     if (!m.page_checksum_failures.empty()) {
         return fail(ErrorCode::check_failed,
                     "backup {} was stored, but {} page(s) failed checksum verification (listed "
@@ -132,20 +178,51 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
 }
 
 Status run_wal_push(const Settings& s, const WalPushArgs& args) {
-    auto outcome = LB_TRY(engine::wal_push(LB_TRY(require(s, "repo")), args.path));
-    (void)outcome;
+    // Every repository marked `archive = true` receives the WAL too; the file counts as archived
+    // only when all have it (PostgreSQL retries otherwise, and re-pushing is idempotent).
+    std::vector<std::string> targets{LB_TRY(repository_of(s))};
+    for (const auto& r : s.repositories()) {
+        if (r.archive && std::find(targets.begin(), targets.end(), r.location) == targets.end()) {
+            targets.push_back(r.location);
+        }
+    }
+    for (const auto& target : targets) {
+        auto pushed = engine::wal_push(target, args.path);
+        if (!pushed) return std::unexpected(pushed.error().context("repository {}", target));
+    }
+    return {};
+}
+
+Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat format) {
+    if (args.from.empty() || args.to.empty()) {
+        return fail(ErrorCode::usage, "copy needs --from REPO and --to REPO");
+    }
+    if (!args.backup.empty() && args.all) {
+        return fail(ErrorCode::usage, "give --backup ID or --all, not both");
+    }
+    engine::CopyOptions options;
+    options.from = s.repository_location(args.from);
+    options.to = s.repository_location(args.to);
+    if (!args.backup.empty()) options.backup_id = args.backup;
+    options.jobs = LB_TRY(s.get_unsigned("jobs"));
+    ProgressLine progress;
+    options.progress = progress.callback();
+    auto outcome = engine::run_copy(options);
+    progress.clear();
+    if (!outcome) return std::unexpected(outcome.error());
+    print_copy_outcome(*outcome, options, format);
     return {};
 }
 
 Status run_wal_fetch(const Settings& s, const WalFetchArgs& args) {
-    return engine::wal_fetch({.repository = LB_TRY(require(s, "repo")),
+    return engine::wal_fetch({.repository = LB_TRY(repository_of(s)),
                               .name = args.name,
                               .destination = args.destination,
                               .prefetch = args.prefetch});
 }
 
 Status run_list(const Settings& s, OutputFormat format) {
-    const engine::Catalog catalog = LB_TRY(engine::load_catalog(LB_TRY(require(s, "repo"))));
+    const engine::Catalog catalog = LB_TRY(engine::load_catalog(LB_TRY(repository_of(s))));
     const auto& window = catalog.window;
     if (format == OutputFormat::json) {
         json backups = json::array();
@@ -214,7 +291,7 @@ Status run_list(const Settings& s, OutputFormat format) {
 
 Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format) {
     engine::RestoreOptions options;
-    options.repository = LB_TRY(require(s, "repo"));
+    options.repository = LB_TRY(repository_of(s));
     if (args.to.empty()) return fail(ErrorCode::usage, "--to TIME|latest is required");
     if (args.to != "latest") options.target = LB_TRY(parse_iso8601(args.to));
     if (!args.backup.empty()) options.backup_id = args.backup;
@@ -303,7 +380,7 @@ Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputF
 
 Status run_verify_command(const Settings& s, const VerifyArgs& args, OutputFormat format) {
     engine::VerifyOptions options;
-    options.repository = LB_TRY(require(s, "repo"));
+    options.repository = LB_TRY(repository_of(s));
     if (!args.backup.empty()) options.backup_id = args.backup;
     options.jobs = LB_TRY(s.get_unsigned("jobs"));
     ProgressLine progress;

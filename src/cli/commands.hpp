@@ -45,6 +45,12 @@ struct ValidateArgs {
 struct VerifyArgs {
     std::string backup;
 };
+struct CopyArgs {
+    std::string from;
+    std::string to;
+    std::string backup;
+    bool all = false;
+};
 struct DemoArgs {
     bool keep = false;
 };
@@ -57,6 +63,7 @@ Status run_list(const Settings& s, OutputFormat format);
 Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format);
 Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputFormat format);
 Status run_verify_command(const Settings& s, const VerifyArgs& args, OutputFormat format);
+Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat format);
 Status run_demo_command(const Settings& s, const DemoArgs& args, OutputFormat format);
 
 }  // namespace lifeboat::cli

@@ -128,6 +128,18 @@ int main(int argc, char** argv) {
     verify->add_option("--backup", verify_args.backup, "only this backup");
     add_json(verify, common);
 
+    CopyArgs copy_args;
+    auto* copy = app.add_subcommand(
+        "copy", "copy backups and their WAL to another repository (only missing blocks travel)");
+    add_settings(copy, common, {"jobs"});
+    copy->add_option("--from", copy_args.from, "source repository (configured name or location)")
+        ->required();
+    copy->add_option("--to", copy_args.to, "destination repository (configured name or location)")
+        ->required();
+    copy->add_option("--backup", copy_args.backup, "copy only this backup");
+    copy->add_flag("--all", copy_args.all, "copy every backup and all archived WAL (the default)");
+    add_json(copy, common);
+
     DemoArgs demo_args;
     auto* demo =
         app.add_subcommand("demo", "self-contained demonstration in a temporary directory");
@@ -168,6 +180,7 @@ int main(int argc, char** argv) {
         if (*restore) return run_restore_command(settings, restore_args, format);
         if (*validate) return run_validate_command(settings, validate_args, format);
         if (*verify) return run_verify_command(settings, verify_args, format);
+        if (*copy) return run_copy_command(settings, copy_args, format);
         if (*demo) return run_demo_command(settings, demo_args, format);
         return fail(ErrorCode::usage, "no command given");
     }();

@@ -37,8 +37,48 @@ std::string env_name(const std::string& setting) {
 
 namespace {
 
-Result<std::map<std::string, std::string>> read_config_file(const std::string& path) {
+struct ConfigFile {
     std::map<std::string, std::string> values;
+    std::vector<NamedRepository> repositories;
+};
+
+// [repositories.NAME] tables: path (required), archive, copy_after_backup.
+Result<std::vector<NamedRepository>> read_repositories(const std::string& path,
+                                                       const toml::table& section) {
+    std::vector<NamedRepository> out;
+    for (const auto& [name, node] : section) {
+        const auto* table = node.as_table();
+        if (!table) {
+            return fail(ErrorCode::config, "{}:{}: repositories.{} must be a table", path,
+                        node.source().begin.line, name.str());
+        }
+        NamedRepository repo{std::string(name.str()), "", false, false};
+        for (const auto& [key, value] : *table) {
+            const std::string k(key.str());
+            if (k == "path" && value.value<std::string>()) {
+                repo.location = *value.value<std::string>();
+            } else if (k == "archive" && value.value<bool>()) {
+                repo.archive = *value.value<bool>();
+            } else if (k == "copy_after_backup" && value.value<bool>()) {
+                repo.copy_after_backup = *value.value<bool>();
+            } else {
+                return fail(ErrorCode::config,
+                            "{}:{}: repositories.{}.{}: unknown setting or wrong type (path is a "
+                            "string; archive and copy_after_backup are true/false)",
+                            path, value.source().begin.line, repo.name, k);
+            }
+        }
+        if (repo.location.empty()) {
+            return fail(ErrorCode::config, "{}: repositories.{} has no path", path, repo.name);
+        }
+        out.push_back(std::move(repo));
+    }
+    return out;
+}
+
+Result<ConfigFile> read_config_file(const std::string& path) {
+    ConfigFile file;
+    std::map<std::string, std::string>& values = file.values;
     toml::table table;
     try {
         table = toml::parse_file(path);
@@ -55,6 +95,10 @@ Result<std::map<std::string, std::string>> read_config_file(const std::string& p
         by_path[spec.toml_path] = &spec;
     for (const auto& [section, node] : table) {
         const auto* sub = node.as_table();
+        if (sub && section.str() == "repositories") {
+            file.repositories = LB_TRY(read_repositories(path, *sub));
+            continue;
+        }
         if (!sub) {
             return fail(ErrorCode::config, "{}: '{}' must be a section such as [{}]", path,
                         section.str(), section.str());
@@ -77,7 +121,7 @@ Result<std::map<std::string, std::string>> read_config_file(const std::string& p
             }
         }
     }
-    return values;
+    return file;
 }
 
 }  // namespace
@@ -85,24 +129,32 @@ Result<std::map<std::string, std::string>> read_config_file(const std::string& p
 Result<Settings> Settings::resolve(const std::map<std::string, std::string>& flags,
                                    const std::optional<std::string>& config_file) {
     Settings settings;
-    std::map<std::string, std::string> from_file;
+    ConfigFile from_file;
     std::optional<std::string> file = config_file;
     if (!file) {
         if (const char* env = std::getenv("LIFEBOAT_CONFIG"); env && *env) file = env;
     }
     if (file) from_file = LB_TRY(read_config_file(*file));
+    settings.m_repositories = from_file.repositories;
     for (const auto& spec : setting_specs()) {
         if (auto it = flags.find(spec.name); it != flags.end()) {
             settings.m_values[spec.name] = it->second;
         } else if (const char* env = std::getenv(env_name(spec.name).c_str()); env && *env) {
             settings.m_values[spec.name] = env;
-        } else if (auto f = from_file.find(spec.name); f != from_file.end()) {
+        } else if (auto f = from_file.values.find(spec.name); f != from_file.values.end()) {
             settings.m_values[spec.name] = f->second;
         } else {
             settings.m_values[spec.name] = spec.default_value;
         }
     }
     return settings;
+}
+
+std::string Settings::repository_location(const std::string& name_or_location) const {
+    for (const auto& r : m_repositories) {
+        if (r.name == name_or_location) return r.location;
+    }
+    return name_or_location;
 }
 
 std::string Settings::get(const std::string& name) const {

@@ -24,6 +24,14 @@ struct SettingSpec {
 
 const std::vector<SettingSpec>& setting_specs();
 
+// A named repository from the configuration file ([repositories.NAME]).
+struct NamedRepository {
+    std::string name;
+    std::string location;
+    bool archive = false;            // wal-push archives into it too
+    bool copy_after_backup = false;  // every backup is copied into it when it completes
+};
+
 class Settings {
   public:
     // `flags` holds the values given on the command line (only those given).
@@ -34,8 +42,13 @@ class Settings {
     std::optional<std::string> find(const std::string& name) const;
     Result<unsigned> get_unsigned(const std::string& name) const;
 
+    // A repository named on the command line: a configured name, or else a location as given.
+    std::string repository_location(const std::string& name_or_location) const;
+    const std::vector<NamedRepository>& repositories() const { return m_repositories; }
+
   private:
     std::map<std::string, std::string> m_values;
+    std::vector<NamedRepository> m_repositories;
 };
 
 std::string env_name(const std::string& setting);

@@ -147,17 +147,11 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
             "{} (the packs it named are read and indexed again; run `lifeboat verify`)", damage));
     }
     std::vector<repo::PackSummary> packs;
-    for (const auto& pack_id : LB_TRY(repo::find_unindexed_packs(repository.storage(), index))) {
-        auto summary = repo::read_pack_summary(repository.storage(), pack_id);
-        if (!summary) {
-            outcome.warnings.push_back(fmt::format("ignoring unreadable unindexed pack {}: {}",
-                                                   pack_id, summary.error().message));
-            continue;
-        }
-        index.add_pack(*summary);
-        packs.push_back(std::move(*summary));
-        ++outcome.adopted_packs;
-    }
+    auto adopted = LB_TRY(repo::adopt_unindexed_packs(repository.storage(), index));
+    for (auto& w : adopted.warnings)
+        outcome.warnings.push_back(std::move(w));
+    outcome.adopted_packs = adopted.packs.size();
+    packs = std::move(adopted.packs);
 
     const auto start = LB_TRY(postgres::start_backup(conn, "lifeboat"));
     repo::Manifest& manifest = outcome.manifest;

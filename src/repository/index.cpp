@@ -97,4 +97,19 @@ Result<std::vector<std::string>> find_unindexed_packs(const Storage& storage,
     return out;
 }
 
+Result<AdoptedPacks> adopt_unindexed_packs(const Storage& storage, BlockIndex& index) {
+    AdoptedPacks adopted;
+    for (const auto& pack_id : LB_TRY(find_unindexed_packs(storage, index))) {
+        auto summary = read_pack_summary(storage, pack_id);
+        if (!summary) {
+            adopted.warnings.push_back(fmt::format("ignoring unreadable unindexed pack {}: {}",
+                                                   pack_id, summary.error().message));
+            continue;
+        }
+        index.add_pack(*summary);
+        adopted.packs.push_back(std::move(*summary));
+    }
+    return adopted;
+}
+
 }  // namespace lifeboat::repo

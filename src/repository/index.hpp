@@ -48,6 +48,15 @@ Result<BlockIndex> load_block_index(const Storage& storage,
 // Writes one index object listing `packs`; returns its id (SHA-256 of the object).
 Result<std::string> write_index(Storage& storage, const std::vector<PackSummary>& packs);
 
+struct AdoptedPacks {
+    std::vector<PackSummary> packs;     // now in the index; the caller's next index must list them
+    std::vector<std::string> warnings;  // unreadable packs, left alone
+};
+
+// Reads the footers of packs no index names (left by an interrupted writer) and adds their blocks
+// to `index`, so the next writer reuses them instead of storing them again.
+Result<AdoptedPacks> adopt_unindexed_packs(const Storage& storage, BlockIndex& index);
+
 // Packs present under data/ that no index names (left by an interrupted backup).
 Result<std::vector<std::string>> find_unindexed_packs(const Storage& storage,
                                                       const BlockIndex& index);

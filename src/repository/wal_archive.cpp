@@ -165,4 +165,28 @@ Result<std::vector<std::string>> list_wal_names(const Storage& storage) {
     return names;
 }
 
+Result<PushOutcome> copy_wal_object(const Storage& from, Storage& to, const std::string& name) {
+    const std::string key = wal_key(name);
+    const WalMeta meta = LB_TRY(read_wal_meta(from, name));
+    auto existing = read_wal_meta(to, name);
+    if (existing) {
+        if (existing->raw_sha256 == meta.raw_sha256) return PushOutcome::already_present;
+        return fail(ErrorCode::conflict,
+                    "{} differs between the two repositories (sha256 {} here, {} there); "
+                    "refusing to overwrite it",
+                    name, meta.raw_sha256, existing->raw_sha256);
+    }
+    if (existing.error().code != ErrorCode::not_found) return std::unexpected(existing.error());
+    const std::string bytes = LB_TRY(from.read(key));
+    LB_CHECK(decode_object(bytes, ObjectKind::wal, key));  // never copy a damaged object
+    LB_CHECK(to.write(key, bytes, Overwrite::never));
+    // Check on arrival: read back what the destination now holds.
+    const std::string arrived = LB_TRY(to.read(key));
+    if (arrived != bytes) {
+        return fail(ErrorCode::corrupt, "{}: the copy in {} differs from what was sent", name,
+                    to.location());
+    }
+    return PushOutcome::stored;
+}
+
 }  // namespace lifeboat::repo

@@ -39,6 +39,10 @@ Result<std::string> fetch_wal(const Storage& storage, const std::string& name);
 // Reads only the metadata of a stored WAL file (a small ranged read).
 Result<WalMeta> read_wal_meta(const Storage& storage, const std::string& name);
 
+// Copies one archived WAL object byte for byte (checked on the way) from one repository's
+// storage to another's. Present with the same content: already_present; different: conflict.
+Result<PushOutcome> copy_wal_object(const Storage& from, Storage& to, const std::string& name);
+
 // Names of every archived WAL file, sorted.
 Result<std::vector<std::string>> list_wal_names(const Storage& storage);
 

@@ -1,0 +1,211 @@
+#include "engine/copy.hpp"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <set>
+#include <unordered_set>
+
+#include "engine/window.hpp"
+#include "repository/index.hpp"
+#include "repository/manifest.hpp"
+#include "repository/object.hpp"
+#include "repository/pack.hpp"
+#include "repository/repository.hpp"
+#include "repository/wal_archive.hpp"
+#include "sources/postgres/wal.hpp"
+#include "util/parallel.hpp"
+
+namespace lifeboat::engine {
+
+namespace {
+
+struct BlockToCopy {
+    repo::BlockId id;
+    repo::BlockPlacement placement;
+};
+
+// One destination pack per worker, rotated at the destination's target size.
+class PackSink {
+  public:
+    PackSink(repo::Repository& to, unsigned workers) : m_to(to), m_packs(workers) {}
+
+    Status add(unsigned worker, const repo::BlockId& id, std::string_view stored,
+               const repo::BlockPlacement& placement) {
+        auto& pack = m_packs[worker];
+        if (!pack) pack.emplace(LB_TRY(repo::PackWriter::start(m_to.storage())));
+        LB_CHECK(pack->add(id, stored, placement.raw_length, placement.codec));
+        if (pack->size() >= m_to.config().pack_target_size) LB_CHECK(close(worker));
+        return {};
+    }
+
+    Result<std::vector<repo::PackSummary>> finish() {
+        for (unsigned w = 0; w < m_packs.size(); ++w)
+            LB_CHECK(close(w));
+        return std::move(m_done);
+    }
+
+  private:
+    Status close(unsigned worker) {
+        auto& pack = m_packs[worker];
+        if (!pack) return {};
+        repo::PackSummary summary = LB_TRY(pack->finish());
+        pack.reset();
+        std::lock_guard lock(m_mutex);
+        m_done.push_back(std::move(summary));
+        return {};
+    }
+
+    repo::Repository& m_to;
+    std::vector<std::optional<repo::PackWriter>> m_packs;
+    std::mutex m_mutex;
+    std::vector<repo::PackSummary> m_done;
+};
+
+// WAL a backup needs in the source: from its start segment to the end of its gap-free run, plus
+// every timeline history file.
+Result<std::set<std::string>> wal_needed(const repo::Repository& from,
+                                         const std::vector<repo::Manifest>& manifests,
+                                         bool everything) {
+    std::set<std::string> names;
+    const auto all = LB_TRY(repo::list_wal_names(from.storage()));
+    if (everything) return std::set<std::string>(all.begin(), all.end());
+    for (const auto& name : all) {
+        if (postgres::classify_wal_file(name) == postgres::WalFileKind::history) names.insert(name);
+    }
+    const RestorableWindow window = LB_TRY(compute_window(from.storage(), manifests));
+    for (std::size_t i = 0; i < manifests.size(); ++i) {
+        const auto& m = manifests[i];
+        const auto first = postgres::parse_wal_file_name(m.start_wal, m.source.wal_segment_size);
+        const auto last = postgres::parse_wal_file_name(window.backups[i].last_segment,
+                                                        m.source.wal_segment_size);
+        if (!first || !last) continue;
+        for (auto segno = first->segno; segno <= last->segno; ++segno) {
+            names.insert(postgres::wal_file_name({m.timeline, segno}, m.source.wal_segment_size));
+        }
+        for (const auto& name : all) {  // the .backup history file of this backup
+            if (name.rfind(m.start_wal, 0) == 0 && name.ends_with(".backup")) names.insert(name);
+        }
+    }
+    return names;
+}
+
+}  // namespace
+
+Result<CopyOutcome> run_copy(const CopyOptions& options) {
+    repo::Repository from = LB_TRY(repo::Repository::open(options.from));
+    repo::Repository to = LB_TRY(repo::Repository::open(options.to));
+    if (from.config().repository_id == to.config().repository_id &&
+        from.location() == to.location()) {
+        return fail(ErrorCode::usage, "--from and --to name the same repository");
+    }
+    std::vector<repo::Manifest> manifests;
+    if (options.backup_id) {
+        manifests.push_back(LB_TRY(repo::read_manifest(from.storage(), *options.backup_id)));
+    } else {
+        manifests = LB_TRY(repo::read_all_manifests(from.storage()));
+    }
+    const auto existing_ids = LB_TRY(repo::list_backup_ids(to.storage()));
+    const std::set<std::string> existing(existing_ids.begin(), existing_ids.end());
+    if (!existing_ids.empty() && !manifests.empty()) {
+        const repo::Manifest theirs =
+            LB_TRY(repo::read_manifest(to.storage(), existing_ids.back()));
+        if (theirs.source.system_identifier != manifests.front().source.system_identifier) {
+            return fail(ErrorCode::conflict,
+                        "{} holds backups of another cluster (system identifier {}, not {})",
+                        to.location(), theirs.source.system_identifier,
+                        manifests.front().source.system_identifier);
+        }
+    }
+
+    CopyOutcome outcome;
+    LB_CHECK(to.clean_stale_temporaries());
+    repo::BlockIndex to_index =
+        LB_TRY(repo::load_block_index(to.storage(), repo::OnDamagedIndex::skip));
+    auto adopted = LB_TRY(repo::adopt_unindexed_packs(to.storage(), to_index));
+    outcome.adopted_packs = adopted.packs.size();
+    const repo::BlockIndex from_index = LB_TRY(repo::load_block_index(from.storage()));
+
+    // Blocks the destination lacks, grouped by source pack.
+    std::map<std::string, std::vector<BlockToCopy>> by_pack;
+    std::unordered_set<repo::BlockId, repo::BlockIdHash> planned;
+    for (const auto& m : manifests) {
+        if (existing.count(m.id)) continue;
+        for (const auto& e : m.entries) {
+            for (const auto& b : e.blocks) {
+                if (to_index.contains(b)) {
+                    ++outcome.blocks_present;
+                    continue;
+                }
+                if (!planned.insert(b).second) continue;
+                const auto location = from_index.find(b);
+                if (!location) {
+                    return fail(ErrorCode::corrupt,
+                                "backup {} file {}: block {} is missing from {}; run `lifeboat "
+                                "verify` there",
+                                m.id, e.path, b.hex(), from.location());
+                }
+                by_pack[*location->pack_id].push_back({b, location->placement});
+            }
+        }
+    }
+    std::vector<const std::string*> pack_ids;
+    for (const auto& [id, blocks] : by_pack)
+        pack_ids.push_back(&id);
+
+    const unsigned jobs = options.jobs ? options.jobs : default_jobs();
+    PackSink sink(to, jobs);
+    std::vector<repo::BlockReader> readers(jobs);
+    std::atomic<std::uint64_t> bytes{0}, blocks{0};
+    {
+        PeriodicProgress progress(options.progress, "copying blocks", blocks, planned.size());
+        LB_CHECK(parallel_for(pack_ids.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
+            const std::string& pack_id = *pack_ids[i];
+            std::string block;
+            for (const auto& b : by_pack.at(pack_id)) {
+                const std::string key = repo::pack_key(pack_id);
+                auto stored =
+                    from.storage().read_range(key, b.placement.offset, b.placement.stored_length);
+                if (!stored) return std::unexpected(stored.error().context("pack {}", pack_id));
+                // Check before sending: a damaged block must not spread to the copy.
+                auto status =
+                    repo::decode_block(*stored, b.id, b.placement, readers[worker], block);
+                if (!status) return std::unexpected(status.error().context("pack {}", pack_id));
+                LB_CHECK(sink.add(worker, b.id, *stored, b.placement));
+                bytes += stored->size();
+                ++blocks;
+            }
+            return {};
+        }));
+    }
+    outcome.blocks_copied = blocks.load();
+    outcome.bytes_copied = bytes.load();
+    auto packs = LB_TRY(sink.finish());
+    for (auto& p : adopted.packs)
+        packs.push_back(std::move(p));
+    std::vector<std::string> new_indexes;
+    if (!packs.empty()) new_indexes.push_back(LB_TRY(repo::write_index(to.storage(), packs)));
+
+    for (const auto& name : LB_TRY(wal_needed(from, manifests, !options.backup_id))) {
+        const auto pushed = LB_TRY(repo::copy_wal_object(from.storage(), to.storage(), name));
+        if (pushed == repo::PushOutcome::stored) {
+            ++outcome.wal_copied;
+        } else {
+            ++outcome.wal_present;
+        }
+    }
+
+    for (auto m : manifests) {
+        if (existing.count(m.id)) {
+            outcome.present_backups.push_back(m.id);
+            continue;
+        }
+        // The destination's own index objects hold its copies of the blocks.
+        m.indexes = new_indexes;
+        LB_CHECK(repo::write_manifest(to.storage(), m));
+        outcome.copied_backups.push_back(m.id);
+    }
+    return outcome;
+}
+
+}  // namespace lifeboat::engine

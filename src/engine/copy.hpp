@@ -1,0 +1,40 @@
+// copy: copies backups and the WAL they need from one repository to another (for example to a
+// second region), transferring only blocks the destination lacks. Blocks travel as stored
+// (compressed, never re-encoded) and each is checked against its id before it is written.
+//
+// Order: packs -> index -> WAL -> manifests, so a backup appears in the destination only once
+// everything it needs is there. Resumable: packs of an interrupted copy are adopted by the next
+// one, and anything already present (backups, blocks, WAL) is skipped.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/progress.hpp"
+#include "util/error.hpp"
+
+namespace lifeboat::engine {
+
+struct CopyOptions {
+    std::string from;
+    std::string to;
+    std::optional<std::string> backup_id;  // default: every backup
+    unsigned jobs = 0;
+    ProgressFn progress;
+};
+
+struct CopyOutcome {
+    std::vector<std::string> copied_backups;
+    std::vector<std::string> present_backups;  // already in the destination
+    std::uint64_t blocks_copied = 0;
+    std::uint64_t bytes_copied = 0;  // stored (compressed) bytes
+    std::uint64_t blocks_present = 0;
+    std::size_t wal_copied = 0;
+    std::size_t wal_present = 0;
+    std::size_t adopted_packs = 0;
+};
+
+Result<CopyOutcome> run_copy(const CopyOptions& options);
+
+}  // namespace lifeboat::engine
