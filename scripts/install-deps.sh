@@ -9,7 +9,12 @@ packages=(
   libpq-dev libssl-dev libzstd-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 zstd clang-format git python3 jq procps iproute2
+  libcurl4-openssl-dev s3cmd
 )
+# Node runs the S3 test server (s3rver, pinned in tests/s3/package-lock.json). A Node that is
+# already installed (from another source, with its own npm) is kept: Debian's npm conflicts with it.
+if ! command -v node >/dev/null 2>&1; then packages+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 # Extra packages a caller may ask for (the benchmark adds pgbackrest, for example).
 packages+=("$@")
 
@@ -22,16 +27,22 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  as_root=()
+  if [ "$(id -u)" -ne 0 ]; then as_root=(sudo); fi
+
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${as_root[@]}" apt-get update -qq
+  "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The Debian postgresql package creates a default cluster and may start it; Lifeboat's tests
+  # and demo run their own clusters, so the default one is left alone.
 fi
 
-as_root=()
-if [ "$(id -u)" -ne 0 ]; then as_root=(sudo); fi
-
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${as_root[@]}" apt-get update -qq
-"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The Debian postgresql package creates a default cluster and may start it; Lifeboat's tests and
-# demo run their own clusters, so the default one is left alone.
+# The S3 conformance tests' server, exactly as locked (run from the repository root).
+s3_tests="$(dirname "$0")/../tests/s3"
+if [ ! -d "$s3_tests/node_modules/s3rver" ]; then
+  echo "install-deps: installing the S3 test server (npm ci in tests/s3)"
+  npm ci --prefix "$s3_tests" --no-audit --no-fund >/dev/null
+fi
 echo "install-deps: done"

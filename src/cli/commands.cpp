@@ -82,18 +82,26 @@ void print_copy_outcome(const engine::CopyOutcome& o, const engine::CopyOptions&
 
 }  // namespace
 
-Status run_repo_init(const Settings& s, OutputFormat format) {
+Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat format) {
     repo::RepositoryConfig config;
     config.created = system_clock().now();
     config.compression_level = static_cast<int>(LB_TRY(s.get_unsigned("compress-level")));
     config.block_size = LB_TRY(s.get_unsigned("block-size"));
-    auto repository = LB_TRY(repo::Repository::init(LB_TRY(repository_of(s)), config));
+    auto repository = LB_TRY(repo::Repository::init(
+        LB_TRY(repository_of(s)), config,
+        args.encrypt ? repo::Encryption::aes_256_gcm : repo::Encryption::none));
     if (format == OutputFormat::json) {
         print_json({{"repository", repository.location()},
-                    {"repository_id", repository.config().repository_id}});
+                    {"repository_id", repository.config().repository_id},
+                    {"encrypted", repository.encrypted()}});
     } else {
-        std::printf("created repository %s (id %s)\n", repository.location().c_str(),
-                    repository.config().repository_id.c_str());
+        std::printf("created %srepository %s (id %s)\n", repository.encrypted() ? "encrypted " : "",
+                    repository.location().c_str(), repository.config().repository_id.c_str());
+        if (repository.encrypted()) {
+            std::printf(
+                "keep the key safe: without it no backup in this repository can be "
+                "read\n");
+        }
     }
     return {};
 }

@@ -14,7 +14,9 @@ namespace lifeboat::cli {
 
 enum class OutputFormat { text, json };
 
-struct RepoInitArgs {};
+struct RepoInitArgs {
+    bool encrypt = false;
+};
 struct BackupArgs {
     std::vector<std::string> tags;  // KEY=VALUE
     std::string type = "incremental";
@@ -55,7 +57,7 @@ struct DemoArgs {
     bool keep = false;
 };
 
-Status run_repo_init(const Settings& s, OutputFormat format);
+Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat format);
 Status run_backup_command(const Settings& s, const BackupArgs& args, OutputFormat format);
 Status run_wal_push(const Settings& s, const WalPushArgs& args);
 Status run_wal_fetch(const Settings& s, const WalFetchArgs& args);

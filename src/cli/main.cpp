@@ -2,6 +2,8 @@
 // (flag > LIFEBOAT_<NAME> > --config file > default), runs one command, and maps its error to
 // the documented exit status with a one-line message on stderr.
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 
 #include <CLI/CLI.hpp>
@@ -53,13 +55,17 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", k_version);
     Common common;
 
+    RepoInitArgs init_args;
     auto* init = app.add_subcommand("repo-init", "create a repository");
-    add_settings(init, common, {"repo", "compress-level", "block-size"});
+    add_settings(init, common, {"repo", "compress-level", "block-size", "key-file"});
+    init->add_flag("--encrypt", init_args.encrypt,
+                   "encrypt everything stored (AES-256-GCM) with a key from --key-file or "
+                   "LIFEBOAT_PASSPHRASE");
     add_json(init, common);
 
     BackupArgs backup_args;
     auto* backup = app.add_subcommand("backup", "back up a running PostgreSQL 15");
-    add_settings(backup, common, {"repo", "pg", "pgdata", "jobs", "archive-timeout"});
+    add_settings(backup, common, {"repo", "pg", "pgdata", "jobs", "archive-timeout", "key-file"});
     backup->add_option("--tag", backup_args.tags, "KEY=VALUE label (repeatable)");
     backup
         ->add_option("--type", backup_args.type,
@@ -71,14 +77,14 @@ int main(int argc, char** argv) {
     WalPushArgs push_args;
     auto* push = app.add_subcommand(
         "wal-push", "archive one WAL file (archive_command = 'lifeboat wal-push %p')");
-    add_settings(push, common, {"repo"});
+    add_settings(push, common, {"repo", "key-file"});
     push->add_option("path", push_args.path, "WAL file to archive (%p)")->required();
 
     WalFetchArgs fetch_args;
     auto* fetch = app.add_subcommand("wal-fetch",
                                      "restore one WAL file (restore_command = 'lifeboat wal-fetch "
                                      "%f %p'); exit 1 when not archived");
-    add_settings(fetch, common, {"repo"});
+    add_settings(fetch, common, {"repo", "key-file"});
     fetch->add_option("name", fetch_args.name, "WAL file name (%f)")->required();
     fetch->add_option("destination", fetch_args.destination, "where to write it (%p)")->required();
     fetch->add_option("--prefetch", fetch_args.prefetch,
@@ -86,13 +92,13 @@ int main(int argc, char** argv) {
                       "(0: none)");
 
     auto* list = app.add_subcommand("list", "list backups and the restorable window");
-    add_settings(list, common, {"repo"});
+    add_settings(list, common, {"repo", "key-file"});
     add_json(list, common);
 
     RestoreArgs restore_args;
     auto* restore =
         app.add_subcommand("restore", "restore into a new instance, to a point in time");
-    add_settings(restore, common, {"repo", "pgdata", "pg-bin", "run-as", "jobs"});
+    add_settings(restore, common, {"repo", "pgdata", "pg-bin", "run-as", "jobs", "key-file"});
     restore->add_option("--to", restore_args.to, "ISO 8601 time with zone, or 'latest'")
         ->required();
     restore->add_option("--backup", restore_args.backup,
@@ -124,14 +130,14 @@ int main(int argc, char** argv) {
     VerifyArgs verify_args;
     auto* verify = app.add_subcommand(
         "verify", "read back and check everything a backup (or the repository) needs");
-    add_settings(verify, common, {"repo", "jobs"});
+    add_settings(verify, common, {"repo", "jobs", "key-file"});
     verify->add_option("--backup", verify_args.backup, "only this backup");
     add_json(verify, common);
 
     CopyArgs copy_args;
     auto* copy = app.add_subcommand(
         "copy", "copy backups and their WAL to another repository (only missing blocks travel)");
-    add_settings(copy, common, {"jobs"});
+    add_settings(copy, common, {"jobs", "key-file"});
     copy->add_option("--from", copy_args.from, "source repository (configured name or location)")
         ->required();
     copy->add_option("--to", copy_args.to, "destination repository (configured name or location)")
@@ -172,7 +178,14 @@ int main(int argc, char** argv) {
             common.config.empty() ? std::nullopt : std::optional<std::string>(common.config));
         if (!settings_result) return std::unexpected(settings_result.error());
         const Settings& settings = *settings_result;
-        if (*init) return run_repo_init(settings, format);
+        // The engine reads repository keys from the environment (repo::KeySource), which is also
+        // how archive_command / restore_command children receive them.
+        if (auto key_file = settings.find("key-file")) {
+            std::error_code ec;
+            const auto absolute = std::filesystem::absolute(*key_file, ec);
+            ::setenv("LIFEBOAT_KEY_FILE", (ec ? *key_file : absolute.string()).c_str(), 1);
+        }
+        if (*init) return run_repo_init(settings, init_args, format);
         if (*backup) return run_backup_command(settings, backup_args, format);
         if (*push) return run_wal_push(settings, push_args);
         if (*fetch) return run_wal_fetch(settings, fetch_args);

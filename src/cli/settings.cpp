@@ -22,6 +22,8 @@ const std::vector<SettingSpec>& setting_specs() {
          "zstd level for new repositories (1..19)"},
         {"block-size", "repository.block_size", "262144",
          "block size in bytes for new repositories (multiple of 8192)"},
+        {"key-file", "repository.key_file", "",
+         "key file of an encrypted repository (a passphrase comes from LIFEBOAT_PASSPHRASE)"},
         {"archive-timeout", "backup.archive_timeout", "300",
          "seconds a backup waits for its WAL to be archived"},
     };

@@ -99,6 +99,15 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
         from.location() == to.location()) {
         return fail(ErrorCode::usage, "--from and --to name the same repository");
     }
+    // Block ids are keyed in an encrypted repository: both sides must share the key (and so the
+    // ids), or every manifest would need rewriting.
+    if (from.encrypted() != to.encrypted() ||
+        (from.encrypted() && from.block_hasher()(std::string_view("lifeboat")) !=
+                                 to.block_hasher()(std::string_view("lifeboat")))) {
+        return fail(ErrorCode::usage,
+                    "copy needs both repositories unencrypted, or encrypted with the same key "
+                    "(re-encryption between keys is not supported yet)");
+    }
     std::vector<repo::Manifest> manifests;
     if (options.backup_id) {
         manifests.push_back(LB_TRY(repo::read_manifest(from.storage(), *options.backup_id)));
@@ -168,8 +177,8 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
                     from.storage().read_range(key, b.placement.offset, b.placement.stored_length);
                 if (!stored) return std::unexpected(stored.error().context("pack {}", pack_id));
                 // Check before sending: a damaged block must not spread to the copy.
-                auto status =
-                    repo::decode_block(*stored, b.id, b.placement, readers[worker], block);
+                auto status = repo::decode_block(*stored, b.id, b.placement, readers[worker], block,
+                                                 from.block_hasher());
                 if (!status) return std::unexpected(status.error().context("pack {}", pack_id));
                 LB_CHECK(sink.add(worker, b.id, *stored, b.placement));
                 bytes += stored->size();

@@ -80,6 +80,17 @@ Result<std::map<std::uint32_t, fs::path>> tablespace_locations(const RestoreOpti
     return out;
 }
 
+// The command PostgreSQL runs for each WAL file. An encrypted repository's key file travels
+// with it (a passphrase reaches a server started by `restore --start` through its environment).
+std::string restore_command(const RestoreOptions& options, const std::string& repository_location) {
+    std::string command = fmt::format("'{}' wal-fetch %f %p --repo '{}'",
+                                      options.lifeboat_binary.string(), repository_location);
+    if (const auto keys = repo::KeySource::from_environment(); keys.key_file) {
+        command += fmt::format(" --key-file '{}'", keys.key_file->string());
+    }
+    return command;
+}
+
 Status write_recovery_settings(const RestoreOptions& options, int port,
                                const repo::Manifest& manifest,
                                const std::string& repository_location) {
@@ -89,8 +100,7 @@ Status write_recovery_settings(const RestoreOptions& options, int port,
         "\n# Added by `lifeboat restore` (backup {}, {}).\n"
         "restore_command = {}\n",
         manifest.id, options.target ? "target " + format_iso8601(*options.target) : "target latest",
-        quote_setting(fmt::format("'{}' wal-fetch %f %p --repo '{}'",
-                                  options.lifeboat_binary.string(), repository_location)));
+        quote_setting(restore_command(options, repository_location)));
     if (options.target) {
         // PostgreSQL's parser for this setting refuses the "T…Z" spelling; give it "YYYY-MM-DD
         // hh:mm:ss+00".
@@ -312,10 +322,14 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
         return std::unexpected(error);
     };
 
-    MaterializeOptions materialize{
-        manifest,           &index,          &repository.storage(),
-        options.target_dir, tablespace_dirs, options.jobs ? options.jobs : default_jobs(),
-        options.progress};
+    MaterializeOptions materialize{.manifest = manifest,
+                                   .index = &index,
+                                   .storage = &repository.storage(),
+                                   .hasher = &repository.block_hasher(),
+                                   .target_dir = options.target_dir,
+                                   .tablespace_dirs = tablespace_dirs,
+                                   .jobs = options.jobs ? options.jobs : default_jobs(),
+                                   .progress = options.progress};
     auto stats = materialize_backup(materialize);
     if (!stats) return undo(stats.error());
     outcome.files = stats->files;

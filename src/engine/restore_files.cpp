@@ -29,7 +29,7 @@ Status write_file_entry(const MaterializeOptions& options, const repo::ManifestE
                         options.manifest->id, entry.path, id.hex());
         }
         auto status = repo::read_block(*options.storage, *location->pack_id, id,
-                                       location->placement, reader, block);
+                                       location->placement, reader, block, *options.hasher);
         if (!status) {
             return std::unexpected(
                 status.error().context("backup {}: file {}", options.manifest->id, entry.path));

@@ -16,6 +16,7 @@ struct MaterializeOptions {
     const repo::Manifest* manifest = nullptr;
     const repo::BlockIndex* index = nullptr;
     const Storage* storage = nullptr;
+    const repo::BlockHasher* hasher = nullptr;
     fs::path target_dir;
     std::map<std::uint32_t, fs::path> tablespace_dirs;  // every tablespace oid -> new location
     unsigned jobs = 1;

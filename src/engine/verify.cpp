@@ -141,7 +141,8 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
             }
             const std::string_view stored =
                 std::string_view(*bytes).substr(placement.offset, placement.stored_length);
-            auto status = repo::decode_block(stored, id, placement, readers[worker], block);
+            auto status = repo::decode_block(stored, id, placement, readers[worker], block,
+                                             repository.block_hasher());
             if (!status)
                 verifier.problem(key, status.error().message, affected_of(references.at(id)));
         }

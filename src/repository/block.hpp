@@ -31,6 +31,23 @@ struct BlockIdHash {
     }
 };
 
+// How block ids are computed: SHA-256 of the plaintext, or in an encrypted repository
+// HMAC-SHA-256 under a key derived from the repository key, so ids reveal nothing.
+class BlockHasher {
+  public:
+    BlockHasher() = default;  // plain SHA-256
+    static BlockHasher keyed(std::string key) {
+        BlockHasher h;
+        h.m_key = std::move(key);
+        return h;
+    }
+    BlockId operator()(std::string_view plaintext) const;
+    bool is_keyed() const { return !m_key.empty(); }
+
+  private:
+    std::string m_key;
+};
+
 enum class BlockCodec : std::uint8_t { raw = 0, zstd = 1 };
 
 // Where a block lives inside a pack (offsets count from the start of the pack object).
@@ -51,10 +68,12 @@ struct BlockReader {
 
 // Decodes a stored block and checks it hashes to `id`; ErrorCode::corrupt otherwise.
 Status decode_block(std::string_view stored, const BlockId& id, const BlockPlacement& placement,
-                    BlockReader& reader, std::string& out);
+                    BlockReader& reader, std::string& out,
+                    const BlockHasher& hasher = BlockHasher());
 
 // Reads, decodes and checks one block of pack `pack_id`.
 Status read_block(const Storage& storage, std::string_view pack_id, const BlockId& id,
-                  const BlockPlacement& placement, BlockReader& reader, std::string& out);
+                  const BlockPlacement& placement, BlockReader& reader, std::string& out,
+                  const BlockHasher& hasher = BlockHasher());
 
 }  // namespace lifeboat::repo

@@ -25,7 +25,7 @@ bool BlockWriter::claim(const BlockId& id) {
 }
 
 Result<BlockId> BlockWriter::store(std::string_view plaintext, unsigned worker_index) {
-    const BlockId id = BlockId::of(plaintext);
+    const BlockId id = m_repository.block_hasher()(plaintext);
     if (!claim(id)) return id;
     Worker& worker = *m_workers.at(worker_index);
     LB_CHECK(worker.compressor.compress(plaintext, worker.compressed));

@@ -20,7 +20,7 @@ struct ManifestEntry {
     EntryType type = EntryType::file;
     std::uint32_t mode = 0600;
     std::uint64_t size = 0;
-    std::int64_t mtime = 0;       // seconds since the Unix epoch
+    std::int64_t mtime = 0;  // seconds since the Unix epoch
     std::string link_target;
     std::vector<BlockId> blocks;
     std::int64_t mtime_nsec = 0;  // sub-second part (0 on file systems without it)

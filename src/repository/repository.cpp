@@ -4,8 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "repository/encrypted_storage.hpp"
 #include "repository/object.hpp"
 #include "storage/posix/posix_storage.hpp"
+#include "storage/s3/s3_storage.hpp"
 #include "util/fs.hpp"
 #include "util/hex.hpp"
 
@@ -29,16 +31,51 @@ Result<std::unique_ptr<Storage>> open_storage(const std::string& location) {
     if (location.empty()) {
         return fail(ErrorCode::usage, "no repository given (use --repo PATH or LIFEBOAT_REPO)");
     }
+    if (s3::is_s3_location(location)) {
+        auto settings = LB_TRY(s3::parse_location(location, s3::process_environment()));
+        auto storage = LB_TRY(S3Storage::create(std::move(settings)));
+        return std::unique_ptr<Storage>(std::move(storage));
+    }
     if (location.find("://") != std::string::npos) {
         return fail(ErrorCode::usage,
-                    "repository '{}': only local paths are supported by this version", location);
+                    "repository '{}': only local paths and s3:// locations are supported",
+                    location);
     }
     std::error_code ec;
     fs::path path = fs::absolute(location, ec);
     return std::unique_ptr<Storage>(new PosixStorage(path.lexically_normal()));
 }
 
-Result<Repository> Repository::open(const std::string& location) {
+Result<Repository> Repository::with_keys(std::unique_ptr<Storage> storage, RepositoryConfig config,
+                                         const WorkingKeys* keys) {
+    if (!keys) return Repository(std::move(storage), std::move(config), BlockHasher());
+    auto encrypted = std::make_unique<EncryptedStorage>(std::move(storage), keys->object_key);
+    return Repository(std::move(encrypted), std::move(config),
+                      BlockHasher::keyed(keys->block_id_key));
+}
+
+namespace {
+json encryption_json(const std::optional<EncryptionConfig>& e) {
+    if (!e) return nullptr;
+    return {{"cipher", e->cipher},          {"kdf", e->kdf},           {"salt", e->salt},
+            {"scrypt_n", e->scrypt_n},      {"scrypt_r", e->scrypt_r}, {"scrypt_p", e->scrypt_p},
+            {"wrapped_key", e->wrapped_key}};
+}
+
+EncryptionConfig encryption_from_json(const json& j) {
+    EncryptionConfig e;
+    e.cipher = j.at("cipher").get<std::string>();
+    e.kdf = j.at("kdf").get<std::string>();
+    e.salt = j.at("salt").get<std::string>();
+    e.scrypt_n = j.value("scrypt_n", std::uint64_t{0});
+    e.scrypt_r = j.value("scrypt_r", 0u);
+    e.scrypt_p = j.value("scrypt_p", 0u);
+    e.wrapped_key = j.at("wrapped_key").get<std::string>();
+    return e;
+}
+}  // namespace
+
+Result<Repository> Repository::open(const std::string& location, const KeySource& keys) {
     auto storage = LB_TRY(open_storage(location));
     std::error_code ec;
     if (fs::exists(storage->location(), ec) && !fs::is_directory(storage->location(), ec)) {
@@ -74,11 +111,8 @@ Result<Repository> Repository::open(const std::string& location) {
         config.block_size = j.at("block_size").get<std::uint32_t>();
         config.pack_target_size = j.at("pack_target_size").get<std::uint64_t>();
         config.compression_level = j.at("compression").at("level").get<int>();
-        if (!j.at("encryption").is_null()) {
-            return fail(ErrorCode::not_a_repository,
-                        "{} is encrypted, which this version of Lifeboat cannot read",
-                        storage->location());
-        }
+        if (!j.at("encryption").is_null())
+            config.encryption = encryption_from_json(j.at("encryption"));
         if (config.block_size == 0 || config.block_size % 8192 != 0) {
             return fail(ErrorCode::corrupt, "{}/config: block_size {} is not a multiple of 8192",
                         storage->location(), config.block_size);
@@ -86,13 +120,21 @@ Result<Repository> Repository::open(const std::string& location) {
     } catch (const json::exception& e) {
         return fail(ErrorCode::corrupt, "{}/config: malformed: {}", storage->location(), e.what());
     }
-    return Repository(std::move(storage), std::move(config));
+    if (!config.encryption) return with_keys(std::move(storage), std::move(config), nullptr);
+    const WorkingKeys unlocked =
+        LB_TRY(unlock_keys(*config.encryption, config.repository_id, storage->location(), keys));
+    return with_keys(std::move(storage), std::move(config), &unlocked);
 }
 
-Result<Repository> Repository::init(const std::string& location, RepositoryConfig config) {
+Result<Repository> Repository::init(const std::string& location, RepositoryConfig config,
+                                    Encryption encryption, const KeySource& keys) {
     auto storage = LB_TRY(open_storage(location));
     const fs::path root = storage->location();
-    const bool empty = LB_TRY(directory_is_empty_or_missing(root));
+    // A local repository is a directory with sub-directories; an object store has no folders,
+    // and "empty" means no object under the prefix.
+    const bool local = dynamic_cast<PosixStorage*>(storage.get()) != nullptr;
+    const bool empty =
+        local ? LB_TRY(directory_is_empty_or_missing(root)) : LB_TRY(storage->list("")).empty();
     if (!empty) {
         if (storage->stat(std::string(k_config_key))) {
             return fail(ErrorCode::conflict, "{} is already a Lifeboat repository", root.string());
@@ -108,26 +150,36 @@ Result<Repository> Repository::init(const std::string& location, RepositoryConfi
         return fail(ErrorCode::usage, "compression level {} is outside 1..19",
                     config.compression_level);
     }
-    LB_CHECK(ensure_directory(root));
-    for (const char* dir : {"data", "index", "backups", "wal", "locks", "tmp"}) {
-        LB_CHECK(ensure_directory(root / dir));
+    if (local) {
+        LB_CHECK(ensure_directory(root));
+        for (const char* dir : {"data", "index", "backups", "wal", "locks", "tmp"}) {
+            LB_CHECK(ensure_directory(root / dir));
+        }
     }
     config.repository_id = random_hex(16);
+    std::optional<WorkingKeys> working;
+    if (encryption == Encryption::aes_256_gcm) {
+        auto [stored, unlocked] = LB_TRY(create_keys(config.repository_id, keys));
+        config.encryption = stored;
+        working = unlocked;
+    }
     json j = {{"format", k_format_version},
               {"repository_id", config.repository_id},
               {"created", format_iso8601(config.created)},
               {"block_size", config.block_size},
               {"pack_target_size", config.pack_target_size},
               {"compression", {{"codec", "zstd"}, {"level", config.compression_level}}},
-              {"encryption", nullptr}};
+              {"encryption", encryption_json(config.encryption)}};
     const std::string object =
         LB_TRY(encode_object(ObjectKind::config, j.dump(2) + "\n", PayloadCompression::none));
     LB_CHECK(storage->write(std::string(k_config_key), object, Overwrite::never));
-    return Repository(std::move(storage), std::move(config));
+    return with_keys(std::move(storage), std::move(config), working ? &*working : nullptr);
 }
 
 Status Repository::clean_stale_temporaries() {
-    if (auto* posix = dynamic_cast<PosixStorage*>(m_storage.get())) {
+    Storage* base = m_storage.get();
+    if (auto* encrypted = dynamic_cast<EncryptedStorage*>(base)) base = &encrypted->inner();
+    if (auto* posix = dynamic_cast<PosixStorage*>(base)) {
         return posix->clean_stale_temporaries();
     }
     return {};

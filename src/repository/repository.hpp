@@ -4,8 +4,11 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "repository/block.hpp"
+#include "repository/keys.hpp"
 #include "storage/storage.hpp"
 #include "util/time.hpp"
 
@@ -17,30 +20,45 @@ struct RepositoryConfig {
     std::uint32_t block_size = 256 * 1024;
     std::uint64_t pack_target_size = 32ull * 1024 * 1024;
     int compression_level = 3;
+    std::optional<EncryptionConfig> encryption;  // nullopt: not encrypted
 };
+
+enum class Encryption { none, aes_256_gcm };
 
 // A storage backend for a repository location: a local path for now ("s3://…" later).
 Result<std::unique_ptr<Storage>> open_storage(const std::string& location);
 
 class Repository {
   public:
-    static Result<Repository> open(const std::string& location);
+    // `keys` is consulted only when the repository is encrypted.
+    static Result<Repository> open(const std::string& location,
+                                   const KeySource& keys = KeySource::from_environment());
     // Creates a repository at `location`: the directory must be missing or empty.
-    static Result<Repository> init(const std::string& location, RepositoryConfig config);
+    static Result<Repository> init(const std::string& location, RepositoryConfig config,
+                                   Encryption encryption = Encryption::none,
+                                   const KeySource& keys = KeySource::from_environment());
 
     Storage& storage() { return *m_storage; }
     const Storage& storage() const { return *m_storage; }
     const RepositoryConfig& config() const { return m_config; }
     std::string location() const { return m_storage->location(); }
 
+    // How this repository computes block ids (keyed when encrypted).
+    const BlockHasher& block_hasher() const { return m_hasher; }
+    bool encrypted() const { return m_config.encryption.has_value(); }
+
     // Removes temporary objects left by dead writers (call before writing).
     Status clean_stale_temporaries();
 
   private:
-    Repository(std::unique_ptr<Storage> storage, RepositoryConfig config)
-        : m_storage(std::move(storage)), m_config(std::move(config)) {}
+    Repository(std::unique_ptr<Storage> storage, RepositoryConfig config, BlockHasher hasher)
+        : m_storage(std::move(storage)), m_config(std::move(config)), m_hasher(std::move(hasher)) {}
+    // Wraps the storage for an encrypted repository and picks the block hasher.
+    static Result<Repository> with_keys(std::unique_ptr<Storage> storage, RepositoryConfig config,
+                                        const WorkingKeys* keys);
     std::unique_ptr<Storage> m_storage;
     RepositoryConfig m_config;
+    BlockHasher m_hasher;
 };
 
 }  // namespace lifeboat::repo

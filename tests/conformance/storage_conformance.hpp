@@ -6,12 +6,13 @@
 //
 // The factory receives a fresh, empty scratch directory per test (removed afterwards); a local
 // backend keeps its objects there, a remote one may use it for its own bookkeeping and pick a
-// unique prefix.
+// unique prefix. A factory may GTEST_SKIP() (and return nullptr) when its server is unavailable.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -34,6 +35,9 @@ using StorageFactory = std::function<std::unique_ptr<Storage>(const fs::path& sc
 struct StorageBackend {
     std::string name;  // used in test names: letters, digits and '_' only
     StorageFactory make;
+    // Tests this backend's test setup cannot pass, by test name, with the reason (printed when
+    // they are skipped). For limits of a test server, never of the backend itself.
+    std::map<std::string, std::string> known_gaps;
     friend void PrintTo(const StorageBackend& backend, std::ostream* os) { *os << backend.name; }
 };
 

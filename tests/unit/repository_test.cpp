@@ -186,11 +186,46 @@ TEST_F(RepositoryTest, OpenIgnoresUnknownConfigFields) {
     EXPECT_EQ(opened->config().compression_level, 3);
 }
 
-TEST_F(RepositoryTest, OpenRefusesAnEncryptedRepository) {
+TEST_F(RepositoryTest, OpenRefusesAnEncryptionItDoesNotKnow) {
     json j = good_config_json();
-    j["encryption"] = {{"scheme", "aes-256-gcm"}};
+    j["encryption"] = {
+        {"cipher", "rot13"}, {"kdf", "key-file"}, {"salt", "00"}, {"wrapped_key", "00"}};
     put_config(j);
-    EXPECT_TRUE(fails_with(Repository::open(location()), ErrorCode::not_a_repository, "encrypted"));
+    EXPECT_TRUE(fails_with(Repository::open(location(), KeySource{.key_file = "/dev/null"}),
+                           ErrorCode::not_a_repository, "rot13"));
+}
+
+TEST_F(RepositoryTest, EncryptedRepositoryNeedsTheRightKey) {
+    const fs::path key = scratch() / "key";
+    const fs::path other = scratch() / "other-key";
+    std::ofstream(key) << std::string(32, 'k');
+    std::ofstream(other) << std::string(32, 'o');
+    ASSERT_TRUE(Repository::init(location(), sample_config(), Encryption::aes_256_gcm,
+                                 KeySource{.key_file = key}));
+    EXPECT_TRUE(
+        fails_with(Repository::open(location(), KeySource{}), ErrorCode::usage, "--key-file"));
+    EXPECT_TRUE(fails_with(Repository::open(location(), KeySource{.key_file = other}),
+                           ErrorCode::corrupt, "wrong key"));
+    auto opened = Repository::open(location(), KeySource{.key_file = key});
+    ASSERT_TRUE(opened) << opened.error().message;
+    EXPECT_TRUE(opened->encrypted());
+    EXPECT_TRUE(opened->block_hasher().is_keyed());
+    // Objects written through it are unreadable without the key.
+    ASSERT_TRUE(opened->storage().write("backups/x", "secret manifest text", Overwrite::never));
+    auto raw = read_file(repo_path() / "backups/x");
+    ASSERT_TRUE(raw);
+    EXPECT_EQ(raw->find("secret"), std::string::npos);
+    auto back = opened->storage().read("backups/x");
+    ASSERT_TRUE(back);
+    EXPECT_EQ(*back, "secret manifest text");
+}
+
+TEST_F(RepositoryTest, PassphraseRepositoryUnlocksWithThePassphraseOnly) {
+    ASSERT_TRUE(Repository::init(location(), sample_config(), Encryption::aes_256_gcm,
+                                 KeySource{.passphrase = "correct horse"}));
+    EXPECT_TRUE(fails_with(Repository::open(location(), KeySource{.passphrase = "wrong horse"}),
+                           ErrorCode::corrupt, "wrong key"));
+    EXPECT_TRUE(Repository::open(location(), KeySource{.passphrase = "correct horse"}));
 }
 
 TEST_F(RepositoryTest, OpenRefusesAConfigWithMissingOrMistypedFields) {
@@ -220,10 +255,12 @@ TEST_F(RepositoryTest, OpenOfADamagedConfigNamesIt) {
     EXPECT_NE(opened.error().message.find("config"), std::string::npos) << opened.error().message;
 }
 
-TEST_F(RepositoryTest, OpenStorageRefusesEmptyAndRemoteLocations) {
+TEST_F(RepositoryTest, OpenStorageRefusesEmptyAndUnsupportedLocations) {
     EXPECT_TRUE(fails_with(open_storage(""), ErrorCode::usage));
     EXPECT_TRUE(
-        fails_with(open_storage("s3://bucket/prefix"), ErrorCode::usage, "s3://bucket/prefix"));
+        fails_with(open_storage("gs://bucket/prefix"), ErrorCode::usage, "gs://bucket/prefix"));
+    EXPECT_TRUE(
+        fails_with(open_storage("s3://bucket/prefix?style=sideways"), ErrorCode::usage, "style"));
     EXPECT_TRUE(fails_with(Repository::open(""), ErrorCode::usage));
 }
 

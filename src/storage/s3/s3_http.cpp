@@ -111,7 +111,8 @@ std::expected<HttpResponse, TransportError> perform(const HttpRequest& request,
     thread_local EasyHandle t_handle;
     CURL* curl = t_handle.get();
     if (curl == nullptr) {
-        return std::unexpected(TransportError{"cannot create a curl handle", Transience::permanent});
+        return std::unexpected(
+            TransportError{"cannot create a curl handle", Transience::permanent});
     }
     curl_easy_reset(curl);  // keeps the connection cache
 
@@ -121,16 +122,18 @@ std::expected<HttpResponse, TransportError> perform(const HttpRequest& request,
     for (const auto& [name, value] : request.headers) {
         headers = curl_slist_append(headers, fmt::format("{}: {}", name, value).c_str());
     }
-    headers = curl_slist_append(headers, "Expect:");       // no 100-continue round trip
+    headers = curl_slist_append(headers, "Expect:");        // no 100-continue round trip
     headers = curl_slist_append(headers, "Content-Type:");  // curl's form default is wrong here
     char error[CURL_ERROR_SIZE] = {};
 
     curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, static_cast<long>(options.connect_timeout.count()));
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT,
+                     static_cast<long>(options.connect_timeout.count()));
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.stall_timeout.count()));
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                     static_cast<long>(options.stall_timeout.count()));
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, options.verify_tls ? 1L : 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, options.verify_tls ? 2L : 0L);
     if (!options.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_file.c_str());
@@ -155,10 +158,10 @@ std::expected<HttpResponse, TransportError> perform(const HttpRequest& request,
     const CURLcode code = curl_easy_perform(curl);
     curl_slist_free_all(headers);
     if (code != CURLE_OK) {
-        return std::unexpected(TransportError{
-            fmt::format("{} {}: {}", request.method, request.url,
-                        error[0] != '\0' ? error : curl_easy_strerror(code)),
-            transience_of(code)});
+        return std::unexpected(
+            TransportError{fmt::format("{} {}: {}", request.method, request.url,
+                                       error[0] != '\0' ? error : curl_easy_strerror(code)),
+                           transience_of(code)});
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
     return response;

@@ -120,13 +120,14 @@ Signature sign(const SigningInput& input, const Credentials& credentials, std::s
         if (!out.signed_headers.empty()) out.signed_headers.push_back(';');
         out.signed_headers += headers[i].first;
     }
-    out.canonical_request = fmt::format("{}\n{}\n{}\n{}\n{}\n{}", input.method,
-                                        input.canonical_uri, canonical_query(input.query),
-                                        canonical_headers, out.signed_headers, input.payload_hash);
+    out.canonical_request = fmt::format("{}\n{}\n{}\n{}\n{}\n{}", input.method, input.canonical_uri,
+                                        canonical_query(input.query), canonical_headers,
+                                        out.signed_headers, input.payload_hash);
     const std::string day(date.substr(0, 8));
-    const std::string scope = fmt::format("{}/{}/{}/aws4_request", day, input.region, input.service);
-    out.string_to_sign = fmt::format("AWS4-HMAC-SHA256\n{}\n{}\n{}", date, scope,
-                                     sha256_hex(out.canonical_request));
+    const std::string scope =
+        fmt::format("{}/{}/{}/aws4_request", day, input.region, input.service);
+    out.string_to_sign =
+        fmt::format("AWS4-HMAC-SHA256\n{}\n{}\n{}", date, scope, sha256_hex(out.canonical_request));
     std::string key = hmac_sha256("AWS4" + credentials.secret_key, day);
     key = hmac_sha256(key, input.region);
     key = hmac_sha256(key, input.service);

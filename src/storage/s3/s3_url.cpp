@@ -45,9 +45,12 @@ Result<std::optional<Credentials>> read_credentials_file(const std::string& path
         if (eq == std::string_view::npos) continue;
         const std::string_view name = trim(text.substr(0, eq));
         const std::string value(trim(text.substr(eq + 1)));
-        if (name == "aws_access_key_id") credentials.access_key = value;
-        else if (name == "aws_secret_access_key") credentials.secret_key = value;
-        else if (name == "aws_session_token") credentials.session_token = value;
+        if (name == "aws_access_key_id")
+            credentials.access_key = value;
+        else if (name == "aws_secret_access_key")
+            credentials.secret_key = value;
+        else if (name == "aws_session_token")
+            credentials.session_token = value;
     }
     if (credentials.access_key.empty() && credentials.secret_key.empty()) {
         return std::optional<Credentials>();
@@ -102,7 +105,8 @@ std::string percent_decode(std::string_view text) {
         if (text[i] == '%' && i + 2 < text.size() &&
             std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
             std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-            out.push_back(static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
+            out.push_back(
+                static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
             i += 2;
         } else {
             out.push_back(text[i]);
@@ -160,10 +164,14 @@ Result<Settings> parse_location(std::string_view location, const Environment& en
         const std::string_view name = pair.substr(0, eq);
         const std::string value =
             eq == std::string_view::npos ? std::string() : percent_decode(pair.substr(eq + 1));
-        if (name == "endpoint") endpoint = value;
-        else if (name == "region") region = value;
-        else if (name == "style") style = value;
-        else if (name == "ca_file") settings.ca_file = value;
+        if (name == "endpoint")
+            endpoint = value;
+        else if (name == "region")
+            region = value;
+        else if (name == "style")
+            style = value;
+        else if (name == "ca_file")
+            settings.ca_file = value;
         else if (name == "verify_tls") {
             if (value != "true" && value != "false") {
                 return fail(ErrorCode::usage, "'{}': verify_tls must be true or false", location);
@@ -190,9 +198,12 @@ Result<Settings> parse_location(std::string_view location, const Environment& en
         settings.style = AddressingStyle::virtual_hosted;
     }
     if (style) {
-        if (*style == "path") settings.style = AddressingStyle::path;
-        else if (*style == "virtual") settings.style = AddressingStyle::virtual_hosted;
-        else return fail(ErrorCode::usage, "'{}': style must be path or virtual", location);
+        if (*style == "path")
+            settings.style = AddressingStyle::path;
+        else if (*style == "virtual")
+            settings.style = AddressingStyle::virtual_hosted;
+        else
+            return fail(ErrorCode::usage, "'{}': style must be path or virtual", location);
     }
     settings.credentials = LB_TRY(resolve_credentials(env));
     return settings;

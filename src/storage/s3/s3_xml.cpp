@@ -37,12 +37,23 @@ std::string xml_escape(std::string_view text) {
     std::string out;
     for (char c : text) {
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&apos;"; break;
-            default: out.push_back(c);
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&apos;";
+                break;
+            default:
+                out.push_back(c);
         }
     }
     return out;
@@ -61,11 +72,16 @@ Result<std::string> xml_unescape(std::string_view text) {
             return fail(ErrorCode::corrupt, "S3 XML: unterminated entity in '{}'", text);
         }
         const std::string_view entity = text.substr(i + 1, end - i - 1);
-        if (entity == "amp") out.push_back('&');
-        else if (entity == "lt") out.push_back('<');
-        else if (entity == "gt") out.push_back('>');
-        else if (entity == "quot") out.push_back('"');
-        else if (entity == "apos") out.push_back('\'');
+        if (entity == "amp")
+            out.push_back('&');
+        else if (entity == "lt")
+            out.push_back('<');
+        else if (entity == "gt")
+            out.push_back('>');
+        else if (entity == "quot")
+            out.push_back('"');
+        else if (entity == "apos")
+            out.push_back('\'');
         else if (entity.size() > 1 && entity[0] == '#') {
             const bool hex = entity[1] == 'x' || entity[1] == 'X';
             const std::string_view digits = entity.substr(hex ? 2 : 1);

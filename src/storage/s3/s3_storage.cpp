@@ -1,0 +1,367 @@
+#include "storage/s3/s3_storage.hpp"
+
+#include <algorithm>
+#include <random>
+#include <thread>
+
+#include "storage/s3/s3_xml.hpp"
+
+namespace lifeboat {
+
+using s3::HttpResponse;
+
+namespace {
+
+bool transient_status(const HttpResponse& response) {
+    if (response.status >= 500 || response.status == 429) return true;
+    if (response.status == 400 || response.status == 409) {
+        // A client too slow to send its body, or two conditional writes crossing on AWS: both
+        // are worth another attempt (which, for the latter, then sees 412).
+        const auto body = s3::parse_error(response.body);
+        return body &&
+               (body->code == "RequestTimeout" || body->code == "ConditionalRequestConflict");
+    }
+    return false;
+}
+
+std::chrono::milliseconds backoff(const s3::RetryPolicy& policy, int attempt) {
+    thread_local std::minstd_rand t_random(std::random_device{}());
+    const auto base = policy.base_delay.count();
+    const auto cap = policy.max_delay.count();
+    auto delay = base;
+    for (int i = 1; i < attempt && delay < cap; ++i)
+        delay *= 2;
+    delay = std::min(delay, cap);
+    if (delay <= 1) return std::chrono::milliseconds(delay);
+    std::uniform_int_distribution<long long> jitter(delay / 2, delay);
+    return std::chrono::milliseconds(jitter(t_random));
+}
+
+}  // namespace
+
+// --- Upload -------------------------------------------------------------------------------------
+
+class S3Upload final : public Upload {
+  public:
+    S3Upload(S3Storage& storage, std::string key, std::string object, Overwrite overwrite)
+        : m_storage(storage),
+          m_key(std::move(key)),
+          m_object(std::move(object)),
+          m_overwrite(overwrite) {}
+    ~S3Upload() override { abort(); }
+
+    Status append(std::string_view data) override {
+        if (m_committed) return fail(ErrorCode::internal, "{}: append after commit", m_key);
+        m_buffer.append(data);
+        m_size += data.size();
+        while (m_buffer.size() >= m_storage.m_part_size) {
+            LB_CHECK(send_part(std::string_view(m_buffer).substr(0, m_storage.m_part_size)));
+            m_buffer.erase(0, m_storage.m_part_size);
+        }
+        return {};
+    }
+
+    std::uint64_t size() const override { return m_size; }
+
+    Status commit() override {
+        if (m_committed) return fail(ErrorCode::internal, "{}: committed twice", m_key);
+        if (m_upload_id.empty()) {
+            LB_CHECK(m_storage.put_object(m_key, m_buffer, m_overwrite));
+        } else {
+            if (!m_buffer.empty() || m_etags.empty()) LB_CHECK(send_part(m_buffer));
+            LB_CHECK(complete());
+        }
+        m_committed = true;
+        m_buffer = std::string();
+        return {};
+    }
+
+  private:
+    Status start() {
+        auto response = LB_TRY(m_storage.send({"POST", m_object, {{"uploads", ""}}, {}, {}}));
+        if (response.status != 200) {
+            return std::unexpected(m_storage.failure(response, "CreateMultipartUpload", m_object));
+        }
+        auto id = LB_TRY(s3::xml_first_text(response.body, "UploadId"));
+        if (!id || id->empty()) {
+            return fail(ErrorCode::repository,
+                        "{}: CreateMultipartUpload of {} returned no UploadId",
+                        m_storage.location(), m_key);
+        }
+        m_upload_id = std::move(*id);
+        return {};
+    }
+
+    Status send_part(std::string_view part) {
+        if (m_upload_id.empty()) LB_CHECK(start());
+        const std::string number = std::to_string(m_etags.size() + 1);
+        auto response = LB_TRY(m_storage.send(
+            {"PUT", m_object, {{"partNumber", number}, {"uploadId", m_upload_id}}, {}, part}));
+        if (response.status != 200) {
+            return std::unexpected(m_storage.failure(response, "UploadPart", m_object));
+        }
+        auto etag = response.header("etag");
+        if (!etag) {
+            return fail(ErrorCode::repository, "{}: UploadPart {} of {} returned no ETag",
+                        m_storage.location(), number, m_key);
+        }
+        m_etags.push_back(std::move(*etag));
+        return {};
+    }
+
+    Status complete() {
+        s3::HeaderList headers;
+        if (m_overwrite == Overwrite::never) {
+            LB_CHECK(m_storage.check_absent(m_key));
+            headers.emplace_back("If-None-Match", "*");
+        }
+        const std::string body = s3::complete_multipart_body(m_etags);
+        auto response =
+            LB_TRY(m_storage.send({"POST", m_object, {{"uploadId", m_upload_id}}, headers, body}));
+        // CompleteMultipartUpload may fail after a 200: the error is then in the body.
+        if (response.status == 200 && !s3::parse_error(response.body)) return {};
+        if (response.status == 200) response.status = 500;
+        return std::unexpected(m_storage.failure(response, "CompleteMultipartUpload", m_object));
+    }
+
+    void abort() {
+        if (m_upload_id.empty() || m_committed) return;
+        // Best effort: an upload left behind is invisible, and lifecycle rules can expire it.
+        (void)m_storage.send({"DELETE", m_object, {{"uploadId", m_upload_id}}, {}, {}});
+        m_upload_id.clear();
+    }
+
+    S3Storage& m_storage;
+    std::string m_key;
+    std::string m_object;
+    Overwrite m_overwrite;
+    std::string m_buffer;
+    std::uint64_t m_size = 0;
+    std::string m_upload_id;
+    std::vector<std::string> m_etags;
+    bool m_committed = false;
+};
+
+// --- S3Storage ----------------------------------------------------------------------------------
+
+Result<std::unique_ptr<S3Storage>> S3Storage::create(s3::Settings settings) {
+    auto endpoint = LB_TRY(s3::parse_endpoint(settings.endpoint));
+    if (settings.bucket.empty()) return fail(ErrorCode::usage, "S3 storage without a bucket");
+    if (settings.retry.max_attempts < 1) settings.retry.max_attempts = 1;
+    return std::unique_ptr<S3Storage>(new S3Storage(std::move(settings), std::move(endpoint)));
+}
+
+S3Storage::S3Storage(s3::Settings settings, s3::Endpoint endpoint)
+    : m_settings(std::move(settings)),
+      m_endpoint(std::move(endpoint)),
+      m_location(s3::display_location(m_settings)) {
+    m_transport.ca_file = m_settings.ca_file;
+    m_transport.verify_tls = m_settings.tls == s3::TlsVerification::verify;
+    m_transport.connect_timeout = m_settings.connect_timeout;
+    m_transport.stall_timeout = m_settings.stall_timeout;
+}
+
+Result<std::string> S3Storage::object_name(const std::string& key) const {
+    if (key.empty() || key.front() == '/' || key.back() == '/' ||
+        key.find("..") != std::string::npos || key.find("//") != std::string::npos) {
+        return fail(ErrorCode::internal, "invalid storage key '{}'", key);
+    }
+    return m_settings.prefix.empty() ? key : m_settings.prefix + "/" + key;
+}
+
+Result<HttpResponse> S3Storage::send(const Request& request) const {
+    const std::string payload_hash = s3::sha256_hex(request.body);
+    for (int attempt = 1;; ++attempt) {
+        const s3::Target target =
+            s3::make_target(m_settings, m_endpoint, request.object, request.query);
+        const std::string date = s3::amz_date(system_clock().now());
+        s3::SigningInput input{request.method, target.canonical_uri, request.query, {},
+                               payload_hash,   m_settings.region};
+        input.headers = {
+            {"host", target.host}, {"x-amz-date", date}, {"x-amz-content-sha256", payload_hash}};
+        if (!m_settings.credentials.session_token.empty()) {
+            input.headers.emplace_back("x-amz-security-token",
+                                       m_settings.credentials.session_token);
+        }
+        for (const auto& header : request.headers)
+            input.headers.push_back(header);
+        const s3::Signature signature = s3::sign(input, m_settings.credentials, date);
+        s3::HttpRequest http{request.method, target.url, input.headers, request.body};
+        http.headers.emplace_back("Authorization", signature.authorization);
+
+        m_attempts.fetch_add(1);
+        auto response = s3::perform(http, m_transport);
+        const bool last = attempt >= m_settings.retry.max_attempts;
+        if (!response) {
+            if (last || response.error().transience == s3::Transience::permanent) {
+                return fail(ErrorCode::repository, "{}: {} (attempt {} of {})", m_location,
+                            response.error().message, attempt, m_settings.retry.max_attempts);
+            }
+        } else if (last || !transient_status(*response)) {
+            return std::move(*response);
+        }
+        std::this_thread::sleep_for(backoff(m_settings.retry, attempt));
+    }
+}
+
+Error S3Storage::failure(const HttpResponse& response, std::string_view operation,
+                         std::string_view object) const {
+    const auto body = s3::parse_error(response.body);
+    ErrorCode code = ErrorCode::repository;
+    if (response.status == 404 && (!body || body->code.empty() || body->code == "NoSuchKey")) {
+        code = ErrorCode::not_found;
+    } else if (response.status == 412) {
+        code = ErrorCode::conflict;
+    }
+    std::string detail = fmt::format("HTTP {}", response.status);
+    if (body && !body->code.empty()) detail += " " + body->code;
+    if (body && !body->message.empty()) detail += ": " + body->message;
+    return Error{code, fmt::format("S3 {} of s3://{}/{} failed: {}", operation, m_settings.bucket,
+                                   object, detail)};
+}
+
+Result<std::string> S3Storage::read(const std::string& key) const {
+    const std::string object = LB_TRY(object_name(key));
+    auto response = LB_TRY(send({"GET", object, {}, {}, {}}));
+    if (response.status != 200) return std::unexpected(failure(response, "GET", object));
+    return std::move(response.body);
+}
+
+Result<std::string> S3Storage::read_range(const std::string& key, std::uint64_t offset,
+                                          std::size_t length) const {
+    const std::string object = LB_TRY(object_name(key));
+    if (length == 0) {
+        const ObjectInfo info = LB_TRY(stat(key));
+        if (offset > info.size) {
+            return fail(ErrorCode::corrupt, "{}: object ends before byte {}", key, offset);
+        }
+        return std::string();
+    }
+    const std::string range = fmt::format("bytes={}-{}", offset, offset + length - 1);
+    auto response = LB_TRY(send({"GET", object, {}, {{"Range", range}}, {}}));
+    if (response.status == 416) {
+        return fail(ErrorCode::corrupt, "{}: object ends before byte {}", key, offset + length);
+    }
+    if (response.status == 200) {  // the server ignored the range
+        if (response.body.size() < offset)
+            response.body.clear();
+        else
+            response.body = response.body.substr(offset, length);
+    } else if (response.status != 206) {
+        return std::unexpected(failure(response, "ranged GET", object));
+    } else if (response.body.size() > length &&
+               response.header("content-range")
+                   .value_or("")
+                   .starts_with(fmt::format("bytes {}-", offset))) {
+        // Some servers (s3rver for "bytes=0-0") send more than asked, from the right offset.
+        response.body.resize(length);
+    }
+    if (response.body.size() != length) {
+        return fail(ErrorCode::corrupt, "{}: object ends before byte {}", key, offset + length);
+    }
+    return std::move(response.body);
+}
+
+Result<ObjectInfo> S3Storage::stat(const std::string& key) const {
+    const std::string object = LB_TRY(object_name(key));
+    auto response = LB_TRY(send({"HEAD", object, {}, {}, {}}));
+    if (response.status != 200) return std::unexpected(failure(response, "HEAD", object));
+    ObjectInfo info{key, 0, {}};
+    const auto length = response.header("content-length");
+    if (!length) {
+        return fail(ErrorCode::repository, "S3 HEAD of s3://{}/{}: no Content-Length",
+                    m_settings.bucket, object);
+    }
+    info.size = std::strtoull(length->c_str(), nullptr, 10);
+    if (auto modified = response.header("last-modified")) {
+        if (auto seconds = s3::parse_http_date(*modified))
+            info.modified = Timestamp{*seconds * 1'000'000};
+    }
+    return info;
+}
+
+Result<std::vector<ObjectInfo>> S3Storage::list(const std::string& prefix) const {
+    std::string_view folder = prefix;
+    while (!folder.empty() && folder.back() == '/')
+        folder.remove_suffix(1);
+    if (!folder.empty() && (folder.front() == '/' || folder.find("..") != std::string_view::npos)) {
+        return fail(ErrorCode::internal, "invalid storage prefix '{}'", prefix);
+    }
+    const std::string root = m_settings.prefix.empty() ? "" : m_settings.prefix + "/";
+    const std::string wanted = root + (folder.empty() ? "" : std::string(folder) + "/");
+    std::vector<ObjectInfo> out;
+    std::string token;
+    do {
+        s3::HeaderList query = {{"list-type", "2"}, {"prefix", wanted}};
+        if (!token.empty()) query.emplace_back("continuation-token", token);
+        auto response = LB_TRY(send({"GET", "", query, {}, {}}));
+        if (response.status != 200) {
+            return std::unexpected(failure(response, "ListObjectsV2", wanted));
+        }
+        auto page = s3::parse_list_objects(response.body);
+        if (!page) return std::unexpected(page.error().context("{}: list {}", m_location, wanted));
+        for (auto& object : page->objects) {
+            // Keys ending in '/' are "folder" markers some tools create, not objects.
+            if (!object.key.starts_with(wanted) || object.key.ends_with('/')) continue;
+            out.push_back(ObjectInfo{object.key.substr(root.size()), object.size, object.modified});
+        }
+        token = page->truncated ? page->next_continuation_token : std::string();
+    } while (!token.empty());
+    return out;
+}
+
+Status S3Storage::check_absent(const std::string& key) const {
+    auto existing = stat(key);
+    if (existing) return fail(ErrorCode::conflict, "{} already exists", key);
+    if (existing.error().code != ErrorCode::not_found) return std::unexpected(existing.error());
+    return {};
+}
+
+Status S3Storage::put_object(const std::string& key, std::string_view data, Overwrite overwrite) {
+    const std::string object = LB_TRY(object_name(key));
+    s3::HeaderList headers;
+    if (overwrite == Overwrite::never) {
+        LB_CHECK(check_absent(key));
+        headers.emplace_back("If-None-Match", "*");
+    }
+    auto response = LB_TRY(send({"PUT", object, {}, headers, data}));
+    if (response.status == 412) return fail(ErrorCode::conflict, "{} already exists", key);
+    if (response.status != 200) return std::unexpected(failure(response, "PUT", object));
+    return {};
+}
+
+Status S3Storage::write(const std::string& key, std::string_view data, Overwrite overwrite) {
+    if (data.size() <= m_part_size) return put_object(key, data, overwrite);
+    auto upload = LB_TRY(start_upload(key, overwrite));
+    LB_CHECK(upload->append(data));
+    return upload->commit();
+}
+
+Result<std::unique_ptr<Upload>> S3Storage::start_upload(const std::string& key,
+                                                        Overwrite overwrite) {
+    std::string object = LB_TRY(object_name(key));
+    return std::unique_ptr<Upload>(new S3Upload(*this, key, std::move(object), overwrite));
+}
+
+Status S3Storage::remove_if_exists(const std::string& key) {
+    const std::string object = LB_TRY(object_name(key));
+    auto response = LB_TRY(send({"DELETE", object, {}, {}, {}}));
+    if (response.status == 200 || response.status == 204 || response.status == 404) return {};
+    return std::unexpected(failure(response, "DELETE", object));
+}
+
+Status S3Storage::create_bucket() {
+    std::string body;
+    if (m_settings.region != "us-east-1") {
+        body = "<CreateBucketConfiguration><LocationConstraint>" +
+               s3::xml_escape(m_settings.region) +
+               "</LocationConstraint></CreateBucketConfiguration>";
+    }
+    auto response = LB_TRY(send({"PUT", "", {}, {}, body}));
+    if (response.status == 200) return {};
+    const auto error = s3::parse_error(response.body);
+    if (response.status == 409 && error && error->code == "BucketAlreadyOwnedByYou") return {};
+    return std::unexpected(failure(response, "CreateBucket", ""));
+}
+
+}  // namespace lifeboat
