@@ -334,6 +334,11 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     if (!stats) return undo(stats.error());
     outcome.files = stats->files;
     outcome.bytes = stats->bytes;
+    // restore_command runs in the new data directory: give it an absolute path for a local
+    // repository, and the location exactly as given (endpoint and all) for a URL.
+    const std::string location_for_commands = options.repository.find("://") != std::string::npos
+                                                  ? options.repository
+                                                  : repository.location();
     // A started instance needs its own port: the source usually runs on this host.
     if (options.port) {
         outcome.port = *options.port;
@@ -343,11 +348,11 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
         outcome.port = *port;
     }
     auto settings =
-        write_recovery_settings(options, outcome.port, *manifest, repository.location());
+        write_recovery_settings(options, outcome.port, *manifest, location_for_commands);
     if (!settings) return undo(settings.error());
     outcome.files_seconds = seconds_since(started);
     if (options.start == StartServer::yes) {
-        auto status = start_and_wait(options, repository.location(), tablespace_dirs, outcome);
+        auto status = start_and_wait(options, location_for_commands, tablespace_dirs, outcome);
         if (!status) {
             if (!outcome.started) return undo(status.error());
             return std::unexpected(status.error());
