@@ -23,6 +23,7 @@ constexpr CodeInfo k_codes[] = {
     {ErrorCode::check_failed, "check_failed", 10},
     {ErrorCode::io, "io", 11},
     {ErrorCode::interrupted, "interrupted", 12},
+    {ErrorCode::unavailable, "unavailable", 13},
     {ErrorCode::internal, "internal", 70},
 };
 }  // namespace

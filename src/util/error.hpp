@@ -27,6 +27,7 @@ enum class ErrorCode {
     check_failed,      // validation or verification found problems
     io,                // local file system failure outside the repository
     interrupted,       // stopped by a signal
+    unavailable,       // a transient failure that had no effect: trying again may succeed
     internal,          // a bug: a broken invariant
 };
 

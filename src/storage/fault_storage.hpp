@@ -1,0 +1,46 @@
+// FaultStorage: a wrapper that makes chosen calls of the storage it wraps fail, for tests of how
+// everything above storage copes (retries, clean failure, nothing partial visible). A failed call
+// has no effect on the wrapped storage: the fault is raised before the call is passed on.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "storage/storage.hpp"
+
+namespace lifeboat {
+
+struct FaultPlan {
+    ErrorCode code = ErrorCode::unavailable;  // what the injected failures look like
+    unsigned every = 0;                       // fail every Nth call (0: never)
+    unsigned first = 0;                       // additionally fail the first N calls
+};
+
+class FaultStorage final : public Storage {
+  public:
+    FaultStorage(std::unique_ptr<Storage> inner, FaultPlan plan)
+        : m_inner(std::move(inner)), m_plan(plan) {}
+
+    std::string location() const override { return m_inner->location(); }
+    Result<std::string> read(const std::string& key) const override;
+    Result<std::string> read_range(const std::string& key, std::uint64_t offset,
+                                   std::size_t length) const override;
+    Result<ObjectInfo> stat(const std::string& key) const override;
+    Result<std::vector<ObjectInfo>> list(const std::string& prefix) const override;
+    Status write(const std::string& key, std::string_view data, Overwrite overwrite) override;
+    Result<std::unique_ptr<Upload>> start_upload(const std::string& key,
+                                                 Overwrite overwrite) override;
+    Status remove_if_exists(const std::string& key) override;
+
+    std::uint64_t injected() const { return m_injected; }
+    // Decides whether the current call fails; also used by this wrapper's uploads.
+    Status maybe_fail(const char* operation, const std::string& key) const;
+
+  private:
+    std::unique_ptr<Storage> m_inner;
+    FaultPlan m_plan;
+    mutable std::atomic<std::uint64_t> m_calls{0};
+    mutable std::atomic<std::uint64_t> m_injected{0};
+};
+
+}  // namespace lifeboat

@@ -1,0 +1,76 @@
+// Injected faults: with every third storage call failing transiently, RetryStorage makes the
+// whole conformance suite pass; permanent faults fail cleanly and leave nothing partial visible.
+#include "conformance/storage_conformance.hpp"
+#include "storage/fault_storage.hpp"
+#include "storage/posix/posix_storage.hpp"
+#include "storage/retry_storage.hpp"
+
+namespace lifeboat::conformance {
+namespace {
+
+RetryPolicy instant_retries() {
+    return RetryPolicy{.attempts = 5, .sleep = [](std::chrono::milliseconds) {}};
+}
+
+std::unique_ptr<Storage> make_flaky_storage(const fs::path& scratch) {
+    auto posix = std::make_unique<PosixStorage>(scratch / "repo");
+    auto faulty = std::make_unique<FaultStorage>(
+        std::move(posix), FaultPlan{.code = ErrorCode::unavailable, .every = 3});
+    return std::make_unique<RetryStorage>(std::move(faulty), instant_retries());
+}
+
+INSTANTIATE_TEST_SUITE_P(TransientFaults, StorageConformance,
+                         ::testing::Values(StorageBackend{"retry_over_faults", make_flaky_storage}),
+                         backend_name);
+
+class PermanentFaults : public ::testing::Test {
+  protected:
+    void SetUp() override { m_dir.emplace(*TempDirectory::create("/tmp", "lb-faults-")); }
+    fs::path root() const { return m_dir->path() / "repo"; }
+    std::optional<TempDirectory> m_dir;
+};
+
+TEST_F(PermanentFaults, FailAtOnceWithoutRetrying) {
+    auto faulty = std::make_unique<FaultStorage>(std::make_unique<PosixStorage>(root()),
+                                                 FaultPlan{.code = ErrorCode::io, .first = 1});
+    FaultStorage* faults = faulty.get();
+    unsigned sleeps = 0;
+    RetryStorage storage(std::move(faulty),
+                         RetryPolicy{.sleep = [&](std::chrono::milliseconds) { ++sleeps; }});
+    auto written = storage.write("a/b", "data", Overwrite::never);
+    ASSERT_FALSE(written);
+    EXPECT_EQ(written.error().code, ErrorCode::io);
+    EXPECT_EQ(sleeps, 0u) << "a permanent error is not retried";
+    EXPECT_EQ(faults->injected(), 1u);
+    EXPECT_EQ(storage.read("a/b").error().code, ErrorCode::not_found) << "nothing was written";
+}
+
+TEST_F(PermanentFaults, AFailedCommitLeavesNothingVisible) {
+    // Calls: start_upload (1), append (2), commit (3) fails.
+    auto storage = std::make_unique<FaultStorage>(std::make_unique<PosixStorage>(root()),
+                                                  FaultPlan{.code = ErrorCode::io, .every = 3});
+    {
+        auto upload = storage->start_upload("pack", Overwrite::never);
+        ASSERT_TRUE(upload);
+        ASSERT_TRUE((*upload)->append(std::string(100000, 'x')));
+        EXPECT_FALSE((*upload)->commit());
+    }
+    PosixStorage direct(root());
+    EXPECT_EQ(direct.read("pack").error().code, ErrorCode::not_found);
+    auto listed = direct.list("");
+    ASSERT_TRUE(listed);
+    EXPECT_TRUE(listed->empty()) << "no partial object, no leftover temporary in a listing";
+}
+
+TEST_F(PermanentFaults, TransientFaultsBeyondTheAttemptsSurfaceAsUnavailable) {
+    auto faulty =
+        std::make_unique<FaultStorage>(std::make_unique<PosixStorage>(root()),
+                                       FaultPlan{.code = ErrorCode::unavailable, .first = 10});
+    RetryStorage storage(std::move(faulty), instant_retries());
+    auto result = storage.stat("x");
+    ASSERT_FALSE(result);
+    EXPECT_EQ(result.error().code, ErrorCode::unavailable);
+}
+
+}  // namespace
+}  // namespace lifeboat::conformance
