@@ -121,6 +121,11 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
         options.tags[tag.substr(0, eq)] = tag.substr(eq + 1);
     }
     options.type = args.type == "full" ? engine::BackupType::full : engine::BackupType::incremental;
+    std::optional<Timestamp> pin_until;
+    if (!args.pin_until.empty()) {
+        if (!args.pin) return fail(ErrorCode::usage, "--until needs --pin");
+        pin_until = LB_TRY(parse_iso8601(args.pin_until));
+    }
     ProgressLine progress;
     options.progress = progress.callback();
     auto outcome = engine::run_backup(options);
@@ -162,6 +167,7 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
                      format_seconds(m.stats.duration_seconds).c_str(), m.start_wal.c_str(),
                      m.stop_wal.c_str());
     }
+    if (args.pin) LB_CHECK(engine::pin_backup(options.repository, m.id, pin_until));
     for (const auto& r : s.repositories()) {
         if (!r.copy_after_backup || r.location == options.repository) continue;
         engine::CopyOptions copy{
@@ -201,6 +207,26 @@ Status run_wal_push(const Settings& s, const WalPushArgs& args) {
     return {};
 }
 
+Status run_pin_command(const Settings& s, const PinArgs& args, OutputFormat format) {
+    const std::string repository = LB_TRY(repository_of(s));
+    if (args.unpin) {
+        LB_CHECK(engine::unpin_backup(repository, args.backup));
+    } else {
+        std::optional<Timestamp> until;
+        if (!args.until.empty()) until = LB_TRY(parse_iso8601(args.until));
+        LB_CHECK(engine::pin_backup(repository, args.backup, until));
+    }
+    if (format == OutputFormat::json) {
+        print_json({{"backup", args.backup},
+                    {"pinned", !args.unpin},
+                    {"until", args.until.empty() ? json(nullptr) : json(args.until)}});
+    } else {
+        std::printf("%s %s%s\n", args.unpin ? "unpinned" : "pinned", args.backup.c_str(),
+                    args.until.empty() || args.unpin ? "" : (" until " + args.until).c_str());
+    }
+    return {};
+}
+
 Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat format) {
     if (args.from.empty() || args.to.empty()) {
         return fail(ErrorCode::usage, "copy needs --from REPO and --to REPO");
@@ -229,14 +255,36 @@ Status run_wal_fetch(const Settings& s, const WalFetchArgs& args) {
                               .prefetch = args.prefetch});
 }
 
-Status run_list(const Settings& s, OutputFormat format) {
+Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
     const engine::Catalog catalog = LB_TRY(engine::load_catalog(LB_TRY(repository_of(s))));
     const auto& window = catalog.window;
+    std::map<std::string, std::string> wanted;
+    for (const auto& tag : args.tags) {
+        const auto eq = tag.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            return fail(ErrorCode::usage, "--tag '{}' must be KEY=VALUE", tag);
+        }
+        wanted[tag.substr(0, eq)] = tag.substr(eq + 1);
+    }
+    auto shown = [&](const repo::Manifest& m) {
+        for (const auto& [k, v] : wanted) {
+            auto it = m.tags.find(k);
+            if (it == m.tags.end() || it->second != v) return false;
+        }
+        return true;
+    };
+    const Timestamp now = system_clock().now();
+    auto pin_of = [&](const std::string& id) -> const repo::Pin* {
+        auto it = catalog.pins.find(id);
+        return it != catalog.pins.end() && it->second.holds_at(now) ? &it->second : nullptr;
+    };
     if (format == OutputFormat::json) {
         json backups = json::array();
         for (std::size_t i = 0; i < catalog.backups.size(); ++i) {
             const auto& m = catalog.backups[i];
             const auto& reach = window.backups[i];
+            if (!shown(m)) continue;
+            const repo::Pin* pin = pin_of(m.id);
             backups.push_back({{"id", m.id},
                                {"start_time", format_iso8601(m.start_time)},
                                {"stop_time", format_iso8601(m.stop_time)},
@@ -249,9 +297,14 @@ Status run_list(const Settings& s, OutputFormat format) {
                                {"tags", m.tags},
                                {"restorable", reach.consistent},
                                {"reach_from", format_iso8601(reach.from)},
-                               {"reach_to", time_or_null(reach.to)}});
+                               {"reach_to", time_or_null(reach.to)},
+                               {"pinned", pin != nullptr},
+                               {"pinned_until", pin ? time_or_null(pin->until) : json(nullptr)}});
         }
         print_json({{"repository", catalog.repository},
+                    {"stored_bytes", catalog.stored_bytes},
+                    {"logical_bytes", catalog.logical_bytes},
+                    {"savings_ratio", catalog.savings_ratio()},
                     {"backups", backups},
                     {"window",
                      {{"earliest", time_or_null(window.earliest)},
@@ -269,10 +322,15 @@ Status run_list(const Settings& s, OutputFormat format) {
         std::printf("no backups yet\n");
     } else {
         std::printf("%-20s %-28s %-28s %-12s %-12s %3s %10s %10s  %s\n", "ID", "START", "STOP",
-                    "START LSN", "STOP LSN", "TL", "DATA", "STORED", "TAGS");
+                    "START LSN", "STOP LSN", "TL", "DATA", "ADDED", "TAGS");
         for (std::size_t i = 0; i < catalog.backups.size(); ++i) {
             const auto& m = catalog.backups[i];
+            if (!shown(m)) continue;
             std::string tags;
+            if (const repo::Pin* pin = pin_of(m.id)) {
+                tags = pin->until ? "[pinned until " + format_iso8601(*pin->until) + "] "
+                                  : std::string("[pinned] ");
+            }
             for (const auto& [k, v] : m.tags)
                 tags += (tags.empty() ? "" : ",") + k + "=" + v;
             if (!window.backups[i].consistent)
@@ -284,6 +342,9 @@ Status run_list(const Settings& s, OutputFormat format) {
                         human_bytes(m.stats.stored_bytes).c_str(), tags.c_str());
         }
     }
+    std::printf("stored: %s for %s of backed-up data (%.1fx less)\n",
+                human_bytes(catalog.stored_bytes).c_str(),
+                human_bytes(catalog.logical_bytes).c_str(), catalog.savings_ratio());
     std::printf("restorable window: %s .. %s\n", optional_time(window.earliest).c_str(),
                 optional_time(window.latest).c_str());
     std::printf("archived WAL files: %zu", window.wal_files);

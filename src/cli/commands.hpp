@@ -20,6 +20,8 @@ struct RepoInitArgs {
 struct BackupArgs {
     std::vector<std::string> tags;  // KEY=VALUE
     std::string type = "incremental";
+    bool pin = false;
+    std::string pin_until;
 };
 struct WalPushArgs {
     std::string path;
@@ -47,6 +49,14 @@ struct ValidateArgs {
 struct VerifyArgs {
     std::string backup;
 };
+struct ListArgs {
+    std::vector<std::string> tags;  // KEY=VALUE filters
+};
+struct PinArgs {
+    std::string backup;
+    std::string until;
+    bool unpin = false;
+};
 struct CopyArgs {
     std::string from;
     std::string to;
@@ -61,7 +71,8 @@ Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat f
 Status run_backup_command(const Settings& s, const BackupArgs& args, OutputFormat format);
 Status run_wal_push(const Settings& s, const WalPushArgs& args);
 Status run_wal_fetch(const Settings& s, const WalFetchArgs& args);
-Status run_list(const Settings& s, OutputFormat format);
+Status run_list(const Settings& s, const ListArgs& args, OutputFormat format);
+Status run_pin_command(const Settings& s, const PinArgs& args, OutputFormat format);
 Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format);
 Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputFormat format);
 Status run_verify_command(const Settings& s, const VerifyArgs& args, OutputFormat format);

@@ -72,6 +72,8 @@ int main(int argc, char** argv) {
                      "incremental (default: re-read only files changed since the previous "
                      "backup) or full (re-read every file)")
         ->check(CLI::IsMember({"incremental", "incr", "full"}));
+    backup->add_flag("--pin", backup_args.pin, "pin the new backup: never expired");
+    backup->add_option("--until", backup_args.pin_until, "with --pin: when the pin ends");
     add_json(backup, common);
 
     WalPushArgs push_args;
@@ -91,8 +93,11 @@ int main(int argc, char** argv) {
                       "segments to fetch ahead in the background while PostgreSQL replays "
                       "(0: none)");
 
+    ListArgs list_args;
     auto* list = app.add_subcommand("list", "list backups and the restorable window");
     add_settings(list, common, {"repo", "key-file"});
+    list->add_option("--tag", list_args.tags,
+                     "show only backups with this KEY=VALUE tag (repeatable)");
     add_json(list, common);
 
     RestoreArgs restore_args;
@@ -133,6 +138,19 @@ int main(int argc, char** argv) {
     add_settings(verify, common, {"repo", "jobs", "key-file"});
     verify->add_option("--backup", verify_args.backup, "only this backup");
     add_json(verify, common);
+
+    PinArgs pin_args, unpin_args;
+    auto* pin =
+        app.add_subcommand("pin", "keep a backup past retention (for ever, or --until DATE)");
+    add_settings(pin, common, {"repo", "key-file"});
+    pin->add_option("backup", pin_args.backup, "backup id")->required();
+    pin->add_option("--until", pin_args.until, "ISO 8601 time with zone when the pin ends");
+    add_json(pin, common);
+    unpin_args.unpin = true;
+    auto* unpin = app.add_subcommand("unpin", "remove a backup's pin");
+    add_settings(unpin, common, {"repo", "key-file"});
+    unpin->add_option("backup", unpin_args.backup, "backup id")->required();
+    add_json(unpin, common);
 
     CopyArgs copy_args;
     auto* copy = app.add_subcommand(
@@ -189,7 +207,9 @@ int main(int argc, char** argv) {
         if (*backup) return run_backup_command(settings, backup_args, format);
         if (*push) return run_wal_push(settings, push_args);
         if (*fetch) return run_wal_fetch(settings, fetch_args);
-        if (*list) return run_list(settings, format);
+        if (*list) return run_list(settings, list_args, format);
+        if (*pin) return run_pin_command(settings, pin_args, format);
+        if (*unpin) return run_pin_command(settings, unpin_args, format);
         if (*restore) return run_restore_command(settings, restore_args, format);
         if (*validate) return run_validate_command(settings, validate_args, format);
         if (*verify) return run_verify_command(settings, verify_args, format);

@@ -10,7 +10,25 @@ Result<Catalog> load_catalog(const std::string& repository) {
     catalog.repository = repo.location();
     catalog.backups = LB_TRY(repo::read_all_manifests(repo.storage()));
     catalog.window = LB_TRY(compute_window(repo.storage(), catalog.backups));
+    catalog.pins = LB_TRY(repo::read_pins(repo.storage()));
+    for (const auto& object : LB_TRY(repo.storage().list("")))
+        catalog.stored_bytes += object.size;
+    for (const auto& m : catalog.backups)
+        catalog.logical_bytes += m.stats.data_bytes;
     return catalog;
+}
+
+Status pin_backup(const std::string& repository, const std::string& backup_id,
+                  std::optional<Timestamp> until) {
+    repo::Repository repo = LB_TRY(repo::Repository::open(repository));
+    LB_CHECK(repo::read_manifest(repo.storage(), backup_id));
+    return repo::write_pin(repo.storage(), {backup_id, until, system_clock().now()});
+}
+
+Status unpin_backup(const std::string& repository, const std::string& backup_id) {
+    repo::Repository repo = LB_TRY(repo::Repository::open(repository));
+    LB_CHECK(repo::read_manifest(repo.storage(), backup_id));
+    return repo::remove_pin(repo.storage(), backup_id);
 }
 
 }  // namespace lifeboat::engine

@@ -4,8 +4,12 @@
 #include <string>
 #include <vector>
 
+#include <map>
+#include <optional>
 #include "engine/window.hpp"
+
 #include "repository/manifest.hpp"
+#include "repository/pins.hpp"
 
 namespace lifeboat::engine {
 
@@ -13,8 +17,19 @@ struct Catalog {
     std::string repository;
     std::vector<repo::Manifest> backups;  // oldest first
     RestorableWindow window;              // window.backups[i] belongs to backups[i]
+    std::map<std::string, repo::Pin> pins;
+    std::uint64_t stored_bytes = 0;   // every object in the repository
+    std::uint64_t logical_bytes = 0;  // data bytes of all backups together
+    double savings_ratio() const {    // logical data per stored byte
+        return stored_bytes ? static_cast<double>(logical_bytes) / stored_bytes : 0;
+    }
 };
 
 Result<Catalog> load_catalog(const std::string& repository);
+
+// Pins a backup (replacing an earlier pin of it); ErrorCode::not_found for an unknown id.
+Status pin_backup(const std::string& repository, const std::string& backup_id,
+                  std::optional<Timestamp> until);
+Status unpin_backup(const std::string& repository, const std::string& backup_id);
 
 }  // namespace lifeboat::engine
