@@ -57,6 +57,13 @@ struct PinArgs {
     std::string until;
     bool unpin = false;
 };
+struct DrillArgs {
+    std::string to;
+    std::string ago;
+    bool latest = false;
+    std::string checks;
+    bool keep = false;
+};
 struct CopyArgs {
     std::string from;
     std::string to;
@@ -76,6 +83,8 @@ Status run_pin_command(const Settings& s, const PinArgs& args, OutputFormat form
 Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format);
 Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputFormat format);
 Status run_verify_command(const Settings& s, const VerifyArgs& args, OutputFormat format);
+Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat format);
+Status run_drills_command(const Settings& s, OutputFormat format);
 Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat format);
 Status run_demo_command(const Settings& s, const DemoArgs& args, OutputFormat format);
 

@@ -152,6 +152,22 @@ int main(int argc, char** argv) {
     unpin->add_option("backup", unpin_args.backup, "backup id")->required();
     add_json(unpin, common);
 
+    DrillArgs drill_args;
+    auto* drill = app.add_subcommand(
+        "drill",
+        "restore test: restore to a point into a scratch instance, validate, time, record");
+    add_settings(drill, common, {"repo", "pg-bin", "run-as", "jobs", "key-file"});
+    drill->add_option("--to", drill_args.to, "ISO 8601 time with zone");
+    drill->add_option("--ago", drill_args.ago, "how far back, e.g. 30m, 1h (default 1h)");
+    drill->add_flag("--latest", drill_args.latest, "restore to the end of the archive");
+    drill->add_option("--checks", drill_args.checks, "TOML file of user checks");
+    drill->add_flag("--keep", drill_args.keep,
+                    "keep the scratch directory (the server is stopped)");
+    add_json(drill, common);
+    auto* drills = app.add_subcommand("drills", "list recorded drills");
+    add_settings(drills, common, {"repo", "key-file"});
+    add_json(drills, common);
+
     CopyArgs copy_args;
     auto* copy = app.add_subcommand(
         "copy", "copy backups and their WAL to another repository (only missing blocks travel)");
@@ -213,6 +229,8 @@ int main(int argc, char** argv) {
         if (*restore) return run_restore_command(settings, restore_args, format);
         if (*validate) return run_validate_command(settings, validate_args, format);
         if (*verify) return run_verify_command(settings, verify_args, format);
+        if (*drill) return run_drill_command(settings, drill_args, format);
+        if (*drills) return run_drills_command(settings, format);
         if (*copy) return run_copy_command(settings, copy_args, format);
         if (*demo) return run_demo_command(settings, demo_args, format);
         return fail(ErrorCode::usage, "no command given");

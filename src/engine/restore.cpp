@@ -295,6 +295,15 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
                             : std::string());
         }
     }
+    // 'latest' means the end of the archive. With a hole in it, PostgreSQL would stop at the hole
+    // and promote there, silently short of what the archive holds after it.
+    if (!options.target && reach->gap) {
+        return fail(ErrorCode::outside_window,
+                    "cannot restore to latest: WAL segment {} is missing from the archive, so "
+                    "replay would stop there although later WAL exists; restore to a time before "
+                    "it (--to, within {}) or recover the segment",
+                    reach->first_missing_segment, window.describe());
+    }
     const repo::Manifest* manifest = nullptr;
     for (const auto& m : manifests) {
         if (m.id == reach->backup_id) manifest = &m;

@@ -23,6 +23,8 @@ std::string_view kind_tag(ObjectKind kind) {
             return "INDX";
         case ObjectKind::manifest:
             return "MNFT";
+        case ObjectKind::drill:
+            return "DRIL";
         case ObjectKind::pin:
             return "PINS";
         case ObjectKind::wal:

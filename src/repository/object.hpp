@@ -11,7 +11,7 @@
 
 namespace lifeboat::repo {
 
-enum class ObjectKind { config, pack, index, manifest, wal, pin };
+enum class ObjectKind { config, pack, index, manifest, wal, pin, drill };
 
 inline constexpr std::uint32_t k_format_version = 1;
 inline constexpr std::size_t k_header_size = 24;

@@ -1,0 +1,99 @@
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/output.hpp"
+#include "engine/drill.hpp"
+
+namespace lifeboat::cli {
+
+namespace {
+
+Result<std::string> repository_location(const Settings& s) {
+    if (auto repo = s.find("repo")) return s.repository_location(*repo);
+    if (!s.repositories().empty()) return s.repositories().front().location;
+    return fail(ErrorCode::usage, "--repo is required (or set LIFEBOAT_REPO or the config file)");
+}
+
+void print_record(const engine::DrillRecord& r) {
+    std::printf("drill %s: %s\n", r.id.c_str(), r.passed ? "PASSED" : "FAILED");
+    std::printf("  target       %s (backup %s)\n",
+                r.target ? format_iso8601(*r.target).c_str() : "latest",
+                r.backup_id.empty() ? "-" : r.backup_id.c_str());
+    if (!r.error.empty()) std::printf("  error        %s\n", r.error.c_str());
+    std::printf("  RTO          %s = files %s + WAL replay %s + ready %s\n",
+                format_seconds(r.total_seconds).c_str(), format_seconds(r.files_seconds).c_str(),
+                format_seconds(r.replay_seconds).c_str(), format_seconds(r.ready_seconds).c_str());
+    if (r.target && r.newest_commit) {
+        std::printf(
+            "  data loss    at most %s (newest restored commit %s)\n",
+            format_seconds(static_cast<double>(r.target->micros - r.newest_commit->micros) / 1e6)
+                .c_str(),
+            format_iso8601(*r.newest_commit).c_str());
+    }
+    std::size_t failed = 0;
+    for (const auto& c : r.checks) {
+        if (c.passed) continue;
+        ++failed;
+        std::printf("  FAILED %s %s: %s\n", c.kind.c_str(), c.name.c_str(), c.detail.c_str());
+    }
+    std::printf("  checks       %zu passed, %zu failed\n", r.checks.size() - failed, failed);
+    if (!r.kept_directory.empty()) std::printf("  kept         %s\n", r.kept_directory.c_str());
+}
+
+}  // namespace
+
+Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat format) {
+    engine::DrillOptions options;
+    options.repository = LB_TRY(repository_location(s));
+    const int chosen = !args.to.empty() + !args.ago.empty() + args.latest;
+    if (chosen > 1) return fail(ErrorCode::usage, "give one of --to, --ago and --latest");
+    if (!args.to.empty()) options.target = LB_TRY(parse_iso8601(args.to));
+    if (!args.ago.empty()) options.ago = LB_TRY(engine::parse_duration(args.ago));
+    options.latest = args.latest;
+    if (!args.checks.empty()) options.checks_file = args.checks;
+    options.keep = args.keep;
+    std::error_code ec;
+    options.lifeboat_binary = fs::read_symlink("/proc/self/exe", ec);
+    if (auto bin = s.find("pg-bin")) options.pg_bin = *bin;
+    options.run_as_user = s.get("run-as");
+    options.jobs = LB_TRY(s.get_unsigned("jobs"));
+    ProgressLine progress;
+    options.progress = progress.callback();
+    auto record = engine::run_drill(options);
+    progress.clear();
+    if (!record) return std::unexpected(record.error());
+    if (format == OutputFormat::json) {
+        std::printf("%s\n", nlohmann::json::parse(engine::drill_json(*record)).dump(2).c_str());
+    } else {
+        print_record(*record);
+    }
+    if (!record->passed) {
+        return fail(ErrorCode::check_failed, "drill {} failed (recorded in the repository)",
+                    record->id);
+    }
+    return {};
+}
+
+Status run_drills_command(const Settings& s, OutputFormat format) {
+    const auto drills = LB_TRY(engine::read_drills(LB_TRY(repository_location(s))));
+    if (format == OutputFormat::json) {
+        nlohmann::json all = nlohmann::json::array();
+        for (const auto& d : drills)
+            all.push_back(nlohmann::json::parse(engine::drill_json(d)));
+        std::printf("%s\n", all.dump(2).c_str());
+        return {};
+    }
+    if (drills.empty()) std::printf("no drills recorded yet (run `lifeboat drill`)\n");
+    for (const auto& d : drills) {
+        std::printf("%-28s %-7s target %-28s backup %-20s RTO %s\n", d.id.c_str(),
+                    d.passed ? "PASSED" : "FAILED",
+                    d.target ? format_iso8601(*d.target).c_str() : "latest",
+                    d.backup_id.empty() ? "-" : d.backup_id.c_str(),
+                    format_seconds(d.total_seconds).c_str());
+    }
+    return {};
+}
+
+}  // namespace lifeboat::cli

@@ -1,0 +1,213 @@
+#include "engine/drill.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/restore.hpp"
+#include "engine/validate.hpp"
+#include "repository/object.hpp"
+#include "repository/repository.hpp"
+#include "sources/postgres/connection.hpp"
+#include "sources/postgres/local_server.hpp"
+#include "util/process.hpp"
+
+namespace lifeboat::engine {
+
+using nlohmann::json;
+
+namespace {
+
+std::string drill_key(const std::string& id) {
+    return "drills/" + id;
+}
+
+json to_json(const DrillRecord& r) {
+    json checks = json::array();
+    for (const auto& c : r.checks) {
+        checks.push_back(
+            {{"kind", c.kind}, {"name", c.name}, {"passed", c.passed}, {"detail", c.detail}});
+    }
+    auto time = [](const std::optional<Timestamp>& t) {
+        return t ? json(format_iso8601(*t)) : json(nullptr);
+    };
+    return {{"id", r.id},
+            {"started", format_iso8601(r.started)},
+            {"target", r.target ? json(format_iso8601(*r.target)) : json("latest")},
+            {"backup", r.backup_id},
+            {"passed", r.passed},
+            {"error", r.error},
+            {"phases",
+             {{"files_seconds", r.files_seconds},
+              {"replay_seconds", r.replay_seconds},
+              {"ready_seconds", r.ready_seconds},
+              {"total_seconds", r.total_seconds}}},
+            {"newest_commit", time(r.newest_commit)},
+            {"data_loss_bound_seconds",
+             r.target && r.newest_commit
+                 ? json(static_cast<double>(r.target->micros - r.newest_commit->micros) / 1e6)
+                 : json(nullptr)},
+            {"checks", checks},
+            {"kept_directory", r.kept_directory}};
+}
+
+Result<DrillRecord> from_json(const json& j) {
+    DrillRecord r;
+    r.id = j.at("id").get<std::string>();
+    r.started = LB_TRY(parse_iso8601(j.at("started").get<std::string>()));
+    const std::string target = j.at("target").get<std::string>();
+    if (target != "latest") r.target = LB_TRY(parse_iso8601(target));
+    r.backup_id = j.value("backup", "");
+    r.passed = j.at("passed").get<bool>();
+    r.error = j.value("error", "");
+    const json& p = j.at("phases");
+    r.files_seconds = p.value("files_seconds", 0.0);
+    r.replay_seconds = p.value("replay_seconds", 0.0);
+    r.ready_seconds = p.value("ready_seconds", 0.0);
+    r.total_seconds = p.value("total_seconds", 0.0);
+    if (j.contains("newest_commit") && !j.at("newest_commit").is_null()) {
+        r.newest_commit = LB_TRY(parse_iso8601(j.at("newest_commit").get<std::string>()));
+    }
+    for (const auto& c : j.value("checks", json::array())) {
+        r.checks.push_back({c.value("kind", ""), c.value("name", ""), c.value("detail", ""),
+                            c.value("passed", false)});
+    }
+    r.kept_directory = j.value("kept_directory", "");
+    return r;
+}
+
+std::string new_drill_id(Timestamp now) {
+    std::random_device rd;
+    return fmt::format("{}-{:04x}", format_compact(now), rd() & 0xffff);
+}
+
+// The newest commit the restored instance holds, when track_commit_timestamp makes it known.
+std::optional<Timestamp> newest_commit(const std::string& conninfo) {
+    auto conn = postgres::Connection::open(conninfo);
+    if (!conn) return std::nullopt;
+    auto value = conn->query_value(
+        "SELECT (extract(epoch FROM timestamp) * 1000000)::bigint FROM pg_last_committed_xact()");
+    if (!value || value->empty()) return std::nullopt;
+    std::int64_t micros = 0;
+    std::from_chars(value->data(), value->data() + value->size(), micros);
+    return Timestamp{micros};
+}
+
+}  // namespace
+
+Result<std::chrono::seconds> parse_duration(std::string_view text) {
+    std::int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    const std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
+    if (ec != std::errc() || value < 0 || unit.size() != 1) {
+        return fail(ErrorCode::usage, "malformed duration '{}' (examples: 90s, 30m, 1h, 2d)", text);
+    }
+    switch (unit[0]) {
+        case 's':
+            return std::chrono::seconds(value);
+        case 'm':
+            return std::chrono::seconds(value * 60);
+        case 'h':
+            return std::chrono::seconds(value * 3600);
+        case 'd':
+            return std::chrono::seconds(value * 86400);
+    }
+    return fail(ErrorCode::usage, "malformed duration '{}' (examples: 90s, 30m, 1h, 2d)", text);
+}
+
+Result<DrillRecord> run_drill(const DrillOptions& options) {
+    repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
+    DrillRecord record;
+    record.started = system_clock().now();
+    record.id = new_drill_id(record.started);
+    if (!options.latest) {
+        record.target = options.target
+                            ? *options.target
+                            : Timestamp{record.started.micros - options.ago.count() * 1000000};
+    }
+    auto scratch = TempDirectory::create("/tmp", "lifeboat-drill-");
+    if (!scratch) return std::unexpected(scratch.error());
+    if (options.keep) scratch->keep();
+    const fs::path data_dir = scratch->path() / "data";
+    // The server's account must be able to reach the data directory inside the scratch one.
+    ::chmod(scratch->path().c_str(), 0755);
+
+    RestoreOptions restore;
+    restore.repository = options.repository;
+    restore.target = record.target;
+    restore.target_dir = data_dir;
+    restore.start = StartServer::yes;
+    restore.lifeboat_binary = options.lifeboat_binary;
+    restore.pg_bin = options.pg_bin;
+    restore.run_as_user = options.run_as_user;
+    restore.jobs = options.jobs;
+    restore.progress = options.progress;
+    auto restored = run_restore(restore);
+    if (restored) {
+        record.backup_id = restored->backup_id;
+        record.files_seconds = restored->files_seconds;
+        record.replay_seconds = restored->replay_seconds;
+        record.ready_seconds = restored->ready_seconds;
+        record.total_seconds = restored->total_seconds;
+        record.newest_commit = newest_commit(restored->conninfo);
+        ValidateOptions validate;
+        validate.conninfo = restored->conninfo;
+        validate.checks_file = options.checks_file;
+        validate.target = record.target;
+        auto report = run_validation(validate);
+        if (report) {
+            for (const auto& c : report->checks) {
+                record.checks.push_back({c.kind, c.name, c.detail, c.passed});
+            }
+            record.passed = report->passed();
+        } else {
+            record.error = report.error().message;
+        }
+    } else {
+        record.error = restored.error().message;
+    }
+    // Always stop what the drill started, by its data directory.
+    if (auto bindir = postgres::find_server_bindir(options.pg_bin)) {
+        auto account = postgres::server_account(data_dir, options.run_as_user);
+        postgres::LocalServer server(*bindir, data_dir,
+                                     account ? *account : std::optional<UserAccount>());
+        (void)server.stop(postgres::LocalServer::StopMode::fast);
+    }
+    if (options.keep) record.kept_directory = scratch->path().string();
+
+    const std::string object = LB_TRY(repo::encode_object(
+        repo::ObjectKind::drill, to_json(record).dump(), repo::PayloadCompression::none));
+    LB_CHECK(repository.storage().write(drill_key(record.id), object, Overwrite::never));
+    return record;
+}
+
+Result<std::vector<DrillRecord>> read_drills(const std::string& repository_location) {
+    repo::Repository repository = LB_TRY(repo::Repository::open(repository_location));
+    std::vector<DrillRecord> out;
+    for (const auto& object : LB_TRY(repository.storage().list("drills"))) {
+        const std::string bytes = LB_TRY(repository.storage().read(object.key));
+        const std::string text =
+            LB_TRY(repo::decode_object(bytes, repo::ObjectKind::drill, object.key));
+        try {
+            auto record = from_json(json::parse(text));
+            if (!record) return std::unexpected(record.error().context("{}", object.key));
+            out.push_back(std::move(*record));
+        } catch (const json::exception& e) {
+            return fail(ErrorCode::corrupt, "{}: malformed drill record: {}", object.key, e.what());
+        }
+    }
+    std::sort(out.begin(), out.end(),
+              [](const DrillRecord& a, const DrillRecord& b) { return a.started < b.started; });
+    return out;
+}
+
+std::string drill_json(const DrillRecord& record) {
+    return to_json(record).dump();
+}
+
+}  // namespace lifeboat::engine

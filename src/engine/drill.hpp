@@ -1,0 +1,66 @@
+// drill: an automated restore test. Restores the repository's source to a point (default: one
+// hour ago) into a scratch directory on a free port, waits until it accepts read-write queries,
+// validates it (row counts, foreign keys, indexes, and the user's checks), measures the RTO phase
+// by phase, stops the instance and removes the scratch directory (unless asked to keep it), and
+// records the outcome in the repository as evidence (`drills/<id>`, immutable). A drill never
+// touches the source and never archives into its repository; drills on different ports can run
+// at the same time.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/progress.hpp"
+#include "util/fs.hpp"
+#include "util/time.hpp"
+
+namespace lifeboat::engine {
+
+struct DrillOptions {
+    std::string repository;
+    std::optional<Timestamp> target;  // nullopt and !latest: now - ago
+    std::chrono::seconds ago{3600};
+    bool latest = false;
+    std::optional<fs::path> checks_file;
+    bool keep = false;
+    fs::path lifeboat_binary;
+    std::optional<fs::path> pg_bin;
+    std::string run_as_user = "postgres";
+    unsigned jobs = 0;
+    ProgressFn progress;
+};
+
+struct DrillCheck {
+    std::string kind, name, detail;
+    bool passed = false;
+};
+
+struct DrillRecord {
+    std::string id;
+    Timestamp started;
+    std::optional<Timestamp> target;  // nullopt: latest
+    std::string backup_id;
+    bool passed = false;
+    std::string error;  // why it failed before checks could run
+    double files_seconds = 0, replay_seconds = 0, ready_seconds = 0, total_seconds = 0;
+    std::optional<Timestamp> newest_commit;  // in the restored instance, when known
+    std::vector<DrillCheck> checks;
+    std::string kept_directory;
+};
+
+// Runs the drill and records it. Errors only when the drill could not even be recorded (no
+// repository); a failed restore or check is a recorded, failed drill.
+Result<DrillRecord> run_drill(const DrillOptions& options);
+
+// Every recorded drill, oldest first.
+Result<std::vector<DrillRecord>> read_drills(const std::string& repository);
+
+// The record as one JSON object (what is stored, and what `drill --json` prints).
+std::string drill_json(const DrillRecord& record);
+
+// "1h", "30m", "90s", "2d" -> seconds.
+Result<std::chrono::seconds> parse_duration(std::string_view text);
+
+}  // namespace lifeboat::engine

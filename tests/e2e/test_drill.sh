@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Restore drills: a drill restores to a point into a scratch instance, validates it, times it,
+# records the evidence in the repository and cleans up; a failing user check fails the drill but
+# is still recorded and cleaned up; a WAL segment missing inside the window fails the drill
+# naming the segment.
+source "$(dirname "$0")/lib.sh" "$@"
+
+start_source
+q "CREATE TABLE ticks (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())"
+q "CREATE TABLE users (id int PRIMARY KEY)"
+q "INSERT INTO ticks (id) SELECT g FROM generate_series(1, 50) g"
+backup_json
+for i in $(seq 51 80); do q "INSERT INTO ticks (id) VALUES ($i)"; sleep 0.05; done
+TARGET=$(q "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+for i in $(seq 81 90); do q "INSERT INTO ticks (id) VALUES ($i)"; done
+switch_wal_and_wait
+
+cat >"$T/good.toml" <<'EOC'
+[[check]]
+name = "ticks restored"
+sql = "SELECT count(*) FROM ticks"
+expect = "= 80"
+
+[[check]]
+name = "nothing after the target"
+sql = "SELECT max(at) FROM ticks"
+expect = "<= target"
+EOC
+cat >"$T/bad.toml" <<'EOC'
+[[check]]
+name = "users exist"
+sql = "SELECT count(*) FROM users"
+expect = "> 0"
+EOC
+chmod 644 "$T"/*.toml
+
+expect_exit 0 lb drill --repo "$REPO" --to "$TARGET" --checks "$T/good.toml" --json
+expect_eq "$(jq -r .passed "$OUT")" true "drill passed"
+expect_eq "$(jq -r .backup "$OUT")" "$BACKUP_ID" "backup used"
+python3 - "$OUT" <<'PY' || fail "RTO phases do not add up to the total"
+import json, sys
+p = json.load(open(sys.argv[1]))["phases"]
+parts = p["files_seconds"] + p["replay_seconds"] + p["ready_seconds"]
+assert 0 < parts <= p["total_seconds"] + 0.05 and p["total_seconds"] - parts < 0.5, p
+PY
+ok "drill passed; phases add up"
+
+expect_exit 10 lb drill --repo "$REPO" --to "$TARGET" --checks "$T/bad.toml" --json
+expect_eq "$(jq -r .passed "$OUT")" false "drill with a failing check"
+expect_in "$OUT" "users exist"
+ls -d /tmp/lifeboat-drill-* 2>/dev/null && fail "a drill left its scratch directory behind"
+pgrep -f "lifeboat-drill-" >/dev/null && fail "a drill left a server running"
+ok "failed drill recorded and cleaned up"
+
+# A segment missing inside the window: the drill fails and names it.
+SEGMENT=$(find "$REPO/wal" -type f -name '0000000100000000000000*' ! -name '*.backup' | sort | tail -2 | head -1)
+NAME=$(basename "$SEGMENT")
+mv "$SEGMENT" "$T/"
+expect_exit 10 lb drill --repo "$REPO" --latest --json
+expect_eq "$(jq -r .passed "$OUT")" false "drill with a missing segment"
+expect_in "$OUT" "$NAME"
+mv "$T/$NAME" "$SEGMENT"
+
+expect_exit 0 lb drills --repo "$REPO" --json
+expect_eq "$(jq -r 'length' "$OUT")" 3 "recorded drills"
+expect_eq "$(jq -r '[.[] | select(.passed)] | length' "$OUT")" 1 "passed drills"
+finish
