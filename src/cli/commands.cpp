@@ -11,6 +11,7 @@
 #include "engine/backup.hpp"
 #include "engine/catalog.hpp"
 #include "engine/copy.hpp"
+#include "engine/drill.hpp"
 #include "engine/restore.hpp"
 #include "engine/validate.hpp"
 #include "engine/verify.hpp"
@@ -273,6 +274,16 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
         }
         return true;
     };
+    // When each backup was last proven restorable by a passing drill.
+    std::map<std::string, Timestamp> proven;
+    for (const auto& d : LB_TRY(engine::read_drills(LB_TRY(repository_of(s))))) {
+        if (d.passed) proven[d.backup_id] = d.started;
+    }
+    auto proven_at = [&](const std::string& id) -> std::optional<Timestamp> {
+        auto it = proven.find(id);
+        if (it == proven.end()) return std::nullopt;
+        return it->second;
+    };
     const Timestamp now = system_clock().now();
     auto pin_of = [&](const std::string& id) -> const repo::Pin* {
         auto it = catalog.pins.find(id);
@@ -299,6 +310,7 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
                                {"reach_from", format_iso8601(reach.from)},
                                {"reach_to", time_or_null(reach.to)},
                                {"pinned", pin != nullptr},
+                               {"last_proven", time_or_null(proven_at(m.id))},
                                {"pinned_until", pin ? time_or_null(pin->until) : json(nullptr)}});
         }
         print_json({{"repository", catalog.repository},
@@ -333,6 +345,7 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
             }
             for (const auto& [k, v] : m.tags)
                 tags += (tags.empty() ? "" : ",") + k + "=" + v;
+            if (auto at = proven_at(m.id)) tags += " [proven " + format_iso8601(*at) + "]";
             if (!window.backups[i].consistent)
                 tags += (tags.empty() ? "" : " ") + std::string("[WAL missing]");
             std::printf("%-20s %-28s %-28s %-12s %-12s %3u %10s %10s  %s\n", m.id.c_str(),

@@ -61,6 +61,8 @@ expect_eq "$(jq -r .passed "$OUT")" false "drill with a missing segment"
 expect_in "$OUT" "$NAME"
 mv "$T/$NAME" "$SEGMENT"
 
+expect_exit 0 lb list --repo "$REPO" --json
+[ "$(jq -r '.backups[0].last_proven' "$OUT")" != null ] || fail "list does not show when the backup was proven"
 expect_exit 0 lb drills --repo "$REPO" --json
 expect_eq "$(jq -r 'length' "$OUT")" 3 "recorded drills"
 expect_eq "$(jq -r '[.[] | select(.passed)] | length' "$OUT")" 1 "passed drills"
