@@ -9,6 +9,8 @@ namespace lifeboat::engine {
 
 namespace {
 
+constexpr std::uint64_t k_readahead = 4 * 1024 * 1024;
+
 // Verifies the pages of one block; re-reads a failing page once, since a page being written
 // while we read it can look torn.
 Status check_pages(const File& file, const postgres::DataEntry& entry, std::uint64_t offset,
@@ -56,6 +58,12 @@ Result<ChunkResult> FileReader::read(const postgres::DataEntry& entry, std::uint
         const std::size_t want =
             end ? static_cast<std::size_t>(std::min<std::uint64_t>(m_block_size, *end - offset))
                 : m_block_size;
+        // Start reading the next blocks while this one is hashed and compressed.
+        if (offset % k_readahead == 0) {
+            const std::uint64_t ahead = end ? std::min<std::uint64_t>(k_readahead, *end - offset)
+                                            : k_readahead;
+            file->advise_will_need(offset + m_block_size, ahead);
+        }
         const std::size_t n = LB_TRY(file->read_at(offset, buffer.data(), want));
         if (n == 0) break;
         if (m_verify_pages && entry.is_relation) {

@@ -106,6 +106,13 @@ void File::advise_sequential() const {
     if (m_fd >= 0) ::posix_fadvise(m_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 }
 
+void File::advise_will_need(std::uint64_t offset, std::uint64_t length) const {
+    if (m_fd >= 0) {
+        ::posix_fadvise(m_fd, static_cast<off_t>(offset), static_cast<off_t>(length),
+                        POSIX_FADV_WILLNEED);
+    }
+}
+
 Result<std::uint64_t> File::size() const {
     struct stat st {};
     if (::fstat(m_fd, &st) != 0) {
