@@ -2,6 +2,8 @@
 
 #include <zstd.h>
 
+#include <memory>
+
 namespace lifeboat {
 
 Compressor::Compressor(int level) : m_ctx(ZSTD_createCCtx()), m_level(level) {}
@@ -47,6 +49,25 @@ Status Decompressor::decompress(std::string_view frame, std::size_t expected_siz
         return fail(ErrorCode::corrupt, "zstd frame holds {} bytes, expected {}", n, expected_size);
     }
     return {};
+}
+
+Status zstd_compress_to(std::string_view input, int level,
+                        const std::function<Status(std::string_view)>& sink) {
+    std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> ctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+    ZSTD_CCtx_setParameter(ctx.get(), ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setPledgedSrcSize(ctx.get(), input.size());  // the frame records the size
+    std::string chunk(1 << 20, '\0');
+    ZSTD_inBuffer in{input.data(), input.size(), 0};
+    for (;;) {
+        ZSTD_outBuffer out{chunk.data(), chunk.size(), 0};
+        const std::size_t remaining = ZSTD_compressStream2(ctx.get(), &out, &in, ZSTD_e_end);
+        if (ZSTD_isError(remaining)) {
+            return fail(ErrorCode::internal, "zstd compression failed: {}",
+                        ZSTD_getErrorName(remaining));
+        }
+        if (out.pos > 0) LB_CHECK(sink(std::string_view(chunk.data(), out.pos)));
+        if (remaining == 0) return {};
+    }
 }
 
 Result<std::string> zstd_compress(std::string_view input, int level) {

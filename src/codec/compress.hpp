@@ -2,6 +2,7 @@
 // complete zstd frame (the frame records its content size, which decompression checks).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -36,6 +37,11 @@ class Decompressor {
   private:
     void* m_ctx;
 };
+
+// Compresses `input` into one zstd frame handed to `sink` in pieces of at most 1 MiB, so a large
+// input never needs a second buffer of its size.
+Status zstd_compress_to(std::string_view input, int level,
+                        const std::function<Status(std::string_view)>& sink);
 
 // One-shot helpers for small metadata objects.
 Result<std::string> zstd_compress(std::string_view input, int level);
