@@ -64,6 +64,9 @@ struct DrillArgs {
     std::string checks;
     bool keep = false;
 };
+struct ReportArgs {
+    std::string format = "markdown";
+};
 struct CopyArgs {
     std::string from;
     std::string to;
@@ -85,6 +88,7 @@ Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputF
 Status run_verify_command(const Settings& s, const VerifyArgs& args, OutputFormat format);
 Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat format);
 Status run_drills_command(const Settings& s, OutputFormat format);
+Status run_report_command(const Settings& s, const ReportArgs& args, OutputFormat format);
 Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat format);
 Status run_demo_command(const Settings& s, const DemoArgs& args, OutputFormat format);
 

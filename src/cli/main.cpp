@@ -168,6 +168,14 @@ int main(int argc, char** argv) {
     add_settings(drills, common, {"repo", "key-file"});
     add_json(drills, common);
 
+    ReportArgs report_args;
+    auto* report =
+        app.add_subcommand("report", "the disaster-recovery report (markdown, html or json)");
+    add_settings(report, common, {"repo", "key-file"});
+    report->add_option("--format", report_args.format, "markdown (default), html or json")
+        ->check(CLI::IsMember({"markdown", "html", "json"}));
+    add_json(report, common);
+
     CopyArgs copy_args;
     auto* copy = app.add_subcommand(
         "copy", "copy backups and their WAL to another repository (only missing blocks travel)");
@@ -231,6 +239,7 @@ int main(int argc, char** argv) {
         if (*verify) return run_verify_command(settings, verify_args, format);
         if (*drill) return run_drill_command(settings, drill_args, format);
         if (*drills) return run_drills_command(settings, format);
+        if (*report) return run_report_command(settings, report_args, format);
         if (*copy) return run_copy_command(settings, copy_args, format);
         if (*demo) return run_demo_command(settings, demo_args, format);
         return fail(ErrorCode::usage, "no command given");

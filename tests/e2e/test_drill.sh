@@ -66,4 +66,16 @@ expect_exit 0 lb list --repo "$REPO" --json
 expect_exit 0 lb drills --repo "$REPO" --json
 expect_eq "$(jq -r 'length' "$OUT")" 3 "recorded drills"
 expect_eq "$(jq -r '[.[] | select(.passed)] | length' "$OUT")" 1 "passed drills"
+# The disaster-recovery report: its figures match list and drills.
+expect_exit 0 lb report --repo "$REPO" --format json
+expect_eq "$(jq -r '.repositories[0].drills | length' "$OUT")" 3 "drills in the report"
+expect_eq "$(jq -r '.repositories[0].newest_backup' "$OUT")" "$BACKUP_ID" "newest backup in the report"
+LIST_EARLIEST=$(lb list --repo "$REPO" --json | jq -r .window.earliest)
+expect_eq "$(jq -r '.repositories[0].window_earliest' "$OUT")" "$LIST_EARLIEST" "window in the report"
+[ "$(jq -r '.repositories[0].rpo_seconds' "$OUT")" != null ] || fail "no RPO in the report"
+expect_exit 0 lb report --repo "$REPO"
+expect_in "$OUT" "Disaster-recovery report"
+expect_in "$OUT" "lifeboat restore --repo"
+expect_exit 0 lb report --repo "$REPO" --format html
+expect_in "$OUT" "<!doctype html>"
 finish

@@ -1,0 +1,174 @@
+// report: the disaster-recovery report a team reviews every quarter, generated from the truth
+// (repositories, backups, WAL, drills) instead of written by hand. Markdown, HTML or JSON.
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/output.hpp"
+#include "engine/catalog.hpp"
+#include "engine/drill.hpp"
+#include "repository/repository.hpp"
+#include "repository/wal_archive.hpp"
+
+namespace lifeboat::cli {
+
+using nlohmann::json;
+
+namespace {
+
+struct RepositoryReport {
+    std::string name;
+    std::string location;
+    engine::Catalog catalog;
+    std::vector<engine::DrillRecord> drills;
+    std::optional<Timestamp> newest_wal_pushed;
+};
+
+Result<RepositoryReport> gather(const std::string& name, const std::string& location) {
+    RepositoryReport r{name, location, LB_TRY(engine::load_catalog(location)),
+                       LB_TRY(engine::read_drills(location)), std::nullopt};
+    repo::Repository repository = LB_TRY(repo::Repository::open(location));
+    const auto names = LB_TRY(repo::list_wal_names(repository.storage()));
+    for (auto it = names.rbegin(); it != names.rend(); ++it) {
+        if (it->find('.') != std::string::npos) continue;  // segments only
+        r.newest_wal_pushed = LB_TRY(repo::read_wal_meta(repository.storage(), *it)).pushed;
+        break;
+    }
+    return r;
+}
+
+std::string seconds_text(double s) {
+    if (s >= 3600) return fmt::format("{:.1f} h", s / 3600);
+    if (s >= 60) return fmt::format("{:.1f} min", s / 60);
+    return fmt::format("{:.1f} s", s);
+}
+
+json report_json(const std::vector<RepositoryReport>& reports, Timestamp now) {
+    json out = {{"generated", format_iso8601(now)}, {"repositories", json::array()}};
+    for (const auto& r : reports) {
+        const auto& c = r.catalog;
+        json drills = json::array();
+        for (auto it = r.drills.rbegin(); it != r.drills.rend() && drills.size() < 5; ++it) {
+            drills.push_back({{"id", it->id},
+                              {"started", format_iso8601(it->started)},
+                              {"passed", it->passed},
+                              {"rto_seconds", it->total_seconds},
+                              {"backup", it->backup_id}});
+        }
+        out["repositories"].push_back(
+            {{"name", r.name},
+             {"location", r.location},
+             {"backups", c.backups.size()},
+             {"newest_backup", c.backups.empty() ? json(nullptr) : json(c.backups.back().id)},
+             {"window_earliest",
+              c.window.earliest ? json(format_iso8601(*c.window.earliest)) : json(nullptr)},
+             {"window_latest",
+              c.window.latest ? json(format_iso8601(*c.window.latest)) : json(nullptr)},
+             {"rpo_seconds",
+              r.newest_wal_pushed
+                  ? json(static_cast<double>(now.micros - r.newest_wal_pushed->micros) / 1e6)
+                  : json(nullptr)},
+             {"stored_bytes", c.stored_bytes},
+             {"logical_bytes", c.logical_bytes},
+             {"drills", drills}});
+    }
+    return out;
+}
+
+std::string markdown(const std::vector<RepositoryReport>& reports, Timestamp now) {
+    std::string md = fmt::format("# Disaster-recovery report\n\nGenerated {} by Lifeboat.\n\n",
+                                 format_iso8601(now));
+    for (const auto& r : reports) {
+        const auto& c = r.catalog;
+        md += fmt::format("## Repository `{}` ({})\n\n", r.name, r.location);
+        md += "| item | value |\n| --- | --- |\n";
+        md += fmt::format("| backups | {} (newest {}) |\n", c.backups.size(),
+                          c.backups.empty() ? "none" : c.backups.back().id);
+        md += fmt::format("| restorable window | {} |\n", c.window.describe());
+        md += fmt::format(
+            "| measured RPO (age of the newest archived WAL) | {} |\n",
+            r.newest_wal_pushed
+                ? seconds_text(static_cast<double>(now.micros - r.newest_wal_pushed->micros) / 1e6)
+                : "no WAL archived");
+        md += fmt::format("| stored | {} for {} of data ({:.1f}x less) |\n",
+                          human_bytes(c.stored_bytes), human_bytes(c.logical_bytes),
+                          c.savings_ratio());
+        std::size_t passed = 0;
+        for (const auto& d : r.drills)
+            passed += d.passed;
+        md += fmt::format("| drills | {} recorded, {} passed |\n\n", r.drills.size(), passed);
+        if (!r.drills.empty()) {
+            md += "Last drills:\n\n| drill | result | backup | RTO |\n| --- | --- | --- | --- |\n";
+            int shown = 0;
+            for (auto it = r.drills.rbegin(); it != r.drills.rend() && shown < 5; ++it, ++shown) {
+                md += fmt::format(
+                    "| {} | {} | {} | {} |\n", it->id, it->passed ? "PASSED" : "FAILED",
+                    it->backup_id.empty() ? "-" : it->backup_id, seconds_text(it->total_seconds));
+            }
+            md += "\n";
+        }
+        md += "Steps to restore from this repository:\n\n```sh\n";
+        md += fmt::format("lifeboat list --repo '{}'\n", r.location);
+        md += fmt::format(
+            "lifeboat restore --repo '{}' --to <TIME|latest> --target-dir <NEW_DIR> "
+            "--port <PORT> --start\n",
+            r.location);
+        md +=
+            "lifeboat validate --pg \"host=<SOCKET_DIR> port=<PORT> dbname=<DB>\" --checks "
+            "<CHECKS.toml>\n```\n\n";
+    }
+    return md;
+}
+
+std::string html_escape(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        switch (c) {
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '&':
+                out += "&amp;";
+                break;
+            default:
+                out += c;
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+Status run_report_command(const Settings& s, const ReportArgs& args, OutputFormat format) {
+    std::vector<std::pair<std::string, std::string>> targets;
+    if (auto repo = s.find("repo")) {
+        targets.emplace_back(*repo, s.repository_location(*repo));
+    } else {
+        for (const auto& r : s.repositories())
+            targets.emplace_back(r.name, r.location);
+    }
+    if (targets.empty())
+        return fail(ErrorCode::usage, "--repo is required (or name repositories in --config)");
+    std::vector<RepositoryReport> reports;
+    for (const auto& [name, location] : targets)
+        reports.push_back(LB_TRY(gather(name, location)));
+    const Timestamp now = system_clock().now();
+    const std::string kind = format == OutputFormat::json ? "json" : args.format;
+    if (kind == "json") {
+        std::printf("%s\n", report_json(reports, now).dump(2).c_str());
+    } else if (kind == "html") {
+        std::printf(
+            "<!doctype html><meta charset=utf-8><title>Lifeboat disaster-recovery report</title>"
+            "<pre>%s</pre>\n",
+            html_escape(markdown(reports, now)).c_str());
+    } else {
+        std::printf("%s", markdown(reports, now).c_str());
+    }
+    return {};
+}
+
+}  // namespace lifeboat::cli
