@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache
   libpq-dev libssl-dev libzstd-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql-15 postgresql-client-15 zstd clang-format git python3 jq procps iproute2
+  postgresql-15 postgresql-client-15 zstd clang-format git python3 jq procps iproute2 pgbackrest time
   libcurl4-openssl-dev s3cmd
 )
 # Node runs the S3 test server (s3rver, pinned in tests/s3/package-lock.json). A Node that is

@@ -78,8 +78,8 @@ Status check_header(std::string_view header, ObjectKind expected, std::string_vi
     return {};
 }
 
-Result<std::string> decode_object(std::string_view bytes, ObjectKind expected,
-                                  std::string_view key) {
+Result<std::string_view> verified_raw_payload(std::string_view bytes, ObjectKind expected,
+                                              std::string_view key) {
     if (bytes.size() < k_header_size + k_trailer_size) {
         return fail(ErrorCode::corrupt, "{}: truncated object ({} bytes)", key, bytes.size());
     }
@@ -89,7 +89,12 @@ Result<std::string> decode_object(std::string_view bytes, ObjectKind expected,
     if (std::memcmp(actual.data(), bytes.data() + body.size(), k_trailer_size) != 0) {
         return fail(ErrorCode::corrupt, "{}: checksum mismatch (the object is damaged)", key);
     }
-    const std::string_view payload = body.substr(k_header_size);
+    return body.substr(k_header_size);
+}
+
+Result<std::string> decode_object(std::string_view bytes, ObjectKind expected,
+                                  std::string_view key) {
+    const std::string_view payload = LB_TRY(verified_raw_payload(bytes, expected, key));
     if (get_le<std::uint32_t>(bytes, 16) & k_flag_zstd_payload) {
         auto plain = zstd_decompress(payload);
         if (!plain) return std::unexpected(plain.error().context("{}", key));

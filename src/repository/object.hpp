@@ -34,6 +34,11 @@ Result<std::string> encode_object(ObjectKind kind, std::string_view payload,
 Result<std::string> decode_object(std::string_view bytes, ObjectKind expected,
                                   std::string_view key);
 
+// Checks envelope and trailer and returns a view of the payload as stored (still compressed if
+// the flags say so), without copying it: for large objects such as WAL segments.
+Result<std::string_view> verified_raw_payload(std::string_view bytes, ObjectKind expected,
+                                              std::string_view key);
+
 // Checks only the header (used when reading ranges of a pack without the whole object).
 Status check_header(std::string_view header, ObjectKind expected, std::string_view key);
 

@@ -135,14 +135,15 @@ Result<std::string> fetch_wal(const Storage& storage, const std::string& name) {
         }
         return std::unexpected(bytes.error());
     }
-    const std::string payload = LB_TRY(decode_object(*bytes, ObjectKind::wal, key));
+    // A view into the object: a 16 MiB segment is held once compressed and once decompressed.
+    const std::string_view payload = LB_TRY(verified_raw_payload(*bytes, ObjectKind::wal, key));
     if (payload.size() < 4) return fail(ErrorCode::corrupt, "{}: truncated", key);
     const std::uint32_t meta_length = get_le<std::uint32_t>(payload, 0);
     if (4 + static_cast<std::size_t>(meta_length) > payload.size()) {
         return fail(ErrorCode::corrupt, "{}: bad metadata length", key);
     }
-    const WalMeta meta = LB_TRY(decode_meta(std::string_view(payload).substr(4, meta_length), key));
-    const std::string_view data = std::string_view(payload).substr(4 + meta_length);
+    const WalMeta meta = LB_TRY(decode_meta(payload.substr(4, meta_length), key));
+    const std::string_view data = payload.substr(4 + meta_length);
     std::string content;
     if (meta.codec == BlockCodec::zstd) {
         Decompressor d;
