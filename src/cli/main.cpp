@@ -49,8 +49,9 @@ int main(int argc, char** argv) {
     CLI::App app{
         "Lifeboat: PostgreSQL backup, point-in-time recovery and restore drills.\n"
         "Exit status: 0 ok, 1 not found, 2 usage, 3 config, 4 not a repository, 5 repository,\n"
-        "6 corrupt, 7 conflict, 8 database, 9 outside window, 10 check failed, 11 io, 13 unavailable,\n"
-                 "70 internal.",
+        "6 corrupt, 7 conflict, 8 database, 9 outside window, 10 check failed, 11 io, 13 "
+        "unavailable,\n"
+        "70 internal.",
         "lifeboat"};
     app.require_subcommand(1);
     app.set_version_flag("--version", k_version);

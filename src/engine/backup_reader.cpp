@@ -60,8 +60,8 @@ Result<ChunkResult> FileReader::read(const postgres::DataEntry& entry, std::uint
                 : m_block_size;
         // Start reading the next blocks while this one is hashed and compressed.
         if (offset % k_readahead == 0) {
-            const std::uint64_t ahead = end ? std::min<std::uint64_t>(k_readahead, *end - offset)
-                                            : k_readahead;
+            const std::uint64_t ahead =
+                end ? std::min<std::uint64_t>(k_readahead, *end - offset) : k_readahead;
             file->advise_will_need(offset + m_block_size, ahead);
         }
         const std::size_t n = LB_TRY(file->read_at(offset, buffer.data(), want));
