@@ -95,9 +95,12 @@ Status wal_fetch(const WalFetchOptions& options) {
     if (is_segment && ::rename((spool / options.name).c_str(), options.destination.c_str()) == 0) {
         segment_size = fs::file_size(options.destination, ec);
     }
-    repo::Repository repo = LB_TRY(repo::Repository::open(options.repository));
-    if (segment_size == 0) {
-        auto content = repo::fetch_wal(repo.storage(), options.name);
+    // Once the file is in place (from the spool), nothing below may fail the call.
+    const bool from_spool = segment_size != 0;
+    auto repo = repo::Repository::open(options.repository);
+    if (!repo && !from_spool) return std::unexpected(repo.error());
+    if (!from_spool) {
+        auto content = repo::fetch_wal(repo->storage(), options.name);
         if (!content) {
             if (is_segment && content.error().code == ErrorCode::not_found) {
                 fs::remove_all(spool, ec);  // the end of the archive: recovery is finishing
@@ -107,11 +110,12 @@ Status wal_fetch(const WalFetchOptions& options) {
         LB_CHECK(write_file_atomic(options.destination, *content, Durability::none));
         segment_size = content->size();
     }
+    if (!repo) return {};
     if (!is_segment || options.prefetch == 0) return {};
     const auto current = postgres::parse_wal_file_name(options.name, segment_size);
     if (!current || !postgres::is_valid_wal_segment_size(segment_size)) return {};
     if (!ensure_directory(spool)) return {};
-    start_prefetcher(repo, spool, *current, segment_size, options.prefetch);
+    start_prefetcher(*repo, spool, *current, segment_size, options.prefetch);
     return {};
 }
 
