@@ -55,6 +55,9 @@ WANT=$(q "SELECT count(*) FROM ticks WHERE at <= '$TARGET'")
 expect_eq "$(psql_on "$RESTORED_CONN" "SELECT count(*) FROM ticks")" "$WANT" "rows restored from west"
 expect_eq "$WANT" 120 "rows committed at the target"
 expect_exit 0 lb verify --repo "$WEST"
+# The region-failure drill scenario: a drill from the copy alone.
+expect_exit 0 lb drill --repo "$WEST" --to "$TARGET" --json
+expect_eq "$(jq -r .passed "$OUT")" true "drill from the copy"
 
 # A copy into a new repository moves the blocks; a second run moves nothing.
 lb repo-init --repo "$T/third" >/dev/null || fail "repo-init third"

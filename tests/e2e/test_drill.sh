@@ -34,7 +34,13 @@ expect = "> 0"
 EOC
 chmod 644 "$T"/*.toml
 
+# The drill runs while the source is under a write load (and keeps archiving).
+as_pg "$PGBIN/pgbench" -i -s 1 -q "$CONNINFO" >/dev/null 2>&1 || fail "pgbench -i failed"
+as_pg "$PGBIN/pgbench" -c 2 -T 15 -n "$CONNINFO" >"$T/pgbench.log" 2>&1 &
+PGBENCH_PID=$!
 expect_exit 0 lb drill --repo "$REPO" --to "$TARGET" --checks "$T/good.toml" --json
+kill "$PGBENCH_PID" 2>/dev/null || true
+wait "$PGBENCH_PID" 2>/dev/null || true
 expect_eq "$(jq -r .passed "$OUT")" true "drill passed"
 expect_eq "$(jq -r .backup "$OUT")" "$BACKUP_ID" "backup used"
 python3 - "$OUT" <<'PY' || fail "RTO phases do not add up to the total"
