@@ -37,13 +37,6 @@ Result<std::string> require(const Settings& s, const std::string& name) {
     return *value;
 }
 
-// --repo (a configured name or a location); without it, the first configured repository.
-Result<std::string> repository_of(const Settings& s) {
-    if (auto repo = s.find("repo")) return s.repository_location(*repo);
-    if (!s.repositories().empty()) return s.repositories().front().location;
-    return require(s, "repo");
-}
-
 std::string optional_time(const std::optional<Timestamp>& t) {
     return t ? format_iso8601(*t) : std::string("-");
 }
@@ -89,7 +82,7 @@ Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat f
     config.compression_level = static_cast<int>(LB_TRY(s.get_unsigned("compress-level")));
     config.block_size = LB_TRY(s.get_unsigned("block-size"));
     auto repository = LB_TRY(repo::Repository::init(
-        LB_TRY(repository_of(s)), config,
+        LB_TRY(s.repository()), config,
         args.encrypt ? repo::Encryption::aes_256_gcm : repo::Encryption::none));
     if (format == OutputFormat::json) {
         print_json({{"repository", repository.location()},
@@ -109,7 +102,7 @@ Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat f
 
 Status run_backup_command(const Settings& s, const BackupArgs& args, OutputFormat format) {
     engine::BackupOptions options;
-    options.repository = LB_TRY(repository_of(s));
+    options.repository = LB_TRY(s.repository());
     options.conninfo = LB_TRY(require(s, "pg"));
     if (auto pgdata = s.find("pgdata")) options.pgdata = *pgdata;
     options.jobs = LB_TRY(s.get_unsigned("jobs"));
@@ -195,7 +188,7 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
 Status run_wal_push(const Settings& s, const WalPushArgs& args) {
     // Every repository marked `archive = true` receives the WAL too; the file counts as archived
     // only when all have it (PostgreSQL retries otherwise, and re-pushing is idempotent).
-    std::vector<std::string> targets{LB_TRY(repository_of(s))};
+    std::vector<std::string> targets{LB_TRY(s.repository())};
     for (const auto& r : s.repositories()) {
         if (r.archive && std::find(targets.begin(), targets.end(), r.location) == targets.end()) {
             targets.push_back(r.location);
@@ -209,7 +202,7 @@ Status run_wal_push(const Settings& s, const WalPushArgs& args) {
 }
 
 Status run_pin_command(const Settings& s, const PinArgs& args, OutputFormat format) {
-    const std::string repository = LB_TRY(repository_of(s));
+    const std::string repository = LB_TRY(s.repository());
     if (args.unpin) {
         LB_CHECK(engine::unpin_backup(repository, args.backup));
     } else {
@@ -250,14 +243,15 @@ Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat fo
 }
 
 Status run_wal_fetch(const Settings& s, const WalFetchArgs& args) {
-    return engine::wal_fetch({.repository = LB_TRY(repository_of(s)),
+    return engine::wal_fetch({.repository = LB_TRY(s.repository()),
                               .name = args.name,
                               .destination = args.destination,
                               .prefetch = args.prefetch});
 }
 
 Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
-    const engine::Catalog catalog = LB_TRY(engine::load_catalog(LB_TRY(repository_of(s))));
+    const std::string repository = LB_TRY(s.repository());
+    const engine::Catalog catalog = LB_TRY(engine::load_catalog(repository));
     const auto& window = catalog.window;
     std::map<std::string, std::string> wanted;
     for (const auto& tag : args.tags) {
@@ -276,7 +270,7 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
     };
     // When each backup was last proven restorable by a passing drill.
     std::map<std::string, Timestamp> proven;
-    for (const auto& d : LB_TRY(engine::read_drills(LB_TRY(repository_of(s))))) {
+    for (const auto& d : LB_TRY(engine::read_drills(repository))) {
         if (d.passed) proven[d.backup_id] = d.started;
     }
     auto proven_at = [&](const std::string& id) -> std::optional<Timestamp> {
@@ -373,7 +367,7 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
 
 Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format) {
     engine::RestoreOptions options;
-    options.repository = LB_TRY(repository_of(s));
+    options.repository = LB_TRY(s.repository());
     if (args.to.empty()) return fail(ErrorCode::usage, "--to TIME|latest is required");
     if (args.to != "latest") options.target = LB_TRY(parse_iso8601(args.to));
     if (!args.backup.empty()) options.backup_id = args.backup;
@@ -462,7 +456,7 @@ Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputF
 
 Status run_verify_command(const Settings& s, const VerifyArgs& args, OutputFormat format) {
     engine::VerifyOptions options;
-    options.repository = LB_TRY(repository_of(s));
+    options.repository = LB_TRY(s.repository());
     if (!args.backup.empty()) options.backup_id = args.backup;
     options.jobs = LB_TRY(s.get_unsigned("jobs"));
     ProgressLine progress;

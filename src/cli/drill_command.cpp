@@ -10,12 +10,6 @@ namespace lifeboat::cli {
 
 namespace {
 
-Result<std::string> repository_location(const Settings& s) {
-    if (auto repo = s.find("repo")) return s.repository_location(*repo);
-    if (!s.repositories().empty()) return s.repositories().front().location;
-    return fail(ErrorCode::usage, "--repo is required (or set LIFEBOAT_REPO or the config file)");
-}
-
 void print_record(const engine::DrillRecord& r) {
     std::printf("drill %s: %s\n", r.id.c_str(), r.passed ? "PASSED" : "FAILED");
     std::printf("  target       %s (backup %s)\n",
@@ -46,7 +40,7 @@ void print_record(const engine::DrillRecord& r) {
 
 Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat format) {
     engine::DrillOptions options;
-    options.repository = LB_TRY(repository_location(s));
+    options.repository = LB_TRY(s.repository());
     const int chosen = !args.to.empty() + !args.ago.empty() + args.latest;
     if (chosen > 1) return fail(ErrorCode::usage, "give one of --to, --ago and --latest");
     if (!args.to.empty()) options.target = LB_TRY(parse_iso8601(args.to));
@@ -77,7 +71,7 @@ Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat 
 }
 
 Status run_drills_command(const Settings& s, OutputFormat format) {
-    const auto drills = LB_TRY(engine::read_drills(LB_TRY(repository_location(s))));
+    const auto drills = LB_TRY(engine::read_drills(LB_TRY(s.repository())));
     if (format == OutputFormat::json) {
         nlohmann::json all = nlohmann::json::array();
         for (const auto& d : drills)

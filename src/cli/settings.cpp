@@ -152,6 +152,13 @@ Result<Settings> Settings::resolve(const std::map<std::string, std::string>& fla
     return settings;
 }
 
+Result<std::string> Settings::repository() const {
+    if (auto repo = find("repo")) return repository_location(*repo);
+    if (!m_repositories.empty()) return m_repositories.front().location;
+    return fail(ErrorCode::usage, "--repo is required (or set {} or the config file)",
+                env_name("repo"));
+}
+
 std::string Settings::repository_location(const std::string& name_or_location) const {
     for (const auto& r : m_repositories) {
         if (r.name == name_or_location) return r.location;

@@ -42,6 +42,10 @@ class Settings {
     std::optional<std::string> find(const std::string& name) const;
     Result<unsigned> get_unsigned(const std::string& name) const;
 
+    // The repository a command works on: --repo (a configured name or a location), else the first
+    // repository of the configuration file; ErrorCode::usage when there is none.
+    Result<std::string> repository() const;
+
     // A repository named on the command line: a configured name, or else a location as given.
     std::string repository_location(const std::string& name_or_location) const;
     const std::vector<NamedRepository>& repositories() const { return m_repositories; }

@@ -143,8 +143,9 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
         LB_TRY(repo::load_block_index(repository.storage(), repo::OnDamagedIndex::skip));
     BackupOutcome outcome;
     for (const auto& damage : index.skipped) {
-        outcome.warnings.push_back(fmt::format(
-            "{} (the packs it named are read and indexed again; run `lifeboat verify`)", damage));
+        outcome.warnings.push_back(
+            fmt::format("{} (the packs it named are read and indexed again; run `lifeboat verify`)",
+                        damage.reason));
     }
     std::vector<repo::PackSummary> packs;
     auto adopted = LB_TRY(repo::adopt_unindexed_packs(repository.storage(), index));

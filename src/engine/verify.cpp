@@ -66,24 +66,17 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
     }
     report.backups = manifests.size();
 
-    // Index objects one by one, so a damaged one is named instead of aborting the run.
-    repo::BlockIndex index;
-    for (const auto& object : LB_TRY(storage.list("index"))) {
-        auto bytes = storage.read(object.key);
-        auto payload = bytes ? repo::decode_object(*bytes, repo::ObjectKind::index, object.key)
-                             : Result<std::string>(std::unexpected(bytes.error()));
-        if (!payload) {
-            std::vector<std::string> affected;
-            const std::string id = object.key.substr(object.key.rfind('/') + 1);
-            for (const auto& m : manifests) {
-                if (std::find(m.indexes.begin(), m.indexes.end(), id) != m.indexes.end())
-                    affected.push_back("backup " + m.id);
-            }
-            verifier.problem(object.key, payload.error().message, affected);
+    // A damaged index object is named (with the backups that wrote it) instead of aborting.
+    const repo::BlockIndex index =
+        LB_TRY(repo::load_block_index(storage, repo::OnDamagedIndex::skip));
+    for (const auto& damaged : index.skipped) {
+        std::vector<std::string> affected;
+        for (const auto& m : manifests) {
+            if (std::find(m.indexes.begin(), m.indexes.end(), damaged.id) != m.indexes.end())
+                affected.push_back("backup " + m.id);
         }
+        verifier.problem(damaged.key, damaged.reason, affected);
     }
-    auto loaded = repo::load_block_index(storage);
-    if (loaded) index = std::move(*loaded);
 
     // Which blocks each backup needs, grouped by pack.
     std::unordered_map<repo::BlockId, References, repo::BlockIdHash> references;

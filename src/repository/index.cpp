@@ -55,7 +55,8 @@ Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_da
         }();
         if (!packs) {
             if (on_damage == OnDamagedIndex::fail) return std::unexpected(packs.error());
-            index.skipped.push_back(packs.error().message);
+            index.skipped.push_back(
+                {object.key.substr(object.key.rfind('/') + 1), object.key, packs.error().message});
             continue;
         }
         for (const auto& pack : *packs)

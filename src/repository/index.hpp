@@ -29,8 +29,13 @@ class BlockIndex {
     const std::set<std::string>& packs() const { return m_pack_ids; }
     // Index ids (object names under index/) this index was loaded from.
     std::vector<std::string> loaded_from;
-    // Damaged index objects skipped under OnDamagedIndex::skip, with the reason.
-    std::vector<std::string> skipped;
+    // Damaged index objects skipped under OnDamagedIndex::skip: id and reason.
+    struct Skipped {
+        std::string id;
+        std::string key;
+        std::string reason;
+    };
+    std::vector<Skipped> skipped;
 
   private:
     std::set<std::string> m_pack_ids;  // node-based: element addresses are stable
