@@ -186,7 +186,16 @@ Result<PushOutcome> copy_wal_object(const Storage& from, Storage& to, const std:
     if (existing.error().code != ErrorCode::not_found) return std::unexpected(existing.error());
     const std::string bytes = LB_TRY(from.read(key));
     LB_CHECK(decode_object(bytes, ObjectKind::wal, key));  // never copy a damaged object
-    LB_CHECK(to.write(key, bytes, Overwrite::never));
+    if (auto written = to.write(key, bytes, Overwrite::never); !written) {
+        // A concurrent wal-push to the destination may have stored it since the check above:
+        // identical content is success, anything else is the conflict it was before.
+        if (written.error().code == ErrorCode::conflict) {
+            auto winner = read_wal_meta(to, name);
+            if (winner && winner->raw_sha256 == meta.raw_sha256)
+                return PushOutcome::already_present;
+        }
+        return std::unexpected(written.error());
+    }
     // Check on arrival: read back what the destination now holds.
     const std::string arrived = LB_TRY(to.read(key));
     if (arrived != bytes) {

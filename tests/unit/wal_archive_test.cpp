@@ -1,6 +1,7 @@
 // The WAL archive (docs/repository-format.md, "WALF").
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <latch>
 #include <thread>
 
@@ -267,4 +268,68 @@ TEST_F(WalArchiveTest, ListsNamesFromEveryFolderSortedByName) {
     EXPECT_EQ(*names,
               (std::vector<std::string>{"000000010000000000000003", "000000010000000000000004",
                                         "00000002.history", "000000020000000100000001"}));
+}
+
+namespace {
+
+// Forwards to a posix storage, but runs `before_write` once just before the first write: the
+// moment a concurrent wal-push to the same repository would land.
+class RacedStorage final : public Storage {
+  public:
+    RacedStorage(PosixStorage& inner, std::function<void()> before_write)
+        : m_inner(inner), m_before_write(std::move(before_write)) {}
+    std::string location() const override { return m_inner.location(); }
+    Result<std::string> read(const std::string& key) const override { return m_inner.read(key); }
+    Result<std::string> read_range(const std::string& key, std::uint64_t offset,
+                                   std::size_t length) const override {
+        return m_inner.read_range(key, offset, length);
+    }
+    Result<ObjectInfo> stat(const std::string& key) const override { return m_inner.stat(key); }
+    Result<std::vector<ObjectInfo>> list(const std::string& prefix) const override {
+        return m_inner.list(prefix);
+    }
+    Status write(const std::string& key, std::string_view data, Overwrite overwrite) override {
+        if (auto hook = std::exchange(m_before_write, nullptr)) hook();
+        return m_inner.write(key, data, overwrite);
+    }
+    Result<std::unique_ptr<Upload>> start_upload(const std::string& key,
+                                                 Overwrite overwrite) override {
+        return m_inner.start_upload(key, overwrite);
+    }
+    Status remove_if_exists(const std::string& key) override {
+        return m_inner.remove_if_exists(key);
+    }
+
+  private:
+    PosixStorage& m_inner;
+    std::function<void()> m_before_write;
+};
+
+}  // namespace
+
+TEST_F(WalArchiveTest, CopyThatLosesARaceToAnIdenticalPushIsAlreadyPresent) {
+    const std::string content = segment_content(10);
+    push(k_segment, content);
+    PosixStorage destination(scratch() / "west");
+    RacedStorage raced(destination, [&] {
+        WalMeta other = meta_for(k_segment);
+        other.pushed = at("2026-11-26T09:00:00Z");  // a different object, the same segment
+        ASSERT_TRUE(push_wal(destination, other, content, 3));
+    });
+    auto outcome = copy_wal_object(storage(), raced, k_segment);
+    ASSERT_TRUE(outcome) << outcome.error().message;
+    EXPECT_EQ(*outcome, PushOutcome::already_present);
+    EXPECT_EQ(fetch_wal(destination, k_segment).value_or(""), content);
+}
+
+TEST_F(WalArchiveTest, CopyThatLosesARaceToDifferentContentIsConflict) {
+    const std::string content = segment_content(11);
+    push(k_segment, content);
+    PosixStorage destination(scratch() / "west");
+    std::string other = content;
+    other[4321] ^= 1;
+    RacedStorage raced(destination,
+                       [&] { ASSERT_TRUE(push_wal(destination, meta_for(k_segment), other, 3)); });
+    EXPECT_TRUE(fails_with(copy_wal_object(storage(), raced, k_segment), ErrorCode::conflict));
+    EXPECT_EQ(fetch_wal(destination, k_segment).value_or(""), other);
 }
