@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <map>
-#include <mutex>
 #include <set>
 #include <unordered_set>
 
+#include "engine/block_transfer.hpp"
 #include "engine/window.hpp"
 #include "repository/index.hpp"
 #include "repository/manifest.hpp"
@@ -14,55 +14,10 @@
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
 #include "sources/postgres/wal.hpp"
-#include "util/parallel.hpp"
 
 namespace lifeboat::engine {
 
 namespace {
-
-constexpr std::uint64_t k_read_span = 8ull * 1024 * 1024;
-
-struct BlockToCopy {
-    repo::BlockId id;
-    repo::BlockPlacement placement;
-};
-
-// One destination pack per worker, rotated at the destination's target size.
-class PackSink {
-  public:
-    PackSink(repo::Repository& to, unsigned workers) : m_to(to), m_packs(workers) {}
-
-    Status add(unsigned worker, const repo::BlockId& id, std::string_view stored,
-               const repo::BlockPlacement& placement) {
-        auto& pack = m_packs[worker];
-        if (!pack) pack.emplace(LB_TRY(repo::PackWriter::start(m_to.storage())));
-        LB_CHECK(pack->add(id, stored, placement.raw_length, placement.codec));
-        if (pack->size() >= m_to.config().pack_target_size) LB_CHECK(close(worker));
-        return {};
-    }
-
-    Result<std::vector<repo::PackSummary>> finish() {
-        for (unsigned w = 0; w < m_packs.size(); ++w)
-            LB_CHECK(close(w));
-        return std::move(m_done);
-    }
-
-  private:
-    Status close(unsigned worker) {
-        auto& pack = m_packs[worker];
-        if (!pack) return {};
-        repo::PackSummary summary = LB_TRY(pack->finish());
-        pack.reset();
-        std::lock_guard lock(m_mutex);
-        m_done.push_back(std::move(summary));
-        return {};
-    }
-
-    repo::Repository& m_to;
-    std::vector<std::optional<repo::PackWriter>> m_packs;
-    std::mutex m_mutex;
-    std::vector<repo::PackSummary> m_done;
-};
 
 // WAL a backup needs in the source: from its start segment to the end of its gap-free run, plus
 // every timeline history file.
@@ -138,7 +93,7 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
     const repo::BlockIndex from_index = LB_TRY(repo::load_block_index(from.storage()));
 
     // Blocks the destination lacks, grouped by source pack.
-    std::map<std::string, std::vector<BlockToCopy>> by_pack;
+    std::map<std::string, std::vector<BlockToMove>> by_pack;
     std::unordered_set<repo::BlockId, repo::BlockIdHash> planned;
     for (const auto& m : manifests) {
         if (existing.count(m.id)) continue;
@@ -160,59 +115,11 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
             }
         }
     }
-    std::vector<const std::string*> pack_ids;
-    for (const auto& [id, blocks] : by_pack)
-        pack_ids.push_back(&id);
-
-    const unsigned jobs = options.jobs ? options.jobs : default_jobs();
-    PackSink sink(to, jobs);
-    std::vector<repo::BlockReader> readers(jobs);
-    std::atomic<std::uint64_t> bytes{0}, blocks{0};
-    {
-        PeriodicProgress progress(options.progress, "copying blocks", blocks, planned.size());
-        LB_CHECK(parallel_for(pack_ids.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
-            const std::string& pack_id = *pack_ids[i];
-            const std::string key = repo::pack_key(pack_id);
-            auto wanted = by_pack.at(pack_id);
-            std::sort(wanted.begin(), wanted.end(), [](const BlockToCopy& a, const BlockToCopy& b) {
-                return a.placement.offset < b.placement.offset;
-            });
-            std::string block;
-            // One ranged read per run of neighbouring blocks (at most k_read_span bytes): an
-            // object store answers few large requests much faster than many small ones.
-            for (std::size_t first = 0; first < wanted.size();) {
-                const std::uint64_t begin = wanted[first].placement.offset;
-                std::size_t last = first;
-                while (last + 1 < wanted.size() &&
-                       wanted[last + 1].placement.offset +
-                               wanted[last + 1].placement.stored_length - begin <=
-                           k_read_span) {
-                    ++last;
-                }
-                const std::uint64_t end =
-                    wanted[last].placement.offset + wanted[last].placement.stored_length;
-                auto span = from.storage().read_range(key, begin, end - begin);
-                if (!span) return std::unexpected(span.error().context("pack {}", pack_id));
-                for (std::size_t k = first; k <= last; ++k) {
-                    const auto& b = wanted[k];
-                    const std::string_view stored = std::string_view(*span).substr(
-                        b.placement.offset - begin, b.placement.stored_length);
-                    // Check before sending: a damaged block must not spread to the copy.
-                    auto status = repo::decode_block(stored, b.id, b.placement, readers[worker],
-                                                     block, from.block_hasher());
-                    if (!status) return std::unexpected(status.error().context("pack {}", pack_id));
-                    LB_CHECK(sink.add(worker, b.id, stored, b.placement));
-                    bytes += stored.size();
-                    ++blocks;
-                }
-                first = last + 1;
-            }
-            return {};
-        }));
-    }
-    outcome.blocks_copied = blocks.load();
-    outcome.bytes_copied = bytes.load();
-    auto packs = LB_TRY(sink.finish());
+    auto moved = LB_TRY(transfer_blocks(from, to, by_pack, options.jobs, options.progress,
+                                        "copying blocks"));
+    outcome.blocks_copied = moved.blocks;
+    outcome.bytes_copied = moved.bytes;
+    auto packs = std::move(moved.packs);
     for (auto& p : adopted.packs)
         packs.push_back(std::move(p));
     std::vector<std::string> new_indexes;
