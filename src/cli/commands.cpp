@@ -368,8 +368,12 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
 Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format) {
     engine::RestoreOptions options;
     options.repository = LB_TRY(s.repository());
-    if (args.to.empty()) return fail(ErrorCode::usage, "--to TIME|latest is required");
-    if (args.to != "latest") options.target = LB_TRY(parse_iso8601(args.to));
+    if (args.to.empty()) return fail(ErrorCode::usage, "--to TIME|latest|consistent is required");
+    if (args.to == "consistent") {
+        options.consistent = true;
+    } else if (args.to != "latest") {
+        options.target = LB_TRY(parse_iso8601(args.to));
+    }
     if (!args.backup.empty()) options.backup_id = args.backup;
     if (args.target_dir.empty()) return fail(ErrorCode::usage, "--target-dir DIR is required");
     options.target_dir = args.target_dir;
@@ -404,7 +408,9 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     const auto& o = *outcome;
     if (format == OutputFormat::json) {
         json j = {{"backup", o.backup_id},
-                  {"target", o.target ? json(format_iso8601(*o.target)) : json("latest")},
+                  {"target", o.target       ? json(format_iso8601(*o.target))
+                             : options.consistent ? json("consistent")
+                                                  : json("latest")},
                   {"target_dir", o.target_dir.string()},
                   {"files", o.files},
                   {"bytes", o.bytes},
@@ -422,7 +428,9 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     }
     std::printf("restored backup %s into %s (target %s)\n", o.backup_id.c_str(),
                 o.target_dir.string().c_str(),
-                o.target ? format_iso8601(*o.target).c_str() : "latest");
+                o.target             ? format_iso8601(*o.target).c_str()
+                : options.consistent ? "consistent"
+                                     : "latest");
     std::printf("  files       %10s  (%llu files, %s)\n", format_seconds(o.files_seconds).c_str(),
                 static_cast<unsigned long long>(o.files), human_bytes(o.bytes).c_str());
     if (o.started) {

@@ -52,6 +52,11 @@ struct VerifyArgs {
 struct ListArgs {
     std::vector<std::string> tags;  // KEY=VALUE filters
 };
+struct ExpireArgs {
+    bool dry_run = false;
+    double repack_below = 0.5;
+    unsigned lock_wait = 3600;  // seconds
+};
 struct PinArgs {
     std::string backup;
     std::string until;
@@ -82,6 +87,7 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
 Status run_wal_push(const Settings& s, const WalPushArgs& args);
 Status run_wal_fetch(const Settings& s, const WalFetchArgs& args);
 Status run_list(const Settings& s, const ListArgs& args, OutputFormat format);
+Status run_expire_command(const Settings& s, const ExpireArgs& args, OutputFormat format);
 Status run_pin_command(const Settings& s, const PinArgs& args, OutputFormat format);
 Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format);
 Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputFormat format);

@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
     auto* restore =
         app.add_subcommand("restore", "restore into a new instance, to a point in time");
     add_settings(restore, common, {"repo", "pgdata", "pg-bin", "run-as", "jobs", "key-file"});
-    restore->add_option("--to", restore_args.to, "ISO 8601 time with zone, or 'latest'")
+    restore->add_option("--to", restore_args.to, "ISO 8601 time with zone, 'latest' (end of the archive), or 'consistent' (the backup alone)")
         ->required();
     restore->add_option("--backup", restore_args.backup,
                         "restore this backup (default: newest that reaches --to)");
@@ -140,6 +140,20 @@ int main(int argc, char** argv) {
     add_settings(verify, common, {"repo", "jobs", "key-file"});
     verify->add_option("--backup", verify_args.backup, "only this backup");
     add_json(verify, common);
+
+    ExpireArgs expire_args;
+    auto* expire = app.add_subcommand(
+        "expire", "apply the retention policy: remove old backups, their WAL and unused data");
+    add_settings(expire, common,
+                 {"repo", "key-file", "jobs", "retention-window", "keep-min", "keep-daily",
+                  "keep-weekly", "keep-monthly", "keep-yearly"});
+    expire->add_flag("--dry-run", expire_args.dry_run,
+                     "say what would be removed and how many bytes that frees; change nothing");
+    expire->add_option("--repack-below", expire_args.repack_below,
+                       "rewrite packs whose live fraction is below this (0..1, default 0.5)");
+    expire->add_option("--lock-wait", expire_args.lock_wait,
+                       "seconds to wait for running backups and restores (default 3600)");
+    add_json(expire, common);
 
     PinArgs pin_args, unpin_args;
     auto* pin =
@@ -234,6 +248,7 @@ int main(int argc, char** argv) {
         if (*push) return run_wal_push(settings, push_args);
         if (*fetch) return run_wal_fetch(settings, fetch_args);
         if (*list) return run_list(settings, list_args, format);
+        if (*expire) return run_expire_command(settings, expire_args, format);
         if (*pin) return run_pin_command(settings, pin_args, format);
         if (*unpin) return run_pin_command(settings, unpin_args, format);
         if (*restore) return run_restore_command(settings, restore_args, format);

@@ -26,6 +26,13 @@ const std::vector<SettingSpec>& setting_specs() {
          "key file of an encrypted repository (a passphrase comes from LIFEBOAT_PASSPHRASE)"},
         {"archive-timeout", "backup.archive_timeout", "300",
          "seconds a backup waits for its WAL to be archived"},
+        {"retention-window", "retention.window", "7d",
+         "point-in-time recovery reaches back this far (90m, 36h, 7d; 0: no window rule)"},
+        {"keep-min", "retention.min_backups", "1", "keep at least this many newest backups"},
+        {"keep-daily", "retention.daily", "0", "keep the newest backup of this many days"},
+        {"keep-weekly", "retention.weekly", "0", "keep the newest backup of this many weeks"},
+        {"keep-monthly", "retention.monthly", "0", "keep the newest backup of this many months"},
+        {"keep-yearly", "retention.yearly", "0", "keep the newest backup of this many years"},
     };
     return specs;
 }
@@ -44,6 +51,34 @@ struct ConfigFile {
     std::vector<NamedRepository> repositories;
 };
 
+// [repositories.NAME.retention]: the [retention] keys, for this repository only.
+Result<std::map<std::string, std::string>> read_repository_retention(const std::string& path,
+                                                                    const std::string& repo,
+                                                                    const toml::table& table) {
+    std::map<std::string, std::string> out;
+    for (const auto& [key, value] : table) {
+        const std::string full = "retention." + std::string(key.str());
+        const SettingSpec* spec = nullptr;
+        for (const auto& candidate : setting_specs())
+            if (candidate.toml_path == full) spec = &candidate;
+        if (!spec) {
+            return fail(ErrorCode::config,
+                        "{}:{}: repositories.{}.{}: unknown retention setting (see "
+                        "docs/configuration.md)",
+                        path, value.source().begin.line, repo, full);
+        }
+        if (auto text = value.value<std::string>()) {
+            out[spec->name] = *text;
+        } else if (auto number = value.value<std::int64_t>()) {
+            out[spec->name] = std::to_string(*number);
+        } else {
+            return fail(ErrorCode::config, "{}:{}: repositories.{}.{} must be a string or an integer",
+                        path, value.source().begin.line, repo, full);
+        }
+    }
+    return out;
+}
+
 // [repositories.NAME] tables: path (required), archive, copy_after_backup.
 Result<std::vector<NamedRepository>> read_repositories(const std::string& path,
                                                        const toml::table& section) {
@@ -54,10 +89,12 @@ Result<std::vector<NamedRepository>> read_repositories(const std::string& path,
             return fail(ErrorCode::config, "{}:{}: repositories.{} must be a table", path,
                         node.source().begin.line, name.str());
         }
-        NamedRepository repo{std::string(name.str()), "", false, false};
+        NamedRepository repo{std::string(name.str()), "", false, false, {}};
         for (const auto& [key, value] : *table) {
             const std::string k(key.str());
-            if (k == "path" && value.value<std::string>()) {
+            if (k == "retention" && value.as_table()) {
+                repo.retention = LB_TRY(read_repository_retention(path, repo.name, *value.as_table()));
+            } else if (k == "path" && value.value<std::string>()) {
                 repo.location = *value.value<std::string>();
             } else if (k == "archive" && value.value<bool>()) {
                 repo.archive = *value.value<bool>();
@@ -141,8 +178,10 @@ Result<Settings> Settings::resolve(const std::map<std::string, std::string>& fla
     for (const auto& spec : setting_specs()) {
         if (auto it = flags.find(spec.name); it != flags.end()) {
             settings.m_values[spec.name] = it->second;
+            settings.m_explicit.insert(spec.name);
         } else if (const char* env = std::getenv(env_name(spec.name).c_str()); env && *env) {
             settings.m_values[spec.name] = env;
+            settings.m_explicit.insert(spec.name);
         } else if (auto f = from_file.values.find(spec.name); f != from_file.values.end()) {
             settings.m_values[spec.name] = f->second;
         } else {
@@ -164,6 +203,16 @@ std::string Settings::repository_location(const std::string& name_or_location) c
         if (r.name == name_or_location) return r.location;
     }
     return name_or_location;
+}
+
+std::string Settings::get_for(const std::string& name, const std::string& repository) const {
+    if (!m_explicit.count(name)) {
+        for (const auto& r : m_repositories) {
+            if (r.location != repository) continue;
+            if (auto it = r.retention.find(name); it != r.retention.end()) return it->second;
+        }
+    }
+    return get(name);
 }
 
 std::string Settings::get(const std::string& name) const {

@@ -8,6 +8,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,7 @@ struct NamedRepository {
     std::string location;
     bool archive = false;            // wal-push archives into it too
     bool copy_after_backup = false;  // every backup is copied into it when it completes
+    std::map<std::string, std::string> retention;  // [repositories.NAME.retention]: setting -> value
 };
 
 class Settings {
@@ -40,6 +42,9 @@ class Settings {
 
     std::string get(const std::string& name) const;  // "" when unset
     std::optional<std::string> find(const std::string& name) const;
+    // As get(), but a value from [repositories.NAME.retention] of the repository at `repository`
+    // overrides the file's general value (a flag or environment variable still wins).
+    std::string get_for(const std::string& name, const std::string& repository) const;
     Result<unsigned> get_unsigned(const std::string& name) const;
 
     // The repository a command works on: --repo (a configured name or a location), else the first
@@ -52,6 +57,7 @@ class Settings {
 
   private:
     std::map<std::string, std::string> m_values;
+    std::set<std::string> m_explicit;  // given by flag or environment
     std::vector<NamedRepository> m_repositories;
 };
 

@@ -12,6 +12,7 @@
 #include "engine/backup_reader.hpp"
 #include "repository/block_writer.hpp"
 #include "repository/index.hpp"
+#include "repository/lock.hpp"
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
 #include "sources/postgres/cluster.hpp"
@@ -123,6 +124,11 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
                     "data directory {} is not the one the server at --pg uses ({})",
                     pgdata.string(), cluster.data_directory);
     }
+    // Held until the manifest is published: expire must not collect blocks this backup reuses.
+    repo::RepositoryLock lock = LB_TRY(repo::RepositoryLock::shared(
+        repository.storage(), "backup", options.lock_wait, [&](const std::string& holder) {
+            if (options.progress) options.progress({"waiting for " + holder, 0, 0});
+        }));
     // One source per repository: refuse to mix clusters.
     const auto previous_ids = LB_TRY(repo::list_backup_ids(repository.storage()));
     std::optional<repo::Manifest> previous;

@@ -28,6 +28,7 @@ struct BackupOptions {
     BackupType type = BackupType::incremental;  // full: re-read every file
     unsigned jobs = 0;                          // 0: one per core
     std::chrono::seconds archive_timeout{300};
+    std::chrono::seconds lock_wait{3600};  // how long to wait for a running expire
     ProgressFn progress;
 };
 

@@ -8,6 +8,7 @@
 #include "engine/block_transfer.hpp"
 #include "engine/window.hpp"
 #include "repository/index.hpp"
+#include "repository/lock.hpp"
 #include "repository/manifest.hpp"
 #include "repository/object.hpp"
 #include "repository/pack.hpp"
@@ -84,6 +85,12 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
         }
     }
 
+    // The destination gains manifests that reference blocks already there: an expire of it must
+    // not collect those meanwhile.
+    const repo::RepositoryLock lock = LB_TRY(repo::RepositoryLock::shared(
+        to.storage(), "copy", std::chrono::seconds(3600), [&](const std::string& holder) {
+            if (options.progress) options.progress({"waiting for " + holder, 0, 0});
+        }));
     CopyOutcome outcome;
     LB_CHECK(to.clean_stale_temporaries());
     repo::BlockIndex to_index =

@@ -8,6 +8,7 @@
 #include "engine/restore_files.hpp"
 #include "engine/window.hpp"
 #include "repository/index.hpp"
+#include "repository/lock.hpp"
 #include "repository/repository.hpp"
 #include "sources/postgres/connection.hpp"
 #include "sources/postgres/local_server.hpp"
@@ -99,7 +100,10 @@ Status write_recovery_settings(const RestoreOptions& options, int port,
     std::string settings = fmt::format(
         "\n# Added by `lifeboat restore` (backup {}, {}).\n"
         "restore_command = {}\n",
-        manifest.id, options.target ? "target " + format_iso8601(*options.target) : "target latest",
+        manifest.id,
+        options.consistent ? std::string("target consistent")
+        : options.target   ? "target " + format_iso8601(*options.target)
+                           : std::string("target latest"),
         quote_setting(restore_command(options, repository_location)));
     if (options.target) {
         // PostgreSQL's parser for this setting refuses the "T…Z" spelling; give it "YYYY-MM-DD
@@ -109,6 +113,9 @@ Status write_recovery_settings(const RestoreOptions& options, int port,
         pg_time.back() = '+';
         settings += "recovery_target_time = " + quote_setting(pg_time + "00") + "\n";
         settings += "recovery_target_inclusive = on\nrecovery_target_action = 'promote'\n";
+    }
+    if (options.consistent) {
+        settings += "recovery_target = 'immediate'\nrecovery_target_action = 'promote'\n";
     }
     settings += "recovery_target_timeline = 'latest'\n";
     if (options.archiving == NewInstanceArchiving::off) {
@@ -247,6 +254,12 @@ Status start_and_wait(const RestoreOptions& options, const std::string& reposito
 Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     const auto started = Clock::now();
     repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
+    // Held until the instance is ready (with --start): expire must not remove what this reads.
+    const auto lock = LB_TRY(repo::RepositoryLock::shared_for_reading(
+        repository.storage(), "restore", std::chrono::seconds(3600),
+        [&](const std::string& holder) {
+            if (options.progress) options.progress({"waiting for " + holder, 0, 0});
+        }));
     const auto manifests = LB_TRY(repo::read_all_manifests(repository.storage()));
     if (manifests.empty()) {
         return fail(ErrorCode::outside_window, "repository {} holds no backup yet",
@@ -266,6 +279,8 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
                         "backup {} cannot be restored: WAL segment {} it needs is missing",
                         reach->backup_id, reach->first_missing_segment);
         }
+        if (options.target && options.consistent)
+            return fail(ErrorCode::usage, "a time target and 'consistent' exclude each other");
         if (options.target &&
             !(reach->from <= *options.target && reach->to && *options.target < *reach->to)) {
             return fail(
@@ -273,6 +288,10 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
                 reach->backup_id, format_iso8601(*options.target), format_iso8601(reach->from),
                 reach->to ? format_iso8601(*reach->to) : std::string("(no archived commit yet)"));
         }
+    } else if (options.consistent) {
+        for (const auto& b : window.backups)
+            if (b.consistent) reach = &b;  // the newest consistent one
+        if (!reach) return fail(ErrorCode::outside_window, "no backup is consistent yet");
     } else {
         reach = window.best_for(options.target);
         if (!reach && !window.earliest) {
@@ -297,7 +316,7 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     }
     // 'latest' means the end of the archive. With a hole in it, PostgreSQL would stop at the hole
     // and promote there, silently short of what the archive holds after it.
-    if (!options.target && reach->gap) {
+    if (!options.target && !options.consistent && reach->gap) {
         return fail(ErrorCode::outside_window,
                     "cannot restore to latest: WAL segment {} is missing from the archive, so "
                     "replay would stop there although later WAL exists; restore to a time before "

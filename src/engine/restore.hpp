@@ -26,6 +26,9 @@ struct RestoreOptions {
     std::string repository;
     std::optional<Timestamp> target;       // nullopt: latest (replay all archived WAL)
     std::optional<std::string> backup_id;  // default: newest backup that reaches the target
+    // Stop as soon as the backup is consistent (recovery_target = 'immediate'): what is left of a
+    // backup kept by a GFS rule or a pin once expiry has removed the WAL after it. Not with target.
+    bool consistent = false;
     fs::path target_dir;
     std::optional<int> port;
     StartServer start = StartServer::no;

@@ -20,8 +20,7 @@ std::optional<BlockLocation> BlockIndex::find(const BlockId& id) const {
     return it->second;
 }
 
-namespace {
-Result<std::vector<PackSummary>> parse_index(const std::string& text, const std::string& key) {
+Result<std::vector<PackSummary>> parse_index_packs(const std::string& text, const std::string& key) {
     std::vector<PackSummary> packs;
     try {
         const json doc = json::parse(text);
@@ -42,7 +41,6 @@ Result<std::vector<PackSummary>> parse_index(const std::string& text, const std:
     }
     return packs;
 }
-}  // namespace
 
 Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_damage) {
     BlockIndex index;
@@ -51,7 +49,7 @@ Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_da
         auto packs = [&]() -> Result<std::vector<PackSummary>> {
             const std::string bytes = LB_TRY(storage.read(object.key));
             const std::string text = LB_TRY(decode_object(bytes, ObjectKind::index, object.key));
-            return parse_index(text, object.key);
+            return parse_index_packs(text, object.key);
         }();
         if (!packs) {
             if (on_damage == OnDamagedIndex::fail) return std::unexpected(packs.error());

@@ -50,6 +50,9 @@ enum class OnDamagedIndex { fail, skip };
 Result<BlockIndex> load_block_index(const Storage& storage,
                                     OnDamagedIndex on_damage = OnDamagedIndex::fail);
 
+// The packs one index object lists (its decoded payload `text`, read from `key`).
+Result<std::vector<PackSummary>> parse_index_packs(const std::string& text, const std::string& key);
+
 // Writes one index object listing `packs`; returns its id (SHA-256 of the object).
 Result<std::string> write_index(Storage& storage, const std::vector<PackSummary>& packs);
 

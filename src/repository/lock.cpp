@@ -160,6 +160,17 @@ Result<RepositoryLock> RepositoryLock::shared(Storage& storage, const std::strin
     }
 }
 
+Result<std::optional<RepositoryLock>> RepositoryLock::shared_for_reading(
+    Storage& storage, const std::string& purpose, std::chrono::seconds wait,
+    const LockWaitFn& on_wait) {
+    auto lock = shared(storage, purpose, wait, on_wait);
+    if (lock) return std::optional<RepositoryLock>(std::move(*lock));
+    const ErrorCode code = lock.error().code;
+    if (code == ErrorCode::unavailable || code == ErrorCode::conflict)
+        return std::unexpected(lock.error());
+    return std::optional<RepositoryLock>();  // cannot write here: read without a lock
+}
+
 RepositoryLock::RepositoryLock(RepositoryLock&& other) noexcept
     : m_storage(other.m_storage), m_key(std::exchange(other.m_key, {})) {}
 

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "storage/storage.hpp"
@@ -42,6 +43,12 @@ class RepositoryLock {
                                             std::chrono::seconds wait, const LockWaitFn& on_wait = {});
     static Result<RepositoryLock> shared(Storage& storage, const std::string& purpose,
                                          std::chrono::seconds wait, const LockWaitFn& on_wait = {});
+    // For readers (restore, drill): a shared lock, or none when the repository cannot be written
+    // (a read-only mount or bucket policy); only a held exclusive lock is an error then.
+    static Result<std::optional<RepositoryLock>> shared_for_reading(Storage& storage,
+                                                                    const std::string& purpose,
+                                                                    std::chrono::seconds wait,
+                                                                    const LockWaitFn& on_wait = {});
     RepositoryLock(RepositoryLock&& other) noexcept;
     RepositoryLock& operator=(RepositoryLock&&) = delete;
     ~RepositoryLock();  // releases (best effort)

@@ -1,0 +1,310 @@
+#include "engine/expire.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <unordered_set>
+
+#include "engine/block_transfer.hpp"
+#include "repository/index.hpp"
+#include "repository/manifest.hpp"
+#include "repository/object.hpp"
+#include "repository/pins.hpp"
+#include "repository/repository.hpp"
+#include "repository/wal_archive.hpp"
+#include "sources/postgres/wal.hpp"
+
+namespace lifeboat::engine {
+
+namespace {
+
+// LIFEBOAT_TEST_STAGE_HOOK="<stage>:kill" or "<stage>:pause=<seconds>": lets the crash and
+// concurrency tests stop expire at a chosen point. Stages: plan, backups, wal, repack, index, packs.
+void stage_reached(const char* stage) {
+    static const std::string hook = [] {
+        const char* value = std::getenv("LIFEBOAT_TEST_STAGE_HOOK");
+        return std::string(value ? value : "");
+    }();
+    const auto colon = hook.find(':');
+    if (colon == std::string::npos || hook.compare(0, colon, stage) != 0) return;
+    const std::string action = hook.substr(colon + 1);
+    if (action == "kill") ::kill(::getpid(), SIGKILL);
+    if (action.rfind("pause=", 0) == 0)
+        std::this_thread::sleep_for(std::chrono::seconds(std::atoi(action.c_str() + 6)));
+}
+
+struct BackupFacts {
+    std::string id;
+    std::string source;
+    Timestamp stop_time;
+    std::uint32_t timeline = 1;
+    std::uint64_t segment_size = 0;
+    std::string start_wal;
+    std::string stop_wal;
+};
+
+struct WalPlan {
+    std::vector<std::string> names;
+    std::uint64_t bytes = 0;
+};
+
+// WAL no retained backup and no moment of the recovery window needs. Segment numbers count
+// across timelines (a new timeline continues the old one's positions), so comparing them without
+// the timeline keeps, if anything, a little more than needed.
+Result<WalPlan> plan_wal(const Storage& storage, const std::vector<BackupFacts>& retained,
+                         const std::vector<RetentionDecision>& decisions,
+                         const std::vector<BackupFacts>& all) {
+    WalPlan plan;
+    if (retained.empty()) return plan;
+    const std::uint64_t segment_size = retained.front().segment_size;
+    auto segno_of = [&](std::string_view name) -> std::optional<std::uint64_t> {
+        if (name.size() < 24) return std::nullopt;
+        auto seg = postgres::parse_wal_file_name(name.substr(0, 24), segment_size);
+        if (!seg) return std::nullopt;
+        return seg->segno;
+    };
+    // Continuous recovery is kept from the oldest backup the window needs (or, without a window
+    // rule, from the newest backup, so that `restore --to latest` keeps working).
+    std::optional<std::uint64_t> keep_from;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        if (!decisions[i].keep) continue;
+        const auto first = segno_of(all[i].start_wal);
+        const auto last = segno_of(all[i].stop_wal);
+        if (!first || !last) return fail(ErrorCode::corrupt, "backup {}: malformed WAL names", all[i].id);
+        ranges.emplace_back(*first, *last);
+        const bool in_window = std::any_of(decisions[i].reasons.begin(), decisions[i].reasons.end(),
+                                           [](const std::string& r) { return r.rfind("window", 0) == 0; });
+        if (in_window) keep_from = std::min(keep_from.value_or(*first), *first);
+    }
+    if (!keep_from) {
+        const auto newest = std::max_element(retained.begin(), retained.end(),
+                                             [](const BackupFacts& a, const BackupFacts& b) {
+                                                 return a.stop_time < b.stop_time;
+                                             });
+        keep_from = segno_of(newest->start_wal);
+    }
+    for (const auto& object : LB_TRY(storage.list("wal"))) {
+        const std::string name = object.key.substr(object.key.rfind('/') + 1);
+        if (postgres::classify_wal_file(name) == postgres::WalFileKind::history) continue;
+        const auto segno = segno_of(name);
+        if (!segno) continue;  // not ours to judge
+        if (*segno >= *keep_from) continue;
+        const bool needed = std::any_of(ranges.begin(), ranges.end(), [&](const auto& r) {
+            return *segno >= r.first && *segno <= r.second;
+        });
+        if (needed) continue;
+        plan.names.push_back(name);
+        plan.bytes += object.size;
+    }
+    std::sort(plan.names.begin(), plan.names.end());
+    return plan;
+}
+
+struct PackPlan {
+    std::map<std::string, repo::PackSummary> keep;  // survive as they are
+    std::vector<std::pair<std::string, std::uint64_t>> remove;  // id, size: garbage or repacked
+    std::map<std::string, std::vector<BlockToMove>> move;       // live blocks of repacked packs
+    std::vector<std::string> old_indexes;
+    bool unindexed_kept = false;  // a surviving pack no index names yet
+    std::size_t deleted = 0, repacked = 0;
+    std::uint64_t live_bytes_moved = 0;
+    bool changes() const { return !remove.empty() || unindexed_kept; }
+};
+
+// Which packs hold blocks the retained backups reference, and how much of each is live.
+Result<PackPlan> plan_packs(const Storage& storage, const std::vector<BackupFacts>& retained,
+                            double repack_below) {
+    std::unordered_set<repo::BlockId, repo::BlockIdHash> referenced;
+    for (const auto& b : retained) {
+        const repo::Manifest m = LB_TRY(repo::read_manifest(storage, b.id));
+        for (const auto& e : m.entries)
+            referenced.insert(e.blocks.begin(), e.blocks.end());
+    }
+    // The index decides which copy of a block counts; packs no index names (from an interrupted
+    // backup, copy or repack) come last, so an indexed copy wins.
+    repo::BlockIndex index = LB_TRY(repo::load_block_index(storage));
+    std::map<std::string, repo::PackSummary> packs;
+    std::set<std::string> unindexed;
+    {
+        // Re-read the index objects' pack lists (load_block_index keeps only the block map).
+        for (const auto& id : index.loaded_from) {
+            const std::string key = "index/" + id;
+            const std::string bytes = LB_TRY(storage.read(key));
+            const std::string text = LB_TRY(repo::decode_object(bytes, repo::ObjectKind::index, key));
+            for (auto& pack : LB_TRY(repo::parse_index_packs(text, key)))
+                packs.try_emplace(pack.id, std::move(pack));
+        }
+        auto adopted = LB_TRY(repo::adopt_unindexed_packs(storage, index));
+        if (!adopted.warnings.empty()) {
+            return fail(ErrorCode::corrupt, "{}; run `lifeboat verify` before expiring",
+                        adopted.warnings.front());
+        }
+        for (auto& pack : adopted.packs) {
+            unindexed.insert(pack.id);
+            packs.try_emplace(pack.id, std::move(pack));
+        }
+    }
+    PackPlan plan;
+    plan.old_indexes = index.loaded_from;
+    for (auto& [id, pack] : packs) {
+        std::vector<BlockToMove> live;
+        std::uint64_t live_bytes = 0;
+        for (const auto& e : pack.entries) {
+            if (!referenced.count(e.id)) continue;
+            const auto chosen = index.find(e.id);
+            if (!chosen || *chosen->pack_id != id || chosen->placement.offset != e.placement.offset)
+                continue;  // another copy is the one in use
+            live.push_back({e.id, e.placement});
+            live_bytes += e.placement.stored_length;
+        }
+        if (live.empty()) {
+            plan.remove.emplace_back(id, pack.size);
+            ++plan.deleted;
+        } else if (static_cast<double>(live_bytes) < repack_below * static_cast<double>(pack.size)) {
+            plan.remove.emplace_back(id, pack.size);
+            plan.live_bytes_moved += live_bytes;
+            plan.move.emplace(id, std::move(live));
+            ++plan.repacked;
+        } else {
+            if (unindexed.count(id)) plan.unindexed_kept = true;
+            plan.keep.emplace(id, std::move(pack));
+        }
+    }
+    return plan;
+}
+
+BackupFacts facts_of(const repo::Manifest& m) {
+    return {m.id, m.source.system_identifier, m.stop_time, m.timeline, m.source.wal_segment_size,
+            m.start_wal, m.stop_wal};
+}
+
+}  // namespace
+
+Timestamp ScaledClock::simulate(Timestamp real) const {
+    const double offset = static_cast<double>(real.micros - real_anchor.micros) * scale;
+    return Timestamp{sim_anchor.micros + static_cast<std::int64_t>(std::llround(offset))};
+}
+
+Result<ScaledClock> parse_scaled_clock(std::string_view text) {
+    std::istringstream in{std::string(text)};
+    std::string real, sim;
+    double scale = 0;
+    if (!(in >> real >> sim >> scale) || scale <= 0) {
+        return fail(ErrorCode::usage, "malformed test clock '{}' (expected: REAL_ISO SIM_ISO SCALE)",
+                    text);
+    }
+    return ScaledClock{LB_TRY(parse_iso8601(real)), LB_TRY(parse_iso8601(sim)), scale};
+}
+
+Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
+    if (options.policy.min_backups == 0) {
+        return fail(ErrorCode::usage, "the minimum number of backups must be at least 1: expiry "
+                                      "never removes a source's newest backup");
+    }
+    repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
+    Storage& storage = repository.storage();
+    std::optional<repo::RepositoryLock> lock;
+    if (!options.dry_run) {
+        lock.emplace(LB_TRY(repo::RepositoryLock::exclusive(storage, "expire", options.lock_wait,
+                                                            options.on_wait)));
+        LB_CHECK(repository.clean_stale_temporaries());
+    }
+
+    // Plan.
+    ExpireOutcome outcome;
+    outcome.dry_run = options.dry_run;
+    outcome.policy = options.policy.describe();
+    const Timestamp real_now = system_clock().now();
+    outcome.now = options.clock ? options.clock->simulate(real_now) : real_now;
+    const auto pins = LB_TRY(repo::read_pins(storage));
+    std::vector<BackupFacts> all;
+    std::vector<RetentionCandidate> candidates;
+    for (const auto& id : LB_TRY(repo::list_backup_ids(storage))) {
+        const repo::Manifest m = LB_TRY(repo::read_manifest(storage, id));
+        all.push_back(facts_of(m));
+        const auto pin = pins.find(id);
+        candidates.push_back({m.id, m.source.system_identifier,
+                              options.clock ? options.clock->simulate(m.stop_time) : m.stop_time,
+                              pin != pins.end() && pin->second.holds_at(real_now)});
+    }
+    const auto decisions = apply_retention(candidates, outcome.now, options.policy);
+    std::vector<BackupFacts> retained;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        outcome.backups.push_back(
+            {all[i].id, all[i].stop_time, decisions[i].keep, decisions[i].reasons});
+        if (decisions[i].keep) {
+            retained.push_back(all[i]);
+        } else {
+            outcome.expired.push_back(all[i].id);
+        }
+    }
+    const WalPlan wal = LB_TRY(plan_wal(storage, retained, decisions, all));
+    outcome.wal_removed = wal.names;
+    outcome.wal_bytes = wal.bytes;
+    const PackPlan packs = LB_TRY(plan_packs(storage, retained, options.repack_below));
+    outcome.packs_deleted = packs.deleted;
+    outcome.packs_repacked = packs.repacked;
+    for (const auto& [id, size] : packs.remove)
+        outcome.pack_bytes_deleted += size;
+    outcome.live_bytes_moved = packs.live_bytes_moved;
+    if (options.dry_run) return outcome;
+    stage_reached("plan");
+
+    // Backups, then pins that no longer protect anything.
+    for (const auto& id : outcome.expired) {
+        LB_CHECK(storage.remove_if_exists(repo::manifest_key(id)));
+        stage_reached("backups");
+    }
+    const std::set<std::string> kept_ids = [&] {
+        std::set<std::string> ids;
+        for (const auto& b : retained)
+            ids.insert(b.id);
+        return ids;
+    }();
+    for (const auto& [id, pin] : pins) {
+        if (kept_ids.count(id)) continue;
+        LB_CHECK(repo::remove_pin(storage, id));
+        ++outcome.pins_removed;
+    }
+
+    // WAL.
+    for (const auto& name : wal.names) {
+        LB_CHECK(storage.remove_if_exists(repo::wal_key(name)));
+        stage_reached("wal");
+    }
+
+    // Packs: move live blocks out of mostly-garbage packs, index the survivors, delete the rest.
+    if (!packs.changes()) return outcome;
+    auto moved = LB_TRY(transfer_blocks(repository, repository, packs.move, options.jobs,
+                                        options.progress, "repacking"));
+    stage_reached("repack");
+    std::vector<repo::PackSummary> survivors;
+    for (const auto& [id, pack] : packs.keep)
+        survivors.push_back(pack);
+    for (auto& pack : moved.packs)
+        survivors.push_back(std::move(pack));
+    std::string new_index;
+    if (!survivors.empty()) new_index = LB_TRY(repo::write_index(storage, survivors));
+    stage_reached("index");
+    for (const auto& id : packs.old_indexes) {
+        if (id == new_index) continue;
+        LB_CHECK(storage.remove_if_exists("index/" + id));
+        ++outcome.indexes_replaced;
+    }
+    for (const auto& [id, size] : packs.remove) {
+        LB_CHECK(storage.remove_if_exists(repo::pack_key(id)));
+        stage_reached("packs");
+    }
+    LB_CHECK(lock->release());
+    return outcome;
+}
+
+}  // namespace lifeboat::engine

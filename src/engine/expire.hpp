@@ -1,0 +1,79 @@
+// expire: applies the retention policy to a repository (docs/operations.md, "Retention and
+// expiry"). In order, each step leaving a repository that passes `verify`:
+//   1. lock     take the exclusive repository lock; wait for running backups/restores to finish
+//   2. plan     decide which backups go (retention.hpp) and which WAL no retained backup and no
+//               moment of the recovery window needs
+//   3. backups  delete the manifests of expired backups, then their lapsed pins
+//   4. wal      delete WAL older than the window's first backup, except what each retained backup
+//               needs to become consistent (its start..stop segments) and every timeline history
+//   5. repack   copy the live blocks of mostly-garbage packs into new packs
+//   6. index    write one index naming every surviving and new pack, then delete the old ones
+//   7. packs    delete packs no retained backup needs (and the repacked ones)
+// A crash anywhere leaves either unreferenced packs (collected by the next run) or blocks listed
+// twice (harmless); the next `expire` completes the job. `dry_run` stops after planning, takes no
+// lock and writes nothing, and reports exactly what would go.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/progress.hpp"
+#include "engine/retention.hpp"
+#include "repository/lock.hpp"
+
+namespace lifeboat::engine {
+
+// A clock for tests that simulates days in seconds: simulated = sim_anchor + (real - real_anchor)
+// * scale. Only the retention decision sees simulated time (backup stop times and "now").
+struct ScaledClock {
+    Timestamp real_anchor;
+    Timestamp sim_anchor;
+    double scale = 1;
+    Timestamp simulate(Timestamp real) const;
+};
+// "REAL_ISO SIM_ISO SCALE", e.g. "2026-11-26T10:00:00Z 2026-11-30T12:00:00Z 1800".
+Result<ScaledClock> parse_scaled_clock(std::string_view text);
+
+struct ExpireOptions {
+    std::string repository;
+    RetentionPolicy policy;
+    bool dry_run = false;
+    double repack_below = 0.5;  // rewrite a pack when less than this fraction of it is live
+    unsigned jobs = 0;
+    std::chrono::seconds lock_wait{3600};
+    std::optional<ScaledClock> clock;
+    repo::LockWaitFn on_wait;
+    ProgressFn progress;
+};
+
+struct ExpiredBackupInfo {
+    std::string id;
+    Timestamp stop_time;
+    bool keep = false;
+    std::vector<std::string> reasons;
+};
+
+struct ExpireOutcome {
+    bool dry_run = false;
+    std::string policy;  // RetentionPolicy::describe()
+    Timestamp now;       // as the policy saw it
+    std::vector<ExpiredBackupInfo> backups;  // oldest first, kept and expired
+    std::vector<std::string> expired;        // ids of backups removed (or that would be)
+    std::size_t pins_removed = 0;
+    std::vector<std::string> wal_removed;    // names, sorted
+    std::uint64_t wal_bytes = 0;
+    std::size_t packs_deleted = 0;   // wholly garbage
+    std::size_t packs_repacked = 0;  // mostly garbage: live blocks moved, pack deleted
+    std::uint64_t pack_bytes_deleted = 0;  // sizes of deleted and repacked packs
+    std::uint64_t live_bytes_moved = 0;    // blocks copied out of repacked packs
+    std::size_t indexes_replaced = 0;
+    std::uint64_t freed_bytes() const {
+        return wal_bytes + pack_bytes_deleted - std::min(pack_bytes_deleted, live_bytes_moved);
+    }
+};
+
+Result<ExpireOutcome> run_expire(const ExpireOptions& options);
+
+}  // namespace lifeboat::engine
