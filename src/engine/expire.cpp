@@ -156,8 +156,9 @@ Result<PackPlan> plan_packs(const Storage& storage, const std::vector<BackupFact
     plan.old_indexes = index.loaded_from;
     for (auto& [id, pack] : packs) {
         std::vector<BlockToMove> live;
-        std::uint64_t live_bytes = 0;
+        std::uint64_t live_bytes = 0, blob_bytes = 0;
         for (const auto& e : pack.entries) {
+            blob_bytes += e.placement.stored_length;
             if (!referenced.count(e.id)) continue;
             const auto chosen = index.find(e.id);
             if (!chosen || *chosen->pack_id != id || chosen->placement.offset != e.placement.offset)
@@ -168,7 +169,7 @@ Result<PackPlan> plan_packs(const Storage& storage, const std::vector<BackupFact
         if (live.empty()) {
             plan.remove.emplace_back(id, pack.size);
             ++plan.deleted;
-        } else if (static_cast<double>(live_bytes) < repack_below * static_cast<double>(pack.size)) {
+        } else if (static_cast<double>(live_bytes) < repack_below * static_cast<double>(blob_bytes)) {
             plan.remove.emplace_back(id, pack.size);
             plan.live_bytes_moved += live_bytes;
             plan.move.emplace(id, std::move(live));

@@ -40,7 +40,7 @@ struct ExpireOptions {
     std::string repository;
     RetentionPolicy policy;
     bool dry_run = false;
-    double repack_below = 0.5;  // rewrite a pack when less than this fraction of it is live
+    double repack_below = 0.5;  // rewrite a pack when less than this fraction of its blocks (bytes) is live
     unsigned jobs = 0;
     std::chrono::seconds lock_wait{3600};
     std::optional<ScaledClock> clock;
