@@ -39,10 +39,12 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 LB = "lifeboat"
 PBR = "pgbackrest"
 TOOLS = (LB, PBR)
-STEPS = ("full", "incr", "restore", "pitr")
+STEPS = ("full", "incr", "incr_small", "incr_large", "restore", "pitr")
 STEP_TITLES = {
     "full": "full backup",
     "incr": "incremental backup",
+    "incr_small": "incremental after 1% of rows changed",
+    "incr_large": "incremental after 30% of rows changed",
     "restore": "restore of the full backup (files)",
     "pitr": "PITR to read-write",
 }
@@ -688,6 +690,21 @@ def lb_backup(ctx, label):
                  "new_blocks": out.get("new_blocks")}
 
 
+def change_sql(ctx, percent):
+    """Updates `percent` % of the main table's rows, spread over the whole table."""
+    if ctx.dataset == "pgbench":
+        return f"UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % 100 < {percent}"
+    return f"UPDATE orders SET status = status WHERE order_id % 100 < {percent}"
+
+
+def with_added(ctx, tool, fn):
+    """Runs a backup step and records the repository bytes it added."""
+    before = tree_bytes(ctx.lbrepo if tool == LB else ctx.pbrrepo)
+    res, extra = fn()
+    extra["added_bytes"] = extra["repo_bytes"] - before
+    return res, extra
+
+
 def pbr_backup(ctx, kind):
     res = measure(ctx, f"pbr-backup-{kind}", pbr(ctx, "backup", f"--type={kind}"))
     return res, {"backup": pbr_last_label(ctx), "repo_bytes": tree_bytes(ctx.pbrrepo)}
@@ -911,6 +928,14 @@ def run_dataset(args, rec, dataset):
                     timed(ctx, rec, rep, tool, "incr", lambda: lb_backup(ctx, "incr"))
                 else:
                     timed(ctx, rec, rep, tool, "incr", lambda: pbr_backup(ctx, "incr"))
+            for step, share in (("incr_small", 1), ("incr_large", 30)):
+                psql(ctx, change_sql(ctx, share), name=f"change-{share}pct")
+                psql(ctx, "CHECKPOINT")
+                for tool in order:
+                    if tool == LB:
+                        timed(ctx, rec, rep, tool, step, lambda: with_added(ctx, LB, lambda: lb_backup(ctx, step)))
+                    else:
+                        timed(ctx, rec, rep, tool, step, lambda: with_added(ctx, PBR, lambda: pbr_backup(ctx, "incr")))
             for tool in order:
                 if full.get(tool) is None:
                     rec.fail(dataset, rep, tool, "restore", "no full backup to restore")
@@ -999,6 +1024,7 @@ def summarize(ds):
                 "max_maxrss_bytes": max([r["maxrss_bytes"] for r in runs], default=None),
                 "read_bytes": med([r["read_bytes"] for r in runs]),
                 "repo_bytes": med([r.get("repo_bytes") for r in runs]),
+                "added_bytes": med([r.get("added_bytes") for r in runs]),
                 "durable_s": med([r["wall_s"] + r["sync_s"] for r in runs if r.get("sync_s") is not None]),
                 "walls": [r["wall_s"] for r in runs],
                 "phases": {k: med([(r.get("phases") or {}).get(k) for r in runs])
@@ -1071,6 +1097,11 @@ def render_md(data):
             a, b = s[(step, LB)], s[(step, PBR)]
             repo = step in ("full", "incr")
             n = f" (n={a['n']}/{b['n']})"
+            if step in ("incr_small", "incr_large"):  # repository columns: bytes this backup added
+                a, b = dict(a), dict(b)
+                a["repo_bytes"], b["repo_bytes"] = a["added_bytes"], b["added_bytes"]
+                repo = True
+                n += " (repo: bytes added)"
             lines.append(
                 f"| {STEP_TITLES[step]}{n} | {fmt_s(a['wall_s'])} | {fmt_s(b['wall_s'])} | "
                 f"{fmt_r(ratio(a['wall_s'], b['wall_s']))} | {fmt_s(a['cpu_s'])} | {fmt_s(b['cpu_s'])} | "
