@@ -97,6 +97,18 @@ expect_error 4 as_pg env LIFEBOAT_REPO=/nonexistent "$LB" list --config "$T/good
 expect_exit 0 lb list --config "$T/good.toml" --repo "$REPO"
 ok "precedence: --repo over LIFEBOAT_REPO over the config file"
 
+# expire: malformed policies are usage errors, one line, and change nothing.
+expect_exit 2 lb expire --repo "$REPO" --retention-window "two days"
+expect_one_line_error
+expect_exit 2 lb expire --repo "$REPO" --keep-min 0
+expect_one_line_error
+expect_in "$ERR" "at least 1"
+expect_exit 2 lb expire --repo "$REPO" --keep-daily -1
+expect_exit 2 lb expire --repo "$REPO" --repack-below 2
+expect_exit 4 lb expire --repo "$T/nowhere"
+expect_one_line_error
+expect_exit 2 lb restore --repo "$REPO" --to consistent-ish --target-dir "$X"
+
 # ---- bugs found while writing this test (defer_fail: reported together by finish)
 # A regular file is "not a repository" (4) like a directory without config, not an I/O error.
 as_pg touch "$T/plainfile"
