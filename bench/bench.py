@@ -963,6 +963,19 @@ def run_dataset(args, rec, dataset):
         rec.save_md()
 
 
+def run_object_storage(args, rec):
+    """Backup to S3 (s3rver on loopback) and copy to a second bucket: bench/s3_copy.sh."""
+    log("object storage: backup to S3 and copy to a second bucket (bench/s3_copy.sh)")
+    p = subprocess.run(["bash", os.path.join(BENCH_DIR, "s3_copy.sh"), "--scale", str(args.scale),
+                        "--lifeboat", args.lifeboat], capture_output=True, text=True)
+    if p.returncode != 0:
+        rec.fail(None, None, LB, "object storage", (p.stderr.strip() or p.stdout.strip())[-2000:])
+        return
+    rec.data["object_storage"] = p.stdout
+    log("  " + p.stdout.strip().replace("\n", "\n  "))
+    rec.save()
+
+
 def cleanup(ctx):
     for p in list(ctx.bg):
         try:
@@ -1173,6 +1186,15 @@ def render_md(data):
             lines.append(f"- {f['dataset']} rep {f['rep']} {f['tool']} {f['step']}: {err}")
     else:
         lines.append("No step failed; every PITR check found exactly the rows committed at the target.")
+    if data.get("object_storage"):
+        lines.append("")
+        lines.append("## Object storage and copy (Lifeboat only)")
+        lines.append("")
+        lines.append("bench/s3_copy.sh in the same run: pgbench data, s3rver on loopback. No peer figure: "
+                     "pgBackRest talks to S3 over HTTPS only (s3rver serves plain HTTP), and it cannot copy "
+                     "backups between repositories at all.")
+        lines.append("")
+        lines.append(data["object_storage"].strip())
     lines.append("")
     return "\n".join(lines)
 
@@ -1272,6 +1294,7 @@ def main():
     try:
         for d in datasets:
             run_dataset(args, rec, d)
+        run_object_storage(args, rec)
         rec.data["complete"] = True
     except (Terminated, KeyboardInterrupt) as e:
         log(f"interrupted ({e}); partial results kept")
