@@ -408,7 +408,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     const auto& o = *outcome;
     if (format == OutputFormat::json) {
         json j = {{"backup", o.backup_id},
-                  {"target", o.target       ? json(format_iso8601(*o.target))
+                  {"target", o.target             ? json(format_iso8601(*o.target))
                              : options.consistent ? json("consistent")
                                                   : json("latest")},
                   {"target_dir", o.target_dir.string()},
@@ -420,6 +420,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
         if (o.started) {
             j["phases"]["replay_seconds"] = o.replay_seconds;
             j["phases"]["ready_seconds"] = o.ready_seconds;
+            j["phases"]["prepare_seconds_in_parallel"] = o.prepare_seconds;
             j["port"] = o.port;
             j["conninfo"] = o.conninfo;
         }
@@ -436,6 +437,8 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     if (o.started) {
         std::printf("  WAL replay  %10s\n", format_seconds(o.replay_seconds).c_str());
         std::printf("  ready       %10s\n", format_seconds(o.ready_seconds).c_str());
+        std::printf("  (preparing the start took %s, in parallel with the files)\n",
+                    format_seconds(o.prepare_seconds).c_str());
         std::printf("  total (RTO) %10s\n", format_seconds(o.total_seconds).c_str());
         std::printf("  running on port %d: psql \"%s\"\n", o.port, o.conninfo.c_str());
     } else {

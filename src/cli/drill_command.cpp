@@ -19,6 +19,12 @@ void print_record(const engine::DrillRecord& r) {
     std::printf("  RTO          %s = files %s + WAL replay %s + ready %s\n",
                 format_seconds(r.total_seconds).c_str(), format_seconds(r.files_seconds).c_str(),
                 format_seconds(r.replay_seconds).c_str(), format_seconds(r.ready_seconds).c_str());
+    if (r.prepare_seconds > 0) {
+        std::printf(
+            "  in parallel  %s preparing the start (server programs, account, port) while "
+            "files were written\n",
+            format_seconds(r.prepare_seconds).c_str());
+    }
     if (r.target && r.newest_commit) {
         std::printf(
             "  data loss    at most %s (newest restored commit %s)\n",

@@ -46,7 +46,8 @@ json to_json(const DrillRecord& r) {
              {{"files_seconds", r.files_seconds},
               {"replay_seconds", r.replay_seconds},
               {"ready_seconds", r.ready_seconds},
-              {"total_seconds", r.total_seconds}}},
+              {"total_seconds", r.total_seconds},
+              {"prepare_seconds_in_parallel", r.prepare_seconds}}},
             {"newest_commit", time(r.newest_commit)},
             {"data_loss_bound_seconds",
              r.target && r.newest_commit
@@ -70,6 +71,7 @@ Result<DrillRecord> from_json(const json& j) {
     r.replay_seconds = p.value("replay_seconds", 0.0);
     r.ready_seconds = p.value("ready_seconds", 0.0);
     r.total_seconds = p.value("total_seconds", 0.0);
+    r.prepare_seconds = p.value("prepare_seconds_in_parallel", 0.0);
     if (j.contains("newest_commit") && !j.at("newest_commit").is_null()) {
         r.newest_commit = LB_TRY(parse_iso8601(j.at("newest_commit").get<std::string>()));
     }
@@ -154,6 +156,7 @@ Result<DrillRecord> run_drill(const DrillOptions& options) {
         record.replay_seconds = restored->replay_seconds;
         record.ready_seconds = restored->ready_seconds;
         record.total_seconds = restored->total_seconds;
+        record.prepare_seconds = restored->prepare_seconds;
         record.newest_commit = newest_commit(restored->conninfo);
         ValidateOptions validate;
         validate.conninfo = restored->conninfo;

@@ -45,6 +45,7 @@ struct DrillRecord {
     bool passed = false;
     std::string error;  // why it failed before checks could run
     double files_seconds = 0, replay_seconds = 0, ready_seconds = 0, total_seconds = 0;
+    double prepare_seconds = 0;              // done in parallel with files: not part of the total
     std::optional<Timestamp> newest_commit;  // in the restored instance, when known
     std::vector<DrillCheck> checks;
     std::string kept_directory;

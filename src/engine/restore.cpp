@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include "engine/restore_files.hpp"
@@ -172,31 +173,53 @@ std::string log_reason(const fs::path& log) {
     return reason;
 }
 
-// Starts the restored instance and waits for the end of recovery and a read-write connection.
-Status start_and_wait(const RestoreOptions& options, const std::string& repository_location,
-                      const std::map<std::uint32_t, fs::path>& tablespace_dirs,
-                      RestoreOutcome& outcome) {
-    const fs::path bindir = LB_TRY(postgres::find_server_bindir(options.pg_bin));
-    auto account = LB_TRY(postgres::server_account(options.target_dir, options.run_as_user));
-    if (account) {
-        LB_CHECK(change_owner_recursive(options.target_dir, *account));
-        for (const auto& [oid, dir] : tablespace_dirs)
-            LB_CHECK(change_owner_recursive(dir, *account));
+// What starting the instance needs that does not depend on the restored files: found while the
+// files are being written (it runs on its own thread), so it costs no recovery time.
+struct StartPreparation {
+    fs::path bindir;
+    std::optional<UserAccount> account;  // runs the server (when lifeboat runs as root)
+    int port = 0;
+    double seconds = 0;
+};
+
+Result<StartPreparation> prepare_start(const RestoreOptions& options,
+                                       const std::string& repository_location) {
+    const auto started = Clock::now();
+    StartPreparation out;
+    out.bindir = LB_TRY(postgres::find_server_bindir(options.pg_bin));
+    out.account = LB_TRY(postgres::server_account(options.target_dir, options.run_as_user));
+    if (out.account) {
         // restore_command runs as that account: it must be able to run lifeboat and read the
         // repository, or recovery would stop at the first WAL file. Find out now, not later.
         auto probe = run_process(
             {options.lifeboat_binary.string(), "list", "--repo", repository_location, "--json"},
-            {.run_as = account, .merge_stderr = true});
+            {.run_as = out.account, .merge_stderr = true});
         if (!probe || probe->exit_status != 0) {
             return fail(ErrorCode::config,
                         "the account '{}' that runs the restored server cannot run {} or read "
                         "repository {} (restore_command needs both); install lifeboat in a "
                         "directory it can reach (e.g. /usr/local/bin) and make the repository "
                         "readable to it",
-                        account->name, options.lifeboat_binary.string(), repository_location);
+                        out.account->name, options.lifeboat_binary.string(), repository_location);
         }
     }
-    postgres::LocalServer server(bindir, options.target_dir, account);
+    // A started instance needs its own port: the source usually runs on this host.
+    out.port = options.port ? *options.port : LB_TRY(free_local_port());
+    out.seconds = seconds_since(started);
+    return out;
+}
+
+// Starts the restored instance and waits for the end of recovery and a read-write connection.
+Status start_and_wait(const RestoreOptions& options, const StartPreparation& prepared,
+                      const std::map<std::uint32_t, fs::path>& tablespace_dirs,
+                      RestoreOutcome& outcome) {
+    const auto& account = prepared.account;
+    if (account) {
+        LB_CHECK(change_owner_recursive(options.target_dir, *account));
+        for (const auto& [oid, dir] : tablespace_dirs)
+            LB_CHECK(change_owner_recursive(dir, *account));
+    }
+    postgres::LocalServer server(prepared.bindir, options.target_dir, account);
     const fs::path log = options.target_dir / "lifeboat-restore.log";
     const auto started = Clock::now();
     LB_CHECK(server.start(log, fmt::format("-p {}", outcome.port)));
@@ -358,29 +381,38 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
                                    .tablespace_dirs = tablespace_dirs,
                                    .jobs = options.jobs ? options.jobs : default_jobs(),
                                    .progress = options.progress};
-    auto stats = materialize_backup(materialize);
-    if (!stats) return undo(stats.error());
-    outcome.files = stats->files;
-    outcome.bytes = stats->bytes;
     // restore_command runs in the new data directory: give it an absolute path for a local
     // repository, and the location exactly as given (endpoint and all) for a URL.
     const std::string location_for_commands = options.repository.find("://") != std::string::npos
                                                   ? options.repository
                                                   : repository.location();
-    // A started instance needs its own port: the source usually runs on this host.
-    if (options.port) {
+    std::future<Result<StartPreparation>> preparation;
+    if (options.start == StartServer::yes) {
+        preparation = std::async(std::launch::async,
+                                 [&] { return prepare_start(options, location_for_commands); });
+    }
+    auto stats = materialize_backup(materialize);
+    std::optional<StartPreparation> prepared;
+    if (preparation.valid()) {
+        auto result = preparation.get();
+        if (stats && !result) return undo(result.error());
+        if (result) prepared = std::move(*result);
+    }
+    if (!stats) return undo(stats.error());
+    outcome.files = stats->files;
+    outcome.bytes = stats->bytes;
+    if (prepared) {
+        outcome.port = prepared->port;
+        outcome.prepare_seconds = prepared->seconds;
+    } else if (options.port) {
         outcome.port = *options.port;
-    } else if (options.start == StartServer::yes) {
-        auto port = free_local_port();
-        if (!port) return undo(port.error());
-        outcome.port = *port;
     }
     auto settings =
         write_recovery_settings(options, outcome.port, *manifest, location_for_commands);
     if (!settings) return undo(settings.error());
     outcome.files_seconds = seconds_since(started);
     if (options.start == StartServer::yes) {
-        auto status = start_and_wait(options, location_for_commands, tablespace_dirs, outcome);
+        auto status = start_and_wait(options, *prepared, tablespace_dirs, outcome);
         if (!status) {
             if (!outcome.started) return undo(status.error());
             return std::unexpected(status.error());

@@ -49,7 +49,10 @@ struct RestoreOutcome {
     fs::path target_dir;
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;
-    double files_seconds = 0;   // writing the data directory
+    double files_seconds = 0;  // writing the data directory
+    // Finding the server programs, probing the server account and picking a port, done on a
+    // second thread while the files are written (with --start): not part of the total.
+    double prepare_seconds = 0;
     double replay_seconds = 0;  // server start to end of recovery (promotion)
     double ready_seconds = 0;   // promotion to a working read-write connection
     double total_seconds = 0;

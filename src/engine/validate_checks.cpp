@@ -1,5 +1,7 @@
 #include "engine/validate_checks.hpp"
 
+#include "engine/drill.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -207,6 +209,67 @@ Verdict evaluate_expectation(const Expectation& expect, const std::optional<std:
     return {passed, fmt::format("got {}, expected {}", shown, expect.source)};
 }
 
+namespace {
+
+Result<std::vector<UserCheck>> parse_point_in_time_checks(const toml::node& node,
+                                                          const std::string& source) {
+    const toml::array* list = node.as_array();
+    if (!list) {
+        return fail(ErrorCode::config,
+                    "{} line {}: 'point_in_time' must be an array of tables ([[point_in_time]])",
+                    source, node.source().begin.line);
+    }
+    std::vector<UserCheck> checks;
+    for (const toml::node& element : *list) {
+        const int line = static_cast<int>(element.source().begin.line);
+        const toml::table* table = element.as_table();
+        if (!table) {
+            return fail(ErrorCode::config, "{} line {}: each point_in_time must be a table", source,
+                        line);
+        }
+        UserCheck check;
+        check.line = line;
+        PointInTimeCheck pit;
+        for (auto&& [key, value] : *table) {
+            const int value_line = static_cast<int>(value.source().begin.line);
+            const auto* text = value.as_string();
+            if (!text) {
+                return fail(ErrorCode::config, "{} line {}: '{}' must be a string", source,
+                            value_line, key.str());
+            }
+            if (key.str() == "table") {
+                pit.table = text->get();
+            } else if (key.str() == "column") {
+                pit.column = text->get();
+            } else if (key.str() == "within") {
+                auto within = parse_duration(text->get());
+                if (!within) {
+                    return fail(ErrorCode::config, "{} line {}: {}", source, value_line,
+                                within.error().message);
+                }
+                pit.within = *within;
+            } else if (key.str() == "database") {
+                check.database = text->get();
+            } else {
+                return fail(ErrorCode::config,
+                            "{} line {}: unknown key '{}' (allowed: table, column, within, "
+                            "database)",
+                            source, value_line, key.str());
+            }
+        }
+        if (trim(pit.table).empty() || trim(pit.column).empty()) {
+            return fail(ErrorCode::config, "{} line {}: point_in_time needs 'table' and 'column'",
+                        source, line);
+        }
+        check.name = pit.table + "." + pit.column;
+        check.point_in_time = std::move(pit);
+        checks.push_back(std::move(check));
+    }
+    return checks;
+}
+
+}  // namespace
+
 Result<std::vector<UserCheck>> parse_user_checks(std::string_view toml_text,
                                                  const std::string& source) {
     toml::table root;
@@ -218,10 +281,14 @@ Result<std::vector<UserCheck>> parse_user_checks(std::string_view toml_text,
     }
     std::vector<UserCheck> checks;
     for (auto&& [key, node] : root) {
-        if (key.str() != "check") {
-            return fail(ErrorCode::config, "{} line {}: unknown key '{}' (checks are [[check]])",
+        if (key.str() != "check" && key.str() != "point_in_time") {
+            return fail(ErrorCode::config,
+                        "{} line {}: unknown key '{}' (checks are [[check]] and [[point_in_time]])",
                         source, node.source().begin.line, key.str());
         }
+    }
+    if (const toml::node* pit = root.get("point_in_time")) {
+        checks = LB_TRY(parse_point_in_time_checks(*pit, source));
     }
     const toml::node* list_node = root.get("check");
     if (!list_node) return checks;

@@ -7,9 +7,16 @@
 //   sql = "SELECT count(*) FROM users" # required: must return one row of one column
 //   expect = "> 0"                     # required, see parse_expectation
 //   database = "app"                   # optional; default: the database of the conninfo
+// and, for the point-in-time check, an array of tables named `point_in_time`:
+//   [[point_in_time]]
+//   table = "orders"                   # required
+//   column = "created_at"              # required: a timestamp column
+//   within = "5m"                      # optional, default 5m: newest row at most this old
+//   database = "app"                   # optional
 // Any other key is refused, so a misspelt key cannot silently disable a check.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,12 +58,25 @@ struct Verdict {
 // numeric comparison.
 Verdict evaluate_expectation(const Expectation& expect, const std::optional<std::string>& value);
 
+// A point-in-time check ([[point_in_time]]): in a restore to the target, no row of `table` has
+// `column` later than the target, and the newest is at most `within` before it (the archive's
+// granularity plus the application's own delay between a row's time and its commit).
+struct PointInTimeCheck {
+    std::string table;   // as in SQL: "orders", "app.orders"
+    std::string column;  // a timestamp or timestamptz column
+    std::chrono::seconds within{300};
+};
+
 struct UserCheck {
     std::string name;
     std::string sql;
     Expectation expect;
-    std::optional<std::string> database;  // nullopt: the database of the conninfo
-    int line = 0;                         // of the [[check]] header, for messages
+    std::optional<std::string> database;            // nullopt: the database of the conninfo
+    int line = 0;                                   // of the [[check]] header, for messages
+    std::optional<PointInTimeCheck> point_in_time;  // set: this is one, sql/expect are unused
+    bool needs_target() const {
+        return point_in_time || expect.operand == Expectation::Operand::target;
+    }
 };
 
 // Parses a checks file's text; `source` names it in messages ("FILE line N: ...").

@@ -8,6 +8,8 @@ source "$(dirname "$0")/lib.sh" "$@"
 start_source
 q "CREATE TABLE ticks (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())"
 q "CREATE TABLE users (id int PRIMARY KEY)"
+q "CREATE TABLE signups (at timestamptz NOT NULL DEFAULT clock_timestamp())"
+q "INSERT INTO signups DEFAULT VALUES"
 q "INSERT INTO ticks (id) SELECT g FROM generate_series(1, 50) g"
 backup_json
 for i in $(seq 51 80); do q "INSERT INTO ticks (id) VALUES ($i)"; sleep 0.05; done
@@ -25,12 +27,23 @@ expect = "= 80"
 name = "nothing after the target"
 sql = "SELECT max(at) FROM ticks"
 expect = "<= target"
+
+[[point_in_time]]
+table = "ticks"
+column = "at"
+within = "10s"
 EOC
 cat >"$T/bad.toml" <<'EOC'
 [[check]]
 name = "users exist"
 sql = "SELECT count(*) FROM users"
 expect = "> 0"
+
+# The only signup is seconds older than the target: stale by this standard.
+[[point_in_time]]
+table = "public.signups"
+column = "at"
+within = "1s"
 EOC
 chmod 644 "$T"/*.toml
 
@@ -48,12 +61,17 @@ import json, sys
 p = json.load(open(sys.argv[1]))["phases"]
 parts = p["files_seconds"] + p["replay_seconds"] + p["ready_seconds"]
 assert 0 < parts <= p["total_seconds"] + 0.05 and p["total_seconds"] - parts < 0.5, p
+assert p["prepare_seconds_in_parallel"] > 0, p  # port, programs and account found meanwhile
 PY
 ok "drill passed; phases add up"
 
+expect_eq "$(jq -r '[.checks[] | select(.kind == "point-in-time" and .passed)] | length' "$OUT")" 1 \
+    "point-in-time check on ticks.at passed"
 expect_exit 10 lb drill --repo "$REPO" --to "$TARGET" --checks "$T/bad.toml" --json
 expect_eq "$(jq -r .passed "$OUT")" false "drill with a failing check"
 expect_in "$OUT" "users exist"
+expect_eq "$(jq -r '.checks[] | select(.name == "public.signups.at") | .passed' "$OUT")" false "stale point-in-time check"
+expect_in "$OUT" "s before the target .* \\(allowed: 1 s\\)"
 ls -d /tmp/lifeboat-drill-* 2>/dev/null && fail "a drill left its scratch directory behind"
 pgrep -f "lifeboat-drill-" >/dev/null && fail "a drill left a server running"
 ok "failed drill recorded and cleaned up"

@@ -152,6 +152,41 @@ TEST(ValidateChecksFile, ErrorsNameFileAndLine) {
     EXPECT_EQ(missing.error().code, ErrorCode::config);
 }
 
+TEST(ValidateChecksFile, ParsesPointInTimeChecks) {
+    auto checks = parse_user_checks(R"(
+[[point_in_time]]
+table = "app.orders"
+column = "created_at"
+within = "90s"
+database = "shop"
+
+[[point_in_time]]
+table = "ticks"
+column = "at"
+)",
+                                    "pit.toml");
+    ASSERT_TRUE(checks) << checks.error().message;
+    ASSERT_EQ(checks->size(), 2u);
+    const auto& first = (*checks)[0];
+    ASSERT_TRUE(first.point_in_time);
+    EXPECT_EQ(first.name, "app.orders.created_at");
+    EXPECT_EQ(first.point_in_time->within, std::chrono::seconds(90));
+    EXPECT_EQ(first.database, "shop");
+    EXPECT_TRUE(first.needs_target());
+    EXPECT_EQ((*checks)[1].point_in_time->within, std::chrono::seconds(300));
+
+    for (const char* bad : {"[[point_in_time]]\ntable = \"t\"\n",
+                            "[[point_in_time]]\ntable = \"t\"\ncolumn = \"c\"\nwithin = \"soon\"\n",
+                            "[[point_in_time]]\ntable = \"t\"\ncolumn = \"c\"\nexpect = \"> 1\"\n",
+                            "point_in_time = 3\n"}) {
+        auto r = parse_user_checks(bad, "pit.toml");
+        EXPECT_FALSE(r) << bad;
+        if (!r) {
+            EXPECT_EQ(r.error().code, ErrorCode::config) << bad;
+        }
+    }
+}
+
 TEST(ValidateBaseline, JsonRoundTrip) {
     ValidationReport report;
     report.tables = {{"app", "public", "users", 42}, {"app", "sales", "orders \"x\"", 0}};
