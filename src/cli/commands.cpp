@@ -166,6 +166,7 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
         if (!r.copy_after_backup || r.location == options.repository) continue;
         engine::CopyOptions copy{
             .from = options.repository, .to = r.location, .backup_id = m.id, .jobs = options.jobs};
+        if (!r.key_file.empty()) copy.to_keys = repo::KeySource{r.key_file, std::nullopt};
         auto copied = engine::run_copy(copy);
         if (!copied) {
             return std::unexpected(copied.error().context(
@@ -232,6 +233,15 @@ Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat fo
     options.from = s.repository_location(args.from);
     options.to = s.repository_location(args.to);
     if (!args.backup.empty()) options.backup_id = args.backup;
+    // Each side's key: its own flag, else the repository's configured key_file, else --key-file.
+    auto keys_for = [&](const std::string& flag,
+                        const std::string& location) -> std::optional<repo::KeySource> {
+        const std::string file = !flag.empty() ? flag : s.key_file_for(location);
+        if (file.empty()) return std::nullopt;
+        return repo::KeySource{file, std::nullopt};
+    };
+    options.from_keys = keys_for(args.from_key_file, options.from);
+    options.to_keys = keys_for(args.to_key_file, options.to);
     options.jobs = LB_TRY(s.get_unsigned("jobs"));
     ProgressLine progress;
     options.progress = progress.callback();

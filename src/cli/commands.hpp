@@ -77,6 +77,8 @@ struct CopyArgs {
     std::string to;
     std::string backup;
     bool all = false;
+    std::string from_key_file;  // default: the repository's key_file, else --key-file
+    std::string to_key_file;
 };
 struct DemoArgs {
     bool keep = false;

@@ -106,7 +106,10 @@ int main(int argc, char** argv) {
     auto* restore =
         app.add_subcommand("restore", "restore into a new instance, to a point in time");
     add_settings(restore, common, {"repo", "pgdata", "pg-bin", "run-as", "jobs", "key-file"});
-    restore->add_option("--to", restore_args.to, "ISO 8601 time with zone, 'latest' (end of the archive), or 'consistent' (the backup alone)")
+    restore
+        ->add_option("--to", restore_args.to,
+                     "ISO 8601 time with zone, 'latest' (end of the archive), or 'consistent' (the "
+                     "backup alone)")
         ->required();
     restore->add_option("--backup", restore_args.backup,
                         "restore this backup (default: newest that reaches --to)");
@@ -201,6 +204,11 @@ int main(int argc, char** argv) {
     copy->add_option("--to", copy_args.to, "destination repository (configured name or location)")
         ->required();
     copy->add_option("--backup", copy_args.backup, "copy only this backup");
+    copy->add_option("--from-key-file", copy_args.from_key_file,
+                     "key file of an encrypted source (default: its key_file, else --key-file)");
+    copy->add_option(
+        "--to-key-file", copy_args.to_key_file,
+        "key file of an encrypted destination (default: its key_file, else --key-file)");
     copy->add_flag("--all", copy_args.all, "copy every backup and all archived WAL (the default)");
     add_json(copy, common);
 

@@ -53,8 +53,8 @@ struct ConfigFile {
 
 // [repositories.NAME.retention]: the [retention] keys, for this repository only.
 Result<std::map<std::string, std::string>> read_repository_retention(const std::string& path,
-                                                                    const std::string& repo,
-                                                                    const toml::table& table) {
+                                                                     const std::string& repo,
+                                                                     const toml::table& table) {
     std::map<std::string, std::string> out;
     for (const auto& [key, value] : table) {
         const std::string full = "retention." + std::string(key.str());
@@ -72,8 +72,9 @@ Result<std::map<std::string, std::string>> read_repository_retention(const std::
         } else if (auto number = value.value<std::int64_t>()) {
             out[spec->name] = std::to_string(*number);
         } else {
-            return fail(ErrorCode::config, "{}:{}: repositories.{}.{} must be a string or an integer",
-                        path, value.source().begin.line, repo, full);
+            return fail(ErrorCode::config,
+                        "{}:{}: repositories.{}.{} must be a string or an integer", path,
+                        value.source().begin.line, repo, full);
         }
     }
     return out;
@@ -89,11 +90,14 @@ Result<std::vector<NamedRepository>> read_repositories(const std::string& path,
             return fail(ErrorCode::config, "{}:{}: repositories.{} must be a table", path,
                         node.source().begin.line, name.str());
         }
-        NamedRepository repo{std::string(name.str()), "", false, false, {}};
+        NamedRepository repo{std::string(name.str()), "", false, false, {}, ""};
         for (const auto& [key, value] : *table) {
             const std::string k(key.str());
             if (k == "retention" && value.as_table()) {
-                repo.retention = LB_TRY(read_repository_retention(path, repo.name, *value.as_table()));
+                repo.retention =
+                    LB_TRY(read_repository_retention(path, repo.name, *value.as_table()));
+            } else if (k == "key_file" && value.value<std::string>()) {
+                repo.key_file = *value.value<std::string>();
             } else if (k == "path" && value.value<std::string>()) {
                 repo.location = *value.value<std::string>();
             } else if (k == "archive" && value.value<bool>()) {
@@ -102,8 +106,9 @@ Result<std::vector<NamedRepository>> read_repositories(const std::string& path,
                 repo.copy_after_backup = *value.value<bool>();
             } else {
                 return fail(ErrorCode::config,
-                            "{}:{}: repositories.{}.{}: unknown setting or wrong type (path is a "
-                            "string; archive and copy_after_backup are true/false)",
+                            "{}:{}: repositories.{}.{}: unknown setting or wrong type (path and "
+                            "key_file are strings; archive and copy_after_backup are true/false; "
+                            "retention is a table)",
                             path, value.source().begin.line, repo.name, k);
             }
         }
@@ -213,6 +218,12 @@ std::string Settings::get_for(const std::string& name, const std::string& reposi
         }
     }
     return get(name);
+}
+
+std::string Settings::key_file_for(const std::string& location) const {
+    for (const auto& r : m_repositories)
+        if (r.location == location && !r.key_file.empty()) return r.key_file;
+    return "";
 }
 
 std::string Settings::get(const std::string& name) const {

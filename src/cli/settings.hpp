@@ -31,7 +31,9 @@ struct NamedRepository {
     std::string location;
     bool archive = false;            // wal-push archives into it too
     bool copy_after_backup = false;  // every backup is copied into it when it completes
-    std::map<std::string, std::string> retention;  // [repositories.NAME.retention]: setting -> value
+    std::map<std::string, std::string>
+        retention;         // [repositories.NAME.retention]: setting -> value
+    std::string key_file;  // its own key file when it is encrypted with another key than --key-file
 };
 
 class Settings {
@@ -54,6 +56,8 @@ class Settings {
     // A repository named on the command line: a configured name, or else a location as given.
     std::string repository_location(const std::string& name_or_location) const;
     const std::vector<NamedRepository>& repositories() const { return m_repositories; }
+    // The key file configured for the repository at `location` ("" when none).
+    std::string key_file_for(const std::string& location) const;
 
   private:
     std::map<std::string, std::string> m_values;

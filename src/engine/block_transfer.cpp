@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <mutex>
 #include <optional>
+#include <unordered_set>
 
 #include "util/parallel.hpp"
 
@@ -51,10 +52,12 @@ class PackSink {
 
 }  // namespace
 
-Result<TransferOutcome> transfer_blocks(const repo::Repository& from, repo::Repository& to,
-                                        const std::map<std::string, std::vector<BlockToMove>>& by_pack,
-                                        unsigned jobs, const ProgressFn& progress,
-                                        const std::string& phase) {
+Result<TransferOutcome> transfer_blocks(
+    const repo::Repository& from, repo::Repository& to,
+    const std::map<std::string, std::vector<BlockToMove>>& by_pack, unsigned jobs,
+    const ProgressFn& progress, const std::string& phase, BlockRekey* rekey) {
+    std::mutex rekey_mutex;
+    std::unordered_set<repo::BlockId, repo::BlockIdHash> rekey_written;
     std::vector<const std::string*> pack_ids;
     std::uint64_t total = 0;
     for (const auto& [id, blocks] : by_pack) {
@@ -95,7 +98,17 @@ Result<TransferOutcome> transfer_blocks(const repo::Repository& from, repo::Repo
                     auto status = repo::decode_block(stored, b.id, b.placement, readers[worker],
                                                      block, from.block_hasher());
                     if (!status) return std::unexpected(status.error().context("pack {}", pack_id));
-                    LB_CHECK(sink.add(worker, b.id, stored, b.placement));
+                    repo::BlockId id = b.id;
+                    if (rekey) {
+                        id = rekey->hasher(block);
+                        std::lock_guard lock(rekey_mutex);
+                        rekey->ids.emplace(b.id, id);
+                        if (rekey->present.contains(id) || !rekey_written.insert(id).second) {
+                            ++rekey->already_present;
+                            continue;
+                        }
+                    }
+                    LB_CHECK(sink.add(worker, id, stored, b.placement));
                     bytes += stored.size();
                     ++blocks;
                 }

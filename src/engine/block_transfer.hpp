@@ -5,9 +5,11 @@
 
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/progress.hpp"
+#include "repository/index.hpp"
 #include "repository/pack.hpp"
 #include "repository/repository.hpp"
 
@@ -24,12 +26,22 @@ struct TransferOutcome {
     std::uint64_t bytes = 0;  // stored bytes moved
 };
 
+// For a destination whose block ids are keyed differently (another key, or one side unencrypted):
+// each block gets the destination's id, computed from its plaintext; blocks the destination already
+// holds under that id are not written again.
+struct BlockRekey {
+    const repo::BlockHasher& hasher;  // the destination's
+    const repo::BlockIndex& present;  // what the destination already holds
+    std::unordered_map<repo::BlockId, repo::BlockId, repo::BlockIdHash> ids;  // filled: old -> new
+    std::uint64_t already_present = 0;                                        // filled
+};
+
 // `by_pack`: source pack id -> blocks to take from it. Neighbouring blocks are fetched with one
 // ranged read each (object stores answer few large requests faster than many small ones).
 // `from` and `to` may be the same repository. The caller writes the index naming the new packs.
-Result<TransferOutcome> transfer_blocks(const repo::Repository& from, repo::Repository& to,
-                                        const std::map<std::string, std::vector<BlockToMove>>& by_pack,
-                                        unsigned jobs, const ProgressFn& progress,
-                                        const std::string& phase);
+Result<TransferOutcome> transfer_blocks(
+    const repo::Repository& from, repo::Repository& to,
+    const std::map<std::string, std::vector<BlockToMove>>& by_pack, unsigned jobs,
+    const ProgressFn& progress, const std::string& phase, BlockRekey* rekey = nullptr);
 
 }  // namespace lifeboat::engine

@@ -8,6 +8,7 @@
 #include "engine/block_transfer.hpp"
 #include "engine/window.hpp"
 #include "repository/index.hpp"
+#include "repository/keys.hpp"
 #include "repository/lock.hpp"
 #include "repository/manifest.hpp"
 #include "repository/object.hpp"
@@ -51,21 +52,19 @@ Result<std::set<std::string>> wal_needed(const repo::Repository& from,
 }  // namespace
 
 Result<CopyOutcome> run_copy(const CopyOptions& options) {
-    repo::Repository from = LB_TRY(repo::Repository::open(options.from));
-    repo::Repository to = LB_TRY(repo::Repository::open(options.to));
+    repo::Repository from = LB_TRY(repo::Repository::open(
+        options.from,
+        options.from_keys ? *options.from_keys : repo::KeySource::from_environment()));
+    repo::Repository to = LB_TRY(repo::Repository::open(
+        options.to, options.to_keys ? *options.to_keys : repo::KeySource::from_environment()));
     if (from.config().repository_id == to.config().repository_id &&
         from.location() == to.location()) {
         return fail(ErrorCode::usage, "--from and --to name the same repository");
     }
-    // Block ids are keyed in an encrypted repository: both sides must share the key (and so the
-    // ids), or every manifest would need rewriting.
-    if (from.encrypted() != to.encrypted() ||
-        (from.encrypted() && from.block_hasher()(std::string_view("lifeboat")) !=
-                                 to.block_hasher()(std::string_view("lifeboat")))) {
-        return fail(ErrorCode::usage,
-                    "copy needs both repositories unencrypted, or encrypted with the same key "
-                    "(re-encryption between keys is not supported yet)");
-    }
+    // Block ids are keyed in an encrypted repository. With the same ids on both sides blocks
+    // travel as stored; otherwise each gets the destination's id and manifests are rewritten.
+    const bool same_ids = from.block_hasher()(std::string_view("lifeboat")) ==
+                          to.block_hasher()(std::string_view("lifeboat"));
     std::vector<repo::Manifest> manifests;
     if (options.backup_id) {
         manifests.push_back(LB_TRY(repo::read_manifest(from.storage(), *options.backup_id)));
@@ -106,7 +105,7 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
         if (existing.count(m.id)) continue;
         for (const auto& e : m.entries) {
             for (const auto& b : e.blocks) {
-                if (to_index.contains(b)) {
+                if (same_ids && to_index.contains(b)) {
                     ++outcome.blocks_present;
                     continue;
                 }
@@ -122,8 +121,11 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
             }
         }
     }
+    std::optional<BlockRekey> rekey;
+    if (!same_ids) rekey.emplace(BlockRekey{to.block_hasher(), to_index, {}, 0});
     auto moved = LB_TRY(transfer_blocks(from, to, by_pack, options.jobs, options.progress,
-                                        "copying blocks"));
+                                        "copying blocks", rekey ? &*rekey : nullptr));
+    if (rekey) outcome.blocks_present += rekey->already_present;
     outcome.blocks_copied = moved.blocks;
     outcome.bytes_copied = moved.bytes;
     auto packs = std::move(moved.packs);
@@ -148,6 +150,11 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
         }
         // The destination's own index objects hold its copies of the blocks.
         m.indexes = new_indexes;
+        if (rekey) {
+            for (auto& e : m.entries)
+                for (auto& b : e.blocks)
+                    b = rekey->ids.at(b);
+        }
         LB_CHECK(repo::write_manifest(to.storage(), m));
         outcome.copied_backups.push_back(m.id);
     }

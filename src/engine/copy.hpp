@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/progress.hpp"
+#include "repository/keys.hpp"
 #include "util/error.hpp"
 
 namespace lifeboat::engine {
@@ -20,6 +21,9 @@ struct CopyOptions {
     std::string from;
     std::string to;
     std::optional<std::string> backup_id;  // default: every backup
+    // Keys of encrypted repositories (default: the environment's, LIFEBOAT_KEY_FILE / _PASSPHRASE).
+    std::optional<repo::KeySource> from_keys;
+    std::optional<repo::KeySource> to_keys;
     unsigned jobs = 0;
     ProgressFn progress;
 };
