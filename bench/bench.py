@@ -931,6 +931,10 @@ def run_dataset(args, rec, dataset):
             for step, share in (("incr_small", 1), ("incr_large", 30)):
                 psql(ctx, change_sql(ctx, share), name=f"change-{share}pct")
                 psql(ctx, "CHECKPOINT")
+                # The change's WAL is archived before either clock starts: otherwise whichever
+                # tool runs first also waits for the archiver's backlog.
+                switch_wal_and_wait(ctx)
+                wait_archive_idle(ctx)
                 for tool in order:
                     if tool == LB:
                         timed(ctx, rec, rep, tool, step, lambda: with_added(ctx, LB, lambda: lb_backup(ctx, step)))

@@ -1,5 +1,6 @@
 #include "engine/catalog.hpp"
 
+#include "repository/lock.hpp"
 #include "repository/repository.hpp"
 
 namespace lifeboat::engine {
@@ -21,6 +22,9 @@ Result<Catalog> load_catalog(const std::string& repository) {
 Status pin_backup(const std::string& repository, const std::string& backup_id,
                   std::optional<Timestamp> until) {
     repo::Repository repo = LB_TRY(repo::Repository::open(repository));
+    // Under a shared lock: an expire must not delete the backup between the check and the pin.
+    const auto lock =
+        LB_TRY(repo::RepositoryLock::shared(repo.storage(), "pin", std::chrono::seconds(3600)));
     LB_CHECK(repo::read_manifest(repo.storage(), backup_id));
     return repo::write_pin(repo.storage(), {backup_id, until, system_clock().now()});
 }

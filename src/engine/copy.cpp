@@ -71,6 +71,12 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
     } else {
         manifests = LB_TRY(repo::read_all_manifests(from.storage()));
     }
+    // The destination gains manifests that reference blocks already there: an expire of it must
+    // not collect those meanwhile (nor remove a backup this copy counts as present).
+    const repo::RepositoryLock lock = LB_TRY(repo::RepositoryLock::shared(
+        to.storage(), "copy", std::chrono::seconds(3600), [&](const std::string& holder) {
+            if (options.progress) options.progress({"waiting for " + holder, 0, 0});
+        }));
     const auto existing_ids = LB_TRY(repo::list_backup_ids(to.storage()));
     const std::set<std::string> existing(existing_ids.begin(), existing_ids.end());
     if (!existing_ids.empty() && !manifests.empty()) {
@@ -84,18 +90,17 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
         }
     }
 
-    // The destination gains manifests that reference blocks already there: an expire of it must
-    // not collect those meanwhile.
-    const repo::RepositoryLock lock = LB_TRY(repo::RepositoryLock::shared(
-        to.storage(), "copy", std::chrono::seconds(3600), [&](const std::string& holder) {
-            if (options.progress) options.progress({"waiting for " + holder, 0, 0});
-        }));
     CopyOutcome outcome;
     LB_CHECK(to.clean_stale_temporaries());
     repo::BlockIndex to_index =
         LB_TRY(repo::load_block_index(to.storage(), repo::OnDamagedIndex::skip));
     auto adopted = LB_TRY(repo::adopt_unindexed_packs(to.storage(), to_index));
     outcome.adopted_packs = adopted.packs.size();
+    // An expire of the source waits for this copy instead of pulling packs from under it.
+    const auto source_lock = LB_TRY(repo::RepositoryLock::shared_for_reading(
+        from.storage(), "copy", std::chrono::seconds(3600), [&](const std::string& holder) {
+            if (options.progress) options.progress({"waiting for " + holder, 0, 0});
+        }));
     const repo::BlockIndex from_index = LB_TRY(repo::load_block_index(from.storage()));
 
     // Blocks the destination lacks, grouped by source pack.

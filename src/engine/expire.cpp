@@ -121,7 +121,7 @@ struct PackPlan {
 
 // Which packs hold blocks the retained backups reference, and how much of each is live.
 Result<PackPlan> plan_packs(const Storage& storage, const std::vector<BackupFacts>& retained,
-                            double repack_below) {
+                            double repack_below, bool dry_run) {
     std::unordered_set<repo::BlockId, repo::BlockIdHash> referenced;
     for (const auto& b : retained) {
         const repo::Manifest m = LB_TRY(repo::read_manifest(storage, b.id));
@@ -142,7 +142,10 @@ Result<PackPlan> plan_packs(const Storage& storage, const std::vector<BackupFact
             for (auto& pack : LB_TRY(repo::parse_index_packs(text, key)))
                 packs.try_emplace(pack.id, std::move(pack));
         }
-        auto adopted = LB_TRY(repo::adopt_unindexed_packs(storage, index));
+        // A dry run holds no lock: packs no index names may belong to a running backup, so it
+        // leaves them out rather than count them as garbage.
+        repo::AdoptedPacks adopted;
+        if (!dry_run) adopted = LB_TRY(repo::adopt_unindexed_packs(storage, index));
         if (!adopted.warnings.empty()) {
             return fail(ErrorCode::corrupt, "{}; run `lifeboat verify` before expiring",
                         adopted.warnings.front());
@@ -250,7 +253,8 @@ Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
     const WalPlan wal = LB_TRY(plan_wal(storage, retained, decisions, all));
     outcome.wal_removed = wal.names;
     outcome.wal_bytes = wal.bytes;
-    const PackPlan packs = LB_TRY(plan_packs(storage, retained, options.repack_below));
+    const PackPlan packs =
+        LB_TRY(plan_packs(storage, retained, options.repack_below, options.dry_run));
     outcome.packs_deleted = packs.deleted;
     outcome.packs_repacked = packs.repacked;
     for (const auto& [id, size] : packs.remove)
@@ -258,6 +262,7 @@ Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
     outcome.live_bytes_moved = packs.live_bytes_moved;
     if (options.dry_run) return outcome;
     stage_reached("plan");
+    LB_CHECK(lock->confirm());
 
     // Backups, then pins that no longer protect anything.
     for (const auto& id : outcome.expired) {
@@ -277,6 +282,7 @@ Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
     }
 
     // WAL.
+    LB_CHECK(lock->confirm());
     for (const auto& name : wal.names) {
         LB_CHECK(storage.remove_if_exists(repo::wal_key(name)));
         stage_reached("wal");
@@ -284,6 +290,7 @@ Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
 
     // Packs: move live blocks out of mostly-garbage packs, index the survivors, delete the rest.
     if (!packs.changes()) return outcome;
+    LB_CHECK(lock->confirm());
     auto moved = LB_TRY(transfer_blocks(repository, repository, packs.move, options.jobs,
                                         options.progress, "repacking"));
     stage_reached("repack");
@@ -295,6 +302,7 @@ Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
     std::string new_index;
     if (!survivors.empty()) new_index = LB_TRY(repo::write_index(storage, survivors));
     stage_reached("index");
+    LB_CHECK(lock->confirm());
     for (const auto& id : packs.old_indexes) {
         if (id == new_index) continue;
         LB_CHECK(storage.remove_if_exists("index/" + id));
@@ -304,7 +312,7 @@ Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
         LB_CHECK(storage.remove_if_exists(repo::pack_key(id)));
         stage_reached("packs");
     }
-    LB_CHECK(lock->release());
+    (void)lock->release();  // the work is done; a lock left behind is stale once we exit
     return outcome;
 }
 

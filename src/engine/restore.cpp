@@ -178,7 +178,6 @@ std::string log_reason(const fs::path& log) {
 struct StartPreparation {
     fs::path bindir;
     std::optional<UserAccount> account;  // runs the server (when lifeboat runs as root)
-    int port = 0;
     double seconds = 0;
 };
 
@@ -203,8 +202,6 @@ Result<StartPreparation> prepare_start(const RestoreOptions& options,
                         out.account->name, options.lifeboat_binary.string(), repository_location);
         }
     }
-    // A started instance needs its own port: the source usually runs on this host.
-    out.port = options.port ? *options.port : LB_TRY(free_local_port());
     out.seconds = seconds_since(started);
     return out;
 }
@@ -288,6 +285,8 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
         return fail(ErrorCode::outside_window, "repository {} holds no backup yet",
                     repository.location());
     }
+    if (options.target && options.consistent)
+        return fail(ErrorCode::usage, "a time target and 'consistent' exclude each other");
     const RestorableWindow window = LB_TRY(compute_window(repository.storage(), manifests));
     const BackupReach* reach = nullptr;
     if (options.backup_id) {
@@ -302,8 +301,6 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
                         "backup {} cannot be restored: WAL segment {} it needs is missing",
                         reach->backup_id, reach->first_missing_segment);
         }
-        if (options.target && options.consistent)
-            return fail(ErrorCode::usage, "a time target and 'consistent' exclude each other");
         if (options.target &&
             !(reach->from <= *options.target && reach->to && *options.target < *reach->to)) {
             return fail(
@@ -401,11 +398,15 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     if (!stats) return undo(stats.error());
     outcome.files = stats->files;
     outcome.bytes = stats->bytes;
-    if (prepared) {
-        outcome.port = prepared->port;
-        outcome.prepare_seconds = prepared->seconds;
-    } else if (options.port) {
+    if (prepared) outcome.prepare_seconds = prepared->seconds;
+    // A started instance needs its own port: the source usually runs on this host. Chosen only
+    // now, so that nothing takes it while the files are written.
+    if (options.port) {
         outcome.port = *options.port;
+    } else if (options.start == StartServer::yes) {
+        auto port = free_local_port();
+        if (!port) return undo(port.error());
+        outcome.port = *port;
     }
     auto settings =
         write_recovery_settings(options, outcome.port, *manifest, location_for_commands);

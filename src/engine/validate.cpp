@@ -303,11 +303,20 @@ class DatabaseChecks {
         const std::string target_text = format_iso8601(target);
         // The server quotes the identifiers and resolves the table (regclass), so any spelling
         // SQL accepts works and nothing is spliced in unquoted.
+        // A `timestamp without time zone` column is read as UTC (the session's TimeZone, which
+        // the restored configuration may set, must not shift it).
         auto query = guarded(
-            "SELECT format('SELECT max(%I)::timestamptz FROM %s', $1::text, "
-            "$2::regclass)",
+            "SELECT format(CASE WHEN a.atttypid = 'timestamp'::regtype "
+            "THEN 'SELECT max(%I) AT TIME ZONE ''UTC'' FROM %s' "
+            "ELSE 'SELECT max(%I)::timestamptz FROM %s' END, $1::text, $2::regclass) "
+            "FROM pg_attribute a WHERE a.attrelid = $2::regclass AND a.attname = $1::text "
+            "AND NOT a.attisdropped",
             {pit.column, pit.table});
         if (!query) return add("point-in-time", check.name, false, query.error().message);
+        if (query->rows() != 1) {
+            return add("point-in-time", check.name, false,
+                       fmt::format("table {} has no column {}", pit.table, pit.column));
+        }
         auto newest = guarded(query->text(0, 0));
         if (!newest) return add("point-in-time", check.name, false, newest.error().message);
         const auto& value = newest->at(0, 0);

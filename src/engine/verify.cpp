@@ -8,6 +8,7 @@
 
 #include "engine/window.hpp"
 #include "repository/index.hpp"
+#include "repository/lock.hpp"
 #include "repository/object.hpp"
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
@@ -48,6 +49,9 @@ std::vector<std::string> affected_of(const References& refs) {
 
 Result<VerifyReport> run_verify(const VerifyOptions& options) {
     repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
+    // An expire waits for verification instead of making packs vanish in the middle of it.
+    const auto lock = LB_TRY(repo::RepositoryLock::shared_for_reading(
+        repository.storage(), "verify", std::chrono::seconds(3600)));
     const Storage& storage = repository.storage();
     VerifyReport report;
     Verifier verifier{storage, report, {}};

@@ -4,6 +4,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -19,7 +23,8 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* k_exclusive_key = "locks/exclusive";
-constexpr std::int64_t k_foreign_lock_micros = 24LL * 3600 * 1000000;
+constexpr auto k_refresh_every = std::chrono::minutes(5);
+constexpr std::int64_t k_unrefreshed_stale_micros = 3600LL * 1000000;  // an hour
 
 std::string this_host() {
     char name[256] = {};
@@ -27,13 +32,16 @@ std::string this_host() {
     return name;
 }
 
-std::string lock_body(const std::string& kind, const std::string& purpose) {
-    return json{{"kind", kind},
-                {"purpose", purpose},
-                {"host", this_host()},
-                {"pid", static_cast<long>(::getpid())},
-                {"started", format_iso8601(system_clock().now())}}
-        .dump();
+std::string this_boot_id() {
+    std::ifstream in("/proc/sys/kernel/random/boot_id");
+    std::string id;
+    std::getline(in, id);
+    return id;
+}
+
+std::string this_pid_namespace() {
+    std::error_code ec;
+    return std::filesystem::read_symlink("/proc/self/ns/pid", ec).string();
 }
 
 Result<LockHolder> read_lock(const Storage& storage, const std::string& key) {
@@ -46,12 +54,27 @@ Result<LockHolder> read_lock(const Storage& storage, const std::string& key) {
         holder.purpose = j.value("purpose", "");
         holder.host = j.value("host", "");
         holder.pid = j.value("pid", 0L);
-        holder.started = LB_TRY(parse_iso8601(j.value("started", "")));
-    } catch (const json::exception& e) {
+        holder.boot_id = j.value("boot_id", "");
+        holder.pid_namespace = j.value("pid_namespace", "");
+        holder.token = j.value("token", "");
+        auto started = parse_iso8601(j.value("started", ""));
+        auto refreshed = parse_iso8601(j.value("refreshed", j.value("started", "")));
+        if (!started || !refreshed) throw std::runtime_error("bad time");
+        holder.started = *started;
+        holder.refreshed = *refreshed;
+    } catch (const std::exception&) {
         // A lock that cannot be read was never completely written: treat it as stale.
         holder.kind = "damaged";
     }
     return holder;
+}
+
+// Removes `holder`'s lock if it is still that very lock (re-read just before).
+Status remove_stale(Storage& storage, const LockHolder& holder) {
+    auto again = read_lock(storage, holder.key);
+    if (!again) return again.error().code == ErrorCode::not_found ? Status{} : Status(std::unexpected(again.error()));
+    if (again->token != holder.token || again->kind != holder.kind) return {};
+    return storage.remove_if_exists(holder.key);
 }
 
 // nullopt: no such lock (or it was stale and is now removed).
@@ -59,14 +82,10 @@ Result<std::optional<LockHolder>> live_lock(Storage& storage, const std::string&
     auto holder = read_lock(storage, key);
     if (!holder) {
         if (holder.error().code == ErrorCode::not_found) return std::nullopt;
-        if (holder.error().code == ErrorCode::corrupt) {  // unparsable start time
-            LB_CHECK(storage.remove_if_exists(key));
-            return std::nullopt;
-        }
         return std::unexpected(holder.error());
     }
     if (lock_is_stale(*holder, system_clock().now())) {
-        LB_CHECK(storage.remove_if_exists(key));
+        LB_CHECK(remove_stale(storage, *holder));
         return std::nullopt;
     }
     return *holder;
@@ -84,6 +103,45 @@ Result<std::vector<LockHolder>> live_shared_locks(Storage& storage) {
 
 }  // namespace
 
+// The held lock: its body is rewritten every k_refresh_every by a thread of its own.
+struct RepositoryLock::State {
+    Storage* storage;
+    std::string key;
+    json body;
+    std::mutex mutex;
+    std::condition_variable wake;
+    bool stopping = false;
+    std::thread refresher;
+
+    State(Storage& s, std::string k, json b)
+        : storage(&s), key(std::move(k)), body(std::move(b)),
+          token_value(body.at("token").get<std::string>()) {}
+    ~State() { stop(); }
+
+    const std::string token_value;  // read by any thread; `body` only under `mutex`
+    const std::string& token() const { return token_value; }
+    void start() {
+        refresher = std::thread([this] {
+            std::unique_lock lock(mutex);
+            while (!wake.wait_for(lock, k_refresh_every, [this] { return stopping; })) {
+                body["refreshed"] = format_iso8601(system_clock().now());
+                // Only while it is still ours: a lock taken away must not be re-created.
+                auto current = read_lock(*storage, key);
+                if (current && current->token == token())
+                    (void)storage->write(key, body.dump(), Overwrite::allow);
+            }
+        });
+    }
+    void stop() {
+        {
+            std::lock_guard lock(mutex);
+            stopping = true;
+        }
+        wake.notify_all();
+        if (refresher.joinable()) refresher.join();
+    }
+};
+
 std::string LockHolder::describe() const {
     return fmt::format("{} (pid {} on {}, since {})", purpose.empty() ? kind : purpose, pid, host,
                        format_iso8601(started));
@@ -91,10 +149,14 @@ std::string LockHolder::describe() const {
 
 bool lock_is_stale(const LockHolder& holder, Timestamp now) {
     if (holder.kind == "damaged") return true;
-    if (holder.host == this_host()) {
-        return holder.pid <= 0 || (::kill(static_cast<pid_t>(holder.pid), 0) != 0 && errno == ESRCH);
+    const bool judge_by_pid = holder.host == this_host() && !holder.boot_id.empty() &&
+                              holder.boot_id == this_boot_id() &&
+                              holder.pid_namespace == this_pid_namespace();
+    if (judge_by_pid) {
+        return holder.pid <= 0 ||
+               (::kill(static_cast<pid_t>(holder.pid), 0) != 0 && errno == ESRCH);
     }
-    return now.micros - holder.started.micros > k_foreign_lock_micros;
+    return now.micros - holder.refreshed.micros > k_unrefreshed_stale_micros;
 }
 
 Result<std::vector<LockHolder>> read_locks(const Storage& storage) {
@@ -106,12 +168,43 @@ Result<std::vector<LockHolder>> read_locks(const Storage& storage) {
     return out;
 }
 
+namespace {
+
+Result<json> new_body(const std::string& kind, const std::string& purpose) {
+    const std::string now = format_iso8601(system_clock().now());
+    return json{{"kind", kind},
+                {"purpose", purpose},
+                {"host", this_host()},
+                {"pid", static_cast<long>(::getpid())},
+                {"boot_id", this_boot_id()},
+                {"pid_namespace", this_pid_namespace()},
+                {"started", now},
+                {"refreshed", now},
+                {"token", to_hex(LB_TRY(random_bytes(16)))}};
+}
+
+// Publishes `body` under `key` with no-replace. A conflict with our own token is success: a
+// retried request whose first attempt had landed.
+Status publish(Storage& storage, const std::string& key, const json& body) {
+    auto written = storage.write(key, body.dump(), Overwrite::never);
+    if (written || written.error().code != ErrorCode::conflict) return written;
+    auto current = read_lock(storage, key);
+    if (current && current->token == body.at("token").get<std::string>()) return {};
+    return written;
+}
+
+}  // namespace
+
+RepositoryLock::RepositoryLock(std::unique_ptr<State> state) : m_state(std::move(state)) {
+    m_state->start();
+}
+
 Result<RepositoryLock> RepositoryLock::exclusive(Storage& storage, const std::string& purpose,
                                                  std::chrono::seconds wait,
                                                  const LockWaitFn& on_wait) {
-    const std::string body = lock_body("exclusive", purpose);
+    const json body = LB_TRY(new_body("exclusive", purpose));
     for (int attempt = 0;; ++attempt) {
-        auto written = storage.write(k_exclusive_key, body, Overwrite::never);
+        auto written = publish(storage, k_exclusive_key, body);
         if (written) break;
         if (written.error().code != ErrorCode::conflict || attempt > 2)
             return std::unexpected(written.error().context("taking the repository lock"));
@@ -123,7 +216,7 @@ Result<RepositoryLock> RepositoryLock::exclusive(Storage& storage, const std::st
                         holder->describe(), storage.location(), k_exclusive_key);
         }
     }
-    RepositoryLock lock(storage, k_exclusive_key);
+    RepositoryLock lock(std::make_unique<State>(storage, k_exclusive_key, body));
     const auto deadline = std::chrono::steady_clock::now() + wait;
     for (;;) {
         const auto shared = LB_TRY(live_shared_locks(storage));
@@ -141,12 +234,12 @@ Result<RepositoryLock> RepositoryLock::exclusive(Storage& storage, const std::st
 Result<RepositoryLock> RepositoryLock::shared(Storage& storage, const std::string& purpose,
                                               std::chrono::seconds wait,
                                               const LockWaitFn& on_wait) {
-    const std::string body = lock_body("shared", purpose);
     const auto deadline = std::chrono::steady_clock::now() + wait;
     for (;;) {
+        const json body = LB_TRY(new_body("shared", purpose));
         const std::string key = "locks/shared-" + to_hex(LB_TRY(random_bytes(8)));
-        LB_CHECK(storage.write(key, body, Overwrite::never));
-        RepositoryLock lock(storage, key);
+        LB_CHECK(publish(storage, key, body));
+        RepositoryLock lock(std::make_unique<State>(storage, key, body));
         auto holder = live_lock(storage, k_exclusive_key);
         if (!holder) return std::unexpected(holder.error());
         if (!*holder) return lock;
@@ -166,20 +259,48 @@ Result<std::optional<RepositoryLock>> RepositoryLock::shared_for_reading(
     auto lock = shared(storage, purpose, wait, on_wait);
     if (lock) return std::optional<RepositoryLock>(std::move(*lock));
     const ErrorCode code = lock.error().code;
-    if (code == ErrorCode::unavailable || code == ErrorCode::conflict)
+    if (code == ErrorCode::unavailable || code == ErrorCode::conflict ||
+        code == ErrorCode::corrupt || code == ErrorCode::not_a_repository)
         return std::unexpected(lock.error());
-    return std::optional<RepositoryLock>();  // cannot write here: read without a lock
+    // Cannot write here: read without a lock, but never while an expire holds the repository.
+    auto holder = read_lock(storage, k_exclusive_key);
+    if (holder && !lock_is_stale(*holder, system_clock().now())) {
+        return fail(ErrorCode::unavailable, "the repository is locked by {}", holder->describe());
+    }
+    if (!holder && holder.error().code != ErrorCode::not_found) return std::unexpected(holder.error());
+    return std::optional<RepositoryLock>();
 }
 
-RepositoryLock::RepositoryLock(RepositoryLock&& other) noexcept
-    : m_storage(other.m_storage), m_key(std::exchange(other.m_key, {})) {}
+RepositoryLock::RepositoryLock(RepositoryLock&& other) noexcept = default;
 
 RepositoryLock::~RepositoryLock() { (void)release(); }
 
+const std::string& RepositoryLock::key() const {
+    static const std::string none;
+    return m_state ? m_state->key : none;
+}
+
+Status RepositoryLock::confirm() const {
+    if (!m_state) return fail(ErrorCode::internal, "the repository lock was released");
+    auto current = read_lock(*m_state->storage, m_state->key);
+    if (current && current->token == m_state->token()) return {};
+    return fail(ErrorCode::conflict,
+                "the repository lock {} was taken away (removed or replaced by another process); "
+                "stopping before changing anything more",
+                m_state->key);
+}
+
 Status RepositoryLock::release() {
-    if (m_key.empty()) return {};
-    const std::string key = std::exchange(m_key, {});
-    return m_storage->remove_if_exists(key);
+    if (!m_state) return {};
+    m_state->stop();
+    auto current = read_lock(*m_state->storage, m_state->key);
+    if (current && current->token != m_state->token()) {
+        m_state.reset();  // no longer ours: leave it alone
+        return {};
+    }
+    LB_CHECK(m_state->storage->remove_if_exists(m_state->key));
+    m_state.reset();
+    return {};
 }
 
 }  // namespace lifeboat::repo

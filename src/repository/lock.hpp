@@ -1,21 +1,26 @@
 // Repository locks (docs/repository-format.md, "Locks"): `expire` holds the one exclusive lock;
-// writers that add references to existing blocks (backup, copy into a repository) and readers that
-// must not see packs vanish (restore, drill) hold shared locks. Locks are small objects under
-// `locks/`:
-//   locks/exclusive        {"kind": "exclusive", "purpose": "expire", "host": …, "pid": …, "started": …}
+// writers that add references to existing blocks (backup, copy into a repository, pin) and readers
+// that must not see packs vanish (restore, drill, verify) hold shared locks. Locks are small
+// objects under `locks/`:
+//   locks/exclusive        {"kind": "exclusive", "purpose": "expire", "host": …, "pid": …,
+//                           "boot_id": …, "pid_namespace": …, "started": …, "refreshed": …,
+//                           "token": <random>}
 //   locks/shared-<16 hex>  the same with "kind": "shared"
 //
 // Protocol (write first, then look, on both sides, so at least one party sees the other):
 // - exclusive: publish locks/exclusive with no-replace (a live holder: ErrorCode::conflict at once),
 //   then wait until no live shared lock remains (ErrorCode::unavailable after `wait`).
 // - shared: publish a shared lock, then look for a live exclusive lock; if there is one, withdraw,
-//   wait a second and try again (ErrorCode::unavailable after `wait`).
-// A lock is stale when it was taken on this host by a process that no longer runs, or on another
-// host more than 24 hours ago; stale locks are removed by whoever finds them.
+//   wait and try again (ErrorCode::unavailable after `wait`).
+// A holder rewrites its lock every 5 minutes ("refreshed"). A lock is stale when it was taken on
+// this host, in this boot and PID namespace, by a process that no longer runs; or, when that cannot
+// be judged (another host, container or boot), when it has not been refreshed for an hour. Stale
+// locks are removed by whoever finds them (after re-reading them: only the very lock judged).
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -26,11 +31,15 @@ namespace lifeboat::repo {
 
 struct LockHolder {
     std::string key;
-    std::string kind;     // "exclusive" | "shared"
+    std::string kind;     // "exclusive" | "shared" | "damaged"
     std::string purpose;  // "expire", "backup", "copy", "restore", ...
     std::string host;
     long pid = 0;
+    std::string boot_id;
+    std::string pid_namespace;
+    std::string token;
     Timestamp started;
+    Timestamp refreshed;
     std::string describe() const;  // "expire (pid 123 on db1, since 2026-…Z)"
 };
 
@@ -40,26 +49,30 @@ using LockWaitFn = std::function<void(const std::string& waiting_for)>;
 class RepositoryLock {
   public:
     static Result<RepositoryLock> exclusive(Storage& storage, const std::string& purpose,
-                                            std::chrono::seconds wait, const LockWaitFn& on_wait = {});
+                                            std::chrono::seconds wait,
+                                            const LockWaitFn& on_wait = {});
     static Result<RepositoryLock> shared(Storage& storage, const std::string& purpose,
-                                         std::chrono::seconds wait, const LockWaitFn& on_wait = {});
-    // For readers (restore, drill): a shared lock, or none when the repository cannot be written
-    // (a read-only mount or bucket policy); only a held exclusive lock is an error then.
-    static Result<std::optional<RepositoryLock>> shared_for_reading(Storage& storage,
-                                                                    const std::string& purpose,
-                                                                    std::chrono::seconds wait,
-                                                                    const LockWaitFn& on_wait = {});
-    RepositoryLock(RepositoryLock&& other) noexcept;
+                                         std::chrono::seconds wait,
+                                         const LockWaitFn& on_wait = {});
+    // For readers (restore, drill, verify): a shared lock, or none when the repository cannot be
+    // written (a read-only mount or bucket policy); even then a live exclusive lock is refused.
+    static Result<std::optional<RepositoryLock>> shared_for_reading(
+        Storage& storage, const std::string& purpose, std::chrono::seconds wait,
+        const LockWaitFn& on_wait = {});
+    RepositoryLock(RepositoryLock&&) noexcept;
     RepositoryLock& operator=(RepositoryLock&&) = delete;
     ~RepositoryLock();  // releases (best effort)
 
+    // Checks that the stored lock is still this one (ErrorCode::conflict if it was taken away):
+    // expire calls it before each destructive step.
+    Status confirm() const;
     Status release();
-    const std::string& key() const { return m_key; }
+    const std::string& key() const;
 
   private:
-    RepositoryLock(Storage& storage, std::string key) : m_storage(&storage), m_key(std::move(key)) {}
-    Storage* m_storage;
-    std::string m_key;  // empty once released
+    struct State;
+    explicit RepositoryLock(std::unique_ptr<State> state);
+    std::unique_ptr<State> m_state;
 };
 
 // Every lock currently stored, live or stale (for messages and tests).
