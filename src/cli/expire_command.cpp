@@ -23,7 +23,8 @@ Result<engine::RetentionPolicy> retention_policy(const Settings& s, const std::s
         unsigned out = 0;
         auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
         if (ec != std::errc() || ptr != value.data() + value.size()) {
-            return fail(ErrorCode::usage, "{} must be a non-negative integer, got '{}'", name, value);
+            return fail(ErrorCode::usage, "{} must be a non-negative integer, got '{}'", name,
+                        value);
         }
         return out;
     };
@@ -45,19 +46,19 @@ void print_outcome(const engine::ExpireOutcome& o, OutputFormat format) {
                                {"reasons", b.reasons}});
         }
         const json out = {{"dry_run", o.dry_run},
-                    {"policy", o.policy},
-                    {"now", format_iso8601(o.now)},
-                    {"backups", backups},
-                    {"expired", o.expired},
-                    {"pins_removed", o.pins_removed},
-                    {"wal_removed", o.wal_removed},
-                    {"wal_bytes", o.wal_bytes},
-                    {"packs_deleted", o.packs_deleted},
-                    {"packs_repacked", o.packs_repacked},
-                    {"pack_bytes_deleted", o.pack_bytes_deleted},
-                    {"live_bytes_moved", o.live_bytes_moved},
-                    {"indexes_replaced", o.indexes_replaced},
-                    {"freed_bytes", o.freed_bytes()}};
+                          {"policy", o.policy},
+                          {"now", format_iso8601(o.now)},
+                          {"backups", backups},
+                          {"expired", o.expired},
+                          {"pins_removed", o.pins_removed},
+                          {"wal_removed", o.wal_removed},
+                          {"wal_bytes", o.wal_bytes},
+                          {"packs_deleted", o.packs_deleted},
+                          {"packs_repacked", o.packs_repacked},
+                          {"pack_bytes_deleted", o.pack_bytes_deleted},
+                          {"live_bytes_moved", o.live_bytes_moved},
+                          {"indexes_replaced", o.indexes_replaced},
+                          {"freed_bytes", o.freed_bytes()}};
         std::printf("%s\n", out.dump(2).c_str());
         return;
     }
@@ -68,7 +69,8 @@ void print_outcome(const engine::ExpireOutcome& o, OutputFormat format) {
         for (const auto& r : b.reasons)
             why += (why.empty() ? "" : ", ") + r;
         std::printf("%-7s %s  %s  %s\n", b.keep ? "keep" : "expire", b.id.c_str(),
-                    format_iso8601(b.stop_time).c_str(), b.keep ? why.c_str() : "outside the policy");
+                    format_iso8601(b.stop_time).c_str(),
+                    b.keep ? why.c_str() : "outside the policy");
     }
     std::printf("%sremove %zu backup(s)", would, o.expired.size());
     if (!o.wal_removed.empty()) {
@@ -76,10 +78,11 @@ void print_outcome(const engine::ExpireOutcome& o, OutputFormat format) {
                     o.wal_removed.front().c_str(), o.wal_removed.back().c_str(),
                     human_bytes(o.wal_bytes).c_str());
     }
-    std::printf(", %zu garbage pack(s), and %srewrite %zu mostly-garbage pack(s) (moving %s); "
-                "%sfree %s\n",
-                o.packs_deleted, would, o.packs_repacked, human_bytes(o.live_bytes_moved).c_str(),
-                would, human_bytes(o.freed_bytes()).c_str());
+    std::printf(
+        ", %zu garbage pack(s), and %srewrite %zu mostly-garbage pack(s) (moving %s); "
+        "%sfree %s\n",
+        o.packs_deleted, would, o.packs_repacked, human_bytes(o.live_bytes_moved).c_str(), would,
+        human_bytes(o.freed_bytes()).c_str());
 }
 
 }  // namespace

@@ -26,7 +26,8 @@ namespace lifeboat::engine {
 namespace {
 
 // LIFEBOAT_TEST_STAGE_HOOK="<stage>:kill" or "<stage>:pause=<seconds>": lets the crash and
-// concurrency tests stop expire at a chosen point. Stages: plan, backups, wal, repack, index, packs.
+// concurrency tests stop expire at a chosen point. Stages: plan, backups, wal, repack, index,
+// packs.
 void stage_reached(const char* stage) {
     static const std::string hook = [] {
         const char* value = std::getenv("LIFEBOAT_TEST_STAGE_HOOK");
@@ -78,17 +79,18 @@ Result<WalPlan> plan_wal(const Storage& storage, const std::vector<BackupFacts>&
         if (!decisions[i].keep) continue;
         const auto first = segno_of(all[i].start_wal);
         const auto last = segno_of(all[i].stop_wal);
-        if (!first || !last) return fail(ErrorCode::corrupt, "backup {}: malformed WAL names", all[i].id);
+        if (!first || !last)
+            return fail(ErrorCode::corrupt, "backup {}: malformed WAL names", all[i].id);
         ranges.emplace_back(*first, *last);
-        const bool in_window = std::any_of(decisions[i].reasons.begin(), decisions[i].reasons.end(),
-                                           [](const std::string& r) { return r.rfind("window", 0) == 0; });
+        const bool in_window =
+            std::any_of(decisions[i].reasons.begin(), decisions[i].reasons.end(),
+                        [](const std::string& r) { return r.rfind("window", 0) == 0; });
         if (in_window) keep_from = std::min(keep_from.value_or(*first), *first);
     }
     if (!keep_from) {
-        const auto newest = std::max_element(retained.begin(), retained.end(),
-                                             [](const BackupFacts& a, const BackupFacts& b) {
-                                                 return a.stop_time < b.stop_time;
-                                             });
+        const auto newest = std::max_element(
+            retained.begin(), retained.end(),
+            [](const BackupFacts& a, const BackupFacts& b) { return a.stop_time < b.stop_time; });
         keep_from = segno_of(newest->start_wal);
     }
     for (const auto& object : LB_TRY(storage.list("wal"))) {
@@ -109,7 +111,7 @@ Result<WalPlan> plan_wal(const Storage& storage, const std::vector<BackupFacts>&
 }
 
 struct PackPlan {
-    std::map<std::string, repo::PackSummary> keep;  // survive as they are
+    std::map<std::string, repo::PackSummary> keep;              // survive as they are
     std::vector<std::pair<std::string, std::uint64_t>> remove;  // id, size: garbage or repacked
     std::map<std::string, std::vector<BlockToMove>> move;       // live blocks of repacked packs
     std::vector<std::string> old_indexes;
@@ -138,7 +140,8 @@ Result<PackPlan> plan_packs(const Storage& storage, const std::vector<BackupFact
         for (const auto& id : index.loaded_from) {
             const std::string key = "index/" + id;
             const std::string bytes = LB_TRY(storage.read(key));
-            const std::string text = LB_TRY(repo::decode_object(bytes, repo::ObjectKind::index, key));
+            const std::string text =
+                LB_TRY(repo::decode_object(bytes, repo::ObjectKind::index, key));
             for (auto& pack : LB_TRY(repo::parse_index_packs(text, key)))
                 packs.try_emplace(pack.id, std::move(pack));
         }
@@ -172,7 +175,8 @@ Result<PackPlan> plan_packs(const Storage& storage, const std::vector<BackupFact
         if (live.empty()) {
             plan.remove.emplace_back(id, pack.size);
             ++plan.deleted;
-        } else if (static_cast<double>(live_bytes) < repack_below * static_cast<double>(blob_bytes)) {
+        } else if (static_cast<double>(live_bytes) <
+                   repack_below * static_cast<double>(blob_bytes)) {
             plan.remove.emplace_back(id, pack.size);
             plan.live_bytes_moved += live_bytes;
             plan.move.emplace(id, std::move(live));
@@ -186,8 +190,9 @@ Result<PackPlan> plan_packs(const Storage& storage, const std::vector<BackupFact
 }
 
 BackupFacts facts_of(const repo::Manifest& m) {
-    return {m.id, m.source.system_identifier, m.stop_time, m.timeline, m.source.wal_segment_size,
-            m.start_wal, m.stop_wal};
+    return {m.id,       m.source.system_identifier, m.stop_time,
+            m.timeline, m.source.wal_segment_size,  m.start_wal,
+            m.stop_wal};
 }
 
 }  // namespace
@@ -202,16 +207,17 @@ Result<ScaledClock> parse_scaled_clock(std::string_view text) {
     std::string real, sim;
     double scale = 0;
     if (!(in >> real >> sim >> scale) || scale <= 0) {
-        return fail(ErrorCode::usage, "malformed test clock '{}' (expected: REAL_ISO SIM_ISO SCALE)",
-                    text);
+        return fail(ErrorCode::usage,
+                    "malformed test clock '{}' (expected: REAL_ISO SIM_ISO SCALE)", text);
     }
     return ScaledClock{LB_TRY(parse_iso8601(real)), LB_TRY(parse_iso8601(sim)), scale};
 }
 
 Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
     if (options.policy.min_backups == 0) {
-        return fail(ErrorCode::usage, "the minimum number of backups must be at least 1: expiry "
-                                      "never removes a source's newest backup");
+        return fail(ErrorCode::usage,
+                    "the minimum number of backups must be at least 1: expiry "
+                    "never removes a source's newest backup");
     }
     repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
     Storage& storage = repository.storage();

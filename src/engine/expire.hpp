@@ -40,7 +40,8 @@ struct ExpireOptions {
     std::string repository;
     RetentionPolicy policy;
     bool dry_run = false;
-    double repack_below = 0.5;  // rewrite a pack when less than this fraction of its blocks (bytes) is live
+    double repack_below =
+        0.5;  // rewrite a pack when less than this fraction of its blocks (bytes) is live
     unsigned jobs = 0;
     std::chrono::seconds lock_wait{3600};
     std::optional<ScaledClock> clock;
@@ -57,15 +58,15 @@ struct ExpiredBackupInfo {
 
 struct ExpireOutcome {
     bool dry_run = false;
-    std::string policy;  // RetentionPolicy::describe()
-    Timestamp now;       // as the policy saw it
+    std::string policy;                      // RetentionPolicy::describe()
+    Timestamp now;                           // as the policy saw it
     std::vector<ExpiredBackupInfo> backups;  // oldest first, kept and expired
     std::vector<std::string> expired;        // ids of backups removed (or that would be)
     std::size_t pins_removed = 0;
-    std::vector<std::string> wal_removed;    // names, sorted
+    std::vector<std::string> wal_removed;  // names, sorted
     std::uint64_t wal_bytes = 0;
-    std::size_t packs_deleted = 0;   // wholly garbage
-    std::size_t packs_repacked = 0;  // mostly garbage: live blocks moved, pack deleted
+    std::size_t packs_deleted = 0;         // wholly garbage
+    std::size_t packs_repacked = 0;        // mostly garbage: live blocks moved, pack deleted
     std::uint64_t pack_bytes_deleted = 0;  // sizes of deleted and repacked packs
     std::uint64_t live_bytes_moved = 0;    // blocks copied out of repacked packs
     std::size_t indexes_replaced = 0;

@@ -36,7 +36,8 @@ std::string day_bucket(std::chrono::sys_days d) {
 // ISO 8601 week: weeks start on Monday and belong to the year of their Thursday.
 std::string week_bucket(std::chrono::sys_days d) {
     const unsigned iso_weekday = std::chrono::weekday(d).iso_encoding();  // Monday = 1
-    const std::chrono::sys_days thursday = d - std::chrono::days(iso_weekday - 1) + std::chrono::days(3);
+    const std::chrono::sys_days thursday =
+        d - std::chrono::days(iso_weekday - 1) + std::chrono::days(3);
     const std::chrono::year year = std::chrono::year_month_day(thursday).year();
     const std::chrono::sys_days jan1 = std::chrono::year_month_day(year / std::chrono::January / 1);
     const auto week = (thursday - jan1).count() / 7 + 1;
@@ -75,7 +76,8 @@ Result<std::chrono::seconds> parse_window(std::string_view text) {
 }
 
 std::string RetentionPolicy::describe() const {
-    std::string out = window.count() ? fmt::format("window {}", format_window(window)) : "no window";
+    std::string out =
+        window.count() ? fmt::format("window {}", format_window(window)) : "no window";
     out += fmt::format(", at least {} backup{}", min_backups, min_backups == 1 ? "" : "s");
     const std::pair<const char*, unsigned> gfs[] = {
         {"daily", daily}, {"weekly", weekly}, {"monthly", monthly}, {"yearly", yearly}};

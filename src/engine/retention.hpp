@@ -40,8 +40,9 @@ struct RetentionCandidate {
 struct RetentionDecision {
     std::string id;
     bool keep = false;
-    bool window_anchor = false;        // kept as the start of the recovery window
-    std::vector<std::string> reasons;  // why kept: "pinned", "window", "newest 2", "daily 2026-11-26"
+    bool window_anchor = false;  // kept as the start of the recovery window
+    std::vector<std::string>
+        reasons;  // why kept: "pinned", "window", "newest 2", "daily 2026-11-26"
 };
 
 // Decisions in the order of `candidates`. `now` is on the same clock as the stop times.

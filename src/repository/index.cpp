@@ -20,7 +20,8 @@ std::optional<BlockLocation> BlockIndex::find(const BlockId& id) const {
     return it->second;
 }
 
-Result<std::vector<PackSummary>> parse_index_packs(const std::string& text, const std::string& key) {
+Result<std::vector<PackSummary>> parse_index_packs(const std::string& text,
+                                                   const std::string& key) {
     std::vector<PackSummary> packs;
     try {
         const json doc = json::parse(text);

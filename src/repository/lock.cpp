@@ -72,7 +72,9 @@ Result<LockHolder> read_lock(const Storage& storage, const std::string& key) {
 // Removes `holder`'s lock if it is still that very lock (re-read just before).
 Status remove_stale(Storage& storage, const LockHolder& holder) {
     auto again = read_lock(storage, holder.key);
-    if (!again) return again.error().code == ErrorCode::not_found ? Status{} : Status(std::unexpected(again.error()));
+    if (!again)
+        return again.error().code == ErrorCode::not_found ? Status{}
+                                                          : Status(std::unexpected(again.error()));
     if (again->token != holder.token || again->kind != holder.kind) return {};
     return storage.remove_if_exists(holder.key);
 }
@@ -114,7 +116,9 @@ struct RepositoryLock::State {
     std::thread refresher;
 
     State(Storage& s, std::string k, json b)
-        : storage(&s), key(std::move(k)), body(std::move(b)),
+        : storage(&s),
+          key(std::move(k)),
+          body(std::move(b)),
           token_value(body.at("token").get<std::string>()) {}
     ~State() { stop(); }
 
@@ -267,13 +271,16 @@ Result<std::optional<RepositoryLock>> RepositoryLock::shared_for_reading(
     if (holder && !lock_is_stale(*holder, system_clock().now())) {
         return fail(ErrorCode::unavailable, "the repository is locked by {}", holder->describe());
     }
-    if (!holder && holder.error().code != ErrorCode::not_found) return std::unexpected(holder.error());
+    if (!holder && holder.error().code != ErrorCode::not_found)
+        return std::unexpected(holder.error());
     return std::optional<RepositoryLock>();
 }
 
 RepositoryLock::RepositoryLock(RepositoryLock&& other) noexcept = default;
 
-RepositoryLock::~RepositoryLock() { (void)release(); }
+RepositoryLock::~RepositoryLock() {
+    (void)release();
+}
 
 const std::string& RepositoryLock::key() const {
     static const std::string none;

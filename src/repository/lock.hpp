@@ -8,7 +8,8 @@
 //   locks/shared-<16 hex>  the same with "kind": "shared"
 //
 // Protocol (write first, then look, on both sides, so at least one party sees the other):
-// - exclusive: publish locks/exclusive with no-replace (a live holder: ErrorCode::conflict at once),
+// - exclusive: publish locks/exclusive with no-replace (a live holder: ErrorCode::conflict at
+// once),
 //   then wait until no live shared lock remains (ErrorCode::unavailable after `wait`).
 // - shared: publish a shared lock, then look for a live exclusive lock; if there is one, withdraw,
 //   wait and try again (ErrorCode::unavailable after `wait`).
@@ -52,13 +53,13 @@ class RepositoryLock {
                                             std::chrono::seconds wait,
                                             const LockWaitFn& on_wait = {});
     static Result<RepositoryLock> shared(Storage& storage, const std::string& purpose,
-                                         std::chrono::seconds wait,
-                                         const LockWaitFn& on_wait = {});
+                                         std::chrono::seconds wait, const LockWaitFn& on_wait = {});
     // For readers (restore, drill, verify): a shared lock, or none when the repository cannot be
     // written (a read-only mount or bucket policy); even then a live exclusive lock is refused.
-    static Result<std::optional<RepositoryLock>> shared_for_reading(
-        Storage& storage, const std::string& purpose, std::chrono::seconds wait,
-        const LockWaitFn& on_wait = {});
+    static Result<std::optional<RepositoryLock>> shared_for_reading(Storage& storage,
+                                                                    const std::string& purpose,
+                                                                    std::chrono::seconds wait,
+                                                                    const LockWaitFn& on_wait = {});
     RepositoryLock(RepositoryLock&&) noexcept;
     RepositoryLock& operator=(RepositoryLock&&) = delete;
     ~RepositoryLock();  // releases (best effort)

@@ -12,7 +12,9 @@ namespace {
 
 constexpr std::int64_t k_hour = 3600LL * 1000000;
 
-Timestamp at(const char* text) { return parse_iso8601(text).value(); }
+Timestamp at(const char* text) {
+    return parse_iso8601(text).value();
+}
 
 // One backup every `step` microseconds from `first` up to (not including) `end`.
 std::vector<RetentionCandidate> schedule(Timestamp first, Timestamp end, std::int64_t step) {
@@ -42,27 +44,27 @@ RetentionPolicy policy(std::chrono::seconds window, unsigned min = 1) {
 TEST(Retention, WindowKeepsBackupsInsideAndTheNewestBeforeIt) {
     // Hourly from 00:00 to 23:00; now 23:30; a 2-hour window starts at 21:30.
     const auto backups = schedule(at("2026-11-26T00:00:00Z"), at("2026-11-27T00:00:00Z"), k_hour);
-    const auto result = apply_retention(backups, at("2026-11-26T23:30:00Z"),
-                                        policy(std::chrono::hours(2)));
+    const auto result =
+        apply_retention(backups, at("2026-11-26T23:30:00Z"), policy(std::chrono::hours(2)));
     std::set<std::string> ids;
     for (const auto& d : result) {
         if (!d.keep) continue;
         ids.insert(d.id);
         if (d.id == "20261126T210000Z") EXPECT_TRUE(d.window_anchor);
     }
-    EXPECT_EQ(ids, (std::set<std::string>{"20261126T210000Z", "20261126T220000Z",
-                                          "20261126T230000Z"}));
+    EXPECT_EQ(ids,
+              (std::set<std::string>{"20261126T210000Z", "20261126T220000Z", "20261126T230000Z"}));
 }
 
 TEST(Retention, BackupOnTheWindowBoundaryIsInsideAndIsItsOwnStart) {
     const auto backups = schedule(at("2026-11-26T00:00:00Z"), at("2026-11-26T04:00:00Z"), k_hour);
     EXPECT_EQ(kept(backups, at("2026-11-26T03:00:00Z"), policy(std::chrono::hours(2))),
-              (std::set<std::string>{"20261126T010000Z", "20261126T020000Z",
-                                     "20261126T030000Z"}));
+              (std::set<std::string>{"20261126T010000Z", "20261126T020000Z", "20261126T030000Z"}));
 }
 
 TEST(Retention, MinimumCountKeepsTheNewestEvenWhenAllAreOld) {
-    const auto backups = schedule(at("2026-01-01T00:00:00Z"), at("2026-01-05T00:00:00Z"), 24 * k_hour);
+    const auto backups =
+        schedule(at("2026-01-01T00:00:00Z"), at("2026-01-05T00:00:00Z"), 24 * k_hour);
     EXPECT_EQ(kept(backups, at("2026-11-26T00:00:00Z"), policy(std::chrono::seconds(0), 2)),
               (std::set<std::string>{"20260103T000000Z", "20260104T000000Z"}));
     // With a window that ends after every backup, the newest is still the window's start.
