@@ -328,6 +328,7 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
                       {"wal_files", window.wal_files},
                       {"last_segment", window.last_segment},
                       {"gap", window.gap},
+                      {"isolated_backups", window.isolated},
                       {"first_missing_segment", window.first_missing_segment.empty()
                                                     ? json(nullptr)
                                                     : json(window.first_missing_segment)}}}});
@@ -364,6 +365,12 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
                 human_bytes(catalog.logical_bytes).c_str(), catalog.savings_ratio());
     std::printf("restorable window: %s .. %s\n", optional_time(window.earliest).c_str(),
                 optional_time(window.latest).c_str());
+    if (!window.isolated.empty()) {
+        std::printf(
+            "also restorable on their own (--backup ID --to consistent): %zu older "
+            "backup(s) kept without the WAL after them\n",
+            window.isolated.size());
+    }
     std::printf("archived WAL files: %zu", window.wal_files);
     if (window.gap) {
         std::printf("; GAP: segment %s is missing, so WAL after it cannot be replayed",

@@ -73,6 +73,24 @@ Result<RestorableWindow> compute_window(const Storage& storage,
         window.backups.push_back(std::move(reach));
     }
     if (!window.latest) window.earliest.reset();
+    // The window is the continuous span ending at `latest`: walk back while reaches touch it.
+    // Backups whose reach lies wholly before it (kept by retention without the WAL after them)
+    // are restorable on their own, not part of the window.
+    if (window.latest) {
+        Timestamp start = *window.latest;
+        for (bool grew = true; grew;) {
+            grew = false;
+            for (const auto& r : window.backups) {
+                if (r.to && *r.to >= start && r.from < start) {
+                    start = r.from;
+                    grew = true;
+                }
+            }
+        }
+        window.earliest = start;
+        for (const auto& r : window.backups)
+            if (r.consistent && r.from < start) window.isolated.push_back(r.backup_id);
+    }
     if (!window.backups.empty()) {
         const BackupReach& newest = window.backups.back();
         window.first_missing_segment = newest.first_missing_segment;

@@ -22,9 +22,13 @@ struct BackupReach {
 };
 
 struct RestorableWindow {
-    std::vector<BackupReach> backups;  // same order as the manifests given
-    std::optional<Timestamp> earliest;
+    std::vector<BackupReach> backups;   // same order as the manifests given
+    std::optional<Timestamp> earliest;  // the continuous span ending at `latest`
     std::optional<Timestamp> latest;
+    // Consistent backups before `earliest` (kept by retention without the WAL after them):
+    // restorable on their own (restore --backup ID --to consistent), and to any time their own
+    // reach covers.
+    std::vector<std::string> isolated;
     std::string first_missing_segment;  // ends the newest backup's run
     std::string last_segment;           // last segment of the newest backup's run
     bool gap = false;                   // first_missing_segment is a hole, not the archive's end

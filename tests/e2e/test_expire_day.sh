@@ -100,6 +100,12 @@ expect_exit 0 lb verify --repo "$REPO"
 # Point-in-time restores inside the window: the midpoint between two ticks, early and late in it.
 ANCHOR=$(jq -r '[.backups[] | select(.reasons | index("window start"))][0].id' "$T/expire.json")
 ANCHOR_STOP=$(jq -r --arg id "$ANCHOR" '.backups[] | select(.id == $id) | .stop_time' "$T/expire.json")
+# list states the continuous window (from the backup the window starts from) and names the older
+# backups that restore only on their own.
+expect_exit 0 lb list --repo "$REPO" --json
+expect_eq "$(jq -r .window.earliest "$OUT")" "$ANCHOR_STOP" "start of the restorable window after expiry"
+jq -e --arg id "$PINNED" '.window.isolated_backups | index($id)' "$OUT" >/dev/null ||
+    fail "the pinned backup is not listed as restorable on its own: $(jq -c .window "$OUT")"
 WINDOW_START_REAL=$(python3 -c "
 from datetime import datetime, timedelta
 p = lambda s: datetime.fromisoformat(s.replace('Z', '+00:00'))
