@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/settings.hpp"
+#include "engine/retention.hpp"
 
 namespace lifeboat::cli {
 
@@ -89,6 +90,9 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
 Status run_wal_push(const Settings& s, const WalPushArgs& args);
 Status run_wal_fetch(const Settings& s, const WalFetchArgs& args);
 Status run_list(const Settings& s, const ListArgs& args, OutputFormat format);
+// The retention policy in force for the repository at `repository` (flags, environment,
+// [repositories.NAME.retention], [retention], defaults).
+Result<engine::RetentionPolicy> retention_policy(const Settings& s, const std::string& repository);
 Status run_expire_command(const Settings& s, const ExpireArgs& args, OutputFormat format);
 Status run_pin_command(const Settings& s, const PinArgs& args, OutputFormat format);
 Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format);

@@ -13,8 +13,6 @@ namespace lifeboat::cli {
 
 using nlohmann::json;
 
-namespace {
-
 Result<engine::RetentionPolicy> retention_policy(const Settings& s, const std::string& repository) {
     engine::RetentionPolicy policy;
     policy.window = LB_TRY(engine::parse_window(s.get_for("retention-window", repository)));
@@ -35,6 +33,8 @@ Result<engine::RetentionPolicy> retention_policy(const Settings& s, const std::s
     policy.yearly = LB_TRY(count("keep-yearly"));
     return policy;
 }
+
+namespace {
 
 void print_outcome(const engine::ExpireOutcome& o, OutputFormat format) {
     if (format == OutputFormat::json) {

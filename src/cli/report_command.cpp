@@ -1,5 +1,6 @@
 // report: the disaster-recovery report a team reviews every quarter, generated from the truth
 // (repositories, backups, WAL, drills) instead of written by hand. Markdown, HTML or JSON.
+#include <algorithm>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -23,11 +24,39 @@ struct RepositoryReport {
     engine::Catalog catalog;
     std::vector<engine::DrillRecord> drills;
     std::optional<Timestamp> newest_wal_pushed;
+    std::string retention;                  // the policy in force
+    std::size_t outside_retention = 0;      // backups the next expire would remove
+    std::optional<double> backup_interval;  // median seconds between the last backups
 };
 
-Result<RepositoryReport> gather(const std::string& name, const std::string& location) {
+// The schedule as observed: the median gap between the starts of the last (up to 8) backups.
+std::optional<double> observed_interval(const std::vector<repo::Manifest>& backups) {
+    if (backups.size() < 2) return std::nullopt;
+    std::vector<double> gaps;
+    for (std::size_t i = backups.size() > 8 ? backups.size() - 8 : 1; i < backups.size(); ++i) {
+        gaps.push_back(
+            static_cast<double>(backups[i].start_time.micros - backups[i - 1].start_time.micros) /
+            1e6);
+    }
+    std::sort(gaps.begin(), gaps.end());
+    return gaps[gaps.size() / 2];
+}
+
+Result<RepositoryReport> gather(const Settings& s, const std::string& name,
+                                const std::string& location, Timestamp now) {
     RepositoryReport r{name, location, LB_TRY(engine::load_catalog(location)),
                        LB_TRY(engine::read_drills(location)), std::nullopt};
+    const engine::RetentionPolicy policy = LB_TRY(retention_policy(s, location));
+    r.retention = policy.describe();
+    std::vector<engine::RetentionCandidate> candidates;
+    for (const auto& m : r.catalog.backups) {
+        auto pin = r.catalog.pins.find(m.id);
+        candidates.push_back({m.id, m.source.system_identifier, m.stop_time,
+                              pin != r.catalog.pins.end() && pin->second.holds_at(now)});
+    }
+    for (const auto& d : engine::apply_retention(candidates, now, policy))
+        r.outside_retention += !d.keep;
+    r.backup_interval = observed_interval(r.catalog.backups);
     repo::Repository repository = LB_TRY(repo::Repository::open(location));
     const auto names = LB_TRY(repo::list_wal_names(repository.storage()));
     for (auto it = names.rbegin(); it != names.rend(); ++it) {
@@ -69,6 +98,15 @@ json report_json(const std::vector<RepositoryReport>& reports, Timestamp now) {
               r.newest_wal_pushed
                   ? json(static_cast<double>(now.micros - r.newest_wal_pushed->micros) / 1e6)
                   : json(nullptr)},
+             {"retention", r.retention},
+             {"backups_outside_retention", r.outside_retention},
+             {"backup_interval_seconds",
+              r.backup_interval ? json(*r.backup_interval) : json(nullptr)},
+             {"newest_backup_age_seconds",
+              c.backups.empty()
+                  ? json(nullptr)
+                  : json(static_cast<double>(now.micros - c.backups.back().stop_time.micros) /
+                         1e6)},
              {"stored_bytes", c.stored_bytes},
              {"logical_bytes", c.logical_bytes},
              {"drills", drills}});
@@ -85,6 +123,19 @@ std::string markdown(const std::vector<RepositoryReport>& reports, Timestamp now
         md += "| item | value |\n| --- | --- |\n";
         md += fmt::format("| backups | {} (newest {}) |\n", c.backups.size(),
                           c.backups.empty() ? "none" : c.backups.back().id);
+        md += fmt::format(
+            "| backup schedule (observed) | {}; newest backup {} ago |\n",
+            r.backup_interval ? "every " + seconds_text(*r.backup_interval) +
+                                    " (median gap between the last backups)"
+                              : std::string("fewer than two backups"),
+            c.backups.empty()
+                ? std::string("-")
+                : seconds_text(static_cast<double>(now.micros - c.backups.back().stop_time.micros) /
+                               1e6));
+        md += fmt::format(
+            "| retention in force | {}; {} backup(s) outside it (`lifeboat expire "
+            "--dry-run` lists them) |\n",
+            r.retention, r.outside_retention);
         md += fmt::format("| restorable window | {} |\n", c.window.describe());
         md += fmt::format(
             "| measured RPO (age of the newest archived WAL) | {} |\n",
@@ -154,9 +205,9 @@ Status run_report_command(const Settings& s, const ReportArgs& args, OutputForma
     if (targets.empty())
         return fail(ErrorCode::usage, "--repo is required (or name repositories in --config)");
     std::vector<RepositoryReport> reports;
-    for (const auto& [name, location] : targets)
-        reports.push_back(LB_TRY(gather(name, location)));
     const Timestamp now = system_clock().now();
+    for (const auto& [name, location] : targets)
+        reports.push_back(LB_TRY(gather(s, name, location, now)));
     const std::string kind = format == OutputFormat::json ? "json" : args.format;
     if (kind == "json") {
         std::printf("%s\n", report_json(reports, now).dump(2).c_str());

@@ -97,8 +97,14 @@ expect_eq "$(jq -r '.repositories[0].newest_backup' "$OUT")" "$BACKUP_ID" "newes
 LIST_EARLIEST=$(lb list --repo "$REPO" --json | jq -r .window.earliest)
 expect_eq "$(jq -r '.repositories[0].window_earliest' "$OUT")" "$LIST_EARLIEST" "window in the report"
 [ "$(jq -r '.repositories[0].rpo_seconds' "$OUT")" != null ] || fail "no RPO in the report"
+expect_eq "$(jq -r '.repositories[0].retention' "$OUT")" "window 7d, at least 1 backup" "retention in force (defaults)"
+expect_eq "$(jq -r '.repositories[0].backups_outside_retention' "$OUT")" 0 "backups outside retention"
+expect_exit 0 as_pg env LIFEBOAT_RETENTION_WINDOW=90m LIFEBOAT_KEEP_DAILY=3 "$LB" report --repo "$REPO" --format json
+expect_eq "$(jq -r '.repositories[0].retention' "$OUT")" "window 90m, at least 1 backup, daily 3" "retention from the environment"
 expect_exit 0 lb report --repo "$REPO"
 expect_in "$OUT" "Disaster-recovery report"
+expect_in "$OUT" "retention in force \\| window 7d"
+expect_in "$OUT" "backup schedule \\(observed\\)"
 expect_in "$OUT" "lifeboat restore --repo"
 expect_exit 0 lb report --repo "$REPO" --format html
 expect_in "$OUT" "<!doctype html>"
