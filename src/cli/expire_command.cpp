@@ -1,5 +1,4 @@
 // `lifeboat expire`: applies the repository's retention policy (engine/expire.hpp).
-#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 
@@ -16,16 +15,7 @@ using nlohmann::json;
 Result<engine::RetentionPolicy> retention_policy(const Settings& s, const std::string& repository) {
     engine::RetentionPolicy policy;
     policy.window = LB_TRY(engine::parse_window(s.get_for("retention-window", repository)));
-    auto count = [&](const char* name) -> Result<unsigned> {
-        const std::string value = s.get_for(name, repository);
-        unsigned out = 0;
-        auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
-        if (ec != std::errc() || ptr != value.data() + value.size()) {
-            return fail(ErrorCode::usage, "{} must be a non-negative integer, got '{}'", name,
-                        value);
-        }
-        return out;
-    };
+    auto count = [&](const char* name) { return s.get_unsigned_for(name, repository); };
     policy.min_backups = LB_TRY(count("keep-min"));
     policy.daily = LB_TRY(count("keep-daily"));
     policy.weekly = LB_TRY(count("keep-weekly"));

@@ -238,7 +238,15 @@ std::optional<std::string> Settings::find(const std::string& name) const {
 }
 
 Result<unsigned> Settings::get_unsigned(const std::string& name) const {
-    const std::string value = get(name);
+    return parse_unsigned(name, get(name));
+}
+
+Result<unsigned> Settings::get_unsigned_for(const std::string& name,
+                                            const std::string& repository) const {
+    return parse_unsigned(name, get_for(name, repository));
+}
+
+Result<unsigned> Settings::parse_unsigned(const std::string& name, const std::string& value) {
     unsigned out = 0;
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
     if (ec != std::errc() || ptr != value.data() + value.size()) {

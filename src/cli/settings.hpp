@@ -48,6 +48,7 @@ class Settings {
     // overrides the file's general value (a flag or environment variable still wins).
     std::string get_for(const std::string& name, const std::string& repository) const;
     Result<unsigned> get_unsigned(const std::string& name) const;
+    Result<unsigned> get_unsigned_for(const std::string& name, const std::string& repository) const;
 
     // The repository a command works on: --repo (a configured name or a location), else the first
     // repository of the configuration file; ErrorCode::usage when there is none.
@@ -60,6 +61,7 @@ class Settings {
     std::string key_file_for(const std::string& location) const;
 
   private:
+    static Result<unsigned> parse_unsigned(const std::string& name, const std::string& value);
     std::map<std::string, std::string> m_values;
     std::set<std::string> m_explicit;  // given by flag or environment
     std::vector<NamedRepository> m_repositories;

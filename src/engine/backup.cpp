@@ -126,9 +126,7 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     }
     // Held until the manifest is published: expire must not collect blocks this backup reuses.
     repo::RepositoryLock lock = LB_TRY(repo::RepositoryLock::shared(
-        repository.storage(), "backup", options.lock_wait, [&](const std::string& holder) {
-            if (options.progress) options.progress({"waiting for " + holder, 0, 0});
-        }));
+        repository.storage(), "backup", options.lock_wait, report_waiting(options.progress)));
     // One source per repository: refuse to mix clusters.
     const auto previous_ids = LB_TRY(repo::list_backup_ids(repository.storage()));
     std::optional<repo::Manifest> previous;

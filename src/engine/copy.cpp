@@ -74,9 +74,7 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
     // The destination gains manifests that reference blocks already there: an expire of it must
     // not collect those meanwhile (nor remove a backup this copy counts as present).
     const repo::RepositoryLock lock = LB_TRY(repo::RepositoryLock::shared(
-        to.storage(), "copy", std::chrono::seconds(3600), [&](const std::string& holder) {
-            if (options.progress) options.progress({"waiting for " + holder, 0, 0});
-        }));
+        to.storage(), "copy", std::chrono::seconds(3600), report_waiting(options.progress)));
     const auto existing_ids = LB_TRY(repo::list_backup_ids(to.storage()));
     const std::set<std::string> existing(existing_ids.begin(), existing_ids.end());
     if (!existing_ids.empty() && !manifests.empty()) {
@@ -98,9 +96,7 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
     outcome.adopted_packs = adopted.packs.size();
     // An expire of the source waits for this copy instead of pulling packs from under it.
     const auto source_lock = LB_TRY(repo::RepositoryLock::shared_for_reading(
-        from.storage(), "copy", std::chrono::seconds(3600), [&](const std::string& holder) {
-            if (options.progress) options.progress({"waiting for " + holder, 0, 0});
-        }));
+        from.storage(), "copy", std::chrono::seconds(3600), report_waiting(options.progress)));
     const repo::BlockIndex from_index = LB_TRY(repo::load_block_index(from.storage()));
 
     // Blocks the destination lacks, grouped by source pack.

@@ -15,7 +15,6 @@
 #include "engine/block_transfer.hpp"
 #include "repository/index.hpp"
 #include "repository/manifest.hpp"
-#include "repository/object.hpp"
 #include "repository/pins.hpp"
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
@@ -132,19 +131,14 @@ Result<PackPlan> plan_packs(const Storage& storage, const std::vector<BackupFact
     }
     // The index decides which copy of a block counts; packs no index names (from an interrupted
     // backup, copy or repack) come last, so an indexed copy wins.
-    repo::BlockIndex index = LB_TRY(repo::load_block_index(storage));
+    std::vector<repo::PackSummary> indexed;
+    repo::BlockIndex index =
+        LB_TRY(repo::load_block_index(storage, repo::OnDamagedIndex::fail, &indexed));
     std::map<std::string, repo::PackSummary> packs;
     std::set<std::string> unindexed;
     {
-        // Re-read the index objects' pack lists (load_block_index keeps only the block map).
-        for (const auto& id : index.loaded_from) {
-            const std::string key = "index/" + id;
-            const std::string bytes = LB_TRY(storage.read(key));
-            const std::string text =
-                LB_TRY(repo::decode_object(bytes, repo::ObjectKind::index, key));
-            for (auto& pack : LB_TRY(repo::parse_index_packs(text, key)))
-                packs.try_emplace(pack.id, std::move(pack));
-        }
+        for (auto& pack : indexed)
+            packs.try_emplace(pack.id, std::move(pack));
         // A dry run holds no lock: packs no index names may belong to a running backup, so it
         // leaves them out rather than count them as garbage.
         repo::AdoptedPacks adopted;

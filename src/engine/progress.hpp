@@ -21,6 +21,13 @@ struct Progress {
 
 using ProgressFn = std::function<void(const Progress&)>;
 
+// For repository lock waits: reports "waiting for <holder>" as a progress phase.
+inline std::function<void(const std::string&)> report_waiting(const ProgressFn& progress) {
+    return [progress](const std::string& holder) {
+        if (progress) progress({"waiting for " + holder, 0, 0});
+    };
+}
+
 // While alive, reports `done` against `total` under `phase` every 500 ms on its own thread
 // (nothing at all when `report` is empty). Stops promptly when destroyed.
 class PeriodicProgress {

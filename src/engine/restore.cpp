@@ -277,9 +277,7 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     // Held until the instance is ready (with --start): expire must not remove what this reads.
     const auto lock = LB_TRY(repo::RepositoryLock::shared_for_reading(
         repository.storage(), "restore", std::chrono::seconds(3600),
-        [&](const std::string& holder) {
-            if (options.progress) options.progress({"waiting for " + holder, 0, 0});
-        }));
+        report_waiting(options.progress)));
     const auto manifests = LB_TRY(repo::read_all_manifests(repository.storage()));
     if (manifests.empty()) {
         return fail(ErrorCode::outside_window, "repository {} holds no backup yet",

@@ -211,25 +211,35 @@ Verdict evaluate_expectation(const Expectation& expect, const std::optional<std:
 
 namespace {
 
-Result<std::vector<UserCheck>> parse_point_in_time_checks(const toml::node& node,
-                                                          const std::string& source) {
+// One [[name]] table of a checks file: its line and its keys, every value a string.
+struct StringTable {
+    struct Entry {
+        std::string key;
+        std::string value;
+        int line = 0;
+    };
+    int line = 0;
+    std::vector<Entry> entries;
+};
+
+// Reads `node` as an array of tables of strings ([[name]]), refusing anything else.
+Result<std::vector<StringTable>> read_string_tables(const toml::node& node,
+                                                    const std::string& source,
+                                                    std::string_view name) {
     const toml::array* list = node.as_array();
     if (!list) {
-        return fail(ErrorCode::config,
-                    "{} line {}: 'point_in_time' must be an array of tables ([[point_in_time]])",
-                    source, node.source().begin.line);
+        return fail(ErrorCode::config, "{} line {}: '{}' must be an array of tables ([[{}]])",
+                    source, node.source().begin.line, name, name);
     }
-    std::vector<UserCheck> checks;
+    std::vector<StringTable> tables;
     for (const toml::node& element : *list) {
-        const int line = static_cast<int>(element.source().begin.line);
+        StringTable out;
+        out.line = static_cast<int>(element.source().begin.line);
         const toml::table* table = element.as_table();
         if (!table) {
-            return fail(ErrorCode::config, "{} line {}: each point_in_time must be a table", source,
-                        line);
+            return fail(ErrorCode::config, "{} line {}: each {} must be a table ([[{}]])", source,
+                        out.line, name, name);
         }
-        UserCheck check;
-        check.line = line;
-        PointInTimeCheck pit;
         for (auto&& [key, value] : *table) {
             const int value_line = static_cast<int>(value.source().begin.line);
             const auto* text = value.as_string();
@@ -237,35 +247,82 @@ Result<std::vector<UserCheck>> parse_point_in_time_checks(const toml::node& node
                 return fail(ErrorCode::config, "{} line {}: '{}' must be a string", source,
                             value_line, key.str());
             }
-            if (key.str() == "table") {
-                pit.table = text->get();
-            } else if (key.str() == "column") {
-                pit.column = text->get();
-            } else if (key.str() == "within") {
-                auto within = parse_duration(text->get());
-                if (!within) {
-                    return fail(ErrorCode::config, "{} line {}: {}", source, value_line,
-                                within.error().message);
-                }
-                pit.within = *within;
-            } else if (key.str() == "database") {
-                check.database = text->get();
-            } else {
-                return fail(ErrorCode::config,
-                            "{} line {}: unknown key '{}' (allowed: table, column, within, "
-                            "database)",
-                            source, value_line, key.str());
-            }
+            out.entries.push_back({std::string(key.str()), text->get(), value_line});
         }
-        if (trim(pit.table).empty() || trim(pit.column).empty()) {
-            return fail(ErrorCode::config, "{} line {}: point_in_time needs 'table' and 'column'",
-                        source, line);
-        }
-        check.name = pit.table + "." + pit.column;
-        check.point_in_time = std::move(pit);
-        checks.push_back(std::move(check));
+        tables.push_back(std::move(out));
     }
-    return checks;
+    return tables;
+}
+
+Result<UserCheck> parse_point_in_time_check(const StringTable& table, const std::string& source) {
+    UserCheck check;
+    check.line = table.line;
+    PointInTimeCheck pit;
+    for (const auto& [key, value, line] : table.entries) {
+        if (key == "table") {
+            pit.table = value;
+        } else if (key == "column") {
+            pit.column = value;
+        } else if (key == "within") {
+            auto within = parse_duration(value);
+            if (!within) {
+                return fail(ErrorCode::config, "{} line {}: {}", source, line,
+                            within.error().message);
+            }
+            pit.within = *within;
+        } else if (key == "database") {
+            check.database = value;
+        } else {
+            return fail(ErrorCode::config,
+                        "{} line {}: unknown key '{}' (allowed: table, column, within, database)",
+                        source, line, key);
+        }
+    }
+    if (trim(pit.table).empty() || trim(pit.column).empty()) {
+        return fail(ErrorCode::config, "{} line {}: point_in_time needs 'table' and 'column'",
+                    source, table.line);
+    }
+    check.name = pit.table + "." + pit.column;
+    check.point_in_time = std::move(pit);
+    return check;
+}
+
+Result<UserCheck> parse_check(const StringTable& table, const std::string& source) {
+    UserCheck check;
+    check.line = table.line;
+    std::optional<std::string> expect_text;
+    int expect_line = table.line;
+    for (const auto& [key, value, line] : table.entries) {
+        if (key == "name") {
+            check.name = value;
+        } else if (key == "sql") {
+            check.sql = value;
+        } else if (key == "expect") {
+            expect_text = value;
+            expect_line = line;
+        } else if (key == "database") {
+            check.database = value;
+        } else {
+            return fail(ErrorCode::config,
+                        "{} line {}: unknown key '{}' (allowed: name, sql, expect, database)",
+                        source, line, key);
+        }
+    }
+    for (const auto& [present, what] :
+         {std::pair{!check.name.empty(), "name"}, std::pair{!trim(check.sql).empty(), "sql"},
+          std::pair{expect_text.has_value(), "expect"}}) {
+        if (!present) {
+            return fail(ErrorCode::config, "{} line {}: check without '{}'", source, table.line,
+                        what);
+        }
+    }
+    auto expect = parse_expectation(*expect_text);
+    if (!expect) {
+        return fail(ErrorCode::config, "{} line {}: check '{}': {}", source, expect_line,
+                    check.name, expect.error().message);
+    }
+    check.expect = std::move(*expect);
+    return check;
 }
 
 }  // namespace
@@ -279,7 +336,6 @@ Result<std::vector<UserCheck>> parse_user_checks(std::string_view toml_text,
         return fail(ErrorCode::config, "{} line {}: {}", source, e.source().begin.line,
                     e.description());
     }
-    std::vector<UserCheck> checks;
     for (auto&& [key, node] : root) {
         if (key.str() != "check" && key.str() != "point_in_time") {
             return fail(ErrorCode::config,
@@ -287,64 +343,14 @@ Result<std::vector<UserCheck>> parse_user_checks(std::string_view toml_text,
                         source, node.source().begin.line, key.str());
         }
     }
-    if (const toml::node* pit = root.get("point_in_time")) {
-        checks = LB_TRY(parse_point_in_time_checks(*pit, source));
+    std::vector<UserCheck> checks;
+    if (const toml::node* node = root.get("point_in_time")) {
+        for (const auto& table : LB_TRY(read_string_tables(*node, source, "point_in_time")))
+            checks.push_back(LB_TRY(parse_point_in_time_check(table, source)));
     }
-    const toml::node* list_node = root.get("check");
-    if (!list_node) return checks;
-    const toml::array* list = list_node->as_array();
-    if (!list) {
-        return fail(ErrorCode::config, "{} line {}: 'check' must be an array of tables ([[check]])",
-                    source, list_node->source().begin.line);
-    }
-    for (const toml::node& element : *list) {
-        const int line = static_cast<int>(element.source().begin.line);
-        const toml::table* table = element.as_table();
-        if (!table) {
-            return fail(ErrorCode::config, "{} line {}: each check must be a table ([[check]])",
-                        source, line);
-        }
-        UserCheck check;
-        check.line = line;
-        std::optional<std::string> expect_text;
-        int expect_line = line;
-        for (auto&& [key, value] : *table) {
-            const int value_line = static_cast<int>(value.source().begin.line);
-            const auto* text = value.as_string();
-            if (!text) {
-                return fail(ErrorCode::config, "{} line {}: '{}' must be a string", source,
-                            value_line, key.str());
-            }
-            if (key.str() == "name") {
-                check.name = text->get();
-            } else if (key.str() == "sql") {
-                check.sql = text->get();
-            } else if (key.str() == "expect") {
-                expect_text = text->get();
-                expect_line = value_line;
-            } else if (key.str() == "database") {
-                check.database = text->get();
-            } else {
-                return fail(ErrorCode::config,
-                            "{} line {}: unknown key '{}' (allowed: name, sql, expect, database)",
-                            source, value_line, key.str());
-            }
-        }
-        for (const auto& [present, what] :
-             {std::pair{!check.name.empty(), "name"}, std::pair{!trim(check.sql).empty(), "sql"},
-              std::pair{expect_text.has_value(), "expect"}}) {
-            if (!present) {
-                return fail(ErrorCode::config, "{} line {}: check without '{}'", source, line,
-                            what);
-            }
-        }
-        auto expect = parse_expectation(*expect_text);
-        if (!expect) {
-            return fail(ErrorCode::config, "{} line {}: check '{}': {}", source, expect_line,
-                        check.name, expect.error().message);
-        }
-        check.expect = std::move(*expect);
-        checks.push_back(std::move(check));
+    if (const toml::node* node = root.get("check")) {
+        for (const auto& table : LB_TRY(read_string_tables(*node, source, "check")))
+            checks.push_back(LB_TRY(parse_check(table, source)));
     }
     return checks;
 }

@@ -20,6 +20,8 @@ std::optional<BlockLocation> BlockIndex::find(const BlockId& id) const {
     return it->second;
 }
 
+namespace {
+
 Result<std::vector<PackSummary>> parse_index_packs(const std::string& text,
                                                    const std::string& key) {
     std::vector<PackSummary> packs;
@@ -43,7 +45,10 @@ Result<std::vector<PackSummary>> parse_index_packs(const std::string& text,
     return packs;
 }
 
-Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_damage) {
+}  // namespace
+
+Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_damage,
+                                    std::vector<PackSummary>* packs_out) {
     BlockIndex index;
     const auto objects = LB_TRY(storage.list("index"));
     for (const auto& object : objects) {
@@ -60,6 +65,7 @@ Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_da
         }
         for (const auto& pack : *packs)
             index.add_pack(pack);
+        if (packs_out) packs_out->insert(packs_out->end(), packs->begin(), packs->end());
         index.loaded_from.push_back(object.key.substr(object.key.rfind('/') + 1));
     }
     return index;

@@ -47,11 +47,11 @@ enum class OnDamagedIndex { fail, skip };
 // Loads and merges every index object. A damaged index object is an error naming it, or with
 // OnDamagedIndex::skip is left out and noted in BlockIndex::skipped (a backup then simply stores
 // those blocks again, so one damaged object cannot block every future backup).
+// With `packs`, also appends every pack the loaded index objects list (for expire, which needs
+// each pack's whole entry list).
 Result<BlockIndex> load_block_index(const Storage& storage,
-                                    OnDamagedIndex on_damage = OnDamagedIndex::fail);
-
-// The packs one index object lists (its decoded payload `text`, read from `key`).
-Result<std::vector<PackSummary>> parse_index_packs(const std::string& text, const std::string& key);
+                                    OnDamagedIndex on_damage = OnDamagedIndex::fail,
+                                    std::vector<PackSummary>* packs = nullptr);
 
 // Writes one index object listing `packs`; returns its id (SHA-256 of the object).
 Result<std::string> write_index(Storage& storage, const std::vector<PackSummary>& packs);
