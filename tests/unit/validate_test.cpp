@@ -193,11 +193,18 @@ column = "at"
 TEST(ValidateBaseline, JsonRoundTrip) {
     ValidationReport report;
     report.tables = {{"app", "public", "users", 42}, {"app", "sales", "orders \"x\"", 0}};
-    report.checks = {{"connect", "app", true, "PostgreSQL 15.4"},
-                     {"foreign_key", "app:public.orders.fk", false, "2 orphans"}};
+    report.checks = {{"connect", "app", true, "PostgreSQL 15.4", false, "app"},
+                     {"foreign_key", "app:public.orders.fk", false, "2 orphans", false, "app"}};
     EXPECT_FALSE(report.passed());
-    EXPECT_TRUE(report.to_json().starts_with("{\n  \"passed\": false,\n  \"tables\": ["))
+    EXPECT_TRUE(report.to_json().starts_with("{\n  \"passed\": false,\n  \"databases\": ["))
         << report.to_json();
+    const auto json = nlohmann::json::parse(report.to_json());
+    ASSERT_EQ(json.at("databases").size(), 1u);
+    EXPECT_EQ(json.at("databases")[0].at("name"), "app");
+    EXPECT_EQ(json.at("databases")[0].at("passed"), false);
+    EXPECT_EQ(json.at("databases")[0].at("tables"), 2);
+    EXPECT_EQ(json.at("databases")[0].at("checks").at("foreign_key").at("failed"), 1);
+    EXPECT_EQ(json.at("checks")[1].at("database"), "app");
     auto tables = parse_baseline(report.to_json(), "baseline.json");
     ASSERT_TRUE(tables) << tables.error().message;
     ASSERT_EQ(tables->size(), 2u);
@@ -687,6 +694,7 @@ TEST_F(ValidatePostgres, OrdinaryUserSkipsAmcheckAndReportsUnreadableTables) {
                      "CREATE ROLE reader LOGIN", "GRANT SELECT ON open_t TO reader"});
     ValidateOptions options;
     options.conninfo = conninfo("plain") + " user=reader";
+    options.databases = {"plain"};
     auto report = run_validation(options);
     ASSERT_TRUE(report) << report.error().message;
     const auto* amcheck = find_check(*report, "amcheck", "plain");
