@@ -433,13 +433,18 @@ std::string ValidationReport::to_json() const {
                                   {"tables", nlohmann::ordered_json::array()},
                                   {"checks", nlohmann::ordered_json::array()}};
     for (const auto& s : summarize_databases(checks, tables)) {
+        // Every kind seen in this database, with all three counts (zeros included).
         nlohmann::ordered_json kinds = nlohmann::ordered_json::object();
+        auto count = [](const std::map<std::string, std::size_t>& by_kind, const std::string& k) {
+            const auto it = by_kind.find(k);
+            return it == by_kind.end() ? std::size_t{0} : it->second;
+        };
         for (const auto* by_kind : {&s.passed, &s.failed, &s.skipped}) {
-            for (const auto& [kind, count] : *by_kind) {
-                (void)count;
-                kinds[kind] = {{"passed", s.passed.contains(kind) ? s.passed.at(kind) : 0},
-                               {"failed", s.failed.contains(kind) ? s.failed.at(kind) : 0},
-                               {"skipped", s.skipped.contains(kind) ? s.skipped.at(kind) : 0}};
+            for (const auto& entry : *by_kind) {
+                const std::string& kind = entry.first;
+                kinds[kind] = {{"passed", count(s.passed, kind)},
+                               {"failed", count(s.failed, kind)},
+                               {"skipped", count(s.skipped, kind)}};
             }
         }
         out["databases"].push_back(
