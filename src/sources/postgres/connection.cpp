@@ -175,7 +175,9 @@ Result<pg_result*> Connection::wait_for_result(std::optional<Clock::time_point> 
                 where(), (m_statement_limit + k_answer_grace).count(), m_statement_limit.count(),
                 k_answer_grace.count()));
         }
-        if (!PQconsumeInput(m_conn)) {
+        // A connection that broke is no longer busy: PQgetResult then hands over what the
+        // server said last (e.g. why it terminated the session) as an error result.
+        if (!PQconsumeInput(m_conn) && PQstatus(m_conn) != CONNECTION_BAD) {
             return give_up("lost the connection: " + first_line(PQerrorMessage(m_conn)));
         }
     }
