@@ -63,7 +63,9 @@ void print_copy_outcome(const engine::CopyOutcome& o, const engine::CopyOptions&
                     {"blocks_present", o.blocks_present},
                     {"wal_copied", o.wal_copied},
                     {"wal_present", o.wal_present},
-                    {"adopted_packs", o.adopted_packs}});
+                    {"adopted_packs", o.adopted_packs},
+                    {"pins_copied", o.pins_written},
+                    {"pins_removed", o.pins_removed}});
         return;
     }
     std::printf(
@@ -72,6 +74,12 @@ void print_copy_outcome(const engine::CopyOutcome& o, const engine::CopyOptions&
         o.copied_backups.size(), options.to.c_str(), o.present_backups.size(),
         static_cast<unsigned long long>(o.blocks_copied), human_bytes(o.bytes_copied).c_str(),
         o.wal_copied, static_cast<unsigned long long>(o.blocks_present), o.wal_present);
+    for (const auto& id : o.pins_written)
+        std::printf("pinned %s in %s, as in %s\n", id.c_str(), options.to.c_str(),
+                    options.from.c_str());
+    for (const auto& id : o.pins_removed)
+        std::printf("unpinned %s in %s: it is no longer pinned in %s\n", id.c_str(),
+                    options.to.c_str(), options.from.c_str());
 }
 
 }  // namespace
@@ -107,6 +115,7 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
     if (auto pgdata = s.find("pgdata")) options.pgdata = *pgdata;
     options.jobs = LB_TRY(s.get_unsigned("jobs"));
     options.archive_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("archive-timeout")));
+    options.pg_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("pg-timeout")));
     for (const auto& tag : args.tags) {
         const auto eq = tag.find('=');
         if (eq == std::string::npos || eq == 0) {
@@ -471,7 +480,11 @@ Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputF
     if (!args.checks.empty()) options.checks_file = args.checks;
     if (!args.baseline.empty()) options.baseline_file = args.baseline;
     if (!args.target.empty()) options.target = LB_TRY(parse_iso8601(args.target));
-    if (args.all_databases) options.databases = engine::ValidateOptions::Databases::all;
+    if (args.all_databases && !args.databases.empty()) {
+        return fail(ErrorCode::usage, "give --all-databases or --database, not both");
+    }
+    options.databases = args.databases;
+    options.statement_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("pg-timeout")));
     const auto report = LB_TRY(engine::run_validation(options));
     if (format == OutputFormat::json) {
         std::printf("%s\n", report.to_json().c_str());

@@ -45,7 +45,8 @@ struct ValidateArgs {
     std::string checks;
     std::string baseline;
     std::string target;
-    bool all_databases = false;
+    bool all_databases = false;          // the default; accepted for older scripts
+    std::vector<std::string> databases;  // --database: only these
 };
 struct VerifyArgs {
     std::string backup;
@@ -69,6 +70,7 @@ struct DrillArgs {
     bool latest = false;
     std::string checks;
     bool keep = false;
+    std::vector<std::string> databases;  // --database: validate only these
 };
 struct ReportArgs {
     std::string format = "markdown";

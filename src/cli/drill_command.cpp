@@ -32,6 +32,8 @@ void print_record(const engine::DrillRecord& r) {
                 .c_str(),
             format_iso8601(*r.newest_commit).c_str());
     }
+    for (const auto& d : r.databases)
+        std::printf("  %s\n", d.summary.c_str());
     std::size_t failed = 0;
     for (const auto& c : r.checks) {
         if (c.passed) continue;
@@ -53,6 +55,8 @@ Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat 
     if (!args.ago.empty()) options.ago = LB_TRY(engine::parse_duration(args.ago));
     options.latest = args.latest;
     if (!args.checks.empty()) options.checks_file = args.checks;
+    options.databases = args.databases;
+    options.pg_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("pg-timeout")));
     options.keep = args.keep;
     std::error_code ec;
     options.lifeboat_binary = fs::read_symlink("/proc/self/exe", ec);

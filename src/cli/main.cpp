@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
 
     BackupArgs backup_args;
     auto* backup = app.add_subcommand("backup", "back up a running PostgreSQL 15");
-    add_settings(backup, common, {"repo", "pg", "pgdata", "jobs", "archive-timeout", "key-file"});
+    add_settings(backup, common,
+                 {"repo", "pg", "pgdata", "jobs", "archive-timeout", "key-file", "pg-timeout"});
     backup->add_option("--tag", backup_args.tags, "KEY=VALUE label (repeatable)");
     backup
         ->add_option("--type", backup_args.type,
@@ -127,14 +128,17 @@ int main(int argc, char** argv) {
     ValidateArgs validate_args;
     auto* validate = app.add_subcommand(
         "validate", "check a running instance: row counts, foreign keys, indexes, user checks");
-    add_settings(validate, common, {"pg"});
+    add_settings(validate, common, {"pg", "pg-timeout"});
     validate->add_option("--checks", validate_args.checks, "TOML file of user checks");
     validate->add_option("--baseline", validate_args.baseline,
                          "JSON from an earlier `validate --json` to compare row counts with");
     validate->add_option("--target", validate_args.target,
                          "restore target time, for 'expect = \"<= target\"' checks");
+    validate->add_option("--database", validate_args.databases,
+                         "check only this database (repeatable; default: every database that "
+                         "accepts connections)");
     validate->add_flag("--all-databases", validate_args.all_databases,
-                       "check every database, not just the one connected to");
+                       "check every database that accepts connections (the default)");
     add_json(validate, common);
 
     VerifyArgs verify_args;
@@ -175,11 +179,14 @@ int main(int argc, char** argv) {
     auto* drill = app.add_subcommand(
         "drill",
         "restore test: restore to a point into a scratch instance, validate, time, record");
-    add_settings(drill, common, {"repo", "pg-bin", "run-as", "jobs", "key-file"});
+    add_settings(drill, common, {"repo", "pg-bin", "run-as", "jobs", "key-file", "pg-timeout"});
     drill->add_option("--to", drill_args.to, "ISO 8601 time with zone");
     drill->add_option("--ago", drill_args.ago, "how far back, e.g. 30m, 1h (default 1h)");
     drill->add_flag("--latest", drill_args.latest, "restore to the end of the archive");
     drill->add_option("--checks", drill_args.checks, "TOML file of user checks");
+    drill->add_option("--database", drill_args.databases,
+                      "validate only this database (repeatable; default: every database that "
+                      "accepts connections)");
     drill->add_flag("--keep", drill_args.keep,
                     "keep the scratch directory (the server is stopped)");
     add_json(drill, common);

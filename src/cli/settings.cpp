@@ -26,6 +26,9 @@ const std::vector<SettingSpec>& setting_specs() {
          "key file of an encrypted repository (a passphrase comes from LIFEBOAT_PASSPHRASE)"},
         {"archive-timeout", "backup.archive_timeout", "300",
          "seconds a backup waits for its WAL to be archived"},
+        {"pg-timeout", "source.pg_timeout", "3600",
+         "seconds one PostgreSQL statement may take (0: no limit); connecting is limited by "
+         "connect_timeout in the connection string, 10 s by default"},
         {"retention-window", "retention.window", "7d",
          "point-in-time recovery reaches back this far (90m, 36h, 7d; 0: no window rule)"},
         {"keep-min", "retention.min_backups", "1", "keep at least this many newest backups"},

@@ -103,7 +103,8 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
         return fail(ErrorCode::usage,
                     "no PostgreSQL connection given (use --pg CONNINFO or LIFEBOAT_PG)");
     }
-    postgres::Connection conn = LB_TRY(postgres::Connection::open(options.conninfo));
+    postgres::Connection conn =
+        LB_TRY(postgres::Connection::open(options.conninfo, {.statement = options.pg_timeout}));
     const postgres::ClusterInfo cluster = LB_TRY(postgres::describe_cluster(conn));
     if (cluster.server_version / 10000 != 15) {
         return fail(

@@ -28,6 +28,8 @@ struct BackupOptions {
     BackupType type = BackupType::incremental;  // full: re-read every file
     unsigned jobs = 0;                          // 0: one per core
     std::chrono::seconds archive_timeout{300};
+    // Per statement, pg_backup_start's checkpoint and pg_backup_stop's wait included (0: none).
+    std::chrono::seconds pg_timeout{3600};
     std::chrono::seconds lock_wait{3600};  // how long to wait for a running expire
     ProgressFn progress;
 };

@@ -13,6 +13,7 @@
 #include "repository/manifest.hpp"
 #include "repository/object.hpp"
 #include "repository/pack.hpp"
+#include "repository/pins.hpp"
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
 #include "sources/postgres/wal.hpp"
@@ -47,6 +48,32 @@ Result<std::set<std::string>> wal_needed(const repo::Repository& from,
         }
     }
     return names;
+}
+
+// Makes the destination's pins of `manifests` follow the source's (copy.hpp). Runs before any
+// manifest is published, so a copied backup is never visible without its pin.
+Status copy_pins(const repo::Repository& from, repo::Repository& to,
+                 const std::vector<repo::Manifest>& manifests, CopyOutcome& outcome) {
+    const auto theirs = LB_TRY(repo::read_pins(from.storage()));
+    const auto ours = LB_TRY(repo::read_pins(to.storage()));
+    const std::string& origin = from.config().repository_id;
+    for (const auto& m : manifests) {
+        const auto source = theirs.find(m.id);
+        const auto destination = ours.find(m.id);
+        const bool ours_own = destination != ours.end() && destination->second.origin != origin;
+        if (ours_own) continue;
+        if (source != theirs.end()) {
+            repo::Pin pin = source->second;
+            pin.origin = origin;
+            if (destination != ours.end() && destination->second.same_terms(pin)) continue;
+            LB_CHECK(repo::write_pin(to.storage(), pin));
+            outcome.pins_written.push_back(m.id);
+        } else if (destination != ours.end()) {
+            LB_CHECK(repo::remove_pin(to.storage(), m.id));
+            outcome.pins_removed.push_back(m.id);
+        }
+    }
+    return {};
 }
 
 }  // namespace
@@ -144,6 +171,7 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
         }
     }
 
+    LB_CHECK(copy_pins(from, to, manifests, outcome));
     for (auto m : manifests) {
         if (existing.count(m.id)) {
             outcome.present_backups.push_back(m.id);

@@ -5,6 +5,14 @@
 // Order: packs -> index -> WAL -> manifests, so a backup appears in the destination only once
 // everything it needs is there. Resumable: packs of an interrupted copy are adopted by the next
 // one, and anything already present (backups, blocks, WAL) is skipped.
+//
+// Pins and tags travel with the backups. Tags are part of the (immutable) manifest. Pins are
+// objects of their own (repository/pins.hpp); for every backup of the copy, whether copied now or
+// already there, the destination's pin follows the source's: a pin (with its `until`) is
+// written before the backup's manifest, so the backup never appears unpinned; a pin changed at
+// the source replaces the one an earlier copy brought; one removed at the source is removed at
+// the destination too, if it came from that source. A pin set in the destination itself is the
+// destination's own decision and is left as it is.
 #pragma once
 
 #include <optional>
@@ -37,6 +45,8 @@ struct CopyOutcome {
     std::size_t wal_copied = 0;
     std::size_t wal_present = 0;
     std::size_t adopted_packs = 0;
+    std::vector<std::string> pins_written;  // backups whose pin was copied (new or changed)
+    std::vector<std::string> pins_removed;  // unpinned at the source since an earlier copy
 };
 
 Result<CopyOutcome> run_copy(const CopyOptions& options);

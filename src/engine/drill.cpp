@@ -30,9 +30,16 @@ std::string drill_key(const std::string& id) {
 json to_json(const DrillRecord& r) {
     json checks = json::array();
     for (const auto& c : r.checks) {
-        checks.push_back(
-            {{"kind", c.kind}, {"name", c.name}, {"passed", c.passed}, {"detail", c.detail}});
+        checks.push_back({{"kind", c.kind},
+                          {"name", c.name},
+                          {"database", c.database},
+                          {"passed", c.passed},
+                          {"skipped", c.skipped},
+                          {"detail", c.detail}});
     }
+    json databases = json::array();
+    for (const auto& d : r.databases)
+        databases.push_back({{"name", d.name}, {"passed", d.passed}, {"summary", d.summary}});
     auto time = [](const std::optional<Timestamp>& t) {
         return t ? json(format_iso8601(*t)) : json(nullptr);
     };
@@ -53,6 +60,7 @@ json to_json(const DrillRecord& r) {
              r.target && r.newest_commit
                  ? json(static_cast<double>(r.target->micros - r.newest_commit->micros) / 1e6)
                  : json(nullptr)},
+            {"databases", databases},
             {"checks", checks},
             {"kept_directory", r.kept_directory}};
 }
@@ -77,7 +85,12 @@ Result<DrillRecord> from_json(const json& j) {
     }
     for (const auto& c : j.value("checks", json::array())) {
         r.checks.push_back({c.value("kind", ""), c.value("name", ""), c.value("detail", ""),
-                            c.value("passed", false)});
+                            c.value("passed", false), c.value("skipped", false),
+                            c.value("database", "")});
+    }
+    for (const auto& d : j.value("databases", json::array())) {
+        r.databases.push_back(
+            {d.value("name", ""), d.value("passed", false), d.value("summary", "")});
     }
     r.kept_directory = j.value("kept_directory", "");
     return r;
@@ -89,8 +102,8 @@ std::string new_drill_id(Timestamp now) {
 }
 
 // The newest commit the restored instance holds, when track_commit_timestamp makes it known.
-std::optional<Timestamp> newest_commit(const std::string& conninfo) {
-    auto conn = postgres::Connection::open(conninfo);
+std::optional<Timestamp> newest_commit(const std::string& conninfo, std::chrono::seconds limit) {
+    auto conn = postgres::Connection::open(conninfo, {.statement = limit});
     if (!conn) return std::nullopt;
     auto value = conn->query_value(
         "SELECT (extract(epoch FROM timestamp) * 1000000)::bigint FROM pg_last_committed_xact()");
@@ -157,16 +170,21 @@ Result<DrillRecord> run_drill(const DrillOptions& options) {
         record.ready_seconds = restored->ready_seconds;
         record.total_seconds = restored->total_seconds;
         record.prepare_seconds = restored->prepare_seconds;
-        record.newest_commit = newest_commit(restored->conninfo);
+        record.newest_commit = newest_commit(restored->conninfo, options.pg_timeout);
         ValidateOptions validate;
         validate.conninfo = restored->conninfo;
         validate.checks_file = options.checks_file;
         validate.target = record.target;
+        validate.databases = options.databases;
+        validate.statement_timeout = options.pg_timeout;
         auto report = run_validation(validate);
         if (report) {
             for (const auto& c : report->checks) {
-                record.checks.push_back({c.kind, c.name, c.detail, c.passed});
+                record.checks.push_back(
+                    {c.kind, c.name, c.detail, c.passed, c.skipped, c.database});
             }
+            for (const auto& s : summarize_databases(report->checks, report->tables))
+                record.databases.push_back({s.database, s.ok(), summary_line(s)});
             record.passed = report->passed();
         } else {
             record.error = report.error().message;

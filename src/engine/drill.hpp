@@ -1,6 +1,7 @@
 // drill: an automated restore test. Restores the repository's source to a point (default: one
 // hour ago) into a scratch directory on a free port, waits until it accepts read-write queries,
-// validates it (row counts, foreign keys, indexes, and the user's checks), measures the RTO phase
+// validates it (row counts, foreign keys, indexes, and the user's checks, in every database that
+// accepts connections unless DrillOptions::databases narrows it), measures the RTO phase
 // by phase, stops the instance and removes the scratch directory (unless asked to keep it), and
 // records the outcome in the repository as evidence (`drills/<id>`, immutable). A drill never
 // touches the source and never archives into its repository; drills on different ports can run
@@ -24,6 +25,8 @@ struct DrillOptions {
     std::chrono::seconds ago{3600};
     bool latest = false;
     std::optional<fs::path> checks_file;
+    std::vector<std::string> databases;  // validate only these (empty: every one, see validate.hpp)
+    std::chrono::seconds pg_timeout{3600};  // per statement of the validation
     bool keep = false;
     fs::path lifeboat_binary;
     std::optional<fs::path> pg_bin;
@@ -35,6 +38,15 @@ struct DrillOptions {
 struct DrillCheck {
     std::string kind, name, detail;
     bool passed = false;
+    bool skipped = false;
+    std::string database;  // "" in records written before databases were recorded
+};
+
+// What was validated in one database of the restored instance.
+struct DrillDatabase {
+    std::string name;
+    bool passed = false;
+    std::string summary;  // engine::summary_line of it
 };
 
 struct DrillRecord {
@@ -48,6 +60,7 @@ struct DrillRecord {
     double prepare_seconds = 0;              // done in parallel with files: not part of the total
     std::optional<Timestamp> newest_commit;  // in the restored instance, when known
     std::vector<DrillCheck> checks;
+    std::vector<DrillDatabase> databases;  // empty in records written before they were kept
     std::string kept_directory;
 };
 

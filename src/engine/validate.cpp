@@ -69,7 +69,7 @@ class DatabaseChecks {
     void add(std::string kind, std::string name, bool passed, std::string detail,
              bool skipped = false) {
         m_report.checks.push_back(
-            {std::move(kind), std::move(name), passed, std::move(detail), skipped});
+            {std::move(kind), std::move(name), passed, std::move(detail), skipped, m_database});
     }
 
     std::string qualified(const std::string& schema, const std::string& name) const {
@@ -386,6 +386,39 @@ class DatabaseChecks {
 
 }  // namespace
 
+std::vector<DatabaseSummary> summarize_databases(const std::vector<CheckOutcome>& checks,
+                                                 const std::vector<TableCount>& tables) {
+    std::vector<DatabaseSummary> out;
+    auto find = [&](const std::string& database) -> DatabaseSummary& {
+        for (auto& s : out)
+            if (s.database == database) return s;
+        out.push_back({database, 0, {}, {}, {}});
+        return out.back();
+    };
+    for (const auto& c : checks) {
+        if (c.database.empty()) continue;
+        DatabaseSummary& s = find(c.database);
+        auto& counts = !c.passed ? s.failed : c.skipped ? s.skipped : s.passed;
+        ++counts[c.kind];
+    }
+    for (const auto& t : tables)
+        ++find(t.database).tables;
+    return out;
+}
+
+std::string summary_line(const DatabaseSummary& summary) {
+    auto counts = [](const char* what, const std::map<std::string, std::size_t>& by_kind) {
+        std::vector<std::string> parts;
+        for (const auto& [kind, count] : by_kind)
+            parts.push_back(fmt::format("{} {}", kind, count));
+        return parts.empty() ? std::string() : fmt::format("; {} {}", what, fmt::join(parts, ", "));
+    };
+    return fmt::format("database {}: {}: {} tables counted{}{}{}", summary.database,
+                       summary.ok() ? "passed" : "FAILED", summary.tables,
+                       counts("passed", summary.passed), counts("failed", summary.failed),
+                       counts("skipped", summary.skipped));
+}
+
 bool ValidationReport::passed() const {
     for (const auto& check : checks) {
         if (!check.passed) return false;
@@ -396,8 +429,27 @@ bool ValidationReport::passed() const {
 std::string ValidationReport::to_json() const {
     // Ordered: the members appear as documented, which is kinder to people reading the file.
     nlohmann::ordered_json out = {{"passed", passed()},
+                                  {"databases", nlohmann::ordered_json::array()},
                                   {"tables", nlohmann::ordered_json::array()},
                                   {"checks", nlohmann::ordered_json::array()}};
+    for (const auto& s : summarize_databases(checks, tables)) {
+        // Every kind seen in this database, with all three counts (zeros included).
+        nlohmann::ordered_json kinds = nlohmann::ordered_json::object();
+        auto count = [](const std::map<std::string, std::size_t>& by_kind, const std::string& k) {
+            const auto it = by_kind.find(k);
+            return it == by_kind.end() ? std::size_t{0} : it->second;
+        };
+        for (const auto* by_kind : {&s.passed, &s.failed, &s.skipped}) {
+            for (const auto& entry : *by_kind) {
+                const std::string& kind = entry.first;
+                kinds[kind] = {{"passed", count(s.passed, kind)},
+                               {"failed", count(s.failed, kind)},
+                               {"skipped", count(s.skipped, kind)}};
+            }
+        }
+        out["databases"].push_back(
+            {{"name", s.database}, {"passed", s.ok()}, {"tables", s.tables}, {"checks", kinds}});
+    }
     for (const auto& t : tables) {
         out["tables"].push_back(
             {{"database", t.database}, {"schema", t.schema}, {"table", t.table}, {"rows", t.rows}});
@@ -405,6 +457,7 @@ std::string ValidationReport::to_json() const {
     for (const auto& c : checks) {
         out["checks"].push_back({{"kind", c.kind},
                                  {"name", c.name},
+                                 {"database", c.database},
                                  {"passed", c.passed},
                                  {"detail", c.detail},
                                  {"skipped", c.skipped}});
@@ -427,6 +480,8 @@ std::string ValidationReport::to_text() const {
             ++passed_by_kind[c.kind];
         }
     }
+    for (const auto& s : summarize_databases(checks, tables))
+        out += summary_line(s) + "\n";
     std::vector<std::string> counts;
     for (const auto& [kind, count] : passed_by_kind)
         counts.push_back(fmt::format("{} {}", kind, count));
@@ -455,31 +510,47 @@ Result<ValidationReport> run_validation(const ValidateOptions& options) {
     std::optional<std::vector<TableCount>> baseline;
     if (options.baseline_file) baseline = LB_TRY(load_baseline(*options.baseline_file));
 
-    std::optional<Connection> first = LB_TRY(Connection::open(options.conninfo));
+    const postgres::ConnectLimits limits{.statement = options.statement_timeout};
+    std::optional<Connection> first = LB_TRY(Connection::open(options.conninfo, limits));
     const std::string connected = LB_TRY(first->query_value("SELECT current_database()"));
+    auto list = LB_TRY(first->query(
+        "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1"));
+    std::vector<std::string> connectable;
+    for (std::size_t i = 0; i < list.rows(); ++i)
+        connectable.push_back(list.text(i, 0));
 
+    ValidationReport report;
     // Visit order: the validated databases, then those only user checks name.
     std::vector<std::pair<std::string, bool>> visits;  // database, validate it
-    if (options.databases == ValidateOptions::Databases::all) {
-        auto list = LB_TRY(first->query(
-            "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1"));
-        for (std::size_t i = 0; i < list.rows(); ++i)
-            visits.emplace_back(list.text(i, 0), true);
+    auto visiting = [&](const std::string& database) {
+        return std::find_if(visits.begin(), visits.end(),
+                            [&](const auto& v) { return v.first == database; }) != visits.end();
+    };
+    if (options.databases.empty()) {
+        for (const auto& database : connectable)
+            visits.emplace_back(database, true);
     } else {
-        visits.emplace_back(connected, true);
+        for (const auto& database : options.databases) {
+            if (visiting(database)) continue;
+            if (std::find(connectable.begin(), connectable.end(), database) == connectable.end()) {
+                // Named on purpose: it must not pass by being silently absent.
+                report.checks.push_back(
+                    {"connect", database, false,
+                     "no such database, or it does not accept connections (datallowconn) or is "
+                     "a template",
+                     false, database});
+                continue;
+            }
+            visits.emplace_back(database, true);
+        }
     }
     std::map<std::string, std::vector<const UserCheck*>> checks_by_database;
     for (const auto& check : user_checks) {
         const std::string database = check.database.value_or(connected);
-        if (!checks_by_database.contains(database) &&
-            std::find_if(visits.begin(), visits.end(),
-                         [&](const auto& v) { return v.first == database; }) == visits.end()) {
-            visits.emplace_back(database, false);
-        }
+        if (!visiting(database)) visits.emplace_back(database, false);
         checks_by_database[database].push_back(&check);
     }
 
-    ValidationReport report;
     std::vector<std::string> validated;
     for (const auto& [database, validate] : visits) {
         std::optional<Connection> conn;
@@ -488,23 +559,26 @@ Result<ValidationReport> run_validation(const ValidateOptions& options) {
             first.reset();
         } else {
             auto conninfo = conninfo_with_database(options.conninfo, database);
-            auto opened = conninfo ? Connection::open(*conninfo)
+            auto opened = conninfo ? Connection::open(*conninfo, limits)
                                    : Result<Connection>(std::unexpected(conninfo.error()));
             if (!opened) {
                 report.checks.push_back(
                     {"connect", database, false,
-                     connect_failure(conninfo.value_or(""), opened.error().message)});
+                     connect_failure(conninfo.value_or(""), opened.error().message), false,
+                     database});
                 for (const UserCheck* check : checks_by_database[database]) {
                     report.checks.push_back(
                         {"user", check->name, false,
-                         fmt::format("not run: cannot connect to database {}", database)});
+                         fmt::format("not run: cannot connect to database {}", database), false,
+                         database});
                 }
                 continue;
             }
             conn = std::move(*opened);
         }
-        report.checks.push_back(
-            {"connect", database, true, "PostgreSQL " + version_text(conn->server_version())});
+        report.checks.push_back({"connect", database, true,
+                                 "PostgreSQL " + version_text(conn->server_version()), false,
+                                 database});
         DatabaseChecks(*conn, database, report)
             .run(validate, checks_by_database[database], options.target);
         if (validate) validated.push_back(database);

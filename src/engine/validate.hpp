@@ -1,6 +1,9 @@
 // validate: checks a running PostgreSQL instance, typically right after a restore.
 //
-// What is checked, per validated database:
+// Which databases: by default every database that accepts connections and is not a template
+// (pg_database: datallowconn AND NOT datistemplate), each reached through `conninfo` with its
+// dbname replaced; ValidateOptions::databases narrows that to a list. What is checked, per
+// validated database:
 //   connect      one outcome per database the run connects to;
 //   row_count    the exact row count (SELECT count(*)) of every permanent user table: leaf tables
 //                only (relkind 'r'), so a partitioned table is counted once, through its
@@ -20,8 +23,10 @@
 // transaction, so they describe one snapshot and a user check cannot modify the instance.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,9 +41,17 @@ struct ValidateOptions {
     std::optional<std::filesystem::path> checks_file;    // user checks (TOML)
     std::optional<std::filesystem::path> baseline_file;  // JSON written earlier by to_json()
     std::optional<Timestamp> target;  // the restore target, for "<= target" expectations
-    // connected: the database of `conninfo` only. all: every database that accepts connections
-    // and is not a template (its dbname replaced in `conninfo`).
-    enum class Databases { connected, all } databases = Databases::connected;
+    // Empty: every database that accepts connections and is not a template. Otherwise these
+    // (a name that does not exist or refuses connections is a failed connect outcome).
+    std::vector<std::string> databases;
+    // Per statement (postgres::ConnectLimits::statement); connecting is limited by the conninfo's
+    // connect_timeout, 10 s by default.
+    std::chrono::seconds statement_timeout{3600};
+};
+
+struct TableCount {
+    std::string database, schema, table;
+    std::int64_t rows = 0;
 };
 
 struct CheckOutcome {
@@ -48,12 +61,22 @@ struct CheckOutcome {
     std::string detail;
     // Passed but could not run (e.g. amcheck not available): reported, never a failure.
     bool skipped = false;
+    std::string database;  // where it ran (user checks: their database); "" when none
 };
 
-struct TableCount {
-    std::string database, schema, table;
-    std::int64_t rows = 0;
+// What was checked in one database: counts of outcomes by kind.
+struct DatabaseSummary {
+    std::string database;
+    std::size_t tables = 0;                                      // tables whose rows were counted
+    std::map<std::string, std::size_t> passed, failed, skipped;  // kind -> outcomes
+    bool ok() const { return failed.empty(); }
 };
+
+// One summary per database named by an outcome, in order of first appearance.
+std::vector<DatabaseSummary> summarize_databases(const std::vector<CheckOutcome>& checks,
+                                                 const std::vector<TableCount>& tables);
+// "database app: FAILED: 2 tables counted; passed connect 1, row_count 1; failed foreign_key 1"
+std::string summary_line(const DatabaseSummary& summary);
 
 struct ValidationReport {
     std::vector<TableCount> tables;
@@ -61,12 +84,14 @@ struct ValidationReport {
 
     // True when no check failed.
     bool passed() const;
-    // One JSON object, {"passed":bool,"tables":[{"database","schema","table","rows"}],
-    // "checks":[{"kind","name","passed","detail","skipped"}]}. This text is what a later run
-    // reads back as its baseline.
+    // One JSON object, {"passed":bool,"databases":[{"name","passed","tables","checks":{KIND:
+    // {"passed","failed","skipped"}}}],"tables":[{"database","schema","table","rows"}],
+    // "checks":[{"kind","name","database","passed","detail","skipped"}]}. This text is what a
+    // later run reads back as its baseline.
     std::string to_json() const;
-    // For a person: one line per failed or skipped check, the number of passed checks per kind,
-    // and a final line "PASSED" or "FAILED (n of m checks failed)".
+    // For a person: one line per failed or skipped check, one summary_line per database, the
+    // number of passed checks per kind, and a final line "PASSED" or "FAILED (n of m checks
+    // failed)".
     std::string to_text() const;
 };
 
@@ -74,8 +99,8 @@ struct ValidationReport {
 // (ErrorCode::database); an unreadable or malformed checks or baseline file, including a bad
 // expectation (ErrorCode::config, naming the file and, where known, the line); a "target"
 // expectation without ValidateOptions::target (ErrorCode::usage). Files are read before
-// connecting. A database of the `all` list or a user check's database that refuses the
-// connection is a failed connect outcome; a user check whose SQL fails is a failed user outcome.
+// connecting. A listed database or a user check's database that refuses the connection is a
+// failed connect outcome; a user check whose SQL fails is a failed user outcome.
 Result<ValidationReport> run_validation(const ValidateOptions& options);
 
 }  // namespace lifeboat::engine

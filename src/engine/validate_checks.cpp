@@ -440,24 +440,29 @@ std::vector<CheckOutcome> compare_with_baseline(
         auto it = now.find(key_of(t));
         if (it == now.end()) {
             out.push_back({"baseline", name_of(t), false,
-                           fmt::format("table missing (baseline: {} rows)", t.rows)});
+                           fmt::format("table missing (baseline: {} rows)", t.rows), false,
+                           t.database});
         } else if (it->second != t.rows) {
             out.push_back({"baseline", name_of(t), false,
-                           fmt::format("{} rows, baseline {} rows", it->second, t.rows)});
+                           fmt::format("{} rows, baseline {} rows", it->second, t.rows), false,
+                           t.database});
         } else {
-            out.push_back({"baseline", name_of(t), true, fmt::format("{} rows", t.rows)});
+            out.push_back(
+                {"baseline", name_of(t), true, fmt::format("{} rows", t.rows), false, t.database});
         }
     }
     for (const auto& [database, count] : unvalidated) {
         out.push_back({"baseline", database, false,
                        fmt::format("the baseline has {} tables in database {}, which this run did "
                                    "not validate (missing, refusing connections, or not selected)",
-                                   count, database)});
+                                   count, database),
+                       false, database});
     }
     for (const auto& t : current) {
         if (!in_baseline.contains(key_of(t))) {
             out.push_back({"baseline", name_of(t), true,
-                           fmt::format("new table (not in the baseline), {} rows", t.rows)});
+                           fmt::format("new table (not in the baseline), {} rows", t.rows), false,
+                           t.database});
         }
     }
     return out;

@@ -18,6 +18,7 @@ Status write_pin(Storage& storage, const Pin& pin) {
     json j = {{"backup", pin.backup_id},
               {"until", pin.until ? json(format_iso8601(*pin.until)) : json(nullptr)},
               {"created", format_iso8601(pin.created)}};
+    if (!pin.origin.empty()) j["origin"] = pin.origin;
     const std::string object =
         LB_TRY(encode_object(ObjectKind::pin, j.dump(), PayloadCompression::none));
     return storage.write(pin_key(pin.backup_id), object, Overwrite::allow);
@@ -40,6 +41,7 @@ Result<std::map<std::string, Pin>> read_pins(const Storage& storage) {
                 pin.until = LB_TRY(parse_iso8601(j.at("until").get<std::string>()));
             }
             pin.created = LB_TRY(parse_iso8601(j.at("created").get<std::string>()));
+            pin.origin = j.value("origin", "");
             pins[pin.backup_id] = pin;
         } catch (const json::exception& e) {
             return fail(ErrorCode::corrupt, "{}: malformed pin: {}", object.key, e.what());

@@ -5,9 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <optional>
+
+#include <nlohmann/json.hpp>
 
 #include "engine/validate.hpp"
 #include "engine/validate_checks.hpp"
@@ -190,11 +193,18 @@ column = "at"
 TEST(ValidateBaseline, JsonRoundTrip) {
     ValidationReport report;
     report.tables = {{"app", "public", "users", 42}, {"app", "sales", "orders \"x\"", 0}};
-    report.checks = {{"connect", "app", true, "PostgreSQL 15.4"},
-                     {"foreign_key", "app:public.orders.fk", false, "2 orphans"}};
+    report.checks = {{"connect", "app", true, "PostgreSQL 15.4", false, "app"},
+                     {"foreign_key", "app:public.orders.fk", false, "2 orphans", false, "app"}};
     EXPECT_FALSE(report.passed());
-    EXPECT_TRUE(report.to_json().starts_with("{\n  \"passed\": false,\n  \"tables\": ["))
+    EXPECT_TRUE(report.to_json().starts_with("{\n  \"passed\": false,\n  \"databases\": ["))
         << report.to_json();
+    const auto json = nlohmann::json::parse(report.to_json());
+    ASSERT_EQ(json.at("databases").size(), 1u);
+    EXPECT_EQ(json.at("databases")[0].at("name"), "app");
+    EXPECT_EQ(json.at("databases")[0].at("passed"), false);
+    EXPECT_EQ(json.at("databases")[0].at("tables"), 2);
+    EXPECT_EQ(json.at("databases")[0].at("checks").at("foreign_key").at("failed"), 1);
+    EXPECT_EQ(json.at("checks")[1].at("database"), "app");
     auto tables = parse_baseline(report.to_json(), "baseline.json");
     ASSERT_TRUE(tables) << tables.error().message;
     ASSERT_EQ(tables->size(), 2u);
@@ -236,16 +246,24 @@ TEST(ValidateBaseline, Compares) {
 
 TEST(ValidateReport, TextSummary) {
     ValidationReport report;
-    report.checks = {{"connect", "app", true, "ok"}, {"amcheck", "app", true, "no amcheck", true}};
+    report.checks = {{"connect", "app", true, "ok", false, "app"},
+                     {"amcheck", "app", true, "no amcheck", true, "app"}};
     EXPECT_TRUE(report.passed());
     std::string text = report.to_text();
     EXPECT_NE(text.find("SKIPPED amcheck app: no amcheck"), std::string::npos) << text;
     EXPECT_NE(text.find("connect 1"), std::string::npos) << text;
     EXPECT_TRUE(text.ends_with("PASSED\n")) << text;
-    report.checks.push_back({"user", "users exist", false, "got '0', expected > 0"});
+    EXPECT_NE(text.find("database app: passed: 0 tables counted; passed connect 1; skipped "
+                        "amcheck 1\n"),
+              std::string::npos)
+        << text;
+    report.checks.push_back({"user", "users exist", false, "got '0', expected > 0", false, "app"});
     text = report.to_text();
     EXPECT_NE(text.find("FAILED  user users exist: got '0', expected > 0"), std::string::npos);
     EXPECT_TRUE(text.ends_with("FAILED (1 of 3 checks failed)\n")) << text;
+    EXPECT_NE(text.find("database app: FAILED: 0 tables counted; passed connect 1; failed user 1"),
+              std::string::npos)
+        << text;
 }
 
 TEST(ValidateConninfo, ReplacesDatabase) {
@@ -375,9 +393,11 @@ class ValidatePostgres : public ::testing::Test {
         return path;
     }
 
+    // Validates `database` alone (tests share one server, each in its own database).
     static Result<ValidationReport> validate(const std::string& database,
                                              ValidateOptions options = {}) {
         options.conninfo = conninfo(database);
+        if (options.databases.empty()) options.databases = {database};
         return run_validation(options);
     }
 
@@ -585,10 +605,12 @@ TEST_F(ValidatePostgres, BaselineMismatchFails) {
 TEST_F(ValidatePostgres, AllDatabasesAndConnectionErrors) {
     create_database("alla", {"CREATE TABLE a (x int)"});
     create_database("allb", {"CREATE TABLE b (x int)", "INSERT INTO b VALUES (1)"});
+    // The default: every database, whichever one the conninfo names.
     ValidateOptions options;
-    options.databases = ValidateOptions::Databases::all;
-    auto report = validate("postgres", options);
+    options.conninfo = conninfo("alla");
+    auto report = run_validation(options);
     ASSERT_TRUE(report) << report.error().message;
+    EXPECT_TRUE(find_check(*report, "connect", "postgres")->passed);
     EXPECT_TRUE(find_check(*report, "connect", "alla")->passed);
     EXPECT_TRUE(find_check(*report, "connect", "allb")->passed);
     EXPECT_EQ(find_check(*report, "connect", "template"), nullptr);
@@ -599,9 +621,71 @@ TEST_F(ValidatePostgres, AllDatabasesAndConnectionErrors) {
     }
     EXPECT_TRUE(a && b);
 
+    // Each database says what was checked in it.
+    const auto summaries = summarize_databases(report->checks, report->tables);
+    const auto allb = std::find_if(summaries.begin(), summaries.end(),
+                                   [](const auto& s) { return s.database == "allb"; });
+    ASSERT_NE(allb, summaries.end());
+    EXPECT_EQ(allb->tables, 1u);
+    EXPECT_EQ(allb->passed.at("connect"), 1u);
+    EXPECT_EQ(allb->passed.at("row_count"), 1u);
+    EXPECT_NE(report->to_text().find("database allb: passed: 1 tables counted"), std::string::npos)
+        << report->to_text();
+    const auto json = nlohmann::json::parse(report->to_json());
+    bool listed = false;
+    for (const auto& d : json.at("databases"))
+        listed |= d.at("name") == "allb" && d.at("tables") == 1 && d.at("passed") == true;
+    EXPECT_TRUE(listed) << json.dump();
+
+    // --database narrows; a name that is not there fails, it is not silently skipped.
+    options.databases = {"allb", "no_such_db", "template0"};
+    report = run_validation(options);
+    ASSERT_TRUE(report) << report.error().message;
+    EXPECT_TRUE(find_check(*report, "connect", "allb")->passed);
+    EXPECT_EQ(find_check(*report, "connect", "alla"), nullptr);
+    EXPECT_FALSE(find_check(*report, "connect", "no_such_db")->passed);
+    EXPECT_FALSE(find_check(*report, "connect", "template0")->passed);
+    EXPECT_EQ(failed_count(*report), 2u) << report->to_text();
+
     auto refused = validate("no_such_database");
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().code, ErrorCode::database);
+}
+
+// A server that accepts the connection and never answers: the connection fails within the
+// limit instead of hanging.
+TEST(ValidateTimeouts, SilentServerFailsWithinTheLimit) {
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(listener, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof addr;
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(::listen(listener, 8), 0);  // the kernel completes the handshake; nobody reads
+    ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &length), 0);
+    const int port = ntohs(addr.sin_port);
+
+    const auto started = std::chrono::steady_clock::now();
+    auto conn = postgres::Connection::open(
+        fmt::format("host=127.0.0.1 port={} dbname=x user=x sslmode=disable", port),
+        {.connect = std::chrono::seconds(2)});
+    const auto took = std::chrono::steady_clock::now() - started;
+    ASSERT_FALSE(conn);
+    EXPECT_EQ(conn.error().code, ErrorCode::database);
+    EXPECT_NE(conn.error().message.find("within 2 s"), std::string::npos) << conn.error().message;
+    EXPECT_NE(conn.error().message.find("port " + std::to_string(port)), std::string::npos)
+        << conn.error().message;
+    EXPECT_LT(took, std::chrono::seconds(10));
+
+    // connect_timeout in the conninfo wins (libpq's minimum is 2 s).
+    auto given = postgres::Connection::open(
+        fmt::format("host=127.0.0.1 port={} dbname=x user=x sslmode=disable connect_timeout=3",
+                    port),
+        {.connect = std::chrono::seconds(60)});
+    ASSERT_FALSE(given);
+    EXPECT_NE(given.error().message.find("within 3 s"), std::string::npos) << given.error().message;
+    ::close(listener);
 }
 
 TEST_F(ValidatePostgres, OrdinaryUserSkipsAmcheckAndReportsUnreadableTables) {
@@ -610,6 +694,7 @@ TEST_F(ValidatePostgres, OrdinaryUserSkipsAmcheckAndReportsUnreadableTables) {
                      "CREATE ROLE reader LOGIN", "GRANT SELECT ON open_t TO reader"});
     ValidateOptions options;
     options.conninfo = conninfo("plain") + " user=reader";
+    options.databases = {"plain"};
     auto report = run_validation(options);
     ASSERT_TRUE(report) << report.error().message;
     const auto* amcheck = find_check(*report, "amcheck", "plain");

@@ -1,10 +1,69 @@
 #include "sources/postgres/connection.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 
 namespace lifeboat::postgres {
 
 namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool succeeded(const pg_result* res) {
+    const auto status = PQresultStatus(res);
+    return status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK;
+}
+
+enum class Direction { read, write, read_write };
+enum class SocketWait { ready, timed_out };
+
+// Waits until the socket is ready in `direction` or the deadline passes. An error or a closed
+// socket counts as ready: libpq then reports what went wrong.
+SocketWait wait_for_socket(int socket, Direction direction,
+                           std::optional<Clock::time_point> deadline) {
+    if (socket < 0) return SocketWait::ready;
+    pollfd fd{};
+    fd.fd = socket;
+    fd.events = direction == Direction::read    ? POLLIN
+                : direction == Direction::write ? POLLOUT
+                                                : POLLIN | POLLOUT;
+    for (;;) {
+        int timeout_ms = -1;
+        if (deadline) {
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
+            if (left.count() <= 0) return SocketWait::timed_out;
+            // Wake at least once a minute: poll takes an int, and a deadline may be days away.
+            timeout_ms = static_cast<int>(std::min<std::int64_t>(left.count(), 60000));
+        }
+        const int ready = ::poll(&fd, 1, timeout_ms);
+        if (ready > 0) return SocketWait::ready;
+        if (ready < 0 && errno != EINTR) return SocketWait::ready;
+    }
+}
+
+// connect_timeout as libpq resolved it (conninfo, then PGCONNECT_TIMEOUT); nullopt when unset
+// or not a number, so that Lifeboat's own limit applies.
+std::optional<std::chrono::seconds> connect_timeout_of(pg_conn* conn) {
+    PQconninfoOption* options = PQconninfo(conn);
+    std::optional<std::chrono::seconds> out;
+    for (PQconninfoOption* o = options; o && o->keyword; ++o) {
+        if (std::string_view(o->keyword) != "connect_timeout" || !o->val || !*o->val) continue;
+        char* end = nullptr;
+        const long value = std::strtol(o->val, &end, 10);
+        if (end && *end == '\0' && value >= 0) {
+            // libpq waits at least 2 s when a limit is set, so a tiny one cannot fail at once.
+            out = std::chrono::seconds(value == 0 ? 0 : std::max(value, 2L));
+        }
+    }
+    PQconninfoFree(options);
+    return out;
+}
+
 // libpq messages end with a newline and sometimes carry a DETAIL line; keep the first line.
 std::string first_line(const char* message) {
     std::string text = message ? message : "";
@@ -15,23 +74,54 @@ std::string first_line(const char* message) {
 }
 }  // namespace
 
-Result<Connection> Connection::open(const std::string& conninfo) {
-    pg_conn* conn = PQconnectdb(conninfo.c_str());
+Result<Connection> Connection::open(const std::string& conninfo, const ConnectLimits& limits) {
+    // PQconnectdb would honour only libpq's own connect_timeout; polling lets one deadline cover
+    // every step, whatever the libpq version does while it waits for the server's first answer.
+    pg_conn* conn = PQconnectStart(conninfo.c_str());
     if (!conn) return fail(ErrorCode::database, "cannot allocate a PostgreSQL connection");
+    Connection connection(conn);
+    std::chrono::seconds limit = limits.connect;
+    if (auto given = connect_timeout_of(conn)) limit = *given;
+    std::optional<Clock::time_point> deadline;
+    if (limit.count() > 0) deadline = Clock::now() + limit;
+    PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+    while (PQstatus(conn) != CONNECTION_BAD && state != PGRES_POLLING_OK &&
+           state != PGRES_POLLING_FAILED) {
+        const SocketWait wait = wait_for_socket(
+            PQsocket(conn), state == PGRES_POLLING_READING ? Direction::read : Direction::write,
+            deadline);
+        if (wait == SocketWait::timed_out) {
+            return fail(ErrorCode::database,
+                        "cannot connect to PostgreSQL: the server at {} did not complete the "
+                        "connection within {} s (connect_timeout in the connection string sets "
+                        "this limit)",
+                        connection.where(), limit.count());
+        }
+        state = PQconnectPoll(conn);
+    }
     if (PQstatus(conn) != CONNECTION_OK) {
-        std::string message = first_line(PQerrorMessage(conn));
-        PQfinish(conn);
         // libpq names host and port in its message; the conninfo itself may hold a password.
-        return fail(ErrorCode::database, "cannot connect to PostgreSQL: {}", message);
+        return fail(ErrorCode::database, "cannot connect to PostgreSQL: {}",
+                    first_line(PQerrorMessage(conn)));
     }
     // Server notices (pg_backup_stop's "all required WAL segments have been archived") are not
     // for Lifeboat's users; errors arrive through results instead.
     PQsetNoticeProcessor(
         conn, [](void*, const char*) {}, nullptr);
-    return Connection(conn);
+    if (limits.statement.count() > 0) {
+        connection.m_statement_limit = limits.statement;
+        // The server cancels a statement itself (and says so) when it runs too long; the
+        // client's own deadline covers a server that no longer answers at all.
+        LB_CHECK(connection.execute(
+            fmt::format("SET statement_timeout = {}", limits.statement.count() * 1000)));
+    }
+    return connection;
 }
 
-Connection::Connection(Connection&& other) noexcept : m_conn(other.m_conn) {
+Connection::Connection(Connection&& other) noexcept
+    : m_conn(other.m_conn),
+      m_statement_limit(other.m_statement_limit),
+      m_broken(std::move(other.m_broken)) {
     other.m_conn = nullptr;
 }
 
@@ -39,9 +129,59 @@ Connection& Connection::operator=(Connection&& other) noexcept {
     if (this != &other) {
         if (m_conn) PQfinish(m_conn);
         m_conn = other.m_conn;
+        m_statement_limit = other.m_statement_limit;
+        m_broken = std::move(other.m_broken);
         other.m_conn = nullptr;
     }
     return *this;
+}
+
+std::string Connection::where() const {
+    const char* host = PQhost(m_conn);
+    const char* port = PQport(m_conn);
+    return fmt::format("host {} port {}", host && *host ? host : "(default)",
+                       port && *port ? port : "(default)");
+}
+
+Result<pg_result*> Connection::wait_for_result(std::optional<Clock::time_point> deadline) {
+    // As PQexec: the first error result if a statement failed, else the last result.
+    pg_result* kept = nullptr;
+    auto give_up = [&](std::string why) -> std::unexpected<Error> {
+        if (kept) PQclear(kept);
+        m_broken = std::move(why);
+        return std::unexpected(Error{ErrorCode::database, m_broken});
+    };
+    for (;;) {
+        const int flushed = PQflush(m_conn);
+        if (flushed < 0)
+            return give_up("lost the connection: " + first_line(PQerrorMessage(m_conn)));
+        if (flushed == 0 && !PQisBusy(m_conn)) {
+            pg_result* res = PQgetResult(m_conn);
+            if (!res) break;
+            if (kept && !succeeded(kept)) {
+                PQclear(res);  // an earlier statement failed: its error is the answer
+            } else {
+                if (kept) PQclear(kept);
+                kept = res;
+            }
+            continue;
+        }
+        const SocketWait wait = wait_for_socket(
+            PQsocket(m_conn), flushed == 1 ? Direction::read_write : Direction::read, deadline);
+        if (wait == SocketWait::timed_out) {
+            return give_up(fmt::format(
+                "PostgreSQL at {} did not answer within {} s (pg_timeout {} s, plus {} s for the "
+                "server's own cancellation): it may be hung or unreachable",
+                where(), (m_statement_limit + k_answer_grace).count(), m_statement_limit.count(),
+                k_answer_grace.count()));
+        }
+        // A connection that broke is no longer busy: PQgetResult then hands over what the
+        // server said last (e.g. why it terminated the session) as an error result.
+        if (!PQconsumeInput(m_conn) && PQstatus(m_conn) != CONNECTION_BAD) {
+            return give_up("lost the connection: " + first_line(PQerrorMessage(m_conn)));
+        }
+    }
+    return kept;
 }
 
 Connection::~Connection() {
@@ -50,17 +190,22 @@ Connection::~Connection() {
 
 Result<QueryResult> Connection::query(const std::string& sql,
                                       const std::vector<std::string>& params) {
+    if (!m_broken.empty()) return fail(ErrorCode::database, "{}", m_broken);
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params)
         values.push_back(p.c_str());
     // Without parameters use the simple protocol, which accepts several statements at once.
-    PGresult* res = values.empty()
-                        ? PQexec(m_conn, sql.c_str())
-                        : PQexecParams(m_conn, sql.c_str(), static_cast<int>(values.size()),
-                                       nullptr, values.data(), nullptr, nullptr, 0);
-    const auto status = PQresultStatus(res);
-    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+    const int sent = values.empty()
+                         ? PQsendQuery(m_conn, sql.c_str())
+                         : PQsendQueryParams(m_conn, sql.c_str(), static_cast<int>(values.size()),
+                                             nullptr, values.data(), nullptr, nullptr, 0);
+    if (!sent)
+        return fail(ErrorCode::database, "query failed: {}", first_line(PQerrorMessage(m_conn)));
+    std::optional<Clock::time_point> deadline;
+    if (m_statement_limit.count() > 0) deadline = Clock::now() + m_statement_limit + k_answer_grace;
+    PGresult* res = LB_TRY(wait_for_result(deadline));
+    if (!res || !succeeded(res)) {
         std::string message = first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(m_conn));
         if (res) PQclear(res);
         return fail(ErrorCode::database, "query failed: {}", message);

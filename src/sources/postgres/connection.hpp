@@ -2,6 +2,7 @@
 // which is what all of Lifeboat's queries need.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,17 +36,36 @@ class QueryResult {
     std::vector<std::vector<std::optional<std::string>>> m_rows;
 };
 
+// Time limits of one connection, so that a server (or anything else listening on its port)
+// that accepts a connection and then never answers cannot hang a command.
+struct ConnectLimits {
+    // How long establishing the connection (TCP, TLS, authentication, startup) may take in all.
+    // A connect_timeout in the conninfo (or PGCONNECT_TIMEOUT) takes precedence; there 0 means
+    // no limit, as in libpq.
+    std::chrono::seconds connect{10};
+    // Per statement: the server is asked to cancel a statement running longer
+    // (statement_timeout), and the client stops waiting for an answer k_answer_grace later and
+    // gives up on the connection. 0: no limit.
+    std::chrono::seconds statement{0};
+};
+
+// How much longer than the statement limit the client waits for the server's own cancellation.
+inline constexpr std::chrono::seconds k_answer_grace{5};
+
 class Connection {
   public:
     // conninfo is a libpq connection string or URI. Fails with ErrorCode::database and libpq's
-    // own first line of explanation.
-    static Result<Connection> open(const std::string& conninfo);
+    // own first line of explanation, or a line saying which limit ran out (naming host and
+    // port, never the conninfo, which may hold a password).
+    static Result<Connection> open(const std::string& conninfo, const ConnectLimits& limits = {});
 
     Connection(Connection&&) noexcept;
     Connection& operator=(Connection&&) noexcept;
     ~Connection();
 
-    // Runs one statement; parameters are passed separately (never interpolated into SQL).
+    // Runs one statement; parameters are passed separately (never interpolated into SQL). When
+    // ConnectLimits::statement ran out without an answer the connection is unusable: this and
+    // every later call fail with ErrorCode::database.
     Result<QueryResult> query(const std::string& sql, const std::vector<std::string>& params = {});
     // Convenience: the single value of a one-row, one-column query ("" for NULL).
     Result<std::string> query_value(const std::string& sql,
@@ -61,7 +81,14 @@ class Connection {
 
   private:
     explicit Connection(pg_conn* conn) : m_conn(conn) {}
+    // The server's answer to what was sent, before the deadline (none: no limit).
+    Result<pg_result*> wait_for_result(
+        std::optional<std::chrono::steady_clock::time_point> deadline);
+    std::string where() const;  // "host H port P", for messages
+
     pg_conn* m_conn = nullptr;
+    std::chrono::seconds m_statement_limit{0};
+    std::string m_broken;  // why the connection can no longer be used ("" while it can)
 };
 
 }  // namespace lifeboat::postgres
