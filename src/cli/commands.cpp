@@ -45,6 +45,15 @@ json time_or_null(const std::optional<Timestamp>& t) {
     return t ? json(format_iso8601(*t)) : json(nullptr);
 }
 
+// The keys of the repository at `location`: its key file (Settings::key_file_for) and the
+// passphrase from the environment.
+repo::KeySource keys_of(const Settings& s, const std::string& location) {
+    repo::KeySource keys = repo::KeySource::from_environment();
+    keys.key_file.reset();
+    if (const std::string file = s.key_file_for(location); !file.empty()) keys.key_file = file;
+    return keys;
+}
+
 fs::path self_binary() {
     std::error_code ec;
     auto path = fs::read_symlink("/proc/self/exe", ec);
@@ -76,6 +85,17 @@ void print_copy_outcome(const engine::CopyOutcome& o, const engine::CopyOptions&
 
 }  // namespace
 
+void use_key_file_of(const Settings& s, const std::string& location) {
+    const std::string key_file = s.key_file_for(location);
+    if (key_file.empty()) {
+        ::unsetenv("LIFEBOAT_KEY_FILE");
+        return;
+    }
+    std::error_code ec;
+    const auto absolute = fs::absolute(key_file, ec);
+    ::setenv("LIFEBOAT_KEY_FILE", (ec ? key_file : absolute.string()).c_str(), 1);
+}
+
 Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat format) {
     repo::RepositoryConfig config;
     config.created = system_clock().now();
@@ -105,7 +125,7 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
     options.repository = LB_TRY(s.repository());
     options.conninfo = LB_TRY(require(s, "pg"));
     if (auto pgdata = s.find("pgdata")) options.pgdata = *pgdata;
-    options.jobs = LB_TRY(s.get_unsigned("jobs"));
+    options.jobs = LB_TRY(s.jobs());
     options.archive_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("archive-timeout")));
     for (const auto& tag : args.tags) {
         const auto eq = tag.find('=');
@@ -166,7 +186,8 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
         if (!r.copy_after_backup || r.location == options.repository) continue;
         engine::CopyOptions copy{
             .from = options.repository, .to = r.location, .backup_id = m.id, .jobs = options.jobs};
-        if (!r.key_file.empty()) copy.to_keys = repo::KeySource{r.key_file, std::nullopt};
+        copy.from_keys = keys_of(s, options.repository);
+        copy.to_keys = keys_of(s, r.location);
         auto copied = engine::run_copy(copy);
         if (!copied) {
             return std::unexpected(copied.error().context(
@@ -196,6 +217,7 @@ Status run_wal_push(const Settings& s, const WalPushArgs& args) {
         }
     }
     for (const auto& target : targets) {
+        use_key_file_of(s, target);
         auto pushed = engine::wal_push(target, args.path);
         if (!pushed) return std::unexpected(pushed.error().context("repository {}", target));
     }
@@ -234,15 +256,14 @@ Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat fo
     options.to = s.repository_location(args.to);
     if (!args.backup.empty()) options.backup_id = args.backup;
     // Each side's key: its own flag, else the repository's configured key_file, else --key-file.
-    auto keys_for = [&](const std::string& flag,
-                        const std::string& location) -> std::optional<repo::KeySource> {
-        const std::string file = !flag.empty() ? flag : s.key_file_for(location);
-        if (file.empty()) return std::nullopt;
-        return repo::KeySource{file, std::nullopt};
+    auto keys_for = [&](const std::string& flag, const std::string& location) {
+        repo::KeySource keys = keys_of(s, location);
+        if (!flag.empty()) keys.key_file = flag;
+        return keys;
     };
     options.from_keys = keys_for(args.from_key_file, options.from);
     options.to_keys = keys_for(args.to_key_file, options.to);
-    options.jobs = LB_TRY(s.get_unsigned("jobs"));
+    options.jobs = LB_TRY(s.jobs());
     ProgressLine progress;
     options.progress = progress.callback();
     auto outcome = engine::run_copy(options);
@@ -262,6 +283,9 @@ Status run_wal_fetch(const Settings& s, const WalFetchArgs& args) {
 Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
     const std::string repository = LB_TRY(s.repository());
     const engine::Catalog catalog = LB_TRY(engine::load_catalog(repository));
+    for (const auto& [id, pin] : catalog.pins)
+        if (!pin.problem.empty())
+            std::fprintf(stderr, "lifeboat: warning: %s\n", pin.problem.c_str());
     const auto& window = catalog.window;
     std::map<std::string, std::string> wanted;
     for (const auto& tag : args.tags) {
@@ -415,7 +439,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     if (auto pgdata = s.find("pgdata")) options.source_pgdata = *pgdata;
     if (auto bin = s.find("pg-bin")) options.pg_bin = *bin;
     options.run_as_user = s.get("run-as");
-    options.jobs = LB_TRY(s.get_unsigned("jobs"));
+    options.jobs = LB_TRY(s.jobs());
     options.lifeboat_binary = self_binary();
     ProgressLine progress;
     options.progress = progress.callback();
@@ -486,7 +510,7 @@ Status run_verify_command(const Settings& s, const VerifyArgs& args, OutputForma
     engine::VerifyOptions options;
     options.repository = LB_TRY(s.repository());
     if (!args.backup.empty()) options.backup_id = args.backup;
-    options.jobs = LB_TRY(s.get_unsigned("jobs"));
+    options.jobs = LB_TRY(s.jobs());
     ProgressLine progress;
     options.progress = progress.callback();
     auto report = engine::run_verify(options);

@@ -85,6 +85,12 @@ struct DemoArgs {
     bool keep = false;
 };
 
+// The engine reads repository keys from the environment (repo::KeySource::from_environment),
+// which is also how archive_command / restore_command children receive them. This points
+// LIFEBOAT_KEY_FILE at Settings::key_file_for(location) (made absolute), or unsets it when that
+// repository has no key file; call it before working on `location`.
+void use_key_file_of(const Settings& s, const std::string& location);
+
 Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat format);
 Status run_backup_command(const Settings& s, const BackupArgs& args, OutputFormat format);
 Status run_wal_push(const Settings& s, const WalPushArgs& args);

@@ -15,7 +15,7 @@ Status run_demo_command(const Settings& s, const DemoArgs& args, OutputFormat fo
     if (auto bin = s.find("pg-bin")) options.pg_bin = *bin;
     options.run_as_user = s.get("run-as");
     options.keep = args.keep;
-    options.jobs = LB_TRY(s.get_unsigned("jobs"));
+    options.jobs = LB_TRY(s.jobs());
     ProgressLine progress;
     options.progress = progress.callback();
     options.say = [&](const std::string& line) {

@@ -50,7 +50,7 @@ Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat 
     const int chosen = !args.to.empty() + !args.ago.empty() + args.latest;
     if (chosen > 1) return fail(ErrorCode::usage, "give one of --to, --ago and --latest");
     if (!args.to.empty()) options.target = LB_TRY(parse_iso8601(args.to));
-    if (!args.ago.empty()) options.ago = LB_TRY(engine::parse_duration(args.ago));
+    if (!args.ago.empty()) options.ago = LB_TRY(parse_duration(args.ago));
     options.latest = args.latest;
     if (!args.checks.empty()) options.checks_file = args.checks;
     options.keep = args.keep;
@@ -58,7 +58,7 @@ Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat 
     options.lifeboat_binary = fs::read_symlink("/proc/self/exe", ec);
     if (auto bin = s.find("pg-bin")) options.pg_bin = *bin;
     options.run_as_user = s.get("run-as");
-    options.jobs = LB_TRY(s.get_unsigned("jobs"));
+    options.jobs = LB_TRY(s.jobs());
     ProgressLine progress;
     options.progress = progress.callback();
     auto record = engine::run_drill(options);

@@ -82,7 +82,7 @@ Status run_expire_command(const Settings& s, const ExpireArgs& args, OutputForma
     options.repository = LB_TRY(s.repository());
     options.policy = LB_TRY(retention_policy(s, options.repository));
     options.dry_run = args.dry_run;
-    options.jobs = LB_TRY(s.get_unsigned("jobs"));
+    options.jobs = LB_TRY(s.jobs());
     options.lock_wait = std::chrono::seconds(args.lock_wait);
     if (!(args.repack_below >= 0 && args.repack_below <= 1)) {
         return fail(ErrorCode::usage, "--repack-below must be between 0 and 1");
@@ -101,6 +101,8 @@ Status run_expire_command(const Settings& s, const ExpireArgs& args, OutputForma
     auto outcome = engine::run_expire(options);
     progress.clear();
     if (!outcome) return std::unexpected(outcome.error());
+    for (const auto& w : outcome->warnings)
+        std::fprintf(stderr, "lifeboat: warning: %s\n", w.c_str());
     print_outcome(*outcome, format);
     return {};
 }
