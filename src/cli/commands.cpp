@@ -85,6 +85,12 @@ void print_copy_outcome(const engine::CopyOutcome& o, const engine::CopyOptions&
 
 }  // namespace
 
+void add_repository_json(json& j, const Settings& s, const std::string& location) {
+    j["repository"] = location;
+    const std::string name = s.repository_name(location);
+    j["repository_name"] = name.empty() ? json(nullptr) : json(name);
+}
+
 void use_key_file_of(const Settings& s, const std::string& location) {
     const std::string key_file = s.key_file_for(location);
     if (key_file.empty()) {
@@ -152,28 +158,32 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
         json failures = json::array();
         for (const auto& f : m.page_checksum_failures)
             failures.push_back({{"path", f.path}, {"block", f.block}});
-        print_json({{"id", m.id},
-                    {"start_time", format_iso8601(m.start_time)},
-                    {"stop_time", format_iso8601(m.stop_time)},
-                    {"start_lsn", m.start_lsn},
-                    {"stop_lsn", m.stop_lsn},
-                    {"timeline", m.timeline},
-                    {"files", m.stats.files},
-                    {"data_bytes", m.stats.data_bytes},
-                    {"stored_bytes", m.stats.stored_bytes},
-                    {"new_blocks", m.stats.new_blocks},
-                    {"read_bytes", m.stats.read_bytes},
-                    {"reused_files", m.stats.reused_files},
-                    {"duration_seconds", m.stats.duration_seconds},
-                    {"adopted_packs", outcome->adopted_packs},
-                    {"tags", m.tags},
-                    {"page_checksum_failures", failures}});
+        json j = {{"id", m.id},
+                  {"start_time", format_iso8601(m.start_time)},
+                  {"stop_time", format_iso8601(m.stop_time)},
+                  {"start_lsn", m.start_lsn},
+                  {"stop_lsn", m.stop_lsn},
+                  {"timeline", m.timeline},
+                  {"files", m.stats.files},
+                  {"data_bytes", m.stats.data_bytes},
+                  {"stored_bytes", m.stats.stored_bytes},
+                  {"new_blocks", m.stats.new_blocks},
+                  {"read_bytes", m.stats.read_bytes},
+                  {"reused_files", m.stats.reused_files},
+                  {"duration_seconds", m.stats.duration_seconds},
+                  {"adopted_packs", outcome->adopted_packs},
+                  {"tags", m.tags},
+                  {"page_checksum_failures", failures}};
+        add_repository_json(j, s, options.repository);
+        print_json(j);
     } else {
         std::printf("%s\n", m.id.c_str());
         std::fprintf(stderr,
-                     "backup %s: %llu files (%llu unchanged), %s of data, %s read, %s stored, %s "
+                     "backup %s in repository %s: %llu files (%llu unchanged), %s of data, %s "
+                     "read, %s stored, %s "
                      "(WAL %s .. %s)\n",
-                     m.id.c_str(), static_cast<unsigned long long>(m.stats.files),
+                     m.id.c_str(), s.describe_repository(options.repository).c_str(),
+                     static_cast<unsigned long long>(m.stats.files),
                      static_cast<unsigned long long>(m.stats.reused_files),
                      human_bytes(m.stats.data_bytes).c_str(),
                      human_bytes(m.stats.read_bytes).c_str(),
@@ -234,12 +244,16 @@ Status run_pin_command(const Settings& s, const PinArgs& args, OutputFormat form
         LB_CHECK(engine::pin_backup(repository, args.backup, until));
     }
     if (format == OutputFormat::json) {
-        print_json({{"backup", args.backup},
-                    {"pinned", !args.unpin},
-                    {"until", args.until.empty() ? json(nullptr) : json(args.until)}});
+        json j = {{"backup", args.backup},
+                  {"pinned", !args.unpin},
+                  {"until", args.until.empty() ? json(nullptr) : json(args.until)}};
+        add_repository_json(j, s, repository);
+        print_json(j);
     } else {
-        std::printf("%s %s%s\n", args.unpin ? "unpinned" : "pinned", args.backup.c_str(),
-                    args.until.empty() || args.unpin ? "" : (" until " + args.until).c_str());
+        std::printf("%s %s%s in repository %s\n", args.unpin ? "unpinned" : "pinned",
+                    args.backup.c_str(),
+                    args.until.empty() || args.unpin ? "" : (" until " + args.until).c_str(),
+                    s.describe_repository(repository).c_str());
     }
     return {};
 }
@@ -342,6 +356,9 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
                                {"pinned_until", pin ? time_or_null(pin->until) : json(nullptr)}});
         }
         print_json({{"repository", catalog.repository},
+                    {"repository_name", s.repository_name(repository).empty()
+                                            ? json(nullptr)
+                                            : json(s.repository_name(repository))},
                     {"stored_bytes", catalog.stored_bytes},
                     {"logical_bytes", catalog.logical_bytes},
                     {"savings_ratio", catalog.savings_ratio()},
@@ -358,7 +375,7 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
                                                     : json(window.first_missing_segment)}}}});
         return {};
     }
-    std::printf("repository %s\n", catalog.repository.c_str());
+    std::printf("repository %s\n", s.describe_repository(catalog.repository).c_str());
     if (catalog.backups.empty()) {
         std::printf("no backups yet\n");
     } else {
@@ -458,6 +475,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
                   {"started", o.started},
                   {"phases", {{"files_seconds", o.files_seconds}}},
                   {"total_seconds", o.total_seconds}};
+        add_repository_json(j, s, options.repository);
         if (o.started) {
             j["phases"]["replay_seconds"] = o.replay_seconds;
             j["phases"]["ready_seconds"] = o.ready_seconds;
@@ -468,8 +486,8 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
         print_json(j);
         return {};
     }
-    std::printf("restored backup %s into %s (target %s)\n", o.backup_id.c_str(),
-                o.target_dir.string().c_str(),
+    std::printf("restored backup %s from repository %s into %s (target %s)\n", o.backup_id.c_str(),
+                s.describe_repository(options.repository).c_str(), o.target_dir.string().c_str(),
                 o.target             ? format_iso8601(*o.target).c_str()
                 : options.consistent ? "consistent"
                                      : "latest");
@@ -522,14 +540,17 @@ Status run_verify_command(const Settings& s, const VerifyArgs& args, OutputForma
             problems.push_back(
                 {{"object", p.object}, {"message", p.message}, {"affected", p.affected}});
         }
-        print_json({{"ok", report->ok()},
-                    {"backups", report->backups},
-                    {"packs", report->packs},
-                    {"blocks", report->blocks},
-                    {"wal_files", report->wal_files},
-                    {"unreferenced_packs", report->unreferenced_packs},
-                    {"problems", problems}});
+        json j = {{"ok", report->ok()},
+                  {"backups", report->backups},
+                  {"packs", report->packs},
+                  {"blocks", report->blocks},
+                  {"wal_files", report->wal_files},
+                  {"unreferenced_packs", report->unreferenced_packs},
+                  {"problems", problems}};
+        add_repository_json(j, s, options.repository);
+        print_json(j);
     } else {
+        std::printf("repository %s\n", s.describe_repository(options.repository).c_str());
         for (const auto& p : report->problems) {
             std::printf("PROBLEM %s: %s\n", p.object.c_str(), p.message.c_str());
             for (const auto& a : p.affected)

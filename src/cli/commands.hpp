@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "cli/settings.hpp"
 #include "engine/retention.hpp"
 
@@ -90,6 +92,10 @@ struct DemoArgs {
 // LIFEBOAT_KEY_FILE at Settings::key_file_for(location) (made absolute), or unsets it when that
 // repository has no key file; call it before working on `location`.
 void use_key_file_of(const Settings& s, const std::string& location);
+
+// The "repository" and "repository_name" (null when not configured) members every JSON result
+// of a command that works on one repository carries, so that output always says where it went.
+void add_repository_json(nlohmann::json& j, const Settings& s, const std::string& location);
 
 Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat format);
 Status run_backup_command(const Settings& s, const BackupArgs& args, OutputFormat format);

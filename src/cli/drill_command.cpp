@@ -10,8 +10,9 @@ namespace lifeboat::cli {
 
 namespace {
 
-void print_record(const engine::DrillRecord& r) {
+void print_record(const engine::DrillRecord& r, const std::string& repository) {
     std::printf("drill %s: %s\n", r.id.c_str(), r.passed ? "PASSED" : "FAILED");
+    std::printf("  repository   %s\n", repository.c_str());
     std::printf("  target       %s (backup %s)\n",
                 r.target ? format_iso8601(*r.target).c_str() : "latest",
                 r.backup_id.empty() ? "-" : r.backup_id.c_str());
@@ -65,9 +66,11 @@ Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat 
     progress.clear();
     if (!record) return std::unexpected(record.error());
     if (format == OutputFormat::json) {
-        std::printf("%s\n", nlohmann::json::parse(engine::drill_json(*record)).dump(2).c_str());
+        auto j = nlohmann::json::parse(engine::drill_json(*record));
+        add_repository_json(j, s, options.repository);
+        std::printf("%s\n", j.dump(2).c_str());
     } else {
-        print_record(*record);
+        print_record(*record, s.describe_repository(options.repository));
     }
     if (!record->passed) {
         return fail(ErrorCode::check_failed, "drill {} failed (recorded in the repository)",
@@ -77,14 +80,19 @@ Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat 
 }
 
 Status run_drills_command(const Settings& s, OutputFormat format) {
-    const auto drills = LB_TRY(engine::read_drills(LB_TRY(s.repository())));
+    const std::string repository = LB_TRY(s.repository());
+    const auto drills = LB_TRY(engine::read_drills(repository));
     if (format == OutputFormat::json) {
+        // The result is an array of records: the repository goes to stderr.
+        std::fprintf(stderr, "lifeboat: repository %s\n",
+                     s.describe_repository(repository).c_str());
         nlohmann::json all = nlohmann::json::array();
         for (const auto& d : drills)
             all.push_back(nlohmann::json::parse(engine::drill_json(d)));
         std::printf("%s\n", all.dump(2).c_str());
         return {};
     }
+    std::printf("repository %s\n", s.describe_repository(repository).c_str());
     if (drills.empty()) std::printf("no drills recorded yet (run `lifeboat drill`)\n");
     for (const auto& d : drills) {
         std::printf("%-28s %-7s target %-28s backup %-20s RTO %s\n", d.id.c_str(),

@@ -264,11 +264,15 @@ Result<std::string> Settings::repository() const {
                 env_name("repo"));
 }
 
+std::string Settings::repository_name(const std::string& location) const {
+    for (const auto& r : m_repositories)
+        if (r.location == location) return r.name;
+    return "";
+}
+
 std::string Settings::describe_repository(const std::string& location) const {
-    for (const auto& r : m_repositories) {
-        if (r.location == location) return fmt::format("{} ({})", r.name, location);
-    }
-    return location;
+    const std::string name = repository_name(location);
+    return name.empty() ? location : fmt::format("{} ({})", name, location);
 }
 
 Result<unsigned> Settings::jobs() const {

@@ -69,8 +69,9 @@ class Settings {
     // in the file's order; ErrorCode::usage when there is none.
     Result<std::string> repository() const;
     // How output names the repository at `location`: "NAME (LOCATION)" when configured, else the
-    // location.
+    // location; repository_name() is the configured name alone ("" when none).
     std::string describe_repository(const std::string& location) const;
+    std::string repository_name(const std::string& location) const;
 
     // A repository named on the command line: a configured name, or else a location as given.
     std::string repository_location(const std::string& name_or_location) const;
