@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
@@ -45,15 +46,6 @@ json time_or_null(const std::optional<Timestamp>& t) {
     return t ? json(format_iso8601(*t)) : json(nullptr);
 }
 
-// The keys of the repository at `location`: its key file (Settings::key_file_for) and the
-// passphrase from the environment.
-repo::KeySource keys_of(const Settings& s, const std::string& location) {
-    repo::KeySource keys = repo::KeySource::from_environment();
-    keys.key_file.reset();
-    if (const std::string file = s.key_file_for(location); !file.empty()) keys.key_file = file;
-    return keys;
-}
-
 fs::path self_binary() {
     std::error_code ec;
     auto path = fs::read_symlink("/proc/self/exe", ec);
@@ -91,15 +83,34 @@ void add_repository_json(json& j, const Settings& s, const std::string& location
     j["repository_name"] = name.empty() ? json(nullptr) : json(name);
 }
 
-void use_key_file_of(const Settings& s, const std::string& location) {
-    const std::string key_file = s.key_file_for(location);
-    if (key_file.empty()) {
-        ::unsetenv("LIFEBOAT_KEY_FILE");
-        return;
-    }
+repo::KeySource keys_of(const Settings& s, const std::string& location) {
+    // The passphrase as the user gave it: use_keys_of() rewrites the environment per repository.
+    static const std::optional<std::string> passphrase = [] {
+        const char* p = std::getenv("LIFEBOAT_PASSPHRASE");
+        return p && *p ? std::optional<std::string>(p) : std::nullopt;
+    }();
+    const std::string file = s.key_file_for(location);
+    if (file.empty()) return {std::nullopt, passphrase};
+    // A repository's own key_file says how it is keyed; only a general key file given beside a
+    // passphrase leaves both for the repository to refuse.
     std::error_code ec;
-    const auto absolute = fs::absolute(key_file, ec);
-    ::setenv("LIFEBOAT_KEY_FILE", (ec ? key_file : absolute.string()).c_str(), 1);
+    const auto absolute = fs::absolute(file, ec);
+    return {ec ? fs::path(file) : absolute,
+            s.has_own_key_file(location) ? std::nullopt : passphrase};
+}
+
+void use_keys_of(const Settings& s, const std::string& location) {
+    const repo::KeySource keys = keys_of(s, location);
+    if (keys.key_file) {
+        ::setenv("LIFEBOAT_KEY_FILE", keys.key_file->c_str(), 1);
+    } else {
+        ::unsetenv("LIFEBOAT_KEY_FILE");
+    }
+    if (keys.passphrase) {
+        ::setenv("LIFEBOAT_PASSPHRASE", keys.passphrase->c_str(), 1);
+    } else {
+        ::unsetenv("LIFEBOAT_PASSPHRASE");
+    }
 }
 
 Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat format) {
@@ -227,7 +238,7 @@ Status run_wal_push(const Settings& s, const WalPushArgs& args) {
         }
     }
     for (const auto& target : targets) {
-        use_key_file_of(s, target);
+        use_keys_of(s, target);
         auto pushed = engine::wal_push(target, args.path);
         if (!pushed) return std::unexpected(pushed.error().context("repository {}", target));
     }
@@ -271,9 +282,8 @@ Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat fo
     if (!args.backup.empty()) options.backup_id = args.backup;
     // Each side's key: its own flag, else the repository's configured key_file, else --key-file.
     auto keys_for = [&](const std::string& flag, const std::string& location) {
-        repo::KeySource keys = keys_of(s, location);
-        if (!flag.empty()) keys.key_file = flag;
-        return keys;
+        if (!flag.empty()) return repo::KeySource{flag, std::nullopt};
+        return keys_of(s, location);
     };
     options.from_keys = keys_for(args.from_key_file, options.from);
     options.to_keys = keys_for(args.to_key_file, options.to);

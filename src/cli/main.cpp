@@ -247,9 +247,9 @@ int main(int argc, char** argv) {
         // The key of the repository the command works on, whichever way it was configured
         // (copy and wal-push's extra repositories choose theirs per repository).
         if (auto repository = settings.repository()) {
-            use_key_file_of(settings, *repository);
+            use_keys_of(settings, *repository);
         } else {
-            use_key_file_of(settings, "");
+            use_keys_of(settings, "");
         }
         if (*init) return run_repo_init(settings, init_args, format);
         if (*backup) return run_backup_command(settings, backup_args, format);

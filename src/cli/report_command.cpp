@@ -207,7 +207,7 @@ Status run_report_command(const Settings& s, const ReportArgs& args, OutputForma
     std::vector<RepositoryReport> reports;
     const Timestamp now = system_clock().now();
     for (const auto& [name, location] : targets) {
-        use_key_file_of(s, location);  // each repository with its own key
+        use_keys_of(s, location);  // each repository with its own key
         reports.push_back(LB_TRY(gather(s, name, location, now)));
     }
     const std::string kind = format == OutputFormat::json ? "json" : args.format;

@@ -301,6 +301,12 @@ std::string Settings::get_for(const std::string& name, const std::string& reposi
     return get(name);
 }
 
+bool Settings::has_own_key_file(const std::string& location) const {
+    for (const auto& r : m_repositories)
+        if (r.location == location && !r.key_file.empty()) return true;
+    return false;
+}
+
 std::string Settings::key_file_for(const std::string& location) const {
     for (const auto& r : m_repositories)
         if (r.location == location && !r.key_file.empty()) return r.key_file;

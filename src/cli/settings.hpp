@@ -80,6 +80,8 @@ class Settings {
     // [repositories.NAME], else --key-file / LIFEBOAT_KEY_FILE / repository.key_file. The one
     // place that decides, so that every command uses the same key for the same repository.
     std::string key_file_for(const std::string& location) const;
+    // Whether the repository at `location` has its own key_file in the file.
+    bool has_own_key_file(const std::string& location) const;
 
   private:
     static Result<unsigned> parse_unsigned(const std::string& name, const std::string& value);

@@ -82,6 +82,15 @@ expect_eq "$(psql_on "$RESTORED_CONN" "SELECT count(*) FROM secrets")" 1500 "row
 stop_server "$T/restored"
 ok "a per-repository key_file is honoured by wal-push, backup, list, verify, report, drills, expire and restore"
 
+# A repository's own key_file is unambiguous even with a passphrase in the environment (for
+# another repository); a general key file beside a passphrase is not.
+expect_exit 0 env LIFEBOAT_PASSPHRASE="a long enough passphrase" "$LB" list --config "$CONF"
+expect_exit 0 env LIFEBOAT_PASSPHRASE="a long enough passphrase" "$LB" list --repo "$T/r5"
+expect_exit 2 env LIFEBOAT_PASSPHRASE="a long enough passphrase" "$LB" list --repo "$REPO" --key-file "$KEY"
+expect_one_line_error
+expect_in "$ERR" "repository $REPO: both a key file"
+ok "a key file and a passphrase for the same repository are refused"
+
 # 5. Every key error names the repository.
 expect_exit 2 lb list --repo "$REPO"
 expect_one_line_error
