@@ -112,20 +112,14 @@ Result<std::map<std::string, std::string>> read_repository_retention(const std::
 // [repositories.NAME] tables: path (required), archive, copy_after_backup.
 Result<std::vector<NamedRepository>> read_repositories(const std::string& path,
                                                        const toml::table& section) {
-    std::vector<NamedRepository> out;
+    std::vector<std::pair<std::pair<int, int>, NamedRepository>> found;  // (line, column)
     for (const auto& [name, node] : section) {
         const auto* table = node.as_table();
         if (!table) {
             return fail(ErrorCode::config, "{}:{}: repositories.{} must be a table", path,
                         node.source().begin.line, name.str());
         }
-        NamedRepository repo{std::string(name.str()),
-                             "",
-                             false,
-                             false,
-                             {},
-                             "",
-                             static_cast<int>(node.source().begin.line)};
+        NamedRepository repo{std::string(name.str()), "", false, false, {}, ""};
         for (const auto& [key, value] : *table) {
             const std::string k(key.str());
             // Exact types only (as_string, as_boolean): toml++'s value<T>() would turn 1 into
@@ -152,13 +146,17 @@ Result<std::vector<NamedRepository>> read_repositories(const std::string& path,
         if (repo.location.empty()) {
             return fail(ErrorCode::config, "{}: repositories.{} has no path", path, repo.name);
         }
-        out.push_back(std::move(repo));
+        const auto& begin = node.source().begin;
+        found.push_back(
+            {{static_cast<int>(begin.line), static_cast<int>(begin.column)}, std::move(repo)});
     }
     // toml++ keeps tables in a map ordered by name; the file's order is the documented one (the
     // first listed is the default), so restore it from where each table begins.
-    std::stable_sort(
-        out.begin(), out.end(),
-        [](const NamedRepository& a, const NamedRepository& b) { return a.line < b.line; });
+    std::stable_sort(found.begin(), found.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<NamedRepository> out;
+    for (auto& [where, repo] : found)
+        out.push_back(std::move(repo));
     return out;
 }
 

@@ -45,7 +45,6 @@ struct NamedRepository {
     std::map<std::string, std::string>
         retention;         // [repositories.NAME.retention]: setting -> value
     std::string key_file;  // its own key file when it is encrypted with another key than --key-file
-    int line = 0;          // where the file defines it (repositories keep the file's order)
 };
 
 class Settings {
