@@ -3,7 +3,6 @@
 // the documented exit status with a one-line message on stderr.
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <map>
 
 #include <CLI/CLI.hpp>
