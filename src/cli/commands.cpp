@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
@@ -84,6 +85,42 @@ void print_copy_outcome(const engine::CopyOutcome& o, const engine::CopyOptions&
 
 }  // namespace
 
+void add_repository_json(json& j, const Settings& s, const std::string& location) {
+    j["repository"] = location;
+    const std::string name = s.repository_name(location);
+    j["repository_name"] = name.empty() ? json(nullptr) : json(name);
+}
+
+repo::KeySource keys_of(const Settings& s, const std::string& location) {
+    // The passphrase as the user gave it: use_keys_of() rewrites the environment per repository.
+    static const std::optional<std::string> passphrase = [] {
+        const char* p = std::getenv("LIFEBOAT_PASSPHRASE");
+        return p && *p ? std::optional<std::string>(p) : std::nullopt;
+    }();
+    const std::string file = s.key_file_for(location);
+    if (file.empty()) return {std::nullopt, passphrase};
+    // A repository's own key_file says how it is keyed; only a general key file given beside a
+    // passphrase leaves both for the repository to refuse.
+    std::error_code ec;
+    const auto absolute = fs::absolute(file, ec);
+    return {ec ? fs::path(file) : absolute,
+            s.has_own_key_file(location) ? std::nullopt : passphrase};
+}
+
+void use_keys_of(const Settings& s, const std::string& location) {
+    const repo::KeySource keys = keys_of(s, location);
+    if (keys.key_file) {
+        ::setenv("LIFEBOAT_KEY_FILE", keys.key_file->c_str(), 1);
+    } else {
+        ::unsetenv("LIFEBOAT_KEY_FILE");
+    }
+    if (keys.passphrase) {
+        ::setenv("LIFEBOAT_PASSPHRASE", keys.passphrase->c_str(), 1);
+    } else {
+        ::unsetenv("LIFEBOAT_PASSPHRASE");
+    }
+}
+
 Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat format) {
     repo::RepositoryConfig config;
     config.created = system_clock().now();
@@ -113,7 +150,7 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
     options.repository = LB_TRY(s.repository());
     options.conninfo = LB_TRY(require(s, "pg"));
     if (auto pgdata = s.find("pgdata")) options.pgdata = *pgdata;
-    options.jobs = LB_TRY(s.get_unsigned("jobs"));
+    options.jobs = LB_TRY(s.jobs());
     options.archive_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("archive-timeout")));
     options.pg_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("pg-timeout")));
     for (const auto& tag : args.tags) {
@@ -141,28 +178,32 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
         json failures = json::array();
         for (const auto& f : m.page_checksum_failures)
             failures.push_back({{"path", f.path}, {"block", f.block}});
-        print_json({{"id", m.id},
-                    {"start_time", format_iso8601(m.start_time)},
-                    {"stop_time", format_iso8601(m.stop_time)},
-                    {"start_lsn", m.start_lsn},
-                    {"stop_lsn", m.stop_lsn},
-                    {"timeline", m.timeline},
-                    {"files", m.stats.files},
-                    {"data_bytes", m.stats.data_bytes},
-                    {"stored_bytes", m.stats.stored_bytes},
-                    {"new_blocks", m.stats.new_blocks},
-                    {"read_bytes", m.stats.read_bytes},
-                    {"reused_files", m.stats.reused_files},
-                    {"duration_seconds", m.stats.duration_seconds},
-                    {"adopted_packs", outcome->adopted_packs},
-                    {"tags", m.tags},
-                    {"page_checksum_failures", failures}});
+        json j = {{"id", m.id},
+                  {"start_time", format_iso8601(m.start_time)},
+                  {"stop_time", format_iso8601(m.stop_time)},
+                  {"start_lsn", m.start_lsn},
+                  {"stop_lsn", m.stop_lsn},
+                  {"timeline", m.timeline},
+                  {"files", m.stats.files},
+                  {"data_bytes", m.stats.data_bytes},
+                  {"stored_bytes", m.stats.stored_bytes},
+                  {"new_blocks", m.stats.new_blocks},
+                  {"read_bytes", m.stats.read_bytes},
+                  {"reused_files", m.stats.reused_files},
+                  {"duration_seconds", m.stats.duration_seconds},
+                  {"adopted_packs", outcome->adopted_packs},
+                  {"tags", m.tags},
+                  {"page_checksum_failures", failures}};
+        add_repository_json(j, s, options.repository);
+        print_json(j);
     } else {
         std::printf("%s\n", m.id.c_str());
         std::fprintf(stderr,
-                     "backup %s: %llu files (%llu unchanged), %s of data, %s read, %s stored, %s "
+                     "backup %s in repository %s: %llu files (%llu unchanged), %s of data, %s "
+                     "read, %s stored, %s "
                      "(WAL %s .. %s)\n",
-                     m.id.c_str(), static_cast<unsigned long long>(m.stats.files),
+                     m.id.c_str(), s.describe_repository(options.repository).c_str(),
+                     static_cast<unsigned long long>(m.stats.files),
                      static_cast<unsigned long long>(m.stats.reused_files),
                      human_bytes(m.stats.data_bytes).c_str(),
                      human_bytes(m.stats.read_bytes).c_str(),
@@ -175,7 +216,8 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
         if (!r.copy_after_backup || r.location == options.repository) continue;
         engine::CopyOptions copy{
             .from = options.repository, .to = r.location, .backup_id = m.id, .jobs = options.jobs};
-        if (!r.key_file.empty()) copy.to_keys = repo::KeySource{r.key_file, std::nullopt};
+        copy.from_keys = keys_of(s, options.repository);
+        copy.to_keys = keys_of(s, r.location);
         auto copied = engine::run_copy(copy);
         if (!copied) {
             return std::unexpected(copied.error().context(
@@ -205,6 +247,7 @@ Status run_wal_push(const Settings& s, const WalPushArgs& args) {
         }
     }
     for (const auto& target : targets) {
+        use_keys_of(s, target);
         auto pushed = engine::wal_push(target, args.path);
         if (!pushed) return std::unexpected(pushed.error().context("repository {}", target));
     }
@@ -221,12 +264,16 @@ Status run_pin_command(const Settings& s, const PinArgs& args, OutputFormat form
         LB_CHECK(engine::pin_backup(repository, args.backup, until));
     }
     if (format == OutputFormat::json) {
-        print_json({{"backup", args.backup},
-                    {"pinned", !args.unpin},
-                    {"until", args.until.empty() ? json(nullptr) : json(args.until)}});
+        json j = {{"backup", args.backup},
+                  {"pinned", !args.unpin},
+                  {"until", args.until.empty() ? json(nullptr) : json(args.until)}};
+        add_repository_json(j, s, repository);
+        print_json(j);
     } else {
-        std::printf("%s %s%s\n", args.unpin ? "unpinned" : "pinned", args.backup.c_str(),
-                    args.until.empty() || args.unpin ? "" : (" until " + args.until).c_str());
+        std::printf("%s %s%s in repository %s\n", args.unpin ? "unpinned" : "pinned",
+                    args.backup.c_str(),
+                    args.until.empty() || args.unpin ? "" : (" until " + args.until).c_str(),
+                    s.describe_repository(repository).c_str());
     }
     return {};
 }
@@ -243,15 +290,13 @@ Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat fo
     options.to = s.repository_location(args.to);
     if (!args.backup.empty()) options.backup_id = args.backup;
     // Each side's key: its own flag, else the repository's configured key_file, else --key-file.
-    auto keys_for = [&](const std::string& flag,
-                        const std::string& location) -> std::optional<repo::KeySource> {
-        const std::string file = !flag.empty() ? flag : s.key_file_for(location);
-        if (file.empty()) return std::nullopt;
-        return repo::KeySource{file, std::nullopt};
+    auto keys_for = [&](const std::string& flag, const std::string& location) {
+        if (!flag.empty()) return repo::KeySource{flag, std::nullopt};
+        return keys_of(s, location);
     };
     options.from_keys = keys_for(args.from_key_file, options.from);
     options.to_keys = keys_for(args.to_key_file, options.to);
-    options.jobs = LB_TRY(s.get_unsigned("jobs"));
+    options.jobs = LB_TRY(s.jobs());
     ProgressLine progress;
     options.progress = progress.callback();
     auto outcome = engine::run_copy(options);
@@ -271,6 +316,9 @@ Status run_wal_fetch(const Settings& s, const WalFetchArgs& args) {
 Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
     const std::string repository = LB_TRY(s.repository());
     const engine::Catalog catalog = LB_TRY(engine::load_catalog(repository));
+    for (const auto& [id, pin] : catalog.pins)
+        if (!pin.problem.empty())
+            std::fprintf(stderr, "lifeboat: warning: %s\n", pin.problem.c_str());
     const auto& window = catalog.window;
     std::map<std::string, std::string> wanted;
     for (const auto& tag : args.tags) {
@@ -327,6 +375,9 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
                                {"pinned_until", pin ? time_or_null(pin->until) : json(nullptr)}});
         }
         print_json({{"repository", catalog.repository},
+                    {"repository_name", s.repository_name(repository).empty()
+                                            ? json(nullptr)
+                                            : json(s.repository_name(repository))},
                     {"stored_bytes", catalog.stored_bytes},
                     {"logical_bytes", catalog.logical_bytes},
                     {"savings_ratio", catalog.savings_ratio()},
@@ -343,7 +394,7 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
                                                     : json(window.first_missing_segment)}}}});
         return {};
     }
-    std::printf("repository %s\n", catalog.repository.c_str());
+    std::printf("repository %s\n", s.describe_repository(catalog.repository).c_str());
     if (catalog.backups.empty()) {
         std::printf("no backups yet\n");
     } else {
@@ -424,7 +475,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     if (auto pgdata = s.find("pgdata")) options.source_pgdata = *pgdata;
     if (auto bin = s.find("pg-bin")) options.pg_bin = *bin;
     options.run_as_user = s.get("run-as");
-    options.jobs = LB_TRY(s.get_unsigned("jobs"));
+    options.jobs = LB_TRY(s.jobs());
     options.lifeboat_binary = self_binary();
     ProgressLine progress;
     options.progress = progress.callback();
@@ -443,6 +494,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
                   {"started", o.started},
                   {"phases", {{"files_seconds", o.files_seconds}}},
                   {"total_seconds", o.total_seconds}};
+        add_repository_json(j, s, options.repository);
         if (o.started) {
             j["phases"]["replay_seconds"] = o.replay_seconds;
             j["phases"]["ready_seconds"] = o.ready_seconds;
@@ -453,8 +505,8 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
         print_json(j);
         return {};
     }
-    std::printf("restored backup %s into %s (target %s)\n", o.backup_id.c_str(),
-                o.target_dir.string().c_str(),
+    std::printf("restored backup %s from repository %s into %s (target %s)\n", o.backup_id.c_str(),
+                s.describe_repository(options.repository).c_str(), o.target_dir.string().c_str(),
                 o.target             ? format_iso8601(*o.target).c_str()
                 : options.consistent ? "consistent"
                                      : "latest");
@@ -499,7 +551,7 @@ Status run_verify_command(const Settings& s, const VerifyArgs& args, OutputForma
     engine::VerifyOptions options;
     options.repository = LB_TRY(s.repository());
     if (!args.backup.empty()) options.backup_id = args.backup;
-    options.jobs = LB_TRY(s.get_unsigned("jobs"));
+    options.jobs = LB_TRY(s.jobs());
     ProgressLine progress;
     options.progress = progress.callback();
     auto report = engine::run_verify(options);
@@ -511,14 +563,17 @@ Status run_verify_command(const Settings& s, const VerifyArgs& args, OutputForma
             problems.push_back(
                 {{"object", p.object}, {"message", p.message}, {"affected", p.affected}});
         }
-        print_json({{"ok", report->ok()},
-                    {"backups", report->backups},
-                    {"packs", report->packs},
-                    {"blocks", report->blocks},
-                    {"wal_files", report->wal_files},
-                    {"unreferenced_packs", report->unreferenced_packs},
-                    {"problems", problems}});
+        json j = {{"ok", report->ok()},
+                  {"backups", report->backups},
+                  {"packs", report->packs},
+                  {"blocks", report->blocks},
+                  {"wal_files", report->wal_files},
+                  {"unreferenced_packs", report->unreferenced_packs},
+                  {"problems", problems}};
+        add_repository_json(j, s, options.repository);
+        print_json(j);
     } else {
+        std::printf("repository %s\n", s.describe_repository(options.repository).c_str());
         for (const auto& p : report->problems) {
             std::printf("PROBLEM %s: %s\n", p.object.c_str(), p.message.c_str());
             for (const auto& a : p.affected)

@@ -8,8 +8,11 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "cli/settings.hpp"
 #include "engine/retention.hpp"
+#include "repository/keys.hpp"
 
 namespace lifeboat::cli {
 
@@ -86,6 +89,22 @@ struct CopyArgs {
 struct DemoArgs {
     bool keep = false;
 };
+
+// The keys of the repository at `location`: Settings::key_file_for(location) (made absolute) and
+// LIFEBOAT_PASSPHRASE as the process received it. A repository's own key_file comes without the
+// passphrase; a general key file (--key-file, LIFEBOAT_KEY_FILE, repository.key_file) comes with
+// it when both are set, for the repository to refuse as ambiguous.
+repo::KeySource keys_of(const Settings& s, const std::string& location);
+
+// The engine reads repository keys from the environment (repo::KeySource::from_environment),
+// which is also how archive_command / restore_command children receive them. This sets (or
+// unsets) LIFEBOAT_KEY_FILE and LIFEBOAT_PASSPHRASE to keys_of(location); call it before working
+// on `location`.
+void use_keys_of(const Settings& s, const std::string& location);
+
+// The "repository" and "repository_name" (null when not configured) members every JSON result
+// of a command that works on one repository carries, so that output always says where it went.
+void add_repository_json(nlohmann::json& j, const Settings& s, const std::string& location);
 
 Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat format);
 Status run_backup_command(const Settings& s, const BackupArgs& args, OutputFormat format);

@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
@@ -15,7 +16,11 @@ Status run_demo_command(const Settings& s, const DemoArgs& args, OutputFormat fo
     if (auto bin = s.find("pg-bin")) options.pg_bin = *bin;
     options.run_as_user = s.get("run-as");
     options.keep = args.keep;
-    options.jobs = LB_TRY(s.get_unsigned("jobs"));
+    options.jobs = LB_TRY(s.jobs());
+    // The demonstration makes its own plaintext repository: a key meant for the user's
+    // repositories would be refused there (and must not reach its archive_command either).
+    ::unsetenv("LIFEBOAT_KEY_FILE");
+    ::unsetenv("LIFEBOAT_PASSPHRASE");
     ProgressLine progress;
     options.progress = progress.callback();
     options.say = [&](const std::string& line) {

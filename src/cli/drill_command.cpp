@@ -10,8 +10,9 @@ namespace lifeboat::cli {
 
 namespace {
 
-void print_record(const engine::DrillRecord& r) {
+void print_record(const engine::DrillRecord& r, const std::string& repository) {
     std::printf("drill %s: %s\n", r.id.c_str(), r.passed ? "PASSED" : "FAILED");
+    std::printf("  repository   %s\n", repository.c_str());
     std::printf("  target       %s (backup %s)\n",
                 r.target ? format_iso8601(*r.target).c_str() : "latest",
                 r.backup_id.empty() ? "-" : r.backup_id.c_str());
@@ -52,7 +53,7 @@ Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat 
     const int chosen = !args.to.empty() + !args.ago.empty() + args.latest;
     if (chosen > 1) return fail(ErrorCode::usage, "give one of --to, --ago and --latest");
     if (!args.to.empty()) options.target = LB_TRY(parse_iso8601(args.to));
-    if (!args.ago.empty()) options.ago = LB_TRY(engine::parse_duration(args.ago));
+    if (!args.ago.empty()) options.ago = LB_TRY(parse_duration(args.ago));
     options.latest = args.latest;
     if (!args.checks.empty()) options.checks_file = args.checks;
     options.databases = args.databases;
@@ -62,16 +63,18 @@ Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat 
     options.lifeboat_binary = fs::read_symlink("/proc/self/exe", ec);
     if (auto bin = s.find("pg-bin")) options.pg_bin = *bin;
     options.run_as_user = s.get("run-as");
-    options.jobs = LB_TRY(s.get_unsigned("jobs"));
+    options.jobs = LB_TRY(s.jobs());
     ProgressLine progress;
     options.progress = progress.callback();
     auto record = engine::run_drill(options);
     progress.clear();
     if (!record) return std::unexpected(record.error());
     if (format == OutputFormat::json) {
-        std::printf("%s\n", nlohmann::json::parse(engine::drill_json(*record)).dump(2).c_str());
+        auto j = nlohmann::json::parse(engine::drill_json(*record));
+        add_repository_json(j, s, options.repository);
+        std::printf("%s\n", j.dump(2).c_str());
     } else {
-        print_record(*record);
+        print_record(*record, s.describe_repository(options.repository));
     }
     if (!record->passed) {
         return fail(ErrorCode::check_failed, "drill {} failed (recorded in the repository)",
@@ -81,14 +84,19 @@ Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat 
 }
 
 Status run_drills_command(const Settings& s, OutputFormat format) {
-    const auto drills = LB_TRY(engine::read_drills(LB_TRY(s.repository())));
+    const std::string repository = LB_TRY(s.repository());
+    const auto drills = LB_TRY(engine::read_drills(repository));
     if (format == OutputFormat::json) {
+        // The result is an array of records: the repository goes to stderr.
+        std::fprintf(stderr, "lifeboat: repository %s\n",
+                     s.describe_repository(repository).c_str());
         nlohmann::json all = nlohmann::json::array();
         for (const auto& d : drills)
             all.push_back(nlohmann::json::parse(engine::drill_json(d)));
         std::printf("%s\n", all.dump(2).c_str());
         return {};
     }
+    std::printf("repository %s\n", s.describe_repository(repository).c_str());
     if (drills.empty()) std::printf("no drills recorded yet (run `lifeboat drill`)\n");
     for (const auto& d : drills) {
         std::printf("%-28s %-7s target %-28s backup %-20s RTO %s\n", d.id.c_str(),

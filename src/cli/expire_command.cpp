@@ -26,7 +26,8 @@ Result<engine::RetentionPolicy> retention_policy(const Settings& s, const std::s
 
 namespace {
 
-void print_outcome(const engine::ExpireOutcome& o, OutputFormat format) {
+void print_outcome(const engine::ExpireOutcome& o, const Settings& s, const std::string& repository,
+                   OutputFormat format) {
     if (format == OutputFormat::json) {
         json backups = json::array();
         for (const auto& b : o.backups) {
@@ -35,24 +36,26 @@ void print_outcome(const engine::ExpireOutcome& o, OutputFormat format) {
                                {"keep", b.keep},
                                {"reasons", b.reasons}});
         }
-        const json out = {{"dry_run", o.dry_run},
-                          {"policy", o.policy},
-                          {"now", format_iso8601(o.now)},
-                          {"backups", backups},
-                          {"expired", o.expired},
-                          {"pins_removed", o.pins_removed},
-                          {"wal_removed", o.wal_removed},
-                          {"wal_bytes", o.wal_bytes},
-                          {"packs_deleted", o.packs_deleted},
-                          {"packs_repacked", o.packs_repacked},
-                          {"pack_bytes_deleted", o.pack_bytes_deleted},
-                          {"live_bytes_moved", o.live_bytes_moved},
-                          {"indexes_replaced", o.indexes_replaced},
-                          {"freed_bytes", o.freed_bytes()}};
+        json out = {{"dry_run", o.dry_run},
+                    {"policy", o.policy},
+                    {"now", format_iso8601(o.now)},
+                    {"backups", backups},
+                    {"expired", o.expired},
+                    {"pins_removed", o.pins_removed},
+                    {"wal_removed", o.wal_removed},
+                    {"wal_bytes", o.wal_bytes},
+                    {"packs_deleted", o.packs_deleted},
+                    {"packs_repacked", o.packs_repacked},
+                    {"pack_bytes_deleted", o.pack_bytes_deleted},
+                    {"live_bytes_moved", o.live_bytes_moved},
+                    {"indexes_replaced", o.indexes_replaced},
+                    {"freed_bytes", o.freed_bytes()}};
+        add_repository_json(out, s, repository);
         std::printf("%s\n", out.dump(2).c_str());
         return;
     }
     const char* would = o.dry_run ? "would " : "";
+    std::printf("repository %s\n", s.describe_repository(repository).c_str());
     std::printf("policy: %s (now %s)\n", o.policy.c_str(), format_iso8601(o.now).c_str());
     for (const auto& b : o.backups) {
         std::string why;
@@ -82,7 +85,7 @@ Status run_expire_command(const Settings& s, const ExpireArgs& args, OutputForma
     options.repository = LB_TRY(s.repository());
     options.policy = LB_TRY(retention_policy(s, options.repository));
     options.dry_run = args.dry_run;
-    options.jobs = LB_TRY(s.get_unsigned("jobs"));
+    options.jobs = LB_TRY(s.jobs());
     options.lock_wait = std::chrono::seconds(args.lock_wait);
     if (!(args.repack_below >= 0 && args.repack_below <= 1)) {
         return fail(ErrorCode::usage, "--repack-below must be between 0 and 1");
@@ -101,7 +104,9 @@ Status run_expire_command(const Settings& s, const ExpireArgs& args, OutputForma
     auto outcome = engine::run_expire(options);
     progress.clear();
     if (!outcome) return std::unexpected(outcome.error());
-    print_outcome(*outcome, format);
+    for (const auto& w : outcome->warnings)
+        std::fprintf(stderr, "lifeboat: warning: %s\n", w.c_str());
+    print_outcome(*outcome, s, options.repository, format);
     return {};
 }
 

@@ -3,7 +3,6 @@
 // the documented exit status with a one-line message on stderr.
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <map>
 
 #include <CLI/CLI.hpp>
@@ -251,12 +250,12 @@ int main(int argc, char** argv) {
             common.config.empty() ? std::nullopt : std::optional<std::string>(common.config));
         if (!settings_result) return std::unexpected(settings_result.error());
         const Settings& settings = *settings_result;
-        // The engine reads repository keys from the environment (repo::KeySource), which is also
-        // how archive_command / restore_command children receive them.
-        if (auto key_file = settings.find("key-file")) {
-            std::error_code ec;
-            const auto absolute = std::filesystem::absolute(*key_file, ec);
-            ::setenv("LIFEBOAT_KEY_FILE", (ec ? *key_file : absolute.string()).c_str(), 1);
+        // The key of the repository the command works on, whichever way it was configured
+        // (copy and wal-push's extra repositories choose theirs per repository).
+        if (auto repository = settings.repository()) {
+            use_keys_of(settings, *repository);
+        } else {
+            use_keys_of(settings, "");
         }
         if (*init) return run_repo_init(settings, init_args, format);
         if (*backup) return run_backup_command(settings, backup_args, format);

@@ -206,8 +206,10 @@ Status run_report_command(const Settings& s, const ReportArgs& args, OutputForma
         return fail(ErrorCode::usage, "--repo is required (or name repositories in --config)");
     std::vector<RepositoryReport> reports;
     const Timestamp now = system_clock().now();
-    for (const auto& [name, location] : targets)
+    for (const auto& [name, location] : targets) {
+        use_keys_of(s, location);  // each repository with its own key
         reports.push_back(LB_TRY(gather(s, name, location, now)));
+    }
     const std::string kind = format == OutputFormat::json ? "json" : args.format;
     if (kind == "json") {
         std::printf("%s\n", report_json(reports, now).dump(2).c_str());

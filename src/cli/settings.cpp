@@ -1,7 +1,9 @@
 #include "cli/settings.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <filesystem>
 
 #include <toml++/toml.h>
 
@@ -17,25 +19,34 @@ const std::vector<SettingSpec>& setting_specs() {
          "directory of PostgreSQL 15 programs (default: found automatically)"},
         {"run-as", "source.run_as", "postgres",
          "account that runs PostgreSQL servers when lifeboat runs as root"},
-        {"jobs", "performance.jobs", "0", "parallel workers (0: one per core)"},
+        {"jobs", "performance.jobs", "0", "parallel workers (0: one per core; at most 256)",
+         SettingType::count},
         {"compress-level", "repository.compress_level", "3",
-         "zstd level for new repositories (1..19)"},
+         "zstd level for new repositories (1..19)", SettingType::count},
         {"block-size", "repository.block_size", "262144",
-         "block size in bytes for new repositories (multiple of 8192)"},
+         "block size in bytes for new repositories (multiple of 8192)", SettingType::count},
         {"key-file", "repository.key_file", "",
          "key file of an encrypted repository (a passphrase comes from LIFEBOAT_PASSPHRASE)"},
         {"archive-timeout", "backup.archive_timeout", "300",
-         "seconds a backup waits for its WAL to be archived"},
+         "seconds a backup waits for its WAL to be archived", SettingType::count},
         {"pg-timeout", "source.pg_timeout", "3600",
          "seconds one PostgreSQL statement may take (0: no limit); connecting is limited by "
-         "connect_timeout in the connection string, 10 s by default"},
+         "connect_timeout in the connection string, 10 s by default",
+         SettingType::count},
         {"retention-window", "retention.window", "7d",
-         "point-in-time recovery reaches back this far (90m, 36h, 7d; 0: no window rule)"},
-        {"keep-min", "retention.min_backups", "1", "keep at least this many newest backups"},
-        {"keep-daily", "retention.daily", "0", "keep the newest backup of this many days"},
-        {"keep-weekly", "retention.weekly", "0", "keep the newest backup of this many weeks"},
-        {"keep-monthly", "retention.monthly", "0", "keep the newest backup of this many months"},
-        {"keep-yearly", "retention.yearly", "0", "keep the newest backup of this many years"},
+         "point-in-time recovery reaches back this far (90m, 36h, 7d; at most 36500d; 0: no "
+         "window rule)",
+         SettingType::duration},
+        {"keep-min", "retention.min_backups", "1", "keep at least this many newest backups",
+         SettingType::count},
+        {"keep-daily", "retention.daily", "0", "keep the newest backup of this many days",
+         SettingType::count},
+        {"keep-weekly", "retention.weekly", "0", "keep the newest backup of this many weeks",
+         SettingType::count},
+        {"keep-monthly", "retention.monthly", "0", "keep the newest backup of this many months",
+         SettingType::count},
+        {"keep-yearly", "retention.yearly", "0", "keep the newest backup of this many years",
+         SettingType::count},
     };
     return specs;
 }
@@ -52,7 +63,33 @@ namespace {
 struct ConfigFile {
     std::map<std::string, std::string> values;
     std::vector<NamedRepository> repositories;
+    std::string default_repository;
 };
+
+// A setting's value from the file, as text, only when the TOML type is the one it takes: a
+// boolean is not a count, and "4" (a string) is not either, as docs/configuration.md says.
+Result<std::string> typed_value(const std::string& path, const std::string& key,
+                                const SettingSpec& spec, const toml::node& value) {
+    const auto line = value.source().begin.line;
+    switch (spec.type) {
+        case SettingType::text:
+            if (const auto* text = value.as_string()) return text->get();
+            return fail(ErrorCode::config, "{}:{}: '{}' must be a string (in double quotes)", path,
+                        line, key);
+        case SettingType::count:
+            if (const auto* number = value.as_integer()) return std::to_string(number->get());
+            return fail(ErrorCode::config,
+                        "{}:{}: '{}' must be an integer (a number without quotes)", path, line,
+                        key);
+        case SettingType::duration:
+            if (const auto* text = value.as_string()) return text->get();
+            if (const auto* number = value.as_integer(); number && number->get() == 0) return "0";
+            return fail(ErrorCode::config,
+                        "{}:{}: '{}' must be a duration string such as \"7d\" (or 0)", path, line,
+                        key);
+    }
+    return fail(ErrorCode::internal, "unknown setting type");
+}
 
 // [repositories.NAME.retention]: the [retention] keys, for this repository only.
 Result<std::map<std::string, std::string>> read_repository_retention(const std::string& path,
@@ -70,15 +107,8 @@ Result<std::map<std::string, std::string>> read_repository_retention(const std::
                         "docs/configuration.md)",
                         path, value.source().begin.line, repo, full);
         }
-        if (auto text = value.value<std::string>()) {
-            out[spec->name] = *text;
-        } else if (auto number = value.value<std::int64_t>()) {
-            out[spec->name] = std::to_string(*number);
-        } else {
-            return fail(ErrorCode::config,
-                        "{}:{}: repositories.{}.{} must be a string or an integer", path,
-                        value.source().begin.line, repo, full);
-        }
+        out[spec->name] =
+            LB_TRY(typed_value(path, fmt::format("repositories.{}.{}", repo, full), *spec, value));
     }
     return out;
 }
@@ -86,7 +116,7 @@ Result<std::map<std::string, std::string>> read_repository_retention(const std::
 // [repositories.NAME] tables: path (required), archive, copy_after_backup.
 Result<std::vector<NamedRepository>> read_repositories(const std::string& path,
                                                        const toml::table& section) {
-    std::vector<NamedRepository> out;
+    std::vector<std::pair<std::pair<int, int>, NamedRepository>> found;  // (line, column)
     for (const auto& [name, node] : section) {
         const auto* table = node.as_table();
         if (!table) {
@@ -96,17 +126,19 @@ Result<std::vector<NamedRepository>> read_repositories(const std::string& path,
         NamedRepository repo{std::string(name.str()), "", false, false, {}, ""};
         for (const auto& [key, value] : *table) {
             const std::string k(key.str());
+            // Exact types only (as_string, as_boolean): toml++'s value<T>() would turn 1 into
+            // true and true into 1.
             if (k == "retention" && value.as_table()) {
                 repo.retention =
                     LB_TRY(read_repository_retention(path, repo.name, *value.as_table()));
-            } else if (k == "key_file" && value.value<std::string>()) {
-                repo.key_file = *value.value<std::string>();
-            } else if (k == "path" && value.value<std::string>()) {
-                repo.location = *value.value<std::string>();
-            } else if (k == "archive" && value.value<bool>()) {
-                repo.archive = *value.value<bool>();
-            } else if (k == "copy_after_backup" && value.value<bool>()) {
-                repo.copy_after_backup = *value.value<bool>();
+            } else if (k == "key_file" && value.as_string()) {
+                repo.key_file = value.as_string()->get();
+            } else if (k == "path" && value.as_string()) {
+                repo.location = value.as_string()->get();
+            } else if (k == "archive" && value.as_boolean()) {
+                repo.archive = value.as_boolean()->get();
+            } else if (k == "copy_after_backup" && value.as_boolean()) {
+                repo.copy_after_backup = value.as_boolean()->get();
             } else {
                 return fail(ErrorCode::config,
                             "{}:{}: repositories.{}.{}: unknown setting or wrong type (path and "
@@ -118,8 +150,17 @@ Result<std::vector<NamedRepository>> read_repositories(const std::string& path,
         if (repo.location.empty()) {
             return fail(ErrorCode::config, "{}: repositories.{} has no path", path, repo.name);
         }
-        out.push_back(std::move(repo));
+        const auto& begin = node.source().begin;
+        found.push_back(
+            {{static_cast<int>(begin.line), static_cast<int>(begin.column)}, std::move(repo)});
     }
+    // toml++ keeps tables in a map ordered by name; the file's order is the documented one (the
+    // first listed is the default), so restore it from where each table begins.
+    std::stable_sort(found.begin(), found.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<NamedRepository> out;
+    for (auto& [where, repo] : found)
+        out.push_back(std::move(repo));
     return out;
 }
 
@@ -127,13 +168,20 @@ Result<ConfigFile> read_config_file(const std::string& path) {
     ConfigFile file;
     std::map<std::string, std::string>& values = file.values;
     toml::table table;
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+        return fail(ErrorCode::config, "configuration file {} is a directory, not a TOML file",
+                    path);
+    }
     try {
         table = toml::parse_file(path);
     } catch (const toml::parse_error& e) {
         const auto& where = e.source().begin;
         std::string reason(e.description());
         if (reason.find("File could not be opened") != std::string::npos) {
-            return fail(ErrorCode::config, "cannot read configuration file {}", path);
+            return fail(ErrorCode::config, "cannot read configuration file {}: {}", path,
+                        std::filesystem::exists(path, ec) ? "permission denied or unreadable"
+                                                          : "no such file");
         }
         return fail(ErrorCode::config, "{}:{}:{}: {}", path, where.line, where.column, reason);
     }
@@ -144,6 +192,16 @@ Result<ConfigFile> read_config_file(const std::string& path) {
         const auto* sub = node.as_table();
         if (sub && section.str() == "repositories") {
             file.repositories = LB_TRY(read_repositories(path, *sub));
+            continue;
+        }
+        if (section.str() == "default_repository") {
+            if (!node.as_string()) {
+                return fail(ErrorCode::config,
+                            "{}:{}: 'default_repository' must be a string naming a "
+                            "[repositories.NAME] table",
+                            path, node.source().begin.line);
+            }
+            file.default_repository = node.as_string()->get();
             continue;
         }
         if (!sub) {
@@ -158,15 +216,15 @@ Result<ConfigFile> read_config_file(const std::string& path) {
                             "{}:{}: unknown setting '{}' (see docs/configuration.md)", path,
                             value.source().begin.line, full);
             }
-            if (auto s = value.value<std::string>()) {
-                values[it->second->name] = *s;
-            } else if (auto i = value.value<std::int64_t>()) {
-                values[it->second->name] = std::to_string(*i);
-            } else {
-                return fail(ErrorCode::config, "{}:{}: '{}' must be a string or an integer", path,
-                            value.source().begin.line, full);
-            }
+            values[it->second->name] = LB_TRY(typed_value(path, full, *it->second, value));
         }
+    }
+    if (!file.default_repository.empty() &&
+        std::none_of(file.repositories.begin(), file.repositories.end(),
+                     [&](const NamedRepository& r) { return r.name == file.default_repository; })) {
+        return fail(ErrorCode::config,
+                    "{}: default_repository = \"{}\" names no [repositories.{}] table", path,
+                    file.default_repository, file.default_repository);
     }
     return file;
 }
@@ -183,6 +241,7 @@ Result<Settings> Settings::resolve(const std::map<std::string, std::string>& fla
     }
     if (file) from_file = LB_TRY(read_config_file(*file));
     settings.m_repositories = from_file.repositories;
+    settings.m_default_repository = from_file.default_repository;
     for (const auto& spec : setting_specs()) {
         if (auto it = flags.find(spec.name); it != flags.end()) {
             settings.m_values[spec.name] = it->second;
@@ -201,9 +260,30 @@ Result<Settings> Settings::resolve(const std::map<std::string, std::string>& fla
 
 Result<std::string> Settings::repository() const {
     if (auto repo = find("repo")) return repository_location(*repo);
+    if (!m_default_repository.empty()) return repository_location(m_default_repository);
     if (!m_repositories.empty()) return m_repositories.front().location;
     return fail(ErrorCode::usage, "--repo is required (or set {} or the config file)",
                 env_name("repo"));
+}
+
+std::string Settings::repository_name(const std::string& location) const {
+    for (const auto& r : m_repositories)
+        if (r.location == location) return r.name;
+    return "";
+}
+
+std::string Settings::describe_repository(const std::string& location) const {
+    const std::string name = repository_name(location);
+    return name.empty() ? location : fmt::format("{} ({})", name, location);
+}
+
+Result<unsigned> Settings::jobs() const {
+    const unsigned jobs = LB_TRY(get_unsigned("jobs"));
+    if (jobs > k_max_jobs) {
+        return fail(ErrorCode::usage, "jobs {} is too many: at most {} (0: one per core)", jobs,
+                    k_max_jobs);
+    }
+    return jobs;
 }
 
 std::string Settings::repository_location(const std::string& name_or_location) const {
@@ -223,10 +303,16 @@ std::string Settings::get_for(const std::string& name, const std::string& reposi
     return get(name);
 }
 
+bool Settings::has_own_key_file(const std::string& location) const {
+    for (const auto& r : m_repositories)
+        if (r.location == location && !r.key_file.empty()) return true;
+    return false;
+}
+
 std::string Settings::key_file_for(const std::string& location) const {
     for (const auto& r : m_repositories)
         if (r.location == location && !r.key_file.empty()) return r.key_file;
-    return "";
+    return get("key-file");
 }
 
 std::string Settings::get(const std::string& name) const {

@@ -16,12 +16,23 @@
 
 namespace lifeboat::cli {
 
+// What a setting's value is; the TOML file must give it with the matching type.
+enum class SettingType {
+    text,      // a TOML string
+    count,     // a TOML integer
+    duration,  // a TOML string such as "7d", or the integer 0
+};
+
 struct SettingSpec {
     std::string name;       // flag name without dashes; env LIFEBOAT_<NAME upper, '-'->'_'>
     std::string toml_path;  // "repository.path"
     std::string default_value;
     std::string help;
+    SettingType type = SettingType::text;
 };
+
+// The largest --jobs accepted (0 means one worker per core).
+inline constexpr unsigned k_max_jobs = 256;
 
 const std::vector<SettingSpec>& setting_specs();
 
@@ -49,22 +60,34 @@ class Settings {
     std::string get_for(const std::string& name, const std::string& repository) const;
     Result<unsigned> get_unsigned(const std::string& name) const;
     Result<unsigned> get_unsigned_for(const std::string& name, const std::string& repository) const;
+    // --jobs: 0 (one per core) .. k_max_jobs; ErrorCode::usage above.
+    Result<unsigned> jobs() const;
 
-    // The repository a command works on: --repo (a configured name or a location), else the first
-    // repository of the configuration file; ErrorCode::usage when there is none.
+    // The repository a command works on: --repo / LIFEBOAT_REPO / repository.path (a configured
+    // name or a location), else the file's `default_repository`, else the first [repositories.NAME]
+    // in the file's order; ErrorCode::usage when there is none.
     Result<std::string> repository() const;
+    // How output names the repository at `location`: "NAME (LOCATION)" when configured, else the
+    // location; repository_name() is the configured name alone ("" when none).
+    std::string describe_repository(const std::string& location) const;
+    std::string repository_name(const std::string& location) const;
 
     // A repository named on the command line: a configured name, or else a location as given.
     std::string repository_location(const std::string& name_or_location) const;
     const std::vector<NamedRepository>& repositories() const { return m_repositories; }
-    // The key file configured for the repository at `location` ("" when none).
+    // The key file for the repository at `location` ("" when none): its own `key_file` in
+    // [repositories.NAME], else --key-file / LIFEBOAT_KEY_FILE / repository.key_file. The one
+    // place that decides, so that every command uses the same key for the same repository.
     std::string key_file_for(const std::string& location) const;
+    // Whether the repository at `location` has its own key_file in the file.
+    bool has_own_key_file(const std::string& location) const;
 
   private:
     static Result<unsigned> parse_unsigned(const std::string& name, const std::string& value);
     std::map<std::string, std::string> m_values;
     std::set<std::string> m_explicit;  // given by flag or environment
     std::vector<NamedRepository> m_repositories;
+    std::string m_default_repository;  // default_repository from the file ("" when unset)
 };
 
 std::string env_name(const std::string& setting);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/restore.hpp"
+#include "engine/retention.hpp"
 #include "engine/validate.hpp"
 #include "repository/object.hpp"
 #include "repository/repository.hpp"
@@ -115,35 +116,15 @@ std::optional<Timestamp> newest_commit(const std::string& conninfo, std::chrono:
 
 }  // namespace
 
-Result<std::chrono::seconds> parse_duration(std::string_view text) {
-    std::int64_t value = 0;
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    const std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
-    if (ec != std::errc() || value < 0 || unit.size() != 1) {
-        return fail(ErrorCode::usage, "malformed duration '{}' (examples: 90s, 30m, 1h, 2d)", text);
-    }
-    switch (unit[0]) {
-        case 's':
-            return std::chrono::seconds(value);
-        case 'm':
-            return std::chrono::seconds(value * 60);
-        case 'h':
-            return std::chrono::seconds(value * 3600);
-        case 'd':
-            return std::chrono::seconds(value * 86400);
-    }
-    return fail(ErrorCode::usage, "malformed duration '{}' (examples: 90s, 30m, 1h, 2d)", text);
-}
-
 Result<DrillRecord> run_drill(const DrillOptions& options) {
     repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
     DrillRecord record;
     record.started = system_clock().now();
     record.id = new_drill_id(record.started);
     if (!options.latest) {
-        record.target = options.target
-                            ? *options.target
-                            : Timestamp{record.started.micros - options.ago.count() * 1000000};
+        record.target = options.target ? *options.target
+                                       : LB_TRY(time_before(record.started, options.ago,
+                                                            "--ago " + format_window(options.ago)));
     }
     auto scratch = TempDirectory::create("/tmp", "lifeboat-drill-");
     if (!scratch) return std::unexpected(scratch.error());
@@ -212,14 +193,26 @@ Result<std::vector<DrillRecord>> read_drills(const std::string& repository_locat
     std::vector<DrillRecord> out;
     for (const auto& object : LB_TRY(repository.storage().list("drills"))) {
         const std::string bytes = LB_TRY(repository.storage().read(object.key));
-        const std::string text =
-            LB_TRY(repo::decode_object(bytes, repo::ObjectKind::drill, object.key));
+        // One damaged record must not hide every other drill (nor make `list`, `report` and
+        // `drills` fail until someone deletes it by hand): it is shown as a failed drill that
+        // names the object.
+        auto damaged = [&](const std::string& why) {
+            DrillRecord r;
+            r.id = object.key.substr(object.key.find('/') + 1);
+            r.passed = false;
+            r.error = fmt::format("unreadable drill record {}: {}", object.key, why);
+            return r;
+        };
+        auto text = repo::decode_object(bytes, repo::ObjectKind::drill, object.key);
+        if (!text) {
+            out.push_back(damaged(text.error().message));
+            continue;
+        }
         try {
-            auto record = from_json(json::parse(text));
-            if (!record) return std::unexpected(record.error().context("{}", object.key));
-            out.push_back(std::move(*record));
+            auto record = from_json(json::parse(*text));
+            out.push_back(record ? std::move(*record) : damaged(record.error().message));
         } catch (const json::exception& e) {
-            return fail(ErrorCode::corrupt, "{}: malformed drill record: {}", object.key, e.what());
+            out.push_back(damaged(e.what()));
         }
     }
     std::sort(out.begin(), out.end(),

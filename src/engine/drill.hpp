@@ -68,13 +68,11 @@ struct DrillRecord {
 // repository); a failed restore or check is a recorded, failed drill.
 Result<DrillRecord> run_drill(const DrillOptions& options);
 
-// Every recorded drill, oldest first.
+// Every recorded drill, oldest first. A damaged record (or one with an unreadable time) comes back
+// as a failed drill whose `error` names the object; it does not fail the whole read.
 Result<std::vector<DrillRecord>> read_drills(const std::string& repository);
 
 // The record as one JSON object (what is stored, and what `drill --json` prints).
 std::string drill_json(const DrillRecord& record);
-
-// "1h", "30m", "90s", "2d" -> seconds.
-Result<std::chrono::seconds> parse_duration(std::string_view text);
 
 }  // namespace lifeboat::engine

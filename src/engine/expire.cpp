@@ -229,6 +229,8 @@ Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
     const Timestamp real_now = system_clock().now();
     outcome.now = options.clock ? options.clock->simulate(real_now) : real_now;
     const auto pins = LB_TRY(repo::read_pins(storage));
+    for (const auto& [id, pin] : pins)
+        if (!pin.problem.empty()) outcome.warnings.push_back(pin.problem);
     std::vector<BackupFacts> all;
     std::vector<RetentionCandidate> candidates;
     for (const auto& id : LB_TRY(repo::list_backup_ids(storage))) {

@@ -60,6 +60,7 @@ struct ExpireOutcome {
     bool dry_run = false;
     std::string policy;                      // RetentionPolicy::describe()
     Timestamp now;                           // as the policy saw it
+    std::vector<std::string> warnings;       // damaged pins (kept for ever), for stderr
     std::vector<ExpiredBackupInfo> backups;  // oldest first, kept and expired
     std::vector<std::string> expired;        // ids of backups removed (or that would be)
     std::size_t pins_removed = 0;

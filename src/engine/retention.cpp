@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "engine/drill.hpp"
+#include "util/time.hpp"
 
 namespace lifeboat::engine {
 

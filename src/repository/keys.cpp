@@ -1,5 +1,7 @@
 #include "repository/keys.hpp"
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 
 #include "codec/crypto.hpp"
@@ -12,38 +14,62 @@ namespace {
 
 constexpr std::size_t k_min_key_file_bytes = 32;
 
-Result<std::string> key_encryption_key(const EncryptionConfig& config, const KeySource& source) {
+// Like ssh with a private key: a key that other accounts can read protects nothing.
+Status check_key_file_mode(const std::filesystem::path& file, const std::string& location) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0) return {};  // reading it reports the real problem
+    if (!S_ISREG(st.st_mode)) {
+        return fail(ErrorCode::usage, "repository {}: key file {} is not a regular file", location,
+                    file.string());
+    }
+    if ((st.st_mode & 077) != 0) {
+        return fail(ErrorCode::usage,
+                    "repository {}: permissions {:04o} on key file {} are too open (other "
+                    "accounts can read it): chmod 600 {}",
+                    location, st.st_mode & 07777, file.string(), file.string());
+    }
+    return {};
+}
+
+Result<std::string> key_encryption_key(const EncryptionConfig& config, const KeySource& source,
+                                       const std::string& location) {
     const auto salt = from_hex(config.salt);
-    if (!salt)
-        return fail(ErrorCode::corrupt, "malformed encryption salt in the repository config");
+    if (!salt) {
+        return fail(ErrorCode::corrupt, "repository {}: malformed encryption salt in its config",
+                    location);
+    }
     if (config.kdf == "key-file") {
         if (!source.key_file) {
             return fail(ErrorCode::usage,
-                        "this repository is encrypted with a key file: give --key-file FILE "
-                        "(or LIFEBOAT_KEY_FILE)");
+                        "repository {} is encrypted with a key file: give --key-file FILE (or "
+                        "LIFEBOAT_KEY_FILE, or key_file in its [repositories.NAME] table)",
+                        location);
         }
+        LB_CHECK(check_key_file_mode(*source.key_file, location));
         auto bytes = read_file(*source.key_file);
         if (!bytes) {
-            return fail(ErrorCode::usage, "cannot read key file {}: {}", source.key_file->string(),
-                        bytes.error().message);
+            return fail(ErrorCode::usage, "repository {}: cannot read key file {}: {}", location,
+                        source.key_file->string(), bytes.error().message);
         }
         if (bytes->size() < k_min_key_file_bytes) {
             return fail(ErrorCode::usage,
-                        "key file {} holds {} bytes; it needs at least {} random bytes (e.g. "
-                        "`head -c 32 /dev/urandom > FILE`)",
-                        source.key_file->string(), bytes->size(), k_min_key_file_bytes);
+                        "repository {}: key file {} holds {} bytes; it needs at least {} random "
+                        "bytes (e.g. `head -c 32 /dev/urandom > FILE`)",
+                        location, source.key_file->string(), bytes->size(), k_min_key_file_bytes);
         }
         return hkdf_sha256(*bytes + *salt, "lifeboat key file");
     }
     if (config.kdf == "scrypt") {
         if (!source.passphrase) {
             return fail(ErrorCode::usage,
-                        "this repository is encrypted with a passphrase: set LIFEBOAT_PASSPHRASE");
+                        "repository {} is encrypted with a passphrase: set LIFEBOAT_PASSPHRASE",
+                        location);
         }
         return scrypt_key(*source.passphrase, *salt,
                           ScryptParams{config.scrypt_n, config.scrypt_r, config.scrypt_p});
     }
-    return fail(ErrorCode::corrupt, "unknown key derivation '{}'", config.kdf);
+    return fail(ErrorCode::corrupt, "repository {}: unknown key derivation '{}'", location,
+                config.kdf);
 }
 
 Result<WorkingKeys> working_keys(std::string_view master) {
@@ -64,11 +90,30 @@ KeySource KeySource::from_environment() {
     return source;
 }
 
+Status check_key_source(const KeySource& source, const std::string& location) {
+    if (source.key_file && source.passphrase) {
+        return fail(ErrorCode::usage,
+                    "repository {}: both a key file ({}) and LIFEBOAT_PASSPHRASE are given; use "
+                    "one of them",
+                    location, source.key_file->string());
+    }
+    return {};
+}
+
 Result<std::pair<EncryptionConfig, WorkingKeys>> create_keys(const std::string& repository_id,
+                                                             const std::string& location,
                                                              const KeySource& source) {
     if (source.empty()) {
         return fail(ErrorCode::usage,
-                    "an encrypted repository needs --key-file FILE or LIFEBOAT_PASSPHRASE");
+                    "encrypted repository {} needs --key-file FILE or LIFEBOAT_PASSPHRASE",
+                    location);
+    }
+    LB_CHECK(check_key_source(source, location));
+    if (source.passphrase && source.passphrase->size() < k_min_passphrase_length) {
+        return fail(ErrorCode::usage,
+                    "repository {}: LIFEBOAT_PASSPHRASE has {} characters; a passphrase needs at "
+                    "least {} (or use a key file: `head -c 32 /dev/urandom > FILE`)",
+                    location, source.passphrase->size(), k_min_passphrase_length);
     }
     EncryptionConfig config;
     config.salt = to_hex(LB_TRY(random_bytes(16)));
@@ -81,7 +126,7 @@ Result<std::pair<EncryptionConfig, WorkingKeys>> create_keys(const std::string& 
         config.scrypt_r = defaults.r;
         config.scrypt_p = defaults.p;
     }
-    const std::string kek = LB_TRY(key_encryption_key(config, source));
+    const std::string kek = LB_TRY(key_encryption_key(config, source, location));
     const std::string master = LB_TRY(random_bytes(k_key_size));
     const std::string nonce = LB_TRY(random_bytes(k_gcm_nonce_size));
     config.wrapped_key =
@@ -95,10 +140,12 @@ Result<WorkingKeys> unlock_keys(const EncryptionConfig& config, const std::strin
         return fail(ErrorCode::not_a_repository, "{} uses cipher '{}', which this Lifeboat lacks",
                     location, config.cipher);
     }
-    const std::string kek = LB_TRY(key_encryption_key(config, source));
+    LB_CHECK(check_key_source(source, location));
+    const std::string kek = LB_TRY(key_encryption_key(config, source, location));
     const auto wrapped = from_hex(config.wrapped_key);
     if (!wrapped || wrapped->size() != k_gcm_nonce_size + k_key_size + k_gcm_tag_size) {
-        return fail(ErrorCode::corrupt, "{}: malformed wrapped key in the config", location);
+        return fail(ErrorCode::corrupt, "repository {}: malformed wrapped key in its config",
+                    location);
     }
     auto master = aes_gcm_open(kek, wrapped->substr(0, k_gcm_nonce_size), wrap_aad(repository_id),
                                wrapped->substr(k_gcm_nonce_size));

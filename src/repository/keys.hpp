@@ -37,12 +37,24 @@ struct WorkingKeys {
     std::string block_id_key;
 };
 
+// The shortest passphrase a new repository accepts.
+inline constexpr std::size_t k_min_passphrase_length = 12;
+
+// ErrorCode::usage, naming the repository at `location`, when `source` holds both a key file and
+// a passphrase (which one was meant is anybody's guess).
+Status check_key_source(const KeySource& source, const std::string& location);
+
 // A new master key wrapped under `source`; returns the config to store and the working keys.
+// Refused (ErrorCode::usage): no key, a key file and a passphrase at once, a passphrase shorter
+// than k_min_passphrase_length, and the key file conditions of unlock_keys.
 Result<std::pair<EncryptionConfig, WorkingKeys>> create_keys(const std::string& repository_id,
+                                                             const std::string& location,
                                                              const KeySource& source);
 
-// Unwraps the master key; ErrorCode::usage when no key was given, ErrorCode::corrupt ("wrong
-// key") when it does not unwrap.
+// Unwraps the master key; ErrorCode::usage when no key was given, when both a key file and a
+// passphrase were, or when the key file is not a regular file, is readable or writable by group
+// or others, or holds fewer than 32 bytes; ErrorCode::corrupt ("wrong key") when it does not
+// unwrap. Every message names the repository at `location`.
 Result<WorkingKeys> unlock_keys(const EncryptionConfig& config, const std::string& repository_id,
                                 const std::string& location, const KeySource& source);
 

@@ -32,20 +32,41 @@ Result<std::map<std::string, Pin>> read_pins(const Storage& storage) {
     std::map<std::string, Pin> pins;
     for (const auto& object : LB_TRY(storage.list("pins"))) {
         const std::string bytes = LB_TRY(storage.read(object.key));
-        const std::string text = LB_TRY(decode_object(bytes, ObjectKind::pin, object.key));
+        Pin pin;
+        pin.backup_id = object.key.substr(object.key.find('/') + 1);
+        auto note = [&](const std::string& what) {
+            if (pin.problem.empty()) {
+                pin.problem = fmt::format("{}: {} (the pin is kept for ever)", object.key, what);
+            }
+        };
+        auto text = decode_object(bytes, ObjectKind::pin, object.key);
+        if (!text) {
+            note(text.error().message);
+            pins[pin.backup_id] = pin;
+            continue;
+        }
         try {
-            const json j = json::parse(text);
-            Pin pin;
+            const json j = json::parse(*text);
             pin.backup_id = j.at("backup").get<std::string>();
             if (!j.at("until").is_null()) {
-                pin.until = LB_TRY(parse_iso8601(j.at("until").get<std::string>()));
+                auto until = parse_iso8601(j.at("until").get<std::string>());
+                if (until) {
+                    pin.until = *until;
+                } else {
+                    note("unreadable end of pin: " + until.error().message);
+                }
             }
-            pin.created = LB_TRY(parse_iso8601(j.at("created").get<std::string>()));
+            auto created = parse_iso8601(j.value("created", ""));
+            if (created) {
+                pin.created = *created;
+            } else {
+                note("unreadable creation time: " + created.error().message);
+            }
             pin.origin = j.value("origin", "");
-            pins[pin.backup_id] = pin;
         } catch (const json::exception& e) {
-            return fail(ErrorCode::corrupt, "{}: malformed pin: {}", object.key, e.what());
+            note(fmt::format("malformed pin: {}", e.what()));
         }
+        pins[pin.backup_id] = pin;
     }
     return pins;
 }

@@ -20,6 +20,10 @@ struct Pin {
     // The repository_id of the repository this pin was copied from; "" for a pin set in this
     // repository (by `pin` or `backup --pin`), which copies never change or remove.
     std::string origin;
+    // Set when the stored pin could not be read in full: such a pin holds for ever (expiring a
+    // backup its owner meant to keep is the one mistake that cannot be undone) and the text says
+    // what was wrong, for `list` and `expire` to show.
+    std::string problem;
     // In force at `now`?
     bool holds_at(Timestamp now) const { return !until || now < *until; }
     // Same backup, end and creation time (the origin aside).
@@ -30,7 +34,9 @@ struct Pin {
 
 Status write_pin(Storage& storage, const Pin& pin);
 Status remove_pin(Storage& storage, const std::string& backup_id);
-// Every pin, by backup id.
+// Every pin, by backup id. A pin object that is damaged or holds an unreadable time does not fail
+// the whole read: it comes back as a pin for ever with `problem` set. Only a failure to list or
+// read the objects is an error.
 Result<std::map<std::string, Pin>> read_pins(const Storage& storage);
 
 }  // namespace lifeboat::repo

@@ -120,7 +120,17 @@ Result<Repository> Repository::open(const std::string& location, const KeySource
     } catch (const json::exception& e) {
         return fail(ErrorCode::corrupt, "{}/config: malformed: {}", storage->location(), e.what());
     }
-    if (!config.encryption) return with_keys(std::move(storage), std::move(config), nullptr);
+    if (!config.encryption) {
+        // A key given for a plaintext repository means the user believes it is encrypted (or
+        // named the wrong repository): saying nothing would leave that belief standing.
+        if (keys.key_file) {
+            return fail(ErrorCode::usage,
+                        "repository {} is not encrypted, but a key file ({}) was given for it; "
+                        "drop --key-file (or key_file / LIFEBOAT_KEY_FILE)",
+                        storage->location(), keys.key_file->string());
+        }
+        return with_keys(std::move(storage), std::move(config), nullptr);
+    }
     const WorkingKeys unlocked =
         LB_TRY(unlock_keys(*config.encryption, config.repository_id, storage->location(), keys));
     return with_keys(std::move(storage), std::move(config), &unlocked);
@@ -130,6 +140,14 @@ Result<Repository> Repository::init(const std::string& location, RepositoryConfi
                                     Encryption encryption, const KeySource& keys) {
     auto storage = LB_TRY(open_storage(location));
     const fs::path root = storage->location();
+    if (encryption == Encryption::none && !keys.empty()) {
+        return fail(ErrorCode::usage,
+                    "repository {}: {} given but not --encrypt; add --encrypt to create an "
+                    "encrypted repository (or drop the key to create a plaintext one)",
+                    root.string(),
+                    keys.key_file ? fmt::format("a key file ({}) was", keys.key_file->string())
+                                  : std::string("LIFEBOAT_PASSPHRASE was"));
+    }
     // A local repository is a directory with sub-directories; an object store has no folders,
     // and "empty" means no object under the prefix.
     const bool local = dynamic_cast<PosixStorage*>(storage.get()) != nullptr;
@@ -150,18 +168,19 @@ Result<Repository> Repository::init(const std::string& location, RepositoryConfi
         return fail(ErrorCode::usage, "compression level {} is outside 1..19",
                     config.compression_level);
     }
+    // Keys first: a refused key must not leave a half-made repository directory behind.
+    config.repository_id = random_hex(16);
+    std::optional<WorkingKeys> working;
+    if (encryption == Encryption::aes_256_gcm) {
+        auto [stored, unlocked] = LB_TRY(create_keys(config.repository_id, root.string(), keys));
+        config.encryption = stored;
+        working = unlocked;
+    }
     if (local) {
         LB_CHECK(ensure_directory(root));
         for (const char* dir : {"data", "index", "backups", "wal", "locks", "tmp"}) {
             LB_CHECK(ensure_directory(root / dir));
         }
-    }
-    config.repository_id = random_hex(16);
-    std::optional<WorkingKeys> working;
-    if (encryption == Encryption::aes_256_gcm) {
-        auto [stored, unlocked] = LB_TRY(create_keys(config.repository_id, keys));
-        config.encryption = stored;
-        working = unlocked;
     }
     json j = {{"format", k_format_version},
               {"repository_id", config.repository_id},

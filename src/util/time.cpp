@@ -1,5 +1,6 @@
 #include "util/time.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -87,6 +88,8 @@ Result<Timestamp> parse_iso8601(std::string_view text) {
     if (day > k_days_in_month[month - 1] + (month == 2 && leap ? 1 : 0)) {
         return bad("no such day in that month");
     }
+    // RFC 3339 zones are at most 14 hours from UTC (Pacific/Kiritimati, +14:00).
+    static constexpr int k_max_offset_minutes = 14 * 60;
     int offset_minutes = 0;
     if (c.accept('Z') || c.accept('z')) {
         offset_minutes = 0;
@@ -100,6 +103,10 @@ Result<Timestamp> parse_iso8601(std::string_view text) {
         } else if (!c.done()) {
             if (!c.digits(2, om)) return bad("zone offset must be +HHMM");
         }
+        if (om >= 60) return bad("zone offset minutes must be below 60");
+        if (oh * 60 + om > k_max_offset_minutes) {
+            return bad("zone offset must be between -14:00 and +14:00");
+        }
         offset_minutes = sign * (oh * 60 + om);
     } else {
         return bad("missing zone (append Z for UTC or an offset such as +01:00)");
@@ -109,7 +116,66 @@ Result<Timestamp> parse_iso8601(std::string_view text) {
         days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
     const std::int64_t seconds =
         days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60LL;
-    return Timestamp{seconds * 1000000 + micros};
+    const Timestamp out{seconds * 1000000 + micros};
+    if (!in_time_range(out)) {
+        return bad("outside the supported range 1970-01-01T00:00:00Z .. 9999-12-31T23:59:59Z");
+    }
+    return out;
+}
+
+bool in_time_range(Timestamp t) {
+    return t >= k_earliest_time && t <= k_latest_time;
+}
+
+Result<std::chrono::seconds> parse_duration(std::string_view text) {
+    auto bad = [&](std::string_view why) {
+        return fail(ErrorCode::usage, "malformed duration '{}': {} (examples: 90s, 30m, 36h, 7d)",
+                    text, why);
+    };
+    auto too_long = [&] {
+        return fail(ErrorCode::usage,
+                    "duration '{}' is too long: the longest accepted is {}d ({} years)", text,
+                    k_longest_duration.count() / 86400, k_longest_duration.count() / 86400 / 365);
+    };
+    std::int64_t value = 0;
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (ec == std::errc::result_out_of_range) return too_long();
+    if (ec != std::errc() || ptr == text.data()) return bad("it must start with a number");
+    if (value < 0) return bad("it must not be negative");
+    if (end - ptr != 1) return bad("it must end with one unit: s, m, h or d");
+    std::int64_t unit = 0;
+    switch (*ptr) {
+        case 's':
+            unit = 1;
+            break;
+        case 'm':
+            unit = 60;
+            break;
+        case 'h':
+            unit = 3600;
+            break;
+        case 'd':
+            unit = 86400;
+            break;
+        default:
+            return bad("it must end with one unit: s, m, h or d");
+    }
+    // Compared before multiplying: 200000000d must be refused, not wrapped around.
+    if (value > k_longest_duration.count() / unit) return too_long();
+    return std::chrono::seconds(value * unit);
+}
+
+Result<Timestamp> time_before(Timestamp t, std::chrono::seconds d, std::string_view what) {
+    // Both operands are bounded (a storable time, a duration of at most 100 years), but the
+    // check does not rely on it.
+    const bool bounded = d.count() >= 0 && d.count() <= k_longest_duration.count();
+    const std::int64_t micros = bounded ? d.count() * 1000000 : 0;
+    if (!bounded || t.micros - k_earliest_time.micros < micros) {
+        return fail(ErrorCode::usage, "{} reaches back before {}", what,
+                    format_iso8601(k_earliest_time));
+    }
+    return Timestamp{t.micros - micros};
 }
 
 namespace {

@@ -2,6 +2,7 @@
 // resolution, so this is the unit the whole program uses.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -15,10 +16,30 @@ struct Timestamp {
     auto operator<=>(const Timestamp&) const = default;
 };
 
-// Parses ISO 8601 with an explicit zone: "2026-11-26T08:00:00Z", "2026-11-26
-// 08:00:00.123456+01:00", "2026-11-26T08:00:00-0500". A time without a zone is refused
-// (ErrorCode::usage): a restore target must never depend on the machine's local zone.
+// The times the program accepts, stores and reads back: 1970-01-01T00:00:00Z up to
+// 9999-12-31T23:59:59.999999Z (a four-digit year in UTC, which is how every time is stored).
+inline constexpr Timestamp k_earliest_time{0};
+inline constexpr Timestamp k_latest_time{253402300799999999LL};
+bool in_time_range(Timestamp t);
+
+// Parses ISO 8601 / RFC 3339 with an explicit zone: "2026-11-26T08:00:00Z", "2026-11-26
+// 08:00:00.123456+01:00", "2026-11-26T08:00:00-0500". Refused with ErrorCode::usage: a time
+// without a zone (a restore target must never depend on the machine's local zone), a zone offset
+// outside -14:00..+14:00 or with minutes >= 60, and a time outside k_earliest_time..k_latest_time
+// once normalised to UTC (nothing is stored that cannot be read back).
 Result<Timestamp> parse_iso8601(std::string_view text);
+
+// The longest duration any setting accepts: 36500 days (100 years).
+inline constexpr std::chrono::seconds k_longest_duration{36500LL * 86400};
+
+// "90s", "30m", "36h", "7d" -> seconds: a non-negative integer and one unit. Refused with
+// ErrorCode::usage: anything else, and anything longer than k_longest_duration (checked before
+// multiplying, so no value can overflow).
+Result<std::chrono::seconds> parse_duration(std::string_view text);
+
+// `t - d`, refused (ErrorCode::usage) when the result falls before k_earliest_time; `what` names
+// the value in the message ("--ago 30000d").
+Result<Timestamp> time_before(Timestamp t, std::chrono::seconds d, std::string_view what);
 
 // "2026-11-26T08:00:00.123456Z" (fraction omitted when zero).
 std::string format_iso8601(Timestamp t);

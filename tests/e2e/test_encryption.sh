@@ -8,6 +8,7 @@ KEY="$T/key"
 head -c 32 /dev/urandom >"$KEY"
 WRONG="$T/wrong-key"
 head -c 32 /dev/urandom >"$WRONG"
+chmod 600 "$KEY" "$WRONG"  # key files others can read are refused
 chown postgres: "$KEY" "$WRONG" 2>/dev/null || true
 expect_exit 0 lb repo-init --repo "$REPO" --encrypt --key-file "$KEY" --json
 expect_eq "$(jq -r .encrypted "$OUT")" true "repository encrypted"
@@ -47,6 +48,7 @@ expect_eq "$(psql_on "$RESTORED_CONN" "SELECT count(*) FROM secrets")" "$WANT" "
 # restore from the last copy is exact; a second copy transfers nothing.
 OTHER="$T/other-key"
 head -c 32 /dev/urandom >"$OTHER"
+chmod 600 "$OTHER"
 chown postgres: "$OTHER" 2>/dev/null || true
 expect_exit 0 lb repo-init --repo "$T/rekeyed" --encrypt --key-file "$OTHER"
 expect_exit 0 lb repo-init --repo "$T/plain"

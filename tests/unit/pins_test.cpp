@@ -1,14 +1,59 @@
+// Pins: what was stored before times were range-checked (year 10000, offsets of -23:00) and
+// damaged pin objects must not make every reader fail; such a pin holds for ever.
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 
 #include "repository/pins.hpp"
 #include "repository_test_support.hpp"
 
 using namespace lifeboat;
 using namespace lifeboat::repo;
+using namespace lifeboat::repo::test_support;
 
 namespace {
 
-class PinsTest : public test_support::ScratchTest {};
+class PinsTest : public ScratchTest {
+  protected:
+    void put_pin_json(const std::string& id, const nlohmann::json& j) {
+        const auto object = encode_object(ObjectKind::pin, j.dump(), PayloadCompression::none);
+        ASSERT_TRUE(object);
+        ASSERT_TRUE(storage().write("pins/" + id, *object, Overwrite::allow));
+    }
+};
+
+TEST_F(PinsTest, RoundTrips) {
+    const Pin pin{"20261126T080000Z", parse_iso8601("2030-01-01T00:00:00Z").value(),
+                  parse_iso8601("2026-11-26T08:00:00Z").value(), ""};
+    ASSERT_TRUE(write_pin(storage(), pin));
+    auto pins = read_pins(storage());
+    ASSERT_TRUE(pins) << pins.error().message;
+    ASSERT_EQ(pins->size(), 1u);
+    EXPECT_EQ(pins->at(pin.backup_id).until, pin.until);
+    EXPECT_TRUE(pins->at(pin.backup_id).problem.empty());
+}
+
+TEST_F(PinsTest, AnUnreadableTimeOrObjectIsAPinForEverThatSaysWhy) {
+    put_pin_json("20261126T080000Z", {{"backup", "20261126T080000Z"},
+                                      {"until", "10000-01-01T22:59:59Z"},
+                                      {"created", "2026-11-26T08:00:00Z"}});
+    put_pin_json("20261126T090000Z", {{"backup", "20261126T090000Z"},
+                                      {"until", "2030-01-01T00:00:00Z"},
+                                      {"created", "2026-11-26T09:00:00Z"}});
+    ASSERT_TRUE(storage().write("pins/20261126T100000Z", "truncated", Overwrite::allow));
+    auto pins = read_pins(storage());
+    ASSERT_TRUE(pins) << pins.error().message;
+    ASSERT_EQ(pins->size(), 3u);
+    const Timestamp far = parse_iso8601("9999-01-01T00:00:00Z").value();
+    for (const char* id : {"20261126T080000Z", "20261126T100000Z"}) {
+        const Pin& pin = pins->at(id);
+        EXPECT_FALSE(pin.until) << id;
+        EXPECT_TRUE(pin.holds_at(far)) << id;
+        EXPECT_NE(pin.problem.find(std::string("pins/") + id), std::string::npos) << pin.problem;
+    }
+    EXPECT_TRUE(pins->at("20261126T090000Z").problem.empty());
+    EXPECT_FALSE(pins->at("20261126T090000Z").holds_at(far));
+}
 
 // A copied pin remembers where it came from (so a later copy may replace or remove it); a pin set
 // here has no origin. Both read back exactly.

@@ -200,6 +200,8 @@ TEST_F(RepositoryTest, EncryptedRepositoryNeedsTheRightKey) {
     const fs::path other = scratch() / "other-key";
     std::ofstream(key) << std::string(32, 'k');
     std::ofstream(other) << std::string(32, 'o');
+    fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write);
+    fs::permissions(other, fs::perms::owner_read | fs::perms::owner_write);
     ASSERT_TRUE(Repository::init(location(), sample_config(), Encryption::aes_256_gcm,
                                  KeySource{.key_file = key}));
     EXPECT_TRUE(
@@ -218,6 +220,36 @@ TEST_F(RepositoryTest, EncryptedRepositoryNeedsTheRightKey) {
     auto back = opened->storage().read("backups/x");
     ASSERT_TRUE(back);
     EXPECT_EQ(*back, "secret manifest text");
+}
+
+TEST_F(RepositoryTest, KeysAreRefusedWhereTheyWouldMislead) {
+    const fs::path key = scratch() / "key";
+    std::ofstream(key) << std::string(32, 'k');
+    fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                             fs::perms::others_read);
+    // A key file others can read protects nothing; nothing is created when it is refused.
+    EXPECT_TRUE(fails_with(Repository::init(location(), sample_config(), Encryption::aes_256_gcm,
+                                            KeySource{.key_file = key}),
+                           ErrorCode::usage, "too open"));
+    EXPECT_FALSE(fs::exists(repo_path() / "data"));
+    fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write);
+    // A key without encryption, a key file and a passphrase at once, a short passphrase.
+    EXPECT_TRUE(fails_with(
+        Repository::init(location(), sample_config(), Encryption::none, KeySource{.key_file = key}),
+        ErrorCode::usage, "--encrypt"));
+    EXPECT_TRUE(fails_with(Repository::init(location(), sample_config(), Encryption::aes_256_gcm,
+                                            KeySource{.key_file = key,
+                                                      .passphrase = "long enough "
+                                                                    "phrase"}),
+                           ErrorCode::usage, "one of them"));
+    EXPECT_TRUE(fails_with(Repository::init(location(), sample_config(), Encryption::aes_256_gcm,
+                                            KeySource{.passphrase = "short"}),
+                           ErrorCode::usage, "at least 12"));
+    // A key file given for a plaintext repository.
+    ASSERT_TRUE(Repository::init(location(), sample_config()));
+    EXPECT_TRUE(fails_with(Repository::open(location(), KeySource{.key_file = key}),
+                           ErrorCode::usage, "not encrypted"));
+    EXPECT_TRUE(Repository::open(location(), KeySource{}));
 }
 
 TEST_F(RepositoryTest, PassphraseRepositoryUnlocksWithThePassphraseOnly) {

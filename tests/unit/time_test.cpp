@@ -32,3 +32,75 @@ TEST(Time, RefusesMissingZoneAndGarbage) {
         EXPECT_EQ(t.error().code, ErrorCode::usage);
     }
 }
+
+TEST(Time, RefusesZoneOffsetsOutOfRange) {
+    for (const char* text :
+         {"2030-01-01T00:00:00+99:99", "2030-01-01T00:00:00+24:00", "2030-01-01T00:00:00-23:00",
+          "2030-01-01T00:00:00+14:01", "2030-01-01T00:00:00+05:60", "2030-01-01T00:00:00+0560"}) {
+        auto t = parse_iso8601(text);
+        ASSERT_FALSE(t) << text;
+        EXPECT_EQ(t.error().code, ErrorCode::usage);
+    }
+    for (const char* text : {"2030-01-01T00:00:00+14:00", "2030-01-01T00:00:00-14:00",
+                             "2030-01-01T00:00:00+05:45", "2030-01-01T00:00:00-0930"}) {
+        EXPECT_TRUE(parse_iso8601(text)) << text;
+    }
+}
+
+TEST(Time, RefusesTimesThatCannotBeStoredAndReadBack) {
+    // Year 10000 once normalised to UTC, and before the Unix epoch.
+    for (const char* text :
+         {"9999-12-31T23:59:59-14:00", "9999-12-31T23:59:59-01:00", "1969-12-31T23:59:59Z",
+          "1970-01-01T00:30:00+01:00", "0000-01-01T00:00:00Z"}) {
+        auto t = parse_iso8601(text);
+        ASSERT_FALSE(t) << text;
+        EXPECT_NE(t.error().message.find("range"), std::string::npos) << t.error().message;
+    }
+    // The bounds themselves are accepted, and what is formatted parses back to the same time.
+    for (const char* text :
+         {"1970-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59+14:00"}) {
+        auto t = parse_iso8601(text);
+        ASSERT_TRUE(t) << text;
+        auto back = parse_iso8601(format_iso8601(*t));
+        ASSERT_TRUE(back) << format_iso8601(*t);
+        EXPECT_EQ(back->micros, t->micros);
+    }
+    EXPECT_TRUE(in_time_range(k_earliest_time));
+    EXPECT_TRUE(in_time_range(k_latest_time));
+    EXPECT_FALSE(in_time_range(Timestamp{k_latest_time.micros + 1}));
+    EXPECT_FALSE(in_time_range(Timestamp{-1}));
+}
+
+TEST(Duration, ParsesUnits) {
+    EXPECT_EQ(parse_duration("90s").value(), std::chrono::seconds(90));
+    EXPECT_EQ(parse_duration("30m").value(), std::chrono::minutes(30));
+    EXPECT_EQ(parse_duration("36h").value(), std::chrono::hours(36));
+    EXPECT_EQ(parse_duration("7d").value(), std::chrono::hours(7 * 24));
+    EXPECT_EQ(parse_duration("0s").value(), std::chrono::seconds(0));
+    EXPECT_EQ(parse_duration("36500d").value(), k_longest_duration);
+}
+
+TEST(Duration, RefusesOverflowAndGarbage) {
+    // 200000000d * 86400 * 10^6 overflows 64 bits: refused, never wrapped around.
+    for (const char* text : {"200000000d", "36501d", "876001h", "52560001m", "3153600001s",
+                             "99999999999999999999d", "9223372036854775807s"}) {
+        auto d = parse_duration(text);
+        ASSERT_FALSE(d) << text;
+        EXPECT_EQ(d.error().code, ErrorCode::usage);
+        EXPECT_NE(d.error().message.find("too long"), std::string::npos) << d.error().message;
+    }
+    for (const char* text : {"", "d", "-1d", "+1d", "7", "7x", "7dd", "1.5h", " 7d", "7 d"}) {
+        auto d = parse_duration(text);
+        ASSERT_FALSE(d) << text;
+        EXPECT_EQ(d.error().code, ErrorCode::usage);
+    }
+}
+
+TEST(Duration, TimeBeforeRefusesToCrossTheEpoch) {
+    const Timestamp now = parse_iso8601("2026-11-29T00:00:00Z").value();
+    EXPECT_EQ(time_before(now, std::chrono::hours(24), "x").value(),
+              parse_iso8601("2026-11-28T00:00:00Z").value());
+    EXPECT_FALSE(time_before(now, k_longest_duration, "--ago 36500d"));
+    EXPECT_FALSE(time_before(now, std::chrono::seconds(-1), "x"));
+    EXPECT_FALSE(time_before(now, std::chrono::seconds(INT64_MAX), "x"));
+}
