@@ -48,6 +48,7 @@ repo::ManifestEntry manifest_entry(const DataEntry& entry) {
             m.type = repo::EntryType::file;
             break;
         case DataEntryType::tablespace_link:
+        case DataEntryType::symlink:
             m.type = repo::EntryType::symlink;
             m.link_target = entry.link_target;
             break;

@@ -151,9 +151,9 @@ Result<Repository> Repository::init(const std::string& location, RepositoryConfi
                     config.compression_level);
     }
     if (local) {
-        LB_CHECK(ensure_directory(root));
+        LB_CHECK(ensure_directory(root, 0750));
         for (const char* dir : {"data", "index", "backups", "wal", "locks", "tmp"}) {
-            LB_CHECK(ensure_directory(root / dir));
+            LB_CHECK(ensure_directory(root / dir, 0750));
         }
     }
     config.repository_id = random_hex(16);
@@ -174,6 +174,13 @@ Result<Repository> Repository::init(const std::string& location, RepositoryConfi
         LB_TRY(encode_object(ObjectKind::config, j.dump(2) + "\n", PayloadCompression::none));
     LB_CHECK(storage->write(std::string(k_config_key), object, Overwrite::never));
     return with_keys(std::move(storage), std::move(config), working ? &*working : nullptr);
+}
+
+Result<std::vector<std::string>> Repository::loose_permissions() const {
+    const Storage* base = m_storage.get();
+    if (auto* encrypted = dynamic_cast<const EncryptedStorage*>(base)) base = &encrypted->inner();
+    if (auto* posix = dynamic_cast<const PosixStorage*>(base)) return posix->loose_permissions();
+    return std::vector<std::string>{};
 }
 
 Status Repository::clean_stale_temporaries() {

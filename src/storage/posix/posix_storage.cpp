@@ -13,6 +13,8 @@ namespace lifeboat {
 
 namespace {
 constexpr std::string_view k_tmp_dir = "tmp";
+constexpr unsigned k_directory_mode = 0750;
+constexpr unsigned k_file_mode = 0640;
 
 Timestamp to_timestamp(const struct stat& st) {
     return Timestamp{static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000 +
@@ -134,7 +136,7 @@ Result<std::vector<ObjectInfo>> PosixStorage::list(const std::string& prefix) co
 Status PosixStorage::publish(const fs::path& temporary, const std::string& key,
                              Overwrite overwrite) {
     const fs::path target = LB_TRY(path_of(key));
-    LB_CHECK(ensure_directory(target.parent_path()));
+    LB_CHECK(ensure_directory(target.parent_path(), k_directory_mode));
     if (overwrite == Overwrite::allow) {
         if (::rename(temporary.c_str(), target.c_str()) != 0) {
             const int err = errno;
@@ -165,8 +167,14 @@ Status PosixStorage::write(const std::string& key, std::string_view data, Overwr
 Result<std::unique_ptr<Upload>> PosixStorage::start_upload(const std::string& key,
                                                            Overwrite overwrite) {
     LB_CHECK(path_of(key));
-    LB_CHECK(ensure_directory(m_root / k_tmp_dir));
-    File file = LB_TRY(File::open(new_temporary_path(), OpenMode::create_new));
+    LB_CHECK(ensure_directory(m_root / k_tmp_dir, k_directory_mode));
+    const fs::path temporary = new_temporary_path();
+    File file = LB_TRY(File::open(temporary, OpenMode::create_new, k_file_mode));
+    // The umask may have taken bits away or (umask 0) left others' read in; set it exactly.
+    if (::chmod(temporary.c_str(), k_file_mode) != 0) {
+        return fail(ErrorCode::repository, "cannot set the mode of {}: {}", temporary.string(),
+                    errno_text(errno));
+    }
     return std::unique_ptr<Upload>(new PosixUpload(*this, std::move(file), key, overwrite));
 }
 
@@ -177,6 +185,30 @@ Status PosixStorage::remove_if_exists(const std::string& key) {
                     errno_text(errno));
     }
     return {};
+}
+
+Result<std::vector<std::string>> PosixStorage::loose_permissions() const {
+    std::vector<std::string> out;
+    std::error_code ec;
+    auto check = [&](const fs::path& path) {
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) != 0) return;
+        const unsigned mode = st.st_mode & 07777;
+        const unsigned allowed = S_ISDIR(st.st_mode) ? k_directory_mode : k_file_mode;
+        if ((mode & ~allowed) == 0) return;
+        const fs::path relative = path == m_root ? fs::path(".") : fs::relative(path, m_root, ec);
+        out.push_back(fmt::format("{} is {:04o} (expected at most {:04o})",
+                                  relative.generic_string(), mode, allowed));
+    };
+    check(m_root);
+    for (auto it = fs::recursive_directory_iterator(m_root, ec); !ec && it != fs::end(it);
+         it.increment(ec)) {
+        check(it->path());
+    }
+    if (ec) {
+        return fail(ErrorCode::repository, "cannot list {}: {}", m_root.string(), ec.message());
+    }
+    return out;
 }
 
 Status PosixStorage::clean_stale_temporaries() {
