@@ -280,8 +280,8 @@ Status check_entries_safe(const Manifest& manifest) {
     for (char& c : path)
         if (static_cast<unsigned char>(c) < 0x20) c = '?';  // one line, whatever the path holds
     return fail(ErrorCode::corrupt,
-                "backup {}: refusing to restore: entry '{}': {}{} (the manifest was not written by "
-                "a backup; nothing was restored)",
+                "backup {}: refusing to restore: entry '{}': {}{} (no backup writes such an "
+                "entry: the manifest is forged or damaged; nothing was restored)",
                 manifest.id, path, unsafe.front().reason,
                 unsafe.size() > 1 ? fmt::format(", and {} more unsafe entries", unsafe.size() - 1)
                                   : std::string());

@@ -1,5 +1,8 @@
 #include "repository/repository.hpp"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -152,6 +155,13 @@ Result<Repository> Repository::init(const std::string& location, RepositoryConfi
     }
     if (local) {
         LB_CHECK(ensure_directory(root, 0750));
+        // An empty directory the operator made keeps what it had, minus anything beyond 0750.
+        struct stat st {};
+        if (::stat(root.c_str(), &st) == 0 && (st.st_mode & 07777 & ~0750u) != 0 &&
+            ::chmod(root.c_str(), st.st_mode & 0750) != 0) {
+            return fail(ErrorCode::repository, "cannot set the mode of {}: {}", root.string(),
+                        errno_text(errno));
+        }
         for (const char* dir : {"data", "index", "backups", "wal", "locks", "tmp"}) {
             LB_CHECK(ensure_directory(root / dir, 0750));
         }
