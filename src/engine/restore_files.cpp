@@ -186,7 +186,8 @@ class Writer {
     std::map<std::uint32_t, DirFd> m_spaces;
 };
 
-// Creates `dir` (and missing parents) with `mode`, whatever the umask, and makes it `mode`.
+// Creates `dir` (and missing parents) 0700 whatever the umask, and makes `dir` itself 0700:
+// PostgreSQL refuses a data directory open to others.
 Status prepare_directory(const fs::path& dir) {
     LB_CHECK(ensure_directory(dir, 0700));
     if (::chmod(dir.c_str(), 0700) != 0)

@@ -258,7 +258,9 @@ std::vector<UnsafeEntry> find_unsafe_entries(const Manifest& manifest) {
                                  std::end(k_names_restore_writes),
                                  e.path) != std::end(k_names_restore_writes)) {
                 out.push_back({e.path, "a link where restore or recovery writes"});
-            } else if (e.path.starts_with("pg_tblspc/")) {
+            } else if (e.path.starts_with("pg_tblspc/") &&
+                       e.path.find('/', std::string_view("pg_tblspc/").size()) ==
+                           std::string::npos) {
                 out.push_back({e.path, "a link in pg_tblspc that is not a tablespace"});
             }
             if (e.link_target.empty() || e.link_target.find('\0') != std::string::npos ||

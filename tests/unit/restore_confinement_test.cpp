@@ -160,12 +160,13 @@ TEST_F(RestoreConfinementTest, ALinkAlreadyInTheTargetIsNeverWrittenThrough) {
 }
 
 TEST_F(RestoreConfinementTest, TablespaceLinksPointWhereRestoreChoosesAndHoldTheirFiles) {
-    auto result = materialize(
-        manifest_of({dir("pg_tblspc"), link("pg_tblspc/16384", "/etc"),
-                     dir("pg_tblspc/16384/PG_15_1"), file("pg_tblspc/16384/PG_15_1/x", 0644)}));
+    auto result = materialize(manifest_of(
+        {dir("pg_tblspc"), link("pg_tblspc/16384", "/etc"), dir("pg_tblspc/16384/PG_15_1"),
+         file("pg_tblspc/16384/PG_15_1/x", 0644), link("pg_tblspc/16384/PG_15_1/l", "/etc")}));
     ASSERT_TRUE(result) << result.error().message;
     EXPECT_EQ(fs::read_symlink(target / "pg_tblspc/16384"), space);
     EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(space / "PG_15_1/x")));
+    EXPECT_EQ(fs::read_symlink(space / "PG_15_1/l"), "/etc");  // a link inside a tablespace
     EXPECT_EQ(snapshot_outside(), before);
 }
 
