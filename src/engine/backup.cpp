@@ -160,12 +160,13 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     packs = std::move(adopted.packs);
 
     const auto start = LB_TRY(postgres::start_backup(conn, "lifeboat"));
+    std::error_code path_error;  // fs::absolute fails only without a current directory
     repo::Manifest& manifest = outcome.manifest;
     manifest.id = LB_TRY(unique_backup_id(repository.storage(), start.start_time));
     manifest.source = repo::SourceInfo{"postgres",
                                        cluster.system_identifier,
                                        cluster.server_version,
-                                       fs::absolute(pgdata).string(),
+                                       fs::absolute(pgdata, path_error).string(),
                                        cluster.wal_segment_size,
                                        cluster.data_checksums,
                                        cluster.block_size};

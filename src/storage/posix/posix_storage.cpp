@@ -121,11 +121,14 @@ Result<std::vector<ObjectInfo>> PosixStorage::list(const std::string& prefix) co
             it.disable_recursion_pending();  // uploads in progress are not objects
             continue;
         }
-        if (!it->is_regular_file()) continue;
         struct stat st {};
         if (::stat(it->path().c_str(), &st) != 0) continue;  // removed meanwhile
-        out.push_back(ObjectInfo{fs::relative(it->path(), m_root).generic_string(),
-                                 static_cast<std::uint64_t>(st.st_size), to_timestamp(st)});
+        if (!S_ISREG(st.st_mode)) continue;
+        std::error_code relative_error;
+        const fs::path relative = fs::relative(it->path(), m_root, relative_error);
+        if (relative_error) continue;  // removed meanwhile
+        out.push_back(ObjectInfo{relative.generic_string(), static_cast<std::uint64_t>(st.st_size),
+                                 to_timestamp(st)});
     }
     if (ec) {
         return fail(ErrorCode::repository, "cannot list {}: {}", base.string(), ec.message());
@@ -196,7 +199,9 @@ Result<std::vector<std::string>> PosixStorage::loose_permissions() const {
         const unsigned mode = st.st_mode & 07777;
         const unsigned allowed = S_ISDIR(st.st_mode) ? k_directory_mode : k_file_mode;
         if ((mode & ~allowed) == 0) return;
-        const fs::path relative = path == m_root ? fs::path(".") : fs::relative(path, m_root, ec);
+        std::error_code relative_error;
+        const fs::path relative =
+            path == m_root ? fs::path(".") : fs::relative(path, m_root, relative_error);
         out.push_back(fmt::format("{} is {:04o} (expected at most {:04o})",
                                   relative.generic_string(), mode, allowed));
     };
