@@ -569,11 +569,21 @@ Status run_verify_command(const Settings& s, const VerifyArgs& args, OutputForma
                   {"blocks", report->blocks},
                   {"wal_files", report->wal_files},
                   {"unreferenced_packs", report->unreferenced_packs},
+                  {"loose_permissions", report->loose_permissions},
+                  {"permission_warnings", report->permission_warnings},
                   {"problems", problems}};
         add_repository_json(j, s, options.repository);
         print_json(j);
     } else {
         std::printf("repository %s\n", s.describe_repository(options.repository).c_str());
+        for (const auto& w : report->permission_warnings)
+            std::printf("WARNING permissions: %s\n", w.c_str());
+        if (report->loose_permissions > 0) {
+            std::printf(
+                "WARNING %zu file(s) and directories of the repository are open to other "
+                "users (expected 0640 / 0750; fix with chmod -R g-w,o-rwx)\n",
+                report->loose_permissions);
+        }
         for (const auto& p : report->problems) {
             std::printf("PROBLEM %s: %s\n", p.object.c_str(), p.message.c_str());
             for (const auto& a : p.affected)

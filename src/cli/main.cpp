@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <new>
 
 #include <CLI/CLI.hpp>
 
@@ -40,6 +41,22 @@ void add_settings(CLI::App* cmd, Common& common, std::initializer_list<const cha
 
 void add_json(CLI::App* cmd, Common& common) {
     cmd->add_flag("--json", common.json, "print the result as JSON");
+}
+
+// Last resort for an exception that escaped a command: by the time it is caught here the stack
+// has unwound, so the command's locks are released; the user still gets one line and the
+// documented exit status (an uncaught exception would abort without unwinding).
+template <typename Command>
+Status run_catching_exceptions(Command& command) {
+    try {
+        return command();
+    } catch (const std::filesystem::filesystem_error& e) {
+        return fail(ErrorCode::io, "{}", e.what());
+    } catch (const std::bad_alloc&) {
+        return fail(ErrorCode::io, "out of memory");
+    } catch (const std::exception& e) {
+        return fail(ErrorCode::internal, "internal error: {} (a bug: please report it)", e.what());
+    }
 }
 
 }  // namespace
@@ -244,7 +261,7 @@ int main(int argc, char** argv) {
     }
 
     const OutputFormat format = common.json ? OutputFormat::json : OutputFormat::text;
-    Status status = [&]() -> Status {
+    auto run = [&]() -> Status {
         auto settings_result = Settings::resolve(
             common.flags,
             common.config.empty() ? std::nullopt : std::optional<std::string>(common.config));
@@ -274,7 +291,8 @@ int main(int argc, char** argv) {
         if (*copy) return run_copy_command(settings, copy_args, format);
         if (*demo) return run_demo_command(settings, demo_args, format);
         return fail(ErrorCode::usage, "no command given");
-    }();
+    };
+    const Status status = run_catching_exceptions(run);
     if (!status) {
         std::fprintf(stderr, "lifeboat: error: %s\n", status.error().message.c_str());
         // PostgreSQL reads statuses 1..125 from restore_command as "file not archived" and ends

@@ -48,6 +48,7 @@ repo::ManifestEntry manifest_entry(const DataEntry& entry) {
             m.type = repo::EntryType::file;
             break;
         case DataEntryType::tablespace_link:
+        case DataEntryType::symlink:
             m.type = repo::EntryType::symlink;
             m.link_target = entry.link_target;
             break;
@@ -160,12 +161,13 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     packs = std::move(adopted.packs);
 
     const auto start = LB_TRY(postgres::start_backup(conn, "lifeboat"));
+    std::error_code path_error;  // fs::absolute fails only without a current directory
     repo::Manifest& manifest = outcome.manifest;
     manifest.id = LB_TRY(unique_backup_id(repository.storage(), start.start_time));
     manifest.source = repo::SourceInfo{"postgres",
                                        cluster.system_identifier,
                                        cluster.server_version,
-                                       fs::absolute(pgdata).string(),
+                                       fs::absolute(pgdata, path_error).string(),
                                        cluster.wal_segment_size,
                                        cluster.data_checksums,
                                        cluster.block_size};

@@ -77,7 +77,7 @@ Result<std::map<std::uint32_t, fs::path>> tablespace_locations(const RestoreOpti
                         "refusing to restore tablespace {} over the source's own {}", t.oid,
                         t.location);
         }
-        out[t.oid] = fs::absolute(dir);
+        out[t.oid] = fs::absolute(dir, ec);
     }
     return out;
 }
@@ -345,6 +345,9 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     for (const auto& m : manifests) {
         if (m.id == reach->backup_id) manifest = &m;
     }
+    // A manifest that would write outside the target (forged, or damaged) is refused before
+    // anything is created.
+    LB_CHECK(repo::check_entries_safe(*manifest));
     LB_CHECK(refuse_unsafe_target(options, *manifest));
     auto tablespace_dirs = LB_TRY(tablespace_locations(options, *manifest));
     const repo::BlockIndex index = LB_TRY(repo::load_block_index(repository.storage()));
@@ -352,8 +355,11 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     RestoreOutcome outcome;
     outcome.backup_id = manifest->id;
     outcome.target = options.target;
-    outcome.target_dir = fs::absolute(options.target_dir);
-    const bool existed = fs::exists(options.target_dir);
+    std::error_code path_error;
+    outcome.target_dir = fs::absolute(options.target_dir, path_error);
+    // The non-throwing overloads: a target below a directory we may not enter is an error to
+    // report, not an exception that skips releasing the lock.
+    const bool existed = fs::exists(options.target_dir, path_error);
     auto undo = [&](const Error& error) -> Result<RestoreOutcome> {
         // Nothing half-restored may look like a usable instance.
         std::error_code ec;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <thread>
 
 #include "io/file.hpp"
@@ -13,40 +14,185 @@
 
 namespace lifeboat::engine {
 
+std::uint32_t restored_directory_mode(std::uint32_t recorded) {
+    return (recorded & 0750) | 0700;
+}
+
+std::uint32_t restored_file_mode(std::uint32_t recorded) {
+    return (recorded & 0640) | 0600;
+}
+
 namespace {
 
-Status write_file_entry(const MaterializeOptions& options, const repo::ManifestEntry& entry,
-                        repo::BlockReader& reader, std::string& block,
-                        std::atomic<std::uint64_t>& bytes_done) {
-    const fs::path path = options.target_dir / entry.path;
-    File file = LB_TRY(File::open(path, OpenMode::create_new, 0600));
-    std::uint64_t offset = 0;
-    for (const auto& id : entry.blocks) {
-        const auto location = options.index->find(id);
-        if (!location) {
+// An owned directory descriptor.
+class DirFd {
+  public:
+    explicit DirFd(int fd = -1) : m_fd(fd) {}
+    DirFd(DirFd&& other) noexcept : m_fd(other.m_fd) { other.m_fd = -1; }
+    DirFd& operator=(DirFd&& other) noexcept {
+        std::swap(m_fd, other.m_fd);
+        return *this;
+    }
+    DirFd(const DirFd&) = delete;
+    ~DirFd() {
+        if (m_fd >= 0) ::close(m_fd);
+    }
+    int get() const { return m_fd; }
+
+  private:
+    int m_fd;
+};
+
+Result<DirFd> open_root(const fs::path& dir) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return fail(ErrorCode::io, "cannot open directory {}: {}", dir.string(), errno_text(errno));
+    return DirFd(fd);
+}
+
+// Where an entry lives: the directory it is resolved from, its path below it, and that
+// directory's name for messages.
+struct Place {
+    int base = -1;
+    std::string relative;
+    const fs::path* base_path = nullptr;
+};
+
+class Writer {
+  public:
+    Writer(const MaterializeOptions& options, DirFd root, std::map<std::uint32_t, DirFd> spaces)
+        : m_options(options), m_root(std::move(root)), m_spaces(std::move(spaces)) {}
+
+    // Files below pg_tblspc/<oid>/ go to the tablespace's new directory.
+    Place place_of(const std::string& path) const {
+        const auto slash = path.find('/', std::string_view("pg_tblspc/").size());
+        if (slash != std::string::npos) {
+            if (const auto oid =
+                    repo::tablespace_link_oid(std::string_view(path).substr(0, slash))) {
+                if (auto it = m_spaces.find(*oid); it != m_spaces.end()) {
+                    return {it->second.get(), path.substr(slash + 1),
+                            &m_options.tablespace_dirs.at(*oid)};
+                }
+            }
+        }
+        return {m_root.get(), path, &m_options.target_dir};
+    }
+
+    // Opens the parent directory of `place`, creating missing directories (0700), never
+    // following a link. Returns it and the last component.
+    Result<std::pair<DirFd, std::string>> open_parent(const Place& place) const {
+        DirFd dir(::fcntl(place.base, F_DUPFD_CLOEXEC, 0));
+        if (dir.get() < 0) return fail(ErrorCode::io, "cannot duplicate a descriptor");
+        std::size_t start = 0;
+        for (std::size_t slash = place.relative.find('/'); slash != std::string::npos;
+             start = slash + 1, slash = place.relative.find('/', start)) {
+            const std::string part = place.relative.substr(start, slash - start);
+            int fd =
+                ::openat(dir.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd < 0 && errno == ENOENT) {
+                if (::mkdirat(dir.get(), part.c_str(), 0700) != 0 && errno != EEXIST)
+                    return io_error(place, "cannot create directory");
+                fd = ::openat(dir.get(), part.c_str(),
+                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            }
+            if (fd < 0) return io_error(place, "cannot open its directory (a link or a file?)");
+            dir = DirFd(fd);
+        }
+        return std::pair{std::move(dir), place.relative.substr(start)};
+    }
+
+    Status make_directory(const repo::ManifestEntry& entry) const {
+        const Place place = place_of(entry.path);
+        auto [parent, name] = LB_TRY(open_parent(place));
+        if (::mkdirat(parent.get(), name.c_str(), 0700) != 0 && errno != EEXIST)
+            return io_error(place, "cannot create directory");
+        DirFd dir(
+            ::openat(parent.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (dir.get() < 0) return io_error(place, "cannot open directory (a link or a file?)");
+        if (::fchmod(dir.get(), restored_directory_mode(entry.mode)) != 0)
+            return io_error(place, "cannot set the mode of");
+        return {};
+    }
+
+    Status make_link(const repo::ManifestEntry& entry) const {
+        const Place place = place_of(entry.path);
+        auto [parent, name] = LB_TRY(open_parent(place));
+        std::string target = entry.link_target;
+        if (const auto oid = repo::tablespace_link_oid(entry.path)) {
+            // A tablespace: its contents go to the new location the caller chose.
+            auto it = m_options.tablespace_dirs.find(*oid);
+            if (it == m_options.tablespace_dirs.end())
+                return fail(ErrorCode::corrupt, "backup {}: no location for tablespace {}",
+                            m_options.manifest->id, *oid);
+            target = it->second.string();
+        }
+        if (::symlinkat(target.c_str(), parent.get(), name.c_str()) != 0)
+            return io_error(place, fmt::format("cannot link to {}", target));
+        return {};
+    }
+
+    Status write_file(const repo::ManifestEntry& entry, repo::BlockReader& reader,
+                      std::string& block, std::atomic<std::uint64_t>& bytes_done) const {
+        const Place place = place_of(entry.path);
+        auto [parent, name] = LB_TRY(open_parent(place));
+        const int fd = ::openat(parent.get(), name.c_str(),
+                                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) return io_error(place, "cannot create");
+        File file = File::adopt(fd, *place.base_path / place.relative);
+        std::uint64_t offset = 0;
+        for (const auto& id : entry.blocks) {
+            const auto location = m_options.index->find(id);
+            if (!location) {
+                return fail(ErrorCode::corrupt,
+                            "backup {}: file {}: block {} is missing from the repository",
+                            m_options.manifest->id, entry.path, id.hex());
+            }
+            auto status = repo::read_block(*m_options.storage, *location->pack_id, id,
+                                           location->placement, reader, block, *m_options.hasher);
+            if (!status) {
+                return std::unexpected(status.error().context("backup {}: file {}",
+                                                              m_options.manifest->id, entry.path));
+            }
+            LB_CHECK(file.write_at(offset, block));
+            offset += block.size();
+            bytes_done += block.size();
+        }
+        if (offset != entry.size) {
             return fail(ErrorCode::corrupt,
-                        "backup {}: file {}: block {} is missing from the repository",
-                        options.manifest->id, entry.path, id.hex());
+                        "backup {}: file {}: restored {} bytes, manifest says {}",
+                        m_options.manifest->id, entry.path, offset, entry.size);
         }
-        auto status = repo::read_block(*options.storage, *location->pack_id, id,
-                                       location->placement, reader, block, *options.hasher);
-        if (!status) {
-            return std::unexpected(
-                status.error().context("backup {}: file {}", options.manifest->id, entry.path));
-        }
-        LB_CHECK(file.write_at(offset, block));
-        offset += block.size();
-        bytes_done += block.size();
+        if (::fchmod(fd, restored_file_mode(entry.mode)) != 0)
+            return io_error(place, "cannot set the mode of");
+        const struct timespec times[2] = {{entry.mtime, entry.mtime_nsec},
+                                          {entry.mtime, entry.mtime_nsec}};
+        ::futimens(fd, times);
+        return file.close();
     }
-    if (offset != entry.size) {
-        return fail(ErrorCode::corrupt, "backup {}: file {}: restored {} bytes, manifest says {}",
-                    options.manifest->id, entry.path, offset, entry.size);
+
+  private:
+    Error io_error_value(const Place& place, std::string_view what) const {
+        const int err = errno;
+        return Error{ErrorCode::io,
+                     fmt::format("{} {}: {}", what, (*place.base_path / place.relative).string(),
+                                 errno_text(err))};
     }
-    LB_CHECK(file.close());
-    ::chmod(path.c_str(), entry.mode);
-    const struct timespec times[2] = {{entry.mtime, entry.mtime_nsec},
-                                      {entry.mtime, entry.mtime_nsec}};
-    ::utimensat(AT_FDCWD, path.c_str(), times, 0);
+    std::unexpected<Error> io_error(const Place& place, std::string_view what) const {
+        return std::unexpected(io_error_value(place, what));
+    }
+
+    const MaterializeOptions& m_options;
+    DirFd m_root;
+    std::map<std::uint32_t, DirFd> m_spaces;
+};
+
+// Creates `dir` (and missing parents) 0700 whatever the umask, and makes `dir` itself 0700:
+// PostgreSQL refuses a data directory open to others.
+Status prepare_directory(const fs::path& dir) {
+    LB_CHECK(ensure_directory(dir, 0700));
+    if (::chmod(dir.c_str(), 0700) != 0)
+        return fail(ErrorCode::io, "cannot set the mode of {}: {}", dir.string(),
+                    errno_text(errno));
     return {};
 }
 
@@ -54,36 +200,32 @@ Status write_file_entry(const MaterializeOptions& options, const repo::ManifestE
 
 Result<MaterializeStats> materialize_backup(const MaterializeOptions& options) {
     const repo::Manifest& manifest = *options.manifest;
-    LB_CHECK(ensure_directory(options.target_dir));
-    ::chmod(options.target_dir.c_str(), 0700);
+    LB_CHECK(repo::check_entries_safe(manifest));
+    LB_CHECK(prepare_directory(options.target_dir));
+    DirFd root = LB_TRY(open_root(options.target_dir));
+    std::map<std::uint32_t, DirFd> spaces;
+    for (const auto& entry : manifest.entries) {
+        const auto oid = repo::tablespace_link_oid(entry.path);
+        if (entry.type != repo::EntryType::symlink || !oid) continue;
+        auto it = options.tablespace_dirs.find(*oid);
+        if (it == options.tablespace_dirs.end()) {
+            return fail(ErrorCode::corrupt, "backup {}: no location for tablespace {}", manifest.id,
+                        *oid);
+        }
+        LB_CHECK(prepare_directory(it->second));
+        spaces.emplace(*oid, LB_TRY(open_root(it->second)));
+    }
+    const Writer writer(options, std::move(root), std::move(spaces));
     std::vector<const repo::ManifestEntry*> files;
     MaterializeStats stats;
     for (const auto& entry : manifest.entries) {
-        const fs::path path = options.target_dir / entry.path;
         switch (entry.type) {
-            case repo::EntryType::directory: {
-                LB_CHECK(ensure_directory(path));
-                ::chmod(path.c_str(), entry.mode ? entry.mode : 0700);
+            case repo::EntryType::directory:
+                LB_CHECK(writer.make_directory(entry));
                 break;
-            }
-            case repo::EntryType::symlink: {
-                // A tablespace: its contents go to the new location the caller chose.
-                const auto oid =
-                    static_cast<std::uint32_t>(std::strtoul(path.filename().c_str(), nullptr, 10));
-                auto it = options.tablespace_dirs.find(oid);
-                if (it == options.tablespace_dirs.end()) {
-                    return fail(ErrorCode::internal, "no location for tablespace {}", oid);
-                }
-                LB_CHECK(ensure_directory(it->second));
-                ::chmod(it->second.c_str(), 0700);
-                std::error_code ec;
-                fs::create_symlink(it->second, path, ec);
-                if (ec) {
-                    return fail(ErrorCode::io, "cannot link {} to {}: {}", path.string(),
-                                it->second.string(), ec.message());
-                }
+            case repo::EntryType::symlink:
+                LB_CHECK(writer.make_link(entry));
                 break;
-            }
             case repo::EntryType::file:
                 files.push_back(&entry);
                 stats.bytes += entry.size;
@@ -100,8 +242,7 @@ Result<MaterializeStats> materialize_backup(const MaterializeOptions& options) {
     Status written = [&] {
         PeriodicProgress progress(options.progress, "writing files", bytes_done, stats.bytes);
         return parallel_for(files.size(), jobs, [&](std::size_t i, unsigned worker) {
-            return write_file_entry(options, *files[i], readers[worker], buffers[worker],
-                                    bytes_done);
+            return writer.write_file(*files[i], readers[worker], buffers[worker], bytes_done);
         });
     }();
     LB_CHECK(written);

@@ -1,5 +1,15 @@
 // Writes the files of one backup into a directory, in parallel, checking every block against its
 // id as it is decoded (a damaged block fails the restore instead of producing a wrong file).
+//
+// Nothing a manifest says can make it write outside the target directory and the tablespace
+// directories the caller chose: the manifest is refused first (repo::check_entries_safe: ErrorCode
+// corrupt, nothing written) when any entry is unsafe, and every path is then resolved one
+// component at a time from the directory it belongs to without following links (openat with
+// O_NOFOLLOW), so even a link created meanwhile is never written through. Tablespace links
+// (pg_tblspc/<oid>) point where the caller chose, whatever the manifest says; other links are
+// recreated as recorded, and nothing is written below them. Modes are masked: directories
+// (mode & 0750) | 0700, files (mode & 0640) | 0600: never setuid, setgid, sticky, nor writable or
+// readable by others. The target directory itself is made 0700 (PostgreSQL requires it).
 #pragma once
 
 #include <atomic>
@@ -29,5 +39,9 @@ struct MaterializeStats {
 };
 
 Result<MaterializeStats> materialize_backup(const MaterializeOptions& options);
+
+// The modes restore gives directories and files whatever the manifest records.
+std::uint32_t restored_directory_mode(std::uint32_t recorded);
+std::uint32_t restored_file_mode(std::uint32_t recorded);
 
 }  // namespace lifeboat::engine

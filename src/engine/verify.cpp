@@ -69,6 +69,23 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
         manifests.push_back(std::move(*manifest));
     }
     report.backups = manifests.size();
+    for (const auto& m : manifests) {
+        for (const auto& unsafe : repo::find_unsafe_entries(m)) {
+            std::string path = unsafe.path;
+            for (char& c : path)
+                if (static_cast<unsigned char>(c) < 0x20) c = '?';
+            verifier.problem(
+                repo::manifest_key(m.id),
+                fmt::format("entry '{}' must never be restored: {}", path, unsafe.reason),
+                {"backup " + m.id});
+        }
+    }
+    if (!options.backup_id) {
+        auto loose = LB_TRY(repository.loose_permissions());
+        report.loose_permissions = loose.size();
+        if (loose.size() > k_max_permission_warnings) loose.resize(k_max_permission_warnings);
+        report.permission_warnings = std::move(loose);
+    }
 
     // A damaged index object is named (with the backups that wrote it) instead of aborting.
     const repo::BlockIndex index =

@@ -1,6 +1,9 @@
 // verify: reads back everything the selected backups need — every block (checked against its id),
 // every pack envelope, and the WAL from each backup's start to the end of its gap-free run — and
-// reports each problem naming the object, and the backups and files it affects.
+// reports each problem naming the object, and the backups and files it affects. A manifest entry
+// that restore would refuse (repo::find_unsafe_entries: a path leaving the target, a link where
+// none may be, setuid bits, ...) is a problem too. Looser file modes in a local repository are
+// warnings, not problems.
 #pragma once
 
 #include <optional>
@@ -25,6 +28,8 @@ struct VerifyProblem {
     std::vector<std::string> affected;  // "backup X file Y" / "backup X"
 };
 
+inline constexpr std::size_t k_max_permission_warnings = 20;
+
 struct VerifyReport {
     std::size_t backups = 0;
     std::size_t packs = 0;
@@ -32,6 +37,10 @@ struct VerifyReport {
     std::size_t wal_files = 0;
     std::size_t unreferenced_packs = 0;  // left by interrupted backups; adopted by the next one
     std::vector<VerifyProblem> problems;
+    // A local repository's files and directories readable or writable beyond owner and group
+    // (looser than 0640 / 0750): "<path> is <mode> ...", at most k_max_permission_warnings.
+    std::vector<std::string> permission_warnings;
+    std::size_t loose_permissions = 0;  // how many in all
     bool ok() const { return problems.empty(); }
 };
 

@@ -15,6 +15,8 @@ enum class OpenMode { read, create_new, create_truncate, read_write };
 class File {
   public:
     static Result<File> open(const fs::path& path, OpenMode mode, int permissions = 0644);
+    // Takes ownership of an open descriptor (e.g. from openat); `path` is for messages.
+    static File adopt(int fd, fs::path path) { return File(fd, std::move(path)); }
     File() = default;
     File(File&& other) noexcept;
     File& operator=(File&& other) noexcept;

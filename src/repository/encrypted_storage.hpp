@@ -35,6 +35,7 @@ class EncryptedStorage final : public Storage {
     Status remove_if_exists(const std::string& key) override;
 
     Storage& inner() { return *m_inner; }
+    const Storage& inner() const { return *m_inner; }
 
   private:
     friend class EncryptedUpload;

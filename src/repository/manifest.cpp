@@ -1,6 +1,9 @@
 #include "repository/manifest.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <set>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -164,6 +167,127 @@ Manifest from_json(const json& j) {
 }
 
 }  // namespace
+
+std::optional<std::uint32_t> tablespace_link_oid(std::string_view path) {
+    constexpr std::string_view prefix = "pg_tblspc/";
+    if (!path.starts_with(prefix)) return std::nullopt;
+    const std::string_view digits = path.substr(prefix.size());
+    if (digits.empty() || digits.size() > 10 || digits.front() == '0') return std::nullopt;
+    std::uint32_t oid = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), oid);
+    if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+    return oid;
+}
+
+namespace {
+
+// Files restore writes itself, and pg_wal, which recovery fills: a link there would make restore
+// or the restored server write wherever it points.
+constexpr std::string_view k_names_restore_writes[] = {"backup_label",
+                                                       "tablespace_map",
+                                                       "recovery.signal",
+                                                       "standby.signal",
+                                                       "postgresql.conf",
+                                                       "pg_hba.conf",
+                                                       "pg_ident.conf",
+                                                       "postgresql.auto.conf",
+                                                       "lifeboat-restore.log",
+                                                       "pg_wal",
+                                                       "postmaster.pid",
+                                                       "postmaster.opts",
+                                                       "pg_tblspc",
+                                                       "global",
+                                                       "base",
+                                                       "PG_VERSION"};
+
+std::optional<std::string> path_problem(std::string_view path) {
+    if (path.empty()) return "empty path";
+    if (path.size() > 4095) return "path longer than PATH_MAX";
+    if (path.find('\0') != std::string_view::npos) return "path contains a NUL byte";
+    if (path.front() == '/') return "absolute path";
+    std::size_t start = 0;
+    for (;;) {
+        const std::size_t slash = path.find('/', start);
+        const std::string_view part =
+            path.substr(start, slash == std::string_view::npos ? path.npos : slash - start);
+        if (part.empty()) return "empty path component";
+        if (part == ".") return "'.' path component";
+        if (part == "..") return "'..' path component";
+        if (part.size() > 255) return "path component longer than NAME_MAX";
+        if (slash == std::string_view::npos) break;
+        start = slash + 1;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<UnsafeEntry> find_unsafe_entries(const Manifest& manifest) {
+    std::vector<UnsafeEntry> out;
+    std::set<std::uint32_t> tablespaces;
+    for (const auto& t : manifest.tablespaces)
+        tablespaces.insert(t.oid);
+    // Every valid path and its type, to judge what lies below what.
+    std::unordered_map<std::string_view, EntryType> types;
+    for (const auto& e : manifest.entries) {
+        if (auto problem = path_problem(e.path)) {
+            out.push_back({e.path, *problem});
+            continue;
+        }
+        if (!types.emplace(e.path, e.type).second) out.push_back({e.path, "duplicate path"});
+    }
+    for (const auto& e : manifest.entries) {
+        if (path_problem(e.path)) continue;
+        // The nearest enclosing entry that is not a directory decides.
+        for (std::size_t slash = e.path.find('/'); slash != std::string::npos;
+             slash = e.path.find('/', slash + 1)) {
+            const std::string_view parent = std::string_view(e.path).substr(0, slash);
+            auto it = types.find(parent);
+            if (it == types.end() || it->second == EntryType::directory) continue;
+            if (it->second == EntryType::symlink && tablespace_link_oid(parent)) continue;
+            out.push_back(
+                {e.path, fmt::format("lies below {} {}",
+                                     it->second == EntryType::file ? "file" : "link", parent)});
+            break;
+        }
+        if (e.type == EntryType::symlink) {
+            if (const auto oid = tablespace_link_oid(e.path)) {
+                if (!tablespaces.contains(*oid))
+                    out.push_back({e.path, fmt::format("link for unknown tablespace {}", *oid)});
+            } else if (std::find(std::begin(k_names_restore_writes),
+                                 std::end(k_names_restore_writes),
+                                 e.path) != std::end(k_names_restore_writes)) {
+                out.push_back({e.path, "a link where restore or recovery writes"});
+            } else if (e.path.starts_with("pg_tblspc/") &&
+                       e.path.find('/', std::string_view("pg_tblspc/").size()) ==
+                           std::string::npos) {
+                out.push_back({e.path, "a link in pg_tblspc that is not a tablespace"});
+            }
+            if (e.link_target.empty() || e.link_target.find('\0') != std::string::npos ||
+                e.link_target.size() > 4095) {
+                out.push_back({e.path, "invalid link target"});
+            }
+        } else if ((e.mode & 07000) != 0) {
+            out.push_back({e.path, fmt::format("mode {:04o} has setuid, setgid or sticky bits",
+                                               e.mode & 07777)});
+        }
+    }
+    return out;
+}
+
+Status check_entries_safe(const Manifest& manifest) {
+    const auto unsafe = find_unsafe_entries(manifest);
+    if (unsafe.empty()) return {};
+    std::string path = unsafe.front().path;
+    for (char& c : path)
+        if (static_cast<unsigned char>(c) < 0x20) c = '?';  // one line, whatever the path holds
+    return fail(ErrorCode::corrupt,
+                "backup {}: refusing to restore: entry '{}': {}{} (no backup writes such an "
+                "entry: the manifest is forged or damaged; nothing was restored)",
+                manifest.id, path, unsafe.front().reason,
+                unsafe.size() > 1 ? fmt::format(", and {} more unsafe entries", unsafe.size() - 1)
+                                  : std::string());
+}
 
 Status write_manifest(Storage& storage, const Manifest& manifest) {
     const std::string object = LB_TRY(

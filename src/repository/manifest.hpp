@@ -78,6 +78,21 @@ struct Manifest {
 
 std::string manifest_key(const std::string& backup_id);
 
+// An entry a restore must not materialise as it stands (docs/repository-format.md, "Entry
+// safety"): a path that is empty, absolute, has an empty, "." or ".." component, a NUL, or lies
+// below a link (other than a tablespace link, whose contents restore places itself) or below a
+// file; a duplicate path; a tablespace link with no tablespace; a link where restore writes its
+// own files; a mode with setuid, setgid or sticky bits. None of these comes from a real backup.
+struct UnsafeEntry {
+    std::string path;
+    std::string reason;
+};
+std::vector<UnsafeEntry> find_unsafe_entries(const Manifest& manifest);
+// The first unsafe entry as an ErrorCode::corrupt error naming the backup and the entry.
+Status check_entries_safe(const Manifest& manifest);
+// The tablespace oid when `path` is "pg_tblspc/<oid>" (a tablespace link's place).
+std::optional<std::uint32_t> tablespace_link_oid(std::string_view path);
+
 // Publishes the manifest (never replacing an existing one).
 Status write_manifest(Storage& storage, const Manifest& manifest);
 Result<Manifest> read_manifest(const Storage& storage, const std::string& backup_id);

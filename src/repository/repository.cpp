@@ -1,5 +1,8 @@
 #include "repository/repository.hpp"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -177,9 +180,16 @@ Result<Repository> Repository::init(const std::string& location, RepositoryConfi
         working = unlocked;
     }
     if (local) {
-        LB_CHECK(ensure_directory(root));
+        LB_CHECK(ensure_directory(root, 0750));
+        // An empty directory the operator made keeps what it had, minus anything beyond 0750.
+        struct stat st {};
+        if (::stat(root.c_str(), &st) == 0 && (st.st_mode & 07777 & ~0750u) != 0 &&
+            ::chmod(root.c_str(), st.st_mode & 0750) != 0) {
+            return fail(ErrorCode::repository, "cannot set the mode of {}: {}", root.string(),
+                        errno_text(errno));
+        }
         for (const char* dir : {"data", "index", "backups", "wal", "locks", "tmp"}) {
-            LB_CHECK(ensure_directory(root / dir));
+            LB_CHECK(ensure_directory(root / dir, 0750));
         }
     }
     json j = {{"format", k_format_version},
@@ -193,6 +203,13 @@ Result<Repository> Repository::init(const std::string& location, RepositoryConfi
         LB_TRY(encode_object(ObjectKind::config, j.dump(2) + "\n", PayloadCompression::none));
     LB_CHECK(storage->write(std::string(k_config_key), object, Overwrite::never));
     return with_keys(std::move(storage), std::move(config), working ? &*working : nullptr);
+}
+
+Result<std::vector<std::string>> Repository::loose_permissions() const {
+    const Storage* base = m_storage.get();
+    if (auto* encrypted = dynamic_cast<const EncryptedStorage*>(base)) base = &encrypted->inner();
+    if (auto* posix = dynamic_cast<const PosixStorage*>(base)) return posix->loose_permissions();
+    return std::vector<std::string>{};
 }
 
 Status Repository::clean_stale_temporaries() {

@@ -47,6 +47,10 @@ class Repository {
     const BlockHasher& block_hasher() const { return m_hasher; }
     bool encrypted() const { return m_config.encryption.has_value(); }
 
+    // A local repository's files and directories whose modes are looser than 0640 / 0750
+    // (PosixStorage::loose_permissions); nothing for an object store.
+    Result<std::vector<std::string>> loose_permissions() const;
+
     // Removes temporary objects left by dead writers (call before writing).
     Status clean_stale_temporaries();
 

@@ -54,7 +54,7 @@ Status fsync_directory(const fs::path& path) {
 
 Status write_file_atomic(const fs::path& path, std::string_view data, Durability durability) {
     const fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         return fail(ErrorCode::io, "cannot create {}: {}", tmp.string(), errno_text(errno));
     }
@@ -92,6 +92,25 @@ Status ensure_directory(const fs::path& path) {
     fs::create_directories(path, ec);
     if (ec)
         return fail(ErrorCode::io, "cannot create directory {}: {}", path.string(), ec.message());
+    return {};
+}
+
+Status ensure_directory(const fs::path& path, unsigned mode) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) return {};
+    const fs::path parent = path.parent_path();
+    if (!parent.empty() && parent != path) LB_CHECK(ensure_directory(parent, mode));
+    if (::mkdir(path.c_str(), static_cast<mode_t>(mode)) != 0) {
+        const int err = errno;
+        if (err == EEXIST && fs::is_directory(path, ec)) return {};  // made meanwhile
+        return fail(ErrorCode::io, "cannot create directory {}: {}", path.string(),
+                    errno_text(err));
+    }
+    // mkdir applied the umask; the caller asked for exactly `mode`.
+    if (::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) {
+        return fail(ErrorCode::io, "cannot set the mode of {}: {}", path.string(),
+                    errno_text(errno));
+    }
     return {};
 }
 

@@ -17,11 +17,15 @@ Result<std::string> read_file(const fs::path& path);
 enum class Durability { none, fsync };
 
 // Writes `data` to `path` atomically: a temporary file beside it, fsync, rename, fsync of the
-// directory. A reader sees either the old file, nothing, or the complete new one.
+// directory. A reader sees either the old file, nothing, or the complete new one. The file is
+// created 0600 (less if the umask says so): its owner's alone.
 Status write_file_atomic(const fs::path& path, std::string_view data,
                          Durability durability = Durability::fsync);
 
 Status ensure_directory(const fs::path& path);
+// Like ensure_directory, but every directory it creates gets exactly `mode`, whatever the umask
+// (directories that already exist keep theirs).
+Status ensure_directory(const fs::path& path, unsigned mode);
 Result<bool> directory_is_empty_or_missing(const fs::path& path);
 Status fsync_directory(const fs::path& path);
 

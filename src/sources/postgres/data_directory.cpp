@@ -46,12 +46,22 @@ class Scanner {
             }
             const bool in_tblspc_root = relative == "pg_tblspc";
             if (S_ISLNK(st.st_mode) && in_tblspc_root) {
-                LB_CHECK(add_tablespace(name, path, rel));
+                // PostgreSQL names tablespace links by oid and ignores anything else there.
+                if (is_oid(name)) LB_CHECK(add_tablespace(name, path, rel));
                 continue;
             }
             if (S_ISLNK(st.st_mode)) {
-                // pg_wal may be a link (initdb -X); it is restored as a plain directory.
-                if (::stat(path.c_str(), &st) != 0) continue;
+                if (relative.empty() && std::find(std::begin(k_followed_top_level_links),
+                                                  std::end(k_followed_top_level_links),
+                                                  name) != std::end(k_followed_top_level_links)) {
+                    // pg_wal may be a link (initdb -X), configuration files may be links to
+                    // /etc: read through them; a restore puts plain directories and files there.
+                    if (::stat(path.c_str(), &st) != 0) continue;
+                } else {
+                    if (is_excluded_from_backup(rel, false)) continue;
+                    LB_CHECK(add_link(rel, path, st));
+                    continue;
+                }
             }
             const bool is_dir = S_ISDIR(st.st_mode);
             if (is_excluded_from_backup(rel, is_dir)) continue;
@@ -63,6 +73,9 @@ class Scanner {
             entry.mtime = st.st_mtim.tv_sec;
             entry.mtime_nsec = st.st_mtim.tv_nsec;
             if (is_dir) {
+                // A followed link that leads back to a directory already walked (or above it)
+                // would walk for ever.
+                if (!m_walked.insert({st.st_dev, st.st_ino}).second) continue;
                 entry.type = DataEntryType::directory;
                 m_out.entries.push_back(entry);
                 LB_CHECK(walk_contents(path, rel));
@@ -81,7 +94,19 @@ class Scanner {
         return {};
     }
 
+    Status walk_root(const fs::path& pgdata) {
+        struct stat st {};
+        if (::stat(pgdata.c_str(), &st) == 0) m_walked.insert({st.st_dev, st.st_ino});
+        return walk(pgdata, "");
+    }
+
   private:
+    static bool is_oid(const std::string& name) {
+        return !name.empty() && name.size() <= 10 && name.front() != '0' &&
+               std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+               std::strtoull(name.c_str(), nullptr, 10) <= 0xffffffffull;
+    }
+
     static std::string join(const std::string& a, const std::string& b) {
         return a.empty() ? b : a + "/" + b;
     }
@@ -89,6 +114,22 @@ class Scanner {
     // Excluded contents (pg_wal segments, pg_replslot, …) are filtered file by file inside;
     // the directories themselves are kept so the restored cluster has them.
     Status walk_contents(const fs::path& path, const std::string& rel) { return walk(path, rel); }
+
+    Status add_link(const std::string& rel, const fs::path& path, const struct stat& st) {
+        std::error_code ec;
+        const fs::path target = fs::read_symlink(path, ec);
+        if (ec) return fail(ErrorCode::io, "cannot read link {}: {}", path.string(), ec.message());
+        DataEntry link;
+        link.path = rel;
+        link.absolute = path;
+        link.type = DataEntryType::symlink;
+        link.mode = 0777;
+        link.mtime = st.st_mtim.tv_sec;
+        link.mtime_nsec = st.st_mtim.tv_nsec;
+        link.link_target = target.string();
+        m_out.entries.push_back(link);
+        return {};
+    }
 
     Status add_tablespace(const std::string& name, const fs::path& path, const std::string& rel) {
         std::error_code ec;
@@ -106,6 +147,7 @@ class Scanner {
     }
 
     DataDirectoryScan& m_out;
+    std::set<std::pair<dev_t, ino_t>> m_walked;
 };
 
 }  // namespace
@@ -122,7 +164,7 @@ Result<DataDirectoryScan> scan_data_directory(const fs::path& pgdata) {
     }
     DataDirectoryScan scan;
     Scanner scanner(scan);
-    LB_CHECK(scanner.walk(pgdata, ""));
+    LB_CHECK(scanner.walk_root(pgdata));
     return scan;
 }
 

@@ -13,6 +13,8 @@ namespace lifeboat {
 
 namespace {
 constexpr std::string_view k_tmp_dir = "tmp";
+constexpr unsigned k_directory_mode = 0750;
+constexpr unsigned k_file_mode = 0640;
 
 Timestamp to_timestamp(const struct stat& st) {
     return Timestamp{static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000 +
@@ -119,11 +121,14 @@ Result<std::vector<ObjectInfo>> PosixStorage::list(const std::string& prefix) co
             it.disable_recursion_pending();  // uploads in progress are not objects
             continue;
         }
-        if (!it->is_regular_file()) continue;
         struct stat st {};
         if (::stat(it->path().c_str(), &st) != 0) continue;  // removed meanwhile
-        out.push_back(ObjectInfo{fs::relative(it->path(), m_root).generic_string(),
-                                 static_cast<std::uint64_t>(st.st_size), to_timestamp(st)});
+        if (!S_ISREG(st.st_mode)) continue;
+        std::error_code relative_error;
+        const fs::path relative = fs::relative(it->path(), m_root, relative_error);
+        if (relative_error) continue;  // removed meanwhile
+        out.push_back(ObjectInfo{relative.generic_string(), static_cast<std::uint64_t>(st.st_size),
+                                 to_timestamp(st)});
     }
     if (ec) {
         return fail(ErrorCode::repository, "cannot list {}: {}", base.string(), ec.message());
@@ -134,7 +139,7 @@ Result<std::vector<ObjectInfo>> PosixStorage::list(const std::string& prefix) co
 Status PosixStorage::publish(const fs::path& temporary, const std::string& key,
                              Overwrite overwrite) {
     const fs::path target = LB_TRY(path_of(key));
-    LB_CHECK(ensure_directory(target.parent_path()));
+    LB_CHECK(ensure_directory(target.parent_path(), k_directory_mode));
     if (overwrite == Overwrite::allow) {
         if (::rename(temporary.c_str(), target.c_str()) != 0) {
             const int err = errno;
@@ -165,8 +170,14 @@ Status PosixStorage::write(const std::string& key, std::string_view data, Overwr
 Result<std::unique_ptr<Upload>> PosixStorage::start_upload(const std::string& key,
                                                            Overwrite overwrite) {
     LB_CHECK(path_of(key));
-    LB_CHECK(ensure_directory(m_root / k_tmp_dir));
-    File file = LB_TRY(File::open(new_temporary_path(), OpenMode::create_new));
+    LB_CHECK(ensure_directory(m_root / k_tmp_dir, k_directory_mode));
+    const fs::path temporary = new_temporary_path();
+    File file = LB_TRY(File::open(temporary, OpenMode::create_new, k_file_mode));
+    // The umask may have taken bits away or (umask 0) left others' read in; set it exactly.
+    if (::chmod(temporary.c_str(), k_file_mode) != 0) {
+        return fail(ErrorCode::repository, "cannot set the mode of {}: {}", temporary.string(),
+                    errno_text(errno));
+    }
     return std::unique_ptr<Upload>(new PosixUpload(*this, std::move(file), key, overwrite));
 }
 
@@ -177,6 +188,32 @@ Status PosixStorage::remove_if_exists(const std::string& key) {
                     errno_text(errno));
     }
     return {};
+}
+
+Result<std::vector<std::string>> PosixStorage::loose_permissions() const {
+    std::vector<std::string> out;
+    std::error_code ec;
+    auto check = [&](const fs::path& path) {
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) != 0) return;
+        const unsigned mode = st.st_mode & 07777;
+        const unsigned allowed = S_ISDIR(st.st_mode) ? k_directory_mode : k_file_mode;
+        if ((mode & ~allowed) == 0) return;
+        std::error_code relative_error;
+        const fs::path relative =
+            path == m_root ? fs::path(".") : fs::relative(path, m_root, relative_error);
+        out.push_back(fmt::format("{} is {:04o} (expected at most {:04o})",
+                                  relative.generic_string(), mode, allowed));
+    };
+    check(m_root);
+    for (auto it = fs::recursive_directory_iterator(m_root, ec); !ec && it != fs::end(it);
+         it.increment(ec)) {
+        check(it->path());
+    }
+    if (ec) {
+        return fail(ErrorCode::repository, "cannot list {}: {}", m_root.string(), ec.message());
+    }
+    return out;
 }
 
 Status PosixStorage::clean_stale_temporaries() {

@@ -2,6 +2,8 @@
 // write-to-tmp + fsync + rename (Overwrite::allow) or link (Overwrite::never, which fails if the
 // name exists) followed by an fsync of the directory. Temporary files live in <root>/tmp and are
 // named <pid>-<counter>, so a later process can tell whether their writer is still alive.
+// Directories it creates are 0750 and files 0640 whatever the umask (pgBackRest's modes): the
+// repository holds a copy of the database, for its owner and group only.
 #pragma once
 
 #include <sys/stat.h>
@@ -27,6 +29,10 @@ class PosixStorage final : public Storage {
     Result<std::unique_ptr<Upload>> start_upload(const std::string& key,
                                                  Overwrite overwrite) override;
     Status remove_if_exists(const std::string& key) override;
+
+    // Every file and directory under the root whose mode allows more than 0640 / 0750, as
+    // "<relative path> is <mode> (expected at most <mode>)".
+    Result<std::vector<std::string>> loose_permissions() const;
 
     // Removes temporary files whose writing process is gone (or that are older than a day).
     Status clean_stale_temporaries();
