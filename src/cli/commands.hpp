@@ -40,6 +40,7 @@ struct RestoreArgs {
     bool start = false;
     bool archive = false;
     std::vector<std::string> tablespaces;  // OID=DIR
+    std::string timeline;                  // "", an id, "current" or "latest"
 };
 struct ValidateArgs {
     std::string checks;

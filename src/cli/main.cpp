@@ -122,6 +122,9 @@ int main(int argc, char** argv) {
                       "keep the source's archive settings (default: archive_mode = off)");
     restore->add_option("--tablespace", restore_args.tablespaces,
                         "OID=DIR new location of a tablespace (repeatable)");
+    restore->add_option("--timeline", restore_args.timeline,
+                        "timeline to follow: an id, 'current' (the backup's own) or 'latest' "
+                        "(default: the backup's own, or the one later timeline reaching --to)");
     add_json(restore, common);
 
     ValidateArgs validate_args;
