@@ -299,15 +299,14 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
             json ids = json::array();
             for (const auto& r : t.reaches)
                 if (r.consistent) ids.push_back(r.backup_id);
-            timelines.push_back(
-                {{"timeline", t.timeline},
-                 {"parent", t.parent ? json(*t.parent) : json(nullptr)},
-                 {"branch_lsn", t.branch_lsn ? json(*t.branch_lsn) : json(nullptr)},
-                 {"ancestors", t.ancestors},
-                 {"earliest", time_or_null(t.earliest)},
-                 {"latest", time_or_null(t.latest)},
-                 {"backups", ids},
-                 {"problem", t.problem.empty() ? json(nullptr) : json(t.problem)}});
+            timelines.push_back({{"timeline", t.timeline},
+                                 {"parent", t.parent ? json(*t.parent) : json(nullptr)},
+                                 {"branch_lsn", t.branch_lsn ? json(*t.branch_lsn) : json(nullptr)},
+                                 {"ancestors", t.ancestors},
+                                 {"earliest", time_or_null(t.earliest)},
+                                 {"latest", time_or_null(t.latest)},
+                                 {"backups", ids},
+                                 {"problem", t.problem.empty() ? json(nullptr) : json(t.problem)}});
         }
         json backups = json::array();
         for (std::size_t i = 0; i < catalog.backups.size(); ++i) {
@@ -386,8 +385,7 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
         (window.timelines.size() == 1 && window.timelines.front().parent)) {
         for (const auto& t : window.timelines) {
             std::printf("  timeline %u", t.timeline);
-            if (t.parent)
-                std::printf(" (branched off %u at %s)", *t.parent, t.branch_lsn->c_str());
+            if (t.parent) std::printf(" (branched off %u at %s)", *t.parent, t.branch_lsn->c_str());
             if (!t.problem.empty()) {
                 std::printf(": not followed: %s\n", t.problem.c_str());
             } else {

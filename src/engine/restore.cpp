@@ -79,10 +79,9 @@ Result<std::map<std::uint32_t, fs::path>> tablespace_locations(const RestoreOpti
 // Every path is one shell word with % doubled: repository and binary paths may hold quotes,
 // spaces, $(…) or %, and none of it may reach the shell or PostgreSQL's %-expansion as syntax.
 std::string restore_command(const RestoreOptions& options, const std::string& repository_location) {
-    std::string command =
-        fmt::format("{} wal-fetch %f %p --repo {}",
-                    postgres::command_word(options.lifeboat_binary.string()),
-                    postgres::command_word(repository_location));
+    std::string command = fmt::format("{} wal-fetch %f %p --repo {}",
+                                      postgres::command_word(options.lifeboat_binary.string()),
+                                      postgres::command_word(repository_location));
     if (const auto keys = repo::KeySource::from_environment(); keys.key_file) {
         command += " --key-file " + postgres::command_word(keys.key_file->string());
     }
@@ -124,8 +123,9 @@ Result<std::vector<std::string>> write_recovery_settings(const RestoreOptions& o
                            : std::string("target latest"),
         timeline);
     settings += "restore_command = " +
-                LB_TRY(quoted(command, "restore_command (built from the lifeboat binary and "
-                                       "repository paths)")) +
+                LB_TRY(quoted(command,
+                              "restore_command (built from the lifeboat binary and "
+                              "repository paths)")) +
                 "\n";
     settings +=
         "recovery_end_command = ''\narchive_cleanup_command = ''\nprimary_conninfo = ''\n"
@@ -137,9 +137,9 @@ Result<std::vector<std::string>> write_recovery_settings(const RestoreOptions& o
     } else if (options.consistent) {
         target_setting = "recovery_target = 'immediate'\n";
     }
-    for (const std::string_view name : {"recovery_target", "recovery_target_lsn",
-                                        "recovery_target_name", "recovery_target_time",
-                                        "recovery_target_xid"}) {
+    for (const std::string_view name :
+         {"recovery_target", "recovery_target_lsn", "recovery_target_name", "recovery_target_time",
+          "recovery_target_xid"}) {
         if (!target_setting.starts_with(std::string(name) + " ")) {
             settings += fmt::format("{} = ''\n", name);
         }
@@ -403,8 +403,8 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
         if (!port) return undo(port.error());
         outcome.port = *port;
     }
-    auto settings = write_recovery_settings(options, outcome.port, *manifest,
-                                            location_for_commands, reach->timeline);
+    auto settings = write_recovery_settings(options, outcome.port, *manifest, location_for_commands,
+                                            reach->timeline);
     if (!settings) return undo(settings.error());
     outcome.replaced_settings = std::move(*settings);
     outcome.files_seconds = seconds_since(started);

@@ -239,8 +239,7 @@ Result<TimelineRequest> parse_timeline_request(std::string_view text) {
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
     if (text.empty() || ec != std::errc() || end != text.data() + text.size() || id == 0) {
         return fail(ErrorCode::usage,
-                    "--timeline '{}' must be a timeline id (1, 2, …), 'current' or 'latest'",
-                    text);
+                    "--timeline '{}' must be a timeline id (1, 2, …), 'current' or 'latest'", text);
     }
     return TimelineRequest{TimelineRequest::Kind::id, id};
 }
@@ -325,8 +324,7 @@ class Chooser {
         return fail(ErrorCode::outside_window,
                     "{} is reachable from backup {} on timelines {}, whose histories differ; "
                     "choose one with --timeline",
-                    format_iso8601(*target), reaching.front()->backup_id,
-                    timeline_list(reaching));
+                    format_iso8601(*target), reaching.front()->backup_id, timeline_list(reaching));
     }
 
     const std::vector<const BackupReach*>& candidates(std::size_t index) const {
@@ -392,17 +390,16 @@ Result<const BackupReach*> choose_restore(const RestorableWindow& window,
             for (const auto* r : chooser.candidates(*index))
                 if (explicit_id && r->timeline == request.id) shown = r;
             if (!selection.target) {
-                return fail(ErrorCode::outside_window, "backup {} cannot be restored on timeline {}",
-                            own.backup_id, shown->timeline);
+                return fail(ErrorCode::outside_window,
+                            "backup {} cannot be restored on timeline {}", own.backup_id,
+                            shown->timeline);
             }
-            return fail(ErrorCode::outside_window, "backup {} cannot reach {}: it covers {} .. {}{}",
-                        own.backup_id, format_iso8601(*selection.target),
-                        format_iso8601(shown->from),
-                        shown->to ? format_iso8601(*shown->to)
-                                  : std::string("(no archived commit yet)"),
-                        shown->timeline == own.timeline
-                            ? std::string()
-                            : fmt::format(" on timeline {}", shown->timeline));
+            return fail(
+                ErrorCode::outside_window, "backup {} cannot reach {}: it covers {} .. {}{}",
+                own.backup_id, format_iso8601(*selection.target), format_iso8601(shown->from),
+                shown->to ? format_iso8601(*shown->to) : std::string("(no archived commit yet)"),
+                shown->timeline == own.timeline ? std::string()
+                                                : fmt::format(" on timeline {}", shown->timeline));
         }
         return reach;
     }

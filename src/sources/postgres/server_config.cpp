@@ -33,11 +33,11 @@ std::string command_word(std::string_view text) {
 
 const std::vector<std::string_view>& recovery_setting_names() {
     static const std::vector<std::string_view> names = {
-        "recovery_target",          "recovery_target_lsn",       "recovery_target_name",
-        "recovery_target_time",     "recovery_target_xid",       "recovery_target_inclusive",
-        "recovery_target_timeline", "recovery_target_action",    "restore_command",
-        "recovery_end_command",     "archive_cleanup_command",   "primary_conninfo",
-        "primary_slot_name",        "recovery_min_apply_delay",  "promote_trigger_file",
+        "recovery_target",          "recovery_target_lsn",      "recovery_target_name",
+        "recovery_target_time",     "recovery_target_xid",      "recovery_target_inclusive",
+        "recovery_target_timeline", "recovery_target_action",   "restore_command",
+        "recovery_end_command",     "archive_cleanup_command",  "primary_conninfo",
+        "primary_slot_name",        "recovery_min_apply_delay", "promote_trigger_file",
     };
     return names;
 }

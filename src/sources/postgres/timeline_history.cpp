@@ -60,7 +60,8 @@ Result<TimelineHistory> parse_timeline_history(std::uint32_t timeline, std::stri
         std::uint32_t parent = 0;
         const auto [after_id, ec] = std::from_chars(line.data(), line.data() + line.size(), parent);
         if (ec != std::errc() || after_id == line.data()) return bad("no timeline id");
-        std::string_view rest(after_id, static_cast<std::size_t>(line.data() + line.size() - after_id));
+        std::string_view rest(after_id,
+                              static_cast<std::size_t>(line.data() + line.size() - after_id));
         if (rest.empty() || (rest.front() != '\t' && rest.front() != ' '))
             return bad("no switch position after the timeline id");
         rest = trim(rest);
@@ -70,8 +71,8 @@ Result<TimelineHistory> parse_timeline_history(std::uint32_t timeline, std::stri
         const std::string_view reason =
             lsn_end == std::string_view::npos ? std::string_view() : trim(rest.substr(lsn_end));
         if (parent == 0 || parent >= timeline) {
-            return bad(fmt::format("timeline {} cannot be an ancestor of timeline {}", parent,
-                                   timeline));
+            return bad(
+                fmt::format("timeline {} cannot be an ancestor of timeline {}", parent, timeline));
         }
         if (!history.ancestors.empty()) {
             const auto& previous = history.ancestors.back();
