@@ -70,6 +70,7 @@ struct DrillArgs {
     bool latest = false;
     std::string checks;
     bool keep = false;
+    std::string timeline;  // as restore --timeline
 };
 struct ReportArgs {
     std::string format = "markdown";

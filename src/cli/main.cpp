@@ -182,6 +182,8 @@ int main(int argc, char** argv) {
     drill->add_option("--to", drill_args.to, "ISO 8601 time with zone");
     drill->add_option("--ago", drill_args.ago, "how far back, e.g. 30m, 1h (default 1h)");
     drill->add_flag("--latest", drill_args.latest, "restore to the end of the archive");
+    drill->add_option("--timeline", drill_args.timeline,
+                      "timeline to follow, as for restore (an id, 'current' or 'latest')");
     drill->add_option("--checks", drill_args.checks, "TOML file of user checks");
     drill->add_flag("--keep", drill_args.keep,
                     "keep the scratch directory (the server is stopped)");

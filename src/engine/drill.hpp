@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/progress.hpp"
+#include "engine/window.hpp"
 #include "util/fs.hpp"
 #include "util/time.hpp"
 
@@ -23,6 +24,7 @@ struct DrillOptions {
     std::optional<Timestamp> target;  // nullopt and !latest: now - ago
     std::chrono::seconds ago{3600};
     bool latest = false;
+    TimelineRequest timeline;  // as restore --timeline
     std::optional<fs::path> checks_file;
     bool keep = false;
     fs::path lifeboat_binary;
