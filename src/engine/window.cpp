@@ -187,6 +187,10 @@ Result<RestorableWindow> compute_window(const Storage& storage,
         }();
         if (parsed) {
             histories[*id] = std::move(*parsed);
+        } else if (parsed.error().code != ErrorCode::corrupt) {
+            // Not damage but a failure to read (I/O, a storage outage): a window computed
+            // without this timeline could change which history a restore follows.
+            return std::unexpected(parsed.error().context("timeline history {}", name));
         } else {
             histories[*id].timeline = *id;
             problems[*id] = parsed.error().message;
@@ -302,6 +306,16 @@ class Chooser {
                             "with --timeline ({} for the backup's own, or one of {}, or latest)",
                             own_reach->backup_id, timeline_list(later), own, own,
                             timeline_list(later));
+            }
+            // A later timeline whose history is damaged may branch off this one too.
+            for (const auto& t : m_window.timelines) {
+                if (t.timeline > own && !t.problem.empty() && usable(own_reach)) {
+                    return fail(ErrorCode::outside_window,
+                                "cannot tell where the archive ends for backup {}: timeline {} "
+                                "may branch off its timeline {}, but its history is damaged "
+                                "({}); choose with --timeline ({} for the backup's own)",
+                                own_reach->backup_id, t.timeline, own, t.problem, own);
+                }
             }
             return usable(own_reach) ? own_reach : nullptr;
         }
