@@ -219,8 +219,12 @@ Result<RestorableWindow> compute_window(const Storage& storage,
         window.timelines.push_back(std::move(t));
     }
 
-    // The top-level window: each backup along its own timeline.
-    compute_span(window.backups, window.earliest, window.latest);
+    // The top-level window is that of the newest backup's timeline: every backup that can be
+    // followed along it counts (after a failover, the old timeline's backups too), while a
+    // sibling history is shown only in its own timeline's window.
+    const TimelineWindow* current =
+        window.backups.empty() ? nullptr : window.timeline(window.backups.back().timeline);
+    compute_span(current ? current->reaches : window.backups, window.earliest, window.latest);
     // Backups whose reach lies wholly before the window (kept by retention without the WAL
     // after them) are restorable on their own, not part of the window.
     if (window.earliest) {

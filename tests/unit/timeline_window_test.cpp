@@ -181,6 +181,27 @@ TEST_F(TimelineWindowTest, BackupsOnDifferentTimelinesReachingOneTimeAreAmbiguou
     EXPECT_EQ(choose(w, 145, id(2)), "B2@2");  // the newest backup along timeline 2
     EXPECT_EQ(choose(w, 145, id(1)), "B1@1");
     EXPECT_EQ(choose(w, std::nullopt), "B2@2");  // latest: the newest backup's own timeline
+    // The top-level window is timeline 2's: B1 reaches along it from t(100).
+    EXPECT_EQ(*w.earliest, t(100));
+    EXPECT_EQ(*w.latest, t(150));
+}
+
+TEST_F(TimelineWindowTest, AfterAFailoverTheWindowRunsThroughBothTimelines) {
+    // Timeline 1 ended in segment 3 (its last segment only as .partial); timeline 2 goes on.
+    wal("000000010000000000000002", 110);
+    wal("000000010000000000000003.partial", -1);
+    history(2, "1\t0/3000200\tno recovery target specified\n");
+    wal("000000020000000000000003", 120);
+    wal("000000020000000000000004", 200);
+    wal("000000020000000000000005", 240);
+    const auto w = window({backup("B1"), backup("B2", 2, "0000000000000004", "0/4000100", 180)});
+    EXPECT_EQ(*w.earliest, t(100));
+    EXPECT_EQ(*w.latest, t(240));
+    EXPECT_TRUE(w.isolated.empty());
+    EXPECT_EQ(choose(w, 150), "B1@2");  // between the failover and B2: along timeline 2
+    EXPECT_EQ(choose(w, 105), "B1@1");
+    EXPECT_EQ(choose(w, 220), "B2@2");
+    EXPECT_EQ(choose(w, std::nullopt), "B2@2");
 }
 
 TEST_F(TimelineWindowTest, AHoleOnTheChildTimelineIsAGap) {
