@@ -456,11 +456,8 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     const auto& o = *outcome;
     if (!o.replaced_settings.empty()) {
         std::string names;
-        for (const auto& line : o.replaced_settings) {
-            const auto begin = line.find_first_not_of(" \t");
-            const auto end = line.find_first_of(" \t=", begin);
-            names += (names.empty() ? "" : ", ") + line.substr(begin, end - begin);
-        }
+        for (const auto& name : o.replaced_settings)
+            names += (names.empty() ? "" : ", ") + name;
         std::fprintf(stderr,
                      "lifeboat: note: the backup's postgresql.auto.conf carried recovery settings "
                      "(%s); they are commented out and restore wrote its own\n",

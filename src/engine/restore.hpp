@@ -54,8 +54,8 @@ struct RestoreOutcome {
     std::uint32_t timeline = 0;  // recovery_target_timeline
     std::optional<Timestamp> target;
     fs::path target_dir;
-    // Recovery settings the backup carried (in postgresql.auto.conf), commented out because
-    // the restore writes its own.
+    // Names of the recovery settings the backup carried (in postgresql.auto.conf), commented
+    // out because the restore writes its own.
     std::vector<std::string> replaced_settings;
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;

@@ -44,6 +44,10 @@ if [ "$GOT" != "50/70" ]; then
 else
     ok "restore --to latest reaches all rows (a1/c = $GOT)"
 fi
+jq -e '.replaced_settings | index("recovery_target_time")' "$OUT" >/dev/null ||
+    defer_fail "restore --json does not name the recovery settings it replaced"
+grep -q "note: .*recovery_target_time" "$ERR" ||
+    defer_fail "restore does not say on stderr which recovery settings it replaced"
 grep -E -q "^# .*recovery_target_time = '" "$T/latest/postgresql.auto.conf" ||
     defer_fail "the old recovery_target_time is not visibly commented out in postgresql.auto.conf"
 [ "$(grep -E -c "^recovery_target_time = '[^']" "$T/latest/postgresql.auto.conf")" = 0 ] ||

@@ -92,7 +92,7 @@ NeutralizedConfig comment_out_settings(std::string_view text,
             out.text += "# ";
             out.text += note;
             out.text += ' ';
-            out.commented_out.emplace_back(line);
+            out.commented_out.emplace_back(name);
         }
         out.text += line;
         if (!last) out.text += '\n';

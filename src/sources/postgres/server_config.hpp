@@ -27,7 +27,9 @@ const std::vector<std::string_view>& recovery_setting_names();
 
 struct NeutralizedConfig {
     std::string text;
-    std::vector<std::string> commented_out;  // the lines turned into comments, as they were
+    // The names of the settings turned into comments (not their values, which may hold
+    // passwords: primary_conninfo).
+    std::vector<std::string> commented_out;
 };
 
 // Turns every line of `text` (a configuration file) that sets one of `names` (case-insensitive,
