@@ -302,6 +302,7 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
             timelines.push_back({{"timeline", t.timeline},
                                  {"parent", t.parent ? json(*t.parent) : json(nullptr)},
                                  {"branch_lsn", t.branch_lsn ? json(*t.branch_lsn) : json(nullptr)},
+                                 {"branch_time", time_or_null(t.branch_time)},
                                  {"ancestors", t.ancestors},
                                  {"earliest", time_or_null(t.earliest)},
                                  {"latest", time_or_null(t.latest)},
@@ -385,7 +386,12 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
         (window.timelines.size() == 1 && window.timelines.front().parent)) {
         for (const auto& t : window.timelines) {
             std::printf("  timeline %u", t.timeline);
-            if (t.parent) std::printf(" (branched off %u at %s)", *t.parent, t.branch_lsn->c_str());
+            if (t.parent) {
+                const std::string after =
+                    t.branch_time ? ", after " + format_iso8601(*t.branch_time) : std::string();
+                std::printf(" (branched off %u at %s%s)", *t.parent, t.branch_lsn->c_str(),
+                            after.c_str());
+            }
             if (!t.problem.empty()) {
                 std::printf(": not followed: %s\n", t.problem.c_str());
             } else {

@@ -240,6 +240,48 @@ Result<RestorableWindow> compute_window(const Storage& storage,
     return window;
 }
 
+void add_branch_times(const Storage& storage, RestorableWindow& window,
+                      const std::vector<repo::Manifest>& manifests) {
+    const std::uint64_t seg_size = manifests.empty() ? postgres::k_default_wal_segment_size
+                                                     : manifests.front().source.wal_segment_size;
+    if (!postgres::is_valid_wal_segment_size(seg_size)) return;
+    for (auto& t : window.timelines) {
+        if (!t.parent || !t.branch_lsn) continue;
+        const auto switch_lsn = postgres::parse_lsn(*t.branch_lsn);
+        if (!switch_lsn) continue;
+        const std::uint64_t segno = switch_lsn->value / seg_size;
+        // The segment holding the switch: the child's copy starts with the parent's WAL up to
+        // the switch; the parent's own, if archived, holds the same prefix.
+        for (const std::uint32_t tli : {t.timeline, *t.parent}) {
+            auto content =
+                repo::fetch_wal(storage, postgres::wal_file_name({tli, segno}, seg_size));
+            if (!content) continue;
+            auto span = postgres::scan_commit_times_before(*content, *switch_lsn);
+            if (span && span->last_commit) t.branch_time = span->last_commit;
+            if (span) break;
+        }
+        if (t.branch_time) continue;
+        // No commit in that segment before the switch: the newest commit of the ancestry's
+        // earlier segments (each from the timeline that wrote it).
+        const TimelineWindow* walk = window.timeline(*t.parent);
+        // Bounded: an idle cluster may have long runs of segments without a commit.
+        const std::uint64_t stop = segno > 256 ? segno - 256 : 0;
+        for (std::uint64_t s = segno; s-- > stop && walk && !t.branch_time;) {
+            while (walk && walk->parent && walk->branch_lsn &&
+                   postgres::parse_lsn(*walk->branch_lsn).value_or(postgres::Lsn{}).value /
+                           seg_size >
+                       s) {
+                walk = window.timeline(*walk->parent);
+            }
+            if (!walk) break;
+            auto meta = repo::read_wal_meta(storage,
+                                            postgres::wal_file_name({walk->timeline, s}, seg_size));
+            if (!meta) break;
+            t.branch_time = meta->last_commit;
+        }
+    }
+}
+
 Result<TimelineRequest> parse_timeline_request(std::string_view text) {
     if (text == "current") return TimelineRequest{TimelineRequest::Kind::current, 0};
     if (text == "latest") return TimelineRequest{TimelineRequest::Kind::latest, 0};

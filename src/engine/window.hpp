@@ -41,9 +41,12 @@ struct TimelineWindow {
     std::uint32_t timeline = 1;
     std::optional<std::uint32_t> parent;    // from its history file
     std::optional<std::string> branch_lsn;  // where it branched off its parent
-    std::vector<std::uint32_t> ancestors;   // oldest first (parent last)
-    std::vector<BackupReach> reaches;       // oldest backup first
-    std::optional<Timestamp> earliest;      // the continuous span ending at `latest`
+    // The newest commit it shares with its parent: times after it differ between the two.
+    // Only set by add_branch_times; nullopt when the WAL around the switch is not archived.
+    std::optional<Timestamp> branch_time;
+    std::vector<std::uint32_t> ancestors;  // oldest first (parent last)
+    std::vector<BackupReach> reaches;      // oldest backup first
+    std::optional<Timestamp> earliest;     // the continuous span ending at `latest`
     std::optional<Timestamp> latest;
     // Set when the history file cannot be read: only backups taken on this timeline itself are
     // followed along it.
@@ -78,6 +81,12 @@ struct RestorableWindow {
 
 Result<RestorableWindow> compute_window(const Storage& storage,
                                         const std::vector<repo::Manifest>& manifests);
+
+// Sets each branched timeline's branch_time from the archived WAL around its switch position
+// (reads the segment holding it: costly, so only for what `list` shows). Best effort: what
+// cannot be read or scanned leaves branch_time unset.
+void add_branch_times(const Storage& storage, RestorableWindow& window,
+                      const std::vector<repo::Manifest>& manifests);
 
 // The timeline a restore follows (restore --timeline).
 struct TimelineRequest {

@@ -72,6 +72,15 @@ else
     [[ "$TL2_EARLIEST" < "$T1" ]] || defer_fail "timeline 2's window does not start at the backup"
     ok "list: timeline 1 .. $TL1_LATEST, timeline 2 (from 1) $TL2_EARLIEST .. $TL2_LATEST"
 fi
+# Where the histories part: the newest commit both share is b1's (before T1, after the backup).
+TL2_BRANCH=$(jq -r '.timelines[]? | select(.timeline == 2) | .branch_time' "$T/list.json")
+if [ -z "$TL2_BRANCH" ] || [ "$TL2_BRANCH" = null ]; then
+    defer_fail "list --json gives timeline 2 no branch_time"
+elif ! [[ "$TL2_BRANCH" < "$T1" && "$TL2_BRANCH" > "$TL2_EARLIEST" ]]; then
+    defer_fail "timeline 2's branch_time $TL2_BRANCH is not between the backup and T1 ($T1)"
+else
+    ok "timeline 2 branched off after $TL2_BRANCH (b1's commit)"
+fi
 WIN_LATEST=$(jq -r .window.latest "$T/list.json")
 [[ "$WIN_LATEST" > "$T2" ]] || defer_fail "the top-level window ($WIN_LATEST) does not reach T2"
 expect_exit 0 lb list --repo "$REPO"

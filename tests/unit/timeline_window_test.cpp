@@ -112,6 +112,13 @@ TEST_F(TimelineWindowTest, EachTimelineHasItsWindowAndTheBackupsOwnWins) {
     EXPECT_EQ(two->reaches[0].last_segment, "000000020000000000000004");
     // The top-level window is each backup along its own timeline.
     EXPECT_EQ(*w.latest, t(130));
+    // These segments are not real WAL: the branch time falls back to the newest commit of
+    // the parent's segments before the switch.
+    EXPECT_FALSE(two->branch_time);
+    auto with_times = w;
+    add_branch_times(storage(), with_times, {backup("B1")});
+    EXPECT_EQ(*with_times.timeline(2)->branch_time, t(110));
+    EXPECT_FALSE(with_times.timeline(1)->branch_time);
 
     EXPECT_EQ(choose(w, 125), "B1@1");  // on timeline 1, although timeline 2 reaches it too
     EXPECT_EQ(choose(w, 135), "B1@2");  // only timeline 2 reaches it
