@@ -351,6 +351,21 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
         return it != catalog.pins.end() && it->second.holds_at(now) ? &it->second : nullptr;
     };
     if (format == OutputFormat::json) {
+        json timelines = json::array();
+        for (const auto& t : window.timelines) {
+            json ids = json::array();
+            for (const auto& r : t.reaches)
+                if (r.consistent) ids.push_back(r.backup_id);
+            timelines.push_back({{"timeline", t.timeline},
+                                 {"parent", t.parent ? json(*t.parent) : json(nullptr)},
+                                 {"branch_lsn", t.branch_lsn ? json(*t.branch_lsn) : json(nullptr)},
+                                 {"branch_time", time_or_null(t.branch_time)},
+                                 {"ancestors", t.ancestors},
+                                 {"earliest", time_or_null(t.earliest)},
+                                 {"latest", time_or_null(t.latest)},
+                                 {"backups", ids},
+                                 {"problem", t.problem.empty() ? json(nullptr) : json(t.problem)}});
+        }
         json backups = json::array();
         for (std::size_t i = 0; i < catalog.backups.size(); ++i) {
             const auto& m = catalog.backups[i];
@@ -382,6 +397,7 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
                     {"logical_bytes", catalog.logical_bytes},
                     {"savings_ratio", catalog.savings_ratio()},
                     {"backups", backups},
+                    {"timelines", timelines},
                     {"window",
                      {{"earliest", time_or_null(window.earliest)},
                       {"latest", time_or_null(window.latest)},
@@ -425,6 +441,25 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
                 human_bytes(catalog.logical_bytes).c_str(), catalog.savings_ratio());
     std::printf("restorable window: %s .. %s\n", optional_time(window.earliest).c_str(),
                 optional_time(window.latest).c_str());
+    // With several timelines the same time can mean different data: show each one's window.
+    if (window.timelines.size() > 1 ||
+        (window.timelines.size() == 1 && window.timelines.front().parent)) {
+        for (const auto& t : window.timelines) {
+            std::printf("  timeline %u", t.timeline);
+            if (t.parent) {
+                const std::string after =
+                    t.branch_time ? ", after " + format_iso8601(*t.branch_time) : std::string();
+                std::printf(" (branched off %u at %s%s)", *t.parent, t.branch_lsn->c_str(),
+                            after.c_str());
+            }
+            if (!t.problem.empty()) {
+                std::printf(": not followed: %s\n", t.problem.c_str());
+            } else {
+                std::printf(": %s .. %s\n", optional_time(t.earliest).c_str(),
+                            optional_time(t.latest).c_str());
+            }
+        }
+    }
     if (!window.isolated.empty()) {
         std::printf(
             "also restorable on their own (--backup ID --to consistent): %zu older "
@@ -452,6 +487,8 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
         options.target = LB_TRY(parse_iso8601(args.to));
     }
     if (!args.backup.empty()) options.backup_id = args.backup;
+    if (!args.timeline.empty())
+        options.timeline = LB_TRY(engine::parse_timeline_request(args.timeline));
     if (args.target_dir.empty()) return fail(ErrorCode::usage, "--target-dir DIR is required");
     options.target_dir = args.target_dir;
     if (args.port != 0) {
@@ -483,8 +520,20 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     progress.clear();
     if (!outcome) return std::unexpected(outcome.error());
     const auto& o = *outcome;
+    if (!o.replaced_settings.empty()) {
+        std::string names;
+        for (const auto& name : o.replaced_settings)
+            names += (names.empty() ? "" : ", ") + name;
+        std::fprintf(stderr,
+                     "lifeboat: note: the backup's postgresql.auto.conf carried recovery settings "
+                     "(%s); they are commented out and restore wrote its own\n",
+                     names.c_str());
+    }
     if (format == OutputFormat::json) {
         json j = {{"backup", o.backup_id},
+                  {"backup_timeline", o.backup_timeline},
+                  {"timeline", o.timeline},
+                  {"replaced_settings", o.replaced_settings},
                   {"target", o.target             ? json(format_iso8601(*o.target))
                              : options.consistent ? json("consistent")
                                                   : json("latest")},
@@ -505,11 +554,16 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
         print_json(j);
         return {};
     }
-    std::printf("restored backup %s from repository %s into %s (target %s)\n", o.backup_id.c_str(),
-                s.describe_repository(options.repository).c_str(), o.target_dir.string().c_str(),
+    std::printf("restored backup %s from repository %s into %s (target %s, timeline %u%s)\n",
+                o.backup_id.c_str(), s.describe_repository(options.repository).c_str(),
+                o.target_dir.string().c_str(),
                 o.target             ? format_iso8601(*o.target).c_str()
                 : options.consistent ? "consistent"
-                                     : "latest");
+                                     : "latest",
+                o.timeline,
+                o.timeline == o.backup_timeline
+                    ? ""
+                    : fmt::format(", from the backup's timeline {}", o.backup_timeline).c_str());
     std::printf("  files       %10s  (%llu files, %s)\n", format_seconds(o.files_seconds).c_str(),
                 static_cast<unsigned long long>(o.files), human_bytes(o.bytes).c_str());
     if (o.started) {

@@ -43,6 +43,7 @@ struct RestoreArgs {
     bool start = false;
     bool archive = false;
     std::vector<std::string> tablespaces;  // OID=DIR
+    std::string timeline;                  // "", an id, "current" or "latest"
 };
 struct ValidateArgs {
     std::string checks;
@@ -74,6 +75,7 @@ struct DrillArgs {
     std::string checks;
     bool keep = false;
     std::vector<std::string> databases;  // --database: validate only these
+    std::string timeline;                // as restore --timeline
 };
 struct ReportArgs {
     std::string format = "markdown";

@@ -55,6 +55,8 @@ Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat 
     if (!args.to.empty()) options.target = LB_TRY(parse_iso8601(args.to));
     if (!args.ago.empty()) options.ago = LB_TRY(parse_duration(args.ago));
     options.latest = args.latest;
+    if (!args.timeline.empty())
+        options.timeline = LB_TRY(engine::parse_timeline_request(args.timeline));
     if (!args.checks.empty()) options.checks_file = args.checks;
     options.databases = args.databases;
     options.pg_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("pg-timeout")));

@@ -139,6 +139,9 @@ int main(int argc, char** argv) {
                       "keep the source's archive settings (default: archive_mode = off)");
     restore->add_option("--tablespace", restore_args.tablespaces,
                         "OID=DIR new location of a tablespace (repeatable)");
+    restore->add_option("--timeline", restore_args.timeline,
+                        "timeline to follow: an id, 'current' (the backup's own) or 'latest' "
+                        "(default: the backup's own, or the one later timeline reaching --to)");
     add_json(restore, common);
 
     ValidateArgs validate_args;
@@ -199,6 +202,8 @@ int main(int argc, char** argv) {
     drill->add_option("--to", drill_args.to, "ISO 8601 time with zone");
     drill->add_option("--ago", drill_args.ago, "how far back, e.g. 30m, 1h (default 1h)");
     drill->add_flag("--latest", drill_args.latest, "restore to the end of the archive");
+    drill->add_option("--timeline", drill_args.timeline,
+                      "timeline to follow, as for restore (an id, 'current' or 'latest')");
     drill->add_option("--checks", drill_args.checks, "TOML file of user checks");
     drill->add_option("--database", drill_args.databases,
                       "validate only this database (repeatable; default: every database that "

@@ -11,6 +11,7 @@ Result<Catalog> load_catalog(const std::string& repository) {
     catalog.repository = repo.location();
     catalog.backups = LB_TRY(repo::read_all_manifests(repo.storage()));
     catalog.window = LB_TRY(compute_window(repo.storage(), catalog.backups));
+    add_branch_times(repo.storage(), catalog.window, catalog.backups);
     catalog.pins = LB_TRY(repo::read_pins(repo.storage()));
     for (const auto& object : LB_TRY(repo.storage().list("")))
         catalog.stored_bytes += object.size;

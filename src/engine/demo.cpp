@@ -14,6 +14,7 @@
 #include "sources/postgres/cluster.hpp"
 #include "sources/postgres/connection.hpp"
 #include "sources/postgres/local_server.hpp"
+#include "sources/postgres/server_config.hpp"
 #include "util/net.hpp"
 
 namespace lifeboat::engine {
@@ -99,17 +100,16 @@ Result<DemoReport> run_demo(const DemoOptions& options) {
     repo::RepositoryConfig config;
     config.created = system_clock().now();
     LB_CHECK(repo::Repository::init(repo_dir.string(), config));
+    // Paths quoted for the shell and %-expansion, then for the configuration file: the binary
+    // or the temporary directory may hold quotes, spaces or %.
     const std::string archive_command =
-        fmt::format("'{}' wal-push %p --repo '{}'", binary.string(), repo_dir.string());
+        fmt::format("{} wal-push %p --repo {}", postgres::command_word(binary.string()),
+                    postgres::command_word(repo_dir.string()));
     std::string settings = fmt::format(
-        "\nlisten_addresses = ''\nunix_socket_directories = '{}'\nport = {}\n"
-        "archive_mode = on\narchive_command = '{}'\nwal_level = replica\n",
-        tmp.path().string(), source_port, [&] {
-            std::string q;
-            for (char c : archive_command)
-                q += c == '\'' ? std::string("''") : std::string(1, c);
-            return q;
-        }());
+        "\nlisten_addresses = ''\nunix_socket_directories = {}\nport = {}\n"
+        "archive_mode = on\narchive_command = {}\nwal_level = replica\n",
+        LB_TRY(postgres::quote_config_value(tmp.path().string(), "the demo's directory")),
+        source_port, LB_TRY(postgres::quote_config_value(archive_command, "archive_command")));
     const std::string conf = LB_TRY(read_file(source_dir / "postgresql.conf"));
     LB_CHECK(write_file_atomic(source_dir / "postgresql.conf", conf + settings));
     LB_CHECK(source.start(tmp.path() / "source.log", ""));

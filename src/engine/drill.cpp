@@ -136,6 +136,7 @@ Result<DrillRecord> run_drill(const DrillOptions& options) {
     RestoreOptions restore;
     restore.repository = options.repository;
     restore.target = record.target;
+    restore.timeline = options.timeline;
     restore.target_dir = data_dir;
     restore.start = StartServer::yes;
     restore.lifeboat_binary = options.lifeboat_binary;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/progress.hpp"
+#include "engine/window.hpp"
 #include "util/fs.hpp"
 #include "util/time.hpp"
 
@@ -24,6 +25,7 @@ struct DrillOptions {
     std::optional<Timestamp> target;  // nullopt and !latest: now - ago
     std::chrono::seconds ago{3600};
     bool latest = false;
+    TimelineRequest timeline;  // as restore --timeline
     std::optional<fs::path> checks_file;
     std::vector<std::string> databases;  // validate only these (empty: every one, see validate.hpp)
     std::chrono::seconds pg_timeout{3600};  // per statement of the validation

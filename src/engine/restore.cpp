@@ -13,6 +13,7 @@
 #include "repository/repository.hpp"
 #include "sources/postgres/connection.hpp"
 #include "sources/postgres/local_server.hpp"
+#include "sources/postgres/server_config.hpp"
 #include "util/net.hpp"
 #include "util/parallel.hpp"
 
@@ -23,15 +24,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-std::string quote_setting(const std::string& value) {
-    std::string out = "'";
-    for (char c : value) {
-        if (c == '\'') out += '\'';
-        out += c;
-    }
-    return out + "'";
 }
 
 Status refuse_unsafe_target(const RestoreOptions& options, const repo::Manifest& manifest) {
@@ -84,41 +76,77 @@ Result<std::map<std::uint32_t, fs::path>> tablespace_locations(const RestoreOpti
 
 // The command PostgreSQL runs for each WAL file. An encrypted repository's key file travels
 // with it (a passphrase reaches a server started by `restore --start` through its environment).
+// Every path is one shell word with % doubled: repository and binary paths may hold quotes,
+// spaces, $(…) or %, and none of it may reach the shell or PostgreSQL's %-expansion as syntax.
 std::string restore_command(const RestoreOptions& options, const std::string& repository_location) {
-    std::string command = fmt::format("'{}' wal-fetch %f %p --repo '{}'",
-                                      options.lifeboat_binary.string(), repository_location);
+    std::string command = fmt::format("{} wal-fetch %f %p --repo {}",
+                                      postgres::command_word(options.lifeboat_binary.string()),
+                                      postgres::command_word(repository_location));
     if (const auto keys = repo::KeySource::from_environment(); keys.key_file) {
-        command += fmt::format(" --key-file '{}'", keys.key_file->string());
+        command += " --key-file " + postgres::command_word(keys.key_file->string());
     }
     return command;
 }
 
-Status write_recovery_settings(const RestoreOptions& options, int port,
-                               const repo::Manifest& manifest,
-                               const std::string& repository_location) {
+// PostgreSQL's "YYYY-MM-DD hh:mm:ss.ffffff+00" for a target time (its parser for
+// recovery_target_time refuses the "T…Z" spelling).
+std::string postgres_time(Timestamp t) {
+    std::string text = format_iso8601(t);
+    text[10] = ' ';
+    if (text.back() == 'Z') text.back() = '+';
+    return text + "00";
+}
+
+// The recovery settings of the new instance. The restore owns all of them: a backup of an
+// instance that was itself restored carries that restore's target, restore_command and timeline
+// in postgresql.auto.conf, and a standby's backup its primary_conninfo. Those lines are
+// commented out (visibly, with the reason), and every recovery setting is then written
+// explicitly, because postgresql.conf may carry them too and the last setting wins. The empty
+// targets come before the one that is set: PostgreSQL refuses a second target type even when
+// an empty value follows a set one.
+Result<std::vector<std::string>> write_recovery_settings(const RestoreOptions& options, int port,
+                                                         const repo::Manifest& manifest,
+                                                         const std::string& repository_location,
+                                                         std::uint32_t timeline) {
     const fs::path dir = options.target_dir;
     LB_CHECK(write_file_atomic(dir / "backup_label", manifest.backup_label));
+    auto quoted = [](std::string_view value, std::string_view what) {
+        return postgres::quote_config_value(value, what);
+    };
+    const std::string command = restore_command(options, repository_location);
     std::string settings = fmt::format(
-        "\n# Added by `lifeboat restore` (backup {}, {}).\n"
-        "restore_command = {}\n",
+        "\n# Added by `lifeboat restore` (backup {}, {}, timeline {}). Lifeboat owns every "
+        "recovery setting:\n# any the backup carried are commented out above and set here.\n",
         manifest.id,
         options.consistent ? std::string("target consistent")
         : options.target   ? "target " + format_iso8601(*options.target)
                            : std::string("target latest"),
-        quote_setting(restore_command(options, repository_location)));
+        timeline);
+    settings += "restore_command = " +
+                LB_TRY(quoted(command,
+                              "restore_command (built from the lifeboat binary and "
+                              "repository paths)")) +
+                "\n";
+    settings +=
+        "recovery_end_command = ''\narchive_cleanup_command = ''\nprimary_conninfo = ''\n"
+        "primary_slot_name = ''\nrecovery_min_apply_delay = 0\npromote_trigger_file = ''\n";
+    std::string target_setting;
     if (options.target) {
-        // PostgreSQL's parser for this setting refuses the "T…Z" spelling; give it "YYYY-MM-DD
-        // hh:mm:ss+00".
-        std::string pg_time = format_iso8601(*options.target);
-        pg_time[10] = ' ';
-        pg_time.back() = '+';
-        settings += "recovery_target_time = " + quote_setting(pg_time + "00") + "\n";
-        settings += "recovery_target_inclusive = on\nrecovery_target_action = 'promote'\n";
+        target_setting = "recovery_target_time = " +
+                         LB_TRY(quoted(postgres_time(*options.target), "the target time")) + "\n";
+    } else if (options.consistent) {
+        target_setting = "recovery_target = 'immediate'\n";
     }
-    if (options.consistent) {
-        settings += "recovery_target = 'immediate'\nrecovery_target_action = 'promote'\n";
+    for (const std::string_view name :
+         {"recovery_target", "recovery_target_lsn", "recovery_target_name", "recovery_target_time",
+          "recovery_target_xid"}) {
+        if (!target_setting.starts_with(std::string(name) + " ")) {
+            settings += fmt::format("{} = ''\n", name);
+        }
     }
-    settings += "recovery_target_timeline = 'latest'\n";
+    settings += target_setting;
+    settings += "recovery_target_inclusive = on\nrecovery_target_action = 'promote'\n";
+    settings += fmt::format("recovery_target_timeline = '{}'\n", timeline);
     if (options.archiving == NewInstanceArchiving::off) {
         settings += "archive_mode = 'off'\n";
     }
@@ -141,9 +169,14 @@ Status write_recovery_settings(const RestoreOptions& options, int port,
     if (!fs::exists(dir / "pg_ident.conf", ec))
         LB_CHECK(write_file_atomic(dir / "pg_ident.conf", ""));
     auto existing = read_file(dir / "postgresql.auto.conf");
-    const std::string base = existing ? *existing : std::string();
-    LB_CHECK(write_file_atomic(dir / "postgresql.auto.conf", base + settings));
-    return write_file_atomic(dir / "recovery.signal", "");
+    const auto base = postgres::comment_out_settings(
+        existing ? *existing : std::string(), postgres::recovery_setting_names(),
+        fmt::format("[replaced by lifeboat restore of backup {}]", manifest.id));
+    LB_CHECK(write_file_atomic(dir / "postgresql.auto.conf", base.text + settings));
+    // A standby's backup would start as a standby again and never reach the target.
+    fs::remove(dir / "standby.signal", ec);
+    LB_CHECK(write_file_atomic(dir / "recovery.signal", ""));
+    return base.commented_out;
 }
 
 // The most telling line of a server log: the last FATAL/PANIC, else the last line.
@@ -286,52 +319,10 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     if (options.target && options.consistent)
         return fail(ErrorCode::usage, "a time target and 'consistent' exclude each other");
     const RestorableWindow window = LB_TRY(compute_window(repository.storage(), manifests));
-    const BackupReach* reach = nullptr;
-    if (options.backup_id) {
-        for (const auto& b : window.backups) {
-            if (b.backup_id == *options.backup_id) reach = &b;
-        }
-        if (!reach)
-            return fail(ErrorCode::not_found, "no backup '{}' in the repository",
-                        *options.backup_id);
-        if (!reach->consistent) {
-            return fail(ErrorCode::outside_window,
-                        "backup {} cannot be restored: WAL segment {} it needs is missing",
-                        reach->backup_id, reach->first_missing_segment);
-        }
-        if (options.target &&
-            !(reach->from <= *options.target && reach->to && *options.target < *reach->to)) {
-            return fail(
-                ErrorCode::outside_window, "backup {} cannot reach {}: it covers {} .. {}",
-                reach->backup_id, format_iso8601(*options.target), format_iso8601(reach->from),
-                reach->to ? format_iso8601(*reach->to) : std::string("(no archived commit yet)"));
-        }
-    } else if (options.consistent) {
-        for (const auto& b : window.backups)
-            if (b.consistent) reach = &b;  // the newest consistent one
-        if (!reach) return fail(ErrorCode::outside_window, "no backup is consistent yet");
-    } else {
-        reach = window.best_for(options.target);
-        if (!reach && !window.earliest) {
-            const BackupReach& newest = window.backups.back();
-            return fail(ErrorCode::outside_window,
-                        "no backup can be restored yet: the restorable window is empty ({})",
-                        !newest.consistent
-                            ? "backup " + newest.backup_id + " needs WAL segment " +
-                                  newest.first_missing_segment + ", which is not archived"
-                            : std::string("no commit has been archived after the newest backup; "
-                                          "restore it with --to latest once WAL is archived"));
-        }
-        if (!reach) {
-            return fail(ErrorCode::outside_window, "{} is outside the restorable window ({}){}",
-                        options.target ? format_iso8601(*options.target) : std::string("latest"),
-                        window.describe(),
-                        window.gap
-                            ? "; WAL segment " + window.first_missing_segment +
-                                  " is missing from the archive, so later times cannot be reached"
-                            : std::string());
-        }
-    }
+    const BackupReach* reach = LB_TRY(choose_restore(window, {.target = options.target,
+                                                              .consistent = options.consistent,
+                                                              .backup_id = options.backup_id,
+                                                              .timeline = options.timeline}));
     // 'latest' means the end of the archive. With a hole in it, PostgreSQL would stop at the hole
     // and promote there, silently short of what the archive holds after it.
     if (!options.target && !options.consistent && reach->gap) {
@@ -339,7 +330,11 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
                     "cannot restore to latest: WAL segment {} is missing from the archive, so "
                     "replay would stop there although later WAL exists; restore to a time before "
                     "it (--to, within {}) or recover the segment",
-                    reach->first_missing_segment, window.describe());
+                    reach->first_missing_segment,
+                    reach->timeline == window.backups[reach->backup_index].timeline
+                        ? window.describe()
+                        : fmt::format("{} .. {}", format_iso8601(reach->from),
+                                      reach->to ? format_iso8601(*reach->to) : std::string("?")));
     }
     const repo::Manifest* manifest = nullptr;
     for (const auto& m : manifests) {
@@ -354,6 +349,8 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
 
     RestoreOutcome outcome;
     outcome.backup_id = manifest->id;
+    outcome.backup_timeline = manifest->timeline;
+    outcome.timeline = reach->timeline;
     outcome.target = options.target;
     std::error_code path_error;
     outcome.target_dir = fs::absolute(options.target_dir, path_error);
@@ -412,9 +409,10 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
         if (!port) return undo(port.error());
         outcome.port = *port;
     }
-    auto settings =
-        write_recovery_settings(options, outcome.port, *manifest, location_for_commands);
+    auto settings = write_recovery_settings(options, outcome.port, *manifest, location_for_commands,
+                                            reach->timeline);
     if (!settings) return undo(settings.error());
+    outcome.replaced_settings = std::move(*settings);
     outcome.files_seconds = seconds_since(started);
     if (options.start == StartServer::yes) {
         auto status = start_and_wait(options, *prepared, tablespace_dirs, outcome);

@@ -12,8 +12,10 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/progress.hpp"
+#include "engine/window.hpp"
 #include "util/fs.hpp"
 #include "util/time.hpp"
 
@@ -29,6 +31,9 @@ struct RestoreOptions {
     // Stop as soon as the backup is consistent (recovery_target = 'immediate'): what is left of a
     // backup kept by a GFS rule or a pin once expiry has removed the WAL after it. Not with target.
     bool consistent = false;
+    // The timeline to follow (docs/operations.md, "Timelines"); recovery_target_timeline is
+    // always written as the chosen id, never 'latest'.
+    TimelineRequest timeline;
     fs::path target_dir;
     std::optional<int> port;
     StartServer start = StartServer::no;
@@ -45,8 +50,13 @@ struct RestoreOptions {
 
 struct RestoreOutcome {
     std::string backup_id;
+    std::uint32_t backup_timeline = 0;
+    std::uint32_t timeline = 0;  // recovery_target_timeline
     std::optional<Timestamp> target;
     fs::path target_dir;
+    // Names of the recovery settings the backup carried (in postgresql.auto.conf), commented
+    // out because the restore writes its own.
+    std::vector<std::string> replaced_settings;
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;
     double files_seconds = 0;  // writing the data directory

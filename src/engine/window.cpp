@@ -1,21 +1,34 @@
 #include "engine/window.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <map>
 #include <set>
 
 #include "repository/wal_archive.hpp"
+#include "sources/postgres/timeline_history.hpp"
 #include "sources/postgres/wal.hpp"
 
 namespace lifeboat::engine {
+
+bool TimelineWindow::descends_from(std::uint32_t other) const {
+    return std::find(ancestors.begin(), ancestors.end(), other) != ancestors.end();
+}
 
 const BackupReach* RestorableWindow::best_for(std::optional<Timestamp> target) const {
     const BackupReach* best = nullptr;
     for (const auto& b : backups) {
         if (!b.consistent) continue;
-        if (target && !(b.from <= *target && b.to && *target < *b.to)) continue;
+        if (target && !b.covers(*target)) continue;
         if (!best || best->from < b.from) best = &b;
     }
     return best;
+}
+
+const TimelineWindow* RestorableWindow::timeline(std::uint32_t id) const {
+    for (const auto& t : timelines)
+        if (t.timeline == id) return &t;
+    return nullptr;
 }
 
 std::string RestorableWindow::describe() const {
@@ -23,24 +36,26 @@ std::string RestorableWindow::describe() const {
     return format_iso8601(*earliest) + " .. " + format_iso8601(*latest);
 }
 
-Result<RestorableWindow> compute_window(const Storage& storage,
-                                        const std::vector<repo::Manifest>& manifests) {
-    RestorableWindow window;
-    const auto names = LB_TRY(repo::list_wal_names(storage));
-    const std::set<std::string> archived(names.begin(), names.end());
-    window.wal_files = names.size();
-    std::map<std::string, std::optional<Timestamp>> last_commit_cache;
-    auto last_commit_of = [&](const std::string& name) -> Result<std::optional<Timestamp>> {
-        auto it = last_commit_cache.find(name);
-        if (it != last_commit_cache.end()) return it->second;
-        const repo::WalMeta meta = LB_TRY(repo::read_wal_meta(storage, name));
-        last_commit_cache[name] = meta.last_commit;
-        return meta.last_commit;
-    };
+namespace {
 
-    for (const auto& m : manifests) {
+// From this segment on, WAL is read from this timeline (PostgreSQL reads each segment from the
+// newest timeline of the history that had begun by then).
+struct ChainStep {
+    std::uint32_t timeline;
+    std::uint64_t begin_segno;
+};
+
+class ReachFinder {
+  public:
+    ReachFinder(const Storage& storage, const std::set<std::string>& archived)
+        : m_storage(storage), m_archived(archived) {}
+
+    Result<BackupReach> follow(const repo::Manifest& m, std::size_t index,
+                               const std::vector<ChainStep>& chain) {
         BackupReach reach;
         reach.backup_id = m.id;
+        reach.backup_index = index;
+        reach.timeline = chain.back().timeline;
         reach.from = m.stop_time;
         const std::uint64_t seg_size = m.source.wal_segment_size;
         const auto start = postgres::parse_wal_file_name(m.start_wal, seg_size);
@@ -51,12 +66,14 @@ Result<RestorableWindow> compute_window(const Storage& storage,
         }
         std::uint64_t segno = start->segno;
         for (;; ++segno) {
-            const std::string name = postgres::wal_file_name({m.timeline, segno}, seg_size);
-            if (!archived.count(name)) {
+            std::size_t step = 0;
+            for (std::size_t s = 0; s < chain.size(); ++s)
+                if (chain[s].begin_segno <= segno) step = s;
+            const std::string name =
+                postgres::wal_file_name({chain[step].timeline, segno}, seg_size);
+            if (!m_archived.count(name)) {
                 reach.first_missing_segment = name;
-                // Same timeline (first 8 hex digits), later name: WAL exists beyond the hole.
-                auto later = archived.upper_bound(name);
-                reach.gap = later != archived.end() && later->compare(0, 8, name, 0, 8) == 0;
+                reach.gap = wal_exists_after(name, chain, step, segno, seg_size);
                 break;
             }
             reach.last_segment = name;
@@ -65,31 +82,154 @@ Result<RestorableWindow> compute_window(const Storage& storage,
         }
         reach.consistent = segno > stop->segno;
         if (!reach.consistent || (reach.to && *reach.to <= reach.from)) reach.to.reset();
-        if (reach.consistent) {
-            if (!window.earliest || reach.from < *window.earliest) window.earliest = reach.from;
-            if (reach.to && (!window.latest || *window.latest < *reach.to))
-                window.latest = reach.to;
-        }
-        window.backups.push_back(std::move(reach));
+        return reach;
     }
-    if (!window.latest) window.earliest.reset();
-    // The window is the continuous span ending at `latest`: walk back while reaches touch it.
-    // Backups whose reach lies wholly before it (kept by retention without the WAL after them)
-    // are restorable on their own, not part of the window.
-    if (window.latest) {
-        Timestamp start = *window.latest;
-        for (bool grew = true; grew;) {
-            grew = false;
-            for (const auto& r : window.backups) {
-                if (r.to && *r.to >= start && r.from < start) {
-                    start = r.from;
-                    grew = true;
-                }
+
+  private:
+    // Whether WAL the replay would read later exists beyond the missing `name`: then the missing
+    // segment is a hole, not the end of the archive.
+    bool wal_exists_after(const std::string& name, const std::vector<ChainStep>& chain,
+                          std::size_t step, std::uint64_t segno, std::uint64_t seg_size) const {
+        // Same timeline (first 8 hex digits), later name.
+        auto later = m_archived.upper_bound(name);
+        if (later != m_archived.end() && later->compare(0, 8, name, 0, 8) == 0) return true;
+        for (std::size_t s = step + 1; s < chain.size(); ++s) {
+            const std::string first =
+                postgres::wal_file_name({chain[s].timeline, segno + 1}, seg_size);
+            auto it = m_archived.lower_bound(first);
+            if (it != m_archived.end() && it->compare(0, 8, first, 0, 8) == 0) return true;
+        }
+        return false;
+    }
+
+    Result<std::optional<Timestamp>> last_commit_of(const std::string& name) {
+        auto it = m_last_commit.find(name);
+        if (it != m_last_commit.end()) return it->second;
+        const repo::WalMeta meta = LB_TRY(repo::read_wal_meta(m_storage, name));
+        m_last_commit[name] = meta.last_commit;
+        return meta.last_commit;
+    }
+
+    const Storage& m_storage;
+    const std::set<std::string>& m_archived;
+    std::map<std::string, std::optional<Timestamp>> m_last_commit;
+};
+
+// The continuous span ending at the newest reach, walking back while reaches touch it.
+void compute_span(const std::vector<BackupReach>& reaches, std::optional<Timestamp>& earliest,
+                  std::optional<Timestamp>& latest) {
+    earliest.reset();
+    latest.reset();
+    for (const auto& r : reaches)
+        if (r.consistent && r.to && (!latest || *latest < *r.to)) latest = r.to;
+    if (!latest) return;
+    Timestamp start = *latest;
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (const auto& r : reaches) {
+            if (r.to && *r.to >= start && r.from < start) {
+                start = r.from;
+                grew = true;
             }
         }
-        window.earliest = start;
+    }
+    earliest = start;
+}
+
+// The steps that take backup `m` along timeline `history.timeline`, or nullopt when it cannot
+// be followed there: its own timeline is not in that history, or branched off before the
+// backup was consistent.
+std::optional<std::vector<ChainStep>> chain_for(const repo::Manifest& m,
+                                                const postgres::TimelineHistory& history) {
+    const std::uint64_t seg_size = m.source.wal_segment_size;
+    if (m.timeline == history.timeline) return std::vector<ChainStep>{{m.timeline, 0}};
+    const auto stop = postgres::parse_lsn(m.stop_lsn);
+    const auto& a = history.ancestors;
+    std::size_t k = 0;
+    while (k < a.size() && a[k].timeline != m.timeline)
+        ++k;
+    if (k == a.size() || !stop || a[k].switch_lsn < *stop) return std::nullopt;
+    std::vector<ChainStep> chain{{m.timeline, 0}};
+    for (std::size_t j = k + 1; j < a.size(); ++j)
+        chain.push_back({a[j].timeline, a[j - 1].switch_lsn.value / seg_size});
+    chain.push_back({history.timeline, a.back().switch_lsn.value / seg_size});
+    return chain;
+}
+
+std::string timeline_list(const std::vector<const BackupReach*>& reaches) {
+    std::string out;
+    for (const auto* r : reaches)
+        out += (out.empty() ? "" : ", ") + std::to_string(r->timeline);
+    return out;
+}
+
+}  // namespace
+
+Result<RestorableWindow> compute_window(const Storage& storage,
+                                        const std::vector<repo::Manifest>& manifests) {
+    RestorableWindow window;
+    const auto names = LB_TRY(repo::list_wal_names(storage));
+    const std::set<std::string> archived(names.begin(), names.end());
+    window.wal_files = names.size();
+
+    // Every timeline: those of the backups, and every one with a history file.
+    std::map<std::uint32_t, postgres::TimelineHistory> histories;
+    std::map<std::uint32_t, std::string> problems;
+    for (const auto& m : manifests)
+        histories[m.timeline].timeline = m.timeline;
+    for (const auto& name : names) {
+        const auto id = postgres::timeline_of_history_file(name);
+        if (!id) continue;
+        // A damaged history stays local to its timeline: the others are still followed.
+        auto parsed = [&]() -> Result<postgres::TimelineHistory> {
+            const std::string text = LB_TRY(repo::fetch_wal(storage, name));
+            return postgres::parse_timeline_history(*id, text);
+        }();
+        if (parsed) {
+            histories[*id] = std::move(*parsed);
+        } else if (parsed.error().code != ErrorCode::corrupt) {
+            // Not damage but a failure to read (I/O, a storage outage): a window computed
+            // without this timeline could change which history a restore follows.
+            return std::unexpected(parsed.error().context("timeline history {}", name));
+        } else {
+            histories[*id].timeline = *id;
+            problems[*id] = parsed.error().message;
+        }
+    }
+
+    ReachFinder finder(storage, archived);
+    window.backups.resize(manifests.size());
+    for (const auto& [id, history] : histories) {
+        TimelineWindow t;
+        t.timeline = id;
+        t.parent = history.parent();
+        if (!history.ancestors.empty())
+            t.branch_lsn = postgres::format_lsn(history.ancestors.back().switch_lsn);
+        for (const auto& a : history.ancestors)
+            t.ancestors.push_back(a.timeline);
+        if (auto p = problems.find(id); p != problems.end()) t.problem = p->second;
+        for (std::size_t i = 0; i < manifests.size(); ++i) {
+            const auto chain = chain_for(manifests[i], history);
+            if (!chain) continue;
+            BackupReach reach = LB_TRY(finder.follow(manifests[i], i, *chain));
+            if (manifests[i].timeline == id) window.backups[i] = reach;
+            t.reaches.push_back(std::move(reach));
+        }
+        compute_span(t.reaches, t.earliest, t.latest);
+        window.timelines.push_back(std::move(t));
+    }
+
+    // The top-level window is that of the newest backup's timeline: every backup that can be
+    // followed along it counts (after a failover, the old timeline's backups too), while a
+    // sibling history is shown only in its own timeline's window.
+    const TimelineWindow* current =
+        window.backups.empty() ? nullptr : window.timeline(window.backups.back().timeline);
+    compute_span(current ? current->reaches : window.backups, window.earliest, window.latest);
+    // Backups whose reach lies wholly before the window (kept by retention without the WAL
+    // after them) are restorable on their own, not part of the window.
+    if (window.earliest) {
         for (const auto& r : window.backups)
-            if (r.consistent && r.from < start) window.isolated.push_back(r.backup_id);
+            if (r.consistent && r.from < *window.earliest) window.isolated.push_back(r.backup_id);
     }
     if (!window.backups.empty()) {
         const BackupReach& newest = window.backups.back();
@@ -98,6 +238,294 @@ Result<RestorableWindow> compute_window(const Storage& storage,
         window.gap = newest.gap;
     }
     return window;
+}
+
+void add_branch_times(const Storage& storage, RestorableWindow& window,
+                      const std::vector<repo::Manifest>& manifests) {
+    const std::uint64_t seg_size = manifests.empty() ? postgres::k_default_wal_segment_size
+                                                     : manifests.front().source.wal_segment_size;
+    if (!postgres::is_valid_wal_segment_size(seg_size)) return;
+    for (auto& t : window.timelines) {
+        if (!t.parent || !t.branch_lsn) continue;
+        const auto switch_lsn = postgres::parse_lsn(*t.branch_lsn);
+        if (!switch_lsn) continue;
+        const std::uint64_t segno = switch_lsn->value / seg_size;
+        // The segment holding the switch: the child's copy starts with the parent's WAL up to
+        // the switch; the parent's own, if archived, holds the same prefix.
+        for (const std::uint32_t tli : {t.timeline, *t.parent}) {
+            auto content =
+                repo::fetch_wal(storage, postgres::wal_file_name({tli, segno}, seg_size));
+            if (!content) continue;
+            auto span = postgres::scan_commit_times_before(*content, *switch_lsn);
+            if (span && span->last_commit) t.branch_time = span->last_commit;
+            if (span) break;
+        }
+        if (t.branch_time) continue;
+        // No commit in that segment before the switch: the newest commit of the ancestry's
+        // earlier segments (each from the timeline that wrote it).
+        const TimelineWindow* walk = window.timeline(*t.parent);
+        // Bounded: an idle cluster may have long runs of segments without a commit.
+        const std::uint64_t stop = segno > 256 ? segno - 256 : 0;
+        for (std::uint64_t s = segno; s-- > stop && walk && !t.branch_time;) {
+            while (walk && walk->parent && walk->branch_lsn &&
+                   postgres::parse_lsn(*walk->branch_lsn).value_or(postgres::Lsn{}).value /
+                           seg_size >
+                       s) {
+                walk = window.timeline(*walk->parent);
+            }
+            if (!walk) break;
+            auto meta = repo::read_wal_meta(storage,
+                                            postgres::wal_file_name({walk->timeline, s}, seg_size));
+            if (!meta) break;
+            t.branch_time = meta->last_commit;
+        }
+    }
+}
+
+Result<TimelineRequest> parse_timeline_request(std::string_view text) {
+    if (text == "current") return TimelineRequest{TimelineRequest::Kind::current, 0};
+    if (text == "latest") return TimelineRequest{TimelineRequest::Kind::latest, 0};
+    std::uint32_t id = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || id == 0) {
+        return fail(ErrorCode::usage,
+                    "--timeline '{}' must be a timeline id (1, 2, …), 'current' or 'latest'", text);
+    }
+    return TimelineRequest{TimelineRequest::Kind::id, id};
+}
+
+namespace {
+
+// The timeline windows each backup can be followed along, by backup index.
+std::vector<std::vector<const BackupReach*>> reaches_by_backup(const RestorableWindow& window) {
+    std::vector<std::vector<const BackupReach*>> out(window.backups.size());
+    for (const auto& t : window.timelines)
+        for (const auto& r : t.reaches)
+            out[r.backup_index].push_back(&r);
+    return out;
+}
+
+class Chooser {
+  public:
+    Chooser(const RestorableWindow& window, const RestoreSelection& selection)
+        : m_window(window), m_selection(selection), m_by_backup(reaches_by_backup(window)) {}
+
+    // The reach of backup `index` the request selects for the target, nullopt when it cannot
+    // reach it; an error when several timelines with different histories can.
+    Result<const BackupReach*> resolve(std::size_t index) const {
+        const auto& candidates = m_by_backup[index];
+        const std::uint32_t own = m_window.backups[index].timeline;
+        const BackupReach* own_reach = nullptr;
+        for (const auto* r : candidates)
+            if (r->timeline == own) own_reach = r;
+        const auto& target = m_selection.target;
+        auto usable = [&](const BackupReach* r) {
+            return r && r->consistent && (!target || r->covers(*target));
+        };
+        switch (m_selection.timeline.kind) {
+            case TimelineRequest::Kind::id:
+                for (const auto* r : candidates)
+                    if (r->timeline == m_selection.timeline.id) return usable(r) ? r : nullptr;
+                return nullptr;
+            case TimelineRequest::Kind::current:
+                return usable(own_reach) ? own_reach : nullptr;
+            case TimelineRequest::Kind::latest: {
+                const BackupReach* newest = nullptr;
+                for (const auto* r : candidates)
+                    if (!newest || newest->timeline < r->timeline) newest = r;
+                return usable(newest) ? newest : nullptr;
+            }
+            case TimelineRequest::Kind::automatic:
+                break;
+        }
+        std::vector<const BackupReach*> later;
+        for (const auto* r : candidates)
+            if (r->timeline != own) later.push_back(r);
+        if (m_selection.consistent) return usable(own_reach) ? own_reach : nullptr;
+        if (!target) {
+            // 'latest' is the end of which history? With timelines branching off after the
+            // backup, the answer changes the data: the operator says which.
+            if (!later.empty() && usable(own_reach)) {
+                return fail(ErrorCode::outside_window,
+                            "cannot choose the end of the archive for backup {}: timeline(s) {} "
+                            "branch off its timeline {} after it; choose the history to restore "
+                            "with --timeline ({} for the backup's own, or one of {}, or latest)",
+                            own_reach->backup_id, timeline_list(later), own, own,
+                            timeline_list(later));
+            }
+            // A later timeline whose history is damaged may branch off this one too.
+            for (const auto& t : m_window.timelines) {
+                if (t.timeline > own && !t.problem.empty() && usable(own_reach)) {
+                    return fail(ErrorCode::outside_window,
+                                "cannot tell where the archive ends for backup {}: timeline {} "
+                                "may branch off its timeline {}, but its history is damaged "
+                                "({}); choose with --timeline ({} for the backup's own)",
+                                own_reach->backup_id, t.timeline, own, t.problem, own);
+                }
+            }
+            return usable(own_reach) ? own_reach : nullptr;
+        }
+        if (usable(own_reach)) return own_reach;
+        std::vector<const BackupReach*> reaching;
+        for (const auto* r : later)
+            if (usable(r)) reaching.push_back(r);
+        if (reaching.empty()) return nullptr;
+        // Several later timelines reach the target: fine if one is an ancestor of all the
+        // others (the target precedes their branching, so all hold the same data); otherwise
+        // their histories differ.
+        for (const auto* r : reaching) {
+            bool ancestor_of_all = true;
+            for (const auto* other : reaching) {
+                const auto* t = m_window.timeline(other->timeline);
+                if (other != r && !(t && t->descends_from(r->timeline))) ancestor_of_all = false;
+            }
+            if (ancestor_of_all) return r;
+        }
+        return fail(ErrorCode::outside_window,
+                    "{} is reachable from backup {} on timelines {}, whose histories differ; "
+                    "choose one with --timeline",
+                    format_iso8601(*target), reaching.front()->backup_id, timeline_list(reaching));
+    }
+
+    const std::vector<const BackupReach*>& candidates(std::size_t index) const {
+        return m_by_backup[index];
+    }
+
+  private:
+    const RestorableWindow& m_window;
+    const RestoreSelection& m_selection;
+    std::vector<std::vector<const BackupReach*>> m_by_backup;
+};
+
+std::string describe_timeline(const RestorableWindow& window, std::uint32_t id) {
+    const TimelineWindow* t = window.timeline(id);
+    if (!t) return fmt::format("the archive holds no timeline {}", id);
+    if (!t->problem.empty()) return t->problem;
+    if (!t->earliest || !t->latest) return fmt::format("timeline {} has an empty window", id);
+    return fmt::format("timeline {} covers {} .. {}", id, format_iso8601(*t->earliest),
+                       format_iso8601(*t->latest));
+}
+
+}  // namespace
+
+Result<const BackupReach*> choose_restore(const RestorableWindow& window,
+                                          const RestoreSelection& selection) {
+    const Chooser chooser(window, selection);
+    const auto& request = selection.timeline;
+    const bool explicit_id = request.kind == TimelineRequest::Kind::id;
+    if (explicit_id && !window.timeline(request.id)) {
+        return fail(ErrorCode::outside_window,
+                    "--timeline {}: the archive holds no such timeline (no backup on it and no "
+                    "{} history file)",
+                    request.id, postgres::history_file_name(request.id));
+    }
+    if (selection.backup_id) {
+        std::optional<std::size_t> index;
+        for (std::size_t i = 0; i < window.backups.size(); ++i)
+            if (window.backups[i].backup_id == *selection.backup_id) index = i;
+        if (!index)
+            return fail(ErrorCode::not_found, "no backup '{}' in the repository",
+                        *selection.backup_id);
+        const BackupReach& own = window.backups[*index];
+        if (!own.consistent) {
+            return fail(ErrorCode::outside_window,
+                        "backup {} cannot be restored: WAL segment {} it needs is missing",
+                        own.backup_id, own.first_missing_segment);
+        }
+        if (explicit_id) {
+            bool followable = false;
+            for (const auto* r : chooser.candidates(*index))
+                if (r->timeline == request.id) followable = true;
+            if (!followable) {
+                return fail(ErrorCode::outside_window,
+                            "backup {} (timeline {}) cannot be followed along timeline {}: that "
+                            "timeline does not branch off the backup's after the backup ended",
+                            own.backup_id, own.timeline, request.id);
+            }
+        }
+        const BackupReach* reach = LB_TRY(chooser.resolve(*index));
+        if (!reach) {
+            // Explain with the reach the request names (the backup's own by default).
+            const BackupReach* shown = &own;
+            for (const auto* r : chooser.candidates(*index))
+                if (explicit_id && r->timeline == request.id) shown = r;
+            if (!selection.target) {
+                return fail(ErrorCode::outside_window,
+                            "backup {} cannot be restored on timeline {}", own.backup_id,
+                            shown->timeline);
+            }
+            return fail(
+                ErrorCode::outside_window, "backup {} cannot reach {}: it covers {} .. {}{}",
+                own.backup_id, format_iso8601(*selection.target), format_iso8601(shown->from),
+                shown->to ? format_iso8601(*shown->to) : std::string("(no archived commit yet)"),
+                shown->timeline == own.timeline ? std::string()
+                                                : fmt::format(" on timeline {}", shown->timeline));
+        }
+        return reach;
+    }
+
+    const BackupReach* best = nullptr;
+    if (!selection.target) {
+        // 'latest' and 'consistent' start from the newest backup the request can use.
+        const BackupReach* newest = nullptr;
+        for (std::size_t i = 0; i < window.backups.size(); ++i) {
+            const BackupReach* usable = nullptr;
+            for (const auto* r : chooser.candidates(i)) {
+                const bool wanted = explicit_id ? r->timeline == request.id
+                                                : r->timeline == window.backups[i].timeline;
+                if (wanted && r->consistent) usable = r;
+            }
+            if (usable && (!newest || newest->from < usable->from)) newest = usable;
+        }
+        if (newest) best = LB_TRY(chooser.resolve(newest->backup_index));
+    } else {
+        // The newest backup that reaches the target, unless different backups reach it along
+        // different histories: then the operator says which.
+        std::vector<const BackupReach*> found;
+        for (std::size_t i = 0; i < window.backups.size(); ++i) {
+            const BackupReach* reach = LB_TRY(chooser.resolve(i));
+            if (reach) found.push_back(reach);
+        }
+        std::set<std::uint32_t> timelines;
+        for (const auto* r : found)
+            timelines.insert(r->timeline);
+        if (timelines.size() > 1) {
+            std::string list;
+            for (const auto* r : found)
+                list += fmt::format("{}{} on timeline {}", list.empty() ? "" : ", ", r->backup_id,
+                                    r->timeline);
+            return fail(ErrorCode::outside_window,
+                        "{} is reachable along different histories ({}); choose one with "
+                        "--timeline or --backup",
+                        format_iso8601(*selection.target), list);
+        }
+        for (const auto* r : found)
+            if (!best || best->from < r->from) best = r;
+    }
+    if (best) return best;
+
+    if (selection.consistent) return fail(ErrorCode::outside_window, "no backup is consistent yet");
+    if (explicit_id) {
+        return fail(ErrorCode::outside_window, "{} cannot be reached on timeline {} ({})",
+                    selection.target ? format_iso8601(*selection.target) : std::string("latest"),
+                    request.id, describe_timeline(window, request.id));
+    }
+    if (!window.earliest) {
+        const BackupReach& newest = window.backups.back();
+        return fail(ErrorCode::outside_window,
+                    "no backup can be restored yet: the restorable window is empty ({})",
+                    !newest.consistent
+                        ? "backup " + newest.backup_id + " needs WAL segment " +
+                              newest.first_missing_segment + ", which is not archived"
+                        : std::string("no commit has been archived after the newest backup; "
+                                      "restore it with --to latest once WAL is archived"));
+    }
+    return fail(ErrorCode::outside_window, "{} is outside the restorable window ({}){}",
+                selection.target ? format_iso8601(*selection.target) : std::string("latest"),
+                window.describe(),
+                window.gap ? "; WAL segment " + window.first_missing_segment +
+                                 " is missing from the archive, so later times cannot be reached"
+                           : std::string());
 }
 
 }  // namespace lifeboat::engine

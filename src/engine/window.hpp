@@ -1,28 +1,64 @@
 // The restorable window: from the backups and the gap-free WAL archive after each of them,
 // the span of times a point-in-time restore can reach (docs/repository-format.md,
-// "Restorable window").
+// "Restorable window"), per timeline, and the choice of backup and timeline for a restore.
+//
+// An archive can hold several timelines: each promotion (a failover, or a restored instance
+// that archives into the same repository) starts a new one, whose `.history` file names the
+// timeline it branched off and where. A backup can be followed along its own timeline and along
+// every later timeline that branched off it after the backup ended; the same time can then mean
+// different data on different timelines, so a restore names the one it follows.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "repository/manifest.hpp"
 
 namespace lifeboat::engine {
 
+// One backup followed along one timeline.
 struct BackupReach {
     std::string backup_id;
+    std::size_t backup_index = 0;       // into the manifests given to compute_window
+    std::uint32_t timeline = 0;         // the timeline whose WAL is replayed
     bool consistent = false;            // WAL from start_wal to stop_wal is all archived
     Timestamp from;                     // the backup's stop time
     std::optional<Timestamp> to;        // newest archived commit after it (exclusive bound)
     std::string last_segment;           // last segment of the gap-free run
     std::string first_missing_segment;  // where the run ends ("" when unknown)
     bool gap = false;                   // later segments exist: the missing one is a hole
+
+    bool covers(Timestamp target) const {
+        return consistent && from <= target && to && target < *to;
+    }
+};
+
+// What one timeline can be restored to: every backup that can be followed along it.
+struct TimelineWindow {
+    std::uint32_t timeline = 1;
+    std::optional<std::uint32_t> parent;    // from its history file
+    std::optional<std::string> branch_lsn;  // where it branched off its parent
+    // The newest commit it shares with its parent: times after it differ between the two.
+    // Only set by add_branch_times; nullopt when the WAL around the switch is not archived.
+    std::optional<Timestamp> branch_time;
+    std::vector<std::uint32_t> ancestors;  // oldest first (parent last)
+    std::vector<BackupReach> reaches;      // oldest backup first
+    std::optional<Timestamp> earliest;     // the continuous span ending at `latest`
+    std::optional<Timestamp> latest;
+    // Set when the history file cannot be read: only backups taken on this timeline itself are
+    // followed along it.
+    std::string problem;
+
+    bool descends_from(std::uint32_t other) const;
 };
 
 struct RestorableWindow {
-    std::vector<BackupReach> backups;   // same order as the manifests given
+    // Each backup along its own timeline, in the order of the manifests given. The window
+    // fields below are computed from these.
+    std::vector<BackupReach> backups;
     std::optional<Timestamp> earliest;  // the continuous span ending at `latest`
     std::optional<Timestamp> latest;
     // Consistent backups before `earliest` (kept by retention without the WAL after them):
@@ -33,13 +69,52 @@ struct RestorableWindow {
     std::string last_segment;           // last segment of the newest backup's run
     bool gap = false;                   // first_missing_segment is a hole, not the archive's end
     std::size_t wal_files = 0;
+    // Every timeline with a backup or a history file, ascending.
+    std::vector<TimelineWindow> timelines;
 
-    // The newest backup that can reach `target` (nullopt = latest: the newest consistent one).
+    // The newest backup that can reach `target` along its own timeline (nullopt = latest: the
+    // newest consistent one).
     const BackupReach* best_for(std::optional<Timestamp> target) const;
+    const TimelineWindow* timeline(std::uint32_t id) const;
     std::string describe() const;  // "2026-…Z .. 2026-…Z" or "empty (no backup)"
 };
 
 Result<RestorableWindow> compute_window(const Storage& storage,
                                         const std::vector<repo::Manifest>& manifests);
+
+// Sets each branched timeline's branch_time from the archived WAL around its switch position
+// (reads the segment holding it: costly, so only for what `list` shows). Best effort: what
+// cannot be read or scanned leaves branch_time unset.
+void add_branch_times(const Storage& storage, RestorableWindow& window,
+                      const std::vector<repo::Manifest>& manifests);
+
+// The timeline a restore follows (restore --timeline).
+struct TimelineRequest {
+    enum class Kind {
+        automatic,  // the backup's own, unless only a later timeline reaches the target
+        current,    // the backup's own timeline
+        latest,     // the newest timeline the backup can be followed along
+        id,         // exactly `id`
+    };
+    Kind kind = Kind::automatic;
+    std::uint32_t id = 0;
+};
+
+// "current", "latest" or a decimal timeline id (1 .. 2^32-1); ErrorCode::usage otherwise.
+Result<TimelineRequest> parse_timeline_request(std::string_view text);
+
+struct RestoreSelection {
+    std::optional<Timestamp> target;  // nullopt: latest, or consistent
+    bool consistent = false;
+    std::optional<std::string> backup_id;
+    TimelineRequest timeline;
+};
+
+// The backup, and the timeline to follow from it, for a restore. Refuses (ErrorCode::
+// outside_window, one line naming the way out) a target no backup reaches, a 'latest' with a
+// hole in the archive, and a choice between timelines whose histories differ that the request
+// does not settle: then --timeline or --backup must say which.
+Result<const BackupReach*> choose_restore(const RestorableWindow& window,
+                                          const RestoreSelection& selection);
 
 }  // namespace lifeboat::engine

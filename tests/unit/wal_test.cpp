@@ -292,3 +292,23 @@ TEST(WalScan, RefusesGarbageAndTruncation) {
         (void)scan_commit_times(noisy);
     }
 }
+
+TEST(WalScan, CountsOnlyRecordsBeforeATimelineSwitch) {
+    SegmentBuilder b;
+    b.xact(0x00, 1000);
+    const std::size_t second = b.xact(0x00, 2000);
+    b.xact(0x00, 3000);
+    const std::uint64_t segment_address = 5 * k_segment;  // where SegmentBuilder places it
+    auto all = scan_commit_times_before(b.bytes(), Lsn{segment_address + b.position()});
+    ASSERT_TRUE(all) << all.error().message;
+    EXPECT_EQ(all->commits, 3u);
+    EXPECT_EQ(all->last_commit, at_pg(3000));
+    auto shared = scan_commit_times_before(b.bytes(), Lsn{segment_address + second});
+    ASSERT_TRUE(shared);
+    EXPECT_EQ(shared->commits, 1u);
+    EXPECT_EQ(shared->last_commit, at_pg(1000));
+    auto none = scan_commit_times_before(b.bytes(), Lsn{segment_address});
+    ASSERT_TRUE(none);
+    EXPECT_EQ(none->commits, 0u);
+    EXPECT_FALSE(scan_commit_times_before(std::string(100, 'x'), Lsn{0}));
+}

@@ -306,7 +306,22 @@ WalFileKind classify_wal_file(std::string_view name) {
 
 // ---- public: commit times ---------------------------------------------------------------------
 
+namespace {
+Result<WalCommitSpan> scan_segment(std::string_view segment_bytes, std::optional<Lsn> before);
+}  // namespace
+
 Result<WalCommitSpan> scan_commit_times(std::string_view segment_bytes) {
+    return scan_segment(segment_bytes, std::nullopt);
+}
+
+Result<WalCommitSpan> scan_commit_times_before(std::string_view segment_bytes, Lsn before) {
+    return scan_segment(segment_bytes, before);
+}
+
+namespace {
+
+// Both scans: records starting at or after `before` (when given) end the walk.
+Result<WalCommitSpan> scan_segment(std::string_view segment_bytes, std::optional<Lsn> before) {
     const auto* bytes = reinterpret_cast<const unsigned char*>(segment_bytes.data());
     if (segment_bytes.size() < k_long_page_header) {
         return fail(ErrorCode::corrupt, "WAL segment is {} bytes, too short for a page header",
@@ -347,6 +362,7 @@ Result<WalCommitSpan> scan_commit_times(std::string_view segment_bytes) {
             if (!h || (h->info & k_xlp_first_is_contrecord)) break;
             offset += h->size();
         }
+        if (before && first.page_address + offset >= before->value) break;
         const std::uint32_t total = load<std::uint32_t>(bytes + offset);
         if (total < k_record_header || total > segment_bytes.size() - offset) break;
         const auto end = read_record(pages, offset, total, record);
@@ -363,5 +379,7 @@ Result<WalCommitSpan> scan_commit_times(std::string_view segment_bytes) {
     }
     return span;
 }
+
+}  // namespace
 
 }  // namespace lifeboat::postgres

@@ -79,4 +79,8 @@ struct WalCommitSpan {
 // size the header declares.
 Result<WalCommitSpan> scan_commit_times(std::string_view segment_bytes);
 
+// As scan_commit_times, counting only records that start before `before`: in the segment
+// holding a timeline switch, the transaction ends the parent and the child share.
+Result<WalCommitSpan> scan_commit_times_before(std::string_view segment_bytes, Lsn before);
+
 }  // namespace lifeboat::postgres
