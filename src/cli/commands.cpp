@@ -37,6 +37,13 @@ Result<std::string> require(const Settings& s, const std::string& name) {
     return *value;
 }
 
+json damaged_json(const std::vector<repo::DamagedObject>& damaged) {
+    json out = json::array();
+    for (const auto& d : damaged)
+        out.push_back({{"object", d.key}, {"reason", d.reason}});
+    return out;
+}
+
 std::string optional_time(const std::optional<Timestamp>& t) {
     return t ? format_iso8601(*t) : std::string("-");
 }
@@ -53,6 +60,9 @@ fs::path self_binary() {
 
 void print_copy_outcome(const engine::CopyOutcome& o, const engine::CopyOptions& options,
                         OutputFormat format) {
+    json not_copied = json::array();
+    for (const auto& n : o.not_copied)
+        not_copied.push_back({{"backup", n.backup_id}, {"reason", n.reason}});
     if (format == OutputFormat::json) {
         print_json({{"from", options.from},
                     {"to", options.to},
@@ -63,7 +73,9 @@ void print_copy_outcome(const engine::CopyOutcome& o, const engine::CopyOptions&
                     {"blocks_present", o.blocks_present},
                     {"wal_copied", o.wal_copied},
                     {"wal_present", o.wal_present},
-                    {"adopted_packs", o.adopted_packs}});
+                    {"adopted_packs", o.adopted_packs},
+                    {"damaged", damaged_json(o.damaged)},
+                    {"not_copied", not_copied}});
         return;
     }
     std::printf(
@@ -72,9 +84,24 @@ void print_copy_outcome(const engine::CopyOutcome& o, const engine::CopyOptions&
         o.copied_backups.size(), options.to.c_str(), o.present_backups.size(),
         static_cast<unsigned long long>(o.blocks_copied), human_bytes(o.bytes_copied).c_str(),
         o.wal_copied, static_cast<unsigned long long>(o.blocks_present), o.wal_present);
+    for (const auto& d : o.damaged)
+        std::printf("DAMAGED %s: %s\n", d.key.c_str(), d.reason.c_str());
+    for (const auto& n : o.not_copied)
+        std::printf("NOT COPIED %s: %s\n", n.backup_id.c_str(), n.reason.c_str());
 }
 
 }  // namespace
+
+Status damaged_objects_status(const std::vector<repo::DamagedObject>& damaged) {
+    if (damaged.empty()) return {};
+    std::string keys;
+    for (const auto& d : damaged)
+        keys += (keys.empty() ? "" : ", ") + d.key;
+    return fail(ErrorCode::corrupt,
+                "{} damaged object(s) left out: {}; the rest is shown. `lifeboat verify` names "
+                "what they affect; `lifeboat repair` moves them aside and rebuilds the index",
+                damaged.size(), keys);
+}
 
 Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat format) {
     repo::RepositoryConfig config;
@@ -249,7 +276,16 @@ Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat fo
     progress.clear();
     if (!outcome) return std::unexpected(outcome.error());
     print_copy_outcome(*outcome, options, format);
-    return {};
+    if (!outcome->not_copied.empty()) {
+        std::string ids;
+        for (const auto& n : outcome->not_copied)
+            ids += (ids.empty() ? "" : ", ") + n.backup_id;
+        return fail(ErrorCode::corrupt,
+                    "{} backup(s) not copied because of damage in {}: {}; the others were "
+                    "copied. `lifeboat verify` there names the damage",
+                    outcome->not_copied.size(), options.from, ids);
+    }
+    return damaged_objects_status(outcome->damaged);
 }
 
 Status run_wal_fetch(const Settings& s, const WalFetchArgs& args) {
@@ -322,6 +358,7 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
                     {"logical_bytes", catalog.logical_bytes},
                     {"savings_ratio", catalog.savings_ratio()},
                     {"backups", backups},
+                    {"damaged", damaged_json(catalog.damaged)},
                     {"window",
                      {{"earliest", time_or_null(window.earliest)},
                       {"latest", time_or_null(window.latest)},
@@ -332,7 +369,7 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
                       {"first_missing_segment", window.first_missing_segment.empty()
                                                     ? json(nullptr)
                                                     : json(window.first_missing_segment)}}}});
-        return {};
+        return damaged_objects_status(catalog.damaged);
     }
     std::printf("repository %s\n", catalog.repository.c_str());
     if (catalog.backups.empty()) {
@@ -379,7 +416,9 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
         std::printf("; newest usable segment %s", window.last_segment.c_str());
     }
     std::printf("\n");
-    return {};
+    for (const auto& d : catalog.damaged)
+        std::printf("DAMAGED %s: %s\n", d.key.c_str(), d.reason.c_str());
+    return damaged_objects_status(catalog.damaged);
 }
 
 Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format) {
@@ -423,8 +462,11 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     progress.clear();
     if (!outcome) return std::unexpected(outcome.error());
     const auto& o = *outcome;
+    for (const auto& w : o.warnings)
+        std::fprintf(stderr, "lifeboat: warning: %s\n", w.c_str());
     if (format == OutputFormat::json) {
         json j = {{"backup", o.backup_id},
+                  {"warnings", o.warnings},
                   {"target", o.target             ? json(format_iso8601(*o.target))
                              : options.consistent ? json("consistent")
                                                   : json("latest")},

@@ -48,7 +48,8 @@ void print_outcome(const engine::ExpireOutcome& o, OutputFormat format) {
                           {"pack_bytes_deleted", o.pack_bytes_deleted},
                           {"live_bytes_moved", o.live_bytes_moved},
                           {"indexes_replaced", o.indexes_replaced},
-                          {"freed_bytes", o.freed_bytes()}};
+                          {"freed_bytes", o.freed_bytes()},
+                          {"warnings", o.warnings}};
         std::printf("%s\n", out.dump(2).c_str());
         return;
     }
@@ -101,6 +102,8 @@ Status run_expire_command(const Settings& s, const ExpireArgs& args, OutputForma
     auto outcome = engine::run_expire(options);
     progress.clear();
     if (!outcome) return std::unexpected(outcome.error());
+    for (const auto& w : outcome->warnings)
+        std::fprintf(stderr, "lifeboat: warning: %s\n", w.c_str());
     print_outcome(*outcome, format);
     return {};
 }

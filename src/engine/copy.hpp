@@ -13,6 +13,7 @@
 
 #include "engine/progress.hpp"
 #include "repository/keys.hpp"
+#include "repository/object.hpp"
 #include "util/error.hpp"
 
 namespace lifeboat::engine {
@@ -37,6 +38,14 @@ struct CopyOutcome {
     std::size_t wal_copied = 0;
     std::size_t wal_present = 0;
     std::size_t adopted_packs = 0;
+    // Damage in the source, worked around: damaged objects left behind (other backups are still
+    // copied), and the backups that could not be copied because of it.
+    std::vector<repo::DamagedObject> damaged;
+    struct NotCopied {
+        std::string backup_id;
+        std::string reason;
+    };
+    std::vector<NotCopied> not_copied;
 };
 
 Result<CopyOutcome> run_copy(const CopyOptions& options);

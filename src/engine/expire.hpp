@@ -70,6 +70,9 @@ struct ExpireOutcome {
     std::uint64_t pack_bytes_deleted = 0;  // sizes of deleted and repacked packs
     std::uint64_t live_bytes_moved = 0;    // blocks copied out of repacked packs
     std::size_t indexes_replaced = 0;
+    // Damage expiry worked around (a damaged index object: its packs were judged by their own
+    // footers instead), for the operator.
+    std::vector<std::string> warnings;
     std::uint64_t freed_bytes() const {
         return wal_bytes + pack_bytes_deleted - std::min(pack_bytes_deleted, live_bytes_moved);
     }

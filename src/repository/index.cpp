@@ -68,6 +68,17 @@ Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_da
         if (packs_out) packs_out->insert(packs_out->end(), packs->begin(), packs->end());
         index.loaded_from.push_back(object.key.substr(object.key.rfind('/') + 1));
     }
+    if (on_damage == OnDamagedIndex::rebuild_from_packs && !index.skipped.empty()) {
+        for (const auto& pack_id : LB_TRY(find_unindexed_packs(storage, index))) {
+            auto summary = read_pack_summary(storage, pack_id);
+            if (!summary) {
+                index.unreadable_packs.push_back({pack_key(pack_id), summary.error().message});
+                continue;
+            }
+            index.add_pack(*summary);
+            ++index.packs_read_from_footers;
+        }
+    }
     return index;
 }
 

@@ -29,6 +29,8 @@ std::string_view kind_tag(ObjectKind kind) {
             return "PINS";
         case ObjectKind::wal:
             return "WALF";
+        case ObjectKind::cluster:
+            return "CLST";
     }
     return "????";
 }
