@@ -29,16 +29,16 @@ void print_outcome(const engine::RepairOutcome& o, const std::string& repository
                              {"reason", m.reason},
                              {"moved_to", m.moved_to.empty() ? json(nullptr) : json(m.moved_to)}});
         }
-        std::printf("%s\n", json{{"repository", repository},
-                                 {"dry_run", o.dry_run},
-                                 {"moved_aside", moved},
-                                 {"packs_indexed", o.packs_indexed},
-                                 {"new_index", o.new_index.empty() ? json(nullptr)
-                                                                   : json(o.new_index)},
-                                 {"unreadable_packs", objects_json(o.unreadable_packs)},
-                                 {"suspect_wal", objects_json(o.suspect_wal)}}
-                                .dump(2)
-                                .c_str());
+        std::printf("%s\n",
+                    json{{"repository", repository},
+                         {"dry_run", o.dry_run},
+                         {"moved_aside", moved},
+                         {"packs_indexed", o.packs_indexed},
+                         {"new_index", o.new_index.empty() ? json(nullptr) : json(o.new_index)},
+                         {"unreadable_packs", objects_json(o.unreadable_packs)},
+                         {"suspect_wal", objects_json(o.suspect_wal)}}
+                        .dump(2)
+                        .c_str());
         return;
     }
     const char* would = o.dry_run ? "would " : "";
@@ -48,8 +48,7 @@ void print_outcome(const engine::RepairOutcome& o, const std::string& repository
     }
     if (o.packs_indexed) {
         std::printf("%sindex %zu pack(s) that no sound index object named%s%s\n", would,
-                    o.packs_indexed, o.new_index.empty() ? "" : ", in index/",
-                    o.new_index.c_str());
+                    o.packs_indexed, o.new_index.empty() ? "" : ", in index/", o.new_index.c_str());
     }
     for (const auto& p : o.unreadable_packs)
         std::printf("UNREADABLE %s (left in place): %s\n", p.key.c_str(), p.reason.c_str());

@@ -63,7 +63,7 @@ Result<RepositoryReport> gather(const Settings& s, const std::string& name,
         if (it->find('.') != std::string::npos) continue;  // segments only
         auto meta = repo::read_wal_meta(repository.storage(), *it);
         if (!meta && meta.error().code == ErrorCode::corrupt) {
-            r.catalog.damaged.push_back({repo::wal_key(*it), meta.error().message});
+            r.catalog.damaged.push_back(repo::damaged_object(repo::wal_key(*it), meta.error()));
             continue;  // the RPO comes from the newest readable segment
         }
         r.newest_wal_pushed = LB_TRY(std::move(meta)).pushed;
@@ -159,8 +159,9 @@ std::string markdown(const std::vector<RepositoryReport>& reports, Timestamp now
             passed += d.passed;
         md += fmt::format("| drills | {} recorded, {} passed |\n", r.drills.size(), passed);
         for (const auto& d : c.damaged) {
-            md += fmt::format("| DAMAGED `{}` | {} (left out; `lifeboat repair` moves it aside) |\n",
-                              d.key, d.reason);
+            md +=
+                fmt::format("| DAMAGED `{}` | {} (left out; `lifeboat repair` moves it aside) |\n",
+                            d.key, d.reason);
         }
         md += "\n";
         if (!r.drills.empty()) {

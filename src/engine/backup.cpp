@@ -10,8 +10,8 @@
 
 #include "engine/backup_plan.hpp"
 #include "engine/backup_reader.hpp"
-#include "repository/cluster_identity.hpp"
 #include "repository/block_writer.hpp"
+#include "repository/cluster_identity.hpp"
 #include "repository/index.hpp"
 #include "repository/lock.hpp"
 #include "repository/repository.hpp"

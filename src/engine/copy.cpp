@@ -101,8 +101,8 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
     const auto source_lock = LB_TRY(repo::RepositoryLock::shared_for_reading(
         from.storage(), "copy", std::chrono::seconds(3600), report_waiting(options.progress)));
     // A damaged index object is worked around by reading its packs' footers.
-    const repo::BlockIndex from_index = LB_TRY(
-        repo::load_block_index(from.storage(), repo::OnDamagedIndex::rebuild_from_packs));
+    const repo::BlockIndex from_index =
+        LB_TRY(repo::load_block_index(from.storage(), repo::OnDamagedIndex::rebuild_from_packs));
     for (const auto& skipped : from_index.skipped)
         outcome.damaged.push_back({skipped.key, skipped.reason});
     for (const auto& pack : from_index.unreadable_packs)
@@ -159,7 +159,7 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
         const auto pushed = repo::copy_wal_object(from.storage(), to.storage(), name);
         if (!pushed) {
             if (pushed.error().code != ErrorCode::corrupt) return std::unexpected(pushed.error());
-            outcome.damaged.push_back({repo::wal_key(name), pushed.error().message});
+            outcome.damaged.push_back(repo::damaged_object(repo::wal_key(name), pushed.error()));
             damaged_wal.insert(name);
         } else if (*pushed == repo::PushOutcome::stored) {
             ++outcome.wal_copied;

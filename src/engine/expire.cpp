@@ -248,7 +248,8 @@ Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
             return fail(ErrorCode::corrupt,
                         "expire refused: {} is damaged ({}), so what it needs is unknown; "
                         "`lifeboat repair` moves it aside, then expire again",
-                        repo::manifest_key(id), read.error().message);
+                        repo::manifest_key(id),
+                        repo::damaged_object(repo::manifest_key(id), read.error()).reason);
         }
         const repo::Manifest m = LB_TRY(std::move(read));
         all.push_back(facts_of(m));

@@ -30,7 +30,7 @@ Result<std::vector<repo::DamagedObject>> wal_to_move(const Storage& storage,
         auto content = repo::fetch_wal(storage, name);
         if (!content) {
             if (content.error().code != ErrorCode::corrupt) return std::unexpected(content.error());
-            out.push_back({key, content.error().message});
+            out.push_back(repo::damaged_object(key, content.error()));
             continue;
         }
         auto facts = check_wal_file(storage, name, *content);
@@ -38,11 +38,12 @@ Result<std::vector<repo::DamagedObject>> wal_to_move(const Storage& storage,
         if (!facts) {
             const bool text_file = kind == postgres::WalFileKind::history ||
                                    kind == postgres::WalFileKind::backup_label;
-            (text_file ? out : suspect).push_back({key, facts.error().message});
+            (text_file ? out : suspect).push_back(repo::damaged_object(key, facts.error()));
             continue;
         }
         if (expected && facts->system_identifier && *facts->system_identifier != *expected) {
-            out.push_back({key, another_cluster_error(*facts->system_identifier, *expected).message});
+            out.push_back(
+                {key, another_cluster_error(*facts->system_identifier, *expected).message});
         }
     }
     return out;
@@ -89,7 +90,8 @@ Result<RepairOutcome> run_repair(const RepairOptions& options) {
         if (options.progress) options.progress({"reading pack footers", ++done, unindexed.size()});
         auto summary = repo::read_pack_summary(storage, pack_id);
         if (!summary) {
-            outcome.unreadable_packs.push_back({repo::pack_key(pack_id), summary.error().message});
+            outcome.unreadable_packs.push_back(
+                repo::damaged_object(repo::pack_key(pack_id), summary.error()));
             continue;
         }
         found.push_back(std::move(*summary));

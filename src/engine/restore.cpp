@@ -289,7 +289,7 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
                         "copy` it back from another repository, or restore another backup",
                         *options.backup_id, damaged.reason);
         }
-        warnings.push_back(fmt::format("left out damaged {}: {}", damaged.key, damaged.reason));
+        warnings.push_back(fmt::format("left out damaged {} ({})", damaged.key, damaged.reason));
     }
     if (manifests.empty()) {
         return fail(ErrorCode::outside_window, "repository {} holds no backup yet",

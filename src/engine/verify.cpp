@@ -84,8 +84,9 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
                 affected.push_back("backup " + m.id);
         }
         verifier.problem(damaged.key,
-                         damaged.reason + "; `lifeboat repair` moves it aside and re-indexes "
-                                          "its packs",
+                         damaged.reason +
+                             "; `lifeboat repair` moves it aside and re-indexes "
+                             "its packs",
                          affected);
     }
 

@@ -53,12 +53,11 @@ Result<WalFileFacts> check_wal_file(const Storage& storage, const std::string& n
     switch (postgres::classify_wal_file(name)) {
         case postgres::WalFileKind::segment:
         case postgres::WalFileKind::partial: {
-            const auto completeness = postgres::classify_wal_file(name) ==
-                                              postgres::WalFileKind::partial
-                                          ? postgres::SegmentCompleteness::partial
-                                          : postgres::SegmentCompleteness::complete;
-            const auto header =
-                LB_TRY(about(postgres::read_segment_header(content), name));
+            const auto completeness =
+                postgres::classify_wal_file(name) == postgres::WalFileKind::partial
+                    ? postgres::SegmentCompleteness::partial
+                    : postgres::SegmentCompleteness::complete;
+            const auto header = LB_TRY(about(postgres::read_segment_header(content), name));
             const auto segment =
                 postgres::parse_wal_file_name(name.substr(0, 24), header.segment_size);
             if (!segment) {
@@ -67,7 +66,8 @@ Result<WalFileFacts> check_wal_file(const Storage& storage, const std::string& n
                             "declares",
                             name, header.segment_size);
             }
-            const auto timelines = LB_TRY(about(postgres::check_segment_pages(content, *segment, completeness), name));
+            const auto timelines =
+                LB_TRY(about(postgres::check_segment_pages(content, *segment, completeness), name));
             if (timelines.first < segment->timeline) {
                 LB_CHECK(check_timeline_switch(storage, name, *segment, header.segment_size,
                                                timelines.first));
@@ -87,8 +87,8 @@ Result<WalFileFacts> check_wal_file(const Storage& storage, const std::string& n
         case postgres::WalFileKind::unknown:
             break;
     }
-    return fail(ErrorCode::usage, "{} is not a WAL segment, .partial, .history or .backup file name",
-                name);
+    return fail(ErrorCode::usage,
+                "{} is not a WAL segment, .partial, .history or .backup file name", name);
 }
 
 Result<std::optional<std::string>> expected_system_identifier(const Storage& storage) {

@@ -36,7 +36,8 @@ Result<std::optional<std::string>> identifier_of_stored_wal(const Storage& stora
 Status check_same_cluster(Storage& storage, const std::string& found) {
     auto holds = LB_TRY(expected_system_identifier(storage));
     if (!holds) holds = LB_TRY(identifier_of_stored_wal(storage));
-    const std::string recorded = LB_TRY(repo::record_cluster_identity(storage, holds.value_or(found)));
+    const std::string recorded =
+        LB_TRY(repo::record_cluster_identity(storage, holds.value_or(found)));
     if (recorded != found) return std::unexpected(another_cluster_error(found, recorded));
     return {};
 }

@@ -213,7 +213,7 @@ Result<ManifestSet> read_manifests(const Storage& storage) {
         if (manifest) {
             set.backups.push_back(std::move(*manifest));
         } else if (manifest.error().code == ErrorCode::corrupt) {
-            set.damaged.push_back({manifest_key(id), manifest.error().message});
+            set.damaged.push_back(damaged_object(manifest_key(id), manifest.error()));
         } else if (manifest.error().code != ErrorCode::not_found) {  // removed meanwhile
             return std::unexpected(manifest.error());
         }

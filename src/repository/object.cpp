@@ -105,4 +105,10 @@ Result<std::string> decode_object(std::string_view bytes, ObjectKind expected,
     return std::string(payload);
 }
 
+DamagedObject damaged_object(const std::string& key, const Error& error) {
+    const std::string prefix = key + ": ";
+    return {key, error.message.starts_with(prefix) ? error.message.substr(prefix.size())
+                                                   : error.message};
+}
+
 }  // namespace lifeboat::repo

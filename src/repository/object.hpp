@@ -19,6 +19,8 @@ struct DamagedObject {
     std::string key;
     std::string reason;
 };
+// The DamagedObject for `key` from the error reading it gave (without a leading "key: ").
+DamagedObject damaged_object(const std::string& key, const Error& error);
 
 inline constexpr std::uint32_t k_format_version = 1;
 inline constexpr std::size_t k_header_size = 24;

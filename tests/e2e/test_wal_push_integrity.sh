@@ -118,4 +118,23 @@ expect_eq "$(q "SELECT failed_count FROM pg_stat_archiver")" 0 "the source's arc
 expect_exit 0 lb verify --repo "$REPO"
 expect_in "$OUT" "OK"
 ok "the source keeps archiving, and verify finds the repository sound"
+
+# ---- a real timeline switch is still archived ----------------------------------------------------
+# A restored instance promoted with --archive archives its history file, the .partial of the old
+# timeline and segments of timeline 3 that begin with pages of timeline 1 into this repository (it
+# is the same cluster). Timeline 2 is taken by the history file archived above, so it picks 3.
+# The source stops first, so that its WAL does not interleave.
+stop_server "$SRC"
+restore_into "$T/promoted" --to latest --start --archive
+psql_on "$RESTORED_CONN" "INSERT INTO t SELECT g, 'new timeline' FROM generate_series(7001, 7100) g"
+TL=$(psql_on "$RESTORED_CONN" "SELECT timeline_id FROM pg_control_checkpoint()")
+switch_wal_and_wait "$RESTORED_CONN"
+expect_eq "$(psql_on "$RESTORED_CONN" "SELECT failed_count FROM pg_stat_archiver")" 0 \
+    "archiver failures of the promoted instance"
+HISTORY=$(printf '%08X.history' "$TL")
+[ -e "$REPO/wal/history/$HISTORY" ] || fail "$HISTORY of the promoted instance was not archived"
+[ -n "$(find "$REPO/wal" -name "$(printf '%08X' "$TL")*" ! -name '*.history')" ] ||
+    fail "no segment of timeline $TL was archived"
+expect_exit 0 lb verify --repo "$REPO"
+ok "a promoted instance archives timeline $TL (history, .partial, switch segment) without a refusal"
 finish

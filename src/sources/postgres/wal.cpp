@@ -366,7 +366,8 @@ Result<WalCommitSpan> scan_commit_times(std::string_view segment_bytes) {
 
 }  // namespace lifeboat::postgres
 
-// ---- public: checks of archived files ------------------------------------------------------------
+// ---- public: checks of archived files
+// ------------------------------------------------------------
 
 namespace lifeboat::postgres {
 
@@ -412,8 +413,8 @@ Result<WalPageTimelines> check_segment_pages(std::string_view segment_bytes, Wal
     }
     const std::uint64_t start = segment_start(expected, header.segment_size).value;
     if (header.page_address != start) {
-        const WalSegment actual = segment_of(Lsn{header.page_address}, header.timeline,
-                                             header.segment_size);
+        const WalSegment actual =
+            segment_of(Lsn{header.page_address}, header.timeline, header.segment_size);
         return fail(ErrorCode::corrupt,
                     "the segment's first page is at {} (segment {}), not at {} where its name "
                     "places it",
@@ -461,15 +462,17 @@ Result<std::vector<TimelineSwitch>> parse_timeline_history(std::string_view text
         std::string_view line = text.substr(0, end);
         text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
         ++line_number;
-        while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+        while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
+            line.remove_prefix(1);
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (line.empty() || line.front() == '#') continue;
         // parentTLI, whitespace, switch point, then (optionally) whitespace and a free-text reason.
         const auto space = line.find_first_of(" \t");
         const std::string_view tli_text = line.substr(0, space);
-        std::string_view rest = space == std::string_view::npos ? std::string_view()
-                                                                 : line.substr(space + 1);
-        while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+        std::string_view rest =
+            space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
+        while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t'))
+            rest.remove_prefix(1);
         const std::string_view lsn_text = rest.substr(0, rest.find_first_of(" \t"));
         std::uint64_t parent = 0;
         bool digits = !tli_text.empty() && tli_text.size() <= 10;
@@ -484,11 +487,11 @@ Result<std::vector<TimelineSwitch>> parse_timeline_history(std::string_view text
                         "reason'",
                         line_number);
         }
-        if (!entries.empty() && (parent <= entries.back().parent ||
-                                 *lsn < entries.back().switch_point)) {
+        // As PostgreSQL's readTimeLineHistory: parents increase. Switch points are not checked
+        // (the server does not either, and writes what its own history files imply).
+        if (!entries.empty() && parent <= entries.back().parent) {
             return fail(ErrorCode::corrupt,
-                        "timeline history line {}: timelines and switch points must increase",
-                        line_number);
+                        "timeline history line {}: parent timelines must increase", line_number);
         }
         if (parent >= timeline) {
             return fail(ErrorCode::corrupt,

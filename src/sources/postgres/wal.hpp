@@ -102,8 +102,8 @@ struct TimelineSwitch {
 
 // Parses a timeline history file ("00000003.history") as PostgreSQL writes and reads it: lines
 // "parentTLI<TAB>switchpoint<TAB>reason", blank lines and '#' comments allowed; parent timelines
-// increase and are below `timeline`, switch points do not decrease, and there is at least one
-// entry. ErrorCode::corrupt naming the line otherwise.
+// increase and are below `timeline`, and there is at least one entry. ErrorCode::corrupt naming
+// the line otherwise.
 Result<std::vector<TimelineSwitch>> parse_timeline_history(std::string_view text,
                                                            std::uint32_t timeline);
 
