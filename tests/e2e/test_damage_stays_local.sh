@@ -45,8 +45,9 @@ expect_exit 6 lb copy --from "$REPO" --to "$COPY" --all --json
 expect_one_line_error
 expect_eq "$(jq -r '.copied_backups | length' "$OUT")" 2 "backups copied despite the damaged index"
 expect_eq "$(jq -r '.damaged[0].object' "$OUT")" "index/$FIRST_INDEX" "damaged object named by copy"
+COPY_ERR=$(cat "$ERR")
 expect_exit 0 lb verify --repo "$COPY"
-ok "copy copies every backup, names the damaged index object and exits 6: $(cat "$ERR")"
+ok "copy copies every backup, names the damaged index object and exits 6: $COPY_ERR"
 
 PACKS_BEFORE=$(find "$REPO/data" -type f | sort)
 expect_exit 0 lb expire --repo "$REPO" --retention-window 30d --keep-min 2 --json
@@ -87,17 +88,33 @@ expect_in "$ERR" "backups/$SECOND is damaged"
 [ "$(find "$REPO" -type f ! -path '*/locks/*' | sort)" = "$BEFORE" ] || fail "a refused expire changed the repository"
 ok "expire refuses while a manifest is damaged, and changes nothing: $(cat "$ERR")"
 
+# ---- every index object damaged: the packs alone still serve restores -----------------------------
+for f in "$REPO"/index/*; do truncate -s 100 "$f"; done
+restore_into "$T/r7" --backup "$FIRST" --to consistent --start
+expect_eq "$(count_rows)" 20000 "rows restored from $FIRST with every index object damaged"
+stop_server "$T/r7"
+ok "with every index object truncated, $FIRST restores from the packs' footers"
+
 # ---- repair ---------------------------------------------------------------------------------------
+BEFORE=$(find "$REPO" -type f ! -path '*/locks/*' | sort)
+WANT_MOVED=$( (echo "backups/$SECOND"; ls "$REPO/index" | sed 's|^|index/|') | sort | paste -sd,)
+PACKS=$(find "$REPO/data" -type f | wc -l)
 expect_exit 0 lb repair --repo "$REPO" --dry-run --json
 [ "$(find "$REPO" -type f ! -path '*/locks/*' | sort)" = "$BEFORE" ] || fail "repair --dry-run changed the repository"
-expect_eq "$(jq -r '[.moved_aside[].object] | sort | join(",")' "$OUT")" \
-    "backups/$SECOND,index/$FIRST_INDEX" "objects repair --dry-run would move aside"
-expect_exit 0 lb repair --repo "$REPO"
-expect_in "$OUT" "move aside index/$FIRST_INDEX -> damaged/index/$FIRST_INDEX"
+expect_eq "$(jq -r '[.moved_aside[].object] | sort | join(",")' "$OUT")" "$WANT_MOVED" \
+    "objects repair --dry-run would move aside"
+expect_eq "$(jq -r '.packs_indexed' "$OUT")" "$PACKS" "packs repair --dry-run would index"
+expect_exit 0 lb repair --repo "$REPO" --json
+expect_eq "$(jq -r '[.moved_aside[] | .object + ">" + .moved_to] | sort | join(",")' "$OUT")" \
+    "$(echo "$WANT_MOVED" | tr ',' '\n' | sed 's|.*|&>damaged/&|' | paste -sd,)" "objects moved aside"
+expect_eq "$(jq -r '.packs_indexed' "$OUT")" "$PACKS" "packs indexed by repair"
+NEW_INDEX=$(jq -r '.new_index' "$OUT")
+[ -f "$REPO/index/$NEW_INDEX" ] || fail "repair wrote no index object"
 [ -f "$REPO/damaged/index/$FIRST_INDEX" ] && [ -f "$REPO/damaged/backups/$SECOND" ] ||
     fail "repair did not keep the damaged objects under damaged/"
 [ ! -e "$REPO/index/$FIRST_INDEX" ] && [ ! -e "$REPO/backups/$SECOND" ] || fail "damaged objects still in place"
-ok "repair moved the damaged objects aside and re-indexed: $(tr '\n' ' ' <"$OUT")"
+expect_eq "$(ls "$REPO/index")" "$NEW_INDEX" "index objects after repair"
+ok "repair moved $WANT_MOVED aside and indexed $PACKS pack(s) from their footers in index/$NEW_INDEX"
 expect_exit 0 lb verify --repo "$REPO"
 expect_in "$OUT" ": OK$"
 expect_exit 0 lb list --repo "$REPO"
