@@ -1,6 +1,7 @@
 #include "engine/repair.hpp"
 
 #include "engine/wal_checks.hpp"
+#include "repository/cluster_identity.hpp"
 #include "repository/index.hpp"
 #include "repository/manifest.hpp"
 #include "repository/pack.hpp"
@@ -72,6 +73,13 @@ Result<RepairOutcome> run_repair(const RepairOptions& options) {
         damaged.push_back({skipped.key, skipped.reason});
     for (auto& d : LB_TRY(repo::read_manifests(storage)).damaged)
         damaged.push_back(std::move(d));
+    // A damaged cluster identity blocks every wal-push; the next push or backup records it again
+    // (from the newest manifest when there is one).
+    if (auto identity = repo::read_cluster_identity(storage); !identity) {
+        if (identity.error().code != ErrorCode::corrupt) return std::unexpected(identity.error());
+        const std::string key(repo::k_cluster_identity_key);
+        damaged.push_back(repo::damaged_object(key, identity.error()));
+    }
     for (auto& d : LB_TRY(wal_to_move(storage, options, outcome.suspect_wal)))
         damaged.push_back(std::move(d));
 

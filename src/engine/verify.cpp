@@ -8,6 +8,7 @@
 
 #include "engine/wal_checks.hpp"
 #include "engine/window.hpp"
+#include "repository/cluster_identity.hpp"
 #include "repository/index.hpp"
 #include "repository/lock.hpp"
 #include "repository/object.hpp"
@@ -193,6 +194,9 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
     std::atomic<std::size_t> wal_done{0};
     // What older versions let in: WAL of another cluster, files that are not what their names say.
     const auto cluster = LB_TRY(expected_system_identifier(storage));
+    if (auto identity = repo::read_cluster_identity(storage); !identity) {
+        verifier.problem(std::string(repo::k_cluster_identity_key), identity.error().message);
+    }
     LB_CHECK(parallel_for(wal_list.size(), jobs, [&](std::size_t i, unsigned) -> Status {
         auto content = repo::fetch_wal(storage, wal_list[i]);
         std::optional<std::string> problem;

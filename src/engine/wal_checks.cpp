@@ -92,7 +92,11 @@ Result<WalFileFacts> check_wal_file(const Storage& storage, const std::string& n
 }
 
 Result<std::optional<std::string>> expected_system_identifier(const Storage& storage) {
-    if (auto recorded = LB_TRY(repo::read_cluster_identity(storage))) return recorded;
+    // A damaged identity object is passed over here (verify names it, repair moves it aside).
+    auto recorded = repo::read_cluster_identity(storage);
+    if (!recorded && recorded.error().code != ErrorCode::corrupt)
+        return std::unexpected(recorded.error());
+    if (recorded && *recorded) return recorded;
     auto ids = LB_TRY(repo::list_backup_ids(storage));
     std::reverse(ids.begin(), ids.end());
     for (const auto& id : ids) {

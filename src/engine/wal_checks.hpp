@@ -26,8 +26,8 @@ struct WalFileFacts {
 Result<WalFileFacts> check_wal_file(const Storage& storage, const std::string& name,
                                     std::string_view content);
 
-// The system identifier the repository's WAL must carry: the recorded cluster identity, else
-// that of its newest readable backup manifest; nullopt when neither exists.
+// The system identifier the repository's WAL must carry: the recorded cluster identity (unless
+// damaged), else that of its newest readable backup manifest; nullopt when neither exists.
 Result<std::optional<std::string>> expected_system_identifier(const Storage& storage);
 
 // The refusal for WAL of another cluster, as wal-push and verify word it.

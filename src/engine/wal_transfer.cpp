@@ -25,9 +25,14 @@ Result<std::optional<std::string>> identifier_of_stored_wal(const Storage& stora
         const auto kind = postgres::classify_wal_file(name);
         if (kind != postgres::WalFileKind::segment && kind != postgres::WalFileKind::partial)
             continue;
-        const std::string content = LB_TRY(repo::fetch_wal(storage, name));
-        const auto header = LB_TRY(postgres::read_segment_header(content));
-        return std::optional<std::string>(std::to_string(header.system_identifier));
+        auto content = repo::fetch_wal(storage, name);
+        if (!content && content.error().code != ErrorCode::corrupt)
+            return std::unexpected(content.error());
+        const auto header =
+            content ? postgres::read_segment_header(*content)
+                    : Result<postgres::WalSegmentHeader>(std::unexpected(content.error()));
+        if (!header) continue;  // a damaged object says nothing; verify names it
+        return std::optional<std::string>(std::to_string(header->system_identifier));
     }
     return std::optional<std::string>();
 }

@@ -71,6 +71,15 @@ expect_exit 6 lb report --repo "$REPO" --format json
 expect_eq "$(jq -r '.repositories[0].damaged[0].object' "$OUT")" "backups/$SECOND" "damaged object in report"
 ok "list and report show $FIRST, name the damaged manifest and exit 6"
 
+COPY2="$T/copy2"
+expect_exit 0 lb repo-init --repo "$COPY2"
+expect_exit 6 lb copy --from "$REPO" --to "$COPY2" --all --json
+expect_one_line_error
+expect_eq "$(jq -r '.copied_backups | join(",")' "$OUT")" "$FIRST" "backups copied past a damaged manifest"
+expect_in "$OUT" "\"backups/$SECOND\""
+expect_exit 0 lb verify --repo "$COPY2"
+ok "copy carries the other backup past the damaged manifest, names it and exits 6"
+
 restore_into "$T/r4" --to latest --start
 expect_eq "$(count_rows)" 31000 "rows restored to latest from $FIRST with $SECOND's manifest damaged"
 expect_in "$ERR" "warning: left out damaged backups/$SECOND"

@@ -121,3 +121,24 @@ TEST_F(WalIntegrityTest, TheFirstPushRecordsTheClusterAndOthersAreRefused) {
     auto next = push("000000010000000000000006", segment(6, 1111));
     EXPECT_TRUE(next) << next.error().message;
 }
+
+TEST_F(WalIntegrityTest, ADamagedClusterIdentityIsNamedAndRepaired) {
+    ASSERT_TRUE(push("000000010000000000000005", segment(5, 1111)));
+    ASSERT_TRUE(write_file_atomic(repo_path() / "cluster", "LIFEBOAT", Durability::none));
+    auto blocked = push("000000010000000000000006", segment(6, 1111));
+    ASSERT_FALSE(blocked);
+    EXPECT_NE(blocked.error().message.find("cluster"), std::string::npos)
+        << blocked.error().message;
+    auto report = engine::run_verify({.repository = repo_path().string()});
+    ASSERT_TRUE(report) << report.error().message;
+    ASSERT_EQ(report->problems.size(), 1u);
+    EXPECT_EQ(report->problems[0].object, "cluster");
+    auto repaired = engine::run_repair({.repository = repo_path().string()});
+    ASSERT_TRUE(repaired) << repaired.error().message;
+    ASSERT_EQ(repaired->moved.size(), 1u);
+    EXPECT_EQ(repaired->moved[0].moved_to, "damaged/cluster");
+    // Recorded again from the WAL the repository holds: the same cluster goes in, another not.
+    auto pushed = push("000000010000000000000006", segment(6, 1111));
+    EXPECT_TRUE(pushed) << pushed.error().message;
+    EXPECT_FALSE(push("000000010000000000000007", segment(7, 2222)));
+}
