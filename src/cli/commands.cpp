@@ -38,6 +38,13 @@ Result<std::string> require(const Settings& s, const std::string& name) {
     return *value;
 }
 
+json damaged_json(const std::vector<repo::DamagedObject>& damaged) {
+    json out = json::array();
+    for (const auto& d : damaged)
+        out.push_back({{"object", d.key}, {"reason", d.reason}});
+    return out;
+}
+
 std::string optional_time(const std::optional<Timestamp>& t) {
     return t ? format_iso8601(*t) : std::string("-");
 }
@@ -54,6 +61,9 @@ fs::path self_binary() {
 
 void print_copy_outcome(const engine::CopyOutcome& o, const engine::CopyOptions& options,
                         OutputFormat format) {
+    json not_copied = json::array();
+    for (const auto& n : o.not_copied)
+        not_copied.push_back({{"backup", n.backup_id}, {"reason", n.reason}});
     if (format == OutputFormat::json) {
         print_json({{"from", options.from},
                     {"to", options.to},
@@ -66,7 +76,9 @@ void print_copy_outcome(const engine::CopyOutcome& o, const engine::CopyOptions&
                     {"wal_present", o.wal_present},
                     {"adopted_packs", o.adopted_packs},
                     {"pins_copied", o.pins_written},
-                    {"pins_removed", o.pins_removed}});
+                    {"pins_removed", o.pins_removed},
+                    {"damaged", damaged_json(o.damaged)},
+                    {"not_copied", not_copied}});
         return;
     }
     std::printf(
@@ -81,6 +93,10 @@ void print_copy_outcome(const engine::CopyOutcome& o, const engine::CopyOptions&
     for (const auto& id : o.pins_removed)
         std::printf("unpinned %s in %s: it is no longer pinned in %s\n", id.c_str(),
                     options.to.c_str(), options.from.c_str());
+    for (const auto& d : o.damaged)
+        std::printf("DAMAGED %s: %s\n", d.key.c_str(), d.reason.c_str());
+    for (const auto& n : o.not_copied)
+        std::printf("NOT COPIED %s: %s\n", n.backup_id.c_str(), n.reason.c_str());
 }
 
 }  // namespace
@@ -119,6 +135,17 @@ void use_keys_of(const Settings& s, const std::string& location) {
     } else {
         ::unsetenv("LIFEBOAT_PASSPHRASE");
     }
+}
+
+Status damaged_objects_status(const std::vector<repo::DamagedObject>& damaged) {
+    if (damaged.empty()) return {};
+    std::string keys;
+    for (const auto& d : damaged)
+        keys += (keys.empty() ? "" : ", ") + d.key;
+    return fail(ErrorCode::corrupt,
+                "{} damaged object(s) left out: {}; the rest is shown. `lifeboat verify` names "
+                "what they affect; `lifeboat repair` moves them aside and rebuilds the index",
+                damaged.size(), keys);
 }
 
 Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat format) {
@@ -238,8 +265,9 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
 }
 
 Status run_wal_push(const Settings& s, const WalPushArgs& args) {
-    // Every repository marked `archive = true` receives the WAL too; the file counts as archived
-    // only when all have it (PostgreSQL retries otherwise, and re-pushing is idempotent).
+    // Every repository marked `archive = true` receives the WAL too; the file counts as
+    // archived only when all have it (PostgreSQL retries otherwise, and re-pushing is
+    // idempotent).
     std::vector<std::string> targets{LB_TRY(s.repository())};
     for (const auto& r : s.repositories()) {
         if (r.archive && std::find(targets.begin(), targets.end(), r.location) == targets.end()) {
@@ -289,7 +317,8 @@ Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat fo
     options.from = s.repository_location(args.from);
     options.to = s.repository_location(args.to);
     if (!args.backup.empty()) options.backup_id = args.backup;
-    // Each side's key: its own flag, else the repository's configured key_file, else --key-file.
+    // Each side's key: its own flag, else the repository's configured key_file, else
+    // --key-file.
     auto keys_for = [&](const std::string& flag, const std::string& location) {
         if (!flag.empty()) return repo::KeySource{flag, std::nullopt};
         return keys_of(s, location);
@@ -303,7 +332,16 @@ Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat fo
     progress.clear();
     if (!outcome) return std::unexpected(outcome.error());
     print_copy_outcome(*outcome, options, format);
-    return {};
+    if (!outcome->not_copied.empty()) {
+        std::string ids;
+        for (const auto& n : outcome->not_copied)
+            ids += (ids.empty() ? "" : ", ") + n.backup_id;
+        return fail(ErrorCode::corrupt,
+                    "{} backup(s) not copied because of damage in {}: {}; the others were "
+                    "copied. `lifeboat verify` there names the damage",
+                    outcome->not_copied.size(), options.from, ids);
+    }
+    return damaged_objects_status(outcome->damaged);
 }
 
 Status run_wal_fetch(const Settings& s, const WalFetchArgs& args) {
@@ -398,6 +436,7 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
                     {"savings_ratio", catalog.savings_ratio()},
                     {"backups", backups},
                     {"timelines", timelines},
+                    {"damaged", damaged_json(catalog.damaged)},
                     {"window",
                      {{"earliest", time_or_null(window.earliest)},
                       {"latest", time_or_null(window.latest)},
@@ -408,7 +447,7 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
                       {"first_missing_segment", window.first_missing_segment.empty()
                                                     ? json(nullptr)
                                                     : json(window.first_missing_segment)}}}});
-        return {};
+        return damaged_objects_status(catalog.damaged);
     }
     std::printf("repository %s\n", s.describe_repository(catalog.repository).c_str());
     if (catalog.backups.empty()) {
@@ -474,7 +513,9 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
         std::printf("; newest usable segment %s", window.last_segment.c_str());
     }
     std::printf("\n");
-    return {};
+    for (const auto& d : catalog.damaged)
+        std::printf("DAMAGED %s: %s\n", d.key.c_str(), d.reason.c_str());
+    return damaged_objects_status(catalog.damaged);
 }
 
 Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format) {
@@ -520,6 +561,8 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     progress.clear();
     if (!outcome) return std::unexpected(outcome.error());
     const auto& o = *outcome;
+    for (const auto& w : o.warnings)
+        std::fprintf(stderr, "lifeboat: warning: %s\n", w.c_str());
     if (!o.replaced_settings.empty()) {
         std::string names;
         for (const auto& name : o.replaced_settings)
@@ -534,6 +577,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
                   {"backup_timeline", o.backup_timeline},
                   {"timeline", o.timeline},
                   {"replaced_settings", o.replaced_settings},
+                  {"warnings", o.warnings},
                   {"target", o.target             ? json(format_iso8601(*o.target))
                              : options.consistent ? json("consistent")
                                                   : json("latest")},

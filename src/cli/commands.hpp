@@ -13,6 +13,7 @@
 #include "cli/settings.hpp"
 #include "engine/retention.hpp"
 #include "repository/keys.hpp"
+#include "repository/object.hpp"
 
 namespace lifeboat::cli {
 
@@ -61,6 +62,10 @@ struct ListArgs {
 struct ExpireArgs {
     bool dry_run = false;
     double repack_below = 0.5;
+    unsigned lock_wait = 3600;  // seconds
+};
+struct RepairArgs {
+    bool dry_run = false;
     unsigned lock_wait = 3600;  // seconds
 };
 struct PinArgs {
@@ -116,6 +121,11 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format);
 // The retention policy in force for the repository at `repository` (flags, environment,
 // [repositories.NAME.retention], [retention], defaults).
 Result<engine::RetentionPolicy> retention_policy(const Settings& s, const std::string& repository);
+// The outcome of a command that carried on past damaged objects after printing everything else:
+// success when there are none, else ErrorCode::corrupt (exit 6) naming them and the way out.
+Status damaged_objects_status(const std::vector<repo::DamagedObject>& damaged);
+
+Status run_repair_command(const Settings& s, const RepairArgs& args, OutputFormat format);
 Status run_expire_command(const Settings& s, const ExpireArgs& args, OutputFormat format);
 Status run_pin_command(const Settings& s, const PinArgs& args, OutputFormat format);
 Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format);

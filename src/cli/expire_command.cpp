@@ -49,7 +49,8 @@ void print_outcome(const engine::ExpireOutcome& o, const Settings& s, const std:
                     {"pack_bytes_deleted", o.pack_bytes_deleted},
                     {"live_bytes_moved", o.live_bytes_moved},
                     {"indexes_replaced", o.indexes_replaced},
-                    {"freed_bytes", o.freed_bytes()}};
+                    {"freed_bytes", o.freed_bytes()},
+                    {"warnings", o.warnings}};
         add_repository_json(out, s, repository);
         std::printf("%s\n", out.dump(2).c_str());
         return;

@@ -181,6 +181,15 @@ int main(int argc, char** argv) {
                        "seconds to wait for running backups and restores (default 3600)");
     add_json(expire, common);
 
+    RepairArgs repair_args;
+    auto* repair = app.add_subcommand(
+        "repair", "move damaged objects aside and rebuild the index from the packs");
+    add_settings(repair, common, {"repo", "key-file"});
+    repair->add_flag("--dry-run", repair_args.dry_run, "say what would be done; change nothing");
+    repair->add_option("--lock-wait", repair_args.lock_wait,
+                       "seconds to wait for running backups and restores (default 3600)");
+    add_json(repair, common);
+
     PinArgs pin_args, unpin_args;
     auto* pin =
         app.add_subcommand("pin", "keep a backup past retention (for ever, or --until DATE)");
@@ -285,6 +294,7 @@ int main(int argc, char** argv) {
         if (*fetch) return run_wal_fetch(settings, fetch_args);
         if (*list) return run_list(settings, list_args, format);
         if (*expire) return run_expire_command(settings, expire_args, format);
+        if (*repair) return run_repair_command(settings, repair_args, format);
         if (*pin) return run_pin_command(settings, pin_args, format);
         if (*unpin) return run_pin_command(settings, unpin_args, format);
         if (*restore) return run_restore_command(settings, restore_args, format);

@@ -61,7 +61,12 @@ Result<RepositoryReport> gather(const Settings& s, const std::string& name,
     const auto names = LB_TRY(repo::list_wal_names(repository.storage()));
     for (auto it = names.rbegin(); it != names.rend(); ++it) {
         if (it->find('.') != std::string::npos) continue;  // segments only
-        r.newest_wal_pushed = LB_TRY(repo::read_wal_meta(repository.storage(), *it)).pushed;
+        auto meta = repo::read_wal_meta(repository.storage(), *it);
+        if (!meta && meta.error().code == ErrorCode::corrupt) {
+            r.catalog.damaged.push_back(repo::damaged_object(repo::wal_key(*it), meta.error()));
+            continue;  // the RPO comes from the newest readable segment
+        }
+        r.newest_wal_pushed = LB_TRY(std::move(meta)).pushed;
         break;
     }
     return r;
@@ -77,6 +82,9 @@ json report_json(const std::vector<RepositoryReport>& reports, Timestamp now) {
     json out = {{"generated", format_iso8601(now)}, {"repositories", json::array()}};
     for (const auto& r : reports) {
         const auto& c = r.catalog;
+        json damaged = json::array();
+        for (const auto& d : c.damaged)
+            damaged.push_back({{"object", d.key}, {"reason", d.reason}});
         json drills = json::array();
         for (auto it = r.drills.rbegin(); it != r.drills.rend() && drills.size() < 5; ++it) {
             drills.push_back({{"id", it->id},
@@ -109,7 +117,8 @@ json report_json(const std::vector<RepositoryReport>& reports, Timestamp now) {
                          1e6)},
              {"stored_bytes", c.stored_bytes},
              {"logical_bytes", c.logical_bytes},
-             {"drills", drills}});
+             {"drills", drills},
+             {"damaged", damaged}});
     }
     return out;
 }
@@ -148,7 +157,13 @@ std::string markdown(const std::vector<RepositoryReport>& reports, Timestamp now
         std::size_t passed = 0;
         for (const auto& d : r.drills)
             passed += d.passed;
-        md += fmt::format("| drills | {} recorded, {} passed |\n\n", r.drills.size(), passed);
+        md += fmt::format("| drills | {} recorded, {} passed |\n", r.drills.size(), passed);
+        for (const auto& d : c.damaged) {
+            md +=
+                fmt::format("| DAMAGED `{}` | {} (left out; `lifeboat repair` moves it aside) |\n",
+                            d.key, d.reason);
+        }
+        md += "\n";
         if (!r.drills.empty()) {
             md += "Last drills:\n\n| drill | result | backup | RTO |\n| --- | --- | --- | --- |\n";
             int shown = 0;
@@ -221,7 +236,10 @@ Status run_report_command(const Settings& s, const ReportArgs& args, OutputForma
     } else {
         std::printf("%s", markdown(reports, now).c_str());
     }
-    return {};
+    std::vector<repo::DamagedObject> damaged;
+    for (const auto& r : reports)
+        damaged.insert(damaged.end(), r.catalog.damaged.begin(), r.catalog.damaged.end());
+    return damaged_objects_status(damaged);
 }
 
 }  // namespace lifeboat::cli

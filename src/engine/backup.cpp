@@ -11,6 +11,7 @@
 #include "engine/backup_plan.hpp"
 #include "engine/backup_reader.hpp"
 #include "repository/block_writer.hpp"
+#include "repository/cluster_identity.hpp"
 #include "repository/index.hpp"
 #include "repository/lock.hpp"
 #include "repository/repository.hpp"
@@ -130,18 +131,27 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     repo::RepositoryLock lock = LB_TRY(repo::RepositoryLock::shared(
         repository.storage(), "backup", options.lock_wait, report_waiting(options.progress)));
     // One source per repository: refuse to mix clusters.
-    const auto previous_ids = LB_TRY(repo::list_backup_ids(repository.storage()));
+    // The newest readable manifest: a damaged one is named by list and verify, and must not
+    // stop every later backup.
+    auto previous_ids = LB_TRY(repo::list_backup_ids(repository.storage()));
     std::optional<repo::Manifest> previous;
-    if (!previous_ids.empty()) {
-        previous = LB_TRY(repo::read_manifest(repository.storage(), previous_ids.back()));
-        const repo::Manifest& last = *previous;
-        if (last.source.system_identifier != cluster.system_identifier) {
-            return fail(ErrorCode::conflict,
-                        "repository {} holds backups of another cluster (system identifier {}, "
-                        "this server is {})",
-                        repository.location(), last.source.system_identifier,
-                        cluster.system_identifier);
+    while (!previous_ids.empty() && !previous) {
+        auto read = repo::read_manifest(repository.storage(), previous_ids.back());
+        previous_ids.pop_back();
+        if (read) {
+            previous = std::move(*read);
+        } else if (read.error().code != ErrorCode::corrupt) {
+            return std::unexpected(read.error());
         }
+    }
+    const std::string holds = LB_TRY(repo::record_cluster_identity(
+        repository.storage(),
+        previous ? previous->source.system_identifier : cluster.system_identifier));
+    if (holds != cluster.system_identifier) {
+        return fail(ErrorCode::conflict,
+                    "repository {} holds backups of another cluster (system identifier {}, "
+                    "this server is {})",
+                    repository.location(), holds, cluster.system_identifier);
     }
 
     LB_CHECK(repository.clean_stale_temporaries());

@@ -9,7 +9,9 @@ Result<Catalog> load_catalog(const std::string& repository) {
     repo::Repository repo = LB_TRY(repo::Repository::open(repository));
     Catalog catalog;
     catalog.repository = repo.location();
-    catalog.backups = LB_TRY(repo::read_all_manifests(repo.storage()));
+    auto manifests = LB_TRY(repo::read_manifests(repo.storage()));
+    catalog.backups = std::move(manifests.backups);
+    catalog.damaged = std::move(manifests.damaged);
     catalog.window = LB_TRY(compute_window(repo.storage(), catalog.backups));
     add_branch_times(repo.storage(), catalog.window, catalog.backups);
     catalog.pins = LB_TRY(repo::read_pins(repo.storage()));

@@ -18,6 +18,8 @@ struct Catalog {
     std::vector<repo::Manifest> backups;  // oldest first
     RestorableWindow window;              // window.backups[i] belongs to backups[i]
     std::map<std::string, repo::Pin> pins;
+    // Manifests that failed their checks: left out of `backups` and the window, named instead.
+    std::vector<repo::DamagedObject> damaged;
     std::uint64_t stored_bytes = 0;   // every object in the repository
     std::uint64_t logical_bytes = 0;  // data bytes of all backups together
     double savings_ratio() const {    // logical data per stored byte

@@ -93,10 +93,14 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
     const bool same_ids = from.block_hasher()(std::string_view("lifeboat")) ==
                           to.block_hasher()(std::string_view("lifeboat"));
     std::vector<repo::Manifest> manifests;
+    CopyOutcome outcome;
     if (options.backup_id) {
         manifests.push_back(LB_TRY(repo::read_manifest(from.storage(), *options.backup_id)));
     } else {
-        manifests = LB_TRY(repo::read_all_manifests(from.storage()));
+        // A damaged manifest stays behind, named; the other backups travel.
+        auto set = LB_TRY(repo::read_manifests(from.storage()));
+        manifests = std::move(set.backups);
+        outcome.damaged = std::move(set.damaged);
     }
     // The destination gains manifests that reference blocks already there: an expire of it must
     // not collect those meanwhile (nor remove a backup this copy counts as present).
@@ -115,7 +119,6 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
         }
     }
 
-    CopyOutcome outcome;
     LB_CHECK(to.clean_stale_temporaries());
     repo::BlockIndex to_index =
         LB_TRY(repo::load_block_index(to.storage(), repo::OnDamagedIndex::skip));
@@ -124,7 +127,29 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
     // An expire of the source waits for this copy instead of pulling packs from under it.
     const auto source_lock = LB_TRY(repo::RepositoryLock::shared_for_reading(
         from.storage(), "copy", std::chrono::seconds(3600), report_waiting(options.progress)));
-    const repo::BlockIndex from_index = LB_TRY(repo::load_block_index(from.storage()));
+    // A damaged index object is worked around by reading its packs' footers.
+    const repo::BlockIndex from_index =
+        LB_TRY(repo::load_block_index(from.storage(), repo::OnDamagedIndex::rebuild_from_packs));
+    for (const auto& skipped : from_index.skipped)
+        outcome.damaged.push_back({skipped.key, skipped.reason});
+    for (const auto& pack : from_index.unreadable_packs)
+        outcome.damaged.push_back(pack);
+
+    // A backup with a block the source cannot supply stays behind; the others travel.
+    std::erase_if(manifests, [&](const repo::Manifest& m) {
+        if (existing.count(m.id)) return false;
+        for (const auto& e : m.entries) {
+            for (const auto& b : e.blocks) {
+                if (same_ids && to_index.contains(b)) continue;
+                if (from_index.contains(b)) continue;
+                outcome.not_copied.push_back(
+                    {m.id, fmt::format("file {}: block {} is missing from {}", e.path, b.hex(),
+                                       from.location())});
+                return true;
+            }
+        }
+        return false;
+    });
 
     // Blocks the destination lacks, grouped by source pack.
     std::map<std::string, std::vector<BlockToMove>> by_pack;
@@ -139,12 +164,6 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
                 }
                 if (!planned.insert(b).second) continue;
                 const auto location = from_index.find(b);
-                if (!location) {
-                    return fail(ErrorCode::corrupt,
-                                "backup {} file {}: block {} is missing from {}; run `lifeboat "
-                                "verify` there",
-                                m.id, e.path, b.hex(), from.location());
-                }
                 by_pack[*location->pack_id].push_back({b, location->placement});
             }
         }
@@ -162,9 +181,14 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
     std::vector<std::string> new_indexes;
     if (!packs.empty()) new_indexes.push_back(LB_TRY(repo::write_index(to.storage(), packs)));
 
+    std::set<std::string> damaged_wal;
     for (const auto& name : LB_TRY(wal_needed(from, manifests, !options.backup_id))) {
-        const auto pushed = LB_TRY(repo::copy_wal_object(from.storage(), to.storage(), name));
-        if (pushed == repo::PushOutcome::stored) {
+        const auto pushed = repo::copy_wal_object(from.storage(), to.storage(), name);
+        if (!pushed) {
+            if (pushed.error().code != ErrorCode::corrupt) return std::unexpected(pushed.error());
+            outcome.damaged.push_back(repo::damaged_object(repo::wal_key(name), pushed.error()));
+            damaged_wal.insert(name);
+        } else if (*pushed == repo::PushOutcome::stored) {
             ++outcome.wal_copied;
         } else {
             ++outcome.wal_present;
@@ -175,6 +199,17 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
     for (auto m : manifests) {
         if (existing.count(m.id)) {
             outcome.present_backups.push_back(m.id);
+            continue;
+        }
+        // A backup appears only with the WAL it needs to become consistent.
+        const auto needed_damaged =
+            std::find_if(damaged_wal.begin(), damaged_wal.end(), [&](const std::string& name) {
+                return name.size() >= 24 && name.substr(0, 8) == m.start_wal.substr(0, 8) &&
+                       name.substr(0, 24) >= m.start_wal && name.substr(0, 24) <= m.stop_wal;
+            });
+        if (needed_damaged != damaged_wal.end()) {
+            outcome.not_copied.push_back(
+                {m.id, fmt::format("WAL {} it needs is damaged in the source", *needed_damaged)});
             continue;
         }
         // The destination's own index objects hold its copies of the blocks.

@@ -21,6 +21,7 @@
 
 #include "engine/progress.hpp"
 #include "repository/keys.hpp"
+#include "repository/object.hpp"
 #include "util/error.hpp"
 
 namespace lifeboat::engine {
@@ -47,6 +48,14 @@ struct CopyOutcome {
     std::size_t adopted_packs = 0;
     std::vector<std::string> pins_written;  // backups whose pin was copied (new or changed)
     std::vector<std::string> pins_removed;  // unpinned at the source since an earlier copy
+    // Damage in the source, worked around: damaged objects left behind (other backups are still
+    // copied), and the backups that could not be copied because of it.
+    std::vector<repo::DamagedObject> damaged;
+    struct NotCopied {
+        std::string backup_id;
+        std::string reason;
+    };
+    std::vector<NotCopied> not_copied;
 };
 
 Result<CopyOutcome> run_copy(const CopyOptions& options);

@@ -115,6 +115,7 @@ struct PackPlan {
     std::map<std::string, std::vector<BlockToMove>> move;       // live blocks of repacked packs
     std::vector<std::string> old_indexes;
     bool unindexed_kept = false;  // a surviving pack no index names yet
+    std::vector<std::string> warnings;
     std::size_t deleted = 0, repacked = 0;
     std::uint64_t live_bytes_moved = 0;
     bool changes() const { return !remove.empty() || unindexed_kept; }
@@ -131,9 +132,11 @@ Result<PackPlan> plan_packs(const Storage& storage, const std::vector<BackupFact
     }
     // The index decides which copy of a block counts; packs no index names (from an interrupted
     // backup, copy or repack) come last, so an indexed copy wins.
+    // A damaged index object is left out: its packs then count as packs no index names, whose
+    // own footers say what they hold (read below; a dry run leaves them out and so keeps them).
     std::vector<repo::PackSummary> indexed;
     repo::BlockIndex index =
-        LB_TRY(repo::load_block_index(storage, repo::OnDamagedIndex::fail, &indexed));
+        LB_TRY(repo::load_block_index(storage, repo::OnDamagedIndex::skip, &indexed));
     std::map<std::string, repo::PackSummary> packs;
     std::set<std::string> unindexed;
     {
@@ -154,6 +157,12 @@ Result<PackPlan> plan_packs(const Storage& storage, const std::vector<BackupFact
     }
     PackPlan plan;
     plan.old_indexes = index.loaded_from;
+    for (const auto& skipped : index.skipped) {
+        plan.warnings.push_back(
+            fmt::format("damaged {} ({}) was left out and its packs judged by their footers; "
+                        "`lifeboat repair` moves it aside",
+                        skipped.key, skipped.reason));
+    }
     for (auto& [id, pack] : packs) {
         std::vector<BlockToMove> live;
         std::uint64_t live_bytes = 0, blob_bytes = 0;
@@ -234,7 +243,17 @@ Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
     std::vector<BackupFacts> all;
     std::vector<RetentionCandidate> candidates;
     for (const auto& id : LB_TRY(repo::list_backup_ids(storage))) {
-        const repo::Manifest m = LB_TRY(repo::read_manifest(storage, id));
+        auto read = repo::read_manifest(storage, id);
+        if (!read && read.error().code == ErrorCode::corrupt) {
+            // Its blocks, WAL and retention are unknown: deleting anything could destroy what it
+            // needs (or the last good copy of what a repair would want).
+            return fail(ErrorCode::corrupt,
+                        "expire refused: {} is damaged ({}), so what it needs is unknown; "
+                        "`lifeboat repair` moves it aside, then expire again",
+                        repo::manifest_key(id),
+                        repo::damaged_object(repo::manifest_key(id), read.error()).reason);
+        }
+        const repo::Manifest m = LB_TRY(std::move(read));
         all.push_back(facts_of(m));
         const auto pin = pins.find(id);
         candidates.push_back({m.id, m.source.system_identifier,
@@ -262,6 +281,7 @@ Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
     for (const auto& [id, size] : packs.remove)
         outcome.pack_bytes_deleted += size;
     outcome.live_bytes_moved = packs.live_bytes_moved;
+    outcome.warnings.insert(outcome.warnings.end(), packs.warnings.begin(), packs.warnings.end());
     if (options.dry_run) return outcome;
     stage_reached("plan");
     LB_CHECK(lock->confirm());

@@ -58,9 +58,11 @@ struct ExpiredBackupInfo {
 
 struct ExpireOutcome {
     bool dry_run = false;
-    std::string policy;                      // RetentionPolicy::describe()
-    Timestamp now;                           // as the policy saw it
-    std::vector<std::string> warnings;       // damaged pins (kept for ever), for stderr
+    std::string policy;  // RetentionPolicy::describe()
+    Timestamp now;       // as the policy saw it
+    // For stderr: damaged pins (kept for ever), and damage worked around (a damaged index
+    // object: its packs were judged by their own footers instead).
+    std::vector<std::string> warnings;
     std::vector<ExpiredBackupInfo> backups;  // oldest first, kept and expired
     std::vector<std::string> expired;        // ids of backups removed (or that would be)
     std::size_t pins_removed = 0;

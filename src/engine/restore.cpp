@@ -311,7 +311,19 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     const auto lock = LB_TRY(repo::RepositoryLock::shared_for_reading(
         repository.storage(), "restore", std::chrono::seconds(3600),
         report_waiting(options.progress)));
-    const auto manifests = LB_TRY(repo::read_all_manifests(repository.storage()));
+    // A damaged manifest blocks only its own backup; the others stay restorable.
+    auto manifest_set = LB_TRY(repo::read_manifests(repository.storage()));
+    const std::vector<repo::Manifest>& manifests = manifest_set.backups;
+    std::vector<std::string> warnings;
+    for (const auto& damaged : manifest_set.damaged) {
+        if (options.backup_id && damaged.key == repo::manifest_key(*options.backup_id)) {
+            return fail(ErrorCode::corrupt,
+                        "backup {} cannot be restored: its manifest is damaged ({}); `lifeboat "
+                        "copy` it back from another repository, or restore another backup",
+                        *options.backup_id, damaged.reason);
+        }
+        warnings.push_back(fmt::format("left out damaged {} ({})", damaged.key, damaged.reason));
+    }
     if (manifests.empty()) {
         return fail(ErrorCode::outside_window, "repository {} holds no backup yet",
                     repository.location());
@@ -345,9 +357,19 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     LB_CHECK(repo::check_entries_safe(*manifest));
     LB_CHECK(refuse_unsafe_target(options, *manifest));
     auto tablespace_dirs = LB_TRY(tablespace_locations(options, *manifest));
-    const repo::BlockIndex index = LB_TRY(repo::load_block_index(repository.storage()));
+    // A damaged index object is worked around by reading the footers of the packs it listed.
+    const repo::BlockIndex index = LB_TRY(
+        repo::load_block_index(repository.storage(), repo::OnDamagedIndex::rebuild_from_packs));
+    for (const auto& skipped : index.skipped) {
+        warnings.push_back(fmt::format(
+            "damaged {} ({}): its packs were read directly; `lifeboat repair` rebuilds it",
+            skipped.key, skipped.reason));
+    }
+    for (const auto& pack : index.unreadable_packs)
+        warnings.push_back(fmt::format("unreadable {}: {}", pack.key, pack.reason));
 
     RestoreOutcome outcome;
+    outcome.warnings = std::move(warnings);
     outcome.backup_id = manifest->id;
     outcome.backup_timeline = manifest->timeline;
     outcome.timeline = reach->timeline;

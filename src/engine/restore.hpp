@@ -69,6 +69,9 @@ struct RestoreOutcome {
     bool started = false;
     int port = 0;
     std::string conninfo;  // to reach the new instance when started
+    // Damage this restore worked around (a damaged manifest of another backup, a damaged index
+    // object whose packs were read directly): for the operator, not a failure of this restore.
+    std::vector<std::string> warnings;
 };
 
 Result<RestoreOutcome> run_restore(const RestoreOptions& options);

@@ -6,7 +6,9 @@
 #include <mutex>
 #include <set>
 
+#include "engine/wal_checks.hpp"
 #include "engine/window.hpp"
+#include "repository/cluster_identity.hpp"
 #include "repository/index.hpp"
 #include "repository/lock.hpp"
 #include "repository/object.hpp"
@@ -88,15 +90,22 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
     }
 
     // A damaged index object is named (with the backups that wrote it) instead of aborting.
+    // Its packs are then found through their own footers, so their blocks are still checked.
     const repo::BlockIndex index =
-        LB_TRY(repo::load_block_index(storage, repo::OnDamagedIndex::skip));
+        LB_TRY(repo::load_block_index(storage, repo::OnDamagedIndex::rebuild_from_packs));
+    for (const auto& pack : index.unreadable_packs)
+        verifier.problem(pack.key, pack.reason);
     for (const auto& damaged : index.skipped) {
         std::vector<std::string> affected;
         for (const auto& m : manifests) {
             if (std::find(m.indexes.begin(), m.indexes.end(), damaged.id) != m.indexes.end())
                 affected.push_back("backup " + m.id);
         }
-        verifier.problem(damaged.key, damaged.reason, affected);
+        verifier.problem(damaged.key,
+                         damaged.reason +
+                             "; `lifeboat repair` moves it aside and re-indexes "
+                             "its packs",
+                         affected);
     }
 
     // Which blocks each backup needs, grouped by pack.
@@ -200,14 +209,27 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
     const std::vector<std::string> wal_list(wal_names.begin(), wal_names.end());
     report.wal_files = wal_list.size();
     std::atomic<std::size_t> wal_done{0};
+    // What older versions let in: WAL of another cluster, files that are not what their names say.
+    const auto cluster = LB_TRY(expected_system_identifier(storage));
+    if (auto identity = repo::read_cluster_identity(storage); !identity) {
+        verifier.problem(std::string(repo::k_cluster_identity_key), identity.error().message);
+    }
     LB_CHECK(parallel_for(wal_list.size(), jobs, [&](std::size_t i, unsigned) -> Status {
         auto content = repo::fetch_wal(storage, wal_list[i]);
+        std::optional<std::string> problem;
         if (!content) {
+            problem = content.error().message;
+        } else if (auto facts = check_wal_file(storage, wal_list[i], *content); !facts) {
+            problem = facts.error().message;
+        } else if (cluster && facts->system_identifier && *facts->system_identifier != *cluster) {
+            problem = another_cluster_error(*facts->system_identifier, *cluster).message;
+        }
+        if (problem) {
             std::vector<std::string> affected;
             for (const auto& m : manifests)
                 affected.push_back("backup " + m.id);
             if (affected.size() > k_max_named_references) affected.resize(k_max_named_references);
-            verifier.problem(repo::wal_key(wal_list[i]), content.error().message, affected);
+            verifier.problem(repo::wal_key(wal_list[i]), *problem, affected);
         }
         if (options.progress)
             options.progress(

@@ -5,10 +5,49 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+
+#include "engine/wal_checks.hpp"
+#include "repository/cluster_identity.hpp"
 #include "repository/repository.hpp"
 #include "sources/postgres/wal.hpp"
 
 namespace lifeboat::engine {
+
+namespace {
+
+// The system identifier of the WAL a repository already holds, for a repository that never
+// recorded one (written by an older version, without backups): read from its newest segment.
+Result<std::optional<std::string>> identifier_of_stored_wal(const Storage& storage) {
+    auto names = LB_TRY(repo::list_wal_names(storage));
+    std::reverse(names.begin(), names.end());
+    for (const auto& name : names) {
+        const auto kind = postgres::classify_wal_file(name);
+        if (kind != postgres::WalFileKind::segment && kind != postgres::WalFileKind::partial)
+            continue;
+        auto content = repo::fetch_wal(storage, name);
+        if (!content && content.error().code != ErrorCode::corrupt)
+            return std::unexpected(content.error());
+        const auto header =
+            content ? postgres::read_segment_header(*content)
+                    : Result<postgres::WalSegmentHeader>(std::unexpected(content.error()));
+        if (!header) continue;  // a damaged object says nothing; verify names it
+        return std::optional<std::string>(std::to_string(header->system_identifier));
+    }
+    return std::optional<std::string>();
+}
+
+// Refuses WAL of another cluster; records the repository's cluster on the first push.
+Status check_same_cluster(Storage& storage, const std::string& found) {
+    auto holds = LB_TRY(expected_system_identifier(storage));
+    if (!holds) holds = LB_TRY(identifier_of_stored_wal(storage));
+    const std::string recorded =
+        LB_TRY(repo::record_cluster_identity(storage, holds.value_or(found)));
+    if (recorded != found) return std::unexpected(another_cluster_error(found, recorded));
+    return {};
+}
+
+}  // namespace
 
 Result<repo::PushOutcome> wal_push(const std::string& repository, const fs::path& path) {
     repo::Repository repo = LB_TRY(repo::Repository::open(repository));
@@ -19,6 +58,12 @@ Result<repo::PushOutcome> wal_push(const std::string& repository, const fs::path
                     "{} is not a WAL segment, .partial, .history or .backup file name", name);
     }
     const std::string content = LB_TRY(read_file(path));
+    // Nothing that could never be restored enters the archive: once stored under its name, a
+    // wrong file would also block the right one forever (stored objects are never replaced).
+    const WalFileFacts facts = LB_TRY(check_wal_file(repo.storage(), name, content));
+    if (facts.system_identifier) {
+        LB_CHECK(check_same_cluster(repo.storage(), *facts.system_identifier));
+    }
     repo::WalMeta meta;
     meta.name = name;
     meta.pushed = system_clock().now();

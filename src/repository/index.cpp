@@ -59,14 +59,26 @@ Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_da
         }();
         if (!packs) {
             if (on_damage == OnDamagedIndex::fail) return std::unexpected(packs.error());
-            index.skipped.push_back(
-                {object.key.substr(object.key.rfind('/') + 1), object.key, packs.error().message});
+            index.skipped.push_back({object.key.substr(object.key.rfind('/') + 1), object.key,
+                                     damaged_object(object.key, packs.error()).reason});
             continue;
         }
         for (const auto& pack : *packs)
             index.add_pack(pack);
         if (packs_out) packs_out->insert(packs_out->end(), packs->begin(), packs->end());
         index.loaded_from.push_back(object.key.substr(object.key.rfind('/') + 1));
+    }
+    if (on_damage == OnDamagedIndex::rebuild_from_packs && !index.skipped.empty()) {
+        for (const auto& pack_id : LB_TRY(find_unindexed_packs(storage, index))) {
+            auto summary = read_pack_summary(storage, pack_id);
+            if (!summary) {
+                index.unreadable_packs.push_back(
+                    damaged_object(pack_key(pack_id), summary.error()));
+                continue;
+            }
+            index.add_pack(*summary);
+            ++index.packs_read_from_footers;
+        }
     }
     return index;
 }

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "repository/object.hpp"
 #include "repository/pack.hpp"
 
 namespace lifeboat::repo {
@@ -36,17 +37,24 @@ class BlockIndex {
         std::string reason;
     };
     std::vector<Skipped> skipped;
+    // Under OnDamagedIndex::rebuild_from_packs: packs found through their own footers, and packs
+    // whose footers could not be read either (their blocks stay unknown).
+    std::size_t packs_read_from_footers = 0;
+    std::vector<DamagedObject> unreadable_packs;
 
   private:
     std::set<std::string> m_pack_ids;  // node-based: element addresses are stable
     std::unordered_map<BlockId, BlockLocation, BlockIdHash> m_blocks;
 };
 
-enum class OnDamagedIndex { fail, skip };
+enum class OnDamagedIndex { fail, skip, rebuild_from_packs };
 
 // Loads and merges every index object. A damaged index object is an error naming it, or with
 // OnDamagedIndex::skip is left out and noted in BlockIndex::skipped (a backup then simply stores
-// those blocks again, so one damaged object cannot block every future backup).
+// those blocks again, so one damaged object cannot block every future backup). With
+// OnDamagedIndex::rebuild_from_packs, when an object was skipped, the footers of the packs no
+// readable index object names are read too (packs are self-describing), so readers such as
+// restore and copy still find every block of an undamaged pack.
 // With `packs`, also appends every pack the loaded index objects list (for expire, which needs
 // each pack's whole entry list).
 Result<BlockIndex> load_block_index(const Storage& storage,

@@ -330,4 +330,21 @@ Result<std::vector<Manifest>> read_all_manifests(const Storage& storage) {
     return out;
 }
 
+Result<ManifestSet> read_manifests(const Storage& storage) {
+    ManifestSet set;
+    for (const auto& id : LB_TRY(list_backup_ids(storage))) {
+        auto manifest = read_manifest(storage, id);
+        if (manifest) {
+            set.backups.push_back(std::move(*manifest));
+        } else if (manifest.error().code == ErrorCode::corrupt) {
+            set.damaged.push_back(damaged_object(manifest_key(id), manifest.error()));
+        } else if (manifest.error().code != ErrorCode::not_found) {  // removed meanwhile
+            return std::unexpected(manifest.error());
+        }
+    }
+    std::sort(set.backups.begin(), set.backups.end(),
+              [](const Manifest& a, const Manifest& b) { return a.start_time < b.start_time; });
+    return set;
+}
+
 }  // namespace lifeboat::repo

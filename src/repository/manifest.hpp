@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "repository/block.hpp"
+#include "repository/object.hpp"
 #include "storage/storage.hpp"
 #include "util/time.hpp"
 
@@ -99,5 +100,14 @@ Result<Manifest> read_manifest(const Storage& storage, const std::string& backup
 // Every published backup, oldest first. Fails on the first unreadable manifest.
 Result<std::vector<Manifest>> read_all_manifests(const Storage& storage);
 Result<std::vector<std::string>> list_backup_ids(const Storage& storage);
+
+struct ManifestSet {
+    std::vector<Manifest> backups;       // oldest first
+    std::vector<DamagedObject> damaged;  // manifests that failed their checks, by key
+};
+// Every published backup, oldest first, carrying on past damaged manifests (ErrorCode::corrupt),
+// which are listed in `damaged`: one damaged manifest must not hide the other backups. Any other
+// failure (storage I/O) fails the call.
+Result<ManifestSet> read_manifests(const Storage& storage);
 
 }  // namespace lifeboat::repo

@@ -29,6 +29,8 @@ std::string_view kind_tag(ObjectKind kind) {
             return "PINS";
         case ObjectKind::wal:
             return "WALF";
+        case ObjectKind::cluster:
+            return "CLST";
     }
     return "????";
 }
@@ -101,6 +103,12 @@ Result<std::string> decode_object(std::string_view bytes, ObjectKind expected,
         return std::move(*plain);
     }
     return std::string(payload);
+}
+
+DamagedObject damaged_object(const std::string& key, const Error& error) {
+    const std::string prefix = key + ": ";
+    return {key, error.message.starts_with(prefix) ? error.message.substr(prefix.size())
+                                                   : error.message};
 }
 
 }  // namespace lifeboat::repo

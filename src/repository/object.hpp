@@ -11,7 +11,16 @@
 
 namespace lifeboat::repo {
 
-enum class ObjectKind { config, pack, index, manifest, wal, pin, drill };
+enum class ObjectKind { config, pack, index, manifest, wal, pin, drill, cluster };
+
+// An object that failed its checks (envelope, checksum, or content): named by readers that carry
+// on with the rest of the repository, moved aside by `repair`.
+struct DamagedObject {
+    std::string key;
+    std::string reason;
+};
+// The DamagedObject for `key` from the error reading it gave (without a leading "key: ").
+DamagedObject damaged_object(const std::string& key, const Error& error);
 
 inline constexpr std::uint32_t k_format_version = 1;
 inline constexpr std::size_t k_header_size = 24;

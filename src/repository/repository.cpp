@@ -221,4 +221,22 @@ Status Repository::clean_stale_temporaries() {
     return {};
 }
 
+Result<std::string> Repository::move_aside(const std::string& key) {
+    // Below the encryption layer: a damaged encrypted object cannot be decrypted, and its bytes
+    // are bound to its name, so they are moved as stored.
+    Storage* base = m_storage.get();
+    if (auto* encrypted = dynamic_cast<EncryptedStorage*>(base)) base = &encrypted->inner();
+    const std::string bytes = LB_TRY(base->read(key));
+    std::string destination = "damaged/" + key;
+    for (int n = 2;; ++n) {
+        auto written = base->write(destination, bytes, Overwrite::never);
+        if (written) break;
+        if (written.error().code != ErrorCode::conflict || n > 100)
+            return std::unexpected(written.error());
+        destination = fmt::format("damaged/{}.{}", key, n);
+    }
+    LB_CHECK(base->remove_if_exists(key));
+    return destination;
+}
+
 }  // namespace lifeboat::repo

@@ -54,6 +54,12 @@ class Repository {
     // Removes temporary objects left by dead writers (call before writing).
     Status clean_stale_temporaries();
 
+    // Moves a damaged object to `damaged/<key>` (as stored: still encrypted in an encrypted
+    // repository), so that readers stop tripping over it and nothing is lost; an object already
+    // there under that name gets a numbered suffix. Returns the new key. Used by `repair` under
+    // the exclusive lock.
+    Result<std::string> move_aside(const std::string& key);
+
   private:
     Repository(std::unique_ptr<Storage> storage, RepositoryConfig config, BlockHasher hasher)
         : m_storage(std::move(storage)), m_config(std::move(config)), m_hasher(std::move(hasher)) {}

@@ -178,9 +178,9 @@ TEST(TimelineHistory, ParsesWhatPostgresWrites) {
 }
 
 TEST(TimelineHistory, RefusesWhatCannotBeAHistory) {
-    for (const char* bad : {"", "# only a comment\n", "garbage\n", "1\n", "1\tnot-an-lsn\n",
-                            "3\t0/10\tself\n", "0\t0/10\tzero\n", "2\t0/10\tx\n1\t0/20\ty\n",
-                            "1\t0/20\tx\n2\t0/10\ty\n", "{\"json\": true}\n"}) {
+    for (const char* bad :
+         {"", "# only a comment\n", "garbage\n", "1\n", "1\tnot-an-lsn\n", "3\t0/10\tself\n",
+          "0\t0/10\tzero\n", "2\t0/10\tx\n1\t0/20\ty\n", "{\"json\": true}\n"}) {
         auto h = parse_timeline_history(3, bad);
         EXPECT_FALSE(h) << bad;
         if (!h) {

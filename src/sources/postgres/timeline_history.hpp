@@ -40,7 +40,8 @@ struct TimelineHistory {
 // Parses the content of `<timeline>.history` as PostgreSQL's readTimeLineHistory does:
 // "parentTLI <tab> X/X <tab> reason" per line, '#' comments and blank lines ignored. Refuses
 // (ErrorCode::corrupt) what PostgreSQL would refuse or what cannot be a history: malformed lines,
-// timeline ids not strictly increasing or not below `timeline`, switch positions going back.
+// timeline ids not strictly increasing or not below `timeline`. Switch positions may go back,
+// as PostgreSQL itself accepts (and can write).
 Result<TimelineHistory> parse_timeline_history(std::uint32_t timeline, std::string_view text);
 
 // The timeline a history file name is for ("0000000A.history" -> 10), nullopt for other names.

@@ -383,3 +383,113 @@ Result<WalCommitSpan> scan_segment(std::string_view segment_bytes, std::optional
 }  // namespace
 
 }  // namespace lifeboat::postgres
+
+// ---- public: checks of archived files
+// ------------------------------------------------------------
+
+namespace lifeboat::postgres {
+
+Result<WalSegmentHeader> read_segment_header(std::string_view segment_bytes) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(segment_bytes.data());
+    if (segment_bytes.size() < k_long_page_header) {
+        return fail(ErrorCode::corrupt, "WAL segment is {} bytes, too short for a page header",
+                    segment_bytes.size());
+    }
+    const PageHeader first = read_page_header(bytes);
+    if (first.magic != k_wal_page_magic) {
+        return fail(ErrorCode::corrupt,
+                    "not a PostgreSQL 15 WAL segment: page magic 0x{:04X}, expected 0x{:04X}",
+                    first.magic, k_wal_page_magic);
+    }
+    if (!(first.info & k_xlp_long_header)) {
+        return fail(ErrorCode::corrupt, "WAL segment does not start with a long page header");
+    }
+    WalSegmentHeader header;
+    header.timeline = load<std::uint32_t>(bytes + 4);
+    header.page_address = first.page_address;
+    header.system_identifier = load<std::uint64_t>(bytes + 24);
+    header.segment_size = load<std::uint32_t>(bytes + 32);
+    header.page_size = load<std::uint32_t>(bytes + 36);
+    if (!is_valid_wal_segment_size(header.segment_size) || header.page_size < 1024 ||
+        header.page_size > 65536 || (header.page_size & (header.page_size - 1)) != 0 ||
+        header.page_address % header.segment_size != 0) {
+        return fail(ErrorCode::corrupt,
+                    "implausible WAL segment header: segment size {}, page size {}, address {}",
+                    header.segment_size, header.page_size, format_lsn(Lsn{header.page_address}));
+    }
+    return header;
+}
+
+Result<WalPageTimelines> check_segment_pages(std::string_view segment_bytes, WalSegment expected,
+                                             SegmentCompleteness completeness) {
+    const WalSegmentHeader header = LB_TRY(read_segment_header(segment_bytes));
+    const bool partial = completeness == SegmentCompleteness::partial;
+    if (partial ? segment_bytes.size() > header.segment_size
+                : segment_bytes.size() != header.segment_size) {
+        return fail(ErrorCode::corrupt, "WAL segment is {} bytes, its header says {}",
+                    segment_bytes.size(), header.segment_size);
+    }
+    const std::uint64_t start = segment_start(expected, header.segment_size).value;
+    if (header.page_address != start) {
+        const WalSegment actual =
+            segment_of(Lsn{header.page_address}, header.timeline, header.segment_size);
+        return fail(ErrorCode::corrupt,
+                    "the segment's first page is at {} (segment {}), not at {} where its name "
+                    "places it",
+                    format_lsn(Lsn{header.page_address}),
+                    wal_file_name(actual, header.segment_size), format_lsn(Lsn{start}));
+    }
+    const auto* bytes = reinterpret_cast<const unsigned char*>(segment_bytes.data());
+    WalPageTimelines timelines{header.timeline, header.timeline};
+    for (std::size_t offset = 0; offset + k_short_page_header <= segment_bytes.size();
+         offset += header.page_size) {
+        const PageHeader page = read_page_header(bytes + offset);
+        const auto timeline = load<std::uint32_t>(bytes + offset + 4);
+        const bool ours = page.magic == k_wal_page_magic && page.page_address == start + offset;
+        if (!ours) {
+            if (partial) break;  // the end of the timeline: what follows is not its WAL
+            if (page.magic == 0 && page.info == 0 && timeline == 0 && page.page_address == 0) {
+                continue;  // zeroed by the server after an XLOG_SWITCH record
+            }
+            return fail(ErrorCode::corrupt,
+                        "page at offset {} is not WAL of this segment (magic 0x{:04X}, address "
+                        "{}, expected {})",
+                        offset, page.magic, format_lsn(Lsn{page.page_address}),
+                        format_lsn(Lsn{start + offset}));
+        }
+        if (timeline < timelines.last || timeline > expected.timeline) {
+            return fail(ErrorCode::corrupt,
+                        "page at offset {} belongs to timeline {}, which does not fit timeline "
+                        "{} of the file name (after timeline {} on earlier pages)",
+                        offset, timeline, expected.timeline, timelines.last);
+        }
+        timelines.last = timeline;
+    }
+    return timelines;
+}
+
+Status check_backup_history(std::string_view text, std::string_view file_name) {
+    constexpr std::string_view k_prefix = "START WAL LOCATION: ";
+    const std::string_view line = text.substr(0, text.find('\n'));
+    const auto open = line.find(" (file ");
+    if (!line.starts_with(k_prefix) || open == std::string_view::npos || !line.ends_with(")") ||
+        file_name.size() < 33) {
+        return fail(ErrorCode::corrupt,
+                    "not a backup history file: the first line is not 'START WAL LOCATION: X/Y "
+                    "(file NAME)'");
+    }
+    const auto lsn = parse_lsn(line.substr(k_prefix.size(), open - k_prefix.size()));
+    const std::string_view segment = line.substr(open + 7, line.size() - open - 8);
+    const auto offset = parse_hex(file_name.substr(25, 8), 8, true);
+    // Every valid segment size is a multiple of 1 MiB, so the offset agrees below 1 MiB.
+    constexpr std::uint64_t k_mib = 1u << 20;
+    if (!lsn || !offset || segment != file_name.substr(0, 24) ||
+        lsn->value % k_mib != *offset % k_mib) {
+        return fail(ErrorCode::corrupt,
+                    "backup history file describes '{}', which does not match its name",
+                    line.substr(k_prefix.size()));
+    }
+    return {};
+}
+
+}  // namespace lifeboat::postgres

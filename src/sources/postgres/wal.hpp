@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/error.hpp"
 #include "util/time.hpp"
@@ -59,6 +60,44 @@ enum class WalFileKind {
 // Classifies a file name from pg_wal or a WAL archive (upper-case hex only, as PostgreSQL
 // writes them).
 WalFileKind classify_wal_file(std::string_view name);
+
+// The long page header that starts every WAL segment (XLogLongPageHeaderData).
+struct WalSegmentHeader {
+    std::uint32_t timeline = 0;           // xlp_tli of the first page
+    std::uint64_t page_address = 0;       // xlp_pageaddr: the segment's first LSN
+    std::uint64_t system_identifier = 0;  // xlp_sysid: the cluster that wrote it
+    std::uint64_t segment_size = 0;       // xlp_seg_size
+    std::uint32_t page_size = 0;          // xlp_xlog_blcksz
+};
+
+// Reads the long header of a segment's first page. ErrorCode::corrupt when the bytes do not start
+// with a PostgreSQL 15 long page header with plausible sizes.
+Result<WalSegmentHeader> read_segment_header(std::string_view segment_bytes);
+
+// Whether a segment file is complete (archived when full or switched) or the `.partial` copy of a
+// timeline's last segment, whose tail after the end of the timeline may hold stale bytes.
+enum class SegmentCompleteness { complete, partial };
+
+// Timelines found on the pages of a segment; pages copied from the parent timeline at a timeline
+// switch carry the parent's, so `first` may be below the file's timeline.
+struct WalPageTimelines {
+    std::uint32_t first = 0;  // on the first page
+    std::uint32_t last = 0;   // on the last page that has a header
+};
+
+// Checks that `segment_bytes` is the segment `expected` names: its size is the header's segment
+// size (for a complete segment), every page address is the one its place in `expected` gives, and
+// page timelines never decrease nor exceed expected.timeline. A complete segment may have pages
+// whose header is zeroed (the rest of a segment ended by pg_switch_wal); a partial one is checked
+// up to its first page that is not WAL of this segment. ErrorCode::corrupt naming the first
+// mismatch otherwise.
+Result<WalPageTimelines> check_segment_pages(std::string_view segment_bytes, WalSegment expected,
+                                             SegmentCompleteness completeness);
+
+// Checks a backup history file ("...00000028.backup"): text whose first line is
+// "START WAL LOCATION: X/Y (file <segment>)" naming the segment of its file name, at the offset
+// its file name gives. ErrorCode::corrupt otherwise.
+Status check_backup_history(std::string_view text, std::string_view file_name);
 
 // Transaction end times found in a segment: commits and aborts, including those of prepared
 // transactions — the records recovery_target_time stops at.

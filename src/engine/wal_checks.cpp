@@ -1,0 +1,126 @@
+#include "engine/wal_checks.hpp"
+
+#include <algorithm>
+
+#include "repository/cluster_identity.hpp"
+#include "repository/manifest.hpp"
+#include "repository/wal_archive.hpp"
+#include "sources/postgres/timeline_history.hpp"
+#include "sources/postgres/wal.hpp"
+
+namespace lifeboat::engine {
+
+namespace {
+
+// Names the file in an error from a check of its content.
+template <typename T>
+Result<T> about(Result<T> result, const std::string& name) {
+    if (!result) return std::unexpected(result.error().context("{}", name));
+    return result;
+}
+
+// A segment whose first pages carry a parent timeline must hold the switch into its own.
+Status check_timeline_switch(const Storage& storage, const std::string& name,
+                             postgres::WalSegment segment, std::uint64_t segment_size,
+                             std::uint32_t first_timeline) {
+    const std::string history_name = fmt::format("{:08X}.history", segment.timeline);
+    auto history = repo::fetch_wal(storage, history_name);
+    if (!history) {
+        if (history.error().code != ErrorCode::not_found) return std::unexpected(history.error());
+        return fail(ErrorCode::corrupt,
+                    "{} starts with pages of timeline {}, and {} is not archived, so nothing "
+                    "shows that timeline {} begins in this segment (a segment of another "
+                    "timeline under a new name?)",
+                    name, first_timeline, history_name, segment.timeline);
+    }
+    const auto parsed =
+        LB_TRY(about(postgres::parse_timeline_history(segment.timeline, *history), history_name));
+    if (parsed.ancestors.empty()) {
+        return fail(ErrorCode::corrupt, "{}: {} names no parent timeline", name, history_name);
+    }
+    const postgres::Lsn switch_point = parsed.ancestors.back().switch_lsn;
+    if (postgres::segment_of(switch_point, segment.timeline, segment_size).segno != segment.segno) {
+        return fail(ErrorCode::corrupt,
+                    "{} starts with pages of timeline {}, but timeline {} began at {} ({}), not "
+                    "in this segment",
+                    name, first_timeline, segment.timeline, postgres::format_lsn(switch_point),
+                    history_name);
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<WalFileFacts> check_wal_file(const Storage& storage, const std::string& name,
+                                    std::string_view content) {
+    WalFileFacts facts;
+    switch (postgres::classify_wal_file(name)) {
+        case postgres::WalFileKind::segment:
+        case postgres::WalFileKind::partial: {
+            const auto completeness =
+                postgres::classify_wal_file(name) == postgres::WalFileKind::partial
+                    ? postgres::SegmentCompleteness::partial
+                    : postgres::SegmentCompleteness::complete;
+            const auto header = LB_TRY(about(postgres::read_segment_header(content), name));
+            const auto segment =
+                postgres::parse_wal_file_name(name.substr(0, 24), header.segment_size);
+            if (!segment) {
+                return fail(ErrorCode::corrupt,
+                            "{}: the name is not a segment of the {}-byte segments its header "
+                            "declares",
+                            name, header.segment_size);
+            }
+            const auto timelines =
+                LB_TRY(about(postgres::check_segment_pages(content, *segment, completeness), name));
+            if (timelines.first < segment->timeline) {
+                LB_CHECK(check_timeline_switch(storage, name, *segment, header.segment_size,
+                                               timelines.first));
+            }
+            facts.system_identifier = std::to_string(header.system_identifier);
+            return facts;
+        }
+        case postgres::WalFileKind::history: {
+            const auto timeline =
+                static_cast<std::uint32_t>(std::stoul(name.substr(0, 8), nullptr, 16));
+            const auto parsed =
+                LB_TRY(about(postgres::parse_timeline_history(timeline, content), name));
+            if (parsed.ancestors.empty()) {
+                return fail(ErrorCode::corrupt, "{}: a timeline history that names no parent",
+                            name);
+            }
+            return facts;
+        }
+        case postgres::WalFileKind::backup_label:
+            LB_CHECK(about(postgres::check_backup_history(content, name), name));
+            return facts;
+        case postgres::WalFileKind::unknown:
+            break;
+    }
+    return fail(ErrorCode::usage,
+                "{} is not a WAL segment, .partial, .history or .backup file name", name);
+}
+
+Result<std::optional<std::string>> expected_system_identifier(const Storage& storage) {
+    // A damaged identity object is passed over here (verify names it, repair moves it aside).
+    auto recorded = repo::read_cluster_identity(storage);
+    if (!recorded && recorded.error().code != ErrorCode::corrupt)
+        return std::unexpected(recorded.error());
+    if (recorded && *recorded) return recorded;
+    auto ids = LB_TRY(repo::list_backup_ids(storage));
+    std::reverse(ids.begin(), ids.end());
+    for (const auto& id : ids) {
+        auto manifest = repo::read_manifest(storage, id);
+        if (manifest) return std::optional<std::string>(manifest->source.system_identifier);
+        if (manifest.error().code != ErrorCode::corrupt) return std::unexpected(manifest.error());
+    }
+    return std::optional<std::string>();
+}
+
+Error another_cluster_error(const std::string& found, const std::string& repository_holds) {
+    return Error{ErrorCode::conflict,
+                 fmt::format("WAL of another cluster (system identifier {}, repository holds {}); "
+                             "each cluster needs its own repository",
+                             found, repository_holds)};
+}
+
+}  // namespace lifeboat::engine

@@ -1,0 +1,44 @@
+#include "repository/cluster_identity.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "repository/object.hpp"
+
+namespace lifeboat::repo {
+
+using nlohmann::json;
+
+Result<std::optional<std::string>> read_cluster_identity(const Storage& storage) {
+    const std::string key(k_cluster_identity_key);
+    auto bytes = storage.read(key);
+    if (!bytes) {
+        if (bytes.error().code == ErrorCode::not_found) return std::optional<std::string>();
+        return std::unexpected(bytes.error());
+    }
+    const std::string text = LB_TRY(decode_object(*bytes, ObjectKind::cluster, key));
+    try {
+        const json j = json::parse(text);
+        return std::optional<std::string>(j.at("system_identifier").get<std::string>());
+    } catch (const std::exception& e) {
+        return fail(ErrorCode::corrupt, "{}: malformed cluster identity: {}", key, e.what());
+    }
+}
+
+Result<std::string> record_cluster_identity(Storage& storage,
+                                            const std::string& system_identifier) {
+    if (auto recorded = LB_TRY(read_cluster_identity(storage))) return *recorded;
+    const json j = {{"system_identifier", system_identifier},
+                    {"recorded", format_iso8601(system_clock().now())}};
+    const std::string object =
+        LB_TRY(encode_object(ObjectKind::cluster, j.dump(), PayloadCompression::none));
+    auto written = storage.write(std::string(k_cluster_identity_key), object, Overwrite::never);
+    if (!written) {
+        if (written.error().code != ErrorCode::conflict) return std::unexpected(written.error());
+        // Another writer recorded it first: its identifier is the repository's.
+        if (auto recorded = LB_TRY(read_cluster_identity(storage))) return *recorded;
+        return std::unexpected(written.error());
+    }
+    return system_identifier;
+}
+
+}  // namespace lifeboat::repo
