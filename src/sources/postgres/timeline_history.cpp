@@ -53,8 +53,8 @@ Result<TimelineHistory> parse_timeline_history(std::uint32_t timeline, std::stri
         ++line_number;
         if (line.empty() || line.front() == '#') continue;
         auto bad = [&](std::string_view why) {
-            return fail(ErrorCode::corrupt, "history of timeline {}, line {}: {}", timeline,
-                        line_number, why);
+            return fail(ErrorCode::corrupt, "not a timeline history (timeline {}, line {}: {})",
+                        timeline, line_number, why);
         };
         // "<decimal timeline> <white space> <hex>/<hex> [<white space> reason]"
         std::uint32_t parent = 0;
