@@ -125,7 +125,8 @@ ok "the source keeps archiving, and verify finds the repository sound"
 # is the same cluster). Timeline 2 is taken by the history file archived above, so it picks 3.
 # The source stops first, so that its WAL does not interleave.
 stop_server "$SRC"
-restore_into "$T/promoted" --to latest --start --archive
+# The test pushed a timeline-2 history above, so "latest" is ambiguous: follow the backup's own.
+restore_into "$T/promoted" --to latest --timeline current --start --archive
 psql_on "$RESTORED_CONN" "INSERT INTO t SELECT g, 'new timeline' FROM generate_series(7001, 7100) g"
 TL=$(psql_on "$RESTORED_CONN" "SELECT timeline_id FROM pg_control_checkpoint()")
 switch_wal_and_wait "$RESTORED_CONN"
