@@ -195,16 +195,20 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
     return {};
 }
 
-Status run_wal_push(const Settings& s, const WalPushArgs& args) {
-    // Every repository marked `archive = true` receives the WAL too; the file counts as archived
-    // only when all have it (PostgreSQL retries otherwise, and re-pushing is idempotent).
+Result<std::vector<std::string>> archive_repositories(const Settings& s) {
     std::vector<std::string> targets{LB_TRY(s.repository())};
     for (const auto& r : s.repositories()) {
         if (r.archive && std::find(targets.begin(), targets.end(), r.location) == targets.end()) {
             targets.push_back(r.location);
         }
     }
-    for (const auto& target : targets) {
+    return targets;
+}
+
+Status run_wal_push(const Settings& s, const WalPushArgs& args) {
+    // Every repository marked `archive = true` receives the WAL too; the file counts as archived
+    // only when all have it (PostgreSQL retries otherwise, and re-pushing is idempotent).
+    for (const auto& target : LB_TRY(archive_repositories(s))) {
         auto pushed = engine::wal_push(target, args.path);
         if (!pushed) return std::unexpected(pushed.error().context("repository {}", target));
     }
