@@ -132,12 +132,20 @@ Result<ArchiveCheckReport> check_archive(const ArchiveCheckOptions& options) {
             // PostgreSQL retries a failed file only after a pause (up to a minute), so the first
             // failure since the switch is the answer; waiting longer would only hide it.
             if (a.failed_count > before.failed_count) {
+                // The logging collector writes the failure's lines a moment after the count.
+                auto logged = postgres::last_archive_failure_in_log(conn);
+                for (int retry = 0; !logged && retry < 3; ++retry) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                    logged = postgres::last_archive_failure_in_log(conn);
+                }
                 report.problem = fmt::format(
                     "archive_command is failing: {} did not reach {}; pg_stat_archiver's last "
-                    "failure is {} at {} ({} failure(s) in all, {}); the server log has the "
-                    "reason (one `lifeboat: error:` line per failed wal-push)",
+                    "failure is {} at {} ({} failure(s) in all, {}); {}",
                     report.segment, where, a.last_failed_wal, when(a.last_failed_time),
-                    a.failed_count, last_success(a));
+                    a.failed_count, last_success(a),
+                    logged ? "the server log says: " + *logged
+                           : std::string("the server log has the reason (one `lifeboat: error:` "
+                                         "line per failed wal-push)"));
                 break;
             }
             if (!archived_at && archived_up_to(a.last_archived_wal, report.segment))

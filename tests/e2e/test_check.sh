@@ -5,7 +5,13 @@
 # archive_command, archive_mode off). `info` is an alias of `list`.
 source "$(dirname "$0")/lib.sh" "$@"
 
-start_source
+# The logging collector makes the server log readable through SQL, so that check can quote the
+# reason a failed wal-push gave.
+lb repo-init --repo "$REPO" >/dev/null || fail "repo-init failed"
+init_source
+printf "logging_collector = on\nlog_directory = 'log'\n" >>"$SRC/postgresql.conf"
+start_server "$SRC"
+CONNINFO=$SRC_CONN
 q "CREATE TABLE t (id int)"
 
 set_archive_command() {
@@ -78,6 +84,8 @@ expect_one_line_error
 SEG3=$(jq -r .segment "$OUT")
 expect_in "$ERR" "archive_command is failing" "check should say archive_command fails"
 expect_in "$ERR" "pg_stat_archiver's last failure is $SEG3 at " "check should quote pg_stat_archiver's last failure"
+expect_in "$ERR" "the server log says: lifeboat: error: .*wrong-repo.*\(archive command failed with exit code 4\)" \
+    "check should quote the reason wal-push gave in the server log"
 jq -e --arg s "$SEG3" '.archiver.failed_count > 0 and .archiver.last_failed_wal == $s and
                        .repositories[0].arrived == false' "$OUT" >/dev/null ||
     { cat "$OUT" >&2; fail "check --json should report the archiver's failure"; }

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "util/hex.hpp"
+
 namespace lifeboat::postgres {
 
 namespace {
@@ -60,6 +62,46 @@ Result<ArchiveSettings> archive_settings(Connection& conn) {
 Result<std::string> switch_wal(Connection& conn, const std::string& label) {
     LB_CHECK(conn.query("SELECT pg_create_restore_point($1)", {label}));
     return conn.query_value("SELECT pg_walfile_name(pg_switch_wal())");
+}
+
+std::optional<std::string> find_archive_failure(std::string_view log) {
+    constexpr std::string_view k_failed = "archive command failed";
+    const auto at = log.rfind(k_failed);
+    if (at == std::string_view::npos) return std::nullopt;
+    auto line_end = log.find('\n', at);
+    if (line_end == std::string_view::npos) line_end = log.size();
+    std::string outcome(
+        log.substr(at, line_end - at));  // "archive command failed with exit code 4"
+    // The command's own stderr goes to the log unprefixed, just before PostgreSQL's line.
+    const auto line_start = log.rfind('\n', at);
+    if (line_start == std::string_view::npos || line_start == 0) return outcome;
+    const auto previous_start = log.rfind('\n', line_start - 1);
+    std::string_view previous = log.substr(
+        previous_start == std::string_view::npos ? 0 : previous_start + 1,
+        line_start - (previous_start == std::string_view::npos ? 0 : previous_start + 1));
+    while (!previous.empty() && (previous.back() == '\r' || previous.back() == ' '))
+        previous.remove_suffix(1);
+    if (previous.empty() || previous.find(k_failed) != std::string_view::npos ||
+        previous.find("DETAIL:") != std::string_view::npos)
+        return outcome;
+    return fmt::format("{} ({})", previous, outcome);
+}
+
+std::optional<std::string> last_archive_failure_in_log(Connection& conn) {
+    constexpr std::int64_t k_tail = 64 * 1024;
+    auto file = conn.query("SELECT pg_current_logfile('stderr')");
+    if (!file || file->rows() != 1 || !file->at(0, 0)) return std::nullopt;
+    // Read as bytes: the tail may start inside a multi-byte character.
+    auto bytes = conn.query(
+        "SELECT pg_read_binary_file($1, greatest(s.size - $2::bigint, 0), $2::bigint) "
+        "FROM pg_stat_file($1) AS s",
+        {*file->at(0, 0), std::to_string(k_tail)});
+    if (!bytes || bytes->rows() != 1) return std::nullopt;
+    const std::string text = bytes->text(0, 0);
+    if (text.rfind("\\x", 0) != 0) return std::nullopt;
+    const auto raw = from_hex(std::string_view(text).substr(2));
+    if (!raw) return std::nullopt;
+    return find_archive_failure(*raw);
 }
 
 }  // namespace lifeboat::postgres

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "sources/postgres/connection.hpp"
 #include "util/time.hpp"
@@ -40,5 +41,15 @@ Result<ArchiveSettings> archive_settings(Connection& conn);
 // there is always WAL to switch away from (on an idle server pg_switch_wal would otherwise do
 // nothing and name the segment finished by an earlier switch).
 Result<std::string> switch_wal(Connection& conn, const std::string& label);
+
+// What the server log says about the newest failure of archive_command: the line the command
+// wrote just before PostgreSQL's "archive command failed with exit code N", followed by that
+// exit code in parentheses. Best effort: nullopt when the log is not readable through SQL (no
+// logging_collector, or an account without pg_read_server_files), holds no such failure in its
+// last 64 KiB, or is written in another language.
+std::optional<std::string> last_archive_failure_in_log(Connection& conn);
+
+// The part of `log` (the tail of a server log) described above; nullopt when it has none.
+std::optional<std::string> find_archive_failure(std::string_view log);
 
 }  // namespace lifeboat::postgres
