@@ -105,12 +105,18 @@ Status run_check_command(const Settings& s, const CheckArgs& args, const std::st
     options.conninfo = s.get("pg");
     options.timeout = std::chrono::seconds(args.timeout);
     options.pg_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("pg-timeout")));
-    std::error_code ec;
+    // archive_command runs in the data directory: suggest absolute paths.
+    const auto absolute = [](const std::string& path) {
+        std::error_code ec;
+        if (path.find("://") != std::string::npos) return path;
+        const auto out = fs::absolute(path, ec);
+        return ec ? path : out.lexically_normal().string();
+    };
     options.suggested_archive_command =
         config_file.empty()
-            ? fmt::format("lifeboat wal-push %p --repo {}", options.repositories.front().location)
-            : fmt::format("lifeboat wal-push %p --config {}",
-                          fs::absolute(config_file, ec).string());
+            ? fmt::format("lifeboat wal-push %p --repo {}",
+                          absolute(options.repositories.front().location))
+            : fmt::format("lifeboat wal-push %p --config {}", absolute(config_file));
     ProgressLine progress;
     options.progress = progress.callback();
     auto report = engine::check_archive(options);

@@ -96,6 +96,13 @@ set_archive_command "'$LB' wal-push %p --repo '$REPO'"
 expect_exit 0 lb check --repo "$REPO" --pg "$CONNINFO" --timeout 120
 ok "after the repair check passes: $(grep '^archiver' "$OUT")"
 
+# ---- an account that may not switch WAL: a database error saying what it needs
+q "CREATE ROLE plain LOGIN"
+expect_exit 8 lb check --repo "$REPO" --pg "host=$T port=$SRC_PORT user=plain dbname=postgres"
+expect_one_line_error
+expect_in "$ERR" "superuser" "check should say which privileges it needs"
+ok "an account without the privileges (8): $(cat "$ERR")"
+
 # ---- archiving not configured
 set_archive_command ""
 expect_exit 10 lb check --repo "$REPO" --pg "$CONNINFO"

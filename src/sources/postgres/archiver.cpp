@@ -60,8 +60,17 @@ Result<ArchiveSettings> archive_settings(Connection& conn) {
 }
 
 Result<std::string> switch_wal(Connection& conn, const std::string& label) {
-    LB_CHECK(conn.query("SELECT pg_create_restore_point($1)", {label}));
-    return conn.query_value("SELECT pg_walfile_name(pg_switch_wal())");
+    auto switched = [&]() -> Result<std::string> {
+        LB_CHECK(conn.query("SELECT pg_create_restore_point($1)", {label}));
+        return conn.query_value("SELECT pg_walfile_name(pg_switch_wal())");
+    }();
+    if (!switched && switched.error().message.find("permission denied") != std::string::npos) {
+        return fail(ErrorCode::database,
+                    "{} (switching WAL needs a superuser, or an account granted EXECUTE on "
+                    "pg_create_restore_point and pg_switch_wal)",
+                    switched.error().message);
+    }
+    return switched;
 }
 
 std::optional<std::string> find_archive_failure(std::string_view log) {
