@@ -16,6 +16,7 @@ constexpr auto k_archiver_poll = std::chrono::milliseconds(500);
 // wal-push stores into every repository before PostgreSQL counts a file as archived, so a
 // repository still without the segment this long after that is not being archived into.
 constexpr auto k_archived_grace = std::chrono::seconds(2);
+constexpr auto k_failure_grace = std::chrono::seconds(3);
 
 std::string when(const std::optional<Timestamp>& t) {
     return t ? format_iso8601(*t) : std::string("never");
@@ -67,6 +68,25 @@ std::string settings_problem(const postgres::ArchiveSettings& s, const std::stri
     return "";
 }
 
+std::string failing_problem(postgres::Connection& conn, const ArchiveCheckReport& report,
+                            const std::string& where) {
+    // The logging collector writes the failure's lines a moment after the count.
+    auto logged = postgres::last_archive_failure_in_log(conn);
+    for (int retry = 0; !logged && retry < 3; ++retry) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        logged = postgres::last_archive_failure_in_log(conn);
+    }
+    const auto& a = *report.archiver;
+    return fmt::format(
+        "archive_command is failing: {} did not reach {}; pg_stat_archiver's last failure is {} "
+        "at {} ({} failure(s) in all, {}); {}",
+        report.segment, where, a.last_failed_wal, when(a.last_failed_time), a.failed_count,
+        last_success(a),
+        logged ? "the server log says: " + *logged
+               : std::string("the server log has the reason (one `lifeboat: error:` line per "
+                             "failed wal-push)"));
+}
+
 }  // namespace
 
 Result<ArchiveCheckReport> check_archive(const ArchiveCheckOptions& options) {
@@ -107,6 +127,7 @@ Result<ArchiveCheckReport> check_archive(const ArchiveCheckOptions& options) {
     const auto deadline = switched + options.timeout;
     auto next_archiver_read = switched + k_archiver_poll;
     std::optional<Clock::time_point> archived_at;  // when the archiver first counted it archived
+    std::optional<Clock::time_point> failed_at;    // when it first reported a new failure
     const std::string key = repo::wal_key(report.segment);
     for (;;) {
         const auto now = Clock::now();
@@ -129,27 +150,16 @@ Result<ArchiveCheckReport> check_archive(const ArchiveCheckOptions& options) {
             report.archiver = LB_TRY(postgres::archiver_status(conn));
             next_archiver_read = now + k_archiver_poll;
             const auto& a = *report.archiver;
-            // PostgreSQL retries a failed file only after a pause (up to a minute), so the first
-            // failure since the switch is the answer; waiting longer would only hide it.
-            if (a.failed_count > before.failed_count) {
-                // The logging collector writes the failure's lines a moment after the count.
-                auto logged = postgres::last_archive_failure_in_log(conn);
-                for (int retry = 0; !logged && retry < 3; ++retry) {
-                    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-                    logged = postgres::last_archive_failure_in_log(conn);
-                }
-                report.problem = fmt::format(
-                    "archive_command is failing: {} did not reach {}; pg_stat_archiver's last "
-                    "failure is {} at {} ({} failure(s) in all, {}); {}",
-                    report.segment, where, a.last_failed_wal, when(a.last_failed_time),
-                    a.failed_count, last_success(a),
-                    logged ? "the server log says: " + *logged
-                           : std::string("the server log has the reason (one `lifeboat: error:` "
-                                         "line per failed wal-push)"));
-                break;
-            }
+            if (a.failed_count > before.failed_count && !failed_at) failed_at = now;
             if (!archived_at && archived_up_to(a.last_archived_wal, report.segment))
                 archived_at = now;
+        }
+        // A failure since the switch may be the last one of a command replaced just before
+        // (PostgreSQL retries at once, up to three times a second apart, with the new one); a
+        // failure that outlives those retries is the answer: waiting longer would only hide it.
+        if (failed_at && (now - *failed_at >= k_failure_grace || now >= deadline)) {
+            report.problem = failing_problem(conn, report, where);
+            break;
         }
         if (archived_at && now - *archived_at >= k_archived_grace) {
             report.problem = fmt::format(

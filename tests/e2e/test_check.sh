@@ -91,6 +91,14 @@ jq -e --arg s "$SEG3" '.archiver.failed_count > 0 and .archiver.last_failed_wal 
     { cat "$OUT" >&2; fail "check --json should report the archiver's failure"; }
 ok "failing archive_command (10): $(cat "$ERR")"
 
+# ---- an archive_command that hangs: no failure yet, the segment does not arrive in time
+set_archive_command "sleep 10; exit 1"
+expect_exit 10 lb check --repo "$REPO" --pg "$CONNINFO" --timeout 2
+expect_one_line_error
+expect_in "$ERR" "did not reach repository $REPO within 2 s" "check should give up after --timeout"
+expect_in "$ERR" "no failure since the switch" "check should say the archiver reported no failure"
+ok "a hanging archive_command (10): $(cat "$ERR")"
+
 # Repaired: the archiver catches up and check passes again.
 set_archive_command "'$LB' wal-push %p --repo '$REPO'"
 expect_exit 0 lb check --repo "$REPO" --pg "$CONNINFO" --timeout 120

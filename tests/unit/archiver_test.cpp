@@ -27,11 +27,29 @@ TEST(FindArchiveFailure, QuotesTheCommandsLineAndTheExitCode) {
 
 TEST(FindArchiveFailure, TakesTheNewestFailure) {
     const std::string log =
-        "first reason\n"
+        "lifeboat: error: first reason\n"
         "LOG:  archive command failed with exit code 1\n"
-        "second reason\n"
+        "lifeboat: error: second reason\n"
         "LOG:  archive command failed with exit code 2\n";
-    EXPECT_EQ(find_archive_failure(log), "second reason (archive command failed with exit code 2)");
+    EXPECT_EQ(find_archive_failure(log),
+              "lifeboat: error: second reason (archive command failed with exit code 2)");
+    // A failure without a reason of its own does not borrow the previous one's.
+    EXPECT_EQ(find_archive_failure("lifeboat: error: first reason\n"
+                                   "LOG:  archive command failed with exit code 1\n"
+                                   "sh: 1: lifeboat: not found\n"
+                                   "LOG:  archive command failed with exit code 127\n"),
+              "archive command failed with exit code 127");
+}
+
+TEST(FindArchiveFailure, SkipsLinesOtherSessionsLoggedInBetween) {
+    const std::string log =
+        "lifeboat: error: cannot write /srv/x/tmp: Permission denied\n"
+        "2026-11-29 17:00:01.000 UTC [12] LOG:  restore point \"x\" created at 0/5000090\n"
+        "2026-11-29 17:00:01.000 UTC [12] STATEMENT:  SELECT pg_create_restore_point($1)\n"
+        "2026-11-29 17:00:01.000 UTC [11] LOG:  archive command failed with exit code 5\n";
+    EXPECT_EQ(find_archive_failure(log),
+              "lifeboat: error: cannot write /srv/x/tmp: Permission denied (archive command "
+              "failed with exit code 5)");
 }
 
 TEST(FindArchiveFailure, WithoutTheCommandsOwnLineGivesTheExitCode) {

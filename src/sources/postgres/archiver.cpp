@@ -75,25 +75,24 @@ Result<std::string> switch_wal(Connection& conn, const std::string& label) {
 
 std::optional<std::string> find_archive_failure(std::string_view log) {
     constexpr std::string_view k_failed = "archive command failed";
+    constexpr std::string_view k_reason = "lifeboat: error:";
     const auto at = log.rfind(k_failed);
     if (at == std::string_view::npos) return std::nullopt;
     auto line_end = log.find('\n', at);
     if (line_end == std::string_view::npos) line_end = log.size();
-    std::string outcome(
-        log.substr(at, line_end - at));  // "archive command failed with exit code 4"
-    // The command's own stderr goes to the log unprefixed, just before PostgreSQL's line.
-    const auto line_start = log.rfind('\n', at);
-    if (line_start == std::string_view::npos || line_start == 0) return outcome;
-    const auto previous_start = log.rfind('\n', line_start - 1);
-    std::string_view previous = log.substr(
-        previous_start == std::string_view::npos ? 0 : previous_start + 1,
-        line_start - (previous_start == std::string_view::npos ? 0 : previous_start + 1));
-    while (!previous.empty() && (previous.back() == '\r' || previous.back() == ' '))
-        previous.remove_suffix(1);
-    if (previous.empty() || previous.find(k_failed) != std::string_view::npos ||
-        previous.find("DETAIL:") != std::string_view::npos)
-        return outcome;
-    return fmt::format("{} ({})", previous, outcome);
+    const std::string_view outcome = log.substr(at, line_end - at);
+    // wal-push's stderr goes to the log unprefixed, before PostgreSQL's line about it, and other
+    // sessions may log in between; a reason before the previous failure belongs to that one.
+    const auto previous_failure = log.rfind(k_failed, at == 0 ? 0 : at - 1);
+    const auto from =
+        previous_failure == std::string_view::npos || previous_failure == at ? 0 : previous_failure;
+    const auto reason = log.substr(from, at - from).rfind(k_reason);
+    if (reason == std::string_view::npos) return std::string(outcome);
+    std::string_view line = log.substr(from + reason);
+    line = line.substr(0, line.find('\n'));
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
+        line.remove_suffix(1);
+    return fmt::format("{} ({})", line, outcome);
 }
 
 std::optional<std::string> last_archive_failure_in_log(Connection& conn) {
