@@ -77,9 +77,6 @@ EncryptionConfig encryption_from_json(const json& j) {
     e.wrapped_key = j.at("wrapped_key").get<std::string>();
     return e;
 }
-}  // namespace
-
-namespace {
 
 constexpr std::array<const char*, 6> k_layout = {"data", "index", "backups", "wal", "locks", "tmp"};
 
