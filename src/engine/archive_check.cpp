@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "repository/manifest.hpp"
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
 
@@ -68,6 +69,22 @@ std::string settings_problem(const postgres::ArchiveSettings& s, const std::stri
     return "";
 }
 
+// A repository whose newest backup is of another cluster would mix two clusters' WAL under the
+// same names: wal-push refuses the names that clash, and a restore could not use the rest.
+std::string other_cluster_problem(const repo::Repository& repository,
+                                  const ArchiveCheckRepository& target,
+                                  const std::string& system_identifier) {
+    if (system_identifier.empty()) return "";
+    const auto ids = repo::list_backup_ids(repository.storage());
+    if (!ids || ids->empty()) return "";
+    const auto newest = repo::read_manifest(repository.storage(), ids->back());
+    if (!newest || newest->source.system_identifier == system_identifier) return "";
+    return fmt::format(
+        "{} holds backups of another cluster (system identifier {}; this server is {}): give "
+        "this server a repository of its own, in archive_command and in every command",
+        repository_name(target), newest->source.system_identifier, system_identifier);
+}
+
 std::string failing_problem(postgres::Connection& conn, const ArchiveCheckReport& report,
                             const std::string& where) {
     // The logging collector writes the failure's lines a moment after the count.
@@ -118,6 +135,11 @@ Result<ArchiveCheckReport> check_archive(const ArchiveCheckOptions& options) {
         report.arrivals.push_back({r.name, r.location, std::nullopt});
     report.problem = settings_problem(report.settings, options.suggested_archive_command);
     if (!report.ok()) return report;
+    for (std::size_t i = 0; i < repositories.size(); ++i) {
+        report.problem = other_cluster_problem(repositories[i], options.repositories[i],
+                                               report.settings.system_identifier);
+        if (!report.ok()) return report;
+    }
 
     const postgres::ArchiverStatus before = *report.archiver;
     if (options.progress) options.progress({"switching WAL", 0, 0});

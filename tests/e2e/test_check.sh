@@ -40,6 +40,9 @@ SEG2=$(jq -r .segment "$OUT")
 expect_exit 0 lb wal-fetch --repo "$REPO" "$SEG2" "$T/fetched-segment"
 ok "check on an idle server switches again: $SEG2 is archived"
 
+backup_json
+ok "backup $BACKUP_ID"
+
 # ---- info is list
 expect_exit 0 lb list --repo "$REPO"
 cp "$OUT" "$T/list.out"
@@ -127,6 +130,24 @@ expect_one_line_error
 expect_in "$ERR" "archive_mode is off" "check should say archive_mode is off"
 expect_in "$ERR" "restart" "check should say archive_mode needs a restart"
 ok "archive_mode off (10): $(cat "$ERR")"
+
+# ---- a repository that holds another cluster's backups
+OTHER="$T/other"
+OTHER_PORT=$(free_port)
+as_pg "$PGBIN/initdb" -D "$OTHER" --auth=trust -U "$PG_USER" >"$T/initdb-other.log" 2>&1 || fail "initdb failed"
+cat >>"$OTHER/postgresql.conf" <<EOF
+listen_addresses = ''
+unix_socket_directories = '$T'
+port = $OTHER_PORT
+archive_mode = on
+archive_command = '/bin/false'
+fsync = off
+EOF
+start_server "$OTHER"
+expect_exit 10 lb check --repo "$REPO" --pg "$(conninfo_for "$OTHER_PORT")"
+expect_one_line_error
+expect_in "$ERR" "holds backups of another cluster" "check should refuse a repository of another cluster"
+ok "another cluster's repository (10): $(cat "$ERR")"
 
 # ---- what stops the check itself
 expect_exit 4 lb check --repo "$T/no-repo" --pg "$CONNINFO"

@@ -53,10 +53,14 @@ Result<ArchiveSettings> archive_settings(Connection& conn) {
     const auto r = LB_TRY(
         conn.query("SELECT current_setting('archive_mode'), current_setting('archive_command'), "
                    "coalesce(current_setting('archive_library', true), ''), pg_is_in_recovery()"));
-    return ArchiveSettings{.archive_mode = r.text(0, 0),
-                           .archive_command = r.text(0, 1),
-                           .archive_library = r.text(0, 2),
-                           .in_recovery = r.text(0, 3) == "t"};
+    ArchiveSettings settings{.archive_mode = r.text(0, 0),
+                             .archive_command = r.text(0, 1),
+                             .archive_library = r.text(0, 2),
+                             .in_recovery = r.text(0, 3) == "t"};
+    // Only for telling clusters apart; an account without the privilege still gets the rest.
+    if (auto id = conn.query_value("SELECT system_identifier::text FROM pg_control_system()"))
+        settings.system_identifier = *id;
+    return settings;
 }
 
 Result<std::string> switch_wal(Connection& conn, const std::string& label) {

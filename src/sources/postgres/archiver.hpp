@@ -32,6 +32,7 @@ struct ArchiveSettings {
     std::string archive_command;  // "" when unset
     std::string archive_library;  // "" when unset; when set, PostgreSQL ignores archive_command
     bool in_recovery = false;
+    std::string system_identifier;  // "" when the account may not read pg_control_system()
 };
 
 Result<ArchiveSettings> archive_settings(Connection& conn);
