@@ -210,7 +210,10 @@ Status run_wal_push(const Settings& s, const WalPushArgs& args) {
     // only when all have it (PostgreSQL retries otherwise, and re-pushing is idempotent).
     for (const auto& target : LB_TRY(archive_repositories(s))) {
         auto pushed = engine::wal_push(target, args.path);
-        if (!pushed) return std::unexpected(pushed.error().context("repository {}", target));
+        // Name the repository, unless the message already does.
+        if (!pushed && pushed.error().message.find(target) == std::string::npos)
+            return std::unexpected(pushed.error().context("repository {}", target));
+        if (!pushed) return std::unexpected(pushed.error());
     }
     return {};
 }
