@@ -264,20 +264,26 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
     return {};
 }
 
-Status run_wal_push(const Settings& s, const WalPushArgs& args) {
-    // Every repository marked `archive = true` receives the WAL too; the file counts as
-    // archived only when all have it (PostgreSQL retries otherwise, and re-pushing is
-    // idempotent).
+Result<std::vector<std::string>> archive_repositories(const Settings& s) {
     std::vector<std::string> targets{LB_TRY(s.repository())};
     for (const auto& r : s.repositories()) {
         if (r.archive && std::find(targets.begin(), targets.end(), r.location) == targets.end()) {
             targets.push_back(r.location);
         }
     }
-    for (const auto& target : targets) {
+    return targets;
+}
+
+Status run_wal_push(const Settings& s, const WalPushArgs& args) {
+    // Every repository marked `archive = true` receives the WAL too; the file counts as archived
+    // only when all have it (PostgreSQL retries otherwise, and re-pushing is idempotent).
+    for (const auto& target : LB_TRY(archive_repositories(s))) {
         use_keys_of(s, target);
         auto pushed = engine::wal_push(target, args.path);
-        if (!pushed) return std::unexpected(pushed.error().context("repository {}", target));
+        // Name the repository, unless the message already does.
+        if (!pushed && pushed.error().message.find(target) == std::string::npos)
+            return std::unexpected(pushed.error().context("repository {}", target));
+        if (!pushed) return std::unexpected(pushed.error());
     }
     return {};
 }

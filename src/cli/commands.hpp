@@ -96,6 +96,9 @@ struct CopyArgs {
 struct DemoArgs {
     bool keep = false;
 };
+struct CheckArgs {
+    unsigned timeout = 60;  // seconds to wait for the switched segment
+};
 
 // The keys of the repository at `location`: Settings::key_file_for(location) (made absolute) and
 // LIFEBOAT_PASSPHRASE as the process received it. A repository's own key_file comes without the
@@ -115,6 +118,9 @@ void add_repository_json(nlohmann::json& j, const Settings& s, const std::string
 
 Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat format);
 Status run_backup_command(const Settings& s, const BackupArgs& args, OutputFormat format);
+// The repositories wal-push stores every WAL file in: the command's repository, then every
+// configured one with `archive = true` (each location once).
+Result<std::vector<std::string>> archive_repositories(const Settings& s);
 Status run_wal_push(const Settings& s, const WalPushArgs& args);
 Status run_wal_fetch(const Settings& s, const WalFetchArgs& args);
 Status run_list(const Settings& s, const ListArgs& args, OutputFormat format);
@@ -136,5 +142,8 @@ Status run_drills_command(const Settings& s, OutputFormat format);
 Status run_report_command(const Settings& s, const ReportArgs& args, OutputFormat format);
 Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat format);
 Status run_demo_command(const Settings& s, const DemoArgs& args, OutputFormat format);
+// `config_file` is the --config given (or ""), for the archive_command check suggests.
+Status run_check_command(const Settings& s, const CheckArgs& args, const std::string& config_file,
+                         OutputFormat format);
 
 }  // namespace lifeboat::cli

@@ -113,7 +113,8 @@ int main(int argc, char** argv) {
                       "(0: none)");
 
     ListArgs list_args;
-    auto* list = app.add_subcommand("list", "list backups and the restorable window");
+    auto* list = app.add_subcommand("list", "list backups and the restorable window (alias: info)");
+    list->alias("info");
     add_settings(list, common, {"repo", "key-file"});
     list->add_option("--tag", list_args.tags,
                      "show only backups with this KEY=VALUE tag (repeatable)");
@@ -249,6 +250,16 @@ int main(int argc, char** argv) {
     copy->add_flag("--all", copy_args.all, "copy every backup and all archived WAL (the default)");
     add_json(copy, common);
 
+    CheckArgs check_args;
+    auto* check = app.add_subcommand(
+        "check",
+        "check that WAL archiving works: switch WAL on the source, wait for the segment in every "
+        "repository wal-push archives into, report pg_stat_archiver");
+    add_settings(check, common, {"repo", "pg", "key-file", "pg-timeout"});
+    check->add_option("--timeout", check_args.timeout,
+                      "seconds to wait for the segment to reach the repositories (default 60)");
+    add_json(check, common);
+
     DemoArgs demo_args;
     auto* demo =
         app.add_subcommand("demo", "self-contained demonstration in a temporary directory");
@@ -259,7 +270,7 @@ int main(int argc, char** argv) {
     if (argc > 1 && argv[1][0] != '-') {
         bool known = false;
         for (const auto* sub : app.get_subcommands({}))
-            known = known || sub->get_name() == argv[1];
+            known = known || sub->check_name(argv[1]);
         if (!known) {
             std::fprintf(stderr, "lifeboat: error: unknown command '%s' (see lifeboat --help)\n",
                          argv[1]);
@@ -305,6 +316,12 @@ int main(int argc, char** argv) {
         if (*report) return run_report_command(settings, report_args, format);
         if (*copy) return run_copy_command(settings, copy_args, format);
         if (*demo) return run_demo_command(settings, demo_args, format);
+        if (*check) {
+            std::string config_file = common.config;
+            if (const char* env = std::getenv("LIFEBOAT_CONFIG"); config_file.empty() && env)
+                config_file = env;
+            return run_check_command(settings, check_args, config_file, format);
+        }
         return fail(ErrorCode::usage, "no command given");
     };
     const Status status = run_catching_exceptions(run);

@@ -67,6 +67,27 @@ Result<std::string> unique_backup_id(const Storage& storage, Timestamp start) {
     return id;
 }
 
+// The id chosen at the start is only a proposal: another backup that started in the same second
+// may have published it since. The manifest's conditional create (Overwrite::never, which every
+// storage backend implements) decides atomically; the loser takes the next free suffix. Returns
+// the id the manifest was published under.
+Result<std::string> publish_manifest(Storage& storage, const repo::Manifest& manifest) {
+    constexpr int k_attempts = 100;
+    auto written = repo::write_manifest(storage, manifest);
+    if (written || written.error().code != ErrorCode::conflict) {
+        if (!written) return std::unexpected(written.error());
+        return manifest.id;
+    }
+    repo::Manifest renamed = manifest;
+    for (int attempt = 1;; ++attempt) {
+        renamed.id = LB_TRY(unique_backup_id(storage, manifest.start_time));
+        written = repo::write_manifest(storage, renamed);
+        if (written) return renamed.id;
+        if (written.error().code != ErrorCode::conflict || attempt == k_attempts)
+            return std::unexpected(written.error());
+    }
+}
+
 // Every segment from start to stop must be in the repository before the backup counts.
 Status wait_for_wal(const Storage& storage, const std::string& start_wal,
                     const std::string& stop_wal, std::uint64_t segment_size,
@@ -274,7 +295,7 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
         manifest.indexes.push_back(LB_TRY(repo::write_index(repository.storage(), packs)));
     manifest.stats.duration_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    LB_CHECK(repo::write_manifest(repository.storage(), manifest));
+    manifest.id = LB_TRY(publish_manifest(repository.storage(), manifest));
     for (const auto& f : manifest.page_checksum_failures) {
         outcome.warnings.push_back(
             fmt::format("page checksum failure: {} block {}", f.path, f.block));

@@ -19,25 +19,16 @@
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
 #include "sources/postgres/wal.hpp"
+#include "util/test_hook.hpp"
 
 namespace lifeboat::engine {
 
 namespace {
 
-// LIFEBOAT_TEST_STAGE_HOOK="<stage>:kill" or "<stage>:pause=<seconds>": lets the crash and
-// concurrency tests stop expire at a chosen point. Stages: plan, backups, wal, repack, index,
-// packs.
+// Stages for the crash and concurrency tests (util/test_hook.hpp): plan, backups, wal, repack,
+// index, packs. Expire stops there (kill, pause); it has no use for an injected failure.
 void stage_reached(const char* stage) {
-    static const std::string hook = [] {
-        const char* value = std::getenv("LIFEBOAT_TEST_STAGE_HOOK");
-        return std::string(value ? value : "");
-    }();
-    const auto colon = hook.find(':');
-    if (colon == std::string::npos || hook.compare(0, colon, stage) != 0) return;
-    const std::string action = hook.substr(colon + 1);
-    if (action == "kill") ::kill(::getpid(), SIGKILL);
-    if (action.rfind("pause=", 0) == 0)
-        std::this_thread::sleep_for(std::chrono::seconds(std::atoi(action.c_str() + 6)));
+    (void)test_stage_reached(stage);
 }
 
 struct BackupFacts {

@@ -2,8 +2,11 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <random>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -13,6 +16,7 @@
 #include "storage/s3/s3_storage.hpp"
 #include "util/fs.hpp"
 #include "util/hex.hpp"
+#include "util/test_hook.hpp"
 
 namespace lifeboat::repo {
 
@@ -76,6 +80,74 @@ EncryptionConfig encryption_from_json(const json& j) {
     e.wrapped_key = j.at("wrapped_key").get<std::string>();
     return e;
 }
+
+constexpr std::array<const char*, 6> k_layout = {"data", "index", "backups", "wal", "locks", "tmp"};
+
+// What a location holds before repo-init writes to it.
+enum class InitState { empty, layout_only, repository, other };
+
+// A local directory holding nothing but Lifeboat's empty sub-directories is what an interrupted
+// repo-init leaves (they are made before the config object); repo-init may build on it.
+Result<InitState> local_init_state(const fs::path& root) {
+    std::error_code ec;
+    if (!fs::exists(root, ec)) return InitState::empty;
+    if (!fs::is_directory(root, ec)) return InitState::other;
+    if (fs::exists(root / std::string(k_config_key), ec)) return InitState::repository;
+    bool any = false;
+    for (auto it = fs::directory_iterator(root, ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+        any = true;
+        const std::string name = it->path().filename().string();
+        const bool layout = std::find(k_layout.begin(), k_layout.end(), name) != k_layout.end();
+        if (!layout || !it->is_directory() || !LB_TRY(directory_is_empty_or_missing(it->path())))
+            return InitState::other;
+    }
+    if (ec) return fail(ErrorCode::io, "cannot list {}: {}", root.string(), ec.message());
+    return any ? InitState::layout_only : InitState::empty;
+}
+
+// The directories repo-init made, removed again (empty ones only, newest first) unless the
+// repository was published: a failed repo-init leaves the location as it found it.
+class CreatedDirectories {
+  public:
+    CreatedDirectories() = default;
+    CreatedDirectories(const CreatedDirectories&) = delete;
+    CreatedDirectories& operator=(const CreatedDirectories&) = delete;
+    ~CreatedDirectories() {
+        if (m_published) return;
+        std::error_code ec;
+        for (auto it = m_created.rbegin(); it != m_created.rend(); ++it)
+            fs::remove(*it, ec);  // fails, harmlessly, on a directory someone else filled
+    }
+    Status make(const fs::path& dir) {
+        std::error_code ec;
+        if (fs::create_directory(dir, ec)) {
+            m_created.push_back(dir);
+            return {};
+        }
+        if (ec)
+            return fail(ErrorCode::io, "cannot create directory {}: {}", dir.string(),
+                        ec.message());
+        return {};
+    }
+    Status make_with_parents(const fs::path& dir) {
+        std::vector<fs::path> missing;
+        std::error_code ec;
+        for (fs::path p = dir; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+            missing.push_back(p);
+            if (p == p.parent_path()) break;
+        }
+        for (auto it = missing.rbegin(); it != missing.rend(); ++it)
+            LB_CHECK(make(*it));
+        return {};
+    }
+    void published() { m_published = true; }
+
+  private:
+    std::vector<fs::path> m_created;
+    bool m_published = false;
+};
+
 }  // namespace
 
 Result<Repository> Repository::open(const std::string& location, const KeySource& keys) {
@@ -93,10 +165,26 @@ Result<Repository> Repository::open(const std::string& location, const KeySource
                             "repository {} does not exist (create it with `lifeboat repo-init`)",
                             storage->location());
             }
-            return fail(ErrorCode::not_a_repository,
-                        "{} is not a Lifeboat repository (no config object; create one with "
-                        "`lifeboat repo-init`)",
-                        storage->location());
+            switch (LB_TRY(local_init_state(storage->location()))) {
+                case InitState::empty:
+                    return fail(ErrorCode::not_a_repository,
+                                "{} is an empty directory, not yet a Lifeboat repository (create "
+                                "one there with `lifeboat repo-init`)",
+                                storage->location());
+                case InitState::layout_only:
+                    return fail(ErrorCode::not_a_repository,
+                                "{} is not a Lifeboat repository: it holds only the empty "
+                                "directories of an unfinished repo-init (run `lifeboat repo-init` "
+                                "on it again)",
+                                storage->location());
+                default:
+                    return fail(ErrorCode::not_a_repository,
+                                "{} is not a Lifeboat repository (no config object), and "
+                                "`lifeboat repo-init` refuses it because it is not empty; check "
+                                "--repo (if a failed repo-init left it, remove it and run "
+                                "repo-init again)",
+                                storage->location());
+            }
         }
         return std::unexpected(bytes.error());
     }
@@ -154,14 +242,21 @@ Result<Repository> Repository::init(const std::string& location, RepositoryConfi
     // A local repository is a directory with sub-directories; an object store has no folders,
     // and "empty" means no object under the prefix.
     const bool local = dynamic_cast<PosixStorage*>(storage.get()) != nullptr;
-    const bool empty =
-        local ? LB_TRY(directory_is_empty_or_missing(root)) : LB_TRY(storage->list("")).empty();
-    if (!empty) {
-        if (storage->stat(std::string(k_config_key))) {
-            return fail(ErrorCode::conflict, "{} is already a Lifeboat repository", root.string());
-        }
+    InitState state = InitState::empty;
+    if (local) {
+        state = LB_TRY(local_init_state(root));
+    } else if (!LB_TRY(storage->list("")).empty()) {
+        state = storage->stat(std::string(k_config_key)) ? InitState::repository : InitState::other;
+    }
+    if (state == InitState::repository) {
+        return fail(ErrorCode::conflict, "{} is already a Lifeboat repository", root.string());
+    }
+    if (state == InitState::other) {
         return fail(ErrorCode::conflict,
-                    "{} is not empty; a repository must be created in a new or empty directory",
+                    "{} is not empty and holds no Lifeboat repository (no config object), so "
+                    "other commands refuse it as \"not a Lifeboat repository\"; create the "
+                    "repository in a new or empty directory (if a failed repo-init left it, "
+                    "remove it and run repo-init again)",
                     root.string());
     }
     if (config.block_size == 0 || config.block_size % 8192 != 0) {
@@ -171,7 +266,8 @@ Result<Repository> Repository::init(const std::string& location, RepositoryConfi
         return fail(ErrorCode::usage, "compression level {} is outside 1..19",
                     config.compression_level);
     }
-    // Keys first: a refused key must not leave a half-made repository directory behind.
+    // Everything that can be refused (settings, keys) is settled before the first write: a
+    // refused key must not leave a half-made repository directory behind.
     config.repository_id = random_hex(16);
     std::optional<WorkingKeys> working;
     if (encryption == Encryption::aes_256_gcm) {
@@ -201,7 +297,21 @@ Result<Repository> Repository::init(const std::string& location, RepositoryConfi
               {"encryption", encryption_json(config.encryption)}};
     const std::string object =
         LB_TRY(encode_object(ObjectKind::config, j.dump(2) + "\n", PayloadCompression::none));
-    LB_CHECK(storage->write(std::string(k_config_key), object, Overwrite::never));
+    CreatedDirectories created;
+    if (local) {
+        LB_CHECK(created.make_with_parents(root));
+        for (const char* dir : k_layout)
+            LB_CHECK(created.make(root / dir));
+    }
+    LB_CHECK(test_stage_reached("repo-init"));
+    // The config object is what makes the location a repository, so it is published last.
+    auto published = storage->write(std::string(k_config_key), object, Overwrite::never);
+    if (!published) {
+        // Another repo-init won the race: its directories are its own now.
+        if (published.error().code == ErrorCode::conflict) created.published();
+        return std::unexpected(published.error());
+    }
+    created.published();
     return with_keys(std::move(storage), std::move(config), working ? &*working : nullptr);
 }
 

@@ -104,6 +104,12 @@ class TestCluster {
         return {};
     }
 
+    // A libpq connection string for the running server, as the server's account.
+    std::string conninfo() const {
+        return fmt::format("host={} port={} user=postgres dbname=postgres", root().string(),
+                           m_port);
+    }
+
     // Runs SQL through psql (unaligned, tuples only); returns its output.
     Result<std::string> psql(const std::string& sql) const {
         return run_checked({bin("psql"), "-h", root().string(), "-p", std::to_string(m_port), "-d",

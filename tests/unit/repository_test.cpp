@@ -311,3 +311,36 @@ TEST_F(RepositoryTest, CleanStaleTemporariesRemovesDeadWritersFiles) {
     ASSERT_TRUE(repository->clean_stale_temporaries());
     EXPECT_FALSE(fs::exists(repo_path() / "tmp" / "999999999-0-0"));
 }
+
+TEST_F(RepositoryTest, InitThatFailsBeforePublishingLeavesNoDirectoryBehind) {
+    const fs::path nested = scratch() / "parent" / "repo";
+    EXPECT_TRUE(
+        fails_with(Repository::init(nested.string(), sample_config(), Encryption::aes_256_gcm,
+                                    KeySource{.key_file = scratch() / "missing-key"}),
+                   ErrorCode::usage));
+    EXPECT_FALSE(fs::exists(scratch() / "parent"));
+    // And an existing empty directory stays empty.
+    ASSERT_TRUE(ensure_directory(repo_path()));
+    EXPECT_FALSE(Repository::init(location(), sample_config(), Encryption::aes_256_gcm,
+                                  KeySource{.key_file = scratch() / "missing-key"}));
+    EXPECT_TRUE(fs::is_empty(repo_path()));
+}
+
+TEST_F(RepositoryTest, InitBuildsOnTheEmptyLayoutOfAnInterruptedInit) {
+    for (const char* dir : {"data", "index", "backups", "wal", "locks", "tmp"})
+        ASSERT_TRUE(ensure_directory(repo_path() / dir));
+    EXPECT_TRUE(fails_with(Repository::open(location()), ErrorCode::not_a_repository,
+                           "unfinished repo-init"));
+    auto created = Repository::init(location(), sample_config());
+    ASSERT_TRUE(created) << created.error().message;
+    EXPECT_TRUE(Repository::open(location()));
+}
+
+TEST_F(RepositoryTest, NotEmptyAndNotARepositoryPointAtEachOther) {
+    ASSERT_TRUE(ensure_directory(repo_path() / "data"));
+    std::ofstream(repo_path() / "data" / "stray") << "x";
+    EXPECT_TRUE(fails_with(Repository::open(location()), ErrorCode::not_a_repository,
+                           "repo-init` refuses it because it is not empty"));
+    EXPECT_TRUE(fails_with(Repository::init(location(), sample_config()), ErrorCode::conflict,
+                           "not a Lifeboat repository"));
+}
