@@ -11,8 +11,10 @@ namespace lifeboat::cli {
 
 const std::vector<SettingSpec>& setting_specs() {
     static const std::vector<SettingSpec> specs = {
-        {"repo", "repository.path", "", "repository location (a local directory)"},
-        {"pg", "source.pg", "", "libpq connection string of the source PostgreSQL"},
+        {"repo", "repository.path", "",
+         "repository: a name from the configuration file, a local directory or "
+         "s3://bucket/prefix?..."},
+        {"pg", "source.pg", "", "libpq connection string of the PostgreSQL to back up"},
         {"pgdata", "source.pgdata", "",
          "source data directory (default: the server's data_directory)"},
         {"pg-bin", "source.pg_bin", "",
