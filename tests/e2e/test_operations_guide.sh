@@ -38,9 +38,11 @@ REQUIRED_COMMANDS=(
 )
 
 # ---- extract the blocks
-BLOCKS="$T/guide-blocks"
-mkdir -p "$BLOCKS"
-python3 - "$GUIDE" "$BLOCKS" <<'EOF' || fail "the guide's runnable blocks are malformed (above)"
+# extract_blocks GUIDE DIR: writes DIR/NN-NAME.sh per runnable block and DIR/index
+# ("file name user line" lines); fails on a malformed marker or an unmarked ```sh block.
+extract_blocks() {
+    mkdir -p "$2"
+    python3 - "$1" "$2" <<'EOF'
 import re, sys
 guide, out = sys.argv[1], sys.argv[2]
 lines = open(guide, encoding="utf-8").read().split("\n")
@@ -71,8 +73,9 @@ while i < len(lines):
                               "nor <!-- untested: why -->")
             elif pending[0] == "test":
                 spec = pending[1].split()
-                name, user = spec[0], "root" if spec[1:] == ["(root)"] else "postgres"
-                if spec[1:] not in ([], ["(root)"]):
+                name = spec[0] if spec else ""
+                user = "root" if spec[1:] == ["(root)"] else "postgres"
+                if not name or spec[1:] not in ([], ["(root)"]):
                     errors.append(f"line {pending[2]}: bad marker '{pending[1]}'")
                 if any(b[0] == name for b in blocks):
                     errors.append(f"line {pending[2]}: block name '{name}' used twice")
@@ -85,6 +88,8 @@ while i < len(lines):
         errors.append(f"line {pending[2]}: marker not followed by a ```sh block")
         pending = None
     i += 1
+if pending:
+    errors.append(f"line {pending[2]}: marker not followed by a ```sh block")
 for e in errors:
     print(f"{guide}: {e}", file=sys.stderr)
 with open(f"{out}/index", "w") as idx:
@@ -94,26 +99,54 @@ with open(f"{out}/index", "w") as idx:
         idx.write(f"{path} {name} {user} {start}\n")
 sys.exit(1 if errors else 0)
 EOF
-mapfile -t INDEX <"$BLOCKS/index"
-FOUND=()
-for entry in "${INDEX[@]}"; do
-    read -r _ name _ _ <<<"$entry"
-    FOUND+=("$name")
-done
-# Required blocks present, in order.
-pos=0
-for want in "${REQUIRED_BLOCKS[@]}"; do
-    found=""
-    while [ "$pos" -lt "${#FOUND[@]}" ]; do
-        if [ "${FOUND[$pos]}" = "$want" ]; then found=1; pos=$((pos + 1)); break; fi
-        pos=$((pos + 1))
+}
+
+# check_blocks DIR: every required block present, in order, and every required command run.
+check_blocks() {
+    local dir=$1 name want found pos=0 re
+    local names=()
+    while read -r _ name _ _; do names+=("$name"); done <"$dir/index"
+    for want in "${REQUIRED_BLOCKS[@]}"; do
+        found=""
+        while [ "$pos" -lt "${#names[@]}" ]; do
+            if [ "${names[$pos]}" = "$want" ]; then found=1; pos=$((pos + 1)); break; fi
+            pos=$((pos + 1))
+        done
+        if [ -z "$found" ]; then
+            echo "docs/operations.md lost its runnable step '$want' (or moved it out of order); found: ${names[*]}" >&2
+            return 1
+        fi
     done
-    [ -n "$found" ] || fail "docs/operations.md lost its runnable step '$want' (or moved it out of order); found: ${FOUND[*]}"
-done
-cat "$BLOCKS"/[0-9]*.sh >"$BLOCKS/all"
-for re in "${REQUIRED_COMMANDS[@]}"; do
-    grep -E -q -- "$re" "$BLOCKS/all" || fail "no runnable block of docs/operations.md runs /$re/"
-done
+    cat "$dir"/[0-9]*.sh >"$dir/all"
+    for re in "${REQUIRED_COMMANDS[@]}"; do
+        if ! grep -E -q -- "$re" "$dir/all"; then
+            echo "no runnable block of docs/operations.md runs /$re/" >&2
+            return 1
+        fi
+    done
+}
+
+# The guard itself: a guide that lost a step, or gained an unmarked or badly marked block, is
+# refused (each on a copy of the real guide).
+guard_refuses() {
+    local what=$1 copy="$T/guide-mutant.md" dir="$T/guide-mutant"
+    shift
+    rm -rf "$dir"
+    "$@" <"$GUIDE" >"$copy"
+    if extract_blocks "$copy" "$dir" 2>"$T/guard.err" && check_blocks "$dir" 2>>"$T/guard.err"; then
+        fail "the guide's guard accepted a guide that $what"
+    fi
+    ok "a guide that $what is refused: $(tail -n 1 "$T/guard.err")"
+}
+guard_refuses "lost its restore step" sed -e '/<!-- test: restore -->/,/^ *```$/d'
+guard_refuses "lost its copy command" sed -e 's/lifeboat copy --from primary --to west/true/'
+guard_refuses "has an unmarked sh block" sed -e 's/<!-- test: report -->//'
+guard_refuses "marks a block that is not sh" sed -e '/<!-- test: report -->/{n;s/```sh/```/}'
+
+BLOCKS="$T/guide-blocks"
+extract_blocks "$GUIDE" "$BLOCKS" || fail "the guide's runnable blocks are malformed (above)"
+check_blocks "$BLOCKS" || fail "the guide lost a required step (above)"
+mapfile -t INDEX <"$BLOCKS/index"
 ok "${#INDEX[@]} runnable blocks in the guide, every required step among them"
 
 # ---- the site: the guide's paths, moved into $T
