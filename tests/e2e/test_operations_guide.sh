@@ -149,6 +149,25 @@ check_blocks "$BLOCKS" || fail "the guide lost a required step (above)"
 mapfile -t INDEX <"$BLOCKS/index"
 ok "${#INDEX[@]} runnable blocks in the guide, every required step among them"
 
+# ---- what --help and README.md promise
+expect_exit 0 lb restore --help
+expect_in "$OUT" '--jobs N ' "--jobs shows an integer placeholder"
+expect_in "$OUT" '--repo .*s3://' "--repo's help names S3 locations"
+if grep -q 'a local directory)' "$OUT"; then fail "--repo's help still calls it a local directory"; fi
+expect_exit 0 lb validate --help
+expect_in "$OUT" '--pg .*instance to check' "validate --pg's help names the instance checked"
+# README.md: every command but wal-push and wal-fetch has --json.
+expect_exit 0 lb --help
+for cmd in $(sed -n '/^Subcommands:/,/^$/p' "$OUT" | awk 'NR > 1 && NF { print $1 }'); do
+    expect_exit 0 lb "$cmd" --help
+    case $cmd in
+    wal-push | wal-fetch)
+        if grep -q -- '--json' "$OUT"; then fail "$cmd has --json: README.md and docs/cli.md say it has not"; fi ;;
+    *) grep -q -- '--json' "$OUT" || fail "$cmd has no --json: README.md and docs/cli.md say every command but wal-push and wal-fetch has" ;;
+    esac
+done
+ok "--help: --jobs N, --repo names S3, validate --pg the instance to check; --json everywhere but wal-push/wal-fetch"
+
 # ---- the site: the guide's paths, moved into $T
 SITE="$T/site"
 mkdir -p "$SITE/srv" "$SITE/etc" "$SITE/var/run/postgresql" "$SITE/var/lib/postgresql/15" "$SITE/home"
@@ -279,6 +298,25 @@ after_block() {
     pre-maintenance)
         expect_exit 0 lb list --repo "$SITE/srv/lifeboat-west" --key-file "$SITE/etc/lifeboat/west.key" --json
         jq -e '.backups | length == 2' "$OUT" >/dev/null || fail "copy_after_backup did not copy the pinned backup to west"
+        ;;
+    stop-restored)
+        # What the guide says about the new instance's port and socket (docs/cli.md, "The
+        # restored instance"): without --start and --port no port is written (the source's
+        # stays); with --start alone a free one is chosen, written and printed.
+        local plain="$SITE/var/lib/postgresql/15/plain" auto="$SITE/var/lib/postgresql/15/auto" port
+        DATA_DIRS+=("$plain" "$auto")
+        expect_exit 0 lb restore --repo "$SITE/srv/lifeboat" --to latest --target-dir "$plain"
+        if grep -E -q '^port' "$plain/postgresql.auto.conf"; then
+            fail "restore without --start and --port wrote a port: $(grep -E '^port' "$plain/postgresql.auto.conf")"
+        fi
+        expect_in "$OUT" "start it with" "restore without --start says how to start it"
+        expect_exit 0 lb restore --repo "$SITE/srv/lifeboat" --to latest --target-dir "$auto" --start --json
+        port=$(jq -r .port "$OUT")
+        [ -n "$port" ] && [ "$port" != null ] && [ "$port" != "$SRC_PORT" ] || fail "restore --start without --port chose no port of its own: $(cat "$OUT")"
+        expect_in "$auto/postgresql.auto.conf" "^port = $port\$" "the chosen port is written into postgresql.auto.conf"
+        [ -S "$SOCKET/.s.PGSQL.$port" ] || fail "the restored instance's socket is not in the source's socket directory"
+        stop_server "$auto"
+        ok "restore without --port: none written without --start, free port $port chosen with it, socket in the source's directory"
         ;;
     restore)
         local rows
