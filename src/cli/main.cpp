@@ -135,7 +135,9 @@ int main(int argc, char** argv) {
                         "restore this backup (default: newest that reaches --to)");
     restore->add_option("--target-dir", restore_args.target_dir, "new, empty data directory")
         ->required();
-    restore->add_option("--port", restore_args.port, "port of the new instance");
+    restore->add_option("--port", restore_args.port,
+                        "port of the new instance (default: with --start a free one, else the "
+                        "source's)");
     restore->add_flag("--start", restore_args.start,
                       "start it and wait until it accepts read-write connections");
     restore->add_flag("--archive", restore_args.archive,
