@@ -28,7 +28,8 @@ const std::vector<SettingSpec>& setting_specs() {
         {"block-size", "repository.block_size", "262144",
          "block size in bytes for new repositories (multiple of 8192)", SettingType::count},
         {"key-file", "repository.key_file", "",
-         "key file of an encrypted repository (a passphrase comes from LIFEBOAT_PASSPHRASE)"},
+         "key file of an encrypted repository, mode 0600 (a passphrase comes from "
+         "LIFEBOAT_PASSPHRASE)"},
         {"archive-timeout", "backup.archive_timeout", "300",
          "seconds a backup waits for its WAL to be archived", SettingType::count},
         {"pg-timeout", "source.pg_timeout", "3600",
