@@ -31,9 +31,12 @@ void add_settings(CLI::App* cmd, Common& common, std::initializer_list<const cha
         for (const auto& spec : setting_specs()) {
             if (spec.name != name) continue;
             cmd->add_option_function<std::string>(
-                "--" + spec.name,
-                [&common, n = spec.name](const std::string& v) { common.flags[n] = v; },
-                spec.help + " [env " + env_name(spec.name) + "]");
+                   "--" + spec.name,
+                   [&common, n = spec.name](const std::string& v) { common.flags[n] = v; },
+                   spec.help + " [env " + env_name(spec.name) + "]")
+                ->type_name(spec.type == SettingType::count      ? "N"
+                            : spec.type == SettingType::duration ? "DURATION"
+                                                                 : "TEXT");
         }
     }
     cmd->add_option("--config", common.config, "TOML configuration file [env LIFEBOAT_CONFIG]");
@@ -133,7 +136,9 @@ int main(int argc, char** argv) {
                         "restore this backup (default: newest that reaches --to)");
     restore->add_option("--target-dir", restore_args.target_dir, "new, empty data directory")
         ->required();
-    restore->add_option("--port", restore_args.port, "port of the new instance");
+    restore->add_option("--port", restore_args.port,
+                        "port of the new instance (default: with --start a free one, else the "
+                        "source's)");
     restore->add_flag("--start", restore_args.start,
                       "start it and wait until it accepts read-write connections");
     restore->add_flag("--archive", restore_args.archive,
@@ -149,6 +154,9 @@ int main(int argc, char** argv) {
     auto* validate = app.add_subcommand(
         "validate", "check a running instance: row counts, foreign keys, indexes, user checks");
     add_settings(validate, common, {"pg", "pg-timeout"});
+    validate->get_option("--pg")->description(
+        "libpq connection string of the instance to check (normally the restored one; any "
+        "database of it) [env LIFEBOAT_PG]");
     validate->add_option("--checks", validate_args.checks, "TOML file of user checks");
     validate->add_option("--baseline", validate_args.baseline,
                          "JSON from an earlier `validate --json` to compare row counts with");

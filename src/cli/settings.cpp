@@ -11,8 +11,10 @@ namespace lifeboat::cli {
 
 const std::vector<SettingSpec>& setting_specs() {
     static const std::vector<SettingSpec> specs = {
-        {"repo", "repository.path", "", "repository location (a local directory)"},
-        {"pg", "source.pg", "", "libpq connection string of the source PostgreSQL"},
+        {"repo", "repository.path", "",
+         "repository: a name from the configuration file, a local directory or "
+         "s3://bucket/prefix?..."},
+        {"pg", "source.pg", "", "libpq connection string of the PostgreSQL to back up"},
         {"pgdata", "source.pgdata", "",
          "source data directory (default: the server's data_directory)"},
         {"pg-bin", "source.pg_bin", "",
@@ -26,7 +28,8 @@ const std::vector<SettingSpec>& setting_specs() {
         {"block-size", "repository.block_size", "262144",
          "block size in bytes for new repositories (multiple of 8192)", SettingType::count},
         {"key-file", "repository.key_file", "",
-         "key file of an encrypted repository (a passphrase comes from LIFEBOAT_PASSPHRASE)"},
+         "key file of an encrypted repository, mode 0600 (a passphrase comes from "
+         "LIFEBOAT_PASSPHRASE)"},
         {"archive-timeout", "backup.archive_timeout", "300",
          "seconds a backup waits for its WAL to be archived", SettingType::count},
         {"pg-timeout", "source.pg_timeout", "3600",
