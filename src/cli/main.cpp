@@ -10,6 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/settings.hpp"
+#include "util/exceptions.hpp"
 
 using namespace lifeboat;
 using namespace lifeboat::cli;
@@ -44,22 +45,6 @@ void add_settings(CLI::App* cmd, Common& common, std::initializer_list<const cha
 
 void add_json(CLI::App* cmd, Common& common) {
     cmd->add_flag("--json", common.json, "print the result as JSON");
-}
-
-// Last resort for an exception that escaped a command: by the time it is caught here the stack
-// has unwound, so the command's locks are released; the user still gets one line and the
-// documented exit status (an uncaught exception would abort without unwinding).
-template <typename Command>
-Status run_catching_exceptions(Command& command) {
-    try {
-        return command();
-    } catch (const std::filesystem::filesystem_error& e) {
-        return fail(ErrorCode::io, "{}", e.what());
-    } catch (const std::bad_alloc&) {
-        return fail(ErrorCode::io, "out of memory");
-    } catch (const std::exception& e) {
-        return fail(ErrorCode::internal, "internal error: {} (a bug: please report it)", e.what());
-    }
 }
 
 }  // namespace
@@ -332,7 +317,8 @@ int main(int argc, char** argv) {
         }
         return fail(ErrorCode::usage, "no command given");
     };
-    const Status status = run_catching_exceptions(run);
+    // An exception unwinds to here (locks released) and becomes one line with its exit status.
+    const Status status = call_catching_exceptions(run);
     if (!status) {
         std::fprintf(stderr, "lifeboat: error: %s\n", status.error().message.c_str());
         // PostgreSQL reads statuses 1..125 from restore_command as "file not archived" and ends

@@ -322,32 +322,14 @@ namespace {
 
 // Both scans: records starting at or after `before` (when given) end the walk.
 Result<WalCommitSpan> scan_segment(std::string_view segment_bytes, std::optional<Lsn> before) {
-    const auto* bytes = reinterpret_cast<const unsigned char*>(segment_bytes.data());
-    if (segment_bytes.size() < k_long_page_header) {
-        return fail(ErrorCode::corrupt, "WAL segment is {} bytes, too short for a page header",
-                    segment_bytes.size());
-    }
-    const PageHeader first = read_page_header(bytes);
-    if (first.magic != k_wal_page_magic) {
-        return fail(ErrorCode::corrupt,
-                    "not a PostgreSQL 15 WAL segment: page magic 0x{:04X}, expected 0x{:04X}",
-                    first.magic, k_wal_page_magic);
-    }
-    if (!(first.info & k_xlp_long_header)) {
-        return fail(ErrorCode::corrupt, "WAL segment does not start with a long page header");
-    }
-    const std::uint64_t segment_size = load<std::uint32_t>(bytes + 32);
-    const std::uint64_t page_size = load<std::uint32_t>(bytes + 36);
-    if (!is_valid_wal_segment_size(segment_size) || page_size < 1024 || page_size > 65536 ||
-        (page_size & (page_size - 1)) != 0 || first.page_address % segment_size != 0) {
-        return fail(ErrorCode::corrupt,
-                    "implausible WAL segment header: segment size {}, page size {}, address {}",
-                    segment_size, page_size, format_lsn(Lsn{first.page_address}));
-    }
-    if (segment_bytes.size() != segment_size) {
+    const WalSegmentHeader header = LB_TRY(read_segment_header(segment_bytes));
+    if (segment_bytes.size() != header.segment_size) {
         return fail(ErrorCode::corrupt, "WAL segment is {} bytes, its header says {}",
-                    segment_bytes.size(), segment_size);
+                    segment_bytes.size(), header.segment_size);
     }
+    const auto* bytes = reinterpret_cast<const unsigned char*>(segment_bytes.data());
+    const PageHeader first = read_page_header(bytes);
+    const std::uint64_t page_size = header.page_size;
 
     const SegmentPages pages(segment_bytes, page_size, first.page_address);
     WalCommitSpan span;
