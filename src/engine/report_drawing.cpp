@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <map>
 
 #include <fmt/format.h>
@@ -212,8 +213,21 @@ std::string drill_lane_svg(const std::vector<const DrillRecord*>& drills, double
     std::vector<const DrillRecord*> ordered = drills;
     std::sort(ordered.begin(), ordered.end(),
               [](const DrillRecord* a, const DrillRecord* b) { return a->started < b->started; });
+    // Drills at (nearly) the same time are stacked rather than hidden behind each other.
+    constexpr std::array<double, 3> k_offsets = {0, -11, 11};
+    std::vector<std::pair<double, std::size_t>> drawn;  // x, offset used
     for (const DrillRecord* d : ordered) {
         const double x = scale.x(drill_time(*d));
+        std::size_t level = 0;
+        for (std::size_t candidate = 0; candidate < k_offsets.size(); ++candidate) {
+            const bool taken = std::any_of(drawn.begin(), drawn.end(), [&](const auto& other) {
+                return other.second == candidate && std::abs(other.first - x) < 12;
+            });
+            level = candidate;
+            if (!taken) break;
+        }
+        drawn.emplace_back(x, level);
+        const double y = cy + k_offsets[level];
         std::string title =
             fmt::format("drill {}: {}; target {}; backup {}; RTO {:.1f} s", d->id,
                         d->passed ? "PASSED" : "FAILED", when(d->target, "latest"),
@@ -223,7 +237,7 @@ std::string drill_lane_svg(const std::vector<const DrillRecord*>& drills, double
             "<path class=\"drill-marker {}\" data-drill-id=\"{}\" d=\"M {:.1f} {:.1f} l 8 8 l -8 8 "
             "l -8 -8 z\" fill=\"{}\" stroke=\"#ffffff\" "
             "stroke-width=\"1\"><title>{}</title></path>",
-            d->passed ? "passed" : "failed", html_escape(d->id), x, cy - 8,
+            d->passed ? "passed" : "failed", html_escape(d->id), x, y - 8,
             d->passed ? "#16a34a" : "#dc2626", html_escape(title));
     }
     return svg + "</g>";

@@ -86,8 +86,13 @@ std::vector<std::string> attention_items(const RepositoryReport& r) {
     return items;
 }
 
+// A repository given by its location (not a configured name) is called by its location, once.
+bool named(const RepositoryReport& r) {
+    return !r.name.empty() && r.name != r.location;
+}
+
 std::string repository_title(const RepositoryReport& r) {
-    return r.name.empty() ? r.location : r.name;
+    return named(r) ? r.name : r.location;
 }
 
 std::string anchor(std::size_t index) {
@@ -143,7 +148,8 @@ std::string overview_table(const Report& report) {
             "<tr><td><a href=\"#{}\">{}</a></td><td class=\"location\">{}</td>"
             "<td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
             "<td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
-            anchor(i), html_escape(repository_title(r)), html_escape(r.location), c.backups.size(),
+            anchor(i), html_escape(repository_title(r)),
+            named(r) ? html_escape(r.location) : std::string("-"), c.backups.size(),
             c.window.earliest && c.window.latest
                 ? time_html(*c.window.earliest) + " – " + time_html(*c.window.latest)
                 : std::string("empty"),
@@ -364,9 +370,7 @@ std::string repository_section(const RepositoryReport& r, std::size_t index, Tim
         "<section class=\"repository\" id=\"{}\">\n<h2>Repository <span class=\"name\">{}</span>"
         "</h2>\n",
         anchor(index), html_escape(repository_title(r)));
-    if (!r.name.empty()) {
-        h += fmt::format("<p class=\"location\">{}</p>\n", html_escape(r.location));
-    }
+    if (named(r)) h += fmt::format("<p class=\"location\">{}</p>\n", html_escape(r.location));
     const auto attention = attention_items(r);
     if (!attention.empty()) {
         h += "<div class=\"attention\"><strong>To look at</strong><ul>";
@@ -422,7 +426,7 @@ thead th { background: var(--soft); color: #334155; font-weight: 600; font-size:
 tbody tr:hover { background: #f8fafc; }
 td.num, th.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 td.location { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
-  font-size: 12.5px; word-break: break-all; }
+  font-size: 12.5px; overflow-wrap: anywhere; }
 table.facts { width: auto; min-width: 60%; }
 table.facts th { font-weight: 500; color: var(--muted); width: 300px; }
 time { white-space: nowrap; font-variant-numeric: tabular-nums; }

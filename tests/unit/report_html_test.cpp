@@ -186,6 +186,7 @@ TEST(ReportHtml, EmptyRepositorySaysSoInsteadOfDrawing) {
     EXPECT_NE(page.find("No drill recorded yet"), std::string::npos);
     EXPECT_EQ(page.find("<table class=\"backups\">"), std::string::npos);
     EXPECT_EQ(page.find("x less"), std::string::npos);  // no ratio for nothing stored
+    EXPECT_EQ(page.find("<p class=\"location\">"), std::string::npos);  // said once, as the title
 }
 
 }  // namespace
