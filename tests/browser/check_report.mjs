@@ -22,7 +22,7 @@ if (!reportPath || !screenshotPath) {
 }
 const expected = JSON.parse(expectedJson || '{}');
 const failures = [];
-const external = [];
+const external = new Set();
 
 const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeboat-chromium-'));
 let context;
@@ -39,13 +39,11 @@ try {
   await context.route('**/*', (route) => {
     const url = route.request().url();
     if (url.startsWith('file:')) return route.continue();
-    external.push(url);
+    external.add(url);
     return route.abort();
   });
   context.on('request', (request) => {
-    if (!request.url().startsWith('file:') && !external.includes(request.url())) {
-      external.push(request.url());
-    }
+    if (!request.url().startsWith('file:')) external.add(request.url());
   });
   const page = context.pages()[0] || await context.newPage();
   const pageErrors = [];
@@ -116,8 +114,8 @@ try {
 
   fs.mkdirSync(path.dirname(path.resolve(screenshotPath)), { recursive: true });
   await page.screenshot({ path: screenshotPath, fullPage: true });
-  if (external.length) failures.push(`requests that left the page: ${external.join(', ')}`);
-  console.log(JSON.stringify({ counts, external, screenshot: screenshotPath }));
+  if (external.size) failures.push(`requests that left the page: ${[...external].join(', ')}`);
+  console.log(JSON.stringify({ counts, external: [...external], screenshot: screenshotPath }));
 } catch (error) {
   failures.push(`browser: ${error.message.split('\n')[0]}`);
 } finally {

@@ -110,8 +110,18 @@ node "$BROWSER_TESTS/check_report.mjs" "$T/report.html" "$ARTIFACTS/report.png" 
     cat "$T/browser.out" "$T/browser.err" >&2
     fail "the report failed its checks in Chromium"
 }
-cp "$T/report.html" "$ARTIFACTS/report.html"
 ok "Chromium: $(cat "$T/browser.out")"
+cp "$T/report.html" "$ARTIFACTS/report.html"
+
+# The checker itself: a page that loads an image and a stylesheet from elsewhere must fail it.
+sed 's#</main>#<img src="http://127.0.0.1:9/x.png"><link rel="stylesheet" href="https://fonts.example.invalid/x.css"></main>#' \
+    "$T/report.html" >"$T/tampered.html"
+if node "$BROWSER_TESTS/check_report.mjs" "$T/tampered.html" "$T/tampered.png" '{}' \
+    >"$T/browser.out" 2>"$T/browser.err"; then
+    fail "the browser check let a page load resources from elsewhere"
+fi
+expect_in "$T/browser.err" "requests that left the page: .*127\.0\.0\.1:9.*fonts\.example\.invalid"
+ok "a page loading an image and a stylesheet from elsewhere fails the browser check"
 ok "screenshot kept: $ARTIFACTS/report.png"
 
 finish
