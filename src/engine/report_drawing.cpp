@@ -36,10 +36,12 @@ class TimeScale {
 };
 
 // Where a drill is drawn: the time it restored to (for 'latest', the newest commit it found,
-// else when it ran).
-Timestamp drill_time(const DrillRecord& d) {
+// else when it ran). Nothing for a damaged record, whose times are unknown (read_drills leaves
+// them at the epoch): drawn there, it would squash every other marker into a corner.
+std::optional<Timestamp> drill_time(const DrillRecord& d) {
     if (d.target) return *d.target;
     if (d.newest_commit) return *d.newest_commit;
+    if (d.started == Timestamp{}) return std::nullopt;
     return d.started;
 }
 
@@ -65,7 +67,7 @@ TimeScale scale_for(const RepositoryReport& r, Timestamp now,
             if (reach.to) times.push_back(reach.to->micros);
     }
     for (const DrillRecord* d : drills)
-        times.push_back(drill_time(*d).micros);
+        if (auto at = drill_time(*d)) times.push_back(at->micros);
     std::int64_t lo = *std::min_element(times.begin(), times.end());
     std::int64_t hi = *std::max_element(times.begin(), times.end());
     constexpr std::int64_t k_min_span = 10'000'000;  // 10 s: a fresh repository is still legible
@@ -217,7 +219,9 @@ std::string drill_lane_svg(const std::vector<const DrillRecord*>& drills, double
     constexpr std::array<double, 3> k_offsets = {0, -11, 11};
     std::vector<std::pair<double, std::size_t>> drawn;  // x, offset used
     for (const DrillRecord* d : ordered) {
-        const double x = scale.x(drill_time(*d));
+        const auto at = drill_time(*d);
+        if (!at) continue;  // named in the drills table
+        const double x = scale.x(*at);
         std::size_t level = 0;
         for (std::size_t candidate = 0; candidate < k_offsets.size(); ++candidate) {
             const bool taken = std::any_of(drawn.begin(), drawn.end(), [&](const auto& other) {

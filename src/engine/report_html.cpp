@@ -323,9 +323,10 @@ std::string drills_table(const RepositoryReport& r) {
         h += fmt::format(
             "<tr class=\"{}\" title=\"drill {}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
             "<td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
-            d->passed ? "passed" : "failed", html_escape(d->id), time_html(d->started),
+            d->passed ? "passed" : "failed", html_escape(d->id),
+            d->started == Timestamp{} ? std::string("unknown") : time_html(d->started),
             d->passed ? badge("passed", "passed") : badge("failed", "failed"),
-            time_html(d->target, "latest"),
+            time_html(d->target, d->started == Timestamp{} ? "unknown" : "latest"),
             d->backup_id.empty() ? std::string("-")
                                  : "<code>" + html_escape(d->backup_id) + "</code>",
             d->total_seconds > 0 ? seconds_text(d->total_seconds) : std::string("-"),

@@ -11,7 +11,8 @@
 // - Stable hooks for tests and styling: table.repositories, table.timelines, table.backups,
 //   table.drills (one tbody row per item); per repository an svg.timeline-drawing with one
 //   g.lane per timeline (data-timeline), a path.branch per drawn branch point, one
-//   .backup-marker per backup and one .drill-marker (.passed or .failed) per drill shown.
+//   .backup-marker per backup and one .drill-marker (.passed or .failed) per drill shown whose time
+//   is known (not a damaged record's).
 #pragma once
 
 #include <string>

@@ -171,6 +171,22 @@ TEST(ReportHtml, NeedsNothingFromElsewhere) {
     EXPECT_EQ(count(page, "xmlns=\"http://www.w3.org/2000/svg\""), 1u);
 }
 
+// read_drills gives a damaged record as a failed drill without times: listed with its reason,
+// not drawn at the epoch (which would squash the drawing into a corner).
+TEST(ReportHtml, DamagedDrillRecordIsListedNotDrawn) {
+    Report report = sample();
+    DrillRecord damaged;
+    damaged.id = "20261129T090000Z-dead";
+    damaged.error = "unreadable drill record drills/20261129T090000Z-dead: bad magic";
+    auto& drills = report.repositories[0].drills;
+    drills.insert(drills.begin(), damaged);
+    const std::string page = render_report_html(report);
+    EXPECT_EQ(count(page, "class=\"drill-marker"), 3u);
+    EXPECT_EQ(count(page, "<tr class=\"failed\" title=\"drill"), 3u);
+    EXPECT_NE(page.find("bad magic"), std::string::npos);
+    EXPECT_EQ(page.find("1970-"), std::string::npos);
+}
+
 TEST(ReportHtml, IsAPureFunctionOfItsData) {
     EXPECT_EQ(render_report_html(sample()), render_report_html(sample()));
 }
