@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 zstd clang-format git python3 jq procps iproute2 pgbackrest time
   libcurl4-openssl-dev s3cmd
-  chromium
+  chromium fonts-dejavu-core
 )
 # Node runs the S3 test server (s3rver, pinned in tests/s3/package-lock.json). A Node that is
 # already installed (from another source, with its own npm) is kept: Debian's npm conflicts with it.
