@@ -5,11 +5,14 @@
 # is markup too). `report --format html` is loaded in Debian's headless Chromium, JavaScript off
 # (tests/browser/check_report.mjs): the tables and the drawing hold the expected rows and
 # markers, markup from the data shows as text, no request leaves the page, and a screenshot is
-# kept as a test artifact ($LIFEBOAT_TEST_ARTIFACTS, default build/test-artifacts/report.png).
+# kept as a test artifact (in $LIFEBOAT_TEST_ARTIFACTS, default BUILD/test-artifacts/report.png).
 # `--format html --json` is refused with one line.
 HERE=$(cd "$(dirname "$0")" && pwd)
 BROWSER_TESTS="$HERE/../browser"
-ARTIFACTS=${LIFEBOAT_TEST_ARTIFACTS:-$HERE/../../build/test-artifacts}
+# The artifacts go beside the build the binary comes from (BUILD/src/cli/lifeboat).
+BUILD_DIR=$HERE/../../build
+case "${1:-}" in */src/cli/lifeboat) BUILD_DIR=$(cd "$(dirname "$1")/../.." && pwd) ;; esac
+ARTIFACTS=${LIFEBOAT_TEST_ARTIFACTS:-$BUILD_DIR/test-artifacts}
 source "$HERE/lib.sh" "$@"
 
 [ -d "$BROWSER_TESTS/node_modules/playwright-core" ] ||
