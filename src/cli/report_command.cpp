@@ -1,6 +1,6 @@
 // report: the disaster-recovery report a team reviews every quarter, generated from the truth
-// (repositories, backups, WAL, drills) instead of written by hand. Markdown, HTML or JSON.
-#include <algorithm>
+// (repositories, backups, WAL, drills) instead of written by hand. Markdown and JSON here; the
+// HTML page is engine/report_html (shared with the agent's status page).
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
