@@ -187,6 +187,19 @@ TEST(ReportHtml, DamagedDrillRecordIsListedNotDrawn) {
     EXPECT_EQ(page.find("1970-"), std::string::npos);
 }
 
+TEST(ReportHtml, OneSectionAndOneOverviewRowPerRepository) {
+    Report report = sample();
+    RepositoryReport west = report.repositories[0];
+    west.name = "west";
+    west.location = "s3://bucket/west";
+    report.repositories.push_back(west);
+    const std::string page = render_report_html(report);
+    EXPECT_EQ(count(page, "<section class=\"repository\""), 2u);
+    EXPECT_NE(page.find("<a href=\"#repository-1\">primary</a>"), std::string::npos);
+    EXPECT_NE(page.find("<a href=\"#repository-2\">west</a>"), std::string::npos);
+    EXPECT_EQ(count(page, "<svg class=\"timeline-drawing\""), 2u);
+}
+
 TEST(ReportHtml, IsAPureFunctionOfItsData) {
     EXPECT_EQ(render_report_html(sample()), render_report_html(sample()));
 }
