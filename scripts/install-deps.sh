@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 zstd clang-format git python3 jq procps iproute2 pgbackrest time
   libcurl4-openssl-dev s3cmd
+  chromium fonts-dejavu-core
 )
 # Node runs the S3 test server (s3rver, pinned in tests/s3/package-lock.json). A Node that is
 # already installed (from another source, with its own npm) is kept: Debian's npm conflicts with it.
@@ -44,5 +45,12 @@ s3_tests="$(dirname "$0")/../tests/s3"
 if [ ! -d "$s3_tests/node_modules/s3rver" ]; then
   echo "install-deps: installing the S3 test server (npm ci in tests/s3)"
   npm ci --prefix "$s3_tests" --no-audit --no-fund >/dev/null
+fi
+# The HTML report test drives Debian's chromium with playwright-core, exactly as locked in
+# tests/browser/package-lock.json (no browser is downloaded: the test uses /usr/bin/chromium).
+browser_tests="$(dirname "$0")/../tests/browser"
+if [ ! -d "$browser_tests/node_modules/playwright-core" ]; then
+  echo "install-deps: installing the browser test driver (npm ci in tests/browser)"
+  npm ci --prefix "$browser_tests" --no-audit --no-fund >/dev/null
 fi
 echo "install-deps: done"

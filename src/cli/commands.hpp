@@ -83,7 +83,7 @@ struct DrillArgs {
     std::string timeline;                // as restore --timeline
 };
 struct ReportArgs {
-    std::string format = "markdown";
+    std::string format;  // "" (not given: markdown, or json with --json), markdown, html, json
 };
 struct CopyArgs {
     std::string from;

@@ -222,7 +222,9 @@ int main(int argc, char** argv) {
     auto* report =
         app.add_subcommand("report", "the disaster-recovery report (markdown, html or json)");
     add_settings(report, common, {"repo", "key-file"});
-    report->add_option("--format", report_args.format, "markdown (default), html or json")
+    report
+        ->add_option("--format", report_args.format,
+                     "markdown (default), html (one self-contained page) or json (as --json)")
         ->check(CLI::IsMember({"markdown", "html", "json"}));
     add_json(report, common);
 

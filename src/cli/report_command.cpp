@@ -1,6 +1,6 @@
 // report: the disaster-recovery report a team reviews every quarter, generated from the truth
-// (repositories, backups, WAL, drills) instead of written by hand. Markdown, HTML or JSON.
-#include <algorithm>
+// (repositories, backups, WAL, drills) instead of written by hand. Markdown and JSON here; the
+// HTML page is engine/report_html (shared with the agent's status page).
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -9,68 +9,15 @@
 #include "cli/output.hpp"
 #include "engine/catalog.hpp"
 #include "engine/drill.hpp"
-#include "repository/repository.hpp"
-#include "repository/wal_archive.hpp"
+#include "engine/report.hpp"
+#include "engine/report_html.hpp"
 
 namespace lifeboat::cli {
 
+using engine::RepositoryReport;
 using nlohmann::json;
 
 namespace {
-
-struct RepositoryReport {
-    std::string name;
-    std::string location;
-    engine::Catalog catalog;
-    std::vector<engine::DrillRecord> drills;
-    std::optional<Timestamp> newest_wal_pushed;
-    std::string retention;                  // the policy in force
-    std::size_t outside_retention = 0;      // backups the next expire would remove
-    std::optional<double> backup_interval;  // median seconds between the last backups
-};
-
-// The schedule as observed: the median gap between the starts of the last (up to 8) backups.
-std::optional<double> observed_interval(const std::vector<repo::Manifest>& backups) {
-    if (backups.size() < 2) return std::nullopt;
-    std::vector<double> gaps;
-    for (std::size_t i = backups.size() > 8 ? backups.size() - 8 : 1; i < backups.size(); ++i) {
-        gaps.push_back(
-            static_cast<double>(backups[i].start_time.micros - backups[i - 1].start_time.micros) /
-            1e6);
-    }
-    std::sort(gaps.begin(), gaps.end());
-    return gaps[gaps.size() / 2];
-}
-
-Result<RepositoryReport> gather(const Settings& s, const std::string& name,
-                                const std::string& location, Timestamp now) {
-    RepositoryReport r{name, location, LB_TRY(engine::load_catalog(location)),
-                       LB_TRY(engine::read_drills(location)), std::nullopt};
-    const engine::RetentionPolicy policy = LB_TRY(retention_policy(s, location));
-    r.retention = policy.describe();
-    std::vector<engine::RetentionCandidate> candidates;
-    for (const auto& m : r.catalog.backups) {
-        auto pin = r.catalog.pins.find(m.id);
-        candidates.push_back({m.id, m.source.system_identifier, m.stop_time,
-                              pin != r.catalog.pins.end() && pin->second.holds_at(now)});
-    }
-    for (const auto& d : engine::apply_retention(candidates, now, policy))
-        r.outside_retention += !d.keep;
-    r.backup_interval = observed_interval(r.catalog.backups);
-    repo::Repository repository = LB_TRY(repo::Repository::open(location));
-    const auto names = LB_TRY(repo::list_wal_names(repository.storage()));
-    for (auto it = names.rbegin(); it != names.rend(); ++it) {
-        if (it->find('.') != std::string::npos) continue;  // segments only
-        auto meta = repo::read_wal_meta(repository.storage(), *it);
-        if (!meta && meta.error().code == ErrorCode::corrupt) {
-            r.catalog.damaged.push_back(repo::damaged_object(repo::wal_key(*it), meta.error()));
-            continue;  // the RPO comes from the newest readable segment
-        }
-        r.newest_wal_pushed = LB_TRY(std::move(meta)).pushed;
-        break;
-    }
-    return r;
-}
 
 std::string seconds_text(double s) {
     if (s >= 3600) return fmt::format("{:.1f} h", s / 3600);
@@ -187,26 +134,6 @@ std::string markdown(const std::vector<RepositoryReport>& reports, Timestamp now
     return md;
 }
 
-std::string html_escape(const std::string& text) {
-    std::string out;
-    for (char c : text) {
-        switch (c) {
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '&':
-                out += "&amp;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
-}
-
 }  // namespace
 
 Status run_report_command(const Settings& s, const ReportArgs& args, OutputFormat format) {
@@ -219,20 +146,30 @@ Status run_report_command(const Settings& s, const ReportArgs& args, OutputForma
     }
     if (targets.empty())
         return fail(ErrorCode::usage, "--repo is required (or name repositories in --config)");
-    std::vector<RepositoryReport> reports;
-    const Timestamp now = system_clock().now();
+    // Two ways of asking for the output that disagree are refused before any work is done,
+    // rather than one silently winning.
+    if (format == OutputFormat::json && !args.format.empty() && args.format != "json") {
+        return fail(ErrorCode::usage,
+                    "--json and --format {} ask for different outputs: give one of them "
+                    "(--json is the same as --format json)",
+                    args.format);
+    }
+    const std::string kind = format == OutputFormat::json ? "json"
+                             : args.format.empty()        ? "markdown"
+                                                          : args.format;
+    engine::Report report{.generated = system_clock().now(), .repositories = {}};
+    const Timestamp now = report.generated;
     for (const auto& [name, location] : targets) {
         use_keys_of(s, location);  // each repository with its own key
-        reports.push_back(LB_TRY(gather(s, name, location, now)));
+        const engine::RetentionPolicy policy = LB_TRY(retention_policy(s, location));
+        report.repositories.push_back(
+            LB_TRY(engine::gather_repository_report(name, location, policy, now)));
     }
-    const std::string kind = format == OutputFormat::json ? "json" : args.format;
+    const auto& reports = report.repositories;
     if (kind == "json") {
         std::printf("%s\n", report_json(reports, now).dump(2).c_str());
     } else if (kind == "html") {
-        std::printf(
-            "<!doctype html><meta charset=utf-8><title>Lifeboat disaster-recovery report</title>"
-            "<pre>%s</pre>\n",
-            html_escape(markdown(reports, now)).c_str());
+        std::fputs(engine::render_report_html(report).c_str(), stdout);
     } else {
         std::printf("%s", markdown(reports, now).c_str());
     }
