@@ -147,12 +147,14 @@ int main(int argc, char** argv) {
     ValidateArgs validate_args;
     auto* validate = app.add_subcommand(
         "validate", "check a running instance: row counts, foreign keys, indexes, user checks");
-    add_settings(validate, common, {"pg", "pg-timeout"});
+    add_settings(validate, common, {"pg", "pg-timeout", "repo", "key-file"});
     validate->add_option("--checks", validate_args.checks, "TOML file of user checks");
     validate->add_option("--baseline", validate_args.baseline,
                          "JSON from an earlier `validate --json` to compare row counts with");
     validate->add_option("--target", validate_args.target,
-                         "restore target time, for 'expect = \"<= target\"' checks");
+                         "the restore's target, for point-in-time and 'expect = \"<= target\"' "
+                         "checks: ISO 8601 time with zone, or 'latest' (the end of --repo's "
+                         "restorable window)");
     validate->add_option("--database", validate_args.databases,
                          "check only this database (repeatable; default: every database that "
                          "accepts connections)");
@@ -208,9 +210,10 @@ int main(int argc, char** argv) {
         "drill",
         "restore test: restore to a point into a scratch instance, validate, time, record");
     add_settings(drill, common, {"repo", "pg-bin", "run-as", "jobs", "key-file", "pg-timeout"});
-    drill->add_option("--to", drill_args.to, "ISO 8601 time with zone");
-    drill->add_option("--ago", drill_args.ago, "how far back, e.g. 30m, 1h (default 1h)");
-    drill->add_flag("--latest", drill_args.latest, "restore to the end of the archive");
+    drill->add_option("--to", drill_args.to,
+                      "as for restore: ISO 8601 time with zone, 'latest' or 'consistent'");
+    drill->add_option("--ago", drill_args.ago, "how far back, e.g. 30m, 1h, 2w (default 1h)");
+    drill->add_flag("--latest", drill_args.latest, "same as --to latest");
     drill->add_option("--timeline", drill_args.timeline,
                       "timeline to follow, as for restore (an id, 'current' or 'latest')");
     drill->add_option("--checks", drill_args.checks, "TOML file of user checks");

@@ -374,6 +374,7 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     outcome.backup_timeline = manifest->timeline;
     outcome.timeline = reach->timeline;
     outcome.target = options.target;
+    outcome.reach_end = reach->to;
     std::error_code path_error;
     outcome.target_dir = fs::absolute(options.target_dir, path_error);
     // The non-throwing overloads: a target below a directory we may not enter is an error to

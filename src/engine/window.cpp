@@ -33,7 +33,62 @@ const TimelineWindow* RestorableWindow::timeline(std::uint32_t id) const {
 
 std::string RestorableWindow::describe() const {
     if (!earliest || !latest) return "empty";
-    return format_iso8601(*earliest) + " .. " + format_iso8601(*latest);
+    return format_iso8601(*earliest) + " .. " + format_iso8601(*latest) + " (end excluded)";
+}
+
+WindowState window_state(const RestorableWindow& window) {
+    if (window.earliest && window.latest) return {"open", ""};
+    if (window.backups.empty()) return {"no_backup", "no backup yet: run `lifeboat backup`"};
+    const BackupReach& newest = window.backups.back();
+    if (!newest.consistent) {
+        if (newest.gap) {
+            return {"broken",
+                    fmt::format("backup {} needs WAL segment {}, which is missing from the archive "
+                                "although later segments are there: take a new backup",
+                                newest.backup_id, newest.first_missing_segment)};
+        }
+        return {"waiting_for_backup_wal",
+                fmt::format("backup {} needs WAL segment {}, not archived yet: check "
+                            "pg_stat_archiver on the source (`lifeboat check`)",
+                            newest.backup_id, newest.first_missing_segment)};
+    }
+    if (!newest.wal_after_stop) {
+        return {"waiting_for_wal",
+                fmt::format("waiting for the first WAL segment after backup {}: run `lifeboat "
+                            "check` to force one, or set archive_timeout on the source; until "
+                            "then restore it with --to latest or --to consistent",
+                            newest.backup_id)};
+    }
+    return {"no_commit_yet",
+            fmt::format("no transaction committed after backup {} has been archived yet (the "
+                        "window opens at the first one); restore it with --to latest or --to "
+                        "consistent",
+                        newest.backup_id)};
+}
+
+Result<TargetRequest> parse_target(std::string_view to, std::string_view ago, Timestamp now) {
+    if (!to.empty() && !ago.empty()) return fail(ErrorCode::usage, "give --to or --ago, not both");
+    if (!ago.empty()) {
+        const auto duration = LB_TRY(parse_duration(ago));
+        return TargetRequest{TargetRequest::Kind::time,
+                             LB_TRY(time_before(now, duration, fmt::format("--ago {}", ago)))};
+    }
+    if (to.empty()) return fail(ErrorCode::usage, "--to TIME|latest|consistent is required");
+    if (to == "latest") return TargetRequest{TargetRequest::Kind::latest, {}};
+    if (to == "consistent") return TargetRequest{TargetRequest::Kind::consistent, {}};
+    return TargetRequest{TargetRequest::Kind::time, LB_TRY(parse_iso8601(to))};
+}
+
+std::string describe_target(const TargetRequest& target) {
+    switch (target.kind) {
+        case TargetRequest::Kind::time:
+            return format_iso8601(target.time);
+        case TargetRequest::Kind::latest:
+            return "latest";
+        case TargetRequest::Kind::consistent:
+            return "consistent";
+    }
+    return "latest";
 }
 
 namespace {
@@ -81,6 +136,7 @@ class ReachFinder {
             if (commit && (!reach.to || *reach.to < *commit)) reach.to = commit;
         }
         reach.consistent = segno > stop->segno;
+        reach.wal_after_stop = segno > stop->segno + 1;
         if (!reach.consistent || (reach.to && *reach.to <= reach.from)) reach.to.reset();
         return reach;
     }
@@ -227,9 +283,15 @@ Result<RestorableWindow> compute_window(const Storage& storage,
     compute_span(current ? current->reaches : window.backups, window.earliest, window.latest);
     // Backups whose reach lies wholly before the window (kept by retention without the WAL
     // after them) are restorable on their own, not part of the window.
-    if (window.earliest) {
-        for (const auto& r : window.backups)
-            if (r.consistent && r.from < *window.earliest) window.isolated.push_back(r.backup_id);
+    // With an empty window (the newest backup waits for WAL), every older consistent backup
+    // that reaches no time is one of them.
+    for (std::size_t i = 0; i < window.backups.size(); ++i) {
+        const BackupReach& r = window.backups[i];
+        if (!r.consistent) continue;
+        if (window.earliest ? r.from < *window.earliest
+                            : (!r.to && i + 1 < window.backups.size())) {
+            window.isolated.push_back(r.backup_id);
+        }
     }
     if (!window.backups.empty()) {
         const BackupReach& newest = window.backups.back();
@@ -455,8 +517,9 @@ Result<const BackupReach*> choose_restore(const RestorableWindow& window,
                             shown->timeline);
             }
             return fail(
-                ErrorCode::outside_window, "backup {} cannot reach {}: it covers {} .. {}{}",
-                own.backup_id, format_iso8601(*selection.target), format_iso8601(shown->from),
+                ErrorCode::outside_window,
+                "backup {} cannot reach {}: it covers {} .. {} (end excluded){}", own.backup_id,
+                format_iso8601(*selection.target), format_iso8601(shown->from),
                 shown->to ? format_iso8601(*shown->to) : std::string("(no archived commit yet)"),
                 shown->timeline == own.timeline ? std::string()
                                                 : fmt::format(" on timeline {}", shown->timeline));
@@ -519,6 +582,13 @@ Result<const BackupReach*> choose_restore(const RestorableWindow& window,
                               newest.first_missing_segment + ", which is not archived"
                         : std::string("no commit has been archived after the newest backup; "
                                       "restore it with --to latest once WAL is archived"));
+    }
+    if (selection.target && window.latest && *selection.target == *window.latest) {
+        return fail(ErrorCode::outside_window,
+                    "{} is the end of the restorable window ({}), the newest archived commit: a "
+                    "time target stops before it (PostgreSQL needs a later commit to stop at); "
+                    "--to latest restores up to and including it",
+                    format_iso8601(*selection.target), window.describe());
     }
     return fail(ErrorCode::outside_window, "{} is outside the restorable window ({}){}",
                 selection.target ? format_iso8601(*selection.target) : std::string("latest"),
