@@ -73,9 +73,18 @@ expect_in "$ERR" "$LATEST" "stderr should name the window's end"
 [ ! -e "$EMPTY_TARGET" ] || fail "a refused restore created $EMPTY_TARGET"
 ok "refuses a time after the window (9)"
 
-# The window's end is exclusive: the last archived commit itself is not a restorable target.
+# The window's end is exclusive, and says so everywhere: a time target makes PostgreSQL stop
+# before the first later commit, and there is none after the newest archived one, so only
+# --to latest includes it (issue 10, item 3).
+expect_exit 0 lb list --repo "$REPO"
+expect_in "$OUT" "restorable window: $EARLIEST .. $LATEST \\(end excluded; --to latest includes it\\)"
+expect_eq "$(jq -r .window.latest_excluded "$T/list.json")" true "window.latest_excluded"
 expect_exit 9 lb restore --repo "$REPO" --to "$LATEST" --target-dir "$EMPTY_TARGET"
-ok "refuses the window's (exclusive) end (9)"
+expect_one_line_error
+expect_in "$ERR" "the end of the restorable window" "the refusal should say it is the window's end"
+expect_in "$ERR" "--to latest restores up to and including it" "the refusal should name the way out"
+[ ! -e "$EMPTY_TARGET" ] || fail "a refused restore created $EMPTY_TARGET"
+ok "refuses the window's (excluded) end and names --to latest (9): $(cat "$ERR")"
 
 expect_exit 2 lb restore --repo "$REPO" --to yesterday --target-dir "$EMPTY_TARGET"
 expect_one_line_error
