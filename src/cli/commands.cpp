@@ -446,7 +446,6 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
                     {"window",
                      {{"earliest", time_or_null(window.earliest)},
                       {"latest", time_or_null(window.latest)},
-                      {"latest_excluded", true},
                       {"status", state.status},
                       {"reason", state.reason.empty() ? json(nullptr) : json(state.reason)},
                       {"wal_files", window.wal_files},
@@ -487,10 +486,9 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
     std::printf("stored: %s for %s of backed-up data (%.1fx less)\n",
                 human_bytes(catalog.stored_bytes).c_str(),
                 human_bytes(catalog.logical_bytes).c_str(), catalog.savings_ratio());
-    // The end is the newest archived commit, which only --to latest includes (window.hpp).
+    // Both ends included: --to the end restores the newest archived commit (restore.cpp).
     if (window.earliest && window.latest) {
-        std::printf("restorable window: %s .. %s (end excluded; --to latest includes it)\n",
-                    format_iso8601(*window.earliest).c_str(),
+        std::printf("restorable window: %s .. %s\n", format_iso8601(*window.earliest).c_str(),
                     format_iso8601(*window.latest).c_str());
     } else {
         std::printf("restorable window: none yet: %s\n", state.reason.c_str());

@@ -33,7 +33,7 @@ const TimelineWindow* RestorableWindow::timeline(std::uint32_t id) const {
 
 std::string RestorableWindow::describe() const {
     if (!earliest || !latest) return "empty";
-    return format_iso8601(*earliest) + " .. " + format_iso8601(*latest) + " (end excluded)";
+    return format_iso8601(*earliest) + " .. " + format_iso8601(*latest);
 }
 
 WindowState window_state(const RestorableWindow& window) {
@@ -133,6 +133,7 @@ class ReachFinder {
             }
             reach.last_segment = name;
             auto commit = LB_TRY(last_commit_of(name));
+            if (commit) reach.last_commit_segment = name;
             if (commit && (!reach.to || *reach.to < *commit)) reach.to = commit;
         }
         reach.consistent = segno > stop->segno;
@@ -517,9 +518,8 @@ Result<const BackupReach*> choose_restore(const RestorableWindow& window,
                             shown->timeline);
             }
             return fail(
-                ErrorCode::outside_window,
-                "backup {} cannot reach {}: it covers {} .. {} (end excluded){}", own.backup_id,
-                format_iso8601(*selection.target), format_iso8601(shown->from),
+                ErrorCode::outside_window, "backup {} cannot reach {}: it covers {} .. {}{}",
+                own.backup_id, format_iso8601(*selection.target), format_iso8601(shown->from),
                 shown->to ? format_iso8601(*shown->to) : std::string("(no archived commit yet)"),
                 shown->timeline == own.timeline ? std::string()
                                                 : fmt::format(" on timeline {}", shown->timeline));
@@ -582,13 +582,6 @@ Result<const BackupReach*> choose_restore(const RestorableWindow& window,
                               newest.first_missing_segment + ", which is not archived"
                         : std::string("no commit has been archived after the newest backup; "
                                       "restore it with --to latest once WAL is archived"));
-    }
-    if (selection.target && window.latest && *selection.target == *window.latest) {
-        return fail(ErrorCode::outside_window,
-                    "{} is the end of the restorable window ({}), the newest archived commit: a "
-                    "time target stops before it (PostgreSQL needs a later commit to stop at); "
-                    "--to latest restores up to and including it",
-                    format_iso8601(*selection.target), window.describe());
     }
     return fail(ErrorCode::outside_window, "{} is outside the restorable window ({}){}",
                 selection.target ? format_iso8601(*selection.target) : std::string("latest"),

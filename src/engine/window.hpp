@@ -26,17 +26,20 @@ struct BackupReach {
     std::uint32_t timeline = 0;         // the timeline whose WAL is replayed
     bool consistent = false;            // WAL from start_wal to stop_wal is all archived
     Timestamp from;                     // the backup's stop time
-    std::optional<Timestamp> to;        // newest archived commit after it (exclusive bound)
+    std::optional<Timestamp> to;        // newest archived commit after it (inclusive bound)
     std::string last_segment;           // last segment of the gap-free run
     std::string first_missing_segment;  // where the run ends ("" when unknown)
     bool gap = false;                   // later segments exist: the missing one is a hole
     bool wal_after_stop = false;        // a segment after the backup's stop segment is archived
+    // The last segment of the run holding a transaction end: a restore to exactly `to` stops
+    // after the last one in it (restore.cpp).
+    std::string last_commit_segment;
 
-    // The end is exclusive: a time target makes PostgreSQL stop before the first transaction
-    // end later than the target, so the newest archived commit itself is reached only by
-    // replaying to the end of the archive ('latest').
+    // Both ends included. PostgreSQL stops a time target before the first transaction end later
+    // than it, and the archive holds none after `to`: a target equal to `to` is restored by
+    // stopping after the run's last transaction end instead (recovery_target_lsn).
     bool covers(Timestamp target) const {
-        return consistent && from <= target && to && target < *to;
+        return consistent && from <= target && to && target <= *to;
     }
 };
 
@@ -80,7 +83,7 @@ struct RestorableWindow {
     // newest consistent one).
     const BackupReach* best_for(std::optional<Timestamp> target) const;
     const TimelineWindow* timeline(std::uint32_t id) const;
-    std::string describe() const;  // "2026-…Z .. 2026-…Z (end excluded)" or "empty"
+    std::string describe() const;  // "2026-…Z .. 2026-…Z" (both included) or "empty"
 };
 
 // Why the window is what it is, for `list`: "open" (it has a span), or why it is empty and

@@ -1,4 +1,4 @@
-// Issue 10, items 3 and 4: what `list` says about an empty window, the window's excluded end,
+// Issue 10, items 3 and 4: what `list` says about an empty window, the window's included end,
 // isolated backups, and the one target syntax of restore, drill and validate.
 #include <gtest/gtest.h>
 
@@ -80,21 +80,22 @@ TEST_F(WindowStateTest, ABackupWaitingForItsOwnWalSaysSo) {
     EXPECT_EQ(window_state(window({})).status, "no_backup");
 }
 
-TEST_F(WindowStateTest, TheEndIsExcludedAndSaysWhatIncludesIt) {
+TEST_F(WindowStateTest, BothEndsAreIncluded) {
     wal("000000010000000000000002", 90);
     wal("000000010000000000000003", 120);
+    wal("000000010000000000000004", -1);  // nothing committed after t(120)
     const auto w = window({backup("B1", "0000000000000002", 100)});
     ASSERT_TRUE(w.latest);
     EXPECT_EQ(*w.latest, t(120));
-    EXPECT_NE(w.describe().find("(end excluded)"), std::string::npos);
+    EXPECT_TRUE(choose_restore(w, {.target = t(100)}));
     EXPECT_TRUE(choose_restore(w, {.target = t(119)}));
-    EXPECT_TRUE(choose_restore(w, {.target = t(100)}));  // the start is included
     auto at_end = choose_restore(w, {.target = t(120)});
-    ASSERT_FALSE(at_end);
-    EXPECT_EQ(at_end.error().code, ErrorCode::outside_window);
-    EXPECT_NE(at_end.error().message.find("--to latest restores up to and including it"),
-              std::string::npos)
-        << at_end.error().message;
+    ASSERT_TRUE(at_end) << at_end.error().message;
+    // Where a restore to exactly the end stops: after the last transaction end of the run.
+    EXPECT_EQ((*at_end)->last_commit_segment, "000000010000000000000003");
+    auto after = choose_restore(w, {.target = Timestamp{t(120).micros + 1}});
+    ASSERT_FALSE(after);
+    EXPECT_EQ(after.error().code, ErrorCode::outside_window);
 }
 
 TEST_F(WindowStateTest, OlderBackupsBesideAWaitingOneAreIsolated) {
