@@ -92,7 +92,9 @@ int main(int argc, char** argv) {
                      "backup) or full (re-read every file)")
         ->check(CLI::IsMember({"incremental", "incr", "full"}));
     backup->add_flag("--pin", backup_args.pin, "pin the new backup: never expired");
-    backup->add_option("--until", backup_args.pin_until, "with --pin: when the pin ends");
+    backup->add_option("--until", backup_args.pin_until,
+                       "with --pin: when the pin ends (time with zone, or YYYY-MM-DD: through "
+                       "that UTC day)");
     add_json(backup, common);
 
     WalPushArgs push_args;
@@ -125,8 +127,9 @@ int main(int argc, char** argv) {
     add_settings(restore, common, {"repo", "pgdata", "pg-bin", "run-as", "jobs", "key-file"});
     restore
         ->add_option("--to", restore_args.to,
-                     "ISO 8601 time with zone, 'latest' (end of the archive), or 'consistent' (the "
-                     "backup alone)")
+                     "ISO 8601 time with zone inside the window `list` prints (both ends "
+                     "included), 'latest' (end of the archive), or 'consistent' (the backup "
+                     "alone)")
         ->required();
     restore->add_option("--backup", restore_args.backup,
                         "restore this backup (default: newest that reaches --to)");
@@ -197,7 +200,9 @@ int main(int argc, char** argv) {
         app.add_subcommand("pin", "keep a backup past retention (for ever, or --until DATE)");
     add_settings(pin, common, {"repo", "key-file"});
     pin->add_option("backup", pin_args.backup, "backup id")->required();
-    pin->add_option("--until", pin_args.until, "ISO 8601 time with zone when the pin ends");
+    pin->add_option("--until", pin_args.until,
+                    "when the pin ends: ISO 8601 time with zone, or YYYY-MM-DD (through that UTC "
+                    "day)");
     add_json(pin, common);
     unpin_args.unpin = true;
     auto* unpin = app.add_subcommand("unpin", "remove a backup's pin");
