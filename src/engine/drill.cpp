@@ -11,7 +11,6 @@
 
 #include "engine/catalog.hpp"
 #include "engine/restore.hpp"
-#include "engine/retention.hpp"
 #include "engine/validate.hpp"
 #include "repository/object.hpp"
 #include "repository/repository.hpp"
