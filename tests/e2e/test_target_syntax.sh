@@ -42,9 +42,20 @@ expect_exit 0 lb drill --repo "$REPO" --latest
 expect_in "$OUT" "target       latest \\(backup $B1\\)"
 expect_in "$OUT" "checked at   "
 ok "drill --latest is the same as --to latest"
+# The window's end is included for a drill as for restore: every row is there.
+cat >"$T/all.toml" <<'EOC'
+[[check]]
+name = "every row"
+sql = "SELECT count(*) FROM ticks"
+expect = "= 60"
+EOC
+chmod 644 "$T/all.toml"
+expect_exit 0 lb drill --repo "$REPO" --to "$LATEST" --checks "$T/all.toml" --json
+expect_eq "$(jq -r .target "$OUT")" "$LATEST" "drill target at the window's end"
+ok "drill --to the window's end ($LATEST) holds every row"
 expect_exit 0 lb drills --repo "$REPO" --json
 DRILLS=$(jq length "$OUT")
-expect_eq "$DRILLS" 2 "drills recorded"
+expect_eq "$DRILLS" 3 "drills recorded"
 
 # ---- times no backup reaches: refused with the window, nothing recorded
 expect_exit 9 lb drill --repo "$REPO" --ago 1h --checks "$T/pit.toml"
