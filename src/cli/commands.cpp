@@ -191,7 +191,7 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
     std::optional<Timestamp> pin_until;
     if (!args.pin_until.empty()) {
         if (!args.pin) return fail(ErrorCode::usage, "--until needs --pin");
-        pin_until = LB_TRY(parse_iso8601(args.pin_until));
+        pin_until = LB_TRY(parse_time_or_date(args.pin_until, WholeDay::end));
     }
     ProgressLine progress;
     options.progress = progress.callback();
@@ -294,7 +294,7 @@ Status run_pin_command(const Settings& s, const PinArgs& args, OutputFormat form
         LB_CHECK(engine::unpin_backup(repository, args.backup));
     } else {
         std::optional<Timestamp> until;
-        if (!args.until.empty()) until = LB_TRY(parse_iso8601(args.until));
+        if (!args.until.empty()) until = LB_TRY(parse_time_or_date(args.until, WholeDay::end));
         LB_CHECK(engine::pin_backup(repository, args.backup, until));
     }
     if (format == OutputFormat::json) {
@@ -394,6 +394,11 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
         auto it = catalog.pins.find(id);
         return it != catalog.pins.end() && it->second.holds_at(now) ? &it->second : nullptr;
     };
+    const engine::WindowState state = engine::window_state(window);
+    auto is_isolated = [&](const std::string& id) {
+        return std::find(window.isolated.begin(), window.isolated.end(), id) !=
+               window.isolated.end();
+    };
     if (format == OutputFormat::json) {
         json timelines = json::array();
         for (const auto& t : window.timelines) {
@@ -427,6 +432,7 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
                                {"files", m.stats.files},
                                {"tags", m.tags},
                                {"restorable", reach.consistent},
+                               {"isolated", is_isolated(m.id)},
                                {"reach_from", format_iso8601(reach.from)},
                                {"reach_to", time_or_null(reach.to)},
                                {"pinned", pin != nullptr},
@@ -446,6 +452,8 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
                     {"window",
                      {{"earliest", time_or_null(window.earliest)},
                       {"latest", time_or_null(window.latest)},
+                      {"status", state.status},
+                      {"reason", state.reason.empty() ? json(nullptr) : json(state.reason)},
                       {"wal_files", window.wal_files},
                       {"last_segment", window.last_segment},
                       {"gap", window.gap},
@@ -484,8 +492,13 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
     std::printf("stored: %s for %s of backed-up data (%.1fx less)\n",
                 human_bytes(catalog.stored_bytes).c_str(),
                 human_bytes(catalog.logical_bytes).c_str(), catalog.savings_ratio());
-    std::printf("restorable window: %s .. %s\n", optional_time(window.earliest).c_str(),
-                optional_time(window.latest).c_str());
+    // Both ends included: --to the end restores the newest archived commit (restore.cpp).
+    if (window.earliest && window.latest) {
+        std::printf("restorable window: %s .. %s\n", format_iso8601(*window.earliest).c_str(),
+                    format_iso8601(*window.latest).c_str());
+    } else {
+        std::printf("restorable window: none yet: %s\n", state.reason.c_str());
+    }
     // With several timelines the same time can mean different data: show each one's window.
     if (window.timelines.size() > 1 ||
         (window.timelines.size() == 1 && window.timelines.front().parent)) {
@@ -506,10 +519,13 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
         }
     }
     if (!window.isolated.empty()) {
+        std::string ids;
+        for (const auto& id : window.isolated)
+            ids += (ids.empty() ? "" : ", ") + id;
         std::printf(
-            "also restorable on their own (--backup ID --to consistent): %zu older "
-            "backup(s) kept without the WAL after them\n",
-            window.isolated.size());
+            "isolated backups (kept without the WAL after them; restore one with --backup ID "
+            "--to consistent): %s\n",
+            ids.c_str());
     }
     std::printf("archived WAL files: %zu", window.wal_files);
     if (window.gap) {
@@ -527,12 +543,9 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
 Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format) {
     engine::RestoreOptions options;
     options.repository = LB_TRY(s.repository());
-    if (args.to.empty()) return fail(ErrorCode::usage, "--to TIME|latest|consistent is required");
-    if (args.to == "consistent") {
-        options.consistent = true;
-    } else if (args.to != "latest") {
-        options.target = LB_TRY(parse_iso8601(args.to));
-    }
+    const auto target = LB_TRY(engine::parse_target(args.to, {}, system_clock().now()));
+    options.consistent = target.kind == engine::TargetRequest::Kind::consistent;
+    if (target.kind == engine::TargetRequest::Kind::time) options.target = target.time;
     if (!args.backup.empty()) options.backup_id = args.backup;
     if (!args.timeline.empty())
         options.timeline = LB_TRY(engine::parse_timeline_request(args.timeline));
@@ -635,7 +648,31 @@ Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputF
     options.conninfo = LB_TRY(require(s, "pg"));
     if (!args.checks.empty()) options.checks_file = args.checks;
     if (!args.baseline.empty()) options.baseline_file = args.baseline;
-    if (!args.target.empty()) options.target = LB_TRY(parse_iso8601(args.target));
+    if (!args.target.empty()) {
+        const auto target = LB_TRY(engine::parse_target(args.target, {}, system_clock().now()));
+        switch (target.kind) {
+            case engine::TargetRequest::Kind::time:
+                options.target = target.time;
+                break;
+            case engine::TargetRequest::Kind::latest: {
+                // What a restore to latest reached: the end of the window (the newest archived
+                // commit) of the repository it came from.
+                const std::string repository = LB_TRY(s.repository());
+                const auto catalog = LB_TRY(engine::load_catalog(repository));
+                if (!catalog.window.latest) {
+                    return fail(ErrorCode::outside_window,
+                                "--target latest: repository {} has no restorable window ({})",
+                                repository, engine::window_state(catalog.window).reason);
+                }
+                options.target = catalog.window.latest;
+                break;
+            }
+            case engine::TargetRequest::Kind::consistent:
+                return fail(ErrorCode::usage,
+                            "--target consistent names no time to check against: give the time "
+                            "or 'latest'");
+        }
+    }
     if (args.all_databases && !args.databases.empty()) {
         return fail(ErrorCode::usage, "give --all-databases or --database, not both");
     }

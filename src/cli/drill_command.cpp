@@ -14,8 +14,14 @@ void print_record(const engine::DrillRecord& r, const std::string& repository) {
     std::printf("drill %s: %s\n", r.id.c_str(), r.passed ? "PASSED" : "FAILED");
     std::printf("  repository   %s\n", repository.c_str());
     std::printf("  target       %s (backup %s)\n",
-                r.target ? format_iso8601(*r.target).c_str() : "latest",
+                r.target       ? format_iso8601(*r.target).c_str()
+                : r.consistent ? "consistent"
+                               : "latest",
                 r.backup_id.empty() ? "-" : r.backup_id.c_str());
+    if (!r.target && r.checked_against) {
+        std::printf("  checked at   %s (the newest commit restored, for point-in-time checks)\n",
+                    format_iso8601(*r.checked_against).c_str());
+    }
     if (!r.error.empty()) std::printf("  error        %s\n", r.error.c_str());
     std::printf("  RTO          %s = files %s + WAL replay %s + ready %s\n",
                 format_seconds(r.total_seconds).c_str(), format_seconds(r.files_seconds).c_str(),
@@ -52,9 +58,10 @@ Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat 
     options.repository = LB_TRY(s.repository());
     const int chosen = !args.to.empty() + !args.ago.empty() + args.latest;
     if (chosen > 1) return fail(ErrorCode::usage, "give one of --to, --ago and --latest");
-    if (!args.to.empty()) options.target = LB_TRY(parse_iso8601(args.to));
-    if (!args.ago.empty()) options.ago = LB_TRY(parse_duration(args.ago));
-    options.latest = args.latest;
+    // --latest is the older spelling of --to latest; nothing given means one hour ago.
+    const std::string to = args.latest ? std::string("latest") : args.to;
+    const std::string ago = chosen == 0 ? std::string("1h") : args.ago;
+    options.target = LB_TRY(engine::parse_target(to, ago, system_clock().now()));
     if (!args.timeline.empty())
         options.timeline = LB_TRY(engine::parse_timeline_request(args.timeline));
     if (!args.checks.empty()) options.checks_file = args.checks;
@@ -103,7 +110,9 @@ Status run_drills_command(const Settings& s, OutputFormat format) {
     for (const auto& d : drills) {
         std::printf("%-28s %-7s target %-28s backup %-20s RTO %s\n", d.id.c_str(),
                     d.passed ? "PASSED" : "FAILED",
-                    d.target ? format_iso8601(*d.target).c_str() : "latest",
+                    d.target       ? format_iso8601(*d.target).c_str()
+                    : d.consistent ? "consistent"
+                                   : "latest",
                     d.backup_id.empty() ? "-" : d.backup_id.c_str(),
                     format_seconds(d.total_seconds).c_str());
     }

@@ -80,7 +80,9 @@ int main(int argc, char** argv) {
                      "backup) or full (re-read every file)")
         ->check(CLI::IsMember({"incremental", "incr", "full"}));
     backup->add_flag("--pin", backup_args.pin, "pin the new backup: never expired");
-    backup->add_option("--until", backup_args.pin_until, "with --pin: when the pin ends");
+    backup->add_option("--until", backup_args.pin_until,
+                       "with --pin: when the pin ends (time with zone, or YYYY-MM-DD: through "
+                       "that UTC day)");
     add_json(backup, common);
 
     WalPushArgs push_args;
@@ -114,8 +116,9 @@ int main(int argc, char** argv) {
     add_settings(restore, common, {"repo", "pgdata", "pg-bin", "run-as", "jobs", "key-file"});
     restore
         ->add_option("--to", restore_args.to,
-                     "ISO 8601 time with zone, 'latest' (end of the archive), or 'consistent' (the "
-                     "backup alone)")
+                     "ISO 8601 time with zone inside the window `list` prints (both ends "
+                     "included), 'latest' (end of the archive), or 'consistent' (the backup "
+                     "alone)")
         ->required();
     restore->add_option("--backup", restore_args.backup,
                         "restore this backup (default: newest that reaches --to)");
@@ -138,7 +141,7 @@ int main(int argc, char** argv) {
     ValidateArgs validate_args;
     auto* validate = app.add_subcommand(
         "validate", "check a running instance: row counts, foreign keys, indexes, user checks");
-    add_settings(validate, common, {"pg", "pg-timeout"});
+    add_settings(validate, common, {"pg", "pg-timeout", "repo", "key-file"});
     validate->get_option("--pg")->description(
         "libpq connection string of the instance to check (normally the restored one; any "
         "database of it) [env LIFEBOAT_PG]");
@@ -146,7 +149,9 @@ int main(int argc, char** argv) {
     validate->add_option("--baseline", validate_args.baseline,
                          "JSON from an earlier `validate --json` to compare row counts with");
     validate->add_option("--target", validate_args.target,
-                         "restore target time, for 'expect = \"<= target\"' checks");
+                         "the restore's target, for point-in-time and 'expect = \"<= target\"' "
+                         "checks: ISO 8601 time with zone, or 'latest' (the end of --repo's "
+                         "restorable window)");
     validate->add_option("--database", validate_args.databases,
                          "check only this database (repeatable; default: every database that "
                          "accepts connections)");
@@ -189,7 +194,9 @@ int main(int argc, char** argv) {
         app.add_subcommand("pin", "keep a backup past retention (for ever, or --until DATE)");
     add_settings(pin, common, {"repo", "key-file"});
     pin->add_option("backup", pin_args.backup, "backup id")->required();
-    pin->add_option("--until", pin_args.until, "ISO 8601 time with zone when the pin ends");
+    pin->add_option("--until", pin_args.until,
+                    "when the pin ends: ISO 8601 time with zone, or YYYY-MM-DD (through that UTC "
+                    "day)");
     add_json(pin, common);
     unpin_args.unpin = true;
     auto* unpin = app.add_subcommand("unpin", "remove a backup's pin");
@@ -202,9 +209,10 @@ int main(int argc, char** argv) {
         "drill",
         "restore test: restore to a point into a scratch instance, validate, time, record");
     add_settings(drill, common, {"repo", "pg-bin", "run-as", "jobs", "key-file", "pg-timeout"});
-    drill->add_option("--to", drill_args.to, "ISO 8601 time with zone");
-    drill->add_option("--ago", drill_args.ago, "how far back, e.g. 30m, 1h (default 1h)");
-    drill->add_flag("--latest", drill_args.latest, "restore to the end of the archive");
+    drill->add_option("--to", drill_args.to,
+                      "as for restore: ISO 8601 time with zone, 'latest' or 'consistent'");
+    drill->add_option("--ago", drill_args.ago, "how far back, e.g. 30m, 1h, 2w (default 1h)");
+    drill->add_flag("--latest", drill_args.latest, "same as --to latest");
     drill->add_option("--timeline", drill_args.timeline,
                       "timeline to follow, as for restore (an id, 'current' or 'latest')");
     drill->add_option("--checks", drill_args.checks, "TOML file of user checks");

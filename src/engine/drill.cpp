@@ -9,8 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/catalog.hpp"
 #include "engine/restore.hpp"
-#include "engine/retention.hpp"
 #include "engine/validate.hpp"
 #include "repository/object.hpp"
 #include "repository/repository.hpp"
@@ -46,7 +46,10 @@ json to_json(const DrillRecord& r) {
     };
     return {{"id", r.id},
             {"started", format_iso8601(r.started)},
-            {"target", r.target ? json(format_iso8601(*r.target)) : json("latest")},
+            {"target", r.target       ? json(format_iso8601(*r.target))
+                       : r.consistent ? json("consistent")
+                                      : json("latest")},
+            {"checked_against", time(r.checked_against)},
             {"backup", r.backup_id},
             {"passed", r.passed},
             {"error", r.error},
@@ -71,7 +74,14 @@ Result<DrillRecord> from_json(const json& j) {
     r.id = j.at("id").get<std::string>();
     r.started = LB_TRY(parse_iso8601(j.at("started").get<std::string>()));
     const std::string target = j.at("target").get<std::string>();
-    if (target != "latest") r.target = LB_TRY(parse_iso8601(target));
+    if (target == "consistent") {
+        r.consistent = true;
+    } else if (target != "latest") {
+        r.target = LB_TRY(parse_iso8601(target));
+    }
+    if (j.contains("checked_against") && !j.at("checked_against").is_null()) {
+        r.checked_against = LB_TRY(parse_iso8601(j.at("checked_against").get<std::string>()));
+    }
     r.backup_id = j.value("backup", "");
     r.passed = j.at("passed").get<bool>();
     r.error = j.value("error", "");
@@ -114,6 +124,36 @@ std::optional<Timestamp> newest_commit(const std::string& conninfo, std::chrono:
     return Timestamp{micros};
 }
 
+// A time no restore could ever reach — older than every backup, or still to come — is refused
+// as restore refuses it (ErrorCode::outside_window, naming the window): such a drill would test
+// nothing, and a failed record would read as a broken recovery. A time the archive should
+// reach but does not (a missing segment) is a real failure, recorded by the drill.
+Status refuse_unreachable_time(const std::string& repository, Timestamp target, Timestamp now) {
+    const Catalog catalog = LB_TRY(load_catalog(repository));
+    const RestorableWindow& window = catalog.window;
+    if (now < target) {
+        return fail(ErrorCode::outside_window,
+                    "{} is in the future: a drill restores a past point (the restorable window is "
+                    "{})",
+                    format_iso8601(target), window.describe());
+    }
+    std::optional<Timestamp> oldest;
+    for (const auto& r : window.backups)
+        if (r.consistent && (!oldest || r.from < *oldest)) oldest = r.from;
+    if (!oldest) {
+        return fail(ErrorCode::outside_window,
+                    "no backup can be restored yet, so {} cannot be drilled: {}",
+                    format_iso8601(target), window_state(window).reason);
+    }
+    if (target < *oldest) {
+        return fail(ErrorCode::outside_window,
+                    "{} is older than every backup (the oldest ends at {}): the restorable window "
+                    "is {}; drill a later time (--to, --ago) or --to latest",
+                    format_iso8601(target), format_iso8601(*oldest), window.describe());
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<DrillRecord> run_drill(const DrillOptions& options) {
@@ -121,11 +161,10 @@ Result<DrillRecord> run_drill(const DrillOptions& options) {
     DrillRecord record;
     record.started = system_clock().now();
     record.id = new_drill_id(record.started);
-    if (!options.latest) {
-        record.target = options.target ? *options.target
-                                       : LB_TRY(time_before(record.started, options.ago,
-                                                            "--ago " + format_window(options.ago)));
-    }
+    if (options.target.kind == TargetRequest::Kind::time) record.target = options.target.time;
+    record.consistent = options.target.kind == TargetRequest::Kind::consistent;
+    if (record.target)
+        LB_CHECK(refuse_unreachable_time(options.repository, *record.target, record.started));
     auto scratch = TempDirectory::create("/tmp", "lifeboat-drill-");
     if (!scratch) return std::unexpected(scratch.error());
     if (options.keep) scratch->keep();
@@ -136,6 +175,7 @@ Result<DrillRecord> run_drill(const DrillOptions& options) {
     RestoreOptions restore;
     restore.repository = options.repository;
     restore.target = record.target;
+    restore.consistent = record.consistent;
     restore.timeline = options.timeline;
     restore.target_dir = data_dir;
     restore.start = StartServer::yes;
@@ -156,7 +196,17 @@ Result<DrillRecord> run_drill(const DrillOptions& options) {
         ValidateOptions validate;
         validate.conninfo = restored->conninfo;
         validate.checks_file = options.checks_file;
-        validate.target = record.target;
+        // 'latest' has no target time, but what was restored has an end: the newest commit it
+        // holds (known with track_commit_timestamp), at least the end of the window planned.
+        record.checked_against = record.target;
+        if (!record.target) {
+            record.checked_against = restored->reach_end;
+            if (record.newest_commit &&
+                (!record.checked_against || *record.checked_against < *record.newest_commit)) {
+                record.checked_against = record.newest_commit;
+            }
+        }
+        validate.target = record.checked_against;
         validate.databases = options.databases;
         validate.statement_timeout = options.pg_timeout;
         auto report = run_validation(validate);

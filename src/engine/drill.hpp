@@ -22,9 +22,8 @@ namespace lifeboat::engine {
 
 struct DrillOptions {
     std::string repository;
-    std::optional<Timestamp> target;  // nullopt and !latest: now - ago
-    std::chrono::seconds ago{3600};
-    bool latest = false;
+    // As restore --to (parse_target); `drill` without --to or --ago passes "--ago 1h".
+    TargetRequest target;
     TimelineRequest timeline;  // as restore --timeline
     std::optional<fs::path> checks_file;
     std::vector<std::string> databases;  // validate only these (empty: every one, see validate.hpp)
@@ -54,7 +53,11 @@ struct DrillDatabase {
 struct DrillRecord {
     std::string id;
     Timestamp started;
-    std::optional<Timestamp> target;  // nullopt: latest
+    std::optional<Timestamp> target;  // nullopt: latest, or consistent
+    bool consistent = false;          // restored to the end of the backup itself
+    // The time [[point_in_time]] and "<= target" checks compared with: the target, or for
+    // 'latest' the newest commit restored (the end of the window when the instance cannot tell).
+    std::optional<Timestamp> checked_against;
     std::string backup_id;
     bool passed = false;
     std::string error;  // why it failed before checks could run
@@ -66,8 +69,10 @@ struct DrillRecord {
     std::string kept_directory;
 };
 
-// Runs the drill and records it. Errors only when the drill could not even be recorded (no
-// repository); a failed restore or check is a recorded, failed drill.
+// Runs the drill and records it. Errors when the drill could not even be recorded (no
+// repository), and when the restore is refused because the restorable window does not hold the
+// target (ErrorCode::outside_window, as restore: nothing was tested, so nothing is recorded);
+// any other failed restore, and a failed check, is a recorded, failed drill.
 Result<DrillRecord> run_drill(const DrillOptions& options);
 
 // Every recorded drill, oldest first. A damaged record (or one with an unreadable time) comes back

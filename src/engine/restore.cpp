@@ -11,9 +11,11 @@
 #include "repository/index.hpp"
 #include "repository/lock.hpp"
 #include "repository/repository.hpp"
+#include "repository/wal_archive.hpp"
 #include "sources/postgres/connection.hpp"
 #include "sources/postgres/local_server.hpp"
 #include "sources/postgres/server_config.hpp"
+#include "sources/postgres/wal.hpp"
 #include "util/net.hpp"
 #include "util/parallel.hpp"
 
@@ -97,6 +99,18 @@ std::string postgres_time(Timestamp t) {
     return text + "00";
 }
 
+// Where the last transaction end of `reach`'s gap-free run starts.
+Result<postgres::Lsn> last_transaction_end(const Storage& storage, const BackupReach& reach) {
+    const std::string content = LB_TRY(repo::fetch_wal(storage, reach.last_commit_segment));
+    const auto span = LB_TRY(postgres::scan_commit_times(content));
+    if (!span.last_end) {
+        return fail(ErrorCode::corrupt,
+                    "WAL segment {} holds no transaction end although its metadata names one",
+                    reach.last_commit_segment);
+    }
+    return *span.last_end;
+}
+
 // The recovery settings of the new instance. The restore owns all of them: a backup of an
 // instance that was itself restored carries that restore's target, restore_command and timeline
 // in postgresql.auto.conf, and a standby's backup its primary_conninfo. Those lines are
@@ -107,7 +121,8 @@ std::string postgres_time(Timestamp t) {
 Result<std::vector<std::string>> write_recovery_settings(const RestoreOptions& options, int port,
                                                          const repo::Manifest& manifest,
                                                          const std::string& repository_location,
-                                                         std::uint32_t timeline) {
+                                                         std::uint32_t timeline,
+                                                         std::optional<postgres::Lsn> stop_after) {
     const fs::path dir = options.target_dir;
     LB_CHECK(write_file_atomic(dir / "backup_label", manifest.backup_label));
     auto quoted = [](std::string_view value, std::string_view what) {
@@ -131,7 +146,11 @@ Result<std::vector<std::string>> write_recovery_settings(const RestoreOptions& o
         "recovery_end_command = ''\narchive_cleanup_command = ''\nprimary_conninfo = ''\n"
         "primary_slot_name = ''\nrecovery_min_apply_delay = 0\npromote_trigger_file = ''\n";
     std::string target_setting;
-    if (options.target) {
+    if (stop_after) {
+        target_setting = "recovery_target_lsn = " +
+                         LB_TRY(quoted(postgres::format_lsn(*stop_after), "the target position")) +
+                         "\n";
+    } else if (options.target) {
         target_setting = "recovery_target_time = " +
                          LB_TRY(quoted(postgres_time(*options.target), "the target time")) + "\n";
     } else if (options.consistent) {
@@ -348,6 +367,14 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
                         : fmt::format("{} .. {}", format_iso8601(reach->from),
                                       reach->to ? format_iso8601(*reach->to) : std::string("?")));
     }
+    // The end of the window is included, but PostgreSQL stops a time target only at a later
+    // transaction end, which the archive does not hold yet: recovery would run out of WAL short
+    // of its target and refuse to finish. Stopping right after the run's last transaction end
+    // (inclusive LSN target) restores the same data, and no later-archived WAL can add to it.
+    std::optional<postgres::Lsn> stop_after;
+    if (options.target && reach->to && *options.target == *reach->to) {
+        stop_after = LB_TRY(last_transaction_end(repository.storage(), *reach));
+    }
     const repo::Manifest* manifest = nullptr;
     for (const auto& m : manifests) {
         if (m.id == reach->backup_id) manifest = &m;
@@ -374,6 +401,7 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     outcome.backup_timeline = manifest->timeline;
     outcome.timeline = reach->timeline;
     outcome.target = options.target;
+    outcome.reach_end = reach->to;
     std::error_code path_error;
     outcome.target_dir = fs::absolute(options.target_dir, path_error);
     // The non-throwing overloads: a target below a directory we may not enter is an error to
@@ -432,7 +460,7 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
         outcome.port = *port;
     }
     auto settings = write_recovery_settings(options, outcome.port, *manifest, location_for_commands,
-                                            reach->timeline);
+                                            reach->timeline, stop_after);
     if (!settings) return undo(settings.error());
     outcome.replaced_settings = std::move(*settings);
     outcome.files_seconds = seconds_since(started);

@@ -53,6 +53,9 @@ struct RestoreOutcome {
     std::uint32_t backup_timeline = 0;
     std::uint32_t timeline = 0;  // recovery_target_timeline
     std::optional<Timestamp> target;
+    // The newest archived commit the chosen backup reaches along its timeline when the restore
+    // was planned (the end of its window); nullopt when none is archived after it.
+    std::optional<Timestamp> reach_end;
     fs::path target_dir;
     // Names of the recovery settings the backup carried (in postgresql.auto.conf), commented
     // out because the restore writes its own.

@@ -36,6 +36,61 @@ std::string RestorableWindow::describe() const {
     return format_iso8601(*earliest) + " .. " + format_iso8601(*latest);
 }
 
+WindowState window_state(const RestorableWindow& window) {
+    if (window.earliest && window.latest) return {"open", ""};
+    if (window.backups.empty()) return {"no_backup", "no backup yet: run `lifeboat backup`"};
+    const BackupReach& newest = window.backups.back();
+    if (!newest.consistent) {
+        if (newest.gap) {
+            return {"broken",
+                    fmt::format("backup {} needs WAL segment {}, which is missing from the archive "
+                                "although later segments are there: take a new backup",
+                                newest.backup_id, newest.first_missing_segment)};
+        }
+        return {"waiting_for_backup_wal",
+                fmt::format("backup {} needs WAL segment {}, not archived yet: check "
+                            "pg_stat_archiver on the source (`lifeboat check`)",
+                            newest.backup_id, newest.first_missing_segment)};
+    }
+    if (!newest.wal_after_stop) {
+        return {"waiting_for_wal",
+                fmt::format("waiting for the first WAL segment after backup {}: run `lifeboat "
+                            "check` to force one, or set archive_timeout on the source; until "
+                            "then restore it with --to latest or --to consistent",
+                            newest.backup_id)};
+    }
+    return {"no_commit_yet",
+            fmt::format("no transaction committed after backup {} has been archived yet (the "
+                        "window opens at the first one); restore it with --to latest or --to "
+                        "consistent",
+                        newest.backup_id)};
+}
+
+Result<TargetRequest> parse_target(std::string_view to, std::string_view ago, Timestamp now) {
+    if (!to.empty() && !ago.empty()) return fail(ErrorCode::usage, "give --to or --ago, not both");
+    if (!ago.empty()) {
+        const auto duration = LB_TRY(parse_duration(ago));
+        return TargetRequest{TargetRequest::Kind::time,
+                             LB_TRY(time_before(now, duration, fmt::format("--ago {}", ago)))};
+    }
+    if (to.empty()) return fail(ErrorCode::usage, "--to TIME|latest|consistent is required");
+    if (to == "latest") return TargetRequest{TargetRequest::Kind::latest, {}};
+    if (to == "consistent") return TargetRequest{TargetRequest::Kind::consistent, {}};
+    return TargetRequest{TargetRequest::Kind::time, LB_TRY(parse_iso8601(to))};
+}
+
+std::string describe_target(const TargetRequest& target) {
+    switch (target.kind) {
+        case TargetRequest::Kind::time:
+            return format_iso8601(target.time);
+        case TargetRequest::Kind::latest:
+            return "latest";
+        case TargetRequest::Kind::consistent:
+            return "consistent";
+    }
+    return "latest";
+}
+
 namespace {
 
 // From this segment on, WAL is read from this timeline (PostgreSQL reads each segment from the
@@ -78,9 +133,11 @@ class ReachFinder {
             }
             reach.last_segment = name;
             auto commit = LB_TRY(last_commit_of(name));
+            if (commit) reach.last_commit_segment = name;
             if (commit && (!reach.to || *reach.to < *commit)) reach.to = commit;
         }
         reach.consistent = segno > stop->segno;
+        reach.wal_after_stop = segno > stop->segno + 1;
         if (!reach.consistent || (reach.to && *reach.to <= reach.from)) reach.to.reset();
         return reach;
     }
@@ -227,9 +284,15 @@ Result<RestorableWindow> compute_window(const Storage& storage,
     compute_span(current ? current->reaches : window.backups, window.earliest, window.latest);
     // Backups whose reach lies wholly before the window (kept by retention without the WAL
     // after them) are restorable on their own, not part of the window.
-    if (window.earliest) {
-        for (const auto& r : window.backups)
-            if (r.consistent && r.from < *window.earliest) window.isolated.push_back(r.backup_id);
+    // With an empty window (the newest backup waits for WAL), every older consistent backup
+    // that reaches no time is one of them.
+    for (std::size_t i = 0; i < window.backups.size(); ++i) {
+        const BackupReach& r = window.backups[i];
+        if (!r.consistent) continue;
+        if (window.earliest ? r.from < *window.earliest
+                            : (!r.to && i + 1 < window.backups.size())) {
+            window.isolated.push_back(r.backup_id);
+        }
     }
     if (!window.backups.empty()) {
         const BackupReach& newest = window.backups.back();

@@ -26,13 +26,20 @@ struct BackupReach {
     std::uint32_t timeline = 0;         // the timeline whose WAL is replayed
     bool consistent = false;            // WAL from start_wal to stop_wal is all archived
     Timestamp from;                     // the backup's stop time
-    std::optional<Timestamp> to;        // newest archived commit after it (exclusive bound)
+    std::optional<Timestamp> to;        // newest archived commit after it (inclusive bound)
     std::string last_segment;           // last segment of the gap-free run
     std::string first_missing_segment;  // where the run ends ("" when unknown)
     bool gap = false;                   // later segments exist: the missing one is a hole
+    bool wal_after_stop = false;        // a segment after the backup's stop segment is archived
+    // The last segment of the run holding a transaction end: a restore to exactly `to` stops
+    // after the last one in it (restore.cpp).
+    std::string last_commit_segment;
 
+    // Both ends included. PostgreSQL stops a time target before the first transaction end later
+    // than it, and the archive holds none after `to`: a target equal to `to` is restored by
+    // stopping after the run's last transaction end instead (recovery_target_lsn).
     bool covers(Timestamp target) const {
-        return consistent && from <= target && to && target < *to;
+        return consistent && from <= target && to && target <= *to;
     }
 };
 
@@ -76,8 +83,17 @@ struct RestorableWindow {
     // newest consistent one).
     const BackupReach* best_for(std::optional<Timestamp> target) const;
     const TimelineWindow* timeline(std::uint32_t id) const;
-    std::string describe() const;  // "2026-…Z .. 2026-…Z" or "empty (no backup)"
+    std::string describe() const;  // "2026-…Z .. 2026-…Z" (both included) or "empty"
 };
+
+// Why the window is what it is, for `list`: "open" (it has a span), or why it is empty and
+// what to do about it.
+struct WindowState {
+    std::string status;  // open | no_backup | waiting_for_backup_wal | waiting_for_wal |
+                         // no_commit_yet | broken
+    std::string reason;  // one sentence, "" when open
+};
+WindowState window_state(const RestorableWindow& window);
 
 Result<RestorableWindow> compute_window(const Storage& storage,
                                         const std::vector<repo::Manifest>& manifests);
@@ -102,6 +118,25 @@ struct TimelineRequest {
 
 // "current", "latest" or a decimal timeline id (1 .. 2^32-1); ErrorCode::usage otherwise.
 Result<TimelineRequest> parse_timeline_request(std::string_view text);
+
+// A restore target, as restore, drill and validate take it.
+struct TargetRequest {
+    enum class Kind {
+        time,        // recovery_target_time
+        latest,      // the end of the archive
+        consistent,  // the end of the backup itself (recovery_target = 'immediate')
+    };
+    Kind kind = Kind::latest;
+    Timestamp time;  // Kind::time
+};
+
+// The one parser of targets: `to` is an ISO 8601 time with a zone, 'latest' or 'consistent';
+// `ago` a duration (parse_duration) before `now`, giving a time. Exactly one of them must be
+// non-empty. ErrorCode::usage otherwise (both, neither, malformed, or before 1970).
+Result<TargetRequest> parse_target(std::string_view to, std::string_view ago, Timestamp now);
+
+// "2026-…Z", "latest" or "consistent".
+std::string describe_target(const TargetRequest& target);
 
 struct RestoreSelection {
     std::optional<Timestamp> target;  // nullopt: latest, or consistent

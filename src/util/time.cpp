@@ -123,14 +123,35 @@ Result<Timestamp> parse_iso8601(std::string_view text) {
     return out;
 }
 
+Result<Timestamp> parse_time_or_date(std::string_view text, WholeDay day) {
+    // Exactly YYYY-MM-DD: anything longer is a time, and parse_iso8601 explains what is wrong.
+    if (text.size() != 10) return parse_iso8601(text);
+    const std::string midnight = std::string(text) + "T00:00:00Z";
+    auto start = parse_iso8601(midnight);
+    if (!start) {
+        return fail(ErrorCode::usage,
+                    "malformed date '{}': expected YYYY-MM-DD (a UTC day) or an ISO 8601 time "
+                    "with a zone, e.g. 2026-11-26T08:00:00Z",
+                    text);
+    }
+    if (day == WholeDay::start) return *start;
+    const Timestamp next{start->micros + 86400LL * 1000000};
+    if (!in_time_range(next)) {
+        return fail(ErrorCode::usage,
+                    "date '{}' ends outside the supported range (up to 9999-12-31T23:59:59Z)",
+                    text);
+    }
+    return next;
+}
+
 bool in_time_range(Timestamp t) {
     return t >= k_earliest_time && t <= k_latest_time;
 }
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {
     auto bad = [&](std::string_view why) {
-        return fail(ErrorCode::usage, "malformed duration '{}': {} (examples: 90s, 30m, 36h, 7d)",
-                    text, why);
+        return fail(ErrorCode::usage,
+                    "malformed duration '{}': {} (examples: 90s, 30m, 36h, 7d, 2w)", text, why);
     };
     auto too_long = [&] {
         return fail(ErrorCode::usage,
@@ -143,7 +164,7 @@ Result<std::chrono::seconds> parse_duration(std::string_view text) {
     if (ec == std::errc::result_out_of_range) return too_long();
     if (ec != std::errc() || ptr == text.data()) return bad("it must start with a number");
     if (value < 0) return bad("it must not be negative");
-    if (end - ptr != 1) return bad("it must end with one unit: s, m, h or d");
+    if (end - ptr != 1) return bad("it must end with one unit: s, m, h, d or w");
     std::int64_t unit = 0;
     switch (*ptr) {
         case 's':
@@ -158,8 +179,11 @@ Result<std::chrono::seconds> parse_duration(std::string_view text) {
         case 'd':
             unit = 86400;
             break;
+        case 'w':
+            unit = 7 * 86400;
+            break;
         default:
-            return bad("it must end with one unit: s, m, h or d");
+            return bad("it must end with one unit: s, m, h, d or w");
     }
     // Compared before multiplying: 200000000d must be refused, not wrapped around.
     if (value > k_longest_duration.count() / unit) return too_long();

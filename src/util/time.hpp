@@ -29,10 +29,21 @@ bool in_time_range(Timestamp t);
 // once normalised to UTC (nothing is stored that cannot be read back).
 Result<Timestamp> parse_iso8601(std::string_view text);
 
+// Which instant a bare date ("2026-12-31", a whole UTC day) stands for.
+enum class WholeDay {
+    start,  // 00:00:00Z of that day
+    end,    // 00:00:00Z of the next day: "until 2026-12-31" holds through the 31st
+};
+
+// A bare date YYYY-MM-DD (a UTC day, read as `day`), or anything parse_iso8601 accepts. The same
+// refusals (ErrorCode::usage) as parse_iso8601.
+Result<Timestamp> parse_time_or_date(std::string_view text, WholeDay day);
+
 // The longest duration any setting accepts: 36500 days (100 years).
 inline constexpr std::chrono::seconds k_longest_duration{36500LL * 86400};
 
-// "90s", "30m", "36h", "7d" -> seconds: a non-negative integer and one unit. Refused with
+// "90s", "30m", "36h", "7d", "2w" -> seconds: a non-negative integer and one unit (s, m, h, d,
+// w = 7 days). Refused with
 // ErrorCode::usage: anything else, and anything longer than k_longest_duration (checked before
 // multiplying, so no value can overflow).
 Result<std::chrono::seconds> parse_duration(std::string_view text);

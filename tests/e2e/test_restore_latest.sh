@@ -73,9 +73,18 @@ expect_in "$ERR" "$LATEST" "stderr should name the window's end"
 [ ! -e "$EMPTY_TARGET" ] || fail "a refused restore created $EMPTY_TARGET"
 ok "refuses a time after the window (9)"
 
-# The window's end is exclusive: the last archived commit itself is not a restorable target.
-expect_exit 9 lb restore --repo "$REPO" --to "$LATEST" --target-dir "$EMPTY_TARGET"
-ok "refuses the window's (exclusive) end (9)"
+# Both ends of the window are included, as printed (issue 10, item 3): a restore to exactly the
+# end, the newest archived commit, holds every row written.
+expect_exit 0 lb list --repo "$REPO"
+expect_in "$OUT" "^restorable window: $EARLIEST \\.\\. $LATEST\$"
+restore_into "$T/r-end" --to "$LATEST" --port "$(free_port)" --start
+expect_eq "$(jq -r .target "$OUT")" "$LATEST" "restore target"
+expect_eq "$(psql_on "$RESTORED_CONN" "SELECT count(*) FROM items")" "$WANT" "rows after a restore to the window's end"
+expect_eq "$(psql_on "$RESTORED_CONN" "SELECT max(id) FROM items")" "$WANT_MAX" "max(id) after a restore to the window's end"
+expect_eq "$(psql_on "$RESTORED_CONN" "SELECT NOT pg_is_in_recovery()")" t "restored to the end, out of recovery"
+grep -q "^recovery_target_lsn = '" "$T/r-end/postgresql.auto.conf" || fail "a restore to the end should stop at the last transaction end (recovery_target_lsn)"
+stop_server "$T/r-end"
+ok "restores to exactly the window's end, every row there"
 
 expect_exit 2 lb restore --repo "$REPO" --to yesterday --target-dir "$EMPTY_TARGET"
 expect_one_line_error

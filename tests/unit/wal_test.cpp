@@ -312,3 +312,22 @@ TEST(WalScan, CountsOnlyRecordsBeforeATimelineSwitch) {
     EXPECT_EQ(none->commits, 0u);
     EXPECT_FALSE(scan_commit_times_before(std::string(100, 'x'), Lsn{0}));
 }
+
+// Where a restore to exactly the end of the window stops (issue 10, item 3): the last
+// transaction end by position, even when an earlier one carries a later time.
+TEST(WalScan, NamesWhereTheLastTransactionEndStarts) {
+    SegmentBuilder b;
+    const std::uint64_t segment_address = 5 * k_segment;
+    b.xact(0x00, 3000);
+    const std::size_t last = b.xact(0x20, 2000);  // an abort, with an earlier time
+    b.record(10, 0x00, std::string(100, 'h'));    // not an end
+    b.xact(0x10, 99);                             // a prepare: not an end
+    auto span = scan_commit_times(b.bytes());
+    ASSERT_TRUE(span) << span.error().message;
+    EXPECT_EQ(span->last_commit, at_pg(3000));
+    ASSERT_TRUE(span->last_end);
+    EXPECT_EQ(span->last_end->value, segment_address + last);
+    SegmentBuilder empty;
+    empty.record(10, 0x00, "x");
+    EXPECT_FALSE(scan_commit_times(empty.bytes())->last_end);
+}

@@ -353,7 +353,10 @@ Result<WalCommitSpan> scan_segment(std::string_view segment_bytes, std::optional
         const auto info = static_cast<std::uint8_t>(record[16]);
         const auto rmid = static_cast<std::uint8_t>(record[17]);
         if (is_transaction_end(rmid, info)) {
-            if (const auto t = transaction_end_time(record)) add_time(span, *t);
+            if (const auto t = transaction_end_time(record)) {
+                add_time(span, *t);
+                span.last_end = Lsn{first.page_address + offset};
+            }
         }
         if (rmid == k_rm_xlog && (info & 0xF0) == k_xlog_switch) break;  // rest is padding
         offset = align8(*end);

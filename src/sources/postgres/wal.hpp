@@ -105,6 +105,7 @@ struct WalCommitSpan {
     std::optional<Timestamp> first_commit;  // earliest time of such a record
     std::optional<Timestamp> last_commit;   // latest time of such a record
     std::uint64_t commits = 0;              // how many such records (aborts included)
+    std::optional<Lsn> last_end;            // where the last such record (by position) starts
 };
 
 // Walks the records of one complete WAL segment file (its whole content) and collects the
