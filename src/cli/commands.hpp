@@ -83,7 +83,7 @@ struct DrillArgs {
     std::string timeline;                // as restore --timeline
 };
 struct ReportArgs {
-    std::string format = "markdown";
+    std::string format;  // empty: markdown, or json with --json
 };
 struct CopyArgs {
     std::string from;

@@ -19,6 +19,16 @@ std::string human_bytes(std::uint64_t bytes) {
     return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, k_units[unit]);
 }
 
+std::string stored_summary(std::uint64_t stored_bytes, std::uint64_t logical_bytes) {
+    const std::string sizes = fmt::format("{} for {} of backed-up data", human_bytes(stored_bytes),
+                                          human_bytes(logical_bytes));
+    // An empty repository still holds its configuration: "0.0x less" would read as a failure.
+    if (logical_bytes == 0) return sizes + " (no backup yet)";
+    if (stored_bytes >= logical_bytes) return sizes + " (no savings yet)";
+    return fmt::format("{} ({:.1f}x less)", sizes,
+                       static_cast<double>(logical_bytes) / static_cast<double>(stored_bytes));
+}
+
 ProgressLine::ProgressLine() : m_enabled(::isatty(STDERR_FILENO) == 1) {}
 ProgressLine::~ProgressLine() {
     clear();
