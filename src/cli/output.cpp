@@ -46,9 +46,11 @@ void ProgressLine::show(const engine::Progress& p) {
     m_last = now;
     std::string line = p.phase;
     if (p.total > 0) {
-        line += fmt::format(" {:3.0f}% ({} / {})",
-                            100.0 * static_cast<double>(p.done) / static_cast<double>(p.total),
-                            human_bytes(p.done), human_bytes(p.total));
+        const double percent = 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total);
+        line += p.unit == engine::ProgressUnit::bytes
+                    ? fmt::format(" {:3.0f}% ({} / {})", percent, human_bytes(p.done),
+                                  human_bytes(p.total))
+                    : fmt::format(" {:3.0f}% ({} / {})", percent, p.done, p.total);
     }
     std::fprintf(stderr, "\r\033[K%s", line.c_str());
     std::fflush(stderr);
