@@ -306,6 +306,7 @@ Status start_and_wait(const RestoreOptions& options, const StartPreparation& pre
 
 Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     const auto started = Clock::now();
+    if (options.backup_id) LB_CHECK(repo::check_backup_id(*options.backup_id));
     // A port already taken would fail the new server's start only after every file is written:
     // refuse it now. Sockets are looked for where PostgreSQL puts them by default.
     if (options.port) {

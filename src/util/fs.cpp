@@ -104,9 +104,17 @@ std::string group_name(gid_t gid) {
 std::string owned_by(const fs::path& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return {};
-    return fmt::format("{} belongs to {}:{} (mode {:04o}) and lifeboat runs as {}", path.string(),
-                       account_name(st.st_uid), group_name(st.st_gid), st.st_mode & 07777,
-                       account_name(::geteuid()));
+    if (st.st_uid == ::geteuid()) {
+        return fmt::format(
+            "{} belongs to {}:{} (mode {:04o}), the account lifeboat runs as, which lacks the "
+            "permission: restore the owner's rights (chmod -R u+rwX)",
+            path.string(), account_name(st.st_uid), group_name(st.st_gid), st.st_mode & 07777);
+    }
+    return fmt::format(
+        "{} belongs to {}:{} (mode {:04o}) and lifeboat runs as {}: run lifeboat as {}, or give "
+        "{} access (chown -R)",
+        path.string(), account_name(st.st_uid), group_name(st.st_gid), st.st_mode & 07777,
+        account_name(::geteuid()), account_name(st.st_uid), account_name(::geteuid()));
 }
 
 }  // namespace

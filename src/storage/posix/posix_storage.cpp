@@ -25,9 +25,7 @@ Timestamp to_timestamp(const struct stat& st) {
 Error explained(Error error, const fs::path& path, AccessNeeded needed) {
     const std::string problem = permission_problem(path, needed);
     if (problem.empty()) return error;
-    error.message += fmt::format(
-        "; {}: run lifeboat as that owner, or give this account access to the whole repository",
-        problem);
+    error.message += "; " + problem;
     return error;
 }
 
