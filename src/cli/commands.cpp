@@ -32,10 +32,36 @@ void print_json(const json& j) {
 Result<std::string> require(const Settings& s, const std::string& name) {
     auto value = s.find(name);
     if (!value) {
-        return fail(ErrorCode::usage, "--{} is required (or set {} or the config file)", name,
-                    env_name(name));
+        return fail(ErrorCode::usage,
+                    "--{} is required: give it, set {}, or put it in the "
+                    "--config file",
+                    name, env_name(name));
     }
     return *value;
+}
+
+// KEY=VALUE, both printable: a newline or tab in a tag would break every table that shows it.
+Result<std::pair<std::string, std::string>> parse_tag(const std::string& tag,
+                                                      std::string_view flag) {
+    const auto eq = tag.find('=');
+    if (eq == std::string::npos || eq == 0) {
+        return fail(ErrorCode::usage, "{} '{}' must be KEY=VALUE", flag, tag);
+    }
+    for (const char c : tag) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7f) {
+            std::string shown;
+            for (const char d : tag) {
+                const auto b = static_cast<unsigned char>(d);
+                shown += b < 0x20 || b == 0x7f ? fmt::format("\\x{:02x}", b) : std::string(1, d);
+            }
+            return fail(ErrorCode::usage,
+                        "{} '{}' holds a control character (newline, tab, ...): keys and values "
+                        "must be printable",
+                        flag, shown);
+        }
+    }
+    return std::pair{tag.substr(0, eq), tag.substr(eq + 1)};
 }
 
 json damaged_json(const std::vector<repo::DamagedObject>& damaged) {
@@ -43,6 +69,19 @@ json damaged_json(const std::vector<repo::DamagedObject>& damaged) {
     for (const auto& d : damaged)
         out.push_back({{"object", d.key}, {"reason", d.reason}});
     return out;
+}
+
+// A pin's end: a pin that has already ended would protect nothing, so a past time is refused
+// rather than recorded.
+Result<Timestamp> parse_future_time(const std::string& text) {
+    const Timestamp t = LB_TRY(parse_time_or_date(text, WholeDay::end));
+    const Timestamp now = system_clock().now();
+    if (t < now) {
+        return fail(ErrorCode::usage,
+                    "--until {} is in the past (now {}): a pin must end in the future", text,
+                    format_iso8601(now));
+    }
+    return t;
 }
 
 std::string optional_time(const std::optional<Timestamp>& t) {
@@ -181,17 +220,14 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
     options.archive_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("archive-timeout")));
     options.pg_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("pg-timeout")));
     for (const auto& tag : args.tags) {
-        const auto eq = tag.find('=');
-        if (eq == std::string::npos || eq == 0) {
-            return fail(ErrorCode::usage, "tag '{}' must be KEY=VALUE", tag);
-        }
-        options.tags[tag.substr(0, eq)] = tag.substr(eq + 1);
+        auto [key, value] = LB_TRY(parse_tag(tag, "--tag"));
+        options.tags[key] = value;
     }
     options.type = args.type == "full" ? engine::BackupType::full : engine::BackupType::incremental;
     std::optional<Timestamp> pin_until;
     if (!args.pin_until.empty()) {
         if (!args.pin) return fail(ErrorCode::usage, "--until needs --pin");
-        pin_until = LB_TRY(parse_time_or_date(args.pin_until, WholeDay::end));
+        pin_until = LB_TRY(parse_future_time(args.pin_until));
     }
     ProgressLine progress;
     options.progress = progress.callback();
@@ -290,19 +326,25 @@ Status run_wal_push(const Settings& s, const WalPushArgs& args) {
 
 Status run_pin_command(const Settings& s, const PinArgs& args, OutputFormat format) {
     const std::string repository = LB_TRY(s.repository());
+    auto unpinned = engine::UnpinOutcome::unpinned;
     if (args.unpin) {
-        LB_CHECK(engine::unpin_backup(repository, args.backup));
+        unpinned = LB_TRY(engine::unpin_backup(repository, args.backup));
     } else {
         std::optional<Timestamp> until;
-        if (!args.until.empty()) until = LB_TRY(parse_time_or_date(args.until, WholeDay::end));
+        if (!args.until.empty()) until = LB_TRY(parse_future_time(args.until));
         LB_CHECK(engine::pin_backup(repository, args.backup, until));
     }
     if (format == OutputFormat::json) {
         json j = {{"backup", args.backup},
                   {"pinned", !args.unpin},
+                  {"was_pinned",
+                   args.unpin ? json(unpinned == engine::UnpinOutcome::unpinned) : json(nullptr)},
                   {"until", args.until.empty() ? json(nullptr) : json(args.until)}};
         add_repository_json(j, s, repository);
         print_json(j);
+    } else if (unpinned == engine::UnpinOutcome::was_not_pinned) {
+        std::printf("%s was not pinned in repository %s: nothing to do\n", args.backup.c_str(),
+                    s.describe_repository(repository).c_str());
     } else {
         std::printf("%s %s%s in repository %s\n", args.unpin ? "unpinned" : "pinned",
                     args.backup.c_str(),
@@ -366,11 +408,8 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
     const auto& window = catalog.window;
     std::map<std::string, std::string> wanted;
     for (const auto& tag : args.tags) {
-        const auto eq = tag.find('=');
-        if (eq == std::string::npos || eq == 0) {
-            return fail(ErrorCode::usage, "--tag '{}' must be KEY=VALUE", tag);
-        }
-        wanted[tag.substr(0, eq)] = tag.substr(eq + 1);
+        auto [key, value] = LB_TRY(parse_tag(tag, "--tag"));
+        wanted[key] = value;
     }
     auto shown = [&](const repo::Manifest& m) {
         for (const auto& [k, v] : wanted) {
@@ -472,16 +511,19 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
         for (std::size_t i = 0; i < catalog.backups.size(); ++i) {
             const auto& m = catalog.backups[i];
             if (!shown(m)) continue;
-            std::string tags;
+            // Markers in brackets, then the KEY=VALUE tags, each separated by one space.
+            std::vector<std::string> notes;
             if (const repo::Pin* pin = pin_of(m.id)) {
-                tags = pin->until ? "[pinned until " + format_iso8601(*pin->until) + "] "
-                                  : std::string("[pinned] ");
+                notes.push_back(pin->until ? "[pinned until " + format_iso8601(*pin->until) + "]"
+                                           : std::string("[pinned]"));
             }
+            if (auto at = proven_at(m.id)) notes.push_back("[proven " + format_iso8601(*at) + "]");
+            if (!window.backups[i].consistent) notes.push_back("[WAL missing]");
             for (const auto& [k, v] : m.tags)
-                tags += (tags.empty() ? "" : ",") + k + "=" + v;
-            if (auto at = proven_at(m.id)) tags += " [proven " + format_iso8601(*at) + "]";
-            if (!window.backups[i].consistent)
-                tags += (tags.empty() ? "" : " ") + std::string("[WAL missing]");
+                notes.push_back(k + "=" + v);
+            std::string tags;
+            for (const auto& note : notes)
+                tags += (tags.empty() ? "" : " ") + note;
             std::printf("%-20s %-28s %-28s %-12s %-12s %3u %10s %10s  %s\n", m.id.c_str(),
                         format_iso8601(m.start_time).c_str(), format_iso8601(m.stop_time).c_str(),
                         m.start_lsn.c_str(), m.stop_lsn.c_str(), m.timeline,
@@ -489,9 +531,8 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
                         human_bytes(m.stats.stored_bytes).c_str(), tags.c_str());
         }
     }
-    std::printf("stored: %s for %s of backed-up data (%.1fx less)\n",
-                human_bytes(catalog.stored_bytes).c_str(),
-                human_bytes(catalog.logical_bytes).c_str(), catalog.savings_ratio());
+    std::printf("stored: %s\n",
+                stored_summary(catalog.stored_bytes, catalog.logical_bytes).c_str());
     // Both ends included: --to the end restores the newest archived commit (restore.cpp).
     if (window.earliest && window.latest) {
         std::printf("restorable window: %s .. %s\n", format_iso8601(*window.earliest).c_str(),

@@ -51,6 +51,26 @@ void print_record(const engine::DrillRecord& r, const std::string& repository) {
     if (!r.kept_directory.empty()) std::printf("  kept         %s\n", r.kept_directory.c_str());
 }
 
+// Why a drill failed, in one line: the error that stopped it, else its first failed check.
+std::string failure_reason(const engine::DrillRecord& r) {
+    if (r.passed) return "-";
+    std::size_t failed = 0;
+    const engine::DrillCheck* first = nullptr;
+    for (const auto& c : r.checks) {
+        if (c.passed) continue;
+        if (!first) first = &c;
+        ++failed;
+    }
+    std::string reason = !r.error.empty() ? r.error
+                         : first ? fmt::format("{} {}: {}", first->kind, first->name, first->detail)
+                                 : std::string("no reason recorded");
+    if (r.error.empty() && failed > 1)
+        reason += fmt::format(" (and {} more failed check(s))", failed - 1);
+    for (char& c : reason)
+        if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+    return reason;
+}
+
 }  // namespace
 
 Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat format) {
@@ -107,14 +127,17 @@ Status run_drills_command(const Settings& s, OutputFormat format) {
     }
     std::printf("repository %s\n", s.describe_repository(repository).c_str());
     if (drills.empty()) std::printf("no drills recorded yet (run `lifeboat drill`)\n");
+    if (drills.empty()) return {};
+    std::printf("%-28s %-7s %-28s %-20s %10s  %s\n", "DRILL", "RESULT", "TARGET", "BACKUP", "RTO",
+                "REASON");
     for (const auto& d : drills) {
-        std::printf("%-28s %-7s target %-28s backup %-20s RTO %s\n", d.id.c_str(),
+        std::printf("%-28s %-7s %-28s %-20s %10s  %s\n", d.id.c_str(),
                     d.passed ? "PASSED" : "FAILED",
                     d.target       ? format_iso8601(*d.target).c_str()
                     : d.consistent ? "consistent"
                                    : "latest",
                     d.backup_id.empty() ? "-" : d.backup_id.c_str(),
-                    format_seconds(d.total_seconds).c_str());
+                    format_seconds(d.total_seconds).c_str(), failure_reason(d).c_str());
     }
     return {};
 }

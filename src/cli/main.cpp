@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <map>
 #include <new>
+#include <optional>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -45,6 +47,31 @@ void add_settings(CLI::App* cmd, Common& common, std::initializer_list<const cha
 
 void add_json(CLI::App* cmd, Common& common) {
     cmd->add_flag("--json", common.json, "print the result as JSON");
+}
+
+// Options written before the subcommand (`lifeboat --repo R list`): CLI11 would answer "the
+// following arguments were not expected". Say where they go instead; a later version may
+// accept them there. Returns the message, or nothing when the line is in order.
+template <typename IsCommand>
+std::optional<std::string> misplaced_options(int argc, char** argv, const IsCommand& is_command) {
+    int command_at = 0;
+    for (int i = 1; i < argc && command_at == 0; ++i)
+        if (is_command(argv[i])) command_at = i;
+    if (command_at <= 1) return std::nullopt;
+    std::string options;
+    for (int i = 1; i < command_at; ++i) {
+        const std::string_view word = argv[i];
+        if (word == "--help" || word == "-h" || word == "--version") return std::nullopt;
+        options += (options.empty() ? "" : " ") + std::string(word);
+    }
+    if (std::string_view(argv[1]).substr(0, 1) != "-") return std::nullopt;
+    std::string rest;
+    for (int i = command_at + 1; i < argc; ++i)
+        rest += " " + std::string(argv[i]);
+    return fmt::format(
+        "options go after the command: put {} after '{}' (lifeboat {}{} {}); see lifeboat {} "
+        "--help",
+        options, argv[command_at], argv[command_at], rest, options, argv[command_at]);
 }
 
 }  // namespace
@@ -270,21 +297,32 @@ int main(int argc, char** argv) {
     demo->add_flag("--keep", demo_args.keep, "keep the temporary directory");
     add_json(demo, common);
 
-    if (argc > 1 && argv[1][0] != '-') {
-        bool known = false;
+    auto is_command = [&](std::string_view word) {
         for (const auto* sub : app.get_subcommands({}))
-            known = known || sub->check_name(argv[1]);
-        if (!known) {
-            std::fprintf(stderr, "lifeboat: error: unknown command '%s' (see lifeboat --help)\n",
-                         argv[1]);
-            return exit_status(ErrorCode::usage);
-        }
+            // check_name: the name or an alias (`info`).
+            if (sub->check_name(std::string(word))) return true;
+        return false;
+    };
+    if (argc > 1 && argv[1][0] != '-' && !is_command(argv[1])) {
+        std::fprintf(stderr, "lifeboat: error: unknown command '%s' (see lifeboat --help)\n",
+                     argv[1]);
+        return exit_status(ErrorCode::usage);
     }
+    if (auto misplaced = misplaced_options(argc, argv, is_command)) {
+        std::fprintf(stderr, "lifeboat: error: %s\n", misplaced->c_str());
+        return exit_status(ErrorCode::usage);
+    }
+    // The command named on the line, for pointing at its own --help.
+    std::string command_name;
+    for (int i = 1; i < argc && command_name.empty(); ++i)
+        if (is_command(argv[i])) command_name = argv[i];
+    const std::string help_hint =
+        command_name.empty() ? "lifeboat --help" : "lifeboat " + command_name + " --help";
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e);
-        std::fprintf(stderr, "lifeboat: error: %s (see lifeboat --help)\n", e.what());
+        std::fprintf(stderr, "lifeboat: error: %s (see %s)\n", e.what(), help_hint.c_str());
         return exit_status(ErrorCode::usage);
     }
 
@@ -330,7 +368,11 @@ int main(int argc, char** argv) {
     // An exception unwinds to here (locks released) and becomes one line with its exit status.
     const Status status = call_catching_exceptions(run);
     if (!status) {
-        std::fprintf(stderr, "lifeboat: error: %s\n", status.error().message.c_str());
+        std::string message = status.error().message;
+        // A usage error names what is wrong; the command's own --help says what is right.
+        if (status.error().code == ErrorCode::usage && message.find("--help") == std::string::npos)
+            message += " (see " + help_hint + ")";
+        std::fprintf(stderr, "lifeboat: error: %s\n", message.c_str());
         // PostgreSQL reads statuses 1..125 from restore_command as "file not archived" and ends
         // recovery there. A damaged or unreadable archive must abort recovery instead (> 125),
         // or a restore to 'latest' would silently stop early.

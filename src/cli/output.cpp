@@ -19,6 +19,16 @@ std::string human_bytes(std::uint64_t bytes) {
     return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, k_units[unit]);
 }
 
+std::string stored_summary(std::uint64_t stored_bytes, std::uint64_t logical_bytes) {
+    const std::string sizes = fmt::format("{} for {} of backed-up data", human_bytes(stored_bytes),
+                                          human_bytes(logical_bytes));
+    // An empty repository still holds its configuration: "0.0x less" would read as a failure.
+    if (logical_bytes == 0) return sizes + " (no backup yet)";
+    if (stored_bytes >= logical_bytes) return sizes + " (no savings yet)";
+    return fmt::format("{} ({:.1f}x less)", sizes,
+                       static_cast<double>(logical_bytes) / static_cast<double>(stored_bytes));
+}
+
 ProgressLine::ProgressLine() : m_enabled(::isatty(STDERR_FILENO) == 1) {}
 ProgressLine::~ProgressLine() {
     clear();
@@ -36,9 +46,11 @@ void ProgressLine::show(const engine::Progress& p) {
     m_last = now;
     std::string line = p.phase;
     if (p.total > 0) {
-        line += fmt::format(" {:3.0f}% ({} / {})",
-                            100.0 * static_cast<double>(p.done) / static_cast<double>(p.total),
-                            human_bytes(p.done), human_bytes(p.total));
+        const double percent = 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total);
+        line += p.unit == engine::ProgressUnit::bytes
+                    ? fmt::format(" {:3.0f}% ({} / {})", percent, human_bytes(p.done),
+                                  human_bytes(p.total))
+                    : fmt::format(" {:3.0f}% ({} / {})", percent, p.done, p.total);
     }
     std::fprintf(stderr, "\r\033[K%s", line.c_str());
     std::fflush(stderr);

@@ -13,6 +13,9 @@ namespace lifeboat::cli {
 
 std::string human_bytes(std::uint64_t bytes);
 
+// "S for L of backed-up data (Nx less)", without a ratio where there is nothing to compare.
+std::string stored_summary(std::uint64_t stored_bytes, std::uint64_t logical_bytes);
+
 class ProgressLine {
   public:
     ProgressLine();

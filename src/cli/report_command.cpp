@@ -75,7 +75,9 @@ std::string markdown(const std::vector<RepositoryReport>& reports, Timestamp now
                                  format_iso8601(now));
     for (const auto& r : reports) {
         const auto& c = r.catalog;
-        md += fmt::format("## Repository `{}` ({})\n\n", r.name, r.location);
+        // A repository given by its location has no other name: say it once.
+        md += r.name == r.location ? fmt::format("## Repository `{}`\n\n", r.location)
+                                   : fmt::format("## Repository `{}` ({})\n\n", r.name, r.location);
         md += "| item | value |\n| --- | --- |\n";
         md += fmt::format("| backups | {} (newest {}) |\n", c.backups.size(),
                           c.backups.empty() ? "none" : c.backups.back().id);
@@ -98,9 +100,7 @@ std::string markdown(const std::vector<RepositoryReport>& reports, Timestamp now
             r.newest_wal_pushed
                 ? seconds_text(static_cast<double>(now.micros - r.newest_wal_pushed->micros) / 1e6)
                 : "no WAL archived");
-        md += fmt::format("| stored | {} for {} of data ({:.1f}x less) |\n",
-                          human_bytes(c.stored_bytes), human_bytes(c.logical_bytes),
-                          c.savings_ratio());
+        md += fmt::format("| stored | {} |\n", stored_summary(c.stored_bytes, c.logical_bytes));
         std::size_t passed = 0;
         for (const auto& d : r.drills)
             passed += d.passed;
@@ -137,6 +137,14 @@ std::string markdown(const std::vector<RepositoryReport>& reports, Timestamp now
 }  // namespace
 
 Status run_report_command(const Settings& s, const ReportArgs& args, OutputFormat format) {
+    // --json is --format json; with another --format the two disagree, and neither may win
+    // silently: refused before any work is done.
+    if (format == OutputFormat::json && !args.format.empty() && args.format != "json") {
+        return fail(ErrorCode::usage,
+                    "--json and --format {} ask for different outputs: give one of them "
+                    "(--json is the same as --format json)",
+                    args.format);
+    }
     std::vector<std::pair<std::string, std::string>> targets;
     if (auto repo = s.find("repo")) {
         targets.emplace_back(*repo, s.repository_location(*repo));
@@ -146,14 +154,6 @@ Status run_report_command(const Settings& s, const ReportArgs& args, OutputForma
     }
     if (targets.empty())
         return fail(ErrorCode::usage, "--repo is required (or name repositories in --config)");
-    // Two ways of asking for the output that disagree are refused before any work is done,
-    // rather than one silently winning.
-    if (format == OutputFormat::json && !args.format.empty() && args.format != "json") {
-        return fail(ErrorCode::usage,
-                    "--json and --format {} ask for different outputs: give one of them "
-                    "(--json is the same as --format json)",
-                    args.format);
-    }
     const std::string kind = format == OutputFormat::json ? "json"
                              : args.format.empty()        ? "markdown"
                                                           : args.format;

@@ -88,10 +88,24 @@ Result<std::string> publish_manifest(Storage& storage, const repo::Manifest& man
     }
 }
 
-// Every segment from start to stop must be in the repository before the backup counts.
-Status wait_for_wal(const Storage& storage, const std::string& start_wal,
-                    const std::string& stop_wal, std::uint64_t segment_size,
-                    std::chrono::seconds timeout) {
+// Every segment from start to stop must be in the repository before the backup counts. While
+// waiting, the archiver's last failure (pg_stat_archiver) is shown in the progress and quoted in
+// the timeout error: a broken archive_command is the usual reason, and says what to fix.
+Status wait_for_wal(const Storage& storage, postgres::Connection& conn,
+                    const std::string& start_wal, const std::string& stop_wal,
+                    std::uint64_t segment_size, std::chrono::seconds timeout,
+                    const ProgressFn& progress) {
+    std::optional<std::string> failure;
+    auto next_look = std::chrono::steady_clock::now();
+    auto look_at_archiver = [&] {
+        if (std::chrono::steady_clock::now() < next_look) return;
+        next_look = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        // Only a hint: a query that fails here leaves the wait (and its own error) as it was.
+        auto state = postgres::archiver_failure(conn);
+        if (!state) return;
+        failure = *state;
+        if (progress && failure) progress({"waiting for WAL archive; " + *failure, 0, 0});
+    };
     const auto first = postgres::parse_wal_file_name(start_wal, segment_size);
     const auto last = postgres::parse_wal_file_name(stop_wal, segment_size);
     if (!first || !last) {
@@ -104,12 +118,17 @@ Status wait_for_wal(const Storage& storage, const std::string& start_wal,
             auto found = storage.stat(repo::wal_key(name));
             if (found) break;
             if (found.error().code != ErrorCode::not_found) return std::unexpected(found.error());
+            look_at_archiver();
             if (std::chrono::steady_clock::now() > deadline) {
-                return fail(ErrorCode::repository,
-                            "WAL segment {} needed by this backup did not reach the repository "
-                            "within {} s; check that archive_command runs `lifeboat wal-push %p` "
-                            "into this repository (the backup was not recorded)",
-                            name, timeout.count());
+                next_look = std::chrono::steady_clock::now();
+                look_at_archiver();
+                return fail(
+                    ErrorCode::repository,
+                    "WAL segment {} needed by this backup did not reach the repository "
+                    "within {} s; check that archive_command runs `lifeboat wal-push %p` "
+                    "into this repository (the backup was not recorded; `lifeboat check` says what "
+                    "is wrong){}",
+                    name, timeout.count(), failure ? "; " + *failure : std::string());
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(25));
         }
@@ -248,8 +267,8 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     manifest.backup_label = stop.backup_label;
     manifest.tablespace_map = stop.tablespace_map;
     if (options.progress) options.progress({"waiting for WAL archive", 0, 0});
-    LB_CHECK(wait_for_wal(repository.storage(), manifest.start_wal, manifest.stop_wal,
-                          cluster.wal_segment_size, options.archive_timeout));
+    LB_CHECK(wait_for_wal(repository.storage(), conn, manifest.start_wal, manifest.stop_wal,
+                          cluster.wal_segment_size, options.archive_timeout, options.progress));
 
     // Assemble each file from its chunks, in order. A chunk that came back short means the file
     // shrank while we read it; later chunks are dropped (WAL replay restores the truth).

@@ -32,10 +32,16 @@ Status pin_backup(const std::string& repository, const std::string& backup_id,
     return repo::write_pin(repo.storage(), {backup_id, until, system_clock().now()});
 }
 
-Status unpin_backup(const std::string& repository, const std::string& backup_id) {
+Result<UnpinOutcome> unpin_backup(const std::string& repository, const std::string& backup_id) {
     repo::Repository repo = LB_TRY(repo::Repository::open(repository));
     LB_CHECK(repo::read_manifest(repo.storage(), backup_id));
-    return repo::remove_pin(repo.storage(), backup_id);
+    const auto pins = LB_TRY(repo::read_pins(repo.storage()));
+    const auto pin = pins.find(backup_id);
+    if (pin == pins.end()) return UnpinOutcome::was_not_pinned;
+    LB_CHECK(repo::remove_pin(repo.storage(), backup_id));
+    // A pin whose end has passed no longer held the backup: removing it changes nothing.
+    return pin->second.holds_at(system_clock().now()) ? UnpinOutcome::unpinned
+                                                      : UnpinOutcome::was_not_pinned;
 }
 
 }  // namespace lifeboat::engine

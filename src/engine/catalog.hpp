@@ -32,6 +32,8 @@ Result<Catalog> load_catalog(const std::string& repository);
 // Pins a backup (replacing an earlier pin of it); ErrorCode::not_found for an unknown id.
 Status pin_backup(const std::string& repository, const std::string& backup_id,
                   std::optional<Timestamp> until);
-Status unpin_backup(const std::string& repository, const std::string& backup_id);
+enum class UnpinOutcome { unpinned, was_not_pinned };
+// Removes a backup's pin; was_not_pinned (not an error) when it had none, or one that has ended.
+Result<UnpinOutcome> unpin_backup(const std::string& repository, const std::string& backup_id);
 
 }  // namespace lifeboat::engine

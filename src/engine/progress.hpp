@@ -13,10 +13,13 @@
 
 namespace lifeboat::engine {
 
+enum class ProgressUnit { bytes, items };
+
 struct Progress {
     std::string phase;        // "reading files", "writing files", "replaying WAL", ...
     std::uint64_t done = 0;   // bytes (or items) done
     std::uint64_t total = 0;  // 0 when unknown
+    ProgressUnit unit = ProgressUnit::bytes;  // what done and total count
 };
 
 using ProgressFn = std::function<void(const Progress&)>;

@@ -325,6 +325,19 @@ Status start_and_wait(const RestoreOptions& options, const StartPreparation& pre
 
 Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     const auto started = Clock::now();
+    if (options.backup_id) LB_CHECK(repo::check_backup_id(*options.backup_id));
+    // A port already taken would fail the new server's start only after every file is written:
+    // refuse it now. Sockets are looked for where PostgreSQL puts them by default.
+    if (options.port) {
+        auto free = check_port_free(*options.port, {"/var/run/postgresql", "/tmp"});
+        if (!free) {
+            return fail(free.error().code, "{}: choose another --port{} (nothing was written)",
+                        free.error().message,
+                        options.start == StartServer::yes
+                            ? ", or leave it out and restore picks a free one"
+                            : "");
+        }
+    }
     repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
     // Held until the instance is ready (with --start): expire must not remove what this reads.
     const auto lock = LB_TRY(repo::RepositoryLock::shared_for_reading(

@@ -47,6 +47,27 @@ std::vector<std::string> affected_of(const References& refs) {
     return out;
 }
 
+// What several damaged blocks affect, one line per backup file with its number of blocks: a
+// damaged pack can hold hundreds of one file's blocks, and a line per block buries the news.
+std::vector<std::string> grouped_affected(const std::vector<const References*>& refs) {
+    std::map<std::string, std::size_t> blocks_per_file;
+    std::vector<std::string> order;
+    std::size_t unnamed = 0;
+    for (const References* r : refs) {
+        for (const auto& name : r->named) {
+            if (blocks_per_file[name]++ == 0) order.push_back(name);
+        }
+        unnamed += r->count - r->named.size();
+    }
+    std::vector<std::string> out;
+    for (const auto& name : order) {
+        const std::size_t n = blocks_per_file[name];
+        out.push_back(n == 1 ? name : fmt::format("{} ({} blocks)", name, n));
+    }
+    if (unnamed > 0) out.push_back(fmt::format("and {} more references", unnamed));
+    return out;
+}
+
 }  // namespace
 
 Result<VerifyReport> run_verify(const VerifyOptions& options) {
@@ -145,33 +166,45 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
         const auto& blocks = by_pack.at(pack_id);
         auto bytes = storage.read(key);
         if (!bytes) {
-            std::vector<std::string> affected;
-            for (const auto& [id, placement] : blocks) {
-                for (const auto& a : affected_of(references.at(id)))
-                    affected.push_back(a);
-            }
-            verifier.problem(key, bytes.error().message, affected);
+            std::vector<const References*> refs;
+            for (const auto& [id, placement] : blocks)
+                refs.push_back(&references.at(id));
+            verifier.problem(key, bytes.error().message, grouped_affected(refs));
             return {};
         }
         auto envelope = repo::decode_object(*bytes, repo::ObjectKind::pack, key);
         if (!envelope) verifier.problem(key, envelope.error().message);
         std::string block;
+        // One problem per pack, however many of its blocks fail: the first reason stands for
+        // the rest, and what they affect is grouped per file.
+        std::string first_reason;
+        std::vector<const References*> damaged;
         for (const auto& [id, placement] : blocks) {
+            std::optional<std::string> reason;
             if (placement.offset + placement.stored_length > bytes->size()) {
-                verifier.problem(key, "block " + id.hex() + " lies outside the pack",
-                                 affected_of(references.at(id)));
-                continue;
+                reason = "block " + id.hex() + " lies outside the pack";
+            } else {
+                const std::string_view stored =
+                    std::string_view(*bytes).substr(placement.offset, placement.stored_length);
+                auto status = repo::decode_block(stored, id, placement, readers[worker], block,
+                                                 repository.block_hasher());
+                if (!status) reason = status.error().message;
             }
-            const std::string_view stored =
-                std::string_view(*bytes).substr(placement.offset, placement.stored_length);
-            auto status = repo::decode_block(stored, id, placement, readers[worker], block,
-                                             repository.block_hasher());
-            if (!status)
-                verifier.problem(key, status.error().message, affected_of(references.at(id)));
+            if (!reason) continue;
+            if (damaged.empty()) first_reason = *reason;
+            damaged.push_back(&references.at(id));
+        }
+        if (damaged.size() == 1) {
+            verifier.problem(key, first_reason, affected_of(*damaged.front()));
+        } else if (!damaged.empty()) {
+            verifier.problem(key,
+                             fmt::format("{} of its {} blocks are damaged (first: {})",
+                                         damaged.size(), blocks.size(), first_reason),
+                             grouped_affected(damaged));
         }
         if (options.progress)
-            options.progress(
-                {"checking packs", ++packs_done, static_cast<std::uint64_t>(pack_ids.size())});
+            options.progress({"checking packs", ++packs_done,
+                              static_cast<std::uint64_t>(pack_ids.size()), ProgressUnit::items});
         return {};
     }));
     std::error_code ec;
@@ -232,8 +265,8 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
             verifier.problem(repo::wal_key(wal_list[i]), *problem, affected);
         }
         if (options.progress)
-            options.progress(
-                {"checking WAL", ++wal_done, static_cast<std::uint64_t>(wal_list.size())});
+            options.progress({"checking WAL", ++wal_done,
+                              static_cast<std::uint64_t>(wal_list.size()), ProgressUnit::items});
         return {};
     }));
     return report;

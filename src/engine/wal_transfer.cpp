@@ -51,6 +51,10 @@ Status check_same_cluster(Storage& storage, const std::string& found) {
 
 Result<repo::PushOutcome> wal_push(const std::string& repository, const fs::path& path) {
     repo::Repository repo = LB_TRY(repo::Repository::open(repository));
+    // archive_command runs wal-push for every segment, and a server shut down in a hurry kills
+    // it mid-write: each push sweeps what killed pushes left, so temporaries cannot pile up
+    // between backups. Best effort: archiving must not fail for want of a cleanup.
+    (void)repo.clean_stale_temporaries();
     const std::string name = path.filename().string();
     const auto kind = postgres::classify_wal_file(name);
     if (kind == postgres::WalFileKind::unknown) {

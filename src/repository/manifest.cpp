@@ -1,6 +1,7 @@
 #include "repository/manifest.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <set>
 #include <unordered_map>
@@ -295,7 +296,26 @@ Status write_manifest(Storage& storage, const Manifest& manifest) {
     return storage.write(manifest_key(manifest.id), object, Overwrite::never);
 }
 
+Status check_backup_id(const std::string& backup_id) {
+    const bool valid =
+        !backup_id.empty() && backup_id.size() <= 128 && backup_id.front() != '.' &&
+        std::all_of(backup_id.begin(), backup_id.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+        });
+    if (!valid) {
+        std::string shown;
+        for (const char c : backup_id.substr(0, 128))
+            shown += static_cast<unsigned char>(c) < 0x20 ? '?' : c;
+        return fail(ErrorCode::usage,
+                    "invalid backup id '{}': ids look like 20260131T020000Z (`lifeboat list` shows "
+                    "them)",
+                    shown);
+    }
+    return {};
+}
+
 Result<Manifest> read_manifest(const Storage& storage, const std::string& backup_id) {
+    LB_CHECK(check_backup_id(backup_id));
     const std::string key = manifest_key(backup_id);
     auto bytes = storage.read(key);
     if (!bytes) {
@@ -336,7 +356,8 @@ Result<ManifestSet> read_manifests(const Storage& storage) {
         auto manifest = read_manifest(storage, id);
         if (manifest) {
             set.backups.push_back(std::move(*manifest));
-        } else if (manifest.error().code == ErrorCode::corrupt) {
+        } else if (manifest.error().code == ErrorCode::corrupt ||
+                   manifest.error().code == ErrorCode::usage) {  // a stray object, not a backup
             set.damaged.push_back(damaged_object(manifest_key(id), manifest.error()));
         } else if (manifest.error().code != ErrorCode::not_found) {  // removed meanwhile
             return std::unexpected(manifest.error());

@@ -78,6 +78,9 @@ struct Manifest {
 };
 
 std::string manifest_key(const std::string& backup_id);
+// ErrorCode::usage unless `backup_id` could name a backup: letters, digits, '_', '-', '.', not
+// starting with '.' (so never a path such as "../x").
+Status check_backup_id(const std::string& backup_id);
 
 // An entry a restore must not materialise as it stands (docs/repository-format.md, "Entry
 // safety"): a path that is empty, absolute, has an empty, "." or ".." component, a NUL, or lies

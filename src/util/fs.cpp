@@ -1,6 +1,8 @@
 #include "util/fs.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,6 +86,72 @@ Status write_file_atomic(const fs::path& path, std::string_view data, Durability
                     errno_text(err));
     }
     if (durability == Durability::fsync) return fsync_directory(path.parent_path());
+    return {};
+}
+
+namespace {
+
+std::string account_name(uid_t uid) {
+    if (const passwd* pw = ::getpwuid(uid)) return pw->pw_name;
+    return "uid " + std::to_string(uid);
+}
+
+std::string group_name(gid_t gid) {
+    if (const group* gr = ::getgrgid(gid)) return gr->gr_name;
+    return "gid " + std::to_string(gid);
+}
+
+std::string owned_by(const fs::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return {};
+    if (st.st_uid == ::geteuid()) {
+        return fmt::format(
+            "{} belongs to {}:{} (mode {:04o}), the account lifeboat runs as, which lacks the "
+            "permission: restore the owner's rights (chmod -R u+rwX)",
+            path.string(), account_name(st.st_uid), group_name(st.st_gid), st.st_mode & 07777);
+    }
+    return fmt::format(
+        "{} belongs to {}:{} (mode {:04o}) and lifeboat runs as {}: run lifeboat as {}, or give "
+        "{} access (chown -R)",
+        path.string(), account_name(st.st_uid), group_name(st.st_gid), st.st_mode & 07777,
+        account_name(::geteuid()), account_name(st.st_uid), account_name(::geteuid()));
+}
+
+}  // namespace
+
+std::string permission_problem(const fs::path& path, AccessNeeded needed) {
+    std::error_code ec;
+    const fs::path absolute = fs::absolute(path, ec);
+    if (ec) return {};
+    // The first directory on the way that cannot be entered is the whole story.
+    fs::path walked;
+    fs::path deepest_directory;
+    for (auto it = absolute.begin(); it != absolute.end(); ++it) {
+        walked /= *it;
+        struct stat st {};
+        if (::stat(walked.c_str(), &st) != 0) {
+            if (errno == EACCES) return owned_by(walked.parent_path());
+            break;  // missing: what exists above is where it would be created
+        }
+        if (!S_ISDIR(st.st_mode)) break;
+        deepest_directory = walked;
+        if (std::next(it) != absolute.end() && ::access(walked.c_str(), X_OK) != 0 &&
+            errno == EACCES) {
+            return owned_by(walked);
+        }
+    }
+    if (needed == AccessNeeded::read) {
+        if (::access(absolute.c_str(), R_OK) != 0 && errno == EACCES) return owned_by(absolute);
+        return {};
+    }
+    // Writing a file needs its directory writable; writing into a directory needs itself.
+    const fs::path holder =
+        deepest_directory == absolute || absolute.parent_path().empty()
+            ? deepest_directory
+            : (fs::is_directory(absolute.parent_path(), ec) ? absolute.parent_path()
+                                                            : deepest_directory);
+    if (!holder.empty() && ::access(holder.c_str(), W_OK | X_OK) != 0 && errno == EACCES)
+        return owned_by(holder);
     return {};
 }
 

@@ -32,6 +32,15 @@ Status fsync_directory(const fs::path& path);
 // An errno value as text, for messages.
 std::string errno_text(int err);
 
+enum class AccessNeeded { read, write };
+
+// Why the running account cannot read (or write) `path`, when a permission is the reason:
+// "<dir> belongs to <owner>:<group> (mode 0750) and lifeboat runs as <account>: ..." (with what
+// to do), naming the
+// first directory on the way it cannot enter, else the path (read) or the directory that would
+// hold it (write). Empty when permissions allow the access.
+std::string permission_problem(const fs::path& path, AccessNeeded needed);
+
 // Owns a temporary directory and removes it (recursively) on destruction unless kept.
 class TempDirectory {
   public:

@@ -354,3 +354,14 @@ TEST_F(ManifestTest, EmptyRepositoryHasNoBackups) {
     ASSERT_TRUE(all) << all.error().message;
     EXPECT_TRUE(all->empty());
 }
+
+TEST(BackupId, PathsAndControlCharactersAreUsageErrors) {
+    for (const char* good : {"20260131T020000Z", "20260131T020000Z_2", "nightly-1.a"})
+        EXPECT_TRUE(check_backup_id(good)) << good;
+    for (const char* bad : {"", "../x", "a/b", ".hidden", "a b", "x\n"}) {
+        auto status = check_backup_id(bad);
+        ASSERT_FALSE(status) << bad;
+        EXPECT_EQ(status.error().code, ErrorCode::usage) << bad;
+        EXPECT_NE(status.error().message.find("invalid backup id"), std::string::npos);
+    }
+}

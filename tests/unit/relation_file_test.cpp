@@ -83,6 +83,12 @@ TEST(RelationFile, ExcludesDirectoryContentsButKeepsDirectories) {
     EXPECT_FALSE(is_excluded_from_backup("base/pg_wal/1", false));
 }
 
+TEST(RelationFile, ExcludesTheRestoreLogAtTheTopOnly) {
+    EXPECT_TRUE(is_excluded_from_backup("lifeboat-restore.log", false));
+    EXPECT_FALSE(is_excluded_from_backup("base/lifeboat-restore.log", false));
+    EXPECT_FALSE(is_excluded_from_backup("lifeboat-restore.log", true));
+}
+
 TEST(RelationFile, ExcludesServerRuntimeFiles) {
     for (const char* file :
          {"postmaster.pid", "postmaster.opts", "backup_label", "tablespace_map", "backup_manifest",

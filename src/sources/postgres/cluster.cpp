@@ -68,4 +68,19 @@ Result<BackupStopInfo> stop_backup(Connection& conn) {
     return info;
 }
 
+Result<std::optional<std::string>> archiver_failure(Connection& conn) {
+    const auto r = LB_TRY(
+        conn.query("SELECT last_failed_wal, to_char(last_failed_time AT TIME ZONE 'UTC', "
+                   "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), failed_count, last_archived_wal, "
+                   "coalesce(last_failed_time > last_archived_time, last_failed_time IS NOT NULL) "
+                   "FROM pg_stat_archiver"));
+    if (r.rows() != 1 || r.text(0, 4) != "t") return std::optional<std::string>();
+    const std::string last_success =
+        r.at(0, 3) ? "last success " + *r.at(0, 3) : std::string("no success yet");
+    return std::optional<std::string>(fmt::format(
+        "pg_stat_archiver: the last archive_command failure was WAL {} at {} ({} failure(s), {}; "
+        "the server log has the command's output)",
+        r.text(0, 0), r.text(0, 1), r.text(0, 2), last_success));
+}
+
 }  // namespace lifeboat::postgres

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "sources/postgres/connection.hpp"
@@ -27,6 +28,11 @@ Result<ClusterInfo> describe_cluster(Connection& conn);
 
 // The server's clock, which is the clock of commit timestamps.
 Result<Timestamp> server_now(Connection& conn);
+
+// When archive_command failed more recently than it succeeded (pg_stat_archiver), that failure
+// in one line: "pg_stat_archiver: the last archive_command failure was WAL <name> at <time>
+// (<n> failures, last success ...)"; nothing while archiving works.
+Result<std::optional<std::string>> archiver_failure(Connection& conn);
 
 struct BackupStartInfo {
     std::string start_lsn;  // "0/2000028"

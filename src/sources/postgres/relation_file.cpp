@@ -118,6 +118,9 @@ bool is_excluded_from_backup(std::string_view relative_path, bool is_directory) 
     }
 
     if (is_directory) return false;
+    // The log `lifeboat restore` leaves in the data directory it restored (where the operator
+    // looks after a failed restore), which the restored server keeps writing: never backed up.
+    if (parts.size() == 1 && name == "lifeboat-restore.log") return true;
     for (const auto excluded : k_excluded_file_names) {
         if (name == excluded) return true;
     }

@@ -33,6 +33,7 @@ std::optional<RelationFile> parse_relation_file(std::string_view relative_path);
 //    postgresql.auto.conf.tmp, current_logfiles.tmp, or starting with pg_internal.init, at any
 //    depth (directories of those names are kept);
 //  - anything whose name starts with pgsql_tmp, at any depth, file or directory;
+//  - lifeboat-restore.log at the top (the server log `lifeboat restore` leaves there);
 //  - temporary relation files "t<digits>_<digits>[_fork][.segno]" in database directories.
 // Excluding a directory implies excluding everything below it; callers may stop descending.
 // Unlogged relations are handled separately by is_unlogged_non_init_fork.

@@ -20,6 +20,21 @@ Timestamp to_timestamp(const struct stat& st) {
     return Timestamp{static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000 +
                      st.st_mtim.tv_nsec / 1000};
 }
+// "Permission denied" alone leaves the operator guessing whose account to change: name the
+// owner of what is in the way and the account lifeboat runs as.
+Error explained(Error error, const fs::path& path, AccessNeeded needed) {
+    const std::string problem = permission_problem(path, needed);
+    if (problem.empty()) return error;
+    error.message += "; " + problem;
+    return error;
+}
+
+template <typename T>
+Result<T> explained(Result<T> result, const fs::path& path, AccessNeeded needed) {
+    if (!result) return std::unexpected(explained(std::move(result).error(), path, needed));
+    return result;
+}
+
 }  // namespace
 
 class PosixUpload final : public Upload {
@@ -74,7 +89,10 @@ Result<fs::path> PosixStorage::object_path(const std::string& key, struct stat& 
         const int err = errno;
         if (err == ENOENT || err == ENOTDIR)
             return fail(ErrorCode::not_found, "{} does not exist", key);
-        return fail(ErrorCode::repository, "cannot stat {}: {}", path.string(), errno_text(err));
+        return std::unexpected(
+            explained(Error{ErrorCode::repository,
+                            fmt::format("cannot stat {}: {}", path.string(), errno_text(err))},
+                      path, AccessNeeded::read));
     }
     if (!S_ISREG(st.st_mode)) return fail(ErrorCode::not_found, "{} is not an object", key);
     return path;
@@ -84,7 +102,7 @@ Result<std::string> PosixStorage::read(const std::string& key) const {
     struct stat st {};
     const fs::path path = LB_TRY(object_path(key, st));
     auto data = read_file(path);
-    if (!data) return std::unexpected(data.error());
+    if (!data) return std::unexpected(explained(data.error(), path, AccessNeeded::read));
     return std::move(*data);
 }
 
@@ -92,7 +110,7 @@ Result<std::string> PosixStorage::read_range(const std::string& key, std::uint64
                                              std::size_t length) const {
     struct stat st {};
     const fs::path path = LB_TRY(object_path(key, st));
-    File file = LB_TRY(File::open(path, OpenMode::read));
+    File file = LB_TRY(explained(File::open(path, OpenMode::read), path, AccessNeeded::read));
     std::string data = LB_TRY(file.read_range(offset, length));
     if (data.size() != length) {
         return fail(ErrorCode::corrupt, "{}: object ends before byte {}", key, offset + length);
@@ -131,7 +149,10 @@ Result<std::vector<ObjectInfo>> PosixStorage::list(const std::string& prefix) co
                                  to_timestamp(st)});
     }
     if (ec) {
-        return fail(ErrorCode::repository, "cannot list {}: {}", base.string(), ec.message());
+        return std::unexpected(
+            explained(Error{ErrorCode::repository,
+                            fmt::format("cannot list {}: {}", base.string(), ec.message())},
+                      base, AccessNeeded::read));
     }
     return out;
 }
@@ -139,13 +160,16 @@ Result<std::vector<ObjectInfo>> PosixStorage::list(const std::string& prefix) co
 Status PosixStorage::publish(const fs::path& temporary, const std::string& key,
                              Overwrite overwrite) {
     const fs::path target = LB_TRY(path_of(key));
-    LB_CHECK(ensure_directory(target.parent_path(), k_directory_mode));
+    LB_CHECK(explained(ensure_directory(target.parent_path(), k_directory_mode),
+                       target.parent_path(), AccessNeeded::write));
     if (overwrite == Overwrite::allow) {
         if (::rename(temporary.c_str(), target.c_str()) != 0) {
             const int err = errno;
             ::unlink(temporary.c_str());
-            return fail(ErrorCode::repository, "cannot publish {}: {}", target.string(),
-                        errno_text(err));
+            return std::unexpected(explained(
+                Error{ErrorCode::repository,
+                      fmt::format("cannot publish {}: {}", target.string(), errno_text(err))},
+                target, AccessNeeded::write));
         }
     } else {
         // link() fails with EEXIST instead of replacing: an atomic "create if absent".
@@ -154,8 +178,10 @@ Status PosixStorage::publish(const fs::path& temporary, const std::string& key,
         ::unlink(temporary.c_str());
         if (rc != 0) {
             if (err == EEXIST) return fail(ErrorCode::conflict, "{} already exists", key);
-            return fail(ErrorCode::repository, "cannot publish {}: {}", target.string(),
-                        errno_text(err));
+            return std::unexpected(explained(
+                Error{ErrorCode::repository,
+                      fmt::format("cannot publish {}: {}", target.string(), errno_text(err))},
+                target, AccessNeeded::write));
         }
     }
     return fsync_directory(target.parent_path());
@@ -170,9 +196,11 @@ Status PosixStorage::write(const std::string& key, std::string_view data, Overwr
 Result<std::unique_ptr<Upload>> PosixStorage::start_upload(const std::string& key,
                                                            Overwrite overwrite) {
     LB_CHECK(path_of(key));
-    LB_CHECK(ensure_directory(m_root / k_tmp_dir, k_directory_mode));
+    LB_CHECK(explained(ensure_directory(m_root / k_tmp_dir, k_directory_mode), m_root / k_tmp_dir,
+                       AccessNeeded::write));
     const fs::path temporary = new_temporary_path();
-    File file = LB_TRY(File::open(temporary, OpenMode::create_new, k_file_mode));
+    File file = LB_TRY(explained(File::open(temporary, OpenMode::create_new, k_file_mode),
+                                 temporary, AccessNeeded::write));
     // The umask may have taken bits away or (umask 0) left others' read in; set it exactly.
     if (::chmod(temporary.c_str(), k_file_mode) != 0) {
         return fail(ErrorCode::repository, "cannot set the mode of {}: {}", temporary.string(),
@@ -184,8 +212,10 @@ Result<std::unique_ptr<Upload>> PosixStorage::start_upload(const std::string& ke
 Status PosixStorage::remove_if_exists(const std::string& key) {
     const fs::path path = LB_TRY(path_of(key));
     if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR && errno != EISDIR) {
-        return fail(ErrorCode::repository, "cannot remove {}: {}", path.string(),
-                    errno_text(errno));
+        return std::unexpected(
+            explained(Error{ErrorCode::repository,
+                            fmt::format("cannot remove {}: {}", path.string(), errno_text(errno))},
+                      path, AccessNeeded::write));
     }
     return {};
 }
