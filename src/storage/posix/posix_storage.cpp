@@ -20,6 +20,17 @@ Timestamp to_timestamp(const struct stat& st) {
     return Timestamp{static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000 +
                      st.st_mtim.tv_nsec / 1000};
 }
+// A repository file that cannot be read or written is a repository failure (exit 5,
+// docs/cli.md), not a failure of the local file system outside it (exit 11), which is what the
+// file layer reports.
+Error as_repository_error(Error error) {
+    if (error.code == ErrorCode::io) error.code = ErrorCode::repository;
+    return error;
+}
+Status as_repository_status(Status status) {
+    if (status) return status;
+    return std::unexpected(as_repository_error(std::move(status).error()));
+}
 }  // namespace
 
 class PosixUpload final : public Upload {
@@ -32,12 +43,14 @@ class PosixUpload final : public Upload {
     ~PosixUpload() override {
         if (!m_committed) ::unlink(m_file.path().c_str());
     }
-    Status append(std::string_view data) override { return m_file.append(data); }
+    Status append(std::string_view data) override {
+        return as_repository_status(m_file.append(data));
+    }
     std::uint64_t size() const override { return m_file.appended(); }
     Status commit() override {
-        LB_CHECK(m_file.sync());
+        LB_CHECK(as_repository_status(m_file.sync()));
         const fs::path temporary = m_file.path();
-        LB_CHECK(m_file.close());
+        LB_CHECK(as_repository_status(m_file.close()));
         LB_CHECK(m_storage.publish(temporary, m_key, m_overwrite));
         m_committed = true;
         return {};
@@ -84,7 +97,7 @@ Result<std::string> PosixStorage::read(const std::string& key) const {
     struct stat st {};
     const fs::path path = LB_TRY(object_path(key, st));
     auto data = read_file(path);
-    if (!data) return std::unexpected(data.error());
+    if (!data) return std::unexpected(as_repository_error(std::move(data).error()));
     return std::move(*data);
 }
 
@@ -92,8 +105,11 @@ Result<std::string> PosixStorage::read_range(const std::string& key, std::uint64
                                              std::size_t length) const {
     struct stat st {};
     const fs::path path = LB_TRY(object_path(key, st));
-    File file = LB_TRY(File::open(path, OpenMode::read));
-    std::string data = LB_TRY(file.read_range(offset, length));
+    auto file = File::open(path, OpenMode::read);
+    if (!file) return std::unexpected(as_repository_error(std::move(file).error()));
+    auto read = file->read_range(offset, length);
+    if (!read) return std::unexpected(as_repository_error(std::move(read).error()));
+    std::string data = std::move(*read);
     if (data.size() != length) {
         return fail(ErrorCode::corrupt, "{}: object ends before byte {}", key, offset + length);
     }
@@ -139,7 +155,7 @@ Result<std::vector<ObjectInfo>> PosixStorage::list(const std::string& prefix) co
 Status PosixStorage::publish(const fs::path& temporary, const std::string& key,
                              Overwrite overwrite) {
     const fs::path target = LB_TRY(path_of(key));
-    LB_CHECK(ensure_directory(target.parent_path(), k_directory_mode));
+    LB_CHECK(as_repository_status(ensure_directory(target.parent_path(), k_directory_mode)));
     if (overwrite == Overwrite::allow) {
         if (::rename(temporary.c_str(), target.c_str()) != 0) {
             const int err = errno;
@@ -158,7 +174,7 @@ Status PosixStorage::publish(const fs::path& temporary, const std::string& key,
                         errno_text(err));
         }
     }
-    return fsync_directory(target.parent_path());
+    return as_repository_status(fsync_directory(target.parent_path()));
 }
 
 Status PosixStorage::write(const std::string& key, std::string_view data, Overwrite overwrite) {
@@ -170,9 +186,11 @@ Status PosixStorage::write(const std::string& key, std::string_view data, Overwr
 Result<std::unique_ptr<Upload>> PosixStorage::start_upload(const std::string& key,
                                                            Overwrite overwrite) {
     LB_CHECK(path_of(key));
-    LB_CHECK(ensure_directory(m_root / k_tmp_dir, k_directory_mode));
+    LB_CHECK(as_repository_status(ensure_directory(m_root / k_tmp_dir, k_directory_mode)));
     const fs::path temporary = new_temporary_path();
-    File file = LB_TRY(File::open(temporary, OpenMode::create_new, k_file_mode));
+    auto opened = File::open(temporary, OpenMode::create_new, k_file_mode);
+    if (!opened) return std::unexpected(as_repository_error(std::move(opened).error()));
+    File file = std::move(*opened);
     // The umask may have taken bits away or (umask 0) left others' read in; set it exactly.
     if (::chmod(temporary.c_str(), k_file_mode) != 0) {
         return fail(ErrorCode::repository, "cannot set the mode of {}: {}", temporary.string(),
