@@ -193,6 +193,40 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
     return result;
 }
 
+Status spawn_detached(const std::vector<std::string>& argv) {
+    if (argv.empty()) return fail(ErrorCode::internal, "spawn_detached: empty argv");
+    std::vector<std::string> args = argv;
+    std::vector<std::string> environment = child_environment({});
+    const std::vector<char*> arg_pointers = pointers(args);
+    const std::vector<char*> env_pointers = pointers(environment);
+    SpawnSetup setup;
+    int rc = 0;
+    for (const int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) {
+        if (rc == 0) {
+            rc = ::posix_spawn_file_actions_addopen(&setup.actions, fd, "/dev/null",
+                                                    fd == STDIN_FILENO ? O_RDONLY : O_WRONLY, 0);
+        }
+    }
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    sigset_t none;
+    sigemptyset(&none);
+    if (rc == 0) rc = ::posix_spawnattr_setsigdefault(&setup.attributes, &defaults);
+    if (rc == 0) rc = ::posix_spawnattr_setsigmask(&setup.attributes, &none);
+    if (rc == 0) {
+        rc = ::posix_spawnattr_setflags(
+            &setup.attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    }
+    if (rc != 0)
+        return fail(ErrorCode::io, "cannot prepare to run {}: {}", argv[0], errno_text(rc));
+    pid_t pid = -1;
+    rc = ::posix_spawnp(&pid, arg_pointers[0], &setup.actions, &setup.attributes,
+                        arg_pointers.data(), env_pointers.data());
+    if (rc != 0) return fail(ErrorCode::io, "cannot start {}: {}", argv[0], errno_text(rc));
+    return {};
+}
+
 Status change_owner_recursive(const fs::path& path, const UserAccount& account) {
     if (::lchown(path.c_str(), account.uid, account.gid) != 0) {
         return fail(ErrorCode::io, "cannot change owner of {}: {}", path.string(),

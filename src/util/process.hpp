@@ -41,6 +41,10 @@ struct ProcessResult {
 Result<ProcessResult> run_process(const std::vector<std::string>& argv,
                                   const ProcessOptions& options = {});
 
+// Starts argv[0] in a session of its own with stdin, stdout and stderr on /dev/null, and does not
+// wait for it: it outlives the caller. ErrorCode::io when it cannot be started.
+Status spawn_detached(const std::vector<std::string>& argv);
+
 // Gives `path` (recursively when it is a directory) to `account`.
 Status change_owner_recursive(const fs::path& path, const UserAccount& account);
 

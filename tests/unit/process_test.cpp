@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <optional>
+
 #include "util/process.hpp"
 
 using namespace lifeboat;
@@ -98,4 +100,27 @@ TEST(Process, RunsAsAnotherAccount) {
     auto result = run_process({"sh", "-c", "id -u; id -G"}, {.run_as = *account});
     ASSERT_TRUE(result) << result.error().message;
     EXPECT_EQ(result->output, fmt::format("{}\n{}\n", account->uid, account->gid));
+}
+
+TEST(Process, ADetachedProcessRunsInASessionOfItsOwn) {
+    char name[] = "/tmp/lb-process-test-XXXXXX";
+    const int fd = ::mkstemp(name);
+    ASSERT_GE(fd, 0);
+    ::close(fd);
+    const std::string done = std::string(name) + ".done";
+    // Field 6 of /proc/PID/stat is the session id; written, then renamed: the rename is the event.
+    ASSERT_TRUE(spawn_detached(
+        {"sh", "-c", fmt::format("cut -d' ' -f6 /proc/$$/stat > {0} && mv {0} {1}", name, done)}));
+    std::optional<std::string> session;
+    for (int i = 0; i < 6000 && !session; ++i) {
+        auto text = read_file(done);
+        if (text) {
+            session = *text;
+        } else {
+            ::usleep(10000);
+        }
+    }
+    ::unlink(done.c_str());
+    ASSERT_TRUE(session) << "the detached process did not run";
+    EXPECT_NE(std::stol(*session), static_cast<long>(::getsid(0)));
 }
