@@ -9,7 +9,7 @@ packages=(
   libpq-dev libssl-dev libzstd-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 zstd clang-format git python3 jq procps iproute2 pgbackrest time
-  libcurl4-openssl-dev s3cmd
+  libcurl4-openssl-dev libexpat1-dev s3cmd
   chromium fonts-dejavu-core
 )
 # Node runs the S3 test server (s3rver, pinned in tests/s3/package-lock.json). A Node that is

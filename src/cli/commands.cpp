@@ -393,10 +393,23 @@ Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat fo
 }
 
 Status run_wal_fetch(const Settings& s, const WalFetchArgs& args) {
-    return engine::wal_fetch({.repository = LB_TRY(s.repository()),
-                              .name = args.name,
-                              .destination = args.destination,
-                              .prefetch = args.prefetch});
+    const std::string repository = LB_TRY(s.repository());
+    // The prefetcher is this binary again, on the same repository; keys travel in the
+    // environment (use_keys_of).
+    return engine::wal_fetch(
+        {.repository = repository,
+         .name = args.name,
+         .destination = args.destination,
+         .prefetch = args.prefetch,
+         .prefetch_command = {self_binary().string(), "wal-prefetch", "--repo", repository}});
+}
+
+Status run_wal_prefetch(const Settings& s, const WalPrefetchArgs& args) {
+    return engine::wal_prefetch({.repository = LB_TRY(s.repository()),
+                                 .spool = args.spool,
+                                 .after = args.after,
+                                 .segment_size = args.segment_size,
+                                 .count = args.count});
 }
 
 Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {

@@ -3,6 +3,7 @@
 // prints as one line and turns into the documented exit status (docs/cli.md).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -35,6 +36,13 @@ struct WalFetchArgs {
     std::string name;
     std::string destination;
     unsigned prefetch = 8;
+};
+// The hidden `wal-prefetch` command wal-fetch starts in the background.
+struct WalPrefetchArgs {
+    std::string spool;
+    std::string after;
+    std::uint64_t segment_size = 0;
+    unsigned count = 0;
 };
 struct RestoreArgs {
     std::string to;  // ISO 8601 or "latest"
@@ -123,6 +131,7 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
 Result<std::vector<std::string>> archive_repositories(const Settings& s);
 Status run_wal_push(const Settings& s, const WalPushArgs& args);
 Status run_wal_fetch(const Settings& s, const WalFetchArgs& args);
+Status run_wal_prefetch(const Settings& s, const WalPrefetchArgs& args);
 Status run_list(const Settings& s, const ListArgs& args, OutputFormat format);
 // The retention policy in force for the repository at `repository` (flags, environment,
 // [repositories.NAME.retention], [retention], defaults).

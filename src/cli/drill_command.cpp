@@ -48,6 +48,7 @@ void print_record(const engine::DrillRecord& r, const std::string& repository) {
         std::printf("  FAILED %s %s: %s\n", c.kind.c_str(), c.name.c_str(), c.detail.c_str());
     }
     std::printf("  checks       %zu passed, %zu failed\n", r.checks.size() - failed, failed);
+    if (!r.stop_error.empty()) std::printf("  stop         %s\n", r.stop_error.c_str());
     if (!r.kept_directory.empty()) std::printf("  kept         %s\n", r.kept_directory.c_str());
 }
 

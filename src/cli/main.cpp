@@ -129,6 +129,16 @@ int main(int argc, char** argv) {
                       "segments to fetch ahead in the background while PostgreSQL replays "
                       "(0: none)");
 
+    // Started by wal-fetch in the background; not for people (hidden from --help).
+    WalPrefetchArgs prefetch_args;
+    auto* prefetch = app.add_subcommand("wal-prefetch", "");
+    prefetch->group("");
+    add_settings(prefetch, common, {"repo", "key-file"});
+    prefetch->add_option("--spool", prefetch_args.spool)->required();
+    prefetch->add_option("--after", prefetch_args.after)->required();
+    prefetch->add_option("--segment-size", prefetch_args.segment_size)->required();
+    prefetch->add_option("--count", prefetch_args.count)->required();
+
     ListArgs list_args;
     auto* list = app.add_subcommand("list", "list backups and the restorable window (alias: info)");
     list->alias("info");
@@ -344,6 +354,7 @@ int main(int argc, char** argv) {
         if (*backup) return run_backup_command(settings, backup_args, format);
         if (*push) return run_wal_push(settings, push_args);
         if (*fetch) return run_wal_fetch(settings, fetch_args);
+        if (*prefetch) return run_wal_prefetch(settings, prefetch_args);
         if (*list) return run_list(settings, list_args, format);
         if (*expire) return run_expire_command(settings, expire_args, format);
         if (*repair) return run_repair_command(settings, repair_args, format);

@@ -247,6 +247,7 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
                                   plan.bytes_to_read);
         return parallel_for(plan.chunks.size(), jobs,
                             [&](std::size_t i, unsigned worker) -> Status {
+                                LB_CHECK(lock.check());
                                 const FileChunk& chunk = plan.chunks[i];
                                 auto result = reader.read(scan.entries[chunk.entry], chunk.begin,
                                                           chunk.end, worker, failures[worker]);
@@ -260,6 +261,7 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     for (auto& p : written)
         packs.push_back(std::move(p));
 
+    LB_CHECK(lock.check());
     const auto stop = LB_TRY(postgres::stop_backup(conn));
     manifest.stop_time = stop.stop_time;
     manifest.stop_lsn = stop.stop_lsn;
@@ -310,10 +312,15 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     manifest.stats.new_blocks = writer.new_blocks();
     manifest.stats.stored_bytes = writer.stored_bytes();
 
+    LB_CHECK(lock.check());
     if (!packs.empty())
         manifest.indexes.push_back(LB_TRY(repo::write_index(repository.storage(), packs)));
     manifest.stats.duration_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    // The manifest makes the reused blocks referenced: only while no expire could have judged
+    // this lock stale and collected them.
+    LB_CHECK(lock.check());
+    LB_CHECK(lock.confirm());
     manifest.id = LB_TRY(publish_manifest(repository.storage(), manifest));
     for (const auto& f : manifest.page_checksum_failures) {
         outcome.warnings.push_back(

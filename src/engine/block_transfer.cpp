@@ -55,7 +55,8 @@ class PackSink {
 Result<TransferOutcome> transfer_blocks(
     const repo::Repository& from, repo::Repository& to,
     const std::map<std::string, std::vector<BlockToMove>>& by_pack, unsigned jobs,
-    const ProgressFn& progress, const std::string& phase, BlockRekey* rekey) {
+    const ProgressFn& progress, const std::string& phase, BlockRekey* rekey,
+    const KeepGoingFn& keep_going) {
     std::mutex rekey_mutex;
     std::unordered_set<repo::BlockId, repo::BlockIdHash> rekey_written;
     std::vector<const std::string*> pack_ids;
@@ -71,6 +72,7 @@ Result<TransferOutcome> transfer_blocks(
     {
         PeriodicProgress report(progress, phase, blocks, total);
         LB_CHECK(parallel_for(pack_ids.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
+            LB_CHECK(may_go_on(keep_going));
             const std::string& pack_id = *pack_ids[i];
             const std::string key = repo::pack_key(pack_id);
             auto wanted = by_pack.at(pack_id);

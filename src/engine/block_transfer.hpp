@@ -42,6 +42,7 @@ struct BlockRekey {
 Result<TransferOutcome> transfer_blocks(
     const repo::Repository& from, repo::Repository& to,
     const std::map<std::string, std::vector<BlockToMove>>& by_pack, unsigned jobs,
-    const ProgressFn& progress, const std::string& phase, BlockRekey* rekey = nullptr);
+    const ProgressFn& progress, const std::string& phase, BlockRekey* rekey = nullptr,
+    const KeepGoingFn& keep_going = {});
 
 }  // namespace lifeboat::engine

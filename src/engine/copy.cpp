@@ -92,6 +92,11 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
     // travel as stored; otherwise each gets the destination's id and manifests are rewritten.
     const bool same_ids = from.block_hasher()(std::string_view("lifeboat")) ==
                           to.block_hasher()(std::string_view("lifeboat"));
+    // An expire of the source waits for this copy instead of pulling manifests and packs from
+    // under it: taken before the first manifest is read, or a concurrent expire makes a manifest
+    // vanish (or its packs) between listing and reading and the copy reports false corruption.
+    const auto source_lock = LB_TRY(repo::RepositoryLock::shared_for_reading(
+        from.storage(), "copy", std::chrono::seconds(3600), report_waiting(options.progress)));
     std::vector<repo::Manifest> manifests;
     CopyOutcome outcome;
     if (options.backup_id) {
@@ -124,9 +129,6 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
         LB_TRY(repo::load_block_index(to.storage(), repo::OnDamagedIndex::skip));
     auto adopted = LB_TRY(repo::adopt_unindexed_packs(to.storage(), to_index));
     outcome.adopted_packs = adopted.packs.size();
-    // An expire of the source waits for this copy instead of pulling packs from under it.
-    const auto source_lock = LB_TRY(repo::RepositoryLock::shared_for_reading(
-        from.storage(), "copy", std::chrono::seconds(3600), report_waiting(options.progress)));
     // A damaged index object is worked around by reading its packs' footers.
     const repo::BlockIndex from_index =
         LB_TRY(repo::load_block_index(from.storage(), repo::OnDamagedIndex::rebuild_from_packs));
@@ -170,8 +172,14 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
     }
     std::optional<BlockRekey> rekey;
     if (!same_ids) rekey.emplace(BlockRekey{to.block_hasher(), to_index, {}, 0});
-    auto moved = LB_TRY(transfer_blocks(from, to, by_pack, options.jobs, options.progress,
-                                        "copying blocks", rekey ? &*rekey : nullptr));
+    const KeepGoingFn both_locks_held = [&]() -> Status {
+        LB_CHECK(lock.check());
+        return source_lock ? source_lock->check() : Status{};
+    };
+    auto moved =
+        LB_TRY(transfer_blocks(from, to, by_pack, options.jobs, options.progress, "copying blocks",
+                               rekey ? &*rekey : nullptr, both_locks_held));
+    LB_CHECK(both_locks_held());
     if (rekey) outcome.blocks_present += rekey->already_present;
     outcome.blocks_copied = moved.blocks;
     outcome.bytes_copied = moved.bytes;
@@ -219,6 +227,7 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
                 for (auto& b : e.blocks)
                     b = rekey->ids.at(b);
         }
+        LB_CHECK(both_locks_held());
         LB_CHECK(repo::write_manifest(to.storage(), m));
         outcome.copied_backups.push_back(m.id);
     }

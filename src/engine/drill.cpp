@@ -66,7 +66,8 @@ json to_json(const DrillRecord& r) {
                  : json(nullptr)},
             {"databases", databases},
             {"checks", checks},
-            {"kept_directory", r.kept_directory}};
+            {"kept_directory", r.kept_directory},
+            {"stop_error", r.stop_error}};
 }
 
 Result<DrillRecord> from_json(const json& j) {
@@ -104,8 +105,12 @@ Result<DrillRecord> from_json(const json& j) {
             {d.value("name", ""), d.value("passed", false), d.value("summary", "")});
     }
     r.kept_directory = j.value("kept_directory", "");
+    r.stop_error = j.value("stop_error", "");
     return r;
 }
+
+// How long a postmaster sent SIGQUIT may take before it is killed.
+constexpr std::chrono::seconds k_stop_grace{10};
 
 std::string new_drill_id(Timestamp now) {
     std::random_device rd;
@@ -224,12 +229,20 @@ Result<DrillRecord> run_drill(const DrillOptions& options) {
     } else {
         record.error = restored.error().message;
     }
-    // Always stop what the drill started, by its data directory.
+    // Always stop what the drill started, by its data directory, and for certain: removing the
+    // directory under a live postmaster would leave a server running on deleted files.
     if (auto bindir = postgres::find_server_bindir(options.pg_bin)) {
         auto account = postgres::server_account(data_dir, options.run_as_user);
         postgres::LocalServer server(*bindir, data_dir,
                                      account ? *account : std::optional<UserAccount>());
-        (void)server.stop(postgres::LocalServer::StopMode::fast);
+        auto stopped = server.stop_for_certain(postgres::LocalServer::StopMode::fast, k_stop_grace);
+        if (!stopped) {
+            record.stop_error = stopped.error().message + "; its directory was kept";
+            scratch->keep();
+            record.kept_directory = scratch->path().string();
+        } else {
+            record.stop_error = *stopped;
+        }
     }
     if (options.keep) record.kept_directory = scratch->path().string();
 

@@ -67,6 +67,9 @@ struct DrillRecord {
     std::vector<DrillCheck> checks;
     std::vector<DrillDatabase> databases;  // empty in records written before they were kept
     std::string kept_directory;
+    // Set when the scratch server could not be stopped cleanly (pg_ctl stop failed): what was
+    // done instead, or that it still runs and its directory was kept.
+    std::string stop_error;
 };
 
 // Runs the drill and records it. Errors when the drill could not even be recorded (no

@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include "util/error.hpp"
+
 namespace lifeboat::engine {
 
 enum class ProgressUnit { bytes, items };
@@ -23,6 +25,13 @@ struct Progress {
 };
 
 using ProgressFn = std::function<void(const Progress&)>;
+
+// Asked by long operations at each block or stage whether they may go on (for example whether
+// their repository lock is still held and fresh); a failure stops the operation with that error.
+using KeepGoingFn = std::function<Status()>;
+inline Status may_go_on(const KeepGoingFn& keep_going) {
+    return keep_going ? keep_going() : Status{};
+}
 
 // For repository lock waits: reports "waiting for <holder>" as a progress phase.
 inline std::function<void(const std::string&)> report_waiting(const ProgressFn& progress) {

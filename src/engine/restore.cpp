@@ -434,14 +434,16 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
         return std::unexpected(error);
     };
 
-    MaterializeOptions materialize{.manifest = manifest,
-                                   .index = &index,
-                                   .storage = &repository.storage(),
-                                   .hasher = &repository.block_hasher(),
-                                   .target_dir = options.target_dir,
-                                   .tablespace_dirs = tablespace_dirs,
-                                   .jobs = options.jobs ? options.jobs : default_jobs(),
-                                   .progress = options.progress};
+    MaterializeOptions materialize{
+        .manifest = manifest,
+        .index = &index,
+        .storage = &repository.storage(),
+        .hasher = &repository.block_hasher(),
+        .target_dir = options.target_dir,
+        .tablespace_dirs = tablespace_dirs,
+        .jobs = options.jobs ? options.jobs : default_jobs(),
+        .progress = options.progress,
+        .keep_going = [&lock]() -> Status { return lock ? lock->check() : Status{}; }};
     // restore_command runs in the new data directory: give it an absolute path for a local
     // repository, and the location exactly as given (endpoint and all) for a URL.
     const std::string location_for_commands = options.repository.find("://") != std::string::npos

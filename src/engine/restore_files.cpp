@@ -241,7 +241,8 @@ Result<MaterializeStats> materialize_backup(const MaterializeOptions& options) {
     std::vector<std::string> buffers(jobs);
     Status written = [&] {
         PeriodicProgress progress(options.progress, "writing files", bytes_done, stats.bytes);
-        return parallel_for(files.size(), jobs, [&](std::size_t i, unsigned worker) {
+        return parallel_for(files.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
+            LB_CHECK(may_go_on(options.keep_going));
             return writer.write_file(*files[i], readers[worker], buffers[worker], bytes_done);
         });
     }();

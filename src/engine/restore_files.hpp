@@ -31,6 +31,7 @@ struct MaterializeOptions {
     std::map<std::uint32_t, fs::path> tablespace_dirs;  // every tablespace oid -> new location
     unsigned jobs = 1;
     ProgressFn progress;
+    KeepGoingFn keep_going;  // asked before each file
 };
 
 struct MaterializeStats {

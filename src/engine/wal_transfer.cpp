@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include "repository/cluster_identity.hpp"
 #include "repository/repository.hpp"
 #include "sources/postgres/wal.hpp"
+#include "util/process.hpp"
 
 namespace lifeboat::engine {
 
@@ -107,30 +107,16 @@ void prefetch_segments(const repo::Repository& repo, const fs::path& spool,
     }
 }
 
-// Starts the prefetcher as a grandchild that outlives this call, holding the spool's lock.
-void start_prefetcher(const repo::Repository& repo, const fs::path& spool,
-                      const postgres::WalSegment& current, std::uint64_t segment_size,
-                      unsigned count) {
-    const pid_t child = ::fork();
-    if (child < 0) return;
-    if (child > 0) {
-        ::waitpid(child, nullptr, 0);
-        return;
-    }
-    // Child: detach, so PostgreSQL's restore_command returns at once.
-    ::setsid();
-    if (::fork() != 0) ::_exit(0);
-    const int devnull = ::open("/dev/null", O_RDWR);
-    if (devnull >= 0) {
-        ::dup2(devnull, STDIN_FILENO);
-        ::dup2(devnull, STDOUT_FILENO);
-        ::dup2(devnull, STDERR_FILENO);
-    }
-    const int lock = ::open((spool / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lock >= 0 && ::flock(lock, LOCK_EX | LOCK_NB) == 0) {
-        prefetch_segments(repo, spool, current, segment_size, count);
-    }
-    ::_exit(0);
+// Starts the prefetch process, detached, so PostgreSQL's restore_command returns at once. A new
+// process rather than a fork: a fork of this process (which may have threads, from libcurl's
+// resolver for one) could inherit a lock held by a thread that does not exist in the child.
+void start_prefetcher(const WalFetchOptions& options, const fs::path& spool,
+                      std::uint64_t segment_size) {
+    std::vector<std::string> argv = options.prefetch_command;
+    argv.insert(argv.end(),
+                {"--spool", spool.string(), "--after", options.name, "--segment-size",
+                 std::to_string(segment_size), "--count", std::to_string(options.prefetch)});
+    (void)spawn_detached(argv);  // no prefetch is slower, not wrong
 }
 
 }  // namespace
@@ -160,11 +146,29 @@ Status wal_fetch(const WalFetchOptions& options) {
         segment_size = content->size();
     }
     if (!repo) return {};
-    if (!is_segment || options.prefetch == 0) return {};
+    if (!is_segment || options.prefetch == 0 || options.prefetch_command.empty()) return {};
     const auto current = postgres::parse_wal_file_name(options.name, segment_size);
     if (!current || !postgres::is_valid_wal_segment_size(segment_size)) return {};
     if (!ensure_directory(spool)) return {};
-    start_prefetcher(*repo, spool, *current, segment_size, options.prefetch);
+    start_prefetcher(options, spool, segment_size);
+    return {};
+}
+
+Status wal_prefetch(const WalPrefetchOptions& options) {
+    if (!postgres::is_valid_wal_segment_size(options.segment_size))
+        return fail(ErrorCode::usage, "wal-prefetch: bad segment size {}", options.segment_size);
+    const auto current = postgres::parse_wal_file_name(options.after, options.segment_size);
+    if (!current) return fail(ErrorCode::usage, "wal-prefetch: {} is not a segment", options.after);
+    const int lock = ::open((options.spool / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0) return {};
+    // One prefetcher at a time; the lock goes with the process.
+    if (::flock(lock, LOCK_EX | LOCK_NB) == 0) {
+        auto repo = repo::Repository::open(options.repository);
+        if (repo) {
+            prefetch_segments(*repo, options.spool, *current, options.segment_size, options.count);
+        }
+    }
+    ::close(lock);
     return {};
 }
 

@@ -2,7 +2,9 @@
 // archive_command ('lifeboat wal-push %p') and restore_command ('lifeboat wal-fetch %f %p').
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "repository/wal_archive.hpp"
 #include "util/fs.hpp"
@@ -19,6 +21,9 @@ struct WalFetchOptions {
     std::string name;       // %f
     fs::path destination;   // %p
     unsigned prefetch = 8;  // segments to fetch ahead in the background (0: none)
+    // The command that runs wal_prefetch in a new process (the CLI's hidden `wal-prefetch`);
+    // wal_fetch appends --spool, --after, --segment-size and --count. Empty: no prefetch.
+    std::vector<std::string> prefetch_command;
 };
 
 // Restores archived file `name` to `destination` atomically. ErrorCode::not_found when the
@@ -30,5 +35,16 @@ struct WalFetchOptions {
 // while PostgreSQL replays. Spooled files are complete and checked (written to a temporary name,
 // then renamed); the spool is removed when a segment is not found (recovery is ending).
 Status wal_fetch(const WalFetchOptions& options);
+
+// The prefetch process: unless another one holds the spool's lock, fetches the `count` segments
+// after `after` into `spool` (stopping at the first one missing). Failures only end it early.
+struct WalPrefetchOptions {
+    std::string repository;
+    fs::path spool;
+    std::string after;  // the segment just handed to PostgreSQL
+    std::uint64_t segment_size = 0;
+    unsigned count = 0;
+};
+Status wal_prefetch(const WalPrefetchOptions& options);
 
 }  // namespace lifeboat::engine

@@ -23,7 +23,6 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* k_exclusive_key = "locks/exclusive";
-constexpr auto k_refresh_every = std::chrono::minutes(5);
 constexpr std::int64_t k_unrefreshed_stale_micros = 3600LL * 1000000;  // an hour
 
 std::string this_host() {
@@ -105,34 +104,72 @@ Result<std::vector<LockHolder>> live_shared_locks(Storage& storage) {
 
 }  // namespace
 
-// The held lock: its body is rewritten every k_refresh_every by a thread of its own.
+// The held lock: its body is rewritten every refresh_every by a thread of its own. The mutex
+// guards only what the refresher reports; storage calls (and their retries, which can take
+// minutes) run without it, so check() never waits behind a stuck refresh.
 struct RepositoryLock::State {
     Storage* storage;
     std::string key;
-    json body;
-    std::mutex mutex;
+    json body;  // touched by the refresher thread only, once started
+    const std::string token_value;
+    const LockTiming timing;
+    const Clock& clock;
+    mutable std::mutex mutex;
     std::condition_variable wake;
     bool stopping = false;
+    Timestamp last_refreshed;         // the last time the stored lock was known to be ours
+    std::string last_failure;         // why the latest refresh failed; empty after a success
+    std::optional<std::string> lost;  // set once a refresh found the lock taken away
     std::thread refresher;
 
-    State(Storage& s, std::string k, json b)
+    State(Storage& s, std::string k, json b, const LockTiming& t)
         : storage(&s),
           key(std::move(k)),
           body(std::move(b)),
-          token_value(body.at("token").get<std::string>()) {}
+          token_value(body.at("token").get<std::string>()),
+          timing(t),
+          clock(t.clock ? *t.clock : system_clock()),
+          last_refreshed(clock.now()) {}
     ~State() { stop(); }
 
-    const std::string token_value;  // read by any thread; `body` only under `mutex`
     const std::string& token() const { return token_value; }
+
+    // One refresh: only while the stored lock is still ours (a lock taken away must not be
+    // re-created). Runs without the mutex.
+    Status refresh_once(Timestamp now) {
+        body["refreshed"] = format_iso8601(now);
+        auto current = read_lock(*storage, key);
+        if (!current && current.error().code != ErrorCode::not_found)
+            return std::unexpected(current.error());
+        if (!current || current->token != token()) {
+            return fail(ErrorCode::conflict,
+                        "the repository lock {} was taken away (removed or replaced by another "
+                        "process); stopping before changing anything more",
+                        key);
+        }
+        return storage->write(key, body.dump(), Overwrite::allow);
+    }
+
     void start() {
         refresher = std::thread([this] {
             std::unique_lock lock(mutex);
-            while (!wake.wait_for(lock, k_refresh_every, [this] { return stopping; })) {
-                body["refreshed"] = format_iso8601(system_clock().now());
-                // Only while it is still ours: a lock taken away must not be re-created.
-                auto current = read_lock(*storage, key);
-                if (current && current->token == token())
-                    (void)storage->write(key, body.dump(), Overwrite::allow);
+            auto interval = timing.refresh_every;
+            while (!wake.wait_for(lock, interval, [this] { return stopping; })) {
+                lock.unlock();
+                const Timestamp now = clock.now();
+                const Status refreshed = refresh_once(now);
+                lock.lock();
+                if (refreshed) {
+                    last_refreshed = now;
+                    last_failure.clear();
+                    interval = timing.refresh_every;
+                } else if (refreshed.error().code == ErrorCode::conflict) {
+                    lost = refreshed.error().message;
+                    return;
+                } else {
+                    last_failure = refreshed.error().message;
+                    interval = timing.retry_every;
+                }
             }
         });
     }
@@ -143,6 +180,19 @@ struct RepositoryLock::State {
         }
         wake.notify_all();
         if (refresher.joinable()) refresher.join();
+    }
+    Status check() const {
+        std::lock_guard lock(mutex);
+        if (lost) return fail(ErrorCode::conflict, "{}", *lost);
+        const std::int64_t unrefreshed = clock.now().micros - last_refreshed.micros;
+        const std::int64_t limit =
+            std::chrono::duration_cast<std::chrono::microseconds>(timing.give_up_after).count();
+        if (unrefreshed <= limit) return {};
+        return fail(ErrorCode::unavailable,
+                    "the repository lock {} could not be refreshed for {} s{}; stopping before "
+                    "another host could judge it stale",
+                    key, unrefreshed / 1000000,
+                    last_failure.empty() ? std::string() : " (" + last_failure + ")");
     }
 };
 
@@ -205,7 +255,8 @@ RepositoryLock::RepositoryLock(std::unique_ptr<State> state) : m_state(std::move
 
 Result<RepositoryLock> RepositoryLock::exclusive(Storage& storage, const std::string& purpose,
                                                  std::chrono::seconds wait,
-                                                 const LockWaitFn& on_wait) {
+                                                 const LockWaitFn& on_wait,
+                                                 const LockTiming& timing) {
     const json body = LB_TRY(new_body("exclusive", purpose));
     for (int attempt = 0;; ++attempt) {
         auto written = publish(storage, k_exclusive_key, body);
@@ -220,7 +271,7 @@ Result<RepositoryLock> RepositoryLock::exclusive(Storage& storage, const std::st
                         holder->describe(), storage.location(), k_exclusive_key);
         }
     }
-    RepositoryLock lock(std::make_unique<State>(storage, k_exclusive_key, body));
+    RepositoryLock lock(std::make_unique<State>(storage, k_exclusive_key, body, timing));
     const auto deadline = std::chrono::steady_clock::now() + wait;
     for (;;) {
         const auto shared = LB_TRY(live_shared_locks(storage));
@@ -236,14 +287,14 @@ Result<RepositoryLock> RepositoryLock::exclusive(Storage& storage, const std::st
 }
 
 Result<RepositoryLock> RepositoryLock::shared(Storage& storage, const std::string& purpose,
-                                              std::chrono::seconds wait,
-                                              const LockWaitFn& on_wait) {
+                                              std::chrono::seconds wait, const LockWaitFn& on_wait,
+                                              const LockTiming& timing) {
     const auto deadline = std::chrono::steady_clock::now() + wait;
     for (;;) {
         const json body = LB_TRY(new_body("shared", purpose));
         const std::string key = "locks/shared-" + to_hex(LB_TRY(random_bytes(8)));
         LB_CHECK(publish(storage, key, body));
-        RepositoryLock lock(std::make_unique<State>(storage, key, body));
+        RepositoryLock lock(std::make_unique<State>(storage, key, body, timing));
         auto holder = live_lock(storage, k_exclusive_key);
         if (!holder) return std::unexpected(holder.error());
         if (!*holder) return lock;
@@ -257,10 +308,12 @@ Result<RepositoryLock> RepositoryLock::shared(Storage& storage, const std::strin
     }
 }
 
-Result<std::optional<RepositoryLock>> RepositoryLock::shared_for_reading(
-    Storage& storage, const std::string& purpose, std::chrono::seconds wait,
-    const LockWaitFn& on_wait) {
-    auto lock = shared(storage, purpose, wait, on_wait);
+Result<std::optional<RepositoryLock>> RepositoryLock::shared_for_reading(Storage& storage,
+                                                                         const std::string& purpose,
+                                                                         std::chrono::seconds wait,
+                                                                         const LockWaitFn& on_wait,
+                                                                         const LockTiming& timing) {
+    auto lock = shared(storage, purpose, wait, on_wait, timing);
     if (lock) return std::optional<RepositoryLock>(std::move(*lock));
     const ErrorCode code = lock.error().code;
     if (code == ErrorCode::unavailable || code == ErrorCode::conflict ||
@@ -295,6 +348,11 @@ Status RepositoryLock::confirm() const {
                 "the repository lock {} was taken away (removed or replaced by another process); "
                 "stopping before changing anything more",
                 m_state->key);
+}
+
+Status RepositoryLock::check() const {
+    if (!m_state) return fail(ErrorCode::internal, "the repository lock was released");
+    return m_state->check();
 }
 
 Status RepositoryLock::release() {

@@ -17,6 +17,8 @@
 // this host, in this boot and PID namespace, by a process that no longer runs; or, when that cannot
 // be judged (another host, container or boot), when it has not been refreshed for an hour. Stale
 // locks are removed by whoever finds them (after re-reading them: only the very lock judged).
+// A holder whose refreshes keep failing gives up after 30 minutes (check() fails), well before
+// another host could judge its lock stale; long operations call check() at each block or stage.
 #pragma once
 
 #include <chrono>
@@ -47,26 +49,41 @@ struct LockHolder {
 // Called while waiting, with what is being waited for; may be empty.
 using LockWaitFn = std::function<void(const std::string& waiting_for)>;
 
+// How a held lock keeps itself fresh. The defaults are the protocol's; tests shorten them and pass
+// their own clock. `give_up_after` must stay well below the staleness threshold (an hour).
+struct LockTiming {
+    std::chrono::milliseconds refresh_every = std::chrono::minutes(5);
+    std::chrono::milliseconds retry_every = std::chrono::seconds(30);  // after a failed refresh
+    std::chrono::milliseconds give_up_after = std::chrono::minutes(30);
+    const Clock* clock = nullptr;  // system_clock() when null
+};
+
 class RepositoryLock {
   public:
     static Result<RepositoryLock> exclusive(Storage& storage, const std::string& purpose,
                                             std::chrono::seconds wait,
-                                            const LockWaitFn& on_wait = {});
+                                            const LockWaitFn& on_wait = {},
+                                            const LockTiming& timing = LockTiming{});
     static Result<RepositoryLock> shared(Storage& storage, const std::string& purpose,
-                                         std::chrono::seconds wait, const LockWaitFn& on_wait = {});
+                                         std::chrono::seconds wait, const LockWaitFn& on_wait = {},
+                                         const LockTiming& timing = LockTiming{});
     // For readers (restore, drill, verify): a shared lock, or none when the repository cannot be
     // written (a read-only mount or bucket policy); even then a live exclusive lock is refused.
-    static Result<std::optional<RepositoryLock>> shared_for_reading(Storage& storage,
-                                                                    const std::string& purpose,
-                                                                    std::chrono::seconds wait,
-                                                                    const LockWaitFn& on_wait = {});
+    static Result<std::optional<RepositoryLock>> shared_for_reading(
+        Storage& storage, const std::string& purpose, std::chrono::seconds wait,
+        const LockWaitFn& on_wait = {}, const LockTiming& timing = LockTiming{});
     RepositoryLock(RepositoryLock&&) noexcept;
     RepositoryLock& operator=(RepositoryLock&&) = delete;
     ~RepositoryLock();  // releases (best effort)
 
     // Checks that the stored lock is still this one (ErrorCode::conflict if it was taken away):
-    // expire calls it before each destructive step.
+    // expire calls it before each destructive step, backup before publishing its manifest.
     Status confirm() const;
+    // Whether the holder may go on, from what the refresher learnt (no storage call, never waits
+    // for one): ErrorCode::unavailable once no refresh has succeeded for `give_up_after` (even
+    // while one is still stuck in retries), ErrorCode::conflict once a refresh found the lock taken
+    // away. Long operations call it at each block or stage and stop on failure.
+    Status check() const;
     Status release();
     const std::string& key() const;
 

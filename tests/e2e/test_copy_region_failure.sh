@@ -34,8 +34,15 @@ BACKUP_ID=$(jq -r .id "$OUT")
 expect_exit 0 lb list --config "$CONF" --repo west --json
 expect_eq "$(jq -r '.backups[0].id' "$OUT")" "$BACKUP_ID" "backup copied to west after the backup"
 
-for i in $(seq 101 140); do q "INSERT INTO ticks (id) VALUES ($i)"; sleep 0.05; done
-TARGET=$(q "SELECT to_char((SELECT at FROM ticks WHERE id = 120) AT TIME ZONE 'UTC' + interval '25 milliseconds', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+for i in $(seq 101 120); do q "INSERT INTO ticks (id) VALUES ($i)"; done
+# The target: a server time read after row 120's commit returned (so later than its commit
+# timestamp); the next commit comes at least a second after it, by the server's clock. No commit
+# lies near the target, however loaded the machine.
+TARGET=$(q "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+until [ "$(q "SELECT clock_timestamp() >= '$TARGET'::timestamptz + interval '1 second'")" = t ]; do
+    sleep 0.1
+done
+for i in $(seq 121 140); do q "INSERT INTO ticks (id) VALUES ($i)"; done
 switch_wal_and_wait
 
 # Resumable and idempotent: everything is already there.

@@ -3,8 +3,11 @@
 
 #include <unistd.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <thread>
 
 #include "repository/lock.hpp"
@@ -53,6 +56,94 @@ std::string minutes_ago(int minutes) {
 
 constexpr long k_dead_pid = 0x3fffffff;  // above pid_max: never a running process
 
+// A clock the test moves by hand.
+class ManualClock final : public Clock {
+  public:
+    Timestamp now() const override { return Timestamp{m_micros.load()}; }
+    void advance(std::chrono::minutes by) {
+        m_micros += std::chrono::duration_cast<std::chrono::microseconds>(by).count();
+    }
+
+  private:
+    std::atomic<std::int64_t> m_micros{system_clock().now().micros};
+};
+
+// Storage whose writes of lock objects can be made to fail or to hang, and which reports each
+// write attempt, so tests wait for events rather than for time.
+class TroubledStorage final : public Storage {
+  public:
+    enum class Writes { succeed, fail, hang };
+    explicit TroubledStorage(Storage& inner) : m_inner(inner) {}
+
+    void set_writes(Writes mode) {
+        {
+            std::lock_guard lock(m_mutex);
+            m_mode = mode;
+        }
+        m_changed.notify_all();
+    }
+    // Waits (up to a minute) until `count` more write attempts have been made than `since`.
+    std::uint64_t wait_for_writes(std::uint64_t since, std::uint64_t count) {
+        std::unique_lock lock(m_mutex);
+        m_changed.wait_for(lock, std::chrono::minutes(1),
+                           [&] { return m_attempts >= since + count; });
+        return m_attempts;
+    }
+    std::uint64_t attempts() {
+        std::lock_guard lock(m_mutex);
+        return m_attempts;
+    }
+
+    std::string location() const override { return m_inner.location(); }
+    Result<std::string> read(const std::string& key) const override { return m_inner.read(key); }
+    Result<std::string> read_range(const std::string& key, std::uint64_t offset,
+                                   std::size_t length) const override {
+        return m_inner.read_range(key, offset, length);
+    }
+    Result<ObjectInfo> stat(const std::string& key) const override { return m_inner.stat(key); }
+    Result<std::vector<ObjectInfo>> list(const std::string& prefix) const override {
+        return m_inner.list(prefix);
+    }
+    Status write(const std::string& key, std::string_view data, Overwrite overwrite) override {
+        std::unique_lock lock(m_mutex);
+        ++m_attempts;
+        m_changed.notify_all();
+        m_changed.wait(lock, [&] { return m_mode != Writes::hang; });
+        if (m_mode == Writes::fail)
+            return fail(ErrorCode::unavailable, "injected: storage unreachable");
+        lock.unlock();
+        return m_inner.write(key, data, overwrite);
+    }
+    Result<std::unique_ptr<Upload>> start_upload(const std::string& key,
+                                                 Overwrite overwrite) override {
+        return m_inner.start_upload(key, overwrite);
+    }
+    Status remove_if_exists(const std::string& key) override {
+        return m_inner.remove_if_exists(key);
+    }
+
+  private:
+    Storage& m_inner;
+    std::mutex m_mutex;
+    std::condition_variable m_changed;
+    Writes m_mode = Writes::succeed;
+    std::uint64_t m_attempts = 0;
+};
+
+// Another host judges a lock by its "refreshed" time alone.
+void holder_is_live_elsewhere(LockHolder holder, Timestamp now) {
+    holder.host = "another-host";
+    EXPECT_FALSE(lock_is_stale(holder, now)) << holder.describe();
+}
+
+// Refreshes as fast as the test can observe them; gives up after the protocol's 30 minutes.
+LockTiming fast_refresh(const Clock& clock) {
+    return LockTiming{.refresh_every = std::chrono::milliseconds(5),
+                      .retry_every = std::chrono::milliseconds(5),
+                      .give_up_after = std::chrono::minutes(30),
+                      .clock = &clock};
+}
+
 }  // namespace
 
 class LockTest : public ScratchTest {};
@@ -95,14 +186,19 @@ TEST_F(LockTest, ExclusiveWaitsForSharedHoldersThenTimesOut) {
 TEST_F(LockTest, ExclusiveGetsTheRepositoryOnceTheSharedHolderFinishes) {
     auto shared = RepositoryLock::shared(storage(), "backup", std::chrono::seconds(0));
     ASSERT_TRUE(shared);
+    // The holder finishes once the exclusive taker has seen it and started waiting: no race
+    // against a fixed delay, however loaded the machine.
+    std::promise<void> waiting;
     std::thread finisher([&] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(600));
+        waiting.get_future().wait();
         (void)shared->release();
     });
     std::vector<std::string> waited_for;
-    auto exclusive =
-        RepositoryLock::exclusive(storage(), "expire", std::chrono::seconds(10),
-                                  [&](const std::string& h) { waited_for.push_back(h); });
+    auto exclusive = RepositoryLock::exclusive(storage(), "expire", std::chrono::seconds(60),
+                                               [&](const std::string& h) {
+                                                   waited_for.push_back(h);
+                                                   if (waited_for.size() == 1) waiting.set_value();
+                                               });
     finisher.join();
     ASSERT_TRUE(exclusive) << exclusive.error().message;
     ASSERT_FALSE(waited_for.empty());
@@ -141,4 +237,72 @@ TEST_F(LockTest, ConfirmNoticesALockTakenAway) {
     EXPECT_TRUE(fails_with(lock->confirm(), ErrorCode::conflict, "taken away"));
     ASSERT_TRUE(lock->release());  // leaves the other holder's lock alone
     EXPECT_EQ(read_locks(storage()).value().size(), 1u);
+}
+
+TEST_F(LockTest, TheDefaultHolderGivesUpWellBeforeItsLockCouldBeJudgedStale) {
+    const LockTiming defaults;
+    EXPECT_LE(defaults.give_up_after, std::chrono::minutes(30));
+    EXPECT_LT(defaults.refresh_every * 4, defaults.give_up_after);
+}
+
+TEST_F(LockTest, AHolderWhoseRefreshesFailStopsBeforeItsLockCouldBeJudgedStale) {
+    ManualClock clock;
+    TroubledStorage troubled(storage());
+    auto lock = RepositoryLock::shared(troubled, "backup", std::chrono::seconds(0), {},
+                                       fast_refresh(clock));
+    ASSERT_TRUE(lock) << lock.error().message;
+    troubled.wait_for_writes(troubled.attempts(), 2);  // refreshes are happening
+    EXPECT_TRUE(lock->check());
+
+    troubled.set_writes(TroubledStorage::Writes::fail);
+    troubled.wait_for_writes(troubled.attempts(), 2);
+    clock.advance(std::chrono::minutes(20));
+    EXPECT_TRUE(lock->check()) << "twenty minutes without a refresh is still safe";
+    clock.advance(std::chrono::minutes(11));
+    EXPECT_TRUE(fails_with(lock->check(), ErrorCode::unavailable, "could not be refreshed"));
+    EXPECT_TRUE(fails_with(lock->check(), ErrorCode::unavailable, "storage unreachable"));
+    // At that moment another host would still see a live lock (stale only after an hour).
+    const auto held = read_locks(storage()).value();
+    ASSERT_EQ(held.size(), 1u);
+    holder_is_live_elsewhere(held.front(), clock.now());
+
+    // Refreshes that succeed again let the holder go on.
+    troubled.set_writes(TroubledStorage::Writes::succeed);
+    troubled.wait_for_writes(troubled.attempts(), 2);
+    EXPECT_TRUE(lock->check());
+}
+
+TEST_F(LockTest, CheckDoesNotWaitForARefreshStuckInStorage) {
+    ManualClock clock;
+    TroubledStorage troubled(storage());
+    auto lock = RepositoryLock::shared(troubled, "restore", std::chrono::seconds(0), {},
+                                       fast_refresh(clock));
+    ASSERT_TRUE(lock) << lock.error().message;
+    troubled.set_writes(TroubledStorage::Writes::hang);
+    troubled.wait_for_writes(troubled.attempts(), 1);  // the refresher is inside a write now
+    EXPECT_TRUE(lock->check());                        // returns although the write hangs
+    clock.advance(std::chrono::minutes(31));
+    EXPECT_TRUE(fails_with(lock->check(), ErrorCode::unavailable, "could not be refreshed"));
+    troubled.set_writes(TroubledStorage::Writes::succeed);
+}
+
+TEST_F(LockTest, ARefreshThatFindsTheLockTakenAwayStopsTheHolder) {
+    ManualClock clock;
+    TroubledStorage troubled(storage());
+    auto lock =
+        RepositoryLock::shared(troubled, "copy", std::chrono::seconds(0), {}, fast_refresh(clock));
+    ASSERT_TRUE(lock) << lock.error().message;
+    // Hold the refresher inside a write, replace the lock behind its back, then let that write
+    // fail: its next refresh reads the other holder's lock.
+    troubled.set_writes(TroubledStorage::Writes::hang);
+    troubled.wait_for_writes(troubled.attempts(), 1);
+    ASSERT_TRUE(storage().remove_if_exists(lock->key()));
+    plant_lock(storage(), lock->key(), "shared", 1, "elsewhere", minutes_ago(0));
+    troubled.set_writes(TroubledStorage::Writes::fail);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (lock->check() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_TRUE(fails_with(lock->check(), ErrorCode::conflict, "taken away"));
+    // The refresher never re-created or overwrote the other holder's lock.
+    EXPECT_EQ(read_locks(storage()).value().front().host, "elsewhere");
 }

@@ -163,10 +163,36 @@ TEST(S3Retry, GivesUpAfterMaxAttemptsWithTheLastError) {
     auto read = storage->read("k");
     ASSERT_FALSE(read);
     EXPECT_EQ(storage->attempts(), 5u);
-    EXPECT_EQ(read.error().code, ErrorCode::repository);
+    EXPECT_EQ(read.error().code, ErrorCode::unavailable);  // exit 13, as docs/cli.md says
     EXPECT_NE(read.error().message.find("SlowDown: please reduce your request rate"),
               std::string::npos)
         << read.error().message;
+}
+
+TEST(S3Retry, AnEndpointThatRefusesConnectionsIsUnavailable) {
+    // A loopback port nothing listens on: bind one, note it, close it.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    ::close(fd);
+    s3::Settings settings;
+    settings.endpoint = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+    settings.bucket = "bucket";
+    settings.credentials = {"AK", "SK", ""};
+    settings.retry.max_attempts = 3;
+    settings.retry.base_delay = std::chrono::milliseconds(1);
+    auto storage = S3Storage::create(std::move(settings));
+    ASSERT_TRUE(storage) << storage.error().message;
+    auto read = (*storage)->read("k");
+    ASSERT_FALSE(read);
+    EXPECT_EQ((*storage)->attempts(), 3u);
+    EXPECT_EQ(read.error().code, ErrorCode::unavailable) << read.error().message;
+    EXPECT_EQ(exit_status(read.error().code), 13);
 }
 
 TEST(S3Retry, PermanentErrorsFailAtOnceNamingBucketKeyAndCode) {

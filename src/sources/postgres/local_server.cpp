@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <sstream>
+#include <thread>
 
 namespace lifeboat::postgres {
 
@@ -114,6 +115,78 @@ Status LocalServer::stop(StopMode mode) {
                     result.output);
     }
     return {};
+}
+
+namespace {
+
+// Whether `pid` names a process that has not exited (a zombie has).
+bool process_alive(pid_t pid) {
+    if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+    auto stat = read_file(fmt::format("/proc/{}/stat", pid));
+    if (!stat) return true;  // no /proc: trust kill()
+    const auto close = stat->rfind(')');
+    return close == std::string::npos || close + 2 >= stat->size() || (*stat)[close + 2] != 'Z';
+}
+
+// The processes whose parent is `pid` (the postmaster's backends and auxiliary processes).
+std::vector<pid_t> children_of(pid_t pid) {
+    std::vector<pid_t> out;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+        auto stat = read_file(entry.path() / "stat");
+        if (!stat) continue;
+        const auto close = stat->rfind(')');
+        if (close == std::string::npos) continue;
+        // After ") ": the state, then the parent's pid.
+        std::istringstream fields(stat->substr(close + 1));
+        std::string state;
+        long parent = 0;
+        fields >> state >> parent;
+        if (parent == pid) out.push_back(static_cast<pid_t>(std::stol(name)));
+    }
+    return out;
+}
+
+bool wait_gone(pid_t pid, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (process_alive(pid)) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return true;
+}
+
+}  // namespace
+
+Result<std::string> LocalServer::stop_for_certain(StopMode mode, std::chrono::seconds grace) {
+    const auto recorded = status();
+    const pid_t pid = recorded && *recorded ? static_cast<pid_t>((*recorded)->pid) : 0;
+    const Status stopped = stop(mode);
+    if (stopped) return std::string();
+    std::string problem = stopped.error().message;
+    if (pid <= 0) {
+        return fail(ErrorCode::database, "{}; and no postmaster pid to stop it by", problem);
+    }
+    // SIGQUIT is PostgreSQL's immediate shutdown: the postmaster takes its children down.
+    ::kill(pid, SIGQUIT);
+    if (wait_gone(pid, grace)) {
+        return fmt::format("{}; the postmaster (pid {}) was stopped with SIGQUIT", problem, pid);
+    }
+    const std::vector<pid_t> children = children_of(pid);
+    for (const pid_t child : children)
+        ::kill(child, SIGKILL);
+    ::kill(pid, SIGKILL);
+    bool gone = wait_gone(pid, std::chrono::seconds(30));
+    for (const pid_t child : children)
+        gone = wait_gone(child, std::chrono::seconds(30)) && gone;
+    if (!gone) {
+        return fail(ErrorCode::database, "{}; the postmaster (pid {}) survived SIGQUIT and SIGKILL",
+                    problem, pid);
+    }
+    return fmt::format("{}; the postmaster (pid {}) ignored SIGQUIT for {} s and was killed",
+                       problem, pid, grace.count());
 }
 
 std::string conninfo_for(const PostmasterStatus& status, const std::string& user,

@@ -3,6 +3,7 @@
 // runs as `run_as` (the data directory's owner, or the `postgres` account).
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +52,12 @@ class LocalServer {
 
     enum class StopMode { fast, immediate };
     Status stop(StopMode mode);
+    // Stops the server whatever it takes, before its data directory may be removed: pg_ctl stop,
+    // and when that fails while the postmaster still runs, the postmaster by the pid in
+    // postmaster.pid (SIGQUIT, then after `grace` SIGKILL to it and its children), waiting until
+    // they are gone. Returns what went wrong on the way (empty when pg_ctl stopped it); fails
+    // (ErrorCode::database) only when the postmaster still runs at the end.
+    Result<std::string> stop_for_certain(StopMode mode, std::chrono::seconds grace);
 
     Result<ProcessResult> run_program(const std::string& program,
                                       const std::vector<std::string>& args) const;

@@ -20,9 +20,22 @@ Timestamp to_timestamp(const struct stat& st) {
     return Timestamp{static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000 +
                      st.st_mtim.tv_nsec / 1000};
 }
+// A repository file that cannot be read or written is a repository failure (exit 5,
+// docs/cli.md), not a failure of the local file system outside it (exit 11), which is what the
+// file layer reports.
+Error as_repository_error(Error error) {
+    if (error.code == ErrorCode::io) error.code = ErrorCode::repository;
+    return error;
+}
+Status as_repository_status(Status status) {
+    if (status) return status;
+    return std::unexpected(as_repository_error(std::move(status).error()));
+}
+
 // "Permission denied" alone leaves the operator guessing whose account to change: name the
 // owner of what is in the way and the account lifeboat runs as.
 Error explained(Error error, const fs::path& path, AccessNeeded needed) {
+    error = as_repository_error(std::move(error));
     const std::string problem = permission_problem(path, needed);
     if (problem.empty()) return error;
     error.message += "; " + problem;
@@ -47,12 +60,14 @@ class PosixUpload final : public Upload {
     ~PosixUpload() override {
         if (!m_committed) ::unlink(m_file.path().c_str());
     }
-    Status append(std::string_view data) override { return m_file.append(data); }
+    Status append(std::string_view data) override {
+        return as_repository_status(m_file.append(data));
+    }
     std::uint64_t size() const override { return m_file.appended(); }
     Status commit() override {
-        LB_CHECK(m_file.sync());
+        LB_CHECK(as_repository_status(m_file.sync()));
         const fs::path temporary = m_file.path();
-        LB_CHECK(m_file.close());
+        LB_CHECK(as_repository_status(m_file.close()));
         LB_CHECK(m_storage.publish(temporary, m_key, m_overwrite));
         m_committed = true;
         return {};
@@ -184,7 +199,7 @@ Status PosixStorage::publish(const fs::path& temporary, const std::string& key,
                 target, AccessNeeded::write));
         }
     }
-    return fsync_directory(target.parent_path());
+    return as_repository_status(fsync_directory(target.parent_path()));
 }
 
 Status PosixStorage::write(const std::string& key, std::string_view data, Overwrite overwrite) {

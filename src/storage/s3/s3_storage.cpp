@@ -193,9 +193,14 @@ Result<HttpResponse> S3Storage::send(const Request& request) const {
         auto response = s3::perform(http, m_transport);
         const bool last = attempt >= m_settings.retry.max_attempts;
         if (!response) {
+            // Still failing after every retry (or refused outright: nothing listens there) is
+            // "unavailable, try again" (exit 13); a permanent fault (bad URL, certificate) is not.
             if (last || response.error().transience == s3::Transience::permanent) {
-                return fail(ErrorCode::repository, "{}: {} (attempt {} of {})", m_location,
-                            response.error().message, attempt, m_settings.retry.max_attempts);
+                const ErrorCode code = response.error().transience == s3::Transience::permanent
+                                           ? ErrorCode::repository
+                                           : ErrorCode::unavailable;
+                return fail(code, "{}: {} (attempt {} of {})", m_location, response.error().message,
+                            attempt, m_settings.retry.max_attempts);
             }
         } else if (last || !transient_status(*response)) {
             return std::move(*response);
@@ -212,6 +217,8 @@ Error S3Storage::failure(const HttpResponse& response, std::string_view operatio
         code = ErrorCode::not_found;
     } else if (response.status == 412) {
         code = ErrorCode::conflict;
+    } else if (transient_status(response)) {
+        code = ErrorCode::unavailable;  // still throttled or failing after every retry
     }
     std::string detail = fmt::format("HTTP {}", response.status);
     if (body && !body->code.empty()) detail += " " + body->code;

@@ -1,37 +1,101 @@
 #include "storage/s3/s3_xml.hpp"
 
+#include <expat.h>
+
 #include <charconv>
+#include <limits>
+#include <memory>
 
 namespace lifeboat::s3 {
 
 namespace {
 
-void append_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-        out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-        out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else if (cp < 0x10000) {
-        out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else {
-        out.push_back(static_cast<char>(0xf0 | (cp >> 18)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    }
+constexpr std::size_t k_max_depth = 64;
+
+std::string_view local_name(std::string_view name) {
+    const auto colon = name.find(':');
+    return colon == std::string_view::npos ? name : name.substr(colon + 1);
 }
 
-Result<std::string> required_text(std::string_view xml, std::string_view name,
-                                  std::string_view what) {
-    auto text = LB_TRY(xml_first_text(xml, name));
-    if (!text) return fail(ErrorCode::corrupt, "S3 {}: no <{}> element", what, name);
-    return std::move(*text);
+// Builds the element tree from expat's callbacks.
+struct TreeBuilder {
+    XML_Parser parser = nullptr;
+    std::optional<XmlElement> root;
+    std::vector<XmlElement*> open;  // the path from the root to the current element
+    std::string refusal;            // why the builder stopped the parser, if it did
+
+    void stop(std::string why) {
+        if (refusal.empty()) refusal = std::move(why);
+        XML_StopParser(parser, XML_FALSE);
+    }
+
+    static void on_start(void* self_ptr, const XML_Char* name, const XML_Char** /*attributes*/) {
+        auto& self = *static_cast<TreeBuilder*>(self_ptr);
+        if (self.open.size() >= k_max_depth) {
+            self.stop("elements nested too deeply");
+            return;
+        }
+        XmlElement element{std::string(local_name(name)), {}, {}};
+        if (self.open.empty()) {
+            self.root = std::move(element);
+            self.open.push_back(&*self.root);
+        } else {
+            auto& siblings = self.open.back()->children;
+            siblings.push_back(std::move(element));
+            self.open.push_back(&siblings.back());
+        }
+    }
+    static void on_end(void* self_ptr, const XML_Char* /*name*/) {
+        auto& self = *static_cast<TreeBuilder*>(self_ptr);
+        if (!self.open.empty()) self.open.pop_back();
+    }
+    static void on_text(void* self_ptr, const XML_Char* text, int length) {
+        auto& self = *static_cast<TreeBuilder*>(self_ptr);
+        if (!self.open.empty())
+            self.open.back()->text.append(text, static_cast<std::size_t>(length));
+    }
+    static void on_doctype(void* self_ptr, const XML_Char*, const XML_Char*, const XML_Char*, int) {
+        static_cast<TreeBuilder*>(self_ptr)->stop("a document type declaration");
+    }
+};
+
+struct ParserDeleter {
+    void operator()(XML_ParserStruct* parser) const { XML_ParserFree(parser); }
+};
+
+Result<std::uint64_t> parse_size(const std::string& text, const std::string& key) {
+    std::uint64_t size = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), size);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
+        return fail(ErrorCode::corrupt, "S3 list: bad <Size> '{}' for {}", text, key);
+    }
+    return size;
 }
 
 }  // namespace
+
+const XmlElement* XmlElement::child(std::string_view child_name) const {
+    for (const auto& c : children) {
+        if (c.name == child_name) return &c;
+    }
+    return nullptr;
+}
+
+std::vector<const XmlElement*> XmlElement::children_named(std::string_view child_name) const {
+    std::vector<const XmlElement*> out;
+    for (const auto& c : children) {
+        if (c.name == child_name) out.push_back(&c);
+    }
+    return out;
+}
+
+const XmlElement* XmlElement::find(std::string_view element_name) const {
+    if (name == element_name) return this;
+    for (const auto& c : children) {
+        if (const XmlElement* found = c.find(element_name)) return found;
+    }
+    return nullptr;
+}
 
 std::string xml_escape(std::string_view text) {
     std::string out;
@@ -59,124 +123,81 @@ std::string xml_escape(std::string_view text) {
     return out;
 }
 
-Result<std::string> xml_unescape(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] != '&') {
-            out.push_back(text[i]);
-            continue;
-        }
-        const auto end = text.find(';', i);
-        if (end == std::string_view::npos) {
-            return fail(ErrorCode::corrupt, "S3 XML: unterminated entity in '{}'", text);
-        }
-        const std::string_view entity = text.substr(i + 1, end - i - 1);
-        if (entity == "amp")
-            out.push_back('&');
-        else if (entity == "lt")
-            out.push_back('<');
-        else if (entity == "gt")
-            out.push_back('>');
-        else if (entity == "quot")
-            out.push_back('"');
-        else if (entity == "apos")
-            out.push_back('\'');
-        else if (entity.size() > 1 && entity[0] == '#') {
-            const bool hex = entity[1] == 'x' || entity[1] == 'X';
-            const std::string_view digits = entity.substr(hex ? 2 : 1);
-            std::uint32_t cp = 0;
-            const auto [ptr, ec] =
-                std::from_chars(digits.data(), digits.data() + digits.size(), cp, hex ? 16 : 10);
-            if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size() ||
-                cp > 0x10ffff) {
-                return fail(ErrorCode::corrupt, "S3 XML: bad character reference '&{};'", entity);
-            }
-            append_utf8(out, cp);
-        } else {
-            return fail(ErrorCode::corrupt, "S3 XML: unknown entity '&{};'", entity);
-        }
-        i = end;
+Result<XmlElement> parse_xml(std::string_view xml) {
+    if (xml.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+        return fail(ErrorCode::corrupt, "S3 XML: document too large");
+    std::unique_ptr<XML_ParserStruct, ParserDeleter> parser(XML_ParserCreate("UTF-8"));
+    if (!parser) return fail(ErrorCode::internal, "cannot create an XML parser");
+    TreeBuilder builder;
+    builder.parser = parser.get();
+    XML_SetUserData(parser.get(), &builder);
+    XML_SetElementHandler(parser.get(), &TreeBuilder::on_start, &TreeBuilder::on_end);
+    XML_SetCharacterDataHandler(parser.get(), &TreeBuilder::on_text);
+    XML_SetStartDoctypeDeclHandler(parser.get(), &TreeBuilder::on_doctype);
+    // The whole body at once, marked final: a document cut short is an error, not a prefix.
+    const XML_Status status =
+        XML_Parse(parser.get(), xml.data(), static_cast<int>(xml.size()), XML_TRUE);
+    if (!builder.refusal.empty())
+        return fail(ErrorCode::corrupt, "S3 XML: refused {}", builder.refusal);
+    if (status != XML_STATUS_OK || !builder.root) {
+        return fail(ErrorCode::corrupt, "S3 XML: {} at line {}, column {}",
+                    XML_ErrorString(XML_GetErrorCode(parser.get())),
+                    XML_GetCurrentLineNumber(parser.get()),
+                    XML_GetCurrentColumnNumber(parser.get()));
     }
-    return out;
-}
-
-std::vector<std::string_view> xml_elements(std::string_view xml, std::string_view name) {
-    std::vector<std::string_view> out;
-    const std::string open = "<" + std::string(name);
-    const std::string close = "</" + std::string(name) + ">";
-    std::size_t at = 0;
-    while ((at = xml.find(open, at)) != std::string_view::npos) {
-        const std::size_t after_name = at + open.size();
-        if (after_name >= xml.size()) break;
-        const char next = xml[after_name];
-        if (next != '>' && next != ' ' && next != '/' && next != '\t' && next != '\n' &&
-            next != '\r') {
-            at = after_name;  // a longer name that starts the same ("<KeyCount" for "<Key")
-            continue;
-        }
-        const std::size_t tag_end = xml.find('>', after_name);
-        if (tag_end == std::string_view::npos) break;
-        if (xml[tag_end - 1] == '/') {
-            out.emplace_back();
-            at = tag_end + 1;
-            continue;
-        }
-        const std::size_t content = tag_end + 1;
-        const std::size_t end = xml.find(close, content);
-        if (end == std::string_view::npos) break;
-        out.push_back(xml.substr(content, end - content));
-        at = end + close.size();
-    }
-    return out;
+    return std::move(*builder.root);
 }
 
 Result<std::optional<std::string>> xml_first_text(std::string_view xml, std::string_view name) {
-    const auto found = xml_elements(xml, name);
-    if (found.empty()) return std::optional<std::string>();
-    return std::optional<std::string>(LB_TRY(xml_unescape(found.front())));
+    const XmlElement root = LB_TRY(parse_xml(xml));
+    const XmlElement* found = root.find(name);
+    if (!found) return std::optional<std::string>();
+    return std::optional<std::string>(found->text);
 }
 
 Result<ListPage> parse_list_objects(std::string_view xml) {
-    if (xml.find("<ListBucketResult") == std::string_view::npos) {
-        return fail(ErrorCode::corrupt, "S3 list: not a ListBucketResult document");
+    auto parsed = parse_xml(xml);
+    if (!parsed) return std::unexpected(parsed.error().context("S3 list"));
+    const XmlElement& root = *parsed;
+    if (root.name != "ListBucketResult") {
+        return fail(ErrorCode::corrupt, "S3 list: not a ListBucketResult document (<{}>)",
+                    root.name);
     }
     ListPage page;
-    for (const std::string_view contents : xml_elements(xml, "Contents")) {
+    for (const XmlElement* contents : root.children_named("Contents")) {
+        const XmlElement* key = contents->child("Key");
+        if (!key) return fail(ErrorCode::corrupt, "S3 list: an object without <Key>");
+        const XmlElement* size = contents->child("Size");
+        if (!size) return fail(ErrorCode::corrupt, "S3 list: no <Size> for {}", key->text);
         ListedObject object;
-        object.key = LB_TRY(required_text(contents, "Key", "list"));
-        const std::string size = LB_TRY(required_text(contents, "Size", "list"));
-        const auto [ptr, ec] = std::from_chars(size.data(), size.data() + size.size(), object.size);
-        if (size.empty() || ec != std::errc() || ptr != size.data() + size.size()) {
-            return fail(ErrorCode::corrupt, "S3 list: bad <Size> '{}' for {}", size, object.key);
-        }
-        if (auto modified = LB_TRY(xml_first_text(contents, "LastModified"))) {
-            auto parsed = parse_iso8601(*modified);
-            if (parsed) object.modified = *parsed;
+        object.key = key->text;
+        object.size = LB_TRY(parse_size(size->text, object.key));
+        if (const XmlElement* modified = contents->child("LastModified")) {
+            auto when = parse_iso8601(modified->text);
+            if (when) object.modified = *when;
         }
         page.objects.push_back(std::move(object));
     }
-    // <IsTruncated> of the result, not of an object (objects have none).
-    auto truncated = LB_TRY(xml_first_text(xml, "IsTruncated"));
-    page.truncated = truncated && *truncated == "true";
+    const XmlElement* truncated = root.child("IsTruncated");
+    page.truncated = truncated && truncated->text == "true";
     if (page.truncated) {
-        auto token = LB_TRY(xml_first_text(xml, "NextContinuationToken"));
-        if (!token || token->empty()) {
+        const XmlElement* token = root.child("NextContinuationToken");
+        if (!token || token->text.empty()) {
             return fail(ErrorCode::corrupt, "S3 list: truncated page without a continuation token");
         }
-        page.next_continuation_token = std::move(*token);
+        page.next_continuation_token = token->text;
     }
     return page;
 }
 
 std::optional<ErrorBody> parse_error(std::string_view xml) {
-    const auto errors = xml_elements(xml, "Error");
-    if (errors.empty()) return std::nullopt;
+    auto parsed = parse_xml(xml);
+    if (!parsed) return std::nullopt;
+    const XmlElement* error = parsed->find("Error");
+    if (!error) return std::nullopt;
     ErrorBody body;
-    auto code = xml_first_text(errors.front(), "Code");
-    if (code && *code) body.code = **code;
-    auto message = xml_first_text(errors.front(), "Message");
-    if (message && *message) body.message = **message;
+    if (const XmlElement* code = error->child("Code")) body.code = code->text;
+    if (const XmlElement* message = error->child("Message")) body.message = message->text;
     return body;
 }
 

@@ -1,7 +1,8 @@
-// The few S3 XML documents Lifeboat reads and writes, handled with a deliberately small parser:
-// S3 responses are flat, machine-written XML, so finding <Name>text</Name> pairs is enough. Text
-// is XML-unescaped (the five named entities and numeric character references); CDATA, comments
-// and namespaces prefixes are not supported (S3 does not send them in these documents).
+// The few S3 XML documents Lifeboat reads and writes. Responses are parsed by a real XML parser
+// (expat) into a small element tree: entities, character references, CDATA sections, comments
+// and namespace prefixes are handled as XML defines them, and a malformed or truncated document is
+// refused as a whole (never read as a shorter one). Document type declarations are refused, so
+// no entity other than XML's own five is ever expanded.
 #pragma once
 
 #include <cstdint>
@@ -17,13 +18,29 @@
 namespace lifeboat::s3 {
 
 std::string xml_escape(std::string_view text);
-// Refuses (ErrorCode::corrupt) an unknown entity or a malformed character reference.
-Result<std::string> xml_unescape(std::string_view text);
 
-// The raw (still escaped) content of every <name>...</name> element, in document order; an empty
-// element (<name/>) gives "". Elements of the same name must not nest.
-std::vector<std::string_view> xml_elements(std::string_view xml, std::string_view name);
-// The unescaped text of the first <name> element, or nullopt when there is none.
+// An element of a parsed document: its local name (any namespace prefix dropped), the character
+// data directly inside it (entities and CDATA resolved; around child elements, their whitespace
+// too), and its child elements in document order.
+struct XmlElement {
+    std::string name;
+    std::string text;
+    std::vector<XmlElement> children;
+
+    // The first direct child named `name`, or null.
+    const XmlElement* child(std::string_view child_name) const;
+    // Every direct child named `name`.
+    std::vector<const XmlElement*> children_named(std::string_view child_name) const;
+    // The first element named `name` in document order, this one included, or null.
+    const XmlElement* find(std::string_view element_name) const;
+};
+
+// The root element of `xml`. Refused with ErrorCode::corrupt: malformed or truncated XML, a
+// document type declaration, nesting deeper than 64 elements.
+Result<XmlElement> parse_xml(std::string_view xml);
+
+// The text of the first <name> element of the document, or nullopt when there is none; refused
+// (ErrorCode::corrupt) when the document itself is malformed.
 Result<std::optional<std::string>> xml_first_text(std::string_view xml, std::string_view name);
 
 struct ListedObject {
@@ -38,6 +55,8 @@ struct ListPage {
     bool truncated = false;
     std::string next_continuation_token;  // set when truncated
 };
+// Refused (ErrorCode::corrupt): anything but a complete, well-formed ListBucketResult document
+// whose objects all have a key and a numeric size.
 Result<ListPage> parse_list_objects(std::string_view xml);
 
 // The <Error><Code>..</Code><Message>..</Message></Error> body S3 sends with a failure (and, for
