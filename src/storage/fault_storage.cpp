@@ -24,7 +24,8 @@ class FaultUpload final : public ForwardingUpload {
 
 Status FaultStorage::maybe_fail(const char* operation, const std::string& key) const {
     const std::uint64_t call = ++m_calls;
-    const bool fails = call <= m_plan.first || (m_plan.every != 0 && call % m_plan.every == 0);
+    const bool fails = call <= m_plan.first || call == m_plan.nth ||
+                       (m_plan.every != 0 && call % m_plan.every == 0);
     if (!fails) return {};
     ++m_injected;
     return fail(m_plan.code, "injected fault: {} {} (call {})", operation, key, call);

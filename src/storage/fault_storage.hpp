@@ -16,6 +16,7 @@ struct FaultPlan {
     ErrorCode code = ErrorCode::unavailable;  // what the injected failures look like
     unsigned every = 0;                       // fail every Nth call (0: never)
     unsigned first = 0;                       // additionally fail the first N calls
+    std::uint64_t nth = 0;                    // additionally fail exactly call N (1-based)
 };
 
 class FaultStorage final : public ForwardingStorage {
@@ -34,6 +35,8 @@ class FaultStorage final : public ForwardingStorage {
     Status remove_if_exists(const std::string& key) override;
 
     std::uint64_t injected() const { return m_injected; }
+    // Calls counted so far (failed or not): after a clean run, the N to try with FaultPlan::nth.
+    std::uint64_t calls() const { return m_calls; }
     // Decides whether the current call fails; also used by this wrapper's uploads.
     Status maybe_fail(const char* operation, const std::string& key) const;
 

@@ -83,6 +83,35 @@ TEST_F(PermanentFaults, TransientFaultsBeyondTheAttemptsSurfaceAsUnavailable) {
     EXPECT_EQ(result.error().code, ErrorCode::unavailable);
 }
 
+TEST_F(PermanentFaults, FailingExactlyTheNthCallOfARunReachesEveryCall) {
+    // What in-process fault tests do: count the calls of a clean run, then fail each in turn.
+    auto run = [](Storage& storage) -> Status {
+        LB_CHECK(storage.write("a", "1", Overwrite::never));
+        auto upload = LB_TRY(storage.start_upload("b", Overwrite::never));
+        LB_CHECK(upload->append("2"));
+        LB_CHECK(upload->commit());
+        LB_CHECK(storage.read("a"));
+        return storage.remove_if_exists("a");
+    };
+    std::uint64_t total = 0;
+    {
+        FaultStorage clean(std::make_unique<PosixStorage>(root() / "clean"), FaultPlan{});
+        ASSERT_TRUE(run(clean));
+        total = clean.calls();
+        EXPECT_EQ(clean.injected(), 0u);
+    }
+    ASSERT_EQ(total, 6u);
+    for (std::uint64_t n = 1; n <= total; ++n) {
+        FaultStorage faulty(std::make_unique<PosixStorage>(root() / std::to_string(n)),
+                            FaultPlan{.code = ErrorCode::io, .nth = n});
+        auto status = run(faulty);
+        ASSERT_FALSE(status) << "call " << n;
+        EXPECT_EQ(status.error().code, ErrorCode::io);
+        EXPECT_EQ(faulty.injected(), 1u);
+        EXPECT_EQ(faulty.calls(), n) << "the run stops at the failed call";
+    }
+}
+
 TEST_F(PermanentFaults, WrappersPassFeaturesAndLocalFilesThrough) {
     auto posix = std::make_unique<PosixStorage>(root());
     const PosixStorage* inner = posix.get();
