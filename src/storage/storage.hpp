@@ -19,7 +19,8 @@
 // backend's type: features() says how strong a backend's guarantees are and where its objects
 // live, and local_files() offers what only a directory of local files has (a permission scan,
 // the cleaning of temporaries). Callers branch on these, not on dynamic_cast. Conformance checks
-// that each declared feature holds (tests/conformance/storage_conformance.cpp, "Features").
+// that each declared feature holds (tests/conformance/storage_conformance.cpp, "Declared
+// features").
 #pragma once
 
 #include <cstdint>
