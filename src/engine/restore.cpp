@@ -446,9 +446,8 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
         .keep_going = [&lock]() -> Status { return lock ? lock->check() : Status{}; }};
     // restore_command runs in the new data directory: give it an absolute path for a local
     // repository, and the location exactly as given (endpoint and all) for a URL.
-    const std::string location_for_commands = options.repository.find("://") != std::string::npos
-                                                  ? options.repository
-                                                  : repository.location();
+    const std::string location_for_commands =
+        repository.storage().features().local_path ? repository.location() : options.repository;
     std::future<Result<StartPreparation>> preparation;
     if (options.start == StartServer::yes) {
         preparation = std::async(std::launch::async,

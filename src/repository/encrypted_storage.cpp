@@ -114,10 +114,10 @@ class EncryptedUpload final : public Upload {
 };
 
 EncryptedStorage::EncryptedStorage(std::unique_ptr<Storage> inner, std::string key)
-    : m_inner(std::move(inner)), m_key(std::move(key)) {}
+    : ForwardingStorage(std::move(inner)), m_key(std::move(key)) {}
 
 Result<std::string> EncryptedStorage::read(const std::string& key) const {
-    const std::string stored = LB_TRY(m_inner->read(key));
+    const std::string stored = LB_TRY(inner().read(key));
     LB_CHECK(check_header(stored, key));
     const Layout l = LB_TRY(layout_of(stored.size(), key));
     const std::string_view prefix = std::string_view(stored).substr(8, 8);
@@ -151,20 +151,20 @@ Result<std::string> EncryptedStorage::read_range(const std::string& key, std::ui
 
 Result<std::string> EncryptedStorage::read_range_once(const std::string& key, std::uint64_t offset,
                                                       std::size_t length) const {
-    const ObjectInfo info = LB_TRY(m_inner->stat(key));
+    const ObjectInfo info = LB_TRY(inner().stat(key));
     const Layout l = LB_TRY(layout_of(info.size, key));
     if (offset + length > l.plaintext) {
         return fail(ErrorCode::corrupt, "{}: object ends before byte {}", key, offset + length);
     }
     if (length == 0) return std::string();
-    const std::string header = LB_TRY(m_inner->read_range(key, 0, k_header_size));
+    const std::string header = LB_TRY(inner().read_range(key, 0, k_header_size));
     LB_CHECK(check_header(header, key));
     const std::uint64_t first = offset / k_chunk_size;
     const std::uint64_t last = (offset + length - 1) / k_chunk_size;
     const std::uint64_t begin = k_header_size + first * k_sealed_chunk;
     const std::uint64_t end =
         std::min<std::uint64_t>(k_header_size + (last + 1) * k_sealed_chunk, info.size);
-    const std::string stored = LB_TRY(m_inner->read_range(key, begin, end - begin));
+    const std::string stored = LB_TRY(inner().read_range(key, begin, end - begin));
     std::string plain;
     for (std::uint64_t i = first; i <= last; ++i) {
         const std::size_t at = (i - first) * k_sealed_chunk;
@@ -180,13 +180,13 @@ Result<std::string> EncryptedStorage::read_range_once(const std::string& key, st
 }
 
 Result<ObjectInfo> EncryptedStorage::stat(const std::string& key) const {
-    ObjectInfo info = LB_TRY(m_inner->stat(key));
+    ObjectInfo info = LB_TRY(inner().stat(key));
     info.size = LB_TRY(layout_of(info.size, key)).plaintext;
     return info;
 }
 
 Result<std::vector<ObjectInfo>> EncryptedStorage::list(const std::string& prefix) const {
-    auto objects = LB_TRY(m_inner->list(prefix));
+    auto objects = LB_TRY(inner().list(prefix));
     for (auto& o : objects)
         o.size = encrypted_plaintext_size(o.size);
     return objects;
@@ -200,15 +200,11 @@ Status EncryptedStorage::write(const std::string& key, std::string_view data, Ov
 
 Result<std::unique_ptr<Upload>> EncryptedStorage::start_upload(const std::string& key,
                                                                Overwrite overwrite) {
-    auto inner = LB_TRY(m_inner->start_upload(key, overwrite));
+    auto sealed = LB_TRY(inner().start_upload(key, overwrite));
     auto upload =
-        std::make_unique<EncryptedUpload>(*this, key, LB_TRY(random_bytes(8)), std::move(inner));
+        std::make_unique<EncryptedUpload>(*this, key, LB_TRY(random_bytes(8)), std::move(sealed));
     LB_CHECK(upload->start());
     return std::unique_ptr<Upload>(std::move(upload));
-}
-
-Status EncryptedStorage::remove_if_exists(const std::string& key) {
-    return m_inner->remove_if_exists(key);
 }
 
 }  // namespace lifeboat::repo

@@ -10,20 +10,20 @@
 // follows from the object size. Binding the key and the chunk position into the AAD makes
 // swapping, reordering or truncating chunks (or whole objects) fail authentication. Ranged reads
 // decrypt only the chunks they touch. The repository's `config` object (which says how to derive
-// the key) is the one object passed through unencrypted.
+// the key) is the one object passed through unencrypted. Removal, features and the local-files
+// side pass through unchanged (ForwardingStorage).
 #pragma once
 
 #include <memory>
 
-#include "storage/storage.hpp"
+#include "storage/forwarding_storage.hpp"
 
 namespace lifeboat::repo {
 
-class EncryptedStorage final : public Storage {
+class EncryptedStorage final : public ForwardingStorage {
   public:
     EncryptedStorage(std::unique_ptr<Storage> inner, std::string key);
 
-    std::string location() const override { return m_inner->location(); }
     Result<std::string> read(const std::string& key) const override;
     Result<std::string> read_range(const std::string& key, std::uint64_t offset,
                                    std::size_t length) const override;
@@ -32,16 +32,11 @@ class EncryptedStorage final : public Storage {
     Status write(const std::string& key, std::string_view data, Overwrite overwrite) override;
     Result<std::unique_ptr<Upload>> start_upload(const std::string& key,
                                                  Overwrite overwrite) override;
-    Status remove_if_exists(const std::string& key) override;
-
-    Storage& inner() { return *m_inner; }
-    const Storage& inner() const { return *m_inner; }
 
   private:
     friend class EncryptedUpload;
     Result<std::string> read_range_once(const std::string& key, std::uint64_t offset,
                                         std::size_t length) const;
-    std::unique_ptr<Storage> m_inner;
     std::string m_key;
 };
 

@@ -12,8 +12,7 @@
 
 #include "repository/encrypted_storage.hpp"
 #include "repository/object.hpp"
-#include "storage/posix/posix_storage.hpp"
-#include "storage/s3/s3_storage.hpp"
+#include "storage/open_storage.hpp"
 #include "util/fs.hpp"
 #include "util/hex.hpp"
 #include "util/test_hook.hpp"
@@ -34,30 +33,12 @@ std::string random_hex(std::size_t bytes) {
 }
 }  // namespace
 
-Result<std::unique_ptr<Storage>> open_storage(const std::string& location) {
-    if (location.empty()) {
-        return fail(ErrorCode::usage, "no repository given (use --repo PATH or LIFEBOAT_REPO)");
-    }
-    if (s3::is_s3_location(location)) {
-        auto settings = LB_TRY(s3::parse_location(location, s3::process_environment()));
-        auto storage = LB_TRY(S3Storage::create(std::move(settings)));
-        return std::unique_ptr<Storage>(std::move(storage));
-    }
-    if (location.find("://") != std::string::npos) {
-        return fail(ErrorCode::usage,
-                    "repository '{}': only local paths and s3:// locations are supported",
-                    location);
-    }
-    std::error_code ec;
-    fs::path path = fs::absolute(location, ec);
-    return std::unique_ptr<Storage>(new PosixStorage(path.lexically_normal()));
-}
-
 Result<Repository> Repository::with_keys(std::unique_ptr<Storage> storage, RepositoryConfig config,
                                          const WorkingKeys* keys) {
-    if (!keys) return Repository(std::move(storage), std::move(config), BlockHasher());
+    Storage& stored = *storage;
+    if (!keys) return Repository(std::move(storage), stored, std::move(config), BlockHasher());
     auto encrypted = std::make_unique<EncryptedStorage>(std::move(storage), keys->object_key);
-    return Repository(std::move(encrypted), std::move(config),
+    return Repository(std::move(encrypted), stored, std::move(config),
                       BlockHasher::keyed(keys->block_id_key));
 }
 
@@ -151,21 +132,27 @@ class CreatedDirectories {
 }  // namespace
 
 Result<Repository> Repository::open(const std::string& location, const KeySource& keys) {
-    auto storage = LB_TRY(open_storage(location));
+    return open(LB_TRY(open_storage(location)), keys);
+}
+
+Result<Repository> Repository::open(std::unique_ptr<Storage> storage, const KeySource& keys) {
+    // A local directory can say more than "no config object" about what is there instead; an
+    // object store without one is simply a repository that does not exist.
+    const std::optional<fs::path> local = storage->features().local_path;
     std::error_code ec;
-    if (fs::exists(storage->location(), ec) && !fs::is_directory(storage->location(), ec)) {
+    if (local && fs::exists(*local, ec) && !fs::is_directory(*local, ec)) {
         return fail(ErrorCode::not_a_repository, "{} is a file, not a Lifeboat repository",
                     storage->location());
     }
     auto bytes = storage->read(std::string(k_config_key));
     if (!bytes) {
         if (bytes.error().code == ErrorCode::not_found) {
-            if (!fs::exists(storage->location(), ec)) {
+            if (!local || !fs::exists(*local, ec)) {
                 return fail(ErrorCode::not_a_repository,
                             "repository {} does not exist (create it with `lifeboat repo-init`)",
                             storage->location());
             }
-            switch (LB_TRY(local_init_state(storage->location()))) {
+            switch (LB_TRY(local_init_state(*local))) {
                 case InitState::empty:
                     return fail(ErrorCode::not_a_repository,
                                 "{} is an empty directory, not yet a Lifeboat repository (create "
@@ -229,27 +216,31 @@ Result<Repository> Repository::open(const std::string& location, const KeySource
 
 Result<Repository> Repository::init(const std::string& location, RepositoryConfig config,
                                     Encryption encryption, const KeySource& keys) {
-    auto storage = LB_TRY(open_storage(location));
-    const fs::path root = storage->location();
+    return init(LB_TRY(open_storage(location)), std::move(config), encryption, keys);
+}
+
+Result<Repository> Repository::init(std::unique_ptr<Storage> storage, RepositoryConfig config,
+                                    Encryption encryption, const KeySource& keys) {
+    const std::string location = storage->location();
     if (encryption == Encryption::none && !keys.empty()) {
         return fail(ErrorCode::usage,
                     "repository {}: {} given but not --encrypt; add --encrypt to create an "
                     "encrypted repository (or drop the key to create a plaintext one)",
-                    root.string(),
+                    location,
                     keys.key_file ? fmt::format("a key file ({}) was", keys.key_file->string())
                                   : std::string("LIFEBOAT_PASSPHRASE was"));
     }
     // A local repository is a directory with sub-directories; an object store has no folders,
     // and "empty" means no object under the prefix.
-    const bool local = dynamic_cast<PosixStorage*>(storage.get()) != nullptr;
+    const std::optional<fs::path> local = storage->features().local_path;
     InitState state = InitState::empty;
     if (local) {
-        state = LB_TRY(local_init_state(root));
+        state = LB_TRY(local_init_state(*local));
     } else if (!LB_TRY(storage->list("")).empty()) {
         state = storage->stat(std::string(k_config_key)) ? InitState::repository : InitState::other;
     }
     if (state == InitState::repository) {
-        return fail(ErrorCode::conflict, "{} is already a Lifeboat repository", root.string());
+        return fail(ErrorCode::conflict, "{} is already a Lifeboat repository", location);
     }
     if (state == InitState::other) {
         return fail(ErrorCode::conflict,
@@ -257,7 +248,7 @@ Result<Repository> Repository::init(const std::string& location, RepositoryConfi
                     "other commands refuse it as \"not a Lifeboat repository\"; create the "
                     "repository in a new or empty directory (if a failed repo-init left it, "
                     "remove it and run repo-init again)",
-                    root.string());
+                    location);
     }
     if (config.block_size == 0 || config.block_size % 8192 != 0) {
         return fail(ErrorCode::usage, "block size {} is not a multiple of 8192", config.block_size);
@@ -271,21 +262,21 @@ Result<Repository> Repository::init(const std::string& location, RepositoryConfi
     config.repository_id = random_hex(16);
     std::optional<WorkingKeys> working;
     if (encryption == Encryption::aes_256_gcm) {
-        auto [stored, unlocked] = LB_TRY(create_keys(config.repository_id, root.string(), keys));
+        auto [stored, unlocked] = LB_TRY(create_keys(config.repository_id, location, keys));
         config.encryption = stored;
         working = unlocked;
     }
     if (local) {
-        LB_CHECK(ensure_directory(root, 0750));
+        LB_CHECK(ensure_directory(*local, 0750));
         // An empty directory the operator made keeps what it had, minus anything beyond 0750.
         struct stat st {};
-        if (::stat(root.c_str(), &st) == 0 && (st.st_mode & 07777 & ~0750u) != 0 &&
-            ::chmod(root.c_str(), st.st_mode & 0750) != 0) {
-            return fail(ErrorCode::repository, "cannot set the mode of {}: {}", root.string(),
+        if (::stat(local->c_str(), &st) == 0 && (st.st_mode & 07777 & ~0750u) != 0 &&
+            ::chmod(local->c_str(), st.st_mode & 0750) != 0) {
+            return fail(ErrorCode::repository, "cannot set the mode of {}: {}", local->string(),
                         errno_text(errno));
         }
         for (const char* dir : {"data", "index", "backups", "wal", "locks", "tmp"}) {
-            LB_CHECK(ensure_directory(root / dir, 0750));
+            LB_CHECK(ensure_directory(*local / dir, 0750));
         }
     }
     json j = {{"format", k_format_version},
@@ -299,9 +290,9 @@ Result<Repository> Repository::init(const std::string& location, RepositoryConfi
         LB_TRY(encode_object(ObjectKind::config, j.dump(2) + "\n", PayloadCompression::none));
     CreatedDirectories created;
     if (local) {
-        LB_CHECK(created.make_with_parents(root));
+        LB_CHECK(created.make_with_parents(*local));
         for (const char* dir : k_layout)
-            LB_CHECK(created.make(root / dir));
+            LB_CHECK(created.make(*local / dir));
     }
     LB_CHECK(test_stage_reached("repo-init"));
     // The config object is what makes the location a repository, so it is published last.
@@ -316,26 +307,20 @@ Result<Repository> Repository::init(const std::string& location, RepositoryConfi
 }
 
 Result<std::vector<std::string>> Repository::loose_permissions() const {
-    const Storage* base = m_storage.get();
-    if (auto* encrypted = dynamic_cast<const EncryptedStorage*>(base)) base = &encrypted->inner();
-    if (auto* posix = dynamic_cast<const PosixStorage*>(base)) return posix->loose_permissions();
+    const Storage& storage = *m_storage;
+    if (const LocalFiles* local = storage.local_files()) return local->loose_permissions();
     return std::vector<std::string>{};
 }
 
 Status Repository::clean_stale_temporaries() {
-    Storage* base = m_storage.get();
-    if (auto* encrypted = dynamic_cast<EncryptedStorage*>(base)) base = &encrypted->inner();
-    if (auto* posix = dynamic_cast<PosixStorage*>(base)) {
-        return posix->clean_stale_temporaries();
-    }
+    if (LocalFiles* local = m_storage->local_files()) return local->clean_stale_temporaries();
     return {};
 }
 
 Result<std::string> Repository::move_aside(const std::string& key) {
     // Below the encryption layer: a damaged encrypted object cannot be decrypted, and its bytes
     // are bound to its name, so they are moved as stored.
-    Storage* base = m_storage.get();
-    if (auto* encrypted = dynamic_cast<EncryptedStorage*>(base)) base = &encrypted->inner();
+    Storage* base = m_stored;
     const std::string bytes = LB_TRY(base->read(key));
     std::string destination = "damaged/" + key;
     for (int n = 2;; ++n) {

@@ -1,6 +1,9 @@
 // Repository: an opened, checked repository (its config object read and understood) over one
 // Storage. Every command except repo-init goes through Repository::open, which refuses anything
-// that is not a Lifeboat repository with ErrorCode::not_a_repository.
+// that is not a Lifeboat repository with ErrorCode::not_a_repository. The repository knows
+// storage only through the Storage interface and its declared features (a local directory gets
+// its sub-directories and mode checks because features().local_path says it is one); which
+// backend a location names is decided by open_storage (storage/open_storage.hpp).
 #pragma once
 
 #include <memory>
@@ -25,15 +28,20 @@ struct RepositoryConfig {
 
 enum class Encryption { none, aes_256_gcm };
 
-// A storage backend for a repository location: a local path for now ("s3://…" later).
-Result<std::unique_ptr<Storage>> open_storage(const std::string& location);
-
 class Repository {
   public:
-    // `keys` is consulted only when the repository is encrypted.
+    // Opens the repository in `storage` (any backend or wrapper, e.g. a fault-injecting one in
+    // tests). `keys` is consulted only when the repository is encrypted.
+    static Result<Repository> open(std::unique_ptr<Storage> storage,
+                                   const KeySource& keys = KeySource::from_environment());
+    // The same for a location string (open_storage, then open).
     static Result<Repository> open(const std::string& location,
                                    const KeySource& keys = KeySource::from_environment());
-    // Creates a repository at `location`: the directory must be missing or empty.
+    // Creates a repository in `storage`: a local directory must be missing or empty, an object
+    // store must hold nothing under the prefix.
+    static Result<Repository> init(std::unique_ptr<Storage> storage, RepositoryConfig config,
+                                   Encryption encryption = Encryption::none,
+                                   const KeySource& keys = KeySource::from_environment());
     static Result<Repository> init(const std::string& location, RepositoryConfig config,
                                    Encryption encryption = Encryption::none,
                                    const KeySource& keys = KeySource::from_environment());
@@ -48,7 +56,7 @@ class Repository {
     bool encrypted() const { return m_config.encryption.has_value(); }
 
     // A local repository's files and directories whose modes are looser than 0640 / 0750
-    // (PosixStorage::loose_permissions); nothing for an object store.
+    // (LocalFiles::loose_permissions); nothing for a storage without local files.
     Result<std::vector<std::string>> loose_permissions() const;
 
     // Removes temporary objects left by dead writers (call before writing).
@@ -61,12 +69,19 @@ class Repository {
     Result<std::string> move_aside(const std::string& key);
 
   private:
-    Repository(std::unique_ptr<Storage> storage, RepositoryConfig config, BlockHasher hasher)
-        : m_storage(std::move(storage)), m_config(std::move(config)), m_hasher(std::move(hasher)) {}
+    Repository(std::unique_ptr<Storage> storage, Storage& stored, RepositoryConfig config,
+               BlockHasher hasher)
+        : m_storage(std::move(storage)),
+          m_stored(&stored),
+          m_config(std::move(config)),
+          m_hasher(std::move(hasher)) {}
     // Wraps the storage for an encrypted repository and picks the block hasher.
     static Result<Repository> with_keys(std::unique_ptr<Storage> storage, RepositoryConfig config,
                                         const WorkingKeys* keys);
     std::unique_ptr<Storage> m_storage;
+    // The storage below the encryption layer (m_storage itself when not encrypted), owned by
+    // m_storage: objects as they are stored.
+    Storage* m_stored;
     RepositoryConfig m_config;
     BlockHasher m_hasher;
 };

@@ -6,26 +6,24 @@
 namespace lifeboat {
 
 namespace {
-class RetryUpload final : public Upload {
+class RetryUpload final : public ForwardingUpload {
   public:
     RetryUpload(const RetryStorage& storage, std::unique_ptr<Upload> inner)
-        : m_storage(storage), m_inner(std::move(inner)) {}
+        : ForwardingUpload(std::move(inner)), m_storage(storage) {}
     Status append(std::string_view data) override {
-        return m_storage.retry([&] { return m_inner->append(data); });
+        return m_storage.retry([&] { return ForwardingUpload::append(data); });
     }
-    std::uint64_t size() const override { return m_inner->size(); }
     Status commit() override {
-        return m_storage.retry([&] { return m_inner->commit(); });
+        return m_storage.retry([&] { return ForwardingUpload::commit(); });
     }
 
   private:
     const RetryStorage& m_storage;
-    std::unique_ptr<Upload> m_inner;
 };
 }  // namespace
 
 RetryStorage::RetryStorage(std::unique_ptr<Storage> inner, RetryPolicy policy)
-    : m_inner(std::move(inner)), m_policy(std::move(policy)) {
+    : ForwardingStorage(std::move(inner)), m_policy(std::move(policy)) {
     if (!m_policy.sleep) {
         m_policy.sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
     }
@@ -41,34 +39,34 @@ void RetryStorage::pause(unsigned attempt) const {
 }
 
 Result<std::string> RetryStorage::read(const std::string& key) const {
-    return retry([&] { return m_inner->read(key); });
+    return retry([&] { return ForwardingStorage::read(key); });
 }
 
 Result<std::string> RetryStorage::read_range(const std::string& key, std::uint64_t offset,
                                              std::size_t length) const {
-    return retry([&] { return m_inner->read_range(key, offset, length); });
+    return retry([&] { return ForwardingStorage::read_range(key, offset, length); });
 }
 
 Result<ObjectInfo> RetryStorage::stat(const std::string& key) const {
-    return retry([&] { return m_inner->stat(key); });
+    return retry([&] { return ForwardingStorage::stat(key); });
 }
 
 Result<std::vector<ObjectInfo>> RetryStorage::list(const std::string& prefix) const {
-    return retry([&] { return m_inner->list(prefix); });
+    return retry([&] { return ForwardingStorage::list(prefix); });
 }
 
 Status RetryStorage::write(const std::string& key, std::string_view data, Overwrite overwrite) {
-    return retry([&] { return m_inner->write(key, data, overwrite); });
+    return retry([&] { return ForwardingStorage::write(key, data, overwrite); });
 }
 
 Result<std::unique_ptr<Upload>> RetryStorage::start_upload(const std::string& key,
                                                            Overwrite overwrite) {
-    auto inner = LB_TRY(retry([&] { return m_inner->start_upload(key, overwrite); }));
+    auto inner = LB_TRY(retry([&] { return ForwardingStorage::start_upload(key, overwrite); }));
     return std::unique_ptr<Upload>(new RetryUpload(*this, std::move(inner)));
 }
 
 Status RetryStorage::remove_if_exists(const std::string& key) {
-    return retry([&] { return m_inner->remove_if_exists(key); });
+    return retry([&] { return ForwardingStorage::remove_if_exists(key); });
 }
 
 }  // namespace lifeboat

@@ -7,7 +7,7 @@
 #include <functional>
 #include <memory>
 
-#include "storage/storage.hpp"
+#include "storage/forwarding_storage.hpp"
 
 namespace lifeboat {
 
@@ -18,11 +18,10 @@ struct RetryPolicy {
     std::function<void(std::chrono::milliseconds)> sleep;  // default: std::this_thread::sleep_for
 };
 
-class RetryStorage final : public Storage {
+class RetryStorage final : public ForwardingStorage {
   public:
     RetryStorage(std::unique_ptr<Storage> inner, RetryPolicy policy);
 
-    std::string location() const override { return m_inner->location(); }
     Result<std::string> read(const std::string& key) const override;
     Result<std::string> read_range(const std::string& key, std::uint64_t offset,
                                    std::size_t length) const override;
@@ -48,7 +47,6 @@ class RetryStorage final : public Storage {
 
   private:
     void pause(unsigned attempt) const;
-    std::unique_ptr<Storage> m_inner;
     RetryPolicy m_policy;
 };
 

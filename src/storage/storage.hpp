@@ -1,5 +1,7 @@
-// Storage: the interface every repository backend implements (posix now; S3 and wrappers such as
-// retry and fault injection later). Keys are '/'-separated relative names ("data/ab/abcd...").
+// Storage: the interface every repository backend implements (posix, s3) and every wrapper
+// (retry, fault injection, encryption; see storage/forwarding_storage.hpp) passes on. Keys are
+// '/'-separated relative names ("data/ab/abcd..."). Backends are made from a location string by
+// open_storage (storage/open_storage.hpp), the one place that knows which backends exist.
 //
 // Contract (checked for every backend by tests/conformance/storage_conformance.cpp):
 // - Objects are immutable once published. A reader sees a whole published object or nothing:
@@ -12,15 +14,24 @@
 // - `list` returns every published key under a prefix (recursively), in no particular order;
 //   objects still being written are never listed.
 // - All methods may be called concurrently from several threads and processes.
+//
+// What goes beyond the contract differs between backends and is declared, never guessed from a
+// backend's type: features() says how strong a backend's guarantees are and where its objects
+// live, and local_files() offers what only a directory of local files has (a permission scan,
+// the cleaning of temporaries). Callers branch on these, not on dynamic_cast. Conformance checks
+// that each declared feature holds (tests/conformance/storage_conformance.cpp, "Declared
+// features").
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "util/error.hpp"
+#include "util/fs.hpp"
 #include "util/time.hpp"
 
 namespace lifeboat {
@@ -43,12 +54,64 @@ class Upload {
     virtual Status commit() = 0;
 };
 
+// How Overwrite::never is enforced.
+enum class ConditionalCreate {
+    // In one step by the backend itself: of any number of racing writers exactly one wins
+    // (posix: link(2)).
+    atomic,
+    // Checked first, then sent with a condition the server is trusted to enforce (S3: HEAD, then
+    // PUT with If-None-Match: *). A second create of an existing key is always refused; two
+    // writers racing between the check and the write both succeed on a server that ignores the
+    // condition (AWS S3 honours it; s3rver does not).
+    if_server_honours,
+};
+
+// What read_range costs.
+enum class RangedReads {
+    native,    // only the requested bytes (or the chunks holding them) are fetched
+    emulated,  // the whole object is fetched and cut (declared by a backend without ranges)
+};
+
+// What list() costs, for callers deciding whether to list or remember.
+enum class ListingCost {
+    cheap,        // a walk of a local directory
+    per_request,  // a paged round trip per 1,000 keys, billed by object stores
+};
+
+struct StorageFeatures {
+    ConditionalCreate conditional_create = ConditionalCreate::atomic;
+    RangedReads ranged_reads = RangedReads::native;
+    ListingCost listing_cost = ListingCost::cheap;
+    // The directory on this machine whose files are the objects (key "a/b" is <path>/a/b), or
+    // nullopt when the objects live elsewhere (an object store). Set exactly when local_files()
+    // is offered.
+    std::optional<fs::path> local_path;
+};
+
+// What only a storage of local files offers (obtained through Storage::local_files()).
+class LocalFiles {
+  public:
+    virtual ~LocalFiles() = default;
+    // Every file and directory under the root whose mode allows more than 0640 / 0750, as
+    // "<relative path> is <mode> (expected at most <mode>)".
+    virtual Result<std::vector<std::string>> loose_permissions() const = 0;
+    // Removes temporary files whose writing process is gone (or that are older than a day).
+    virtual Status clean_stale_temporaries() = 0;
+};
+
 class Storage {
   public:
     virtual ~Storage() = default;
 
     // Where this storage lives, for messages ("/srv/backup", "s3://bucket/prefix").
     virtual std::string location() const = 0;
+
+    // What this backend guarantees beyond the contract; a wrapper reports its inner storage's.
+    virtual StorageFeatures features() const = 0;
+    // The local-files side of this storage, or nullptr when it has none (an object store, whose
+    // abandoned multipart uploads a bucket lifecycle rule removes). Wrappers pass it through.
+    virtual LocalFiles* local_files() { return nullptr; }
+    virtual const LocalFiles* local_files() const { return nullptr; }
 
     virtual Result<std::string> read(const std::string& key) const = 0;
     virtual Result<std::string> read_range(const std::string& key, std::uint64_t offset,

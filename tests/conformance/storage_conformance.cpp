@@ -119,6 +119,44 @@ Status write_with_upload(Storage& storage, const std::string& key, std::string_v
     return upload->commit();
 }
 
+// Races `threads` writers (half with write, half with uploads) to create `key` with
+// Overwrite::never; checks that every loser got conflict and that exactly one writer's content
+// is stored.
+void expect_one_winner(Storage& storage, const std::string& key, unsigned threads,
+                       std::uint64_t seed) {
+    constexpr std::size_t k_size = 64 * 1024;
+    std::vector<std::string> contents;
+    for (unsigned t = 0; t < threads; ++t)
+        contents.push_back(pattern_bytes(seed + t, 0, k_size + t));
+    std::vector<Status> results(threads);
+    std::latch start(threads);
+    std::vector<std::thread> writers;
+    for (unsigned t = 0; t < threads; ++t) {
+        writers.emplace_back([&, t] {
+            start.arrive_and_wait();
+            results[t] = t % 2
+                             ? write_with_upload(storage, key, contents[t], Overwrite::never, 8'192)
+                             : storage.write(key, contents[t], Overwrite::never);
+        });
+    }
+    for (auto& writer : writers)
+        writer.join();
+
+    std::vector<unsigned> winners;
+    for (unsigned t = 0; t < threads; ++t) {
+        if (results[t]) {
+            winners.push_back(t);
+        } else {
+            EXPECT_EQ(results[t].error().code, ErrorCode::conflict)
+                << key << " thread " << t << ": " << results[t].error().message;
+        }
+    }
+    ASSERT_EQ(winners.size(), 1u) << key;
+    auto read = storage.read(key);
+    ASSERT_TRUE(read) << read.error().message;
+    EXPECT_TRUE(same_bytes(*read, contents[winners.front()])) << key;
+}
+
 }  // namespace
 
 // --- Round trips --------------------------------------------------------------------------------
@@ -431,6 +469,74 @@ TEST_P(StorageConformance, RemoveIfExistsDeletesTheObjectAndFreesTheKey) {
     EXPECT_EQ(storage().read("gone/soon").value_or("?"), "again");
 }
 
+// --- Declared features --------------------------------------------------------------------------
+// What features() and local_files() declare must hold: callers branch on them instead of on the
+// backend's type (src/storage/storage.hpp). Costs (native or emulated ranged reads, listing
+// cost) are not observable through the interface, so what is checked is what a caller relying on
+// a claim depends on.
+
+TEST_P(StorageConformance, DeclaredConditionalCreateRefusesASecondCreate) {
+    const StorageFeatures features = storage().features();
+    ASSERT_TRUE(storage().write("create/once", "first", Overwrite::never));
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        auto again = storage().write("create/once", "second", Overwrite::never);
+        ASSERT_FALSE(again) << "attempt " << attempt;
+        EXPECT_EQ(again.error().code, ErrorCode::conflict) << again.error().message;
+    }
+    auto upload = write_with_upload(storage(), "create/once", "third", Overwrite::never, 2);
+    ASSERT_FALSE(upload);
+    EXPECT_EQ(upload.error().code, ErrorCode::conflict) << upload.error().message;
+    EXPECT_EQ(storage().read("create/once").value_or("?"), "first");
+    if (features.conditional_create == ConditionalCreate::atomic) {
+        // The claim covers racing writers too, as the locks and backup ids rely on it.
+        for (unsigned round = 0; round < 8; ++round)
+            ASSERT_NO_FATAL_FAILURE(
+                expect_one_winner(storage(), fmt::format("create/race{}", round), 4, round * 10));
+    }
+}
+
+TEST_P(StorageConformance, DeclaredRangedReadsReturnExactRanges) {
+    const StorageFeatures features = storage().features();
+    EXPECT_TRUE(features.ranged_reads == RangedReads::native ||
+                features.ranged_reads == RangedReads::emulated);
+    // Ranges across the 64 KiB chunks of the encrypting wrapper and around S3's part boundaries.
+    constexpr std::size_t k_size = 300'000;
+    const std::string data = pattern_bytes(31, 0, k_size);
+    ASSERT_TRUE(write_with_upload(storage(), "ranges/exact", data, Overwrite::never, 50'000));
+    for (const std::uint64_t offset : {0ull, 1ull, 65'535ull, 65'536ull, 131'071ull, 299'999ull}) {
+        for (const std::size_t length : {1ul, 2ul, 4'096ul, 65'536ul, 100'001ul}) {
+            if (offset + length > k_size) continue;
+            auto part = storage().read_range("ranges/exact", offset, length);
+            ASSERT_TRUE(part) << offset << "+" << length << ": " << part.error().message;
+            EXPECT_TRUE(same_bytes(*part, std::string_view(data).substr(offset, length)))
+                << offset << "+" << length;
+        }
+    }
+}
+
+TEST_P(StorageConformance, DeclaredLocalPathHoldsTheObjectsAsFiles) {
+    const StorageFeatures features = storage().features();
+    const Storage& read_only = storage();
+    EXPECT_EQ(features.local_path.has_value(), storage().local_files() != nullptr)
+        << "local_files() is offered exactly when there is a local path";
+    EXPECT_EQ(features.local_path.has_value(), read_only.local_files() != nullptr);
+    if (!features.local_path) return;
+    const fs::path root = *features.local_path;
+    EXPECT_TRUE(root.is_absolute()) << root;
+    ASSERT_TRUE(storage().write("local/nested/object", "local bytes", Overwrite::never));
+    std::error_code ec;
+    EXPECT_TRUE(fs::is_regular_file(root / "local/nested/object", ec))
+        << "the object is the file <local_path>/<key>";
+    auto loose = read_only.local_files()->loose_permissions();
+    ASSERT_TRUE(loose) << loose.error().message;
+    EXPECT_TRUE(loose->empty()) << "a storage's own files and directories are 0640 / 0750: "
+                                << (loose->empty() ? "" : loose->front());
+    ASSERT_TRUE(storage().local_files()->clean_stale_temporaries());
+    EXPECT_EQ(storage().read("local/nested/object").value_or("?"), "local bytes");
+    ASSERT_TRUE(storage().remove_if_exists("local/nested/object"));
+    EXPECT_FALSE(fs::exists(root / "local/nested/object", ec)) << "removing removes the file";
+}
+
 // --- Concurrency --------------------------------------------------------------------------------
 
 TEST_P(StorageConformance, ConcurrentWritersOfDistinctKeysAllSucceed) {
@@ -478,39 +584,9 @@ TEST_P(StorageConformance, ConcurrentWritersOfDistinctKeysAllSucceed) {
 TEST_P(StorageConformance, ConcurrentWritersOfTheSameKeyWithOverwriteNeverExactlyOneWins) {
     constexpr unsigned k_threads = 8;
     constexpr unsigned k_rounds = 24;
-    constexpr std::size_t k_size = 64 * 1024;
     for (unsigned round = 0; round < k_rounds; ++round) {
-        const std::string key = fmt::format("race/r{}/object", round);
-        std::vector<std::string> contents;
-        for (unsigned t = 0; t < k_threads; ++t)
-            contents.push_back(pattern_bytes(round * 100 + t, 0, k_size + t));
-        std::vector<Status> results(k_threads);
-        std::latch start(k_threads);
-        std::vector<std::thread> threads;
-        for (unsigned t = 0; t < k_threads; ++t) {
-            threads.emplace_back([&, t] {
-                start.arrive_and_wait();
-                results[t] =
-                    t % 2 ? write_with_upload(storage(), key, contents[t], Overwrite::never, 8'192)
-                          : storage().write(key, contents[t], Overwrite::never);
-            });
-        }
-        for (auto& thread : threads)
-            thread.join();
-
-        std::vector<unsigned> winners;
-        for (unsigned t = 0; t < k_threads; ++t) {
-            if (results[t]) {
-                winners.push_back(t);
-            } else {
-                EXPECT_EQ(results[t].error().code, ErrorCode::conflict)
-                    << "round " << round << " thread " << t << ": " << results[t].error().message;
-            }
-        }
-        ASSERT_EQ(winners.size(), 1u) << "round " << round;
-        auto read = storage().read(key);
-        ASSERT_TRUE(read) << read.error().message;
-        EXPECT_TRUE(same_bytes(*read, contents[winners.front()])) << "round " << round;
+        ASSERT_NO_FATAL_FAILURE(expect_one_winner(storage(), fmt::format("race/r{}/object", round),
+                                                  k_threads, round * 100));
         EXPECT_EQ(list_sizes(storage(), fmt::format("race/r{}", round)).size(), 1u);
     }
 }

@@ -7,6 +7,7 @@
 
 #include "repository/repository.hpp"
 #include "repository_test_support.hpp"
+#include "storage/open_storage.hpp"
 
 using namespace lifeboat;
 using namespace lifeboat::repo;

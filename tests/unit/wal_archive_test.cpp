@@ -10,6 +10,7 @@
 #include "codec/compress.hpp"
 #include "repository/wal_archive.hpp"
 #include "repository_test_support.hpp"
+#include "storage/forwarding_storage.hpp"
 
 using namespace lifeboat;
 using namespace lifeboat::repo;
@@ -274,34 +275,16 @@ namespace {
 
 // Forwards to a posix storage, but runs `before_write` once just before the first write: the
 // moment a concurrent wal-push to the same repository would land.
-class RacedStorage final : public Storage {
+class RacedStorage final : public ForwardingStorage {
   public:
     RacedStorage(PosixStorage& inner, std::function<void()> before_write)
-        : m_inner(inner), m_before_write(std::move(before_write)) {}
-    std::string location() const override { return m_inner.location(); }
-    Result<std::string> read(const std::string& key) const override { return m_inner.read(key); }
-    Result<std::string> read_range(const std::string& key, std::uint64_t offset,
-                                   std::size_t length) const override {
-        return m_inner.read_range(key, offset, length);
-    }
-    Result<ObjectInfo> stat(const std::string& key) const override { return m_inner.stat(key); }
-    Result<std::vector<ObjectInfo>> list(const std::string& prefix) const override {
-        return m_inner.list(prefix);
-    }
+        : ForwardingStorage(inner), m_before_write(std::move(before_write)) {}
     Status write(const std::string& key, std::string_view data, Overwrite overwrite) override {
         if (auto hook = std::exchange(m_before_write, nullptr)) hook();
-        return m_inner.write(key, data, overwrite);
-    }
-    Result<std::unique_ptr<Upload>> start_upload(const std::string& key,
-                                                 Overwrite overwrite) override {
-        return m_inner.start_upload(key, overwrite);
-    }
-    Status remove_if_exists(const std::string& key) override {
-        return m_inner.remove_if_exists(key);
+        return ForwardingStorage::write(key, data, overwrite);
     }
 
   private:
-    PosixStorage& m_inner;
     std::function<void()> m_before_write;
 };
 

@@ -83,6 +83,13 @@ class PosixUpload final : public Upload {
 
 PosixStorage::PosixStorage(fs::path root) : m_root(std::move(root)) {}
 
+StorageFeatures PosixStorage::features() const {
+    return {.conditional_create = ConditionalCreate::atomic,
+            .ranged_reads = RangedReads::native,
+            .listing_cost = ListingCost::cheap,
+            .local_path = m_root};
+}
+
 Result<fs::path> PosixStorage::path_of(const std::string& key) const {
     if (key.empty() || key.front() == '/' || key.find("..") != std::string::npos) {
         return fail(ErrorCode::internal, "invalid storage key '{}'", key);

@@ -4,6 +4,10 @@
 // named <pid>-<counter>, so a later process can tell whether their writer is still alive.
 // Directories it creates are 0750 and files 0640 whatever the umask (pgBackRest's modes): the
 // repository holds a copy of the database, for its owner and group only.
+//
+// Features: create-if-absent is atomic (link), ranged reads are native (pread), listing is a
+// directory walk, and the objects are local files, so it offers LocalFiles (permission scan,
+// cleaning of temporaries).
 #pragma once
 
 #include <sys/stat.h>
@@ -15,11 +19,14 @@
 
 namespace lifeboat {
 
-class PosixStorage final : public Storage {
+class PosixStorage final : public Storage, public LocalFiles {
   public:
     explicit PosixStorage(fs::path root);
 
     std::string location() const override { return m_root.string(); }
+    StorageFeatures features() const override;
+    LocalFiles* local_files() override { return this; }
+    const LocalFiles* local_files() const override { return this; }
     Result<std::string> read(const std::string& key) const override;
     Result<std::string> read_range(const std::string& key, std::uint64_t offset,
                                    std::size_t length) const override;
@@ -30,12 +37,8 @@ class PosixStorage final : public Storage {
                                                  Overwrite overwrite) override;
     Status remove_if_exists(const std::string& key) override;
 
-    // Every file and directory under the root whose mode allows more than 0640 / 0750, as
-    // "<relative path> is <mode> (expected at most <mode>)".
-    Result<std::vector<std::string>> loose_permissions() const;
-
-    // Removes temporary files whose writing process is gone (or that are older than a day).
-    Status clean_stale_temporaries();
+    Result<std::vector<std::string>> loose_permissions() const override;
+    Status clean_stale_temporaries() override;
 
     const fs::path& root() const { return m_root; }
 

@@ -17,6 +17,9 @@
 //   exponential backoff and jitter (Settings::retry); others (400, 403, NoSuchBucket...) fail at
 //   once with the S3 error code and message, naming the bucket and key.
 // - Thread-safe: each thread sends its requests on its own curl handle.
+// - Features: create-if-absent is ConditionalCreate::if_server_honours (above), ranged reads are
+//   native (Range header), listing costs a request per 1,000 keys, and there is no local path
+//   and no LocalFiles.
 #pragma once
 
 #include <atomic>
@@ -36,6 +39,12 @@ class S3Storage final : public Storage {
     static Result<std::unique_ptr<S3Storage>> create(s3::Settings settings);
 
     std::string location() const override { return m_location; }
+    StorageFeatures features() const override {
+        return {.conditional_create = ConditionalCreate::if_server_honours,
+                .ranged_reads = RangedReads::native,
+                .listing_cost = ListingCost::per_request,
+                .local_path = std::nullopt};
+    }
     Result<std::string> read(const std::string& key) const override;
     Result<std::string> read_range(const std::string& key, std::uint64_t offset,
                                    std::size_t length) const override;
