@@ -12,6 +12,7 @@
 
 #include "repository/lock.hpp"
 #include "repository_test_support.hpp"
+#include "storage/forwarding_storage.hpp"
 
 using namespace lifeboat;
 using namespace lifeboat::repo;
@@ -70,10 +71,10 @@ class ManualClock final : public Clock {
 
 // Storage whose writes of lock objects can be made to fail or to hang, and which reports each
 // write attempt, so tests wait for events rather than for time.
-class TroubledStorage final : public Storage {
+class TroubledStorage final : public ForwardingStorage {
   public:
     enum class Writes { succeed, fail, hang };
-    explicit TroubledStorage(Storage& inner) : m_inner(inner) {}
+    explicit TroubledStorage(Storage& inner) : ForwardingStorage(inner), m_inner(inner) {}
 
     void set_writes(Writes mode) {
         {
@@ -94,16 +95,6 @@ class TroubledStorage final : public Storage {
         return m_attempts;
     }
 
-    std::string location() const override { return m_inner.location(); }
-    Result<std::string> read(const std::string& key) const override { return m_inner.read(key); }
-    Result<std::string> read_range(const std::string& key, std::uint64_t offset,
-                                   std::size_t length) const override {
-        return m_inner.read_range(key, offset, length);
-    }
-    Result<ObjectInfo> stat(const std::string& key) const override { return m_inner.stat(key); }
-    Result<std::vector<ObjectInfo>> list(const std::string& prefix) const override {
-        return m_inner.list(prefix);
-    }
     Status write(const std::string& key, std::string_view data, Overwrite overwrite) override {
         std::unique_lock lock(m_mutex);
         ++m_attempts;
@@ -113,13 +104,6 @@ class TroubledStorage final : public Storage {
             return fail(ErrorCode::unavailable, "injected: storage unreachable");
         lock.unlock();
         return m_inner.write(key, data, overwrite);
-    }
-    Result<std::unique_ptr<Upload>> start_upload(const std::string& key,
-                                                 Overwrite overwrite) override {
-        return m_inner.start_upload(key, overwrite);
-    }
-    Status remove_if_exists(const std::string& key) override {
-        return m_inner.remove_if_exists(key);
     }
 
   private:
