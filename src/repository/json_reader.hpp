@@ -116,7 +116,7 @@ class JsonValue {
         std::size_t index = 0;
         bool is_element = false;
     };
-    static constexpr std::size_t k_max_depth = 8;
+    static constexpr std::size_t k_max_depth = 6;  // the deepest format path is 5 (index blobs)
 
     JsonValue(const nlohmann::json* value, const std::string* object, const std::string* structure)
         : m_value(value), m_object(object), m_structure(structure) {}
