@@ -118,24 +118,8 @@ Result<JsonValue> JsonValue::element(std::size_t index, std::string_view label) 
     return child(&(*m_value)[index], Segment{label, index, true});
 }
 
-Status JsonValue::for_each(const Visit& visit) const {
-    if (!m_value->is_array()) {
-        return std::unexpected(
-            problem(fmt::format("expected an array, found {}", describe(*m_value))));
-    }
-    for (std::size_t i = 0; i < m_value->size(); ++i)
-        LB_CHECK(visit(child(&(*m_value)[i], Segment{{}, i, true})));
-    return {};
-}
-
-Status JsonValue::for_each_in(std::string_view name, const Visit& visit) const {
-    return LB_TRY(field(name)).for_each(visit);
-}
-
-Status JsonValue::for_each_in_optional(std::string_view name, const Visit& visit) const {
-    auto value = LB_TRY(optional_field(name));
-    if (!value) return {};
-    return value->for_each(visit);
+Error JsonValue::not_an_array() const {
+    return problem(fmt::format("expected an array, found {}", describe(*m_value)));
 }
 
 Result<std::map<std::string, std::string>> JsonValue::optional_string_map(

@@ -10,7 +10,6 @@
 
 #include <array>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -50,8 +49,6 @@ class JsonDocument {
 // outlive the values made from them: pass string literals.
 class JsonValue {
   public:
-    using Visit = std::function<Status(const JsonValue&)>;
-
     // This value as T: std::string, bool, double, Timestamp (ISO 8601 text), or an integer type
     // (std::uint8_t, std::uint32_t, std::uint64_t, std::int64_t, int) whose whole range it must
     // fit.
@@ -95,11 +92,26 @@ class JsonValue {
         return LB_TRY(element(index, label)).as<T>();
     }
 
-    // Calls `visit` for each element of this array, stopping at the first error.
-    Status for_each(const Visit& visit) const;
+    // Calls `visit` (Status(const JsonValue&)) for each element of this array, stopping at the
+    // first error. A template, not std::function: manifests hold millions of values.
+    template <typename Visit>
+    Status for_each(Visit&& visit) const {
+        if (!m_value->is_array()) return std::unexpected(not_an_array());
+        for (std::size_t i = 0; i < m_value->size(); ++i)
+            LB_CHECK(visit(child(&(*m_value)[i], Segment{{}, i, true})));
+        return {};
+    }
     // ... of the array field `name` (required), or of an optional one (absent: no calls).
-    Status for_each_in(std::string_view name, const Visit& visit) const;
-    Status for_each_in_optional(std::string_view name, const Visit& visit) const;
+    template <typename Visit>
+    Status for_each_in(std::string_view name, Visit&& visit) const {
+        return LB_TRY(field(name)).for_each(visit);
+    }
+    template <typename Visit>
+    Status for_each_in_optional(std::string_view name, Visit&& visit) const {
+        auto value = LB_TRY(optional_field(name));
+        if (!value) return {};
+        return value->for_each(visit);
+    }
     // The optional object field `name` whose values are all strings (absent: empty).
     Result<std::map<std::string, std::string>> optional_string_map(std::string_view name) const;
 
@@ -122,6 +134,7 @@ class JsonValue {
         : m_value(value), m_object(object), m_structure(structure) {}
     JsonValue child(const nlohmann::json* value, Segment segment) const;
     std::string path() const;
+    Error not_an_array() const;
     Result<std::uint64_t> unsigned_in(std::uint64_t min, std::uint64_t max) const;
     Result<std::int64_t> signed_in(std::int64_t min, std::int64_t max) const;
 
