@@ -12,6 +12,7 @@
 #include "engine/catalog.hpp"
 #include "engine/restore.hpp"
 #include "engine/validate.hpp"
+#include "repository/json_reader.hpp"
 #include "repository/object.hpp"
 #include "repository/repository.hpp"
 #include "sources/postgres/connection.hpp"
@@ -70,42 +71,45 @@ json to_json(const DrillRecord& r) {
             {"stop_error", r.stop_error}};
 }
 
-Result<DrillRecord> from_json(const json& j) {
+Result<DrillRecord> from_json(const repo::JsonValue& j) {
     DrillRecord r;
-    r.id = j.at("id").get<std::string>();
-    r.started = LB_TRY(parse_iso8601(j.at("started").get<std::string>()));
-    const std::string target = j.at("target").get<std::string>();
-    if (target == "consistent") {
+    r.id = LB_TRY(j.required<std::string>("id"));
+    r.started = LB_TRY(j.required<Timestamp>("started"));
+    const repo::JsonValue target = LB_TRY(j.field("target"));
+    const std::string target_text = LB_TRY(target.as<std::string>());
+    if (target_text == "consistent") {
         r.consistent = true;
-    } else if (target != "latest") {
-        r.target = LB_TRY(parse_iso8601(target));
+    } else if (target_text != "latest") {
+        r.target = LB_TRY(target.as<Timestamp>());
     }
-    if (j.contains("checked_against") && !j.at("checked_against").is_null()) {
-        r.checked_against = LB_TRY(parse_iso8601(j.at("checked_against").get<std::string>()));
-    }
-    r.backup_id = j.value("backup", "");
-    r.passed = j.at("passed").get<bool>();
-    r.error = j.value("error", "");
-    const json& p = j.at("phases");
-    r.files_seconds = p.value("files_seconds", 0.0);
-    r.replay_seconds = p.value("replay_seconds", 0.0);
-    r.ready_seconds = p.value("ready_seconds", 0.0);
-    r.total_seconds = p.value("total_seconds", 0.0);
-    r.prepare_seconds = p.value("prepare_seconds_in_parallel", 0.0);
-    if (j.contains("newest_commit") && !j.at("newest_commit").is_null()) {
-        r.newest_commit = LB_TRY(parse_iso8601(j.at("newest_commit").get<std::string>()));
-    }
-    for (const auto& c : j.value("checks", json::array())) {
-        r.checks.push_back({c.value("kind", ""), c.value("name", ""), c.value("detail", ""),
-                            c.value("passed", false), c.value("skipped", false),
-                            c.value("database", "")});
-    }
-    for (const auto& d : j.value("databases", json::array())) {
-        r.databases.push_back(
-            {d.value("name", ""), d.value("passed", false), d.value("summary", "")});
-    }
-    r.kept_directory = j.value("kept_directory", "");
-    r.stop_error = j.value("stop_error", "");
+    r.checked_against = LB_TRY(j.nullable<Timestamp>("checked_against"));
+    r.backup_id = LB_TRY(j.optional<std::string>("backup", ""));
+    r.passed = LB_TRY(j.required<bool>("passed"));
+    r.error = LB_TRY(j.optional<std::string>("error", ""));
+    const repo::JsonValue p = LB_TRY(j.field("phases"));
+    r.files_seconds = LB_TRY(p.optional<double>("files_seconds", 0.0));
+    r.replay_seconds = LB_TRY(p.optional<double>("replay_seconds", 0.0));
+    r.ready_seconds = LB_TRY(p.optional<double>("ready_seconds", 0.0));
+    r.total_seconds = LB_TRY(p.optional<double>("total_seconds", 0.0));
+    r.prepare_seconds = LB_TRY(p.optional<double>("prepare_seconds_in_parallel", 0.0));
+    r.newest_commit = LB_TRY(j.nullable<Timestamp>("newest_commit"));
+    LB_CHECK(j.for_each_in_optional("checks", [&](const repo::JsonValue& c) -> Status {
+        r.checks.push_back({LB_TRY(c.optional<std::string>("kind", "")),
+                            LB_TRY(c.optional<std::string>("name", "")),
+                            LB_TRY(c.optional<std::string>("detail", "")),
+                            LB_TRY(c.optional<bool>("passed", false)),
+                            LB_TRY(c.optional<bool>("skipped", false)),
+                            LB_TRY(c.optional<std::string>("database", ""))});
+        return {};
+    }));
+    LB_CHECK(j.for_each_in_optional("databases", [&](const repo::JsonValue& d) -> Status {
+        r.databases.push_back({LB_TRY(d.optional<std::string>("name", "")),
+                               LB_TRY(d.optional<bool>("passed", false)),
+                               LB_TRY(d.optional<std::string>("summary", ""))});
+        return {};
+    }));
+    r.kept_directory = LB_TRY(j.optional<std::string>("kept_directory", ""));
+    r.stop_error = LB_TRY(j.optional<std::string>("stop_error", ""));
     return r;
 }
 
@@ -272,16 +276,18 @@ Result<std::vector<DrillRecord>> read_drills(const std::string& repository_locat
             out.push_back(damaged(text.error().message));
             continue;
         }
-        try {
-            auto record = from_json(json::parse(*text));
-            out.push_back(record ? std::move(*record) : damaged(record.error().message));
-        } catch (const json::exception& e) {
-            out.push_back(damaged(e.what()));
-        }
+        auto record = parse_drill_record(*text, object.key);
+        out.push_back(record ? std::move(*record)
+                             : damaged(repo::damaged_object(object.key, record.error()).reason));
     }
     std::sort(out.begin(), out.end(),
               [](const DrillRecord& a, const DrillRecord& b) { return a.started < b.started; });
     return out;
+}
+
+Result<DrillRecord> parse_drill_record(std::string_view text, std::string_view key) {
+    const repo::JsonDocument doc = LB_TRY(repo::JsonDocument::parse(text, key, "drill record"));
+    return from_json(doc.root());
 }
 
 std::string drill_json(const DrillRecord& record) {

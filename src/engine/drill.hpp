@@ -82,6 +82,11 @@ Result<DrillRecord> run_drill(const DrillOptions& options);
 // as a failed drill whose `error` names the object; it does not fail the whole read.
 Result<std::vector<DrillRecord>> read_drills(const std::string& repository);
 
+// Parses a drill record (the payload of `drills/<id>`, envelope already checked): types and
+// times checked; ErrorCode::corrupt naming `key` and the field otherwise. An entry point for
+// fuzzing.
+Result<DrillRecord> parse_drill_record(std::string_view text, std::string_view key);
+
 // The record as one JSON object (what is stored, and what `drill --json` prints).
 std::string drill_json(const DrillRecord& record);
 

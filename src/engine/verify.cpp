@@ -8,6 +8,7 @@
 
 #include "engine/wal_checks.hpp"
 #include "engine/window.hpp"
+#include "repository/byte_reader.hpp"
 #include "repository/cluster_identity.hpp"
 #include "repository/index.hpp"
 #include "repository/lock.hpp"
@@ -181,7 +182,8 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
         std::vector<const References*> damaged;
         for (const auto& [id, placement] : blocks) {
             std::optional<std::string> reason;
-            if (placement.offset + placement.stored_length > bytes->size()) {
+            // Index readers check this already; kept without wrapping for packs found otherwise.
+            if (!repo::range_within(placement.offset, placement.stored_length, bytes->size())) {
                 reason = "block " + id.hex() + " lies outside the pack";
             } else {
                 const std::string_view stored =

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "repository/json_reader.hpp"
 #include "repository/object.hpp"
 
 namespace lifeboat::repo {
@@ -16,12 +17,19 @@ Result<std::optional<std::string>> read_cluster_identity(const Storage& storage)
         return std::unexpected(bytes.error());
     }
     const std::string text = LB_TRY(decode_object(*bytes, ObjectKind::cluster, key));
-    try {
-        const json j = json::parse(text);
-        return std::optional<std::string>(j.at("system_identifier").get<std::string>());
-    } catch (const std::exception& e) {
-        return fail(ErrorCode::corrupt, "{}: malformed cluster identity: {}", key, e.what());
+    return std::optional<std::string>(LB_TRY(parse_cluster_identity(text, key)));
+}
+
+Result<std::string> parse_cluster_identity(std::string_view text, std::string_view key) {
+    const JsonDocument doc = LB_TRY(JsonDocument::parse(text, key, "cluster identity"));
+    const JsonValue id = LB_TRY(doc.root().field("system_identifier"));
+    const std::string value = LB_TRY(id.as<std::string>());
+    // Decimal text of a 64-bit integer, as pg_control_system() prints it.
+    if (value.empty() || value.size() > 20 ||
+        value.find_first_not_of("0123456789") != std::string::npos) {
+        return std::unexpected(id.problem("not a decimal system identifier"));
     }
+    return value;
 }
 
 Result<std::string> record_cluster_identity(Storage& storage,

@@ -15,6 +15,10 @@ inline constexpr std::string_view k_cluster_identity_key = "cluster";
 // The recorded system identifier (decimal text, as pg_control_system() prints it); nullopt when
 // none is recorded yet (a new repository, or one written by a version that did not record it).
 Result<std::optional<std::string>> read_cluster_identity(const Storage& storage);
+// Parses the payload of the cluster object (JSON, envelope already checked): "system_identifier"
+// decimal digits (at most 20); ErrorCode::corrupt naming `key` otherwise. An entry point for
+// fuzzing.
+Result<std::string> parse_cluster_identity(std::string_view text, std::string_view key);
 
 // Records `system_identifier` unless one is already recorded, and returns the one the repository
 // holds afterwards: the caller compares it with its own. Concurrent first writers race safely (the

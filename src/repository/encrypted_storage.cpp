@@ -1,6 +1,7 @@
 #include "repository/encrypted_storage.hpp"
 
 #include "codec/crypto.hpp"
+#include "repository/byte_reader.hpp"
 #include "util/endian.hpp"
 
 namespace lifeboat::repo {
@@ -43,11 +44,14 @@ Result<Layout> layout_of(std::uint64_t stored, const std::string& key) {
 }
 
 Status check_header(std::string_view header, const std::string& key) {
-    if (header.size() < k_header_size || header.substr(0, 8) != k_magic) {
+    ByteReader r(header, key, "encrypted object header");
+    const auto magic = r.read_bytes(k_magic.size(), "magic");
+    if (!magic || *magic != k_magic) {
         return fail(ErrorCode::corrupt,
                     "{}: not an encrypted Lifeboat object (is this repository encrypted?)", key);
     }
-    if (get_le<std::uint32_t>(header, 16) != k_chunk_size) {
+    LB_CHECK(r.skip(8, "nonce_prefix"));
+    if (LB_TRY(r.read_u32_le("chunk_size")) != k_chunk_size) {
         return fail(ErrorCode::corrupt, "{}: unsupported encryption chunk size", key);
     }
     return {};

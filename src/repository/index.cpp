@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "repository/byte_reader.hpp"
+#include "repository/json_reader.hpp"
 #include "repository/object.hpp"
 
 namespace lifeboat::repo {
@@ -20,32 +22,48 @@ std::optional<BlockLocation> BlockIndex::find(const BlockId& id) const {
     return it->second;
 }
 
-namespace {
-
-Result<std::vector<PackSummary>> parse_index_packs(const std::string& text,
-                                                   const std::string& key) {
+Result<std::vector<PackSummary>> parse_index(std::string_view text, std::string_view key) {
+    const JsonDocument doc = LB_TRY(JsonDocument::parse(text, key, "index"));
     std::vector<PackSummary> packs;
-    try {
-        const json doc = json::parse(text);
-        for (const auto& p : doc.at("packs")) {
-            PackSummary pack{p.at("id").get<std::string>(), p.at("size").get<std::uint64_t>(), {}};
-            for (const auto& b : p.at("blobs")) {
-                auto id = BlockId::from_hex(b.at(0).get<std::string>());
-                if (!id) return fail(ErrorCode::corrupt, "{}: malformed block id", key);
-                pack.entries.push_back(PackEntry{
-                    *id, BlockPlacement{b.at(1).get<std::uint64_t>(), b.at(2).get<std::uint32_t>(),
-                                        b.at(3).get<std::uint32_t>(),
-                                        static_cast<BlockCodec>(b.at(4).get<int>())}});
-            }
-            packs.push_back(std::move(pack));
+    LB_CHECK(doc.root().for_each_in("packs", [&](const JsonValue& p) -> Status {
+        const JsonValue id = LB_TRY(p.field("id"));
+        PackSummary pack{
+            LB_TRY(id.as<std::string>()), LB_TRY(p.required<std::uint64_t>("size")), {}};
+        // The id becomes an object name (data/<xx>/<id>): nothing but what new_pack_id draws.
+        if (!is_pack_id(pack.id))
+            return std::unexpected(id.problem("not 64 lower-case hex digits"));
+        if (pack.size < k_header_size + k_trailer_size) {
+            return std::unexpected(
+                LB_TRY(p.field("size"))
+                    .problem(fmt::format("{} is smaller than an empty pack", pack.size)));
         }
-    } catch (const json::exception& e) {
-        return fail(ErrorCode::corrupt, "{}: malformed index: {}", key, e.what());
-    }
+        const std::uint64_t blobs_end = pack.size - k_trailer_size;
+        LB_CHECK(p.for_each_in("blobs", [&](const JsonValue& b) -> Status {
+            const JsonValue hex = LB_TRY(b.element(0, "block id"));
+            auto block = BlockId::from_hex(LB_TRY(hex.as<std::string>()));
+            if (!block) return std::unexpected(hex.problem("malformed block id"));
+            const JsonValue offset = LB_TRY(b.element(1, "offset"));
+            BlockPlacement placement{
+                LB_TRY(offset.as<std::uint64_t>()),
+                LB_TRY(b.element_as<std::uint32_t>(2, "stored_length")),
+                LB_TRY(b.element_as<std::uint32_t>(3, "raw_length")),
+                static_cast<BlockCodec>(LB_TRY(b.element_as<std::uint8_t>(4, "codec")))};
+            // Checked here, once, so that no reader computes offset + length past the pack (or
+            // wraps it round): a block lies between the header and the footer's trailer.
+            if (placement.offset < k_header_size ||
+                !range_within(placement.offset, placement.stored_length, blobs_end)) {
+                return std::unexpected(offset.problem(
+                    fmt::format("block of {} bytes at offset {} lies outside the {}-byte pack",
+                                placement.stored_length, placement.offset, pack.size)));
+            }
+            pack.entries.push_back(PackEntry{*block, placement});
+            return {};
+        }));
+        packs.push_back(std::move(pack));
+        return {};
+    }));
     return packs;
 }
-
-}  // namespace
 
 Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_damage,
                                     std::vector<PackSummary>* packs_out) {
@@ -55,7 +73,7 @@ Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_da
         auto packs = [&]() -> Result<std::vector<PackSummary>> {
             const std::string bytes = LB_TRY(storage.read(object.key));
             const std::string text = LB_TRY(decode_object(bytes, ObjectKind::index, object.key));
-            return parse_index_packs(text, object.key);
+            return parse_index(text, object.key);
         }();
         if (!packs) {
             if (on_damage == OnDamagedIndex::fail) return std::unexpected(packs.error());

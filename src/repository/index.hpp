@@ -47,6 +47,12 @@ class BlockIndex {
     std::unordered_map<BlockId, BlockLocation, BlockIdHash> m_blocks;
 };
 
+// Parses the payload of index object `key` (the JSON text, envelope already checked): every pack
+// id is 64 hex digits, every block lies inside its pack (offset >= the header, offset + stored
+// length <= size - trailer, computed without wrapping), lengths fit 32 bits and codecs 8.
+// ErrorCode::corrupt naming the key and the field otherwise. An entry point for fuzzing.
+Result<std::vector<PackSummary>> parse_index(std::string_view text, std::string_view key);
+
 enum class OnDamagedIndex { fail, skip, rebuild_from_packs };
 
 // Loads and merges every index object. A damaged index object is an error naming it, or with

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "codec/crypto.hpp"
+#include "repository/json_reader.hpp"
 #include "util/hex.hpp"
 
 namespace lifeboat::repo {
@@ -45,27 +46,13 @@ std::string this_pid_namespace() {
 
 Result<LockHolder> read_lock(const Storage& storage, const std::string& key) {
     const std::string text = LB_TRY(storage.read(key));
-    LockHolder holder;
-    holder.key = key;
-    try {
-        const json j = json::parse(text);
-        holder.kind = j.value("kind", "");
-        holder.purpose = j.value("purpose", "");
-        holder.host = j.value("host", "");
-        holder.pid = j.value("pid", 0L);
-        holder.boot_id = j.value("boot_id", "");
-        holder.pid_namespace = j.value("pid_namespace", "");
-        holder.token = j.value("token", "");
-        auto started = parse_iso8601(j.value("started", ""));
-        auto refreshed = parse_iso8601(j.value("refreshed", j.value("started", "")));
-        if (!started || !refreshed) throw std::runtime_error("bad time");
-        holder.started = *started;
-        holder.refreshed = *refreshed;
-    } catch (const std::exception&) {
-        // A lock that cannot be read was never completely written: treat it as stale.
-        holder.kind = "damaged";
-    }
-    return holder;
+    auto holder = parse_lock(text, key);
+    if (holder) return holder;
+    // A lock that cannot be read was never completely written: treat it as stale.
+    LockHolder damaged;
+    damaged.key = key;
+    damaged.kind = "damaged";
+    return damaged;
 }
 
 // Removes `holder`'s lock if it is still that very lock (re-read just before).
@@ -103,6 +90,25 @@ Result<std::vector<LockHolder>> live_shared_locks(Storage& storage) {
 }
 
 }  // namespace
+
+Result<LockHolder> parse_lock(std::string_view text, std::string_view key) {
+    const JsonDocument doc = LB_TRY(JsonDocument::parse(text, key, "lock"));
+    const JsonValue j = doc.root();
+    LockHolder holder;
+    holder.key = key;
+    holder.kind = LB_TRY(j.optional<std::string>("kind", ""));
+    holder.purpose = LB_TRY(j.optional<std::string>("purpose", ""));
+    holder.host = LB_TRY(j.optional<std::string>("host", ""));
+    // pid_t is 32 bits: anything else was never a process id.
+    const auto pid = LB_TRY(j.optional_field("pid"));
+    holder.pid = pid ? LB_TRY(pid->as_in<std::int64_t>(0, INT32_MAX)) : 0;
+    holder.boot_id = LB_TRY(j.optional<std::string>("boot_id", ""));
+    holder.pid_namespace = LB_TRY(j.optional<std::string>("pid_namespace", ""));
+    holder.token = LB_TRY(j.optional<std::string>("token", ""));
+    holder.started = LB_TRY(j.required<Timestamp>("started"));
+    holder.refreshed = LB_TRY(j.nullable<Timestamp>("refreshed")).value_or(holder.started);
+    return holder;
+}
 
 // The held lock: its body is rewritten every refresh_every by a thread of its own. The mutex
 // guards only what the refresher reports; storage calls (and their retries, which can take

@@ -46,6 +46,11 @@ struct LockHolder {
     std::string describe() const;  // "expire (pid 123 on db1, since 2026-…Z)"
 };
 
+// Parses the body of lock `key` (JSON, no envelope): types checked, pid 0..2^31-1, times in
+// range; ErrorCode::corrupt naming the key and the field otherwise (readers treat such a lock as
+// damaged, hence stale). An entry point for fuzzing.
+Result<LockHolder> parse_lock(std::string_view text, std::string_view key);
+
 // Called while waiting, with what is being waited for; may be empty.
 using LockWaitFn = std::function<void(const std::string& waiting_for)>;
 

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "repository/json_reader.hpp"
 #include "repository/object.hpp"
 
 namespace lifeboat::repo {
@@ -93,77 +94,106 @@ json to_json(const Manifest& m) {
     };
 }
 
-Timestamp time_field(const json& j, const char* name) {
-    auto t = parse_iso8601(j.at(name).get<std::string>());
-    if (!t) throw std::runtime_error(fmt::format("field {}: {}", name, t.error().message));
-    return *t;
+// PostgreSQL's own limits (sources/postgres/wal.hpp, is_valid_wal_segment_size): every WAL name
+// computation divides by it, so a forged 0 must never reach them.
+bool is_wal_segment_size(std::uint64_t size) {
+    return size >= (1ull << 20) && size <= (1ull << 30) && (size & (size - 1)) == 0;
 }
 
-Manifest from_json(const json& j) {
-    Manifest m;
-    m.id = j.at("id").get<std::string>();
-    const json& s = j.at("source");
-    m.source.kind = s.at("kind").get<std::string>();
-    m.source.system_identifier = s.value("system_identifier", "");
-    m.source.server_version = s.value("server_version", 0);
-    m.source.pgdata = s.value("pgdata", "");
-    m.source.wal_segment_size = s.value("wal_segment_size", std::uint64_t{16 * 1024 * 1024});
-    m.source.data_checksums = s.value("data_checksums", false);
-    m.source.block_size = s.value("block_size", 8192u);
-    m.start_time = time_field(j, "start_time");
-    m.stop_time = time_field(j, "stop_time");
-    m.start_lsn = j.at("start_lsn").get<std::string>();
-    m.stop_lsn = j.at("stop_lsn").get<std::string>();
-    m.timeline = j.at("timeline").get<std::uint32_t>();
-    m.start_wal = j.at("start_wal").get<std::string>();
-    m.stop_wal = j.at("stop_wal").get<std::string>();
-    m.backup_label = j.at("backup_label").get<std::string>();
-    m.tablespace_map = j.value("tablespace_map", "");
-    for (const auto& t : j.value("tablespaces", json::array())) {
-        m.tablespaces.push_back(
-            {t.at("oid").get<std::uint32_t>(), t.at("location").get<std::string>()});
-    }
-    m.tags = j.value("tags", std::map<std::string, std::string>{});
-    if (j.contains("stats")) {
-        const json& st = j.at("stats");
-        m.stats.files = st.value("files", std::uint64_t{0});
-        m.stats.data_bytes = st.value("data_bytes", std::uint64_t{0});
-        m.stats.stored_bytes = st.value("stored_bytes", std::uint64_t{0});
-        m.stats.new_blocks = st.value("new_blocks", std::uint64_t{0});
-        m.stats.reused_files = st.value("reused_files", std::uint64_t{0});
-        m.stats.read_bytes = st.value("read_bytes", std::uint64_t{0});
-        m.stats.duration_seconds = st.value("duration_seconds", 0.0);
-    }
-    for (const auto& f : j.value("page_checksum_failures", json::array())) {
-        m.page_checksum_failures.push_back(
-            {f.at("path").get<std::string>(), f.at("block").get<std::uint64_t>()});
-    }
-    m.indexes = j.value("indexes", std::vector<std::string>{});
-    for (const auto& e : j.at("entries")) {
-        ManifestEntry entry;
-        entry.path = e.at("path").get<std::string>();
-        const std::string type = e.at("type").get<std::string>();
-        if (type == "dir") {
-            entry.type = EntryType::directory;
-        } else if (type == "link") {
-            entry.type = EntryType::symlink;
-            entry.link_target = e.at("target").get<std::string>();
-        } else if (type == "file") {
-            entry.type = EntryType::file;
-            entry.size = e.at("size").get<std::uint64_t>();
-            entry.mtime = e.value("mtime", std::int64_t{0});
-            entry.mtime_nsec = e.value("mtime_nsec", std::int64_t{0});
-            for (const auto& b : e.at("blocks")) {
-                auto id = BlockId::from_hex(b.get<std::string>());
-                if (!id) throw std::runtime_error("malformed block id in " + entry.path);
-                entry.blocks.push_back(*id);
-            }
-        } else {
-            throw std::runtime_error("unknown entry type '" + type + "'");
+Result<ManifestEntry> entry_from_json(const JsonValue& e) {
+    ManifestEntry entry;
+    entry.path = LB_TRY(e.required<std::string>("path"));
+    const JsonValue type_field = LB_TRY(e.field("type"));
+    const std::string type = LB_TRY(type_field.as<std::string>());
+    if (type == "dir") {
+        entry.type = EntryType::directory;
+    } else if (type == "link") {
+        entry.type = EntryType::symlink;
+        entry.link_target = LB_TRY(e.required<std::string>("target"));
+    } else if (type == "file") {
+        entry.type = EntryType::file;
+        entry.size = LB_TRY(e.required<std::uint64_t>("size"));
+        entry.mtime = LB_TRY(e.optional<std::int64_t>("mtime", 0));
+        entry.mtime_nsec = LB_TRY(e.optional<std::int64_t>("mtime_nsec", 0));
+        if (entry.mtime_nsec < 0 || entry.mtime_nsec > 999'999'999) {
+            return std::unexpected(
+                LB_TRY(e.field("mtime_nsec"))
+                    .problem(fmt::format("{} is outside 0..999999999", entry.mtime_nsec)));
         }
-        entry.mode = e.value("mode", 0600u);
-        m.entries.push_back(std::move(entry));
+        LB_CHECK(e.for_each_in("blocks", [&](const JsonValue& b) -> Status {
+            auto id = BlockId::from_hex(LB_TRY(b.as<std::string>()));
+            if (!id) return std::unexpected(b.problem("malformed block id"));
+            entry.blocks.push_back(*id);
+            return {};
+        }));
+    } else {
+        return std::unexpected(type_field.problem(fmt::format("unknown entry type '{}'", type)));
     }
+    entry.mode = LB_TRY(e.optional<std::uint32_t>("mode", 0600u));
+    if (entry.mode > 07777) {
+        return std::unexpected(
+            LB_TRY(e.field("mode"))
+                .problem(fmt::format("{:o} (octal) has bits beyond permissions", entry.mode)));
+    }
+    return entry;
+}
+
+Result<Manifest> from_json(const JsonValue& j) {
+    Manifest m;
+    m.id = LB_TRY(j.required<std::string>("id"));
+    const JsonValue s = LB_TRY(j.field("source"));
+    m.source.kind = LB_TRY(s.required<std::string>("kind"));
+    m.source.system_identifier = LB_TRY(s.optional<std::string>("system_identifier", ""));
+    m.source.server_version = LB_TRY(s.optional<int>("server_version", 0));
+    m.source.pgdata = LB_TRY(s.optional<std::string>("pgdata", ""));
+    m.source.wal_segment_size =
+        LB_TRY(s.optional<std::uint64_t>("wal_segment_size", 16 * 1024 * 1024));
+    if (!is_wal_segment_size(m.source.wal_segment_size)) {
+        return std::unexpected(
+            LB_TRY(s.field("wal_segment_size"))
+                .problem(fmt::format("{} is not a power of two from 1 MiB to 1 GiB",
+                                     m.source.wal_segment_size)));
+    }
+    m.source.data_checksums = LB_TRY(s.optional<bool>("data_checksums", false));
+    m.source.block_size = LB_TRY(s.optional<std::uint32_t>("block_size", 8192u));
+    m.start_time = LB_TRY(j.required<Timestamp>("start_time"));
+    m.stop_time = LB_TRY(j.required<Timestamp>("stop_time"));
+    m.start_lsn = LB_TRY(j.required<std::string>("start_lsn"));
+    m.stop_lsn = LB_TRY(j.required<std::string>("stop_lsn"));
+    // Timeline 0 does not exist: PostgreSQL numbers them from 1.
+    m.timeline = LB_TRY(j.required_in<std::uint32_t>("timeline", 1, UINT32_MAX));
+    m.start_wal = LB_TRY(j.required<std::string>("start_wal"));
+    m.stop_wal = LB_TRY(j.required<std::string>("stop_wal"));
+    m.backup_label = LB_TRY(j.required<std::string>("backup_label"));
+    m.tablespace_map = LB_TRY(j.optional<std::string>("tablespace_map", ""));
+    LB_CHECK(j.for_each_in_optional("tablespaces", [&](const JsonValue& t) -> Status {
+        m.tablespaces.push_back({LB_TRY(t.required<std::uint32_t>("oid")),
+                                 LB_TRY(t.required<std::string>("location"))});
+        return {};
+    }));
+    m.tags = LB_TRY(j.optional_string_map("tags"));
+    if (const auto st = LB_TRY(j.optional_field("stats"))) {
+        m.stats.files = LB_TRY(st->optional<std::uint64_t>("files", 0));
+        m.stats.data_bytes = LB_TRY(st->optional<std::uint64_t>("data_bytes", 0));
+        m.stats.stored_bytes = LB_TRY(st->optional<std::uint64_t>("stored_bytes", 0));
+        m.stats.new_blocks = LB_TRY(st->optional<std::uint64_t>("new_blocks", 0));
+        m.stats.reused_files = LB_TRY(st->optional<std::uint64_t>("reused_files", 0));
+        m.stats.read_bytes = LB_TRY(st->optional<std::uint64_t>("read_bytes", 0));
+        m.stats.duration_seconds = LB_TRY(st->optional<double>("duration_seconds", 0.0));
+    }
+    LB_CHECK(j.for_each_in_optional("page_checksum_failures", [&](const JsonValue& f) -> Status {
+        m.page_checksum_failures.push_back(
+            {LB_TRY(f.required<std::string>("path")), LB_TRY(f.required<std::uint64_t>("block"))});
+        return {};
+    }));
+    LB_CHECK(j.for_each_in_optional("indexes", [&](const JsonValue& i) -> Status {
+        m.indexes.push_back(LB_TRY(i.as<std::string>()));
+        return {};
+    }));
+    LB_CHECK(j.for_each_in("entries", [&](const JsonValue& e) -> Status {
+        m.entries.push_back(LB_TRY(entry_from_json(e)));
+        return {};
+    }));
     return m;
 }
 
@@ -325,11 +355,12 @@ Result<Manifest> read_manifest(const Storage& storage, const std::string& backup
         return std::unexpected(bytes.error());
     }
     const std::string text = LB_TRY(decode_object(*bytes, ObjectKind::manifest, key));
-    try {
-        return from_json(json::parse(text));
-    } catch (const std::exception& e) {
-        return fail(ErrorCode::corrupt, "{}: malformed manifest: {}", key, e.what());
-    }
+    return parse_manifest(text, key);
+}
+
+Result<Manifest> parse_manifest(std::string_view text, std::string_view key) {
+    const JsonDocument doc = LB_TRY(JsonDocument::parse(text, key, "manifest"));
+    return from_json(doc.root());
 }
 
 Result<std::vector<std::string>> list_backup_ids(const Storage& storage) {

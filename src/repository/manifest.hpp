@@ -100,6 +100,11 @@ std::optional<std::uint32_t> tablespace_link_oid(std::string_view path);
 // Publishes the manifest (never replacing an existing one).
 Status write_manifest(Storage& storage, const Manifest& manifest);
 Result<Manifest> read_manifest(const Storage& storage, const std::string& backup_id);
+// Parses the payload of manifest `key` (the JSON text, envelope already checked): types and
+// ranges checked (timeline >= 1, wal_segment_size a power of two from 1 MiB to 1 GiB, mode
+// <= 07777, mtime_nsec < 10^9, times in range, block ids 64 hex digits); ErrorCode::corrupt
+// naming the key and the field otherwise. An entry point for fuzzing.
+Result<Manifest> parse_manifest(std::string_view text, std::string_view key);
 // Every published backup, oldest first. Fails on the first unreadable manifest.
 Result<std::vector<Manifest>> read_all_manifests(const Storage& storage);
 Result<std::vector<std::string>> list_backup_ids(const Storage& storage);

@@ -3,7 +3,9 @@
 #include <cstring>
 
 #include "codec/compress.hpp"
+#include "repository/byte_reader.hpp"
 #include "util/endian.hpp"
+#include "util/hex.hpp"
 
 namespace lifeboat::repo {
 
@@ -58,25 +60,39 @@ Result<std::string> encode_object(ObjectKind kind, std::string_view payload,
     return out;
 }
 
+namespace {
+// A kind tag as text for a message: printable ASCII as is, anything else in hex (one line).
+std::string printable_tag(std::string_view tag) {
+    for (const char c : tag) {
+        if (c < 0x20 || c > 0x7e) return "0x" + to_hex(tag);
+    }
+    return std::string(tag);
+}
+}  // namespace
+
 Status check_header(std::string_view header, ObjectKind expected, std::string_view key) {
-    if (header.size() < k_header_size || header.substr(0, 8) != k_magic) {
+    ByteReader r(header, key, "object header");
+    const auto magic = r.read_bytes(k_magic.size(), "magic");
+    if (!magic || *magic != k_magic) {
         return fail(ErrorCode::corrupt, "{}: not a Lifeboat object (bad magic)", key);
     }
-    if (header.substr(8, 4) != kind_tag(expected)) {
+    const std::string_view kind = LB_TRY(r.read_bytes(4, "kind"));
+    if (kind != kind_tag(expected)) {
         return fail(ErrorCode::corrupt, "{}: object kind is '{}', expected '{}'", key,
-                    header.substr(8, 4), kind_tag(expected));
+                    printable_tag(kind), kind_tag(expected));
     }
-    const std::uint32_t version = get_le<std::uint32_t>(header, 12);
+    const std::uint32_t version = LB_TRY(r.read_u32_le("version"));
     if (version != k_format_version) {
         return fail(ErrorCode::corrupt,
                     "{}: format version {} is not supported by this Lifeboat (it reads version {})",
                     key, version, k_format_version);
     }
-    const std::uint32_t flags = get_le<std::uint32_t>(header, 16);
+    const std::uint32_t flags = LB_TRY(r.read_u32_le("flags"));
     if ((flags & ~k_known_flags) != 0) {
         return fail(ErrorCode::corrupt, "{}: uses features this Lifeboat lacks (flags {:#x})", key,
                     flags);
     }
+    LB_CHECK(r.skip(4, "reserved"));
     return {};
 }
 

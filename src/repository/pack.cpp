@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "repository/byte_reader.hpp"
 #include "repository/object.hpp"
 #include "util/endian.hpp"
 #include "util/hex.hpp"
@@ -12,6 +13,10 @@ namespace {
 constexpr std::size_t k_entry_size = 32 + 8 + 4 + 4 + 1 + 3;
 
 }  // namespace
+
+bool is_pack_id(std::string_view id) {
+    return id.size() == 64 && id.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
 
 std::string new_pack_id() {
     std::random_device rd;
@@ -71,41 +76,61 @@ Result<PackSummary> PackWriter::finish() {
     return PackSummary{m_id, m_size, std::move(m_entries)};
 }
 
+Result<PackSummary> parse_pack_payload(std::string_view payload, std::string_view pack_id,
+                                       std::string_view key, std::uint64_t object_size) {
+    ByteReader r(payload, key, "pack footer");
+    if (payload.size() < 8) {
+        return std::unexpected(
+            r.corrupt("footer_length",
+                      fmt::format("missing: the payload has only {} bytes", payload.size())));
+    }
+    LB_CHECK(r.seek(payload.size() - 4, "footer_length"));
+    const std::uint32_t footer_length = LB_TRY(r.read_u32_le("footer_length"));
+    if (footer_length < 4 || footer_length > payload.size() - 4) {
+        return std::unexpected(r.corrupt(
+            "footer_length",
+            fmt::format("{} does not fit the {}-byte payload", footer_length, payload.size())));
+    }
+    const std::size_t footer_at = payload.size() - 4 - footer_length;
+    LB_CHECK(r.seek(footer_at, "footer"));
+    ByteReader footer(LB_TRY(r.read_bytes(footer_length, "footer")), key, "pack footer");
+    const std::uint32_t count = LB_TRY(footer.read_u32_le("entry_count"));
+    if (std::uint64_t{count} * k_entry_size != footer.remaining()) {
+        return std::unexpected(footer.corrupt(
+            "entry_count",
+            fmt::format("{} does not match the {} bytes of entries", count, footer.remaining())));
+    }
+    PackSummary summary{std::string(pack_id), object_size, {}};
+    summary.entries.reserve(count);  // bounded by the footer's length, checked above
+    const std::uint64_t blobs_end = k_header_size + footer_at;
+    for (std::uint32_t i = 0; i < count; ++i) {
+        PackEntry e;
+        const std::string_view digest = LB_TRY(footer.read_bytes(32, "entry block_id"));
+        std::memcpy(e.id.digest.data(), digest.data(), digest.size());
+        e.placement.offset = LB_TRY(footer.read_u64_le("entry offset"));
+        e.placement.stored_length = LB_TRY(footer.read_u32_le("entry stored_length"));
+        e.placement.raw_length = LB_TRY(footer.read_u32_le("entry raw_length"));
+        e.placement.codec = static_cast<BlockCodec>(LB_TRY(footer.read_u8("entry codec")));
+        LB_CHECK(footer.skip(3, "entry reserved"));
+        if (e.placement.offset < k_header_size ||
+            !range_within(e.placement.offset, e.placement.stored_length, blobs_end)) {
+            return std::unexpected(
+                footer.corrupt(fmt::format("entry {} offset", i),
+                               fmt::format("{} (length {}) lies outside the blobs, bytes {}..{}",
+                                           e.placement.offset, e.placement.stored_length,
+                                           k_header_size, blobs_end)));
+        }
+        summary.entries.push_back(e);
+    }
+    LB_CHECK(footer.expect_end());
+    return summary;
+}
+
 Result<PackSummary> read_pack_summary(const Storage& storage, const std::string& pack_id) {
     const std::string key = pack_key(pack_id);
     const std::string bytes = LB_TRY(storage.read(key));
     const std::string payload = LB_TRY(decode_object(bytes, ObjectKind::pack, key));
-    auto bad = [&](std::string_view why) {
-        return fail(ErrorCode::corrupt, "{}: malformed pack footer ({})", key, why);
-    };
-    if (payload.size() < 8) return bad("too short");
-    const auto footer_length = get_le<std::uint32_t>(payload, payload.size() - 4);
-    // 64-bit arithmetic throughout: a crafted length must not wrap past the checks.
-    if (std::uint64_t{footer_length} + 4 > payload.size() || footer_length < 4) {
-        return bad("bad footer length");
-    }
-    const std::size_t footer_at = payload.size() - 4 - footer_length;
-    const auto count = get_le<std::uint32_t>(payload, footer_at);
-    if (4 + static_cast<std::size_t>(count) * k_entry_size != footer_length)
-        return bad("bad entry count");
-    PackSummary summary{pack_id, bytes.size(), {}};
-    summary.entries.reserve(count);
-    const std::uint64_t blobs_end = k_header_size + footer_at;
-    for (std::uint32_t i = 0; i < count; ++i) {
-        const std::size_t at = footer_at + 4 + i * k_entry_size;
-        PackEntry e;
-        std::memcpy(e.id.digest.data(), payload.data() + at, 32);
-        e.placement.offset = get_le<std::uint64_t>(payload, at + 32);
-        e.placement.stored_length = get_le<std::uint32_t>(payload, at + 40);
-        e.placement.raw_length = get_le<std::uint32_t>(payload, at + 44);
-        e.placement.codec = static_cast<BlockCodec>(payload[at + 48]);
-        if (e.placement.offset < k_header_size || e.placement.offset > blobs_end ||
-            e.placement.stored_length > blobs_end - e.placement.offset) {
-            return bad("entry outside the pack");
-        }
-        summary.entries.push_back(e);
-    }
-    return summary;
+    return parse_pack_payload(payload, pack_id, key, bytes.size());
 }
 
 }  // namespace lifeboat::repo

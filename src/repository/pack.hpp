@@ -49,7 +49,15 @@ class PackWriter {
 // Reads a whole pack, checks its envelope and trailer, and parses its footer.
 Result<PackSummary> read_pack_summary(const Storage& storage, const std::string& pack_id);
 
-// The random id of a new pack: 64 hex digits.
+// The random id of a new pack: 64 lower-case hex digits.
 std::string new_pack_id();
+// Whether `id` has that form (an id read from the repository becomes part of an object name).
+bool is_pack_id(std::string_view id);
+
+// Parses the payload of pack `key` (envelope already checked): its footer, each entry checked to
+// lie between the header and the footer. `object_size` is the whole object's size.
+// ErrorCode::corrupt naming the key and the field otherwise. An entry point for fuzzing.
+Result<PackSummary> parse_pack_payload(std::string_view payload, std::string_view pack_id,
+                                       std::string_view key, std::uint64_t object_size);
 
 }  // namespace lifeboat::repo

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "repository/json_reader.hpp"
 #include "repository/object.hpp"
 
 namespace lifeboat::repo {
@@ -28,45 +29,39 @@ Status remove_pin(Storage& storage, const std::string& backup_id) {
     return storage.remove_if_exists(pin_key(backup_id));
 }
 
+Result<Pin> parse_pin(std::string_view text, std::string_view key) {
+    const JsonDocument doc = LB_TRY(JsonDocument::parse(text, key, "pin"));
+    const JsonValue j = doc.root();
+    Pin pin;
+    pin.backup_id = LB_TRY(j.required<std::string>("backup"));
+    // Required but nullable: null is "for ever", absence is damage.
+    const JsonValue until = LB_TRY(j.field("until"));
+    if (!until.is_null()) pin.until = LB_TRY(until.as<Timestamp>());
+    pin.created = LB_TRY(j.required<Timestamp>("created"));
+    pin.origin = LB_TRY(j.optional<std::string>("origin", ""));
+    return pin;
+}
+
 Result<std::map<std::string, Pin>> read_pins(const Storage& storage) {
     std::map<std::string, Pin> pins;
     for (const auto& object : LB_TRY(storage.list("pins"))) {
         const std::string bytes = LB_TRY(storage.read(object.key));
-        Pin pin;
-        pin.backup_id = object.key.substr(object.key.find('/') + 1);
-        auto note = [&](const std::string& what) {
-            if (pin.problem.empty()) {
-                pin.problem = fmt::format("{}: {} (the pin is kept for ever)", object.key, what);
-            }
-        };
-        auto text = decode_object(bytes, ObjectKind::pin, object.key);
-        if (!text) {
-            note(text.error().message);
-            pins[pin.backup_id] = pin;
+        auto pin = [&]() -> Result<Pin> {
+            const std::string text = LB_TRY(decode_object(bytes, ObjectKind::pin, object.key));
+            return parse_pin(text, object.key);
+        }();
+        if (!pin) {
+            // Kept for ever (see Pin::problem), under the name its object has.
+            Pin kept;
+            kept.backup_id = object.key.substr(object.key.find('/') + 1);
+            const std::string prefix = object.key + ": ";
+            const std::string& why = pin.error().message;
+            kept.problem = fmt::format("{}: {} (the pin is kept for ever)", object.key,
+                                       why.starts_with(prefix) ? why.substr(prefix.size()) : why);
+            pins[kept.backup_id] = std::move(kept);
             continue;
         }
-        try {
-            const json j = json::parse(*text);
-            pin.backup_id = j.at("backup").get<std::string>();
-            if (!j.at("until").is_null()) {
-                auto until = parse_iso8601(j.at("until").get<std::string>());
-                if (until) {
-                    pin.until = *until;
-                } else {
-                    note("unreadable end of pin: " + until.error().message);
-                }
-            }
-            auto created = parse_iso8601(j.value("created", ""));
-            if (created) {
-                pin.created = *created;
-            } else {
-                note("unreadable creation time: " + created.error().message);
-            }
-            pin.origin = j.value("origin", "");
-        } catch (const json::exception& e) {
-            note(fmt::format("malformed pin: {}", e.what()));
-        }
-        pins[pin.backup_id] = pin;
+        pins[pin->backup_id] = std::move(*pin);
     }
     return pins;
 }

@@ -33,6 +33,10 @@ struct Pin {
 };
 
 Status write_pin(Storage& storage, const Pin& pin);
+// Parses the payload of pin `key` (JSON, envelope already checked): "backup" a string, "until"
+// null or a time, "created" a time; ErrorCode::corrupt naming the key and the field otherwise.
+// An entry point for fuzzing.
+Result<Pin> parse_pin(std::string_view text, std::string_view key);
 Status remove_pin(Storage& storage, const std::string& backup_id);
 // Every pin, by backup id. A pin object that is damaged or holds an unreadable time does not fail
 // the whole read: it comes back as a pin for ever with `problem` set. Only a failure to list or

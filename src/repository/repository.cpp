@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "repository/encrypted_storage.hpp"
+#include "repository/json_reader.hpp"
 #include "repository/object.hpp"
 #include "storage/open_storage.hpp"
 #include "util/fs.hpp"
@@ -50,17 +51,59 @@ json encryption_json(const std::optional<EncryptionConfig>& e) {
             {"wrapped_key", e->wrapped_key}};
 }
 
-EncryptionConfig encryption_from_json(const json& j) {
+Result<EncryptionConfig> encryption_from_json(const JsonValue& j) {
     EncryptionConfig e;
-    e.cipher = j.at("cipher").get<std::string>();
-    e.kdf = j.at("kdf").get<std::string>();
-    e.salt = j.at("salt").get<std::string>();
-    e.scrypt_n = j.value("scrypt_n", std::uint64_t{0});
-    e.scrypt_r = j.value("scrypt_r", 0u);
-    e.scrypt_p = j.value("scrypt_p", 0u);
-    e.wrapped_key = j.at("wrapped_key").get<std::string>();
+    e.cipher = LB_TRY(j.required<std::string>("cipher"));
+    e.kdf = LB_TRY(j.required<std::string>("kdf"));
+    e.salt = LB_TRY(j.required<std::string>("salt"));
+    e.scrypt_n = LB_TRY(j.optional<std::uint64_t>("scrypt_n", 0));
+    e.scrypt_r = LB_TRY(j.optional<std::uint32_t>("scrypt_r", 0));
+    e.scrypt_p = LB_TRY(j.optional<std::uint32_t>("scrypt_p", 0));
+    e.wrapped_key = LB_TRY(j.required<std::string>("wrapped_key"));
+    if (e.kdf == "scrypt") {
+        // scrypt takes 128 * r * n bytes and p times the work: a forged config must not make
+        // every open allocate gigabytes. Lifeboat writes n = 2^15, r = 8, p = 1.
+        const bool power_of_two = e.scrypt_n >= 2 && (e.scrypt_n & (e.scrypt_n - 1)) == 0;
+        if (!power_of_two || e.scrypt_n > (1u << 20)) {
+            return std::unexpected(
+                LB_TRY(j.field("scrypt_n"))
+                    .problem(fmt::format("{} is not a power of two up to 2^20", e.scrypt_n)));
+        }
+        if (e.scrypt_r < 1 || e.scrypt_r > 32)
+            return std::unexpected(LB_TRY(j.field("scrypt_r")).problem("outside 1..32"));
+        if (e.scrypt_p < 1 || e.scrypt_p > 16)
+            return std::unexpected(LB_TRY(j.field("scrypt_p")).problem("outside 1..16"));
+    }
     return e;
 }
+
+}  // namespace
+
+Result<RepositoryConfig> parse_config(std::string_view text, std::string_view key) {
+    const JsonDocument doc = LB_TRY(JsonDocument::parse(text, key, "config"));
+    const JsonValue j = doc.root();
+    RepositoryConfig config;
+    config.repository_id = LB_TRY(j.required<std::string>("repository_id"));
+    // Informational only: an unreadable creation time must not make the repository unusable.
+    auto created = LB_TRY(j.field("created")).as<Timestamp>();
+    config.created = created ? *created : Timestamp{};
+    const JsonValue block_size = LB_TRY(j.field("block_size"));
+    config.block_size = LB_TRY(block_size.as<std::uint32_t>());
+    if (config.block_size == 0 || config.block_size % 8192 != 0) {
+        return std::unexpected(block_size.problem(
+            fmt::format("block_size {} is not a multiple of 8192", config.block_size)));
+    }
+    config.pack_target_size =
+        LB_TRY(j.required_in<std::uint64_t>("pack_target_size", 1, UINT64_MAX));
+    // The levels repo-init accepts.
+    config.compression_level =
+        LB_TRY(LB_TRY(j.field("compression")).required_in<int>("level", 1, 19));
+    const JsonValue encryption = LB_TRY(j.field("encryption"));
+    if (!encryption.is_null()) config.encryption = LB_TRY(encryption_from_json(encryption));
+    return config;
+}
+
+namespace {
 
 constexpr std::array<const char*, 6> k_layout = {"data", "index", "backups", "wal", "locks", "tmp"};
 
@@ -180,24 +223,7 @@ Result<Repository> Repository::open(std::unique_ptr<Storage> storage, const KeyS
         return fail(ErrorCode::not_a_repository, "{} is not a usable Lifeboat repository: {}",
                     storage->location(), payload.error().message);
     }
-    RepositoryConfig config;
-    try {
-        const json j = json::parse(*payload);
-        config.repository_id = j.at("repository_id").get<std::string>();
-        auto created = parse_iso8601(j.at("created").get<std::string>());
-        config.created = created ? *created : Timestamp{};
-        config.block_size = j.at("block_size").get<std::uint32_t>();
-        config.pack_target_size = j.at("pack_target_size").get<std::uint64_t>();
-        config.compression_level = j.at("compression").at("level").get<int>();
-        if (!j.at("encryption").is_null())
-            config.encryption = encryption_from_json(j.at("encryption"));
-        if (config.block_size == 0 || config.block_size % 8192 != 0) {
-            return fail(ErrorCode::corrupt, "{}/config: block_size {} is not a multiple of 8192",
-                        storage->location(), config.block_size);
-        }
-    } catch (const json::exception& e) {
-        return fail(ErrorCode::corrupt, "{}/config: malformed: {}", storage->location(), e.what());
-    }
+    RepositoryConfig config = LB_TRY(parse_config(*payload, storage->location() + "/config"));
     if (!config.encryption) {
         // A key given for a plaintext repository means the user believes it is encrypted (or
         // named the wrong repository): saying nothing would leave that belief standing.

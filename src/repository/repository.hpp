@@ -28,6 +28,12 @@ struct RepositoryConfig {
 
 enum class Encryption { none, aes_256_gcm };
 
+// Parses the payload of the config object (JSON, envelope already checked), named `key` in
+// errors: block_size a non-zero multiple of 8192 that fits 32 bits, compression level 1..19,
+// scrypt parameters bounded (n a power of two up to 2^20, r 1..32, p 1..16). ErrorCode::corrupt
+// naming the field otherwise. An entry point for fuzzing.
+Result<RepositoryConfig> parse_config(std::string_view text, std::string_view key);
+
 class Repository {
   public:
     // Opens the repository in `storage` (any backend or wrapper, e.g. a fault-injecting one in

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "repository/byte_reader.hpp"
+#include "repository/json_reader.hpp"
 #include "repository/object.hpp"
 #include "util/endian.hpp"
 
@@ -34,31 +36,39 @@ std::string encode_meta(const WalMeta& meta) {
     return j.dump();
 }
 
-Result<WalMeta> decode_meta(std::string_view text, const std::string& key) {
-    try {
-        const json j = json::parse(text);
-        WalMeta m;
-        m.name = j.at("name").get<std::string>();
-        m.raw_size = j.at("raw_size").get<std::uint64_t>();
-        m.raw_sha256 = j.at("raw_sha256").get<std::string>();
-        m.codec = static_cast<BlockCodec>(j.at("codec").get<int>());
-        m.commits = j.value("commits", std::uint64_t{0});
-        auto time = [&](const char* field) -> std::optional<Timestamp> {
-            if (!j.contains(field)) return std::nullopt;
-            auto t = parse_iso8601(j.at(field).get<std::string>());
-            if (!t) throw std::runtime_error(t.error().message);
-            return *t;
-        };
-        m.first_commit = time("first_commit");
-        m.last_commit = time("last_commit");
-        m.pushed = time("pushed").value_or(Timestamp{});
-        return m;
-    } catch (const std::exception& e) {
-        return fail(ErrorCode::corrupt, "{}: malformed WAL metadata: {}", key, e.what());
-    }
+bool is_sha256_hex(std::string_view text) {
+    return text.size() == 64 &&
+           text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
 }  // namespace
+
+Result<WalMeta> parse_wal_meta(std::string_view text, std::string_view key) {
+    const JsonDocument doc = LB_TRY(JsonDocument::parse(text, key, "WAL metadata"));
+    const JsonValue j = doc.root();
+    WalMeta m;
+    m.name = LB_TRY(j.required<std::string>("name"));
+    m.raw_size = LB_TRY(j.required<std::uint64_t>("raw_size"));
+    const JsonValue sha = LB_TRY(j.field("raw_sha256"));
+    m.raw_sha256 = LB_TRY(sha.as<std::string>());
+    if (!is_sha256_hex(m.raw_sha256))
+        return std::unexpected(sha.problem("not 64 lower-case hex digits"));
+    m.codec = static_cast<BlockCodec>(
+        LB_TRY(j.required_in<std::uint8_t>("codec", static_cast<std::uint8_t>(BlockCodec::raw),
+                                           static_cast<std::uint8_t>(BlockCodec::zstd))));
+    m.commits = LB_TRY(j.optional<std::uint64_t>("commits", 0));
+    m.first_commit = LB_TRY(j.nullable<Timestamp>("first_commit"));
+    m.last_commit = LB_TRY(j.nullable<Timestamp>("last_commit"));
+    m.pushed = LB_TRY(j.nullable<Timestamp>("pushed")).value_or(Timestamp{});
+    return m;
+}
+
+Result<WalPayload> parse_wal_payload(std::string_view payload, std::string_view key) {
+    ByteReader r(payload, key, "WAL object");
+    const std::uint32_t meta_length = LB_TRY(r.read_u32_le("meta_length"));
+    const std::string_view meta = LB_TRY(r.read_bytes(meta_length, "meta"));
+    return WalPayload{LB_TRY(parse_wal_meta(meta, key)), payload.substr(r.position())};
+}
 
 Result<PushOutcome> push_wal(Storage& storage, WalMeta meta, std::string_view content,
                              int compression_level) {
@@ -114,16 +124,18 @@ Result<WalMeta> read_wal_meta(const Storage& storage, const std::string& name) {
     const std::size_t head = static_cast<std::size_t>(std::min<std::uint64_t>(info.size, 4096));
     std::string bytes = LB_TRY(storage.read_range(key, 0, head));
     LB_CHECK(check_header(bytes, ObjectKind::wal, key));
-    if (bytes.size() < k_header_size + 4) return fail(ErrorCode::corrupt, "{}: truncated", key);
-    const std::uint32_t meta_length = get_le<std::uint32_t>(bytes, k_header_size);
-    if (k_header_size + 4 + meta_length + k_trailer_size > info.size) {
-        return fail(ErrorCode::corrupt, "{}: metadata length {} exceeds the object", key,
-                    meta_length);
+    ByteReader r(bytes, key, "WAL object");
+    LB_CHECK(r.skip(k_header_size, "header"));
+    const std::uint32_t meta_length = LB_TRY(r.read_u32_le("meta_length"));
+    const std::uint64_t meta_end = std::uint64_t{k_header_size} + 4 + meta_length;
+    if (!range_within(meta_end, k_trailer_size, info.size)) {
+        return std::unexpected(r.corrupt(
+            "meta_length", fmt::format("{} exceeds the {}-byte object", meta_length, info.size)));
     }
-    if (k_header_size + 4 + meta_length > bytes.size()) {
-        bytes = LB_TRY(storage.read_range(key, 0, k_header_size + 4 + meta_length));
+    if (meta_end > bytes.size()) {
+        bytes = LB_TRY(storage.read_range(key, 0, static_cast<std::size_t>(meta_end)));
     }
-    return decode_meta(std::string_view(bytes).substr(k_header_size + 4, meta_length), key);
+    return parse_wal_meta(std::string_view(bytes).substr(k_header_size + 4, meta_length), key);
 }
 
 Result<std::string> fetch_wal(const Storage& storage, const std::string& name) {
@@ -137,13 +149,7 @@ Result<std::string> fetch_wal(const Storage& storage, const std::string& name) {
     }
     // A view into the object: a 16 MiB segment is held once compressed and once decompressed.
     const std::string_view payload = LB_TRY(verified_raw_payload(*bytes, ObjectKind::wal, key));
-    if (payload.size() < 4) return fail(ErrorCode::corrupt, "{}: truncated", key);
-    const std::uint32_t meta_length = get_le<std::uint32_t>(payload, 0);
-    if (4 + static_cast<std::size_t>(meta_length) > payload.size()) {
-        return fail(ErrorCode::corrupt, "{}: bad metadata length", key);
-    }
-    const WalMeta meta = LB_TRY(decode_meta(payload.substr(4, meta_length), key));
-    const std::string_view data = payload.substr(4 + meta_length);
+    const auto [meta, data] = LB_TRY(parse_wal_payload(payload, key));
     std::string content;
     if (meta.codec == BlockCodec::zstd) {
         Decompressor d;

@@ -25,6 +25,18 @@ struct WalMeta {
 
 std::string wal_key(const std::string& name);
 
+// Parses WAL metadata (the JSON `meta` of a WALF payload): types and ranges checked (raw_sha256 is
+// 64 hex digits, codec 0 or 1, times in range); ErrorCode::corrupt naming `key` and the field.
+// An entry point for fuzzing.
+Result<WalMeta> parse_wal_meta(std::string_view text, std::string_view key);
+
+struct WalPayload {
+    WalMeta meta;
+    std::string_view data;  // the stored file (as `meta.codec` says), a view into the payload
+};
+// Parses a WALF payload (envelope already checked): meta_length, metadata, data.
+Result<WalPayload> parse_wal_payload(std::string_view payload, std::string_view key);
+
 enum class PushOutcome { stored, already_present };
 
 // Stores `content` under `name` unless it is already there. Same content (by SHA-256): success,
