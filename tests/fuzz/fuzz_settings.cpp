@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -21,6 +22,10 @@ const std::string& scratch_file() {
         (std::filesystem::temp_directory_path() /
          ("lifeboat-fuzz-settings-" + std::to_string(::getpid()) + ".toml"))
             .string();
+    static const bool cleanup = [] {
+        return std::atexit([] { std::remove(path.c_str()); }) == 0;
+    }();
+    (void)cleanup;
     return path;
 }
 
