@@ -11,6 +11,9 @@ packages=(
   postgresql-15 postgresql-client-15 zstd clang-format git python3 jq procps iproute2 pgbackrest time
   libcurl4-openssl-dev libexpat1-dev s3cmd
   chromium fonts-dejavu-core
+  # The fuzz targets (scripts/fuzz.sh): clang 16 is the oldest Debian clang that compiles
+  # libstdc++ 12's <expected>; libclang-rt-16-dev holds libFuzzer and the sanitizer runtimes.
+  clang-16 libclang-rt-16-dev
 )
 # Node runs the S3 test server (s3rver, pinned in tests/s3/package-lock.json). A Node that is
 # already installed (from another source, with its own npm) is kept: Debian's npm conflicts with it.

@@ -2,6 +2,7 @@
 
 #include <zstd.h>
 
+#include <algorithm>
 #include <memory>
 
 namespace lifeboat {
@@ -39,15 +40,41 @@ Status Decompressor::decompress(std::string_view frame, std::size_t expected_siz
         return fail(ErrorCode::corrupt, "zstd frame holds {} bytes, expected {}", declared,
                     expected_size);
     }
-    out.resize(expected_size);
-    const std::size_t n = ZSTD_decompressDCtx(static_cast<ZSTD_DCtx*>(m_ctx), out.data(),
-                                              out.size(), frame.data(), frame.size());
-    if (ZSTD_isError(n)) {
-        return fail(ErrorCode::corrupt, "zstd frame cannot be decoded: {}", ZSTD_getErrorName(n));
+    // The output grows with what the frame really produces, never straight to the size a
+    // header or an index entry claims: a few crafted bytes claiming 4 GiB must not allocate it.
+    auto* ctx = static_cast<ZSTD_DCtx*>(m_ctx);
+    ZSTD_DCtx_reset(ctx, ZSTD_reset_session_only);
+    const std::size_t first_size =
+        std::min(expected_size, std::max<std::size_t>(std::size_t{1} << 20, frame.size() * 8));
+    out.resize(first_size);
+    ZSTD_inBuffer in{frame.data(), frame.size(), 0};
+    std::size_t produced = 0;
+    for (;;) {
+        if (produced == out.size() && out.size() < expected_size)
+            out.resize(std::min(expected_size, out.size() * 2));
+        const std::size_t in_before = in.pos;
+        ZSTD_outBuffer o{out.data(), out.size(), produced};
+        const std::size_t pending = ZSTD_decompressStream(ctx, &o, &in);
+        if (ZSTD_isError(pending)) {
+            return fail(ErrorCode::corrupt, "zstd frame cannot be decoded: {}",
+                        ZSTD_getErrorName(pending));
+        }
+        const bool progressed = o.pos != produced || in.pos != in_before;
+        produced = o.pos;
+        if (pending == 0 && in.pos == in.size) break;
+        if (!progressed) {
+            if (produced == expected_size) {
+                return fail(ErrorCode::corrupt, "zstd frame holds more than the {} bytes expected",
+                            expected_size);
+            }
+            return fail(ErrorCode::corrupt, "zstd frame cannot be decoded: it is truncated");
+        }
     }
-    if (n != expected_size) {
-        return fail(ErrorCode::corrupt, "zstd frame holds {} bytes, expected {}", n, expected_size);
+    if (produced != expected_size) {
+        return fail(ErrorCode::corrupt, "zstd frame holds {} bytes, expected {}", produced,
+                    expected_size);
     }
+    out.resize(produced);
     return {};
 }
 

@@ -31,7 +31,9 @@ class Decompressor {
     Decompressor(const Decompressor&) = delete;
     Decompressor& operator=(const Decompressor&) = delete;
     // Replaces `out` with the content of the frame; fails (ErrorCode::corrupt) when the frame is
-    // malformed or its size differs from `expected_size`.
+    // malformed or its size differs from `expected_size`. Memory grows with the bytes the frame
+    // actually yields, so neither a crafted frame header nor a crafted `expected_size` makes it
+    // allocate more than the frame decodes to.
     Status decompress(std::string_view frame, std::size_t expected_size, std::string& out);
 
   private:

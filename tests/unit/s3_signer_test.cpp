@@ -179,6 +179,27 @@ TEST(S3Location, BadLocationsAreUsageErrors) {
     }
 }
 
+// Found by tests/fuzz/fuzz_s3_url: a region or bucket with other characters went into the AWS
+// endpoint's host name (or a virtual-hosted one) unchecked, so "region=x@evil.example#" could
+// send requests, signed, to another host.
+TEST(S3Location, RegionAndBucketAreHostNameText) {
+    for (const char* location :
+         {"s3://b?region=x@evil.example%23", "s3://b?region=eu%0Awest", "s3://b?region=a/b",
+          "s3://b?region=a%20b", "s3://user@evil.example/p", "s3://b:80/p", "s3://b%3F/p"}) {
+        auto settings = parse_location(location, fake_environment(k_keys));
+        ASSERT_FALSE(settings) << location;
+        EXPECT_EQ(settings.error().code, ErrorCode::usage) << location;
+    }
+    auto env = k_keys;
+    env["AWS_REGION"] = "eu west";
+    EXPECT_FALSE(parse_location("s3://b", fake_environment(env)));
+    for (const char* location : {"s3://my.bucket_1-x/p?region=eu-west-3", "s3://b?region=default",
+                                 "s3://b?region=zone_group.1"}) {
+        auto settings = parse_location(location, fake_environment(k_keys));
+        EXPECT_TRUE(settings) << location << ": " << settings.error().message;
+    }
+}
+
 TEST(S3Location, CredentialsComeFromTheSharedFileWhenNotInTheEnvironment) {
     const std::string path = ::testing::TempDir() + "/lb-s3-credentials";
     {

@@ -1,5 +1,7 @@
 #include "storage/s3/s3_url.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 
@@ -15,6 +17,15 @@ std::string_view trim(std::string_view text) {
     while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
         text.remove_suffix(1);
     return text;
+}
+
+// Region and bucket become part of a host name (the AWS endpoint, virtual-hosted addressing)
+// and of the signed credential scope, so they are held to the characters those allow: a region
+// of "x@evil.example#" must not redirect requests, nor a control byte reach a header.
+bool is_name_text(std::string_view text) {
+    return !text.empty() && text.size() <= 255 && std::all_of(text.begin(), text.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    });
 }
 
 std::string strip_slashes(std::string_view text) {
@@ -150,6 +161,11 @@ Result<Settings> parse_location(std::string_view location, const Environment& en
     if (settings.bucket.empty()) {
         return fail(ErrorCode::usage, "'{}': no bucket (expected s3://bucket/prefix)", location);
     }
+    if (!is_name_text(settings.bucket)) {
+        return fail(ErrorCode::usage,
+                    "'{}': bucket '{}' may hold only letters, digits, '-', '_' and '.'", location,
+                    settings.bucket);
+    }
     if (settings.prefix.find("..") != std::string::npos ||
         settings.prefix.find("//") != std::string::npos) {
         return fail(ErrorCode::usage, "'{}': invalid prefix '{}'", location, settings.prefix);
@@ -187,6 +203,11 @@ Result<Settings> parse_location(std::string_view location, const Environment& en
     if (!region) region = env("AWS_REGION");
     if (!region || region->empty()) region = env("AWS_DEFAULT_REGION");
     settings.region = region && !region->empty() ? *region : "us-east-1";
+    if (!is_name_text(settings.region)) {
+        return fail(ErrorCode::usage,
+                    "'{}': region '{}' may hold only letters, digits, '-', '_' and '.'", location,
+                    settings.region);
+    }
     if (endpoint) {
         LB_CHECK(parse_endpoint(*endpoint));
         settings.endpoint = *endpoint;
