@@ -147,6 +147,11 @@ class CreatedDirectories {
         std::error_code ec;
         if (fs::create_directory(dir, ec)) {
             m_created.push_back(dir);
+            // 0750 whatever the umask: a repository is not for every local user to read.
+            if (::chmod(dir.c_str(), 0750) != 0) {
+                return fail(ErrorCode::io, "cannot set the mode of {}: {}", dir.string(),
+                            errno_text(errno));
+            }
             return {};
         }
         if (ec)
@@ -292,19 +297,6 @@ Result<Repository> Repository::init(std::unique_ptr<Storage> storage, Repository
         config.encryption = stored;
         working = unlocked;
     }
-    if (local) {
-        LB_CHECK(ensure_directory(*local, 0750));
-        // An empty directory the operator made keeps what it had, minus anything beyond 0750.
-        struct stat st {};
-        if (::stat(local->c_str(), &st) == 0 && (st.st_mode & 07777 & ~0750u) != 0 &&
-            ::chmod(local->c_str(), st.st_mode & 0750) != 0) {
-            return fail(ErrorCode::repository, "cannot set the mode of {}: {}", local->string(),
-                        errno_text(errno));
-        }
-        for (const char* dir : {"data", "index", "backups", "wal", "locks", "tmp"}) {
-            LB_CHECK(ensure_directory(*local / dir, 0750));
-        }
-    }
     json j = {{"format", k_format_version},
               {"repository_id", config.repository_id},
               {"created", format_iso8601(config.created)},
@@ -317,6 +309,13 @@ Result<Repository> Repository::init(std::unique_ptr<Storage> storage, Repository
     CreatedDirectories created;
     if (local) {
         LB_CHECK(created.make_with_parents(*local));
+        // An empty directory the operator made keeps what it had, minus anything beyond 0750.
+        struct stat st {};
+        if (::stat(local->c_str(), &st) == 0 && (st.st_mode & 07777 & ~0750u) != 0 &&
+            ::chmod(local->c_str(), st.st_mode & 0750) != 0) {
+            return fail(ErrorCode::repository, "cannot set the mode of {}: {}", local->string(),
+                        errno_text(errno));
+        }
         for (const char* dir : k_layout)
             LB_CHECK(created.make(*local / dir));
     }
