@@ -94,18 +94,23 @@ Result<DrillRecord> from_json(const repo::JsonValue& j) {
     r.prepare_seconds = LB_TRY(p.optional<double>("prepare_seconds_in_parallel", 0.0));
     r.newest_commit = LB_TRY(j.nullable<Timestamp>("newest_commit"));
     LB_CHECK(j.for_each_in_optional("checks", [&](const repo::JsonValue& c) -> Status {
-        r.checks.push_back({LB_TRY(c.optional<std::string>("kind", "")),
-                            LB_TRY(c.optional<std::string>("name", "")),
-                            LB_TRY(c.optional<std::string>("detail", "")),
-                            LB_TRY(c.optional<bool>("passed", false)),
-                            LB_TRY(c.optional<bool>("skipped", false)),
-                            LB_TRY(c.optional<std::string>("database", ""))});
+        // One LB_TRY per statement: an early return from inside a braced initializer leaks the
+        // members it already built (g++).
+        auto kind = LB_TRY(c.optional<std::string>("kind", ""));
+        auto name = LB_TRY(c.optional<std::string>("name", ""));
+        auto detail = LB_TRY(c.optional<std::string>("detail", ""));
+        const bool passed = LB_TRY(c.optional<bool>("passed", false));
+        const bool skipped = LB_TRY(c.optional<bool>("skipped", false));
+        auto database = LB_TRY(c.optional<std::string>("database", ""));
+        r.checks.push_back({std::move(kind), std::move(name), std::move(detail), passed, skipped,
+                            std::move(database)});
         return {};
     }));
     LB_CHECK(j.for_each_in_optional("databases", [&](const repo::JsonValue& d) -> Status {
-        r.databases.push_back({LB_TRY(d.optional<std::string>("name", "")),
-                               LB_TRY(d.optional<bool>("passed", false)),
-                               LB_TRY(d.optional<std::string>("summary", ""))});
+        auto name = LB_TRY(d.optional<std::string>("name", ""));
+        const bool passed = LB_TRY(d.optional<bool>("passed", false));
+        auto summary = LB_TRY(d.optional<std::string>("summary", ""));
+        r.databases.push_back({std::move(name), passed, std::move(summary)});
         return {};
     }));
     r.kept_directory = LB_TRY(j.optional<std::string>("kept_directory", ""));

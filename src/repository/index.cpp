@@ -27,8 +27,11 @@ Result<std::vector<PackSummary>> parse_index(std::string_view text, std::string_
     std::vector<PackSummary> packs;
     LB_CHECK(doc.root().for_each_in("packs", [&](const JsonValue& p) -> Status {
         const JsonValue id = LB_TRY(p.field("id"));
-        PackSummary pack{
-            LB_TRY(id.as<std::string>()), LB_TRY(p.required<std::uint64_t>("size")), {}};
+        // One LB_TRY per statement: g++ does not destroy the members an aggregate initializer
+        // already built when a statement expression inside it returns early (they leak).
+        PackSummary pack;
+        pack.id = LB_TRY(id.as<std::string>());
+        pack.size = LB_TRY(p.required<std::uint64_t>("size"));
         // The id becomes an object name (data/<xx>/<id>): nothing but what new_pack_id draws.
         if (!is_pack_id(pack.id))
             return std::unexpected(id.problem("not 64 lower-case hex digits"));

@@ -73,8 +73,10 @@ Result<std::string> key_encryption_key(const EncryptionConfig& config, const Key
 }
 
 Result<WorkingKeys> working_keys(std::string_view master) {
-    return WorkingKeys{LB_TRY(hkdf_sha256(master, "lifeboat objects")),
-                       LB_TRY(hkdf_sha256(master, "lifeboat block ids"))};
+    // One LB_TRY per statement (an early return from inside a braced initializer leaks).
+    auto objects = LB_TRY(hkdf_sha256(master, "lifeboat objects"));
+    auto block_ids = LB_TRY(hkdf_sha256(master, "lifeboat block ids"));
+    return WorkingKeys{std::move(objects), std::move(block_ids)};
 }
 
 std::string wrap_aad(const std::string& repository_id) {

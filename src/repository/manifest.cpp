@@ -167,8 +167,10 @@ Result<Manifest> from_json(const JsonValue& j) {
     m.backup_label = LB_TRY(j.required<std::string>("backup_label"));
     m.tablespace_map = LB_TRY(j.optional<std::string>("tablespace_map", ""));
     LB_CHECK(j.for_each_in_optional("tablespaces", [&](const JsonValue& t) -> Status {
-        m.tablespaces.push_back({LB_TRY(t.required<std::uint32_t>("oid")),
-                                 LB_TRY(t.required<std::string>("location"))});
+        // One LB_TRY per statement (an early return from inside a braced initializer leaks).
+        const auto oid = LB_TRY(t.required<std::uint32_t>("oid"));
+        auto location = LB_TRY(t.required<std::string>("location"));
+        m.tablespaces.push_back({oid, std::move(location)});
         return {};
     }));
     m.tags = LB_TRY(j.optional_string_map("tags"));
@@ -182,8 +184,9 @@ Result<Manifest> from_json(const JsonValue& j) {
         m.stats.duration_seconds = LB_TRY(st->optional<double>("duration_seconds", 0.0));
     }
     LB_CHECK(j.for_each_in_optional("page_checksum_failures", [&](const JsonValue& f) -> Status {
-        m.page_checksum_failures.push_back(
-            {LB_TRY(f.required<std::string>("path")), LB_TRY(f.required<std::uint64_t>("block"))});
+        auto path = LB_TRY(f.required<std::string>("path"));
+        const auto block = LB_TRY(f.required<std::uint64_t>("block"));
+        m.page_checksum_failures.push_back({std::move(path), block});
         return {};
     }));
     LB_CHECK(j.for_each_in_optional("indexes", [&](const JsonValue& i) -> Status {
