@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "engine/report_drawing.hpp"
+#include "util/markup.hpp"
 
 namespace lifeboat::engine {
 
@@ -464,30 +465,7 @@ footer { color: var(--muted); font-size: 12px; padding: 16px 32px 28px;
 }  // namespace
 
 std::string html_escape(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (char c : text) {
-        switch (c) {
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '&':
-                out += "&amp;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
+    return escape_markup(text);
 }
 
 std::string render_report_html(const Report& report) {

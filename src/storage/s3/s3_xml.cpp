@@ -6,6 +6,8 @@
 #include <limits>
 #include <memory>
 
+#include "util/markup.hpp"
+
 namespace lifeboat::s3 {
 
 namespace {
@@ -98,29 +100,7 @@ const XmlElement* XmlElement::find(std::string_view element_name) const {
 }
 
 std::string xml_escape(std::string_view text) {
-    std::string out;
-    for (char c : text) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&apos;";
-                break;
-            default:
-                out.push_back(c);
-        }
-    }
-    return out;
+    return escape_markup(text);
 }
 
 Result<XmlElement> parse_xml(std::string_view xml) {
