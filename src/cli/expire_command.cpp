@@ -96,12 +96,7 @@ Status run_expire_command(const Settings& s, const ExpireArgs& args, OutputForma
         options.clock = LB_TRY(engine::parse_scaled_clock(clock));
     ProgressLine progress;
     options.progress = progress.callback();
-    bool told = false;
-    options.on_wait = [&](const std::string& holder) {
-        if (told) return;
-        told = true;
-        std::fprintf(stderr, "lifeboat: waiting for %s to finish\n", holder.c_str());
-    };
+    options.on_wait = tell_once_when_waiting();
     auto outcome = engine::run_expire(options);
     progress.clear();
     if (!outcome) return std::unexpected(outcome.error());

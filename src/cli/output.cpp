@@ -66,4 +66,12 @@ void ProgressLine::clear() {
     }
 }
 
+std::function<void(const std::string&)> tell_once_when_waiting() {
+    return [told = false](const std::string& holder) mutable {
+        if (told) return;
+        told = true;
+        std::fprintf(stderr, "lifeboat: waiting for %s to finish\n", holder.c_str());
+    };
+}
+
 }  // namespace lifeboat::cli

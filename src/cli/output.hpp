@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -31,5 +32,9 @@ class ProgressLine {
     std::chrono::steady_clock::time_point m_last{};
     bool m_dirty = false;
 };
+
+// For an operation that may wait for another's repository lock: says once on stderr what it is
+// waiting for ("lifeboat: waiting for expire (pid 12) to finish").
+std::function<void(const std::string&)> tell_once_when_waiting();
 
 }  // namespace lifeboat::cli

@@ -70,12 +70,7 @@ Status run_repair_command(const Settings& s, const RepairArgs& args, OutputForma
     options.lock_wait = std::chrono::seconds(args.lock_wait);
     ProgressLine progress;
     options.progress = progress.callback();
-    bool told = false;
-    options.on_wait = [&](const std::string& holder) {
-        if (told) return;
-        told = true;
-        std::fprintf(stderr, "lifeboat: waiting for %s to finish\n", holder.c_str());
-    };
+    options.on_wait = tell_once_when_waiting();
     auto outcome = engine::run_repair(options);
     progress.clear();
     if (!outcome) return std::unexpected(outcome.error());

@@ -37,6 +37,24 @@ Result<std::string> user_name_of(uid_t uid) {
 
 namespace {
 
+// The child starts with default signal handling (SIGPIPE, which this process ignores) and nothing
+// blocked; `extra_flags` adds spawn flags (POSIX_SPAWN_SETSID). Returns 0 or an errno value.
+int reset_signals(posix_spawnattr_t& attributes, short extra_flags) {
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    sigset_t none;
+    sigemptyset(&none);
+    int rc = ::posix_spawnattr_setsigdefault(&attributes, &defaults);
+    if (rc == 0) rc = ::posix_spawnattr_setsigmask(&attributes, &none);
+    if (rc == 0) {
+        rc = ::posix_spawnattr_setflags(
+            &attributes,
+            static_cast<short>(extra_flags | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK));
+    }
+    return rc;
+}
+
 // A descriptor closed when it goes out of scope, so no path out of run_process leaks one.
 class OwnedFd {
   public:
@@ -149,19 +167,7 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
         rc = ::posix_spawn_file_actions_adddup2(
             &setup.actions, options.merge_stderr ? target : write_end.get(), STDERR_FILENO);
     }
-    // The child starts with default signal handling and nothing blocked, whatever this process
-    // ignores (SIGPIPE) or blocks.
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGPIPE);
-    sigset_t none;
-    sigemptyset(&none);
-    if (rc == 0) rc = ::posix_spawnattr_setsigdefault(&setup.attributes, &defaults);
-    if (rc == 0) rc = ::posix_spawnattr_setsigmask(&setup.attributes, &none);
-    if (rc == 0) {
-        rc = ::posix_spawnattr_setflags(&setup.attributes,
-                                        POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    }
+    if (rc == 0) rc = reset_signals(setup.attributes, 0);
     if (rc != 0)
         return fail(ErrorCode::io, "cannot prepare to run {}: {}", argv[0], errno_text(rc));
 
@@ -207,17 +213,7 @@ Status spawn_detached(const std::vector<std::string>& argv) {
                                                     fd == STDIN_FILENO ? O_RDONLY : O_WRONLY, 0);
         }
     }
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGPIPE);
-    sigset_t none;
-    sigemptyset(&none);
-    if (rc == 0) rc = ::posix_spawnattr_setsigdefault(&setup.attributes, &defaults);
-    if (rc == 0) rc = ::posix_spawnattr_setsigmask(&setup.attributes, &none);
-    if (rc == 0) {
-        rc = ::posix_spawnattr_setflags(
-            &setup.attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    }
+    if (rc == 0) rc = reset_signals(setup.attributes, POSIX_SPAWN_SETSID);
     if (rc != 0)
         return fail(ErrorCode::io, "cannot prepare to run {}: {}", argv[0], errno_text(rc));
     pid_t pid = -1;
