@@ -239,9 +239,10 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
         std::fprintf(stderr, "lifeboat: warning: %s\n", w.c_str());
     if (format == OutputFormat::json) {
         json failures = json::array();
-        for (const auto& f : m.page_checksum_failures)
+        for (const auto& f : m.postgres.page_checksum_failures)
             failures.push_back({{"path", f.path}, {"block", f.block}});
         json j = {{"id", m.id},
+                  {"source_kind", m.source.kind},
                   {"start_time", format_iso8601(m.start_time)},
                   {"stop_time", format_iso8601(m.stop_time)},
                   {"start_lsn", m.start_lsn},
@@ -291,11 +292,11 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
                          r.name.c_str(), human_bytes(copied->bytes_copied).c_str());
         }
     }
-    if (!m.page_checksum_failures.empty()) {
+    if (!m.postgres.page_checksum_failures.empty()) {
         return fail(ErrorCode::check_failed,
                     "backup {} was stored, but {} page(s) failed checksum verification (listed "
                     "above): the source cluster has corrupt data",
-                    m.id, m.page_checksum_failures.size());
+                    m.id, m.postgres.page_checksum_failures.size());
     }
     return {};
 }
@@ -474,6 +475,7 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
             if (!shown(m)) continue;
             const repo::Pin* pin = pin_of(m.id);
             backups.push_back({{"id", m.id},
+                               {"source_kind", m.source.kind},
                                {"start_time", format_iso8601(m.start_time)},
                                {"stop_time", format_iso8601(m.stop_time)},
                                {"start_lsn", m.start_lsn},

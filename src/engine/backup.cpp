@@ -214,13 +214,12 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     std::error_code path_error;  // fs::absolute fails only without a current directory
     repo::Manifest& manifest = outcome.manifest;
     manifest.id = LB_TRY(unique_backup_id(repository.storage(), start.start_time));
-    manifest.source = repo::SourceInfo{"postgres",
-                                       cluster.system_identifier,
-                                       cluster.server_version,
-                                       fs::absolute(pgdata, path_error).string(),
-                                       cluster.wal_segment_size,
-                                       cluster.data_checksums,
-                                       cluster.block_size};
+    manifest.source = repo::SourceInfo{std::string(repo::k_kind_postgres_physical),
+                                       cluster.system_identifier, cluster.server_version};
+    manifest.postgres.pgdata = fs::absolute(pgdata, path_error).string();
+    manifest.postgres.wal_segment_size = cluster.wal_segment_size;
+    manifest.postgres.data_checksums = cluster.data_checksums;
+    manifest.postgres.block_size = cluster.block_size;
     manifest.start_time = start.start_time;
     manifest.start_lsn = start.start_lsn;
     manifest.start_wal = start.start_wal;
@@ -229,7 +228,7 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
 
     const postgres::DataDirectoryScan scan = LB_TRY(postgres::scan_data_directory(pgdata));
     for (const auto& t : scan.tablespaces)
-        manifest.tablespaces.push_back({t.oid, t.location});
+        manifest.postgres.tablespaces.push_back({t.oid, t.location});
 
     const BackupPlan plan = plan_backup(scan, previous ? &*previous : nullptr, index, options.type,
                                         repository.config().block_size);
@@ -266,8 +265,8 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     manifest.stop_time = stop.stop_time;
     manifest.stop_lsn = stop.stop_lsn;
     manifest.stop_wal = stop.stop_wal;
-    manifest.backup_label = stop.backup_label;
-    manifest.tablespace_map = stop.tablespace_map;
+    manifest.postgres.backup_label = stop.backup_label;
+    manifest.postgres.tablespace_map = stop.tablespace_map;
     if (options.progress) options.progress({"waiting for WAL archive", 0, 0});
     LB_CHECK(wait_for_wal(repository.storage(), conn, manifest.start_wal, manifest.stop_wal,
                           cluster.wal_segment_size, options.archive_timeout, options.progress));
@@ -307,7 +306,7 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     manifest.stats.read_bytes = bytes_done.load();
     for (auto& worker_failures : failures) {
         for (auto& f : worker_failures)
-            manifest.page_checksum_failures.push_back(std::move(f));
+            manifest.postgres.page_checksum_failures.push_back(std::move(f));
     }
     manifest.stats.new_blocks = writer.new_blocks();
     manifest.stats.stored_bytes = writer.stored_bytes();
@@ -322,7 +321,7 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     LB_CHECK(lock.check());
     LB_CHECK(lock.confirm());
     manifest.id = LB_TRY(publish_manifest(repository.storage(), manifest));
-    for (const auto& f : manifest.page_checksum_failures) {
+    for (const auto& f : manifest.postgres.page_checksum_failures) {
         outcome.warnings.push_back(
             fmt::format("page checksum failure: {} block {}", f.path, f.block));
     }

@@ -36,12 +36,12 @@ Result<std::set<std::string>> wal_needed(const repo::Repository& from,
     const RestorableWindow window = LB_TRY(compute_window(from.storage(), manifests));
     for (std::size_t i = 0; i < manifests.size(); ++i) {
         const auto& m = manifests[i];
-        const auto first = postgres::parse_wal_file_name(m.start_wal, m.source.wal_segment_size);
+        const auto first = postgres::parse_wal_file_name(m.start_wal, m.postgres.wal_segment_size);
         const auto last = postgres::parse_wal_file_name(window.backups[i].last_segment,
-                                                        m.source.wal_segment_size);
+                                                        m.postgres.wal_segment_size);
         if (!first || !last) continue;
         for (auto segno = first->segno; segno <= last->segno; ++segno) {
-            names.insert(postgres::wal_file_name({m.timeline, segno}, m.source.wal_segment_size));
+            names.insert(postgres::wal_file_name({m.timeline, segno}, m.postgres.wal_segment_size));
         }
         for (const auto& name : all) {  // the .backup history file of this backup
             if (name.rfind(m.start_wal, 0) == 0 && name.ends_with(".backup")) names.insert(name);

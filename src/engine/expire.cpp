@@ -185,7 +185,7 @@ Result<PackPlan> plan_packs(const Storage& storage, const std::vector<BackupFact
 
 BackupFacts facts_of(const repo::Manifest& m) {
     return {m.id,       m.source.system_identifier, m.stop_time,
-            m.timeline, m.source.wal_segment_size,  m.start_wal,
+            m.timeline, m.postgres.wal_segment_size,  m.start_wal,
             m.stop_wal};
 }
 

@@ -32,7 +32,7 @@ Status refuse_unsafe_target(const RestoreOptions& options, const repo::Manifest&
     const bool empty = LB_TRY(directory_is_empty_or_missing(options.target_dir));
     std::error_code ec;
     for (const auto& source :
-         {std::optional<fs::path>(manifest.source.pgdata), options.source_pgdata}) {
+         {std::optional<fs::path>(manifest.postgres.pgdata), options.source_pgdata}) {
         if (source && !source->empty() && fs::exists(*source, ec) &&
             fs::equivalent(*source, options.target_dir, ec)) {
             return fail(ErrorCode::conflict,
@@ -52,7 +52,7 @@ Status refuse_unsafe_target(const RestoreOptions& options, const repo::Manifest&
 Result<std::map<std::uint32_t, fs::path>> tablespace_locations(const RestoreOptions& options,
                                                                const repo::Manifest& manifest) {
     std::map<std::uint32_t, fs::path> out;
-    for (const auto& t : manifest.tablespaces) {
+    for (const auto& t : manifest.postgres.tablespaces) {
         auto it = options.tablespace_dirs.find(t.oid);
         fs::path dir =
             it != options.tablespace_dirs.end()
@@ -124,7 +124,7 @@ Result<std::vector<std::string>> write_recovery_settings(const RestoreOptions& o
                                                          std::uint32_t timeline,
                                                          std::optional<postgres::Lsn> stop_after) {
     const fs::path dir = options.target_dir;
-    LB_CHECK(write_file_atomic(dir / "backup_label", manifest.backup_label));
+    LB_CHECK(write_file_atomic(dir / "backup_label", manifest.postgres.backup_label));
     auto quoted = [](std::string_view value, std::string_view what) {
         return postgres::quote_config_value(value, what);
     };

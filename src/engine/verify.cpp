@@ -232,13 +232,13 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
                             m.id, m.start_wal, m.stop_wal),
                 {"backup " + m.id});
         }
-        const auto first = postgres::parse_wal_file_name(m.start_wal, m.source.wal_segment_size);
+        const auto first = postgres::parse_wal_file_name(m.start_wal, m.postgres.wal_segment_size);
         const auto last =
-            postgres::parse_wal_file_name(reach.last_segment, m.source.wal_segment_size);
+            postgres::parse_wal_file_name(reach.last_segment, m.postgres.wal_segment_size);
         if (!first || !last) continue;
         for (auto segno = first->segno; segno <= last->segno; ++segno) {
             wal_names.insert(
-                postgres::wal_file_name({m.timeline, segno}, m.source.wal_segment_size));
+                postgres::wal_file_name({m.timeline, segno}, m.postgres.wal_segment_size));
         }
     }
     const std::vector<std::string> wal_list(wal_names.begin(), wal_names.end());

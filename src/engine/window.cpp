@@ -112,7 +112,7 @@ class ReachFinder {
         reach.backup_index = index;
         reach.timeline = chain.back().timeline;
         reach.from = m.stop_time;
-        const std::uint64_t seg_size = m.source.wal_segment_size;
+        const std::uint64_t seg_size = m.postgres.wal_segment_size;
         const auto start = postgres::parse_wal_file_name(m.start_wal, seg_size);
         const auto stop = postgres::parse_wal_file_name(m.stop_wal, seg_size);
         if (!start || !stop) {
@@ -198,7 +198,7 @@ void compute_span(const std::vector<BackupReach>& reaches, std::optional<Timesta
 // backup was consistent.
 std::optional<std::vector<ChainStep>> chain_for(const repo::Manifest& m,
                                                 const postgres::TimelineHistory& history) {
-    const std::uint64_t seg_size = m.source.wal_segment_size;
+    const std::uint64_t seg_size = m.postgres.wal_segment_size;
     if (m.timeline == history.timeline) return std::vector<ChainStep>{{m.timeline, 0}};
     const auto stop = postgres::parse_lsn(m.stop_lsn);
     const auto& a = history.ancestors;
@@ -306,7 +306,7 @@ Result<RestorableWindow> compute_window(const Storage& storage,
 void add_branch_times(const Storage& storage, RestorableWindow& window,
                       const std::vector<repo::Manifest>& manifests) {
     const std::uint64_t seg_size = manifests.empty() ? postgres::k_default_wal_segment_size
-                                                     : manifests.front().source.wal_segment_size;
+                                                     : manifests.front().postgres.wal_segment_size;
     if (!postgres::is_valid_wal_segment_size(seg_size)) return;
     for (auto& t : window.timelines) {
         if (!t.parent || !t.branch_lsn) continue;

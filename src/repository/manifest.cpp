@@ -53,32 +53,28 @@ json to_json(const Manifest& m) {
         }
         entries.push_back(std::move(j));
     }
+    const PostgresPhysicalPayload& pg = m.postgres;
     json tablespaces = json::array();
-    for (const auto& t : m.tablespaces)
+    for (const auto& t : pg.tablespaces)
         tablespaces.push_back({{"oid", t.oid}, {"location", t.location}});
     json failures = json::array();
-    for (const auto& f : m.page_checksum_failures)
+    for (const auto& f : pg.page_checksum_failures)
         failures.push_back({{"path", f.path}, {"block", f.block}});
-    return {
+    json out = {
+        {"format", 2},
         {"id", m.id},
         {"source",
          {{"kind", m.source.kind},
-          {"system_identifier", m.source.system_identifier},
-          {"server_version", m.source.server_version},
-          {"pgdata", m.source.pgdata},
-          {"wal_segment_size", m.source.wal_segment_size},
-          {"data_checksums", m.source.data_checksums},
-          {"block_size", m.source.block_size}}},
+          {"identity", m.source.system_identifier},
+          {"server_version", m.source.server_version}}},
         {"start_time", format_iso8601(m.start_time)},
         {"stop_time", format_iso8601(m.stop_time)},
-        {"start_lsn", m.start_lsn},
-        {"stop_lsn", m.stop_lsn},
-        {"timeline", m.timeline},
-        {"start_wal", m.start_wal},
-        {"stop_wal", m.stop_wal},
-        {"backup_label", m.backup_label},
-        {"tablespace_map", m.tablespace_map},
-        {"tablespaces", std::move(tablespaces)},
+        {"log",
+         {{"branch", m.timeline},
+          {"start", m.start_lsn},
+          {"stop", m.stop_lsn},
+          {"first_object", m.start_wal},
+          {"last_object", m.stop_wal}}},
         {"tags", m.tags},
         {"stats",
          {{"files", m.stats.files},
@@ -88,10 +84,20 @@ json to_json(const Manifest& m) {
           {"reused_files", m.stats.reused_files},
           {"read_bytes", m.stats.read_bytes},
           {"duration_seconds", m.stats.duration_seconds}}},
-        {"page_checksum_failures", std::move(failures)},
         {"indexes", m.indexes},
         {"entries", std::move(entries)},
     };
+    if (m.source.kind == k_kind_postgres_physical) {
+        out["postgres_physical"] = {{"pgdata", pg.pgdata},
+                                    {"wal_segment_size", pg.wal_segment_size},
+                                    {"data_checksums", pg.data_checksums},
+                                    {"block_size", pg.block_size},
+                                    {"backup_label", pg.backup_label},
+                                    {"tablespace_map", pg.tablespace_map},
+                                    {"tablespaces", std::move(tablespaces)},
+                                    {"page_checksum_failures", std::move(failures)}};
+    }
+    return out;
 }
 
 // PostgreSQL's own limits (sources/postgres/wal.hpp, is_valid_wal_segment_size): every WAL name
@@ -138,41 +144,46 @@ Result<ManifestEntry> entry_from_json(const JsonValue& e) {
     return entry;
 }
 
-Result<Manifest> from_json(const JsonValue& j) {
-    Manifest m;
-    m.id = LB_TRY(j.required<std::string>("id"));
-    const JsonValue s = LB_TRY(j.field("source"));
-    m.source.kind = LB_TRY(s.required<std::string>("kind"));
-    m.source.system_identifier = LB_TRY(s.optional<std::string>("system_identifier", ""));
-    m.source.server_version = LB_TRY(s.optional<int>("server_version", 0));
-    m.source.pgdata = LB_TRY(s.optional<std::string>("pgdata", ""));
-    m.source.wal_segment_size =
-        LB_TRY(s.optional<std::uint64_t>("wal_segment_size", 16 * 1024 * 1024));
-    if (!is_wal_segment_size(m.source.wal_segment_size)) {
+// The postgres-physical payload: the "postgres_physical" object of v2, the top level (and the
+// source object, for the first four fields) of v1.
+Result<PostgresPhysicalPayload> postgres_payload_from_json(const JsonValue& facts,
+                                                           const JsonValue& files) {
+    PostgresPhysicalPayload pg;
+    pg.pgdata = LB_TRY(facts.optional<std::string>("pgdata", ""));
+    pg.wal_segment_size =
+        LB_TRY(facts.optional<std::uint64_t>("wal_segment_size", 16 * 1024 * 1024));
+    if (!is_wal_segment_size(pg.wal_segment_size)) {
         return std::unexpected(
-            LB_TRY(s.field("wal_segment_size"))
+            LB_TRY(facts.field("wal_segment_size"))
                 .problem(fmt::format("{} is not a power of two from 1 MiB to 1 GiB",
-                                     m.source.wal_segment_size)));
+                                     pg.wal_segment_size)));
     }
-    m.source.data_checksums = LB_TRY(s.optional<bool>("data_checksums", false));
-    m.source.block_size = LB_TRY(s.optional<std::uint32_t>("block_size", 8192u));
-    m.start_time = LB_TRY(j.required<Timestamp>("start_time"));
-    m.stop_time = LB_TRY(j.required<Timestamp>("stop_time"));
-    m.start_lsn = LB_TRY(j.required<std::string>("start_lsn"));
-    m.stop_lsn = LB_TRY(j.required<std::string>("stop_lsn"));
-    // Timeline 0 does not exist: PostgreSQL numbers them from 1.
-    m.timeline = LB_TRY(j.required_in<std::uint32_t>("timeline", 1, UINT32_MAX));
-    m.start_wal = LB_TRY(j.required<std::string>("start_wal"));
-    m.stop_wal = LB_TRY(j.required<std::string>("stop_wal"));
-    m.backup_label = LB_TRY(j.required<std::string>("backup_label"));
-    m.tablespace_map = LB_TRY(j.optional<std::string>("tablespace_map", ""));
-    LB_CHECK(j.for_each_in_optional("tablespaces", [&](const JsonValue& t) -> Status {
+    pg.data_checksums = LB_TRY(facts.optional<bool>("data_checksums", false));
+    pg.block_size = LB_TRY(facts.optional<std::uint32_t>("block_size", 8192u));
+    pg.backup_label = LB_TRY(files.required<std::string>("backup_label"));
+    pg.tablespace_map = LB_TRY(files.optional<std::string>("tablespace_map", ""));
+    LB_CHECK(files.for_each_in_optional("tablespaces", [&](const JsonValue& t) -> Status {
         // One LB_TRY per statement (an early return from inside a braced initializer leaks).
         const auto oid = LB_TRY(t.required<std::uint32_t>("oid"));
         auto location = LB_TRY(t.required<std::string>("location"));
-        m.tablespaces.push_back({oid, std::move(location)});
+        pg.tablespaces.push_back({oid, std::move(location)});
         return {};
     }));
+    LB_CHECK(
+        files.for_each_in_optional("page_checksum_failures", [&](const JsonValue& f) -> Status {
+            auto path = LB_TRY(f.required<std::string>("path"));
+            const auto block = LB_TRY(f.required<std::uint64_t>("block"));
+            pg.page_checksum_failures.push_back({std::move(path), block});
+            return {};
+        }));
+    return pg;
+}
+
+// The kind-neutral part, the same in v1 and v2.
+Status common_from_json(const JsonValue& j, Manifest& m) {
+    m.id = LB_TRY(j.required<std::string>("id"));
+    m.start_time = LB_TRY(j.required<Timestamp>("start_time"));
+    m.stop_time = LB_TRY(j.required<Timestamp>("stop_time"));
     m.tags = LB_TRY(j.optional_string_map("tags"));
     if (const auto st = LB_TRY(j.optional_field("stats"))) {
         m.stats.files = LB_TRY(st->optional<std::uint64_t>("files", 0));
@@ -183,12 +194,6 @@ Result<Manifest> from_json(const JsonValue& j) {
         m.stats.read_bytes = LB_TRY(st->optional<std::uint64_t>("read_bytes", 0));
         m.stats.duration_seconds = LB_TRY(st->optional<double>("duration_seconds", 0.0));
     }
-    LB_CHECK(j.for_each_in_optional("page_checksum_failures", [&](const JsonValue& f) -> Status {
-        auto path = LB_TRY(f.required<std::string>("path"));
-        const auto block = LB_TRY(f.required<std::uint64_t>("block"));
-        m.page_checksum_failures.push_back({std::move(path), block});
-        return {};
-    }));
     LB_CHECK(j.for_each_in_optional("indexes", [&](const JsonValue& i) -> Status {
         m.indexes.push_back(LB_TRY(i.as<std::string>()));
         return {};
@@ -197,6 +202,56 @@ Result<Manifest> from_json(const JsonValue& j) {
         m.entries.push_back(LB_TRY(entry_from_json(e)));
         return {};
     }));
+    return {};
+}
+
+// Version 1: a physical PostgreSQL backup with its facts at the top level (kind "postgres").
+Result<Manifest> from_json_v1(const JsonValue& j) {
+    Manifest m;
+    m.format_version = 1;
+    LB_CHECK(common_from_json(j, m));
+    const JsonValue s = LB_TRY(j.field("source"));
+    const std::string kind = LB_TRY(s.required<std::string>("kind"));
+    if (kind != "postgres") {
+        return std::unexpected(
+            LB_TRY(s.field("kind")).problem(fmt::format("unknown v1 source kind '{}'", kind)));
+    }
+    m.source.kind = std::string(k_kind_postgres_physical);
+    m.source.system_identifier = LB_TRY(s.optional<std::string>("system_identifier", ""));
+    m.source.server_version = LB_TRY(s.optional<int>("server_version", 0));
+    m.start_lsn = LB_TRY(j.required<std::string>("start_lsn"));
+    m.stop_lsn = LB_TRY(j.required<std::string>("stop_lsn"));
+    // Timeline 0 does not exist: PostgreSQL numbers them from 1.
+    m.timeline = LB_TRY(j.required_in<std::uint32_t>("timeline", 1, UINT32_MAX));
+    m.start_wal = LB_TRY(j.required<std::string>("start_wal"));
+    m.stop_wal = LB_TRY(j.required<std::string>("stop_wal"));
+    m.postgres = LB_TRY(postgres_payload_from_json(s, j));
+    return m;
+}
+
+Result<Manifest> from_json_v2(const JsonValue& j) {
+    Manifest m;
+    m.format_version = 2;
+    LB_CHECK(common_from_json(j, m));
+    const JsonValue s = LB_TRY(j.field("source"));
+    m.source.kind = LB_TRY(s.required<std::string>("kind"));
+    m.source.system_identifier = LB_TRY(s.required<std::string>("identity"));
+    m.source.server_version = LB_TRY(s.optional<int>("server_version", 0));
+    const JsonValue log = LB_TRY(j.field("log"));
+    m.timeline = LB_TRY(log.required_in<std::uint32_t>("branch", 1, UINT32_MAX));
+    m.start_lsn = LB_TRY(log.required<std::string>("start"));
+    m.stop_lsn = LB_TRY(log.required<std::string>("stop"));
+    m.start_wal = LB_TRY(log.required<std::string>("first_object"));
+    m.stop_wal = LB_TRY(log.required<std::string>("last_object"));
+    if (m.source.kind != k_kind_postgres_physical) {
+        return std::unexpected(
+            LB_TRY(s.field("kind"))
+                .problem(
+                    fmt::format("source kind '{}' is not known to this Lifeboat (it restores {})",
+                                m.source.kind, k_kind_postgres_physical)));
+    }
+    const JsonValue pg = LB_TRY(j.field("postgres_physical"));
+    m.postgres = LB_TRY(postgres_payload_from_json(pg, pg));
     return m;
 }
 
@@ -259,7 +314,7 @@ std::optional<std::string> path_problem(std::string_view path) {
 std::vector<UnsafeEntry> find_unsafe_entries(const Manifest& manifest) {
     std::vector<UnsafeEntry> out;
     std::set<std::uint32_t> tablespaces;
-    for (const auto& t : manifest.tablespaces)
+    for (const auto& t : manifest.postgres.tablespaces)
         tablespaces.insert(t.oid);
     // Every valid path and its type, to judge what lies below what.
     std::unordered_map<std::string_view, EntryType> types;
@@ -358,12 +413,14 @@ Result<Manifest> read_manifest(const Storage& storage, const std::string& backup
         return std::unexpected(bytes.error());
     }
     const std::string text = LB_TRY(decode_object(*bytes, ObjectKind::manifest, key));
-    return parse_manifest(text, key);
+    return parse_manifest(text, key, object_version(*bytes));
 }
 
-Result<Manifest> parse_manifest(std::string_view text, std::string_view key) {
+Result<Manifest> parse_manifest(std::string_view text, std::string_view key,
+                                std::uint32_t version) {
     const JsonDocument doc = LB_TRY(JsonDocument::parse(text, key, "manifest"));
-    return from_json(doc.root());
+    if (version == 1) return from_json_v1(doc.root());
+    return from_json_v2(doc.root());
 }
 
 Result<std::vector<std::string>> list_backup_ids(const Storage& storage) {

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "repository/block.hpp"
@@ -37,14 +38,16 @@ struct PageChecksumFailure {
     std::uint64_t block = 0;
 };
 
+// The source kinds (docs/repository-format.md, "Source kinds"). A repository holds backups of
+// one source; the kind says which driver made a backup and which payload its manifest carries.
+inline constexpr std::string_view k_kind_postgres_physical = "postgres-physical";
+
 struct SourceInfo {
-    std::string kind = "postgres";
+    std::string kind = std::string(k_kind_postgres_physical);
+    // The source's identity: a repository refuses backups of another source (PostgreSQL: the
+    // system identifier, decimal).
     std::string system_identifier;
     int server_version = 0;
-    std::string pgdata;
-    std::uint64_t wal_segment_size = 16 * 1024 * 1024;
-    bool data_checksums = false;
-    std::uint32_t block_size = 8192;
 };
 
 struct BackupStats {
@@ -53,8 +56,20 @@ struct BackupStats {
     std::uint64_t stored_bytes = 0;
     std::uint64_t new_blocks = 0;
     std::uint64_t reused_files = 0;  // taken unchanged from the previous backup
-    std::uint64_t read_bytes = 0;    // bytes actually read from the data directory
+    std::uint64_t read_bytes = 0;    // bytes actually read from the source
     double duration_seconds = 0;
+};
+
+// The payload of a postgres-physical backup: what only a data-directory copy has.
+struct PostgresPhysicalPayload {
+    std::string pgdata;
+    std::uint64_t wal_segment_size = 16 * 1024 * 1024;
+    bool data_checksums = false;
+    std::uint32_t block_size = 8192;
+    std::string backup_label;
+    std::string tablespace_map;
+    std::vector<Tablespace> tablespaces;
+    std::vector<PageChecksumFailure> page_checksum_failures;
 };
 
 struct Manifest {
@@ -62,19 +77,25 @@ struct Manifest {
     SourceInfo source;
     Timestamp start_time;
     Timestamp stop_time;
+    // Where the backup lies in its source's log (v2: the "log" object). Every kind has a branch
+    // (PostgreSQL: the timeline; 1 for kinds without branches), start and stop positions (LSNs)
+    // and the first and last log objects a restore of the backup needs (WAL file names).
+    std::uint32_t timeline = 1;
     std::string start_lsn;
     std::string stop_lsn;
-    std::uint32_t timeline = 1;
     std::string start_wal;
     std::string stop_wal;
-    std::string backup_label;
-    std::string tablespace_map;
-    std::vector<Tablespace> tablespaces;
     std::map<std::string, std::string> tags;
     BackupStats stats;
-    std::vector<PageChecksumFailure> page_checksum_failures;
     std::vector<std::string> indexes;
+    // Content, kind-neutral: paths with blocks (a data directory, dumped collections, copied
+    // tables).
     std::vector<ManifestEntry> entries;
+    // The kind's payload: set when source.kind is postgres-physical (every v1 manifest). A new
+    // kind adds its own payload member here and its own section in the format document.
+    PostgresPhysicalPayload postgres;
+    // The envelope version it was read from (1 or 2); written as current_version.
+    std::uint32_t format_version = 2;
 };
 
 std::string manifest_key(const std::string& backup_id);
@@ -100,11 +121,12 @@ std::optional<std::uint32_t> tablespace_link_oid(std::string_view path);
 // Publishes the manifest (never replacing an existing one).
 Status write_manifest(Storage& storage, const Manifest& manifest);
 Result<Manifest> read_manifest(const Storage& storage, const std::string& backup_id);
-// Parses the payload of manifest `key` (the JSON text, envelope already checked): types and
+// Parses the payload of manifest `key` (the JSON text, envelope already checked) written with
+// envelope `version` (1: the v1 layout; 2: source, log and per-kind payload): types and
 // ranges checked (timeline >= 1, wal_segment_size a power of two from 1 MiB to 1 GiB, mode
 // <= 07777, mtime_nsec < 10^9, times in range, block ids 64 hex digits); ErrorCode::corrupt
 // naming the key and the field otherwise. An entry point for fuzzing.
-Result<Manifest> parse_manifest(std::string_view text, std::string_view key);
+Result<Manifest> parse_manifest(std::string_view text, std::string_view key, std::uint32_t version);
 // Every published backup, oldest first. Fails on the first unreadable manifest.
 Result<std::vector<Manifest>> read_all_manifests(const Storage& storage);
 Result<std::vector<std::string>> list_backup_ids(const Storage& storage);

@@ -37,10 +37,18 @@ std::string_view kind_tag(ObjectKind kind) {
     return "????";
 }
 
+std::uint32_t current_version(ObjectKind kind) {
+    return kind == ObjectKind::manifest ? 2 : 1;
+}
+
+std::uint32_t object_version(std::string_view bytes) {
+    return bytes.size() >= 16 ? get_le<std::uint32_t>(bytes, 12) : 0;
+}
+
 std::string encode_header(ObjectKind kind, std::uint32_t flags) {
     std::string out(k_magic);
     out += kind_tag(kind);
-    put_le<std::uint32_t>(out, k_format_version);
+    put_le<std::uint32_t>(out, current_version(kind));
     put_le<std::uint32_t>(out, flags);
     put_le<std::uint32_t>(out, 0);
     return out;
@@ -82,10 +90,11 @@ Status check_header(std::string_view header, ObjectKind expected, std::string_vi
                     printable_tag(kind), kind_tag(expected));
     }
     const std::uint32_t version = LB_TRY(r.read_u32_le("version"));
-    if (version != k_format_version) {
+    if (version < 1 || version > current_version(expected)) {
         return fail(ErrorCode::corrupt,
-                    "{}: format version {} is not supported by this Lifeboat (it reads version {})",
-                    key, version, k_format_version);
+                    "{}: format version {} is not supported by this Lifeboat (it reads versions "
+                    "1 to {} of {})",
+                    key, version, current_version(expected), kind_tag(expected));
     }
     const std::uint32_t flags = LB_TRY(r.read_u32_le("flags"));
     if ((flags & ~k_known_flags) != 0) {

@@ -22,7 +22,11 @@ struct DamagedObject {
 // The DamagedObject for `key` from the error reading it gave (without a leading "key: ").
 DamagedObject damaged_object(const std::string& key, const Error& error);
 
+// The repository format (CONF's "format"); each kind's envelope carries its own version.
 inline constexpr std::uint32_t k_format_version = 1;
+// The version this Lifeboat writes for `kind` (MNFT: 2, every other kind: 1). Readers accept
+// every version from 1 up to it (docs/repository-format.md, "Compatibility").
+std::uint32_t current_version(ObjectKind kind);
 inline constexpr std::size_t k_header_size = 24;
 inline constexpr std::size_t k_trailer_size = 32;
 inline constexpr std::uint32_t k_flag_zstd_payload = 1u;
@@ -47,6 +51,9 @@ Result<std::string> decode_object(std::string_view bytes, ObjectKind expected,
 // the flags say so), without copying it: for large objects such as WAL segments.
 Result<std::string_view> verified_raw_payload(std::string_view bytes, ObjectKind expected,
                                               std::string_view key);
+
+// The envelope version of an object whose header check_header (or decode_object) accepted.
+std::uint32_t object_version(std::string_view bytes);
 
 // Checks only the header (used when reading ranges of a pack without the whole object).
 Status check_header(std::string_view header, ObjectKind expected, std::string_view key);

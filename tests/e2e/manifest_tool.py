@@ -32,7 +32,9 @@ def read(repo, backup_id):
 
 def write(repo, backup_id, manifest):
     payload = json.dumps(manifest).encode()
-    header = b"LIFEBOAT" + b"MNFT" + struct.pack("<III", 1, 0, 0)
+    # The envelope version follows the layout: format 2 manifests carry "format": 2.
+    version = 2 if manifest.get("format") == 2 else 1
+    header = b"LIFEBOAT" + b"MNFT" + struct.pack("<III", version, 0, 0)
     body = header + payload
     path = os.path.join(repo, "backups", backup_id)
     with open(path, "wb") as f:

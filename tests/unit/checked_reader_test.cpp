@@ -154,6 +154,34 @@ json drill_json_sample() {
             {"databases", {{{"name", "app"}, {"passed", true}}}}};
 }
 
+// The same backup as a format-2 manifest: source, log and the postgres-physical payload.
+json manifest_v2_json() {
+    const json v1 = manifest_json();
+    return {{"format", 2},
+            {"id", v1.at("id")},
+            {"source",
+             {{"kind", "postgres-physical"}, {"identity", "7312"}, {"server_version", 150018}}},
+            {"start_time", v1.at("start_time")},
+            {"stop_time", v1.at("stop_time")},
+            {"log",
+             {{"branch", 1},
+              {"start", "0/2000028"},
+              {"stop", "0/2000138"},
+              {"first_object", "000000010000000000000002"},
+              {"last_object", "000000010000000000000002"}}},
+            {"tags", v1.at("tags")},
+            {"stats", v1.at("stats")},
+            {"indexes", v1.at("indexes")},
+            {"entries", v1.at("entries")},
+            {"postgres_physical",
+             {{"wal_segment_size", 16777216},
+              {"data_checksums", true},
+              {"block_size", 8192},
+              {"backup_label", "label"},
+              {"tablespaces", v1.at("tablespaces")},
+              {"page_checksum_failures", v1.at("page_checksum_failures")}}}};
+}
+
 // One valid input per parser kind.
 std::map<std::string, std::string> valid_samples() {
     const std::string meta = wal_meta_json().dump();
@@ -162,6 +190,7 @@ std::map<std::string, std::string> valid_samples() {
         {"pack payload", pack_payload({{24, 10}, {34, 20}}, 30)},
         {"index", index_json(24, 10).dump()},
         {"manifest", manifest_json().dump()},
+        {"manifest v2", manifest_v2_json().dump()},
         {"WAL payload", wal_payload(meta, "")},
         {"WAL metadata", meta},
         {"config", config_json().dump()},

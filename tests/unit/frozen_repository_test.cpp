@@ -165,13 +165,15 @@ TEST_F(FrozenRepositoryV1, HoldsOneBackupWithTheFrozenManifest) {
     ASSERT_TRUE(read) << read.error().message;
     const Manifest& m = *read;
     EXPECT_EQ(m.id, k_backup_id);
-    EXPECT_EQ(m.source.kind, "postgres");
+    // v1 wrote kind "postgres"; it is read as the postgres-physical kind of format 2.
+    EXPECT_EQ(m.source.kind, "postgres-physical");
+    EXPECT_EQ(m.format_version, 1u);
     EXPECT_EQ(m.source.system_identifier, "7441234567890123456");
     EXPECT_EQ(m.source.server_version, 150010);
-    EXPECT_EQ(m.source.pgdata, "/var/lib/postgresql/15/main");
-    EXPECT_EQ(m.source.wal_segment_size, 16777216u);
-    EXPECT_TRUE(m.source.data_checksums);
-    EXPECT_EQ(m.source.block_size, 8192u);
+    EXPECT_EQ(m.postgres.pgdata, "/var/lib/postgresql/15/main");
+    EXPECT_EQ(m.postgres.wal_segment_size, 16777216u);
+    EXPECT_TRUE(m.postgres.data_checksums);
+    EXPECT_EQ(m.postgres.block_size, 8192u);
     EXPECT_EQ(m.start_time, at("2026-11-26T08:00:00.25Z"));
     EXPECT_EQ(m.stop_time, at("2026-11-26T08:00:03Z"));
     EXPECT_EQ(m.start_lsn, "0/2000028");
@@ -179,24 +181,24 @@ TEST_F(FrozenRepositoryV1, HoldsOneBackupWithTheFrozenManifest) {
     EXPECT_EQ(m.timeline, 1u);
     EXPECT_EQ(m.start_wal, "000000010000000000000002");
     EXPECT_EQ(m.stop_wal, "000000010000000000000002");
-    EXPECT_EQ(m.backup_label,
+    EXPECT_EQ(m.postgres.backup_label,
               "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\n"
               "CHECKPOINT LOCATION: 0/2000060\nBACKUP METHOD: streamed\nBACKUP FROM: primary\n"
               "START TIME: 2026-11-26 08:00:00 UTC\nLABEL: lifeboat 20261126T080000Z\nSTART "
               "TIMELINE: 1\n");
-    EXPECT_EQ(m.tablespace_map, "16385 /srv/ts1\n");
-    ASSERT_EQ(m.tablespaces.size(), 1u);
-    EXPECT_EQ(m.tablespaces[0].oid, 16385u);
-    EXPECT_EQ(m.tablespaces[0].location, "/srv/ts1");
+    EXPECT_EQ(m.postgres.tablespace_map, "16385 /srv/ts1\n");
+    ASSERT_EQ(m.postgres.tablespaces.size(), 1u);
+    EXPECT_EQ(m.postgres.tablespaces[0].oid, 16385u);
+    EXPECT_EQ(m.postgres.tablespaces[0].location, "/srv/ts1");
     EXPECT_EQ(m.tags, (std::map<std::string, std::string>{{"purpose", "frozen-sample"}}));
     EXPECT_EQ(m.stats.files, 4u);
     EXPECT_EQ(m.stats.data_bytes, 3u + 8192u + 614400u);
     EXPECT_EQ(m.stats.stored_bytes, 14626u);
     EXPECT_EQ(m.stats.new_blocks, 4u);
     EXPECT_EQ(m.stats.duration_seconds, 1.5);
-    ASSERT_EQ(m.page_checksum_failures.size(), 1u);
-    EXPECT_EQ(m.page_checksum_failures[0].path, "base/1/16384");
-    EXPECT_EQ(m.page_checksum_failures[0].block, 3u);
+    ASSERT_EQ(m.postgres.page_checksum_failures.size(), 1u);
+    EXPECT_EQ(m.postgres.page_checksum_failures[0].path, "base/1/16384");
+    EXPECT_EQ(m.postgres.page_checksum_failures[0].block, 3u);
     EXPECT_EQ(m.indexes, std::vector<std::string>{k_index_id});
 
     struct Expected {

@@ -23,13 +23,11 @@ Timestamp at(const char* text) {
 Manifest full_manifest(const std::string& id = "20261126T080000Z") {
     Manifest m;
     m.id = id;
-    m.source = SourceInfo{"postgres",
-                          "7312345678901234567",
-                          150018,
-                          "/var/lib/postgresql/15/main",
-                          64ull * 1024 * 1024,
-                          true,
-                          16384};
+    m.source = SourceInfo{"postgres-physical", "7312345678901234567", 150018};
+    m.postgres.pgdata = "/var/lib/postgresql/15/main";
+    m.postgres.wal_segment_size = 64ull * 1024 * 1024;
+    m.postgres.data_checksums = true;
+    m.postgres.block_size = 16384;
     m.start_time = at("2026-11-26T08:00:00.123456Z");
     m.stop_time = at("2026-11-26T08:00:04.5Z");
     m.start_lsn = "0/2000028";
@@ -37,17 +35,17 @@ Manifest full_manifest(const std::string& id = "20261126T080000Z") {
     m.timeline = 3;
     m.start_wal = "000000030000000000000002";
     m.stop_wal = "000000030000000000000003";
-    m.backup_label =
+    m.postgres.backup_label =
         "START WAL LOCATION: 0/2000028 (file 000000030000000000000002)\nLABEL: lifeboat\n";
-    m.tablespace_map = "16385 /srv/ts1\n16386 /srv/ts 2\n";
-    m.tablespaces = {{16385, "/srv/ts1"}, {16386, "/srv/ts 2"}};
+    m.postgres.tablespace_map = "16385 /srv/ts1\n16386 /srv/ts 2\n";
+    m.postgres.tablespaces = {{16385, "/srv/ts1"}, {16386, "/srv/ts 2"}};
     m.tags = {{"purpose", "pre-maintenance"}, {"ticket", "OPS-42"}, {"unicode", "bäckup ✓"}};
     m.stats = BackupStats{.files = 1234,
                           .data_bytes = 23456789,
                           .stored_bytes = 3456789,
                           .new_blocks = 120,
                           .duration_seconds = 4.25};
-    m.page_checksum_failures = {{"base/5/16384", 7}, {"base/5/16390.1", 131073}};
+    m.postgres.page_checksum_failures = {{"base/5/16384", 7}, {"base/5/16390.1", 131073}};
     m.indexes = {std::string(64, 'a'), std::string(64, 'b')};
     m.entries = {
         ManifestEntry{"base", EntryType::directory, 0700, 0, 0, "", {}},
@@ -69,10 +67,10 @@ void expect_same_manifest(const Manifest& a, const Manifest& b) {
     EXPECT_EQ(a.source.kind, b.source.kind);
     EXPECT_EQ(a.source.system_identifier, b.source.system_identifier);
     EXPECT_EQ(a.source.server_version, b.source.server_version);
-    EXPECT_EQ(a.source.pgdata, b.source.pgdata);
-    EXPECT_EQ(a.source.wal_segment_size, b.source.wal_segment_size);
-    EXPECT_EQ(a.source.data_checksums, b.source.data_checksums);
-    EXPECT_EQ(a.source.block_size, b.source.block_size);
+    EXPECT_EQ(a.postgres.pgdata, b.postgres.pgdata);
+    EXPECT_EQ(a.postgres.wal_segment_size, b.postgres.wal_segment_size);
+    EXPECT_EQ(a.postgres.data_checksums, b.postgres.data_checksums);
+    EXPECT_EQ(a.postgres.block_size, b.postgres.block_size);
     EXPECT_EQ(a.start_time, b.start_time);
     EXPECT_EQ(a.stop_time, b.stop_time);
     EXPECT_EQ(a.start_lsn, b.start_lsn);
@@ -80,12 +78,12 @@ void expect_same_manifest(const Manifest& a, const Manifest& b) {
     EXPECT_EQ(a.timeline, b.timeline);
     EXPECT_EQ(a.start_wal, b.start_wal);
     EXPECT_EQ(a.stop_wal, b.stop_wal);
-    EXPECT_EQ(a.backup_label, b.backup_label);
-    EXPECT_EQ(a.tablespace_map, b.tablespace_map);
-    ASSERT_EQ(a.tablespaces.size(), b.tablespaces.size());
-    for (std::size_t i = 0; i < a.tablespaces.size(); ++i) {
-        EXPECT_EQ(a.tablespaces[i].oid, b.tablespaces[i].oid);
-        EXPECT_EQ(a.tablespaces[i].location, b.tablespaces[i].location);
+    EXPECT_EQ(a.postgres.backup_label, b.postgres.backup_label);
+    EXPECT_EQ(a.postgres.tablespace_map, b.postgres.tablespace_map);
+    ASSERT_EQ(a.postgres.tablespaces.size(), b.postgres.tablespaces.size());
+    for (std::size_t i = 0; i < a.postgres.tablespaces.size(); ++i) {
+        EXPECT_EQ(a.postgres.tablespaces[i].oid, b.postgres.tablespaces[i].oid);
+        EXPECT_EQ(a.postgres.tablespaces[i].location, b.postgres.tablespaces[i].location);
     }
     EXPECT_EQ(a.tags, b.tags);
     EXPECT_EQ(a.stats.files, b.stats.files);
@@ -93,10 +91,12 @@ void expect_same_manifest(const Manifest& a, const Manifest& b) {
     EXPECT_EQ(a.stats.stored_bytes, b.stats.stored_bytes);
     EXPECT_EQ(a.stats.new_blocks, b.stats.new_blocks);
     EXPECT_EQ(a.stats.duration_seconds, b.stats.duration_seconds);
-    ASSERT_EQ(a.page_checksum_failures.size(), b.page_checksum_failures.size());
-    for (std::size_t i = 0; i < a.page_checksum_failures.size(); ++i) {
-        EXPECT_EQ(a.page_checksum_failures[i].path, b.page_checksum_failures[i].path);
-        EXPECT_EQ(a.page_checksum_failures[i].block, b.page_checksum_failures[i].block);
+    ASSERT_EQ(a.postgres.page_checksum_failures.size(), b.postgres.page_checksum_failures.size());
+    for (std::size_t i = 0; i < a.postgres.page_checksum_failures.size(); ++i) {
+        EXPECT_EQ(a.postgres.page_checksum_failures[i].path,
+                  b.postgres.page_checksum_failures[i].path);
+        EXPECT_EQ(a.postgres.page_checksum_failures[i].block,
+                  b.postgres.page_checksum_failures[i].block);
     }
     EXPECT_EQ(a.indexes, b.indexes);
     ASSERT_EQ(a.entries.size(), b.entries.size());
@@ -119,9 +119,14 @@ std::string block_hex(std::string_view plaintext) {
 
 class ManifestTest : public ScratchTest {
   protected:
-    void put_manifest_json(const std::string& id, const std::string& text) {
+    // Stores `text` as a manifest with envelope `version` (1: the layout older Lifeboats wrote).
+    void put_manifest_json(const std::string& id, const std::string& text,
+                           std::uint32_t version = 1) {
         auto object = encode_object(ObjectKind::manifest, text, PayloadCompression::zstd);
         ASSERT_TRUE(object) << object.error().message;
+        put_u32le(*object, 12, version);
+        object->replace(object->size() - k_trailer_size, k_trailer_size,
+                        digest_bytes(sha256(object->substr(0, object->size() - k_trailer_size))));
         ASSERT_TRUE(storage().write(manifest_key(id), *object, Overwrite::allow));
     }
 };
@@ -151,22 +156,36 @@ TEST_F(ManifestTest, StoredObjectIsAZstdMnftEnvelopeAroundTheDocumentedJson) {
               encode_header(ObjectKind::manifest, k_flag_zstd_payload));
     auto payload = decode_object(bytes, ObjectKind::manifest, key);
     ASSERT_TRUE(payload) << payload.error().message;
+    EXPECT_EQ(object_version(bytes), 2u);
     const json j = json::parse(*payload);
-    for (const char* field :
-         {"id", "source", "start_time", "stop_time", "start_lsn", "stop_lsn", "timeline",
-          "start_wal", "stop_wal", "backup_label", "tablespace_map", "tablespaces", "tags", "stats",
-          "page_checksum_failures", "indexes", "entries"}) {
+    for (const char* field : {"format", "id", "source", "start_time", "stop_time", "log", "tags",
+                              "stats", "indexes", "entries", "postgres_physical"}) {
         EXPECT_TRUE(j.contains(field)) << field;
     }
+    EXPECT_EQ(j.at("format"), 2);
     EXPECT_EQ(j.at("start_time"), "2026-11-26T08:00:00.123456Z");
-    EXPECT_EQ(j.at("source").at("system_identifier"), "7312345678901234567");
+    EXPECT_EQ(j.at("source"), (json{{"kind", "postgres-physical"},
+                                    {"identity", "7312345678901234567"},
+                                    {"server_version", 150018}}));
+    EXPECT_EQ(j.at("log"), (json{{"branch", 3},
+                                 {"start", "0/2000028"},
+                                 {"stop", "0/2000138"},
+                                 {"first_object", "000000030000000000000002"},
+                                 {"last_object", "000000030000000000000003"}}));
+    const json& pg = j.at("postgres_physical");
+    for (const char* field :
+         {"pgdata", "wal_segment_size", "data_checksums", "block_size", "backup_label",
+          "tablespace_map", "tablespaces", "page_checksum_failures"}) {
+        EXPECT_TRUE(pg.contains(field)) << field;
+    }
     EXPECT_EQ(j.at("entries").at(0), (json{{"path", "base"}, {"type", "dir"}, {"mode", 448}}));
     EXPECT_EQ(j.at("entries").at(1).at("type"), "file");
     EXPECT_EQ(j.at("entries").at(1).at("mode"), 384);
     EXPECT_EQ(j.at("entries").at(1).at("blocks").at(0), block_hex("block one"));
     EXPECT_EQ(j.at("entries").at(3),
               (json{{"path", "pg_tblspc/16385"}, {"type", "link"}, {"target", "/srv/ts1"}}));
-    EXPECT_EQ(j.at("page_checksum_failures").at(0), (json{{"path", "base/5/16384"}, {"block", 7}}));
+    EXPECT_EQ(pg.at("page_checksum_failures").at(0),
+              (json{{"path", "base/5/16384"}, {"block", 7}}));
 }
 
 TEST_F(ManifestTest, ManifestsAreNeverOverwritten) {
@@ -237,11 +256,11 @@ TEST_F(ManifestTest, UnknownFieldsAreIgnored) {
     EXPECT_EQ(read->id, "20261126T090000Z");
     EXPECT_EQ(read->source.system_identifier, "42");
     EXPECT_EQ(read->stop_time, at("2026-11-26T09:00:05Z"));
-    ASSERT_EQ(read->tablespaces.size(), 1u);
-    EXPECT_EQ(read->tablespaces[0].oid, 16385u);
+    ASSERT_EQ(read->postgres.tablespaces.size(), 1u);
+    EXPECT_EQ(read->postgres.tablespaces[0].oid, 16385u);
     EXPECT_EQ(read->stats.duration_seconds, 0.5);
-    ASSERT_EQ(read->page_checksum_failures.size(), 1u);
-    EXPECT_EQ(read->page_checksum_failures[0].block, 2u);
+    ASSERT_EQ(read->postgres.page_checksum_failures.size(), 1u);
+    EXPECT_EQ(read->postgres.page_checksum_failures[0].block, 2u);
     ASSERT_EQ(read->entries.size(), 2u);
     EXPECT_EQ(read->entries[0].blocks, std::vector<BlockId>{BlockId::of("15\n")});
     EXPECT_EQ(read->entries[1].type, EntryType::directory);
@@ -265,12 +284,12 @@ TEST_F(ManifestTest, OptionalFieldsMayBeAbsent) {
     put_manifest_json("20261126T100000Z", j.dump());
     auto read = read_manifest(storage(), "20261126T100000Z");
     ASSERT_TRUE(read) << read.error().message;
-    EXPECT_EQ(read->tablespace_map, "");
-    EXPECT_TRUE(read->tablespaces.empty());
+    EXPECT_EQ(read->postgres.tablespace_map, "");
+    EXPECT_TRUE(read->postgres.tablespaces.empty());
     EXPECT_TRUE(read->tags.empty());
     EXPECT_TRUE(read->indexes.empty());
-    EXPECT_EQ(read->source.block_size, 8192u);
-    EXPECT_EQ(read->source.wal_segment_size, 16u * 1024 * 1024);
+    EXPECT_EQ(read->postgres.block_size, 8192u);
+    EXPECT_EQ(read->postgres.wal_segment_size, 16u * 1024 * 1024);
     EXPECT_EQ(read->stats.files, 0u);
 }
 

@@ -48,7 +48,9 @@ inline const std::vector<ObjectParser>& object_parsers() {
         add("index", "index/" + std::string(64, 'b'),
             [](std::string_view b, const std::string& k) { return parse_index(b, k); });
         add("manifest", "backups/20261126T080000Z",
-            [](std::string_view b, const std::string& k) { return parse_manifest(b, k); });
+            [](std::string_view b, const std::string& k) { return parse_manifest(b, k, 1); });
+        add("manifest v2", "backups/20261126T080000Z",
+            [](std::string_view b, const std::string& k) { return parse_manifest(b, k, 2); });
         add("WAL payload", "wal/0000000100000000/000000010000000000000002",
             [](std::string_view b, const std::string& k) { return parse_wal_payload(b, k); });
         add("WAL metadata", "wal/0000000100000000/000000010000000000000002",

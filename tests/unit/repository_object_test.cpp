@@ -40,13 +40,32 @@ TEST(ObjectEnvelope, UncompressedObjectHasTheDocumentedLayout) {
     ASSERT_EQ(object.size(), k_header_size + payload.size() + k_trailer_size);
     EXPECT_EQ(object.substr(0, 8), "LIFEBOAT");
     EXPECT_EQ(object.substr(8, 4), "MNFT");
-    EXPECT_EQ(get_u32le(object, 12), 1u);  // version
+    EXPECT_EQ(get_u32le(object, 12), 2u);  // version: MNFT is at 2 (format 2 manifests)
     EXPECT_EQ(get_u32le(object, 16), 0u);  // flags
     EXPECT_EQ(get_u32le(object, 20), 0u);  // reserved
     EXPECT_EQ(object.substr(0, k_header_size), encode_header(ObjectKind::manifest, 0));
     EXPECT_EQ(object.substr(k_header_size, payload.size()), payload);
     const std::string body = object.substr(0, object.size() - k_trailer_size);
     EXPECT_EQ(object.substr(body.size()), digest_bytes(sha256(body)));
+}
+
+TEST(ObjectEnvelope, ReadersAcceptEveryVersionUpToTheCurrentOneOfTheirKind) {
+    for (const ObjectKind kind : k_kinds) {
+        for (std::uint32_t version = 0; version <= current_version(kind) + 1; ++version) {
+            std::string object = encode(kind, "x", PayloadCompression::none);
+            put_u32le(object, 12, version);
+            object.replace(object.size() - k_trailer_size, k_trailer_size,
+                           digest_bytes(sha256(object.substr(0, object.size() - k_trailer_size))));
+            const bool known = version >= 1 && version <= current_version(kind);
+            auto decoded = decode_object(object, kind, k_key);
+            EXPECT_EQ(decoded.has_value(), known) << kind_tag(kind) << " version " << version;
+            if (!known)
+                EXPECT_NE(decoded.error().message.find("format version"), std::string::npos);
+            if (known) EXPECT_EQ(object_version(object), version);
+        }
+    }
+    EXPECT_EQ(current_version(ObjectKind::manifest), 2u);
+    EXPECT_EQ(current_version(ObjectKind::pack), 1u);
 }
 
 TEST(ObjectEnvelope, RoundTripsWithoutCompressionForEveryKind) {

@@ -89,7 +89,7 @@ class RestoreConfinementTest : public ::testing::Test {
     static repo::Manifest manifest_of(std::vector<ManifestEntry> entries) {
         repo::Manifest m;
         m.id = "20261129T000000Z";
-        m.tablespaces = {{k_oid, "/srv/ts"}};
+        m.postgres.tablespaces = {{k_oid, "/srv/ts"}};
         m.entries = std::move(entries);
         return m;
     }
@@ -245,7 +245,7 @@ TEST_F(RestoreConfinementTest, FuzzedHostileManifestsNeverEscape) {
         auto pick_part = [&] { return benign ? pick(safe_parts) : pick(parts); };
         auto pick_mode = [&] { return benign ? pick(safe_modes) : pick(modes); };
         repo::Manifest m = manifest_of({});
-        if (random() % 3 == 0) m.tablespaces.clear();
+        if (random() % 3 == 0) m.postgres.tablespaces.clear();
         const int count = 1 + static_cast<int>(random() % 10);
         for (int i = 0; i < count; ++i) {
             std::string path;
