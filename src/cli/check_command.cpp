@@ -5,7 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
-#include "engine/archive_check.hpp"
+#include "drivers/postgres_physical/archive_check.hpp"
 #include "util/fs.hpp"
 
 namespace lifeboat::cli {
@@ -22,7 +22,7 @@ json name_json(const std::string& name) {
     return name.empty() ? json(nullptr) : json(name);
 }
 
-json report_json(const engine::ArchiveCheckReport& r) {
+json report_json(const postgres_physical::ArchiveCheckReport& r) {
     json arrivals = json::array();
     for (const auto& a : r.arrivals) {
         arrivals.push_back({{"name", a.name},
@@ -56,7 +56,7 @@ std::string named(const std::string& name, const std::string& location) {
     return name == location ? location : name + " " + location;
 }
 
-void print_report(const engine::ArchiveCheckReport& r) {
+void print_report(const postgres_physical::ArchiveCheckReport& r) {
     std::printf("source        PostgreSQL %d.%d, archive_mode %s, archive_command %s\n",
                 r.server_version / 10000, r.server_version % 10000, r.settings.archive_mode.c_str(),
                 r.settings.archive_command.empty() ? "empty" : "set");
@@ -93,9 +93,9 @@ void print_report(const engine::ArchiveCheckReport& r) {
 
 Status run_check_command(const Settings& s, const CheckArgs& args, const std::string& config_file,
                          OutputFormat format) {
-    engine::ArchiveCheckOptions options;
+    postgres_physical::ArchiveCheckOptions options;
     for (const auto& location : LB_TRY(archive_repositories(s))) {
-        engine::ArchiveCheckRepository target{location, location, keys_of(s, location)};
+        postgres_physical::ArchiveCheckRepository target{location, location, keys_of(s, location)};
         for (const auto& r : s.repositories())
             if (r.location == location) target.name = r.name;
         options.repositories.push_back(std::move(target));
@@ -117,7 +117,7 @@ Status run_check_command(const Settings& s, const CheckArgs& args, const std::st
             : fmt::format("lifeboat wal-push %p --config {}", absolute(config_file));
     ProgressLine progress;
     options.progress = progress.callback();
-    auto report = engine::check_archive(options);
+    auto report = postgres_physical::check_archive(options);
     progress.clear();
     if (!report) return std::unexpected(report.error());
     if (format == OutputFormat::json) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/output.hpp"
+#include "drivers/postgres_physical/wal_transfer.hpp"
 #include "engine/backup.hpp"
 #include "engine/catalog.hpp"
 #include "engine/copy.hpp"
@@ -16,7 +17,6 @@
 #include "engine/restore.hpp"
 #include "engine/validate.hpp"
 #include "engine/verify.hpp"
-#include "engine/wal_transfer.hpp"
 #include "repository/repository.hpp"
 
 namespace lifeboat::cli {
@@ -316,7 +316,7 @@ Status run_wal_push(const Settings& s, const WalPushArgs& args) {
     // only when all have it (PostgreSQL retries otherwise, and re-pushing is idempotent).
     for (const auto& target : LB_TRY(archive_repositories(s))) {
         use_keys_of(s, target);
-        auto pushed = engine::wal_push(target, args.path);
+        auto pushed = postgres_physical::wal_push(target, args.path);
         // Name the repository, unless the message already does.
         if (!pushed && pushed.error().message.find(target) == std::string::npos)
             return std::unexpected(pushed.error().context("repository {}", target));
@@ -397,7 +397,7 @@ Status run_wal_fetch(const Settings& s, const WalFetchArgs& args) {
     const std::string repository = LB_TRY(s.repository());
     // The prefetcher is this binary again, on the same repository; keys travel in the
     // environment (use_keys_of).
-    return engine::wal_fetch(
+    return postgres_physical::wal_fetch(
         {.repository = repository,
          .name = args.name,
          .destination = args.destination,
@@ -406,11 +406,11 @@ Status run_wal_fetch(const Settings& s, const WalFetchArgs& args) {
 }
 
 Status run_wal_prefetch(const Settings& s, const WalPrefetchArgs& args) {
-    return engine::wal_prefetch({.repository = LB_TRY(s.repository()),
-                                 .spool = args.spool,
-                                 .after = args.after,
-                                 .segment_size = args.segment_size,
-                                 .count = args.count});
+    return postgres_physical::wal_prefetch({.repository = LB_TRY(s.repository()),
+                                            .spool = args.spool,
+                                            .after = args.after,
+                                            .segment_size = args.segment_size,
+                                            .count = args.count});
 }
 
 Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {

@@ -12,6 +12,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/settings.hpp"
+#include "cli/wiring.hpp"
 #include "util/exceptions.hpp"
 
 using namespace lifeboat;
@@ -77,6 +78,7 @@ std::optional<std::string> misplaced_options(int argc, char** argv, const IsComm
 }  // namespace
 
 int main(int argc, char** argv) {
+    lifeboat::cli::register_source_drivers();
     CLI::App app{
         "Lifeboat: PostgreSQL backup, point-in-time recovery and restore drills.\n"
         "Exit status: 0 ok, 1 not found, 2 usage, 3 config, 4 not a repository, 5 repository,\n"

@@ -16,36 +16,27 @@
 #include "repository/pins.hpp"
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
-#include "sources/postgres/wal.hpp"
 
 namespace lifeboat::engine {
 
 namespace {
 
-// WAL a backup needs in the source: from its start segment to the end of its gap-free run, plus
-// every timeline history file.
+// The log a backup needs in the source: from its first object to the end of its gap-free run
+// (LogArchive::objects_for), plus every object any restore may need (LogArchive::is_shared).
 Result<std::set<std::string>> wal_needed(const repo::Repository& from,
                                          const std::vector<repo::Manifest>& manifests,
                                          bool everything) {
     std::set<std::string> names;
     const auto all = LB_TRY(repo::list_wal_names(from.storage()));
     if (everything) return std::set<std::string>(all.begin(), all.end());
+    const source::LogArchive* archive = LB_TRY(log_archive_of(manifests));
     for (const auto& name : all) {
-        if (postgres::classify_wal_file(name) == postgres::WalFileKind::history) names.insert(name);
+        if (archive->is_shared(name)) names.insert(name);
     }
-    const RestorableWindow window = LB_TRY(compute_window(from.storage(), manifests));
+    const RestorableWindow window = LB_TRY(compute_window(*archive, from.storage(), manifests));
     for (std::size_t i = 0; i < manifests.size(); ++i) {
-        const auto& m = manifests[i];
-        const auto first = postgres::parse_wal_file_name(m.start_wal, m.postgres.wal_segment_size);
-        const auto last = postgres::parse_wal_file_name(window.backups[i].last_segment,
-                                                        m.postgres.wal_segment_size);
-        if (!first || !last) continue;
-        for (auto segno = first->segno; segno <= last->segno; ++segno) {
-            names.insert(postgres::wal_file_name({m.timeline, segno}, m.postgres.wal_segment_size));
-        }
-        for (const auto& name : all) {  // the .backup history file of this backup
-            if (name.rfind(m.start_wal, 0) == 0 && name.ends_with(".backup")) names.insert(name);
-        }
+        for (auto& name : archive->objects_for(manifests[i], window.backups[i], all))
+            names.insert(std::move(name));
     }
     return names;
 }

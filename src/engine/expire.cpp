@@ -13,12 +13,12 @@
 #include <unordered_set>
 
 #include "engine/block_transfer.hpp"
+#include "engine/window.hpp"
 #include "repository/index.hpp"
 #include "repository/manifest.hpp"
 #include "repository/pins.hpp"
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
-#include "sources/postgres/wal.hpp"
 #include "util/test_hook.hpp"
 
 namespace lifeboat::engine {
@@ -35,10 +35,6 @@ struct BackupFacts {
     std::string id;
     std::string source;
     Timestamp stop_time;
-    std::uint32_t timeline = 1;
-    std::uint64_t segment_size = 0;
-    std::string start_wal;
-    std::string stop_wal;
 };
 
 struct WalPlan {
@@ -46,56 +42,37 @@ struct WalPlan {
     std::uint64_t bytes = 0;
 };
 
-// WAL no retained backup and no moment of the recovery window needs. Segment numbers count
-// across timelines (a new timeline continues the old one's positions), so comparing them without
-// the timeline keeps, if anything, a little more than needed.
-Result<WalPlan> plan_wal(const Storage& storage, const std::vector<BackupFacts>& retained,
-                         const std::vector<RetentionDecision>& decisions,
-                         const std::vector<BackupFacts>& all) {
+// The log no retained backup and no moment of the recovery window needs (LogArchive::removable):
+// continuous recovery is kept from the oldest backup the window rule keeps (or, without a window
+// rule, from the newest retained backup, so that `restore --to latest` keeps working).
+Result<WalPlan> plan_wal(const Storage& storage, const std::vector<repo::Manifest>& all,
+                         const std::vector<RetentionDecision>& decisions) {
     WalPlan plan;
-    if (retained.empty()) return plan;
-    const std::uint64_t segment_size = retained.front().segment_size;
-    auto segno_of = [&](std::string_view name) -> std::optional<std::uint64_t> {
-        if (name.size() < 24) return std::nullopt;
-        auto seg = postgres::parse_wal_file_name(name.substr(0, 24), segment_size);
-        if (!seg) return std::nullopt;
-        return seg->segno;
-    };
-    // Continuous recovery is kept from the oldest backup the window needs (or, without a window
-    // rule, from the newest backup, so that `restore --to latest` keeps working).
-    std::optional<std::uint64_t> keep_from;
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+    std::vector<const repo::Manifest*> kept;
+    const repo::Manifest* continuous_from = nullptr;
+    const repo::Manifest* newest = nullptr;
     for (std::size_t i = 0; i < all.size(); ++i) {
         if (!decisions[i].keep) continue;
-        const auto first = segno_of(all[i].start_wal);
-        const auto last = segno_of(all[i].stop_wal);
-        if (!first || !last)
-            return fail(ErrorCode::corrupt, "backup {}: malformed WAL names", all[i].id);
-        ranges.emplace_back(*first, *last);
+        kept.push_back(&all[i]);
         const bool in_window =
             std::any_of(decisions[i].reasons.begin(), decisions[i].reasons.end(),
                         [](const std::string& r) { return r.rfind("window", 0) == 0; });
-        if (in_window) keep_from = std::min(keep_from.value_or(*first), *first);
+        if (in_window && (!continuous_from || all[i].start_time < continuous_from->start_time))
+            continuous_from = &all[i];
+        if (!newest || newest->stop_time < all[i].stop_time) newest = &all[i];
     }
-    if (!keep_from) {
-        const auto newest = std::max_element(
-            retained.begin(), retained.end(),
-            [](const BackupFacts& a, const BackupFacts& b) { return a.stop_time < b.stop_time; });
-        keep_from = segno_of(newest->start_wal);
-    }
+    if (kept.empty()) return plan;
+    if (!continuous_from) continuous_from = newest;
+    const source::LogArchive* archive = LB_TRY(log_archive_of(all));
+    std::map<std::string, std::uint64_t> sizes;
+    std::vector<std::string> names;
     for (const auto& object : LB_TRY(storage.list("wal"))) {
-        const std::string name = object.key.substr(object.key.rfind('/') + 1);
-        if (postgres::classify_wal_file(name) == postgres::WalFileKind::history) continue;
-        const auto segno = segno_of(name);
-        if (!segno) continue;  // not ours to judge
-        if (*segno >= *keep_from) continue;
-        const bool needed = std::any_of(ranges.begin(), ranges.end(), [&](const auto& r) {
-            return *segno >= r.first && *segno <= r.second;
-        });
-        if (needed) continue;
-        plan.names.push_back(name);
-        plan.bytes += object.size;
+        names.push_back(object.key.substr(object.key.rfind('/') + 1));
+        sizes[names.back()] = object.size;
     }
+    plan.names = LB_TRY(archive->removable(names, kept, *continuous_from));
+    for (const auto& name : plan.names)
+        plan.bytes += sizes[name];
     std::sort(plan.names.begin(), plan.names.end());
     return plan;
 }
@@ -184,9 +161,7 @@ Result<PackPlan> plan_packs(const Storage& storage, const std::vector<BackupFact
 }
 
 BackupFacts facts_of(const repo::Manifest& m) {
-    return {m.id,       m.source.system_identifier, m.stop_time,
-            m.timeline, m.postgres.wal_segment_size,  m.start_wal,
-            m.stop_wal};
+    return {m.id, m.source.system_identifier, m.stop_time};
 }
 
 }  // namespace
@@ -232,6 +207,7 @@ Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
     for (const auto& [id, pin] : pins)
         if (!pin.problem.empty()) outcome.warnings.push_back(pin.problem);
     std::vector<BackupFacts> all;
+    std::vector<repo::Manifest> manifests;
     std::vector<RetentionCandidate> candidates;
     for (const auto& id : LB_TRY(repo::list_backup_ids(storage))) {
         auto read = repo::read_manifest(storage, id);
@@ -244,7 +220,8 @@ Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
                         repo::manifest_key(id),
                         repo::damaged_object(repo::manifest_key(id), read.error()).reason);
         }
-        const repo::Manifest m = LB_TRY(std::move(read));
+        if (!read) return std::unexpected(read.error());
+        const repo::Manifest& m = manifests.emplace_back(std::move(*read));
         all.push_back(facts_of(m));
         const auto pin = pins.find(id);
         candidates.push_back({m.id, m.source.system_identifier,
@@ -262,7 +239,7 @@ Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
             outcome.expired.push_back(all[i].id);
         }
     }
-    const WalPlan wal = LB_TRY(plan_wal(storage, retained, decisions, all));
+    const WalPlan wal = LB_TRY(plan_wal(storage, manifests, decisions));
     outcome.wal_removed = wal.names;
     outcome.wal_bytes = wal.bytes;
     const PackPlan packs =

@@ -1,13 +1,12 @@
 #include "engine/repair.hpp"
 
-#include "engine/wal_checks.hpp"
+#include "engine/window.hpp"
 #include "repository/cluster_identity.hpp"
 #include "repository/index.hpp"
 #include "repository/manifest.hpp"
 #include "repository/pack.hpp"
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
-#include "sources/postgres/wal.hpp"
 
 namespace lifeboat::engine {
 
@@ -22,7 +21,11 @@ Result<std::vector<repo::DamagedObject>> wal_to_move(const Storage& storage,
                                                      const RepairOptions& options,
                                                      std::vector<repo::DamagedObject>& suspect) {
     std::vector<repo::DamagedObject> out;
-    const auto expected = LB_TRY(expected_system_identifier(storage));
+    const auto expected = LB_TRY(repo::expected_system_identifier(storage));
+    // The kind whose log this is: that of the readable manifests (damaged ones are repair's own
+    // business, elsewhere).
+    const auto manifests = LB_TRY(repo::read_manifests(storage));
+    const source::LogArchive* archive = LB_TRY(log_archive_of(manifests.backups));
     const auto names = LB_TRY(repo::list_wal_names(storage));
     std::uint64_t done = 0;
     for (const auto& name : names) {
@@ -34,17 +37,15 @@ Result<std::vector<repo::DamagedObject>> wal_to_move(const Storage& storage,
             out.push_back(repo::damaged_object(key, content.error()));
             continue;
         }
-        auto facts = check_wal_file(storage, name, *content);
-        const auto kind = postgres::classify_wal_file(name);
+        auto facts = archive->check_object(storage, name, *content);
         if (!facts) {
-            const bool text_file = kind == postgres::WalFileKind::history ||
-                                   kind == postgres::WalFileKind::backup_label;
-            (text_file ? out : suspect).push_back(repo::damaged_object(key, facts.error()));
+            (archive->is_descriptive(name) ? out : suspect)
+                .push_back(repo::damaged_object(key, facts.error()));
             continue;
         }
-        if (expected && facts->system_identifier && *facts->system_identifier != *expected) {
+        if (expected && facts->source_identity && *facts->source_identity != *expected) {
             out.push_back(
-                {key, another_cluster_error(*facts->system_identifier, *expected).message});
+                {key, repo::another_cluster_error(*facts->source_identity, *expected).message});
         }
     }
     return out;

@@ -99,18 +99,6 @@ std::string postgres_time(Timestamp t) {
     return text + "00";
 }
 
-// Where the last transaction end of `reach`'s gap-free run starts.
-Result<postgres::Lsn> last_transaction_end(const Storage& storage, const BackupReach& reach) {
-    const std::string content = LB_TRY(repo::fetch_wal(storage, reach.last_commit_segment));
-    const auto span = LB_TRY(postgres::scan_commit_times(content));
-    if (!span.last_end) {
-        return fail(ErrorCode::corrupt,
-                    "WAL segment {} holds no transaction end although its metadata names one",
-                    reach.last_commit_segment);
-    }
-    return *span.last_end;
-}
-
 // The recovery settings of the new instance. The restore owns all of them: a backup of an
 // instance that was itself restored carries that restore's target, restore_command and timeline
 // in postgresql.auto.conf, and a standby's backup its primary_conninfo. Those lines are
@@ -122,7 +110,7 @@ Result<std::vector<std::string>> write_recovery_settings(const RestoreOptions& o
                                                          const repo::Manifest& manifest,
                                                          const std::string& repository_location,
                                                          std::uint32_t timeline,
-                                                         std::optional<postgres::Lsn> stop_after) {
+                                                         std::optional<std::string> stop_after) {
     const fs::path dir = options.target_dir;
     LB_CHECK(write_file_atomic(dir / "backup_label", manifest.postgres.backup_label));
     auto quoted = [](std::string_view value, std::string_view what) {
@@ -147,9 +135,8 @@ Result<std::vector<std::string>> write_recovery_settings(const RestoreOptions& o
         "primary_slot_name = ''\nrecovery_min_apply_delay = 0\npromote_trigger_file = ''\n";
     std::string target_setting;
     if (stop_after) {
-        target_setting = "recovery_target_lsn = " +
-                         LB_TRY(quoted(postgres::format_lsn(*stop_after), "the target position")) +
-                         "\n";
+        target_setting =
+            "recovery_target_lsn = " + LB_TRY(quoted(*stop_after, "the target position")) + "\n";
     } else if (options.target) {
         target_setting = "recovery_target_time = " +
                          LB_TRY(quoted(postgres_time(*options.target), "the target time")) + "\n";
@@ -362,7 +349,9 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     }
     if (options.target && options.consistent)
         return fail(ErrorCode::usage, "a time target and 'consistent' exclude each other");
-    const RestorableWindow window = LB_TRY(compute_window(repository.storage(), manifests));
+    const source::LogArchive* archive = LB_TRY(log_archive_of(manifests));
+    const RestorableWindow window =
+        LB_TRY(compute_window(*archive, repository.storage(), manifests));
     const BackupReach* reach = LB_TRY(choose_restore(window, {.target = options.target,
                                                               .consistent = options.consistent,
                                                               .backup_id = options.backup_id,
@@ -384,9 +373,9 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     // transaction end, which the archive does not hold yet: recovery would run out of WAL short
     // of its target and refuse to finish. Stopping right after the run's last transaction end
     // (inclusive LSN target) restores the same data, and no later-archived WAL can add to it.
-    std::optional<postgres::Lsn> stop_after;
+    std::optional<std::string> stop_after;
     if (options.target && reach->to && *options.target == *reach->to) {
-        stop_after = LB_TRY(last_transaction_end(repository.storage(), *reach));
+        stop_after = LB_TRY(archive->stop_position_at_end(repository.storage(), *reach));
     }
     const repo::Manifest* manifest = nullptr;
     for (const auto& m : manifests) {

@@ -6,7 +6,6 @@
 #include <mutex>
 #include <set>
 
-#include "engine/wal_checks.hpp"
 #include "engine/window.hpp"
 #include "repository/byte_reader.hpp"
 #include "repository/cluster_identity.hpp"
@@ -15,7 +14,6 @@
 #include "repository/object.hpp"
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
-#include "sources/postgres/wal.hpp"
 #include "util/parallel.hpp"
 
 namespace lifeboat::engine {
@@ -216,12 +214,11 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
     }
 
     // WAL: everything when verifying the whole repository; else the selected backup's run.
-    const RestorableWindow window = LB_TRY(compute_window(storage, manifests));
+    const source::LogArchive* archive = LB_TRY(log_archive_of(manifests));
+    const RestorableWindow window = LB_TRY(compute_window(*archive, storage, manifests));
+    const auto archived = LB_TRY(repo::list_wal_names(storage));
     std::set<std::string> wal_names;
-    if (!options.backup_id) {
-        for (const auto& name : LB_TRY(repo::list_wal_names(storage)))
-            wal_names.insert(name);
-    }
+    if (!options.backup_id) wal_names.insert(archived.begin(), archived.end());
     for (std::size_t i = 0; i < manifests.size(); ++i) {
         const auto& m = manifests[i];
         const auto& reach = window.backups[i];
@@ -232,20 +229,14 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
                             m.id, m.start_wal, m.stop_wal),
                 {"backup " + m.id});
         }
-        const auto first = postgres::parse_wal_file_name(m.start_wal, m.postgres.wal_segment_size);
-        const auto last =
-            postgres::parse_wal_file_name(reach.last_segment, m.postgres.wal_segment_size);
-        if (!first || !last) continue;
-        for (auto segno = first->segno; segno <= last->segno; ++segno) {
-            wal_names.insert(
-                postgres::wal_file_name({m.timeline, segno}, m.postgres.wal_segment_size));
-        }
+        for (auto& name : archive->objects_for(m, reach, archived))
+            wal_names.insert(std::move(name));
     }
     const std::vector<std::string> wal_list(wal_names.begin(), wal_names.end());
     report.wal_files = wal_list.size();
     std::atomic<std::size_t> wal_done{0};
     // What older versions let in: WAL of another cluster, files that are not what their names say.
-    const auto cluster = LB_TRY(expected_system_identifier(storage));
+    const auto cluster = LB_TRY(repo::expected_system_identifier(storage));
     if (auto identity = repo::read_cluster_identity(storage); !identity) {
         verifier.problem(std::string(repo::k_cluster_identity_key), identity.error().message);
     }
@@ -254,10 +245,10 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
         std::optional<std::string> problem;
         if (!content) {
             problem = content.error().message;
-        } else if (auto facts = check_wal_file(storage, wal_list[i], *content); !facts) {
+        } else if (auto facts = archive->check_object(storage, wal_list[i], *content); !facts) {
             problem = facts.error().message;
-        } else if (cluster && facts->system_identifier && *facts->system_identifier != *cluster) {
-            problem = another_cluster_error(*facts->system_identifier, *cluster).message;
+        } else if (cluster && facts->source_identity && *facts->source_identity != *cluster) {
+            problem = repo::another_cluster_error(*facts->source_identity, *cluster).message;
         }
         if (problem) {
             std::vector<std::string> affected;

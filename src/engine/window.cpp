@@ -6,35 +6,9 @@
 #include <set>
 
 #include "repository/wal_archive.hpp"
-#include "sources/postgres/timeline_history.hpp"
-#include "sources/postgres/wal.hpp"
+#include "source/registry.hpp"
 
 namespace lifeboat::engine {
-
-bool TimelineWindow::descends_from(std::uint32_t other) const {
-    return std::find(ancestors.begin(), ancestors.end(), other) != ancestors.end();
-}
-
-const BackupReach* RestorableWindow::best_for(std::optional<Timestamp> target) const {
-    const BackupReach* best = nullptr;
-    for (const auto& b : backups) {
-        if (!b.consistent) continue;
-        if (target && !b.covers(*target)) continue;
-        if (!best || best->from < b.from) best = &b;
-    }
-    return best;
-}
-
-const TimelineWindow* RestorableWindow::timeline(std::uint32_t id) const {
-    for (const auto& t : timelines)
-        if (t.timeline == id) return &t;
-    return nullptr;
-}
-
-std::string RestorableWindow::describe() const {
-    if (!earliest || !latest) return "empty";
-    return format_iso8601(*earliest) + " .. " + format_iso8601(*latest);
-}
 
 WindowState window_state(const RestorableWindow& window) {
     if (window.earliest && window.latest) return {"open", ""};
@@ -92,127 +66,6 @@ std::string describe_target(const TargetRequest& target) {
 }
 
 namespace {
-
-// From this segment on, WAL is read from this timeline (PostgreSQL reads each segment from the
-// newest timeline of the history that had begun by then).
-struct ChainStep {
-    std::uint32_t timeline;
-    std::uint64_t begin_segno;
-};
-
-class ReachFinder {
-  public:
-    ReachFinder(const Storage& storage, const std::set<std::string>& archived)
-        : m_storage(storage), m_archived(archived) {}
-
-    Result<BackupReach> follow(const repo::Manifest& m, std::size_t index,
-                               const std::vector<ChainStep>& chain) {
-        BackupReach reach;
-        reach.backup_id = m.id;
-        reach.backup_index = index;
-        reach.timeline = chain.back().timeline;
-        reach.from = m.stop_time;
-        const std::uint64_t seg_size = m.postgres.wal_segment_size;
-        const auto start = postgres::parse_wal_file_name(m.start_wal, seg_size);
-        const auto stop = postgres::parse_wal_file_name(m.stop_wal, seg_size);
-        if (!start || !stop) {
-            return fail(ErrorCode::corrupt, "backup {}: malformed WAL names {} / {}", m.id,
-                        m.start_wal, m.stop_wal);
-        }
-        std::uint64_t segno = start->segno;
-        for (;; ++segno) {
-            std::size_t step = 0;
-            for (std::size_t s = 0; s < chain.size(); ++s)
-                if (chain[s].begin_segno <= segno) step = s;
-            const std::string name =
-                postgres::wal_file_name({chain[step].timeline, segno}, seg_size);
-            if (!m_archived.count(name)) {
-                reach.first_missing_segment = name;
-                reach.gap = wal_exists_after(name, chain, step, segno, seg_size);
-                break;
-            }
-            reach.last_segment = name;
-            auto commit = LB_TRY(last_commit_of(name));
-            if (commit) reach.last_commit_segment = name;
-            if (commit && (!reach.to || *reach.to < *commit)) reach.to = commit;
-        }
-        reach.consistent = segno > stop->segno;
-        reach.wal_after_stop = segno > stop->segno + 1;
-        if (!reach.consistent || (reach.to && *reach.to <= reach.from)) reach.to.reset();
-        return reach;
-    }
-
-  private:
-    // Whether WAL the replay would read later exists beyond the missing `name`: then the missing
-    // segment is a hole, not the end of the archive.
-    bool wal_exists_after(const std::string& name, const std::vector<ChainStep>& chain,
-                          std::size_t step, std::uint64_t segno, std::uint64_t seg_size) const {
-        // Same timeline (first 8 hex digits), later name.
-        auto later = m_archived.upper_bound(name);
-        if (later != m_archived.end() && later->compare(0, 8, name, 0, 8) == 0) return true;
-        for (std::size_t s = step + 1; s < chain.size(); ++s) {
-            const std::string first =
-                postgres::wal_file_name({chain[s].timeline, segno + 1}, seg_size);
-            auto it = m_archived.lower_bound(first);
-            if (it != m_archived.end() && it->compare(0, 8, first, 0, 8) == 0) return true;
-        }
-        return false;
-    }
-
-    Result<std::optional<Timestamp>> last_commit_of(const std::string& name) {
-        auto it = m_last_commit.find(name);
-        if (it != m_last_commit.end()) return it->second;
-        const repo::WalMeta meta = LB_TRY(repo::read_wal_meta(m_storage, name));
-        m_last_commit[name] = meta.last_commit;
-        return meta.last_commit;
-    }
-
-    const Storage& m_storage;
-    const std::set<std::string>& m_archived;
-    std::map<std::string, std::optional<Timestamp>> m_last_commit;
-};
-
-// The continuous span ending at the newest reach, walking back while reaches touch it.
-void compute_span(const std::vector<BackupReach>& reaches, std::optional<Timestamp>& earliest,
-                  std::optional<Timestamp>& latest) {
-    earliest.reset();
-    latest.reset();
-    for (const auto& r : reaches)
-        if (r.consistent && r.to && (!latest || *latest < *r.to)) latest = r.to;
-    if (!latest) return;
-    Timestamp start = *latest;
-    for (bool grew = true; grew;) {
-        grew = false;
-        for (const auto& r : reaches) {
-            if (r.to && *r.to >= start && r.from < start) {
-                start = r.from;
-                grew = true;
-            }
-        }
-    }
-    earliest = start;
-}
-
-// The steps that take backup `m` along timeline `history.timeline`, or nullopt when it cannot
-// be followed there: its own timeline is not in that history, or branched off before the
-// backup was consistent.
-std::optional<std::vector<ChainStep>> chain_for(const repo::Manifest& m,
-                                                const postgres::TimelineHistory& history) {
-    const std::uint64_t seg_size = m.postgres.wal_segment_size;
-    if (m.timeline == history.timeline) return std::vector<ChainStep>{{m.timeline, 0}};
-    const auto stop = postgres::parse_lsn(m.stop_lsn);
-    const auto& a = history.ancestors;
-    std::size_t k = 0;
-    while (k < a.size() && a[k].timeline != m.timeline)
-        ++k;
-    if (k == a.size() || !stop || a[k].switch_lsn < *stop) return std::nullopt;
-    std::vector<ChainStep> chain{{m.timeline, 0}};
-    for (std::size_t j = k + 1; j < a.size(); ++j)
-        chain.push_back({a[j].timeline, a[j - 1].switch_lsn.value / seg_size});
-    chain.push_back({history.timeline, a.back().switch_lsn.value / seg_size});
-    return chain;
-}
-
 std::string timeline_list(const std::vector<const BackupReach*>& reaches) {
     std::string out;
     for (const auto* r : reaches)
@@ -222,66 +75,18 @@ std::string timeline_list(const std::vector<const BackupReach*>& reaches) {
 
 }  // namespace
 
-Result<RestorableWindow> compute_window(const Storage& storage,
+Result<RestorableWindow> compute_window(const source::LogArchive& archive, const Storage& storage,
                                         const std::vector<repo::Manifest>& manifests) {
-    RestorableWindow window;
-    const auto names = LB_TRY(repo::list_wal_names(storage));
-    const std::set<std::string> archived(names.begin(), names.end());
-    window.wal_files = names.size();
-
-    // Every timeline: those of the backups, and every one with a history file.
-    std::map<std::uint32_t, postgres::TimelineHistory> histories;
-    std::map<std::uint32_t, std::string> problems;
-    for (const auto& m : manifests)
-        histories[m.timeline].timeline = m.timeline;
-    for (const auto& name : names) {
-        const auto id = postgres::timeline_of_history_file(name);
-        if (!id) continue;
-        // A damaged history stays local to its timeline: the others are still followed.
-        auto parsed = [&]() -> Result<postgres::TimelineHistory> {
-            const std::string text = LB_TRY(repo::fetch_wal(storage, name));
-            return postgres::parse_timeline_history(*id, text);
-        }();
-        if (parsed) {
-            histories[*id] = std::move(*parsed);
-        } else if (parsed.error().code != ErrorCode::corrupt) {
-            // Not damage but a failure to read (I/O, a storage outage): a window computed
-            // without this timeline could change which history a restore follows.
-            return std::unexpected(parsed.error().context("timeline history {}", name));
-        } else {
-            histories[*id].timeline = *id;
-            problems[*id] = parsed.error().message;
-        }
-    }
-
-    ReachFinder finder(storage, archived);
-    window.backups.resize(manifests.size());
-    for (const auto& [id, history] : histories) {
-        TimelineWindow t;
-        t.timeline = id;
-        t.parent = history.parent();
-        if (!history.ancestors.empty())
-            t.branch_lsn = postgres::format_lsn(history.ancestors.back().switch_lsn);
-        for (const auto& a : history.ancestors)
-            t.ancestors.push_back(a.timeline);
-        if (auto p = problems.find(id); p != problems.end()) t.problem = p->second;
-        for (std::size_t i = 0; i < manifests.size(); ++i) {
-            const auto chain = chain_for(manifests[i], history);
-            if (!chain) continue;
-            BackupReach reach = LB_TRY(finder.follow(manifests[i], i, *chain));
-            if (manifests[i].timeline == id) window.backups[i] = reach;
-            t.reaches.push_back(std::move(reach));
-        }
-        compute_span(t.reaches, t.earliest, t.latest);
-        window.timelines.push_back(std::move(t));
-    }
-
+    RestorableWindow window = LB_TRY(archive.follow(storage, manifests));
+    for (auto& t : window.timelines)
+        source::compute_span(t.reaches, t.earliest, t.latest);
     // The top-level window is that of the newest backup's timeline: every backup that can be
     // followed along it counts (after a failover, the old timeline's backups too), while a
     // sibling history is shown only in its own timeline's window.
     const TimelineWindow* current =
         window.backups.empty() ? nullptr : window.timeline(window.backups.back().timeline);
-    compute_span(current ? current->reaches : window.backups, window.earliest, window.latest);
+    source::compute_span(current ? current->reaches : window.backups, window.earliest,
+                         window.latest);
     // Backups whose reach lies wholly before the window (kept by retention without the WAL
     // after them) are restorable on their own, not part of the window.
     // With an empty window (the newest backup waits for WAL), every older consistent backup
@@ -303,46 +108,21 @@ Result<RestorableWindow> compute_window(const Storage& storage,
     return window;
 }
 
+Result<const source::LogArchive*> log_archive_of(const std::vector<repo::Manifest>& manifests) {
+    const source::SourceDriver* driver = LB_TRY(source::driver_for(manifests));
+    return &driver->log_archive();
+}
+
+Result<RestorableWindow> compute_window(const Storage& storage,
+                                        const std::vector<repo::Manifest>& manifests) {
+    const source::LogArchive* archive = LB_TRY(log_archive_of(manifests));
+    return compute_window(*archive, storage, manifests);
+}
+
 void add_branch_times(const Storage& storage, RestorableWindow& window,
                       const std::vector<repo::Manifest>& manifests) {
-    const std::uint64_t seg_size = manifests.empty() ? postgres::k_default_wal_segment_size
-                                                     : manifests.front().postgres.wal_segment_size;
-    if (!postgres::is_valid_wal_segment_size(seg_size)) return;
-    for (auto& t : window.timelines) {
-        if (!t.parent || !t.branch_lsn) continue;
-        const auto switch_lsn = postgres::parse_lsn(*t.branch_lsn);
-        if (!switch_lsn) continue;
-        const std::uint64_t segno = switch_lsn->value / seg_size;
-        // The segment holding the switch: the child's copy starts with the parent's WAL up to
-        // the switch; the parent's own, if archived, holds the same prefix.
-        for (const std::uint32_t tli : {t.timeline, *t.parent}) {
-            auto content =
-                repo::fetch_wal(storage, postgres::wal_file_name({tli, segno}, seg_size));
-            if (!content) continue;
-            auto span = postgres::scan_commit_times_before(*content, *switch_lsn);
-            if (span && span->last_commit) t.branch_time = span->last_commit;
-            if (span) break;
-        }
-        if (t.branch_time) continue;
-        // No commit in that segment before the switch: the newest commit of the ancestry's
-        // earlier segments (each from the timeline that wrote it).
-        const TimelineWindow* walk = window.timeline(*t.parent);
-        // Bounded: an idle cluster may have long runs of segments without a commit.
-        const std::uint64_t stop = segno > 256 ? segno - 256 : 0;
-        for (std::uint64_t s = segno; s-- > stop && walk && !t.branch_time;) {
-            while (walk && walk->parent && walk->branch_lsn &&
-                   postgres::parse_lsn(*walk->branch_lsn).value_or(postgres::Lsn{}).value /
-                           seg_size >
-                       s) {
-                walk = window.timeline(*walk->parent);
-            }
-            if (!walk) break;
-            auto meta = repo::read_wal_meta(storage,
-                                            postgres::wal_file_name({walk->timeline, s}, seg_size));
-            if (!meta) break;
-            t.branch_time = meta->last_commit;
-        }
-    }
+    auto archive = log_archive_of(manifests);
+    if (archive) (*archive)->add_branch_times(storage, window, manifests);
 }
 
 Result<TimelineRequest> parse_timeline_request(std::string_view text) {
@@ -479,8 +259,8 @@ Result<const BackupReach*> choose_restore(const RestorableWindow& window,
     if (explicit_id && !window.timeline(request.id)) {
         return fail(ErrorCode::outside_window,
                     "--timeline {}: the archive holds no such timeline (no backup on it and no "
-                    "{} history file)",
-                    request.id, postgres::history_file_name(request.id));
+                    "history file for it)",
+                    request.id);
     }
     if (selection.backup_id) {
         std::optional<std::size_t> index;

@@ -16,75 +16,14 @@
 #include <vector>
 
 #include "repository/manifest.hpp"
+#include "source/log_archive.hpp"
+#include "source/window.hpp"
 
 namespace lifeboat::engine {
 
-// One backup followed along one timeline.
-struct BackupReach {
-    std::string backup_id;
-    std::size_t backup_index = 0;       // into the manifests given to compute_window
-    std::uint32_t timeline = 0;         // the timeline whose WAL is replayed
-    bool consistent = false;            // WAL from start_wal to stop_wal is all archived
-    Timestamp from;                     // the backup's stop time
-    std::optional<Timestamp> to;        // newest archived commit after it (inclusive bound)
-    std::string last_segment;           // last segment of the gap-free run
-    std::string first_missing_segment;  // where the run ends ("" when unknown)
-    bool gap = false;                   // later segments exist: the missing one is a hole
-    bool wal_after_stop = false;        // a segment after the backup's stop segment is archived
-    // The last segment of the run holding a transaction end: a restore to exactly `to` stops
-    // after the last one in it (restore.cpp).
-    std::string last_commit_segment;
-
-    // Both ends included. PostgreSQL stops a time target before the first transaction end later
-    // than it, and the archive holds none after `to`: a target equal to `to` is restored by
-    // stopping after the run's last transaction end instead (recovery_target_lsn).
-    bool covers(Timestamp target) const {
-        return consistent && from <= target && to && target <= *to;
-    }
-};
-
-// What one timeline can be restored to: every backup that can be followed along it.
-struct TimelineWindow {
-    std::uint32_t timeline = 1;
-    std::optional<std::uint32_t> parent;    // from its history file
-    std::optional<std::string> branch_lsn;  // where it branched off its parent
-    // The newest commit it shares with its parent: times after it differ between the two.
-    // Only set by add_branch_times; nullopt when the WAL around the switch is not archived.
-    std::optional<Timestamp> branch_time;
-    std::vector<std::uint32_t> ancestors;  // oldest first (parent last)
-    std::vector<BackupReach> reaches;      // oldest backup first
-    std::optional<Timestamp> earliest;     // the continuous span ending at `latest`
-    std::optional<Timestamp> latest;
-    // Set when the history file cannot be read: only backups taken on this timeline itself are
-    // followed along it.
-    std::string problem;
-
-    bool descends_from(std::uint32_t other) const;
-};
-
-struct RestorableWindow {
-    // Each backup along its own timeline, in the order of the manifests given. The window
-    // fields below are computed from these.
-    std::vector<BackupReach> backups;
-    std::optional<Timestamp> earliest;  // the continuous span ending at `latest`
-    std::optional<Timestamp> latest;
-    // Consistent backups before `earliest` (kept by retention without the WAL after them):
-    // restorable on their own (restore --backup ID --to consistent), and to any time their own
-    // reach covers.
-    std::vector<std::string> isolated;
-    std::string first_missing_segment;  // ends the newest backup's run
-    std::string last_segment;           // last segment of the newest backup's run
-    bool gap = false;                   // first_missing_segment is a hole, not the archive's end
-    std::size_t wal_files = 0;
-    // Every timeline with a backup or a history file, ascending.
-    std::vector<TimelineWindow> timelines;
-
-    // The newest backup that can reach `target` along its own timeline (nullopt = latest: the
-    // newest consistent one).
-    const BackupReach* best_for(std::optional<Timestamp> target) const;
-    const TimelineWindow* timeline(std::uint32_t id) const;
-    std::string describe() const;  // "2026-…Z .. 2026-…Z" (both included) or "empty"
-};
+using source::BackupReach;
+using source::RestorableWindow;
+using source::TimelineWindow;
 
 // Why the window is what it is, for `list`: "open" (it has a span), or why it is empty and
 // what to do about it.
@@ -95,12 +34,22 @@ struct WindowState {
 };
 WindowState window_state(const RestorableWindow& window);
 
+// The window of `manifests` over the log in `storage`: the reaches `archive` finds
+// (LogArchive::follow), with each timeline's span, the window's span (that of the newest
+// backup's timeline), the isolated backups and the newest backup's run.
+Result<RestorableWindow> compute_window(const source::LogArchive& archive, const Storage& storage,
+                                        const std::vector<repo::Manifest>& manifests);
+
+// The log archive of the source kind `manifests` name (source/registry.hpp; postgres-physical
+// for a repository without backups).
+Result<const source::LogArchive*> log_archive_of(const std::vector<repo::Manifest>& manifests);
+
+// compute_window with log_archive_of(manifests).
 Result<RestorableWindow> compute_window(const Storage& storage,
                                         const std::vector<repo::Manifest>& manifests);
 
-// Sets each branched timeline's branch_time from the archived WAL around its switch position
-// (reads the segment holding it: costly, so only for what `list` shows). Best effort: what
-// cannot be read or scanned leaves branch_time unset.
+// Sets each branched timeline's branch_time (LogArchive::add_branch_times: reads log objects,
+// so only for what `list` shows). Best effort: leaves branch_time unset where it cannot tell.
 void add_branch_times(const Storage& storage, RestorableWindow& window,
                       const std::vector<repo::Manifest>& manifests);
 

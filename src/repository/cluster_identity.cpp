@@ -1,8 +1,11 @@
 #include "repository/cluster_identity.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "repository/json_reader.hpp"
+#include "repository/manifest.hpp"
 #include "repository/object.hpp"
 
 namespace lifeboat::repo {
@@ -47,6 +50,29 @@ Result<std::string> record_cluster_identity(Storage& storage,
         return std::unexpected(written.error());
     }
     return system_identifier;
+}
+
+Result<std::optional<std::string>> expected_system_identifier(const Storage& storage) {
+    // A damaged identity object is passed over here (verify names it, repair moves it aside).
+    auto recorded = repo::read_cluster_identity(storage);
+    if (!recorded && recorded.error().code != ErrorCode::corrupt)
+        return std::unexpected(recorded.error());
+    if (recorded && *recorded) return recorded;
+    auto ids = LB_TRY(repo::list_backup_ids(storage));
+    std::reverse(ids.begin(), ids.end());
+    for (const auto& id : ids) {
+        auto manifest = repo::read_manifest(storage, id);
+        if (manifest) return std::optional<std::string>(manifest->source.system_identifier);
+        if (manifest.error().code != ErrorCode::corrupt) return std::unexpected(manifest.error());
+    }
+    return std::optional<std::string>();
+}
+
+Error another_cluster_error(const std::string& found, const std::string& repository_holds) {
+    return Error{ErrorCode::conflict,
+                 fmt::format("WAL of another cluster (system identifier {}, repository holds {}); "
+                             "each cluster needs its own repository",
+                             found, repository_holds)};
 }
 
 }  // namespace lifeboat::repo

@@ -25,4 +25,11 @@ Result<std::string> parse_cluster_identity(std::string_view text, std::string_vi
 // object is published without replacement; the loser reads the winner's).
 Result<std::string> record_cluster_identity(Storage& storage, const std::string& system_identifier);
 
+// The identity the repository's log must carry: the recorded cluster identity (unless
+// damaged), else that of its newest readable backup manifest; nullopt when neither exists.
+Result<std::optional<std::string>> expected_system_identifier(const Storage& storage);
+
+// The refusal for log objects of another source, as wal-push and verify word it.
+Error another_cluster_error(const std::string& found, const std::string& repository_holds);
+
 }  // namespace lifeboat::repo

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string>
 
-#include "engine/wal_checks.hpp"
+#include "drivers/postgres_physical/wal_checks.hpp"
 #include "memory_storage.hpp"
 #include "repository/object.hpp"
 #include "sources/postgres/wal.hpp"
@@ -43,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view content(reinterpret_cast<const char*>(data + 1), size - 1);
 
     fuzz::MemoryStorage storage;
-    (void)engine::check_wal_file(storage, name, content);
+    (void)postgres_physical::check_wal_file(storage, name, content);
     (void)read_segment_header(content);
     (void)check_backup_history(content, "000000010000000000000002.00000028.backup");
     (void)classify_wal_file(content);
@@ -64,7 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (const auto header = read_segment_header(segment)) {
         const WalSegment which = segment_of(Lsn{header->page_address}, 2, k_fuzz_segment_size);
         (void)check_segment_pages(segment, which, SegmentCompleteness::complete);
-        (void)engine::check_wal_file(storage, wal_file_name(which, k_fuzz_segment_size), segment);
+        (void)postgres_physical::check_wal_file(storage, wal_file_name(which, k_fuzz_segment_size), segment);
     }
     return 0;
 }

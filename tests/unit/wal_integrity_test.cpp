@@ -6,7 +6,7 @@
 
 #include "engine/repair.hpp"
 #include "engine/verify.hpp"
-#include "engine/wal_transfer.hpp"
+#include "drivers/postgres_physical/wal_transfer.hpp"
 #include "repository/cluster_identity.hpp"
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
@@ -55,7 +55,7 @@ class WalIntegrityTest : public ScratchTest {
     Result<repo::PushOutcome> push(const std::string& name, const std::string& content) {
         const fs::path file = scratch() / name;
         EXPECT_TRUE(write_file_atomic(file, content, Durability::none));
-        return engine::wal_push(repo_path().string(), file);
+        return postgres_physical::wal_push(repo_path().string(), file);
     }
 };
 

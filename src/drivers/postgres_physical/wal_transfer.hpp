@@ -9,7 +9,7 @@
 #include "repository/wal_archive.hpp"
 #include "util/fs.hpp"
 
-namespace lifeboat::engine {
+namespace lifeboat::postgres_physical {
 
 // Archives the file at `path` (relative paths are relative to the working directory, which is
 // the data directory when PostgreSQL runs archive_command). Segments are scanned for commit
@@ -47,4 +47,4 @@ struct WalPrefetchOptions {
 };
 Status wal_prefetch(const WalPrefetchOptions& options);
 
-}  // namespace lifeboat::engine
+}  // namespace lifeboat::postgres_physical

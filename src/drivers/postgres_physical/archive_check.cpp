@@ -1,4 +1,4 @@
-#include "engine/archive_check.hpp"
+#include "drivers/postgres_physical/archive_check.hpp"
 
 #include <thread>
 
@@ -6,7 +6,7 @@
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
 
-namespace lifeboat::engine {
+namespace lifeboat::postgres_physical {
 
 namespace {
 
@@ -206,4 +206,4 @@ Result<ArchiveCheckReport> check_archive(const ArchiveCheckOptions& options) {
     return report;
 }
 
-}  // namespace lifeboat::engine
+}  // namespace lifeboat::postgres_physical

@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "engine/progress.hpp"
 #include "repository/keys.hpp"
 #include "sources/postgres/archiver.hpp"
+#include "util/progress.hpp"
 
-namespace lifeboat::engine {
+namespace lifeboat::postgres_physical {
 
 struct ArchiveCheckRepository {
     std::string name;      // as configured, or the location when it has no name
@@ -54,4 +54,4 @@ struct ArchiveCheckReport {
 
 Result<ArchiveCheckReport> check_archive(const ArchiveCheckOptions& options);
 
-}  // namespace lifeboat::engine
+}  // namespace lifeboat::postgres_physical

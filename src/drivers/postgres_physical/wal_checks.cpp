@@ -1,4 +1,4 @@
-#include "engine/wal_checks.hpp"
+#include "drivers/postgres_physical/wal_checks.hpp"
 
 #include <algorithm>
 
@@ -8,7 +8,7 @@
 #include "sources/postgres/timeline_history.hpp"
 #include "sources/postgres/wal.hpp"
 
-namespace lifeboat::engine {
+namespace lifeboat::postgres_physical {
 
 namespace {
 
@@ -100,27 +100,4 @@ Result<WalFileFacts> check_wal_file(const Storage& storage, const std::string& n
                 "{} is not a WAL segment, .partial, .history or .backup file name", name);
 }
 
-Result<std::optional<std::string>> expected_system_identifier(const Storage& storage) {
-    // A damaged identity object is passed over here (verify names it, repair moves it aside).
-    auto recorded = repo::read_cluster_identity(storage);
-    if (!recorded && recorded.error().code != ErrorCode::corrupt)
-        return std::unexpected(recorded.error());
-    if (recorded && *recorded) return recorded;
-    auto ids = LB_TRY(repo::list_backup_ids(storage));
-    std::reverse(ids.begin(), ids.end());
-    for (const auto& id : ids) {
-        auto manifest = repo::read_manifest(storage, id);
-        if (manifest) return std::optional<std::string>(manifest->source.system_identifier);
-        if (manifest.error().code != ErrorCode::corrupt) return std::unexpected(manifest.error());
-    }
-    return std::optional<std::string>();
-}
-
-Error another_cluster_error(const std::string& found, const std::string& repository_holds) {
-    return Error{ErrorCode::conflict,
-                 fmt::format("WAL of another cluster (system identifier {}, repository holds {}); "
-                             "each cluster needs its own repository",
-                             found, repository_holds)};
-}
-
-}  // namespace lifeboat::engine
+}  // namespace lifeboat::postgres_physical

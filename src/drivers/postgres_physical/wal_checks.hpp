@@ -11,7 +11,7 @@
 
 #include "storage/storage.hpp"
 
-namespace lifeboat::engine {
+namespace lifeboat::postgres_physical {
 
 struct WalFileFacts {
     // From the long page header of a segment or .partial file; nullopt for other kinds.
@@ -26,11 +26,4 @@ struct WalFileFacts {
 Result<WalFileFacts> check_wal_file(const Storage& storage, const std::string& name,
                                     std::string_view content);
 
-// The system identifier the repository's WAL must carry: the recorded cluster identity (unless
-// damaged), else that of its newest readable backup manifest; nullopt when neither exists.
-Result<std::optional<std::string>> expected_system_identifier(const Storage& storage);
-
-// The refusal for WAL of another cluster, as wal-push and verify word it.
-Error another_cluster_error(const std::string& found, const std::string& repository_holds);
-
-}  // namespace lifeboat::engine
+}  // namespace lifeboat::postgres_physical

@@ -1,4 +1,4 @@
-#include "engine/wal_transfer.hpp"
+#include "drivers/postgres_physical/wal_transfer.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -6,13 +6,13 @@
 
 #include <algorithm>
 
-#include "engine/wal_checks.hpp"
+#include "drivers/postgres_physical/wal_checks.hpp"
 #include "repository/cluster_identity.hpp"
 #include "repository/repository.hpp"
 #include "sources/postgres/wal.hpp"
 #include "util/process.hpp"
 
-namespace lifeboat::engine {
+namespace lifeboat::postgres_physical {
 
 namespace {
 
@@ -39,11 +39,11 @@ Result<std::optional<std::string>> identifier_of_stored_wal(const Storage& stora
 
 // Refuses WAL of another cluster; records the repository's cluster on the first push.
 Status check_same_cluster(Storage& storage, const std::string& found) {
-    auto holds = LB_TRY(expected_system_identifier(storage));
+    auto holds = LB_TRY(repo::expected_system_identifier(storage));
     if (!holds) holds = LB_TRY(identifier_of_stored_wal(storage));
     const std::string recorded =
         LB_TRY(repo::record_cluster_identity(storage, holds.value_or(found)));
-    if (recorded != found) return std::unexpected(another_cluster_error(found, recorded));
+    if (recorded != found) return std::unexpected(repo::another_cluster_error(found, recorded));
     return {};
 }
 
@@ -172,4 +172,4 @@ Status wal_prefetch(const WalPrefetchOptions& options) {
     return {};
 }
 
-}  // namespace lifeboat::engine
+}  // namespace lifeboat::postgres_physical

@@ -1,0 +1,11 @@
+#include "cli/wiring.hpp"
+
+#include "drivers/postgres_physical/driver.hpp"
+
+namespace lifeboat::cli {
+
+void register_source_drivers() {
+    postgres_physical::register_driver();
+}
+
+}  // namespace lifeboat::cli
