@@ -15,9 +15,9 @@
 #include "engine/copy.hpp"
 #include "engine/drill.hpp"
 #include "engine/restore.hpp"
-#include "engine/validate.hpp"
 #include "engine/verify.hpp"
 #include "repository/repository.hpp"
+#include "source/registry.hpp"
 
 namespace lifeboat::cli {
 
@@ -599,6 +599,7 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
 Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format) {
     engine::RestoreOptions options;
     options.repository = LB_TRY(s.repository());
+    options.key_file = keys_of(s, options.repository).key_file;
     const auto target = LB_TRY(engine::parse_target(args.to, {}, system_clock().now()));
     options.consistent = target.kind == engine::TargetRequest::Kind::consistent;
     if (target.kind == engine::TargetRequest::Kind::time) options.target = target.time;
@@ -700,7 +701,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
 }
 
 Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputFormat format) {
-    engine::ValidateOptions options;
+    source::ValidateOptions options;
     options.conninfo = LB_TRY(require(s, "pg"));
     if (!args.checks.empty()) options.checks_file = args.checks;
     if (!args.baseline.empty()) options.baseline_file = args.baseline;
@@ -734,7 +735,9 @@ Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputF
     }
     options.databases = args.databases;
     options.statement_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("pg-timeout")));
-    const auto report = LB_TRY(engine::run_validation(options));
+    // validate checks a running PostgreSQL server (--pg): the physical driver's checks.
+    const source::SourceDriver* driver = LB_TRY(source::driver_for(repo::k_kind_postgres_physical));
+    const auto report = LB_TRY(driver->validate(options));
     if (format == OutputFormat::json) {
         std::printf("%s\n", report.to_json().c_str());
     } else {

@@ -4,13 +4,13 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/demo.hpp"
 #include "cli/output.hpp"
-#include "engine/demo.hpp"
 
 namespace lifeboat::cli {
 
 Status run_demo_command(const Settings& s, const DemoArgs& args, OutputFormat format) {
-    engine::DemoOptions options;
+    DemoOptions options;
     std::error_code ec;
     options.lifeboat_binary = fs::read_symlink("/proc/self/exe", ec);
     if (auto bin = s.find("pg-bin")) options.pg_bin = *bin;
@@ -28,7 +28,7 @@ Status run_demo_command(const Settings& s, const DemoArgs& args, OutputFormat fo
         if (format == OutputFormat::text) std::printf("==> %s\n", line.c_str());
         std::fflush(stdout);
     };
-    auto report = engine::run_demo(options);
+    auto report = run_demo(options);
     progress.clear();
     if (!report) return std::unexpected(report.error());
     const auto& r = *report;

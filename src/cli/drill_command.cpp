@@ -77,6 +77,7 @@ std::string failure_reason(const engine::DrillRecord& r) {
 Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat format) {
     engine::DrillOptions options;
     options.repository = LB_TRY(s.repository());
+    options.key_file = keys_of(s, options.repository).key_file;
     const int chosen = !args.to.empty() + !args.ago.empty() + args.latest;
     if (chosen > 1) return fail(ErrorCode::usage, "give one of --to, --ago and --latest");
     // --latest is the older spelling of --to latest; nothing given means one hour ago.

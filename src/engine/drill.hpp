@@ -15,6 +15,7 @@
 
 #include "engine/progress.hpp"
 #include "engine/window.hpp"
+#include "repository/drill_record.hpp"
 #include "util/fs.hpp"
 #include "util/time.hpp"
 
@@ -30,47 +31,18 @@ struct DrillOptions {
     std::chrono::seconds pg_timeout{3600};  // per statement of the validation
     bool keep = false;
     fs::path lifeboat_binary;
+    std::optional<fs::path> key_file;  // the repository's, for the instance's log fetching
     std::optional<fs::path> pg_bin;
     std::string run_as_user = "postgres";
     unsigned jobs = 0;
     ProgressFn progress;
 };
 
-struct DrillCheck {
-    std::string kind, name, detail;
-    bool passed = false;
-    bool skipped = false;
-    std::string database;  // "" in records written before databases were recorded
-};
-
-// What was validated in one database of the restored instance.
-struct DrillDatabase {
-    std::string name;
-    bool passed = false;
-    std::string summary;  // engine::summary_line of it
-};
-
-struct DrillRecord {
-    std::string id;
-    Timestamp started;
-    std::optional<Timestamp> target;  // nullopt: latest, or consistent
-    bool consistent = false;          // restored to the end of the backup itself
-    // The time [[point_in_time]] and "<= target" checks compared with: the target, or for
-    // 'latest' the newest commit restored (the end of the window when the instance cannot tell).
-    std::optional<Timestamp> checked_against;
-    std::string backup_id;
-    bool passed = false;
-    std::string error;  // why it failed before checks could run
-    double files_seconds = 0, replay_seconds = 0, ready_seconds = 0, total_seconds = 0;
-    double prepare_seconds = 0;              // done in parallel with files: not part of the total
-    std::optional<Timestamp> newest_commit;  // in the restored instance, when known
-    std::vector<DrillCheck> checks;
-    std::vector<DrillDatabase> databases;  // empty in records written before they were kept
-    std::string kept_directory;
-    // Set when the scratch server could not be stopped cleanly (pg_ctl stop failed): what was
-    // done instead, or that it still runs and its directory was kept.
-    std::string stop_error;
-};
+using repo::drill_json;
+using repo::DrillCheck;
+using repo::DrillDatabase;
+using repo::DrillRecord;
+using repo::parse_drill_record;
 
 // Runs the drill and records it. Errors when the drill could not even be recorded (no
 // repository), and when the restore is refused because the restorable window does not hold the
@@ -81,13 +53,5 @@ Result<DrillRecord> run_drill(const DrillOptions& options);
 // Every recorded drill, oldest first. A damaged record (or one with an unreadable time) comes back
 // as a failed drill whose `error` names the object; it does not fail the whole read.
 Result<std::vector<DrillRecord>> read_drills(const std::string& repository);
-
-// Parses a drill record (the payload of `drills/<id>`, envelope already checked): types and
-// times checked; ErrorCode::corrupt naming `key` and the field otherwise. An entry point for
-// fuzzing.
-Result<DrillRecord> parse_drill_record(std::string_view text, std::string_view key);
-
-// The record as one JSON object (what is stored, and what `drill --json` prints).
-std::string drill_json(const DrillRecord& record);
 
 }  // namespace lifeboat::engine

@@ -16,13 +16,14 @@
 
 #include "engine/progress.hpp"
 #include "engine/window.hpp"
+#include "source/restore_target.hpp"
 #include "util/fs.hpp"
 #include "util/time.hpp"
 
 namespace lifeboat::engine {
 
 enum class StartServer { no, yes };
-enum class NewInstanceArchiving { off, keep_source_settings };
+using source::NewInstanceArchiving;
 
 struct RestoreOptions {
     std::string repository;
@@ -41,6 +42,9 @@ struct RestoreOptions {
     std::map<std::uint32_t, fs::path> tablespace_dirs;  // oid -> new location
     std::optional<fs::path> source_pgdata;  // refused as a target (besides the manifest's)
     fs::path lifeboat_binary;               // used in restore_command
+    // The repository's key file, for the new instance's log fetching (an encrypted repository
+    // with a passphrase reaches a server started here through its environment instead).
+    std::optional<fs::path> key_file;
     std::optional<fs::path> pg_bin;
     std::string run_as_user = "postgres";  // when running as root
     unsigned jobs = 0;

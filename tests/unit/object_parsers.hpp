@@ -65,7 +65,7 @@ inline const std::vector<ObjectParser>& object_parsers() {
             [](std::string_view b, const std::string& k) { return parse_cluster_identity(b, k); });
         add("drill record", "drills/20261126T080000Z-abcd",
             [](std::string_view b, const std::string& k) {
-                return engine::parse_drill_record(b, k);
+                return repo::parse_drill_record(b, k);
             });
         return out;
     }();

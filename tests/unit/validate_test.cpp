@@ -12,14 +12,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/validate.hpp"
-#include "engine/validate_checks.hpp"
+#include "drivers/postgres_physical/validate.hpp"
+#include "drivers/postgres_physical/validate_checks.hpp"
 #include "sources/postgres/connection.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
 
 using namespace lifeboat;
-using namespace lifeboat::engine;
+using namespace lifeboat::postgres_physical;
 
 namespace {
 

@@ -13,6 +13,14 @@ class PhysicalDriver final : public source::SourceDriver {
   public:
     std::string_view kind() const override { return repo::k_kind_postgres_physical; }
     const source::LogArchive& log_archive() const override { return m_archive; }
+    Result<source::ValidationReport> validate(
+        const source::ValidateOptions& options) const override;
+    std::unique_ptr<source::RestoreTarget> restore_target(
+        source::RestoreRequest request) const override;
+    std::optional<Timestamp> newest_commit(const std::string& conninfo,
+                                           std::chrono::seconds statement_limit) const override;
+    Result<std::string> stop_instance(const fs::path& directory,
+                                      const source::RestoreRequest& how) const override;
 
   private:
     WalLogArchive m_archive;

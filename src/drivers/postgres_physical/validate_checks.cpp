@@ -1,4 +1,4 @@
-#include "engine/validate_checks.hpp"
+#include "drivers/postgres_physical/validate_checks.hpp"
 
 #include "engine/drill.hpp"
 
@@ -15,7 +15,7 @@
 
 #include "util/fs.hpp"
 
-namespace lifeboat::engine {
+namespace lifeboat::postgres_physical {
 
 namespace {
 
@@ -497,4 +497,4 @@ Result<std::string> conninfo_with_database(const std::string& conninfo,
     return out;
 }
 
-}  // namespace lifeboat::engine
+}  // namespace lifeboat::postgres_physical

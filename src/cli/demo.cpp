@@ -1,4 +1,4 @@
-#include "engine/demo.hpp"
+#include "cli/demo.hpp"
 
 #include <grp.h>
 #include <unistd.h>
@@ -6,10 +6,10 @@
 #include <chrono>
 #include <thread>
 
+#include "drivers/postgres_physical/validate.hpp"
 #include "engine/backup.hpp"
 #include "engine/catalog.hpp"
 #include "engine/restore.hpp"
-#include "engine/validate.hpp"
 #include "repository/repository.hpp"
 #include "sources/postgres/cluster.hpp"
 #include "sources/postgres/connection.hpp"
@@ -17,7 +17,9 @@
 #include "sources/postgres/server_config.hpp"
 #include "util/net.hpp"
 
-namespace lifeboat::engine {
+namespace lifeboat::cli {
+
+using namespace engine;
 
 namespace {
 
@@ -193,14 +195,14 @@ Result<DemoReport> run_demo(const DemoOptions& options) {
                     "[[check]]\nname = \"customers are all there\"\n"
                     "sql = \"SELECT count(*) FROM customers\"\nexpect = \"= 1000\"\n",
                     report.rows_at_target)));
-    ValidateOptions validate;
+    source::ValidateOptions validate;
     validate.conninfo = outcome.conninfo;
     validate.checks_file = checks;
     validate.target = report.target;
-    const ValidationReport validation = LB_TRY(run_validation(validate));
+    const source::ValidationReport validation = LB_TRY(postgres_physical::run_validation(validate));
     report.validation_passed = validation.passed();
     report.validation_text = validation.to_text();
     return report;
 }
 
-}  // namespace lifeboat::engine
+}  // namespace lifeboat::cli

@@ -12,7 +12,7 @@
 #include "util/fs.hpp"
 #include "util/time.hpp"
 
-namespace lifeboat::engine {
+namespace lifeboat::cli {
 
 struct DemoOptions {
     fs::path lifeboat_binary;  // copied next to the demo so the server's account can run it
@@ -41,4 +41,4 @@ struct DemoReport {
 
 Result<DemoReport> run_demo(const DemoOptions& options);
 
-}  // namespace lifeboat::engine
+}  // namespace lifeboat::cli

@@ -22,10 +22,10 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/validate.hpp"
+#include "drivers/postgres_physical/validate.hpp"
 #include "util/error.hpp"
 
-namespace lifeboat::engine {
+namespace lifeboat::postgres_physical {
 
 struct Expectation {
     enum class Op { eq, ne, gt, ge, lt, le, is_null, is_not_null };
@@ -103,4 +103,4 @@ std::vector<CheckOutcome> compare_with_baseline(
 Result<std::string> conninfo_with_database(const std::string& conninfo,
                                            const std::string& database);
 
-}  // namespace lifeboat::engine
+}  // namespace lifeboat::postgres_physical

@@ -1,0 +1,316 @@
+#include "drivers/postgres_physical/restore_target.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "sources/postgres/connection.hpp"
+#include "sources/postgres/local_server.hpp"
+#include "sources/postgres/server_config.hpp"
+#include "util/process.hpp"
+
+namespace lifeboat::postgres_physical {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+Status refuse_unsafe_target(const source::RestoreRequest& options, const repo::Manifest& manifest) {
+    const bool empty = LB_TRY(directory_is_empty_or_missing(options.target_dir));
+    std::error_code ec;
+    for (const auto& source :
+         {std::optional<fs::path>(manifest.postgres.pgdata), options.source_pgdata}) {
+        if (source && !source->empty() && fs::exists(*source, ec) &&
+            fs::equivalent(*source, options.target_dir, ec)) {
+            return fail(ErrorCode::conflict,
+                        "refusing to restore into {}: it is the source's own data directory",
+                        options.target_dir.string());
+        }
+    }
+    if (!empty) {
+        return fail(ErrorCode::conflict,
+                    "refusing to restore into {}: the directory is not empty (restore always "
+                    "creates a new instance)",
+                    options.target_dir.string());
+    }
+    return {};
+}
+
+Result<std::map<std::uint32_t, fs::path>> tablespace_locations(
+    const source::RestoreRequest& options, const repo::Manifest& manifest) {
+    std::map<std::uint32_t, fs::path> out;
+    for (const auto& t : manifest.postgres.tablespaces) {
+        auto it = options.tablespace_dirs.find(t.oid);
+        fs::path dir =
+            it != options.tablespace_dirs.end()
+                ? it->second
+                : fs::path(options.target_dir.string() + "-tablespace-" + std::to_string(t.oid));
+        if (!LB_TRY(directory_is_empty_or_missing(dir))) {
+            return fail(ErrorCode::conflict,
+                        "refusing to restore tablespace {} into {}: the directory is not empty "
+                        "(choose another with --tablespace {}=DIR)",
+                        t.oid, dir.string(), t.oid);
+        }
+        std::error_code ec;
+        if (fs::exists(t.location, ec) && fs::exists(dir, ec) &&
+            fs::equivalent(dir, t.location, ec)) {
+            return fail(ErrorCode::conflict,
+                        "refusing to restore tablespace {} over the source's own {}", t.oid,
+                        t.location);
+        }
+        out[t.oid] = fs::absolute(dir, ec);
+    }
+    return out;
+}
+
+// The command PostgreSQL runs for each WAL file. An encrypted repository's key file travels
+// with it (a passphrase reaches a server started by `restore --start` through its environment).
+// Every path is one shell word with % doubled: repository and binary paths may hold quotes,
+// spaces, $(…) or %, and none of it may reach the shell or PostgreSQL's %-expansion as syntax.
+std::string restore_command(const source::RestoreRequest& options,
+                            const source::RecoveryPlan& plan) {
+    std::string command = fmt::format("{} wal-fetch %f %p --repo {}",
+                                      postgres::command_word(options.lifeboat_binary.string()),
+                                      postgres::command_word(plan.repository_location));
+    if (plan.key_file) {
+        command += " --key-file " + postgres::command_word(plan.key_file->string());
+    }
+    return command;
+}
+
+// PostgreSQL's "YYYY-MM-DD hh:mm:ss.ffffff+00" for a target time (its parser for
+// recovery_target_time refuses the "T…Z" spelling).
+std::string postgres_time(Timestamp t) {
+    std::string text = format_iso8601(t);
+    text[10] = ' ';
+    if (text.back() == 'Z') text.back() = '+';
+    return text + "00";
+}
+
+// The recovery settings of the new instance. The restore owns all of them: a backup of an
+// instance that was itself restored carries that restore's target, restore_command and timeline
+// in postgresql.auto.conf, and a standby's backup its primary_conninfo. Those lines are
+// commented out (visibly, with the reason), and every recovery setting is then written
+// explicitly, because postgresql.conf may carry them too and the last setting wins. The empty
+// targets come before the one that is set: PostgreSQL refuses a second target type even when
+// an empty value follows a set one.
+Result<std::vector<std::string>> write_recovery_settings(const source::RestoreRequest& options,
+                                                         const source::RecoveryPlan& plan) {
+    const fs::path dir = options.target_dir;
+    const repo::Manifest& manifest = *plan.manifest;
+    LB_CHECK(write_file_atomic(dir / "backup_label", manifest.postgres.backup_label));
+    auto quoted = [](std::string_view value, std::string_view what) {
+        return postgres::quote_config_value(value, what);
+    };
+    const std::string command = restore_command(options, plan);
+    std::string settings = fmt::format(
+        "\n# Added by `lifeboat restore` (backup {}, {}, timeline {}). Lifeboat owns every "
+        "recovery setting:\n# any the backup carried are commented out above and set here.\n",
+        manifest.id,
+        plan.consistent ? std::string("target consistent")
+        : plan.target   ? "target " + format_iso8601(*plan.target)
+                        : std::string("target latest"),
+        plan.timeline);
+    settings += "restore_command = " +
+                LB_TRY(quoted(command,
+                              "restore_command (built from the lifeboat binary and "
+                              "repository paths)")) +
+                "\n";
+    settings +=
+        "recovery_end_command = ''\narchive_cleanup_command = ''\nprimary_conninfo = ''\n"
+        "primary_slot_name = ''\nrecovery_min_apply_delay = 0\npromote_trigger_file = ''\n";
+    std::string target_setting;
+    if (plan.stop_position) {
+        target_setting =
+            "recovery_target_lsn = " + LB_TRY(quoted(*plan.stop_position, "the target position")) +
+            "\n";
+    } else if (plan.target) {
+        target_setting = "recovery_target_time = " +
+                         LB_TRY(quoted(postgres_time(*plan.target), "the target time")) + "\n";
+    } else if (plan.consistent) {
+        target_setting = "recovery_target = 'immediate'\n";
+    }
+    for (const std::string_view name :
+         {"recovery_target", "recovery_target_lsn", "recovery_target_name", "recovery_target_time",
+          "recovery_target_xid"}) {
+        if (!target_setting.starts_with(std::string(name) + " ")) {
+            settings += fmt::format("{} = ''\n", name);
+        }
+    }
+    settings += target_setting;
+    settings += "recovery_target_inclusive = on\nrecovery_target_action = 'promote'\n";
+    settings += fmt::format("recovery_target_timeline = '{}'\n", plan.timeline);
+    if (options.archiving == source::NewInstanceArchiving::off) {
+        settings += "archive_mode = 'off'\n";
+    }
+    if (plan.port != 0) settings += fmt::format("port = {}\n", plan.port);
+    // Clusters whose configuration lives outside the data directory (Debian's /etc/postgresql)
+    // give a backup without postgresql.conf or pg_hba.conf; the new instance needs both to start.
+    std::error_code ec;
+    if (!fs::exists(dir / "postgresql.conf", ec)) {
+        LB_CHECK(
+            write_file_atomic(dir / "postgresql.conf",
+                              "# Written by `lifeboat restore`: the source kept its configuration "
+                              "outside the data directory.\n"));
+    }
+    if (!fs::exists(dir / "pg_hba.conf", ec)) {
+        LB_CHECK(write_file_atomic(dir / "pg_hba.conf",
+                                   "# Written by `lifeboat restore` (the backup had none).\n"
+                                   "local all all peer\nhost all all 127.0.0.1/32 scram-sha-256\n"
+                                   "host all all ::1/128 scram-sha-256\n"));
+    }
+    if (!fs::exists(dir / "pg_ident.conf", ec))
+        LB_CHECK(write_file_atomic(dir / "pg_ident.conf", ""));
+    auto existing = read_file(dir / "postgresql.auto.conf");
+    const auto base = postgres::comment_out_settings(
+        existing ? *existing : std::string(), postgres::recovery_setting_names(),
+        fmt::format("[replaced by lifeboat restore of backup {}]", manifest.id));
+    LB_CHECK(write_file_atomic(dir / "postgresql.auto.conf", base.text + settings));
+    // A standby's backup would start as a standby again and never reach the target.
+    fs::remove(dir / "standby.signal", ec);
+    LB_CHECK(write_file_atomic(dir / "recovery.signal", ""));
+    return base.commented_out;
+}
+
+// The most telling line of a server log: the last FATAL/PANIC, else the last line.
+std::string log_reason(const fs::path& log) {
+    auto text = read_file(log);
+    if (!text) return "no server log";
+    std::string last, last_fatal;
+    std::size_t start = 0;
+    while (start < text->size()) {
+        std::size_t end = text->find('\n', start);
+        if (end == std::string::npos) end = text->size();
+        std::string line = text->substr(start, end - start);
+        if (!line.empty()) {
+            if (line.find("FATAL:") != std::string::npos ||
+                line.find("PANIC:") != std::string::npos) {
+                last_fatal = line;
+            }
+            last = line;
+        }
+        start = end + 1;
+    }
+    std::string reason = last_fatal.empty() ? last : last_fatal;
+    // Drop the log line prefix (time and pid) before the severity.
+    for (const char* severity : {"FATAL:", "PANIC:", "ERROR:", "LOG:"}) {
+        if (auto at = reason.find(severity); at != std::string::npos) return reason.substr(at);
+    }
+    return reason;
+}
+
+Result<StartPreparation> find_start_needs(const source::RestoreRequest& options,
+                                          const std::string& repository_location) {
+    const auto started = Clock::now();
+    StartPreparation out;
+    out.bindir = LB_TRY(postgres::find_server_bindir(options.pg_bin));
+    out.account = LB_TRY(postgres::server_account(options.target_dir, options.run_as_user));
+    if (out.account) {
+        // restore_command runs as that account: it must be able to run lifeboat and read the
+        // repository, or recovery would stop at the first WAL file. Find out now, not later.
+        auto probe = run_process(
+            {options.lifeboat_binary.string(), "list", "--repo", repository_location, "--json"},
+            {.run_as = out.account, .merge_stderr = true});
+        if (!probe || probe->exit_status != 0) {
+            return fail(ErrorCode::config,
+                        "the account '{}' that runs the restored server cannot run {} or read "
+                        "repository {} (restore_command needs both); install lifeboat in a "
+                        "directory it can reach (e.g. /usr/local/bin) and make the repository "
+                        "readable to it",
+                        out.account->name, options.lifeboat_binary.string(), repository_location);
+        }
+    }
+    out.seconds = seconds_since(started);
+    return out;
+}
+
+}  // namespace
+
+Result<std::map<std::uint32_t, fs::path>> PhysicalRestoreTarget::check_and_place(
+    const repo::Manifest& manifest) {
+    LB_CHECK(refuse_unsafe_target(m_request, manifest));
+    m_tablespace_dirs = LB_TRY(tablespace_locations(m_request, manifest));
+    return m_tablespace_dirs;
+}
+
+Result<double> PhysicalRestoreTarget::prepare_start(const std::string& repository_location) {
+    m_prepared = LB_TRY(find_start_needs(m_request, repository_location));
+    return m_prepared->seconds;
+}
+
+Result<std::vector<std::string>> PhysicalRestoreTarget::configure(
+    const source::RecoveryPlan& plan) {
+    return write_recovery_settings(m_request, plan);
+}
+
+// Starts the restored instance and waits for the end of recovery and a read-write connection.
+Result<source::StartedInstance> PhysicalRestoreTarget::start_and_await(int port) {
+    const source::RestoreRequest& options = m_request;
+    if (!m_prepared) return fail(ErrorCode::internal, "start_and_await before prepare_start");
+    const StartPreparation& prepared = *m_prepared;
+    const std::map<std::uint32_t, fs::path>& tablespace_dirs = m_tablespace_dirs;
+    source::StartedInstance outcome;
+    const auto& account = prepared.account;
+    if (account) {
+        LB_CHECK(change_owner_recursive(options.target_dir, *account));
+        for (const auto& [oid, dir] : tablespace_dirs)
+            LB_CHECK(change_owner_recursive(dir, *account));
+    }
+    postgres::LocalServer server(prepared.bindir, options.target_dir, account);
+    const fs::path log = options.target_dir / "lifeboat-restore.log";
+    const auto started = Clock::now();
+    LB_CHECK(server.start(log, fmt::format("-p {}", port)));
+    m_started = true;
+    const auto deadline = started + options.start_timeout;
+    // Phase 1: recovery (WAL replay) ends when PostgreSQL removes recovery.signal and reports
+    // itself ready for normal operation.
+    for (;;) {
+        auto status = LB_TRY(server.status());
+        std::error_code ec;
+        const bool recovering = fs::exists(options.target_dir / "recovery.signal", ec);
+        if (status && status->state == "ready" && !recovering) break;
+        if (!server.is_running() && seconds_since(started) > 1.0) {
+            return fail(ErrorCode::database,
+                        "the restored server stopped during recovery: {} (server log: {}; the "
+                        "directory is kept for diagnosis)",
+                        log_reason(log), log.string());
+        }
+        if (Clock::now() > deadline) {
+            return fail(ErrorCode::database, "recovery did not finish within {} s (see {})",
+                        options.start_timeout.count(), log.string());
+        }
+        if (options.progress) options.progress({"replaying WAL", 0, 0});
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    outcome.replay_seconds = seconds_since(started);
+    // Phase 2: a connection that can write.
+    const auto promoted = Clock::now();
+    auto status = LB_TRY(server.status());
+    const std::string user = account ? account->name : LB_TRY(user_name_of(::geteuid()));
+    outcome.conninfo = postgres::conninfo_for(*status, user);
+    for (;;) {
+        auto conn = postgres::Connection::open(outcome.conninfo);
+        if (conn) {
+            auto writable = conn->query_value(
+                "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = "
+                "'off'");
+            if (writable && *writable == "t") break;
+        }
+        if (Clock::now() > deadline) {
+            return fail(ErrorCode::database,
+                        "the restored server did not accept read-write "
+                        "connections within {} s ({})",
+                        options.start_timeout.count(),
+                        conn ? "still read-only" : conn.error().message);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    outcome.ready_seconds = seconds_since(promoted);
+    return outcome;
+}
+
+}  // namespace lifeboat::postgres_physical

@@ -1,0 +1,93 @@
+// RestoreTarget: a driver's half of a restore (docs/architecture.md, "Source drivers"). The
+// engine chooses the backup and the branch through the window, refuses unsafe manifests, writes
+// the entries' files in parallel (engine/restore_files.hpp) and undoes everything on failure;
+// the target turns those files into a new instance of its kind: it checks the target before
+// anything is written and says where entries outside the directory go, configures recovery
+// (PostgreSQL: restore_command, the target, the timeline), and starts the instance and waits
+// until it accepts read-write work, timing each phase (the measured RTO).
+//
+// A logical PostgreSQL target would create a new server and replay decoded changes into it; a
+// MongoDB target would mongorestore the dumped collections and apply change events up to the
+// target: both fit the same four calls.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "repository/manifest.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/progress.hpp"
+#include "util/time.hpp"
+
+namespace lifeboat::source {
+
+enum class NewInstanceArchiving { off, keep_source_settings };
+
+// Where and how the new instance is made (what applies to the kind).
+struct RestoreRequest {
+    fs::path target_dir;  // empty or missing
+    // Refused as a target besides the directory the manifest names (the source's own).
+    std::optional<fs::path> source_pgdata;
+    // Locations of what lives outside the directory, by id (PostgreSQL: tablespace oid -> new
+    // directory); ids not given get "<target_dir>-tablespace-<id>".
+    std::map<std::uint32_t, fs::path> tablespace_dirs;
+    fs::path lifeboat_binary;              // the instance fetches the log through it
+    std::optional<fs::path> pg_bin;        // the server programs (default: found on the host)
+    std::string run_as_user = "postgres";  // runs the instance when lifeboat runs as root
+    std::chrono::seconds start_timeout{3600};
+    NewInstanceArchiving archiving = NewInstanceArchiving::off;
+    ProgressFn progress;
+};
+
+// What the engine decided: the backup, the branch, the target, and where the log is.
+struct RecoveryPlan {
+    const repo::Manifest* manifest = nullptr;
+    std::uint32_t timeline = 1;
+    std::optional<Timestamp> target;  // nullopt: latest, or consistent
+    bool consistent = false;
+    // Stop right after this position (LogArchive::stop_position_at_end) instead of at `target`.
+    std::optional<std::string> stop_position;
+    // The repository as the instance's log fetching must name it, and its key file if any.
+    std::string repository_location;
+    std::optional<fs::path> key_file;
+    int port = 0;  // 0: not started here
+};
+
+struct StartedInstance {
+    double replay_seconds = 0;  // start to end of recovery
+    double ready_seconds = 0;   // end of recovery to a working read-write connection
+    std::string conninfo;       // to reach it
+};
+
+class RestoreTarget {
+  public:
+    virtual ~RestoreTarget() = default;
+
+    // Before anything is written: refuses a target that is the source's own or not empty
+    // (ErrorCode::conflict), and returns where the manifest's out-of-directory parts go.
+    virtual Result<std::map<std::uint32_t, fs::path>> check_and_place(
+        const repo::Manifest& manifest) = 0;
+
+    // What starting needs that does not depend on the files (finding programs, the account
+    // that runs the instance and whether it can reach the repository): run on a second thread
+    // while the files are written. Returns the seconds it took.
+    virtual Result<double> prepare_start(const std::string& repository_location) = 0;
+
+    // After the files: what makes them recover as `plan` says. Returns the names of settings
+    // the backup carried that were replaced.
+    virtual Result<std::vector<std::string>> configure(const RecoveryPlan& plan) = 0;
+
+    // Starts the instance (prepare_start must have succeeded) on `port` and waits until
+    // recovery ends and it accepts read-write work.
+    virtual Result<StartedInstance> start_and_await(int port) = 0;
+    // Whether a process of the instance was started (after that, a failure keeps the directory
+    // for diagnosis instead of removing it).
+    virtual bool has_started() const = 0;
+};
+
+}  // namespace lifeboat::source
