@@ -220,6 +220,7 @@ def main():
 
     stats = {}
     failures = []
+    examples = {}  # (variant, kind) -> what verify said about the first flip there
     lock = threading.Lock()
 
     def record(v, kind, field, n=1):
@@ -266,6 +267,13 @@ def main():
                 named = False
             if named:
                 record(v, kind, "named")
+                with lock:
+                    if (v.name, kind) not in examples:
+                        shown = (f"PROBLEM {named_here[0]['object']}: "
+                                 f"{named_here[0]['message'][:160]} "
+                                 f"(affects {', '.join(named_here[0].get('affected', [])[:2])})"
+                                 if named_here else r.stderr.strip()[:200])
+                        examples[(v.name, kind)] = f"exit {r.returncode}: {shown}"
             else:
                 with lock:
                     failures.append(f"NOT NAMED {what}: exit {r.returncode}, problems "
@@ -344,6 +352,9 @@ def main():
           f"{total['named']}; restores tried {total['restores']}: refused {total['refused']}, "
           f"equal {total['equal']}, silently different {total['different']} (must be 0); "
           f"{elapsed:.0f} s with {len(workers)} workers, seed {seed}")
+    print("what verify said, one example per kind:")
+    for (vname, kind), example in sorted(examples.items()):
+        print(f"  {vname}/{kind}: {example}")
     print("not swept: locks (locks/exclusive, locks/shared-*): present only while an operation "
           "runs, deleted on release, JSON without an envelope by design; a damaged one is read "
           "as a lock that cannot be judged, never as data")
