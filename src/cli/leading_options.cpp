@@ -187,6 +187,12 @@ Result<std::vector<std::string>> put_leading_options_after_command(
     if (i == args.size()) {
         // `lifeboat --help`, `lifeboat --version`: the program's own, for the parser.
         if (std::all_of(leading.begin(), leading.end(), is_program_option)) return args;
+        // `lifeboat --repo R --help`: the program's help, whatever else was given.
+        for (const auto& o : leading) {
+            const OptionShape* shape_found = find_option(shape.program_options, o.kind, o.name);
+            if (shape_found && shape_found->name == "--help")
+                return std::vector<std::string>{"--help"};
+        }
         return fail(ErrorCode::usage,
                     "no command given after {}: lifeboat [OPTIONS] COMMAND [OPTIONS] (see "
                     "lifeboat --help)",

@@ -36,10 +36,11 @@ struct CommandLineShape {
 };
 
 // `args` is argv without argv[0]. Returns the words to parse: unchanged when nothing precedes
-// the command, or when only program options (`--version`, `-h`) are given without a command;
-// else the command first, then the options that preceded it (same order, same meaning), then
-// the rest as written. A program-only option (`--version`) stays before the command; `--help`
-// before a command is that command's `--help`. Values are taken as the parser takes them, so
+// the command, or when only program options (`--version`, `-h`) are given without a command
+// (`--help` among other options without a command: just `--help`); else the command first, then the
+// options that preceded it (same order, same meaning), then the rest as written. A program-only
+// option (`--version`) stays before the command; `--help` before a command is that command's
+// `--help`. Values are taken as the parser takes them, so
 // `--repo list list` names the repository "list"; `--` after the command still ends the
 // options, and is left alone.
 // Refused with ErrorCode::usage and one line naming what is wrong: an option the command does

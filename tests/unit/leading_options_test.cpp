@@ -70,6 +70,8 @@ TEST(LeadingOptions, LinesInOrderAreLeftAlone) {
     EXPECT_EQ(ordered({"--help"}), Words{"--help"});
     EXPECT_EQ(ordered({"-h"}), Words{"-h"});
     EXPECT_EQ(ordered({"--version"}), Words{"--version"});
+    // Help without a command is the program's, whatever else was given.
+    EXPECT_EQ(ordered({"--repo", "R", "-h"}), Words{"--help"});
 }
 
 TEST(LeadingOptions, OptionsBeforeTheCommandFollowIt) {
