@@ -7,6 +7,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -119,6 +121,14 @@ repo::KeySource keys_of(const Settings& s, const std::string& location);
 // unsets) LIFEBOAT_KEY_FILE and LIFEBOAT_PASSPHRASE to keys_of(location); call it before working
 // on `location`.
 void use_keys_of(const Settings& s, const std::string& location);
+
+// A --tag (or similar flag, named in messages) split at its first '='; usage error unless it is
+// KEY=VALUE with a non-empty key and no control characters.
+Result<std::pair<std::string, std::string>> parse_tag(const std::string& tag,
+                                                      std::string_view flag);
+
+// Damaged objects as the JSON array every command's result carries: [{"object", "reason"}].
+nlohmann::json damaged_json(const std::vector<repo::DamagedObject>& damaged);
 
 // The "repository" and "repository_name" (null when not configured) members every JSON result
 // of a command that works on one repository carries, so that output always says where it went.

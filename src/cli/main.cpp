@@ -1,16 +1,20 @@
 // lifeboat: the command-line entry point. Parses options (CLI11), resolves settings
 // (flag > LIFEBOAT_<NAME> > --config file > default), runs one command, and maps its error to
 // the documented exit status with a one-line message on stderr.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <new>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/leading_options.hpp"
 #include "cli/settings.hpp"
 #include "cli/wiring.hpp"
 #include "util/exceptions.hpp"
@@ -50,29 +54,40 @@ void add_json(CLI::App* cmd, Common& common) {
     cmd->add_flag("--json", common.json, "print the result as JSON");
 }
 
-// Options written before the subcommand (`lifeboat --repo R list`): CLI11 would answer "the
-// following arguments were not expected". Say where they go instead; a later version may
-// accept them there. Returns the message, or nothing when the line is in order.
-template <typename IsCommand>
-std::optional<std::string> misplaced_options(int argc, char** argv, const IsCommand& is_command) {
-    int command_at = 0;
-    for (int i = 1; i < argc && command_at == 0; ++i)
-        if (is_command(argv[i])) command_at = i;
-    if (command_at <= 1) return std::nullopt;
-    std::string options;
-    for (int i = 1; i < command_at; ++i) {
-        const std::string_view word = argv[i];
-        if (word == "--help" || word == "-h" || word == "--version") return std::nullopt;
-        options += (options.empty() ? "" : " ") + std::string(word);
+// The shape of an option as CLI11 consumes it (App::_parse_arg): the values it takes per
+// occurrence, and whether it may be given twice (its multi-option policy).
+OptionShape shape_of(const CLI::Option& o) {
+    int max_values = o.get_items_expected_max();
+    // Containers take one value per occurrence unless they allow extra arguments.
+    if (max_values >= CLI::detail::expected_max_vector_size / 16 && !o.get_allow_extra_args())
+        max_values = o.get_type_size_max() * o.get_expected_min();
+    const bool once = max_values > 0 && o.get_expected_max() <= 1 &&
+                      o.get_multi_option_policy() == CLI::MultiOptionPolicy::Throw;
+    return {.name = o.get_name(),
+            .long_names = o.get_lnames(),
+            .short_names = o.get_snames(),
+            .min_values = std::min(o.get_type_size_min(), o.get_items_expected_min()),
+            .max_values = max_values,
+            .repeat = once ? Repeat::once : Repeat::many};
+}
+
+std::vector<OptionShape> options_of(const CLI::App& app) {
+    std::vector<OptionShape> out;
+    for (const CLI::Option* o : app.get_options())
+        if (!o->get_lnames().empty() || !o->get_snames().empty()) out.push_back(shape_of(*o));
+    return out;
+}
+
+// What put_leading_options_after_command needs to know, from the definitions themselves.
+CommandLineShape shape_of(const CLI::App& app) {
+    CommandLineShape shape{.program_options = options_of(app), .commands = {}};
+    for (const CLI::App* sub : app.get_subcommands({})) {
+        CommandShape command{.names = {sub->get_name()}, .options = options_of(*sub)};
+        for (const auto& alias : sub->get_aliases())
+            command.names.push_back(alias);
+        shape.commands.push_back(std::move(command));
     }
-    if (std::string_view(argv[1]).substr(0, 1) != "-") return std::nullopt;
-    std::string rest;
-    for (int i = command_at + 1; i < argc; ++i)
-        rest += " " + std::string(argv[i]);
-    return fmt::format(
-        "options go after the command: put {} after '{}' (lifeboat {}{} {}); see lifeboat {} "
-        "--help",
-        options, argv[command_at], argv[command_at], rest, options, argv[command_at]);
+    return shape;
 }
 
 }  // namespace
@@ -309,29 +324,28 @@ int main(int argc, char** argv) {
     demo->add_flag("--keep", demo_args.keep, "keep the temporary directory");
     add_json(demo, common);
 
-    auto is_command = [&](std::string_view word) {
-        for (const auto* sub : app.get_subcommands({}))
-            // check_name: the name or an alias (`info`).
-            if (sub->check_name(std::string(word))) return true;
-        return false;
-    };
-    if (argc > 1 && argv[1][0] != '-' && !is_command(argv[1])) {
-        std::fprintf(stderr, "lifeboat: error: unknown command '%s' (see lifeboat --help)\n",
-                     argv[1]);
-        return exit_status(ErrorCode::usage);
-    }
-    if (auto misplaced = misplaced_options(argc, argv, is_command)) {
-        std::fprintf(stderr, "lifeboat: error: %s\n", misplaced->c_str());
+    // `lifeboat --repo R list` means `lifeboat list --repo R` (docs/cli.md).
+    std::vector<std::string> words(argv + 1, argv + argc);
+    auto ordered = put_leading_options_after_command(shape_of(app), words);
+    if (!ordered) {
+        std::fprintf(stderr, "lifeboat: error: %s\n", ordered.error().message.c_str());
         return exit_status(ErrorCode::usage);
     }
     // The command named on the line, for pointing at its own --help.
     std::string command_name;
-    for (int i = 1; i < argc && command_name.empty(); ++i)
-        if (is_command(argv[i])) command_name = argv[i];
+    for (const auto& word : *ordered) {
+        if (word.starts_with("-")) continue;  // --version, which takes no value
+        for (const auto* sub : app.get_subcommands({}))
+            // check_name: the name or an alias (`info`).
+            if (sub->check_name(word)) command_name = word;
+        break;
+    }
     const std::string help_hint =
         command_name.empty() ? "lifeboat --help" : "lifeboat " + command_name + " --help";
     try {
-        app.parse(argc, argv);
+        // CLI11 takes the words last first.
+        std::vector<std::string> reversed(ordered->rbegin(), ordered->rend());
+        app.parse(reversed);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e);
         std::fprintf(stderr, "lifeboat: error: %s (see %s)\n", e.what(), help_hint.c_str());

@@ -154,7 +154,9 @@ Result<std::vector<DrillRecord>> read_drills(const std::string& repository_locat
     repo::Repository repository = LB_TRY(repo::Repository::open(repository_location));
     std::vector<DrillRecord> out;
     for (const auto& object : LB_TRY(repository.storage().list("drills"))) {
-        const std::string bytes = LB_TRY(repository.storage().read(object.key));
+        auto bytes = repository.storage().read(object.key);
+        if (!bytes && bytes.error().code != ErrorCode::corrupt)
+            return std::unexpected(bytes.error());
         // One damaged record must not hide every other drill (nor make `list`, `report` and
         // `drills` fail until someone deletes it by hand): it is shown as a failed drill that
         // names the object.
@@ -165,7 +167,12 @@ Result<std::vector<DrillRecord>> read_drills(const std::string& repository_locat
             r.error = fmt::format("unreadable drill record {}: {}", object.key, why);
             return r;
         };
-        auto text = repo::decode_object(bytes, repo::ObjectKind::drill, object.key);
+        // (An encrypted record's damage shows when it is read: its authentication fails.)
+        if (!bytes) {
+            out.push_back(damaged(bytes.error().message));
+            continue;
+        }
+        auto text = repo::decode_object(*bytes, repo::ObjectKind::drill, object.key);
         if (!text) {
             out.push_back(damaged(text.error().message));
             continue;

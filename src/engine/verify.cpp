@@ -6,12 +6,14 @@
 #include <mutex>
 #include <set>
 
+#include "engine/drill.hpp"
 #include "engine/window.hpp"
 #include "repository/byte_reader.hpp"
 #include "repository/cluster_identity.hpp"
 #include "repository/index.hpp"
 #include "repository/lock.hpp"
 #include "repository/object.hpp"
+#include "repository/pins.hpp"
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
 #include "util/parallel.hpp"
@@ -67,6 +69,29 @@ std::vector<std::string> grouped_affected(const std::vector<const References*>& 
     return out;
 }
 
+// Pins and drill records hold no backup data, but a damaged pin changes what expire keeps and a
+// damaged record what `list` and `report` claim was proven, so their checksums are checked too.
+Status check_pins_and_drills(const Storage& storage, Verifier& verifier) {
+    for (const auto& [backup_id, pin] : LB_TRY(repo::read_pins(storage))) {
+        if (!pin.problem.empty())
+            verifier.problem("pins/" + backup_id, pin.problem, {"backup " + backup_id});
+    }
+    for (const auto& object : LB_TRY(storage.list("drills"))) {
+        auto bytes = storage.read(object.key);
+        if (!bytes) {
+            verifier.problem(object.key, bytes.error().message);
+            continue;
+        }
+        auto text = repo::decode_object(*bytes, repo::ObjectKind::drill, object.key);
+        if (!text) {
+            verifier.problem(object.key, text.error().message);
+        } else if (auto record = parse_drill_record(*text, object.key); !record) {
+            verifier.problem(object.key, record.error().message);
+        }
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<VerifyReport> run_verify(const VerifyOptions& options) {
@@ -107,6 +132,7 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
         report.loose_permissions = loose.size();
         if (loose.size() > k_max_permission_warnings) loose.resize(k_max_permission_warnings);
         report.permission_warnings = std::move(loose);
+        LB_CHECK(check_pins_and_drills(storage, verifier));
     }
 
     // A damaged index object is named (with the backups that wrote it) instead of aborting.
@@ -171,8 +197,15 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
             verifier.problem(key, bytes.error().message, grouped_affected(refs));
             return {};
         }
-        auto envelope = repo::decode_object(*bytes, repo::ObjectKind::pack, key);
-        if (!envelope) verifier.problem(key, envelope.error().message);
+        // A damaged footer or trailer spoils no block, but the pack can no longer be re-indexed
+        // from its footer (repair), so it affects every backup with blocks in it.
+        if (auto envelope = repo::decode_object(*bytes, repo::ObjectKind::pack, key); !envelope) {
+            std::set<std::string> backups;  // "backup X" of each "backup X file Y"
+            for (const auto& [id, placement] : blocks)
+                for (const auto& name : references.at(id).named)
+                    backups.insert(name.substr(0, name.find(" file ")));
+            verifier.problem(key, envelope.error().message, {backups.begin(), backups.end()});
+        }
         std::string block;
         // One problem per pack, however many of its blocks fail: the first reason stands for
         // the rest, and what they affect is grouped per file.

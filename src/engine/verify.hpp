@@ -2,8 +2,9 @@
 // every pack envelope, and the WAL from each backup's start to the end of its gap-free run — and
 // reports each problem naming the object, and the backups and files it affects. A manifest entry
 // that restore would refuse (repo::find_unsafe_entries: a path leaving the target, a link where
-// none may be, setuid bits, ...) is a problem too. Looser file modes in a local repository are
-// warnings, not problems.
+// none may be, setuid bits, ...) is a problem too, and so are, for the whole repository, a
+// damaged pin (affecting its backup) or drill record. Looser file modes in a local repository
+// are warnings, not problems.
 #pragma once
 
 #include <optional>

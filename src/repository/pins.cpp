@@ -45,9 +45,14 @@ Result<Pin> parse_pin(std::string_view text, std::string_view key) {
 Result<std::map<std::string, Pin>> read_pins(const Storage& storage) {
     std::map<std::string, Pin> pins;
     for (const auto& object : LB_TRY(storage.list("pins"))) {
-        const std::string bytes = LB_TRY(storage.read(object.key));
+        auto bytes = storage.read(object.key);
+        // In an encrypted repository damage shows when the object is read (its authentication
+        // fails): that is a damaged pin too, not a reason to fail every reader of the pins.
+        if (!bytes && bytes.error().code != ErrorCode::corrupt)
+            return std::unexpected(bytes.error());
         auto pin = [&]() -> Result<Pin> {
-            const std::string text = LB_TRY(decode_object(bytes, ObjectKind::pin, object.key));
+            if (!bytes) return std::unexpected(bytes.error());
+            const std::string text = LB_TRY(decode_object(*bytes, ObjectKind::pin, object.key));
             return parse_pin(text, object.key);
         }();
         if (!pin) {

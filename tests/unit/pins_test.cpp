@@ -6,6 +6,7 @@
 
 #include "repository/pins.hpp"
 #include "repository_test_support.hpp"
+#include "storage/forwarding_storage.hpp"
 
 using namespace lifeboat;
 using namespace lifeboat::repo;
@@ -53,6 +54,36 @@ TEST_F(PinsTest, AnUnreadableTimeOrObjectIsAPinForEverThatSaysWhy) {
     }
     EXPECT_TRUE(pins->at("20261126T090000Z").problem.empty());
     EXPECT_FALSE(pins->at("20261126T090000Z").holds_at(far));
+}
+
+// In an encrypted repository a damaged pin fails when it is read (authentication), not when it
+// is decoded: still one pin for ever that says why, not an error for every reader (found by the
+// corruption sweep). Any other read failure is still an error.
+TEST_F(PinsTest, APinWhoseReadFindsDamageIsAPinForEver) {
+    class FailingReads : public ForwardingStorage {
+      public:
+        FailingReads(Storage& inner, ErrorCode code) : ForwardingStorage(inner), m_code(code) {}
+        Result<std::string> read(const std::string& key) const override {
+            if (key == "pins/20261126T080000Z")
+                return fail(m_code, "{}: authentication failed: the data was altered", key);
+            return ForwardingStorage::read(key);
+        }
+
+      private:
+        ErrorCode m_code;
+    };
+    for (const char* id : {"20261126T080000Z", "20261126T090000Z"}) {
+        put_pin_json(id, {{"backup", id}, {"until", nullptr}, {"created", "2026-11-26T08:00:00Z"}});
+    }
+    FailingReads damaged(storage(), ErrorCode::corrupt);
+    auto pins = read_pins(damaged);
+    ASSERT_TRUE(pins) << pins.error().message;
+    ASSERT_EQ(pins->size(), 2u);
+    EXPECT_NE(pins->at("20261126T080000Z").problem.find("authentication failed"),
+              std::string::npos);
+    EXPECT_TRUE(pins->at("20261126T090000Z").problem.empty());
+    FailingReads unavailable(storage(), ErrorCode::unavailable);
+    EXPECT_FALSE(read_pins(unavailable));
 }
 
 // A copied pin remembers where it came from (so a later copy may replace or remove it); a pin set
