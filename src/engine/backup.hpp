@@ -1,8 +1,7 @@
-// backup: a consistent physical backup of a running PostgreSQL 15, through the non-exclusive
-// backup API, reading the data directory directly with parallel workers.
-//
-// Order of work: pg_backup_start -> files into packs -> pg_backup_stop (waits for the WAL the
-// backup needs to be archived) -> check that WAL is in the repository -> index -> manifest.
+// backup: a consistent backup of a source into a repository. The source's driver (for
+// postgres-physical: drivers/postgres_physical/base_backup.hpp) copies the content into packs
+// and waits for the log the backup needs; this side holds the repository's shared lock, refuses
+// a second source, reuses what the repository holds, and publishes index then manifest.
 // Until the manifest is published the backup does not exist; a crash anywhere before leaves only
 // packs, which the next backup adopts.
 #pragma once
@@ -13,15 +12,18 @@
 #include <string>
 #include <vector>
 
-#include "engine/backup_plan.hpp"
 #include "engine/progress.hpp"
 #include "repository/manifest.hpp"
+#include "source/base_backup.hpp"
 #include "util/fs.hpp"
 
 namespace lifeboat::engine {
 
+using source::BackupType;
+
 struct BackupOptions {
     std::string repository;
+    std::string source_kind = std::string(repo::k_kind_postgres_physical);
     std::string conninfo;
     std::optional<fs::path> pgdata;  // default: the server's data_directory
     std::map<std::string, std::string> tags;

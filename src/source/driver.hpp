@@ -7,6 +7,7 @@
 #include <memory>
 #include <string_view>
 
+#include "source/base_backup.hpp"
 #include "source/log_archive.hpp"
 #include "source/restore_target.hpp"
 #include "source/validation.hpp"
@@ -20,6 +21,10 @@ class SourceDriver {
     virtual std::string_view kind() const = 0;
     // Its log: window, copy, verify, expire and restore go through it.
     virtual const LogArchive& log_archive() const = 0;
+
+    // Connects to the source for one backup (checks it can be backed up: version, settings).
+    virtual Result<std::unique_ptr<BaseBackup>> open_base_backup(
+        const BaseBackupRequest& request) const = 0;
 
     // Checks a running instance of this kind (a restored one, typically): source/validation.hpp
     // says what a report holds; the driver's own header what it checks. Errors only for what

@@ -1,11 +1,12 @@
-// The incremental rules of engine/backup_plan.hpp: which files a backup may take unchanged from
-// the previous one, and how large files are cut into chunks.
+// The incremental rules of drivers/postgres_physical/backup_plan.hpp: which files a backup may take
+// unchanged from the previous one, and how large files are cut into chunks.
 #include <gtest/gtest.h>
 
-#include "engine/backup_plan.hpp"
+#include "drivers/postgres_physical/backup_plan.hpp"
+#include "repository/index.hpp"
 
 using namespace lifeboat;
-using namespace lifeboat::engine;
+using namespace lifeboat::postgres_physical;
 
 namespace {
 
@@ -27,6 +28,10 @@ struct Fixture {
     postgres::DataDirectoryScan scan;
     repo::Manifest previous;
     repo::BlockIndex index;
+
+    std::function<bool(const repo::BlockId&)> stored() const {
+        return [this](const repo::BlockId& b) { return index.contains(b); };
+    }
 
     void add(const postgres::DataEntry& now, std::int64_t old_mtime, bool block_indexed = true,
              std::int64_t old_nsec = 500'000'000) {
@@ -57,7 +62,7 @@ TEST(BackupPlan, ReusesOnlyFilesUnchangedWellBeforeThePreviousBackup) {
     f.add(file("base/1/lost_block", 8192, k_start_seconds - 60), k_start_seconds - 60, false);
     f.add(file("base/1/coarse", 8192, k_start_seconds - 1, 0), k_start_seconds - 1, true, 0);
     const BackupPlan plan =
-        plan_backup(f.scan, &f.previous, f.index, BackupType::incremental, k_block);
+        plan_backup(f.scan, &f.previous, f.stored(), BackupType::incremental, k_block);
     EXPECT_NE(plan.reused[0], nullptr);
     EXPECT_EQ(plan.reused[1], nullptr) << "mtime changed";
     EXPECT_EQ(plan.reused[2], nullptr) << "within the sub-second margin";
@@ -72,14 +77,16 @@ TEST(BackupPlan, SizeChangeOrFullTypeRereads) {
     f.previous.start_time = Timestamp{k_start_seconds * 1'000'000};
     f.add(file("base/1/a", 8192, k_start_seconds - 60), k_start_seconds - 60);
     f.scan.entries[0].size = 16384;
-    EXPECT_EQ(plan_backup(f.scan, &f.previous, f.index, BackupType::incremental, k_block).reused[0],
-              nullptr);
+    EXPECT_EQ(
+        plan_backup(f.scan, &f.previous, f.stored(), BackupType::incremental, k_block).reused[0],
+        nullptr);
     f.scan.entries[0].size = 8192;
-    EXPECT_NE(plan_backup(f.scan, &f.previous, f.index, BackupType::incremental, k_block).reused[0],
+    EXPECT_NE(
+        plan_backup(f.scan, &f.previous, f.stored(), BackupType::incremental, k_block).reused[0],
+        nullptr);
+    EXPECT_EQ(plan_backup(f.scan, &f.previous, f.stored(), BackupType::full, k_block).reused[0],
               nullptr);
-    EXPECT_EQ(plan_backup(f.scan, &f.previous, f.index, BackupType::full, k_block).reused[0],
-              nullptr);
-    EXPECT_EQ(plan_backup(f.scan, nullptr, f.index, BackupType::incremental, k_block).reused[0],
+    EXPECT_EQ(plan_backup(f.scan, nullptr, f.stored(), BackupType::incremental, k_block).reused[0],
               nullptr);
 }
 
@@ -88,7 +95,9 @@ TEST(BackupPlan, CutsLargeFilesIntoBlockAlignedChunksLargestFirst) {
     scan.entries.push_back(file("small", 1000, 0));
     scan.entries.push_back(file("large", 3 * k_chunk_size + 5, 0));
     repo::BlockIndex index;
-    const BackupPlan plan = plan_backup(scan, nullptr, index, BackupType::full, k_block);
+    const BackupPlan plan = plan_backup(
+        scan, nullptr, [&](const repo::BlockId& b) { return index.contains(b); }, BackupType::full,
+        k_block);
     ASSERT_EQ(plan.chunks.size(), 5u);
     for (int i = 0; i < 4; ++i) {
         EXPECT_EQ(plan.chunks[i].entry, 1u);

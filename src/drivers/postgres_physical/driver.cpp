@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "drivers/postgres_physical/base_backup.hpp"
 #include "drivers/postgres_physical/restore_target.hpp"
 #include "drivers/postgres_physical/validate.hpp"
 #include "source/registry.hpp"
@@ -9,6 +10,11 @@
 #include "sources/postgres/local_server.hpp"
 
 namespace lifeboat::postgres_physical {
+
+Result<std::unique_ptr<source::BaseBackup>> PhysicalDriver::open_base_backup(
+    const source::BaseBackupRequest& request) const {
+    return postgres_physical::open_base_backup(request);
+}
 
 Result<source::ValidationReport> PhysicalDriver::validate(
     const source::ValidateOptions& options) const {

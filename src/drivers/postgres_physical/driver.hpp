@@ -13,6 +13,8 @@ class PhysicalDriver final : public source::SourceDriver {
   public:
     std::string_view kind() const override { return repo::k_kind_postgres_physical; }
     const source::LogArchive& log_archive() const override { return m_archive; }
+    Result<std::unique_ptr<source::BaseBackup>> open_base_backup(
+        const source::BaseBackupRequest& request) const override;
     Result<source::ValidationReport> validate(
         const source::ValidateOptions& options) const override;
     std::unique_ptr<source::RestoreTarget> restore_target(

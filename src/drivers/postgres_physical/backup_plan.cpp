@@ -1,9 +1,9 @@
-#include "engine/backup_plan.hpp"
+#include "drivers/postgres_physical/backup_plan.hpp"
 
 #include <algorithm>
 #include <unordered_map>
 
-namespace lifeboat::engine {
+namespace lifeboat::postgres_physical {
 
 namespace {
 
@@ -20,7 +20,8 @@ bool changed_before(const repo::ManifestEntry& old, Timestamp backup_start) {
 }  // namespace
 
 BackupPlan plan_backup(const postgres::DataDirectoryScan& scan, const repo::Manifest* previous,
-                       const repo::BlockIndex& index, BackupType type, std::uint32_t block_size) {
+                       const std::function<bool(const repo::BlockId&)>& stored, BackupType type,
+                       std::uint32_t block_size) {
     BackupPlan plan;
     plan.reused.assign(scan.entries.size(), nullptr);
     std::unordered_map<std::string_view, const repo::ManifestEntry*> before;
@@ -35,11 +36,11 @@ BackupPlan plan_backup(const postgres::DataDirectoryScan& scan, const repo::Mani
         if (entry.type != postgres::DataEntryType::file) continue;
         auto it = before.find(entry.path);
         const repo::ManifestEntry* old = it == before.end() ? nullptr : it->second;
-        const bool unchanged =
-            old && old->size == entry.size && old->mtime == entry.mtime &&
-            old->mtime_nsec == entry.mtime_nsec && changed_before(*old, previous->start_time) &&
-            std::all_of(old->blocks.begin(), old->blocks.end(),
-                        [&](const repo::BlockId& b) { return index.contains(b); });
+        const bool unchanged = old && old->size == entry.size && old->mtime == entry.mtime &&
+                               old->mtime_nsec == entry.mtime_nsec &&
+                               changed_before(*old, previous->start_time) &&
+                               std::all_of(old->blocks.begin(), old->blocks.end(),
+                                           [&](const repo::BlockId& b) { return stored(b); });
         if (unchanged) {
             plan.reused[i] = old;
             plan.bytes_reused += entry.size;
@@ -66,4 +67,4 @@ BackupPlan plan_backup(const postgres::DataDirectoryScan& scan, const repo::Mani
     return plan;
 }
 
-}  // namespace lifeboat::engine
+}  // namespace lifeboat::postgres_physical

@@ -1,11 +1,11 @@
-#include "engine/backup_reader.hpp"
+#include "drivers/postgres_physical/backup_reader.hpp"
 
 #include <fcntl.h>
 
 #include "io/file.hpp"
 #include "sources/postgres/page_checksum.hpp"
 
-namespace lifeboat::engine {
+namespace lifeboat::postgres_physical {
 
 namespace {
 
@@ -69,7 +69,7 @@ Result<ChunkResult> FileReader::read(const postgres::DataEntry& entry, std::uint
         if (m_verify_pages && entry.is_relation) {
             LB_CHECK(check_pages(*file, entry, offset, buffer, n, m_start_lsn, failures));
         }
-        result.blocks.push_back(LB_TRY(m_writer.store(std::string_view(buffer.data(), n), worker)));
+        result.blocks.push_back(LB_TRY(m_sink.store(std::string_view(buffer.data(), n), worker)));
         offset += n;
         m_bytes_done += n;
         if (n < want) break;
@@ -78,4 +78,4 @@ Result<ChunkResult> FileReader::read(const postgres::DataEntry& entry, std::uint
     return result;
 }
 
-}  // namespace lifeboat::engine
+}  // namespace lifeboat::postgres_physical

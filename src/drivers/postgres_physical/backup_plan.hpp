@@ -7,20 +7,22 @@
 // - that modification time is well before the previous backup started (which is before it read
 //   the file), so any later change must have moved the timestamp: 100 ms on file systems with
 //   sub-second timestamps (a timestamp tick is a few ms), k_timestamp_margin_seconds on others;
-// - every block the previous manifest lists for it is in the repository index.
+// - every block the previous manifest lists for it is in the repository.
 // BackupType::full reads everything.
 #pragma once
+
+#include <functional>
 
 #include <optional>
 #include <vector>
 
-#include "repository/index.hpp"
 #include "repository/manifest.hpp"
+#include "source/base_backup.hpp"
 #include "sources/postgres/data_directory.hpp"
 
-namespace lifeboat::engine {
+namespace lifeboat::postgres_physical {
 
-enum class BackupType { incremental, full };
+using source::BackupType;
 
 inline constexpr std::int64_t k_timestamp_margin_seconds = 2;
 inline constexpr std::int64_t k_subsecond_margin_micros = 100000;
@@ -41,7 +43,10 @@ struct BackupPlan {
     std::size_t files_reused = 0;
 };
 
+// `stored` says whether the repository holds a block (an entry is reused only when it holds all
+// of its blocks).
 BackupPlan plan_backup(const postgres::DataDirectoryScan& scan, const repo::Manifest* previous,
-                       const repo::BlockIndex& index, BackupType type, std::uint32_t block_size);
+                       const std::function<bool(const repo::BlockId&)>& stored, BackupType type,
+                       std::uint32_t block_size);
 
-}  // namespace lifeboat::engine
+}  // namespace lifeboat::postgres_physical

@@ -6,11 +6,11 @@
 #include <optional>
 #include <vector>
 
-#include "repository/block_writer.hpp"
 #include "repository/manifest.hpp"
+#include "source/base_backup.hpp"
 #include "sources/postgres/data_directory.hpp"
 
-namespace lifeboat::engine {
+namespace lifeboat::postgres_physical {
 
 struct ChunkResult {
     std::vector<repo::BlockId> blocks;
@@ -20,9 +20,9 @@ struct ChunkResult {
 
 class FileReader {
   public:
-    FileReader(repo::BlockWriter& writer, std::uint32_t block_size, bool verify_pages,
+    FileReader(source::ContentSink& sink, std::uint32_t block_size, bool verify_pages,
                std::uint64_t start_lsn, std::atomic<std::uint64_t>& bytes_done)
-        : m_writer(writer),
+        : m_sink(sink),
           m_block_size(block_size),
           m_verify_pages(verify_pages),
           m_start_lsn(start_lsn),
@@ -35,11 +35,11 @@ class FileReader {
                              std::vector<repo::PageChecksumFailure>& failures);
 
   private:
-    repo::BlockWriter& m_writer;
+    source::ContentSink& m_sink;
     std::uint32_t m_block_size;
     bool m_verify_pages;
     std::uint64_t m_start_lsn;
     std::atomic<std::uint64_t>& m_bytes_done;
 };
 
-}  // namespace lifeboat::engine
+}  // namespace lifeboat::postgres_physical

@@ -1,0 +1,259 @@
+#include "drivers/postgres_physical/base_backup.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "drivers/postgres_physical/backup_plan.hpp"
+#include "drivers/postgres_physical/backup_reader.hpp"
+#include "sources/postgres/archiver.hpp"
+#include "sources/postgres/cluster.hpp"
+#include "sources/postgres/connection.hpp"
+#include "sources/postgres/data_directory.hpp"
+#include "sources/postgres/wal.hpp"
+#include "util/parallel.hpp"
+
+namespace lifeboat::postgres_physical {
+
+namespace {
+
+using postgres::DataEntry;
+using postgres::DataEntryType;
+
+struct FileAssembly {
+    std::vector<repo::BlockId> blocks;
+    std::uint64_t size = 0;
+    bool vanished = false;
+    bool truncated = false;
+};
+
+repo::ManifestEntry manifest_entry(const DataEntry& entry) {
+    repo::ManifestEntry m;
+    m.path = entry.path;
+    m.mode = entry.mode;
+    m.mtime = entry.mtime;
+    m.mtime_nsec = entry.mtime_nsec;
+    switch (entry.type) {
+        case DataEntryType::directory:
+            m.type = repo::EntryType::directory;
+            break;
+        case DataEntryType::file:
+            m.type = repo::EntryType::file;
+            break;
+        case DataEntryType::tablespace_link:
+        case DataEntryType::symlink:
+            m.type = repo::EntryType::symlink;
+            m.link_target = entry.link_target;
+            break;
+    }
+    return m;
+}
+
+// Every segment from start to stop must be in the repository before the backup counts. While
+// waiting, the archiver's last failure (pg_stat_archiver) is shown in the progress and quoted in
+// the timeout error: a broken archive_command is the usual reason, and says what to fix.
+Status wait_for_wal(source::ContentSink& sink, postgres::Connection& conn,
+                    const std::string& start_wal, const std::string& stop_wal,
+                    std::uint64_t segment_size, std::chrono::seconds timeout,
+                    const ProgressFn& progress) {
+    std::optional<std::string> failure;
+    auto next_look = std::chrono::steady_clock::now();
+    auto look_at_archiver = [&] {
+        if (std::chrono::steady_clock::now() < next_look) return;
+        next_look = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        // Only a hint: a query that fails here leaves the wait (and its own error) as it was.
+        auto state = postgres::archiver_failure(conn);
+        if (!state) return;
+        failure = *state;
+        if (progress && failure) progress({"waiting for WAL archive; " + *failure, 0, 0});
+    };
+    const auto first = postgres::parse_wal_file_name(start_wal, segment_size);
+    const auto last = postgres::parse_wal_file_name(stop_wal, segment_size);
+    if (!first || !last) {
+        return fail(ErrorCode::internal, "unexpected WAL names {} .. {}", start_wal, stop_wal);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (auto segno = first->segno; segno <= last->segno; ++segno) {
+        const std::string name = postgres::wal_file_name({last->timeline, segno}, segment_size);
+        for (;;) {
+            if (LB_TRY(sink.log_object_archived(name))) break;
+            look_at_archiver();
+            if (std::chrono::steady_clock::now() > deadline) {
+                next_look = std::chrono::steady_clock::now();
+                look_at_archiver();
+                return fail(
+                    ErrorCode::repository,
+                    "WAL segment {} needed by this backup did not reach the repository "
+                    "within {} s; check that archive_command runs `lifeboat wal-push %p` "
+                    "into this repository (the backup was not recorded; `lifeboat check` says what "
+                    "is wrong){}",
+                    name, timeout.count(), failure ? "; " + *failure : std::string());
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        }
+    }
+    return {};
+}
+
+class PhysicalBaseBackup final : public source::BaseBackup {
+  public:
+    PhysicalBaseBackup(source::BaseBackupRequest request, postgres::Connection conn,
+                       postgres::ClusterInfo cluster, fs::path pgdata)
+        : m_request(std::move(request)),
+          m_conn(std::move(conn)),
+          m_cluster(std::move(cluster)),
+          m_pgdata(std::move(pgdata)) {
+        m_source = repo::SourceInfo{std::string(repo::k_kind_postgres_physical),
+                                    m_cluster.system_identifier, m_cluster.server_version};
+    }
+
+    const repo::SourceInfo& source() const override { return m_source; }
+
+    Result<source::BaseBackupResult> copy(const repo::Manifest* previous,
+                                          source::ContentSink& sink) override;
+
+  private:
+    source::BaseBackupRequest m_request;
+    postgres::Connection m_conn;
+    postgres::ClusterInfo m_cluster;
+    fs::path m_pgdata;
+    repo::SourceInfo m_source;
+};
+
+Result<source::BaseBackupResult> PhysicalBaseBackup::copy(const repo::Manifest* previous,
+                                                          source::ContentSink& sink) {
+    const auto& progress_fn = m_request.progress;
+    const auto start = LB_TRY(postgres::start_backup(m_conn, "lifeboat"));
+    source::BaseBackupResult result;
+    repo::Manifest& manifest = result.manifest;
+    std::error_code path_error;  // fs::absolute fails only without a current directory
+    manifest.source = m_source;
+    manifest.postgres.pgdata = fs::absolute(m_pgdata, path_error).string();
+    manifest.postgres.wal_segment_size = m_cluster.wal_segment_size;
+    manifest.postgres.data_checksums = m_cluster.data_checksums;
+    manifest.postgres.block_size = m_cluster.block_size;
+    manifest.start_time = start.start_time;
+    manifest.start_lsn = start.start_lsn;
+    manifest.start_wal = start.start_wal;
+    manifest.timeline = start.timeline;
+
+    const postgres::DataDirectoryScan scan = LB_TRY(postgres::scan_data_directory(m_pgdata));
+    for (const auto& t : scan.tablespaces)
+        manifest.postgres.tablespaces.push_back({t.oid, t.location});
+
+    const BackupPlan plan = plan_backup(
+        scan, previous, [&](const repo::BlockId& b) { return sink.holds(b); }, m_request.type,
+        sink.block_size());
+    const unsigned jobs = sink.workers();
+    std::atomic<std::uint64_t> bytes_done{0};
+    const auto start_lsn = postgres::parse_lsn(start.start_lsn).value_or(postgres::Lsn{}).value;
+    FileReader reader(sink, sink.block_size(), m_cluster.data_checksums, start_lsn, bytes_done);
+    std::vector<ChunkResult> results(plan.chunks.size());
+    std::vector<std::vector<repo::PageChecksumFailure>> failures(jobs);
+
+    Status copied = [&] {
+        PeriodicProgress progress(progress_fn, "copying files", bytes_done, plan.bytes_to_read);
+        return parallel_for(
+            plan.chunks.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
+                LB_CHECK(sink.keep_going());
+                const FileChunk& chunk = plan.chunks[i];
+                auto chunk_result = reader.read(scan.entries[chunk.entry], chunk.begin, chunk.end,
+                                                worker, failures[worker]);
+                if (!chunk_result) return std::unexpected(chunk_result.error());
+                results[i] = std::move(*chunk_result);
+                return {};
+            });
+    }();
+    LB_CHECK(copied);
+
+    LB_CHECK(sink.keep_going());
+    const auto stop = LB_TRY(postgres::stop_backup(m_conn));
+    manifest.stop_time = stop.stop_time;
+    manifest.stop_lsn = stop.stop_lsn;
+    manifest.stop_wal = stop.stop_wal;
+    manifest.postgres.backup_label = stop.backup_label;
+    manifest.postgres.tablespace_map = stop.tablespace_map;
+    if (progress_fn) progress_fn({"waiting for WAL archive", 0, 0});
+    LB_CHECK(wait_for_wal(sink, m_conn, manifest.start_wal, manifest.stop_wal,
+                          m_cluster.wal_segment_size, m_request.archive_timeout, progress_fn));
+
+    // Assemble each file from its chunks, in order. A chunk that came back short means the file
+    // shrank while we read it; later chunks are dropped (WAL replay restores the truth).
+    std::vector<FileAssembly> files(scan.entries.size());
+    for (std::size_t c = 0; c < plan.chunks.size(); ++c) {
+        FileAssembly& file = files[plan.chunks[c].entry];
+        ChunkResult& chunk = results[c];
+        if (chunk.vanished) file.vanished = true;
+        if (file.vanished || file.truncated) continue;
+        for (auto& b : chunk.blocks)
+            file.blocks.push_back(b);
+        file.size += chunk.bytes;
+        const auto& fc = plan.chunks[c];
+        if (fc.end && chunk.bytes < *fc.end - fc.begin) file.truncated = true;
+    }
+    for (std::size_t i = 0; i < scan.entries.size(); ++i) {
+        const DataEntry& entry = scan.entries[i];
+        repo::ManifestEntry m = manifest_entry(entry);
+        if (entry.type == DataEntryType::file) {
+            if (const repo::ManifestEntry* old = plan.reused[i]) {
+                m.size = old->size;
+                m.blocks = old->blocks;
+            } else {
+                if (files[i].vanished) continue;
+                m.size = files[i].size;
+                m.blocks = std::move(files[i].blocks);
+            }
+            manifest.stats.files += 1;
+            manifest.stats.data_bytes += m.size;
+        }
+        manifest.entries.push_back(std::move(m));
+    }
+    manifest.stats.reused_files = plan.files_reused;
+    manifest.stats.read_bytes = bytes_done.load();
+    for (auto& worker_failures : failures) {
+        for (auto& f : worker_failures)
+            manifest.postgres.page_checksum_failures.push_back(std::move(f));
+    }
+    for (const auto& f : manifest.postgres.page_checksum_failures) {
+        result.warnings.push_back(
+            fmt::format("page checksum failure: {} block {}", f.path, f.block));
+    }
+    return result;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<source::BaseBackup>> open_base_backup(
+    const source::BaseBackupRequest& request) {
+    if (request.conninfo.empty()) {
+        return fail(ErrorCode::usage,
+                    "no PostgreSQL connection given (use --pg CONNINFO or LIFEBOAT_PG)");
+    }
+    postgres::Connection conn = LB_TRY(
+        postgres::Connection::open(request.conninfo, {.statement = request.statement_timeout}));
+    postgres::ClusterInfo cluster = LB_TRY(postgres::describe_cluster(conn));
+    if (cluster.server_version / 10000 != 15) {
+        return fail(
+            ErrorCode::database,
+            "the server runs PostgreSQL {}; this version of Lifeboat backs up PostgreSQL 15",
+            cluster.server_version);
+    }
+    if (cluster.archive_mode == "off") {
+        return fail(ErrorCode::database,
+                    "archive_mode is off: without archived WAL no backup can be restored; set "
+                    "archive_mode = on and archive_command = 'lifeboat wal-push %p --repo {}'",
+                    request.repository_location);
+    }
+    fs::path pgdata =
+        request.data_directory ? *request.data_directory : fs::path(cluster.data_directory);
+    std::error_code ec;
+    if (!fs::equivalent(pgdata, cluster.data_directory, ec)) {
+        return fail(ErrorCode::usage,
+                    "data directory {} is not the one the server at --pg uses ({})",
+                    pgdata.string(), cluster.data_directory);
+    }
+    return std::make_unique<PhysicalBaseBackup>(request, std::move(conn), std::move(cluster),
+                                                std::move(pgdata));
+}
+
+}  // namespace lifeboat::postgres_physical
