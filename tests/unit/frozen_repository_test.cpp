@@ -350,3 +350,31 @@ TEST_F(FrozenRepositoryV1, RePushingTheFrozenSegmentIsAlreadyPresent) {
     auto different = push_wal(repository().storage(), meta, wal_segment() + "x", 3);
     EXPECT_TRUE(fails_with(different, ErrorCode::conflict, k_wal_name));
 }
+
+// The plaintext format-2 sample (tests/data/README.md, "repo-v2"): its manifest is an MNFT
+// version 2 object with the source kind, the log position and the postgres-physical payload.
+// tests/e2e/test_frozen_v2.sh restores both v2 samples.
+class FrozenRepositoryV2 : public ScratchTest {};
+
+TEST_F(FrozenRepositoryV2, ManifestIsFormatTwoWithSourceKindLogAndPayload) {
+    const fs::path sample = fs::path(LIFEBOAT_TEST_DATA) / "repo-v2";
+    ASSERT_TRUE(fs::is_directory(sample)) << sample;
+    fs::copy(sample, repo_path(), fs::copy_options::recursive);
+    auto repository = Repository::open(repo_path().string());
+    ASSERT_TRUE(repository) << repository.error().message;
+    auto ids = list_backup_ids(repository->storage());
+    ASSERT_TRUE(ids);
+    ASSERT_EQ(ids->size(), 1u);
+    const auto bytes = repository->storage().read(manifest_key(ids->front()));
+    ASSERT_TRUE(bytes);
+    EXPECT_EQ(object_version(*bytes), 2u);
+    auto m = read_manifest(repository->storage(), ids->front());
+    ASSERT_TRUE(m) << m.error().message;
+    EXPECT_EQ(m->format_version, 2u);
+    EXPECT_EQ(m->source.kind, "postgres-physical");
+    EXPECT_EQ(m->source.server_version / 10000, 15);
+    EXPECT_EQ(m->postgres.wal_segment_size, 1u << 20);
+    EXPECT_FALSE(m->postgres.backup_label.empty());
+    EXPECT_EQ(m->start_wal, "000000010000000000000009");
+    EXPECT_EQ(m->tags.at("purpose"), "frozen-v2-sample");
+}
