@@ -1,7 +1,5 @@
 #include "drivers/postgres_physical/validate_checks.hpp"
 
-#include "engine/drill.hpp"
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
