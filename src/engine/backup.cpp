@@ -10,6 +10,7 @@
 
 #include "engine/backup_plan.hpp"
 #include "engine/backup_reader.hpp"
+#include "engine/context.hpp"
 #include "repository/block_writer.hpp"
 #include "repository/cluster_identity.hpp"
 #include "repository/index.hpp"
@@ -94,7 +95,8 @@ Result<std::string> publish_manifest(Storage& storage, const repo::Manifest& man
 Status wait_for_wal(const Storage& storage, postgres::Connection& conn,
                     const std::string& start_wal, const std::string& stop_wal,
                     std::uint64_t segment_size, std::chrono::seconds timeout,
-                    const ProgressFn& progress) {
+                    const OperationContext& ctx) {
+    const ProgressFn& progress = ctx.progress;
     std::optional<std::string> failure;
     auto next_look = std::chrono::steady_clock::now();
     auto look_at_archiver = [&] {
@@ -130,7 +132,7 @@ Status wait_for_wal(const Storage& storage, postgres::Connection& conn,
                     "is wrong){}",
                     name, timeout.count(), failure ? "; " + *failure : std::string());
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+            LB_CHECK(ctx.sleep_for(std::chrono::milliseconds(25)));
         }
     }
     return {};
@@ -138,9 +140,9 @@ Status wait_for_wal(const Storage& storage, postgres::Connection& conn,
 
 }  // namespace
 
-Result<BackupOutcome> run_backup(const BackupOptions& options) {
+Result<BackupOutcome> run_backup(repo::Repository& repository, const BackupOptions& options,
+                                 const OperationContext& ctx) {
     const auto started = std::chrono::steady_clock::now();
-    repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
     if (options.conninfo.empty()) {
         return fail(ErrorCode::usage,
                     "no PostgreSQL connection given (use --pg CONNINFO or LIFEBOAT_PG)");
@@ -168,8 +170,9 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
                     pgdata.string(), cluster.data_directory);
     }
     // Held until the manifest is published: expire must not collect blocks this backup reuses.
-    repo::RepositoryLock lock = LB_TRY(repo::RepositoryLock::shared(
-        repository.storage(), "backup", options.lock_wait, report_waiting(options.progress)));
+    repo::RepositoryLock lock =
+        LB_TRY(repo::RepositoryLock::shared(repository.storage(), "backup", options.lock_wait,
+                                            report_waiting(ctx.progress), lock_timing(ctx)));
     // One source per repository: refuse to mix clusters.
     // The newest readable manifest: a damaged one is named by list and verify, and must not
     // stop every later backup.
@@ -227,6 +230,7 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     manifest.timeline = start.timeline;
     manifest.tags = options.tags;
 
+    LB_CHECK(ctx.stage("backup:files"));
     const postgres::DataDirectoryScan scan = LB_TRY(postgres::scan_data_directory(pgdata));
     for (const auto& t : scan.tablespaces)
         manifest.tablespaces.push_back({t.oid, t.location});
@@ -243,18 +247,19 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     std::vector<std::vector<repo::PageChecksumFailure>> failures(jobs);
 
     Status copied = [&] {
-        PeriodicProgress progress(options.progress, "copying files", bytes_done,
-                                  plan.bytes_to_read);
-        return parallel_for(plan.chunks.size(), jobs,
-                            [&](std::size_t i, unsigned worker) -> Status {
-                                LB_CHECK(lock.check());
-                                const FileChunk& chunk = plan.chunks[i];
-                                auto result = reader.read(scan.entries[chunk.entry], chunk.begin,
-                                                          chunk.end, worker, failures[worker]);
-                                if (!result) return std::unexpected(result.error());
-                                results[i] = std::move(*result);
-                                return {};
-                            });
+        PeriodicProgress progress(ctx.progress, "copying files", bytes_done, plan.bytes_to_read);
+        return parallel_for(
+            plan.chunks.size(), jobs,
+            [&](std::size_t i, unsigned worker) -> Status {
+                LB_CHECK(lock.check());
+                const FileChunk& chunk = plan.chunks[i];
+                auto result = reader.read(scan.entries[chunk.entry], chunk.begin, chunk.end, worker,
+                                          failures[worker]);
+                if (!result) return std::unexpected(result.error());
+                results[i] = std::move(*result);
+                return {};
+            },
+            ctx.cancellation.get());
     }();
     LB_CHECK(copied);
     auto written = LB_TRY(writer.finish());
@@ -268,9 +273,9 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     manifest.stop_wal = stop.stop_wal;
     manifest.backup_label = stop.backup_label;
     manifest.tablespace_map = stop.tablespace_map;
-    if (options.progress) options.progress({"waiting for WAL archive", 0, 0});
+    ctx.report({"waiting for WAL archive", 0, 0});
     LB_CHECK(wait_for_wal(repository.storage(), conn, manifest.start_wal, manifest.stop_wal,
-                          cluster.wal_segment_size, options.archive_timeout, options.progress));
+                          cluster.wal_segment_size, options.archive_timeout, ctx));
 
     // Assemble each file from its chunks, in order. A chunk that came back short means the file
     // shrank while we read it; later chunks are dropped (WAL replay restores the truth).
@@ -320,6 +325,7 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     // The manifest makes the reused blocks referenced: only while no expire could have judged
     // this lock stale and collected them.
     LB_CHECK(lock.check());
+    LB_CHECK(ctx.stage("backup:publish"));
     LB_CHECK(lock.confirm());
     manifest.id = LB_TRY(publish_manifest(repository.storage(), manifest));
     for (const auto& f : manifest.page_checksum_failures) {

@@ -15,13 +15,16 @@
 
 #include "engine/progress.hpp"
 #include "engine/window.hpp"
+#include "repository/repository.hpp"
 #include "util/fs.hpp"
+#include "util/operation_context.hpp"
 #include "util/time.hpp"
 
 namespace lifeboat::engine {
 
 struct DrillOptions {
-    std::string repository;
+    std::string repository_location;   // as RestoreOptions::repository_location
+    std::optional<fs::path> key_file;  // as RestoreOptions::key_file
     // As restore --to (parse_target); `drill` without --to or --ago passes "--ago 1h".
     TargetRequest target;
     TimelineRequest timeline;  // as restore --timeline
@@ -33,7 +36,6 @@ struct DrillOptions {
     std::optional<fs::path> pg_bin;
     std::string run_as_user = "postgres";
     unsigned jobs = 0;
-    ProgressFn progress;
 };
 
 struct DrillCheck {
@@ -76,11 +78,12 @@ struct DrillRecord {
 // repository), and when the restore is refused because the restorable window does not hold the
 // target (ErrorCode::outside_window, as restore: nothing was tested, so nothing is recorded);
 // any other failed restore, and a failed check, is a recorded, failed drill.
-Result<DrillRecord> run_drill(const DrillOptions& options);
+Result<DrillRecord> run_drill(repo::Repository& repository, const DrillOptions& options,
+                              const OperationContext& ctx);
 
 // Every recorded drill, oldest first. A damaged record (or one with an unreadable time) comes back
 // as a failed drill whose `error` names the object; it does not fail the whole read.
-Result<std::vector<DrillRecord>> read_drills(const std::string& repository);
+Result<std::vector<DrillRecord>> read_drills(const repo::Repository& repository);
 
 // Parses a drill record (the payload of `drills/<id>`, envelope already checked): types and
 // times checked; ErrorCode::corrupt naming `key` and the field otherwise. An entry point for

@@ -6,6 +6,7 @@
 #include <future>
 #include <thread>
 
+#include "engine/context.hpp"
 #include "engine/restore_files.hpp"
 #include "engine/window.hpp"
 #include "repository/index.hpp"
@@ -84,8 +85,8 @@ std::string restore_command(const RestoreOptions& options, const std::string& re
     std::string command = fmt::format("{} wal-fetch %f %p --repo {}",
                                       postgres::command_word(options.lifeboat_binary.string()),
                                       postgres::command_word(repository_location));
-    if (const auto keys = repo::KeySource::from_environment(); keys.key_file) {
-        command += " --key-file " + postgres::command_word(keys.key_file->string());
+    if (options.key_file) {
+        command += " --key-file " + postgres::command_word(options.key_file->string());
     }
     return command;
 }
@@ -259,7 +260,8 @@ Result<StartPreparation> prepare_start(const RestoreOptions& options,
 }
 
 // Starts the restored instance and waits for the end of recovery and a read-write connection.
-Status start_and_wait(const RestoreOptions& options, const StartPreparation& prepared,
+Status start_and_wait(const RestoreOptions& options, const OperationContext& ctx,
+                      const StartPreparation& prepared,
                       const std::map<std::uint32_t, fs::path>& tablespace_dirs,
                       RestoreOutcome& outcome) {
     const auto& account = prepared.account;
@@ -291,8 +293,8 @@ Status start_and_wait(const RestoreOptions& options, const StartPreparation& pre
             return fail(ErrorCode::database, "recovery did not finish within {} s (see {})",
                         options.start_timeout.count(), log.string());
         }
-        if (options.progress) options.progress({"replaying WAL", 0, 0});
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        ctx.report({"replaying WAL", 0, 0});
+        LB_CHECK(ctx.sleep_for(std::chrono::milliseconds(50)));
     }
     outcome.replay_seconds = seconds_since(started);
     // Phase 2: a connection that can write.
@@ -315,7 +317,7 @@ Status start_and_wait(const RestoreOptions& options, const StartPreparation& pre
                         options.start_timeout.count(),
                         conn ? "still read-only" : conn.error().message);
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        LB_CHECK(ctx.sleep_for(std::chrono::milliseconds(50)));
     }
     outcome.ready_seconds = seconds_since(promoted);
     return {};
@@ -323,7 +325,8 @@ Status start_and_wait(const RestoreOptions& options, const StartPreparation& pre
 
 }  // namespace
 
-Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
+Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOptions& options,
+                                   const OperationContext& ctx) {
     const auto started = Clock::now();
     if (options.backup_id) LB_CHECK(repo::check_backup_id(*options.backup_id));
     // A port already taken would fail the new server's start only after every file is written:
@@ -338,11 +341,10 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
                             : "");
         }
     }
-    repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
     // Held until the instance is ready (with --start): expire must not remove what this reads.
     const auto lock = LB_TRY(repo::RepositoryLock::shared_for_reading(
-        repository.storage(), "restore", std::chrono::seconds(3600),
-        report_waiting(options.progress)));
+        repository.storage(), "restore", std::chrono::seconds(3600), report_waiting(ctx.progress),
+        lock_timing(ctx)));
     // A damaged manifest blocks only its own backup; the others stay restorable.
     auto manifest_set = LB_TRY(repo::read_manifests(repository.storage()));
     const std::vector<repo::Manifest>& manifests = manifest_set.backups;
@@ -434,20 +436,24 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
         return std::unexpected(error);
     };
 
-    MaterializeOptions materialize{
-        .manifest = manifest,
-        .index = &index,
-        .storage = &repository.storage(),
-        .hasher = &repository.block_hasher(),
-        .target_dir = options.target_dir,
-        .tablespace_dirs = tablespace_dirs,
-        .jobs = options.jobs ? options.jobs : default_jobs(),
-        .progress = options.progress,
-        .keep_going = [&lock]() -> Status { return lock ? lock->check() : Status{}; }};
+    MaterializeOptions materialize{.manifest = manifest,
+                                   .index = &index,
+                                   .storage = &repository.storage(),
+                                   .hasher = &repository.block_hasher(),
+                                   .target_dir = options.target_dir,
+                                   .tablespace_dirs = tablespace_dirs,
+                                   .jobs = options.jobs ? options.jobs : default_jobs(),
+                                   .progress = ctx.progress,
+                                   .keep_going = [&lock, &ctx]() -> Status {
+                                       LB_CHECK(ctx.check());
+                                       return lock ? lock->check() : Status{};
+                                   }};
     // restore_command runs in the new data directory: give it an absolute path for a local
     // repository, and the location exactly as given (endpoint and all) for a URL.
     const std::string location_for_commands =
-        repository.storage().features().local_path ? repository.location() : options.repository;
+        repository.storage().features().local_path || options.repository_location.empty()
+            ? repository.location()
+            : options.repository_location;
     std::future<Result<StartPreparation>> preparation;
     if (options.start == StartServer::yes) {
         preparation = std::async(std::launch::async,
@@ -473,13 +479,14 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
         if (!port) return undo(port.error());
         outcome.port = *port;
     }
+    if (auto cancelled = ctx.check(); !cancelled) return undo(cancelled.error());
     auto settings = write_recovery_settings(options, outcome.port, *manifest, location_for_commands,
                                             reach->timeline, stop_after);
     if (!settings) return undo(settings.error());
     outcome.replaced_settings = std::move(*settings);
     outcome.files_seconds = seconds_since(started);
     if (options.start == StartServer::yes) {
-        auto status = start_and_wait(options, *prepared, tablespace_dirs, outcome);
+        auto status = start_and_wait(options, ctx, *prepared, tablespace_dirs, outcome);
         if (!status) {
             if (!outcome.started) return undo(status.error());
             return std::unexpected(status.error());

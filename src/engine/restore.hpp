@@ -16,7 +16,9 @@
 
 #include "engine/progress.hpp"
 #include "engine/window.hpp"
+#include "repository/repository.hpp"
 #include "util/fs.hpp"
+#include "util/operation_context.hpp"
 #include "util/time.hpp"
 
 namespace lifeboat::engine {
@@ -25,7 +27,13 @@ enum class StartServer { no, yes };
 enum class NewInstanceArchiving { off, keep_source_settings };
 
 struct RestoreOptions {
-    std::string repository;
+    // The repository as the new instance's restore_command names it, for a repository that is
+    // not a local directory: the location exactly as the user gave it (endpoint and all).
+    // Empty: Repository::location().
+    std::string repository_location;
+    // The key file of an encrypted repository, written into restore_command (a passphrase
+    // reaches a server started with `start` through its environment).
+    std::optional<fs::path> key_file;
     std::optional<Timestamp> target;       // nullopt: latest (replay all archived WAL)
     std::optional<std::string> backup_id;  // default: newest backup that reaches the target
     // Stop as soon as the backup is consistent (recovery_target = 'immediate'): what is left of a
@@ -45,7 +53,6 @@ struct RestoreOptions {
     std::string run_as_user = "postgres";  // when running as root
     unsigned jobs = 0;
     std::chrono::seconds start_timeout{3600};
-    ProgressFn progress;
 };
 
 struct RestoreOutcome {
@@ -77,6 +84,10 @@ struct RestoreOutcome {
     std::vector<std::string> warnings;
 };
 
-Result<RestoreOutcome> run_restore(const RestoreOptions& options);
+// Restores from `repository` (opened by the caller); progress, clock and cancellation come from
+// `ctx`. Cancelled before the server starts, it removes what it wrote and returns
+// ErrorCode::interrupted.
+Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOptions& options,
+                                   const OperationContext& ctx);
 
 }  // namespace lifeboat::engine

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 
+#include "engine/context.hpp"
 #include "engine/wal_checks.hpp"
 #include "engine/window.hpp"
 #include "repository/byte_reader.hpp"
@@ -71,11 +72,11 @@ std::vector<std::string> grouped_affected(const std::vector<const References*>& 
 
 }  // namespace
 
-Result<VerifyReport> run_verify(const VerifyOptions& options) {
-    repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
+Result<VerifyReport> run_verify(repo::Repository& repository, const VerifyOptions& options,
+                                const OperationContext& ctx) {
     // An expire waits for verification instead of making packs vanish in the middle of it.
     const auto lock = LB_TRY(repo::RepositoryLock::shared_for_reading(
-        repository.storage(), "verify", std::chrono::seconds(3600)));
+        repository.storage(), "verify", std::chrono::seconds(3600), {}, lock_timing(ctx)));
     const Storage& storage = repository.storage();
     VerifyReport report;
     Verifier verifier{storage, report, {}};
@@ -161,54 +162,57 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
     std::atomic<std::size_t> packs_done{0};
     const unsigned jobs = options.jobs ? options.jobs : default_jobs();
     std::vector<repo::BlockReader> readers(jobs);
-    LB_CHECK(parallel_for(pack_ids.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
-        const std::string& pack_id = pack_ids[i];
-        const std::string key = repo::pack_key(pack_id);
-        const auto& blocks = by_pack.at(pack_id);
-        auto bytes = storage.read(key);
-        if (!bytes) {
-            std::vector<const References*> refs;
-            for (const auto& [id, placement] : blocks)
-                refs.push_back(&references.at(id));
-            verifier.problem(key, bytes.error().message, grouped_affected(refs));
-            return {};
-        }
-        auto envelope = repo::decode_object(*bytes, repo::ObjectKind::pack, key);
-        if (!envelope) verifier.problem(key, envelope.error().message);
-        std::string block;
-        // One problem per pack, however many of its blocks fail: the first reason stands for
-        // the rest, and what they affect is grouped per file.
-        std::string first_reason;
-        std::vector<const References*> damaged;
-        for (const auto& [id, placement] : blocks) {
-            std::optional<std::string> reason;
-            // Index readers check this already; kept without wrapping for packs found otherwise.
-            if (!repo::range_within(placement.offset, placement.stored_length, bytes->size())) {
-                reason = "block " + id.hex() + " lies outside the pack";
-            } else {
-                const std::string_view stored =
-                    std::string_view(*bytes).substr(placement.offset, placement.stored_length);
-                auto status = repo::decode_block(stored, id, placement, readers[worker], block,
-                                                 repository.block_hasher());
-                if (!status) reason = status.error().message;
+    LB_CHECK(parallel_for(
+        pack_ids.size(), jobs,
+        [&](std::size_t i, unsigned worker) -> Status {
+            const std::string& pack_id = pack_ids[i];
+            const std::string key = repo::pack_key(pack_id);
+            const auto& blocks = by_pack.at(pack_id);
+            auto bytes = storage.read(key);
+            if (!bytes) {
+                std::vector<const References*> refs;
+                for (const auto& [id, placement] : blocks)
+                    refs.push_back(&references.at(id));
+                verifier.problem(key, bytes.error().message, grouped_affected(refs));
+                return {};
             }
-            if (!reason) continue;
-            if (damaged.empty()) first_reason = *reason;
-            damaged.push_back(&references.at(id));
-        }
-        if (damaged.size() == 1) {
-            verifier.problem(key, first_reason, affected_of(*damaged.front()));
-        } else if (!damaged.empty()) {
-            verifier.problem(key,
-                             fmt::format("{} of its {} blocks are damaged (first: {})",
-                                         damaged.size(), blocks.size(), first_reason),
-                             grouped_affected(damaged));
-        }
-        if (options.progress)
-            options.progress({"checking packs", ++packs_done,
-                              static_cast<std::uint64_t>(pack_ids.size()), ProgressUnit::items});
-        return {};
-    }));
+            auto envelope = repo::decode_object(*bytes, repo::ObjectKind::pack, key);
+            if (!envelope) verifier.problem(key, envelope.error().message);
+            std::string block;
+            // One problem per pack, however many of its blocks fail: the first reason stands for
+            // the rest, and what they affect is grouped per file.
+            std::string first_reason;
+            std::vector<const References*> damaged;
+            for (const auto& [id, placement] : blocks) {
+                std::optional<std::string> reason;
+                // Index readers check this already; kept without wrapping for packs found
+                // otherwise.
+                if (!repo::range_within(placement.offset, placement.stored_length, bytes->size())) {
+                    reason = "block " + id.hex() + " lies outside the pack";
+                } else {
+                    const std::string_view stored =
+                        std::string_view(*bytes).substr(placement.offset, placement.stored_length);
+                    auto status = repo::decode_block(stored, id, placement, readers[worker], block,
+                                                     repository.block_hasher());
+                    if (!status) reason = status.error().message;
+                }
+                if (!reason) continue;
+                if (damaged.empty()) first_reason = *reason;
+                damaged.push_back(&references.at(id));
+            }
+            if (damaged.size() == 1) {
+                verifier.problem(key, first_reason, affected_of(*damaged.front()));
+            } else if (!damaged.empty()) {
+                verifier.problem(key,
+                                 fmt::format("{} of its {} blocks are damaged (first: {})",
+                                             damaged.size(), blocks.size(), first_reason),
+                                 grouped_affected(damaged));
+            }
+            ctx.report({"checking packs", ++packs_done, static_cast<std::uint64_t>(pack_ids.size()),
+                        ProgressUnit::items});
+            return {};
+        },
+        ctx.cancellation.get()));
     std::error_code ec;
     for (const auto& id : LB_TRY(repo::find_unindexed_packs(storage, index))) {
         (void)id;
@@ -249,28 +253,32 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
     if (auto identity = repo::read_cluster_identity(storage); !identity) {
         verifier.problem(std::string(repo::k_cluster_identity_key), identity.error().message);
     }
-    LB_CHECK(parallel_for(wal_list.size(), jobs, [&](std::size_t i, unsigned) -> Status {
-        auto content = repo::fetch_wal(storage, wal_list[i]);
-        std::optional<std::string> problem;
-        if (!content) {
-            problem = content.error().message;
-        } else if (auto facts = check_wal_file(storage, wal_list[i], *content); !facts) {
-            problem = facts.error().message;
-        } else if (cluster && facts->system_identifier && *facts->system_identifier != *cluster) {
-            problem = another_cluster_error(*facts->system_identifier, *cluster).message;
-        }
-        if (problem) {
-            std::vector<std::string> affected;
-            for (const auto& m : manifests)
-                affected.push_back("backup " + m.id);
-            if (affected.size() > k_max_named_references) affected.resize(k_max_named_references);
-            verifier.problem(repo::wal_key(wal_list[i]), *problem, affected);
-        }
-        if (options.progress)
-            options.progress({"checking WAL", ++wal_done,
-                              static_cast<std::uint64_t>(wal_list.size()), ProgressUnit::items});
-        return {};
-    }));
+    LB_CHECK(parallel_for(
+        wal_list.size(), jobs,
+        [&](std::size_t i, unsigned) -> Status {
+            auto content = repo::fetch_wal(storage, wal_list[i]);
+            std::optional<std::string> problem;
+            if (!content) {
+                problem = content.error().message;
+            } else if (auto facts = check_wal_file(storage, wal_list[i], *content); !facts) {
+                problem = facts.error().message;
+            } else if (cluster && facts->system_identifier &&
+                       *facts->system_identifier != *cluster) {
+                problem = another_cluster_error(*facts->system_identifier, *cluster).message;
+            }
+            if (problem) {
+                std::vector<std::string> affected;
+                for (const auto& m : manifests)
+                    affected.push_back("backup " + m.id);
+                if (affected.size() > k_max_named_references)
+                    affected.resize(k_max_named_references);
+                verifier.problem(repo::wal_key(wal_list[i]), *problem, affected);
+            }
+            ctx.report({"checking WAL", ++wal_done, static_cast<std::uint64_t>(wal_list.size()),
+                        ProgressUnit::items});
+            return {};
+        },
+        ctx.cancellation.get()));
     return report;
 }
 
