@@ -35,7 +35,8 @@ void wait_for_signals(sigset_t set) {
 StageHookFn stage_hook_from_environment() {
     const char* value = std::getenv("LIFEBOAT_TEST_STAGE_HOOK");
     const std::string hook = value ? value : "";
-    const auto colon = hook.find(':');
+    // Stage names hold colons themselves ("backup:files"): the action follows the last one.
+    const auto colon = hook.rfind(':');
     if (colon == std::string::npos) return {};
     const std::string stage = hook.substr(0, colon);
     const std::string action = hook.substr(colon + 1);

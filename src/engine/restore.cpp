@@ -479,7 +479,9 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
         if (!port) return undo(port.error());
         outcome.port = *port;
     }
-    if (auto cancelled = ctx.check(); !cancelled) return undo(cancelled.error());
+    // Files written, recovery not yet configured: a cancellation (or a test stopping here)
+    // removes them again.
+    if (auto stage = ctx.stage("restore:settings"); !stage) return undo(stage.error());
     auto settings = write_recovery_settings(options, outcome.port, *manifest, location_for_commands,
                                             reach->timeline, stop_after);
     if (!settings) return undo(settings.error());

@@ -85,7 +85,8 @@ struct RestoreOutcome {
 };
 
 // Restores from `repository` (opened by the caller); progress, clock and cancellation come from
-// `ctx`. Cancelled before the server starts, it removes what it wrote and returns
+// `ctx`; stage "restore:settings" (files written, recovery not configured yet) reaches
+// ctx.stage. Cancelled before the server starts, it removes what it wrote and returns
 // ErrorCode::interrupted.
 Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOptions& options,
                                    const OperationContext& ctx);
