@@ -87,7 +87,8 @@ Result<VerifyReport> run_verify(repo::Repository& repository, const VerifyOption
     for (const auto& id : ids) {
         auto manifest = repo::read_manifest(storage, id);
         if (!manifest) {
-            if (options.backup_id) return std::unexpected(manifest.error());
+            if (options.backup_id || !repo::is_damage(manifest.error()))
+                return std::unexpected(manifest.error());
             verifier.problem(repo::manifest_key(id), manifest.error().message, {"backup " + id});
             continue;
         }
@@ -169,6 +170,7 @@ Result<VerifyReport> run_verify(repo::Repository& repository, const VerifyOption
             const std::string key = repo::pack_key(pack_id);
             const auto& blocks = by_pack.at(pack_id);
             auto bytes = storage.read(key);
+            if (!bytes && !repo::is_damage(bytes.error())) return std::unexpected(bytes.error());
             if (!bytes) {
                 std::vector<const References*> refs;
                 for (const auto& [id, placement] : blocks)
@@ -251,12 +253,15 @@ Result<VerifyReport> run_verify(repo::Repository& repository, const VerifyOption
     // What older versions let in: WAL of another cluster, files that are not what their names say.
     const auto cluster = LB_TRY(expected_system_identifier(storage));
     if (auto identity = repo::read_cluster_identity(storage); !identity) {
+        if (!repo::is_damage(identity.error())) return std::unexpected(identity.error());
         verifier.problem(std::string(repo::k_cluster_identity_key), identity.error().message);
     }
     LB_CHECK(parallel_for(
         wal_list.size(), jobs,
         [&](std::size_t i, unsigned) -> Status {
             auto content = repo::fetch_wal(storage, wal_list[i]);
+            if (!content && !repo::is_damage(content.error()))
+                return std::unexpected(content.error());
             std::optional<std::string> problem;
             if (!content) {
                 problem = content.error().message;
