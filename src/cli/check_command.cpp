@@ -94,8 +94,10 @@ void print_report(const postgres_physical::ArchiveCheckReport& r) {
 Status run_check_command(const Settings& s, const CheckArgs& args, const std::string& config_file,
                          OutputFormat format) {
     postgres_physical::ArchiveCheckOptions options;
+    std::vector<repo::Repository> repositories;
     for (const auto& location : LB_TRY(archive_repositories(s))) {
-        postgres_physical::ArchiveCheckRepository target{location, location, keys_of(s, location)};
+        repositories.push_back(LB_TRY(open_repository(s, location)));
+        postgres_physical::ArchiveCheckRepository target{location, location};
         for (const auto& r : s.repositories())
             if (r.location == location) target.name = r.name;
         options.repositories.push_back(std::move(target));
@@ -116,8 +118,8 @@ Status run_check_command(const Settings& s, const CheckArgs& args, const std::st
                           absolute(options.repositories.front().location))
             : fmt::format("lifeboat wal-push %p --config {}", absolute(config_file));
     ProgressLine progress;
-    options.progress = progress.callback();
-    auto report = postgres_physical::check_archive(options);
+    auto report = postgres_physical::check_archive(repositories, options,
+                                                   command_context(progress.callback()));
     progress.clear();
     if (!report) return std::unexpected(report.error());
     if (format == OutputFormat::json) {

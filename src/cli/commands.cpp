@@ -58,7 +58,12 @@ fs::path self_binary() {
     return ec ? fs::path("lifeboat") : path;
 }
 
-void print_copy_outcome(const engine::CopyOutcome& o, const engine::CopyOptions& options,
+struct CopyEnds {
+    std::string from;
+    std::string to;
+};
+
+void print_copy_outcome(const engine::CopyOutcome& o, const CopyEnds& options,
                         OutputFormat format) {
     json not_copied = json::array();
     for (const auto& n : o.not_copied)
@@ -137,36 +142,6 @@ void add_repository_json(json& j, const Settings& s, const std::string& location
     j["repository_name"] = name.empty() ? json(nullptr) : json(name);
 }
 
-repo::KeySource keys_of(const Settings& s, const std::string& location) {
-    // The passphrase as the user gave it: use_keys_of() rewrites the environment per repository.
-    static const std::optional<std::string> passphrase = [] {
-        const char* p = std::getenv("LIFEBOAT_PASSPHRASE");
-        return p && *p ? std::optional<std::string>(p) : std::nullopt;
-    }();
-    const std::string file = s.key_file_for(location);
-    if (file.empty()) return {std::nullopt, passphrase};
-    // A repository's own key_file says how it is keyed; only a general key file given beside a
-    // passphrase leaves both for the repository to refuse.
-    std::error_code ec;
-    const auto absolute = fs::absolute(file, ec);
-    return {ec ? fs::path(file) : absolute,
-            s.has_own_key_file(location) ? std::nullopt : passphrase};
-}
-
-void use_keys_of(const Settings& s, const std::string& location) {
-    const repo::KeySource keys = keys_of(s, location);
-    if (keys.key_file) {
-        ::setenv("LIFEBOAT_KEY_FILE", keys.key_file->c_str(), 1);
-    } else {
-        ::unsetenv("LIFEBOAT_KEY_FILE");
-    }
-    if (keys.passphrase) {
-        ::setenv("LIFEBOAT_PASSPHRASE", keys.passphrase->c_str(), 1);
-    } else {
-        ::unsetenv("LIFEBOAT_PASSPHRASE");
-    }
-}
-
 Status damaged_objects_status(const std::vector<repo::DamagedObject>& damaged) {
     if (damaged.empty()) return {};
     std::string keys;
@@ -180,12 +155,14 @@ Status damaged_objects_status(const std::vector<repo::DamagedObject>& damaged) {
 
 Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat format) {
     repo::RepositoryConfig config;
-    config.created = system_clock().now();
+    const OperationContext ctx = command_context();
+    config.created = ctx.now();
     config.compression_level = static_cast<int>(LB_TRY(s.get_unsigned("compress-level")));
     config.block_size = LB_TRY(s.get_unsigned("block-size"));
+    const std::string location = LB_TRY(s.repository());
     auto repository = LB_TRY(repo::Repository::init(
-        LB_TRY(s.repository()), config,
-        args.encrypt ? repo::Encryption::aes_256_gcm : repo::Encryption::none));
+        location, config, args.encrypt ? repo::Encryption::aes_256_gcm : repo::Encryption::none,
+        keys_of(s, location), ctx.stage_hook));
     if (format == OutputFormat::json) {
         print_json({{"repository", repository.location()},
                     {"repository_id", repository.config().repository_id},
@@ -204,7 +181,7 @@ Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat f
 
 Status run_backup_command(const Settings& s, const BackupArgs& args, OutputFormat format) {
     engine::BackupOptions options;
-    options.repository = LB_TRY(s.repository());
+    const std::string location = LB_TRY(s.repository());
     options.conninfo = LB_TRY(require(s, "pg"));
     if (auto pgdata = s.find("pgdata")) options.pgdata = *pgdata;
     options.jobs = LB_TRY(s.jobs());
@@ -220,9 +197,10 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
         if (!args.pin) return fail(ErrorCode::usage, "--until needs --pin");
         pin_until = LB_TRY(parse_future_time(args.pin_until));
     }
+    repo::Repository repository = LB_TRY(open_repository(s, location));
     ProgressLine progress;
-    options.progress = progress.callback();
-    auto outcome = engine::run_backup(options);
+    const OperationContext ctx = command_context(progress.callback());
+    auto outcome = engine::run_backup(repository, options, ctx);
     progress.clear();
     if (!outcome) return std::unexpected(outcome.error());
     const auto& m = outcome->manifest;
@@ -249,7 +227,7 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
                   {"adopted_packs", outcome->adopted_packs},
                   {"tags", m.tags},
                   {"page_checksum_failures", failures}};
-        add_repository_json(j, s, options.repository);
+        add_repository_json(j, s, location);
         print_json(j);
     } else {
         std::printf("%s\n", m.id.c_str());
@@ -257,7 +235,7 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
                      "backup %s in repository %s: %llu files (%llu unchanged), %s of data, %s "
                      "read, %s stored, %s "
                      "(WAL %s .. %s)\n",
-                     m.id.c_str(), s.describe_repository(options.repository).c_str(),
+                     m.id.c_str(), s.describe_repository(location).c_str(),
                      static_cast<unsigned long long>(m.stats.files),
                      static_cast<unsigned long long>(m.stats.reused_files),
                      human_bytes(m.stats.data_bytes).c_str(),
@@ -266,14 +244,14 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
                      format_seconds(m.stats.duration_seconds).c_str(), m.start_wal.c_str(),
                      m.stop_wal.c_str());
     }
-    if (args.pin) LB_CHECK(engine::pin_backup(options.repository, m.id, pin_until));
+    if (args.pin) LB_CHECK(engine::pin_backup(repository, m.id, pin_until, ctx));
     for (const auto& r : s.repositories()) {
-        if (!r.copy_after_backup || r.location == options.repository) continue;
-        engine::CopyOptions copy{
-            .from = options.repository, .to = r.location, .backup_id = m.id, .jobs = options.jobs};
-        copy.from_keys = keys_of(s, options.repository);
-        copy.to_keys = keys_of(s, r.location);
-        auto copied = engine::run_copy(copy);
+        if (!r.copy_after_backup || r.location == location) continue;
+        engine::CopyOptions copy{.backup_id = m.id, .jobs = options.jobs};
+        auto copied = [&]() -> Result<engine::CopyOutcome> {
+            repo::Repository to = LB_TRY(open_repository(s, r.location));
+            return engine::run_copy(repository, to, copy, ctx);
+        }();
         if (!copied) {
             return std::unexpected(copied.error().context(
                 "backup {} is stored, but copying it to repository '{}' failed", m.id, r.name));
@@ -305,9 +283,12 @@ Result<std::vector<std::string>> archive_repositories(const Settings& s) {
 Status run_wal_push(const Settings& s, const WalPushArgs& args) {
     // Every repository marked `archive = true` receives the WAL too; the file counts as archived
     // only when all have it (PostgreSQL retries otherwise, and re-pushing is idempotent).
+    const OperationContext ctx = command_context();
     for (const auto& target : LB_TRY(archive_repositories(s))) {
-        use_keys_of(s, target);
-        auto pushed = postgres_physical::wal_push(target, args.path);
+        auto pushed = [&]() -> Result<repo::PushOutcome> {
+            repo::Repository repository = LB_TRY(open_repository(s, target));
+            return postgres_physical::wal_push(repository, args.path, ctx);
+        }();
         // Name the repository, unless the message already does.
         if (!pushed && pushed.error().message.find(target) == std::string::npos)
             return std::unexpected(pushed.error().context("repository {}", target));
@@ -319,12 +300,14 @@ Status run_wal_push(const Settings& s, const WalPushArgs& args) {
 Status run_pin_command(const Settings& s, const PinArgs& args, OutputFormat format) {
     const std::string repository = LB_TRY(s.repository());
     auto unpinned = engine::UnpinOutcome::unpinned;
+    const OperationContext ctx = command_context();
+    std::optional<Timestamp> until;
+    if (!args.unpin && !args.until.empty()) until = LB_TRY(parse_future_time(args.until));
+    repo::Repository opened = LB_TRY(open_repository(s, repository));
     if (args.unpin) {
-        unpinned = LB_TRY(engine::unpin_backup(repository, args.backup));
+        unpinned = LB_TRY(engine::unpin_backup(opened, args.backup, ctx));
     } else {
-        std::optional<Timestamp> until;
-        if (!args.until.empty()) until = LB_TRY(parse_future_time(args.until));
-        LB_CHECK(engine::pin_backup(repository, args.backup, until));
+        LB_CHECK(engine::pin_backup(opened, args.backup, until, ctx));
     }
     if (format == OutputFormat::json) {
         json j = {{"backup", args.backup},
@@ -354,8 +337,7 @@ Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat fo
         return fail(ErrorCode::usage, "give --backup ID or --all, not both");
     }
     engine::CopyOptions options;
-    options.from = s.repository_location(args.from);
-    options.to = s.repository_location(args.to);
+    const CopyEnds ends{s.repository_location(args.from), s.repository_location(args.to)};
     if (!args.backup.empty()) options.backup_id = args.backup;
     // Each side's key: its own flag, else the repository's configured key_file, else
     // --key-file.
@@ -363,15 +345,15 @@ Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat fo
         if (!flag.empty()) return repo::KeySource{flag, std::nullopt};
         return keys_of(s, location);
     };
-    options.from_keys = keys_for(args.from_key_file, options.from);
-    options.to_keys = keys_for(args.to_key_file, options.to);
     options.jobs = LB_TRY(s.jobs());
+    repo::Repository from =
+        LB_TRY(open_repository(ends.from, keys_for(args.from_key_file, ends.from)));
+    repo::Repository to = LB_TRY(open_repository(ends.to, keys_for(args.to_key_file, ends.to)));
     ProgressLine progress;
-    options.progress = progress.callback();
-    auto outcome = engine::run_copy(options);
+    auto outcome = engine::run_copy(from, to, options, command_context(progress.callback()));
     progress.clear();
     if (!outcome) return std::unexpected(outcome.error());
-    print_copy_outcome(*outcome, options, format);
+    print_copy_outcome(*outcome, ends, format);
     if (!outcome->not_copied.empty()) {
         std::string ids;
         for (const auto& n : outcome->not_copied)
@@ -379,26 +361,33 @@ Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat fo
         return fail(ErrorCode::corrupt,
                     "{} backup(s) not copied because of damage in {}: {}; the others were "
                     "copied. `lifeboat verify` there names the damage",
-                    outcome->not_copied.size(), options.from, ids);
+                    outcome->not_copied.size(), ends.from, ids);
     }
     return damaged_objects_status(outcome->damaged);
 }
 
 Status run_wal_fetch(const Settings& s, const WalFetchArgs& args) {
     const std::string repository = LB_TRY(s.repository());
-    // The prefetcher is this binary again, on the same repository; keys travel in the
-    // environment (use_keys_of).
-    return postgres_physical::wal_fetch(
-        {.repository = repository,
-         .name = args.name,
-         .destination = args.destination,
-         .prefetch = args.prefetch,
-         .prefetch_command = {self_binary().string(), "wal-prefetch", "--repo", repository}});
+    // The prefetcher is this binary again, on the same repository with the same key file (a
+    // passphrase reaches it through the environment it inherits).
+    const repo::KeySource keys = keys_of(s, repository);
+    std::vector<std::string> prefetch_command{self_binary().string(), "wal-prefetch", "--repo",
+                                              repository};
+    if (keys.key_file) {
+        prefetch_command.push_back("--key-file");
+        prefetch_command.push_back(keys.key_file->string());
+    }
+    return postgres_physical::wal_fetch([&] { return open_repository(repository, keys); },
+                                        {.name = args.name,
+                                         .destination = args.destination,
+                                         .prefetch = args.prefetch,
+                                         .prefetch_command = std::move(prefetch_command)});
 }
 
 Status run_wal_prefetch(const Settings& s, const WalPrefetchArgs& args) {
-    return postgres_physical::wal_prefetch({.repository = LB_TRY(s.repository()),
-                                            .spool = args.spool,
+    const std::string repository = LB_TRY(s.repository());
+    return postgres_physical::wal_prefetch([&] { return open_repository(s, repository); },
+                                           {.spool = args.spool,
                                             .after = args.after,
                                             .segment_size = args.segment_size,
                                             .count = args.count});
@@ -406,8 +395,8 @@ Status run_wal_prefetch(const Settings& s, const WalPrefetchArgs& args) {
 
 Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format) {
     engine::RestoreOptions options;
-    options.repository = LB_TRY(s.repository());
-    options.key_file = keys_of(s, options.repository).key_file;
+    const std::string location = LB_TRY(s.repository());
+    options.repository_location = location;
     const auto target = LB_TRY(engine::parse_target(args.to, {}, system_clock().now()));
     options.consistent = target.kind == engine::TargetRequest::Kind::consistent;
     if (target.kind == engine::TargetRequest::Kind::time) options.target = target.time;
@@ -439,9 +428,11 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     options.run_as_user = s.get("run-as");
     options.jobs = LB_TRY(s.jobs());
     options.lifeboat_binary = self_binary();
+    const repo::KeySource keys = keys_of(s, location);
+    options.key_file = keys.key_file;
+    repo::Repository repository = LB_TRY(open_repository(location, keys));
     ProgressLine progress;
-    options.progress = progress.callback();
-    auto outcome = engine::run_restore(options);
+    auto outcome = engine::run_restore(repository, options, command_context(progress.callback()));
     progress.clear();
     if (!outcome) return std::unexpected(outcome.error());
     const auto& o = *outcome;
@@ -471,7 +462,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
                   {"started", o.started},
                   {"phases", {{"files_seconds", o.files_seconds}}},
                   {"total_seconds", o.total_seconds}};
-        add_repository_json(j, s, options.repository);
+        add_repository_json(j, s, location);
         if (o.started) {
             j["phases"]["replay_seconds"] = o.replay_seconds;
             j["phases"]["ready_seconds"] = o.ready_seconds;
@@ -483,7 +474,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
         return {};
     }
     std::printf("restored backup %s from repository %s into %s (target %s, timeline %u%s)\n",
-                o.backup_id.c_str(), s.describe_repository(options.repository).c_str(),
+                o.backup_id.c_str(), s.describe_repository(location).c_str(),
                 o.target_dir.string().c_str(),
                 o.target             ? format_iso8601(*o.target).c_str()
                 : options.consistent ? "consistent"
@@ -523,7 +514,8 @@ Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputF
                 // What a restore to latest reached: the end of the window (the newest archived
                 // commit) of the repository it came from.
                 const std::string repository = LB_TRY(s.repository());
-                const auto catalog = LB_TRY(engine::load_catalog(repository));
+                const repo::Repository opened = LB_TRY(open_repository(s, repository));
+                const auto catalog = LB_TRY(engine::load_catalog(opened));
                 if (!catalog.window.latest) {
                     return fail(ErrorCode::outside_window,
                                 "--target latest: repository {} has no restorable window ({})",
@@ -557,12 +549,12 @@ Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputF
 
 Status run_verify_command(const Settings& s, const VerifyArgs& args, OutputFormat format) {
     engine::VerifyOptions options;
-    options.repository = LB_TRY(s.repository());
+    const std::string location = LB_TRY(s.repository());
     if (!args.backup.empty()) options.backup_id = args.backup;
     options.jobs = LB_TRY(s.jobs());
+    repo::Repository repository = LB_TRY(open_repository(s, location));
     ProgressLine progress;
-    options.progress = progress.callback();
-    auto report = engine::run_verify(options);
+    auto report = engine::run_verify(repository, options, command_context(progress.callback()));
     progress.clear();
     if (!report) return std::unexpected(report.error());
     if (format == OutputFormat::json) {
@@ -580,10 +572,10 @@ Status run_verify_command(const Settings& s, const VerifyArgs& args, OutputForma
                   {"loose_permissions", report->loose_permissions},
                   {"permission_warnings", report->permission_warnings},
                   {"problems", problems}};
-        add_repository_json(j, s, options.repository);
+        add_repository_json(j, s, location);
         print_json(j);
     } else {
-        std::printf("repository %s\n", s.describe_repository(options.repository).c_str());
+        std::printf("repository %s\n", s.describe_repository(location).c_str());
         for (const auto& w : report->permission_warnings)
             std::printf("WARNING permissions: %s\n", w.c_str());
         if (report->loose_permissions > 0) {

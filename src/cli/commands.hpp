@@ -13,6 +13,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "cli/context.hpp"
 #include "cli/settings.hpp"
 #include "engine/retention.hpp"
 #include "repository/keys.hpp"
@@ -109,18 +110,6 @@ struct DemoArgs {
 struct CheckArgs {
     unsigned timeout = 60;  // seconds to wait for the switched segment
 };
-
-// The keys of the repository at `location`: Settings::key_file_for(location) (made absolute) and
-// LIFEBOAT_PASSPHRASE as the process received it. A repository's own key_file comes without the
-// passphrase; a general key file (--key-file, LIFEBOAT_KEY_FILE, repository.key_file) comes with
-// it when both are set, for the repository to refuse as ambiguous.
-repo::KeySource keys_of(const Settings& s, const std::string& location);
-
-// The engine reads repository keys from the environment (repo::KeySource::from_environment),
-// which is also how archive_command / restore_command children receive them. This sets (or
-// unsets) LIFEBOAT_KEY_FILE and LIFEBOAT_PASSPHRASE to keys_of(location); call it before working
-// on `location`.
-void use_keys_of(const Settings& s, const std::string& location);
 
 // A --tag (or similar flag, named in messages) split at its first '='; usage error unless it is
 // KEY=VALUE with a non-empty key and no control characters.

@@ -70,7 +70,7 @@ Status wait_until_archived(postgres::Connection& conn, const std::string& wal_na
 
 }  // namespace
 
-Result<DemoReport> run_demo(const DemoOptions& options) {
+Result<DemoReport> run_demo(const DemoOptions& options, const OperationContext& ctx) {
     auto say = [&](const std::string& line) {
         if (options.say) options.say(line);
     };
@@ -100,8 +100,8 @@ Result<DemoReport> run_demo(const DemoOptions& options) {
     postgres::LocalServer source(bindir, source_dir, std::nullopt);
     LB_CHECK(source.initdb(postgres::LocalServer::Checksums::on));
     repo::RepositoryConfig config;
-    config.created = system_clock().now();
-    LB_CHECK(repo::Repository::init(repo_dir.string(), config));
+    config.created = ctx.now();
+    repo::Repository repository = LB_TRY(repo::Repository::init(repo_dir.string(), config));
     // Paths quoted for the shell and %-expansion, then for the configuration file: the binary
     // or the temporary directory may hold quotes, spaces or %.
     const std::string archive_command =
@@ -135,12 +135,10 @@ Result<DemoReport> run_demo(const DemoOptions& options) {
 
     say("backing up");
     BackupOptions backup;
-    backup.repository = repo_dir.string();
     backup.conninfo = source_conninfo;
     backup.jobs = options.jobs;
     backup.tags = {{"purpose", "demo"}};
-    backup.progress = options.progress;
-    const BackupOutcome backed_up = LB_TRY(run_backup(backup));
+    const BackupOutcome backed_up = LB_TRY(run_backup(repository, backup, ctx));
     report.backup_id = backed_up.manifest.id;
     report.backup_data_bytes = backed_up.manifest.stats.data_bytes;
     report.backup_stored_bytes = backed_up.manifest.stats.stored_bytes;
@@ -151,9 +149,9 @@ Result<DemoReport> run_demo(const DemoOptions& options) {
         conn.execute("INSERT INTO orders(customer_id, amount) SELECT 1 + g % 1000, 9.99 "
                      "FROM generate_series(1, 5000) g"));
     report.rows_at_target = LB_TRY(count_orders(conn));
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    LB_CHECK(ctx.sleep_for(std::chrono::milliseconds(200)));
     report.target = LB_TRY(postgres::server_now(conn));
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    LB_CHECK(ctx.sleep_for(std::chrono::milliseconds(200)));
     LB_CHECK(
         conn.execute("INSERT INTO orders(customer_id, amount) SELECT 1 + g % 1000, 19.99 "
                      "FROM generate_series(1, 5000) g"));
@@ -161,13 +159,12 @@ Result<DemoReport> run_demo(const DemoOptions& options) {
     const std::string switched =
         LB_TRY(conn.query_value("SELECT pg_walfile_name(pg_switch_wal())"));
     LB_CHECK(wait_until_archived(conn, switched));
-    const Catalog catalog = LB_TRY(load_catalog(repo_dir.string()));
+    const Catalog catalog = LB_TRY(load_catalog(repository));
     report.window = catalog.window.describe();
 
     say(fmt::format("restoring to {} into a new instance on port {}", format_iso8601(report.target),
                     restored_port));
     RestoreOptions restore;
-    restore.repository = repo_dir.string();
     restore.target = report.target;
     restore.target_dir = restored_dir;
     restore.port = restored_port;
@@ -175,10 +172,9 @@ Result<DemoReport> run_demo(const DemoOptions& options) {
     restore.lifeboat_binary = binary;
     restore.pg_bin = bindir;
     restore.jobs = options.jobs;
-    restore.progress = options.progress;
     postgres::LocalServer restored(bindir, restored_dir, std::nullopt);
     ServerGuard restored_guard{&restored};
-    const RestoreOutcome outcome = LB_TRY(run_restore(restore));
+    const RestoreOutcome outcome = LB_TRY(run_restore(repository, restore, ctx));
     report.files_seconds = outcome.files_seconds;
     report.replay_seconds = outcome.replay_seconds;
     report.ready_seconds = outcome.ready_seconds;

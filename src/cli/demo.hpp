@@ -10,6 +10,7 @@
 
 #include "engine/progress.hpp"
 #include "util/fs.hpp"
+#include "util/operation_context.hpp"
 #include "util/time.hpp"
 
 namespace lifeboat::cli {
@@ -20,7 +21,6 @@ struct DemoOptions {
     std::string run_as_user = "postgres";  // when started as root
     bool keep = false;  // keep the temporary directory (servers are stopped anyway)
     unsigned jobs = 0;
-    ProgressFn progress;
     std::function<void(const std::string&)> say;  // narration, one line per step
 };
 
@@ -39,6 +39,6 @@ struct DemoReport {
     std::string validation_text;
 };
 
-Result<DemoReport> run_demo(const DemoOptions& options);
+Result<DemoReport> run_demo(const DemoOptions& options, const OperationContext& ctx);
 
 }  // namespace lifeboat::cli

@@ -22,13 +22,12 @@ Status run_demo_command(const Settings& s, const DemoArgs& args, OutputFormat fo
     ::unsetenv("LIFEBOAT_KEY_FILE");
     ::unsetenv("LIFEBOAT_PASSPHRASE");
     ProgressLine progress;
-    options.progress = progress.callback();
     options.say = [&](const std::string& line) {
         progress.clear();
         if (format == OutputFormat::text) std::printf("==> %s\n", line.c_str());
         std::fflush(stdout);
     };
-    auto report = run_demo(options);
+    auto report = run_demo(options, command_context(progress.callback()));
     progress.clear();
     if (!report) return std::unexpected(report.error());
     const auto& r = *report;

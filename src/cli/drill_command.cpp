@@ -76,8 +76,8 @@ std::string failure_reason(const engine::DrillRecord& r) {
 
 Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat format) {
     engine::DrillOptions options;
-    options.repository = LB_TRY(s.repository());
-    options.key_file = keys_of(s, options.repository).key_file;
+    const std::string location = LB_TRY(s.repository());
+    options.repository_location = location;
     const int chosen = !args.to.empty() + !args.ago.empty() + args.latest;
     if (chosen > 1) return fail(ErrorCode::usage, "give one of --to, --ago and --latest");
     // --latest is the older spelling of --to latest; nothing given means one hour ago.
@@ -95,17 +95,19 @@ Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat 
     if (auto bin = s.find("pg-bin")) options.pg_bin = *bin;
     options.run_as_user = s.get("run-as");
     options.jobs = LB_TRY(s.jobs());
+    const repo::KeySource keys = keys_of(s, location);
+    options.key_file = keys.key_file;
+    repo::Repository repository = LB_TRY(open_repository(location, keys));
     ProgressLine progress;
-    options.progress = progress.callback();
-    auto record = engine::run_drill(options);
+    auto record = engine::run_drill(repository, options, command_context(progress.callback()));
     progress.clear();
     if (!record) return std::unexpected(record.error());
     if (format == OutputFormat::json) {
         auto j = nlohmann::json::parse(engine::drill_json(*record));
-        add_repository_json(j, s, options.repository);
+        add_repository_json(j, s, location);
         std::printf("%s\n", j.dump(2).c_str());
     } else {
-        print_record(*record, s.describe_repository(options.repository));
+        print_record(*record, s.describe_repository(location));
     }
     if (!record->passed) {
         return fail(ErrorCode::check_failed, "drill {} failed (recorded in the repository)",
@@ -116,7 +118,8 @@ Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat 
 
 Status run_drills_command(const Settings& s, OutputFormat format) {
     const std::string repository = LB_TRY(s.repository());
-    const auto drills = LB_TRY(engine::read_drills(repository));
+    const repo::Repository opened = LB_TRY(open_repository(s, repository));
+    const auto drills = LB_TRY(engine::read_drills(opened));
     if (format == OutputFormat::json) {
         // The result is an array of records: the repository goes to stderr.
         std::fprintf(stderr, "lifeboat: repository %s\n",

@@ -83,8 +83,8 @@ void print_outcome(const engine::ExpireOutcome& o, const Settings& s, const std:
 
 Status run_expire_command(const Settings& s, const ExpireArgs& args, OutputFormat format) {
     engine::ExpireOptions options;
-    options.repository = LB_TRY(s.repository());
-    options.policy = LB_TRY(retention_policy(s, options.repository));
+    const std::string location = LB_TRY(s.repository());
+    options.policy = LB_TRY(retention_policy(s, location));
     options.dry_run = args.dry_run;
     options.jobs = LB_TRY(s.jobs());
     options.lock_wait = std::chrono::seconds(args.lock_wait);
@@ -94,15 +94,15 @@ Status run_expire_command(const Settings& s, const ExpireArgs& args, OutputForma
     options.repack_below = args.repack_below;
     if (const char* clock = std::getenv("LIFEBOAT_TEST_CLOCK"); clock && *clock)
         options.clock = LB_TRY(engine::parse_scaled_clock(clock));
+    repo::Repository repository = LB_TRY(open_repository(s, location));
     ProgressLine progress;
-    options.progress = progress.callback();
     options.on_wait = tell_once_when_waiting();
-    auto outcome = engine::run_expire(options);
+    auto outcome = engine::run_expire(repository, options, command_context(progress.callback()));
     progress.clear();
     if (!outcome) return std::unexpected(outcome.error());
     for (const auto& w : outcome->warnings)
         std::fprintf(stderr, "lifeboat: warning: %s\n", w.c_str());
-    print_outcome(*outcome, s, options.repository, format);
+    print_outcome(*outcome, s, location, format);
     return {};
 }
 

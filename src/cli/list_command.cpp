@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/context.hpp"
 #include "cli/output.hpp"
 #include "engine/catalog.hpp"
 #include "engine/drill.hpp"
@@ -33,7 +34,8 @@ json time_or_null(const std::optional<Timestamp>& t) {
 
 Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
     const std::string repository = LB_TRY(s.repository());
-    const engine::Catalog catalog = LB_TRY(engine::load_catalog(repository));
+    const repo::Repository opened = LB_TRY(open_repository(s, repository));
+    const engine::Catalog catalog = LB_TRY(engine::load_catalog(opened));
     for (const auto& [id, pin] : catalog.pins)
         if (!pin.problem.empty())
             std::fprintf(stderr, "lifeboat: warning: %s\n", pin.problem.c_str());
@@ -52,7 +54,7 @@ Status run_list(const Settings& s, const ListArgs& args, OutputFormat format) {
     };
     // When each backup was last proven restorable by a passing drill.
     std::map<std::string, Timestamp> proven;
-    for (const auto& d : LB_TRY(engine::read_drills(repository))) {
+    for (const auto& d : LB_TRY(engine::read_drills(opened))) {
         if (d.passed) proven[d.backup_id] = d.started;
     }
     auto proven_at = [&](const std::string& id) -> std::optional<Timestamp> {

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/context.hpp"
 #include "cli/leading_options.hpp"
 #include "cli/settings.hpp"
 #include "cli/wiring.hpp"
@@ -353,19 +354,16 @@ int main(int argc, char** argv) {
     }
 
     const OutputFormat format = common.json ? OutputFormat::json : OutputFormat::text;
+    // SIGINT/SIGTERM cancel the command (exit 12) rather than kill it. Not for the commands
+    // PostgreSQL runs (wal-push, wal-fetch and the prefetcher): the server stops them with SIGTERM
+    // and expects them gone, as the default action does.
+    if (!*push && !*fetch && !*prefetch) start_signal_thread();
     auto run = [&]() -> Status {
         auto settings_result = Settings::resolve(
             common.flags,
             common.config.empty() ? std::nullopt : std::optional<std::string>(common.config));
         if (!settings_result) return std::unexpected(settings_result.error());
         const Settings& settings = *settings_result;
-        // The key of the repository the command works on, whichever way it was configured
-        // (copy and wal-push's extra repositories choose theirs per repository).
-        if (auto repository = settings.repository()) {
-            use_keys_of(settings, *repository);
-        } else {
-            use_keys_of(settings, "");
-        }
         if (*init) return run_repo_init(settings, init_args, format);
         if (*backup) return run_backup_command(settings, backup_args, format);
         if (*push) return run_wal_push(settings, push_args);

@@ -65,16 +65,16 @@ void print_outcome(const engine::RepairOutcome& o, const std::string& repository
 
 Status run_repair_command(const Settings& s, const RepairArgs& args, OutputFormat format) {
     engine::RepairOptions options;
-    options.repository = LB_TRY(s.repository());
+    const std::string location = LB_TRY(s.repository());
     options.mode = args.dry_run ? engine::RepairMode::dry_run : engine::RepairMode::apply;
     options.lock_wait = std::chrono::seconds(args.lock_wait);
+    repo::Repository repository = LB_TRY(open_repository(s, location));
     ProgressLine progress;
-    options.progress = progress.callback();
     options.on_wait = tell_once_when_waiting();
-    auto outcome = engine::run_repair(options);
+    auto outcome = engine::run_repair(repository, options, command_context(progress.callback()));
     progress.clear();
     if (!outcome) return std::unexpected(outcome.error());
-    print_outcome(*outcome, options.repository, format);
+    print_outcome(*outcome, location, format);
     if (!outcome->clean()) {
         return fail(ErrorCode::corrupt,
                     "{} unreadable pack(s) and {} questionable WAL file(s) were left in place; "

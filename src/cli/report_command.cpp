@@ -157,13 +157,14 @@ Status run_report_command(const Settings& s, const ReportArgs& args, OutputForma
     const std::string kind = format == OutputFormat::json ? "json"
                              : args.format.empty()        ? "markdown"
                                                           : args.format;
-    engine::Report report{.generated = system_clock().now(), .repositories = {}};
+    engine::Report report{.generated = command_context().now(), .repositories = {}};
     const Timestamp now = report.generated;
     for (const auto& [name, location] : targets) {
-        use_keys_of(s, location);  // each repository with its own key
         const engine::RetentionPolicy policy = LB_TRY(retention_policy(s, location));
+        // Opened once, with its own key: one key derivation per repository.
+        const repo::Repository repository = LB_TRY(open_repository(s, location));
         report.repositories.push_back(
-            LB_TRY(engine::gather_repository_report(name, location, policy, now)));
+            LB_TRY(engine::gather_repository_report(repository, name, location, policy, now)));
     }
     const auto& reports = report.repositories;
     if (kind == "json") {

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "engine/context.hpp"
 #include "repository/block_writer.hpp"
 #include "repository/cluster_identity.hpp"
 #include "repository/index.hpp"
@@ -90,9 +91,9 @@ class BlockSink final : public source::ContentSink {
 
 }  // namespace
 
-Result<BackupOutcome> run_backup(const BackupOptions& options) {
+Result<BackupOutcome> run_backup(repo::Repository& repository, const BackupOptions& options,
+                                 const OperationContext& ctx) {
     const auto started = std::chrono::steady_clock::now();
-    repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
     const source::SourceDriver* driver = LB_TRY(source::driver_for(options.source_kind));
     const std::unique_ptr<source::BaseBackup> session =
         LB_TRY(driver->open_base_backup({.conninfo = options.conninfo,
@@ -100,12 +101,12 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
                                          .type = options.type,
                                          .archive_timeout = options.archive_timeout,
                                          .statement_timeout = options.pg_timeout,
-                                         .repository_location = repository.location(),
-                                         .progress = options.progress}));
+                                         .repository_location = repository.location()}));
     const repo::SourceInfo& source = session->source();
     // Held until the manifest is published: expire must not collect blocks this backup reuses.
-    repo::RepositoryLock lock = LB_TRY(repo::RepositoryLock::shared(
-        repository.storage(), "backup", options.lock_wait, report_waiting(options.progress)));
+    repo::RepositoryLock lock =
+        LB_TRY(repo::RepositoryLock::shared(repository.storage(), "backup", options.lock_wait,
+                                            report_waiting(ctx.progress), lock_timing(ctx)));
     // One source per repository: refuse to mix clusters.
     // The newest readable manifest: a damaged one is named by list and verify, and must not
     // stop every later backup.
@@ -154,7 +155,8 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     const unsigned jobs = options.jobs ? options.jobs : default_jobs();
     repo::BlockWriter writer(repository, index, jobs);
     BlockSink sink(writer, index, repository.storage(), lock, repository.config().block_size, jobs);
-    source::BaseBackupResult copied = LB_TRY(session->copy(previous ? &*previous : nullptr, sink));
+    source::BaseBackupResult copied =
+        LB_TRY(session->copy(previous ? &*previous : nullptr, sink, ctx));
     auto written = LB_TRY(writer.finish());
     for (auto& p : written)
         packs.push_back(std::move(p));
@@ -174,7 +176,9 @@ Result<BackupOutcome> run_backup(const BackupOptions& options) {
     // The manifest makes the reused blocks referenced: only while no expire could have judged
     // this lock stale and collected them.
     LB_CHECK(lock.check());
+    LB_CHECK(ctx.stage("backup:publish"));
     LB_CHECK(lock.confirm());
+    LB_CHECK(ctx.stage("backup:publish"));
     manifest.id = LB_TRY(publish_manifest(repository.storage(), manifest));
     for (auto& w : copied.warnings)
         outcome.warnings.push_back(std::move(w));

@@ -14,15 +14,16 @@
 
 #include "engine/progress.hpp"
 #include "repository/manifest.hpp"
+#include "repository/repository.hpp"
 #include "source/base_backup.hpp"
 #include "util/fs.hpp"
+#include "util/operation_context.hpp"
 
 namespace lifeboat::engine {
 
 using source::BackupType;
 
 struct BackupOptions {
-    std::string repository;
     std::string source_kind = std::string(repo::k_kind_postgres_physical);
     std::string conninfo;
     std::optional<fs::path> pgdata;  // default: the server's data_directory
@@ -33,7 +34,6 @@ struct BackupOptions {
     // Per statement, pg_backup_start's checkpoint and pg_backup_stop's wait included (0: none).
     std::chrono::seconds pg_timeout{3600};
     std::chrono::seconds lock_wait{3600};  // how long to wait for a running expire
-    ProgressFn progress;
 };
 
 struct BackupOutcome {
@@ -42,6 +42,11 @@ struct BackupOutcome {
     std::vector<std::string> warnings;
 };
 
-Result<BackupOutcome> run_backup(const BackupOptions& options);
+// Backs up into `repository` (opened by the caller). Progress, clock and cancellation come from
+// `ctx`; stages "backup:files" (before the files are read) and "backup:publish" (before the
+// manifest is written) reach ctx.stage. Cancelled, it returns ErrorCode::interrupted having
+// released its lock and published nothing (packs only, adopted by the next backup).
+Result<BackupOutcome> run_backup(repo::Repository& repository, const BackupOptions& options,
+                                 const OperationContext& ctx);
 
 }  // namespace lifeboat::engine

@@ -1,12 +1,12 @@
 #include "engine/catalog.hpp"
 
+#include "engine/context.hpp"
 #include "repository/lock.hpp"
 #include "repository/repository.hpp"
 
 namespace lifeboat::engine {
 
-Result<Catalog> load_catalog(const std::string& repository) {
-    repo::Repository repo = LB_TRY(repo::Repository::open(repository));
+Result<Catalog> load_catalog(const repo::Repository& repo) {
     Catalog catalog;
     catalog.repository = repo.location();
     auto manifests = LB_TRY(repo::read_manifests(repo.storage()));
@@ -22,26 +22,24 @@ Result<Catalog> load_catalog(const std::string& repository) {
     return catalog;
 }
 
-Status pin_backup(const std::string& repository, const std::string& backup_id,
-                  std::optional<Timestamp> until) {
-    repo::Repository repo = LB_TRY(repo::Repository::open(repository));
+Status pin_backup(repo::Repository& repo, const std::string& backup_id,
+                  std::optional<Timestamp> until, const OperationContext& ctx) {
     // Under a shared lock: an expire must not delete the backup between the check and the pin.
-    const auto lock =
-        LB_TRY(repo::RepositoryLock::shared(repo.storage(), "pin", std::chrono::seconds(3600)));
+    const auto lock = LB_TRY(repo::RepositoryLock::shared(
+        repo.storage(), "pin", std::chrono::seconds(3600), {}, lock_timing(ctx)));
     LB_CHECK(repo::read_manifest(repo.storage(), backup_id));
-    return repo::write_pin(repo.storage(), {backup_id, until, system_clock().now()});
+    return repo::write_pin(repo.storage(), {backup_id, until, ctx.now()});
 }
 
-Result<UnpinOutcome> unpin_backup(const std::string& repository, const std::string& backup_id) {
-    repo::Repository repo = LB_TRY(repo::Repository::open(repository));
+Result<UnpinOutcome> unpin_backup(repo::Repository& repo, const std::string& backup_id,
+                                  const OperationContext& ctx) {
     LB_CHECK(repo::read_manifest(repo.storage(), backup_id));
     const auto pins = LB_TRY(repo::read_pins(repo.storage()));
     const auto pin = pins.find(backup_id);
     if (pin == pins.end()) return UnpinOutcome::was_not_pinned;
     LB_CHECK(repo::remove_pin(repo.storage(), backup_id));
     // A pin whose end has passed no longer held the backup: removing it changes nothing.
-    return pin->second.holds_at(system_clock().now()) ? UnpinOutcome::unpinned
-                                                      : UnpinOutcome::was_not_pinned;
+    return pin->second.holds_at(ctx.now()) ? UnpinOutcome::unpinned : UnpinOutcome::was_not_pinned;
 }
 
 }  // namespace lifeboat::engine

@@ -10,6 +10,8 @@
 
 #include "repository/manifest.hpp"
 #include "repository/pins.hpp"
+#include "repository/repository.hpp"
+#include "util/operation_context.hpp"
 
 namespace lifeboat::engine {
 
@@ -27,13 +29,14 @@ struct Catalog {
     }
 };
 
-Result<Catalog> load_catalog(const std::string& repository);
+Result<Catalog> load_catalog(const repo::Repository& repository);
 
 // Pins a backup (replacing an earlier pin of it); ErrorCode::not_found for an unknown id.
-Status pin_backup(const std::string& repository, const std::string& backup_id,
-                  std::optional<Timestamp> until);
+Status pin_backup(repo::Repository& repository, const std::string& backup_id,
+                  std::optional<Timestamp> until, const OperationContext& ctx);
 enum class UnpinOutcome { unpinned, was_not_pinned };
 // Removes a backup's pin; was_not_pinned (not an error) when it had none, or one that has ended.
-Result<UnpinOutcome> unpin_backup(const std::string& repository, const std::string& backup_id);
+Result<UnpinOutcome> unpin_backup(repo::Repository& repository, const std::string& backup_id,
+                                  const OperationContext& ctx);
 
 }  // namespace lifeboat::engine

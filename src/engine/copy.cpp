@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "engine/block_transfer.hpp"
+#include "engine/context.hpp"
 #include "engine/window.hpp"
 #include "repository/index.hpp"
 #include "repository/keys.hpp"
@@ -69,12 +70,8 @@ Status copy_pins(const repo::Repository& from, repo::Repository& to,
 
 }  // namespace
 
-Result<CopyOutcome> run_copy(const CopyOptions& options) {
-    repo::Repository from = LB_TRY(repo::Repository::open(
-        options.from,
-        options.from_keys ? *options.from_keys : repo::KeySource::from_environment()));
-    repo::Repository to = LB_TRY(repo::Repository::open(
-        options.to, options.to_keys ? *options.to_keys : repo::KeySource::from_environment()));
+Result<CopyOutcome> run_copy(repo::Repository& from, repo::Repository& to,
+                             const CopyOptions& options, const OperationContext& ctx) {
     if (from.config().repository_id == to.config().repository_id &&
         from.location() == to.location()) {
         return fail(ErrorCode::usage, "--from and --to name the same repository");
@@ -86,8 +83,9 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
     // An expire of the source waits for this copy instead of pulling manifests and packs from
     // under it: taken before the first manifest is read, or a concurrent expire makes a manifest
     // vanish (or its packs) between listing and reading and the copy reports false corruption.
-    const auto source_lock = LB_TRY(repo::RepositoryLock::shared_for_reading(
-        from.storage(), "copy", std::chrono::seconds(3600), report_waiting(options.progress)));
+    const auto source_lock = LB_TRY(
+        repo::RepositoryLock::shared_for_reading(from.storage(), "copy", std::chrono::seconds(3600),
+                                                 report_waiting(ctx.progress), lock_timing(ctx)));
     std::vector<repo::Manifest> manifests;
     CopyOutcome outcome;
     if (options.backup_id) {
@@ -100,8 +98,9 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
     }
     // The destination gains manifests that reference blocks already there: an expire of it must
     // not collect those meanwhile (nor remove a backup this copy counts as present).
-    const repo::RepositoryLock lock = LB_TRY(repo::RepositoryLock::shared(
-        to.storage(), "copy", std::chrono::seconds(3600), report_waiting(options.progress)));
+    const repo::RepositoryLock lock =
+        LB_TRY(repo::RepositoryLock::shared(to.storage(), "copy", std::chrono::seconds(3600),
+                                            report_waiting(ctx.progress), lock_timing(ctx)));
     const auto existing_ids = LB_TRY(repo::list_backup_ids(to.storage()));
     const std::set<std::string> existing(existing_ids.begin(), existing_ids.end());
     if (!existing_ids.empty() && !manifests.empty()) {
@@ -164,11 +163,12 @@ Result<CopyOutcome> run_copy(const CopyOptions& options) {
     std::optional<BlockRekey> rekey;
     if (!same_ids) rekey.emplace(BlockRekey{to.block_hasher(), to_index, {}, 0});
     const KeepGoingFn both_locks_held = [&]() -> Status {
+        LB_CHECK(ctx.check());
         LB_CHECK(lock.check());
         return source_lock ? source_lock->check() : Status{};
     };
     auto moved =
-        LB_TRY(transfer_blocks(from, to, by_pack, options.jobs, options.progress, "copying blocks",
+        LB_TRY(transfer_blocks(from, to, by_pack, options.jobs, ctx.progress, "copying blocks",
                                rekey ? &*rekey : nullptr, both_locks_held));
     LB_CHECK(both_locks_held());
     if (rekey) outcome.blocks_present += rekey->already_present;

@@ -22,19 +22,15 @@
 #include "engine/progress.hpp"
 #include "repository/keys.hpp"
 #include "repository/object.hpp"
+#include "repository/repository.hpp"
 #include "util/error.hpp"
+#include "util/operation_context.hpp"
 
 namespace lifeboat::engine {
 
 struct CopyOptions {
-    std::string from;
-    std::string to;
     std::optional<std::string> backup_id;  // default: every backup
-    // Keys of encrypted repositories (default: the environment's, LIFEBOAT_KEY_FILE / _PASSPHRASE).
-    std::optional<repo::KeySource> from_keys;
-    std::optional<repo::KeySource> to_keys;
     unsigned jobs = 0;
-    ProgressFn progress;
 };
 
 struct CopyOutcome {
@@ -58,6 +54,10 @@ struct CopyOutcome {
     std::vector<NotCopied> not_copied;
 };
 
-Result<CopyOutcome> run_copy(const CopyOptions& options);
+// Copies from `from` to `to` (both opened by the caller, each with its own keys). Cancelled, it
+// stops at the next pack with ErrorCode::interrupted; what it published is adopted by the next
+// copy, and no backup appears in `to` before everything it needs is there.
+Result<CopyOutcome> run_copy(repo::Repository& from, repo::Repository& to,
+                             const CopyOptions& options, const OperationContext& ctx);
 
 }  // namespace lifeboat::engine

@@ -31,7 +31,8 @@ std::string new_drill_id(Timestamp now) {
 // as restore refuses it (ErrorCode::outside_window, naming the window): such a drill would test
 // nothing, and a failed record would read as a broken recovery. A time the archive should
 // reach but does not (a missing segment) is a real failure, recorded by the drill.
-Status refuse_unreachable_time(const std::string& repository, Timestamp target, Timestamp now) {
+Status refuse_unreachable_time(const repo::Repository& repository, Timestamp target,
+                               Timestamp now) {
     const Catalog catalog = LB_TRY(load_catalog(repository));
     const RestorableWindow& window = catalog.window;
     if (now < target) {
@@ -59,15 +60,15 @@ Status refuse_unreachable_time(const std::string& repository, Timestamp target, 
 
 }  // namespace
 
-Result<DrillRecord> run_drill(const DrillOptions& options) {
-    repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
+Result<DrillRecord> run_drill(repo::Repository& repository, const DrillOptions& options,
+                              const OperationContext& ctx) {
     DrillRecord record;
-    record.started = system_clock().now();
+    record.started = ctx.now();
     record.id = new_drill_id(record.started);
     if (options.target.kind == TargetRequest::Kind::time) record.target = options.target.time;
     record.consistent = options.target.kind == TargetRequest::Kind::consistent;
     if (record.target)
-        LB_CHECK(refuse_unreachable_time(options.repository, *record.target, record.started));
+        LB_CHECK(refuse_unreachable_time(repository, *record.target, record.started));
     auto scratch = TempDirectory::create("/tmp", "lifeboat-drill-");
     if (!scratch) return std::unexpected(scratch.error());
     if (options.keep) scratch->keep();
@@ -79,7 +80,8 @@ Result<DrillRecord> run_drill(const DrillOptions& options) {
     const auto manifests = LB_TRY(repo::read_manifests(repository.storage()));
     const source::SourceDriver* driver = LB_TRY(source::driver_for(manifests.backups));
     RestoreOptions restore;
-    restore.repository = options.repository;
+    restore.repository_location = options.repository_location;
+    restore.key_file = options.key_file;
     restore.target = record.target;
     restore.consistent = record.consistent;
     restore.timeline = options.timeline;
@@ -90,8 +92,7 @@ Result<DrillRecord> run_drill(const DrillOptions& options) {
     restore.pg_bin = options.pg_bin;
     restore.run_as_user = options.run_as_user;
     restore.jobs = options.jobs;
-    restore.progress = options.progress;
-    auto restored = run_restore(restore);
+    auto restored = run_restore(repository, restore, ctx);
     if (restored) {
         record.backup_id = restored->backup_id;
         record.files_seconds = restored->files_seconds;
@@ -150,8 +151,7 @@ Result<DrillRecord> run_drill(const DrillOptions& options) {
     return record;
 }
 
-Result<std::vector<DrillRecord>> read_drills(const std::string& repository_location) {
-    repo::Repository repository = LB_TRY(repo::Repository::open(repository_location));
+Result<std::vector<DrillRecord>> read_drills(const repo::Repository& repository) {
     std::vector<DrillRecord> out;
     for (const auto& object : LB_TRY(repository.storage().list("drills"))) {
         auto bytes = repository.storage().read(object.key);

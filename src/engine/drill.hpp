@@ -16,13 +16,16 @@
 #include "engine/progress.hpp"
 #include "engine/window.hpp"
 #include "repository/drill_record.hpp"
+#include "repository/repository.hpp"
 #include "util/fs.hpp"
+#include "util/operation_context.hpp"
 #include "util/time.hpp"
 
 namespace lifeboat::engine {
 
 struct DrillOptions {
-    std::string repository;
+    std::string repository_location;   // as RestoreOptions::repository_location
+    std::optional<fs::path> key_file;  // as RestoreOptions::key_file
     // As restore --to (parse_target); `drill` without --to or --ago passes "--ago 1h".
     TargetRequest target;
     TimelineRequest timeline;  // as restore --timeline
@@ -31,11 +34,9 @@ struct DrillOptions {
     std::chrono::seconds pg_timeout{3600};  // per statement of the validation
     bool keep = false;
     fs::path lifeboat_binary;
-    std::optional<fs::path> key_file;  // the repository's, for the instance's log fetching
     std::optional<fs::path> pg_bin;
     std::string run_as_user = "postgres";
     unsigned jobs = 0;
-    ProgressFn progress;
 };
 
 using repo::drill_json;
@@ -48,10 +49,11 @@ using repo::parse_drill_record;
 // repository), and when the restore is refused because the restorable window does not hold the
 // target (ErrorCode::outside_window, as restore: nothing was tested, so nothing is recorded);
 // any other failed restore, and a failed check, is a recorded, failed drill.
-Result<DrillRecord> run_drill(const DrillOptions& options);
+Result<DrillRecord> run_drill(repo::Repository& repository, const DrillOptions& options,
+                              const OperationContext& ctx);
 
 // Every recorded drill, oldest first. A damaged record (or one with an unreadable time) comes back
 // as a failed drill whose `error` names the object; it does not fail the whole read.
-Result<std::vector<DrillRecord>> read_drills(const std::string& repository);
+Result<std::vector<DrillRecord>> read_drills(const repo::Repository& repository);
 
 }  // namespace lifeboat::engine

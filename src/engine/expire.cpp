@@ -13,23 +13,17 @@
 #include <unordered_set>
 
 #include "engine/block_transfer.hpp"
+#include "engine/context.hpp"
 #include "engine/window.hpp"
 #include "repository/index.hpp"
 #include "repository/manifest.hpp"
 #include "repository/pins.hpp"
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
-#include "util/test_hook.hpp"
 
 namespace lifeboat::engine {
 
 namespace {
-
-// Stages for the crash and concurrency tests (util/test_hook.hpp): plan, backups, wal, repack,
-// index, packs. Expire stops there (kill, pause); it has no use for an injected failure.
-void stage_reached(const char* stage) {
-    (void)test_stage_reached(stage);
-}
 
 struct BackupFacts {
     std::string id;
@@ -182,18 +176,18 @@ Result<ScaledClock> parse_scaled_clock(std::string_view text) {
     return ScaledClock{LB_TRY(parse_iso8601(real)), LB_TRY(parse_iso8601(sim)), scale};
 }
 
-Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
+Result<ExpireOutcome> run_expire(repo::Repository& repository, const ExpireOptions& options,
+                                 const OperationContext& ctx) {
     if (options.policy.min_backups == 0) {
         return fail(ErrorCode::usage,
                     "the minimum number of backups must be at least 1: expiry "
                     "never removes a source's newest backup");
     }
-    repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
     Storage& storage = repository.storage();
     std::optional<repo::RepositoryLock> lock;
     if (!options.dry_run) {
         lock.emplace(LB_TRY(repo::RepositoryLock::exclusive(storage, "expire", options.lock_wait,
-                                                            options.on_wait)));
+                                                            options.on_wait, lock_timing(ctx))));
         LB_CHECK(repository.clean_stale_temporaries());
     }
 
@@ -201,7 +195,7 @@ Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
     ExpireOutcome outcome;
     outcome.dry_run = options.dry_run;
     outcome.policy = options.policy.describe();
-    const Timestamp real_now = system_clock().now();
+    const Timestamp real_now = ctx.now();
     outcome.now = options.clock ? options.clock->simulate(real_now) : real_now;
     const auto pins = LB_TRY(repo::read_pins(storage));
     for (const auto& [id, pin] : pins)
@@ -251,13 +245,13 @@ Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
     outcome.live_bytes_moved = packs.live_bytes_moved;
     outcome.warnings.insert(outcome.warnings.end(), packs.warnings.begin(), packs.warnings.end());
     if (options.dry_run) return outcome;
-    stage_reached("plan");
+    LB_CHECK(ctx.stage("plan"));
     LB_CHECK(lock->confirm());
 
     // Backups, then pins that no longer protect anything.
     for (const auto& id : outcome.expired) {
         LB_CHECK(storage.remove_if_exists(repo::manifest_key(id)));
-        stage_reached("backups");
+        LB_CHECK(ctx.stage("backups"));
     }
     const std::set<std::string> kept_ids = [&] {
         std::set<std::string> ids;
@@ -275,15 +269,15 @@ Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
     LB_CHECK(lock->confirm());
     for (const auto& name : wal.names) {
         LB_CHECK(storage.remove_if_exists(repo::wal_key(name)));
-        stage_reached("wal");
+        LB_CHECK(ctx.stage("wal"));
     }
 
     // Packs: move live blocks out of mostly-garbage packs, index the survivors, delete the rest.
     if (!packs.changes()) return outcome;
     LB_CHECK(lock->confirm());
     auto moved = LB_TRY(transfer_blocks(repository, repository, packs.move, options.jobs,
-                                        options.progress, "repacking"));
-    stage_reached("repack");
+                                        ctx.progress, "repacking"));
+    LB_CHECK(ctx.stage("repack"));
     std::vector<repo::PackSummary> survivors;
     for (const auto& [id, pack] : packs.keep)
         survivors.push_back(pack);
@@ -291,7 +285,7 @@ Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
         survivors.push_back(std::move(pack));
     std::string new_index;
     if (!survivors.empty()) new_index = LB_TRY(repo::write_index(storage, survivors));
-    stage_reached("index");
+    LB_CHECK(ctx.stage("index"));
     LB_CHECK(lock->confirm());
     for (const auto& id : packs.old_indexes) {
         if (id == new_index) continue;
@@ -300,7 +294,7 @@ Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
     }
     for (const auto& [id, size] : packs.remove) {
         LB_CHECK(storage.remove_if_exists(repo::pack_key(id)));
-        stage_reached("packs");
+        LB_CHECK(ctx.stage("packs"));
     }
     (void)lock->release();  // the work is done; a lock left behind is stale once we exit
     return outcome;

@@ -22,6 +22,8 @@
 #include "engine/progress.hpp"
 #include "engine/retention.hpp"
 #include "repository/lock.hpp"
+#include "repository/repository.hpp"
+#include "util/operation_context.hpp"
 
 namespace lifeboat::engine {
 
@@ -37,7 +39,6 @@ struct ScaledClock {
 Result<ScaledClock> parse_scaled_clock(std::string_view text);
 
 struct ExpireOptions {
-    std::string repository;
     RetentionPolicy policy;
     bool dry_run = false;
     double repack_below =
@@ -46,7 +47,6 @@ struct ExpireOptions {
     std::chrono::seconds lock_wait{3600};
     std::optional<ScaledClock> clock;
     repo::LockWaitFn on_wait;
-    ProgressFn progress;
 };
 
 struct ExpiredBackupInfo {
@@ -78,6 +78,11 @@ struct ExpireOutcome {
     }
 };
 
-Result<ExpireOutcome> run_expire(const ExpireOptions& options);
+// Expires in `repository` (opened by the caller). "Now" is ctx.now() (through `options.clock`
+// when set); stages plan, backups, wal, repack, index and packs reach ctx.stage; a cancellation
+// (in the lock wait or at any stage) returns ErrorCode::interrupted, the lock released and the
+// repository as a crash there would leave it (the next expire completes the job).
+Result<ExpireOutcome> run_expire(repo::Repository& repository, const ExpireOptions& options,
+                                 const OperationContext& ctx);
 
 }  // namespace lifeboat::engine

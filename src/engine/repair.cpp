@@ -1,5 +1,6 @@
 #include "engine/repair.hpp"
 
+#include "engine/context.hpp"
 #include "engine/window.hpp"
 #include "repository/cluster_identity.hpp"
 #include "repository/index.hpp"
@@ -18,7 +19,7 @@ namespace {
 // do not match its name is only reported: it could be a legitimate segment whose timeline history
 // is missing, and moving it would lose it for good.
 Result<std::vector<repo::DamagedObject>> wal_to_move(const Storage& storage,
-                                                     const RepairOptions& options,
+                                                     const OperationContext& ctx,
                                                      std::vector<repo::DamagedObject>& suspect) {
     std::vector<repo::DamagedObject> out;
     const auto expected = LB_TRY(repo::expected_system_identifier(storage));
@@ -29,7 +30,8 @@ Result<std::vector<repo::DamagedObject>> wal_to_move(const Storage& storage,
     const auto names = LB_TRY(repo::list_wal_names(storage));
     std::uint64_t done = 0;
     for (const auto& name : names) {
-        if (options.progress) options.progress({"checking WAL", ++done, names.size()});
+        LB_CHECK(ctx.check());
+        ctx.report({"checking WAL", ++done, names.size()});
         const std::string key = repo::wal_key(name);
         auto content = repo::fetch_wal(storage, name);
         if (!content) {
@@ -53,14 +55,14 @@ Result<std::vector<repo::DamagedObject>> wal_to_move(const Storage& storage,
 
 }  // namespace
 
-Result<RepairOutcome> run_repair(const RepairOptions& options) {
-    repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
+Result<RepairOutcome> run_repair(repo::Repository& repository, const RepairOptions& options,
+                                 const OperationContext& ctx) {
     Storage& storage = repository.storage();
     const bool dry_run = options.mode == RepairMode::dry_run;
     std::optional<repo::RepositoryLock> lock;
     if (!dry_run) {
         lock.emplace(LB_TRY(repo::RepositoryLock::exclusive(storage, "repair", options.lock_wait,
-                                                            options.on_wait)));
+                                                            options.on_wait, lock_timing(ctx))));
         LB_CHECK(repository.clean_stale_temporaries());
     }
     RepairOutcome outcome;
@@ -81,7 +83,7 @@ Result<RepairOutcome> run_repair(const RepairOptions& options) {
         const std::string key(repo::k_cluster_identity_key);
         damaged.push_back(repo::damaged_object(key, identity.error()));
     }
-    for (auto& d : LB_TRY(wal_to_move(storage, options, outcome.suspect_wal)))
+    for (auto& d : LB_TRY(wal_to_move(storage, ctx, outcome.suspect_wal)))
         damaged.push_back(std::move(d));
 
     if (lock) LB_CHECK(lock->confirm());
@@ -96,7 +98,8 @@ Result<RepairOutcome> run_repair(const RepairOptions& options) {
     const auto unindexed = LB_TRY(repo::find_unindexed_packs(storage, before));
     std::uint64_t done = 0;
     for (const auto& pack_id : unindexed) {
-        if (options.progress) options.progress({"reading pack footers", ++done, unindexed.size()});
+        LB_CHECK(ctx.check());
+        ctx.report({"reading pack footers", ++done, unindexed.size()});
         auto summary = repo::read_pack_summary(storage, pack_id);
         if (!summary) {
             outcome.unreadable_packs.push_back(

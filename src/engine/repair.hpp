@@ -14,17 +14,17 @@
 #include "engine/progress.hpp"
 #include "repository/lock.hpp"
 #include "repository/object.hpp"
+#include "repository/repository.hpp"
+#include "util/operation_context.hpp"
 
 namespace lifeboat::engine {
 
 enum class RepairMode { apply, dry_run };
 
 struct RepairOptions {
-    std::string repository;
     RepairMode mode = RepairMode::apply;
     std::chrono::seconds lock_wait{3600};
     repo::LockWaitFn on_wait;
-    ProgressFn progress;
 };
 
 struct MovedAside {
@@ -44,6 +44,7 @@ struct RepairOutcome {
 };
 
 // Holds the exclusive lock (like expire) unless a dry run, which changes nothing.
-Result<RepairOutcome> run_repair(const RepairOptions& options);
+Result<RepairOutcome> run_repair(repo::Repository& repository, const RepairOptions& options,
+                                 const OperationContext& ctx);
 
 }  // namespace lifeboat::engine

@@ -24,11 +24,12 @@ std::optional<double> observed_interval(const std::vector<repo::Manifest>& backu
 
 }  // namespace
 
-Result<RepositoryReport> gather_repository_report(const std::string& name,
+Result<RepositoryReport> gather_repository_report(const repo::Repository& repository,
+                                                  const std::string& name,
                                                   const std::string& location,
                                                   const RetentionPolicy& policy, Timestamp now) {
-    RepositoryReport r{name, location, LB_TRY(load_catalog(location)),
-                       LB_TRY(read_drills(location)), std::nullopt};
+    RepositoryReport r{name, location, LB_TRY(load_catalog(repository)),
+                       LB_TRY(read_drills(repository)), std::nullopt};
     r.retention = policy.describe();
     std::vector<RetentionCandidate> candidates;
     for (const auto& m : r.catalog.backups) {
@@ -39,7 +40,6 @@ Result<RepositoryReport> gather_repository_report(const std::string& name,
     for (const auto& d : apply_retention(candidates, now, policy))
         r.outside_retention += !d.keep;
     r.backup_interval = observed_interval(r.catalog.backups);
-    repo::Repository repository = LB_TRY(repo::Repository::open(location));
     const auto names = LB_TRY(repo::list_wal_names(repository.storage()));
     for (auto it = names.rbegin(); it != names.rend(); ++it) {
         if (it->find('.') != std::string::npos) continue;  // segments only

@@ -33,10 +33,12 @@ struct Report {
     std::vector<RepositoryReport> repositories;
 };
 
-// Reads one repository's catalog, drills and newest archived WAL, and applies `policy` at `now`
-// to count what the next expire would remove. A damaged WAL segment's metadata is added to
-// catalog.damaged (the RPO then comes from the newest readable segment) rather than failing.
-Result<RepositoryReport> gather_repository_report(const std::string& name,
+// Reads one repository's (opened once by the caller) catalog, drills and newest archived WAL, and
+// applies `policy` at `now` to count what the next expire would remove. A damaged WAL segment's
+// metadata is added to catalog.damaged (the RPO then comes from the newest readable segment) rather
+// than failing.
+Result<RepositoryReport> gather_repository_report(const repo::Repository& repository,
+                                                  const std::string& name,
                                                   const std::string& location,
                                                   const RetentionPolicy& policy, Timestamp now);
 

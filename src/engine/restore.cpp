@@ -6,6 +6,7 @@
 #include <future>
 #include <thread>
 
+#include "engine/context.hpp"
 #include "engine/restore_files.hpp"
 #include "engine/window.hpp"
 #include "repository/index.hpp"
@@ -27,7 +28,8 @@ double seconds_since(Clock::time_point t) {
 
 }  // namespace
 
-Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
+Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOptions& options,
+                                   const OperationContext& ctx) {
     const auto started = Clock::now();
     if (options.backup_id) LB_CHECK(repo::check_backup_id(*options.backup_id));
     // A port already taken would fail the new server's start only after every file is written:
@@ -42,11 +44,10 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
                             : "");
         }
     }
-    repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
     // Held until the instance is ready (with --start): expire must not remove what this reads.
     const auto lock = LB_TRY(repo::RepositoryLock::shared_for_reading(
-        repository.storage(), "restore", std::chrono::seconds(3600),
-        report_waiting(options.progress)));
+        repository.storage(), "restore", std::chrono::seconds(3600), report_waiting(ctx.progress),
+        lock_timing(ctx)));
     // A damaged manifest blocks only its own backup; the others stay restorable.
     auto manifest_set = LB_TRY(repo::read_manifests(repository.storage()));
     const std::vector<repo::Manifest>& manifests = manifest_set.backups;
@@ -110,8 +111,7 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
                                 .pg_bin = options.pg_bin,
                                 .run_as_user = options.run_as_user,
                                 .start_timeout = options.start_timeout,
-                                .archiving = options.archiving,
-                                .progress = options.progress});
+                                .archiving = options.archiving});
     auto tablespace_dirs = LB_TRY(target->check_and_place(*manifest));
     // A damaged index object is worked around by reading the footers of the packs it listed.
     const repo::BlockIndex index = LB_TRY(
@@ -150,20 +150,24 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
         return std::unexpected(error);
     };
 
-    MaterializeOptions materialize{
-        .manifest = manifest,
-        .index = &index,
-        .storage = &repository.storage(),
-        .hasher = &repository.block_hasher(),
-        .target_dir = options.target_dir,
-        .tablespace_dirs = tablespace_dirs,
-        .jobs = options.jobs ? options.jobs : default_jobs(),
-        .progress = options.progress,
-        .keep_going = [&lock]() -> Status { return lock ? lock->check() : Status{}; }};
+    MaterializeOptions materialize{.manifest = manifest,
+                                   .index = &index,
+                                   .storage = &repository.storage(),
+                                   .hasher = &repository.block_hasher(),
+                                   .target_dir = options.target_dir,
+                                   .tablespace_dirs = tablespace_dirs,
+                                   .jobs = options.jobs ? options.jobs : default_jobs(),
+                                   .progress = ctx.progress,
+                                   .keep_going = [&lock, &ctx]() -> Status {
+                                       LB_CHECK(ctx.check());
+                                       return lock ? lock->check() : Status{};
+                                   }};
     // restore_command runs in the new data directory: give it an absolute path for a local
     // repository, and the location exactly as given (endpoint and all) for a URL.
     const std::string location_for_commands =
-        repository.storage().features().local_path ? repository.location() : options.repository;
+        repository.storage().features().local_path || options.repository_location.empty()
+            ? repository.location()
+            : options.repository_location;
     std::future<Result<double>> preparation;
     if (options.start == StartServer::yes) {
         preparation = std::async(std::launch::async,
@@ -189,6 +193,9 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
         if (!port) return undo(port.error());
         outcome.port = *port;
     }
+    // Files written, recovery not yet configured: a cancellation (or a test stopping here)
+    // removes them again.
+    if (auto stage = ctx.stage("restore:settings"); !stage) return undo(stage.error());
     auto settings = target->configure({.manifest = manifest,
                                        .timeline = reach->timeline,
                                        .target = options.target,
@@ -201,7 +208,7 @@ Result<RestoreOutcome> run_restore(const RestoreOptions& options) {
     outcome.replaced_settings = std::move(*settings);
     outcome.files_seconds = seconds_since(started);
     if (options.start == StartServer::yes) {
-        auto instance = target->start_and_await(outcome.port);
+        auto instance = target->start_and_await(outcome.port, ctx);
         outcome.started = target->has_started();
         if (!instance) {
             if (!outcome.started) return undo(instance.error());

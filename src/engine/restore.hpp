@@ -16,8 +16,10 @@
 
 #include "engine/progress.hpp"
 #include "engine/window.hpp"
+#include "repository/repository.hpp"
 #include "source/restore_target.hpp"
 #include "util/fs.hpp"
+#include "util/operation_context.hpp"
 #include "util/time.hpp"
 
 namespace lifeboat::engine {
@@ -26,7 +28,13 @@ enum class StartServer { no, yes };
 using source::NewInstanceArchiving;
 
 struct RestoreOptions {
-    std::string repository;
+    // The repository as the new instance's restore_command names it, for a repository that is
+    // not a local directory: the location exactly as the user gave it (endpoint and all).
+    // Empty: Repository::location().
+    std::string repository_location;
+    // The key file of an encrypted repository, written into restore_command (a passphrase
+    // reaches a server started with `start` through its environment).
+    std::optional<fs::path> key_file;
     std::optional<Timestamp> target;       // nullopt: latest (replay all archived WAL)
     std::optional<std::string> backup_id;  // default: newest backup that reaches the target
     // Stop as soon as the backup is consistent (recovery_target = 'immediate'): what is left of a
@@ -42,14 +50,10 @@ struct RestoreOptions {
     std::map<std::uint32_t, fs::path> tablespace_dirs;  // oid -> new location
     std::optional<fs::path> source_pgdata;  // refused as a target (besides the manifest's)
     fs::path lifeboat_binary;               // used in restore_command
-    // The repository's key file, for the new instance's log fetching (an encrypted repository
-    // with a passphrase reaches a server started here through its environment instead).
-    std::optional<fs::path> key_file;
     std::optional<fs::path> pg_bin;
     std::string run_as_user = "postgres";  // when running as root
     unsigned jobs = 0;
     std::chrono::seconds start_timeout{3600};
-    ProgressFn progress;
 };
 
 struct RestoreOutcome {
@@ -81,6 +85,11 @@ struct RestoreOutcome {
     std::vector<std::string> warnings;
 };
 
-Result<RestoreOutcome> run_restore(const RestoreOptions& options);
+// Restores from `repository` (opened by the caller); progress, clock and cancellation come from
+// `ctx`; stage "restore:settings" (files written, recovery not configured yet) reaches
+// ctx.stage. Cancelled before the server starts, it removes what it wrote and returns
+// ErrorCode::interrupted.
+Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOptions& options,
+                                   const OperationContext& ctx);
 
 }  // namespace lifeboat::engine

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 
+#include "engine/context.hpp"
 #include "engine/drill.hpp"
 #include "engine/window.hpp"
 #include "repository/byte_reader.hpp"
@@ -94,11 +95,11 @@ Status check_pins_and_drills(const Storage& storage, Verifier& verifier) {
 
 }  // namespace
 
-Result<VerifyReport> run_verify(const VerifyOptions& options) {
-    repo::Repository repository = LB_TRY(repo::Repository::open(options.repository));
+Result<VerifyReport> run_verify(repo::Repository& repository, const VerifyOptions& options,
+                                const OperationContext& ctx) {
     // An expire waits for verification instead of making packs vanish in the middle of it.
     const auto lock = LB_TRY(repo::RepositoryLock::shared_for_reading(
-        repository.storage(), "verify", std::chrono::seconds(3600)));
+        repository.storage(), "verify", std::chrono::seconds(3600), {}, lock_timing(ctx)));
     const Storage& storage = repository.storage();
     VerifyReport report;
     Verifier verifier{storage, report, {}};
@@ -109,7 +110,8 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
     for (const auto& id : ids) {
         auto manifest = repo::read_manifest(storage, id);
         if (!manifest) {
-            if (options.backup_id) return std::unexpected(manifest.error());
+            if (options.backup_id || !repo::is_damage(manifest.error()))
+                return std::unexpected(manifest.error());
             verifier.problem(repo::manifest_key(id), manifest.error().message, {"backup " + id});
             continue;
         }
@@ -185,61 +187,66 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
     std::atomic<std::size_t> packs_done{0};
     const unsigned jobs = options.jobs ? options.jobs : default_jobs();
     std::vector<repo::BlockReader> readers(jobs);
-    LB_CHECK(parallel_for(pack_ids.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
-        const std::string& pack_id = pack_ids[i];
-        const std::string key = repo::pack_key(pack_id);
-        const auto& blocks = by_pack.at(pack_id);
-        auto bytes = storage.read(key);
-        if (!bytes) {
-            std::vector<const References*> refs;
-            for (const auto& [id, placement] : blocks)
-                refs.push_back(&references.at(id));
-            verifier.problem(key, bytes.error().message, grouped_affected(refs));
-            return {};
-        }
-        // A damaged footer or trailer spoils no block, but the pack can no longer be re-indexed
-        // from its footer (repair), so it affects every backup with blocks in it.
-        if (auto envelope = repo::decode_object(*bytes, repo::ObjectKind::pack, key); !envelope) {
-            std::set<std::string> backups;  // "backup X" of each "backup X file Y"
-            for (const auto& [id, placement] : blocks)
-                for (const auto& name : references.at(id).named)
-                    backups.insert(name.substr(0, name.find(" file ")));
-            verifier.problem(key, envelope.error().message, {backups.begin(), backups.end()});
-        }
-        std::string block;
-        // One problem per pack, however many of its blocks fail: the first reason stands for
-        // the rest, and what they affect is grouped per file.
-        std::string first_reason;
-        std::vector<const References*> damaged;
-        for (const auto& [id, placement] : blocks) {
-            std::optional<std::string> reason;
-            // Index readers check this already; kept without wrapping for packs found otherwise.
-            if (!repo::range_within(placement.offset, placement.stored_length, bytes->size())) {
-                reason = "block " + id.hex() + " lies outside the pack";
-            } else {
-                const std::string_view stored =
-                    std::string_view(*bytes).substr(placement.offset, placement.stored_length);
-                auto status = repo::decode_block(stored, id, placement, readers[worker], block,
-                                                 repository.block_hasher());
-                if (!status) reason = status.error().message;
+    LB_CHECK(parallel_for(
+        pack_ids.size(), jobs,
+        [&](std::size_t i, unsigned worker) -> Status {
+            const std::string& pack_id = pack_ids[i];
+            const std::string key = repo::pack_key(pack_id);
+            const auto& blocks = by_pack.at(pack_id);
+            auto bytes = storage.read(key);
+            if (!bytes && !repo::is_damage(bytes.error())) return std::unexpected(bytes.error());
+            if (!bytes) {
+                std::vector<const References*> refs;
+                for (const auto& [id, placement] : blocks)
+                    refs.push_back(&references.at(id));
+                verifier.problem(key, bytes.error().message, grouped_affected(refs));
+                return {};
             }
-            if (!reason) continue;
-            if (damaged.empty()) first_reason = *reason;
-            damaged.push_back(&references.at(id));
-        }
-        if (damaged.size() == 1) {
-            verifier.problem(key, first_reason, affected_of(*damaged.front()));
-        } else if (!damaged.empty()) {
-            verifier.problem(key,
-                             fmt::format("{} of its {} blocks are damaged (first: {})",
-                                         damaged.size(), blocks.size(), first_reason),
-                             grouped_affected(damaged));
-        }
-        if (options.progress)
-            options.progress({"checking packs", ++packs_done,
-                              static_cast<std::uint64_t>(pack_ids.size()), ProgressUnit::items});
-        return {};
-    }));
+            // A damaged footer or trailer spoils no block, but the pack can no longer be
+            // re-indexed from its footer (repair), so it affects every backup with blocks in it.
+            if (auto envelope = repo::decode_object(*bytes, repo::ObjectKind::pack, key);
+                !envelope) {
+                std::set<std::string> backups;  // "backup X" of each "backup X file Y"
+                for (const auto& [id, placement] : blocks)
+                    for (const auto& name : references.at(id).named)
+                        backups.insert(name.substr(0, name.find(" file ")));
+                verifier.problem(key, envelope.error().message, {backups.begin(), backups.end()});
+            }
+            std::string block;
+            // One problem per pack, however many of its blocks fail: the first reason stands for
+            // the rest, and what they affect is grouped per file.
+            std::string first_reason;
+            std::vector<const References*> damaged;
+            for (const auto& [id, placement] : blocks) {
+                std::optional<std::string> reason;
+                // Index readers check this already; kept without wrapping for packs found
+                // otherwise.
+                if (!repo::range_within(placement.offset, placement.stored_length, bytes->size())) {
+                    reason = "block " + id.hex() + " lies outside the pack";
+                } else {
+                    const std::string_view stored =
+                        std::string_view(*bytes).substr(placement.offset, placement.stored_length);
+                    auto status = repo::decode_block(stored, id, placement, readers[worker], block,
+                                                     repository.block_hasher());
+                    if (!status) reason = status.error().message;
+                }
+                if (!reason) continue;
+                if (damaged.empty()) first_reason = *reason;
+                damaged.push_back(&references.at(id));
+            }
+            if (damaged.size() == 1) {
+                verifier.problem(key, first_reason, affected_of(*damaged.front()));
+            } else if (!damaged.empty()) {
+                verifier.problem(key,
+                                 fmt::format("{} of its {} blocks are damaged (first: {})",
+                                             damaged.size(), blocks.size(), first_reason),
+                                 grouped_affected(damaged));
+            }
+            ctx.report({"checking packs", ++packs_done, static_cast<std::uint64_t>(pack_ids.size()),
+                        ProgressUnit::items});
+            return {};
+        },
+        ctx.cancellation.get()));
     std::error_code ec;
     for (const auto& id : LB_TRY(repo::find_unindexed_packs(storage, index))) {
         (void)id;
@@ -271,30 +278,36 @@ Result<VerifyReport> run_verify(const VerifyOptions& options) {
     // What older versions let in: WAL of another cluster, files that are not what their names say.
     const auto cluster = LB_TRY(repo::expected_system_identifier(storage));
     if (auto identity = repo::read_cluster_identity(storage); !identity) {
+        if (!repo::is_damage(identity.error())) return std::unexpected(identity.error());
         verifier.problem(std::string(repo::k_cluster_identity_key), identity.error().message);
     }
-    LB_CHECK(parallel_for(wal_list.size(), jobs, [&](std::size_t i, unsigned) -> Status {
-        auto content = repo::fetch_wal(storage, wal_list[i]);
-        std::optional<std::string> problem;
-        if (!content) {
-            problem = content.error().message;
-        } else if (auto facts = archive->check_object(storage, wal_list[i], *content); !facts) {
-            problem = facts.error().message;
-        } else if (cluster && facts->source_identity && *facts->source_identity != *cluster) {
-            problem = repo::another_cluster_error(*facts->source_identity, *cluster).message;
-        }
-        if (problem) {
-            std::vector<std::string> affected;
-            for (const auto& m : manifests)
-                affected.push_back("backup " + m.id);
-            if (affected.size() > k_max_named_references) affected.resize(k_max_named_references);
-            verifier.problem(repo::wal_key(wal_list[i]), *problem, affected);
-        }
-        if (options.progress)
-            options.progress({"checking WAL", ++wal_done,
-                              static_cast<std::uint64_t>(wal_list.size()), ProgressUnit::items});
-        return {};
-    }));
+    LB_CHECK(parallel_for(
+        wal_list.size(), jobs,
+        [&](std::size_t i, unsigned) -> Status {
+            auto content = repo::fetch_wal(storage, wal_list[i]);
+            if (!content && !repo::is_damage(content.error()))
+                return std::unexpected(content.error());
+            std::optional<std::string> problem;
+            if (!content) {
+                problem = content.error().message;
+            } else if (auto facts = archive->check_object(storage, wal_list[i], *content); !facts) {
+                problem = facts.error().message;
+            } else if (cluster && facts->source_identity && *facts->source_identity != *cluster) {
+                problem = repo::another_cluster_error(*facts->source_identity, *cluster).message;
+            }
+            if (problem) {
+                std::vector<std::string> affected;
+                for (const auto& m : manifests)
+                    affected.push_back("backup " + m.id);
+                if (affected.size() > k_max_named_references)
+                    affected.resize(k_max_named_references);
+                verifier.problem(repo::wal_key(wal_list[i]), *problem, affected);
+            }
+            ctx.report({"checking WAL", ++wal_done, static_cast<std::uint64_t>(wal_list.size()),
+                        ProgressUnit::items});
+            return {};
+        },
+        ctx.cancellation.get()));
     return report;
 }
 

@@ -12,15 +12,15 @@
 #include <vector>
 
 #include "engine/progress.hpp"
+#include "repository/repository.hpp"
 #include "util/error.hpp"
+#include "util/operation_context.hpp"
 
 namespace lifeboat::engine {
 
 struct VerifyOptions {
-    std::string repository;
     std::optional<std::string> backup_id;  // default: every backup
     unsigned jobs = 0;
-    ProgressFn progress;
 };
 
 struct VerifyProblem {
@@ -45,6 +45,8 @@ struct VerifyReport {
     bool ok() const { return problems.empty(); }
 };
 
-Result<VerifyReport> run_verify(const VerifyOptions& options);
+// Verifies `repository` (opened by the caller); progress and cancellation come from `ctx`.
+Result<VerifyReport> run_verify(repo::Repository& repository, const VerifyOptions& options,
+                                const OperationContext& ctx);
 
 }  // namespace lifeboat::engine

@@ -79,7 +79,8 @@ Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_da
             return parse_index(text, object.key);
         }();
         if (!packs) {
-            if (on_damage == OnDamagedIndex::fail) return std::unexpected(packs.error());
+            if (on_damage == OnDamagedIndex::fail || !is_damage(packs.error()))
+                return std::unexpected(packs.error());
             index.skipped.push_back({object.key.substr(object.key.rfind('/') + 1), object.key,
                                      damaged_object(object.key, packs.error()).reason});
             continue;
@@ -92,6 +93,7 @@ Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_da
     if (on_damage == OnDamagedIndex::rebuild_from_packs && !index.skipped.empty()) {
         for (const auto& pack_id : LB_TRY(find_unindexed_packs(storage, index))) {
             auto summary = read_pack_summary(storage, pack_id);
+            if (!summary && !is_damage(summary.error())) return std::unexpected(summary.error());
             if (!summary) {
                 index.unreadable_packs.push_back(
                     damaged_object(pack_key(pack_id), summary.error()));

@@ -85,13 +85,6 @@ std::string wrap_aad(const std::string& repository_id) {
 
 }  // namespace
 
-KeySource KeySource::from_environment() {
-    KeySource source;
-    if (const char* f = std::getenv("LIFEBOAT_KEY_FILE"); f && *f) source.key_file = f;
-    if (const char* p = std::getenv("LIFEBOAT_PASSPHRASE"); p && *p) source.passphrase = p;
-    return source;
-}
-
 Status check_key_source(const KeySource& source, const std::string& location) {
     if (source.key_file && source.passphrase) {
         return fail(ErrorCode::usage,

@@ -13,13 +13,13 @@
 
 namespace lifeboat::repo {
 
-// Where the key comes from. The CLI fills it from --key-file / LIFEBOAT_KEY_FILE and
-// LIFEBOAT_PASSPHRASE.
+// Where the key comes from. The CLI fills it from --key-file / the repository's key_file /
+// LIFEBOAT_KEY_FILE and LIFEBOAT_PASSPHRASE and passes it explicitly; nothing below the CLI reads
+// keys from the environment.
 struct KeySource {
     std::optional<std::filesystem::path> key_file;
     std::optional<std::string> passphrase;
     bool empty() const { return !key_file && !passphrase; }
-    static KeySource from_environment();
 };
 
 struct EncryptionConfig {

@@ -66,24 +66,29 @@ Status remove_stale(Storage& storage, const LockHolder& holder) {
 }
 
 // nullopt: no such lock (or it was stale and is now removed).
-Result<std::optional<LockHolder>> live_lock(Storage& storage, const std::string& key) {
+const Clock& clock_of(const LockTiming& timing) {
+    return timing.clock ? *timing.clock : system_clock();
+}
+
+Result<std::optional<LockHolder>> live_lock(Storage& storage, const std::string& key,
+                                            const Clock& clock) {
     auto holder = read_lock(storage, key);
     if (!holder) {
         if (holder.error().code == ErrorCode::not_found) return std::nullopt;
         return std::unexpected(holder.error());
     }
-    if (lock_is_stale(*holder, system_clock().now())) {
+    if (lock_is_stale(*holder, clock.now())) {
         LB_CHECK(remove_stale(storage, *holder));
         return std::nullopt;
     }
     return *holder;
 }
 
-Result<std::vector<LockHolder>> live_shared_locks(Storage& storage) {
+Result<std::vector<LockHolder>> live_shared_locks(Storage& storage, const Clock& clock) {
     std::vector<LockHolder> live;
     for (const auto& object : LB_TRY(storage.list("locks"))) {
         if (object.key.rfind("locks/shared-", 0) != 0) continue;
-        auto holder = LB_TRY(live_lock(storage, object.key));
+        auto holder = LB_TRY(live_lock(storage, object.key, clock));
         if (holder) live.push_back(std::move(*holder));
     }
     return live;
@@ -230,8 +235,8 @@ Result<std::vector<LockHolder>> read_locks(const Storage& storage) {
 
 namespace {
 
-Result<json> new_body(const std::string& kind, const std::string& purpose) {
-    const std::string now = format_iso8601(system_clock().now());
+Result<json> new_body(const std::string& kind, const std::string& purpose, const Clock& clock) {
+    const std::string now = format_iso8601(clock.now());
     return json{{"kind", kind},
                 {"purpose", purpose},
                 {"host", this_host()},
@@ -253,6 +258,13 @@ Status publish(Storage& storage, const std::string& key, const json& body) {
     return written;
 }
 
+// The pause between two looks at a lock held by someone else; a cancellation ends it.
+Status wait_a_moment(const LockTiming& timing, std::chrono::milliseconds pause) {
+    if (timing.cancellation) return timing.cancellation->sleep_for(pause);
+    std::this_thread::sleep_for(pause);
+    return {};
+}
+
 }  // namespace
 
 RepositoryLock::RepositoryLock(std::unique_ptr<State> state) : m_state(std::move(state)) {
@@ -263,13 +275,14 @@ Result<RepositoryLock> RepositoryLock::exclusive(Storage& storage, const std::st
                                                  std::chrono::seconds wait,
                                                  const LockWaitFn& on_wait,
                                                  const LockTiming& timing) {
-    const json body = LB_TRY(new_body("exclusive", purpose));
+    if (timing.cancellation) LB_CHECK(timing.cancellation->check());
+    const json body = LB_TRY(new_body("exclusive", purpose, clock_of(timing)));
     for (int attempt = 0;; ++attempt) {
         auto written = publish(storage, k_exclusive_key, body);
         if (written) break;
         if (written.error().code != ErrorCode::conflict || attempt > 2)
             return std::unexpected(written.error().context("taking the repository lock"));
-        auto holder = LB_TRY(live_lock(storage, k_exclusive_key));
+        auto holder = LB_TRY(live_lock(storage, k_exclusive_key, clock_of(timing)));
         if (holder) {
             return fail(ErrorCode::conflict,
                         "the repository is locked by {}; try again when it has finished (if that "
@@ -280,14 +293,15 @@ Result<RepositoryLock> RepositoryLock::exclusive(Storage& storage, const std::st
     RepositoryLock lock(std::make_unique<State>(storage, k_exclusive_key, body, timing));
     const auto deadline = std::chrono::steady_clock::now() + wait;
     for (;;) {
-        const auto shared = LB_TRY(live_shared_locks(storage));
+        const auto shared = LB_TRY(live_shared_locks(storage, clock_of(timing)));
         if (shared.empty()) break;
         if (std::chrono::steady_clock::now() >= deadline) {
             return fail(ErrorCode::unavailable, "{} still holds the repository after {} s",
                         shared.front().describe(), wait.count());
         }
         if (on_wait) on_wait(shared.front().describe());
-        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        // On cancellation `lock` is released on the way out.
+        LB_CHECK(wait_a_moment(timing, std::chrono::milliseconds(250)));
     }
     return lock;
 }
@@ -297,11 +311,12 @@ Result<RepositoryLock> RepositoryLock::shared(Storage& storage, const std::strin
                                               const LockTiming& timing) {
     const auto deadline = std::chrono::steady_clock::now() + wait;
     for (;;) {
-        const json body = LB_TRY(new_body("shared", purpose));
+        if (timing.cancellation) LB_CHECK(timing.cancellation->check());
+        const json body = LB_TRY(new_body("shared", purpose, clock_of(timing)));
         const std::string key = "locks/shared-" + to_hex(LB_TRY(random_bytes(8)));
         LB_CHECK(publish(storage, key, body));
         RepositoryLock lock(std::make_unique<State>(storage, key, body, timing));
-        auto holder = live_lock(storage, k_exclusive_key);
+        auto holder = live_lock(storage, k_exclusive_key, clock_of(timing));
         if (!holder) return std::unexpected(holder.error());
         if (!*holder) return lock;
         LB_CHECK(lock.release());
@@ -310,7 +325,7 @@ Result<RepositoryLock> RepositoryLock::shared(Storage& storage, const std::strin
                         (*holder)->describe(), wait.count());
         }
         if (on_wait) on_wait((*holder)->describe());
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        LB_CHECK(wait_a_moment(timing, std::chrono::milliseconds(500)));
     }
 }
 
@@ -323,11 +338,12 @@ Result<std::optional<RepositoryLock>> RepositoryLock::shared_for_reading(Storage
     if (lock) return std::optional<RepositoryLock>(std::move(*lock));
     const ErrorCode code = lock.error().code;
     if (code == ErrorCode::unavailable || code == ErrorCode::conflict ||
-        code == ErrorCode::corrupt || code == ErrorCode::not_a_repository)
+        code == ErrorCode::corrupt || code == ErrorCode::not_a_repository ||
+        code == ErrorCode::interrupted)
         return std::unexpected(lock.error());
     // Cannot write here: read without a lock, but never while an expire holds the repository.
     auto holder = read_lock(storage, k_exclusive_key);
-    if (holder && !lock_is_stale(*holder, system_clock().now())) {
+    if (holder && !lock_is_stale(*holder, clock_of(timing).now())) {
         return fail(ErrorCode::unavailable, "the repository is locked by {}", holder->describe());
     }
     if (!holder && holder.error().code != ErrorCode::not_found)

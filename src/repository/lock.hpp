@@ -28,6 +28,7 @@
 #include <string>
 
 #include "storage/storage.hpp"
+#include "util/operation_context.hpp"
 #include "util/time.hpp"
 
 namespace lifeboat::repo {
@@ -61,6 +62,8 @@ struct LockTiming {
     std::chrono::milliseconds retry_every = std::chrono::seconds(30);  // after a failed refresh
     std::chrono::milliseconds give_up_after = std::chrono::minutes(30);
     const Clock* clock = nullptr;  // system_clock() when null
+    // Ends a lock wait promptly (ErrorCode::interrupted) once cancelled; none when null.
+    const CancellationToken* cancellation = nullptr;
 };
 
 class RepositoryLock {

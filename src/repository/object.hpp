@@ -21,6 +21,12 @@ struct DamagedObject {
 };
 // The DamagedObject for `key` from the error reading it gave (without a leading "key: ").
 DamagedObject damaged_object(const std::string& key, const Error& error);
+// Whether a failed read says something about the object (corrupt, or missing) rather than about
+// the storage (unavailable, an I/O failure): only the former may be reported, or worked around, as
+// damage; the latter must fail the operation, or a transient outage would be called corruption.
+inline bool is_damage(const Error& error) {
+    return error.code == ErrorCode::corrupt || error.code == ErrorCode::not_found;
+}
 
 // The repository format (CONF's "format"); each kind's envelope carries its own version.
 inline constexpr std::uint32_t k_format_version = 1;

@@ -16,7 +16,6 @@
 #include "storage/open_storage.hpp"
 #include "util/fs.hpp"
 #include "util/hex.hpp"
-#include "util/test_hook.hpp"
 
 namespace lifeboat::repo {
 
@@ -246,12 +245,14 @@ Result<Repository> Repository::open(std::unique_ptr<Storage> storage, const KeyS
 }
 
 Result<Repository> Repository::init(const std::string& location, RepositoryConfig config,
-                                    Encryption encryption, const KeySource& keys) {
-    return init(LB_TRY(open_storage(location)), std::move(config), encryption, keys);
+                                    Encryption encryption, const KeySource& keys,
+                                    const StageHookFn& stage_hook) {
+    return init(LB_TRY(open_storage(location)), std::move(config), encryption, keys, stage_hook);
 }
 
 Result<Repository> Repository::init(std::unique_ptr<Storage> storage, RepositoryConfig config,
-                                    Encryption encryption, const KeySource& keys) {
+                                    Encryption encryption, const KeySource& keys,
+                                    const StageHookFn& stage_hook) {
     const std::string location = storage->location();
     if (encryption == Encryption::none && !keys.empty()) {
         return fail(ErrorCode::usage,
@@ -319,7 +320,7 @@ Result<Repository> Repository::init(std::unique_ptr<Storage> storage, Repository
         for (const char* dir : k_layout)
             LB_CHECK(created.make(*local / dir));
     }
-    LB_CHECK(test_stage_reached("repo-init"));
+    if (stage_hook) LB_CHECK(stage_hook("repo-init"));
     // The config object is what makes the location a repository, so it is published last.
     auto published = storage->write(std::string(k_config_key), object, Overwrite::never);
     if (!published) {

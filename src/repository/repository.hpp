@@ -13,6 +13,7 @@
 #include "repository/block.hpp"
 #include "repository/keys.hpp"
 #include "storage/storage.hpp"
+#include "util/operation_context.hpp"
 #include "util/time.hpp"
 
 namespace lifeboat::repo {
@@ -37,20 +38,20 @@ Result<RepositoryConfig> parse_config(std::string_view text, std::string_view ke
 class Repository {
   public:
     // Opens the repository in `storage` (any backend or wrapper, e.g. a fault-injecting one in
-    // tests). `keys` is consulted only when the repository is encrypted.
-    static Result<Repository> open(std::unique_ptr<Storage> storage,
-                                   const KeySource& keys = KeySource::from_environment());
+    // tests). `keys` is consulted only when the repository is encrypted; it is always given
+    // explicitly (the CLI builds it), never read from the environment here.
+    static Result<Repository> open(std::unique_ptr<Storage> storage, const KeySource& keys = {});
     // The same for a location string (open_storage, then open).
-    static Result<Repository> open(const std::string& location,
-                                   const KeySource& keys = KeySource::from_environment());
+    static Result<Repository> open(const std::string& location, const KeySource& keys = {});
     // Creates a repository in `storage`: a local directory must be missing or empty, an object
-    // store must hold nothing under the prefix.
+    // store must hold nothing under the prefix. `stage_hook` (tests) is called at "repo-init",
+    // after the directories are made and before the config object is published.
     static Result<Repository> init(std::unique_ptr<Storage> storage, RepositoryConfig config,
                                    Encryption encryption = Encryption::none,
-                                   const KeySource& keys = KeySource::from_environment());
+                                   const KeySource& keys = {}, const StageHookFn& stage_hook = {});
     static Result<Repository> init(const std::string& location, RepositoryConfig config,
                                    Encryption encryption = Encryption::none,
-                                   const KeySource& keys = KeySource::from_environment());
+                                   const KeySource& keys = {}, const StageHookFn& stage_hook = {});
 
     Storage& storage() { return *m_storage; }
     const Storage& storage() const { return *m_storage; }

@@ -21,7 +21,7 @@
 #include "repository/manifest.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
-#include "util/progress.hpp"
+#include "util/operation_context.hpp"
 
 namespace lifeboat::source {
 
@@ -54,7 +54,6 @@ struct BaseBackupRequest {
     std::chrono::seconds archive_timeout{300};  // how long to wait for the log the backup needs
     std::chrono::seconds statement_timeout{3600};
     std::string repository_location;  // for messages ("archive_command = 'lifeboat wal-push …'")
-    ProgressFn progress;
 };
 
 // What the driver copied: the manifest's source, times, log position, entries, payload and the
@@ -74,7 +73,9 @@ class BaseBackup {
     // Copies the content consistently into `sink`, reusing unchanged entries of `previous` (the
     // repository's newest readable backup of this source, or nullptr) when the request is
     // incremental, and returns once the log the backup needs is archived. Nothing is published.
-    virtual Result<BaseBackupResult> copy(const repo::Manifest* previous, ContentSink& sink) = 0;
+    // Progress, waits and cancellation go through `ctx` (stage "backup:files" before content).
+    virtual Result<BaseBackupResult> copy(const repo::Manifest* previous, ContentSink& sink,
+                                          const OperationContext& ctx) = 0;
 };
 
 }  // namespace lifeboat::source

@@ -21,7 +21,7 @@
 #include "repository/manifest.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
-#include "util/progress.hpp"
+#include "util/operation_context.hpp"
 #include "util/time.hpp"
 
 namespace lifeboat::source {
@@ -41,7 +41,6 @@ struct RestoreRequest {
     std::string run_as_user = "postgres";  // runs the instance when lifeboat runs as root
     std::chrono::seconds start_timeout{3600};
     NewInstanceArchiving archiving = NewInstanceArchiving::off;
-    ProgressFn progress;
 };
 
 // What the engine decided: the backup, the branch, the target, and where the log is.
@@ -84,7 +83,8 @@ class RestoreTarget {
 
     // Starts the instance (prepare_start must have succeeded) on `port` and waits until
     // recovery ends and it accepts read-write work.
-    virtual Result<StartedInstance> start_and_await(int port) = 0;
+    // Progress and waits go through `ctx`: a cancellation ends the wait (ErrorCode::interrupted).
+    virtual Result<StartedInstance> start_and_await(int port, const OperationContext& ctx) = 0;
     // Whether a process of the instance was started (after that, a failure keeps the directory
     // for diagnosis instead of removing it).
     virtual bool has_started() const = 0;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "util/exceptions.hpp"
+#include "util/operation_context.hpp"
 
 namespace lifeboat {
 
@@ -16,7 +17,8 @@ unsigned default_jobs() {
 }
 
 Status parallel_for(std::size_t count, unsigned threads,
-                    const std::function<Status(std::size_t, unsigned)>& task) {
+                    const std::function<Status(std::size_t, unsigned)>& task,
+                    const CancellationToken* cancellation) {
     if (threads == 0) threads = 1;
     std::atomic<std::size_t> next{0};
     std::atomic<bool> failed{false};
@@ -29,7 +31,8 @@ Status parallel_for(std::size_t count, unsigned threads,
             const std::size_t i = next.fetch_add(1);
             if (i >= count) return;
             // An exception escaping a worker would end the process without unwinding the caller.
-            Status status = call_catching_exceptions([&] { return task(i, worker); });
+            Status status = cancellation ? cancellation->check() : Status{};
+            if (status) status = call_catching_exceptions([&] { return task(i, worker); });
             if (!status) {
                 std::lock_guard lock(error_mutex);
                 if (!first_error) first_error = status.error();

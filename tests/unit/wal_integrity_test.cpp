@@ -4,9 +4,9 @@
 
 #include <cstring>
 
+#include "drivers/postgres_physical/wal_transfer.hpp"
 #include "engine/repair.hpp"
 #include "engine/verify.hpp"
-#include "drivers/postgres_physical/wal_transfer.hpp"
 #include "repository/cluster_identity.hpp"
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
@@ -55,8 +55,22 @@ class WalIntegrityTest : public ScratchTest {
     Result<repo::PushOutcome> push(const std::string& name, const std::string& content) {
         const fs::path file = scratch() / name;
         EXPECT_TRUE(write_file_atomic(file, content, Durability::none));
-        return postgres_physical::wal_push(repo_path().string(), file);
+        auto repository = open();
+        if (!repository) return std::unexpected(repository.error());
+        return postgres_physical::wal_push(*repository, file, m_ctx);
     }
+    Result<repo::Repository> open() { return repo::Repository::open(repo_path().string()); }
+    Result<engine::VerifyReport> verify() {
+        auto repository = open();
+        if (!repository) return std::unexpected(repository.error());
+        return engine::run_verify(*repository, {}, m_ctx);
+    }
+    Result<engine::RepairOutcome> repair(engine::RepairMode mode = engine::RepairMode::apply) {
+        auto repository = open();
+        if (!repository) return std::unexpected(repository.error());
+        return engine::run_repair(*repository, {.mode = mode}, m_ctx);
+    }
+    OperationContext m_ctx;
 };
 
 }  // namespace
@@ -67,7 +81,7 @@ TEST_F(WalIntegrityTest, VerifyNamesAndRepairMovesWhatOlderVersionsStored) {
     store_unchecked("000000010000000000000006", segment(6, 2222));  // another cluster
     store_unchecked("00000002.history", "garbage\n");
 
-    auto report = engine::run_verify({.repository = repo_path().string()});
+    auto report = verify();
     ASSERT_TRUE(report) << report.error().message;
     ASSERT_EQ(report->problems.size(), 2u);
     std::string objects;
@@ -88,12 +102,11 @@ TEST_F(WalIntegrityTest, VerifyNamesAndRepairMovesWhatOlderVersionsStored) {
     EXPECT_EQ(blocked.error().code, ErrorCode::conflict);
 
     // ...until repair moves it aside (a dry run changes nothing).
-    auto dry = engine::run_repair(
-        {.repository = repo_path().string(), .mode = engine::RepairMode::dry_run});
+    auto dry = repair(engine::RepairMode::dry_run);
     ASSERT_TRUE(dry) << dry.error().message;
     EXPECT_EQ(dry->moved.size(), 2u);
     EXPECT_TRUE(storage().stat("wal/history/00000002.history"));
-    auto repaired = engine::run_repair({.repository = repo_path().string()});
+    auto repaired = repair();
     ASSERT_TRUE(repaired) << repaired.error().message;
     ASSERT_EQ(repaired->moved.size(), 2u);
     EXPECT_TRUE(storage().stat("damaged/wal/history/00000002.history"));
@@ -103,7 +116,7 @@ TEST_F(WalIntegrityTest, VerifyNamesAndRepairMovesWhatOlderVersionsStored) {
     auto pushed = push("00000002.history", history);
     ASSERT_TRUE(pushed) << pushed.error().message;
     EXPECT_EQ(*pushed, repo::PushOutcome::stored);
-    auto clean = engine::run_verify({.repository = repo_path().string()});
+    auto clean = verify();
     ASSERT_TRUE(clean) << clean.error().message;
     EXPECT_TRUE(clean->ok()) << clean->problems.front().object;
 }
@@ -129,11 +142,11 @@ TEST_F(WalIntegrityTest, ADamagedClusterIdentityIsNamedAndRepaired) {
     ASSERT_FALSE(blocked);
     EXPECT_NE(blocked.error().message.find("cluster"), std::string::npos)
         << blocked.error().message;
-    auto report = engine::run_verify({.repository = repo_path().string()});
+    auto report = verify();
     ASSERT_TRUE(report) << report.error().message;
     ASSERT_EQ(report->problems.size(), 1u);
     EXPECT_EQ(report->problems[0].object, "cluster");
-    auto repaired = engine::run_repair({.repository = repo_path().string()});
+    auto repaired = repair();
     ASSERT_TRUE(repaired) << repaired.error().message;
     ASSERT_EQ(repaired->moved.size(), 1u);
     EXPECT_EQ(repaired->moved[0].moved_to, "damaged/cluster");

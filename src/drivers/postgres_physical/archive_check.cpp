@@ -85,12 +85,12 @@ std::string other_cluster_problem(const repo::Repository& repository,
         repository_name(target), newest->source.system_identifier, system_identifier);
 }
 
-std::string failing_problem(postgres::Connection& conn, const ArchiveCheckReport& report,
-                            const std::string& where) {
+Result<std::string> failing_problem(postgres::Connection& conn, const ArchiveCheckReport& report,
+                                    const std::string& where, const OperationContext& ctx) {
     // The logging collector writes the failure's lines a moment after the count.
     auto logged = postgres::last_archive_failure_in_log(conn);
     for (int retry = 0; !logged && retry < 3; ++retry) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        LB_CHECK(ctx.sleep_for(std::chrono::milliseconds(200)));
         logged = postgres::last_archive_failure_in_log(conn);
     }
     const auto& a = *report.archiver;
@@ -106,15 +106,13 @@ std::string failing_problem(postgres::Connection& conn, const ArchiveCheckReport
 
 }  // namespace
 
-Result<ArchiveCheckReport> check_archive(const ArchiveCheckOptions& options) {
+Result<ArchiveCheckReport> check_archive(std::span<repo::Repository> repositories,
+                                         const ArchiveCheckOptions& options,
+                                         const OperationContext& ctx) {
     if (options.repositories.empty()) return fail(ErrorCode::usage, "no repository to check");
-    std::vector<repo::Repository> repositories;
-    for (const auto& r : options.repositories) {
-        auto opened = repo::Repository::open(
-            r.location, r.keys.empty() ? repo::KeySource::from_environment() : r.keys);
-        if (!opened) return std::unexpected(opened.error());
-        repositories.push_back(std::move(*opened));
-    }
+    if (repositories.size() != options.repositories.size())
+        return fail(ErrorCode::internal, "check_archive: {} repositories for {} names",
+                    repositories.size(), options.repositories.size());
     if (options.conninfo.empty()) {
         return fail(ErrorCode::usage,
                     "no PostgreSQL connection given (use --pg CONNINFO or LIFEBOAT_PG)");
@@ -142,9 +140,9 @@ Result<ArchiveCheckReport> check_archive(const ArchiveCheckOptions& options) {
     }
 
     const postgres::ArchiverStatus before = *report.archiver;
-    if (options.progress) options.progress({"switching WAL", 0, 0});
+    ctx.report({"switching WAL", 0, 0});
     report.segment = LB_TRY(postgres::switch_wal(conn, "lifeboat check"));
-    if (options.progress) options.progress({"waiting for " + report.segment, 0, 0});
+    ctx.report({"waiting for " + report.segment, 0, 0});
     const auto switched = Clock::now();
     const auto deadline = switched + options.timeout;
     auto next_archiver_read = switched + k_archiver_poll;
@@ -180,7 +178,7 @@ Result<ArchiveCheckReport> check_archive(const ArchiveCheckOptions& options) {
         // (PostgreSQL retries at once, up to three times a second apart, with the new one); a
         // failure that outlives those retries is the answer: waiting longer would only hide it.
         if (failed_at && (now - *failed_at >= k_failure_grace || now >= deadline)) {
-            report.problem = failing_problem(conn, report, where);
+            report.problem = LB_TRY(failing_problem(conn, report, where, ctx));
             break;
         }
         if (archived_at && now - *archived_at >= k_archived_grace) {
@@ -200,7 +198,7 @@ Result<ArchiveCheckReport> check_archive(const ArchiveCheckOptions& options) {
                 report.segment, where, options.timeout.count(), last_success(a));
             break;
         }
-        std::this_thread::sleep_for(k_storage_poll);
+        LB_CHECK(ctx.sleep_for(k_storage_poll));
     }
     report.archiver = LB_TRY(postgres::archiver_status(conn));
     return report;

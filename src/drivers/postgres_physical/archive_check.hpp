@@ -10,11 +10,14 @@
 
 #include <chrono>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "repository/keys.hpp"
+#include "repository/repository.hpp"
 #include "sources/postgres/archiver.hpp"
+#include "util/operation_context.hpp"
 #include "util/progress.hpp"
 
 namespace lifeboat::postgres_physical {
@@ -22,7 +25,6 @@ namespace lifeboat::postgres_physical {
 struct ArchiveCheckRepository {
     std::string name;      // as configured, or the location when it has no name
     std::string location;  // as given to wal-push
-    repo::KeySource keys;  // consulted only when the repository is encrypted
 };
 
 struct ArchiveCheckOptions {
@@ -33,7 +35,6 @@ struct ArchiveCheckOptions {
     std::chrono::seconds pg_timeout{3600};
     // The archive_command to suggest when the server has none ("lifeboat wal-push %p --repo R").
     std::string suggested_archive_command;
-    ProgressFn progress;
 };
 
 struct ArchiveArrival {
@@ -52,6 +53,9 @@ struct ArchiveCheckReport {
     bool ok() const { return problem.empty(); }
 };
 
-Result<ArchiveCheckReport> check_archive(const ArchiveCheckOptions& options);
+// `repositories` are the opened repositories options.repositories names, in the same order.
+Result<ArchiveCheckReport> check_archive(std::span<repo::Repository> repositories,
+                                         const ArchiveCheckOptions& options,
+                                         const OperationContext& ctx);
 
 }  // namespace lifeboat::postgres_physical

@@ -55,7 +55,8 @@ repo::ManifestEntry manifest_entry(const DataEntry& entry) {
 Status wait_for_wal(source::ContentSink& sink, postgres::Connection& conn,
                     const std::string& start_wal, const std::string& stop_wal,
                     std::uint64_t segment_size, std::chrono::seconds timeout,
-                    const ProgressFn& progress) {
+                    const OperationContext& ctx) {
+    const ProgressFn& progress = ctx.progress;
     std::optional<std::string> failure;
     auto next_look = std::chrono::steady_clock::now();
     auto look_at_archiver = [&] {
@@ -89,7 +90,7 @@ Status wait_for_wal(source::ContentSink& sink, postgres::Connection& conn,
                     "is wrong){}",
                     name, timeout.count(), failure ? "; " + *failure : std::string());
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+            LB_CHECK(ctx.sleep_for(std::chrono::milliseconds(25)));
         }
     }
     return {};
@@ -109,8 +110,8 @@ class PhysicalBaseBackup final : public source::BaseBackup {
 
     const repo::SourceInfo& source() const override { return m_source; }
 
-    Result<source::BaseBackupResult> copy(const repo::Manifest* previous,
-                                          source::ContentSink& sink) override;
+    Result<source::BaseBackupResult> copy(const repo::Manifest* previous, source::ContentSink& sink,
+                                          const OperationContext& ctx) override;
 
   private:
     source::BaseBackupRequest m_request;
@@ -121,8 +122,9 @@ class PhysicalBaseBackup final : public source::BaseBackup {
 };
 
 Result<source::BaseBackupResult> PhysicalBaseBackup::copy(const repo::Manifest* previous,
-                                                          source::ContentSink& sink) {
-    const auto& progress_fn = m_request.progress;
+                                                          source::ContentSink& sink,
+                                                          const OperationContext& ctx) {
+    const auto& progress_fn = ctx.progress;
     const auto start = LB_TRY(postgres::start_backup(m_conn, "lifeboat"));
     source::BaseBackupResult result;
     repo::Manifest& manifest = result.manifest;
@@ -137,6 +139,7 @@ Result<source::BaseBackupResult> PhysicalBaseBackup::copy(const repo::Manifest* 
     manifest.start_wal = start.start_wal;
     manifest.timeline = start.timeline;
 
+    LB_CHECK(ctx.stage("backup:files"));
     const postgres::DataDirectoryScan scan = LB_TRY(postgres::scan_data_directory(m_pgdata));
     for (const auto& t : scan.tablespaces)
         manifest.postgres.tablespaces.push_back({t.oid, t.location});
@@ -173,9 +176,9 @@ Result<source::BaseBackupResult> PhysicalBaseBackup::copy(const repo::Manifest* 
     manifest.stop_wal = stop.stop_wal;
     manifest.postgres.backup_label = stop.backup_label;
     manifest.postgres.tablespace_map = stop.tablespace_map;
-    if (progress_fn) progress_fn({"waiting for WAL archive", 0, 0});
+    ctx.report({"waiting for WAL archive", 0, 0});
     LB_CHECK(wait_for_wal(sink, m_conn, manifest.start_wal, manifest.stop_wal,
-                          m_cluster.wal_segment_size, m_request.archive_timeout, progress_fn));
+                          m_cluster.wal_segment_size, m_request.archive_timeout, ctx));
 
     // Assemble each file from its chunks, in order. A chunk that came back short means the file
     // shrank while we read it; later chunks are dropped (WAL replay restores the truth).

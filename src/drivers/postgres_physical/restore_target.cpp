@@ -248,7 +248,8 @@ Result<std::vector<std::string>> PhysicalRestoreTarget::configure(
 }
 
 // Starts the restored instance and waits for the end of recovery and a read-write connection.
-Result<source::StartedInstance> PhysicalRestoreTarget::start_and_await(int port) {
+Result<source::StartedInstance> PhysicalRestoreTarget::start_and_await(
+    int port, const OperationContext& ctx) {
     const source::RestoreRequest& options = m_request;
     if (!m_prepared) return fail(ErrorCode::internal, "start_and_await before prepare_start");
     const StartPreparation& prepared = *m_prepared;
@@ -283,8 +284,8 @@ Result<source::StartedInstance> PhysicalRestoreTarget::start_and_await(int port)
             return fail(ErrorCode::database, "recovery did not finish within {} s (see {})",
                         options.start_timeout.count(), log.string());
         }
-        if (options.progress) options.progress({"replaying WAL", 0, 0});
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        ctx.report({"replaying WAL", 0, 0});
+        LB_CHECK(ctx.sleep_for(std::chrono::milliseconds(50)));
     }
     outcome.replay_seconds = seconds_since(started);
     // Phase 2: a connection that can write.
@@ -307,7 +308,7 @@ Result<source::StartedInstance> PhysicalRestoreTarget::start_and_await(int port)
                         options.start_timeout.count(),
                         conn ? "still read-only" : conn.error().message);
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        LB_CHECK(ctx.sleep_for(std::chrono::milliseconds(50)));
     }
     outcome.ready_seconds = seconds_since(promoted);
     return outcome;

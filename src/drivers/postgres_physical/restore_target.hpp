@@ -32,7 +32,7 @@ class PhysicalRestoreTarget final : public source::RestoreTarget {
         const repo::Manifest& manifest) override;
     Result<double> prepare_start(const std::string& repository_location) override;
     Result<std::vector<std::string>> configure(const source::RecoveryPlan& plan) override;
-    Result<source::StartedInstance> start_and_await(int port) override;
+    Result<source::StartedInstance> start_and_await(int port, const OperationContext& ctx) override;
     bool has_started() const override { return m_started; }
 
   private:

@@ -49,8 +49,8 @@ Status check_same_cluster(Storage& storage, const std::string& found) {
 
 }  // namespace
 
-Result<repo::PushOutcome> wal_push(const std::string& repository, const fs::path& path) {
-    repo::Repository repo = LB_TRY(repo::Repository::open(repository));
+Result<repo::PushOutcome> wal_push(repo::Repository& repo, const fs::path& path,
+                                   const OperationContext& ctx) {
     // archive_command runs wal-push for every segment, and a server shut down in a hurry kills
     // it mid-write: each push sweeps what killed pushes left, so temporaries cannot pile up
     // between backups. Best effort: archiving must not fail for want of a cleanup.
@@ -70,7 +70,7 @@ Result<repo::PushOutcome> wal_push(const std::string& repository, const fs::path
     }
     repo::WalMeta meta;
     meta.name = name;
-    meta.pushed = system_clock().now();
+    meta.pushed = ctx.now();
     if (kind == postgres::WalFileKind::segment) {
         auto span = postgres::scan_commit_times(content);
         if (!span) return std::unexpected(span.error().context("{}", path.string()));
@@ -121,7 +121,7 @@ void start_prefetcher(const WalFetchOptions& options, const fs::path& spool,
 
 }  // namespace
 
-Status wal_fetch(const WalFetchOptions& options) {
+Status wal_fetch(const RepositoryOpener& open_repository, const WalFetchOptions& options) {
     const fs::path spool = options.destination.parent_path() / k_spool_name;
     const bool is_segment =
         postgres::classify_wal_file(options.name) == postgres::WalFileKind::segment;
@@ -132,7 +132,7 @@ Status wal_fetch(const WalFetchOptions& options) {
     }
     // Once the file is in place (from the spool), nothing below may fail the call.
     const bool from_spool = segment_size != 0;
-    auto repo = repo::Repository::open(options.repository);
+    auto repo = open_repository();
     if (!repo && !from_spool) return std::unexpected(repo.error());
     if (!from_spool) {
         auto content = repo::fetch_wal(repo->storage(), options.name);
@@ -154,7 +154,7 @@ Status wal_fetch(const WalFetchOptions& options) {
     return {};
 }
 
-Status wal_prefetch(const WalPrefetchOptions& options) {
+Status wal_prefetch(const RepositoryOpener& open_repository, const WalPrefetchOptions& options) {
     if (!postgres::is_valid_wal_segment_size(options.segment_size))
         return fail(ErrorCode::usage, "wal-prefetch: bad segment size {}", options.segment_size);
     const auto current = postgres::parse_wal_file_name(options.after, options.segment_size);
@@ -163,7 +163,7 @@ Status wal_prefetch(const WalPrefetchOptions& options) {
     if (lock < 0) return {};
     // One prefetcher at a time; the lock goes with the process.
     if (::flock(lock, LOCK_EX | LOCK_NB) == 0) {
-        auto repo = repo::Repository::open(options.repository);
+        auto repo = open_repository();
         if (repo) {
             prefetch_segments(*repo, options.spool, *current, options.segment_size, options.count);
         }

@@ -6,18 +6,29 @@
 #include <string>
 #include <vector>
 
+#include <functional>
+
+#include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
 #include "util/fs.hpp"
+#include "util/operation_context.hpp"
 
 namespace lifeboat::postgres_physical {
 
 // Archives the file at `path` (relative paths are relative to the working directory, which is
 // the data directory when PostgreSQL runs archive_command). Segments are scanned for commit
 // timestamps, which bound the restorable window.
-Result<repo::PushOutcome> wal_push(const std::string& repository, const fs::path& path);
+// Archives the file at `path` into `repository` (opened by the caller); its push time is
+// ctx.now().
+Result<repo::PushOutcome> wal_push(repo::Repository& repository, const fs::path& path,
+                                   const OperationContext& ctx);
+
+// Opens the repository when called. wal_fetch and wal_prefetch open it only when they need it:
+// a segment already in the spool is handed to PostgreSQL even when the repository cannot be
+// opened now, and a second prefetcher gives up before opening (and deriving a key) at all.
+using RepositoryOpener = std::function<Result<repo::Repository>()>;
 
 struct WalFetchOptions {
-    std::string repository;
     std::string name;       // %f
     fs::path destination;   // %p
     unsigned prefetch = 8;  // segments to fetch ahead in the background (0: none)
@@ -34,17 +45,16 @@ struct WalFetchOptions {
 // beside the destination ("pg_wal/lifeboat-prefetch"), so that the next calls only rename a file
 // while PostgreSQL replays. Spooled files are complete and checked (written to a temporary name,
 // then renamed); the spool is removed when a segment is not found (recovery is ending).
-Status wal_fetch(const WalFetchOptions& options);
+Status wal_fetch(const RepositoryOpener& open_repository, const WalFetchOptions& options);
 
 // The prefetch process: unless another one holds the spool's lock, fetches the `count` segments
 // after `after` into `spool` (stopping at the first one missing). Failures only end it early.
 struct WalPrefetchOptions {
-    std::string repository;
     fs::path spool;
     std::string after;  // the segment just handed to PostgreSQL
     std::uint64_t segment_size = 0;
     unsigned count = 0;
 };
-Status wal_prefetch(const WalPrefetchOptions& options);
+Status wal_prefetch(const RepositoryOpener& open_repository, const WalPrefetchOptions& options);
 
 }  // namespace lifeboat::postgres_physical
