@@ -33,7 +33,7 @@ using namespace lifeboat;
 namespace {
 
 // Fault points beyond this many per operation are sampled evenly (said in the output).
-constexpr std::uint64_t k_max_points = 25;
+constexpr std::uint64_t k_max_points = 18;
 
 // Whether an operation writes: the repository of a read-only one is checked once, after all runs.
 enum class Writes { yes, no };
