@@ -275,8 +275,9 @@ Result<ExpireOutcome> run_expire(repo::Repository& repository, const ExpireOptio
     // Packs: move live blocks out of mostly-garbage packs, index the survivors, delete the rest.
     if (!packs.changes()) return outcome;
     LB_CHECK(lock->confirm());
-    auto moved = LB_TRY(transfer_blocks(repository, repository, packs.move, options.jobs,
-                                        ctx.progress, "repacking"));
+    auto moved =
+        LB_TRY(transfer_blocks(repository, repository, packs.move, options.jobs, ctx.progress,
+                               "repacking", nullptr, [&ctx] { return ctx.check(); }));
     LB_CHECK(ctx.stage("repack"));
     std::vector<repo::PackSummary> survivors;
     for (const auto& [id, pack] : packs.keep)

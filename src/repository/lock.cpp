@@ -366,6 +366,10 @@ Status RepositoryLock::confirm() const {
     if (!m_state) return fail(ErrorCode::internal, "the repository lock was released");
     auto current = read_lock(*m_state->storage, m_state->key);
     if (current && current->token == m_state->token()) return {};
+    // A storage that cannot answer says nothing about the lock: that error, not "taken away".
+    if (!current && current.error().code != ErrorCode::not_found &&
+        current.error().code != ErrorCode::corrupt)
+        return std::unexpected(current.error().context("confirming the repository lock"));
     return fail(ErrorCode::conflict,
                 "the repository lock {} was taken away (removed or replaced by another process); "
                 "stopping before changing anything more",
