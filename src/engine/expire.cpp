@@ -25,6 +25,9 @@ namespace lifeboat::engine {
 
 namespace {
 
+// How old an unfinished upload must be before expire aborts it as abandoned.
+constexpr std::chrono::seconds k_stale_upload_age{24 * 3600};
+
 // Stages for the crash and concurrency tests (util/test_hook.hpp): plan, backups, wal, repack,
 // index, packs. Expire stops there (kill, pause); it has no use for an injected failure.
 void stage_reached(const char* stage) {
@@ -228,6 +231,13 @@ Result<ExpireOutcome> run_expire(const ExpireOptions& options) {
     outcome.policy = options.policy.describe();
     const Timestamp real_now = system_clock().now();
     outcome.now = options.clock ? options.clock->simulate(real_now) : real_now;
+    if (!options.dry_run) {
+        // Multipart uploads crashed writers left behind: invisible, but kept (and billed) until
+        // aborted. A day is long past any live writer's upload.
+        auto aborted = LB_TRY(repository.abort_stale_uploads(outcome.now, k_stale_upload_age));
+        for (auto& line : aborted)
+            outcome.warnings.push_back(std::move(line));
+    }
     const auto pins = LB_TRY(repo::read_pins(storage));
     for (const auto& [id, pin] : pins)
         if (!pin.problem.empty()) outcome.warnings.push_back(pin.problem);
