@@ -74,9 +74,6 @@ cleanup() {
     if [ -n "${RGW_DIR:-}" ]; then
         bash "$LB_SCRIPTS/rgw.sh" stop "$RGW_DIR" >/dev/null 2>&1
     fi
-    if [ -n "${S3RVER_PID:-}" ]; then
-        kill "$S3RVER_PID" 2>/dev/null
-    fi
     if [ "${KEEP:-0}" = 1 ]; then
         echo "[$TEST_NAME] KEEP=1: left $T" >&2
     else
@@ -140,7 +137,7 @@ start_s3() {
             mkdir -p "$T/s3"
             node --openssl-legacy-provider "$script" --directory "$T/s3" --port "$port" \
                 --address 127.0.0.1 --silent "${buckets[@]}" >"$T/s3rver.log" 2>&1 &
-            S3RVER_PID=$!
+            BG_PIDS+=($!)
             S3_ENDPOINT="http://127.0.0.1:$port"
             export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
             for _ in $(seq 300); do curl -s -o /dev/null "$S3_ENDPOINT/" && break; sleep 0.1; done

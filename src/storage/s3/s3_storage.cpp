@@ -13,6 +13,8 @@ using s3::HttpResponse;
 namespace {
 
 bool transient_status(const HttpResponse& response) {
+    // 501 Not Implemented is an answer, not a fault: asking again changes nothing.
+    if (response.status == 501) return false;
     if (response.status >= 500 || response.status == 429) return true;
     if (response.status == 400 || response.status == 409) {
         // A client too slow to send its body, or two conditional writes crossing on AWS: both
