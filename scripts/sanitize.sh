@@ -24,6 +24,27 @@ configure() {  # dir sanitizers
   fi
 }
 
+# run_tests BINARY [gtest options]: runs one test binary, prints how many tests ran and passed
+# (the figures docs/reliability.md quotes) and fails when any test or sanitizer check failed.
+run_tests() {
+  local binary=$1 log rc=0
+  shift
+  log=$(mktemp)
+  "$binary" --gtest_brief=1 "$@" >"$log" 2>&1 || rc=$?
+  if [ $rc != 0 ]; then
+    tail -n 60 "$log" >&2
+    rm -f "$log"
+    echo "sanitize: $kind: $(basename "$binary") FAILED (status $rc)" >&2
+    exit 1
+  fi
+  local ran passed skipped
+  ran=$(sed -n 's/^\[==========\] \([0-9]*\) tests\? from .* ran\..*/\1/p' "$log" | tail -1)
+  passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\?\..*/\1/p' "$log" | tail -1)
+  skipped=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) tests\?.*/\1/p' "$log" | tail -1)
+  rm -f "$log"
+  echo "sanitize: $kind: $(basename "$binary"): ${ran:-?} tests ran, ${passed:-?} passed, ${skipped:-0} skipped, no sanitizer report"
+}
+
 for kind in "${kinds[@]}"; do
   start=$SECONDS
   case "$kind" in
@@ -33,14 +54,14 @@ for kind in "${kinds[@]}"; do
       # Leak checking stays on: a leak fails the run like any other report.
       export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:${ASAN_OPTIONS:-}"
       export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
-      build-asan/tests/unit_tests --gtest_brief=1
-      build-asan/tests/conformance_tests --gtest_brief=1
+      run_tests build-asan/tests/unit_tests
+      run_tests build-asan/tests/conformance_tests
       ;;
     tsan)
       configure build-tsan thread
       ninja -C build-tsan -j"$(nproc)" tests/unit_tests
       export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:${TSAN_OPTIONS:-}"
-      build-tsan/tests/unit_tests --gtest_brief=1 --gtest_filter="$tsan_filter"
+      run_tests build-tsan/tests/unit_tests --gtest_filter="$tsan_filter"
       ;;
     *)
       echo "sanitize: unknown kind '$kind' (asan or tsan)" >&2
