@@ -14,6 +14,9 @@ packages=(
   # The fuzz targets (scripts/fuzz.sh): clang 16 is the oldest Debian clang that compiles
   # libstdc++ 12's <expected>; libclang-rt-16-dev holds libFuzzer and the sanitizer runtimes.
   clang-16 libclang-rt-16-dev
+  # A real S3 server for the tests (scripts/rgw.sh): Ceph's RADOS Gateway over a one-monitor,
+  # one-OSD cluster kept in memory. No daemon starts at install time (no systemd).
+  ceph-mon ceph-osd radosgw
 )
 # Node runs the S3 test server (s3rver, pinned in tests/s3/package-lock.json). A Node that is
 # already installed (from another source, with its own npm) is kept: Debian's npm conflicts with it.

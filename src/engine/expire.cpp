@@ -25,6 +25,9 @@ namespace lifeboat::engine {
 
 namespace {
 
+// How old an unfinished upload must be before expire aborts it as abandoned.
+constexpr std::chrono::seconds k_stale_upload_age{24 * 3600};
+
 struct BackupFacts {
     std::string id;
     std::string source;
@@ -197,6 +200,19 @@ Result<ExpireOutcome> run_expire(repo::Repository& repository, const ExpireOptio
     outcome.policy = options.policy.describe();
     const Timestamp real_now = ctx.now();
     outcome.now = options.clock ? options.clock->simulate(real_now) : real_now;
+    if (!options.dry_run) {
+        // Multipart uploads crashed writers left behind: invisible, but kept (and billed) until
+        // aborted. A day is long past any live writer's upload. A store that cannot list them
+        // (s3rver: NotImplemented) costs nothing but this warning: expiry itself goes on.
+        auto aborted = repository.abort_stale_uploads(outcome.now, k_stale_upload_age);
+        if (!aborted) {
+            outcome.warnings.push_back(
+                fmt::format("abandoned uploads not cleaned: {}", aborted.error().message));
+        } else {
+            for (auto& line : *aborted)
+                outcome.warnings.push_back(std::move(line));
+        }
+    }
     const auto pins = LB_TRY(repo::read_pins(storage));
     for (const auto& [id, pin] : pins)
         if (!pin.problem.empty()) outcome.warnings.push_back(pin.problem);

@@ -343,6 +343,22 @@ Status Repository::clean_stale_temporaries() {
     return {};
 }
 
+Result<std::vector<std::string>> Repository::abort_stale_uploads(Timestamp now,
+                                                                 std::chrono::seconds older_than) {
+    std::vector<std::string> aborted;
+    PendingUploads* pending = m_storage->pending_uploads();
+    if (pending == nullptr) return aborted;
+    const std::vector<PendingUpload> uploads = LB_TRY(pending->list_pending_uploads());
+    const std::int64_t limit = now.micros - std::chrono::microseconds(older_than).count();
+    for (const PendingUpload& upload : uploads) {
+        if (upload.started.micros > limit) continue;
+        LB_CHECK(pending->abort_pending_upload(upload));
+        aborted.push_back(fmt::format("aborted an abandoned upload of {} (started {})", upload.key,
+                                      format_iso8601(upload.started)));
+    }
+    return aborted;
+}
+
 Result<std::string> Repository::move_aside(const std::string& key) {
     // Below the encryption layer: a damaged encrypted object cannot be decrypted, and its bytes
     // are bound to its name, so they are moved as stored.

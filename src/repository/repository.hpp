@@ -69,6 +69,13 @@ class Repository {
     // Removes temporary objects left by dead writers (call before writing).
     Status clean_stale_temporaries();
 
+    // Aborts the uploads an object store holds for writers that started them more than
+    // `older_than` before `now` and never finished (Storage::pending_uploads(); nothing for a
+    // storage without them). Younger uploads may belong to a live writer (wal-push takes no lock)
+    // and are left alone. Returns one line per upload aborted, for the operator.
+    Result<std::vector<std::string>> abort_stale_uploads(Timestamp now,
+                                                         std::chrono::seconds older_than);
+
     // Moves a damaged object to `damaged/<key>` (as stored: still encrypted in an encrypted
     // repository), so that readers stop tripping over it and nothing is lost; an object already
     // there under that name gets a numbered suffix. Returns the new key. Used by `repair` under

@@ -99,6 +99,26 @@ class LocalFiles {
     virtual Status clean_stale_temporaries() = 0;
 };
 
+// An upload an object store holds for a writer that never finished it (a multipart upload whose
+// writer crashed or was killed before completing or aborting it): invisible to list() and read(),
+// but its parts take space (and are billed) until it is aborted.
+struct PendingUpload {
+    std::string key;        // the key it would have published
+    std::string upload_id;  // the store's name for it
+    Timestamp started;
+};
+
+// What only an object store with multipart uploads offers (Storage::pending_uploads()).
+class PendingUploads {
+  public:
+    virtual ~PendingUploads() = default;
+    // Every upload started under the storage's prefix and not yet completed or aborted, including
+    // those other processes are still writing (the caller decides by age which are abandoned).
+    virtual Result<std::vector<PendingUpload>> list_pending_uploads() const = 0;
+    // Aborts one upload and frees its parts; an upload already gone is not an error.
+    virtual Status abort_pending_upload(const PendingUpload& upload) = 0;
+};
+
 class Storage {
   public:
     virtual ~Storage() = default;
@@ -109,9 +129,12 @@ class Storage {
     // What this backend guarantees beyond the contract; a wrapper reports its inner storage's.
     virtual StorageFeatures features() const = 0;
     // The local-files side of this storage, or nullptr when it has none (an object store, whose
-    // abandoned multipart uploads a bucket lifecycle rule removes). Wrappers pass it through.
+    // abandoned multipart uploads are pending_uploads()'s). Wrappers pass it through.
     virtual LocalFiles* local_files() { return nullptr; }
     virtual const LocalFiles* local_files() const { return nullptr; }
+    // The uploads an object store holds for unfinished writers, or nullptr when a storage has no
+    // such thing (posix: its temporaries are local_files()'s). Wrappers pass it through.
+    virtual PendingUploads* pending_uploads() { return nullptr; }
 
     virtual Result<std::string> read(const std::string& key) const = 0;
     virtual Result<std::string> read_range(const std::string& key, std::uint64_t offset,

@@ -290,5 +290,17 @@ TEST_F(S3StorageTest, AMissingBucketIsAClearPermanentError) {
     EXPECT_EQ((*other)->attempts(), 1u);
 }
 
+TEST_F(S3StorageTest, AServerWithoutUploadListingsSaysSoOnce) {
+    // s3rver answers ListMultipartUploads with 501 NotImplemented: a permanent answer, not retried
+    // (expire then warns and goes on; RGW lists them: rgw_conformance.cpp).
+    const auto before = storage().attempts();
+    auto listed = storage().list_pending_uploads();
+    ASSERT_FALSE(listed);
+    EXPECT_EQ(listed.error().code, ErrorCode::repository) << listed.error().message;
+    EXPECT_NE(listed.error().message.find("NotImplemented"), std::string::npos)
+        << listed.error().message;
+    EXPECT_EQ(storage().attempts() - before, 1u);
+}
+
 }  // namespace
 }  // namespace lifeboat::conformance

@@ -19,6 +19,7 @@ if [ -z "$LB_SOURCE_BINARY" ] || [ ! -x "$LB_SOURCE_BINARY" ]; then
 fi
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+LB_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../scripts" && pwd)"
 PG_USER=postgres
 TEST_NAME=$(basename "$0" .sh)
 TEST_STARTED=$(date +%s)
@@ -70,6 +71,9 @@ cleanup() {
             done
         done
     fi
+    if [ -n "${RGW_DIR:-}" ]; then
+        bash "$LB_SCRIPTS/rgw.sh" stop "$RGW_DIR" >/dev/null 2>&1
+    fi
     if [ "${KEEP:-0}" = 1 ]; then
         echo "[$TEST_NAME] KEEP=1: left $T" >&2
     else
@@ -104,6 +108,52 @@ free_port() {
         fi
     done
     fail "no free port found"
+}
+
+# start_s3 BUCKET...: starts a throwaway S3 server on loopback with these buckets (stopped by the
+# cleanup) and sets S3_ENDPOINT, S3_SERVER and the AWS_* credentials (exported, so lifeboat sees
+# them). LIFEBOAT_S3_SERVER chooses it: s3rver (default; signatures unchecked, no conditional
+# writes) or rgw (Ceph's RADOS Gateway, scripts/rgw.sh: a real S3 server). A test that needs what
+# only RGW does sets LIFEBOAT_S3_SERVER=rgw before calling it.
+start_s3() {
+    S3_SERVER=${LIFEBOAT_S3_SERVER:-s3rver}
+    case "$S3_SERVER" in
+        rgw)
+            RGW_DIR=$(mktemp -d /tmp/lb-rgw-e2e.XXXXXX)
+            rmdir "$RGW_DIR"
+            bash "$LB_SCRIPTS/rgw.sh" start "$RGW_DIR" "$@" >"$T/rgw.env" 2>"$T/rgw.err" ||
+                { cat "$T/rgw.err" >&2; fail "the RADOS Gateway did not start"; }
+            # shellcheck disable=SC1091
+            source "$T/rgw.env"
+            S3_ENDPOINT=$LIFEBOAT_RGW_ENDPOINT
+            export AWS_ACCESS_KEY_ID=$LIFEBOAT_RGW_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$LIFEBOAT_RGW_SECRET_KEY
+            ;;
+        s3rver)
+            local script="$LB_SCRIPTS/../tests/s3/node_modules/s3rver/bin/s3rver.js" port b
+            local buckets=()
+            [ -f "$script" ] || fail "s3rver is not installed (scripts/install-deps.sh runs npm ci in tests/s3)"
+            for b in "$@"; do buckets+=(--configure-bucket "$b"); done
+            port=$(free_port)
+            mkdir -p "$T/s3"
+            node --openssl-legacy-provider "$script" --directory "$T/s3" --port "$port" \
+                --address 127.0.0.1 --silent "${buckets[@]}" >"$T/s3rver.log" 2>&1 &
+            BG_PIDS+=($!)
+            S3_ENDPOINT="http://127.0.0.1:$port"
+            export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+            for _ in $(seq 300); do curl -s -o /dev/null "$S3_ENDPOINT/" && break; sleep 0.1; done
+            ;;
+        *) fail "LIFEBOAT_S3_SERVER must be s3rver or rgw, not '$S3_SERVER'" ;;
+    esac
+}
+
+# s3_request METHOD PATH [curl options...]: a request signed with the AWS_* credentials
+# (AWS Signature V4, by curl); the body on stdout.
+s3_request() {
+    local method=$1 path=$2
+    shift 2
+    curl -sS -X "$method" --aws-sigv4 "aws:amz:us-east-1:s3" \
+        --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@" "$S3_ENDPOINT/$path"
 }
 
 conninfo_for() { echo "host=$T port=$1 user=$PG_USER dbname=postgres"; }

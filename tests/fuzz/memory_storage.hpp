@@ -13,6 +13,12 @@ namespace lifeboat::fuzz {
 class MemoryStorage final : public Storage {
   public:
     std::string location() const override { return "memory"; }
+    StorageFeatures features() const override {
+        return {.conditional_create = ConditionalCreate::atomic,
+                .ranged_reads = RangedReads::emulated,
+                .listing_cost = ListingCost::cheap,
+                .local_path = std::nullopt};
+    }
 
     Result<std::string> read(const std::string& key) const override {
         const auto it = m_objects.find(key);

@@ -57,6 +57,7 @@ TEST_F(OpenStorageTest, APathIsALocalDirectory) {
     EXPECT_EQ(features.conditional_create, ConditionalCreate::atomic);
     EXPECT_EQ(features.listing_cost, ListingCost::cheap);
     EXPECT_NE((*storage)->local_files(), nullptr);
+    EXPECT_EQ((*storage)->pending_uploads(), nullptr);
 }
 
 TEST_F(OpenStorageTest, AnS3LocationIsAnObjectStoreWithCredentialsFromTheGivenEnvironment) {
@@ -71,6 +72,14 @@ TEST_F(OpenStorageTest, AnS3LocationIsAnObjectStoreWithCredentialsFromTheGivenEn
     EXPECT_EQ(features.listing_cost, ListingCost::per_request);
     EXPECT_EQ((*storage)->local_files(), nullptr);
     EXPECT_EQ((*storage)->location(), "s3://bucket/some/prefix");
+    EXPECT_NE((*storage)->pending_uploads(), nullptr);
+
+    // A server the operator vouches for (conditional_writes=verified) makes creates atomic.
+    auto verified = open_storage(
+        location + "&conditional_writes=verified",
+        environment_of({{"AWS_ACCESS_KEY_ID", "id"}, {"AWS_SECRET_ACCESS_KEY", "secret"}}));
+    ASSERT_TRUE(verified) << verified.error().message;
+    EXPECT_EQ((*verified)->features().conditional_create, ConditionalCreate::atomic);
 
     // Only the given environment is consulted: without credentials in it, none are found.
     const fs::path empty_home = scratch() / "home";

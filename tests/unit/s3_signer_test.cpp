@@ -153,7 +153,7 @@ TEST(S3Location, DefaultsComeFromTheEnvironmentAndAws) {
 TEST(S3Location, QueryParametersOverrideDefaults) {
     auto settings = parse_location(
         "s3://b/p?endpoint=http%3A%2F%2F127.0.0.1%3A9000&region=r1&style=path&ca_file=/x.pem"
-        "&verify_tls=false",
+        "&verify_tls=false&conditional_writes=verified",
         fake_environment(k_keys));
     ASSERT_TRUE(settings) << settings.error().message;
     EXPECT_EQ(settings->endpoint, "http://127.0.0.1:9000");
@@ -161,18 +161,20 @@ TEST(S3Location, QueryParametersOverrideDefaults) {
     EXPECT_EQ(settings->style, AddressingStyle::path);
     EXPECT_EQ(settings->ca_file, "/x.pem");
     EXPECT_EQ(settings->tls, TlsVerification::skip);
+    EXPECT_EQ(settings->conditional_writes, ConditionalWrites::verified);
 
     auto raw = parse_location("s3://b?endpoint=http://localhost:9000/", fake_environment(k_keys));
     ASSERT_TRUE(raw) << raw.error().message;
     EXPECT_EQ(raw->endpoint, "http://localhost:9000");
     EXPECT_EQ(raw->style, AddressingStyle::path);  // the default for an explicit endpoint
+    EXPECT_EQ(raw->conditional_writes, ConditionalWrites::unverified);
 }
 
 TEST(S3Location, BadLocationsAreUsageErrors) {
     for (const char* location :
          {"s3://", "s3:///prefix", "s3://b?style=sideways", "s3://b?verify_tls=maybe",
-          "s3://b?colour=blue", "s3://b?endpoint=ftp://x", "s3://b?endpoint=http://x/path",
-          "s3://b/a/../c"}) {
+          "s3://b?conditional_writes=yes", "s3://b?colour=blue", "s3://b?endpoint=ftp://x",
+          "s3://b?endpoint=http://x/path", "s3://b/a/../c"}) {
         auto settings = parse_location(location, fake_environment(k_keys));
         ASSERT_FALSE(settings) << location;
         EXPECT_EQ(settings.error().code, ErrorCode::usage) << location;

@@ -122,3 +122,46 @@ TEST(S3Xml, FirstTextOfADocument) {
     EXPECT_FALSE(*missing);
     EXPECT_FALSE(xml_first_text("<A><UploadId>abc</UploadId>", "UploadId"));  // truncated
 }
+
+TEST(S3Xml, MultipartUploadListingsAsRgwSendsThem) {
+    // A page as Ceph RGW sends it (tests/conformance/rgw_conformance.cpp lists real ones).
+    const std::string upload =
+        "<Upload><Key>p/data/a&amp;b</Key><UploadId>2~Wld7PE7I</UploadId><Initiator><ID>u</ID>"
+        "</Initiator><StorageClass>STANDARD</StorageClass>"
+        "<Initiated>2026-11-29T20:14:21.031Z</Initiated></Upload>";
+    const std::string head =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListMultipartUploadsResult "
+        "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>b</Bucket><Prefix>p/</Prefix>";
+    auto page = parse_list_multipart_uploads(
+        head + "<NextKeyMarker>p/data/a&amp;b</NextKeyMarker><NextUploadIdMarker>2~Wld7PE7I" +
+        "</NextUploadIdMarker><IsTruncated>true</IsTruncated>" + upload +
+        "</ListMultipartUploadsResult>");
+    ASSERT_TRUE(page) << page.error().message;
+    ASSERT_EQ(page->uploads.size(), 1u);
+    EXPECT_EQ(page->uploads[0].key, "p/data/a&b");
+    EXPECT_EQ(page->uploads[0].upload_id, "2~Wld7PE7I");
+    EXPECT_EQ(format_iso8601(page->uploads[0].initiated), "2026-11-29T20:14:21.031000Z");
+    EXPECT_TRUE(page->truncated);
+    EXPECT_EQ(page->next_key_marker, "p/data/a&b");
+    EXPECT_EQ(page->next_upload_id_marker, "2~Wld7PE7I");
+
+    auto empty = parse_list_multipart_uploads(head + "<IsTruncated>false</IsTruncated>" +
+                                              "</ListMultipartUploadsResult>");
+    ASSERT_TRUE(empty) << empty.error().message;
+    EXPECT_TRUE(empty->uploads.empty());
+    EXPECT_FALSE(empty->truncated);
+
+    // Refused: another document, an upload without an id or time, a truncated page without a
+    // marker, a body cut short.
+    for (const std::string& bad :
+         {std::string("<ListBucketResult></ListBucketResult>"),
+          head + "<Upload><Key>k</Key><Initiated>2026-11-29T20:14:21Z</Initiated></Upload>" +
+              "</ListMultipartUploadsResult>",
+          head + "<Upload><Key>k</Key><UploadId>u</UploadId><Initiated>yesterday</Initiated>" +
+              "</Upload></ListMultipartUploadsResult>",
+          head + "<IsTruncated>true</IsTruncated></ListMultipartUploadsResult>", head + upload}) {
+        auto refused = parse_list_multipart_uploads(bad);
+        ASSERT_FALSE(refused) << bad;
+        EXPECT_EQ(refused.error().code, ErrorCode::corrupt) << bad;
+    }
+}

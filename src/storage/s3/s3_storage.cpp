@@ -13,6 +13,8 @@ using s3::HttpResponse;
 namespace {
 
 bool transient_status(const HttpResponse& response) {
+    // 501 Not Implemented is an answer, not a fault: asking again changes nothing.
+    if (response.status == 501) return false;
     if (response.status >= 500 || response.status == 429) return true;
     if (response.status == 400 || response.status == 409) {
         // A client too slow to send its body, or two conditional writes crossing on AWS: both
@@ -54,6 +56,10 @@ class S3Upload final : public Upload {
         if (m_committed) return fail(ErrorCode::internal, "{}: append after commit", m_key);
         m_buffer.append(data);
         m_size += data.size();
+        // A create that must stay one conditional PUT is buffered up to its limit.
+        if (m_upload_id.empty() && m_buffer.size() <= m_storage.single_put_limit(m_overwrite)) {
+            return {};
+        }
         while (m_buffer.size() >= m_storage.m_part_size) {
             LB_CHECK(send_part(std::string_view(m_buffer).substr(0, m_storage.m_part_size)));
             m_buffer.erase(0, m_storage.m_part_size);
@@ -337,8 +343,16 @@ Status S3Storage::put_object(const std::string& key, std::string_view data, Over
     return {};
 }
 
+std::size_t S3Storage::single_put_limit(Overwrite overwrite) const {
+    if (overwrite == Overwrite::never &&
+        m_settings.conditional_writes == s3::ConditionalWrites::verified) {
+        return std::max(m_part_size, k_conditional_put_limit);
+    }
+    return m_part_size;
+}
+
 Status S3Storage::write(const std::string& key, std::string_view data, Overwrite overwrite) {
-    if (data.size() <= m_part_size) return put_object(key, data, overwrite);
+    if (data.size() <= single_put_limit(overwrite)) return put_object(key, data, overwrite);
     auto upload = LB_TRY(start_upload(key, overwrite));
     LB_CHECK(upload->append(data));
     return upload->commit();
@@ -355,6 +369,49 @@ Status S3Storage::remove_if_exists(const std::string& key) {
     auto response = LB_TRY(send({"DELETE", object, {}, {}, {}}));
     if (response.status == 200 || response.status == 204 || response.status == 404) return {};
     return std::unexpected(failure(response, "DELETE", object));
+}
+
+Result<std::vector<PendingUpload>> S3Storage::list_pending_uploads() const {
+    const std::string root = m_settings.prefix.empty() ? "" : m_settings.prefix + "/";
+    std::vector<PendingUpload> out;
+    std::string key_marker;
+    std::string id_marker;
+    do {
+        s3::HeaderList query = {{"uploads", ""}, {"prefix", root}};
+        if (!key_marker.empty()) {
+            query.emplace_back("key-marker", key_marker);
+            if (!id_marker.empty()) query.emplace_back("upload-id-marker", id_marker);
+        }
+        auto response = LB_TRY(send({"GET", "", query, {}, {}}));
+        if (response.status != 200) {
+            return std::unexpected(failure(response, "ListMultipartUploads", root));
+        }
+        auto page = s3::parse_list_multipart_uploads(response.body);
+        if (!page) {
+            return std::unexpected(page.error().context("{}: list uploads {}", m_location, root));
+        }
+        for (auto& upload : page->uploads) {
+            if (!upload.key.starts_with(root) || upload.key.size() == root.size()) continue;
+            out.push_back(PendingUpload{upload.key.substr(root.size()), std::move(upload.upload_id),
+                                        upload.initiated});
+        }
+        // A server that says "truncated" without moving the marker would loop forever.
+        if (page->truncated && page->next_key_marker == key_marker &&
+            page->next_upload_id_marker == id_marker) {
+            return fail(ErrorCode::repository, "{}: ListMultipartUploads does not advance at '{}'",
+                        m_location, key_marker);
+        }
+        key_marker = page->truncated ? page->next_key_marker : std::string();
+        id_marker = page->truncated ? page->next_upload_id_marker : std::string();
+    } while (!key_marker.empty());
+    return out;
+}
+
+Status S3Storage::abort_pending_upload(const PendingUpload& upload) {
+    const std::string object = LB_TRY(object_name(upload.key));
+    auto response = LB_TRY(send({"DELETE", object, {{"uploadId", upload.upload_id}}, {}, {}}));
+    if (response.status == 200 || response.status == 204 || response.status == 404) return {};
+    return std::unexpected(failure(response, "AbortMultipartUpload", object));
 }
 
 Status S3Storage::create_bucket() {

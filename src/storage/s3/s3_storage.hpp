@@ -9,17 +9,22 @@
 //   behind, which a bucket lifecycle rule "abort incomplete multipart uploads" cleans up).
 // - Overwrite::never: S3 in general has no atomic create-if-absent. We HEAD first (conflict if
 //   present) and then send the PUT (or CompleteMultipartUpload) with `If-None-Match: *`, which AWS
-//   S3 honours atomically (412 -> conflict). On a server that ignores that header, two writers
-//   racing between HEAD and PUT can both succeed, the last one winning.
+//   S3 and Ceph RGW honour atomically on PUT (412 -> conflict). On a server that ignores that
+//   header, two writers racing between HEAD and PUT can both succeed, the last one winning. With
+//   conditional_writes=verified (s3::ConditionalWrites) creates of up to k_conditional_put_limit
+//   bytes are sent as one PUT, never multipart (RGW ignores the header on
+//   CompleteMultipartUpload), and create-if-absent is declared atomic.
 // - A missing object is ErrorCode::not_found. There are no folders: "a" is not an object just
 //   because "a/b" is; list("a") returns the keys under "a/".
 // - Transient failures (5xx, 429, SlowDown, timeouts, dropped connections) are retried with
 //   exponential backoff and jitter (Settings::retry); others (400, 403, NoSuchBucket...) fail at
 //   once with the S3 error code and message, naming the bucket and key.
 // - Thread-safe: each thread sends its requests on its own curl handle.
-// - Features: create-if-absent is ConditionalCreate::if_server_honours (above), ranged reads are
-//   native (Range header), listing costs a request per 1,000 keys, and there is no local path
-//   and no LocalFiles.
+// - Features: create-if-absent is ConditionalCreate::if_server_honours, or atomic when verified
+//   (above), ranged reads are native (Range header), listing costs a request per 1,000 keys, and
+//   there is no local path and no LocalFiles.
+// - PendingUploads: multipart uploads under the prefix left by writers that never finished are
+//   listed with ListMultipartUploads and aborted with AbortMultipartUpload.
 #pragma once
 
 #include <atomic>
@@ -31,19 +36,26 @@
 
 namespace lifeboat {
 
-class S3Storage final : public Storage {
+class S3Storage final : public Storage, public PendingUploads {
   public:
     static constexpr std::size_t k_default_part_size = 8 * 1024 * 1024;
+    // The largest create sent as one conditional PUT when conditional writes are verified: above
+    // a pack (32 MiB by default) and a WAL segment (16 MiB by default), below AWS's 5 GiB limit.
+    // Such an upload buffers the whole object.
+    static constexpr std::size_t k_conditional_put_limit = 64 * 1024 * 1024;
 
     // Validates the endpoint; no request is sent.
     static Result<std::unique_ptr<S3Storage>> create(s3::Settings settings);
 
     std::string location() const override { return m_location; }
     StorageFeatures features() const override {
-        return {.conditional_create = ConditionalCreate::if_server_honours,
-                .ranged_reads = RangedReads::native,
-                .listing_cost = ListingCost::per_request,
-                .local_path = std::nullopt};
+        return {
+            .conditional_create = m_settings.conditional_writes == s3::ConditionalWrites::verified
+                                      ? ConditionalCreate::atomic
+                                      : ConditionalCreate::if_server_honours,
+            .ranged_reads = RangedReads::native,
+            .listing_cost = ListingCost::per_request,
+            .local_path = std::nullopt};
     }
     Result<std::string> read(const std::string& key) const override;
     Result<std::string> read_range(const std::string& key, std::uint64_t offset,
@@ -54,6 +66,10 @@ class S3Storage final : public Storage {
     Result<std::unique_ptr<Upload>> start_upload(const std::string& key,
                                                  Overwrite overwrite) override;
     Status remove_if_exists(const std::string& key) override;
+    PendingUploads* pending_uploads() override { return this; }
+
+    Result<std::vector<PendingUpload>> list_pending_uploads() const override;
+    Status abort_pending_upload(const PendingUpload& upload) override;
 
     // Creates the bucket (tests, first-time setups); a bucket we already own is fine.
     Status create_bucket();
@@ -84,6 +100,8 @@ class S3Storage final : public Storage {
                   std::string_view key) const;
     Status put_object(const std::string& key, std::string_view data, Overwrite overwrite);
     Status check_absent(const std::string& key) const;
+    // Up to how many bytes a write with `overwrite` goes out as one PUT.
+    std::size_t single_put_limit(Overwrite overwrite) const;
 
     s3::Settings m_settings;
     s3::Endpoint m_endpoint;

@@ -193,10 +193,17 @@ Result<Settings> parse_location(std::string_view location, const Environment& en
                 return fail(ErrorCode::usage, "'{}': verify_tls must be true or false", location);
             }
             settings.tls = value == "true" ? TlsVerification::verify : TlsVerification::skip;
+        } else if (name == "conditional_writes") {
+            if (value != "verified" && value != "unverified") {
+                return fail(ErrorCode::usage,
+                            "'{}': conditional_writes must be verified or unverified", location);
+            }
+            settings.conditional_writes =
+                value == "verified" ? ConditionalWrites::verified : ConditionalWrites::unverified;
         } else {
             return fail(ErrorCode::usage,
                         "'{}': unknown parameter '{}' (known: endpoint, region, style, ca_file, "
-                        "verify_tls)",
+                        "verify_tls, conditional_writes)",
                         location, name);
         }
     }

@@ -5,7 +5,8 @@
 // Query parameters: endpoint (scheme://host[:port], default https://s3.<region>.amazonaws.com),
 // region (default AWS_REGION, AWS_DEFAULT_REGION, else us-east-1), style (path | virtual; default
 // virtual for the AWS endpoint, path for any endpoint given explicitly), ca_file, verify_tls
-// (true | false, default true). Values may be percent-encoded. Credentials never appear in the
+// (true | false, default true), conditional_writes (verified | unverified, default unverified:
+// see ConditionalWrites). Values may be percent-encoded. Credentials never appear in the
 // location: they come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, else
 // from the shared credentials file (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials), profile
 // AWS_PROFILE or "default".
@@ -25,6 +26,16 @@ namespace lifeboat::s3 {
 enum class AddressingStyle { path, virtual_hosted };
 enum class TlsVerification { verify, skip };
 
+// Whether the server is known to enforce `If-None-Match: *` atomically on PutObject (of racing
+// conditional creates of one key exactly one succeeds, the others get 412). AWS S3 does, and so
+// does Ceph's RADOS Gateway (tests/conformance/rgw_conformance.cpp proves it with 8 racing
+// writers); s3rver and some S3-compatible servers ignore the header. Only the operator can vouch
+// for a server, so this is a setting, not a probe. `verified` makes S3Storage declare
+// ConditionalCreate::atomic and send creates (Overwrite::never) of up to
+// k_conditional_put_limit bytes as one conditional PUT (RGW ignores the header on
+// CompleteMultipartUpload, so a multipart create would not be atomic there).
+enum class ConditionalWrites { unverified, verified };
+
 // Retries of transient failures (5xx, 429, timeouts, dropped connections): attempt n waits a
 // random time in [d/2, d] with d = min(base_delay * 2^(n-1), max_delay).
 struct RetryPolicy {
@@ -42,6 +53,7 @@ struct Settings {
     Credentials credentials;
     std::string ca_file;  // empty: the system's CA bundle
     TlsVerification tls = TlsVerification::verify;
+    ConditionalWrites conditional_writes = ConditionalWrites::unverified;
     RetryPolicy retry;
     std::chrono::seconds connect_timeout{10};
     // A request is abandoned (and retried) when it moves fewer than 1 byte/s for this long.

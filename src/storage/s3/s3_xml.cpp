@@ -170,6 +170,44 @@ Result<ListPage> parse_list_objects(std::string_view xml) {
     return page;
 }
 
+Result<UploadsPage> parse_list_multipart_uploads(std::string_view xml) {
+    auto parsed = parse_xml(xml);
+    if (!parsed) return std::unexpected(parsed.error().context("S3 upload list"));
+    const XmlElement& root = *parsed;
+    if (root.name != "ListMultipartUploadsResult") {
+        return fail(ErrorCode::corrupt,
+                    "S3 upload list: not a ListMultipartUploadsResult document (<{}>)", root.name);
+    }
+    UploadsPage page;
+    for (const XmlElement* upload : root.children_named("Upload")) {
+        const XmlElement* key = upload->child("Key");
+        const XmlElement* id = upload->child("UploadId");
+        const XmlElement* initiated = upload->child("Initiated");
+        if (!key || !id || id->text.empty() || !initiated) {
+            return fail(ErrorCode::corrupt,
+                        "S3 upload list: an upload without <Key>, <UploadId> or <Initiated>");
+        }
+        auto when = parse_iso8601(initiated->text);
+        if (!when) {
+            return fail(ErrorCode::corrupt, "S3 upload list: {}: bad <Initiated> '{}'", key->text,
+                        initiated->text);
+        }
+        page.uploads.push_back({key->text, id->text, *when});
+    }
+    const XmlElement* truncated = root.child("IsTruncated");
+    page.truncated = truncated && truncated->text == "true";
+    if (page.truncated) {
+        const XmlElement* key_marker = root.child("NextKeyMarker");
+        const XmlElement* id_marker = root.child("NextUploadIdMarker");
+        if (!key_marker || key_marker->text.empty()) {
+            return fail(ErrorCode::corrupt, "S3 upload list: truncated page without a key marker");
+        }
+        page.next_key_marker = key_marker->text;
+        page.next_upload_id_marker = id_marker ? id_marker->text : std::string();
+    }
+    return page;
+}
+
 std::optional<ErrorBody> parse_error(std::string_view xml) {
     auto parsed = parse_xml(xml);
     if (!parsed) return std::nullopt;

@@ -59,6 +59,22 @@ struct ListPage {
 // whose objects all have a key and a numeric size.
 Result<ListPage> parse_list_objects(std::string_view xml);
 
+// One page of a ListMultipartUploads response: uploads started and not yet completed or aborted.
+struct ListedUpload {
+    std::string key;  // full key, unescaped
+    std::string upload_id;
+    Timestamp initiated;
+};
+struct UploadsPage {
+    std::vector<ListedUpload> uploads;
+    bool truncated = false;
+    std::string next_key_marker;        // set when truncated
+    std::string next_upload_id_marker;  // set when truncated
+};
+// Refused (ErrorCode::corrupt): anything but a complete, well-formed ListMultipartUploadsResult
+// document whose uploads all have a key, an upload id and a parseable initiation time.
+Result<UploadsPage> parse_list_multipart_uploads(std::string_view xml);
+
 // The <Error><Code>..</Code><Message>..</Message></Error> body S3 sends with a failure (and, for
 // CompleteMultipartUpload, sometimes with a 200). nullopt when `xml` is not such a document.
 struct ErrorBody {
