@@ -8,6 +8,7 @@
 #include <set>
 
 #include "codec/hash.hpp"
+#include "engine/restore.hpp"
 #include "repository/index.hpp"
 #include "repository/manifest.hpp"
 #include "repository/pack.hpp"
@@ -315,6 +316,28 @@ TEST_F(FrozenRepositoryV1, EveryFileReassemblesFromItsBlocks) {
     EXPECT_TRUE(files["base/1/16384"] == relation_16384());
     EXPECT_EQ(digest_hex(sha256(files["base/1/16384"])),
               "2054fa5444c965464b148500eee2df484ca009b2f35c1148b7cfca3bdf68fc39");
+}
+
+// The v1 sample through the whole restore path of today's engine and physical driver: window
+// (its one segment makes the backup consistent), choice, files, recovery settings.
+TEST_F(FrozenRepositoryV1, RestoresToConsistentThroughTheEngineAndTheDriver) {
+    const fs::path target = scratch() / "restored";
+    const OperationContext ctx;
+    auto restored = engine::run_restore(
+        repository(), {.consistent = true, .target_dir = target, .lifeboat_binary = "lifeboat"},
+        ctx);
+    ASSERT_TRUE(restored) << restored.error().message;
+    EXPECT_EQ(restored->backup_id, k_backup_id);
+    EXPECT_EQ(restored->files, 4u);
+    EXPECT_EQ(read_file(target / "PG_VERSION").value_or(""), "15\n");
+    EXPECT_EQ(digest_hex(sha256(read_file(target / "global/pg_control").value_or(""))),
+              k_block_pg_control);
+    const std::string label = read_file(target / "backup_label").value_or("");
+    EXPECT_NE(label.find("START WAL LOCATION"), std::string::npos) << label;
+    const std::string settings = read_file(target / "postgresql.auto.conf").value_or("");
+    EXPECT_NE(settings.find("recovery_target = 'immediate'"), std::string::npos) << settings;
+    EXPECT_NE(settings.find("recovery_target_timeline = '1'"), std::string::npos) << settings;
+    EXPECT_TRUE(fs::exists(target / "recovery.signal"));
 }
 
 TEST_F(FrozenRepositoryV1, WalSegmentFetchesWithTheFrozenChecksumAndMetadata) {
