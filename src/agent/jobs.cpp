@@ -1,0 +1,190 @@
+// The one file of the agent that calls engine operations (see jobs.hpp). The engine's
+// operations still take a location and a progress callback; the context's clock and
+// cancellation reach them once they take an OperationContext (the engine-seams work).
+#include "agent/jobs.hpp"
+
+#include <charconv>
+
+#include "engine/backup.hpp"
+#include "engine/catalog.hpp"
+#include "engine/copy.hpp"
+#include "engine/drill.hpp"
+#include "engine/expire.hpp"
+#include "engine/verify.hpp"
+#include "engine/window.hpp"
+#include "sources/postgres/archiver.hpp"
+#include "sources/postgres/connection.hpp"
+#include "sources/postgres/wal.hpp"
+
+namespace lifeboat::agent {
+
+namespace {
+
+std::optional<std::uint64_t> hex(std::string_view text) {
+    std::uint64_t out = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out, 16);
+    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return out;
+}
+
+DrillSummary summary_of(const engine::DrillRecord& r) {
+    return {r.id, r.started, r.passed, r.total_seconds, r.replay_seconds, r.error};
+}
+
+class EngineJobRunner final : public JobRunner {
+  public:
+    Result<JobOutcome> backup(const SourceSpec& source, const OperationContext& ctx) override {
+        engine::BackupOptions options;
+        options.repository = source.repository;
+        options.conninfo = source.conninfo;
+        options.pgdata = source.pgdata;
+        options.jobs = source.jobs;
+        options.archive_timeout = source.archive_timeout;
+        options.pg_timeout = source.pg_timeout;
+        options.tags["scheduled-by"] = "agent";
+        options.progress = ctx.progress;
+        const auto outcome = LB_TRY(engine::run_backup(options));
+        const auto& m = outcome.manifest;
+        return JobOutcome{.bytes = m.stats.stored_bytes,
+                          .summary = fmt::format("backup {}: {} bytes of data, {} stored", m.id,
+                                                 m.stats.data_bytes, m.stats.stored_bytes)};
+    }
+
+    Result<JobOutcome> expire(const SourceSpec& source, const OperationContext& ctx) override {
+        engine::ExpireOptions options;
+        options.repository = source.repository;
+        options.policy = source.retention;
+        options.jobs = source.jobs;
+        options.progress = ctx.progress;
+        const auto o = LB_TRY(engine::run_expire(options));
+        return JobOutcome{.bytes = o.freed_bytes(),
+                          .summary = fmt::format("expired {} backup(s), {} WAL file(s)",
+                                                 o.expired.size(), o.wal_removed.size())};
+    }
+
+    Result<JobOutcome> copy(const SourceSpec& source, const OperationContext& ctx) override {
+        if (source.copy_to.empty()) {
+            return fail(ErrorCode::config,
+                        "schedule.copy is set but no repository has copy_after_backup = true");
+        }
+        JobOutcome out;
+        for (const auto& to : source.copy_to) {
+            engine::CopyOptions options;
+            options.from = source.repository;
+            options.to = to;
+            options.jobs = source.jobs;
+            options.progress = ctx.progress;
+            const auto o = LB_TRY(engine::run_copy(options));
+            out.bytes += o.bytes_copied;
+            out.summary +=
+                fmt::format("{}copied {} backup(s) to {}", out.summary.empty() ? "" : "; ",
+                            o.copied_backups.size(), to);
+        }
+        return out;
+    }
+
+    Result<JobOutcome> verify(const SourceSpec& source, const OperationContext& ctx) override {
+        engine::VerifyOptions options;
+        options.repository = source.repository;
+        options.jobs = source.jobs;
+        options.progress = ctx.progress;
+        const auto report = LB_TRY(engine::run_verify(options));
+        if (!report.ok()) {
+            return fail(ErrorCode::check_failed, "verify found {} problem(s); first: {}: {}",
+                        report.problems.size(), report.problems.front().object,
+                        report.problems.front().message);
+        }
+        return JobOutcome{.bytes = 0,
+                          .summary = fmt::format("verified {} backup(s), {} packs, {} WAL files",
+                                                 report.backups, report.packs, report.wal_files)};
+    }
+
+    Result<JobOutcome> drill(const SourceSpec& source, const std::string& ago,
+                             const OperationContext& ctx) override {
+        engine::DrillOptions options;
+        options.repository = source.repository;
+        options.target = LB_TRY(engine::parse_target("", ago, ctx.now()));
+        options.pg_timeout = source.pg_timeout;
+        options.lifeboat_binary = source.lifeboat_binary;
+        options.key_file = source.key_file;
+        options.pg_bin = source.pg_bin;
+        options.run_as_user = source.run_as_user;
+        options.jobs = source.jobs;
+        options.progress = ctx.progress;
+        const auto record = LB_TRY(engine::run_drill(options));
+        JobOutcome out{.bytes = 0,
+                       .summary = fmt::format("drill {} to {}: {}", record.id,
+                                              engine::describe_target(options.target),
+                                              record.passed ? "passed" : "FAILED"),
+                       .passed = record.passed,
+                       .rto_seconds = record.total_seconds};
+        if (!record.passed) {
+            return fail(ErrorCode::check_failed, "drill {} failed{}{}", record.id,
+                        record.error.empty() ? "" : ": ", record.error);
+        }
+        return out;
+    }
+
+    Result<CatalogSummary> load_catalog(const SourceSpec&, const std::string& repository) override {
+        const auto catalog = LB_TRY(engine::load_catalog(repository));
+        CatalogSummary out;
+        out.repository = repository;
+        for (const auto& m : catalog.backups) {
+            out.backups.push_back({m.id, m.start_time, m.stop_time, m.stats.duration_seconds,
+                                   m.stats.stored_bytes, m.stats.data_bytes});
+        }
+        out.window_start = catalog.window.earliest;
+        out.window_end = catalog.window.latest;
+        out.window_gap = catalog.window.gap;
+        out.wal_files = catalog.window.wal_files;
+        out.stored_bytes = catalog.stored_bytes;
+        out.logical_bytes = catalog.logical_bytes;
+        // Drill records are few (one per drill); a damaged one is left out, as `drills` does.
+        if (auto drills = engine::read_drills(repository)) {
+            for (const auto& d : *drills) {
+                if (!out.last_drill || d.started > out.last_drill->started)
+                    out.last_drill = summary_of(d);
+                if (d.passed && (!out.last_good_drill || d.started > out.last_good_drill->started))
+                    out.last_good_drill = summary_of(d);
+            }
+        }
+        return out;
+    }
+
+    Result<SourceProbe> probe(const SourceSpec& source) override {
+        auto conn = LB_TRY(postgres::Connection::open(source.conninfo, {}));
+        const auto archiver = LB_TRY(postgres::archiver_status(conn));
+        const std::string current = LB_TRY(conn.query_value("select pg_current_wal_lsn()::text"));
+        const std::string segment_size = LB_TRY(
+            conn.query_value("select setting from pg_settings where name = 'wal_segment_size'"));
+        SourceProbe out;
+        out.current_lsn = current;
+        out.last_archived_wal = archiver.last_archived_wal;
+        out.failed_count = archiver.failed_count;
+        const auto lsn = postgres::parse_lsn(current);
+        std::uint64_t size = 0;
+        std::from_chars(segment_size.data(), segment_size.data() + segment_size.size(), size);
+        if (!lsn || size == 0) {
+            return fail(ErrorCode::database, "unexpected WAL position '{}' or segment size '{}'",
+                        current, segment_size);
+        }
+        // The end of the last archived segment: TTTTTTTTLLLLLLLLSSSSSSSS.
+        std::uint64_t archived_end = 0;
+        const std::string& name = archiver.last_archived_wal;
+        if (name.size() == 24) {
+            const auto log = hex(std::string_view(name).substr(8, 8));
+            const auto seg = hex(std::string_view(name).substr(16, 8));
+            if (log && seg) archived_end = (*log << 32) + (*seg + 1) * size;
+        }
+        out.lag_bytes = lsn->value > archived_end ? lsn->value - archived_end : 0;
+        return out;
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<JobRunner> make_engine_job_runner() {
+    return std::make_unique<EngineJobRunner>();
+}
+
+}  // namespace lifeboat::agent
