@@ -20,13 +20,6 @@ namespace lifeboat::agent {
 
 namespace {
 
-std::optional<std::uint64_t> hex(std::string_view text) {
-    std::uint64_t out = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out, 16);
-    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-    return out;
-}
-
 DrillSummary summary_of(const engine::DrillRecord& r) {
     return {r.id, r.started, r.passed, r.total_seconds, r.replay_seconds, r.error};
 }
@@ -157,26 +150,28 @@ class EngineJobRunner final : public JobRunner {
         const std::string current = LB_TRY(conn.query_value("select pg_current_wal_lsn()::text"));
         const std::string segment_size = LB_TRY(
             conn.query_value("select setting from pg_settings where name = 'wal_segment_size'"));
+        // Complete segments waiting for the archiver (pg_ls_archive_statusdir: superuser or
+        // pg_monitor). Counting them, rather than comparing with last_archived_wal, is right
+        // whatever the archiver did last (a .backup or .history file has another name).
+        const std::string ready =
+            LB_TRY(conn.query_value("select count(*) from pg_ls_archive_statusdir() where name ~ "
+                                    "'^[0-9A-F]{24}\\.ready$'"));
         SourceProbe out;
         out.current_lsn = current;
         out.last_archived_wal = archiver.last_archived_wal;
         out.failed_count = archiver.failed_count;
         const auto lsn = postgres::parse_lsn(current);
         std::uint64_t size = 0;
+        std::uint64_t waiting = 0;
         std::from_chars(segment_size.data(), segment_size.data() + segment_size.size(), size);
+        std::from_chars(ready.data(), ready.data() + ready.size(), waiting);
         if (!lsn || size == 0) {
             return fail(ErrorCode::database, "unexpected WAL position '{}' or segment size '{}'",
                         current, segment_size);
         }
-        // The end of the last archived segment: TTTTTTTTLLLLLLLLSSSSSSSS.
-        std::uint64_t archived_end = 0;
-        const std::string& name = archiver.last_archived_wal;
-        if (name.size() == 24) {
-            const auto log = hex(std::string_view(name).substr(8, 8));
-            const auto seg = hex(std::string_view(name).substr(16, 8));
-            if (log && seg) archived_end = (*log << 32) + (*seg + 1) * size;
-        }
-        out.lag_bytes = lsn->value > archived_end ? lsn->value - archived_end : 0;
+        // The segments waiting, and what the current segment holds: it is archived only once
+        // complete (archive_timeout bounds how long that takes on a quiet server).
+        out.lag_bytes = waiting * size + lsn->value % size;
         return out;
     }
 };

@@ -65,7 +65,8 @@ struct CatalogSummary {
 struct SourceProbe {
     std::string current_lsn;
     std::string last_archived_wal;
-    std::uint64_t lag_bytes = 0;  // from the end of the last archived segment to the current LSN
+    // Complete segments waiting for the archiver plus the bytes of the current segment.
+    std::uint64_t lag_bytes = 0;
     std::uint64_t failed_count = 0;
 };
 
