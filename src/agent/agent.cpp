@@ -117,7 +117,7 @@ struct Agent::Impl {
                 outcome = options.runner->verify(source, ctx);
                 break;
             case JobKind::drill:
-                outcome = options.runner->drill(source, c.agent.drill_ago, ctx);
+                outcome = options.runner->drill(source, c.agent.drill_target, ctx);
                 break;
         }
         JobRecord record{source.name,

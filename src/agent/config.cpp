@@ -96,9 +96,14 @@ Result<AgentSettings> read_agent_settings(const std::string& path) {
                 out.catalog_refresh = LB_TRY(duration_of(path, full, node));
             } else if (key == "rto_target") {
                 out.rto_target = LB_TRY(duration_of(path, full, node));
-            } else if (key == "drill_ago") {
-                out.drill_ago = LB_TRY(text_of(path, full, node));
-                LB_CHECK(parse_duration(out.drill_ago));
+            } else if (key == "drill_target") {
+                out.drill_target = LB_TRY(text_of(path, full, node));
+                if (out.drill_target != "latest" && !parse_duration(out.drill_target)) {
+                    return fail(ErrorCode::config,
+                                "{}:{}: agent.drill_target '{}' must be a duration before now "
+                                "(\"1h\") or \"latest\"",
+                                path, node.source().begin.line, out.drill_target);
+                }
             } else {
                 return unknown(full, node);
             }

@@ -58,7 +58,7 @@ struct AgentSettings {
     std::chrono::seconds probe_interval{5};
     std::chrono::seconds catalog_refresh{15};
     std::optional<std::chrono::seconds> rto_target;
-    std::string drill_ago = "1h";  // drills restore to this long ago
+    std::string drill_target = "1h";  // drills restore to this long ago, or "latest"
     std::map<JobKind, Schedule> schedules;
     AlertSettings alerts;
 };

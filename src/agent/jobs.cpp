@@ -92,11 +92,15 @@ class EngineJobRunner final : public JobRunner {
                                                  report.backups, report.packs, report.wal_files)};
     }
 
-    Result<JobOutcome> drill(const SourceSpec& source, const std::string& ago,
+    Result<JobOutcome> drill(const SourceSpec& source, const std::string& target,
                              const OperationContext& ctx) override {
         engine::DrillOptions options;
         options.repository = source.repository;
-        options.target = LB_TRY(engine::parse_target("", ago, ctx.now()));
+        if (target == "latest") {
+            options.target = LB_TRY(engine::parse_target("latest", "", ctx.now()));
+        } else {
+            options.target = LB_TRY(engine::parse_target("", target, ctx.now()));
+        }
         options.pg_timeout = source.pg_timeout;
         options.lifeboat_binary = source.lifeboat_binary;
         options.key_file = source.key_file;

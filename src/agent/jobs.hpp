@@ -77,7 +77,8 @@ class JobRunner {
     virtual Result<JobOutcome> expire(const SourceSpec& source, const OperationContext& ctx) = 0;
     virtual Result<JobOutcome> copy(const SourceSpec& source, const OperationContext& ctx) = 0;
     virtual Result<JobOutcome> verify(const SourceSpec& source, const OperationContext& ctx) = 0;
-    virtual Result<JobOutcome> drill(const SourceSpec& source, const std::string& ago,
+    // `target`: a duration before now ("1h") or "latest".
+    virtual Result<JobOutcome> drill(const SourceSpec& source, const std::string& target,
                                      const OperationContext& ctx) = 0;
     virtual Result<CatalogSummary> load_catalog(const SourceSpec& source,
                                                 const std::string& repository) = 0;
