@@ -20,10 +20,11 @@ struct Agent::Impl {
     std::shared_ptr<CancellationToken> stop_token = std::make_shared<CancellationToken>();
 
     mutable std::mutex config_mutex;
-    AgentConfig config;                                 // the running configuration
-    std::optional<AgentConfig> pending;                 // a reload, applied between jobs
-    std::map<std::string, SourceScheduler> schedulers;  // scheduler thread only
-    std::map<std::string, Timestamp> catalog_read;      // monitor thread only
+    AgentConfig config;                                         // the running configuration
+    std::optional<AgentConfig> pending;                         // a reload, applied between jobs
+    std::map<std::string, SourceScheduler> schedulers;          // scheduler thread only
+    std::map<std::string, Timestamp> catalog_read;              // monitor thread only
+    std::map<std::string, std::string> budget_requested_after;  // scheduler thread only
 
     AlertTracker tracker;
     std::unique_ptr<Notifier> notifier;
@@ -133,11 +134,34 @@ struct Agent::Impl {
                         record.message));
         if (auto saved = append_history(c.agent.state_dir, record); !saved)
             log("job history not saved: " + saved.error().message);
+        if (outcome && job.kind == JobKind::drill) state.drill_measured(source.name, *outcome);
         state.job_finished(record);
         schedulers.at(source.name).finished(job.kind, started, record.finished);
         publish_next_backup();
         refresh_catalog(source);
         evaluate_alerts();
+    }
+
+    // The RTO budget: when replaying the WAL since the newest backup would take longer than
+    // rto_target, one extra backup (an incremental: only changed files are read) shortens it.
+    // Asked once per newest backup, so a backup that does not help is not repeated in a loop.
+    void request_backup_over_budget(const SourceSpec& source, const AgentConfig& c,
+                                    SourceScheduler& scheduler) {
+        if (!c.agent.rto_target) return;
+        const auto snap = state.snapshot(now());
+        for (const auto& s : snap.sources) {
+            if (s.spec.name != source.name || !s.catalog || s.catalog->backups.empty()) continue;
+            const auto estimate = estimated_rto_seconds(s);
+            const std::string& newest = s.catalog->backups.back().id;
+            if (!estimate || *estimate <= static_cast<double>(c.agent.rto_target->count()) ||
+                budget_requested_after[source.name] == newest) {
+                continue;
+            }
+            budget_requested_after[source.name] = newest;
+            log(fmt::format("{}: estimated RTO {:.0f} s is above rto_target {} s: an extra backup",
+                            source.name, *estimate, c.agent.rto_target->count()));
+            scheduler.request(JobKind::backup, Trigger::rto_budget);
+        }
     }
 
     void scheduler_loop() {
@@ -160,6 +184,7 @@ struct Agent::Impl {
             for (const auto& source : c.sources) {
                 auto it = schedulers.find(source.name);
                 if (it == schedulers.end()) continue;
+                request_backup_over_budget(source, c, it->second);
                 if (const auto job = it->second.next_due(now())) {
                     run_job(source, *job, c);
                     ran = true;

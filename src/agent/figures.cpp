@@ -69,6 +69,13 @@ std::optional<double> growth_percent_per_day(const SourceState& s, Timestamp now
     return std::nullopt;
 }
 
+std::optional<double> estimated_rto_seconds(const SourceState& s) {
+    if (!s.replay_bytes_per_second || *s.replay_bytes_per_second <= 0 || !s.catalog)
+        return std::nullopt;
+    return s.rto_fixed_seconds + static_cast<double>(s.catalog->wal_since_newest_backup_bytes) /
+                                     *s.replay_bytes_per_second;
+}
+
 Readiness readiness(const SourceState& s, const AlertSettings& t, Timestamp now) {
     Readiness r{"ready", {}};
     auto not_ready = [&](std::string why) {
@@ -311,6 +318,9 @@ std::string render_metrics(const StateSnapshot& snap, const AlertSettings& t) {
                             ? s.catalog->last_good_drill->rto_seconds
                             : 0);
          });
+    each("lifeboat_rto_estimate_seconds", "gauge",
+         "estimated time to restore to the end of the archive now (0: no drill measured yet)",
+         [&](const SourceState& s) { return num(estimated_rto_seconds(s).value_or(0)); });
     each("lifeboat_copy_last_success_timestamp_seconds", "gauge",
          "start of the last successful copy job (0: none)", [&](const SourceState& s) {
              const auto c = s.last_success.find(JobKind::copy);
@@ -406,9 +416,15 @@ std::string status_json(const StateSnapshot& snap, const AlertSettings& t) {
              {"window", window},
              {"backups", backups},
              {"last_drill", drill},
-             {"estimated_rto_seconds", s.catalog && s.catalog->last_good_drill
-                                           ? json(s.catalog->last_good_drill->rto_seconds)
-                                           : json(nullptr)},
+             {"estimated_rto_seconds",
+              estimated_rto_seconds(s) ? json(*estimated_rto_seconds(s)) : json(nullptr)},
+             {"last_measured_rto_seconds", s.catalog && s.catalog->last_good_drill
+                                               ? json(s.catalog->last_good_drill->rto_seconds)
+                                               : json(nullptr)},
+             {"wal_since_newest_backup_bytes",
+              s.catalog ? s.catalog->wal_since_newest_backup_bytes : 0},
+             {"replay_bytes_per_second",
+              s.replay_bytes_per_second ? json(*s.replay_bytes_per_second) : json(nullptr)},
              {"running", s.running ? json(job_kind_name(*s.running)) : json(nullptr)},
              {"next_backup", iso_or_null(s.next_backup)},
              {"last_jobs", jobs},

@@ -19,6 +19,11 @@ double rpo_seconds(const SourceState& s, Timestamp now);
 // to a day), as a percentage of the size then; nullopt when there is no such sample.
 std::optional<double> growth_percent_per_day(const SourceState& s, Timestamp now);
 
+// The RTO a restore to the end of the archive would take now: the last passing drill's fixed
+// part plus the WAL since the newest backup at the drill's replay speed. nullopt until this
+// agent has measured a drill.
+std::optional<double> estimated_rto_seconds(const SourceState& s);
+
 struct Readiness {
     std::string verdict;  // ready | at_risk | not_ready
     std::vector<std::string> reasons;

@@ -20,6 +20,34 @@ namespace lifeboat::agent {
 
 namespace {
 
+// WAL bytes from the segment holding `start_lsn` to the end of segment `last_segment`
+// (TTTTTTTTLLLLLLLLSSSSSSSS); 0 when either cannot be read.
+std::uint64_t wal_bytes_between(const std::string& start_lsn, const std::string& last_segment,
+                                std::uint64_t segment_size) {
+    const auto start = postgres::parse_lsn(start_lsn);
+    if (!start || last_segment.size() != 24 || segment_size == 0) return 0;
+    std::uint64_t log = 0;
+    std::uint64_t seg = 0;
+    const char* name = last_segment.data();
+    if (std::from_chars(name + 8, name + 16, log, 16).ec != std::errc() ||
+        std::from_chars(name + 16, name + 24, seg, 16).ec != std::errc()) {
+        return 0;
+    }
+    const std::uint64_t last = log * (0x100000000ULL / segment_size) + seg;
+    const std::uint64_t first = start->value / segment_size;
+    return last >= first ? (last - first + 1) * segment_size : 0;
+}
+
+std::uint64_t wal_since(const engine::Catalog& catalog, const std::string& backup_id) {
+    for (const auto& m : catalog.backups) {
+        if (m.id == backup_id) {
+            return wal_bytes_between(m.start_lsn, catalog.window.last_segment,
+                                     m.postgres.wal_segment_size);
+        }
+    }
+    return 0;
+}
+
 DrillSummary summary_of(const engine::DrillRecord& r) {
     return {r.id, r.started, r.passed, r.total_seconds, r.replay_seconds, r.error};
 }
@@ -109,12 +137,19 @@ class EngineJobRunner final : public JobRunner {
         options.jobs = source.jobs;
         options.progress = ctx.progress;
         const auto record = LB_TRY(engine::run_drill(options));
+        // What the drill replayed, for the RTO estimate: the archive as it is now, from the
+        // start of the backup the drill chose (an upper bound for a target before the end).
+        std::uint64_t replayed = 0;
+        if (auto catalog = engine::load_catalog(source.repository))
+            replayed = wal_since(*catalog, record.backup_id);
         JobOutcome out{.bytes = 0,
                        .summary = fmt::format("drill {} to {}: {}", record.id,
                                               engine::describe_target(options.target),
                                               record.passed ? "passed" : "FAILED"),
                        .passed = record.passed,
-                       .rto_seconds = record.total_seconds};
+                       .rto_seconds = record.total_seconds,
+                       .replay_bytes = replayed,
+                       .replay_seconds = record.replay_seconds};
         if (!record.passed) {
             return fail(ErrorCode::check_failed, "drill {} failed{}{}", record.id,
                         record.error.empty() ? "" : ": ", record.error);
@@ -134,6 +169,8 @@ class EngineJobRunner final : public JobRunner {
         out.window_end = catalog.window.latest;
         out.window_gap = catalog.window.gap;
         out.wal_files = catalog.window.wal_files;
+        if (!catalog.backups.empty())
+            out.wal_since_newest_backup_bytes = wal_since(catalog, catalog.backups.back().id);
         out.stored_bytes = catalog.stored_bytes;
         out.logical_bytes = catalog.logical_bytes;
         // Drill records are few (one per drill); a damaged one is left out, as `drills` does.

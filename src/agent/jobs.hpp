@@ -23,9 +23,12 @@ namespace lifeboat::agent {
 struct JobOutcome {
     std::uint64_t bytes = 0;  // stored by a backup, copied, freed by expire, read by verify
     std::string summary;      // one line for the history
-    // Drills only: whether its checks passed, and its measured RTO.
+    // Drills only: whether its checks passed, its measured RTO, and the replay it measured
+    // (WAL bytes from the backup's start to the archive's end, and the seconds replay took).
     std::optional<bool> passed;
     std::optional<double> rto_seconds;
+    std::uint64_t replay_bytes = 0;
+    double replay_seconds = 0;
 };
 
 struct BackupSummary {
@@ -54,6 +57,9 @@ struct CatalogSummary {
     std::optional<Timestamp> window_end;
     bool window_gap = false;
     std::size_t wal_files = 0;
+    // WAL a restore of the newest backup to the end of the archive replays: from the segment
+    // holding its start to the last archived segment of its run (0 when unknown).
+    std::uint64_t wal_since_newest_backup_bytes = 0;
     std::uint64_t stored_bytes = 0;
     std::uint64_t logical_bytes = 0;
     std::optional<DrillSummary> last_drill;

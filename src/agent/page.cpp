@@ -140,9 +140,14 @@ std::string status_page_html(const StateSnapshot& snap, const AlertSettings& t) 
                 (s.probe ? fmt::format(" ({} bytes not archived)", s.probe->lag_bytes) : ""));
         const auto& drill = c ? c->last_drill : std::nullopt;
         const auto& good = c ? c->last_good_drill : std::nullopt;
-        row("estimated RTO",
-            good ? esc(seconds_text(good->rto_seconds)) + " (from the last passing drill)"
-                 : "unknown: no drill has passed");
+        const auto estimate = estimated_rto_seconds(s);
+        row("estimated RTO", estimate ? esc(seconds_text(*estimate)) +
+                                            " (the WAL since the newest backup at the last "
+                                            "drill's replay speed)"
+                                      : "unknown until the agent has run a drill");
+        row("last measured RTO",
+            good ? esc(seconds_text(good->rto_seconds)) + " (the last passing drill)"
+                 : "no drill has passed");
         if (snap.rto_target) row("RTO target", esc(seconds_text(snap.rto_target->count())));
         row("last drill", drill ? fmt::format("<span class=\"last-drill {}\">{} {}</span>",
                                               drill->passed ? "passed" : "failed",

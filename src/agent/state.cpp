@@ -53,6 +53,17 @@ void AgentState::job_finished(JobRecord record) {
         m_history.pop_front();
 }
 
+void AgentState::drill_measured(const std::string& source, const JobOutcome& outcome) {
+    std::lock_guard lock(m_mutex);
+    auto* s = find(source);
+    if (!s || !outcome.rto_seconds || outcome.replay_bytes == 0) return;
+    // Replay faster than measurable (a tiny archive) says nothing about a large one: keep the
+    // earlier figure then.
+    if (outcome.replay_seconds >= 0.05)
+        s->replay_bytes_per_second = outcome.replay_bytes / outcome.replay_seconds;
+    s->rto_fixed_seconds = std::max(0.0, *outcome.rto_seconds - outcome.replay_seconds);
+}
+
 void AgentState::restore_history(std::vector<JobRecord> records) {
     std::lock_guard lock(m_mutex);
     for (auto& r : records) {

@@ -48,6 +48,10 @@ struct SourceState {
     std::map<JobKind, Timestamp> last_success;  // the last successful start of each kind
     std::map<JobKind, std::uint64_t> failures;  // since start-up
     std::optional<Timestamp> next_backup;
+    // Replay speed measured by the last passing drill of this agent (bytes per second), and
+    // the part of that drill's RTO that does not depend on the WAL (files, start, checks).
+    std::optional<double> replay_bytes_per_second;
+    double rto_fixed_seconds = 0;
     // Stored bytes over time (one sample per catalog refresh, 25 h kept) for the growth rate.
     std::deque<std::pair<Timestamp, std::uint64_t>> size_samples;
 };
@@ -81,6 +85,7 @@ class AgentState {
                      std::optional<std::chrono::seconds> rto);
     void job_started(const std::string& source, JobKind kind, Timestamp at);
     void job_finished(JobRecord record);
+    void drill_measured(const std::string& source, const JobOutcome& outcome);
     void catalog_loaded(const std::string& source, Result<CatalogSummary> catalog, Timestamp at);
     void probed(const std::string& source, Result<SourceProbe> probe, Timestamp at);
     void set_next_backup(const std::string& source, std::optional<Timestamp> at);

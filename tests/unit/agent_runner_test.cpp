@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "agent/agent.hpp"
+#include "agent/figures.hpp"
 
 using namespace lifeboat;
 using namespace lifeboat::agent;
@@ -175,4 +176,72 @@ TEST(AgentRunner, RunsJobsOneAtATimeAlertsOnceAndRemembersAcrossARestart) {
     EXPECT_EQ((*third)->snapshot().reload_error, refused.error().message);
     EXPECT_EQ((*third)->snapshot().sources.size(), 1u);
     (*third)->stop();
+}
+
+namespace {
+
+// A source whose archive since the newest backup takes ~100 s to replay at the speed its drill
+// measured (1 MB/s).
+class SlowReplayRunner final : public JobRunner {
+  public:
+    Result<JobOutcome> backup(const SourceSpec&, const OperationContext&) override {
+        ++backups;
+        return JobOutcome{.bytes = 1, .summary = "backup"};
+    }
+    Result<JobOutcome> expire(const SourceSpec&, const OperationContext&) override { return {}; }
+    Result<JobOutcome> copy(const SourceSpec&, const OperationContext&) override { return {}; }
+    Result<JobOutcome> verify(const SourceSpec&, const OperationContext&) override { return {}; }
+    Result<JobOutcome> drill(const SourceSpec&, const std::string&,
+                             const OperationContext&) override {
+        return JobOutcome{.bytes = 0,
+                          .summary = "drill passed",
+                          .passed = true,
+                          .rto_seconds = 3.0,
+                          .replay_bytes = 2'000'000,
+                          .replay_seconds = 2.0};
+    }
+    Result<CatalogSummary> load_catalog(const SourceSpec&, const std::string& repo) override {
+        CatalogSummary c;
+        c.repository = repo;
+        const Timestamp now = system_clock().now();
+        c.backups.push_back({"B1", now, now, 1, 1, 1});
+        c.wal_since_newest_backup_bytes = 100'000'000;
+        return c;
+    }
+    Result<SourceProbe> probe(const SourceSpec&) override { return SourceProbe{}; }
+    std::atomic<int> backups{0};
+};
+
+}  // namespace
+
+TEST(AgentRunner, RtoBudgetAsksForOneExtraBackup) {
+    AgentConfig c;
+    c.agent.listen_port = 0;
+    c.agent.rto_target = std::chrono::seconds(60);
+    c.agent.schedules.emplace(JobKind::backup, Schedule::parse("0 4 1 1 *").value());
+    c.agent.schedules.emplace(JobKind::drill, Schedule::parse("every 1h").value());
+    SourceSpec s;
+    s.name = "main";
+    s.repository = "/nowhere";
+    c.sources.push_back(s);
+    auto runner = std::make_unique<SlowReplayRunner>();
+    SlowReplayRunner& r = *runner;
+    AgentOptions options;
+    options.load = [&] { return Result<AgentConfig>(c); };
+    options.runner = std::move(runner);
+    auto agent = Agent::start(std::move(options));
+    ASSERT_TRUE(agent) << agent.error().message;
+    ASSERT_TRUE(eventually([&] { return r.backups.load() >= 1; }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    const auto snap = (*agent)->snapshot();
+    (*agent)->stop();
+    EXPECT_EQ(r.backups.load(), 1) << "one extra backup per newest backup, not a loop";
+    ASSERT_FALSE(snap.sources.empty());
+    // 1 s fixed + 100 MB at 1 MB/s.
+    ASSERT_TRUE(estimated_rto_seconds(snap.sources[0]));
+    EXPECT_DOUBLE_EQ(*estimated_rto_seconds(snap.sources[0]), 101.0);
+    bool budget = false;
+    for (const auto& job : snap.history)
+        budget = budget || (job.kind == JobKind::backup && job.trigger == "rto budget");
+    EXPECT_TRUE(budget);
 }
