@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The agent against a real PostgreSQL 15: "every Ns" schedules run backups and expiry (seen
-# through /api/status, polled), /metrics carries the documented names and values, `status`
+# The agent against a real PostgreSQL 15: "every Ns" schedules run backups, expiry, verify and
+# a copy into a second repository (seen through /api/status, polled), /metrics carries the documented names and values, `status`
 # shows the state, a failed backup (the source stopped) fires an alert to a local webhook
 # receiver and a good one resolves it, `alert-test` reaches the receiver, SIGHUP with a bad
 # file keeps the running configuration, SIGTERM stops it with status 0, a listen address off
@@ -41,12 +41,18 @@ chmod 666 "$T/hooks.jsonl"
 python3 "$T/hook.py" "$HOOK_PORT" "$T/hooks.jsonl" &
 BG_PIDS+=($!)
 
+WEST="$T/west"
+lb repo-init --repo "$WEST" >/dev/null || fail "repo-init west"
 AGENT_PORT=$(free_port)
 CONF="$T/agent.toml"
 write_config() {
     cat >"$CONF" <<TOML
-[repository]
+default_repository = "primary"
+[repositories.primary]
 path = "$REPO"
+[repositories.west]
+path = "$WEST"
+copy_after_backup = true
 [source]
 pg = "$CONNINFO"
 [retention]
@@ -61,6 +67,8 @@ catalog_refresh = "2s"
 [schedule]
 backup = "every 4s"
 expire = "every 6s"
+verify = "every 8s"
+copy = "every 8s"
 [alerts]
 webhook = "http://127.0.0.1:$HOOK_PORT/hook"
 backup_older_than = "1h"
@@ -135,9 +143,12 @@ done
 expect_in "$T/metrics0.txt" '^lifeboat_up 1$'
 ok "every documented metric is present at start-up"
 
-wait_for "a scheduled backup and an expire" \
-    '([.history[] | select(.kind == "backup" and .ok)] | length) >= 2 and ([.history[] | select(.kind == "expire" and .ok)] | length) >= 1'
-ok "the schedule ran backups and an expire"
+wait_for "scheduled backups, an expire, a verify and a copy" \
+    '([.history[] | select(.kind == "backup" and .ok)] | length) >= 2 and ([.history[] | select(.kind == "expire" and .ok)] | length) >= 1 and ([.history[] | select(.kind == "verify" and .ok)] | length) >= 1 and ([.history[] | select(.kind == "copy" and .ok)] | length) >= 1'
+ok "the schedule ran backups, an expire, a verify and a copy"
+expect_exit 0 lb list --repo "$WEST" --json
+[ "$(jq '.backups | length' "$OUT")" -ge 1 ] || fail "the copy job put no backup in the second repository"
+ok "the copy job filled the second repository"
 # Never two jobs of one source at once: each job starts after the previous one finished.
 jq -r '[.history[] | select(.source == "main")] | [range(1; length) as $i | .[$i].started >= .[$i - 1].finished] | all' \
     "$T/status.json" | grep -q true || fail "two jobs of one source overlapped"
@@ -154,6 +165,8 @@ awk -v t="$last_backup" -v n="$now" 'BEGIN { exit !(t > n - 120 && t <= n + 1) }
 stored=$(metric lifeboat_repository_stored_bytes)
 awk -v s="$stored" 'BEGIN { exit !(s > 0) }' || fail "lifeboat_repository_stored_bytes is $stored"
 expect_in "$T/metrics.txt" '^lifeboat_job_failures_total\{source="main",repository="[^"]+",kind="backup"\} 0$'
+copied=$(metric lifeboat_copy_last_success_timestamp_seconds)
+awk -v c="$copied" 'BEGIN { exit !(c > 0) }' || fail "lifeboat_copy_last_success_timestamp_seconds is $copied"
 expect_in "$T/metrics.txt" '^lifeboat_backup_last_duration_seconds\{source="main",repository="[^"]+"\} [0-9.e-]+$'
 ok "metric values match the repository (last backup $last_backup, stored $stored bytes)"
 
