@@ -56,6 +56,10 @@ struct Agent::Impl {
         auto alerts = agent::evaluate_alerts(snap, c.agent.alerts);
         auto transitions = tracker.update(alerts, snap.now);
         state.set_alerts(std::move(alerts));
+        if (!transitions.empty()) {
+            if (auto saved = save_firing(c.agent.state_dir, tracker.firing()); !saved)
+                log("alert state not saved: " + saved.error().message);
+        }
         for (const auto& n : transitions)
             log(fmt::format("alert {} {} on {}: {}", n.alert, n.state, n.source, n.message));
         notifier->send(std::move(transitions));
@@ -263,6 +267,7 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
     i.state.set_sources(i.config.sources, a.rto_target);
     i.state.set_reload(i.options.config_file, std::nullopt, "");
     i.state.restore_history(read_history(a.state_dir));
+    i.tracker.restore(read_firing(a.state_dir));
     i.notifier = std::make_unique<Notifier>(a.alerts);
     i.serve_http(a);
     int port = a.listen_port;

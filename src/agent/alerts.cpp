@@ -1,6 +1,7 @@
 #include "agent/alerts.hpp"
 
 #include <cstdio>
+#include <fstream>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -65,6 +66,55 @@ std::string slack_json(const Notification& n) {
                                                n.state == "firing" ? "FIRING" : "RESOLVED", n.alert,
                                                n.source, n.message)}}
         .dump();
+}
+
+void AlertTracker::restore(FiringAlerts firing) {
+    std::lock_guard lock(m_mutex);
+    m_firing = std::move(firing);
+}
+
+FiringAlerts AlertTracker::firing() const {
+    std::lock_guard lock(m_mutex);
+    return m_firing;
+}
+
+Status save_firing(const fs::path& dir, const FiringAlerts& firing) {
+    if (dir.empty()) return {};
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [key, since] : firing)
+        out.push_back({{"source", key.first}, {"alert", key.second}, {"since", since.micros}});
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    const fs::path tmp = dir / "alerts.json.tmp";
+    {
+        std::ofstream f(tmp, std::ios::trunc);
+        f << out.dump() << '\n';
+        f.flush();
+        if (!f) return fail(ErrorCode::io, "cannot write {}", tmp.string());
+    }
+    fs::rename(tmp, dir / "alerts.json", ec);
+    if (ec)
+        return fail(ErrorCode::io, "cannot replace {}: {}", (dir / "alerts.json").string(),
+                    ec.message());
+    return {};
+}
+
+FiringAlerts read_firing(const fs::path& dir) {
+    FiringAlerts out;
+    if (dir.empty()) return out;
+    std::ifstream f(dir / "alerts.json");
+    const auto j = nlohmann::json::parse(f, nullptr, false);
+    if (j.is_discarded() || !j.is_array()) return out;
+    for (const auto& a : j) {
+        if (!a.is_object() || !a.contains("source") || !a["source"].is_string() ||
+            !a.contains("alert") || !a["alert"].is_string() || !a.contains("since") ||
+            !a["since"].is_number_integer()) {
+            continue;
+        }
+        out[{a["source"].get<std::string>(), a["alert"].get<std::string>()}] =
+            Timestamp{a["since"].get<std::int64_t>()};
+    }
+    return out;
 }
 
 std::vector<Notification> AlertTracker::update(std::vector<AlertStatus>& current, Timestamp now) {

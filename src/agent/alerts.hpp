@@ -28,17 +28,27 @@ struct Notification {
     Timestamp at;
 };
 
+// Alerts firing: (source, rule) -> since.
+using FiringAlerts = std::map<std::pair<std::string, std::string>, Timestamp>;
+
 std::string notification_json(const Notification& n);
+// The firing alerts kept in `dir`/alerts.json (written atomically; "" keeps nothing).
+Status save_firing(const fs::path& dir, const FiringAlerts& firing);
+FiringAlerts read_firing(const fs::path& dir);
 std::string slack_json(const Notification& n);
 
 class AlertTracker {
   public:
+    // What was firing when the agent last stopped (state_dir/alerts.json): still firing after
+    // a restart sends nothing again; resolved meanwhile sends "resolved".
+    void restore(FiringAlerts firing);
+    FiringAlerts firing() const;
     // Updates `current` in place (its `since`), and returns the transitions to send.
     std::vector<Notification> update(std::vector<AlertStatus>& current, Timestamp now);
 
   private:
-    std::mutex m_mutex;
-    std::map<std::pair<std::string, std::string>, Timestamp> m_firing;  // (source, name) -> since
+    mutable std::mutex m_mutex;
+    FiringAlerts m_firing;  // (source, name) -> since
 };
 
 // One delivery to every configured target, each retried `retries` times with backoff doubling

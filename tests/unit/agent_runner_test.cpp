@@ -159,6 +159,8 @@ TEST(AgentRunner, RunsJobsOneAtATimeAlertsOnceAndRemembersAcrossARestart) {
     ASSERT_FALSE(snap.sources.empty());
     EXPECT_TRUE(snap.sources[0].last_job.contains(JobKind::drill));
     EXPECT_FALSE(snap.sources[0].last_job.at(JobKind::drill).ok);
+    // Still firing across the restart: not sent again.
+    EXPECT_EQ(read_file(alerts), "drill_failed firing\n");
     EXPECT_GE(snap.history.size(), 5u);
 
     // A reload that fails keeps the running configuration.
