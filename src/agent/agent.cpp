@@ -122,7 +122,8 @@ struct Agent::Impl {
                 outcome = options.runner->verify(source, ctx);
                 break;
             case JobKind::drill:
-                outcome = options.runner->drill(source, c.agent.drill_target, ctx);
+                outcome =
+                    options.runner->drill(source, c.agent.drill_target, c.agent.drill_checks, ctx);
                 break;
         }
         JobRecord record{source.name,

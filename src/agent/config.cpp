@@ -96,6 +96,8 @@ Result<AgentSettings> read_agent_settings(const std::string& path) {
                 out.catalog_refresh = LB_TRY(duration_of(path, full, node));
             } else if (key == "rto_target") {
                 out.rto_target = LB_TRY(duration_of(path, full, node));
+            } else if (key == "drill_checks") {
+                out.drill_checks = LB_TRY(text_of(path, full, node));
             } else if (key == "drill_target") {
                 out.drill_target = LB_TRY(text_of(path, full, node));
                 if (out.drill_target != "latest" && !parse_duration(out.drill_target)) {

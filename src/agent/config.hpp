@@ -59,6 +59,7 @@ struct AgentSettings {
     std::chrono::seconds catalog_refresh{15};
     std::optional<std::chrono::seconds> rto_target;
     std::string drill_target = "1h";  // drills restore to this long ago, or "latest"
+    fs::path drill_checks;            // validate's --checks for drills ("" = built-in checks)
     std::map<JobKind, Schedule> schedules;
     AlertSettings alerts;
 };

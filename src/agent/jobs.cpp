@@ -121,7 +121,7 @@ class EngineJobRunner final : public JobRunner {
     }
 
     Result<JobOutcome> drill(const SourceSpec& source, const std::string& target,
-                             const OperationContext& ctx) override {
+                             const fs::path& checks, const OperationContext& ctx) override {
         engine::DrillOptions options;
         options.repository = source.repository;
         if (target == "latest") {
@@ -130,6 +130,7 @@ class EngineJobRunner final : public JobRunner {
             options.target = LB_TRY(engine::parse_target("", target, ctx.now()));
         }
         options.pg_timeout = source.pg_timeout;
+        if (!checks.empty()) options.checks_file = checks;
         options.lifeboat_binary = source.lifeboat_binary;
         options.key_file = source.key_file;
         options.pg_bin = source.pg_bin;
@@ -151,8 +152,17 @@ class EngineJobRunner final : public JobRunner {
                        .replay_bytes = replayed,
                        .replay_seconds = record.replay_seconds};
         if (!record.passed) {
+            // The reason a person on call needs: the error, else the first failed check.
+            std::string why = record.error;
+            std::size_t failed = 0;
+            for (const auto& c : record.checks) {
+                if (c.passed || c.skipped) continue;
+                if (failed++ == 0 && why.empty())
+                    why = fmt::format("check '{}' failed: {}", c.name, c.detail);
+            }
+            if (failed > 1) why += fmt::format(" ({} checks failed)", failed);
             return fail(ErrorCode::check_failed, "drill {} failed{}{}", record.id,
-                        record.error.empty() ? "" : ": ", record.error);
+                        why.empty() ? "" : ": ", why);
         }
         return out;
     }

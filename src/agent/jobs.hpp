@@ -83,9 +83,9 @@ class JobRunner {
     virtual Result<JobOutcome> expire(const SourceSpec& source, const OperationContext& ctx) = 0;
     virtual Result<JobOutcome> copy(const SourceSpec& source, const OperationContext& ctx) = 0;
     virtual Result<JobOutcome> verify(const SourceSpec& source, const OperationContext& ctx) = 0;
-    // `target`: a duration before now ("1h") or "latest".
+    // `target`: a duration before now ("1h") or "latest"; `checks`: the user checks ("" none).
     virtual Result<JobOutcome> drill(const SourceSpec& source, const std::string& target,
-                                     const OperationContext& ctx) = 0;
+                                     const fs::path& checks, const OperationContext& ctx) = 0;
     virtual Result<CatalogSummary> load_catalog(const SourceSpec& source,
                                                 const std::string& repository) = 0;
     virtual Result<SourceProbe> probe(const SourceSpec& source) = 0;

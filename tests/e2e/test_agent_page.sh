@@ -5,7 +5,8 @@
 # the backup and the passing drill of the real source, asks for nothing from elsewhere, and its
 # screenshot is kept as a test artifact ($LIFEBOAT_TEST_ARTIFACTS, default
 # BUILD/test-artifacts/agent-page.png). Bound beyond loopback, the token is enforced: without it
-# every endpoint answers 401; with it the page loads. The drill's metrics follow.
+# every endpoint answers 401; with it the page loads. The drill's metrics follow. A drill whose
+# user check fails (agent.drill_checks) fires drill_failed to an alert command.
 HERE=$(cd "$(dirname "$0")" && pwd)
 BROWSER_TESTS="$HERE/../browser"
 BUILD_DIR=$HERE/../../build
@@ -116,6 +117,38 @@ fi
 expect_in "$T/browser.err" 'status 401'
 ok "without the token the browser gets 401"
 
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID" || fail "the agent did not stop cleanly"
+
+# A drill whose check fails fires drill_failed (here to an alert command).
+cat >"$T/checks.toml" <<'TOML'
+[[check]]
+name = "more rows than there are"
+sql = "SELECT count(*) FROM t"
+expect = "> 1000000"
+TOML
+touch "$T/alerts.txt"
+chmod 644 "$T/checks.toml"
+chmod 666 "$T/alerts.txt"
+sed -i -e 's/^drill = .*/drill = "every 2s"/' -e "s|^drill_target = .*|drill_target = \"latest\"\ndrill_checks = \"$T/checks.toml\"|" "$CONF"
+cat >>"$CONF" <<TOML
+[alerts]
+command = "echo \"\$LIFEBOAT_ALERT \$LIFEBOAT_ALERT_STATE \$LIFEBOAT_ALERT_MESSAGE\" >> $T/alerts.txt"
+TOML
+(exec_as_pg "$LB" agent --config "$CONF") 2>>"$T/agent.log" &
+AGENT_PID=$!
+BG_PIDS+=("$AGENT_PID")
+deadline=$(( $(date +%s) + 300 ))
+while [ "$(date +%s)" -lt "$deadline" ] && ! grep -q '^drill_failed firing' "$T/alerts.txt"; do
+    kill -0 "$AGENT_PID" 2>/dev/null || { tail -n 20 "$T/agent.log" >&2; fail "the agent exited"; }
+    sleep 0.5
+done
+grep -q "^drill_failed firing .*check 'more rows than there are' failed" "$T/alerts.txt" || {
+    cat "$T/alerts.txt" >&2
+    tail -n 20 "$T/agent.log" >&2
+    fail "a failing drill check did not fire drill_failed"
+}
+ok "a failing drill check fired: $(grep '^drill_failed firing' "$T/alerts.txt" | head -n 1)"
 kill -TERM "$AGENT_PID"
 wait "$AGENT_PID" || fail "the agent did not stop cleanly"
 finish

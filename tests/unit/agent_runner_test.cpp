@@ -40,7 +40,7 @@ class FakeRunner final : public JobRunner {
     Result<JobOutcome> verify(const SourceSpec&, const OperationContext&) override {
         return job("verify", {});
     }
-    Result<JobOutcome> drill(const SourceSpec&, const std::string&,
+    Result<JobOutcome> drill(const SourceSpec&, const std::string&, const fs::path&,
                              const OperationContext&) override {
         auto r = job("drill", {.bytes = 0, .summary = "drill D passed"});
         if (m_calls.fail_drill)
@@ -193,7 +193,7 @@ class SlowReplayRunner final : public JobRunner {
     Result<JobOutcome> expire(const SourceSpec&, const OperationContext&) override { return {}; }
     Result<JobOutcome> copy(const SourceSpec&, const OperationContext&) override { return {}; }
     Result<JobOutcome> verify(const SourceSpec&, const OperationContext&) override { return {}; }
-    Result<JobOutcome> drill(const SourceSpec&, const std::string&,
+    Result<JobOutcome> drill(const SourceSpec&, const std::string&, const fs::path&,
                              const OperationContext&) override {
         return JobOutcome{.bytes = 0,
                           .summary = "drill passed",
