@@ -142,6 +142,8 @@ struct Agent::Impl {
         if (outcome && job.kind == JobKind::drill) state.drill_measured(source.name, *outcome);
         state.job_finished(record);
         schedulers.at(source.name).finished(job.kind, started, record.finished);
+        if (record.ok && job.kind == JobKind::backup && c.agent.expire_after_backup)
+            schedulers.at(source.name).request(JobKind::expire, Trigger::after_backup);
         publish_next_backup();
         refresh_catalog(source);
         evaluate_alerts();

@@ -117,6 +117,10 @@ Result<AgentSettings> read_agent_settings(const std::string& path) {
             const auto kind = parse_job_kind(key);
             if (!kind) return unknown("schedule." + key, node);
             const std::string text = LB_TRY(text_of(path, "schedule." + key, node));
+            if (*kind == JobKind::expire && text == "after backup") {
+                out.expire_after_backup = true;
+                continue;
+            }
             auto parsed = Schedule::parse(text);
             if (!parsed) {
                 return fail(ErrorCode::config, "{}:{}: schedule.{}: {}", path,

@@ -61,6 +61,8 @@ struct AgentSettings {
     std::string drill_target = "1h";  // drills restore to this long ago, or "latest"
     fs::path drill_checks;            // validate's --checks for drills ("" = built-in checks)
     std::map<JobKind, Schedule> schedules;
+    // schedule.expire = "after backup": expire follows every successful backup instead.
+    bool expire_after_backup = false;
     AlertSettings alerts;
 };
 

@@ -34,6 +34,8 @@ std::string_view trigger_name(Trigger trigger) {
             return "missed window";
         case Trigger::rto_budget:
             return "rto budget";
+        case Trigger::after_backup:
+            return "after backup";
     }
     return "unknown";
 }

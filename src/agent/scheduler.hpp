@@ -25,7 +25,7 @@ inline constexpr JobKind k_job_kinds[] = {JobKind::backup, JobKind::expire, JobK
 std::string_view job_kind_name(JobKind kind);
 std::optional<JobKind> parse_job_kind(std::string_view name);
 
-enum class Trigger { schedule, missed, rto_budget };
+enum class Trigger { schedule, missed, rto_budget, after_backup };
 std::string_view trigger_name(Trigger trigger);
 
 struct DueJob {

@@ -142,7 +142,10 @@ Status run_status_command(const std::string& config_given, OutputFormat format) 
                 "backup %s\n",
                 s.at("rpo_seconds").get<double>(),
                 static_cast<unsigned long long>(s.at("wal_archive_lag_bytes").get<std::uint64_t>()),
-                s.at("backups").size(), s.at("next_backup").get<std::string>().c_str());
+                s.at("backups").size(),
+                s.at("next_backup").get<std::string>().empty()
+                    ? "not scheduled"
+                    : s.at("next_backup").get<std::string>().c_str());
             if (s.at("running").is_string())
                 std::printf("  running: %s\n", s.at("running").get<std::string>().c_str());
         }

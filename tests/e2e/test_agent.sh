@@ -66,7 +66,7 @@ probe_interval = "1s"
 catalog_refresh = "2s"
 [schedule]
 backup = "every 4s"
-expire = "every 6s"
+expire = "after backup"
 verify = "every 8s"
 copy = "every 8s"
 [alerts]
@@ -144,8 +144,8 @@ expect_in "$T/metrics0.txt" '^lifeboat_up 1$'
 ok "every documented metric is present at start-up"
 
 wait_for "scheduled backups, an expire, a verify and a copy" \
-    '([.history[] | select(.kind == "backup" and .ok)] | length) >= 2 and ([.history[] | select(.kind == "expire" and .ok)] | length) >= 1 and ([.history[] | select(.kind == "verify" and .ok)] | length) >= 1 and ([.history[] | select(.kind == "copy" and .ok)] | length) >= 1'
-ok "the schedule ran backups, an expire, a verify and a copy"
+    '([.history[] | select(.kind == "backup" and .ok)] | length) >= 2 and ([.history[] | select(.kind == "expire" and .ok and .trigger == "after backup")] | length) >= 1 and ([.history[] | select(.kind == "verify" and .ok)] | length) >= 1 and ([.history[] | select(.kind == "copy" and .ok)] | length) >= 1'
+ok "the schedule ran backups, an expire after a backup, a verify and a copy"
 expect_exit 0 lb list --repo "$WEST" --json
 [ "$(jq '.backups | length' "$OUT")" -ge 1 ] || fail "the copy job put no backup in the second repository"
 ok "the copy job filled the second repository"
