@@ -283,6 +283,10 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
                     a.listen_host, a.listen_port);
     }
     i.http_thread = std::thread([&i] { i.server.listen_after_bind(); });
+    // Server::stop() does nothing before the listening loop runs, and that loop would then
+    // never end: wait until it runs, so a stop right after start cannot be lost.
+    for (int tries = 0; !i.server.is_running() && tries < 5000; ++tries)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     // The catalog and a probe before scheduling: the missed-window rule needs the newest
     // backup, and the first scrape should already have figures.
     for (const auto& s : i.config.sources) {
