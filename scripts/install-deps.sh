@@ -9,7 +9,7 @@ packages=(
   libpq-dev libssl-dev libzstd-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 zstd clang-format git python3 jq procps iproute2 pgbackrest time
-  libcurl4-openssl-dev libexpat1-dev s3cmd
+  libcurl4-openssl-dev libexpat1-dev s3cmd libcpp-httplib-dev
   chromium fonts-dejavu-core
   # The fuzz targets (scripts/fuzz.sh): clang 16 is the oldest Debian clang that compiles
   # libstdc++ 12's <expected>; libclang-rt-16-dev holds libFuzzer and the sanitizer runtimes.

@@ -150,6 +150,15 @@ Status run_drills_command(const Settings& s, OutputFormat format);
 Status run_report_command(const Settings& s, const ReportArgs& args, OutputFormat format);
 Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat format);
 Status run_demo_command(const Settings& s, const DemoArgs& args, OutputFormat format);
+// The agent (src/agent/): runs until SIGTERM or SIGINT (then returns success), reloads on
+// SIGHUP. `flags` are the settings given on the command line; `config_file` the --config given
+// ("" for LIFEBOAT_CONFIG).
+Status run_agent_command(const std::map<std::string, std::string>& flags,
+                         const std::string& config_file);
+// The running agent's state, from its /api/status (ErrorCode::unavailable when none answers).
+Status run_status_command(const std::string& config_file, OutputFormat format);
+// One test notification to every alert target of the configuration.
+Status run_alert_test_command(const std::string& config_file, OutputFormat format);
 // `config_file` is the --config given (or ""), for the archive_command check suggests.
 Status run_check_command(const Settings& s, const CheckArgs& args, const std::string& config_file,
                          OutputFormat format);

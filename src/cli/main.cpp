@@ -318,6 +318,24 @@ int main(int argc, char** argv) {
                       "seconds to wait for the segment to reach the repositories (default 60)");
     add_json(check, common);
 
+    auto* agent_cmd = app.add_subcommand(
+        "agent",
+        "run schedules (backup, expire, copy, verify, drill), serve /metrics, /api/status and a "
+        "status page, send alerts; until SIGTERM (SIGHUP reloads the configuration)");
+    add_settings(agent_cmd, common,
+                 {"repo", "pg", "pgdata", "jobs", "archive-timeout", "key-file", "pg-timeout",
+                  "pg-bin", "run-as"});
+    auto* status_cmd =
+        app.add_subcommand("status", "the running agent's state: readiness, RPO, jobs, alerts");
+    status_cmd->add_option("--config", common.config,
+                           "TOML configuration file of the agent [env LIFEBOAT_CONFIG]");
+    add_json(status_cmd, common);
+    auto* alert_test =
+        app.add_subcommand("alert-test", "send a test notification to every alert target");
+    alert_test->add_option("--config", common.config,
+                           "TOML configuration file with [alerts] [env LIFEBOAT_CONFIG]");
+    add_json(alert_test, common);
+
     DemoArgs demo_args;
     auto* demo =
         app.add_subcommand("demo", "self-contained demonstration in a temporary directory");
@@ -359,6 +377,11 @@ int main(int argc, char** argv) {
     // and expects them gone, as the default action does.
     if (!*push && !*fetch && !*prefetch) start_signal_thread();
     auto run = [&]() -> Status {
+        // The agent's commands read the agent's sections themselves (and the agent re-reads
+        // the settings on every reload).
+        if (*agent_cmd) return run_agent_command(common.flags, common.config);
+        if (*status_cmd) return run_status_command(common.config, format);
+        if (*alert_test) return run_alert_test_command(common.config, format);
         auto settings_result = Settings::resolve(
             common.flags,
             common.config.empty() ? std::nullopt : std::optional<std::string>(common.config));

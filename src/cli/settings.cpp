@@ -197,6 +197,12 @@ Result<ConfigFile> read_config_file(const std::string& path) {
             file.repositories = LB_TRY(read_repositories(path, *sub));
             continue;
         }
+        // The agent's sections: read by the agent's own parser (agent/config.hpp), which
+        // checks them when `agent`, `status` or `alert-test` runs.
+        if (sub && (section.str() == "agent" || section.str() == "schedule" ||
+                    section.str() == "alerts")) {
+            continue;
+        }
         if (section.str() == "default_repository") {
             if (!node.as_string()) {
                 return fail(ErrorCode::config,

@@ -157,12 +157,12 @@ expect_in "$OUT" '--repo .*s3://' "--repo's help names S3 locations"
 if grep -q 'a local directory)' "$OUT"; then fail "--repo's help still calls it a local directory"; fi
 expect_exit 0 lb validate --help
 expect_in "$OUT" '--pg .*instance to check' "validate --pg's help names the instance checked"
-# README.md: every command but wal-push and wal-fetch has --json.
+# README.md: every command but wal-push, wal-fetch and agent (a service) has --json.
 expect_exit 0 lb --help
 for cmd in $(sed -n '/^Subcommands:/,/^$/p' "$OUT" | awk 'NR > 1 && NF { sub(/,$/, "", $1); print $1 }'); do
     expect_exit 0 lb "$cmd" --help
     case $cmd in
-    wal-push | wal-fetch)
+    wal-push | wal-fetch | agent)
         if grep -q -- '--json' "$OUT"; then fail "$cmd has --json: README.md and docs/cli.md say it has not"; fi ;;
     *) grep -q -- '--json' "$OUT" || fail "$cmd has no --json: README.md and docs/cli.md say every command but wal-push and wal-fetch has" ;;
     esac

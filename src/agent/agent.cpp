@@ -1,0 +1,340 @@
+#include "agent/agent.hpp"
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <httplib.h>
+
+#include "agent/alerts.hpp"
+#include "agent/figures.hpp"
+#include "agent/page.hpp"
+#include "agent/scheduler.hpp"
+
+namespace lifeboat::agent {
+
+struct Agent::Impl {
+    AgentOptions options;
+    AgentState state;
+    std::shared_ptr<CancellationToken> stop_token = std::make_shared<CancellationToken>();
+
+    mutable std::mutex config_mutex;
+    AgentConfig config;                                         // the running configuration
+    std::optional<AgentConfig> pending;                         // a reload, applied between jobs
+    std::map<std::string, SourceScheduler> schedulers;          // scheduler thread only
+    std::map<std::string, Timestamp> catalog_read;              // monitor thread only
+    std::map<std::string, std::string> budget_requested_after;  // scheduler thread only
+
+    AlertTracker tracker;
+    std::unique_ptr<Notifier> notifier;
+    httplib::Server server;
+    std::thread scheduler_thread;
+    std::thread monitor_thread;
+    std::thread http_thread;
+    std::atomic<bool> stopped{false};
+
+    explicit Impl(AgentOptions o) : options(std::move(o)), state(options.clock->now()) {}
+
+    Timestamp now() const { return options.clock->now(); }
+    void log(std::string_view line) const {
+        if (options.log) options.log(LogLevel::info, line);
+    }
+    AgentConfig current() const {
+        std::lock_guard lock(config_mutex);
+        return config;
+    }
+
+    void refresh_catalog(const SourceSpec& s) {
+        state.catalog_loaded(s.name, options.runner->load_catalog(s, s.repository), now());
+    }
+    void probe(const SourceSpec& s) { state.probed(s.name, options.runner->probe(s), now()); }
+
+    void evaluate_alerts() {
+        const AgentConfig c = current();
+        auto snap = state.snapshot(now());
+        auto alerts = agent::evaluate_alerts(snap, c.agent.alerts);
+        auto transitions = tracker.update(alerts, snap.now);
+        state.set_alerts(std::move(alerts));
+        if (!transitions.empty()) {
+            if (auto saved = save_firing(c.agent.state_dir, tracker.firing()); !saved)
+                log("alert state not saved: " + saved.error().message);
+        }
+        for (const auto& n : transitions)
+            log(fmt::format("alert {} {} on {}: {}", n.alert, n.state, n.source, n.message));
+        notifier->send(std::move(transitions));
+    }
+
+    // When each kind last ran, for the missed-window rule: the job history, and the repository
+    // itself for backups and drills (which may have run without the agent).
+    std::map<JobKind, Timestamp> last_runs(const SourceState& s) const {
+        std::map<JobKind, Timestamp> out;
+        for (const auto& [kind, record] : s.last_job)
+            out[kind] = record.started;
+        if (s.catalog && !s.catalog->backups.empty()) {
+            const Timestamp t = s.catalog->backups.back().start;
+            if (!out.contains(JobKind::backup) || out[JobKind::backup] < t)
+                out[JobKind::backup] = t;
+        }
+        if (s.catalog && s.catalog->last_drill) {
+            const Timestamp t = s.catalog->last_drill->started;
+            if (!out.contains(JobKind::drill) || out[JobKind::drill] < t) out[JobKind::drill] = t;
+        }
+        return out;
+    }
+
+    void build_schedulers(const AgentConfig& c) {
+        schedulers.clear();
+        const auto snap = state.snapshot(now());
+        for (const auto& s : snap.sources) {
+            schedulers.emplace(s.spec.name,
+                               SourceScheduler(c.agent.schedules, last_runs(s), snap.now));
+        }
+        publish_next_backup();
+    }
+
+    void publish_next_backup() {
+        for (const auto& [name, scheduler] : schedulers)
+            state.set_next_backup(name, scheduler.due_at(JobKind::backup));
+    }
+
+    void run_job(const SourceSpec& source, const DueJob& job, const AgentConfig& c) {
+        OperationContext ctx;
+        ctx.clock = options.clock;
+        ctx.cancellation = stop_token;
+        ctx.log = options.log;
+        const Timestamp started = now();
+        state.job_started(source.name, job.kind, started);
+        log(fmt::format("{} {} started ({})", source.name, job_kind_name(job.kind),
+                        trigger_name(job.trigger)));
+        Result<JobOutcome> outcome = fail(ErrorCode::internal, "no such job");
+        switch (job.kind) {
+            case JobKind::backup:
+                outcome = options.runner->backup(source, ctx);
+                break;
+            case JobKind::expire:
+                outcome = options.runner->expire(source, ctx);
+                break;
+            case JobKind::copy:
+                outcome = options.runner->copy(source, ctx);
+                break;
+            case JobKind::verify:
+                outcome = options.runner->verify(source, ctx);
+                break;
+            case JobKind::drill:
+                outcome =
+                    options.runner->drill(source, c.agent.drill_target, c.agent.drill_checks, ctx);
+                break;
+        }
+        JobRecord record{source.name,
+                         job.kind,
+                         std::string(trigger_name(job.trigger)),
+                         started,
+                         now(),
+                         outcome.has_value(),
+                         outcome ? outcome->bytes : 0,
+                         outcome ? outcome->summary : outcome.error().message};
+        log(fmt::format("{} {} {} in {:.1f} s: {}", source.name, job_kind_name(job.kind),
+                        record.ok ? "succeeded" : "FAILED", record.duration_seconds(),
+                        record.message));
+        if (auto saved = append_history(c.agent.state_dir, record); !saved)
+            log("job history not saved: " + saved.error().message);
+        if (outcome && job.kind == JobKind::drill) state.drill_measured(source.name, *outcome);
+        state.job_finished(record);
+        schedulers.at(source.name).finished(job.kind, started, record.finished);
+        if (record.ok && job.kind == JobKind::backup && c.agent.expire_after_backup)
+            schedulers.at(source.name).request(JobKind::expire, Trigger::after_backup);
+        publish_next_backup();
+        refresh_catalog(source);
+        evaluate_alerts();
+    }
+
+    // The RTO budget: when replaying the WAL since the newest backup would take longer than
+    // rto_target, one extra backup (an incremental: only changed files are read) shortens it.
+    // Asked once per newest backup, so a backup that does not help is not repeated in a loop.
+    void request_backup_over_budget(const SourceSpec& source, const AgentConfig& c,
+                                    SourceScheduler& scheduler) {
+        if (!c.agent.rto_target) return;
+        const auto snap = state.snapshot(now());
+        for (const auto& s : snap.sources) {
+            if (s.spec.name != source.name || !s.catalog || s.catalog->backups.empty()) continue;
+            const auto estimate = estimated_rto_seconds(s);
+            const std::string& newest = s.catalog->backups.back().id;
+            if (!estimate || *estimate <= static_cast<double>(c.agent.rto_target->count()) ||
+                budget_requested_after[source.name] == newest) {
+                continue;
+            }
+            budget_requested_after[source.name] = newest;
+            log(fmt::format("{}: estimated RTO {:.0f} s is above rto_target {} s: an extra backup",
+                            source.name, *estimate, c.agent.rto_target->count()));
+            scheduler.request(JobKind::backup, Trigger::rto_budget);
+        }
+    }
+
+    void scheduler_loop() {
+        while (!stop_token->cancelled()) {
+            AgentConfig c;
+            {
+                std::lock_guard lock(config_mutex);
+                if (pending) {
+                    config = std::move(*pending);
+                    pending.reset();
+                    state.set_sources(config.sources, config.agent.rto_target);
+                    notifier->set_settings(config.agent.alerts);
+                    c = config;
+                    build_schedulers(c);
+                } else {
+                    c = config;
+                }
+            }
+            bool ran = false;
+            for (const auto& source : c.sources) {
+                auto it = schedulers.find(source.name);
+                if (it == schedulers.end()) continue;
+                request_backup_over_budget(source, c, it->second);
+                if (const auto job = it->second.next_due(now())) {
+                    run_job(source, *job, c);
+                    ran = true;
+                    break;  // re-read the configuration between jobs
+                }
+            }
+            if (ran) continue;
+            // Sleep until the next job, but wake at least every second for reloads.
+            std::int64_t wait = 1000000;
+            for (const auto& [name, scheduler] : schedulers) {
+                if (const auto wake = scheduler.next_wake())
+                    wait = std::min(wait, std::max<std::int64_t>(wake->micros - now().micros, 0));
+            }
+            (void)stop_token->sleep_for(
+                std::chrono::microseconds(std::max<std::int64_t>(wait, 10000)));
+        }
+    }
+
+    void monitor_loop() {
+        while (!stop_token->cancelled()) {
+            const AgentConfig c = current();
+            for (const auto& s : c.sources) {
+                probe(s);
+                const auto last = catalog_read.find(s.name);
+                const Timestamp t = now();
+                if (last == catalog_read.end() ||
+                    t.micros - last->second.micros >= c.agent.catalog_refresh.count() * 1000000) {
+                    refresh_catalog(s);
+                    catalog_read[s.name] = t;
+                }
+            }
+            evaluate_alerts();
+            (void)stop_token->sleep_for(c.agent.probe_interval);
+        }
+    }
+
+    void serve_http(const AgentSettings& a) {
+        const std::string token = a.token;
+        server.set_pre_routing_handler(
+            [token](const httplib::Request& req, httplib::Response& res) {
+                if (token.empty() || req.get_header_value("Authorization") == "Bearer " + token)
+                    return httplib::Server::HandlerResponse::Unhandled;
+                res.status = 401;
+                res.set_header("WWW-Authenticate", "Bearer");
+                res.set_content("unauthorized: send 'Authorization: Bearer TOKEN'\n", "text/plain");
+                return httplib::Server::HandlerResponse::Handled;
+            });
+        server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+            const auto snap = state.snapshot(now());
+            res.set_content(render_metrics(snap, current().agent.alerts),
+                            "text/plain; version=0.0.4; charset=utf-8");
+        });
+        server.Get("/api/status", [this](const httplib::Request&, httplib::Response& res) {
+            const auto snap = state.snapshot(now());
+            res.set_content(status_json(snap, current().agent.alerts), "application/json");
+        });
+        server.Get("/", [this](const httplib::Request&, httplib::Response& res) {
+            const auto snap = state.snapshot(now());
+            res.set_content(status_page_html(snap, current().agent.alerts),
+                            "text/html; charset=utf-8");
+        });
+    }
+};
+
+Agent::Agent(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+
+Agent::~Agent() {
+    stop();
+}
+
+Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
+    auto impl = std::make_unique<Impl>(std::move(options));
+    Impl& i = *impl;
+    i.config = LB_TRY(i.options.load());
+    const AgentSettings& a = i.config.agent;
+    i.state.set_sources(i.config.sources, a.rto_target);
+    i.state.set_reload(i.options.config_file, std::nullopt, "");
+    i.state.restore_history(read_history(a.state_dir));
+    i.tracker.restore(read_firing(a.state_dir));
+    i.notifier = std::make_unique<Notifier>(a.alerts);
+    i.serve_http(a);
+    int port = a.listen_port;
+    const bool bound = port == 0 ? (port = i.server.bind_to_any_port(a.listen_host)) > 0
+                                 : i.server.bind_to_port(a.listen_host, port);
+    if (!bound) {
+        return fail(ErrorCode::unavailable,
+                    "cannot listen on {}:{} (in use, or not an address "
+                    "of this machine): set [agent] listen",
+                    a.listen_host, a.listen_port);
+    }
+    i.http_thread = std::thread([&i] { i.server.listen_after_bind(); });
+    // Server::stop() does nothing before the listening loop runs, and that loop would then
+    // never end: wait until it runs, so a stop right after start cannot be lost.
+    for (int tries = 0; !i.server.is_running() && tries < 5000; ++tries)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // The catalog and a probe before scheduling: the missed-window rule needs the newest
+    // backup, and the first scrape should already have figures.
+    for (const auto& s : i.config.sources) {
+        i.refresh_catalog(s);
+        i.catalog_read[s.name] = i.now();
+        i.probe(s);
+    }
+    i.build_schedulers(i.config);
+    i.evaluate_alerts();
+    i.scheduler_thread = std::thread([&i] { i.scheduler_loop(); });
+    i.monitor_thread = std::thread([&i] { i.monitor_loop(); });
+    i.log(fmt::format("listening on {}:{}", a.listen_host, port));
+    auto agent = std::unique_ptr<Agent>(new Agent(std::move(impl)));
+    agent->m_port = port;
+    return agent;
+}
+
+Status Agent::reload() {
+    Impl& i = *m_impl;
+    auto next = i.options.load();
+    if (!next) {
+        i.state.set_reload(i.options.config_file, std::nullopt, next.error().message);
+        i.log("configuration reload refused, the running one is kept: " + next.error().message);
+        return std::unexpected(next.error());
+    }
+    {
+        std::lock_guard lock(i.config_mutex);
+        i.pending = std::move(*next);
+    }
+    i.state.set_reload(i.options.config_file, i.now(), "");
+    i.log("configuration reloaded");
+    return {};
+}
+
+void Agent::stop() {
+    Impl& i = *m_impl;
+    if (i.stopped.exchange(true)) return;
+    i.stop_token->cancel("the agent is stopping");
+    if (i.scheduler_thread.joinable()) i.scheduler_thread.join();
+    if (i.monitor_thread.joinable()) i.monitor_thread.join();
+    i.server.stop();
+    if (i.http_thread.joinable()) i.http_thread.join();
+    i.notifier->stop();
+    i.log("stopped");
+}
+
+StateSnapshot Agent::snapshot() const {
+    return m_impl->state.snapshot(m_impl->now());
+}
+
+}  // namespace lifeboat::agent

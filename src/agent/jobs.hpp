@@ -1,0 +1,103 @@
+// JobRunner: the agent's one doorway into the engine. Each job kind is one method; jobs.cpp is
+// the only file of the agent that calls engine operations or talks to the source, so tests of
+// the scheduler, alerts and metrics substitute a fake runner, and a change of the engine's
+// signatures is a change of that one file.
+//
+// Every method may block for as long as the operation takes; it is called from the source's
+// own scheduler thread (jobs) or the monitor thread (catalog, probe), never from an HTTP thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/config.hpp"
+#include "repository/repository.hpp"
+#include "util/error.hpp"
+#include "util/operation_context.hpp"
+#include "util/time.hpp"
+
+namespace lifeboat::agent {
+
+struct JobOutcome {
+    std::uint64_t bytes = 0;  // stored by a backup, copied, freed by expire, read by verify
+    std::string summary;      // one line for the history
+    // Drills only: whether its checks passed, its measured RTO, and the replay it measured
+    // (WAL bytes from the backup's start to the archive's end, and the seconds replay took).
+    std::optional<bool> passed;
+    std::optional<double> rto_seconds;
+    std::uint64_t replay_bytes = 0;
+    double replay_seconds = 0;
+};
+
+struct BackupSummary {
+    std::string id;
+    Timestamp start;
+    Timestamp stop;
+    double duration_seconds = 0;
+    std::uint64_t stored_bytes = 0;
+    std::uint64_t data_bytes = 0;
+};
+
+struct DrillSummary {
+    std::string id;
+    Timestamp started;
+    bool passed = false;
+    double rto_seconds = 0;
+    double replay_seconds = 0;
+    std::string error;
+};
+
+// What the metrics, page and alerts need from a repository, read once per refresh.
+struct CatalogSummary {
+    std::string repository;
+    std::vector<BackupSummary> backups;  // oldest first
+    std::optional<Timestamp> window_start;
+    std::optional<Timestamp> window_end;
+    bool window_gap = false;
+    std::size_t wal_files = 0;
+    // WAL a restore of the newest backup to the end of the archive replays: from the segment
+    // holding its start to the last archived segment of its run (0 when unknown).
+    std::uint64_t wal_since_newest_backup_bytes = 0;
+    std::uint64_t stored_bytes = 0;
+    std::uint64_t logical_bytes = 0;
+    std::optional<DrillSummary> last_drill;
+    std::optional<DrillSummary> last_good_drill;
+    Timestamp loaded_at;
+};
+
+// The source's archiving as the server sees it.
+struct SourceProbe {
+    std::string current_lsn;
+    std::string last_archived_wal;
+    // Complete segments waiting for the archiver plus the bytes of the current segment.
+    std::uint64_t lag_bytes = 0;
+    std::uint64_t failed_count = 0;
+};
+
+class JobRunner {
+  public:
+    virtual ~JobRunner() = default;
+    virtual Result<JobOutcome> backup(const SourceSpec& source, const OperationContext& ctx) = 0;
+    virtual Result<JobOutcome> expire(const SourceSpec& source, const OperationContext& ctx) = 0;
+    virtual Result<JobOutcome> copy(const SourceSpec& source, const OperationContext& ctx) = 0;
+    virtual Result<JobOutcome> verify(const SourceSpec& source, const OperationContext& ctx) = 0;
+    // `target`: a duration before now ("1h") or "latest"; `checks`: the user checks ("" none).
+    virtual Result<JobOutcome> drill(const SourceSpec& source, const std::string& target,
+                                     const fs::path& checks, const OperationContext& ctx) = 0;
+    virtual Result<CatalogSummary> load_catalog(const SourceSpec& source,
+                                                const std::string& repository) = 0;
+    virtual Result<SourceProbe> probe(const SourceSpec& source) = 0;
+};
+
+// The runner over the real engine and PostgreSQL.
+// Opens the repository at a location with its key (the program's own rule for keys).
+using RepositoryOpener = std::function<Result<repo::Repository>(const std::string& location)>;
+
+// The runner over the real engine; `open` opens every repository a job works on.
+std::unique_ptr<JobRunner> make_engine_job_runner(RepositoryOpener open);
+
+}  // namespace lifeboat::agent

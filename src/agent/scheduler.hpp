@@ -1,0 +1,59 @@
+// The scheduler of one source: which job runs when. Jobs of one source run one at a time, in
+// the order backup, expire, copy, verify, drill when several are due together. Pure logic over
+// times: the agent's thread asks `due(now)`, runs the job, and reports `finished`; tests drive
+// it with a simulated clock.
+//
+// The missed-window rule: at construction, a cron job whose latest firing time before `now` is
+// later than its last run (or that never ran) is due at once, one time, however many windows
+// were missed. An "every D" job is due D after its last start (at once when it never ran).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/schedule.hpp"
+#include "util/time.hpp"
+
+namespace lifeboat::agent {
+
+enum class JobKind { backup, expire, copy, verify, drill };
+inline constexpr JobKind k_job_kinds[] = {JobKind::backup, JobKind::expire, JobKind::copy,
+                                          JobKind::verify, JobKind::drill};
+std::string_view job_kind_name(JobKind kind);
+std::optional<JobKind> parse_job_kind(std::string_view name);
+
+enum class Trigger { schedule, missed, rto_budget, after_backup };
+std::string_view trigger_name(Trigger trigger);
+
+struct DueJob {
+    JobKind kind;
+    Trigger trigger;
+};
+
+class SourceScheduler {
+  public:
+    // `last_runs`: when each kind last started (from the job history, or the catalog for
+    // backups); absent when never.
+    SourceScheduler(std::map<JobKind, Schedule> schedules,
+                    const std::map<JobKind, Timestamp>& last_runs, Timestamp now);
+
+    // The first job due at `now`, if any (the caller runs it, then calls finished()).
+    std::optional<DueJob> next_due(Timestamp now) const;
+    // Records that `kind` ran from `started` to `finished_at`: its next time comes from there.
+    void finished(JobKind kind, Timestamp started, Timestamp finished_at);
+    // Asks for one extra job as soon as possible (the RTO budget's extra backup).
+    void request(JobKind kind, Trigger trigger);
+    // When the earliest pending job is due (nullopt: nothing scheduled).
+    std::optional<Timestamp> next_wake() const;
+    std::optional<Timestamp> due_at(JobKind kind) const;
+
+  private:
+    std::map<JobKind, Schedule> m_schedules;
+    std::map<JobKind, Timestamp> m_due;
+    std::map<JobKind, Trigger> m_trigger;
+};
+
+}  // namespace lifeboat::agent
