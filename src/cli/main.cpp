@@ -117,7 +117,8 @@ int main(int argc, char** argv) {
     BackupArgs backup_args;
     auto* backup = app.add_subcommand("backup", "back up a running PostgreSQL 15");
     add_settings(backup, common,
-                 {"repo", "pg", "pgdata", "jobs", "archive-timeout", "key-file", "pg-timeout"});
+                 {"repo", "pg", "source-kind", "pgdata", "jobs", "archive-timeout", "key-file",
+                  "pg-timeout"});
     backup->add_option("--tag", backup_args.tags, "KEY=VALUE label (repeatable)");
     backup
         ->add_option("--type", backup_args.type,
