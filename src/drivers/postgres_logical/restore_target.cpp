@@ -109,12 +109,13 @@ Result<source::StartedInstance> LogicalRestoreTarget::start_and_await(int port,
     const fs::path log = m_request.target_dir / "lifeboat-restore.log";
     LB_CHECK(server.start(log, fmt::format("-p {}", port)));
     m_started = true;
+    const auto launched = Clock::now();
     const auto deadline = started + m_request.start_timeout;
     std::optional<postgres::PostmasterStatus> status;
     for (;;) {
         status = LB_TRY(server.status());
         if (status && status->state == "ready") break;
-        if (!server.is_running() && seconds_since(started) > 1.0) {
+        if (!server.is_running() && seconds_since(launched) > 1.0) {
             return fail(ErrorCode::database,
                         "the new server stopped while starting (server log: {}; the directory is "
                         "kept for diagnosis)",
