@@ -107,7 +107,7 @@ expect_eq "$AFTER" "$BEFORE" "row hashes and sequences of the restore"
 [ "$(psql_on "$RESTORED_CONN" "SELECT count(*) FROM pg_indexes WHERE indexname = 'orders_customer'")" = 1 ] ||
     fail "the index was not restored"
 [ ! -e "$T/restored/data" ] && [ ! -e "$T/restored/schema" ] || fail "the dump files were left behind"
-X
+ok "restore to the snapshot: $(jq -r '"\(.phases.replay_seconds) s load, \(.phases.ready_seconds) s ready"' "$OUT")"
 as_pg "$PGBIN/pg_ctl" -D "$T/restored/pgdata" -m fast -w stop >/dev/null
 
 expect_exit 0 lb drill --repo "$REPO" --to consistent
