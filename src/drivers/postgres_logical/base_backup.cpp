@@ -291,7 +291,7 @@ std::string table_entry_path(const std::string& schema, const std::string& table
     auto escape = [](const std::string& name) {
         std::string out;
         for (unsigned char c : name) {
-            if (c == '%' || c == '/' || c < 0x20 || c == 0x7f) {
+            if (c == '%' || c == '/' || c == '.' || c < 0x20 || c == 0x7f) {
                 out += fmt::format("%{:02X}", c);
             } else {
                 out += static_cast<char>(c);

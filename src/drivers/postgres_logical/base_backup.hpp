@@ -31,8 +31,9 @@ Result<std::unique_ptr<source::BaseBackup>> open_base_backup(
 // The slot a repository's backups use: "lifeboat_" and the first 16 characters of its id.
 std::string slot_name_for(const std::string& repository_id);
 
-// The entry path of a table's data: "data/<schema>.<table>.copy", with '%', '/' and control
-// characters of the names written as %XX so that any name gives one safe path component.
+// The entry path of a table's data: "data/<schema>.<table>.copy", with '%', '/', '.' and
+// control characters of the names written as %XX, so that any names give one safe path
+// component and two different tables never the same one ("a.b"."c" and "a"."b.c").
 std::string table_entry_path(const std::string& schema, const std::string& table);
 
 }  // namespace lifeboat::postgres_logical
