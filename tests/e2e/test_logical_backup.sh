@@ -113,4 +113,21 @@ as_pg "$PGBIN/pg_ctl" -D "$T/restored/pgdata" -m fast -w stop >/dev/null
 expect_exit 0 lb drill --repo "$REPO" --to consistent
 expect_in "$OUT" "PASSED|passed" "the drill passed"
 ok "drill --to consistent"
+
+# A second backup (the slot is created afresh), copy to another repository, expire.
+a "INSERT INTO customers (name) VALUES ('second backup')" >/dev/null
+FIRST=$BACKUP_ID
+CONNINFO=$APP_REP backup_json --source-kind postgres-logical
+[ "$(a "SELECT count(*) FROM pg_replication_slots")" = 1 ] || fail "the second backup left two slots"
+lb repo-init --repo "$T/copy" >/dev/null
+expect_exit 0 lb copy --from "$REPO" --to "$T/copy" --all
+expect_exit 0 lb verify --repo "$T/copy"
+expect_exit 0 lb list --repo "$T/copy" --json
+[ "$(jq '[.backups[] | select(.source_kind == "postgres-logical")] | length' "$OUT")" = 2 ] ||
+    fail "the copy does not hold both logical backups"
+expect_exit 0 lb expire --repo "$REPO" --retention-window 0 --keep-min 1
+expect_exit 0 lb list --repo "$REPO" --json
+[ "$(jq -r '[.backups[].id] | join(" ")' "$OUT")" = "$BACKUP_ID" ] || fail "expire did not keep just the newest ($FIRST expired)"
+expect_exit 0 lb verify --repo "$REPO"
+ok "second backup, copy, expire"
 finish
