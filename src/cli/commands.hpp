@@ -107,6 +107,10 @@ struct CopyArgs {
 struct DemoArgs {
     bool keep = false;
 };
+struct LogicalSetupArgs {
+    bool apply = false;  // run what Lifeboat may create on the source
+};
+
 struct CheckArgs {
     unsigned timeout = 60;  // seconds to wait for the switched segment
 };
@@ -150,6 +154,8 @@ Status run_drills_command(const Settings& s, OutputFormat format);
 Status run_report_command(const Settings& s, const ReportArgs& args, OutputFormat format);
 Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat format);
 Status run_demo_command(const Settings& s, const DemoArgs& args, OutputFormat format);
+Status run_logical_setup_command(const Settings& s, const LogicalSetupArgs& args,
+                                 OutputFormat format);
 // `config_file` is the --config given (or ""), for the archive_command check suggests.
 Status run_check_command(const Settings& s, const CheckArgs& args, const std::string& config_file,
                          OutputFormat format);

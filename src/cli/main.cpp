@@ -319,6 +319,16 @@ int main(int argc, char** argv) {
                       "seconds to wait for the segment to reach the repositories (default 60)");
     add_json(check, common);
 
+    LogicalSetupArgs logical_setup_args;
+    auto* logical_setup = app.add_subcommand(
+        "logical-setup",
+        "check what a source needs for logical backups (postgres-logical) and print, or with "
+        "--apply create, the publication");
+    add_settings(logical_setup, common, {"pg", "pg-timeout"});
+    logical_setup->add_flag("--apply", logical_setup_args.apply,
+                            "create what is missing (as the source's admin role)");
+    add_json(logical_setup, common);
+
     DemoArgs demo_args;
     auto* demo =
         app.add_subcommand("demo", "self-contained demonstration in a temporary directory");
@@ -383,6 +393,7 @@ int main(int argc, char** argv) {
         if (*report) return run_report_command(settings, report_args, format);
         if (*copy) return run_copy_command(settings, copy_args, format);
         if (*demo) return run_demo_command(settings, demo_args, format);
+        if (*logical_setup) return run_logical_setup_command(settings, logical_setup_args, format);
         if (*check) {
             std::string config_file = common.config;
             if (const char* env = std::getenv("LIFEBOAT_CONFIG"); config_file.empty() && env)

@@ -40,6 +40,10 @@ a "CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL)
 expect_exit 8 lb backup --repo "$REPO" --pg "$APP_REP" --source-kind postgres-logical
 expect_one_line_error
 expect_in "$ERR" "wal_level is replica: .*wal_level = logical"
+expect_exit 10 lb logical-setup --pg "$APP_REP"
+expect_one_line_error
+expect_in "$ERR" "not ready for logical backups: wal_level is replica"
+expect_in "$OUT" "^missing .*CREATE PUBLICATION lifeboat FOR ALL TABLES"
 stop_server "$SRC"
 echo "wal_level = logical" >>"$SRC/postgresql.conf"
 as_pg "$PGBIN/pg_ctl" -D "$SRC" -l "$SRC.log" -w -t 60 start >/dev/null || fail "source restart failed"
@@ -63,6 +67,17 @@ expect_in "$ERR" "1 large object"
 a "SELECT lo_unlink($LO)" >/dev/null
 [ "$(lb list --repo "$REPO" --json | jq '.backups | length')" = 0 ] || fail "a refused backup was recorded"
 ok "preflight refusals"
+
+# logical-setup: the replication role may not create the publication; the admin role applies it.
+expect_exit 10 lb logical-setup --pg "$APP_REP" --json
+[ "$(jq -r '.problems | length' "$OUT")" = 0 ] || fail "logical-setup found problems on a ready source"
+expect_exit 8 lb logical-setup --pg "$APP_REP" --apply
+expect_one_line_error
+expect_exit 0 lb logical-setup --pg "$APP_ADMIN" --apply
+expect_in "$OUT" "^applied: CREATE PUBLICATION"
+expect_exit 0 lb logical-setup --pg "$APP_REP"
+expect_in "$OUT" "ready for logical backups"
+ok "logical-setup"
 
 # What the restore must reproduce: the state at the backup's snapshot.
 state() {
