@@ -51,11 +51,11 @@ as_pg "$PGBIN/pg_ctl" -D "$SRC" -l "$SRC.log" -w -t 60 start >/dev/null || fail 
 expect_exit 8 lb backup --repo "$REPO" --pg "$APP_PLAIN" --source-kind postgres-logical
 expect_one_line_error
 expect_in "$ERR" "role plain has no REPLICATION privilege"
-a "CREATE TABLE loose (v int)" >/dev/null
+a "CREATE TABLE loose (v int); GRANT SELECT ON loose TO lbrep" >/dev/null
 expect_exit 8 lb backup --repo "$REPO" --pg "$APP_REP" --source-kind postgres-logical
 expect_one_line_error
 expect_in "$ERR" "neither a primary key nor a replica identity.*public.loose"
-a "DROP TABLE loose; CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY)" >/dev/null
+a "DROP TABLE loose; CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY); GRANT SELECT ON scratch TO lbrep" >/dev/null
 expect_exit 8 lb backup --repo "$REPO" --pg "$APP_REP" --source-kind postgres-logical
 expect_one_line_error
 expect_in "$ERR" "unlogged table.*public.scratch"
@@ -64,7 +64,16 @@ LO=$(a "SELECT lo_create(0)")
 expect_exit 8 lb backup --repo "$REPO" --pg "$APP_REP" --source-kind postgres-logical
 expect_one_line_error
 expect_in "$ERR" "1 large object"
-a "SELECT lo_unlink($LO)" >/dev/null
+a "SELECT lo_unlink($LO); CREATE TABLE hidden (id int PRIMARY KEY)" >/dev/null
+expect_exit 8 lb backup --repo "$REPO" --pg "$APP_REP" --source-kind postgres-logical
+expect_one_line_error
+expect_in "$ERR" "role lbrep cannot read 1 table\(s\): public.hidden"
+a "GRANT SELECT ON hidden TO lbrep" >/dev/null
+# A backup that fails after creating its slot drops it again.
+expect_exit 11 as_pg env LIFEBOAT_TEST_STAGE_HOOK=backup:files:fail "$LB" backup --repo "$REPO" \
+    --pg "$APP_REP" --source-kind postgres-logical
+expect_one_line_error
+[ "$(a "SELECT count(*) FROM pg_replication_slots")" = 0 ] || fail "a failed backup left its slot"
 [ "$(lb list --repo "$REPO" --json | jq '.backups | length')" = 0 ] || fail "a refused backup was recorded"
 ok "preflight refusals"
 

@@ -96,9 +96,12 @@ TEST(PostgresLogicalPreflight, EachProblemIsOneLineNamingWhatToDo) {
     for (int i = 0; i < 12; ++i)
         facts.tables_without_identity.push_back("public.t" + std::to_string(i));
     facts.unlogged_tables = {"public.cache"};
+    facts.unreadable_tables = {"secret.keys"};
     facts.large_objects = 3;
-    const auto problems = preflight_problems(facts);
-    ASSERT_EQ(problems.size(), 6u);
+    auto problems = preflight_problems(facts);
+    ASSERT_EQ(problems.size(), 7u);
+    EXPECT_NE(problems[3].find("role lb cannot read 1 table(s): secret.keys"), std::string::npos);
+    problems.erase(problems.begin() + 3);
     EXPECT_NE(problems[0].find("PostgreSQL 140000"), std::string::npos);
     EXPECT_NE(problems[1].find("rds.logical_replication = 1"), std::string::npos);
     EXPECT_NE(problems[2].find("GRANT rds_replication TO lb"), std::string::npos);

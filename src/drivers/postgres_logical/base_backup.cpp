@@ -141,6 +141,10 @@ class LogicalBaseBackup final : public source::BaseBackup {
         std::string name, consistent_point, snapshot;
     };
     Result<Slot> create_slot();
+    // Everything after the slot: schema, sequences and tables under its snapshot.
+    Result<source::BaseBackupResult> copy_in_snapshot(const Slot& slot, Timestamp started,
+                                                      source::ContentSink& sink,
+                                                      const OperationContext& ctx);
     Result<std::vector<StoredEntry>> copy_tables(const std::vector<TableToCopy>& tables,
                                                  const std::string& snapshot,
                                                  source::ContentSink& sink,
@@ -216,11 +220,26 @@ Result<std::vector<StoredEntry>> LogicalBaseBackup::copy_tables(
 Result<source::BaseBackupResult> LogicalBaseBackup::copy(const repo::Manifest* /*previous*/,
                                                          source::ContentSink& sink,
                                                          const OperationContext& ctx) {
+    const Timestamp started = ctx.now();
+    const Slot slot = LB_TRY(create_slot());
+    auto copied = copy_in_snapshot(slot, started, sink, ctx);
+    if (!copied) {
+        // A slot no backup uses would retain WAL on the source for nothing. Dropping it on the
+        // replication connection also ends the snapshot, which nothing needs any more.
+        (void)m_replication.execute("DROP_REPLICATION_SLOT " +
+                                    m_replication.quote_identifier(slot.name));
+    }
+    return copied;
+}
+
+Result<source::BaseBackupResult> LogicalBaseBackup::copy_in_snapshot(const Slot& slot,
+                                                                     Timestamp started,
+                                                                     source::ContentSink& sink,
+                                                                     const OperationContext& ctx) {
     source::BaseBackupResult result;
     repo::Manifest& manifest = result.manifest;
     manifest.source = m_source;
-    manifest.start_time = ctx.now();
-    const Slot slot = LB_TRY(create_slot());
+    manifest.start_time = started;
     manifest.stop_time = ctx.now();
     manifest.timeline = 1;
     manifest.start_lsn = slot.consistent_point;

@@ -12,7 +12,8 @@
 //
 // The slot is permanent (the change stream will consume it). A slot of the same name left by an
 // earlier backup is dropped and created again: until a change stream runs, each backup stands
-// alone, and the backup's warnings say that the slot retains WAL on the source.
+// alone, and the backup's warnings say that the slot retains WAL on the source. A backup that
+// fails after creating the slot drops it.
 #pragma once
 
 #include <memory>

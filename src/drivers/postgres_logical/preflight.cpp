@@ -55,6 +55,8 @@ Result<SourceFacts> read_source_facts(postgres::Connection& conn) {
         "AND c.relkind = 'r' AND (c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS "
         "(SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)))"));
     facts.unlogged_tables = LB_TRY(table_names(conn, "AND c.relpersistence = 'u'"));
+    facts.unreadable_tables =
+        LB_TRY(table_names(conn, "AND NOT has_table_privilege(c.oid, 'SELECT')"));
     const std::string objects =
         LB_TRY(conn.query_value("SELECT count(*) FROM pg_largeobject_metadata"));
     facts.large_objects = std::stoll(objects);
@@ -79,6 +81,12 @@ std::vector<std::string> preflight_problems(const SourceFacts& facts) {
             "role {} has no REPLICATION privilege: ALTER ROLE {} REPLICATION (on RDS and Aurora: "
             "GRANT rds_replication TO {})",
             facts.role, facts.role, facts.role));
+    }
+    if (!facts.unreadable_tables.empty()) {
+        out.push_back(fmt::format(
+            "role {} cannot read {} table(s): {} (GRANT SELECT ON ALL TABLES IN SCHEMA ... TO {})",
+            facts.role, facts.unreadable_tables.size(), name_list(facts.unreadable_tables),
+            facts.role));
     }
     if (!facts.tables_without_identity.empty()) {
         out.push_back(fmt::format(

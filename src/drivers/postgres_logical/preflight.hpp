@@ -1,8 +1,9 @@
 // What a source must offer before a logical backup (docs/operations.md, "Managed PostgreSQL"):
 // PostgreSQL 15, wal_level = logical (rds.logical_replication = 1 on RDS/Aurora), a role with
-// REPLICATION (or superuser), every table with a primary key or a replica identity (the change
-// stream needs one to apply updates and deletes), no unlogged tables (never decoded) and no large
-// objects (not carried by logical decoding). The source is never altered: problems are reported.
+// REPLICATION (or superuser) and SELECT on every table, every table with a primary key or a replica
+// identity (the change stream needs one to apply updates and deletes), no unlogged tables (never
+// decoded) and no large objects (not carried by logical decoding). The source is never altered:
+// problems are reported.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,7 @@ struct SourceFacts {
     bool replication = false;
     std::vector<std::string> tables_without_identity;  // "schema.table"
     std::vector<std::string> unlogged_tables;
+    std::vector<std::string> unreadable_tables;  // the role lacks SELECT
     std::int64_t large_objects = 0;
 };
 
