@@ -112,6 +112,11 @@ expect_exit 0 lb list --repo "$REPO" --json
 expect_exit 0 lb verify --repo "$REPO"
 ok "backup, list, verify"
 
+# Until the change stream exists, a time is outside the window (the backup alone is restorable).
+expect_exit 9 lb restore --repo "$REPO" --to "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --target-dir "$T/attime" --start
+expect_one_line_error
+log "a time target: $(cat "$ERR")"
+
 # Restoring needs a server to load into.
 expect_exit 2 lb restore --repo "$REPO" --to consistent --target-dir "$T/nostart"
 expect_one_line_error
