@@ -159,4 +159,13 @@ expect_exit 0 lb list --repo "$REPO" --json
 [ "$(jq -r '[.backups[].id] | join(" ")' "$OUT")" = "$BACKUP_ID" ] || fail "expire did not keep just the newest ($FIRST expired)"
 expect_exit 0 lb verify --repo "$REPO"
 ok "second backup, copy, expire"
+
+# 'latest' is the newest backup's snapshot while there is no change stream.
+PORT=$(free_port)
+DATA_DIRS+=("$T/latest/pgdata")
+restore_into "$T/latest" --to latest --port "$PORT" --start
+[ "$(psql_on "$RESTORED_CONN" "SELECT count(*) FROM customers WHERE name = 'second backup'")" = 1 ] ||
+    fail "restore --to latest is not the newest backup"
+as_pg "$PGBIN/pg_ctl" -D "$T/latest/pgdata" -m fast -w stop >/dev/null
+ok "restore --to latest"
 finish
