@@ -183,6 +183,9 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
     engine::BackupOptions options;
     const std::string location = LB_TRY(s.repository());
     options.conninfo = LB_TRY(require(s, "pg"));
+    options.source_kind = s.get("source-kind");
+    if (options.source_kind.empty())
+        options.source_kind = std::string(repo::k_kind_postgres_physical);
     if (auto pgdata = s.find("pgdata")) options.pgdata = *pgdata;
     options.jobs = LB_TRY(s.jobs());
     options.archive_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("archive-timeout")));

@@ -107,6 +107,10 @@ struct CopyArgs {
 struct DemoArgs {
     bool keep = false;
 };
+struct LogicalSetupArgs {
+    bool apply = false;  // run what Lifeboat may create on the source
+};
+
 struct CheckArgs {
     unsigned timeout = 60;  // seconds to wait for the switched segment
 };
@@ -159,6 +163,8 @@ Status run_agent_command(const std::map<std::string, std::string>& flags,
 Status run_status_command(const std::string& config_file, OutputFormat format);
 // One test notification to every alert target of the configuration.
 Status run_alert_test_command(const std::string& config_file, OutputFormat format);
+Status run_logical_setup_command(const Settings& s, const LogicalSetupArgs& args,
+                                 OutputFormat format);
 // `config_file` is the --config given (or ""), for the archive_command check suggests.
 Status run_check_command(const Settings& s, const CheckArgs& args, const std::string& config_file,
                          OutputFormat format);

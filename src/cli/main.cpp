@@ -117,7 +117,8 @@ int main(int argc, char** argv) {
     BackupArgs backup_args;
     auto* backup = app.add_subcommand("backup", "back up a running PostgreSQL 15");
     add_settings(backup, common,
-                 {"repo", "pg", "pgdata", "jobs", "archive-timeout", "key-file", "pg-timeout"});
+                 {"repo", "pg", "source-kind", "pgdata", "jobs", "archive-timeout", "key-file",
+                  "pg-timeout"});
     backup->add_option("--tag", backup_args.tags, "KEY=VALUE label (repeatable)");
     backup
         ->add_option("--type", backup_args.type,
@@ -335,6 +336,15 @@ int main(int argc, char** argv) {
     alert_test->add_option("--config", common.config,
                            "TOML configuration file with [alerts] [env LIFEBOAT_CONFIG]");
     add_json(alert_test, common);
+    LogicalSetupArgs logical_setup_args;
+    auto* logical_setup = app.add_subcommand(
+        "logical-setup",
+        "check what a source needs for logical backups (postgres-logical) and print, or with "
+        "--apply create, the publication");
+    add_settings(logical_setup, common, {"pg", "pg-timeout"});
+    logical_setup->add_flag("--apply", logical_setup_args.apply,
+                            "create what is missing (as the source's admin role)");
+    add_json(logical_setup, common);
 
     DemoArgs demo_args;
     auto* demo =
@@ -405,6 +415,7 @@ int main(int argc, char** argv) {
         if (*report) return run_report_command(settings, report_args, format);
         if (*copy) return run_copy_command(settings, copy_args, format);
         if (*demo) return run_demo_command(settings, demo_args, format);
+        if (*logical_setup) return run_logical_setup_command(settings, logical_setup_args, format);
         if (*check) {
             std::string config_file = common.config;
             if (const char* env = std::getenv("LIFEBOAT_CONFIG"); config_file.empty() && env)

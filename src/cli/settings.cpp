@@ -15,6 +15,9 @@ const std::vector<SettingSpec>& setting_specs() {
          "repository: a name from the configuration file, a local directory or "
          "s3://bucket/prefix?..."},
         {"pg", "source.pg", "", "libpq connection string of the PostgreSQL to back up"},
+        {"source-kind", "source.kind", "postgres-physical",
+         "how the source is backed up: postgres-physical (data directory + WAL) or "
+         "postgres-logical (managed servers: exported snapshot of a logical slot)"},
         {"pgdata", "source.pgdata", "",
          "source data directory (default: the server's data_directory)"},
         {"pg-bin", "source.pg_bin", "",

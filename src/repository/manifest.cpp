@@ -96,6 +96,16 @@ json to_json(const Manifest& m) {
                                     {"tablespace_map", pg.tablespace_map},
                                     {"tablespaces", std::move(tablespaces)},
                                     {"page_checksum_failures", std::move(failures)}};
+    } else if (m.source.kind == k_kind_postgres_logical) {
+        const PostgresLogicalPayload& lg = m.logical;
+        json tables = json::array();
+        for (const auto& t : lg.tables)
+            tables.push_back({{"schema", t.schema}, {"name", t.name}, {"path", t.path}});
+        out["postgres_logical"] = {
+            {"database", lg.database},        {"slot", lg.slot_name},
+            {"snapshot", lg.snapshot_name},   {"pre_data", lg.pre_data_path},
+            {"post_data", lg.post_data_path}, {"sequences", lg.sequences_path},
+            {"tables", std::move(tables)}};
     }
     return out;
 }
@@ -179,6 +189,49 @@ Result<PostgresPhysicalPayload> postgres_payload_from_json(const JsonValue& fact
     return pg;
 }
 
+// The postgres-logical payload: the "postgres_logical" object of v2. Every path it names must be
+// one of the manifest's file entries (a restore reads them).
+Result<PostgresLogicalPayload> logical_payload_from_json(
+    const JsonValue& j, const std::vector<ManifestEntry>& entries) {
+    PostgresLogicalPayload lg;
+    lg.database = LB_TRY(j.required<std::string>("database"));
+    lg.slot_name = LB_TRY(j.required<std::string>("slot"));
+    lg.snapshot_name = LB_TRY(j.required<std::string>("snapshot"));
+    lg.pre_data_path = LB_TRY(j.required<std::string>("pre_data"));
+    lg.post_data_path = LB_TRY(j.required<std::string>("post_data"));
+    lg.sequences_path = LB_TRY(j.required<std::string>("sequences"));
+    LB_CHECK(j.for_each_in("tables", [&](const JsonValue& t) -> Status {
+        LogicalTable table;
+        table.schema = LB_TRY(t.required<std::string>("schema"));
+        table.name = LB_TRY(t.required<std::string>("name"));
+        table.path = LB_TRY(t.required<std::string>("path"));
+        lg.tables.push_back(std::move(table));
+        return {};
+    }));
+    auto is_file_entry = [&](const std::string& path) {
+        return std::any_of(entries.begin(), entries.end(), [&](const ManifestEntry& e) {
+            return e.type == EntryType::file && e.path == path;
+        });
+    };
+    for (const auto* field : {"pre_data", "post_data", "sequences"}) {
+        const std::string path = LB_TRY(j.required<std::string>(field));
+        if (!is_file_entry(path)) {
+            return std::unexpected(
+                LB_TRY(j.field(field))
+                    .problem(fmt::format("'{}' is not a file entry of the backup", path)));
+        }
+    }
+    for (const auto& t : lg.tables) {
+        if (!is_file_entry(t.path)) {
+            return std::unexpected(LB_TRY(j.field("tables"))
+                                       .problem(fmt::format("table {}.{}: '{}' is not a file "
+                                                            "entry of the backup",
+                                                            t.schema, t.name, t.path)));
+        }
+    }
+    return lg;
+}
+
 // The kind-neutral part, the same in v1 and v2.
 Status common_from_json(const JsonValue& j, Manifest& m) {
     m.id = LB_TRY(j.required<std::string>("id"));
@@ -243,12 +296,17 @@ Result<Manifest> from_json_v2(const JsonValue& j) {
     m.stop_lsn = LB_TRY(log.required<std::string>("stop"));
     m.start_wal = LB_TRY(log.required<std::string>("first_object"));
     m.stop_wal = LB_TRY(log.required<std::string>("last_object"));
+    if (m.source.kind == k_kind_postgres_logical) {
+        const JsonValue lg = LB_TRY(j.field("postgres_logical"));
+        m.logical = LB_TRY(logical_payload_from_json(lg, m.entries));
+        return m;
+    }
     if (m.source.kind != k_kind_postgres_physical) {
         return std::unexpected(
             LB_TRY(s.field("kind"))
-                .problem(
-                    fmt::format("source kind '{}' is not known to this Lifeboat (it restores {})",
-                                m.source.kind, k_kind_postgres_physical)));
+                .problem(fmt::format(
+                    "source kind '{}' is not known to this Lifeboat (it restores {} and {})",
+                    m.source.kind, k_kind_postgres_physical, k_kind_postgres_logical)));
     }
     const JsonValue pg = LB_TRY(j.field("postgres_physical"));
     m.postgres = LB_TRY(postgres_payload_from_json(pg, pg));

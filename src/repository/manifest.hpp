@@ -41,6 +41,7 @@ struct PageChecksumFailure {
 // The source kinds (docs/repository-format.md, "Source kinds"). A repository holds backups of
 // one source; the kind says which driver made a backup and which payload its manifest carries.
 inline constexpr std::string_view k_kind_postgres_physical = "postgres-physical";
+inline constexpr std::string_view k_kind_postgres_logical = "postgres-logical";
 
 struct SourceInfo {
     std::string kind = std::string(k_kind_postgres_physical);
@@ -72,6 +73,27 @@ struct PostgresPhysicalPayload {
     std::vector<PageChecksumFailure> page_checksum_failures;
 };
 
+// One table of a postgres-logical backup: its data is the entry at `path` (COPY binary format).
+struct LogicalTable {
+    std::string schema;
+    std::string name;
+    std::string path;
+    bool operator==(const LogicalTable&) const = default;
+};
+
+// The payload of a postgres-logical backup: an exported snapshot of one database, taken when a
+// logical replication slot was created (its consistent point is the manifest's log start and
+// stop). Entries: the schema (pg_dump sections) and one COPY per table.
+struct PostgresLogicalPayload {
+    std::string database;        // the database copied
+    std::string slot_name;       // the logical slot whose consistent point this is
+    std::string snapshot_name;   // the exported snapshot everything was read under
+    std::string pre_data_path;   // entry: pg_dump --section=pre-data
+    std::string post_data_path;  // entry: pg_dump --section=post-data
+    std::string sequences_path;  // entry: setval() of every sequence at the snapshot
+    std::vector<LogicalTable> tables;
+};
+
 struct Manifest {
     std::string id;
     SourceInfo source;
@@ -94,6 +116,8 @@ struct Manifest {
     // The kind's payload: set when source.kind is postgres-physical (every v1 manifest). A new
     // kind adds its own payload member here and its own section in the format document.
     PostgresPhysicalPayload postgres;
+    // Set when source.kind is postgres-logical.
+    PostgresLogicalPayload logical;
     // The envelope version it was read from (1 or 2); written as current_version.
     std::uint32_t format_version = 2;
 };

@@ -54,6 +54,9 @@ struct BaseBackupRequest {
     std::chrono::seconds archive_timeout{300};  // how long to wait for the log the backup needs
     std::chrono::seconds statement_timeout{3600};
     std::string repository_location;  // for messages ("archive_command = 'lifeboat wal-push …'")
+    // The repository's id (32 hex digits), for what the source keeps per repository (a logical
+    // source's replication slot is named after it).
+    std::string repository_id;
 };
 
 // What the driver copied: the manifest's source, times, log position, entries, payload and the

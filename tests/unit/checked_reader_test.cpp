@@ -182,6 +182,36 @@ json manifest_v2_json() {
               {"page_checksum_failures", v1.at("page_checksum_failures")}}}};
 }
 
+// A postgres-logical backup: schema files and one table, named by the payload.
+json manifest_logical_json() {
+    json m = manifest_v2_json();
+    m["source"]["kind"] = "postgres-logical";
+    m.erase("postgres_physical");
+    auto file = [](std::string path) {
+        return json{{"path", std::move(path)},
+                    {"type", "file"},
+                    {"mode", 384},
+                    {"size", 10},
+                    {"mtime", 1764144000},
+                    {"blocks", {std::string(64, 'c')}}};
+    };
+    m["entries"] = {{{"path", "schema"}, {"type", "dir"}, {"mode", 448}},
+                    file("schema/pre-data.sql"),
+                    file("schema/post-data.sql"),
+                    file("schema/sequences.sql"),
+                    {{"path", "data"}, {"type", "dir"}, {"mode", 448}},
+                    file("data/public.t.copy")};
+    m["postgres_logical"] = {
+        {"database", "app"},
+        {"slot", "lifeboat_0123456789abcdef"},
+        {"snapshot", "00000003-00000002-1"},
+        {"pre_data", "schema/pre-data.sql"},
+        {"post_data", "schema/post-data.sql"},
+        {"sequences", "schema/sequences.sql"},
+        {"tables", {{{"schema", "public"}, {"name", "t"}, {"path", "data/public.t.copy"}}}}};
+    return m;
+}
+
 // One valid input per parser kind.
 std::map<std::string, std::string> valid_samples() {
     const std::string meta = wal_meta_json().dump();
@@ -191,6 +221,7 @@ std::map<std::string, std::string> valid_samples() {
         {"index", index_json(24, 10).dump()},
         {"manifest", manifest_json().dump()},
         {"manifest v2", manifest_v2_json().dump()},
+        {"manifest postgres-logical", manifest_logical_json().dump()},
         {"WAL payload", wal_payload(meta, "")},
         {"WAL metadata", meta},
         {"config", config_json().dump()},

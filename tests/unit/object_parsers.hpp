@@ -51,6 +51,8 @@ inline const std::vector<ObjectParser>& object_parsers() {
             [](std::string_view b, const std::string& k) { return parse_manifest(b, k, 1); });
         add("manifest v2", "backups/20261126T080000Z",
             [](std::string_view b, const std::string& k) { return parse_manifest(b, k, 2); });
+        add("manifest postgres-logical", "backups/20261126T080000Z",
+            [](std::string_view b, const std::string& k) { return parse_manifest(b, k, 2); });
         add("WAL payload", "wal/0000000100000000/000000010000000000000002",
             [](std::string_view b, const std::string& k) { return parse_wal_payload(b, k); });
         add("WAL metadata", "wal/0000000100000000/000000010000000000000002",

@@ -3,6 +3,7 @@
 // before any test runs.
 #include <gtest/gtest.h>
 
+#include "drivers/postgres_logical/driver.hpp"
 #include "drivers/postgres_physical/driver.hpp"
 #include "source/registry.hpp"
 
@@ -11,6 +12,7 @@ using namespace lifeboat;
 namespace {
 const bool k_registered = [] {
     postgres_physical::register_driver();
+    postgres_logical::register_driver();
     return true;
 }();
 

@@ -248,6 +248,55 @@ Status Connection::execute(const std::string& sql) {
     return {};
 }
 
+Result<std::uint64_t> Connection::copy_out(const std::string& sql,
+                                           const std::function<Status(std::string_view)>& consume) {
+    if (!m_broken.empty()) return fail(ErrorCode::database, "{}", m_broken);
+    PGresult* started = PQexec(m_conn, sql.c_str());
+    if (!started || PQresultStatus(started) != PGRES_COPY_OUT) {
+        std::string message =
+            first_line(started ? PQresultErrorMessage(started) : PQerrorMessage(m_conn));
+        if (started) PQclear(started);
+        return fail(ErrorCode::database, "COPY failed: {}", message);
+    }
+    PQclear(started);
+    std::uint64_t total = 0;
+    for (;;) {
+        char* buffer = nullptr;
+        const int length = PQgetCopyData(m_conn, &buffer, 0);
+        if (length == -1) break;  // done: the command's result follows
+        if (length < 0) {
+            m_broken = "lost the connection during COPY: " + first_line(PQerrorMessage(m_conn));
+            return fail(ErrorCode::database, "{}", m_broken);
+        }
+        Status consumed = consume(std::string_view(buffer, static_cast<std::size_t>(length)));
+        PQfreemem(buffer);
+        if (!consumed) {
+            // Abandoning a COPY in the middle leaves the protocol out of step: give the
+            // connection up rather than drain an arbitrarily large table.
+            m_broken = "a COPY was abandoned on this connection";
+            return std::unexpected(consumed.error());
+        }
+        total += static_cast<std::uint64_t>(length);
+    }
+    PGresult* res = PQgetResult(m_conn);
+    const bool ok = res && succeeded(res);
+    std::string message = ok ? std::string() : first_line(res ? PQresultErrorMessage(res) : "");
+    while (res) {
+        PQclear(res);
+        res = PQgetResult(m_conn);
+    }
+    if (!ok) return fail(ErrorCode::database, "COPY failed: {}", message);
+    return total;
+}
+
+std::string replication_conninfo(const std::string& conninfo) {
+    if (conninfo.starts_with("postgres://") || conninfo.starts_with("postgresql://")) {
+        return conninfo + (conninfo.find('?') == std::string::npos ? "?" : "&") +
+               "replication=database";
+    }
+    return conninfo + (conninfo.empty() ? "" : " ") + "replication=database";
+}
+
 int Connection::server_version() const {
     return PQserverVersion(m_conn);
 }

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +51,11 @@ struct ConnectLimits {
     std::chrono::seconds statement{0};
 };
 
+// `conninfo` (a libpq key=value string or a postgres:// URI) with replication=database added:
+// a walsender connection in logical replication mode, which accepts CREATE_REPLICATION_SLOT and
+// IDENTIFY_SYSTEM besides SQL (simple protocol only, as Connection::query without parameters).
+std::string replication_conninfo(const std::string& conninfo);
+
 // How much longer than the statement limit the client waits for the server's own cancellation.
 inline constexpr std::chrono::seconds k_answer_grace{5};
 
@@ -71,6 +78,12 @@ class Connection {
     Result<std::string> query_value(const std::string& sql,
                                     const std::vector<std::string>& params = {});
     Status execute(const std::string& sql);
+
+    // Runs `sql`, a COPY ... TO STDOUT, and hands its output to `consume` as libpq delivers it
+    // (pieces of any size, in order; binary formats included). An error from `consume` stops the
+    // copy (the connection is then unusable) and is returned. Returns the bytes copied.
+    Result<std::uint64_t> copy_out(const std::string& sql,
+                                   const std::function<Status(std::string_view)>& consume);
 
     int server_version() const;  // e.g. 150018
     std::string database() const;

@@ -1,0 +1,42 @@
+// The logical PostgreSQL driver (source kind "postgres-logical"): managed servers (Aurora, RDS,
+// Cloud SQL) reached only through a replication role. This increment: a base backup under a
+// logical slot's exported snapshot (base_backup.hpp), restored into a new local instance to
+// that snapshot (restore_target.hpp). The change stream and restores to a time come next
+// (docs/operations.md, "Managed PostgreSQL (logical backups)").
+#pragma once
+
+#include <memory>
+
+#include "drivers/postgres_logical/log_archive.hpp"
+#include "drivers/postgres_physical/driver.hpp"
+#include "source/driver.hpp"
+
+namespace lifeboat::postgres_logical {
+
+class LogicalDriver final : public source::SourceDriver {
+  public:
+    std::string_view kind() const override { return repo::k_kind_postgres_logical; }
+    const source::LogArchive& log_archive() const override { return m_archive; }
+    Result<std::unique_ptr<source::BaseBackup>> open_base_backup(
+        const source::BaseBackupRequest& request) const override;
+    // The same SQL checks as a physical restore's (any PostgreSQL instance).
+    Result<source::ValidationReport> validate(
+        const source::ValidateOptions& options) const override;
+    std::unique_ptr<source::RestoreTarget> restore_target(
+        source::RestoreRequest request) const override;
+    std::optional<Timestamp> newest_commit(const std::string& conninfo,
+                                           std::chrono::seconds statement_limit) const override;
+    // Stops the instance a restore started in `directory`/pgdata.
+    Result<std::string> stop_instance(const fs::path& directory,
+                                      const source::RestoreRequest& how) const override;
+
+  private:
+    LogicalLogArchive m_archive;
+    // What does not differ between the kinds for a running PostgreSQL instance.
+    postgres_physical::PhysicalDriver m_instance_checks;
+};
+
+// Registers the driver with source/registry.hpp (the program's wiring calls it once).
+void register_driver();
+
+}  // namespace lifeboat::postgres_logical

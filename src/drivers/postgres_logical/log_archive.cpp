@@ -1,0 +1,79 @@
+#include "drivers/postgres_logical/log_archive.hpp"
+
+#include "repository/wal_archive.hpp"
+
+namespace lifeboat::postgres_logical {
+
+Result<source::RestorableWindow> LogicalLogArchive::follow(
+    const Storage& storage, const std::vector<repo::Manifest>& manifests) const {
+    source::RestorableWindow window;
+    const auto names = LB_TRY(repo::list_wal_names(storage));
+    for (const auto& name : names)
+        if (name.starts_with(k_log_prefix)) ++window.wal_files;
+    source::TimelineWindow branch;
+    branch.timeline = 1;
+    for (std::size_t i = 0; i < manifests.size(); ++i) {
+        // A backup is consistent on its own (its snapshot), and reaches no time after it until
+        // the change stream exists: `to` stays unset.
+        source::BackupReach reach;
+        reach.backup_id = manifests[i].id;
+        reach.backup_index = i;
+        reach.timeline = 1;
+        reach.consistent = true;
+        reach.from = manifests[i].stop_time;
+        window.backups.push_back(reach);
+        branch.reaches.push_back(reach);
+    }
+    window.timelines.push_back(std::move(branch));
+    return window;
+}
+
+void LogicalLogArchive::add_branch_times(const Storage&, source::RestorableWindow&,
+                                         const std::vector<repo::Manifest>&) const {
+    // One branch: nothing branches off.
+}
+
+std::vector<std::string> LogicalLogArchive::objects_for(const repo::Manifest&,
+                                                        const source::BackupReach&,
+                                                        const std::vector<std::string>&) const {
+    return {};  // a backup needs no log object to be restored to its consistent point
+}
+
+bool LogicalLogArchive::is_shared(std::string_view) const {
+    return false;
+}
+
+Result<std::vector<std::string>> LogicalLogArchive::removable(
+    const std::vector<std::string>&, const std::vector<const repo::Manifest*>&,
+    const repo::Manifest&) const {
+    // No object of this kind exists yet; whatever else lies in the log area is not ours to
+    // remove (never physical WAL, which another kind's archive interprets).
+    return std::vector<std::string>{};
+}
+
+Result<source::LogObjectFacts> LogicalLogArchive::check_object(const Storage&,
+                                                               const std::string& name,
+                                                               std::string_view) const {
+    if (!name.starts_with(k_log_prefix)) {
+        return fail(ErrorCode::usage, "{} is not a log object of a postgres-logical source", name);
+    }
+    return fail(ErrorCode::corrupt,
+                "{}: this Lifeboat does not know logical log objects yet (a newer version wrote "
+                "it?)",
+                name);
+}
+
+bool LogicalLogArchive::is_descriptive(std::string_view) const {
+    return false;
+}
+
+Result<std::optional<std::string>> LogicalLogArchive::stop_position_at_end(
+    const Storage&, const source::BackupReach&) const {
+    return std::optional<std::string>();
+}
+
+std::string LogicalLogArchive::describe_branch(std::uint32_t id) const {
+    return fmt::format("branch {} (the logical slot's history)", id);
+}
+
+}  // namespace lifeboat::postgres_logical

@@ -1,0 +1,45 @@
+// The logical PostgreSQL restore target (source/restore_target.hpp): a new local instance
+// loaded from a logical backup. The engine writes the backup's entries (the dump files) into the
+// target directory; starting then creates the instance in <target>/pgdata (initdb as the server
+// account, data checksums on), starts it on the plan's port, creates the backup's database,
+// loads pre-data, COPYs each table from its file (binary), sets the sequences, loads post-data
+// (indexes and constraints: foreign keys are checked here), runs ANALYZE and removes the dump
+// files. Only `--to consistent` (the backup's snapshot) exists until the change stream does,
+// and only with --start: without a server there is nothing to load into.
+#pragma once
+
+#include <optional>
+
+#include "source/restore_target.hpp"
+#include "util/process.hpp"
+
+namespace lifeboat::postgres_logical {
+
+class LogicalRestoreTarget final : public source::RestoreTarget {
+  public:
+    explicit LogicalRestoreTarget(source::RestoreRequest request) : m_request(std::move(request)) {}
+
+    Result<std::map<std::uint32_t, fs::path>> check_and_place(
+        const repo::Manifest& manifest) override;
+    Result<double> prepare_start(const std::string& repository_location) override;
+    Result<std::vector<std::string>> configure(const source::RecoveryPlan& plan) override;
+    Result<source::StartedInstance> start_and_await(int port, const OperationContext& ctx) override;
+    bool has_started() const override { return m_started; }
+
+  private:
+    struct Prepared {
+        fs::path bindir;
+        std::optional<UserAccount> account;
+    };
+    Status load(const Prepared& prepared, const std::string& conninfo, const OperationContext& ctx);
+
+    source::RestoreRequest m_request;
+    std::optional<Prepared> m_prepared;
+    const repo::Manifest* m_manifest = nullptr;
+    bool m_started = false;
+};
+
+// Where the instance's data directory goes inside a restore's target directory.
+inline constexpr std::string_view k_pgdata_subdirectory = "pgdata";
+
+}  // namespace lifeboat::postgres_logical
