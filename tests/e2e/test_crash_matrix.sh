@@ -159,9 +159,14 @@ for mode in kill power; do
                 expect_eq "$(psql_on "$(conninfo_for "$port")" "$ROW_HASH")" "${EXPECTED[$LATEST]}" \
                     "rows of the instance left by restore $mode at $stage"
                 stop_server "$dir"
+                log "restore $mode at $stage left a configured instance: its rows are exact"
             elif as_pg "$PGBIN/pg_ctl" -D "$dir" -l "$dir.log" -w -t 60 start >/dev/null 2>&1; then
                 fail "restore $mode at $stage left an unconfigured directory that starts"
+            else
+                log "restore $mode at $stage left an unconfigured directory that does not start"
             fi
+        else
+            log "restore $mode at $stage left no data directory"
         fi
         rdir="$T/rerun-$mode-${stage#restore:}"
         DATA_DIRS+=("$rdir")
