@@ -23,7 +23,7 @@ class FaultUpload final : public ForwardingUpload {
 
 }  // namespace
 
-bool transient(FaultKind kind) {
+bool fault_is_transient(FaultKind kind) {
     switch (kind) {
         case FaultKind::timeout:
         case FaultKind::connection_reset:

@@ -25,7 +25,7 @@ namespace lifeboat {
 enum class FaultKind { as_code, error, timeout, connection_reset, throttled, short_read, no_space };
 
 // Whether retrying a call that suffered this kind of fault may succeed.
-bool transient(FaultKind kind);
+bool fault_is_transient(FaultKind kind);
 std::string_view fault_kind_name(FaultKind kind);
 
 struct FaultPlan {

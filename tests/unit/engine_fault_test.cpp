@@ -335,8 +335,9 @@ class EngineFaultTest : public ::testing::Test {
                 const FaultPlan plan{.kind = kind, .nth = n};
                 std::uint64_t injected = 0;
                 Status status = [&]() -> Status {
-                    auto faulty = open_faulty(location, plan,
-                                              transient(kind) ? Retries::instant : Retries::none);
+                    auto faulty =
+                        open_faulty(location, plan,
+                                    fault_is_transient(kind) ? Retries::instant : Retries::none);
                     // Opening reads the config object: the fault may fall there.
                     if (!faulty) {
                         injected = 1;
@@ -349,7 +350,7 @@ class EngineFaultTest : public ::testing::Test {
                 tally.injected += injected;
                 if (injected == 0) {
                     // no_space at a call that does not write: nothing was injected.
-                } else if (transient(kind)) {
+                } else if (fault_is_transient(kind)) {
                     if (status) {
                         ++tally.absorbed;
                     } else {
