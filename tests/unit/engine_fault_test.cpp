@@ -314,7 +314,8 @@ class EngineFaultTest : public ::testing::Test {
     // Afterwards, faults off, the repository is sound (check_sound).
     template <typename Operation>
     void run_with_fault_kinds(const std::string& name, const std::function<fs::path()>& prepare,
-                              Operation operation, std::size_t restore_how_many = 1) {
+                              Operation operation, std::size_t restore_how_many = 1,
+                              std::uint64_t most_points = k_max_points_per_kind) {
         std::uint64_t calls = 0;
         std::uint64_t write_calls = 0;
         {
@@ -330,7 +331,7 @@ class EngineFaultTest : public ::testing::Test {
             const std::uint64_t indexes = kind == FaultKind::no_space ? write_calls : calls;
             KindTally tally{name, kind, indexes};
             Tally sound{name + "/" + std::string(fault_kind_name(kind))};
-            for (const std::uint64_t n : fault_points(indexes, k_max_points_per_kind)) {
+            for (const std::uint64_t n : fault_points(indexes, most_points)) {
                 const fs::path location = prepare();
                 const FaultPlan plan{.kind = kind, .nth = n};
                 std::uint64_t injected = 0;
@@ -603,7 +604,7 @@ TEST_F(EngineFaultTest, WalPushAbsorbsTransientFaultsAndFailsCleanlyOnPermanentO
             if (!pushed) return std::unexpected(pushed.error());
             return {};
         },
-        0);
+        0, k_max_points);  // a dozen calls: every one of them, for every kind
     (void)base;
     EXPECT_TRUE(wrong.empty()) << wrong.front();
 }
