@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 
@@ -41,10 +42,17 @@ StageHookFn stage_hook_from_environment() {
     const std::string stage = hook.substr(0, colon);
     const std::string action = hook.substr(colon + 1);
     std::weak_ptr<CancellationToken> token = command_token();
-    return [stage, action, token](std::string_view reached) -> Status {
+    // A test that cuts the power while the command pauses waits for this file, not for a guess
+    // at how long the command takes to get there.
+    const char* reached_file = std::getenv("LIFEBOAT_TEST_STAGE_REACHED");
+    const std::string reached_path = reached_file ? reached_file : "";
+    return [stage, action, token, reached_path](std::string_view reached) -> Status {
         if (reached != stage) return {};
         if (action == "kill") ::kill(::getpid(), SIGKILL);
         if (action.rfind("pause=", 0) == 0) {
+            if (!reached_path.empty()) {
+                if (std::FILE* f = std::fopen(reached_path.c_str(), "w")) std::fclose(f);
+            }
             const auto seconds = std::chrono::seconds(std::atoi(action.c_str() + 6));
             if (auto t = token.lock()) return t->sleep_for(seconds);
         }

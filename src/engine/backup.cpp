@@ -161,6 +161,7 @@ Result<BackupOutcome> run_backup(repo::Repository& repository, const BackupOptio
     auto written = LB_TRY(writer.finish());
     for (auto& p : written)
         packs.push_back(std::move(p));
+    LB_CHECK(ctx.stage("backup:packs"));
 
     repo::Manifest& manifest = outcome.manifest;
     manifest = std::move(copied.manifest);
@@ -172,6 +173,7 @@ Result<BackupOutcome> run_backup(repo::Repository& repository, const BackupOptio
     LB_CHECK(lock.check());
     if (!packs.empty())
         manifest.indexes.push_back(LB_TRY(repo::write_index(repository.storage(), packs)));
+    LB_CHECK(ctx.stage("backup:index"));
     manifest.stats.duration_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     // The manifest makes the reused blocks referenced: only while no expire could have judged

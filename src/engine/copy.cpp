@@ -177,8 +177,10 @@ Result<CopyOutcome> run_copy(repo::Repository& from, repo::Repository& to,
     auto packs = std::move(moved.packs);
     for (auto& p : adopted.packs)
         packs.push_back(std::move(p));
+    LB_CHECK(ctx.stage("copy:packs"));
     std::vector<std::string> new_indexes;
     if (!packs.empty()) new_indexes.push_back(LB_TRY(repo::write_index(to.storage(), packs)));
+    LB_CHECK(ctx.stage("copy:index"));
 
     std::set<std::string> damaged_wal;
     for (const auto& name : LB_TRY(wal_needed(from, manifests, !options.backup_id))) {
@@ -195,6 +197,7 @@ Result<CopyOutcome> run_copy(repo::Repository& from, repo::Repository& to,
     }
 
     LB_CHECK(copy_pins(from, to, manifests, outcome));
+    LB_CHECK(ctx.stage("copy:pins"));
     for (auto m : manifests) {
         if (existing.count(m.id)) {
             outcome.present_backups.push_back(m.id);
@@ -219,6 +222,7 @@ Result<CopyOutcome> run_copy(repo::Repository& from, repo::Repository& to,
                     b = rekey->ids.at(b);
         }
         LB_CHECK(both_locks_held());
+        LB_CHECK(ctx.stage("copy:manifest"));
         LB_CHECK(repo::write_manifest(to.storage(), m));
         outcome.copied_backups.push_back(m.id);
     }

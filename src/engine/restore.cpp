@@ -181,6 +181,7 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
         if (result) prepared = std::move(*result);
     }
     if (!stats) return undo(stats.error());
+    if (auto stage = ctx.stage("restore:files"); !stage) return undo(stage.error());
     outcome.files = stats->files;
     outcome.bytes = stats->bytes;
     if (prepared) outcome.prepare_seconds = *prepared;
@@ -206,6 +207,7 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
                                        .port = outcome.port});
     if (!settings) return undo(settings.error());
     outcome.replaced_settings = std::move(*settings);
+    if (auto stage = ctx.stage("restore:configured"); !stage) return undo(stage.error());
     outcome.files_seconds = seconds_since(started);
     if (options.start == StartServer::yes) {
         auto instance = target->start_and_await(outcome.port, ctx);

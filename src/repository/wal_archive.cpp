@@ -72,6 +72,11 @@ Result<WalPayload> parse_wal_payload(std::string_view payload, std::string_view 
 
 Result<PushOutcome> push_wal(Storage& storage, WalMeta meta, std::string_view content,
                              int compression_level) {
+    return push_wal(storage, std::move(meta), content, compression_level, OperationContext{});
+}
+
+Result<PushOutcome> push_wal(Storage& storage, WalMeta meta, std::string_view content,
+                             int compression_level, const OperationContext& ctx) {
     const std::string key = wal_key(meta.name);
     meta.raw_size = content.size();
     meta.raw_sha256 = digest_hex(sha256(content));
@@ -99,11 +104,13 @@ Result<PushOutcome> push_wal(Storage& storage, WalMeta meta, std::string_view co
         Sha256 hash;
         hash.update(head);
         LB_CHECK(upload->append(head));
+        LB_CHECK(ctx.stage("wal-push:upload"));
         LB_CHECK(zstd_compress_to(content, compression_level, [&](std::string_view piece) {
             hash.update(piece);
             return upload->append(piece);
         }));
         LB_CHECK(upload->append(digest_bytes(hash.finish())));
+        LB_CHECK(ctx.stage("wal-push:publish"));
         return upload->commit();
     }();
     if (!status) {

@@ -8,6 +8,7 @@
 
 #include "repository/block.hpp"
 #include "storage/storage.hpp"
+#include "util/operation_context.hpp"
 #include "util/time.hpp"
 
 namespace lifeboat::repo {
@@ -41,7 +42,11 @@ enum class PushOutcome { stored, already_present };
 
 // Stores `content` under `name` unless it is already there. Same content (by SHA-256): success,
 // nothing written. Different content: ErrorCode::conflict, the stored object is untouched.
-// `meta` supplies the commit span and push time; sizes and hashes are computed here.
+// `meta` supplies the commit span and push time; sizes and hashes are computed here. `ctx`'s
+// stages: "wal-push:upload" (the object's upload started, its header written, nothing visible)
+// and "wal-push:publish" (every byte written, not yet published).
+Result<PushOutcome> push_wal(Storage& storage, WalMeta meta, std::string_view content,
+                             int compression_level, const OperationContext& ctx);
 Result<PushOutcome> push_wal(Storage& storage, WalMeta meta, std::string_view content,
                              int compression_level);
 

@@ -4,6 +4,9 @@
 // either succeed or fail cleanly with the storage's own error category (the injected
 // `unavailable`, or `repository`), and afterwards, with faults off, `verify` passes and the
 // backups `list` shows restore (their files materialize, every block checked against its id).
+// The *Absorbs* tests do the same per kind of fault (error, timeout, connection reset, 503
+// SlowDown, short read, ENOSPC; storage/fault_storage.hpp): transient kinds, under RetryStorage,
+// must be absorbed (the operation succeeds); permanent ones fail with exit category 5.
 // A real PostgreSQL 15 is the source (skipped when absent); its archive_command copies WAL into a
 // plain directory from which a thread of this test pushes it (wal-push, in-process) into the
 // repository, as the real archive_command would.
@@ -25,8 +28,11 @@
 #include "engine/verify.hpp"
 #include "postgres_test_cluster.hpp"
 #include "repository/repository.hpp"
+#include "repository/wal_archive.hpp"
 #include "storage/fault_storage.hpp"
 #include "storage/open_storage.hpp"
+#include "storage/retry_storage.hpp"
+#include "util/fs.hpp"
 
 using namespace lifeboat;
 
@@ -34,6 +40,12 @@ namespace {
 
 // Fault points beyond this many per operation are sampled evenly (said in the output).
 constexpr std::uint64_t k_max_points = 18;
+// The same, per kind of fault (six kinds: fewer points each keep the suite's time).
+constexpr std::uint64_t k_max_points_per_kind = 4;
+
+constexpr FaultKind k_fault_kinds[] = {
+    FaultKind::error,     FaultKind::timeout,    FaultKind::connection_reset,
+    FaultKind::throttled, FaultKind::short_read, FaultKind::no_space};
 
 // Whether an operation writes: the repository of a read-only one is checked once, after all runs.
 enum class Writes { yes, no };
@@ -44,11 +56,21 @@ struct FaultyRepository {
     FaultStorage* faults;
 };
 
-Result<FaultyRepository> open_faulty(const fs::path& location, FaultPlan plan) {
+// Whether a RetryStorage (retrying at once) sits above the faults, as the S3 backend's own
+// retries sit above its transport.
+enum class Retries { none, instant };
+
+Result<FaultyRepository> open_faulty(const fs::path& location, FaultPlan plan,
+                                     Retries retries = Retries::none) {
     auto inner = LB_TRY(open_storage(location.string()));
     auto wrapper = std::make_unique<FaultStorage>(std::move(inner), plan);
     FaultStorage* faults = wrapper.get();
-    auto opened = repo::Repository::open(std::move(wrapper));
+    std::unique_ptr<Storage> top = std::move(wrapper);
+    if (retries == Retries::instant) {
+        top = std::make_unique<RetryStorage>(
+            std::move(top), RetryPolicy{.attempts = 5, .sleep = [](std::chrono::milliseconds) {}});
+    }
+    auto opened = repo::Repository::open(std::move(top));
     if (!opened) return std::unexpected(opened.error());
     return FaultyRepository{std::move(*opened), faults};
 }
@@ -58,18 +80,41 @@ bool storage_category(ErrorCode code) {
     return code == ErrorCode::unavailable || code == ErrorCode::repository;
 }
 
-// Which N to try: all of 1..count, or k_max_points of them spread evenly.
-std::vector<std::uint64_t> fault_points(std::uint64_t count) {
+// Which N to try: all of 1..count, or `most` of them spread evenly.
+std::vector<std::uint64_t> fault_points(std::uint64_t count, std::uint64_t most = k_max_points) {
     std::vector<std::uint64_t> points;
-    if (count <= k_max_points) {
+    if (count <= most) {
         for (std::uint64_t n = 1; n <= count; ++n)
             points.push_back(n);
         return points;
     }
-    for (std::uint64_t i = 0; i < k_max_points; ++i)
-        points.push_back(1 + i * count / k_max_points);
+    for (std::uint64_t i = 0; i < most; ++i)
+        points.push_back(1 + i * count / most);
     return points;
 }
+
+// Figures for one kind of fault over one operation.
+struct KindTally {
+    std::string operation;
+    FaultKind kind = FaultKind::error;
+    std::uint64_t calls = 0;
+    std::uint64_t injected = 0;
+    std::uint64_t absorbed = 0;        // a transient fault retried, the operation succeeded
+    std::uint64_t failed_cleanly = 0;  // a permanent fault, failed with the storage category
+    std::uint64_t unaffected = 0;      // a permanent fault the operation could do without
+    std::vector<std::string> bad;
+    void print() const {
+        std::printf(
+            "%s, %s faults: %llu calls they may hit in a clean run; %llu injected, %llu absorbed, "
+            "%llu failed cleanly, %llu without effect\n",
+            operation.c_str(), std::string(fault_kind_name(kind)).c_str(),
+            static_cast<unsigned long long>(calls), static_cast<unsigned long long>(injected),
+            static_cast<unsigned long long>(absorbed),
+            static_cast<unsigned long long>(failed_cleanly),
+            static_cast<unsigned long long>(unaffected));
+        std::fflush(stdout);
+    }
+};
 
 struct Tally {
     std::string operation;
@@ -263,6 +308,77 @@ class EngineFaultTest : public ::testing::Test {
         return tally;
     }
 
+    // Each kind of fault at up to k_max_points_per_kind call indexes of `operation`: a
+    // transient one, under RetryStorage, must be absorbed (the operation succeeds); a permanent
+    // one must fail the operation with the storage category (exit 5) or leave it unaffected.
+    // Afterwards, faults off, the repository is sound (check_sound).
+    template <typename Operation>
+    void run_with_fault_kinds(const std::string& name, const std::function<fs::path()>& prepare,
+                              Operation operation, std::size_t restore_how_many = 1,
+                              std::uint64_t most_points = k_max_points_per_kind) {
+        std::uint64_t calls = 0;
+        std::uint64_t write_calls = 0;
+        {
+            const fs::path location = prepare();
+            auto faulty = open_faulty(location, {});
+            ASSERT_TRUE(faulty) << faulty.error().message;
+            const Status clean = operation(faulty->repository);
+            ASSERT_TRUE(clean) << name << " (no faults): " << clean.error().message;
+            calls = faulty->faults->calls();
+            write_calls = faulty->faults->write_calls();
+        }
+        for (const FaultKind kind : k_fault_kinds) {
+            const std::uint64_t indexes = kind == FaultKind::no_space ? write_calls : calls;
+            KindTally tally{name, kind, indexes};
+            Tally sound{name + "/" + std::string(fault_kind_name(kind))};
+            for (const std::uint64_t n : fault_points(indexes, most_points)) {
+                const fs::path location = prepare();
+                const FaultPlan plan{.kind = kind, .nth = n};
+                std::uint64_t injected = 0;
+                Status status = [&]() -> Status {
+                    auto faulty =
+                        open_faulty(location, plan,
+                                    fault_is_transient(kind) ? Retries::instant : Retries::none);
+                    // Opening reads the config object: the fault may fall there.
+                    if (!faulty) {
+                        injected = 1;
+                        return std::unexpected(faulty.error());
+                    }
+                    auto result = operation(faulty->repository);
+                    injected = faulty->faults->injected();
+                    return result;
+                }();
+                tally.injected += injected;
+                if (injected == 0) {
+                    // no_space at a call that does not write: nothing was injected.
+                } else if (fault_is_transient(kind)) {
+                    if (status) {
+                        ++tally.absorbed;
+                    } else {
+                        tally.bad.push_back(fmt::format("{} {} N={}: not absorbed: {}", name,
+                                                        fault_kind_name(kind), n,
+                                                        status.error().message));
+                    }
+                } else if (status) {
+                    ++tally.unaffected;
+                } else if (exit_status(status.error().code) == exit_status(ErrorCode::repository)) {
+                    ++tally.failed_cleanly;
+                } else {
+                    tally.bad.push_back(
+                        fmt::format("{} {} N={}: failed with {} (exit {}): {}", name,
+                                    fault_kind_name(kind), n, error_code_name(status.error().code),
+                                    exit_status(status.error().code), status.error().message));
+                }
+                check_sound(location, sound, n, restore_how_many);
+            }
+            tally.print();
+            for (const auto& b : tally.bad)
+                ADD_FAILURE() << b;
+            for (const auto& b : sound.bad)
+                ADD_FAILURE() << b;
+        }
+    }
+
     // A repository holding backups of the test cluster, with WAL, built once for the suite.
     fs::path base_repository() {
         const fs::path location = scratch() / "base";
@@ -403,4 +519,92 @@ TEST_F(EngineFaultTest, VerifyFailsCleanlyOrPassesAtEveryFaultPoint) {
         Writes::no);
     EXPECT_EQ(false_damage, 0u);
     EXPECT_EQ(tally.failed_cleanly + tally.succeeded, tally.tried);
+}
+
+TEST_F(EngineFaultTest, BackupAbsorbsTransientFaultsAndFailsCleanlyOnPermanentOnes) {
+    const fs::path location = base_repository();
+    (void)with_archiver(location, [&] {
+        run_with_fault_kinds(
+            "backup", [&] { return location; },
+            [&](repo::Repository& repository) -> Status {
+                LB_CHECK(s_cluster->psql("UPDATE t SET note = md5(note) WHERE id % 50 = 0"));
+                auto outcome = engine::run_backup(repository, backup_options(), m_ctx);
+                if (!outcome) return std::unexpected(outcome.error());
+                return {};
+            });
+    });
+}
+
+TEST_F(EngineFaultTest, RestoreAbsorbsTransientFaultsAndFailsCleanlyOnPermanentOnes) {
+    const fs::path location = base_repository();
+    std::uint64_t run = 0;
+    std::vector<std::string> leftovers;
+    run_with_fault_kinds(
+        "restore", [&] { return location; },
+        [&](repo::Repository& repository) -> Status {
+            const fs::path target = scratch() / fmt::format("restore-kind-{}", ++run);
+            auto restored = engine::run_restore(
+                repository, {.target_dir = target, .lifeboat_binary = "lifeboat"}, m_ctx);
+            std::error_code ec;
+            if (!restored && fs::exists(target, ec)) leftovers.push_back(target.string());
+            fs::remove_all(target, ec);
+            if (!restored) return std::unexpected(restored.error());
+            return {};
+        });
+    EXPECT_TRUE(leftovers.empty()) << leftovers.front();
+}
+
+TEST_F(EngineFaultTest, CopyAbsorbsTransientFaultsAndFailsCleanlyOnPermanentOnes) {
+    const fs::path source = base_repository();
+    std::uint64_t run = 0;
+    run_with_fault_kinds(
+        "copy",
+        [&] {
+            const fs::path destination = scratch() / fmt::format("copy-kind-{}", ++run);
+            EXPECT_TRUE(make_repository(destination));
+            return destination;
+        },
+        [&](repo::Repository& to) -> Status {
+            repo::Repository from = LB_TRY(repo::Repository::open(source.string()));
+            auto copied = engine::run_copy(from, to, {}, m_ctx);
+            if (!copied) return std::unexpected(copied.error());
+            return {};
+        });
+}
+
+TEST_F(EngineFaultTest, WalPushAbsorbsTransientFaultsAndFailsCleanlyOnPermanentOnes) {
+    const fs::path base = base_repository();
+    // A whole archived segment, pushed into a fresh repository each run.
+    std::optional<fs::path> segment;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(*s_archive, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.size() == 24 && name.find('.') == std::string::npos) segment = entry.path();
+    }
+    ASSERT_TRUE(segment) << "no archived segment in " << s_archive->string();
+    const std::string content = *read_file(*segment);
+    std::uint64_t run = 0;
+    std::vector<std::string> wrong;
+    run_with_fault_kinds(
+        "wal-push",
+        [&] {
+            const fs::path destination = scratch() / fmt::format("wal-kind-{}", ++run);
+            EXPECT_TRUE(make_repository(destination));
+            return destination;
+        },
+        [&](repo::Repository& repository) -> Status {
+            auto pushed = postgres_physical::wal_push(repository, *segment, m_ctx);
+            // Whole and right, or absent: never a partial or different object.
+            auto reopened = repo::Repository::open(repository.location());
+            if (!reopened) return std::unexpected(reopened.error());
+            auto stored = repo::fetch_wal(reopened->storage(), segment->filename().string());
+            if (stored ? *stored != content : stored.error().code != ErrorCode::not_found)
+                wrong.push_back(fmt::format("run {}: the stored segment is wrong", run));
+            if (pushed && !stored) wrong.push_back(fmt::format("run {}: pushed, not stored", run));
+            if (!pushed) return std::unexpected(pushed.error());
+            return {};
+        },
+        0, k_max_points);  // a dozen calls: every one of them, for every kind
+    (void)base;
+    EXPECT_TRUE(wrong.empty()) << wrong.front();
 }

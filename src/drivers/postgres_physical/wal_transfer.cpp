@@ -78,8 +78,8 @@ Result<repo::PushOutcome> wal_push(repo::Repository& repo, const fs::path& path,
         meta.last_commit = span->last_commit;
         meta.commits = span->commits;
     }
-    return repo::push_wal(repo.storage(), std::move(meta), content,
-                          repo.config().compression_level);
+    return repo::push_wal(repo.storage(), std::move(meta), content, repo.config().compression_level,
+                          ctx);
 }
 
 namespace {
