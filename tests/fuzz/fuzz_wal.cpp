@@ -64,7 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (const auto header = read_segment_header(segment)) {
         const WalSegment which = segment_of(Lsn{header->page_address}, 2, k_fuzz_segment_size);
         (void)check_segment_pages(segment, which, SegmentCompleteness::complete);
-        (void)postgres_physical::check_wal_file(storage, wal_file_name(which, k_fuzz_segment_size), segment);
+        (void)postgres_physical::check_wal_file(storage, wal_file_name(which, k_fuzz_segment_size),
+                                                segment);
     }
     return 0;
 }
