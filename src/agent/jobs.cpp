@@ -224,6 +224,15 @@ class EngineJobRunner final : public JobRunner {
         // The segments waiting, and what the current segment holds: it is archived only once
         // complete (archive_timeout bounds how long that takes on a quiet server).
         out.lag_bytes = waiting * size + lsn->value % size;
+        out.ready_segments = waiting;
+        // A quiet server keeps writing small bookkeeping records (running transactions,
+        // checkpoints) that archive_timeout does not switch for; no transaction id is assigned
+        // for them, so an unchanged next id says the current segment holds no new data.
+        if (auto next = conn.query_value("select txid_snapshot_xmax(txid_current_snapshot())")) {
+            std::uint64_t xid = 0;
+            if (std::from_chars(next->data(), next->data() + next->size(), xid).ec == std::errc())
+                out.next_xid = xid;
+        }
         return out;
     }
 

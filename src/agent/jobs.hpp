@@ -76,6 +76,11 @@ struct SourceProbe {
     // Complete segments waiting for the archiver plus the bytes of the current segment.
     std::uint64_t lag_bytes = 0;
     std::uint64_t failed_count = 0;
+    // Complete segments waiting for the archiver (the rest of lag_bytes is the current segment).
+    std::uint64_t ready_segments = 0;
+    // The next transaction id the server will assign: unchanged, no transaction has written
+    // since (nothing but PostgreSQL's own bookkeeping records, which hold no data).
+    std::optional<std::uint64_t> next_xid;
 };
 
 class JobRunner {

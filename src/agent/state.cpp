@@ -108,7 +108,12 @@ void AgentState::probed(const std::string& source, Result<SourceProbe> probe, Ti
     }
     s->probe_error.clear();
     const bool moved = !s->probe || s->probe->last_archived_wal != probe->last_archived_wal;
-    if (probe->lag_bytes == 0) {
+    // Only a fully archived server sets the baseline: after the archive merely moved on, the
+    // current segment may already hold changes of transactions that took their ids earlier.
+    if (probe->lag_bytes == 0) s->caught_up_xid = probe->next_xid;
+    const bool no_data_pending = probe->ready_segments == 0 && probe->next_xid &&
+                                 s->caught_up_xid && *probe->next_xid == *s->caught_up_xid;
+    if (probe->lag_bytes == 0 || no_data_pending) {
         s->behind_since.reset();
     } else if (!s->behind_since || moved) {
         // The archive moved on but the server is still ahead: the pending changes are at most

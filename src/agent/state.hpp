@@ -42,6 +42,10 @@ struct SourceState {
     // Since when the server has had WAL beyond the archived segments at the same archived
     // position: the age of the oldest unarchived change, to within one probe interval.
     std::optional<Timestamp> behind_since;
+    // The server's next transaction id when the archive was last fully caught up: while only
+    // the current segment is unarchived and no transaction has taken an id since, nothing that
+    // holds data is at risk.
+    std::optional<std::uint64_t> caught_up_xid;
     std::optional<JobKind> running;
     std::optional<Timestamp> running_since;
     std::map<JobKind, JobRecord> last_job;      // the last of each kind
