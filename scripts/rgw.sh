@@ -141,10 +141,10 @@ EOF
   ceph-osd -c "$conf" -i "$osd_id" --mkfs --osd-uuid "$osd_uuid" >"$D/log/mkfs-osd.out" 2>&1 ||
     die "ceph-osd --mkfs failed: $(tail -3 "$D/log/mkfs-osd.out")"
   ceph-osd -c "$conf" -i "$osd_id" >"$D/log/osd.out" 2>&1 || die "ceph-osd did not start"
-  wait_for 60 "the OSD" osd_up "$conf"
+  wait_for 120 "the OSD" osd_up "$conf"
   radosgw -c "$conf" -n client.rgw >"$D/log/rgw.out" 2>&1 || die "radosgw did not start"
   ENDPOINT="http://127.0.0.1:$rgw_port"
-  wait_for 60 "the gateway" curl -sf -o /dev/null "$ENDPOINT/"
+  wait_for 120 "the gateway" curl -sf -o /dev/null "$ENDPOINT/"
   radosgw-admin -c "$conf" -n client.rgw --admin-socket "" user create --uid=lifeboat --display-name=lifeboat \
     --access-key="$k_access_key" --secret="$k_secret_key" >"$D/log/user.out" 2>&1 ||
     die "radosgw-admin user create failed: $(tail -3 "$D/log/user.out")"
