@@ -28,12 +28,6 @@ namespace {
 // How old an unfinished upload must be before expire aborts it as abandoned.
 constexpr std::chrono::seconds k_stale_upload_age{24 * 3600};
 
-struct BackupFacts {
-    std::string id;
-    std::string source;
-    Timestamp stop_time;
-};
-
 struct WalPlan {
     std::vector<std::string> names;
     std::uint64_t bytes = 0;
@@ -87,12 +81,12 @@ struct PackPlan {
 };
 
 // Which packs hold blocks the retained backups reference, and how much of each is live.
-Result<PackPlan> plan_packs(const Storage& storage, const std::vector<BackupFacts>& retained,
-                            double repack_below, bool dry_run) {
+Result<PackPlan> plan_packs(const Storage& storage,
+                            const std::vector<const repo::Manifest*>& retained, double repack_below,
+                            bool dry_run) {
     std::unordered_set<repo::BlockId, repo::BlockIdHash> referenced;
-    for (const auto& b : retained) {
-        const repo::Manifest m = LB_TRY(repo::read_manifest(storage, b.id));
-        for (const auto& e : m.entries)
+    for (const auto* m : retained) {
+        for (const auto& e : m->entries)
             referenced.insert(e.blocks.begin(), e.blocks.end());
     }
     // The index decides which copy of a block counts; packs no index names (from an interrupted
@@ -157,10 +151,6 @@ Result<PackPlan> plan_packs(const Storage& storage, const std::vector<BackupFact
     return plan;
 }
 
-BackupFacts facts_of(const repo::Manifest& m) {
-    return {m.id, m.source.system_identifier, m.stop_time};
-}
-
 }  // namespace
 
 Timestamp ScaledClock::simulate(Timestamp real) const {
@@ -216,7 +206,6 @@ Result<ExpireOutcome> run_expire(repo::Repository& repository, const ExpireOptio
     const auto pins = LB_TRY(repo::read_pins(storage));
     for (const auto& [id, pin] : pins)
         if (!pin.problem.empty()) outcome.warnings.push_back(pin.problem);
-    std::vector<BackupFacts> all;
     std::vector<repo::Manifest> manifests;
     std::vector<RetentionCandidate> candidates;
     for (const auto& id : LB_TRY(repo::list_backup_ids(storage))) {
@@ -232,21 +221,22 @@ Result<ExpireOutcome> run_expire(repo::Repository& repository, const ExpireOptio
         }
         if (!read) return std::unexpected(read.error());
         const repo::Manifest& m = manifests.emplace_back(std::move(*read));
-        all.push_back(facts_of(m));
         const auto pin = pins.find(id);
         candidates.push_back({m.id, m.source.system_identifier,
                               options.clock ? options.clock->simulate(m.stop_time) : m.stop_time,
                               pin != pins.end() && pin->second.holds_at(real_now)});
     }
     const auto decisions = apply_retention(candidates, outcome.now, options.policy);
-    std::vector<BackupFacts> retained;
-    for (std::size_t i = 0; i < all.size(); ++i) {
-        outcome.backups.push_back(
-            {all[i].id, all[i].stop_time, decisions[i].keep, decisions[i].reasons});
+    // The manifests read above (under the exclusive lock, but for a dry run) are the ones to plan
+    // with: nothing below reads them again.
+    std::vector<const repo::Manifest*> retained;
+    for (std::size_t i = 0; i < manifests.size(); ++i) {
+        const repo::Manifest& m = manifests[i];
+        outcome.backups.push_back({m.id, m.stop_time, decisions[i].keep, decisions[i].reasons});
         if (decisions[i].keep) {
-            retained.push_back(all[i]);
+            retained.push_back(&m);
         } else {
-            outcome.expired.push_back(all[i].id);
+            outcome.expired.push_back(m.id);
         }
     }
     const WalPlan wal = LB_TRY(plan_wal(storage, manifests, decisions));
@@ -271,8 +261,8 @@ Result<ExpireOutcome> run_expire(repo::Repository& repository, const ExpireOptio
     }
     const std::set<std::string> kept_ids = [&] {
         std::set<std::string> ids;
-        for (const auto& b : retained)
-            ids.insert(b.id);
+        for (const auto* m : retained)
+            ids.insert(m->id);
         return ids;
     }();
     for (const auto& [id, pin] : pins) {
