@@ -190,6 +190,10 @@ start_server() {
 
 stop_server() {
     as_pg "$PGBIN/pg_ctl" -D "$1" -m fast -w stop >/dev/null
+    # A WAL prefetch process started by the server's restore_command may still be finishing a
+    # segment: wait for it to let go of its spool, so the directory can be removed.
+    local lock="$1/pg_wal/lifeboat-prefetch/.lock"
+    if [ -e "$lock" ]; then flock -w 30 "$lock" true 2>/dev/null || true; fi
 }
 
 # start_source: repo-init, initdb, configure and start the source server.

@@ -33,4 +33,24 @@ expect_exit 0 lb wal-fetch "$SECOND" "$WAL/$SECOND" --repo "$REPO" --prefetch 0
 [ ! -e "$SPOOL/$SECOND" ] || fail "$SECOND was not taken from the spool"
 expect_exit 0 lb wal-fetch "$SECOND" "$T/direct" --repo "$REPO" --prefetch 0
 cmp "$WAL/$SECOND" "$T/direct" || fail "the spooled $SECOND differs from the archived one"
+
+# In a data directory whose recovery is over (no recovery.signal), a prefetcher fetches nothing
+# and removes the spool: nothing asks for those segments any more.
+DATA="$T/over"
+as_pg mkdir -p "$DATA/pg_wal"
+echo 15 | as_pg tee "$DATA/PG_VERSION" >/dev/null
+expect_exit 0 lb wal-fetch "$FIRST" "$DATA/pg_wal/$FIRST" --repo "$REPO" --prefetch 3
+for _ in $(seq 1 600); do
+    [ -d "$DATA/pg_wal/lifeboat-prefetch" ] || break
+    sleep 0.1
+done
+[ ! -d "$DATA/pg_wal/lifeboat-prefetch" ] || fail "a prefetcher after the end of recovery kept its spool"
+
+# restore --start returns only once no prefetcher writes into the restored directory.
+DIR="$T/restored"
+expect_exit 0 lb restore --repo "$REPO" --to latest --target-dir "$DIR" --port "$(free_port)" \
+    --start --json
+[ ! -e "$DIR/pg_wal/lifeboat-prefetch" ] || fail "restore --start left the prefetch spool behind"
+expect_eq "$(psql_on "$(jq -r .conninfo "$OUT")" "SELECT count(*) FROM t")" 4000 "rows restored"
+stop_server "$DIR"
 finish

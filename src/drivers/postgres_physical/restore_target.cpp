@@ -5,6 +5,7 @@
 #include <chrono>
 #include <thread>
 
+#include "drivers/postgres_physical/wal_transfer.hpp"
 #include "sources/postgres/connection.hpp"
 #include "sources/postgres/local_server.hpp"
 #include "sources/postgres/server_config.hpp"
@@ -288,6 +289,7 @@ Result<source::StartedInstance> PhysicalRestoreTarget::start_and_await(
         LB_CHECK(ctx.sleep_for(std::chrono::milliseconds(50)));
     }
     outcome.replay_seconds = seconds_since(started);
+    LB_CHECK(retire_prefetch(options.target_dir, std::chrono::seconds(30), ctx));
     // Phase 2: a connection that can write.
     const auto promoted = Clock::now();
     auto status = LB_TRY(server.status());

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "drivers/postgres_physical/wal_checks.hpp"
 #include "repository/cluster_identity.hpp"
 #include "repository/repository.hpp"
@@ -86,6 +88,17 @@ namespace {
 
 constexpr std::string_view k_spool_name = "lifeboat-prefetch";
 
+// True when `spool` lies in the pg_wal of a data directory whose recovery is over (PostgreSQL
+// removed recovery.signal and standby.signal): nothing will ask for the spooled segments. A spool
+// outside a data directory (wal-fetch called by hand) never counts as over.
+bool recovery_is_over(const fs::path& spool) {
+    const fs::path data_dir = spool.parent_path().parent_path();
+    std::error_code ec;
+    return fs::exists(data_dir / "PG_VERSION", ec) &&
+           !fs::exists(data_dir / "recovery.signal", ec) &&
+           !fs::exists(data_dir / "standby.signal", ec);
+}
+
 // Fetches the segments after `current` into `spool` until `count` are there or one is missing.
 // Runs in the detached prefetch process; failures only end the prefetching.
 void prefetch_segments(const repo::Repository& repo, const fs::path& spool,
@@ -98,6 +111,10 @@ void prefetch_segments(const repo::Repository& repo, const fs::path& spool,
         if (spooled && *spooled <= current) fs::remove(entry.path(), ec);  // already replayed
     }
     for (unsigned i = 1; i <= count; ++i) {
+        if (recovery_is_over(spool)) {
+            fs::remove_all(spool, ec);
+            return;
+        }
         const std::string next =
             postgres::wal_file_name({current.timeline, current.segno + i}, segment_size);
         if (fs::exists(spool / next, ec)) continue;
@@ -122,7 +139,8 @@ void start_prefetcher(const WalFetchOptions& options, const fs::path& spool,
 }  // namespace
 
 Status wal_fetch(const RepositoryOpener& open_repository, const WalFetchOptions& options) {
-    const fs::path spool = options.destination.parent_path() / k_spool_name;
+    // Absolute (not resolved: pg_wal may be a link), so the prefetcher finds the data directory.
+    const fs::path spool = fs::absolute(options.destination).parent_path() / k_spool_name;
     const bool is_segment =
         postgres::classify_wal_file(options.name) == postgres::WalFileKind::segment;
     std::error_code ec;
@@ -169,6 +187,32 @@ Status wal_prefetch(const RepositoryOpener& open_repository, const WalPrefetchOp
         }
     }
     ::close(lock);
+    return {};
+}
+
+Status retire_prefetch(const fs::path& data_dir, std::chrono::milliseconds timeout,
+                       const OperationContext& ctx) {
+    const fs::path spool = data_dir / "pg_wal" / k_spool_name;
+    std::error_code ec;
+    if (!fs::exists(spool, ec)) return {};
+    const int lock = ::open((spool / ".lock").c_str(), O_RDWR | O_CLOEXEC);
+    if (lock >= 0) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (::flock(lock, LOCK_EX | LOCK_NB) != 0) {
+            if (std::chrono::steady_clock::now() > deadline) {
+                ::close(lock);
+                ctx.warn(fmt::format("a WAL prefetch process still runs in {}; it stops by itself",
+                                     spool.string()));
+                return {};
+            }
+            if (auto slept = ctx.sleep_for(std::chrono::milliseconds(20)); !slept) {
+                ::close(lock);
+                return slept;
+            }
+        }
+        ::close(lock);
+    }
+    fs::remove_all(spool, ec);
     return {};
 }
 

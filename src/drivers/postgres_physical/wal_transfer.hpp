@@ -2,6 +2,7 @@
 // archive_command ('lifeboat wal-push %p') and restore_command ('lifeboat wal-fetch %f %p').
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -56,5 +57,13 @@ struct WalPrefetchOptions {
     unsigned count = 0;
 };
 Status wal_prefetch(const RepositoryOpener& open_repository, const WalPrefetchOptions& options);
+
+// Ends prefetching in `data_dir` once its recovery is over: waits up to `timeout` for a running
+// prefetch process to let go of the spool, then removes the spool, so that nothing of Lifeboat
+// writes into the data directory after the restore reports the server ready. A prefetcher also
+// stops by itself, and removes the spool, when it finds the recovery over (recovery.signal and
+// standby.signal gone). A prefetcher still running at the timeout is only logged.
+Status retire_prefetch(const fs::path& data_dir, std::chrono::milliseconds timeout,
+                       const OperationContext& ctx);
 
 }  // namespace lifeboat::postgres_physical
