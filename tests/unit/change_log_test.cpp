@@ -13,13 +13,15 @@ TEST(ChangeLog, RecordsComeBackInOrderWithTheirKindsPositionsAndBytes) {
     writer.add(ChangeRecordKind::message, 0x1'0000'0020, "B...");
     writer.add(ChangeRecordKind::sequence, 0x30, "public\tids\t42\tt");
     writer.add(ChangeRecordKind::message, 0x40, "");
-    EXPECT_EQ(writer.records(), 4u);
+    writer.add(ChangeRecordKind::session_start, 0x50, "");
+    EXPECT_EQ(writer.records(), 5u);
     const std::string content = writer.take();
     EXPECT_EQ(writer.records(), 0u);
     EXPECT_EQ(writer.size(), 5u);  // a fresh object: magic and version only
     auto records = read_change_log(content, "logical/x");
     ASSERT_TRUE(records) << records.error().message;
-    ASSERT_EQ(records->size(), 4u);
+    ASSERT_EQ(records->size(), 5u);
+    EXPECT_EQ((*records)[4].kind, ChangeRecordKind::session_start);
     EXPECT_EQ((*records)[0].kind, ChangeRecordKind::relation);
     EXPECT_EQ((*records)[0].payload, std::string_view("R\0\0\x40\x01", 5));
     EXPECT_EQ((*records)[1].lsn, 0x1'0000'0020u);

@@ -23,7 +23,8 @@ std::uint64_t get_be(std::string_view in, std::size_t at, int bytes) {
 bool is_known_kind(std::uint8_t kind) {
     return kind == static_cast<std::uint8_t>(ChangeRecordKind::relation) ||
            kind == static_cast<std::uint8_t>(ChangeRecordKind::message) ||
-           kind == static_cast<std::uint8_t>(ChangeRecordKind::sequence);
+           kind == static_cast<std::uint8_t>(ChangeRecordKind::sequence) ||
+           kind == static_cast<std::uint8_t>(ChangeRecordKind::session_start);
 }
 
 std::optional<std::uint64_t> parse_hex16(std::string_view text) {

@@ -19,6 +19,10 @@
 //       D, T, M, S, E, c, A, R, Y, O); lsn: the XLogData's start position.
 //   'S' sequence sample: "<schema>\t<name>\t<last_value>\t<is_called>" (is_called: t or f);
 //       lsn: the source's insert position when sampled (it reflects every commit before it).
+//   'X' session start: the first record a capture session writes (empty payload); lsn: the
+//       position it asked the server to stream from. The server then sends again every
+//       transaction not committed before that position, so a reader drops the chunks of streamed
+//       (and any unfinished) transactions it collected before this record.
 #pragma once
 
 #include <cstdint>
@@ -34,7 +38,12 @@ namespace lifeboat::postgres_logical {
 inline constexpr std::string_view k_change_log_magic = "LBCL";
 inline constexpr std::uint8_t k_change_log_version = 1;
 
-enum class ChangeRecordKind : std::uint8_t { relation = 'R', message = 'M', sequence = 'S' };
+enum class ChangeRecordKind : std::uint8_t {
+    relation = 'R',
+    message = 'M',
+    sequence = 'S',
+    session_start = 'X',
+};
 
 // A record read from an object: `payload` views the decoded content.
 struct ChangeRecordView {
