@@ -87,8 +87,10 @@ struct Agent::Impl {
         schedulers.clear();
         const auto snap = state.snapshot(now());
         for (const auto& s : snap.sources) {
+            SourcePolicy policy = policy_of(s.spec, c.agent);
             schedulers.emplace(s.spec.name,
-                               SourceScheduler(c.agent.schedules, last_runs(s), snap.now));
+                               SourceScheduler(std::move(policy.schedules), last_runs(s), snap.now,
+                                               std::move(policy.backup_window)));
         }
         publish_next_backup();
     }
@@ -142,11 +144,39 @@ struct Agent::Impl {
         if (outcome && job.kind == JobKind::drill) state.drill_measured(source.name, *outcome);
         state.job_finished(record);
         schedulers.at(source.name).finished(job.kind, started, record.finished);
-        if (record.ok && job.kind == JobKind::backup && c.agent.expire_after_backup)
+        if (record.ok && job.kind == JobKind::backup &&
+            policy_of(source, c.agent).expire_after_backup)
             schedulers.at(source.name).request(JobKind::expire, Trigger::after_backup);
         publish_next_backup();
         refresh_catalog(source);
         evaluate_alerts();
+    }
+
+    // A scheduled backup that cannot start inside its backup window is not run late (the
+    // window exists to keep backups out of other hours): the skip is recorded, and the next
+    // one is the schedule's next firing.
+    void skip_job(const SourceSpec& source, const DueJob& job, const AgentConfig& c) {
+        const Timestamp at = now();
+        const auto window = policy_of(source, c.agent).backup_window;
+        JobRecord record{
+            source.name,
+            job.kind,
+            std::string(trigger_name(job.trigger)),
+            at,
+            at,
+            false,
+            0,
+            fmt::format("skipped: due at {} but the backup window {} UTC is closed "
+                        "(the agent was down, or another job ran until {})",
+                        format_iso8601(job.due), window ? window->text() : std::string("?"),
+                        format_iso8601(at)),
+            true};
+        log(fmt::format("{} {} {}", source.name, job_kind_name(job.kind), record.message));
+        if (auto saved = append_history(c.agent.state_dir, record); !saved)
+            log("job history not saved: " + saved.error().message);
+        state.job_finished(record);
+        schedulers.at(source.name).finished(job.kind, at, at);
+        publish_next_backup();
     }
 
     // The RTO budget: when replaying the WAL since the newest backup would take longer than
@@ -187,16 +217,27 @@ struct Agent::Impl {
                     c = config;
                 }
             }
-            bool ran = false;
+            // One job at a time across all sources (docs/operations.md, "Several sources"):
+            // the earliest due goes first, so no source waits behind another's cadence.
+            const SourceSpec* chosen = nullptr;
+            std::optional<DueJob> job;
             for (const auto& source : c.sources) {
                 auto it = schedulers.find(source.name);
                 if (it == schedulers.end()) continue;
                 request_backup_over_budget(source, c, it->second);
-                if (const auto job = it->second.next_due(now())) {
-                    run_job(source, *job, c);
-                    ran = true;
-                    break;  // re-read the configuration between jobs
+                const auto due = it->second.next_due(now());
+                if (due && (!job || due->due < job->due)) {
+                    job = due;
+                    chosen = &source;
                 }
+            }
+            bool ran = false;
+            if (job && job->outside_window) {
+                skip_job(*chosen, *job, c);
+                ran = true;
+            } else if (job) {
+                run_job(*chosen, *job, c);
+                ran = true;  // re-read the configuration between jobs
             }
             if (ran) continue;
             // Sleep until the next job, but wake at least every second for reloads.

@@ -76,7 +76,8 @@ std::optional<double> estimated_rto_seconds(const SourceState& s) {
                                      *s.replay_bytes_per_second;
 }
 
-Readiness readiness(const SourceState& s, const AlertSettings& t, Timestamp now) {
+Readiness readiness(const SourceState& s, const AlertSettings& general, Timestamp now) {
+    const AlertSettings& t = thresholds_of(s.spec, general);
     Readiness r{"ready", {}};
     auto not_ready = [&](std::string why) {
         r.verdict = "not_ready";
@@ -124,10 +125,11 @@ Readiness readiness(const SourceState& s, const AlertSettings& t, Timestamp now)
     return r;
 }
 
-std::vector<AlertStatus> evaluate_alerts(const StateSnapshot& snap, const AlertSettings& t) {
+std::vector<AlertStatus> evaluate_alerts(const StateSnapshot& snap, const AlertSettings& general) {
     std::vector<AlertStatus> out;
     const Timestamp now = snap.now;
     for (const auto& s : snap.sources) {
+        const AlertSettings& t = thresholds_of(s.spec, general);
         const std::string& src = s.spec.name;
         auto add = [&](std::string name, bool firing, std::string value, std::string threshold,
                        std::string message) {
@@ -334,6 +336,15 @@ std::string render_metrics(const StateSnapshot& snap, const AlertSettings& t) {
                                job_kind_name(kind), f == s->failures.end() ? 0 : f->second);
         }
     }
+    family("lifeboat_job_skipped_total", "counter",
+           "scheduled jobs not run since the agent started (a backup outside its backup window)");
+    for (const auto& [s, labels] : sources) {
+        for (const JobKind kind : k_job_kinds) {
+            const auto n = s->skipped.find(kind);
+            out += fmt::format("lifeboat_job_skipped_total{{{},kind=\"{}\"}} {}\n", labels,
+                               job_kind_name(kind), n == s->skipped.end() ? 0 : n->second);
+        }
+    }
     family("lifeboat_job_running", "gauge", "1 for the job kind running now");
     for (const auto& [s, labels] : sources) {
         for (const JobKind kind : k_job_kinds) {
@@ -395,6 +406,11 @@ std::string status_json(const StateSnapshot& snap, const AlertSettings& t) {
             const auto f = s.failures.find(kind);
             failures[std::string(job_kind_name(kind))] = f == s.failures.end() ? 0 : f->second;
         }
+        json skipped = json::object();
+        for (const JobKind kind : k_job_kinds) {
+            const auto n = s.skipped.find(kind);
+            skipped[std::string(job_kind_name(kind))] = n == s.skipped.end() ? 0 : n->second;
+        }
         const auto ready = readiness(s, t, snap.now);
         const auto growth = growth_percent_per_day(s, snap.now);
         sources.push_back(
@@ -428,7 +444,8 @@ std::string status_json(const StateSnapshot& snap, const AlertSettings& t) {
              {"running", s.running ? json(job_kind_name(*s.running)) : json(nullptr)},
              {"next_backup", iso_or_null(s.next_backup)},
              {"last_jobs", jobs},
-             {"job_failures", failures}});
+             {"job_failures", failures},
+             {"job_skipped", skipped}});
     }
     json history = json::array();
     for (const auto& r : snap.history) {
@@ -439,6 +456,7 @@ std::string status_json(const StateSnapshot& snap, const AlertSettings& t) {
                            {"finished", format_iso8601(r.finished)},
                            {"duration_seconds", r.duration_seconds()},
                            {"ok", r.ok},
+                           {"skipped", r.skipped},
                            {"bytes", r.bytes},
                            {"message", r.message}});
     }

@@ -61,6 +61,7 @@ class EngineJobRunner final : public JobRunner {
     Result<JobOutcome> backup(const SourceSpec& source, const OperationContext& ctx) override {
         repo::Repository repository = LB_TRY(m_open(source.repository));
         engine::BackupOptions options;
+        options.source_kind = source.kind;
         options.conninfo = source.conninfo;
         options.pgdata = source.pgdata;
         options.jobs = source.jobs;
