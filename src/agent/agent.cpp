@@ -48,7 +48,14 @@ struct Agent::Impl {
     void refresh_catalog(const SourceSpec& s) {
         state.catalog_loaded(s.name, options.runner->load_catalog(s, s.repository), now());
     }
-    void probe(const SourceSpec& s) { state.probed(s.name, options.runner->probe(s), now()); }
+    void probe(const SourceSpec& s) {
+        auto probed = options.runner->probe(s);
+        if (!probed) {
+            state.probed(s.name, std::unexpected(probed.error()), now());
+        } else if (*probed) {
+            state.probed(s.name, std::move(**probed), now());
+        }  // else the kind has no archive queue: no archiving figures, and no error
+    }
 
     void evaluate_alerts() {
         const AgentConfig c = current();

@@ -117,6 +117,8 @@ void AgentState::probed(const std::string& source, Result<SourceProbe> probe, Ti
                                  s->caught_up_xid && *probe->next_xid == *s->caught_up_xid;
     if (probe->lag_bytes == 0 || no_data_pending) {
         s->behind_since.reset();
+    } else if (probe->oldest_unarchived_change) {
+        s->behind_since = std::min(*probe->oldest_unarchived_change, at);  // the driver knows
     } else if (!s->behind_since || moved) {
         // The archive moved on but the server is still ahead: the pending changes are at most
         // as old as this observation.

@@ -13,6 +13,8 @@
 #include "agent/config.hpp"
 #include "agent/figures.hpp"
 #include "agent/scheduler.hpp"
+#include "drivers/postgres_logical/driver.hpp"
+#include "drivers/postgres_physical/driver.hpp"
 
 using namespace lifeboat;
 using namespace lifeboat::agent;
@@ -252,7 +254,7 @@ class TwoSourceRunner final : public JobRunner {
         c.repository = repo;
         return c;
     }
-    Result<SourceProbe> probe(const SourceSpec&) override { return SourceProbe{}; }
+    Result<std::optional<SourceProbe>> probe(const SourceSpec&) override { return SourceProbe{}; }
 
   private:
     Result<JobOutcome> job(const SourceSpec& s, const char* kind) {
@@ -389,4 +391,29 @@ TEST(AgentSources, AMissedWindowOutsideItIsSkippedAndRecorded) {
     const auto history = read_history(dir);
     ASSERT_EQ(history.size(), 1u);
     EXPECT_TRUE(history[0].skipped);
+}
+
+// The archive probe goes through the source's driver (source/driver.hpp), chosen by its kind:
+// the physical driver asks the server (here: none listens, a database error), a kind without
+// an archive queue answers nothing (no figures, no error), an unknown kind is a config error.
+TEST(AgentSources, TheProbeGoesThroughTheSourcesDriver) {
+    postgres_physical::register_driver();
+    postgres_logical::register_driver();
+    auto runner = make_engine_job_runner([](const std::string&) -> Result<repo::Repository> {
+        return fail(ErrorCode::internal, "unused");
+    });
+    SourceSpec s;
+    s.conninfo = "host=/nonexistent-lifeboat-socket-dir port=1 connect_timeout=1";
+    s.kind = "postgres-physical";
+    const auto physical = runner->probe(s);
+    ASSERT_FALSE(physical);
+    EXPECT_EQ(physical.error().code, ErrorCode::database) << physical.error().message;
+    s.kind = "postgres-logical";
+    const auto logical = runner->probe(s);
+    ASSERT_TRUE(logical) << logical.error().message;
+    EXPECT_FALSE(*logical);
+    s.kind = "no-such-kind";
+    const auto unknown = runner->probe(s);
+    ASSERT_FALSE(unknown);
+    EXPECT_EQ(unknown.error().code, ErrorCode::config);
 }
