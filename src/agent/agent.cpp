@@ -24,6 +24,7 @@ struct Agent::Impl {
     std::optional<AgentConfig> pending;                         // a reload, applied between jobs
     std::map<std::string, SourceScheduler> schedulers;          // scheduler thread only
     std::map<std::string, Timestamp> catalog_read;              // monitor thread only
+    std::map<std::string, std::string> catalog_archived;        // monitor thread only
     std::map<std::string, std::string> budget_requested_after;  // scheduler thread only
 
     AlertTracker tracker;
@@ -46,15 +47,25 @@ struct Agent::Impl {
     }
 
     void refresh_catalog(const SourceSpec& s) {
-        state.catalog_loaded(s.name, options.runner->load_catalog(s, s.repository), now());
+        const auto began = std::chrono::steady_clock::now();
+        auto catalog = options.runner->load_catalog(s, s.repository);
+        if (catalog) {
+            catalog->load_seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+        }
+        state.catalog_loaded(s.name, std::move(catalog), now());
     }
-    void probe(const SourceSpec& s) {
+    // Returns the last archived log object the server names (nullopt when it cannot tell).
+    std::optional<std::string> probe(const SourceSpec& s) {
         auto probed = options.runner->probe(s);
         if (!probed) {
             state.probed(s.name, std::unexpected(probed.error()), now());
-        } else if (*probed) {
-            state.probed(s.name, std::move(**probed), now());
-        }  // else the kind has no archive queue: no archiving figures, and no error
+            return std::nullopt;
+        }
+        if (!*probed) return std::nullopt;  // no archive queue: no figures, and no error
+        std::string archived = (*probed)->last_archived_wal;
+        state.probed(s.name, std::move(**probed), now());
+        return archived;
     }
 
     void evaluate_alerts() {
@@ -262,13 +273,22 @@ struct Agent::Impl {
         while (!stop_token->cancelled()) {
             const AgentConfig c = current();
             for (const auto& s : c.sources) {
-                probe(s);
+                const auto archived = probe(s);
                 const auto last = catalog_read.find(s.name);
                 const Timestamp t = now();
-                if (last == catalog_read.end() ||
-                    t.micros - last->second.micros >= c.agent.catalog_refresh.count() * 1000000) {
+                const std::int64_t age =
+                    last == catalog_read.end() ? -1 : t.micros - last->second.micros;
+                // Reading a catalog lists the repository (200,000 WAL files take a while):
+                // it is read again when something changed (the archive moved on, as the
+                // server says; jobs re-read it when they finish), at most every
+                // catalog_refresh, and otherwise every catalog_refresh_idle, for changes the
+                // agent cannot see (a backup or expire run by hand).
+                const bool moved = !archived || archived != catalog_archived[s.name];
+                if (age < 0 || (moved && age >= c.agent.catalog_refresh.count() * 1000000) ||
+                    age >= c.agent.catalog_refresh_idle.count() * 1000000) {
                     refresh_catalog(s);
                     catalog_read[s.name] = t;
+                    if (archived) catalog_archived[s.name] = *archived;
                 }
             }
             evaluate_alerts();

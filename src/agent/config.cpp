@@ -277,6 +277,8 @@ Result<AgentSettings> read_agent_settings(const std::string& path) {
                 out.probe_interval = LB_TRY(duration_of(path, full, node));
             } else if (key == "catalog_refresh") {
                 out.catalog_refresh = LB_TRY(duration_of(path, full, node));
+            } else if (key == "catalog_refresh_idle") {
+                out.catalog_refresh_idle = LB_TRY(duration_of(path, full, node));
             } else if (key == "rto_target") {
                 out.rto_target = LB_TRY(duration_of(path, full, node));
             } else if (key == "drill_checks") {

@@ -85,7 +85,10 @@ struct AgentSettings {
     std::string token;   // bearer token; required when listen_host is not loopback
     fs::path state_dir;  // job history kept across restarts ("" = in memory)
     std::chrono::seconds probe_interval{5};
+    // The catalog is re-read when the archive moved on, at most every catalog_refresh, and
+    // every catalog_refresh_idle otherwise (agent.cpp says why).
     std::chrono::seconds catalog_refresh{15};
+    std::chrono::seconds catalog_refresh_idle{300};
     std::optional<std::chrono::seconds> rto_target;
     std::string drill_target = "1h";  // drills restore to this long ago, or "latest"
     fs::path drill_checks;            // validate's --checks for drills ("" = built-in checks)

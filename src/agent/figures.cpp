@@ -302,6 +302,9 @@ std::string render_metrics(const StateSnapshot& snap, const AlertSettings& t) {
          [&](const SourceState& s) {
              return num(s.catalog ? seconds_between(s.catalog->loaded_at, snap.now) : 0);
          });
+    each("lifeboat_catalog_load_seconds", "gauge",
+         "how long the last catalog read took (in the background, never during a scrape)",
+         [&](const SourceState& s) { return num(s.catalog ? s.catalog->load_seconds : 0); });
     each("lifeboat_drill_last_success_timestamp_seconds", "gauge",
          "start of the newest drill that passed (0: none)", [&](const SourceState& s) {
              return num(s.catalog && s.catalog->last_good_drill

@@ -67,6 +67,7 @@ struct CatalogSummary {
     std::optional<DrillSummary> last_drill;
     std::optional<DrillSummary> last_good_drill;
     Timestamp loaded_at;
+    double load_seconds = 0;  // how long reading it took (lifeboat_catalog_load_seconds)
 };
 
 // The source's archiving as the server sees it (its driver's LogPosition, source/driver.hpp).

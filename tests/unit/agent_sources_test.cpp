@@ -417,3 +417,69 @@ TEST(AgentSources, TheProbeGoesThroughTheSourcesDriver) {
     ASSERT_FALSE(unknown);
     EXPECT_EQ(unknown.error().code, ErrorCode::config);
 }
+
+namespace {
+
+// Counts catalog reads; its server's archive moves on when told to.
+class CatalogCountingRunner final : public JobRunner {
+  public:
+    Result<JobOutcome> backup(const SourceSpec&, const OperationContext&) override { return {}; }
+    Result<JobOutcome> expire(const SourceSpec&, const OperationContext&) override { return {}; }
+    Result<JobOutcome> copy(const SourceSpec&, const OperationContext&) override { return {}; }
+    Result<JobOutcome> verify(const SourceSpec&, const OperationContext&) override { return {}; }
+    Result<JobOutcome> drill(const SourceSpec&, const std::string&, const fs::path&,
+                             const OperationContext&) override {
+        return JobOutcome{};
+    }
+    Result<CatalogSummary> load_catalog(const SourceSpec&, const std::string& repo) override {
+        ++loads;
+        CatalogSummary c;
+        c.repository = repo;
+        return c;
+    }
+    Result<std::optional<SourceProbe>> probe(const SourceSpec&) override {
+        ++probes;
+        SourceProbe p;
+        p.last_archived_wal = fmt::format("0000000100000000000000{:02X}", archived.load());
+        return std::optional<SourceProbe>(p);
+    }
+    std::atomic<int> loads{0};
+    std::atomic<int> probes{0};
+    std::atomic<int> archived{1};
+};
+
+}  // namespace
+
+// The catalog (which lists the repository) is not re-read on a timer while nothing changes:
+// only when the server's archive moves on (or after catalog_refresh_idle, or a job).
+TEST(AgentSources, TheCatalogIsReReadWhenTheArchiveMovesNotOnATimer) {
+    AgentConfig c;
+    c.agent.listen_port = 0;
+    c.agent.probe_interval = std::chrono::seconds(1);
+    c.agent.catalog_refresh = std::chrono::seconds(1);
+    c.agent.catalog_refresh_idle = std::chrono::seconds(3600);
+    SourceSpec s;
+    s.name = "main";
+    s.repository = "/nowhere";
+    c.sources.push_back(s);
+    auto runner = std::make_unique<CatalogCountingRunner>();
+    CatalogCountingRunner& r = *runner;
+    AgentOptions options;
+    options.load = [&] { return Result<AgentConfig>(c); };
+    options.runner = std::move(runner);
+    auto agent = Agent::start(std::move(options));
+    ASSERT_TRUE(agent) << agent.error().message;
+    const auto wait_probes = [&](int n) {
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (r.probes.load() < n && std::chrono::steady_clock::now() < end)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    };
+    wait_probes(4);  // over 3 s, the archive still
+    const int idle_loads = r.loads.load();
+    r.archived = 2;  // the archive moves on
+    wait_probes(r.probes.load() + 3);
+    const int after = r.loads.load();
+    (*agent)->stop();
+    EXPECT_LE(idle_loads, 2) << "read at start-up (and at most once as the first probe lands)";
+    EXPECT_GE(after, idle_loads + 1) << "the archive moved: the catalog is read again";
+}
