@@ -102,7 +102,7 @@ sleep "$IDLE_SECONDS"
 after=$(cpu)
 rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$PID/status")
 awk -v a="$after" -v b="$before" -v t="$ticks" -v s="$IDLE_SECONDS" -v r="$rss" 'BEGIN {
-    printf "idle: %.2f%% of one core over %d s (probe every 5 s, catalog every 15 s), RSS %.1f MiB\n",
+    printf "idle: %.2f%% of one core over %d s (probe every 5 s; the catalog re-read when the archive moves, else every 5 min), RSS %.1f MiB\n",
         (a - b) / t / s * 100, s, r / 1024 }' | while read -r line; do log "$line"; done
 kill -TERM "$PID"
 wait "$PID" || true

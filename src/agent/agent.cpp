@@ -360,7 +360,7 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
     for (const auto& s : i.config.sources) {
         i.refresh_catalog(s);
         i.catalog_read[s.name] = i.now();
-        i.probe(s);
+        if (const auto archived = i.probe(s)) i.catalog_archived[s.name] = *archived;
     }
     i.build_schedulers(i.config);
     i.evaluate_alerts();

@@ -231,8 +231,11 @@ Status run_status_command(const std::string& config_given, OutputFormat format) 
 Status run_alert_test_command(const std::string& config_given, OutputFormat format) {
     const std::string config_file = LB_TRY(config_file_of(config_given, "alert-test"));
     const auto settings = LB_TRY(agent::read_agent_settings(config_file));
-    LB_CHECK(
-        agent::send_test_notification(settings.alerts, settings.source_name, system_clock().now()));
+    // The test names a configured source: the first [[sources]] table's, else agent.source.
+    const std::string source = settings.source_entries.empty()
+                                   ? settings.source_name
+                                   : settings.source_entries.front().name;
+    LB_CHECK(agent::send_test_notification(settings.alerts, source, system_clock().now()));
     const std::size_t targets = settings.alerts.webhooks.size() +
                                 settings.alerts.slack_webhooks.size() +
                                 (settings.alerts.command.empty() ? 0 : 1);
