@@ -414,6 +414,14 @@ std::string status_json(const StateSnapshot& snap, const AlertSettings& t) {
             const auto n = s.skipped.find(kind);
             skipped[std::string(job_kind_name(kind))] = n == s.skipped.end() ? 0 : n->second;
         }
+        json schedule = json::object();
+        json backup_window = nullptr;
+        if (s.spec.policy) {
+            for (const auto& [kind, when] : s.spec.policy->schedules)
+                schedule[std::string(job_kind_name(kind))] = when.text();
+            if (s.spec.policy->expire_after_backup) schedule["expire"] = "after backup";
+            if (s.spec.policy->backup_window) backup_window = s.spec.policy->backup_window->text();
+        }
         const auto ready = readiness(s, t, snap.now);
         const auto growth = growth_percent_per_day(s, snap.now);
         sources.push_back(
@@ -446,6 +454,8 @@ std::string status_json(const StateSnapshot& snap, const AlertSettings& t) {
               s.replay_bytes_per_second ? json(*s.replay_bytes_per_second) : json(nullptr)},
              {"running", s.running ? json(job_kind_name(*s.running)) : json(nullptr)},
              {"next_backup", iso_or_null(s.next_backup)},
+             {"schedule", schedule},
+             {"backup_window", backup_window},
              {"last_jobs", jobs},
              {"job_failures", failures},
              {"job_skipped", skipped}});

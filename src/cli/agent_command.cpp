@@ -114,6 +114,7 @@ Result<agent::AgentConfig> load_agent_config(const std::map<std::string, std::st
     for (const auto& r : s.repositories())
         if (r.copy_after_backup && r.location != source.repository)
             source.copy_to.push_back(r.location);
+    source.policy = agent::policy_of(source, config.agent);  // shown on the page and the API
     config.sources.push_back(std::move(source));
     return config;
 }

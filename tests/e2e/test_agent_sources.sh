@@ -140,6 +140,8 @@ ok "jobs never overlapped"
 wait_for "both catalogs" '([.sources[] | select((.backups | length) >= 1)] | length) == 2'
 jq -e '[.sources[].name] == ["orders", "billing"] and .sources[1].copy_to == ["'"$WEST"'"]' "$T/status.json" >/dev/null ||
     fail "/api/status does not list both sources"
+jq -e '.sources[0].schedule == {"backup": "every 3s"} and .sources[1].schedule == {"backup": "every 4s", "copy": "every 6s", "expire": "after backup"}' "$T/status.json" >/dev/null ||
+    { jq '.sources[].schedule' "$T/status.json" >&2; fail "/api/status does not show each source's own schedule"; }
 curl -fsS "$URL/metrics" -o "$T/metrics.txt"
 for s in orders billing; do
     expect_in "$T/metrics.txt" "^lifeboat_backup_last_success_timestamp_seconds\{source=\"$s\",repository=\"$s\"\} [1-9]"

@@ -9,9 +9,12 @@
 #include <mutex>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "agent/agent.hpp"
 #include "agent/config.hpp"
 #include "agent/figures.hpp"
+#include "agent/page.hpp"
 #include "agent/scheduler.hpp"
 #include "drivers/postgres_logical/driver.hpp"
 #include "drivers/postgres_physical/driver.hpp"
@@ -387,6 +390,10 @@ TEST(AgentSources, AMissedWindowOutsideItIsSkippedAndRecorded) {
         std::string::npos);
     for (const auto& a : snap.alerts)
         EXPECT_FALSE(a.name == "backup_failed" && a.firing);
+    EXPECT_NE(status_page_html(snap, c.agent.alerts).find("backups skipped"), std::string::npos);
+    const auto api = nlohmann::json::parse(status_json(snap, c.agent.alerts));
+    EXPECT_EQ(api.at("history").at(0).at("skipped"), true);
+    EXPECT_EQ(api.at("sources").at(0).at("job_skipped").at("backup"), 1);
     // Kept in the history file, and read back as a skip (not as the last backup run).
     const auto history = read_history(dir);
     ASSERT_EQ(history.size(), 1u);
