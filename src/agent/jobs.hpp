@@ -103,7 +103,7 @@ class JobRunner {
     virtual Result<std::optional<SourceProbe>> probe(const SourceSpec& source) = 0;
 };
 
-// The runner over the real engine and PostgreSQL.
+// The runner over the real engine and the source drivers (registered by the program).
 // Opens the repository at a location with its key (the program's own rule for keys).
 using RepositoryOpener = std::function<Result<repo::Repository>(const std::string& location)>;
 
