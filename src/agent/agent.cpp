@@ -24,6 +24,7 @@ struct Agent::Impl {
     std::optional<AgentConfig> pending;                         // a reload, applied between jobs
     std::map<std::string, SourceScheduler> schedulers;          // scheduler thread only
     std::map<std::string, Timestamp> catalog_read;              // monitor thread only
+    std::map<std::string, std::string> catalog_archived;        // monitor thread only
     std::map<std::string, std::string> budget_requested_after;  // scheduler thread only
 
     AlertTracker tracker;
@@ -46,9 +47,26 @@ struct Agent::Impl {
     }
 
     void refresh_catalog(const SourceSpec& s) {
-        state.catalog_loaded(s.name, options.runner->load_catalog(s, s.repository), now());
+        const auto began = std::chrono::steady_clock::now();
+        auto catalog = options.runner->load_catalog(s, s.repository);
+        if (catalog) {
+            catalog->load_seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+        }
+        state.catalog_loaded(s.name, std::move(catalog), now());
     }
-    void probe(const SourceSpec& s) { state.probed(s.name, options.runner->probe(s), now()); }
+    // Returns the last archived log object the server names (nullopt when it cannot tell).
+    std::optional<std::string> probe(const SourceSpec& s) {
+        auto probed = options.runner->probe(s);
+        if (!probed) {
+            state.probed(s.name, std::unexpected(probed.error()), now());
+            return std::nullopt;
+        }
+        if (!*probed) return std::nullopt;  // no archive queue: no figures, and no error
+        std::string archived = (*probed)->last_archived_wal;
+        state.probed(s.name, std::move(**probed), now());
+        return archived;
+    }
 
     void evaluate_alerts() {
         const AgentConfig c = current();
@@ -87,8 +105,10 @@ struct Agent::Impl {
         schedulers.clear();
         const auto snap = state.snapshot(now());
         for (const auto& s : snap.sources) {
+            SourcePolicy policy = policy_of(s.spec, c.agent);
             schedulers.emplace(s.spec.name,
-                               SourceScheduler(c.agent.schedules, last_runs(s), snap.now));
+                               SourceScheduler(std::move(policy.schedules), last_runs(s), snap.now,
+                                               std::move(policy.backup_window)));
         }
         publish_next_backup();
     }
@@ -142,11 +162,39 @@ struct Agent::Impl {
         if (outcome && job.kind == JobKind::drill) state.drill_measured(source.name, *outcome);
         state.job_finished(record);
         schedulers.at(source.name).finished(job.kind, started, record.finished);
-        if (record.ok && job.kind == JobKind::backup && c.agent.expire_after_backup)
+        if (record.ok && job.kind == JobKind::backup &&
+            policy_of(source, c.agent).expire_after_backup)
             schedulers.at(source.name).request(JobKind::expire, Trigger::after_backup);
         publish_next_backup();
         refresh_catalog(source);
         evaluate_alerts();
+    }
+
+    // A scheduled backup that cannot start inside its backup window is not run late (the
+    // window exists to keep backups out of other hours): the skip is recorded, and the next
+    // one is the schedule's next firing.
+    void skip_job(const SourceSpec& source, const DueJob& job, const AgentConfig& c) {
+        const Timestamp at = now();
+        const auto window = policy_of(source, c.agent).backup_window;
+        JobRecord record{
+            source.name,
+            job.kind,
+            std::string(trigger_name(job.trigger)),
+            at,
+            at,
+            false,
+            0,
+            fmt::format("skipped: due at {} but the backup window {} UTC is closed "
+                        "(the agent was down, or another job ran until {})",
+                        format_iso8601(job.due), window ? window->text() : std::string("?"),
+                        format_iso8601(at)),
+            true};
+        log(fmt::format("{} {} {}", source.name, job_kind_name(job.kind), record.message));
+        if (auto saved = append_history(c.agent.state_dir, record); !saved)
+            log("job history not saved: " + saved.error().message);
+        state.job_finished(record);
+        schedulers.at(source.name).finished(job.kind, at, at);
+        publish_next_backup();
     }
 
     // The RTO budget: when replaying the WAL since the newest backup would take longer than
@@ -187,16 +235,27 @@ struct Agent::Impl {
                     c = config;
                 }
             }
-            bool ran = false;
+            // One job at a time across all sources (docs/operations.md, "Several sources"):
+            // the earliest due goes first, so no source waits behind another's cadence.
+            const SourceSpec* chosen = nullptr;
+            std::optional<DueJob> job;
             for (const auto& source : c.sources) {
                 auto it = schedulers.find(source.name);
                 if (it == schedulers.end()) continue;
                 request_backup_over_budget(source, c, it->second);
-                if (const auto job = it->second.next_due(now())) {
-                    run_job(source, *job, c);
-                    ran = true;
-                    break;  // re-read the configuration between jobs
+                const auto due = it->second.next_due(now());
+                if (due && (!job || due->due < job->due)) {
+                    job = due;
+                    chosen = &source;
                 }
+            }
+            bool ran = false;
+            if (job && job->outside_window) {
+                skip_job(*chosen, *job, c);
+                ran = true;
+            } else if (job) {
+                run_job(*chosen, *job, c);
+                ran = true;  // re-read the configuration between jobs
             }
             if (ran) continue;
             // Sleep until the next job, but wake at least every second for reloads.
@@ -214,13 +273,22 @@ struct Agent::Impl {
         while (!stop_token->cancelled()) {
             const AgentConfig c = current();
             for (const auto& s : c.sources) {
-                probe(s);
+                const auto archived = probe(s);
                 const auto last = catalog_read.find(s.name);
                 const Timestamp t = now();
-                if (last == catalog_read.end() ||
-                    t.micros - last->second.micros >= c.agent.catalog_refresh.count() * 1000000) {
+                const std::int64_t age =
+                    last == catalog_read.end() ? -1 : t.micros - last->second.micros;
+                // Reading a catalog lists the repository (200,000 WAL files take a while):
+                // it is read again when something changed (the archive moved on, as the
+                // server says; jobs re-read it when they finish), at most every
+                // catalog_refresh, and otherwise every catalog_refresh_idle, for changes the
+                // agent cannot see (a backup or expire run by hand).
+                const bool moved = !archived || archived != catalog_archived[s.name];
+                if (age < 0 || (moved && age >= c.agent.catalog_refresh.count() * 1000000) ||
+                    age >= c.agent.catalog_refresh_idle.count() * 1000000) {
                     refresh_catalog(s);
                     catalog_read[s.name] = t;
+                    if (archived) catalog_archived[s.name] = *archived;
                 }
             }
             evaluate_alerts();
@@ -292,7 +360,7 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
     for (const auto& s : i.config.sources) {
         i.refresh_catalog(s);
         i.catalog_read[s.name] = i.now();
-        i.probe(s);
+        if (const auto archived = i.probe(s)) i.catalog_archived[s.name] = *archived;
     }
     i.build_schedulers(i.config);
     i.evaluate_alerts();

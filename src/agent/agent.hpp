@@ -2,7 +2,9 @@
 // history, catalog, archiving probe) up to date, raises alerts and serves GET /metrics,
 // GET /api/status and GET / over HTTP (cpp-httplib).
 //
-// Threads: the scheduler (runs jobs one at a time: jobs of one source never overlap), the
+// Threads: the scheduler (runs jobs one at a time across all sources, the earliest due first:
+// jobs of one source never overlap, and a drill's measured RTO is not slowed by another
+// source's backup), the
 // monitor (probes each source every probe_interval, re-reads each catalog every
 // catalog_refresh, evaluates the alert rules), the notifier (alerts.hpp) and the HTTP server's.
 // Scrapes only read a snapshot of the state.

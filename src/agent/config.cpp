@@ -59,7 +59,189 @@ Status read_listen(const std::string& path, const toml::node& node, AgentSetting
     return {};
 }
 
+enum class AlertKeys { all, thresholds_only };
+
+// [schedule] (or a source's [sources.schedule]) over `base`: each key given replaces base's.
+Result<SourcePolicy> read_schedule(const std::string& path, const std::string& prefix,
+                                   const toml::table& schedule, SourcePolicy base) {
+    for (const auto& [k, node] : schedule) {
+        const std::string key(k.str());
+        const std::string full = prefix + key;
+        if (key == "backup_window") {
+            const std::string text = LB_TRY(text_of(path, full, node));
+            auto window = DailyWindow::parse(text);
+            if (!window) {
+                return fail(ErrorCode::config, "{}:{}: {}: {}", path, node.source().begin.line,
+                            full, window.error().message);
+            }
+            base.backup_window = std::move(*window);
+            continue;
+        }
+        const auto kind = parse_job_kind(key);
+        if (!kind) {
+            return fail(ErrorCode::config,
+                        "{}:{}: unknown setting '{}' (see docs/configuration.md)", path,
+                        node.source().begin.line, full);
+        }
+        const std::string text = LB_TRY(text_of(path, full, node));
+        if (*kind == JobKind::expire && text == "after backup") {
+            base.expire_after_backup = true;
+            base.schedules.erase(JobKind::expire);
+            continue;
+        }
+        auto parsed = Schedule::parse(text);
+        if (!parsed) {
+            return fail(ErrorCode::config, "{}:{}: {}: {}", path, node.source().begin.line, full,
+                        parsed.error().message);
+        }
+        if (*kind == JobKind::expire) base.expire_after_backup = false;
+        base.schedules.insert_or_assign(*kind, std::move(*parsed));
+    }
+    return base;
+}
+
+// A backup window bounds when a firing of the backup schedule may start: it needs a cron
+// schedule (an "every D" cadence has no firing times to hold to a time of day).
+Status check_window(const std::string& path, const std::string& prefix,
+                    const SourcePolicy& policy) {
+    if (!policy.backup_window) return {};
+    const auto backup = policy.schedules.find(JobKind::backup);
+    if (backup == policy.schedules.end() || backup->second.is_interval()) {
+        return fail(ErrorCode::config,
+                    "{}: {}backup_window needs a cron backup schedule that fires inside it (such "
+                    "as backup = \"0 4 * * *\" with backup_window = \"04:00-05:00\")",
+                    path, prefix);
+    }
+    return {};
+}
+
+// [alerts] (or a source's [sources.alerts]: thresholds only) over `base`.
+Result<AlertSettings> read_alerts(const std::string& path, const std::string& prefix,
+                                  const toml::table& alerts, AlertSettings a, AlertKeys keys) {
+    for (const auto& [k, node] : alerts) {
+        const std::string key(k.str());
+        const std::string full = prefix + key;
+        const bool target = key == "webhook" || key == "slack_webhook" || key == "command" ||
+                            key == "retries" || key == "first_retry";
+        if (target && keys == AlertKeys::thresholds_only) {
+            return fail(ErrorCode::config,
+                        "{}:{}: '{}': notification targets are agent-wide: set alerts.{} "
+                        "(a source sets thresholds only)",
+                        path, node.source().begin.line, full, key);
+        }
+        if (key == "webhook") {
+            a.webhooks = LB_TRY(texts_of(path, full, node));
+        } else if (key == "slack_webhook") {
+            a.slack_webhooks = LB_TRY(texts_of(path, full, node));
+        } else if (key == "command") {
+            a.command = LB_TRY(text_of(path, full, node));
+        } else if (key == "rpo_above") {
+            a.rpo_above = LB_TRY(duration_of(path, full, node));
+        } else if (key == "backup_older_than") {
+            a.backup_older_than = LB_TRY(duration_of(path, full, node));
+        } else if (key == "drill_older_than") {
+            a.drill_older_than = LB_TRY(duration_of(path, full, node));
+        } else if (key == "copy_lag_above") {
+            a.copy_lag_above = LB_TRY(duration_of(path, full, node));
+        } else if (key == "growth_above") {
+            // "50%" (per day)
+            const std::string text = LB_TRY(text_of(path, full, node));
+            double percent = 0;
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), percent);
+            if (ec != std::errc() || std::string_view(end) != "%" || percent <= 0) {
+                return fail(ErrorCode::config,
+                            "{}:{}: {} '{}' must be a percentage per day such as \"50%\"", path,
+                            node.source().begin.line, full, text);
+            }
+            a.growth_above_percent = percent;
+        } else if (key == "retries") {
+            const auto* n = node.as_integer();
+            if (!n || n->get() < 0 || n->get() > 100) {
+                return fail(ErrorCode::config, "{}:{}: alerts.retries must be 0..100", path,
+                            node.source().begin.line);
+            }
+            a.retries = static_cast<unsigned>(n->get());
+        } else if (key == "first_retry") {
+            a.first_retry = LB_TRY(duration_of(path, full, node));
+        } else {
+            return fail(ErrorCode::config,
+                        "{}:{}: unknown setting '{}' (see docs/configuration.md)", path,
+                        node.source().begin.line, full);
+        }
+    }
+    return a;
+}
+
+// One [[sources]] table: its source settings, repositories, and schedule and thresholds over
+// the agent-wide ones.
+Result<SourceEntry> read_source_entry(const std::string& path, const toml::table& table,
+                                      const SourcePolicy& general) {
+    SourceEntry out;
+    out.line = static_cast<int>(table.source().begin.line);
+    out.policy = general;
+    const toml::table* schedule = nullptr;
+    const toml::table* alerts = nullptr;
+    for (const auto& [k, node] : table) {
+        const std::string key(k.str());
+        const std::string full = "sources." + key;
+        if (key == "schedule" && node.as_table()) {
+            schedule = node.as_table();
+        } else if (key == "alerts" && node.as_table()) {
+            alerts = node.as_table();
+        } else if (key == "name") {
+            out.name = LB_TRY(text_of(path, full, node));
+        } else if (key == "kind") {
+            out.kind = LB_TRY(text_of(path, full, node));
+        } else if (key == "pg") {
+            out.pg = LB_TRY(text_of(path, full, node));
+        } else if (key == "pgdata") {
+            out.pgdata = LB_TRY(text_of(path, full, node));
+        } else if (key == "pg_bin") {
+            out.pg_bin = LB_TRY(text_of(path, full, node));
+        } else if (key == "run_as") {
+            out.run_as = LB_TRY(text_of(path, full, node));
+        } else if (key == "repository") {
+            out.repository = LB_TRY(text_of(path, full, node));
+        } else if (key == "copy_to") {
+            out.copy_to = LB_TRY(texts_of(path, full, node));
+        } else {
+            return fail(ErrorCode::config,
+                        "{}:{}: unknown setting '{}' (a source takes name, kind, pg, pgdata, "
+                        "pg_bin, run_as, repository, copy_to, [sources.schedule] and "
+                        "[sources.alerts])",
+                        path, node.source().begin.line, full);
+        }
+    }
+    for (const auto& [key, value] : {std::pair<const char*, const std::string*>{"name", &out.name},
+                                     {"pg", &out.pg},
+                                     {"repository", &out.repository}}) {
+        if (value->empty()) {
+            return fail(ErrorCode::config, "{}:{}: a [[sources]] table needs {}", path, out.line,
+                        key);
+        }
+    }
+    const std::string prefix = fmt::format("sources.{}.", out.name);
+    if (schedule)
+        out.policy = LB_TRY(read_schedule(path, prefix + "schedule.", *schedule, out.policy));
+    if (alerts) {
+        out.policy.alerts = LB_TRY(read_alerts(path, prefix + "alerts.", *alerts, out.policy.alerts,
+                                               AlertKeys::thresholds_only));
+    }
+    LB_CHECK(check_window(path, prefix + "schedule.", out.policy));
+    return out;
+}
+
 }  // namespace
+
+SourcePolicy policy_of(const SourceSpec& source, const AgentSettings& agent) {
+    if (source.policy) return *source.policy;
+    return SourcePolicy{agent.schedules, agent.expire_after_backup, agent.backup_window,
+                        agent.alerts};
+}
+
+const AlertSettings& thresholds_of(const SourceSpec& source, const AlertSettings& fallback) {
+    return source.policy ? source.policy->alerts : fallback;
+}
 
 bool is_loopback(const std::string& host) {
     return host == "localhost" || host == "::1" || host.starts_with("127.");
@@ -86,6 +268,7 @@ Result<AgentSettings> read_agent_settings(const std::string& path) {
                 LB_CHECK(read_listen(path, node, out));
             } else if (key == "source") {
                 out.source_name = LB_TRY(text_of(path, full, node));
+                out.source_named = true;
             } else if (key == "token") {
                 out.token = LB_TRY(text_of(path, full, node));
             } else if (key == "state_dir") {
@@ -94,6 +277,8 @@ Result<AgentSettings> read_agent_settings(const std::string& path) {
                 out.probe_interval = LB_TRY(duration_of(path, full, node));
             } else if (key == "catalog_refresh") {
                 out.catalog_refresh = LB_TRY(duration_of(path, full, node));
+            } else if (key == "catalog_refresh_idle") {
+                out.catalog_refresh_idle = LB_TRY(duration_of(path, full, node));
             } else if (key == "rto_target") {
                 out.rto_target = LB_TRY(duration_of(path, full, node));
             } else if (key == "drill_checks") {
@@ -111,69 +296,45 @@ Result<AgentSettings> read_agent_settings(const std::string& path) {
             }
         }
     }
-    if (const auto* schedule = table["schedule"].as_table()) {
-        for (const auto& [k, node] : *schedule) {
-            const std::string key(k.str());
-            const auto kind = parse_job_kind(key);
-            if (!kind) return unknown("schedule." + key, node);
-            const std::string text = LB_TRY(text_of(path, "schedule." + key, node));
-            if (*kind == JobKind::expire && text == "after backup") {
-                out.expire_after_backup = true;
-                continue;
-            }
-            auto parsed = Schedule::parse(text);
-            if (!parsed) {
-                return fail(ErrorCode::config, "{}:{}: schedule.{}: {}", path,
-                            node.source().begin.line, key, parsed.error().message);
-            }
-            out.schedules.emplace(*kind, std::move(*parsed));
-        }
-    }
+    SourcePolicy general;
+    if (const auto* schedule = table["schedule"].as_table())
+        general = LB_TRY(read_schedule(path, "schedule.", *schedule, std::move(general)));
     if (const auto* alerts = table["alerts"].as_table()) {
-        AlertSettings& a = out.alerts;
-        for (const auto& [k, node] : *alerts) {
-            const std::string key(k.str());
-            const std::string full = "alerts." + key;
-            if (key == "webhook") {
-                a.webhooks = LB_TRY(texts_of(path, full, node));
-            } else if (key == "slack_webhook") {
-                a.slack_webhooks = LB_TRY(texts_of(path, full, node));
-            } else if (key == "command") {
-                a.command = LB_TRY(text_of(path, full, node));
-            } else if (key == "rpo_above") {
-                a.rpo_above = LB_TRY(duration_of(path, full, node));
-            } else if (key == "backup_older_than") {
-                a.backup_older_than = LB_TRY(duration_of(path, full, node));
-            } else if (key == "drill_older_than") {
-                a.drill_older_than = LB_TRY(duration_of(path, full, node));
-            } else if (key == "copy_lag_above") {
-                a.copy_lag_above = LB_TRY(duration_of(path, full, node));
-            } else if (key == "growth_above") {
-                // "50%" (per day)
-                const std::string text = LB_TRY(text_of(path, full, node));
-                double percent = 0;
-                const auto [end, ec] =
-                    std::from_chars(text.data(), text.data() + text.size(), percent);
-                if (ec != std::errc() || std::string_view(end) != "%" || percent <= 0) {
-                    return fail(ErrorCode::config,
-                                "{}:{}: alerts.growth_above '{}' must be a percentage per day "
-                                "such as \"50%\"",
-                                path, node.source().begin.line, text);
+        general.alerts = LB_TRY(
+            read_alerts(path, "alerts.", *alerts, std::move(general.alerts), AlertKeys::all));
+    }
+    LB_CHECK(check_window(path, "schedule.", general));
+    out.schedules = general.schedules;
+    out.expire_after_backup = general.expire_after_backup;
+    out.backup_window = general.backup_window;
+    out.alerts = general.alerts;
+    if (const auto* sources = table["sources"].as_array()) {
+        if (out.source_named) {
+            return fail(ErrorCode::config,
+                        "{}: agent.source names the single source; with [[sources]] each table "
+                        "has its own name: remove agent.source",
+                        path);
+        }
+        for (const auto& node : *sources) {
+            const auto* entry = node.as_table();
+            if (!entry) {
+                return fail(ErrorCode::config, "{}:{}: sources must be tables ([[sources]])", path,
+                            node.source().begin.line);
+            }
+            out.source_entries.push_back(LB_TRY(read_source_entry(path, *entry, general)));
+        }
+        for (std::size_t i = 0; i < out.source_entries.size(); ++i) {
+            for (std::size_t j = 0; j < i; ++j) {
+                if (out.source_entries[i].name == out.source_entries[j].name) {
+                    return fail(ErrorCode::config, "{}:{}: two [[sources]] are named '{}'", path,
+                                out.source_entries[i].line, out.source_entries[i].name);
                 }
-                a.growth_above_percent = percent;
-            } else if (key == "retries") {
-                const auto* n = node.as_integer();
-                if (!n || n->get() < 0 || n->get() > 100) {
-                    return fail(ErrorCode::config, "{}:{}: alerts.retries must be 0..100", path,
-                                node.source().begin.line);
-                }
-                a.retries = static_cast<unsigned>(n->get());
-            } else if (key == "first_retry") {
-                a.first_retry = LB_TRY(duration_of(path, full, node));
-            } else {
-                return unknown(full, node);
             }
         }
+    } else if (table.contains("sources")) {
+        return fail(ErrorCode::config,
+                    "{}: 'sources' must be an array of tables: write each source as [[sources]]",
+                    path);
     }
     if (!is_loopback(out.listen_host) && out.token.empty()) {
         return fail(ErrorCode::config,

@@ -76,7 +76,8 @@ std::optional<double> estimated_rto_seconds(const SourceState& s) {
                                      *s.replay_bytes_per_second;
 }
 
-Readiness readiness(const SourceState& s, const AlertSettings& t, Timestamp now) {
+Readiness readiness(const SourceState& s, const AlertSettings& general, Timestamp now) {
+    const AlertSettings& t = thresholds_of(s.spec, general);
     Readiness r{"ready", {}};
     auto not_ready = [&](std::string why) {
         r.verdict = "not_ready";
@@ -124,10 +125,11 @@ Readiness readiness(const SourceState& s, const AlertSettings& t, Timestamp now)
     return r;
 }
 
-std::vector<AlertStatus> evaluate_alerts(const StateSnapshot& snap, const AlertSettings& t) {
+std::vector<AlertStatus> evaluate_alerts(const StateSnapshot& snap, const AlertSettings& general) {
     std::vector<AlertStatus> out;
     const Timestamp now = snap.now;
     for (const auto& s : snap.sources) {
+        const AlertSettings& t = thresholds_of(s.spec, general);
         const std::string& src = s.spec.name;
         auto add = [&](std::string name, bool firing, std::string value, std::string threshold,
                        std::string message) {
@@ -300,6 +302,9 @@ std::string render_metrics(const StateSnapshot& snap, const AlertSettings& t) {
          [&](const SourceState& s) {
              return num(s.catalog ? seconds_between(s.catalog->loaded_at, snap.now) : 0);
          });
+    each("lifeboat_catalog_load_seconds", "gauge",
+         "how long the last catalog read took (in the background, never during a scrape)",
+         [&](const SourceState& s) { return num(s.catalog ? s.catalog->load_seconds : 0); });
     each("lifeboat_drill_last_success_timestamp_seconds", "gauge",
          "start of the newest drill that passed (0: none)", [&](const SourceState& s) {
              return num(s.catalog && s.catalog->last_good_drill
@@ -332,6 +337,15 @@ std::string render_metrics(const StateSnapshot& snap, const AlertSettings& t) {
             const auto f = s->failures.find(kind);
             out += fmt::format("lifeboat_job_failures_total{{{},kind=\"{}\"}} {}\n", labels,
                                job_kind_name(kind), f == s->failures.end() ? 0 : f->second);
+        }
+    }
+    family("lifeboat_job_skipped_total", "counter",
+           "scheduled jobs not run since the agent started (a backup outside its backup window)");
+    for (const auto& [s, labels] : sources) {
+        for (const JobKind kind : k_job_kinds) {
+            const auto n = s->skipped.find(kind);
+            out += fmt::format("lifeboat_job_skipped_total{{{},kind=\"{}\"}} {}\n", labels,
+                               job_kind_name(kind), n == s->skipped.end() ? 0 : n->second);
         }
     }
     family("lifeboat_job_running", "gauge", "1 for the job kind running now");
@@ -395,6 +409,19 @@ std::string status_json(const StateSnapshot& snap, const AlertSettings& t) {
             const auto f = s.failures.find(kind);
             failures[std::string(job_kind_name(kind))] = f == s.failures.end() ? 0 : f->second;
         }
+        json skipped = json::object();
+        for (const JobKind kind : k_job_kinds) {
+            const auto n = s.skipped.find(kind);
+            skipped[std::string(job_kind_name(kind))] = n == s.skipped.end() ? 0 : n->second;
+        }
+        json schedule = json::object();
+        json backup_window = nullptr;
+        if (s.spec.policy) {
+            for (const auto& [kind, when] : s.spec.policy->schedules)
+                schedule[std::string(job_kind_name(kind))] = when.text();
+            if (s.spec.policy->expire_after_backup) schedule["expire"] = "after backup";
+            if (s.spec.policy->backup_window) backup_window = s.spec.policy->backup_window->text();
+        }
         const auto ready = readiness(s, t, snap.now);
         const auto growth = growth_percent_per_day(s, snap.now);
         sources.push_back(
@@ -427,8 +454,11 @@ std::string status_json(const StateSnapshot& snap, const AlertSettings& t) {
               s.replay_bytes_per_second ? json(*s.replay_bytes_per_second) : json(nullptr)},
              {"running", s.running ? json(job_kind_name(*s.running)) : json(nullptr)},
              {"next_backup", iso_or_null(s.next_backup)},
+             {"schedule", schedule},
+             {"backup_window", backup_window},
              {"last_jobs", jobs},
-             {"job_failures", failures}});
+             {"job_failures", failures},
+             {"job_skipped", skipped}});
     }
     json history = json::array();
     for (const auto& r : snap.history) {
@@ -439,6 +469,7 @@ std::string status_json(const StateSnapshot& snap, const AlertSettings& t) {
                            {"finished", format_iso8601(r.finished)},
                            {"duration_seconds", r.duration_seconds()},
                            {"ok", r.ok},
+                           {"skipped", r.skipped},
                            {"bytes", r.bytes},
                            {"message", r.message}});
     }

@@ -4,8 +4,6 @@
 // cancels the running job, which then releases its locks like an interrupted command).
 #include "agent/jobs.hpp"
 
-#include <charconv>
-
 #include "engine/backup.hpp"
 #include "engine/catalog.hpp"
 #include "engine/copy.hpp"
@@ -14,38 +12,19 @@
 #include "engine/verify.hpp"
 #include "engine/window.hpp"
 #include "repository/repository.hpp"
-#include "sources/postgres/archiver.hpp"
-#include "sources/postgres/connection.hpp"
-#include "sources/postgres/wal.hpp"
+#include "source/registry.hpp"
 
 namespace lifeboat::agent {
 
 namespace {
 
-// WAL bytes from the segment holding `start_lsn` to the end of segment `last_segment`
-// (TTTTTTTTLLLLLLLLSSSSSSSS); 0 when either cannot be read.
-std::uint64_t wal_bytes_between(const std::string& start_lsn, const std::string& last_segment,
-                                std::uint64_t segment_size) {
-    const auto start = postgres::parse_lsn(start_lsn);
-    if (!start || last_segment.size() != 24 || segment_size == 0) return 0;
-    std::uint64_t log = 0;
-    std::uint64_t seg = 0;
-    const char* name = last_segment.data();
-    if (std::from_chars(name + 8, name + 16, log, 16).ec != std::errc() ||
-        std::from_chars(name + 16, name + 24, seg, 16).ec != std::errc()) {
-        return 0;
-    }
-    const std::uint64_t last = log * (0x100000000ULL / segment_size) + seg;
-    const std::uint64_t first = start->value / segment_size;
-    return last >= first ? (last - first + 1) * segment_size : 0;
-}
-
+// WAL a restore of backup `backup_id` to the end of the archive replays, as the repository's
+// source kind measures it (0 when unknown).
 std::uint64_t wal_since(const engine::Catalog& catalog, const std::string& backup_id) {
     for (const auto& m : catalog.backups) {
-        if (m.id == backup_id) {
-            return wal_bytes_between(m.start_lsn, catalog.window.last_segment,
-                                     m.postgres.wal_segment_size);
-        }
+        if (m.id != backup_id) continue;
+        const auto driver = source::driver_for(m.source.kind);
+        return driver ? (*driver)->log_bytes_to_end(m, catalog.window) : 0;
     }
     return 0;
 }
@@ -61,6 +40,7 @@ class EngineJobRunner final : public JobRunner {
     Result<JobOutcome> backup(const SourceSpec& source, const OperationContext& ctx) override {
         repo::Repository repository = LB_TRY(m_open(source.repository));
         engine::BackupOptions options;
+        options.source_kind = source.kind;
         options.conninfo = source.conninfo;
         options.pgdata = source.pgdata;
         options.jobs = source.jobs;
@@ -196,44 +176,19 @@ class EngineJobRunner final : public JobRunner {
         return out;
     }
 
-    Result<SourceProbe> probe(const SourceSpec& source) override {
-        auto conn = LB_TRY(postgres::Connection::open(source.conninfo, {}));
-        const auto archiver = LB_TRY(postgres::archiver_status(conn));
-        const std::string current = LB_TRY(conn.query_value("select pg_current_wal_lsn()::text"));
-        const std::string segment_size = LB_TRY(
-            conn.query_value("select setting from pg_settings where name = 'wal_segment_size'"));
-        // Complete segments waiting for the archiver (pg_ls_archive_statusdir: superuser or
-        // pg_monitor). Counting them, rather than comparing with last_archived_wal, is right
-        // whatever the archiver did last (a .backup or .history file has another name).
-        const std::string ready =
-            LB_TRY(conn.query_value("select count(*) from pg_ls_archive_statusdir() where name ~ "
-                                    "'^[0-9A-F]{24}\\.ready$'"));
-        SourceProbe out;
-        out.current_lsn = current;
-        out.last_archived_wal = archiver.last_archived_wal;
-        out.failed_count = archiver.failed_count;
-        const auto lsn = postgres::parse_lsn(current);
-        std::uint64_t size = 0;
-        std::uint64_t waiting = 0;
-        std::from_chars(segment_size.data(), segment_size.data() + segment_size.size(), size);
-        std::from_chars(ready.data(), ready.data() + ready.size(), waiting);
-        if (!lsn || size == 0) {
-            return fail(ErrorCode::database, "unexpected WAL position '{}' or segment size '{}'",
-                        current, segment_size);
-        }
-        // The segments waiting, and what the current segment holds: it is archived only once
-        // complete (archive_timeout bounds how long that takes on a quiet server).
-        out.lag_bytes = waiting * size + lsn->value % size;
-        out.ready_segments = waiting;
-        // A quiet server keeps writing small bookkeeping records (running transactions,
-        // checkpoints) that archive_timeout does not switch for; no transaction id is assigned
-        // for them, so an unchanged next id says the current segment holds no new data.
-        if (auto next = conn.query_value("select txid_snapshot_xmax(txid_current_snapshot())")) {
-            std::uint64_t xid = 0;
-            if (std::from_chars(next->data(), next->data() + next->size(), xid).ec == std::errc())
-                out.next_xid = xid;
-        }
-        return out;
+    Result<std::optional<SourceProbe>> probe(const SourceSpec& source) override {
+        const source::SourceDriver* driver = LB_TRY(source::driver_for(source.kind));
+        const auto position = LB_TRY(driver->probe_log_position(source.conninfo));
+        if (!position) return std::optional<SourceProbe>();
+        return std::optional<SourceProbe>(SourceProbe{
+            .current_lsn = position->current,
+            .last_archived_wal = position->last_archived,
+            .lag_bytes = position->bytes_behind,
+            .failed_count = position->failed_count,
+            .ready_segments = position->pieces_waiting,
+            .next_xid = position->next_xid,
+            .oldest_unarchived_change = position->oldest_unarchived_change,
+        });
     }
 
   private:

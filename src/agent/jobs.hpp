@@ -67,9 +67,10 @@ struct CatalogSummary {
     std::optional<DrillSummary> last_drill;
     std::optional<DrillSummary> last_good_drill;
     Timestamp loaded_at;
+    double load_seconds = 0;  // how long reading it took (lifeboat_catalog_load_seconds)
 };
 
-// The source's archiving as the server sees it.
+// The source's archiving as the server sees it (its driver's LogPosition, source/driver.hpp).
 struct SourceProbe {
     std::string current_lsn;
     std::string last_archived_wal;
@@ -81,6 +82,8 @@ struct SourceProbe {
     // The next transaction id the server will assign: unchanged, no transaction has written
     // since (nothing but PostgreSQL's own bookkeeping records, which hold no data).
     std::optional<std::uint64_t> next_xid;
+    // When the oldest unarchived change was made, when the driver can tell.
+    std::optional<Timestamp> oldest_unarchived_change;
 };
 
 class JobRunner {
@@ -95,10 +98,12 @@ class JobRunner {
                                      const fs::path& checks, const OperationContext& ctx) = 0;
     virtual Result<CatalogSummary> load_catalog(const SourceSpec& source,
                                                 const std::string& repository) = 0;
-    virtual Result<SourceProbe> probe(const SourceSpec& source) = 0;
+    // The source's archiving, through its kind's driver; nullopt when the kind has no
+    // server-side archive queue to watch.
+    virtual Result<std::optional<SourceProbe>> probe(const SourceSpec& source) = 0;
 };
 
-// The runner over the real engine and PostgreSQL.
+// The runner over the real engine and the source drivers (registered by the program).
 // Opens the repository at a location with its key (the program's own rule for keys).
 using RepositoryOpener = std::function<Result<repo::Repository>(const std::string& location)>;
 

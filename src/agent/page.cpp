@@ -156,6 +156,10 @@ std::string status_page_html(const StateSnapshot& snap, const AlertSettings& t) 
                                 : "never");
         row("backups", c ? fmt::format("{}", c->backups.size()) : "unknown");
         row("next backup", esc(when(s.next_backup)));
+        if (s.spec.policy && s.spec.policy->backup_window)
+            row("backup window", esc(s.spec.policy->backup_window->text() + " UTC"));
+        if (const auto n = s.skipped.find(JobKind::backup); n != s.skipped.end())
+            row("backups skipped", fmt::format("{} (outside the backup window)", n->second));
         if (!s.catalog_error.empty()) row("repository error", esc(s.catalog_error));
         if (!s.probe_error.empty()) row("source error", esc(s.probe_error));
         out += "</dl>";

@@ -182,4 +182,41 @@ std::optional<Timestamp> Schedule::previous_at_or_before(Timestamp at) const {
     return std::nullopt;
 }
 
+Result<DailyWindow> DailyWindow::parse(std::string_view text) {
+    auto minute_of = [&](std::string_view hhmm) -> Result<int> {
+        unsigned hours = 0;
+        unsigned minutes = 0;
+        const bool shaped = hhmm.size() == 5 && hhmm[2] == ':';
+        if (!shaped ||
+            std::from_chars(hhmm.data(), hhmm.data() + 2, hours).ptr != hhmm.data() + 2 ||
+            std::from_chars(hhmm.data() + 3, hhmm.data() + 5, minutes).ptr != hhmm.data() + 5 ||
+            hours > 23 || minutes > 59) {
+            return fail(ErrorCode::config,
+                        "backup window '{}' must be HH:MM-HH:MM in UTC (e.g. \"04:00-05:00\")",
+                        text);
+        }
+        return static_cast<int>(hours * 60 + minutes);
+    };
+    const auto parts = split(text, '-');
+    if (parts.size() != 2) {
+        return fail(ErrorCode::config,
+                    "backup window '{}' must be HH:MM-HH:MM in UTC (e.g. \"04:00-05:00\")", text);
+    }
+    DailyWindow out;
+    out.m_text = std::string(text);
+    out.m_start_minute = LB_TRY(minute_of(parts[0]));
+    out.m_end_minute = LB_TRY(minute_of(parts[1]));
+    if (out.m_start_minute == out.m_end_minute)
+        return fail(ErrorCode::config, "backup window '{}' is empty", text);
+    return out;
+}
+
+bool DailyWindow::contains(Timestamp at) const {
+    const std::int64_t into_day =
+        ((at.micros % k_micros_per_day) + k_micros_per_day) % k_micros_per_day;
+    const int minute = static_cast<int>(into_day / k_micros_per_minute);
+    if (m_start_minute < m_end_minute) return minute >= m_start_minute && minute < m_end_minute;
+    return minute >= m_start_minute || minute < m_end_minute;  // wraps past midnight
+}
+
 }  // namespace lifeboat::agent

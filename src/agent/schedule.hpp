@@ -48,4 +48,19 @@ class Schedule {
     bool m_weekdays_restricted = false;
 };
 
+// A daily time-of-day range in UTC, "HH:MM-HH:MM" (start included, end excluded; it may wrap
+// past midnight: "23:30-01:00"). The backup window: a scheduled backup may start only inside it.
+class DailyWindow {
+  public:
+    // ErrorCode::config with the reason for anything but two distinct HH:MM times.
+    static Result<DailyWindow> parse(std::string_view text);
+    bool contains(Timestamp at) const;
+    const std::string& text() const { return m_text; }
+
+  private:
+    std::string m_text;
+    int m_start_minute = 0;  // minutes after midnight UTC
+    int m_end_minute = 0;
+};
+
 }  // namespace lifeboat::agent

@@ -41,8 +41,9 @@ std::string_view trigger_name(Trigger trigger) {
 }
 
 SourceScheduler::SourceScheduler(std::map<JobKind, Schedule> schedules,
-                                 const std::map<JobKind, Timestamp>& last_runs, Timestamp now)
-    : m_schedules(std::move(schedules)) {
+                                 const std::map<JobKind, Timestamp>& last_runs, Timestamp now,
+                                 std::optional<DailyWindow> backup_window)
+    : m_schedules(std::move(schedules)), m_backup_window(std::move(backup_window)) {
     for (const auto& [kind, schedule] : m_schedules) {
         const auto last = last_runs.find(kind);
         const bool ran = last != last_runs.end();
@@ -67,7 +68,12 @@ SourceScheduler::SourceScheduler(std::map<JobKind, Schedule> schedules,
 std::optional<DueJob> SourceScheduler::next_due(Timestamp now) const {
     for (const JobKind kind : k_job_kinds) {
         const auto due = m_due.find(kind);
-        if (due != m_due.end() && due->second <= now) return DueJob{kind, m_trigger.at(kind)};
+        if (due == m_due.end() || due->second > now) continue;
+        const Trigger trigger = m_trigger.at(kind);
+        const bool held_to_window = kind == JobKind::backup && m_backup_window &&
+                                    (trigger == Trigger::schedule || trigger == Trigger::missed);
+        return DueJob{kind, trigger, due->second,
+                      held_to_window && !m_backup_window->contains(now)};
     }
     return std::nullopt;
 }

@@ -6,6 +6,12 @@
 // The missed-window rule: at construction, a cron job whose latest firing time before `now` is
 // later than its last run (or that never ran) is due at once, one time, however many windows
 // were missed. An "every D" job is due D after its last start (at once when it never ran).
+//
+// The backup window (optional, with a cron backup schedule): a backup due by its schedule or by
+// the missed-window rule that would start outside the window is not run but skipped
+// (DueJob::outside_window); the caller records the skip and calls finished(), so the next one
+// is the schedule's next firing. A missed window is therefore made up at start-up only while
+// the window is still open. Extra backups (the RTO budget) are not held to the window.
 #pragma once
 
 #include <map>
@@ -31,6 +37,8 @@ std::string_view trigger_name(Trigger trigger);
 struct DueJob {
     JobKind kind;
     Trigger trigger;
+    Timestamp due;                // when it became due (the earliest due job runs first)
+    bool outside_window = false;  // a backup outside its backup window: skip it, do not run it
 };
 
 class SourceScheduler {
@@ -38,7 +46,8 @@ class SourceScheduler {
     // `last_runs`: when each kind last started (from the job history, or the catalog for
     // backups); absent when never.
     SourceScheduler(std::map<JobKind, Schedule> schedules,
-                    const std::map<JobKind, Timestamp>& last_runs, Timestamp now);
+                    const std::map<JobKind, Timestamp>& last_runs, Timestamp now,
+                    std::optional<DailyWindow> backup_window = std::nullopt);
 
     // The first job due at `now`, if any (the caller runs it, then calls finished()).
     std::optional<DueJob> next_due(Timestamp now) const;
@@ -52,6 +61,7 @@ class SourceScheduler {
 
   private:
     std::map<JobKind, Schedule> m_schedules;
+    std::optional<DailyWindow> m_backup_window;
     std::map<JobKind, Timestamp> m_due;
     std::map<JobKind, Trigger> m_trigger;
 };

@@ -38,7 +38,9 @@ void AgentState::job_started(const std::string& source, JobKind kind, Timestamp 
 
 void AgentState::job_finished(JobRecord record) {
     std::lock_guard lock(m_mutex);
-    if (auto* s = find(record.source)) {
+    if (auto* s = find(record.source); s && record.skipped) {
+        ++s->skipped[record.kind];
+    } else if (s) {
         s->running.reset();
         s->running_since.reset();
         s->last_job[record.kind] = record;
@@ -67,7 +69,7 @@ void AgentState::drill_measured(const std::string& source, const JobOutcome& out
 void AgentState::restore_history(std::vector<JobRecord> records) {
     std::lock_guard lock(m_mutex);
     for (auto& r : records) {
-        if (auto* s = find(r.source)) {
+        if (auto* s = find(r.source); s && !r.skipped) {
             s->last_job[r.kind] = r;
             if (r.ok) s->last_success[r.kind] = r.started;
         }
@@ -115,6 +117,8 @@ void AgentState::probed(const std::string& source, Result<SourceProbe> probe, Ti
                                  s->caught_up_xid && *probe->next_xid == *s->caught_up_xid;
     if (probe->lag_bytes == 0 || no_data_pending) {
         s->behind_since.reset();
+    } else if (probe->oldest_unarchived_change) {
+        s->behind_since = std::min(*probe->oldest_unarchived_change, at);  // the driver knows
     } else if (!s->behind_since || moved) {
         // The archive moved on but the server is still ahead: the pending changes are at most
         // as old as this observation.
@@ -162,7 +166,8 @@ Status append_history(const fs::path& dir, const JobRecord& r) {
                           {"finished", r.finished.micros},
                           {"ok", r.ok},
                           {"bytes", r.bytes},
-                          {"message", r.message}}
+                          {"message", r.message},
+                          {"skipped", r.skipped}}
                .dump()
         << '\n';
     out.flush();
@@ -185,7 +190,8 @@ std::vector<JobRecord> read_history(const fs::path& dir) {
                            j.at("trigger").get<std::string>(),
                            Timestamp{j.at("started").get<std::int64_t>()},
                            Timestamp{j.at("finished").get<std::int64_t>()}, j.at("ok").get<bool>(),
-                           j.at("bytes").get<std::uint64_t>(), j.at("message").get<std::string>()});
+                           j.at("bytes").get<std::uint64_t>(), j.at("message").get<std::string>(),
+                           j.value("skipped", false)});
         } catch (const nlohmann::json::exception&) {
             continue;  // a line cut short by a crash
         }

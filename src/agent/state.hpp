@@ -27,7 +27,10 @@ struct JobRecord {
     Timestamp finished;
     bool ok = false;
     std::uint64_t bytes = 0;
-    std::string message;  // the summary, or the error
+    std::string message;  // the summary, or the error (for a skip: why)
+    // Not run: a scheduled backup that could not start inside its backup window. Not a
+    // failure (backup_failed stays as it was); counted in lifeboat_job_skipped_total.
+    bool skipped = false;
     double duration_seconds() const { return (finished.micros - started.micros) / 1e6; }
 };
 
@@ -51,6 +54,7 @@ struct SourceState {
     std::map<JobKind, JobRecord> last_job;      // the last of each kind
     std::map<JobKind, Timestamp> last_success;  // the last successful start of each kind
     std::map<JobKind, std::uint64_t> failures;  // since start-up
+    std::map<JobKind, std::uint64_t> skipped;   // since start-up
     std::optional<Timestamp> next_backup;
     // Replay speed measured by the last passing drill of this agent (bytes per second), and
     // the part of that drill's RTO that does not depend on the WAL (files, start, checks).

@@ -33,27 +33,13 @@ fs::path self_binary() {
     return ec ? fs::path("lifeboat") : path;
 }
 
-Result<agent::AgentConfig> load_agent_config(const std::map<std::string, std::string>& flags,
-                                             const std::string& config_file) {
-    const Settings s = LB_TRY(Settings::resolve(flags, config_file));
-    agent::AgentConfig config;
-    config.agent = LB_TRY(agent::read_agent_settings(config_file));
+// What every source shares: the general settings' jobs, timeouts and binary, and the
+// repository's retention and key.
+Result<agent::SourceSpec> source_at(const Settings& s, const std::string& repository) {
     agent::SourceSpec source;
-    source.name = config.agent.source_name;
-    source.repository = LB_TRY(s.repository());
+    source.repository = repository;
     const std::string name = s.repository_name(source.repository);
     source.repository_name = name.empty() ? source.repository : name;
-    if (auto pg = s.find("pg")) {
-        source.conninfo = *pg;
-    } else {
-        return fail(ErrorCode::config,
-                    "{}: the agent needs the source's connection: set source.pg (or --pg)",
-                    config_file);
-    }
-    if (auto pgdata = s.find("pgdata")) source.pgdata = *pgdata;
-    for (const auto& r : s.repositories())
-        if (r.copy_after_backup && r.location != source.repository)
-            source.copy_to.push_back(r.location);
     source.retention = LB_TRY(retention_policy(s, source.repository));
     source.jobs = LB_TRY(s.jobs());
     source.archive_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("archive-timeout")));
@@ -64,6 +50,71 @@ Result<agent::AgentConfig> load_agent_config(const std::map<std::string, std::st
     if (auto bin = s.find("pg-bin")) source.pg_bin = *bin;
     source.run_as_user = s.get("run-as");
     source.lifeboat_binary = self_binary();
+    return source;
+}
+
+// The [[sources]] form: each table names its connection and repositories.
+Result<std::vector<agent::SourceSpec>> sources_of(const Settings& s,
+                                                  const agent::AgentSettings& settings,
+                                                  const std::string& config_file) {
+    std::vector<agent::SourceSpec> out;
+    std::map<std::string, std::string> owner;  // repository location -> source
+    for (const auto& entry : settings.source_entries) {
+        agent::SourceSpec source = LB_TRY(source_at(s, s.repository_location(entry.repository)));
+        source.name = entry.name;
+        source.kind = entry.kind;
+        source.conninfo = entry.pg;
+        if (!entry.pgdata.empty()) source.pgdata = entry.pgdata;
+        if (!entry.pg_bin.empty()) source.pg_bin = entry.pg_bin;
+        if (!entry.run_as.empty()) source.run_as_user = entry.run_as;
+        for (const auto& to : entry.copy_to)
+            source.copy_to.push_back(s.repository_location(to));
+        source.policy = entry.policy;
+        // A repository holds one source (its manifests name one kind, its WAL one timeline
+        // history): two sources writing one would mix their archives.
+        std::vector<std::string> locations = source.copy_to;
+        locations.push_back(source.repository);
+        for (const auto& location : locations) {
+            const auto [it, fresh] = owner.emplace(location, entry.name);
+            if (!fresh && it->second != entry.name) {
+                return fail(ErrorCode::config,
+                            "{}:{}: sources '{}' and '{}' both use repository {}: a repository "
+                            "holds one source",
+                            config_file, entry.line, it->second, entry.name,
+                            s.describe_repository(location));
+            }
+        }
+        out.push_back(std::move(source));
+    }
+    return out;
+}
+
+Result<agent::AgentConfig> load_agent_config(const std::map<std::string, std::string>& flags,
+                                             const std::string& config_file) {
+    const Settings s = LB_TRY(Settings::resolve(flags, config_file));
+    agent::AgentConfig config;
+    config.agent = LB_TRY(agent::read_agent_settings(config_file));
+    if (!config.agent.source_entries.empty()) {
+        config.sources = LB_TRY(sources_of(s, config.agent, config_file));
+        return config;
+    }
+    const std::string repository = LB_TRY(s.repository());
+    agent::SourceSpec source = LB_TRY(source_at(s, repository));
+    source.name = config.agent.source_name;
+    source.kind = s.get("source-kind").empty() ? source.kind : s.get("source-kind");
+    if (auto pg = s.find("pg")) {
+        source.conninfo = *pg;
+    } else {
+        return fail(ErrorCode::config,
+                    "{}: the agent needs the source's connection: set source.pg (or --pg), or "
+                    "describe each source in a [[sources]] table",
+                    config_file);
+    }
+    if (auto pgdata = s.find("pgdata")) source.pgdata = *pgdata;
+    for (const auto& r : s.repositories())
+        if (r.copy_after_backup && r.location != source.repository)
+            source.copy_to.push_back(r.location);
+    source.policy = agent::policy_of(source, config.agent);  // shown on the page and the API
     config.sources.push_back(std::move(source));
     return config;
 }
@@ -164,7 +215,10 @@ Status run_status_command(const std::string& config_given, OutputFormat format) 
             const auto& r = history[i];
             std::printf(
                 "  %s %-7s %-6s %6.1f s %s %s\n", r.at("started").get<std::string>().c_str(),
-                r.at("kind").get<std::string>().c_str(), r.at("ok").get<bool>() ? "ok" : "FAILED",
+                r.at("kind").get<std::string>().c_str(),
+                r.at("ok").get<bool>()      ? "ok"
+                : r.value("skipped", false) ? "skipped"
+                                            : "FAILED",
                 r.at("duration_seconds").get<double>(), r.at("source").get<std::string>().c_str(),
                 r.at("message").get<std::string>().c_str());
         }
@@ -178,8 +232,11 @@ Status run_status_command(const std::string& config_given, OutputFormat format) 
 Status run_alert_test_command(const std::string& config_given, OutputFormat format) {
     const std::string config_file = LB_TRY(config_file_of(config_given, "alert-test"));
     const auto settings = LB_TRY(agent::read_agent_settings(config_file));
-    LB_CHECK(
-        agent::send_test_notification(settings.alerts, settings.source_name, system_clock().now()));
+    // The test names a configured source: the first [[sources]] table's, else agent.source.
+    const std::string source = settings.source_entries.empty()
+                                   ? settings.source_name
+                                   : settings.source_entries.front().name;
+    LB_CHECK(agent::send_test_notification(settings.alerts, source, system_clock().now()));
     const std::size_t targets = settings.alerts.webhooks.size() +
                                 settings.alerts.slack_webhooks.size() +
                                 (settings.alerts.command.empty() ? 0 : 1);

@@ -200,10 +200,11 @@ Result<ConfigFile> read_config_file(const std::string& path) {
             file.repositories = LB_TRY(read_repositories(path, *sub));
             continue;
         }
-        // The agent's sections: read by the agent's own parser (agent/config.hpp), which
-        // checks them when `agent`, `status` or `alert-test` runs.
-        if (sub && (section.str() == "agent" || section.str() == "schedule" ||
-                    section.str() == "alerts")) {
+        // The agent's sections ([[sources]] included): read by the agent's own parser
+        // (agent/config.hpp), which checks them when `agent`, `status` or `alert-test` runs.
+        if ((sub && (section.str() == "agent" || section.str() == "schedule" ||
+                     section.str() == "alerts")) ||
+            (node.as_array() && section.str() == "sources")) {
             continue;
         }
         if (section.str() == "default_repository") {

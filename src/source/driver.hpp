@@ -4,7 +4,10 @@
 // register the drivers they are built with, in one wiring file.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "source/base_backup.hpp"
@@ -13,6 +16,22 @@
 #include "source/validation.hpp"
 
 namespace lifeboat::source {
+
+// A source's log archiving as its server sees it, for the agent's RPO figures.
+struct LogPosition {
+    std::string current;        // the server's log position now (an LSN for PostgreSQL)
+    std::string last_archived;  // the last log object the server archived ("" = none yet)
+    // Log written but not archived yet: complete pieces waiting plus the current one's bytes.
+    std::uint64_t bytes_behind = 0;
+    std::uint64_t pieces_waiting = 0;  // complete pieces (WAL segments) waiting for archiving
+    std::uint64_t failed_count = 0;    // the server's failed archive attempts
+    // The next transaction id the server will assign, when it can tell: unchanged between
+    // two probes, nothing holding data was written in between.
+    std::optional<std::uint64_t> next_xid;
+    // When the oldest change not archived yet was made, when the driver can tell (otherwise
+    // the caller estimates it from successive probes).
+    std::optional<Timestamp> oldest_unarchived_change;
+};
 
 class SourceDriver {
   public:
@@ -37,6 +56,24 @@ class SourceDriver {
     // The newest commit a running instance holds, when it can tell (a drill's measured RPO).
     virtual std::optional<Timestamp> newest_commit(const std::string& conninfo,
                                                    std::chrono::seconds statement_limit) const = 0;
+
+    // The source's archiving now (a short connection to `conninfo`). nullopt when this kind
+    // archives its log itself, with no server-side queue to watch (the default); an error when
+    // the source cannot be asked.
+    virtual Result<std::optional<LogPosition>> probe_log_position(
+        const std::string& conninfo) const {
+        (void)conninfo;
+        return std::optional<LogPosition>();
+    }
+
+    // Log bytes a restore of `backup` to the end of `window`'s archive replays: from the piece
+    // holding its start to the window's last archived piece (0 when unknown, the default).
+    virtual std::uint64_t log_bytes_to_end(const repo::Manifest& backup,
+                                           const RestorableWindow& window) const {
+        (void)backup;
+        (void)window;
+        return 0;
+    }
 
     // Stops, for certain, an instance a restore started in `directory` (found with `how`'s
     // programs and account): gently first, then by force after a grace period. Returns a note

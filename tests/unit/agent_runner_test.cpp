@@ -52,7 +52,7 @@ class FakeRunner final : public JobRunner {
         c.repository = repo;
         return c;
     }
-    Result<SourceProbe> probe(const SourceSpec&) override { return SourceProbe{}; }
+    Result<std::optional<SourceProbe>> probe(const SourceSpec&) override { return SourceProbe{}; }
 
   private:
     Result<JobOutcome> job(const char* name, JobOutcome outcome) {
@@ -210,7 +210,7 @@ class SlowReplayRunner final : public JobRunner {
         c.wal_since_newest_backup_bytes = 100'000'000;
         return c;
     }
-    Result<SourceProbe> probe(const SourceSpec&) override { return SourceProbe{}; }
+    Result<std::optional<SourceProbe>> probe(const SourceSpec&) override { return SourceProbe{}; }
     std::atomic<int> backups{0};
 };
 

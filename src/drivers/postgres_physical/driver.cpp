@@ -6,8 +6,10 @@
 #include "drivers/postgres_physical/restore_target.hpp"
 #include "drivers/postgres_physical/validate.hpp"
 #include "source/registry.hpp"
+#include "sources/postgres/archiver.hpp"
 #include "sources/postgres/connection.hpp"
 #include "sources/postgres/local_server.hpp"
+#include "sources/postgres/wal.hpp"
 
 namespace lifeboat::postgres_physical {
 
@@ -38,6 +40,67 @@ std::optional<Timestamp> PhysicalDriver::newest_commit(const std::string& connin
     const auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), micros);
     if (ec != std::errc() || end != value->data() + value->size()) return std::nullopt;
     return Timestamp{micros};
+}
+
+Result<std::optional<source::LogPosition>> PhysicalDriver::probe_log_position(
+    const std::string& conninfo) const {
+    auto conn = LB_TRY(postgres::Connection::open(conninfo, {}));
+    const auto archiver = LB_TRY(postgres::archiver_status(conn));
+    const std::string current = LB_TRY(conn.query_value("select pg_current_wal_lsn()::text"));
+    const std::string segment_size =
+        LB_TRY(conn.query_value("select setting from pg_settings where name = 'wal_segment_size'"));
+    // Complete segments waiting for the archiver. Counting them, rather than comparing with
+    // last_archived_wal, is right whatever the archiver did last (a .backup or .history file
+    // has another name).
+    const std::string ready =
+        LB_TRY(conn.query_value("select count(*) from pg_ls_archive_statusdir() where name ~ "
+                                "'^[0-9A-F]{24}\\.ready$'"));
+    source::LogPosition out;
+    out.current = current;
+    out.last_archived = archiver.last_archived_wal;
+    out.failed_count = archiver.failed_count;
+    const auto lsn = postgres::parse_lsn(current);
+    std::uint64_t size = 0;
+    std::uint64_t waiting = 0;
+    std::from_chars(segment_size.data(), segment_size.data() + segment_size.size(), size);
+    std::from_chars(ready.data(), ready.data() + ready.size(), waiting);
+    if (!lsn || size == 0) {
+        return fail(ErrorCode::database, "unexpected WAL position '{}' or segment size '{}'",
+                    current, segment_size);
+    }
+    // The segments waiting, and what the current segment holds: it is archived only once
+    // complete (archive_timeout bounds how long that takes on a quiet server).
+    out.bytes_behind = waiting * size + lsn->value % size;
+    out.pieces_waiting = waiting;
+    // A quiet server keeps writing small bookkeeping records (running transactions,
+    // checkpoints) that archive_timeout does not switch for; no transaction id is assigned
+    // for them, so an unchanged next id says the current segment holds no new data.
+    if (auto next = conn.query_value("select txid_snapshot_xmax(txid_current_snapshot())")) {
+        std::uint64_t xid = 0;
+        if (std::from_chars(next->data(), next->data() + next->size(), xid).ec == std::errc())
+            out.next_xid = xid;
+    }
+    return std::optional<source::LogPosition>(std::move(out));
+}
+
+std::uint64_t PhysicalDriver::log_bytes_to_end(const repo::Manifest& backup,
+                                               const source::RestorableWindow& window) const {
+    // From the segment holding the backup's start to the end of segment `last_segment`
+    // (TTTTTTTTLLLLLLLLSSSSSSSS); 0 when either cannot be read.
+    const auto start = postgres::parse_lsn(backup.start_lsn);
+    const std::string& last_segment = window.last_segment;
+    const std::uint64_t segment_size = backup.postgres.wal_segment_size;
+    if (!start || last_segment.size() != 24 || segment_size == 0) return 0;
+    std::uint64_t log = 0;
+    std::uint64_t seg = 0;
+    const char* name = last_segment.data();
+    if (std::from_chars(name + 8, name + 16, log, 16).ec != std::errc() ||
+        std::from_chars(name + 16, name + 24, seg, 16).ec != std::errc()) {
+        return 0;
+    }
+    const std::uint64_t last = log * (0x100000000ULL / segment_size) + seg;
+    const std::uint64_t first = start->value / segment_size;
+    return last >= first ? (last - first + 1) * segment_size : 0;
 }
 
 Result<std::string> PhysicalDriver::stop_instance(const fs::path& directory,

@@ -23,6 +23,12 @@ class PhysicalDriver final : public source::SourceDriver {
                                            std::chrono::seconds statement_limit) const override;
     Result<std::string> stop_instance(const fs::path& directory,
                                       const source::RestoreRequest& how) const override;
+    // pg_stat_archiver, the server's WAL position and its archive_status directory (superuser
+    // or pg_monitor).
+    Result<std::optional<source::LogPosition>> probe_log_position(
+        const std::string& conninfo) const override;
+    std::uint64_t log_bytes_to_end(const repo::Manifest& backup,
+                                   const source::RestorableWindow& window) const override;
 
   private:
     WalLogArchive m_archive;
