@@ -7,6 +7,7 @@
 #include "drivers/postgres_logical/chain.hpp"
 #include "drivers/postgres_logical/object_cutter.hpp"
 #include "drivers/postgres_logical/pgoutput.hpp"
+#include "drivers/postgres_logical/preflight.hpp"
 #include "drivers/postgres_logical/sequence_sampler.hpp"
 #include "drivers/postgres_logical/setup.hpp"
 #include "repository/manifest.hpp"
@@ -267,6 +268,7 @@ Result<CaptureSummary> run_capture(repo::Repository& repository, const CaptureOp
     }
     const StartPoint start = LB_TRY(find_start(repository));
     const std::string slot = slot_name_for(repository.config().repository_id);
+    std::vector<std::string> warnings;
     SequenceSampler sampler =
         LB_TRY(SequenceSampler::open(options.conninfo, options.statement_timeout));
     // The slot is looked at through the sampler's connection, before streaming starts.
@@ -289,9 +291,24 @@ Result<CaptureSummary> run_capture(repo::Repository& repository, const CaptureOp
                         "of this repository is running)",
                         slot);
         }
+        const SourceFacts facts = LB_TRY(read_source_facts(conn));
+        if (!facts.ddl_capture) {
+            warnings.push_back(fmt::format(
+                "the DDL-capture event trigger {} is missing: DDL is not captured in the change "
+                "stream (lifeboat logical-setup --apply creates it)",
+                k_ddl_trigger));
+        }
+        if (facts.publication && !facts.publication_all_tables) {
+            warnings.push_back(fmt::format(
+                "publication {} lists its tables: tables created later are not captured",
+                k_publication));
+        }
     }
     postgres::Connection replication =
         LB_TRY(postgres::Connection::open(postgres::replication_conninfo(options.conninfo)));
+    // Said at once, not only in the summary: capture runs until stopped.
+    for (const auto& w : warnings)
+        ctx.warn(w);
     Capture capture(repository, options, ctx, std::move(replication), std::move(sampler),
                     start.position);
     return capture.run(slot, start.position);
