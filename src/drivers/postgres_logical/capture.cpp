@@ -93,6 +93,7 @@ class Capture {
     repo::Repository& m_repository;
     const CaptureOptions& m_options;
     const OperationContext& m_ctx;
+    const OperationContext* m_store_ctx = &m_ctx;  // what store() runs with
     postgres::Connection m_replication;
     SequenceSampler m_sampler;
     ChangeLogCutter m_cutter;
@@ -142,7 +143,13 @@ Result<CaptureSummary> Capture::run(const std::string& slot, std::uint64_t start
         LB_CHECK(maybe_flush(Force::no));
         if (Steady::now() - m_last_status >= k_status_interval) LB_CHECK(confirm(m_confirmed));
     }
+    // Cancelled: what is held is stored all the same (a second signal still ends the process at
+    // once), with a context whose token is not the cancelled one.
+    OperationContext last_flush = m_ctx;
+    last_flush.cancellation = std::make_shared<CancellationToken>();
+    m_store_ctx = &last_flush;
     LB_CHECK(maybe_flush(Force::yes));
+    m_store_ctx = &m_ctx;
     m_summary.confirmed = format_lsn_text(m_confirmed);
     m_summary.lag = lag_figures(std::move(m_lags));
     return m_summary;
@@ -193,16 +200,17 @@ Status Capture::maybe_flush(Force force) {
 }
 
 Status Capture::store(CutObject object) {
-    LB_CHECK(m_ctx.stage("capture:store"));
+    const OperationContext& ctx = *m_store_ctx;
+    LB_CHECK(ctx.stage("capture:store"));
     repo::WalMeta meta;
     meta.name = object.name;
     meta.first_commit = object.first_commit;
     meta.last_commit = object.last_commit;
     meta.commits = object.commits;
-    meta.pushed = m_ctx.now();
+    meta.pushed = ctx.now();
     LB_TRY(repo::push_wal(m_repository.storage(), meta, object.content,
-                          m_repository.config().compression_level, m_ctx));
-    const Timestamp stored = m_ctx.now();
+                          m_repository.config().compression_level, ctx));
+    const Timestamp stored = ctx.now();
     for (const Timestamp& commit : object.commit_times)
         m_lags.push_back(static_cast<double>(stored.micros - commit.micros) / 1e6);
     ++m_summary.objects;
@@ -210,9 +218,9 @@ Status Capture::store(CutObject object) {
     m_summary.stored_bytes += object.content.size();
     m_summary.stored_end = format_lsn_text(object.end);
     m_first_held_commit.reset();
-    m_ctx.report({"capturing: " + object.name, m_summary.objects, 0});
+    ctx.report({"capturing: " + object.name, m_summary.objects, 0});
     // Stored for good: only now may the server forget what the object holds.
-    LB_CHECK(m_ctx.stage("capture:confirm"));
+    LB_CHECK(ctx.stage("capture:confirm"));
     return confirm(object.end);
 }
 
