@@ -17,12 +17,10 @@ Status run_logical_setup_command(const Settings& s, const LogicalSetupArgs& args
         args.apply ? postgres_logical::ApplySetup::yes : postgres_logical::ApplySetup::no,
         std::chrono::seconds(LB_TRY(s.get_unsigned("pg-timeout")))));
     if (format == OutputFormat::json) {
-        const nlohmann::json out = {{"ok", report.ok()},
-                                    {"problems", report.problems},
-                                    {"missing", report.missing},
-                                    {"applied", report.applied},
-                                    {"notes", report.notes},
-                                    {"ddl_capture", report.ddl_capture}};
+        const nlohmann::json out = {
+            {"ok", report.ok()},         {"problems", report.problems},
+            {"missing", report.missing}, {"applied", report.applied},
+            {"notes", report.notes},     {"ddl_capture", report.ddl_capture}};
         std::printf("%s\n", out.dump(2).c_str());
     } else {
         for (const auto& p : report.problems)
@@ -45,13 +43,13 @@ Status run_logical_setup_command(const Settings& s, const LogicalSetupArgs& args
     }
     if (!report.ok()) {
         const auto& first = report.missing[report.applied.size()];
-        return fail(ErrorCode::check_failed,
-                    "the source lacks {} (lifeboat logical-setup --apply creates it, as a "
-                    "superuser or rds_superuser)",
-                    first.starts_with("CREATE PUBLICATION")
-                        ? fmt::format("the publication {}", postgres_logical::k_publication)
-                        : fmt::format("the DDL-capture event trigger {}",
-                                      postgres_logical::k_ddl_trigger));
+        return fail(
+            ErrorCode::check_failed,
+            "the source lacks {} (lifeboat logical-setup --apply creates it, as a "
+            "superuser or rds_superuser)",
+            first.starts_with("CREATE PUBLICATION")
+                ? fmt::format("the publication {}", postgres_logical::k_publication)
+                : fmt::format("the DDL-capture event trigger {}", postgres_logical::k_ddl_trigger));
     }
     return {};
 }

@@ -49,34 +49,34 @@ std::string first_column(std::string_view m, std::size_t at) {
 void print_message(std::string_view m, bool in_stream) {
     const std::size_t xid = in_stream ? 4 : 0;
     switch (m[0]) {
-    case 'I':
-        std::printf("M I %llu %s\n", static_cast<unsigned long long>(be(m, 1 + xid, 4)),
-                    first_column(m, 1 + xid + 4).c_str());
-        break;
-    case 'U':
-    case 'D':
-        std::printf("M %c %llu\n", m[0], static_cast<unsigned long long>(be(m, 1 + xid, 4)));
-        break;
-    case 'C':
-        std::printf("M C %s\n", format_lsn_text(be(m, 10, 8)).c_str());
-        break;
-    case 'c':
-        std::printf("M c %s\n", format_lsn_text(be(m, 14, 8)).c_str());
-        break;
-    case 'M': {
-        // [xid when transactional inside a stream], flags, lsn, prefix NUL, length, content
-        std::size_t at = 1;
-        if (in_stream && m.size() > 5 && m[5] == 1) at += 4;
-        at += 1 + 8;
-        const auto nul = m.find('\0', at);
-        const std::string_view prefix = m.substr(at, nul - at);
-        const auto length = be(m, nul + 1, 4);
-        std::printf("M M %s %s\n", std::string(prefix).c_str(),
-                    printable(m.substr(nul + 5, length)).c_str());
-        break;
-    }
-    default:
-        std::printf("M %c\n", m[0]);
+        case 'I':
+            std::printf("M I %llu %s\n", static_cast<unsigned long long>(be(m, 1 + xid, 4)),
+                        first_column(m, 1 + xid + 4).c_str());
+            break;
+        case 'U':
+        case 'D':
+            std::printf("M %c %llu\n", m[0], static_cast<unsigned long long>(be(m, 1 + xid, 4)));
+            break;
+        case 'C':
+            std::printf("M C %s\n", format_lsn_text(be(m, 10, 8)).c_str());
+            break;
+        case 'c':
+            std::printf("M c %s\n", format_lsn_text(be(m, 14, 8)).c_str());
+            break;
+        case 'M': {
+            // [xid when transactional inside a stream], flags, lsn, prefix NUL, length, content
+            std::size_t at = 1;
+            if (in_stream && m.size() > 5 && m[5] == 1) at += 4;
+            at += 1 + 8;
+            const auto nul = m.find('\0', at);
+            const std::string_view prefix = m.substr(at, nul - at);
+            const auto length = be(m, nul + 1, 4);
+            std::printf("M M %s %s\n", std::string(prefix).c_str(),
+                        printable(m.substr(nul + 5, length)).c_str());
+            break;
+        }
+        default:
+            std::printf("M %c\n", m[0]);
     }
 }
 
@@ -115,21 +115,21 @@ int main(int argc, char** argv) {
         bool in_stream = false;
         for (const auto& r : *records) {
             switch (r.kind) {
-            case ChangeRecordKind::session_start:
-                std::printf("X %s\n", format_lsn_text(r.lsn).c_str());
-                break;
-            case ChangeRecordKind::relation:
-                std::printf("R %llu\n", static_cast<unsigned long long>(be(r.payload, 1, 4)));
-                break;
-            case ChangeRecordKind::sequence:
-                std::printf("S %s\n", printable(r.payload).c_str());
-                break;
-            case ChangeRecordKind::message:
-                if (r.payload.empty()) break;
-                if (r.payload[0] == 'S') in_stream = true;
-                print_message(r.payload, in_stream);
-                if (r.payload[0] == 'E') in_stream = false;
-                break;
+                case ChangeRecordKind::session_start:
+                    std::printf("X %s\n", format_lsn_text(r.lsn).c_str());
+                    break;
+                case ChangeRecordKind::relation:
+                    std::printf("R %llu\n", static_cast<unsigned long long>(be(r.payload, 1, 4)));
+                    break;
+                case ChangeRecordKind::sequence:
+                    std::printf("S %s\n", printable(r.payload).c_str());
+                    break;
+                case ChangeRecordKind::message:
+                    if (r.payload.empty()) break;
+                    if (r.payload[0] == 'S') in_stream = true;
+                    print_message(r.payload, in_stream);
+                    if (r.payload[0] == 'E') in_stream = false;
+                    break;
             }
         }
     }

@@ -59,8 +59,7 @@ Result<StartPoint> find_start(const repo::Repository& repository) {
 bool is_heartbeat(std::string_view message) {
     // 'M', flags(1), lsn(8), prefix NUL-terminated: a heartbeat is never transactional, so
     // never inside a stream (no transaction id).
-    if (message.size() < 10 + k_heartbeat_prefix.size() + 1 || message[0] != 'M' ||
-        message[1] != 0)
+    if (message.size() < 10 + k_heartbeat_prefix.size() + 1 || message[0] != 'M' || message[1] != 0)
         return false;
     return message.substr(10, k_heartbeat_prefix.size() + 1) ==
            std::string(k_heartbeat_prefix) + '\0';
@@ -69,8 +68,8 @@ bool is_heartbeat(std::string_view message) {
 class Capture {
   public:
     Capture(repo::Repository& repository, const CaptureOptions& options,
-            const OperationContext& ctx, postgres::Connection replication,
-            SequenceSampler sampler, std::uint64_t start)
+            const OperationContext& ctx, postgres::Connection replication, SequenceSampler sampler,
+            std::uint64_t start)
         : m_repository(repository),
           m_options(options),
           m_ctx(ctx),
@@ -112,6 +111,11 @@ class Capture {
 };
 
 Result<CaptureSummary> Capture::run(const std::string& slot, std::uint64_t start) {
+    // Cancellation ends the loop, never a store under way: what is held when it comes is stored
+    // all the same (a second signal still ends the process at once).
+    OperationContext storing = m_ctx;
+    storing.cancellation = std::make_shared<CancellationToken>();
+    m_store_ctx = &storing;
     m_summary.slot = slot;
     m_summary.started_from = format_lsn_text(start);
     m_summary.stored_end = m_summary.started_from;
@@ -132,24 +136,18 @@ Result<CaptureSummary> Capture::run(const std::string& slot, std::uint64_t start
         if (m_options.heartbeat_interval.count() > 0 &&
             now - m_last_heartbeat >= m_options.heartbeat_interval) {
             m_last_heartbeat = now;
-            auto sent = m_sampler.execute(fmt::format(
-                "SELECT pg_logical_emit_message(false, '{}', '')", k_heartbeat_prefix));
+            auto sent = m_sampler.execute(
+                fmt::format("SELECT pg_logical_emit_message(false, '{}', '')", k_heartbeat_prefix));
             if (!sent && !m_warned_heartbeat) {
                 m_warned_heartbeat = true;
-                m_summary.warnings.push_back("heartbeat messages failed (" +
-                                             sent.error().message + "); continuing without");
+                m_summary.warnings.push_back("heartbeat messages failed (" + sent.error().message +
+                                             "); continuing without");
             }
         }
         LB_CHECK(maybe_flush(Force::no));
         if (Steady::now() - m_last_status >= k_status_interval) LB_CHECK(confirm(m_confirmed));
     }
-    // Cancelled: what is held is stored all the same (a second signal still ends the process at
-    // once), with a context whose token is not the cancelled one.
-    OperationContext last_flush = m_ctx;
-    last_flush.cancellation = std::make_shared<CancellationToken>();
-    m_store_ctx = &last_flush;
     LB_CHECK(maybe_flush(Force::yes));
-    m_store_ctx = &m_ctx;
     m_summary.confirmed = format_lsn_text(m_confirmed);
     m_summary.lag = lag_figures(std::move(m_lags));
     return m_summary;
@@ -236,9 +234,9 @@ Status Capture::sample_sequences(bool all) {
     const SequenceSample sample = LB_TRY(m_sampler.sample());
     if (!sample.unreadable.empty() && !m_warned_sequences) {
         m_warned_sequences = true;
-        m_summary.warnings.push_back(fmt::format(
-            "the role cannot read {} sequence(s), whose values are not captured: {}",
-            sample.unreadable.size(), fmt::join(sample.unreadable, ", ")));
+        m_summary.warnings.push_back(
+            fmt::format("the role cannot read {} sequence(s), whose values are not captured: {}",
+                        sample.unreadable.size(), fmt::join(sample.unreadable, ", ")));
     }
     for (const auto& [key, payload] : sample.values) {
         // Only what changed: the object's reader keeps the last value it saw of each.
@@ -259,7 +257,8 @@ LagFigures lag_figures(std::vector<double> lags) {
     if (lags.empty()) return out;
     std::sort(lags.begin(), lags.end());
     auto rank = [&](double q) {
-        const auto index = static_cast<std::size_t>(std::ceil(q * static_cast<double>(lags.size())));
+        const auto index =
+            static_cast<std::size_t>(std::ceil(q * static_cast<double>(lags.size())));
         return lags[std::min(lags.size() - 1, index == 0 ? 0 : index - 1)];
     };
     out.p50 = rank(0.50);

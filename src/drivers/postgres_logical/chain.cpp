@@ -21,7 +21,8 @@ ChainRun follow_chain(const std::vector<std::string>& names, std::uint64_t from)
         // continue the backup.
         for (const auto& [start, object] : by_start) {
             if (start >= from) break;
-            if (object.first > from && (next == by_start.end() || object.first > next->second.first))
+            if (object.first > from &&
+                (next == by_start.end() || object.first > next->second.first))
                 next = by_start.find(start);
         }
     }

@@ -16,8 +16,7 @@ namespace {
 Result<std::uint64_t> consistent_point(const repo::Manifest& m) {
     const auto lsn = parse_lsn_text(m.stop_lsn);
     if (!lsn) {
-        return fail(ErrorCode::corrupt, "backup {}: stop LSN '{}' is not an LSN", m.id,
-                    m.stop_lsn);
+        return fail(ErrorCode::corrupt, "backup {}: stop LSN '{}' is not an LSN", m.id, m.stop_lsn);
     }
     return *lsn;
 }

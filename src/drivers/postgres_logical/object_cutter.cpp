@@ -17,37 +17,37 @@ void ChangeLogCutter::start_session(std::uint64_t lsn) {
 Status ChangeLogCutter::add_message(std::uint64_t lsn, std::string_view message) {
     const MessageFacts facts = LB_TRY(read_message_facts(message, m_in_stream));
     switch (facts.role) {
-    case MessageRole::begin:
-        m_in_transaction = true;
-        break;
-    case MessageRole::commit:
-    case MessageRole::stream_commit:
-        m_in_transaction = false;
-        ++m_commits;
-        m_last_commit_end = std::max(m_last_commit_end.value_or(0), facts.end_lsn);
-        if (!m_first_commit) m_first_commit = facts.commit_time;
-        m_last_commit = facts.commit_time;
-        m_commit_times.push_back(facts.commit_time);
-        break;
-    case MessageRole::stream_start:
-        m_in_stream = true;
-        break;
-    case MessageRole::stream_stop:
-        m_in_stream = false;
-        break;
-    case MessageRole::relation:
-        for (std::uint32_t id : facts.relations) {
-            m_defined_here.insert(id);
-            m_relations[id] = {lsn, relation_without_xid(message, m_in_stream)};
-        }
-        break;
-    case MessageRole::change:
-        for (std::uint32_t id : facts.relations)
-            if (!m_defined_here.contains(id)) m_need_head.insert(id);
-        break;
-    case MessageRole::stream_abort:
-    case MessageRole::other:
-        break;
+        case MessageRole::begin:
+            m_in_transaction = true;
+            break;
+        case MessageRole::commit:
+        case MessageRole::stream_commit:
+            m_in_transaction = false;
+            ++m_commits;
+            m_last_commit_end = std::max(m_last_commit_end.value_or(0), facts.end_lsn);
+            if (!m_first_commit) m_first_commit = facts.commit_time;
+            m_last_commit = facts.commit_time;
+            m_commit_times.push_back(facts.commit_time);
+            break;
+        case MessageRole::stream_start:
+            m_in_stream = true;
+            break;
+        case MessageRole::stream_stop:
+            m_in_stream = false;
+            break;
+        case MessageRole::relation:
+            for (std::uint32_t id : facts.relations) {
+                m_defined_here.insert(id);
+                m_relations[id] = {lsn, relation_without_xid(message, m_in_stream)};
+            }
+            break;
+        case MessageRole::change:
+            for (std::uint32_t id : facts.relations)
+                if (!m_defined_here.contains(id)) m_need_head.insert(id);
+            break;
+        case MessageRole::stream_abort:
+        case MessageRole::other:
+            break;
     }
     m_held.push_back({ChangeRecordKind::message, lsn, std::string(message)});
     m_held_bytes += message.size();

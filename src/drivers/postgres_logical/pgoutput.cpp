@@ -51,8 +51,7 @@ std::string standby_status_update(std::uint64_t flushed, Timestamp now) {
     put_be(out, flushed, 8);  // written
     put_be(out, flushed, 8);  // flushed
     put_be(out, flushed, 8);  // applied
-    put_be(out,
-           static_cast<std::uint64_t>(now.micros - k_postgres_epoch_seconds * 1'000'000), 8);
+    put_be(out, static_cast<std::uint64_t>(now.micros - k_postgres_epoch_seconds * 1'000'000), 8);
     out.push_back(0);  // no reply requested
     return out;
 }
@@ -67,59 +66,61 @@ Result<MessageFacts> read_message_facts(std::string_view message, bool in_stream
     // Changes and relations inside a stream carry the transaction id first.
     const std::size_t xid = in_stream ? 4 : 0;
     switch (message[0]) {
-    case 'B':
-        facts.role = MessageRole::begin;
-        break;
-    case 'C':
-        // flags(1), commit lsn(8), end lsn(8), commit time(8)
-        LB_CHECK(need(message, 26));
-        facts.role = MessageRole::commit;
-        facts.end_lsn = get_be(message, 10, 8);
-        facts.commit_time = from_postgres_time(static_cast<std::int64_t>(get_be(message, 18, 8)));
-        break;
-    case 'c':
-        // xid(4), flags(1), commit lsn(8), end lsn(8), commit time(8)
-        LB_CHECK(need(message, 30));
-        facts.role = MessageRole::stream_commit;
-        facts.end_lsn = get_be(message, 14, 8);
-        facts.commit_time = from_postgres_time(static_cast<std::int64_t>(get_be(message, 22, 8)));
-        break;
-    case 'S':
-        facts.role = MessageRole::stream_start;
-        break;
-    case 'E':
-        facts.role = MessageRole::stream_stop;
-        break;
-    case 'A':
-        facts.role = MessageRole::stream_abort;
-        break;
-    case 'R':
-        LB_CHECK(need(message, 1 + xid + 4));
-        facts.role = MessageRole::relation;
-        facts.relations.push_back(static_cast<std::uint32_t>(get_be(message, 1 + xid, 4)));
-        break;
-    case 'I':
-    case 'U':
-    case 'D':
-        LB_CHECK(need(message, 1 + xid + 4));
-        facts.role = MessageRole::change;
-        facts.relations.push_back(static_cast<std::uint32_t>(get_be(message, 1 + xid, 4)));
-        break;
-    case 'T': {
-        // [xid(4)], relation count(4), options(1), relation ids(4 each)
-        LB_CHECK(need(message, 1 + xid + 5));
-        facts.role = MessageRole::change;
-        const std::uint64_t count = get_be(message, 1 + xid, 4);
-        LB_CHECK(need(message, 1 + xid + 5 + 4 * count));
-        for (std::uint64_t i = 0; i < count; ++i) {
-            facts.relations.push_back(
-                static_cast<std::uint32_t>(get_be(message, 1 + xid + 5 + 4 * i, 4)));
+        case 'B':
+            facts.role = MessageRole::begin;
+            break;
+        case 'C':
+            // flags(1), commit lsn(8), end lsn(8), commit time(8)
+            LB_CHECK(need(message, 26));
+            facts.role = MessageRole::commit;
+            facts.end_lsn = get_be(message, 10, 8);
+            facts.commit_time =
+                from_postgres_time(static_cast<std::int64_t>(get_be(message, 18, 8)));
+            break;
+        case 'c':
+            // xid(4), flags(1), commit lsn(8), end lsn(8), commit time(8)
+            LB_CHECK(need(message, 30));
+            facts.role = MessageRole::stream_commit;
+            facts.end_lsn = get_be(message, 14, 8);
+            facts.commit_time =
+                from_postgres_time(static_cast<std::int64_t>(get_be(message, 22, 8)));
+            break;
+        case 'S':
+            facts.role = MessageRole::stream_start;
+            break;
+        case 'E':
+            facts.role = MessageRole::stream_stop;
+            break;
+        case 'A':
+            facts.role = MessageRole::stream_abort;
+            break;
+        case 'R':
+            LB_CHECK(need(message, 1 + xid + 4));
+            facts.role = MessageRole::relation;
+            facts.relations.push_back(static_cast<std::uint32_t>(get_be(message, 1 + xid, 4)));
+            break;
+        case 'I':
+        case 'U':
+        case 'D':
+            LB_CHECK(need(message, 1 + xid + 4));
+            facts.role = MessageRole::change;
+            facts.relations.push_back(static_cast<std::uint32_t>(get_be(message, 1 + xid, 4)));
+            break;
+        case 'T': {
+            // [xid(4)], relation count(4), options(1), relation ids(4 each)
+            LB_CHECK(need(message, 1 + xid + 5));
+            facts.role = MessageRole::change;
+            const std::uint64_t count = get_be(message, 1 + xid, 4);
+            LB_CHECK(need(message, 1 + xid + 5 + 4 * count));
+            for (std::uint64_t i = 0; i < count; ++i) {
+                facts.relations.push_back(
+                    static_cast<std::uint32_t>(get_be(message, 1 + xid + 5 + 4 * i, 4)));
+            }
+            break;
         }
-        break;
-    }
-    default:
-        facts.role = MessageRole::other;
-        break;
+        default:
+            facts.role = MessageRole::other;
+            break;
     }
     return facts;
 }
@@ -137,8 +138,8 @@ std::string format_lsn_text(std::uint64_t lsn) {
 
 std::optional<std::uint64_t> parse_lsn_text(std::string_view text) {
     const auto slash = text.find('/');
-    if (slash == std::string_view::npos || slash == 0 || slash > 8 || text.size() - slash - 1 == 0 ||
-        text.size() - slash - 1 > 8)
+    if (slash == std::string_view::npos || slash == 0 || slash > 8 ||
+        text.size() - slash - 1 == 0 || text.size() - slash - 1 > 8)
         return std::nullopt;
     auto hex = [](std::string_view part) -> std::optional<std::uint64_t> {
         std::uint64_t value = 0;

@@ -53,7 +53,8 @@ Result<SequenceSample> SequenceSampler::sample() {
         }
     }
     SequenceSample out;
-    const auto lsn = parse_lsn_text(LB_TRY(m_conn.query_value("SELECT pg_current_wal_insert_lsn()")));
+    const auto lsn =
+        parse_lsn_text(LB_TRY(m_conn.query_value("SELECT pg_current_wal_insert_lsn()")));
     if (!lsn) return fail(ErrorCode::database, "pg_current_wal_insert_lsn() returned no LSN");
     out.lsn = *lsn;
     for (const auto& seq : m_sequences) {
