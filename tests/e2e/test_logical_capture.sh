@@ -200,6 +200,10 @@ ok "an idle database's slot advances ($IDLE_FROM -> $NOW)"
 # Commit-to-stored lag under a pgbench load (rate-limited, as a production load is); SIGTERM
 # stores what is held and exits 0 (what the server had not sent yet stays in the slot: the next
 # capture gets it).
+# A fresh session, so that only the load's commits are measured (not a catch-up).
+kill -TERM "$CAPTURE_PID"
+wait "$CAPTURE_JOB" || fail "capture did not exit 0 on SIGTERM"
+start_capture
 RATE=${LAG_RATE:-1000}
 as_pg "$PGBIN/pgbench" -n -c 4 -j 2 -R "$RATE" -T 15 -f "$T/load.sql" "$APP_ADMIN" >"$T/load2.log" 2>&1 ||
     fail "the load failed: $(tail -n 3 "$T/load2.log")"
