@@ -225,7 +225,10 @@ log "commit-to-stored lag over $COMMITS commits (pgbench -c 4 -R $RATE: $TPS): p
 ok "SIGTERM stores what is held and exits 0"
 
 # SIGTERM in the middle of a load: exit 0, and the confirmed position covers only what is stored.
-start_capture
+# Heartbeat messages (emitted by the replication role) are never stored.
+expect_exit 2 lb capture --repo "$REPO" --pg "$APP_REP" --source-kind postgres-logical --flush-interval 1x
+expect_one_line_error
+start_capture --heartbeat-interval 200ms
 as_pg "$PGBIN/pgbench" -n -c 2 -T 4 -f "$T/load.sql" "$APP_ADMIN" >"$T/load3.log" 2>&1 &
 LOAD=$!
 BG_PIDS+=($LOAD)
@@ -238,7 +241,11 @@ CONFIRMED=$(a "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_n
 rows_before "$CONFIRMED" | sort >"$T/confirmed-rows"
 [ "$(comm -23 "$T/confirmed-rows" <(stored_ids | uniq) | wc -l)" = 0 ] || fail "after SIGTERM the slot is confirmed past rows that are not stored"
 wait "$LOAD" || true
-ok "SIGTERM under load: exit 0, nothing confirmed that is not stored"
+if grep -q 'heartbeat messages failed' "$CAPTURE_ERR"; then
+    log "heartbeats: $(cat "$CAPTURE_ERR")"
+fi
+dump | grep -q 'lifeboat.heartbeat' && fail "a heartbeat message was stored"
+ok "SIGTERM under load: exit 0, nothing confirmed that is not stored; heartbeats not stored"
 
 # A missing slot: a new base backup is needed.
 a "SELECT pg_drop_replication_slot('$SLOT')" >/dev/null

@@ -60,8 +60,12 @@ Result<source::RestorableWindow> LogicalLogArchive::follow(
             if (known == metas.end())
                 known = metas.emplace(*it, LB_TRY(repo::read_wal_meta(storage, *it))).first;
             if (known->second.last_commit) {
-                reach.to = std::max(*known->second.last_commit, reach.from);
-                reach.last_commit_segment = *it;
+                // Commits of an object covering the point may all precede the backup: then it
+                // reaches no later time.
+                if (*known->second.last_commit > reach.from) {
+                    reach.to = *known->second.last_commit;
+                    reach.last_commit_segment = *it;
+                }
                 break;
             }
         }
