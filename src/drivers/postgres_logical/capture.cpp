@@ -97,8 +97,8 @@ class Capture {
     SequenceSampler m_sampler;
     ChangeLogCutter m_cutter;
     std::uint64_t m_confirmed;
-    std::optional<std::uint64_t> m_server_end;  // the last keepalive's WAL end
-    std::optional<Steady::time_point> m_first_held_commit;
+    std::optional<std::uint64_t> m_server_end;        // the last keepalive's WAL end
+    Steady::time_point m_first_held = Steady::now();  // when the oldest held message came
     Steady::time_point m_last_message = Steady::now();
     Steady::time_point m_last_status = Steady::now();
     Steady::time_point m_last_sample = Steady::now();
@@ -162,9 +162,8 @@ Status Capture::handle(const std::string& frame) {
     }
     const XLogData& data = *parsed.data;
     if (is_heartbeat(data.data)) return {};
-    const bool had_commit = m_cutter.holds_commit();
+    if (!m_cutter.holds_messages()) m_first_held = Steady::now();
     LB_CHECK(m_cutter.add_message(data.start, data.data));
-    if (!had_commit && m_cutter.holds_commit()) m_first_held_commit = Steady::now();
     ++m_summary.messages;
     return {};
 }
@@ -172,9 +171,13 @@ Status Capture::handle(const std::string& frame) {
 Status Capture::maybe_flush(Force force) {
     if (!m_cutter.at_boundary()) return {};
     const auto now = Steady::now();
+    // Due a flush_interval after the first message held, or once the stream pauses. Messages
+    // without a commit (streamed chunks, non-transactional messages) are stored too: holding
+    // them would keep the slot from advancing, and the server sends unfinished transactions
+    // again anyway.
     const bool due =
-        m_cutter.holds_commit() &&
-        (now - *m_first_held_commit >= m_options.flush_interval ||
+        m_cutter.holds_messages() &&
+        (now - m_first_held >= m_options.flush_interval ||
          now - m_last_message >= std::min<Steady::duration>(m_options.flush_interval, k_poll));
     if (force == Force::yes || due || m_cutter.held_bytes() >= m_options.object_size_bound) {
         if (m_cutter.holds_messages()) LB_CHECK(sample_sequences(false));
@@ -215,7 +218,6 @@ Status Capture::store(CutObject object) {
     m_summary.commits += object.commits;
     m_summary.stored_bytes += object.content.size();
     m_summary.stored_end = format_lsn_text(object.end);
-    m_first_held_commit.reset();
     ctx.report({"capturing: " + object.name, m_summary.objects, 0});
     // Stored for good: only now may the server forget what the object holds.
     LB_CHECK(ctx.stage("capture:confirm"));

@@ -11,8 +11,8 @@
 // - START_REPLICATION SLOT <slot> LOGICAL <position> (proto_version '2', streaming 'on',
 //   messages 'true', publication_names 'lifeboat') on a replication connection; every pgoutput
 //   message becomes an M record, cut into objects by ChangeLogCutter at transaction boundaries,
-//   at the latest `flush_interval` after the first commit it holds (sooner when the stream has
-//   been quiet that long), or when `object_size_bound` bytes are held.
+//   at the latest `flush_interval` after the first message it holds (sooner when the stream
+//   pauses for 100 ms), or when `object_size_bound` bytes are held.
 // - Each object is stored with repo::push_wal (durable once it returns) and only then confirmed
 //   to the server (standby status update with the object's <end>): the slot never passes what
 //   is stored. While nothing is held and no transaction is open, the server's reported position
