@@ -247,6 +247,22 @@ fi
 dump | grep -q 'lifeboat.heartbeat' && fail "a heartbeat message was stored"
 ok "SIGTERM under load: exit 0, nothing confirmed that is not stored; heartbeats not stored"
 
+# Killed after storing an object and before confirming it: the next session continues after the
+# stored object (the server's confirmed position is older), and nothing is stored twice.
+a "INSERT INTO events (id, note) VALUES (999999990, 'stored, then killed')" >/dev/null
+expect_failure as_pg env LIFEBOAT_TEST_STAGE_HOOK=capture:confirm:kill "$LB" capture --repo "$REPO" \
+    --pg "$APP_REP" --source-kind postgres-logical
+start_capture
+a "INSERT INTO events (id, note) VALUES (999999991, 'after the kill')" >/dev/null
+wait_stored "^M I $EVENTS 999999991$" 30 >/dev/null
+kill -TERM "$CAPTURE_PID"
+wait "$CAPTURE_JOB" || fail "capture did not exit 0 on SIGTERM"
+a "SELECT id FROM events WHERE note <> 'before'" | sort >"$T/all-rows"
+stored_ids >"$T/stored-all"
+[ "$(comm -23 "$T/all-rows" <(uniq "$T/stored-all") | wc -l)" = 0 ] || fail "rows missing after a kill between store and confirm"
+[ "$(uniq -d "$T/stored-all" | wc -l)" = 0 ] || fail "rows stored twice after a kill between store and confirm"
+ok "killed between store and confirm: nothing missing, nothing twice"
+
 # A missing slot: a new base backup is needed.
 a "SELECT pg_drop_replication_slot('$SLOT')" >/dev/null
 expect_exit 1 lb capture --repo "$REPO" --pg "$APP_REP" --source-kind postgres-logical
