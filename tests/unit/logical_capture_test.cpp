@@ -113,16 +113,16 @@ TEST(Pgoutput, FramesParseAndStatusUpdatesHaveTheProtocolsLayout) {
 }
 
 TEST(Pgoutput, MessageFactsReadCommitsAndRelationsInAndOutsideStreams) {
-    auto commit = read_message_facts(commit_message(0x500, 1'000'000), false);
+    auto commit = read_message_facts(commit_message(0x500, 1'000'000), InStream::no);
     ASSERT_TRUE(commit);
     EXPECT_EQ(commit->role, MessageRole::commit);
     EXPECT_EQ(commit->end_lsn, 0x500u);
     EXPECT_EQ(commit->commit_time, from_postgres_time(1'000'000));
-    auto streamed = read_message_facts(stream_commit_message(7, 0x600), false);
+    auto streamed = read_message_facts(stream_commit_message(7, 0x600), InStream::no);
     ASSERT_TRUE(streamed);
     EXPECT_EQ(streamed->role, MessageRole::stream_commit);
     EXPECT_EQ(streamed->end_lsn, 0x600u);
-    auto insert = read_message_facts(insert_message(1234, 99), true);
+    auto insert = read_message_facts(insert_message(1234, 99), InStream::yes);
     ASSERT_TRUE(insert);
     EXPECT_EQ(insert->relations, std::vector<std::uint32_t>{1234});
     std::string truncate = "T";
@@ -130,12 +130,12 @@ TEST(Pgoutput, MessageFactsReadCommitsAndRelationsInAndOutsideStreams) {
     truncate.push_back(0);
     be(truncate, 10, 4);
     be(truncate, 11, 4);
-    auto t = read_message_facts(truncate, false);
+    auto t = read_message_facts(truncate, InStream::no);
     ASSERT_TRUE(t);
     EXPECT_EQ(t->relations, (std::vector<std::uint32_t>{10, 11}));
-    EXPECT_FALSE(read_message_facts("C", false));
-    EXPECT_FALSE(read_message_facts(truncate.substr(0, 8), false));
-    EXPECT_EQ(relation_without_xid(relation_message(5, 77), true), relation_message(5));
+    EXPECT_FALSE(read_message_facts("C", InStream::no));
+    EXPECT_FALSE(read_message_facts(truncate.substr(0, 8), InStream::no));
+    EXPECT_EQ(relation_without_xid(relation_message(5, 77), InStream::yes), relation_message(5));
     EXPECT_EQ(format_lsn_text(0x16'B374D848), "16/B374D848");
     EXPECT_EQ(parse_lsn_text("16/B374D848"), 0x16'B374D848u);
     EXPECT_EQ(parse_lsn_text("0/1b6e220"), 0x1B6E220u);
@@ -334,8 +334,8 @@ TEST(LogicalCapture, LagFiguresAndRecoveredSequenceValues) {
     EXPECT_DOUBLE_EQ(figures.p99, 0.99);
     EXPECT_DOUBLE_EQ(figures.max, 1.00);
     EXPECT_EQ(lag_figures({}).commits, 0u);
-    EXPECT_EQ(recovered_sequence_value(10, 32, 1, true), 42);
-    EXPECT_EQ(recovered_sequence_value(10, 3, -2, true), 4);
-    EXPECT_EQ(recovered_sequence_value(1, 0, 1, false), 1);
-    EXPECT_EQ(recovered_sequence_value(INT64_MAX - 1, 32, 1, true), INT64_MAX);
+    EXPECT_EQ(recovered_sequence_value({10, 32, 1, true}), 42);
+    EXPECT_EQ(recovered_sequence_value({10, 3, -2, true}), 4);
+    EXPECT_EQ(recovered_sequence_value({1, 0, 1, false}), 1);
+    EXPECT_EQ(recovered_sequence_value({INT64_MAX - 1, 32, 1, true}), INT64_MAX);
 }

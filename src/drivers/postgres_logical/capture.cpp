@@ -87,7 +87,10 @@ class Capture {
     Status maybe_flush(Force force);
     Status store(CutObject object);
     Status confirm(std::uint64_t position);
-    Status sample_sequences(bool all);
+    // Samples every sequence; Samples::all writes each value, Samples::changed only those
+    // that changed since the last sample written.
+    enum class Samples { all, changed };
+    Status sample_sequences(Samples which);
 
     repo::Repository& m_repository;
     const CaptureOptions& m_options;
@@ -124,7 +127,7 @@ Result<CaptureSummary> Capture::run(const std::string& slot, std::uint64_t start
         "'true', publication_names '{}')",
         m_replication.quote_identifier(slot), format_lsn_text(start), k_publication)));
     m_cutter.start_session(start);
-    LB_CHECK(sample_sequences(true));
+    LB_CHECK(sample_sequences(Samples::all));
     while (!m_ctx.cancellation->cancelled()) {
         auto frame = LB_TRY(m_replication.receive_copy(k_poll));
         if (frame) {
@@ -132,7 +135,8 @@ Result<CaptureSummary> Capture::run(const std::string& slot, std::uint64_t start
             m_last_message = Steady::now();
         }
         const auto now = Steady::now();
-        if (now - m_last_sample >= m_options.sample_interval) LB_CHECK(sample_sequences(false));
+        if (now - m_last_sample >= m_options.sample_interval)
+            LB_CHECK(sample_sequences(Samples::changed));
         if (m_options.heartbeat_interval.count() > 0 &&
             now - m_last_heartbeat >= m_options.heartbeat_interval) {
             m_last_heartbeat = now;
@@ -180,7 +184,7 @@ Status Capture::maybe_flush(Force force) {
         (now - m_first_held >= m_options.flush_interval ||
          now - m_last_message >= std::min<Steady::duration>(m_options.flush_interval, k_poll));
     if (force == Force::yes || due || m_cutter.held_bytes() >= m_options.object_size_bound) {
-        if (m_cutter.holds_messages()) LB_CHECK(sample_sequences(false));
+        if (m_cutter.holds_messages()) LB_CHECK(sample_sequences(Samples::changed));
         if (auto object = m_cutter.cut()) {
             LB_CHECK(store(std::move(*object)));
             return {};
@@ -230,9 +234,9 @@ Status Capture::confirm(std::uint64_t position) {
     return m_replication.send_copy(standby_status_update(m_confirmed, m_ctx.now()));
 }
 
-Status Capture::sample_sequences(bool all) {
+Status Capture::sample_sequences(Samples which) {
     m_last_sample = Steady::now();
-    if (all) m_stored_samples.clear();
+    if (which == Samples::all) m_stored_samples.clear();
     const SequenceSample sample = LB_TRY(m_sampler.sample());
     if (!sample.unreadable.empty() && !m_warned_sequences) {
         m_warned_sequences = true;

@@ -126,7 +126,7 @@ Result<source::LogObjectFacts> LogicalLogArchive::check_object(const Storage&,
     for (const auto& record : records) {
         if (record.kind != ChangeRecordKind::message || record.payload.empty()) continue;
         if (record.payload[0] != 'C' && record.payload[0] != 'c') continue;
-        const auto facts = read_message_facts(record.payload, false);
+        const auto facts = read_message_facts(record.payload, InStream::no);
         if (!facts) return fail(ErrorCode::corrupt, "{}: {}", name, facts.error().message);
         if (facts->end_lsn <= span->start || facts->end_lsn > span->end) {
             return fail(ErrorCode::corrupt, "{}: holds a commit ending at {}, outside its span",

@@ -15,7 +15,8 @@ void ChangeLogCutter::start_session(std::uint64_t lsn) {
 }
 
 Status ChangeLogCutter::add_message(std::uint64_t lsn, std::string_view message) {
-    const MessageFacts facts = LB_TRY(read_message_facts(message, m_in_stream));
+    const InStream in_stream = m_in_stream ? InStream::yes : InStream::no;
+    const MessageFacts facts = LB_TRY(read_message_facts(message, in_stream));
     switch (facts.role) {
         case MessageRole::begin:
             m_in_transaction = true;
@@ -38,7 +39,7 @@ Status ChangeLogCutter::add_message(std::uint64_t lsn, std::string_view message)
         case MessageRole::relation:
             for (std::uint32_t id : facts.relations) {
                 m_defined_here.insert(id);
-                m_relations[id] = {lsn, relation_without_xid(message, m_in_stream)};
+                m_relations[id] = {lsn, relation_without_xid(message, in_stream)};
             }
             break;
         case MessageRole::change:

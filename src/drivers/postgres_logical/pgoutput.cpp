@@ -60,11 +60,11 @@ Timestamp from_postgres_time(std::int64_t micros_since_2000) {
     return Timestamp{micros_since_2000 + k_postgres_epoch_seconds * 1'000'000};
 }
 
-Result<MessageFacts> read_message_facts(std::string_view message, bool in_stream) {
+Result<MessageFacts> read_message_facts(std::string_view message, InStream in_stream) {
     LB_CHECK(need(message, 1));
     MessageFacts facts;
     // Changes and relations inside a stream carry the transaction id first.
-    const std::size_t xid = in_stream ? 4 : 0;
+    const std::size_t xid = in_stream == InStream::yes ? 4 : 0;
     switch (message[0]) {
         case 'B':
             facts.role = MessageRole::begin;
@@ -125,8 +125,9 @@ Result<MessageFacts> read_message_facts(std::string_view message, bool in_stream
     return facts;
 }
 
-std::string relation_without_xid(std::string_view relation_message, bool in_stream) {
-    if (!in_stream || relation_message.size() < 5) return std::string(relation_message);
+std::string relation_without_xid(std::string_view relation_message, InStream in_stream) {
+    if (in_stream == InStream::no || relation_message.size() < 5)
+        return std::string(relation_message);
     std::string out = "R";
     out.append(relation_message.substr(5));
     return out;

@@ -43,6 +43,10 @@ std::string standby_status_update(std::uint64_t flushed, Timestamp now);
 // PostgreSQL's timestamps (microseconds since 2000-01-01 UTC) as Lifeboat's.
 Timestamp from_postgres_time(std::int64_t micros_since_2000);
 
+// Whether a message lies between a Stream Start and its Stream Stop, where changes and
+// relations carry a transaction id after the type byte.
+enum class InStream { no, yes };
+
 // What a pgoutput message means for cutting the stream.
 enum class MessageRole {
     begin,          // 'B'
@@ -64,14 +68,13 @@ struct MessageFacts {
     std::uint64_t end_lsn = 0;
     Timestamp commit_time;
 };
-// Reads `message` (a pgoutput message, type byte first). `in_stream`: the message lies between
-// a Stream Start and its Stream Stop, where changes and relations carry a transaction id after
-// the type byte. ErrorCode::database for a message too short for its type.
-Result<MessageFacts> read_message_facts(std::string_view message, bool in_stream);
+// Reads `message` (a pgoutput message, type byte first). ErrorCode::database for a message too
+// short for its type.
+Result<MessageFacts> read_message_facts(std::string_view message, InStream in_stream);
 
 // A Relation message as outside a stream (no transaction id), whatever it was received as: the
 // form relation heads of objects take (change_log.hpp, 'R').
-std::string relation_without_xid(std::string_view relation_message, bool in_stream);
+std::string relation_without_xid(std::string_view relation_message, InStream in_stream);
 
 // "X/Y" as PostgreSQL prints an LSN.
 std::string format_lsn_text(std::uint64_t lsn);

@@ -17,11 +17,11 @@ std::int64_t to_int64(const std::string& text) {
 
 }  // namespace
 
-std::int64_t recovered_sequence_value(std::int64_t last_value, std::int64_t log_cnt,
-                                      std::int64_t increment, bool is_called) {
-    if (!is_called) return last_value;
-    const __int128 value = static_cast<__int128>(last_value) +
-                           static_cast<__int128>(log_cnt) * static_cast<__int128>(increment);
+std::int64_t recovered_sequence_value(const SequenceState& state) {
+    if (!state.is_called) return state.last_value;
+    const __int128 value =
+        static_cast<__int128>(state.last_value) +
+        static_cast<__int128>(state.log_cnt) * static_cast<__int128>(state.increment);
     if (value > std::numeric_limits<std::int64_t>::max())
         return std::numeric_limits<std::int64_t>::max();
     if (value < std::numeric_limits<std::int64_t>::min())
@@ -69,8 +69,11 @@ Result<SequenceSample> SequenceSampler::sample() {
             continue;
         }
         const bool called = row->text(0, 2) == "t";
-        const std::int64_t value = recovered_sequence_value(
-            to_int64(row->text(0, 0)), to_int64(row->text(0, 1)), seq.increment, called);
+        const SequenceState state{.last_value = to_int64(row->text(0, 0)),
+                                  .log_cnt = to_int64(row->text(0, 1)),
+                                  .increment = seq.increment,
+                                  .is_called = called};
+        const std::int64_t value = recovered_sequence_value(state);
         out.values[seq.schema + "\t" + seq.name] =
             fmt::format("{}\t{}\t{}\t{}", seq.schema, seq.name, value, called ? 't' : 'f');
     }

@@ -27,9 +27,15 @@ struct SequenceSample {
     std::vector<std::string> unreadable;  // "schema.name" the role may not read
 };
 
+// A sequence as its relation and pg_sequence show it.
+struct SequenceState {
+    std::int64_t last_value = 0;
+    std::int64_t log_cnt = 0;
+    std::int64_t increment = 1;
+    bool is_called = false;
+};
 // The value a physical restore shows (see above), saturating at the bigint range.
-std::int64_t recovered_sequence_value(std::int64_t last_value, std::int64_t log_cnt,
-                                      std::int64_t increment, bool is_called);
+std::int64_t recovered_sequence_value(const SequenceState& state);
 
 class SequenceSampler {
   public:
