@@ -111,6 +111,8 @@ struct LogicalSetupArgs {
     bool apply = false;  // run what Lifeboat may create on the source
 };
 
+struct CaptureArgs {};
+
 struct CheckArgs {
     unsigned timeout = 60;  // seconds to wait for the switched segment
 };
@@ -129,6 +131,8 @@ void add_repository_json(nlohmann::json& j, const Settings& s, const std::string
 
 Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat format);
 Status run_backup_command(const Settings& s, const BackupArgs& args, OutputFormat format);
+// `capture`: the change stream of a postgres-logical source until SIGTERM/SIGINT.
+Status run_capture_command(const Settings& s, const CaptureArgs& args, OutputFormat format);
 // The repositories wal-push stores every WAL file in: the command's repository, then every
 // configured one with `archive = true` (each location once).
 Result<std::vector<std::string>> archive_repositories(const Settings& s);

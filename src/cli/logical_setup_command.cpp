@@ -17,10 +17,10 @@ Status run_logical_setup_command(const Settings& s, const LogicalSetupArgs& args
         args.apply ? postgres_logical::ApplySetup::yes : postgres_logical::ApplySetup::no,
         std::chrono::seconds(LB_TRY(s.get_unsigned("pg-timeout")))));
     if (format == OutputFormat::json) {
-        const nlohmann::json out = {{"ok", report.ok()},
-                                    {"problems", report.problems},
-                                    {"missing", report.missing},
-                                    {"applied", report.applied}};
+        const nlohmann::json out = {
+            {"ok", report.ok()},         {"problems", report.problems},
+            {"missing", report.missing}, {"applied", report.applied},
+            {"notes", report.notes},     {"ddl_capture", report.ddl_capture}};
         std::printf("%s\n", out.dump(2).c_str());
     } else {
         for (const auto& p : report.problems)
@@ -30,6 +30,8 @@ Status run_logical_setup_command(const Settings& s, const LogicalSetupArgs& args
                 std::find(report.applied.begin(), report.applied.end(), m) != report.applied.end();
             std::printf("%s: %s;\n", done ? "applied" : "missing (run it, or --apply)", m.c_str());
         }
+        for (const auto& n : report.notes)
+            std::printf("note: %s\n", n.c_str());
         if (report.ok()) std::printf("the source is ready for logical backups\n");
     }
     if (!report.problems.empty()) {
@@ -40,10 +42,14 @@ Status run_logical_setup_command(const Settings& s, const LogicalSetupArgs& args
                         : std::string());
     }
     if (!report.ok()) {
-        return fail(ErrorCode::check_failed,
-                    "the source lacks the publication {} (lifeboat logical-setup --apply creates "
-                    "it, as an owner of the tables or a superuser)",
-                    postgres_logical::k_publication);
+        const auto& first = report.missing[report.applied.size()];
+        return fail(
+            ErrorCode::check_failed,
+            "the source lacks {} (lifeboat logical-setup --apply creates it, as a "
+            "superuser or rds_superuser)",
+            first.starts_with("CREATE PUBLICATION")
+                ? fmt::format("the publication {}", postgres_logical::k_publication)
+                : fmt::format("the DDL-capture event trigger {}", postgres_logical::k_ddl_trigger));
     }
     return {};
 }

@@ -346,6 +346,16 @@ int main(int argc, char** argv) {
                             "create what is missing (as the source's admin role)");
     add_json(logical_setup, common);
 
+    CaptureArgs capture_args;
+    auto* capture = app.add_subcommand(
+        "capture",
+        "store the change stream of a postgres-logical source (continuing its newest logical "
+        "backup) until SIGTERM or SIGINT");
+    add_settings(capture, common,
+                 {"repo", "pg", "source-kind", "key-file", "pg-timeout", "flush-interval",
+                  "heartbeat-interval"});
+    add_json(capture, common);
+
     DemoArgs demo_args;
     auto* demo =
         app.add_subcommand("demo", "self-contained demonstration in a temporary directory");
@@ -415,6 +425,7 @@ int main(int argc, char** argv) {
         if (*report) return run_report_command(settings, report_args, format);
         if (*copy) return run_copy_command(settings, copy_args, format);
         if (*demo) return run_demo_command(settings, demo_args, format);
+        if (*capture) return run_capture_command(settings, capture_args, format);
         if (*logical_setup) return run_logical_setup_command(settings, logical_setup_args, format);
         if (*check) {
             std::string config_file = common.config;

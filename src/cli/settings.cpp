@@ -39,6 +39,13 @@ const std::vector<SettingSpec>& setting_specs() {
          "seconds one PostgreSQL statement may take (0: no limit); connecting is limited by "
          "connect_timeout in the connection string, 10 s by default",
          SettingType::count},
+        {"flush-interval", "capture.flush_interval", "1s",
+         "capture stores what it received at least this often (500ms, 1s, 5s)",
+         SettingType::duration},
+        {"heartbeat-interval", "capture.heartbeat_interval", "0",
+         "capture emits a heartbeat message on the source this often, so the slot of a quiet "
+         "database on a busy server advances (30s; 0: none)",
+         SettingType::duration},
         {"retention-window", "retention.window", "7d",
          "point-in-time recovery reaches back this far (90m, 36h, 7d; at most 36500d; 0: no "
          "window rule)",

@@ -58,7 +58,7 @@ Result<WalPlan> plan_wal(const Storage& storage, const std::vector<repo::Manifes
     std::map<std::string, std::uint64_t> sizes;
     std::vector<std::string> names;
     for (const auto& object : LB_TRY(storage.list("wal"))) {
-        names.push_back(object.key.substr(object.key.rfind('/') + 1));
+        names.push_back(repo::wal_name_of_key(object.key));
         sizes[names.back()] = object.size;
     }
     plan.names = LB_TRY(archive->removable(names, kept, *continuous_from));

@@ -14,6 +14,8 @@ namespace lifeboat::repo {
 using nlohmann::json;
 
 std::string wal_key(const std::string& name) {
+    // A kind's own log objects name their folder ("logical/<start>-<end>").
+    if (name.find('/') != std::string::npos) return "wal/" + name;
     // Segments and their .partial/.backup companions start with 24 hex digits; .history files
     // (8 hex digits) go to their own folder.
     if (name.size() >= 24 && name.find(".history") == std::string::npos) {
@@ -175,12 +177,18 @@ Result<std::string> fetch_wal(const Storage& storage, const std::string& name) {
     return content;
 }
 
+std::string wal_name_of_key(const std::string& key) {
+    constexpr std::string_view logical = "wal/logical/";
+    if (key.starts_with(logical)) return key.substr(4);
+    return key.substr(key.rfind('/') + 1);
+}
+
 Result<std::vector<std::string>> list_wal_names(const Storage& storage) {
     const auto objects = LB_TRY(storage.list("wal"));
     std::vector<std::string> names;
     names.reserve(objects.size());
     for (const auto& o : objects)
-        names.push_back(o.key.substr(o.key.rfind('/') + 1));
+        names.push_back(wal_name_of_key(o.key));
     std::sort(names.begin(), names.end());
     return names;
 }

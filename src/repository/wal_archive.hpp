@@ -24,7 +24,12 @@ struct WalMeta {
     Timestamp pushed;
 };
 
+// The storage key of a log object: "wal/<first 16 characters>/<name>" for a PostgreSQL
+// segment (and .partial/.backup), "wal/history/<name>" for a timeline history, "wal/<name>" for
+// a name with a folder of its own ("logical/<start>-<end>", a postgres-logical change log).
 std::string wal_key(const std::string& name);
+// The object name a key of the log area stores (the inverse of wal_key).
+std::string wal_name_of_key(const std::string& key);
 
 // Parses WAL metadata (the JSON `meta` of a WALF payload): types and ranges checked (raw_sha256 is
 // 64 hex digits, codec 0 or 1, times in range); ErrorCode::corrupt naming `key` and the field.

@@ -6,6 +6,7 @@
 
 #include "drivers/postgres_logical/block_cutter.hpp"
 #include "drivers/postgres_logical/preflight.hpp"
+#include "drivers/postgres_logical/setup.hpp"
 #include "sources/postgres/connection.hpp"
 #include "sources/postgres/local_server.hpp"
 #include "util/parallel.hpp"
@@ -124,11 +125,12 @@ repo::ManifestEntry directory_entry(std::string path, Timestamp when) {
 class LogicalBaseBackup final : public source::BaseBackup {
   public:
     LogicalBaseBackup(source::BaseBackupRequest request, postgres::Connection replication,
-                      repo::SourceInfo source_info, std::string database)
+                      repo::SourceInfo source_info, std::string database, SourceFacts facts)
         : m_request(std::move(request)),
           m_replication(std::move(replication)),
           m_source(std::move(source_info)),
-          m_database(std::move(database)) {}
+          m_database(std::move(database)),
+          m_facts(std::move(facts)) {}
 
     const repo::SourceInfo& source() const override { return m_source; }
 
@@ -154,6 +156,7 @@ class LogicalBaseBackup final : public source::BaseBackup {
     postgres::Connection m_replication;
     repo::SourceInfo m_source;
     std::string m_database;
+    SourceFacts m_facts;  // what the preflight found
 };
 
 Result<LogicalBaseBackup::Slot> LogicalBaseBackup::create_slot() {
@@ -292,6 +295,20 @@ Result<source::BaseBackupResult> LogicalBaseBackup::copy_in_snapshot(const Slot&
         "replication slot {} on the source now retains WAL from {} until a change stream "
         "consumes it; without one, drop it (SELECT pg_drop_replication_slot('{}'))",
         slot.name, slot.consistent_point, slot.name));
+    // Not needed for the backup itself, but without them the change stream misses DDL or tables
+    // created later: said now, before a capture depends on it.
+    if (!m_facts.ddl_capture) {
+        result.warnings.push_back(fmt::format(
+            "the DDL-capture event trigger {} is missing on the source: a change stream would "
+            "not carry DDL (lifeboat logical-setup --apply creates it)",
+            k_ddl_trigger));
+    }
+    if (!m_facts.publication) {
+        result.warnings.push_back(fmt::format(
+            "the publication {} is missing on the source: capture cannot stream without it "
+            "(lifeboat logical-setup --apply creates it)",
+            k_publication));
+    }
     return result;
 }
 
@@ -345,7 +362,7 @@ Result<std::unique_ptr<source::BaseBackup>> open_base_backup(
     repo::SourceInfo info{std::string(repo::k_kind_postgres_logical), identity.text(0, 0),
                           facts.server_version};
     return std::make_unique<LogicalBaseBackup>(request, std::move(replication), std::move(info),
-                                               conn.database());
+                                               conn.database(), facts);
 }
 
 }  // namespace lifeboat::postgres_logical

@@ -14,10 +14,12 @@
 //   u8 kind, u64 lsn (big-endian), u32 length (big-endian), `length` bytes of payload.
 // Kinds:
 //   'R' relation: a pgoutput Relation message ('R' first) the object's changes use, repeated at
-//       its head so that it decodes alone; lsn: where the capture last received it.
+//       its head so that it decodes alone, always without the transaction id a Relation
+//       message inside a stream carries; lsn: where the capture last received it.
 //   'M' message: one pgoutput message as received in XLogData (its type byte first: B, C, I, U,
 //       D, T, M, S, E, c, A, R, Y, O); lsn: the XLogData's start position.
-//   'S' sequence sample: "<schema>\t<name>\t<last_value>\t<is_called>" (is_called: t or f);
+//   'S' sequence sample: "<schema>\t<name>\t<last_value>\t<is_called>" (is_called: t or f;
+//       last_value: the value a crash recovery shows, see sequence_sampler.hpp);
 //       lsn: the source's insert position when sampled (it reflects every commit before it).
 //   'X' session start: the first record a capture session writes (empty payload); lsn: the
 //       position it asked the server to stream from. The server then sends again every

@@ -1,8 +1,10 @@
 // The logical PostgreSQL driver (source kind "postgres-logical"): managed servers (Aurora, RDS,
-// Cloud SQL) reached only through a replication role. This increment: a base backup under a
-// logical slot's exported snapshot (base_backup.hpp), restored into a new local instance to
-// that snapshot (restore_target.hpp). The change stream and restores to a time come next
-// (docs/operations.md, "Managed PostgreSQL (logical backups)").
+// Cloud SQL) reached only through a replication role: a base backup under a logical slot's
+// exported snapshot (base_backup.hpp), the change stream stored by capture (capture.hpp, which
+// the CLI and the agent call directly: it is no SourceDriver method) and followed by the log
+// archive (log_archive.hpp), restored into a new local instance to the snapshot
+// (restore_target.hpp). Applying the change log at restore comes next (docs/operations.md,
+// "Managed PostgreSQL (logical backups)").
 #pragma once
 
 #include <memory>

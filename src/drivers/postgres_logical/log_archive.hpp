@@ -1,10 +1,10 @@
-// The logical PostgreSQL log (source/log_archive.hpp states the contract). In this first
-// increment a logical source has no change stream yet, so its log holds no objects: each backup
-// reaches exactly its own consistent point (a restore goes to `consistent` only) and nothing in
-// the log area is this kind's. Objects of the coming change stream will be named
-// "logical/<start LSN>-<end LSN>" (16 hex digits each, so names sort in LSN order); every method
-// already refuses or ignores names that are not its own, so a physical WAL name is never taken
-// for one.
+// The logical PostgreSQL log (source/log_archive.hpp states the contract): the change stream's
+// objects "logical/<start>-<end>" (change_log.hpp), stored by capture (capture.hpp) in the
+// repository's log area with their commit spans in the WAL metadata. A backup reaches from its
+// consistent point (its stop LSN) along the gap-free chain of objects that starts at (or covers)
+// that point (chain.hpp) to the newest commit stored in that chain; a missing object ends the
+// reach. One branch (1). Every method refuses or ignores names that are not this kind's, so a
+// physical WAL name is never taken for one.
 #pragma once
 
 #include "source/log_archive.hpp"

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "drivers/postgres_logical/setup.hpp"
+
 namespace lifeboat::postgres_logical {
 
 namespace {
@@ -60,6 +62,15 @@ Result<SourceFacts> read_source_facts(postgres::Connection& conn) {
     const std::string objects =
         LB_TRY(conn.query_value("SELECT count(*) FROM pg_largeobject_metadata"));
     facts.large_objects = std::stoll(objects);
+    auto triggers =
+        LB_TRY(conn.query("SELECT 1 FROM pg_event_trigger WHERE evtname = $1 AND evtenabled <> 'D'",
+                          {std::string(k_ddl_trigger)}));
+    facts.ddl_capture = triggers.rows() > 0;
+    auto publication =
+        LB_TRY(conn.query("SELECT puballtables FROM pg_publication WHERE pubname = $1",
+                          {std::string(k_publication)}));
+    facts.publication = publication.rows() == 1;
+    facts.publication_all_tables = facts.publication && publication.text(0, 0) == "t";
     return facts;
 }
 

@@ -25,6 +25,12 @@ struct SourceFacts {
     std::vector<std::string> unlogged_tables;
     std::vector<std::string> unreadable_tables;  // the role lacks SELECT
     std::int64_t large_objects = 0;
+    // The DDL-capture event trigger (setup.hpp, k_ddl_trigger) exists and is enabled. Not a
+    // problem when absent (the change stream then carries no DDL): logical-setup offers it.
+    bool ddl_capture = false;
+    // The publication k_publication exists, and FOR ALL TABLES (so that it covers new tables).
+    bool publication = false;
+    bool publication_all_tables = false;
 };
 
 // Reads the facts through `conn` (a normal connection to the database to protect).

@@ -54,6 +54,13 @@ Result<std::vector<std::string>> LogicalRestoreTarget::configure(const source::R
                     "a postgres-logical backup is restored by loading it into a new server: add "
                     "--start (nothing was kept)");
     }
+    if (!plan.consistent && (plan.target || plan.stop_position)) {
+        // The window now reaches along captured change-log objects, but this target loads only
+        // the snapshot: never claim a later point than what is restored.
+        return fail(ErrorCode::outside_window,
+                    "this Lifeboat restores a postgres-logical backup to its snapshot only (the "
+                    "change log is not applied yet): use --to consistent");
+    }
     m_manifest = plan.manifest;
     return std::vector<std::string>{};
 }

@@ -289,6 +289,66 @@ Result<std::uint64_t> Connection::copy_out(const std::string& sql,
     return total;
 }
 
+Status Connection::start_copy_both(const std::string& sql) {
+    if (!m_broken.empty()) return fail(ErrorCode::database, "{}", m_broken);
+    PGresult* started = PQexec(m_conn, sql.c_str());
+    if (!started || PQresultStatus(started) != PGRES_COPY_BOTH) {
+        std::string message =
+            first_line(started ? PQresultErrorMessage(started) : PQerrorMessage(m_conn));
+        if (started) PQclear(started);
+        return fail(ErrorCode::database, "{}", message);
+    }
+    PQclear(started);
+    return {};
+}
+
+Result<std::optional<std::string>> Connection::receive_copy(std::chrono::milliseconds wait) {
+    if (!m_broken.empty()) return fail(ErrorCode::database, "{}", m_broken);
+    const auto deadline = Clock::now() + wait;
+    for (;;) {
+        char* buffer = nullptr;
+        const int length = PQgetCopyData(m_conn, &buffer, 1);
+        if (length > 0) {
+            std::string out(buffer, static_cast<std::size_t>(length));
+            PQfreemem(buffer);
+            return std::optional<std::string>(std::move(out));
+        }
+        if (length == -1) {
+            PGresult* res = PQgetResult(m_conn);
+            std::string message =
+                res && !succeeded(res) ? first_line(PQresultErrorMessage(res)) : "";
+            while (res) {
+                PQclear(res);
+                res = PQgetResult(m_conn);
+            }
+            m_broken = "the server ended the replication stream" +
+                       (message.empty() ? std::string() : ": " + message);
+            return fail(ErrorCode::database, "{}", m_broken);
+        }
+        if (length < 0) {
+            m_broken = "lost the replication connection: " + first_line(PQerrorMessage(m_conn));
+            return fail(ErrorCode::database, "{}", m_broken);
+        }
+        // Nothing buffered: wait for the socket, then let libpq read what arrived.
+        if (wait_for_socket(PQsocket(m_conn), Direction::read, deadline) == SocketWait::timed_out)
+            return std::optional<std::string>();
+        if (PQconsumeInput(m_conn) == 0) {
+            m_broken = "lost the replication connection: " + first_line(PQerrorMessage(m_conn));
+            return fail(ErrorCode::database, "{}", m_broken);
+        }
+    }
+}
+
+Status Connection::send_copy(std::string_view message) {
+    if (!m_broken.empty()) return fail(ErrorCode::database, "{}", m_broken);
+    if (PQputCopyData(m_conn, message.data(), static_cast<int>(message.size())) != 1 ||
+        PQflush(m_conn) != 0) {
+        m_broken = "lost the replication connection: " + first_line(PQerrorMessage(m_conn));
+        return fail(ErrorCode::database, "{}", m_broken);
+    }
+    return {};
+}
+
 std::string replication_conninfo(const std::string& conninfo) {
     if (conninfo.starts_with("postgres://") || conninfo.starts_with("postgresql://")) {
         return conninfo + (conninfo.find('?') == std::string::npos ? "?" : "&") +

@@ -85,6 +85,16 @@ class Connection {
     Result<std::uint64_t> copy_out(const std::string& sql,
                                    const std::function<Status(std::string_view)>& consume);
 
+    // Streaming replication (COPY BOTH), on a replication connection: `start_copy_both` sends
+    // `sql` (START_REPLICATION ...) and fails with ErrorCode::database and the server's message
+    // unless the server enters COPY BOTH. `receive_copy` waits up to `wait` for the next
+    // CopyData message: nullopt when none arrived in time, ErrorCode::database when the server
+    // ended the stream or the connection broke (the connection is then unusable).
+    // `send_copy` sends one CopyData message and flushes it.
+    Status start_copy_both(const std::string& sql);
+    Result<std::optional<std::string>> receive_copy(std::chrono::milliseconds wait);
+    Status send_copy(std::string_view message);
+
     int server_version() const;  // e.g. 150018
     std::string database() const;
 

@@ -1,0 +1,168 @@
+#include "drivers/postgres_logical/pgoutput.hpp"
+
+#include <fmt/format.h>
+
+namespace lifeboat::postgres_logical {
+
+namespace {
+
+// Seconds from 1970-01-01 to 2000-01-01, PostgreSQL's epoch.
+constexpr std::int64_t k_postgres_epoch_seconds = 946'684'800;
+
+std::uint64_t get_be(std::string_view in, std::size_t at, std::size_t bytes) {
+    std::uint64_t value = 0;
+    for (std::size_t i = 0; i < bytes; ++i)
+        value = (value << 8) | static_cast<unsigned char>(in[at + i]);
+    return value;
+}
+
+void put_be(std::string& out, std::uint64_t value, int bytes) {
+    for (int i = bytes - 1; i >= 0; --i)
+        out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+
+Status need(std::string_view message, std::size_t bytes) {
+    if (message.size() < bytes) {
+        return fail(ErrorCode::database,
+                    "pgoutput message '{}' of {} bytes is too short (protocol mismatch?)",
+                    message.empty() ? '?' : message[0], message.size());
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<ReplicationFrame> parse_replication_frame(std::string_view frame) {
+    ReplicationFrame out;
+    if (!frame.empty() && frame[0] == 'w' && frame.size() >= 25) {
+        out.data = XLogData{get_be(frame, 1, 8), get_be(frame, 9, 8), frame.substr(25)};
+        return out;
+    }
+    if (!frame.empty() && frame[0] == 'k' && frame.size() >= 18) {
+        out.keepalive = Keepalive{get_be(frame, 1, 8), frame[17] != 0};
+        return out;
+    }
+    return fail(ErrorCode::database, "unexpected replication message '{}' of {} bytes",
+                frame.empty() ? '?' : frame[0], frame.size());
+}
+
+std::string standby_status_update(std::uint64_t flushed, Timestamp now) {
+    std::string out = "r";
+    put_be(out, flushed, 8);  // written
+    put_be(out, flushed, 8);  // flushed
+    put_be(out, flushed, 8);  // applied
+    put_be(out, static_cast<std::uint64_t>(now.micros - k_postgres_epoch_seconds * 1'000'000), 8);
+    out.push_back(0);  // no reply requested
+    return out;
+}
+
+Timestamp from_postgres_time(std::int64_t micros_since_2000) {
+    return Timestamp{micros_since_2000 + k_postgres_epoch_seconds * 1'000'000};
+}
+
+Result<MessageFacts> read_message_facts(std::string_view message, InStream in_stream) {
+    LB_CHECK(need(message, 1));
+    MessageFacts facts;
+    // Changes and relations inside a stream carry the transaction id first.
+    const std::size_t xid = in_stream == InStream::yes ? 4 : 0;
+    switch (message[0]) {
+        case 'B':
+            facts.role = MessageRole::begin;
+            break;
+        case 'C':
+            // flags(1), commit lsn(8), end lsn(8), commit time(8)
+            LB_CHECK(need(message, 26));
+            facts.role = MessageRole::commit;
+            facts.end_lsn = get_be(message, 10, 8);
+            facts.commit_time =
+                from_postgres_time(static_cast<std::int64_t>(get_be(message, 18, 8)));
+            break;
+        case 'c':
+            // xid(4), flags(1), commit lsn(8), end lsn(8), commit time(8)
+            LB_CHECK(need(message, 30));
+            facts.role = MessageRole::stream_commit;
+            facts.end_lsn = get_be(message, 14, 8);
+            facts.commit_time =
+                from_postgres_time(static_cast<std::int64_t>(get_be(message, 22, 8)));
+            break;
+        case 'S':
+            facts.role = MessageRole::stream_start;
+            break;
+        case 'E':
+            facts.role = MessageRole::stream_stop;
+            break;
+        case 'A':
+            facts.role = MessageRole::stream_abort;
+            break;
+        case 'R':
+            LB_CHECK(need(message, 1 + xid + 4));
+            facts.role = MessageRole::relation;
+            facts.relations.push_back(static_cast<std::uint32_t>(get_be(message, 1 + xid, 4)));
+            break;
+        case 'I':
+        case 'U':
+        case 'D':
+            LB_CHECK(need(message, 1 + xid + 4));
+            facts.role = MessageRole::change;
+            facts.relations.push_back(static_cast<std::uint32_t>(get_be(message, 1 + xid, 4)));
+            break;
+        case 'T': {
+            // [xid(4)], relation count(4), options(1), relation ids(4 each)
+            LB_CHECK(need(message, 1 + xid + 5));
+            facts.role = MessageRole::change;
+            const std::uint64_t count = get_be(message, 1 + xid, 4);
+            LB_CHECK(need(message, 1 + xid + 5 + 4 * count));
+            for (std::uint64_t i = 0; i < count; ++i) {
+                facts.relations.push_back(
+                    static_cast<std::uint32_t>(get_be(message, 1 + xid + 5 + 4 * i, 4)));
+            }
+            break;
+        }
+        default:
+            facts.role = MessageRole::other;
+            break;
+    }
+    return facts;
+}
+
+std::string relation_without_xid(std::string_view relation_message, InStream in_stream) {
+    if (in_stream == InStream::no || relation_message.size() < 5)
+        return std::string(relation_message);
+    std::string out = "R";
+    out.append(relation_message.substr(5));
+    return out;
+}
+
+std::string format_lsn_text(std::uint64_t lsn) {
+    return fmt::format("{:X}/{:X}", lsn >> 32, lsn & 0xffffffffu);
+}
+
+std::optional<std::uint64_t> parse_lsn_text(std::string_view text) {
+    const auto slash = text.find('/');
+    if (slash == std::string_view::npos || slash == 0 || slash > 8 ||
+        text.size() - slash - 1 == 0 || text.size() - slash - 1 > 8)
+        return std::nullopt;
+    auto hex = [](std::string_view part) -> std::optional<std::uint64_t> {
+        std::uint64_t value = 0;
+        for (char c : part) {
+            int digit = 0;
+            if (c >= '0' && c <= '9') {
+                digit = c - '0';
+            } else if (c >= 'A' && c <= 'F') {
+                digit = c - 'A' + 10;
+            } else if (c >= 'a' && c <= 'f') {
+                digit = c - 'a' + 10;
+            } else {
+                return std::nullopt;
+            }
+            value = (value << 4) | static_cast<std::uint64_t>(digit);
+        }
+        return value;
+    };
+    const auto high = hex(text.substr(0, slash));
+    const auto low = hex(text.substr(slash + 1));
+    if (!high || !low) return std::nullopt;
+    return (*high << 32) | *low;
+}
+
+}  // namespace lifeboat::postgres_logical
