@@ -380,7 +380,9 @@ Status run_wal_fetch(const Settings& s, const WalFetchArgs& args) {
         prefetch_command.push_back("--key-file");
         prefetch_command.push_back(keys.key_file->string());
     }
-    return postgres_physical::wal_fetch([&] { return open_repository(repository, keys); },
+    if (s.read_only()) prefetch_command.push_back("--read-only");
+    const Access access = s.read_only() ? Access::read_only : Access::read_write;
+    return postgres_physical::wal_fetch([&] { return open_repository(repository, keys, access); },
                                         {.name = args.name,
                                          .destination = args.destination,
                                          .prefetch = args.prefetch,
@@ -433,7 +435,8 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     options.lifeboat_binary = self_binary();
     const repo::KeySource keys = keys_of(s, location);
     options.key_file = keys.key_file;
-    repo::Repository repository = LB_TRY(open_repository(location, keys));
+    repo::Repository repository = LB_TRY(
+        open_repository(location, keys, s.read_only() ? Access::read_only : Access::read_write));
     ProgressLine progress;
     auto outcome = engine::run_restore(repository, options, command_context(progress.callback()));
     progress.clear();
