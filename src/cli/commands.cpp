@@ -153,12 +153,27 @@ Status damaged_objects_status(const std::vector<repo::DamagedObject>& damaged) {
                 damaged.size(), keys);
 }
 
+nlohmann::json object_lock_json(const std::optional<repo::ObjectLockConfig>& lock) {
+    if (!lock) return nullptr;
+    return {{"mode", repo::retention_mode_name(lock->mode)}, {"days", lock->days}};
+}
+
 Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat format) {
     repo::RepositoryConfig config;
     const OperationContext ctx = command_context();
     config.created = ctx.now();
     config.compression_level = static_cast<int>(LB_TRY(s.get_unsigned("compress-level")));
     config.block_size = LB_TRY(s.get_unsigned("block-size"));
+    if (!args.object_lock_mode.empty() && args.object_lock_days == 0) {
+        return fail(ErrorCode::usage, "--object-lock-mode needs --object-lock-days N");
+    }
+    if (args.object_lock_days > 0) {
+        repo::ObjectLockConfig lock;
+        lock.days = args.object_lock_days;
+        if (!args.object_lock_mode.empty())
+            lock.mode = LB_TRY(repo::parse_retention_mode(args.object_lock_mode));
+        config.object_lock = lock;
+    }
     const std::string location = LB_TRY(s.repository());
     auto repository = LB_TRY(repo::Repository::init(
         location, config, args.encrypt ? repo::Encryption::aes_256_gcm : repo::Encryption::none,
@@ -166,10 +181,15 @@ Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat f
     if (format == OutputFormat::json) {
         print_json({{"repository", repository.location()},
                     {"repository_id", repository.config().repository_id},
-                    {"encrypted", repository.encrypted()}});
+                    {"encrypted", repository.encrypted()},
+                    {"object_lock", object_lock_json(repository.config().object_lock)}});
     } else {
         std::printf("created %srepository %s (id %s)\n", repository.encrypted() ? "encrypted " : "",
                     repository.location().c_str(), repository.config().repository_id.c_str());
+        if (const auto& lock = repository.config().object_lock) {
+            std::printf("every object is kept under %s retention for %u days after its write\n",
+                        std::string(repo::retention_mode_name(lock->mode)).c_str(), lock->days);
+        }
         if (repository.encrypted()) {
             std::printf(
                 "keep the key safe: without it no backup in this repository can be "

@@ -119,6 +119,13 @@ int main(int argc, char** argv) {
     init->add_flag("--encrypt", init_args.encrypt,
                    "encrypt everything stored (AES-256-GCM) with a key from --key-file or "
                    "LIFEBOAT_PASSPHRASE");
+    init->add_option("--object-lock-days", init_args.object_lock_days,
+                     "S3 only, in a bucket created with object lock: every object is kept, "
+                     "undeletable, for N days after its write (1..36500)");
+    init->add_option("--object-lock-mode", init_args.object_lock_mode,
+                     "with --object-lock-days: governance (default; users allowed to bypass it "
+                     "may still delete) or compliance (nobody can delete before the date)")
+        ->check(CLI::IsMember({"governance", "compliance"}));
     add_json(init, common);
 
     BackupArgs backup_args;

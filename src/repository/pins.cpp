@@ -9,11 +9,9 @@ namespace lifeboat::repo {
 
 using nlohmann::json;
 
-namespace {
 std::string pin_key(const std::string& backup_id) {
     return "pins/" + backup_id;
 }
-}  // namespace
 
 Status write_pin(Storage& storage, const Pin& pin) {
     json j = {{"backup", pin.backup_id},

@@ -32,6 +32,8 @@ struct Pin {
     }
 };
 
+// The key of a backup's pin object ("pins/<backup-id>").
+std::string pin_key(const std::string& backup_id);
 Status write_pin(Storage& storage, const Pin& pin);
 // Parses the payload of pin `key` (JSON, envelope already checked): "backup" a string, "until"
 // null or a time, "created" a time; ErrorCode::corrupt naming the key and the field otherwise.
