@@ -330,7 +330,8 @@ Status run_pin_command(const Settings& s, const PinArgs& args, OutputFormat form
     if (args.unpin) {
         unpinned = LB_TRY(engine::unpin_backup(opened, args.backup, ctx));
     } else {
-        LB_CHECK(engine::pin_backup(opened, args.backup, until, ctx));
+        LB_CHECK(engine::pin_backup(opened, args.backup, until, ctx,
+                                    args.legal_hold ? LegalHold::on : LegalHold::off));
     }
     if (format == OutputFormat::json) {
         json j = {{"backup", args.backup},
@@ -338,6 +339,7 @@ Status run_pin_command(const Settings& s, const PinArgs& args, OutputFormat form
                   {"was_pinned",
                    args.unpin ? json(unpinned == engine::UnpinOutcome::unpinned) : json(nullptr)},
                   {"until", args.until.empty() ? json(nullptr) : json(args.until)}};
+        if (!args.unpin) j["legal_hold"] = args.legal_hold;
         add_repository_json(j, s, repository);
         print_json(j);
     } else if (unpinned == engine::UnpinOutcome::was_not_pinned) {

@@ -86,6 +86,7 @@ struct PinArgs {
     std::string backup;
     std::string until;
     bool unpin = false;
+    bool legal_hold = false;  // also an object-lock legal hold on everything the backup needs
 };
 struct DrillArgs {
     std::string to;

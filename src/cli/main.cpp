@@ -268,6 +268,9 @@ int main(int argc, char** argv) {
     pin->add_option("--until", pin_args.until,
                     "when the pin ends: ISO 8601 time with zone, or YYYY-MM-DD (through that UTC "
                     "day)");
+    pin->add_flag("--legal-hold", pin_args.legal_hold,
+                  "also put an object-lock legal hold on every object the backup needs (S3 "
+                  "bucket with object lock): the store refuses to delete them until `unpin`");
     add_json(pin, common);
     unpin_args.unpin = true;
     auto* unpin = app.add_subcommand("unpin", "remove a backup's pin");

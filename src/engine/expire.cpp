@@ -278,9 +278,10 @@ Result<ExpireOutcome> run_expire(repo::Repository& repository, const ExpireOptio
                               pin != pins.end() && pin->second.holds_at(real_now)});
     }
     auto decisions = apply_retention(candidates, outcome.now, options.policy);
-    // Retention is the store's, on real time: a backup whose manifest cannot be deleted yet stays
-    // a backup, and keeps what it needs.
-    const RetentionGuard guard(repository, real_now);
+    // A backup whose manifest the store retains stays a backup, and keeps what it needs. Judged
+    // at the policy's "now" (the real time, except under a test clock, where the store's refusal
+    // is what keeps the objects).
+    const RetentionGuard guard(repository, outcome.now);
     for (std::size_t i = 0; guard.active() && i < manifests.size(); ++i) {
         if (decisions[i].keep) continue;
         const auto until =

@@ -92,9 +92,12 @@ Result<RetentionMode> parse_retention_mode(std::string_view text) {
 namespace {
 // What the storage is told to do for a repository with object lock.
 RetentionRule retention_rule(const ObjectLockConfig& lock) {
-    // Locks are rewritten every few minutes and removed on release, and tmp/ holds what is being
-    // written: retaining them would only pile up undeletable versions.
-    return {.mode = lock.mode, .period = lock.period(), .exempt_prefixes = {"locks/", "tmp/"}};
+    // Locks are rewritten every few minutes and removed on release, tmp/ holds what is being
+    // written, and pins are replaced and removed by `pin` and `unpin`: retaining them would pile
+    // up undeletable versions and make unpin impossible. A pin protects its backup with a legal
+    // hold (pin --legal-hold), not with its own retention.
+    return {
+        .mode = lock.mode, .period = lock.period(), .exempt_prefixes = {"locks/", "tmp/", "pins/"}};
 }
 }  // namespace
 

@@ -20,7 +20,7 @@
 namespace lifeboat::repo {
 
 // Object-lock retention (S3 Object Lock): every object written to the repository is kept by the
-// store, undeletable, for `days` after its write (locks/ and tmp/ aside: they come and go).
+// store, undeletable, for `days` after its write (locks/, tmp/ and pins/ aside: they come and go).
 struct ObjectLockConfig {
     RetentionMode mode = RetentionMode::governance;
     std::uint32_t days = 0;  // 1..36500

@@ -96,8 +96,9 @@ class S3Upload final : public Upload {
 
   private:
     Status start() {
-        auto response = LB_TRY(m_storage.send(
-            {"POST", m_object, {{"uploads", ""}}, m_storage.retention_headers(m_key), {}}));
+        m_retention = m_storage.retention_headers(m_key);
+        auto response =
+            LB_TRY(m_storage.send({"POST", m_object, {{"uploads", ""}}, m_retention, {}}));
         if (response.status != 200) {
             return std::unexpected(m_storage.failure(response, "CreateMultipartUpload", m_object));
         }
@@ -140,7 +141,9 @@ class S3Upload final : public Upload {
         auto response =
             LB_TRY(m_storage.send({"POST", m_object, {{"uploadId", m_upload_id}}, headers, body}));
         // CompleteMultipartUpload may fail after a 200: the error is then in the body.
-        if (response.status == 200 && !s3::parse_error(response.body)) return {};
+        if (response.status == 200 && !s3::parse_error(response.body)) {
+            return m_retention.empty() ? Status{} : m_storage.confirm_retention(m_key, m_retention);
+        }
         if (response.status == 200) response.status = 500;
         return std::unexpected(m_storage.failure(response, "CompleteMultipartUpload", m_object));
     }
@@ -160,6 +163,7 @@ class S3Upload final : public Upload {
     std::uint64_t m_size = 0;
     std::string m_upload_id;
     std::vector<std::string> m_etags;
+    s3::HeaderList m_retention;  // the object-lock headers it was started with
     bool m_committed = false;
 };
 
@@ -416,6 +420,29 @@ s3::HeaderList S3Storage::retention_headers(const std::string& key) const {
     return {{"x-amz-object-lock-mode",
              m_retention->mode == RetentionMode::compliance ? "COMPLIANCE" : "GOVERNANCE"},
             {"x-amz-object-lock-retain-until-date", format_iso8601(until)}};
+}
+
+Status S3Storage::confirm_retention(const std::string& key, const s3::HeaderList& retention) {
+    const std::string object = LB_TRY(object_name(key));
+    auto head = LB_TRY(send({"HEAD", object, {}, {}, {}}));
+    if (head.status != 200) return std::unexpected(failure(head, "HEAD", object));
+    if (head.header("x-amz-object-lock-mode")) return {};
+    // Some servers (Ceph RGW) ignore the object-lock headers of CreateMultipartUpload: the
+    // retention is then set on the completed object, before anyone could delete it.
+    std::string mode;
+    std::string until;
+    for (const auto& [name, value] : retention) {
+        if (name == "x-amz-object-lock-mode") mode = value;
+        if (name == "x-amz-object-lock-retain-until-date") until = value;
+    }
+    const std::string body = fmt::format(
+        "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>{}</Mode>"
+        "<RetainUntilDate>{}</RetainUntilDate></Retention>",
+        mode, until);
+    auto response = LB_TRY(
+        send({"PUT", object, {{"retention", ""}}, {{"Content-MD5", content_md5(body)}}, body}));
+    if (response.status == 200 || response.status == 204) return {};
+    return std::unexpected(failure(response, "PutObjectRetention", object));
 }
 
 Result<bool> S3Storage::bucket_lock_enabled() const {

@@ -115,6 +115,9 @@ class S3Storage final : public Storage, public PendingUploads, public ObjectLock
     std::size_t single_put_limit(Overwrite overwrite) const;
     // The object-lock headers for a new object named `key` (none when not retained).
     s3::HeaderList retention_headers(const std::string& key) const;
+    // Makes sure a completed multipart upload carries `retention` (PutObjectRetention when the
+    // server ignored the headers of CreateMultipartUpload).
+    Status confirm_retention(const std::string& key, const s3::HeaderList& retention);
 
     s3::Settings m_settings;
     s3::Endpoint m_endpoint;
