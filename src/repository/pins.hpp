@@ -20,13 +20,13 @@ struct Pin {
     // The repository_id of the repository this pin was copied from; "" for a pin set in this
     // repository (by `pin` or `backup --pin`), which copies never change or remove.
     std::string origin;
-    // Whether `pin --legal-hold` put an object-lock legal hold on every object the backup needs
-    // (its manifest, index objects, packs and WAL), which `unpin` releases.
-    LegalHold legal_hold = LegalHold::off;
     // Set when the stored pin could not be read in full: such a pin holds for ever (expiring a
     // backup its owner meant to keep is the one mistake that cannot be undone) and the text says
     // what was wrong, for `list` and `expire` to show.
     std::string problem;
+    // Whether `pin --legal-hold` put an object-lock legal hold on every object the backup needs
+    // (its manifest, index objects, packs and WAL), which `unpin` releases.
+    LegalHold legal_hold = LegalHold::off;
     // In force at `now`?
     bool holds_at(Timestamp now) const { return !until || now < *until; }
     // Same backup, end and creation time (the origin aside).
