@@ -100,10 +100,10 @@ TEST_F(ImmutabilityTest, ConfigObjectLockIsParsedAndChecked) {
     EXPECT_EQ(config->object_lock->days, 30u);
     EXPECT_EQ(config->object_lock->period(), std::chrono::hours(24 * 30));
 
-    for (const json& bad : {json{{"mode", "forever"}, {"days", 30}}, json{{"days", 30}},
-                            json{{"mode", "governance"}, {"days", 0}},
-                            json{{"mode", "governance"}, {"days", 36501}},
-                            json{{"mode", "governance"}}, json("governance")}) {
+    for (const json& bad :
+         {json{{"mode", "forever"}, {"days", 30}}, json{{"days", 30}},
+          json{{"mode", "governance"}, {"days", 0}}, json{{"mode", "governance"}, {"days", 36501}},
+          json{{"mode", "governance"}}, json("governance")}) {
         j["object_lock"] = bad;
         const auto parsed = parse_config(j.dump(), "config");
         ASSERT_FALSE(parsed) << bad.dump();
@@ -114,8 +114,8 @@ TEST_F(ImmutabilityTest, ConfigObjectLockIsParsedAndChecked) {
 }
 
 TEST_F(ImmutabilityTest, InitWithObjectLockRefusesALocalDirectoryAndWritesNothing) {
-    auto created = Repository::init(repo_path().string(),
-                                    locked_config(RetentionMode::governance, 7));
+    auto created =
+        Repository::init(repo_path().string(), locked_config(RetentionMode::governance, 7));
     ASSERT_FALSE(created);
     EXPECT_EQ(created.error().code, ErrorCode::usage);
     EXPECT_NE(created.error().message.find("object lock"), std::string::npos);
@@ -123,19 +123,21 @@ TEST_F(ImmutabilityTest, InitWithObjectLockRefusesALocalDirectoryAndWritesNothin
 }
 
 TEST_F(ImmutabilityTest, InitWithObjectLockRefusesABucketWithoutIt) {
-    auto storage = std::make_unique<LockingStorage>(std::make_unique<PosixStorage>(repo_path()),
-                                                    false);
-    auto created = Repository::init(std::move(storage), locked_config(RetentionMode::governance, 7));
+    auto storage =
+        std::make_unique<LockingStorage>(std::make_unique<PosixStorage>(repo_path()), false);
+    auto created =
+        Repository::init(std::move(storage), locked_config(RetentionMode::governance, 7));
     ASSERT_FALSE(created);
     EXPECT_EQ(created.error().code, ErrorCode::usage);
     EXPECT_FALSE(fs::exists(repo_path() / "config"));
 }
 
 TEST_F(ImmutabilityTest, InitRecordsTheRetentionAndOpenAppliesIt) {
-    auto storage = std::make_unique<LockingStorage>(std::make_unique<PosixStorage>(repo_path()),
-                                                    true);
+    auto storage =
+        std::make_unique<LockingStorage>(std::make_unique<PosixStorage>(repo_path()), true);
     const auto rule = storage->rule();
-    auto created = Repository::init(std::move(storage), locked_config(RetentionMode::compliance, 3));
+    auto created =
+        Repository::init(std::move(storage), locked_config(RetentionMode::compliance, 3));
     ASSERT_TRUE(created) << created.error().message;
     // The config object itself was written under the rule.
     ASSERT_TRUE(rule->has_value());
