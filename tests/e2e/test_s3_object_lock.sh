@@ -8,7 +8,8 @@
 # the store refuses a delete anyway (simulated: the test clock puts expire past the retention) the
 # run still succeeds and reports the objects as locked. pin --legal-hold puts a legal hold on
 # every object the backup needs (even a governance bypass cannot delete them), unpin releases it;
-# --legal-hold is refused where the store has no object lock.
+# --legal-hold is refused where the store has no object lock. A read-only S3 credential (an RGW
+# subuser with read access) with --read-only lists, verifies and restores.
 source "$(dirname "$0")/lib.sh" "$@"
 
 LIFEBOAT_S3_SERVER=rgw start_s3 plain
@@ -169,5 +170,32 @@ expect_one_line_error
 expect_in "$ERR" "object lock"
 expect_eq "$(keys plain lifeboat/pins/ | wc -l)" 0 "pins after a refused --legal-hold"
 ok "pin --legal-hold refused without object lock"
+
+# A credential that may only read (an RGW subuser with read access) is enough for read-only mode:
+# list, verify and a restore to latest (WAL replayed through wal-fetch) write nothing, not even a
+# lock object, where the same credential cannot pin.
+radosgw-admin -c "$LIFEBOAT_RGW_DIR/ceph.conf" -n client.rgw --admin-socket "" subuser create \
+    --uid=lifeboat --subuser=lifeboat:ro --access=read --key-type=s3 \
+    --access-key=lifeboat-ro-access --secret=lifeboat-ro-secret-0123456789abcdefghij \
+    >"$T/subuser.log" 2>&1 || { cat "$T/subuser.log" >&2; fail "cannot create a read-only RGW user"; }
+ro() {
+    as_pg env AWS_ACCESS_KEY_ID=lifeboat-ro-access \
+        AWS_SECRET_ACCESS_KEY=lifeboat-ro-secret-0123456789abcdefghij "$LB" "$@"
+}
+# The gateway may take a moment to know the new key.
+for _ in $(seq 300); do ro list --repo "$LOCKED" --read-only >/dev/null 2>&1 && break; sleep 0.1; done
+expect_exit 5 ro pin "$SECOND" --repo "$LOCKED"
+expect_one_line_error
+expect_in "$ERR" AccessDenied "the store refuses the read-only credential's write"
+expect_exit 0 ro list --repo "$LOCKED" --read-only --json
+expect_eq "$(jq -r '.backups | length' "$OUT")" 2 "backups listed with the read-only credential"
+expect_exit 0 ro verify --repo "$LOCKED" --read-only
+DATA_DIRS+=("$T/restored")
+expect_exit 0 ro restore --repo "$LOCKED" --read-only --to latest --target-dir "$T/restored" \
+    --start --port "$(free_port)" --json
+RESTORED_CONN=$(jq -r '.conninfo // empty' "$OUT")
+expect_eq "$(psql_on "$RESTORED_CONN" "SELECT count(*) FROM t")" 17000 "rows restored read-only"
+expect_eq "$(keys locked lifeboat/locks/ | wc -l)" 0 "lock objects after the read-only commands"
+ok "list, verify and restore work with a read-only S3 credential"
 
 finish
