@@ -153,12 +153,27 @@ Status damaged_objects_status(const std::vector<repo::DamagedObject>& damaged) {
                 damaged.size(), keys);
 }
 
+nlohmann::json object_lock_json(const std::optional<repo::ObjectLockConfig>& lock) {
+    if (!lock) return nullptr;
+    return {{"mode", repo::retention_mode_name(lock->mode)}, {"days", lock->days}};
+}
+
 Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat format) {
     repo::RepositoryConfig config;
     const OperationContext ctx = command_context();
     config.created = ctx.now();
     config.compression_level = static_cast<int>(LB_TRY(s.get_unsigned("compress-level")));
     config.block_size = LB_TRY(s.get_unsigned("block-size"));
+    if (!args.object_lock_mode.empty() && args.object_lock_days == 0) {
+        return fail(ErrorCode::usage, "--object-lock-mode needs --object-lock-days N");
+    }
+    if (args.object_lock_days > 0) {
+        repo::ObjectLockConfig lock;
+        lock.days = args.object_lock_days;
+        if (!args.object_lock_mode.empty())
+            lock.mode = LB_TRY(repo::parse_retention_mode(args.object_lock_mode));
+        config.object_lock = lock;
+    }
     const std::string location = LB_TRY(s.repository());
     auto repository = LB_TRY(repo::Repository::init(
         location, config, args.encrypt ? repo::Encryption::aes_256_gcm : repo::Encryption::none,
@@ -166,10 +181,15 @@ Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat f
     if (format == OutputFormat::json) {
         print_json({{"repository", repository.location()},
                     {"repository_id", repository.config().repository_id},
-                    {"encrypted", repository.encrypted()}});
+                    {"encrypted", repository.encrypted()},
+                    {"object_lock", object_lock_json(repository.config().object_lock)}});
     } else {
         std::printf("created %srepository %s (id %s)\n", repository.encrypted() ? "encrypted " : "",
                     repository.location().c_str(), repository.config().repository_id.c_str());
+        if (const auto& lock = repository.config().object_lock) {
+            std::printf("every object is kept under %s retention for %u days after its write\n",
+                        std::string(repo::retention_mode_name(lock->mode)).c_str(), lock->days);
+        }
         if (repository.encrypted()) {
             std::printf(
                 "keep the key safe: without it no backup in this repository can be "
@@ -310,7 +330,8 @@ Status run_pin_command(const Settings& s, const PinArgs& args, OutputFormat form
     if (args.unpin) {
         unpinned = LB_TRY(engine::unpin_backup(opened, args.backup, ctx));
     } else {
-        LB_CHECK(engine::pin_backup(opened, args.backup, until, ctx));
+        LB_CHECK(engine::pin_backup(opened, args.backup, until, ctx,
+                                    args.legal_hold ? LegalHold::on : LegalHold::off));
     }
     if (format == OutputFormat::json) {
         json j = {{"backup", args.backup},
@@ -318,6 +339,7 @@ Status run_pin_command(const Settings& s, const PinArgs& args, OutputFormat form
                   {"was_pinned",
                    args.unpin ? json(unpinned == engine::UnpinOutcome::unpinned) : json(nullptr)},
                   {"until", args.until.empty() ? json(nullptr) : json(args.until)}};
+        if (!args.unpin) j["legal_hold"] = args.legal_hold;
         add_repository_json(j, s, repository);
         print_json(j);
     } else if (unpinned == engine::UnpinOutcome::was_not_pinned) {
@@ -380,7 +402,9 @@ Status run_wal_fetch(const Settings& s, const WalFetchArgs& args) {
         prefetch_command.push_back("--key-file");
         prefetch_command.push_back(keys.key_file->string());
     }
-    return postgres_physical::wal_fetch([&] { return open_repository(repository, keys); },
+    if (s.read_only()) prefetch_command.push_back("--read-only");
+    const Access access = s.read_only() ? Access::read_only : Access::read_write;
+    return postgres_physical::wal_fetch([&] { return open_repository(repository, keys, access); },
                                         {.name = args.name,
                                          .destination = args.destination,
                                          .prefetch = args.prefetch,
@@ -433,7 +457,8 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     options.lifeboat_binary = self_binary();
     const repo::KeySource keys = keys_of(s, location);
     options.key_file = keys.key_file;
-    repo::Repository repository = LB_TRY(open_repository(location, keys));
+    repo::Repository repository = LB_TRY(
+        open_repository(location, keys, s.read_only() ? Access::read_only : Access::read_write));
     ProgressLine progress;
     auto outcome = engine::run_restore(repository, options, command_context(progress.callback()));
     progress.clear();

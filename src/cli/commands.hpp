@@ -18,6 +18,7 @@
 #include "engine/retention.hpp"
 #include "repository/keys.hpp"
 #include "repository/object.hpp"
+#include "repository/repository.hpp"
 
 namespace lifeboat::cli {
 
@@ -25,6 +26,8 @@ enum class OutputFormat { text, json };
 
 struct RepoInitArgs {
     bool encrypt = false;
+    unsigned object_lock_days = 0;  // 0: no object lock
+    std::string object_lock_mode;   // governance (default) or compliance
 };
 struct BackupArgs {
     std::vector<std::string> tags;  // KEY=VALUE
@@ -83,6 +86,7 @@ struct PinArgs {
     std::string backup;
     std::string until;
     bool unpin = false;
+    bool legal_hold = false;  // also an object-lock legal hold on everything the backup needs
 };
 struct DrillArgs {
     std::string to;
@@ -121,6 +125,9 @@ struct CheckArgs {
 // KEY=VALUE with a non-empty key and no control characters.
 Result<std::pair<std::string, std::string>> parse_tag(const std::string& tag,
                                                       std::string_view flag);
+
+// A repository's object lock as JSON: {"mode", "days"}, or null.
+nlohmann::json object_lock_json(const std::optional<repo::ObjectLockConfig>& lock);
 
 // Damaged objects as the JSON array every command's result carries: [{"object", "reason"}].
 nlohmann::json damaged_json(const std::vector<repo::DamagedObject>& damaged);

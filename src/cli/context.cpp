@@ -1,5 +1,8 @@
 #include "cli/context.hpp"
 
+#include "storage/open_storage.hpp"
+#include "storage/read_only_storage.hpp"
+
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -105,11 +108,15 @@ repo::KeySource keys_of(const Settings& s, const std::string& location) {
 }
 
 Result<repo::Repository> open_repository(const Settings& s, const std::string& location) {
-    return repo::Repository::open(location, keys_of(s, location));
+    return open_repository(location, keys_of(s, location),
+                           s.read_only() ? Access::read_only : Access::read_write);
 }
 
-Result<repo::Repository> open_repository(const std::string& location, const repo::KeySource& keys) {
-    return repo::Repository::open(location, keys);
+Result<repo::Repository> open_repository(const std::string& location, const repo::KeySource& keys,
+                                         Access access) {
+    if (access == Access::read_write) return repo::Repository::open(location, keys);
+    std::unique_ptr<Storage> storage = LB_TRY(open_storage(location));
+    return repo::Repository::open(std::make_unique<ReadOnlyStorage>(std::move(storage)), keys);
 }
 
 }  // namespace lifeboat::cli

@@ -32,9 +32,16 @@ OperationContext command_context(const engine::ProgressFn& progress = {});
 // / LIFEBOAT_KEY_FILE, and LIFEBOAT_PASSPHRASE (read once).
 repo::KeySource keys_of(const Settings& s, const std::string& location);
 
-// Opens the repository at `location` (a location, not a configured name) with its key.
+// How a repository is opened: `read_only` puts it on a ReadOnlyStorage
+// (storage/read_only_storage.hpp), so that any write is refused with ErrorCode::read_only before
+// the store sees it, and readers take no lock objects.
+enum class Access { read_write, read_only };
+
+// Opens the repository at `location` (a location, not a configured name) with its key, read-only
+// when the settings say so (--read-only).
 Result<repo::Repository> open_repository(const Settings& s, const std::string& location);
 // The same with a key chosen by the caller (copy's --from-key-file / --to-key-file).
-Result<repo::Repository> open_repository(const std::string& location, const repo::KeySource& keys);
+Result<repo::Repository> open_repository(const std::string& location, const repo::KeySource& keys,
+                                         Access access = Access::read_write);
 
 }  // namespace lifeboat::cli

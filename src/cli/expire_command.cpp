@@ -36,21 +36,25 @@ void print_outcome(const engine::ExpireOutcome& o, const Settings& s, const std:
                                {"keep", b.keep},
                                {"reasons", b.reasons}});
         }
-        json out = {{"dry_run", o.dry_run},
-                    {"policy", o.policy},
-                    {"now", format_iso8601(o.now)},
-                    {"backups", backups},
-                    {"expired", o.expired},
-                    {"pins_removed", o.pins_removed},
-                    {"wal_removed", o.wal_removed},
-                    {"wal_bytes", o.wal_bytes},
-                    {"packs_deleted", o.packs_deleted},
-                    {"packs_repacked", o.packs_repacked},
-                    {"pack_bytes_deleted", o.pack_bytes_deleted},
-                    {"live_bytes_moved", o.live_bytes_moved},
-                    {"indexes_replaced", o.indexes_replaced},
-                    {"freed_bytes", o.freed_bytes()},
-                    {"warnings", o.warnings}};
+        json out = {
+            {"dry_run", o.dry_run},
+            {"policy", o.policy},
+            {"now", format_iso8601(o.now)},
+            {"backups", backups},
+            {"expired", o.expired},
+            {"pins_removed", o.pins_removed},
+            {"wal_removed", o.wal_removed},
+            {"wal_bytes", o.wal_bytes},
+            {"packs_deleted", o.packs_deleted},
+            {"packs_repacked", o.packs_repacked},
+            {"pack_bytes_deleted", o.pack_bytes_deleted},
+            {"live_bytes_moved", o.live_bytes_moved},
+            {"indexes_replaced", o.indexes_replaced},
+            {"freed_bytes", o.freed_bytes()},
+            {"kept_locked", o.kept_locked},
+            {"kept_locked_until",
+             o.kept_locked_until ? json(format_iso8601(*o.kept_locked_until)) : json(nullptr)},
+            {"warnings", o.warnings}};
         add_repository_json(out, s, repository);
         std::printf("%s\n", out.dump(2).c_str());
         return;
@@ -77,6 +81,11 @@ void print_outcome(const engine::ExpireOutcome& o, const Settings& s, const std:
         "%sfree %s\n",
         o.packs_deleted, would, o.packs_repacked, human_bytes(o.live_bytes_moved).c_str(), would,
         human_bytes(o.freed_bytes()).c_str());
+    if (o.kept_locked > 0) {
+        std::printf(
+            "kept %zu object(s) still under object-lock retention (the first can go at %s)\n",
+            o.kept_locked, format_iso8601(*o.kept_locked_until).c_str());
+    }
 }
 
 }  // namespace

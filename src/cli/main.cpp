@@ -39,6 +39,13 @@ void add_settings(CLI::App* cmd, Common& common, std::initializer_list<const cha
     for (const char* name : names) {
         for (const auto& spec : setting_specs()) {
             if (spec.name != name) continue;
+            if (spec.type == SettingType::flag) {
+                cmd->add_flag_function(
+                    "--" + spec.name,
+                    [&common, n = spec.name](std::int64_t) { common.flags[n] = "true"; },
+                    spec.help + " [env " + env_name(spec.name) + "]");
+                continue;
+            }
             cmd->add_option_function<std::string>(
                    "--" + spec.name,
                    [&common, n = spec.name](const std::string& v) { common.flags[n] = v; },
@@ -108,17 +115,24 @@ int main(int argc, char** argv) {
 
     RepoInitArgs init_args;
     auto* init = app.add_subcommand("repo-init", "create a repository");
-    add_settings(init, common, {"repo", "compress-level", "block-size", "key-file"});
+    add_settings(init, common, {"repo", "compress-level", "block-size", "key-file", "read-only"});
     init->add_flag("--encrypt", init_args.encrypt,
                    "encrypt everything stored (AES-256-GCM) with a key from --key-file or "
                    "LIFEBOAT_PASSPHRASE");
+    init->add_option("--object-lock-days", init_args.object_lock_days,
+                     "S3 only, in a bucket created with object lock: every object is kept, "
+                     "undeletable, for N days after its write (1..36500)");
+    init->add_option("--object-lock-mode", init_args.object_lock_mode,
+                     "with --object-lock-days: governance (default; users allowed to bypass it "
+                     "may still delete) or compliance (nobody can delete before the date)")
+        ->check(CLI::IsMember({"governance", "compliance"}));
     add_json(init, common);
 
     BackupArgs backup_args;
     auto* backup = app.add_subcommand("backup", "back up a running PostgreSQL 15");
     add_settings(backup, common,
                  {"repo", "pg", "source-kind", "pgdata", "jobs", "archive-timeout", "key-file",
-                  "pg-timeout"});
+                  "read-only", "pg-timeout"});
     backup->add_option("--tag", backup_args.tags, "KEY=VALUE label (repeatable)");
     backup
         ->add_option("--type", backup_args.type,
@@ -134,14 +148,14 @@ int main(int argc, char** argv) {
     WalPushArgs push_args;
     auto* push = app.add_subcommand(
         "wal-push", "archive one WAL file (archive_command = 'lifeboat wal-push %p')");
-    add_settings(push, common, {"repo", "key-file"});
+    add_settings(push, common, {"repo", "key-file", "read-only"});
     push->add_option("path", push_args.path, "WAL file to archive (%p)")->required();
 
     WalFetchArgs fetch_args;
     auto* fetch = app.add_subcommand("wal-fetch",
                                      "restore one WAL file (restore_command = 'lifeboat wal-fetch "
                                      "%f %p'); exit 1 when not archived");
-    add_settings(fetch, common, {"repo", "key-file"});
+    add_settings(fetch, common, {"repo", "key-file", "read-only"});
     fetch->add_option("name", fetch_args.name, "WAL file name (%f)")->required();
     fetch->add_option("destination", fetch_args.destination, "where to write it (%p)")->required();
     fetch->add_option("--prefetch", fetch_args.prefetch,
@@ -152,7 +166,7 @@ int main(int argc, char** argv) {
     WalPrefetchArgs prefetch_args;
     auto* prefetch = app.add_subcommand("wal-prefetch", "");
     prefetch->group("");
-    add_settings(prefetch, common, {"repo", "key-file"});
+    add_settings(prefetch, common, {"repo", "key-file", "read-only"});
     prefetch->add_option("--spool", prefetch_args.spool)->required();
     prefetch->add_option("--after", prefetch_args.after)->required();
     prefetch->add_option("--segment-size", prefetch_args.segment_size)->required();
@@ -161,7 +175,7 @@ int main(int argc, char** argv) {
     ListArgs list_args;
     auto* list = app.add_subcommand("list", "list backups and the restorable window (alias: info)");
     list->alias("info");
-    add_settings(list, common, {"repo", "key-file"});
+    add_settings(list, common, {"repo", "key-file", "read-only"});
     list->add_option("--tag", list_args.tags,
                      "show only backups with this KEY=VALUE tag (repeatable)");
     add_json(list, common);
@@ -169,7 +183,8 @@ int main(int argc, char** argv) {
     RestoreArgs restore_args;
     auto* restore =
         app.add_subcommand("restore", "restore into a new instance, to a point in time");
-    add_settings(restore, common, {"repo", "pgdata", "pg-bin", "run-as", "jobs", "key-file"});
+    add_settings(restore, common,
+                 {"repo", "pgdata", "pg-bin", "run-as", "jobs", "key-file", "read-only"});
     restore
         ->add_option("--to", restore_args.to,
                      "ISO 8601 time with zone inside the window `list` prints (both ends "
@@ -197,7 +212,7 @@ int main(int argc, char** argv) {
     ValidateArgs validate_args;
     auto* validate = app.add_subcommand(
         "validate", "check a running instance: row counts, foreign keys, indexes, user checks");
-    add_settings(validate, common, {"pg", "pg-timeout", "repo", "key-file"});
+    add_settings(validate, common, {"pg", "pg-timeout", "repo", "key-file", "read-only"});
     validate->get_option("--pg")->description(
         "libpq connection string of the instance to check (normally the restored one; any "
         "database of it) [env LIFEBOAT_PG]");
@@ -218,7 +233,7 @@ int main(int argc, char** argv) {
     VerifyArgs verify_args;
     auto* verify = app.add_subcommand(
         "verify", "read back and check everything a backup (or the repository) needs");
-    add_settings(verify, common, {"repo", "jobs", "key-file"});
+    add_settings(verify, common, {"repo", "jobs", "key-file", "read-only"});
     verify->add_option("--backup", verify_args.backup, "only this backup");
     add_json(verify, common);
 
@@ -226,8 +241,8 @@ int main(int argc, char** argv) {
     auto* expire = app.add_subcommand(
         "expire", "apply the retention policy: remove old backups, their WAL and unused data");
     add_settings(expire, common,
-                 {"repo", "key-file", "jobs", "retention-window", "keep-min", "keep-daily",
-                  "keep-weekly", "keep-monthly", "keep-yearly"});
+                 {"repo", "key-file", "read-only", "jobs", "retention-window", "keep-min",
+                  "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly"});
     expire->add_flag("--dry-run", expire_args.dry_run,
                      "say what would be removed and how many bytes that frees; change nothing");
     expire->add_option("--repack-below", expire_args.repack_below,
@@ -239,7 +254,7 @@ int main(int argc, char** argv) {
     RepairArgs repair_args;
     auto* repair = app.add_subcommand(
         "repair", "move damaged objects aside and rebuild the index from the packs");
-    add_settings(repair, common, {"repo", "key-file"});
+    add_settings(repair, common, {"repo", "key-file", "read-only"});
     repair->add_flag("--dry-run", repair_args.dry_run, "say what would be done; change nothing");
     repair->add_option("--lock-wait", repair_args.lock_wait,
                        "seconds to wait for running backups and restores (default 3600)");
@@ -248,15 +263,18 @@ int main(int argc, char** argv) {
     PinArgs pin_args, unpin_args;
     auto* pin =
         app.add_subcommand("pin", "keep a backup past retention (for ever, or --until DATE)");
-    add_settings(pin, common, {"repo", "key-file"});
+    add_settings(pin, common, {"repo", "key-file", "read-only"});
     pin->add_option("backup", pin_args.backup, "backup id")->required();
     pin->add_option("--until", pin_args.until,
                     "when the pin ends: ISO 8601 time with zone, or YYYY-MM-DD (through that UTC "
                     "day)");
+    pin->add_flag("--legal-hold", pin_args.legal_hold,
+                  "also put an object-lock legal hold on every object the backup needs (S3 "
+                  "bucket with object lock): the store refuses to delete them until `unpin`");
     add_json(pin, common);
     unpin_args.unpin = true;
     auto* unpin = app.add_subcommand("unpin", "remove a backup's pin");
-    add_settings(unpin, common, {"repo", "key-file"});
+    add_settings(unpin, common, {"repo", "key-file", "read-only"});
     unpin->add_option("backup", unpin_args.backup, "backup id")->required();
     add_json(unpin, common);
 
@@ -264,7 +282,8 @@ int main(int argc, char** argv) {
     auto* drill = app.add_subcommand(
         "drill",
         "restore test: restore to a point into a scratch instance, validate, time, record");
-    add_settings(drill, common, {"repo", "pg-bin", "run-as", "jobs", "key-file", "pg-timeout"});
+    add_settings(drill, common,
+                 {"repo", "pg-bin", "run-as", "jobs", "key-file", "read-only", "pg-timeout"});
     drill->add_option("--to", drill_args.to,
                       "as for restore: ISO 8601 time with zone, 'latest' or 'consistent'");
     drill->add_option("--ago", drill_args.ago, "how far back, e.g. 30m, 1h, 2w (default 1h)");
@@ -279,13 +298,13 @@ int main(int argc, char** argv) {
                     "keep the scratch directory (the server is stopped)");
     add_json(drill, common);
     auto* drills = app.add_subcommand("drills", "list recorded drills");
-    add_settings(drills, common, {"repo", "key-file"});
+    add_settings(drills, common, {"repo", "key-file", "read-only"});
     add_json(drills, common);
 
     ReportArgs report_args;
     auto* report =
         app.add_subcommand("report", "the disaster-recovery report (markdown, html or json)");
-    add_settings(report, common, {"repo", "key-file"});
+    add_settings(report, common, {"repo", "key-file", "read-only"});
     report
         ->add_option("--format", report_args.format,
                      "markdown (default), html (one self-contained page) or json (as --json)")
@@ -295,7 +314,7 @@ int main(int argc, char** argv) {
     CopyArgs copy_args;
     auto* copy = app.add_subcommand(
         "copy", "copy backups and their WAL to another repository (only missing blocks travel)");
-    add_settings(copy, common, {"jobs", "key-file"});
+    add_settings(copy, common, {"jobs", "key-file", "read-only"});
     copy->add_option("--from", copy_args.from, "source repository (configured name or location)")
         ->required();
     copy->add_option("--to", copy_args.to, "destination repository (configured name or location)")
@@ -314,7 +333,7 @@ int main(int argc, char** argv) {
         "check",
         "check that WAL archiving works: switch WAL on the source, wait for the segment in every "
         "repository wal-push archives into, report pg_stat_archiver");
-    add_settings(check, common, {"repo", "pg", "key-file", "pg-timeout"});
+    add_settings(check, common, {"repo", "pg", "key-file", "read-only", "pg-timeout"});
     check->add_option("--timeout", check_args.timeout,
                       "seconds to wait for the segment to reach the repositories (default 60)");
     add_json(check, common);
@@ -324,8 +343,8 @@ int main(int argc, char** argv) {
         "run schedules (backup, expire, copy, verify, drill), serve /metrics, /api/status and a "
         "status page, send alerts; until SIGTERM (SIGHUP reloads the configuration)");
     add_settings(agent_cmd, common,
-                 {"repo", "pg", "pgdata", "jobs", "archive-timeout", "key-file", "pg-timeout",
-                  "pg-bin", "run-as"});
+                 {"repo", "pg", "pgdata", "jobs", "archive-timeout", "key-file", "read-only",
+                  "pg-timeout", "pg-bin", "run-as"});
     auto* status_cmd =
         app.add_subcommand("status", "the running agent's state: readiness, RPO, jobs, alerts");
     status_cmd->add_option("--config", common.config,
@@ -407,6 +426,20 @@ int main(int argc, char** argv) {
             common.config.empty() ? std::nullopt : std::optional<std::string>(common.config));
         if (!settings_result) return std::unexpected(settings_result.error());
         const Settings& settings = *settings_result;
+        // Refused before anything is opened: a read-only repository is never touched by a
+        // command that writes, and a read-only credential is never asked to write.
+        if (settings.read_only()) {
+            for (const CLI::App* writer :
+                 {init, backup, push, expire, repair, pin, unpin, drill, copy, check}) {
+                if (!*writer) continue;
+                return fail(ErrorCode::read_only,
+                            "`lifeboat {}` writes to the repository, which is opened read-only "
+                            "(--read-only, LIFEBOAT_READ_ONLY or repository.read_only); read-only "
+                            "mode allows list, restore, verify, validate, drills, report and "
+                            "wal-fetch",
+                            writer->get_name());
+            }
+        }
         if (*init) return run_repo_init(settings, init_args, format);
         if (*backup) return run_backup_command(settings, backup_args, format);
         if (*push) return run_wal_push(settings, push_args);

@@ -33,6 +33,10 @@ const std::vector<SettingSpec>& setting_specs() {
         {"key-file", "repository.key_file", "",
          "key file of an encrypted repository, mode 0600 (a passphrase comes from "
          "LIFEBOAT_PASSPHRASE)"},
+        {"read-only", "repository.read_only", "false",
+         "open the repository for reading only (restore, list, verify, validate); commands that "
+         "write refuse, and restore and verify take no lock objects",
+         SettingType::flag},
         {"archive-timeout", "backup.archive_timeout", "300",
          "seconds a backup waits for its WAL to be archived", SettingType::count},
         {"pg-timeout", "source.pg_timeout", "3600",
@@ -100,6 +104,10 @@ Result<std::string> typed_value(const std::string& path, const std::string& key,
             return fail(ErrorCode::config,
                         "{}:{}: '{}' must be a duration string such as \"7d\" (or 0)", path, line,
                         key);
+        case SettingType::flag:
+            if (const auto* flag = value.as_boolean()) return flag->get() ? "true" : "false";
+            return fail(ErrorCode::config, "{}:{}: '{}' must be true or false (without quotes)",
+                        path, line, key);
     }
     return fail(ErrorCode::internal, "unknown setting type");
 }
@@ -249,6 +257,17 @@ Result<ConfigFile> read_config_file(const std::string& path) {
     return file;
 }
 
+// A flag setting from its environment variable, as "true" or "false".
+Result<std::string> flag_from_environment(const SettingSpec& spec, std::string_view value) {
+    std::string lower;
+    for (char c : value)
+        lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "true" || lower == "yes" || lower == "on" || lower == "1") return "true";
+    if (lower == "false" || lower == "no" || lower == "off" || lower == "0") return "false";
+    return fail(ErrorCode::config, "{}='{}': must be true or false (or yes/no, on/off, 1/0)",
+                env_name(spec.name), value);
+}
+
 }  // namespace
 
 Result<Settings> Settings::resolve(const std::map<std::string, std::string>& flags,
@@ -267,7 +286,9 @@ Result<Settings> Settings::resolve(const std::map<std::string, std::string>& fla
             settings.m_values[spec.name] = it->second;
             settings.m_explicit.insert(spec.name);
         } else if (const char* env = std::getenv(env_name(spec.name).c_str()); env && *env) {
-            settings.m_values[spec.name] = env;
+            std::string text = env;
+            if (spec.type == SettingType::flag) text = LB_TRY(flag_from_environment(spec, env));
+            settings.m_values[spec.name] = std::move(text);
             settings.m_explicit.insert(spec.name);
         } else if (auto f = from_file.values.find(spec.name); f != from_file.values.end()) {
             settings.m_values[spec.name] = f->second;

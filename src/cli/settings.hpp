@@ -21,6 +21,8 @@ enum class SettingType {
     text,      // a TOML string
     count,     // a TOML integer
     duration,  // a TOML string such as "7d", or the integer 0
+    flag,      // a TOML boolean; on the command line a flag without a value; in the
+               // environment true/false, yes/no, on/off or 1/0
 };
 
 struct SettingSpec {
@@ -62,6 +64,9 @@ class Settings {
     Result<unsigned> get_unsigned_for(const std::string& name, const std::string& repository) const;
     // --jobs: 0 (one per core) .. k_max_jobs; ErrorCode::usage above.
     Result<unsigned> jobs() const;
+    // --read-only / LIFEBOAT_READ_ONLY / repository.read_only: repositories are opened for reading
+    // only (restore, list, verify, validate...); commands that write refuse (ErrorCode::read_only).
+    bool read_only() const { return get("read-only") == "true"; }
 
     // The repository a command works on: --repo / LIFEBOAT_REPO / repository.path (a configured
     // name or a location), else the file's `default_repository`, else the first [repositories.NAME]

@@ -31,11 +31,19 @@ struct Catalog {
 
 Result<Catalog> load_catalog(const repo::Repository& repository);
 
-// Pins a backup (replacing an earlier pin of it); ErrorCode::not_found for an unknown id.
+// Pins a backup (replacing an earlier pin of it); ErrorCode::not_found for an unknown id. With
+// LegalHold::on, first puts an object-lock legal hold on every object a restore of the backup
+// reads (manifest, index objects, packs, WAL from its start to its stop segment, timeline
+// histories): ErrorCode::usage when the storage has no object lock.
 Status pin_backup(repo::Repository& repository, const std::string& backup_id,
-                  std::optional<Timestamp> until, const OperationContext& ctx);
+                  std::optional<Timestamp> until, const OperationContext& ctx,
+                  LegalHold legal_hold = LegalHold::off);
+// The objects a restore of backup `backup_id` reads (storage keys), for legal holds.
+Result<std::vector<std::string>> backup_objects(const repo::Repository& repository,
+                                                const std::string& backup_id);
 enum class UnpinOutcome { unpinned, was_not_pinned };
 // Removes a backup's pin; was_not_pinned (not an error) when it had none, or one that has ended.
+// A pin with a legal hold has its holds released first.
 Result<UnpinOutcome> unpin_backup(repo::Repository& repository, const std::string& backup_id,
                                   const OperationContext& ctx);
 

@@ -57,6 +57,8 @@ Status copy_pins(const repo::Repository& from, repo::Repository& to,
         if (source != theirs.end()) {
             repo::Pin pin = source->second;
             pin.origin = origin;
+            // A legal hold is on the source's objects: the copies carry none.
+            pin.legal_hold = LegalHold::off;
             if (destination != ours.end() && destination->second.same_terms(pin)) continue;
             LB_CHECK(repo::write_pin(to.storage(), pin));
             outcome.pins_written.push_back(m.id);

@@ -151,6 +151,57 @@ Result<PackPlan> plan_packs(const Storage& storage,
     return plan;
 }
 
+// Removal in a repository whose objects may be under object-lock retention: what the store still
+// retains is left (never asked to delete) and counted for the report.
+class RetentionGuard {
+  public:
+    RetentionGuard(const repo::Repository& repository, Timestamp now)
+        : m_lock(repository.config().object_lock), m_now(now) {}
+
+    bool active() const { return m_lock.has_value(); }
+
+    // When the retention of `key` ends, if it has not yet; nullopt when it may be deleted.
+    Result<std::optional<Timestamp>> retained_until(const Storage& storage,
+                                                    const std::string& key) const {
+        if (!m_lock) return std::optional<Timestamp>();
+        auto info = storage.stat(key);
+        if (!info && info.error().code == ErrorCode::not_found) return std::optional<Timestamp>();
+        if (!info) return std::unexpected(info.error());
+        const Timestamp until{info->modified.micros +
+                              std::chrono::microseconds(m_lock->period()).count()};
+        if (until.micros <= m_now.micros) return std::optional<Timestamp>();
+        return std::optional<Timestamp>(until);
+    }
+
+    void keep(ExpireOutcome& outcome, std::optional<Timestamp> until) const {
+        ++outcome.kept_locked;
+        const Timestamp when = until.value_or(m_now);
+        if (!outcome.kept_locked_until || when < *outcome.kept_locked_until)
+            outcome.kept_locked_until = when;
+    }
+
+    // Removes `key` unless it is retained; false when it was left.
+    Result<bool> remove(Storage& storage, const std::string& key, ExpireOutcome& outcome) const {
+        if (const auto until = LB_TRY(retained_until(storage, key))) {
+            keep(outcome, until);
+            return false;
+        }
+        auto removed = storage.remove_if_exists(key);
+        if (removed) return true;
+        // Refused by the store although its retention has passed: a legal hold (a pin's), or a
+        // retention set by hand. Left like the others; the date is unknown.
+        if (removed.error().code == ErrorCode::read_only) {
+            keep(outcome, std::nullopt);
+            return false;
+        }
+        return std::unexpected(removed.error());
+    }
+
+  private:
+    std::optional<repo::ObjectLockConfig> m_lock;
+    Timestamp m_now;
+};
+
 }  // namespace
 
 Timestamp ScaledClock::simulate(Timestamp real) const {
@@ -226,7 +277,21 @@ Result<ExpireOutcome> run_expire(repo::Repository& repository, const ExpireOptio
                               options.clock ? options.clock->simulate(m.stop_time) : m.stop_time,
                               pin != pins.end() && pin->second.holds_at(real_now)});
     }
-    const auto decisions = apply_retention(candidates, outcome.now, options.policy);
+    auto decisions = apply_retention(candidates, outcome.now, options.policy);
+    // A backup whose manifest the store retains stays a backup, and keeps what it needs. Judged
+    // at the policy's "now" (the real time, except under a test clock, where the store's refusal
+    // is what keeps the objects).
+    const RetentionGuard guard(repository, outcome.now);
+    for (std::size_t i = 0; guard.active() && i < manifests.size(); ++i) {
+        if (decisions[i].keep) continue;
+        const auto until =
+            LB_TRY(guard.retained_until(storage, repo::manifest_key(manifests[i].id)));
+        if (!until) continue;
+        decisions[i].keep = true;
+        decisions[i].reasons.push_back(
+            fmt::format("under object lock until {}", format_iso8601(*until)));
+        guard.keep(outcome, until);
+    }
     // The manifests read above (under the exclusive lock, but for a dry run) are the ones to plan
     // with: nothing below reads them again.
     std::vector<const repo::Manifest*> retained;
@@ -242,8 +307,10 @@ Result<ExpireOutcome> run_expire(repo::Repository& repository, const ExpireOptio
     const WalPlan wal = LB_TRY(plan_wal(storage, manifests, decisions));
     outcome.wal_removed = wal.names;
     outcome.wal_bytes = wal.bytes;
-    const PackPlan packs =
-        LB_TRY(plan_packs(storage, retained, options.repack_below, options.dry_run));
+    // Rewriting packs under object lock frees nothing until the old ones' retention ends, and
+    // adds retained bytes: only wholly garbage packs go.
+    const double repack_below = guard.active() ? 0.0 : options.repack_below;
+    const PackPlan packs = LB_TRY(plan_packs(storage, retained, repack_below, options.dry_run));
     outcome.packs_deleted = packs.deleted;
     outcome.packs_repacked = packs.repacked;
     for (const auto& [id, size] : packs.remove)
@@ -256,7 +323,7 @@ Result<ExpireOutcome> run_expire(repo::Repository& repository, const ExpireOptio
 
     // Backups, then pins that no longer protect anything.
     for (const auto& id : outcome.expired) {
-        LB_CHECK(storage.remove_if_exists(repo::manifest_key(id)));
+        LB_CHECK(guard.remove(storage, repo::manifest_key(id), outcome));
         LB_CHECK(ctx.stage("backups"));
     }
     const std::set<std::string> kept_ids = [&] {
@@ -267,16 +334,18 @@ Result<ExpireOutcome> run_expire(repo::Repository& repository, const ExpireOptio
     }();
     for (const auto& [id, pin] : pins) {
         if (kept_ids.count(id)) continue;
-        LB_CHECK(repo::remove_pin(storage, id));
-        ++outcome.pins_removed;
+        if (LB_TRY(guard.remove(storage, repo::pin_key(id), outcome))) ++outcome.pins_removed;
     }
 
     // WAL.
     LB_CHECK(lock->confirm());
+    std::vector<std::string> wal_removed;
     for (const auto& name : wal.names) {
-        LB_CHECK(storage.remove_if_exists(repo::wal_key(name)));
+        if (LB_TRY(guard.remove(storage, repo::wal_key(name), outcome)))
+            wal_removed.push_back(name);
         LB_CHECK(ctx.stage("wal"));
     }
+    outcome.wal_removed = std::move(wal_removed);
 
     // Packs: move live blocks out of mostly-garbage packs, index the survivors, delete the rest.
     if (!packs.changes()) return outcome;
@@ -296,11 +365,10 @@ Result<ExpireOutcome> run_expire(repo::Repository& repository, const ExpireOptio
     LB_CHECK(lock->confirm());
     for (const auto& id : packs.old_indexes) {
         if (id == new_index) continue;
-        LB_CHECK(storage.remove_if_exists("index/" + id));
-        ++outcome.indexes_replaced;
+        if (LB_TRY(guard.remove(storage, "index/" + id, outcome))) ++outcome.indexes_replaced;
     }
     for (const auto& [id, size] : packs.remove) {
-        LB_CHECK(storage.remove_if_exists(repo::pack_key(id)));
+        LB_CHECK(guard.remove(storage, repo::pack_key(id), outcome));
         LB_CHECK(ctx.stage("packs"));
     }
     (void)lock->release();  // the work is done; a lock left behind is stale once we exit

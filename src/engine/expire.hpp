@@ -12,6 +12,11 @@
 // A crash anywhere leaves either unreferenced packs (collected by the next run) or blocks listed
 // twice (harmless); the next `expire` completes the job. `dry_run` stops after planning, takes no
 // lock and writes nothing, and reports exactly what would go.
+// In a repository with object lock (RepositoryConfig::object_lock) expire never asks the store to
+// delete an object still under retention (write time + the configured days): an expired backup
+// whose manifest is retained is kept (with its blocks and WAL) and reported, other retained
+// objects are left and counted in kept_locked; packs are not rewritten (that would only add
+// retained bytes). A removal the store refuses anyway (a legal hold) is counted the same way.
 #pragma once
 
 #include <chrono>
@@ -73,6 +78,11 @@ struct ExpireOutcome {
     std::uint64_t pack_bytes_deleted = 0;  // sizes of deleted and repacked packs
     std::uint64_t live_bytes_moved = 0;    // blocks copied out of repacked packs
     std::size_t indexes_replaced = 0;
+    // In a repository with object lock: objects this run would have removed but left because the
+    // store still retains them (manifests, pins, WAL, packs, indexes), and the earliest time one of
+    // them can go (nullopt when none was kept). A later run removes them once retention passes.
+    std::size_t kept_locked = 0;
+    std::optional<Timestamp> kept_locked_until;
     std::uint64_t freed_bytes() const {
         return wal_bytes + pack_bytes_deleted - std::min(pack_bytes_deleted, live_bytes_moved);
     }

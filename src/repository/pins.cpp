@@ -9,17 +9,16 @@ namespace lifeboat::repo {
 
 using nlohmann::json;
 
-namespace {
 std::string pin_key(const std::string& backup_id) {
     return "pins/" + backup_id;
 }
-}  // namespace
 
 Status write_pin(Storage& storage, const Pin& pin) {
     json j = {{"backup", pin.backup_id},
               {"until", pin.until ? json(format_iso8601(*pin.until)) : json(nullptr)},
               {"created", format_iso8601(pin.created)}};
     if (!pin.origin.empty()) j["origin"] = pin.origin;
+    if (pin.legal_hold == LegalHold::on) j["legal_hold"] = true;
     const std::string object =
         LB_TRY(encode_object(ObjectKind::pin, j.dump(), PayloadCompression::none));
     return storage.write(pin_key(pin.backup_id), object, Overwrite::allow);
@@ -39,6 +38,7 @@ Result<Pin> parse_pin(std::string_view text, std::string_view key) {
     if (!until.is_null()) pin.until = LB_TRY(until.as<Timestamp>());
     pin.created = LB_TRY(j.required<Timestamp>("created"));
     pin.origin = LB_TRY(j.optional<std::string>("origin", ""));
+    pin.legal_hold = LB_TRY(j.optional<bool>("legal_hold", false)) ? LegalHold::on : LegalHold::off;
     return pin;
 }
 

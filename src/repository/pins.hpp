@@ -24,6 +24,9 @@ struct Pin {
     // backup its owner meant to keep is the one mistake that cannot be undone) and the text says
     // what was wrong, for `list` and `expire` to show.
     std::string problem;
+    // Whether `pin --legal-hold` put an object-lock legal hold on every object the backup needs
+    // (its manifest, index objects, packs and WAL), which `unpin` releases.
+    LegalHold legal_hold = LegalHold::off;
     // In force at `now`?
     bool holds_at(Timestamp now) const { return !until || now < *until; }
     // Same backup, end and creation time (the origin aside).
@@ -32,6 +35,8 @@ struct Pin {
     }
 };
 
+// The key of a backup's pin object ("pins/<backup-id>").
+std::string pin_key(const std::string& backup_id);
 Status write_pin(Storage& storage, const Pin& pin);
 // Parses the payload of pin `key` (JSON, envelope already checked): "backup" a string, "until"
 // null or a time, "created" a time; ErrorCode::corrupt naming the key and the field otherwise.

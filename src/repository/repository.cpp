@@ -78,6 +78,29 @@ Result<EncryptionConfig> encryption_from_json(const JsonValue& j) {
 
 }  // namespace
 
+std::string_view retention_mode_name(RetentionMode mode) {
+    return mode == RetentionMode::compliance ? "compliance" : "governance";
+}
+
+Result<RetentionMode> parse_retention_mode(std::string_view text) {
+    if (text == "governance") return RetentionMode::governance;
+    if (text == "compliance") return RetentionMode::compliance;
+    return fail(ErrorCode::usage, "object-lock mode '{}' is neither governance nor compliance",
+                text);
+}
+
+namespace {
+// What the storage is told to do for a repository with object lock.
+RetentionRule retention_rule(const ObjectLockConfig& lock) {
+    // Locks are rewritten every few minutes and removed on release, tmp/ holds what is being
+    // written, and pins are replaced and removed by `pin` and `unpin`: retaining them would pile
+    // up undeletable versions and make unpin impossible. A pin protects its backup with a legal
+    // hold (pin --legal-hold), not with its own retention.
+    return {
+        .mode = lock.mode, .period = lock.period(), .exempt_prefixes = {"locks/", "tmp/", "pins/"}};
+}
+}  // namespace
+
 Result<RepositoryConfig> parse_config(std::string_view text, std::string_view key) {
     const JsonDocument doc = LB_TRY(JsonDocument::parse(text, key, "config"));
     const JsonValue j = doc.root();
@@ -99,6 +122,19 @@ Result<RepositoryConfig> parse_config(std::string_view text, std::string_view ke
         LB_TRY(LB_TRY(j.field("compression")).required_in<int>("level", 1, 19));
     const JsonValue encryption = LB_TRY(j.field("encryption"));
     if (!encryption.is_null()) config.encryption = LB_TRY(encryption_from_json(encryption));
+    const std::optional<JsonValue> lock = LB_TRY(j.optional_field("object_lock"));
+    if (lock && !lock->is_null()) {
+        ObjectLockConfig parsed;
+        const std::string mode = LB_TRY(lock->required<std::string>("mode"));
+        auto known = parse_retention_mode(mode);
+        if (!known) {
+            return std::unexpected(
+                LB_TRY(lock->field("mode")).problem("neither governance nor compliance"));
+        }
+        parsed.mode = *known;
+        parsed.days = LB_TRY(lock->required_in<std::uint32_t>("days", 1, k_max_object_lock_days));
+        config.object_lock = parsed;
+    }
     return config;
 }
 
@@ -228,6 +264,15 @@ Result<Repository> Repository::open(std::unique_ptr<Storage> storage, const KeyS
                     storage->location(), payload.error().message);
     }
     RepositoryConfig config = LB_TRY(parse_config(*payload, storage->location() + "/config"));
+    if (config.object_lock) {
+        ObjectLocking* locking = storage->object_locking();
+        if (locking == nullptr) {
+            return fail(ErrorCode::repository,
+                        "repository {} was created with object lock, but this storage has none",
+                        storage->location());
+        }
+        locking->retain_new_objects(retention_rule(*config.object_lock));
+    }
     if (!config.encryption) {
         // A key given for a plaintext repository means the user believes it is encrypted (or
         // named the wrong repository): saying nothing would leave that belief standing.
@@ -289,6 +334,23 @@ Result<Repository> Repository::init(std::unique_ptr<Storage> storage, Repository
         return fail(ErrorCode::usage, "compression level {} is outside 1..19",
                     config.compression_level);
     }
+    if (config.object_lock) {
+        if (config.object_lock->days < 1 || config.object_lock->days > k_max_object_lock_days) {
+            return fail(ErrorCode::usage, "--object-lock-days {} is outside 1..{}",
+                        config.object_lock->days, k_max_object_lock_days);
+        }
+        ObjectLocking* locking = storage->object_locking();
+        if (locking == nullptr || !LB_TRY(locking->bucket_lock_enabled())) {
+            return fail(ErrorCode::usage,
+                        "{} has no object lock: --object-lock-days needs an S3 bucket created "
+                        "with object lock enabled (aws s3api create-bucket --bucket NAME "
+                        "--object-lock-enabled-for-bucket, i.e. the header "
+                        "x-amz-bucket-object-lock-enabled: true; it cannot be turned on later "
+                        "for most stores)",
+                        location);
+        }
+        locking->retain_new_objects(retention_rule(*config.object_lock));
+    }
     // Everything that can be refused (settings, keys) is settled before the first write: a
     // refused key must not leave a half-made repository directory behind.
     config.repository_id = random_hex(16);
@@ -305,6 +367,10 @@ Result<Repository> Repository::init(std::unique_ptr<Storage> storage, Repository
               {"pack_target_size", config.pack_target_size},
               {"compression", {{"codec", "zstd"}, {"level", config.compression_level}}},
               {"encryption", encryption_json(config.encryption)}};
+    if (config.object_lock) {
+        j["object_lock"] = {{"mode", retention_mode_name(config.object_lock->mode)},
+                            {"days", config.object_lock->days}};
+    }
     const std::string object =
         LB_TRY(encode_object(ObjectKind::config, j.dump(2) + "\n", PayloadCompression::none));
     CreatedDirectories created;

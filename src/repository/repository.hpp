@@ -6,6 +6,7 @@
 // backend a location names is decided by open_storage (storage/open_storage.hpp).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,21 +19,35 @@
 
 namespace lifeboat::repo {
 
+// Object-lock retention (S3 Object Lock): every object written to the repository is kept by the
+// store, undeletable, for `days` after its write (locks/, tmp/ and pins/ aside: they come and go).
+struct ObjectLockConfig {
+    RetentionMode mode = RetentionMode::governance;
+    std::uint32_t days = 0;  // 1..36500
+    std::chrono::seconds period() const { return std::chrono::hours(24) * days; }
+};
+inline constexpr std::uint32_t k_max_object_lock_days = 36500;
+std::string_view retention_mode_name(RetentionMode mode);  // "governance" | "compliance"
+// "governance" | "compliance"; ErrorCode::usage otherwise.
+Result<RetentionMode> parse_retention_mode(std::string_view text);
+
 struct RepositoryConfig {
     std::string repository_id;  // 32 hex digits, random
     Timestamp created;
     std::uint32_t block_size = 256 * 1024;
     std::uint64_t pack_target_size = 32ull * 1024 * 1024;
     int compression_level = 3;
-    std::optional<EncryptionConfig> encryption;  // nullopt: not encrypted
+    std::optional<EncryptionConfig> encryption;   // nullopt: not encrypted
+    std::optional<ObjectLockConfig> object_lock;  // nullopt: no retention
 };
 
 enum class Encryption { none, aes_256_gcm };
 
 // Parses the payload of the config object (JSON, envelope already checked), named `key` in
 // errors: block_size a non-zero multiple of 8192 that fits 32 bits, compression level 1..19,
-// scrypt parameters bounded (n a power of two up to 2^20, r 1..32, p 1..16). ErrorCode::corrupt
-// naming the field otherwise. An entry point for fuzzing.
+// scrypt parameters bounded (n a power of two up to 2^20, r 1..32, p 1..16), object_lock absent,
+// null or {"mode": governance|compliance, "days": 1..36500}. ErrorCode::corrupt naming the field
+// otherwise. An entry point for fuzzing.
 Result<RepositoryConfig> parse_config(std::string_view text, std::string_view key);
 
 class Repository {
@@ -43,9 +58,15 @@ class Repository {
     static Result<Repository> open(std::unique_ptr<Storage> storage, const KeySource& keys = {});
     // The same for a location string (open_storage, then open).
     static Result<Repository> open(const std::string& location, const KeySource& keys = {});
+    // Opening a repository with object_lock makes the storage retain every new object
+    // (ObjectLocking::retain_new_objects); a storage without object lock is refused
+    // (ErrorCode::repository).
     // Creates a repository in `storage`: a local directory must be missing or empty, an object
-    // store must hold nothing under the prefix. `stage_hook` (tests) is called at "repo-init",
-    // after the directories are made and before the config object is published.
+    // store must hold nothing under the prefix. With config.object_lock the storage must be an
+    // object store whose bucket has object lock enabled (ErrorCode::usage otherwise, saying how
+    // to create one); the config object is the first object written under retention. `stage_hook`
+    // (tests) is called at "repo-init", after the directories are made and before the config object
+    // is published.
     static Result<Repository> init(std::unique_ptr<Storage> storage, RepositoryConfig config,
                                    Encryption encryption = Encryption::none,
                                    const KeySource& keys = {}, const StageHookFn& stage_hook = {});

@@ -1,7 +1,8 @@
 // ForwardingStorage: a Storage that passes every call to an inner storage unchanged. Wrappers
 // (retry, fault injection, encryption, test doubles) derive from it and override only the calls
-// whose behaviour they change; features(), local_files() and pending_uploads() pass through unless
-// a wrapper says otherwise, so a wrapper over a local directory is still known to be one.
+// whose behaviour they change; features(), local_files(), pending_uploads() and object_locking()
+// pass through unless a wrapper says otherwise, so a wrapper over a local directory is still known
+// to be one.
 //
 // The inner storage is either owned (the unique_ptr constructor) or borrowed (the reference
 // constructor: the caller keeps it alive for as long as the wrapper lives). Thread safety is the
@@ -27,6 +28,7 @@ class ForwardingStorage : public Storage {
         return static_cast<const Storage*>(m_inner)->local_files();
     }
     PendingUploads* pending_uploads() override { return m_inner->pending_uploads(); }
+    ObjectLocking* object_locking() override { return m_inner->object_locking(); }
 
     Result<std::string> read(const std::string& key) const override { return m_inner->read(key); }
     Result<std::string> read_range(const std::string& key, std::uint64_t offset,

@@ -23,6 +23,7 @@
 // features").
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -119,6 +120,43 @@ class PendingUploads {
     virtual Status abort_pending_upload(const PendingUpload& upload) = 0;
 };
 
+// Object lock (S3 "Object Lock", WORM): a store that keeps each object version for a retention
+// period and under legal holds, refusing to delete it (or to overwrite that version) until then.
+enum class RetentionMode {
+    governance,  // users with s3:BypassGovernanceRetention may still delete early
+    compliance,  // nobody, not even the account's root user, can delete before the date
+};
+struct RetentionRule {
+    RetentionMode mode = RetentionMode::governance;
+    std::chrono::seconds period{0};
+    // Keys under these prefixes are written without retention (objects rewritten or removed in
+    // the normal course of things, such as repository locks).
+    std::vector<std::string> exempt_prefixes;
+    bool exempt(std::string_view key) const {
+        for (const auto& prefix : exempt_prefixes)
+            if (key.starts_with(prefix)) return true;
+        return false;
+    }
+};
+enum class LegalHold { off, on };
+
+// What only an object store with object lock offers (Storage::object_locking()).
+// Contract: once retain_new_objects(rule) is called (before the storage is shared between
+// threads), every object written afterwards (single PUT and multipart) carries the rule's mode and
+// a retain-until date of its write time plus the period, unless rule.exempt(key);
+// remove_if_exists then removes the object's version itself (not just hiding it behind a delete
+// marker), and a removal the store refuses because the version is under retention or a legal
+// hold is ErrorCode::read_only.
+class ObjectLocking {
+  public:
+    virtual ~ObjectLocking() = default;
+    // Whether the bucket was created with object lock enabled (never sends a write).
+    virtual Result<bool> bucket_lock_enabled() const = 0;
+    virtual void retain_new_objects(RetentionRule rule) = 0;
+    // Puts (on) or releases (off) a legal hold on the current version of `key`.
+    virtual Status set_legal_hold(const std::string& key, LegalHold hold) = 0;
+};
+
 class Storage {
   public:
     virtual ~Storage() = default;
@@ -135,6 +173,9 @@ class Storage {
     // The uploads an object store holds for unfinished writers, or nullptr when a storage has no
     // such thing (posix: its temporaries are local_files()'s). Wrappers pass it through.
     virtual PendingUploads* pending_uploads() { return nullptr; }
+    // Object lock, or nullptr when the store has none (posix, s3rver-like servers are detected by
+    // ObjectLocking::bucket_lock_enabled). Wrappers pass it through.
+    virtual ObjectLocking* object_locking() { return nullptr; }
 
     virtual Result<std::string> read(const std::string& key) const = 0;
     virtual Result<std::string> read_range(const std::string& key, std::uint64_t offset,

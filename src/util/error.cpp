@@ -24,6 +24,7 @@ constexpr CodeInfo k_codes[] = {
     {ErrorCode::io, "io", 11},
     {ErrorCode::interrupted, "interrupted", 12},
     {ErrorCode::unavailable, "unavailable", 13},
+    {ErrorCode::read_only, "read_only", 14},
     {ErrorCode::internal, "internal", 70},
 };
 }  // namespace

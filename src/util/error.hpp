@@ -28,6 +28,7 @@ enum class ErrorCode {
     io,                // local file system failure outside the repository
     interrupted,       // stopped by a signal
     unavailable,       // a transient failure that had no effect: trying again may succeed
+    read_only,         // a write refused because the repository was opened read-only
     internal,          // a bug: a broken invariant
 };
 

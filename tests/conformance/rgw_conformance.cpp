@@ -186,5 +186,52 @@ TEST_F(RgwStorageTest, AbandonedMultipartUploadsAreListedAndAborted) {
     EXPECT_TRUE(pending->abort_pending_upload(listed->front())) << "aborting twice is fine";
 }
 
+TEST_F(RgwStorageTest, ObjectLockRetainsEveryWriteAndTheStoreRefusesItsRemoval) {
+    auto plain_lock = storage().bucket_lock_enabled();
+    ASSERT_TRUE(plain_lock) << plain_lock.error().message;
+    EXPECT_FALSE(*plain_lock) << k_bucket << " was created without object lock";
+
+    // A bucket of its own, created with object lock; multipart for writes above 5 MiB.
+    s3::Settings settings = storage().settings();
+    settings.bucket = fmt::format("lifeboat-lock-{}", ::getpid());
+    settings.conditional_writes = s3::ConditionalWrites::unverified;
+    auto created = S3Storage::create(settings);
+    ASSERT_TRUE(created);
+    S3Storage& locked = **created;
+    ASSERT_TRUE(locked.create_bucket(S3Storage::BucketLock::on));
+    locked.set_part_size(5 * 1024 * 1024);
+    auto enabled = locked.bucket_lock_enabled();
+    ASSERT_TRUE(enabled) << enabled.error().message;
+    ASSERT_TRUE(*enabled);
+    ObjectLocking* locking = locked.object_locking();
+    ASSERT_NE(locking, nullptr);
+    locking->retain_new_objects({.mode = RetentionMode::governance,
+                                 .period = std::chrono::hours(24),
+                                 .exempt_prefixes = {"locks/"}});
+
+    ASSERT_TRUE(locked.write("data/small", "retained bytes", Overwrite::never));
+    const std::string large = pattern_bytes(900, 0, 6 * 1024 * 1024 + 3);
+    auto upload = locked.start_upload("data/large", Overwrite::never);
+    ASSERT_TRUE(upload) << upload.error().message;
+    ASSERT_TRUE((*upload)->append(large));
+    ASSERT_TRUE((*upload)->commit());
+    for (const char* key : {"data/small", "data/large"}) {
+        auto removed = locked.remove_if_exists(key);
+        ASSERT_FALSE(removed) << key << " was deleted although retained";
+        EXPECT_EQ(removed.error().code, ErrorCode::read_only) << removed.error().message;
+        EXPECT_TRUE(locked.stat(key)) << key << " is still there";
+    }
+    EXPECT_TRUE(locked.read("data/large").value() == large);
+
+    // Exempt keys come and go.
+    ASSERT_TRUE(locked.write("locks/exclusive", "{}", Overwrite::never));
+    ASSERT_TRUE(locked.remove_if_exists("locks/exclusive"));
+    EXPECT_EQ(locked.stat("locks/exclusive").error().code, ErrorCode::not_found);
+    EXPECT_TRUE(locked.remove_if_exists("data/never-written")) << "a missing key is a no-op";
+
+    ASSERT_TRUE(locking->set_legal_hold("data/small", LegalHold::on));
+    ASSERT_TRUE(locking->set_legal_hold("data/small", LegalHold::off));
+}
+
 }  // namespace
 }  // namespace lifeboat::conformance

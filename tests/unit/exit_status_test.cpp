@@ -50,6 +50,7 @@ constexpr Expectation k_catalogue[] = {
     {ErrorCode::io, "local file-system failure"},
     {ErrorCode::interrupted, "signal"},
     {ErrorCode::unavailable, "temporarily unavailable"},
+    {ErrorCode::read_only, "read-only"},
     {ErrorCode::internal, "internal error"},
 };
 

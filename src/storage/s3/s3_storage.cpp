@@ -6,6 +6,8 @@
 
 #include "storage/s3/s3_xml.hpp"
 
+#include <openssl/evp.h>
+
 namespace lifeboat {
 
 using s3::HttpResponse;
@@ -37,6 +39,16 @@ std::chrono::milliseconds backoff(const s3::RetryPolicy& policy, int attempt) {
     if (delay <= 1) return std::chrono::milliseconds(delay);
     std::uniform_int_distribution<long long> jitter(delay / 2, delay);
     return std::chrono::milliseconds(jitter(t_random));
+}
+
+// Content-MD5: the base64 of the body's MD5 (AWS requires it on writes with object lock).
+std::string content_md5(std::string_view body) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_length = 0;
+    EVP_Digest(body.data(), body.size(), digest, &digest_length, EVP_md5(), nullptr);
+    unsigned char encoded[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+    const int length = EVP_EncodeBlock(encoded, digest, static_cast<int>(digest_length));
+    return std::string(reinterpret_cast<const char*>(encoded), static_cast<std::size_t>(length));
 }
 
 }  // namespace
@@ -84,7 +96,9 @@ class S3Upload final : public Upload {
 
   private:
     Status start() {
-        auto response = LB_TRY(m_storage.send({"POST", m_object, {{"uploads", ""}}, {}, {}}));
+        m_retention = m_storage.retention_headers(m_key);
+        auto response =
+            LB_TRY(m_storage.send({"POST", m_object, {{"uploads", ""}}, m_retention, {}}));
         if (response.status != 200) {
             return std::unexpected(m_storage.failure(response, "CreateMultipartUpload", m_object));
         }
@@ -101,8 +115,10 @@ class S3Upload final : public Upload {
     Status send_part(std::string_view part) {
         if (m_upload_id.empty()) LB_CHECK(start());
         const std::string number = std::to_string(m_etags.size() + 1);
+        s3::HeaderList headers;
+        if (m_storage.m_retention) headers.emplace_back("Content-MD5", content_md5(part));
         auto response = LB_TRY(m_storage.send(
-            {"PUT", m_object, {{"partNumber", number}, {"uploadId", m_upload_id}}, {}, part}));
+            {"PUT", m_object, {{"partNumber", number}, {"uploadId", m_upload_id}}, headers, part}));
         if (response.status != 200) {
             return std::unexpected(m_storage.failure(response, "UploadPart", m_object));
         }
@@ -125,7 +141,9 @@ class S3Upload final : public Upload {
         auto response =
             LB_TRY(m_storage.send({"POST", m_object, {{"uploadId", m_upload_id}}, headers, body}));
         // CompleteMultipartUpload may fail after a 200: the error is then in the body.
-        if (response.status == 200 && !s3::parse_error(response.body)) return {};
+        if (response.status == 200 && !s3::parse_error(response.body)) {
+            return m_retention.empty() ? Status{} : m_storage.confirm_retention(m_key, m_retention);
+        }
         if (response.status == 200) response.status = 500;
         return std::unexpected(m_storage.failure(response, "CompleteMultipartUpload", m_object));
     }
@@ -145,6 +163,7 @@ class S3Upload final : public Upload {
     std::uint64_t m_size = 0;
     std::string m_upload_id;
     std::vector<std::string> m_etags;
+    s3::HeaderList m_retention;  // the object-lock headers it was started with
     bool m_committed = false;
 };
 
@@ -337,6 +356,9 @@ Status S3Storage::put_object(const std::string& key, std::string_view data, Over
         LB_CHECK(check_absent(key));
         headers.emplace_back("If-None-Match", "*");
     }
+    for (auto& header : retention_headers(key))
+        headers.push_back(std::move(header));
+    if (m_retention) headers.emplace_back("Content-MD5", content_md5(data));
     auto response = LB_TRY(send({"PUT", object, {}, headers, data}));
     if (response.status == 412) return fail(ErrorCode::conflict, "{} already exists", key);
     if (response.status != 200) return std::unexpected(failure(response, "PUT", object));
@@ -366,9 +388,88 @@ Result<std::unique_ptr<Upload>> S3Storage::start_upload(const std::string& key,
 
 Status S3Storage::remove_if_exists(const std::string& key) {
     const std::string object = LB_TRY(object_name(key));
-    auto response = LB_TRY(send({"DELETE", object, {}, {}, {}}));
+    s3::HeaderList query;
+    if (m_retention) {
+        // In a bucket with object lock (always versioned) a plain DELETE only hides the object
+        // behind a delete marker and keeps every byte: the version itself must go.
+        auto head = LB_TRY(send({"HEAD", object, {}, {}, {}}));
+        if (head.status == 404) return {};
+        if (head.status != 200) return std::unexpected(failure(head, "HEAD", object));
+        if (auto version = head.header("x-amz-version-id"); version && *version != "null")
+            query.emplace_back("versionId", *version);
+    }
+    auto response = LB_TRY(send({"DELETE", object, query, {}, {}}));
     if (response.status == 200 || response.status == 204 || response.status == 404) return {};
+    const auto error = s3::parse_error(response.body);
+    if (response.status == 403 && m_retention && error && error->code == "AccessDenied") {
+        return fail(ErrorCode::read_only,
+                    "s3://{}/{} is under object-lock retention or a legal hold ({}): the store "
+                    "refuses to delete it yet",
+                    m_settings.bucket, object, error->message);
+    }
     return std::unexpected(failure(response, "DELETE", object));
+}
+
+s3::HeaderList S3Storage::retention_headers(const std::string& key) const {
+    if (!m_retention || m_retention->exempt(key)) return {};
+    // Whole seconds, rounded up: never a moment shorter than the period.
+    constexpr std::int64_t k_second = 1'000'000;
+    const std::int64_t micros =
+        system_clock().now().micros + std::chrono::microseconds(m_retention->period).count();
+    const Timestamp until{(micros + k_second - 1) / k_second * k_second};
+    return {{"x-amz-object-lock-mode",
+             m_retention->mode == RetentionMode::compliance ? "COMPLIANCE" : "GOVERNANCE"},
+            {"x-amz-object-lock-retain-until-date", format_iso8601(until)}};
+}
+
+Status S3Storage::confirm_retention(const std::string& key, const s3::HeaderList& retention) {
+    const std::string object = LB_TRY(object_name(key));
+    auto head = LB_TRY(send({"HEAD", object, {}, {}, {}}));
+    if (head.status != 200) return std::unexpected(failure(head, "HEAD", object));
+    if (head.header("x-amz-object-lock-mode")) return {};
+    // Some servers (Ceph RGW) ignore the object-lock headers of CreateMultipartUpload: the
+    // retention is then set on the completed object, before anyone could delete it.
+    std::string mode;
+    std::string until;
+    for (const auto& [name, value] : retention) {
+        if (name == "x-amz-object-lock-mode") mode = value;
+        if (name == "x-amz-object-lock-retain-until-date") until = value;
+    }
+    const std::string body = fmt::format(
+        "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>{}</Mode>"
+        "<RetainUntilDate>{}</RetainUntilDate></Retention>",
+        mode, until);
+    auto response = LB_TRY(
+        send({"PUT", object, {{"retention", ""}}, {{"Content-MD5", content_md5(body)}}, body}));
+    if (response.status == 200 || response.status == 204) return {};
+    return std::unexpected(failure(response, "PutObjectRetention", object));
+}
+
+Result<bool> S3Storage::bucket_lock_enabled() const {
+    auto response = LB_TRY(send({"GET", "", {{"object-lock", ""}}, {}, {}}));
+    const auto error = s3::parse_error(response.body);
+    if (response.status == 404 && error && error->code == "ObjectLockConfigurationNotFoundError")
+        return false;
+    // A server without object lock may answer anything else: a listing, 400, 501.
+    if (response.status != 200) {
+        if (response.status == 403 || (response.status >= 500 && response.status != 501))
+            return std::unexpected(failure(response, "GetObjectLockConfiguration", ""));
+        return false;
+    }
+    auto enabled = s3::xml_first_text(response.body, "ObjectLockEnabled");
+    return enabled && *enabled && **enabled == "Enabled";
+}
+
+Status S3Storage::set_legal_hold(const std::string& key, LegalHold hold) {
+    const std::string object = LB_TRY(object_name(key));
+    const std::string body = fmt::format(
+        "<LegalHold xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Status>{}</Status>"
+        "</LegalHold>",
+        hold == LegalHold::on ? "ON" : "OFF");
+    auto response = LB_TRY(
+        send({"PUT", object, {{"legal-hold", ""}}, {{"Content-MD5", content_md5(body)}}, body}));
+    if (response.status == 200 || response.status == 204) return {};
+    return std::unexpected(failure(response, "PutObjectLegalHold", object));
 }
 
 Result<std::vector<PendingUpload>> S3Storage::list_pending_uploads() const {
@@ -414,14 +515,16 @@ Status S3Storage::abort_pending_upload(const PendingUpload& upload) {
     return std::unexpected(failure(response, "AbortMultipartUpload", object));
 }
 
-Status S3Storage::create_bucket() {
+Status S3Storage::create_bucket(BucketLock lock) {
     std::string body;
     if (m_settings.region != "us-east-1") {
         body = "<CreateBucketConfiguration><LocationConstraint>" +
                s3::xml_escape(m_settings.region) +
                "</LocationConstraint></CreateBucketConfiguration>";
     }
-    auto response = LB_TRY(send({"PUT", "", {}, {}, body}));
+    s3::HeaderList headers;
+    if (lock == BucketLock::on) headers.emplace_back("x-amz-bucket-object-lock-enabled", "true");
+    auto response = LB_TRY(send({"PUT", "", {}, headers, body}));
     if (response.status == 200) return {};
     const auto error = s3::parse_error(response.body);
     if (response.status == 409 && error && error->code == "BucketAlreadyOwnedByYou") return {};

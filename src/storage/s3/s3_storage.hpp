@@ -29,6 +29,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 
 #include "storage/s3/s3_http.hpp"
 #include "storage/s3/s3_url.hpp"
@@ -36,7 +37,7 @@
 
 namespace lifeboat {
 
-class S3Storage final : public Storage, public PendingUploads {
+class S3Storage final : public Storage, public PendingUploads, public ObjectLocking {
   public:
     static constexpr std::size_t k_default_part_size = 8 * 1024 * 1024;
     // The largest create sent as one conditional PUT when conditional writes are verified: above
@@ -67,12 +68,22 @@ class S3Storage final : public Storage, public PendingUploads {
                                                  Overwrite overwrite) override;
     Status remove_if_exists(const std::string& key) override;
     PendingUploads* pending_uploads() override { return this; }
+    ObjectLocking* object_locking() override { return this; }
 
     Result<std::vector<PendingUpload>> list_pending_uploads() const override;
     Status abort_pending_upload(const PendingUpload& upload) override;
 
+    // Object lock: GET ?object-lock says whether the bucket has it; retained objects are sent
+    // with x-amz-object-lock-mode, x-amz-object-lock-retain-until-date and Content-MD5 (which
+    // AWS requires with retention) on PUT, CreateMultipartUpload and UploadPart; removal HEADs
+    // the key for its version and DELETEs that version (403 AccessDenied: ErrorCode::read_only).
+    Result<bool> bucket_lock_enabled() const override;
+    void retain_new_objects(RetentionRule rule) override { m_retention = std::move(rule); }
+    Status set_legal_hold(const std::string& key, LegalHold hold) override;
+
     // Creates the bucket (tests, first-time setups); a bucket we already own is fine.
-    Status create_bucket();
+    enum class BucketLock { off, on };
+    Status create_bucket(BucketLock lock = BucketLock::off);
 
     // Multipart part size (at least 5 MiB on AWS); tests lower it.
     void set_part_size(std::size_t bytes) { m_part_size = bytes; }
@@ -102,6 +113,11 @@ class S3Storage final : public Storage, public PendingUploads {
     Status check_absent(const std::string& key) const;
     // Up to how many bytes a write with `overwrite` goes out as one PUT.
     std::size_t single_put_limit(Overwrite overwrite) const;
+    // The object-lock headers for a new object named `key` (none when not retained).
+    s3::HeaderList retention_headers(const std::string& key) const;
+    // Makes sure a completed multipart upload carries `retention` (PutObjectRetention when the
+    // server ignored the headers of CreateMultipartUpload).
+    Status confirm_retention(const std::string& key, const s3::HeaderList& retention);
 
     s3::Settings m_settings;
     s3::Endpoint m_endpoint;
@@ -109,6 +125,7 @@ class S3Storage final : public Storage, public PendingUploads {
     std::string m_location;
     std::size_t m_part_size = k_default_part_size;
     mutable std::atomic<std::uint64_t> m_attempts{0};
+    std::optional<RetentionRule> m_retention;
 };
 
 }  // namespace lifeboat
