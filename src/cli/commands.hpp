@@ -94,6 +94,7 @@ struct DrillArgs {
     bool latest = false;
     std::string checks;
     bool keep = false;
+    std::string scratch_dir;             // --scratch-dir (default: $TMPDIR, else /tmp)
     std::vector<std::string> databases;  // --database: validate only these
     std::string timeline;                // as restore --timeline
 };

@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
@@ -90,6 +91,11 @@ Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat 
     options.databases = args.databases;
     options.pg_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("pg-timeout")));
     options.keep = args.keep;
+    if (!args.scratch_dir.empty()) {
+        options.scratch_parent = args.scratch_dir;
+    } else if (const char* tmp = std::getenv("TMPDIR"); tmp != nullptr && *tmp != '\0') {
+        options.scratch_parent = tmp;
+    }
     std::error_code ec;
     options.lifeboat_binary = fs::read_symlink("/proc/self/exe", ec);
     if (auto bin = s.find("pg-bin")) options.pg_bin = *bin;

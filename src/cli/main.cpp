@@ -296,6 +296,8 @@ int main(int argc, char** argv) {
                       "accepts connections)");
     drill->add_flag("--keep", drill_args.keep,
                     "keep the scratch directory (the server is stopped)");
+    drill->add_option("--scratch-dir", drill_args.scratch_dir,
+                      "where the scratch directory is created (default: $TMPDIR, else /tmp)");
     add_json(drill, common);
     auto* drills = app.add_subcommand("drills", "list recorded drills");
     add_settings(drills, common, {"repo", "key-file", "read-only"});

@@ -69,7 +69,7 @@ Result<DrillRecord> run_drill(repo::Repository& repository, const DrillOptions& 
     record.consistent = options.target.kind == TargetRequest::Kind::consistent;
     if (record.target)
         LB_CHECK(refuse_unreachable_time(repository, *record.target, record.started));
-    auto scratch = TempDirectory::create("/tmp", "lifeboat-drill-");
+    auto scratch = TempDirectory::create(options.scratch_parent, "lifeboat-drill-");
     if (!scratch) return std::unexpected(scratch.error());
     if (options.keep) scratch->keep();
     const fs::path data_dir = scratch->path() / "data";

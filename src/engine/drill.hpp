@@ -33,6 +33,8 @@ struct DrillOptions {
     std::vector<std::string> databases;  // validate only these (empty: every one, see validate.hpp)
     std::chrono::seconds pg_timeout{3600};  // per statement of the validation
     bool keep = false;
+    // Where the scratch directory is created (`drill --scratch-dir`, else $TMPDIR, else /tmp).
+    fs::path scratch_parent = "/tmp";
     fs::path lifeboat_binary;
     std::optional<fs::path> pg_bin;
     std::string run_as_user = "postgres";

@@ -80,7 +80,11 @@ expect_exit 2 lb drill --repo "$REPO" --to yesterday
 expect_one_line_error
 expect_in "$ERR" "malformed time 'yesterday'"
 ok "malformed drill targets are usage errors (2)"
-ls -d /tmp/lifeboat-drill-* 2>/dev/null && fail "a refused drill left its scratch directory behind"
+# Refused drills, with their scratch directories where this test alone looks.
+as_pg mkdir -p "$T/scratch"
+expect_exit 9 lb drill --repo "$REPO" --ago 1h --scratch-dir "$T/scratch"
+expect_exit 9 lb drill --repo "$REPO" --to "$FUTURE" --scratch-dir "$T/scratch"
+ls -d "$T"/scratch/lifeboat-drill-* 2>/dev/null && fail "a refused drill left its scratch directory behind"
 expect_exit 0 lb drills --repo "$REPO" --json
 expect_eq "$(jq length "$OUT")" "$DRILLS" "drills recorded after the refusals"
 ok "refused drills record nothing"
