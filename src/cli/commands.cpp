@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/output.hpp"
+#include "drivers/postgres_logical/change_log_push.hpp"
 #include "drivers/postgres_physical/wal_transfer.hpp"
 #include "engine/backup.hpp"
 #include "engine/catalog.hpp"
@@ -297,6 +298,15 @@ Status run_wal_push(const Settings& s, const WalPushArgs& args) {
             return std::unexpected(pushed.error().context("repository {}", target));
         if (!pushed) return std::unexpected(pushed.error());
     }
+    return {};
+}
+
+Status run_logical_push(const Settings& s, const LogicalPushArgs& args) {
+    const OperationContext ctx = command_context();
+    const std::string location = LB_TRY(s.repository());
+    repo::Repository repository = LB_TRY(open_repository(s, location));
+    const std::string content = LB_TRY(read_file(args.path));
+    LB_CHECK(postgres_logical::push_change_log_object(repository, args.name, content, ctx));
     return {};
 }
 

@@ -204,7 +204,8 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
                                        .stop_position = stop_after,
                                        .repository_location = location_for_commands,
                                        .key_file = options.key_file,
-                                       .port = outcome.port});
+                                       .port = outcome.port,
+                                       .log_storage = &repository.storage()});
     if (!settings) return undo(settings.error());
     outcome.replaced_settings = std::move(*settings);
     if (auto stage = ctx.stage("restore:configured"); !stage) return undo(stage.error());

@@ -14,6 +14,8 @@ namespace lifeboat::repo {
 using nlohmann::json;
 
 std::string wal_key(const std::string& name) {
+    // Logical change log objects ("logical/<start>-<end>") keep their own folder and name.
+    if (name.starts_with("logical/")) return "wal/" + name;
     // Segments and their .partial/.backup companions start with 24 hex digits; .history files
     // (8 hex digits) go to their own folder.
     if (name.size() >= 24 && name.find(".history") == std::string::npos) {
@@ -179,8 +181,13 @@ Result<std::vector<std::string>> list_wal_names(const Storage& storage) {
     const auto objects = LB_TRY(storage.list("wal"));
     std::vector<std::string> names;
     names.reserve(objects.size());
-    for (const auto& o : objects)
-        names.push_back(o.key.substr(o.key.rfind('/') + 1));
+    for (const auto& o : objects) {
+        if (o.key.starts_with("wal/logical/")) {
+            names.push_back(o.key.substr(4));
+        } else {
+            names.push_back(o.key.substr(o.key.rfind('/') + 1));
+        }
+    }
     std::sort(names.begin(), names.end());
     return names;
 }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "repository/manifest.hpp"
+#include "storage/storage.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/operation_context.hpp"
@@ -55,6 +56,10 @@ struct RecoveryPlan {
     std::string repository_location;
     std::optional<fs::path> key_file;
     int port = 0;  // 0: not started here
+    // The repository's storage, for targets that read log objects themselves (a logical
+    // target applies decoded changes instead of letting a server fetch WAL). Outlives the call
+    // to start_and_await.
+    const Storage* log_storage = nullptr;
 };
 
 struct StartedInstance {
