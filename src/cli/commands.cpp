@@ -424,6 +424,12 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
         options.port = args.port;
     }
     options.start = args.start ? engine::StartServer::yes : engine::StartServer::no;
+    if (!args.target_pg.empty()) {
+        // Loading into the given server is what starting means for it.
+        options.target_conninfo = args.target_pg;
+        options.start = engine::StartServer::yes;
+    }
+    if (!args.only.empty()) options.only_table = args.only;
     options.archiving = args.archive ? engine::NewInstanceArchiving::keep_source_settings
                                      : engine::NewInstanceArchiving::off;
     for (const auto& spec : args.tablespaces) {

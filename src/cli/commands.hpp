@@ -60,6 +60,8 @@ struct RestoreArgs {
     bool archive = false;
     std::vector<std::string> tablespaces;  // OID=DIR
     std::string timeline;                  // "", an id, "current" or "latest"
+    std::string target_pg;                 // postgres-logical: load into this database
+    std::string only;                      // postgres-logical: this table alone
 };
 struct ValidateArgs {
     std::string checks;

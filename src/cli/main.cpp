@@ -200,6 +200,13 @@ int main(int argc, char** argv) {
     restore->add_option("--timeline", restore_args.timeline,
                         "timeline to follow: an id, 'current' (the backup's own) or 'latest' "
                         "(default: the backup's own, or the one later timeline reaching --to)");
+    restore->add_option("--target-pg", restore_args.target_pg,
+                        "postgres-logical backups: load into this existing, empty database "
+                        "(connection string) instead of a new instance; --target-dir then only "
+                        "stages the backup's files");
+    restore->add_option("--only", restore_args.only,
+                        "postgres-logical backups: restore this one table (SCHEMA.TABLE, or "
+                        "TABLE in public) and its changes");
     add_json(restore, common);
 
     ValidateArgs validate_args;

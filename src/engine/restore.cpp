@@ -111,7 +111,9 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
                                 .pg_bin = options.pg_bin,
                                 .run_as_user = options.run_as_user,
                                 .start_timeout = options.start_timeout,
-                                .archiving = options.archiving});
+                                .archiving = options.archiving,
+                                .target_conninfo = options.target_conninfo,
+                                .only_table = options.only_table});
     auto tablespace_dirs = LB_TRY(target->check_and_place(*manifest));
     // A damaged index object is worked around by reading the footers of the packs it listed.
     const repo::BlockIndex index = LB_TRY(

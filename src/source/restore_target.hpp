@@ -42,6 +42,12 @@ struct RestoreRequest {
     std::string run_as_user = "postgres";  // runs the instance when lifeboat runs as root
     std::chrono::seconds start_timeout{3600};
     NewInstanceArchiving archiving = NewInstanceArchiving::off;
+    // Kinds that load data into a server (postgres-logical): an existing, empty database to load
+    // into instead of a new local instance (target_dir then only stages the backup's files),
+    // and one table ("schema.table" or "table" for public) to restore alone. Kinds that cannot
+    // refuse them in check_and_place (ErrorCode::usage).
+    std::optional<std::string> target_conninfo;
+    std::optional<std::string> only_table;
 };
 
 // What the engine decided: the backup, the branch, the target, and where the log is.

@@ -181,4 +181,32 @@ for t in "${TARGETS[@]}"; do
 done
 restore_and_compare latest "$LATEST" "$LATEST_SEQ" --to latest
 [ "$FINAL" != "$LATEST" ] || fail "the marker changed nothing"
+
+# --only: one table (its base and its changes), here after the DDL that added a column.
+T3=${TARGETS[3]}
+PORT=$(free_port)
+DATA_DIRS+=("$T/only/pgdata")
+restore_into "$T/only" --to "$T3" --only public.items --port "$PORT" --start
+ITEMS_WANT=$(echo "${WANT[$T3]}" | head -1 | cut -d'|' -f1)
+expect_eq "$(psql_on "$RESTORED_CONN" "SELECT md5(string_agg(i::text, '|' ORDER BY id)) FROM items i")" \
+    "$ITEMS_WANT" "items restored alone"
+expect_eq "$(psql_on "$RESTORED_CONN" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 1 \
+    "tables besides the one asked for"
+as_pg "$PGBIN/pg_ctl" -D "$T/only/pgdata" -m fast -w stop >/dev/null
+expect_exit 1 lb restore --repo "$REPO" --to "$T3" --only public.nosuch --target-dir "$T/nosuch" --start
+expect_one_line_error
+expect_in "$ERR" "holds no table public.nosuch"
+ok "restore --only public.items"
+
+# --target-pg: an existing, empty database on another server (here the source's own server).
+q "CREATE DATABASE into_here" >/dev/null
+INTO="host=$T port=$SRC_PORT user=$PG_USER dbname=into_here"
+T4=${TARGETS[4]}
+expect_exit 0 lb restore --repo "$REPO" --to "$T4" --target-pg "$INTO" --target-dir "$T/stage" --json
+expect_eq "$(state "$INTO")" "${WANT[$T4]}" "row hashes loaded into --target-pg"
+expect_eq "$(sequence_state "$INTO")" "${WANT_SEQ[$T4]}" "items_id_seq in --target-pg"
+expect_exit 7 lb restore --repo "$REPO" --to "$T4" --target-pg "$INTO" --target-dir "$T/stage2"
+expect_one_line_error
+expect_in "$ERR" "not empty"
+ok "restore --target-pg into an existing empty database"
 finish

@@ -1,12 +1,15 @@
 // The pgoutput decoder (drivers/postgres_logical/pgoutput_decoder.hpp) over hand-built protocol
 // version 2 messages, the SQL built per change (change_sql.hpp), the choice of sequence samples
-// (change_apply.hpp) and the chain of objects after a backup (change_chain.hpp).
+// (change_apply.hpp), the chain of objects after a backup (change_chain.hpp), the cut of a
+// schema dump for --only (dump_filter.hpp), and the physical target refusing --target-pg/--only.
 #include <gtest/gtest.h>
 
 #include "drivers/postgres_logical/change_apply.hpp"
 #include "drivers/postgres_logical/change_chain.hpp"
 #include "drivers/postgres_logical/change_sql.hpp"
+#include "drivers/postgres_logical/dump_filter.hpp"
 #include "drivers/postgres_logical/pgoutput_decoder.hpp"
+#include "drivers/postgres_physical/restore_target.hpp"
 
 using namespace lifeboat;
 using namespace lifeboat::postgres_logical;
@@ -392,4 +395,136 @@ TEST(ChangeChain, FollowsFromTheConsistentPoint) {
     auto none = change_chain(names, 0x700);
     EXPECT_TRUE(none.objects.empty());
     EXPECT_FALSE(none.gap);
+}
+
+namespace {
+
+constexpr std::string_view k_dump = R"(SET statement_timeout = 0;
+SET client_encoding = 'UTF8';
+
+--
+-- Name: capture_ddl(); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.capture_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN END$$;
+
+--
+-- Name: items; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.items (id integer NOT NULL, name text);
+
+--
+-- Name: items_id_seq; Type: SEQUENCE; Schema: public; Owner: postgres
+--
+
+CREATE SEQUENCE public.items_id_seq;
+
+--
+-- Name: items_old; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.items_old (id integer NOT NULL);
+
+--
+-- Name: orders; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.orders (id integer NOT NULL, item integer);
+
+--
+-- Name: orders_id_seq; Type: SEQUENCE; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.orders ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME public.orders_id_seq);
+
+--
+-- Name: items id; Type: DEFAULT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.items ALTER COLUMN id SET DEFAULT nextval('public.items_id_seq'::regclass);
+
+--
+-- Name: items_old items_old_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.items_old ADD CONSTRAINT items_old_pkey PRIMARY KEY (id);
+
+--
+-- Name: items items_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.items ADD CONSTRAINT items_pkey PRIMARY KEY (id);
+
+--
+-- Name: orders orders_item_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.orders ADD CONSTRAINT orders_item_fkey FOREIGN KEY (item) REFERENCES public.items(id);
+
+--
+-- Name: items_by_name; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX items_by_name ON public.items USING btree (name);
+
+--
+-- Name: v; Type: VIEW; Schema: public; Owner: postgres
+--
+
+CREATE VIEW public.v AS SELECT * FROM public.items;
+
+--
+-- Name: TABLE items; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT ON TABLE public.items TO lbrep;
+
+--
+-- Name: TABLE orders; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT ON TABLE public.orders TO lbrep;
+)";
+
+}  // namespace
+
+TEST(DumpFilter, KeepsTheTableAndWhatIsNotBoundToATable) {
+    const std::string cut = filter_dump_for_table(k_dump, "public", "items");
+    for (std::string_view kept :
+         {"SET client_encoding", "CREATE FUNCTION public.capture_ddl",
+          "CREATE TABLE public.items (", "CREATE SEQUENCE public.items_id_seq",
+          "SET DEFAULT nextval", "items_pkey PRIMARY KEY", "CREATE INDEX items_by_name",
+          "GRANT SELECT ON TABLE public.items TO"}) {
+        EXPECT_NE(cut.find(kept), std::string::npos) << kept;
+    }
+    for (std::string_view dropped :
+         {"CREATE TABLE public.items_old", "CREATE TABLE public.orders", "items_old_pkey",
+          "orders_item_fkey", "CREATE VIEW", "ADD GENERATED ALWAYS", "ON TABLE public.orders"}) {
+        EXPECT_EQ(cut.find(dropped), std::string::npos) << dropped;
+    }
+    EXPECT_EQ(dump_identifier("Mixed Case"), "\"Mixed Case\"");
+    EXPECT_EQ(dump_identifier("plain_1"), "plain_1");
+}
+
+TEST(DumpFilter, SequenceValuesSkipMissingSequences) {
+    EXPECT_EQ(
+        guard_missing_sequences("-- x\nSELECT pg_catalog.setval('public.\"it''s\"', 42, true);\n"),
+        "-- x\nSELECT pg_catalog.setval(pg_catalog.to_regclass('public.\"it''s\"'), 42, true);\n");
+}
+
+TEST(PhysicalRestoreTarget, RefusesTheLogicalOnlyOptions) {
+    for (int which = 0; which < 2; ++which) {
+        source::RestoreRequest request;
+        request.target_dir = "/nonexistent/target";
+        if (which == 0) request.target_conninfo = "dbname=x";
+        if (which == 1) request.only_table = "public.t";
+        postgres_physical::PhysicalRestoreTarget target(request);
+        repo::Manifest manifest;
+        manifest.id = "20261126T080000Z";
+        auto placed = target.check_and_place(manifest);
+        ASSERT_FALSE(placed);
+        EXPECT_EQ(placed.error().code, ErrorCode::usage);
+        EXPECT_NE(placed.error().message.find("postgres-logical"), std::string::npos);
+    }
 }

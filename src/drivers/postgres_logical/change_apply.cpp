@@ -1,6 +1,7 @@
 #include "drivers/postgres_logical/change_apply.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <map>
 #include <set>
@@ -16,6 +17,26 @@ namespace {
 // Statements sent before their answers are read: enough to hide the round trips, few enough
 // that the answers fit in the socket buffers (they are read only at each sync).
 constexpr std::size_t k_batch_statements = 256;
+
+// Whether a DDL statement names `table` as a whole word (case-insensitive, quoted or not): the
+// statements --only runs, since a DDL message does not say which tables it touches.
+bool ddl_names_table(std::string_view ddl, std::string_view table) {
+    auto lower = [](std::string_view s) {
+        std::string out(s);
+        for (char& c : out)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return out;
+    };
+    const std::string text = lower(ddl);
+    const std::string name = lower(table);
+    auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+    for (auto at = text.find(name); at != std::string::npos; at = text.find(name, at + 1)) {
+        const auto after = at + name.size();
+        if ((at == 0 || !word(text[at - 1])) && (after == text.size() || !word(text[after])))
+            return true;
+    }
+    return false;
+}
 
 std::string lsn_text(std::uint64_t lsn) {
     return fmt::format("{:X}/{:X}", lsn >> 32, lsn & 0xFFFFFFFFu);
@@ -58,7 +79,7 @@ class Applier {
     Status apply(const Change& change, ApplyOutcome& counts) {
         switch (change.action) {
             case ChangeAction::ddl:
-                if (m_only) return {};
+                if (m_only && !ddl_names_table(change.ddl, m_only->name)) return {};
                 if (auto ran = m_pipeline.run_simple(change.ddl); !ran) {
                     return std::unexpected(ran.error().context(
                         "applying DDL of the transaction committed at {}", lsn_text(m_batch_last)));

@@ -17,8 +17,10 @@
 //   applied rows used; it may include values drawn by later transactions, a gap sequences allow
 //   anyway); when none was taken after it, the newest sample before it; none at all: the base's
 //   value stays.
-// - `only`: the row changes and truncates of that one table only; no DDL is run and sequences
-//   keep the base's values (a DDL message does not say which tables it touches).
+// - `only`: the row changes and truncates of that one table only, and the DDL statements that
+//   name it (a whole word, any case: a DDL message does not say which tables it touches, so a
+//   statement naming it and another table fails the restore, naming the statement's
+//   transaction); sequences keep the base's values.
 // - Errors: the first failing statement, ErrorCode::database, naming the transaction's commit
 //   position; ErrorCode::corrupt for damaged objects.
 #pragma once

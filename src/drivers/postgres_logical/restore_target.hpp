@@ -35,6 +35,10 @@ class LogicalRestoreTarget final : public source::RestoreTarget {
         std::optional<UserAccount> account;
     };
     Status load(const Prepared& prepared, const std::string& conninfo, const OperationContext& ctx);
+    // --target-pg: the load and the apply into the given database; nothing is started.
+    Result<source::StartedInstance> load_into_existing(const Prepared& prepared,
+                                                       const OperationContext& ctx);
+    void remove_staged_files();
     // The change log after the base, up to the plan's target (change_apply.hpp).
     Status apply_log(const std::string& conninfo, const OperationContext& ctx);
 
@@ -43,6 +47,7 @@ class LogicalRestoreTarget final : public source::RestoreTarget {
     const repo::Manifest* m_manifest = nullptr;
     source::RecoveryPlan m_plan;
     std::optional<ApplyOutcome> m_applied;
+    std::optional<TableName> m_only;  // --only, resolved against the manifest
     bool m_started = false;
 };
 
