@@ -45,20 +45,20 @@ def main():
         return
     end = lsn(psql(conninfo, "SELECT confirmed_flush_lsn FROM pg_replication_slots "
                              f"WHERE slot_name = '{slot}'")[0][0])
-    content = b"LBCL" + bytes([1]) + record("X", start, b"")
+    parts = [b"LBCL", bytes([1]), record("X", start, b"")]
     for position, data in rows:
-        content += record("M", lsn(position), bytes.fromhex(data))
+        parts.append(record("M", lsn(position), bytes.fromhex(data)))
     sampled = lsn(psql(conninfo, "SELECT pg_current_wal_insert_lsn()")[0][0])
     sequences = psql(conninfo, "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n "
                                "ON n.oid = c.relnamespace WHERE c.relkind = 'S' ORDER BY 1, 2")
     for schema, name in sequences:
         quoted = '"' + schema.replace('"', '""') + '"."' + name.replace('"', '""') + '"'
         value, called = psql(conninfo, f"SELECT last_value, is_called FROM {quoted}")[0]
-        content += record("S", sampled, f"{schema}\t{name}\t{value}\t{called}".encode())
+        parts.append(record("S", sampled, f"{schema}\t{name}\t{value}\t{called}".encode()))
     span = f"{start:016X}-{end:016X}"
     path = os.path.join(out_dir, span)
     with open(path, "wb") as f:
-        f.write(content)
+        f.write(b"".join(parts))
     print(f"logical/{span} {path} {end:016X}")
 
 
