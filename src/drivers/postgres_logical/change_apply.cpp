@@ -52,8 +52,15 @@ class Applier {
         m_batch_last = t.commit_lsn;
         if (!m_batch_first) m_batch_first = t.commit_lsn;
         LB_CHECK(m_pipeline.execute("BEGIN"));
-        for (const Change& change : t.changes)
+        for (const Change& change : t.changes) {
             LB_CHECK(apply(change, counts));
+            // Also inside a large transaction: a sync there does not commit it, and answers
+            // left unread would eventually block the server's writes and so our own.
+            if (m_pipeline.queued() >= k_batch_statements) {
+                LB_CHECK(sync());
+                m_batch_first = t.commit_lsn;  // the transaction continues in the next batch
+            }
+        }
         LB_CHECK(m_pipeline.execute("COMMIT"));
         if (m_pipeline.queued() >= k_batch_statements) LB_CHECK(sync());
         return {};
