@@ -113,7 +113,8 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
                                 .start_timeout = options.start_timeout,
                                 .archiving = options.archiving,
                                 .target_conninfo = options.target_conninfo,
-                                .only_table = options.only_table});
+                                .only_table = options.only_table,
+                                .jobs = options.jobs});
     auto tablespace_dirs = LB_TRY(target->check_and_place(*manifest));
     // A damaged index object is worked around by reading the footers of the packs it listed.
     const repo::BlockIndex index = LB_TRY(

@@ -48,6 +48,7 @@ struct RestoreRequest {
     // refuse them in check_and_place (ErrorCode::usage).
     std::optional<std::string> target_conninfo;
     std::optional<std::string> only_table;
+    unsigned jobs = 0;  // parallel work a target may do (0: as many as cores)
 };
 
 // What the engine decided: the backup, the branch, the target, and where the log is.

@@ -176,10 +176,11 @@ for t in "${TARGETS[@]}"; do
     # after it was taken after later nextval calls (change_apply.hpp).
     want_seq=${WANT_SEQ[$t]}
     [ "$i" = 0 ] && want_seq=""
-    restore_and_compare "target$i" "${WANT[$t]}" "$want_seq" --to "$t"
+    # One connection and four (tables spread over them, DDL and truncates as barriers).
+    restore_and_compare "target$i" "${WANT[$t]}" "$want_seq" --to "$t" --jobs $((i % 2 ? 4 : 1))
     i=$((i + 1))
 done
-restore_and_compare latest "$LATEST" "$LATEST_SEQ" --to latest
+restore_and_compare latest "$LATEST" "$LATEST_SEQ" --to latest --jobs 3
 [ "$FINAL" != "$LATEST" ] || fail "the marker changed nothing"
 
 # --only: one table (its base and its changes), here after the DDL that added a column.

@@ -10,8 +10,9 @@
 //   committed transaction stored.
 // - DDL messages are executed in place, inside their transaction. Row changes go through one
 //   prepared statement per relation definition and shape (change_sql.hpp), pipelined in
-//   batches; the session runs with synchronous_commit off, and the last step (sequences) commits
-//   synchronously, which makes every earlier commit durable too.
+//   batches, on `connections` sessions (apply_workers.hpp); they run with synchronous_commit
+//   off, and the last step (sequences) commits synchronously on its own session after them,
+//   which flushes the WAL of every earlier commit too.
 // - Sequences: for each sequence, the first sample taken at or after the end of the last applied
 //   transaction (it reflects every applied commit, so the value is never lower than a value the
 //   applied rows used; it may include values drawn by later transactions, a gap sequences allow
@@ -51,6 +52,9 @@ struct ApplyRequest {
     std::uint64_t consistent_lsn = 0;
     std::optional<Timestamp> target;
     std::optional<TableName> only;
+    // Sessions applying in parallel (apply_workers.hpp: tables spread over them, commit order
+    // kept per table); 1: everything in commit order on one.
+    unsigned connections = 1;
 };
 
 struct ApplyOutcome {

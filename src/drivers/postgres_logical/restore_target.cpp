@@ -12,6 +12,7 @@
 #include "sources/postgres/connection.hpp"
 #include "sources/postgres/local_server.hpp"
 #include "sources/postgres/wal.hpp"
+#include "util/parallel.hpp"
 
 namespace lifeboat::postgres_logical {
 
@@ -204,6 +205,7 @@ Status LogicalRestoreTarget::apply_log(const std::string& conninfo, const Operat
         .consistent_lsn = consistent->value,
         .target = m_plan.target,
         .only = m_only,
+        .connections = m_request.jobs ? m_request.jobs : default_jobs(),
     };
     const ApplyOutcome applied = LB_TRY(apply_changes(request, ctx));
     m_applied = applied;
