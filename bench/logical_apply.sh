@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
 # Apply speed of a postgres-logical restore: rows per second applied from the change log into
-# the restored database (one connection, pipelined prepared statements). A base backup of an
-# empty table, then ROWS inserts, ROWS/4 updates and ROWS/10 deletes in transactions of 1000
-# rows; the change log objects are made by the test stand-in for the capture
+# the restored database, on one connection and on JOBS (pipelined prepared statements; tables
+# spread over the connections). A base backup of four empty tables, then ROWS inserts, ROWS/4
+# updates and ROWS/10 deletes in transactions of 1000 rows, each transaction on one table in
+# turn; the change log objects are made by the test stand-in for the capture
 # (tests/e2e/logical_log.py) and stored with the hidden logical-push. The restore to `latest`
 # minus the restore to `consistent` (same base, no change) is the apply time.
 #
-#   bench/logical_apply.sh [--rows N] [--lifeboat PATH]      (default 200000 rows)
+#   bench/logical_apply.sh [--rows N] [--jobs J] [--lifeboat PATH]   (default 200000 rows, 4 jobs)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rows=200000
+jobs=4
 lifeboat="$root/build/src/cli/lifeboat"
 while [ $# -gt 0 ]; do
     case "$1" in
         --rows) rows=$2; shift 2 ;;
+        --jobs) jobs=$2; shift 2 ;;
         --lifeboat) lifeboat=$2; shift 2 ;;
-        *) echo "usage: bench/logical_apply.sh [--rows N] [--lifeboat PATH]" >&2; exit 2 ;;
+        *) echo "usage: bench/logical_apply.sh [--rows N] [--jobs J] [--lifeboat PATH]" >&2; exit 2 ;;
     esac
 done
 lifeboat=$(cd "$(dirname "$lifeboat")" && pwd)/$(basename "$lifeboat")
-cmdline="bench/logical_apply.sh --rows $rows"
+cmdline="bench/logical_apply.sh --rows $rows --jobs $jobs"
 helper="$root/tests/e2e/logical_log.py"
 set -- "$lifeboat"
 source "$root/tests/e2e/lib.sh" "$@"
@@ -37,8 +40,10 @@ q "CREATE ROLE lbrep LOGIN REPLICATION" >/dev/null
 q "CREATE DATABASE app" >/dev/null
 APP="host=$T port=$SRC_PORT user=$PG_USER dbname=app"
 a() { psql_on "$APP" "$@"; }
-a "CREATE TABLE bench (id bigint PRIMARY KEY, a int NOT NULL, b text, c timestamptz)
-   ; GRANT SELECT ON bench TO lbrep" >/dev/null
+for k in 0 1 2 3; do
+    a "CREATE TABLE bench$k (id bigint PRIMARY KEY, a int NOT NULL, b text, c timestamptz)
+       ; GRANT SELECT ON bench$k TO lbrep" >/dev/null
+done
 expect_exit 0 lb logical-setup --pg "$APP" --apply
 CONNINFO="host=$T port=$SRC_PORT user=lbrep dbname=app" backup_json --source-kind postgres-logical
 START=$(jq -r .start_lsn "$OUT")
@@ -56,22 +61,29 @@ capture() {
 
 batches=$((rows / 1000))
 log "workload: $rows inserts, $((rows / 4)) updates, $((rows / 10)) deletes"
+# Transaction i works on table bench(i % 4).
 a "DO \$\$ BEGIN FOR i IN 0..$((batches - 1)) LOOP
-     INSERT INTO bench SELECT g, g % 1000, md5(g::text), now() FROM generate_series(i * 1000 + 1, i * 1000 + 1000) g;
+     EXECUTE format('INSERT INTO bench%s SELECT g, g %% 1000, md5(g::text), now()
+                     FROM generate_series(%s, %s) g', i % 4, i * 1000 + 1, i * 1000 + 1000);
      COMMIT; END LOOP; END \$\$" >/dev/null
 capture
 a "DO \$\$ BEGIN FOR i IN 0..$((batches / 4 - 1)) LOOP
-     UPDATE bench SET a = a + 1, b = b || 'x' WHERE id > i * 4000 AND id <= i * 4000 + 1000;
+     EXECUTE format('UPDATE bench%s SET a = a + 1, b = b || ''x'' WHERE id > %s AND id <= %s',
+                    i % 4, i * 4000, i * 4000 + 1000);
      COMMIT; END LOOP; END \$\$" >/dev/null
 capture
 a "DO \$\$ BEGIN FOR i IN 0..$((batches / 10 - 1)) LOOP
-     DELETE FROM bench WHERE id > i * 10000 + 5000 AND id <= i * 10000 + 6000;
+     EXECUTE format('DELETE FROM bench%s WHERE id > %s AND id <= %s',
+                    (i * 10 + 5) % 4, i * 10000 + 5000, i * 10000 + 6000);
      COMMIT; END LOOP; END \$\$" >/dev/null
-a "INSERT INTO bench VALUES (0, 0, 'marker', now())" >/dev/null
+a "INSERT INTO bench0 VALUES (0, 0, 'marker', now())" >/dev/null
 capture
 log "workload done"
 changes=$((rows + rows / 4 + rows / 10 + 1))
-want=$(a "SELECT md5(string_agg(b::text || a, '|' ORDER BY id)) FROM bench b")
+hash_sql="SELECT md5(string_agg(t || b::text || a, '|' ORDER BY t, id)) FROM (
+    SELECT 0 t, * FROM bench0 UNION ALL SELECT 1, * FROM bench1
+    UNION ALL SELECT 2, * FROM bench2 UNION ALL SELECT 3, * FROM bench3) b"
+want=$(a "$hash_sql")
 
 timed_restore() {
     local dir=$1
@@ -86,16 +98,21 @@ timed_restore "$T/base" --to consistent
 base=$SECONDS_TAKEN
 as_pg "$PGBIN/pg_ctl" -D "$T/base/pgdata" -m fast -w stop >/dev/null
 log "captured; restoring"
-timed_restore "$T/full" --to latest
-full=$SECONDS_TAKEN
-got=$(psql_on "$RESTORED_CONN" "SELECT md5(string_agg(b::text || a, '|' ORDER BY id)) FROM bench b")
-[ "$got" = "$want" ] || fail "the restored table differs from the source"
-as_pg "$PGBIN/pg_ctl" -D "$T/full/pgdata" -m fast -w stop >/dev/null
-python3 - "$changes" "$base" "$full" "$cmdline" <<'PY'
+report() {
+    python3 - "$changes" "$base" "$1" "$cmdline" "$2" <<'PY'
 import sys
-changes, base, full, cmd = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+changes, base, full, cmd, how = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
 apply = max(full - base, 1e-6)
 print(f"{cmd}: {changes} row changes applied in {apply:.2f} s (restore to latest {full:.2f} s, "
-      f"base alone {base:.2f} s): {changes / apply:,.0f} rows/s, one connection")
+      f"base alone {base:.2f} s): {changes / apply:,.0f} rows/s, {how}")
 PY
+}
+for j in 1 "$jobs"; do
+    timed_restore "$T/full$j" --to latest --jobs "$j"
+    got=$(psql_on "$RESTORED_CONN" "$hash_sql")
+    [ "$got" = "$want" ] || fail "the restored tables differ from the source (--jobs $j)"
+    as_pg "$PGBIN/pg_ctl" -D "$T/full$j/pgdata" -m fast -w stop >/dev/null
+    rm -rf "$T/full$j"
+    report "$SECONDS_TAKEN" "$([ "$j" = 1 ] && echo "one connection" || echo "$j connections")"
+done
 finish
