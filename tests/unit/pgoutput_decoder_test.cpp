@@ -528,3 +528,23 @@ TEST(PhysicalRestoreTarget, RefusesTheLogicalOnlyOptions) {
         EXPECT_NE(placed.error().message.find("postgres-logical"), std::string::npos);
     }
 }
+
+TEST(PgoutputDecoder, RelationHeadRecordsWithOrWithoutAnXid) {
+    // A capture that cut an object inside a stream block repeats the Relation message as it
+    // was received there: with the (sub)transaction's xid first.
+    PgoutputDecoder d;
+    ASSERT_TRUE(d.add({ChangeRecordKind::relation, 1, relation(16384, "t", true, 900)}, "o"));
+    ASSERT_TRUE(d.add({ChangeRecordKind::relation, 2, relation(16385, "u")}, "o"));
+    ASSERT_TRUE(d.add({ChangeRecordKind::message, 3, begin(1, 0x10)}, "o"));
+    ASSERT_TRUE(d.add(
+        {ChangeRecordKind::message, 4, Msg('I').u32(16384).u8('N').tuple({"1", "a", "n"}).bytes()},
+        "o"));
+    ASSERT_TRUE(d.add(
+        {ChangeRecordKind::message, 5, Msg('I').u32(16385).u8('N').tuple({"1", "a", "n"}).bytes()},
+        "o"));
+    ASSERT_TRUE(d.add({ChangeRecordKind::message, 6, commit(0x10, 0x20)}, "o"));
+    const auto done = d.take_committed();
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].changes[0].relation->name, "t");
+    EXPECT_EQ(done[0].changes[1].relation->name, "u");
+}

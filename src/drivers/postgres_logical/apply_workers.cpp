@@ -169,7 +169,11 @@ Result<std::unique_ptr<ApplyWorkers>> ApplyWorkers::open(const std::string& conn
 
 ApplyWorkers::~ApplyWorkers() {
     {
+        // Queued work is abandoned: after finish() there is none, and on a failure the
+        // restore fails anyway.
         std::lock_guard lock(m_mutex);
+        for (auto& worker : m_workers)
+            worker->queue.clear();
         m_stopping = true;
     }
     m_work.notify_all();

@@ -134,7 +134,7 @@ Status PgoutputDecoder::add(const ChangeRecordView& record, std::string_view obj
         case ChangeRecordKind::relation:
             if (record.payload.empty() || record.payload[0] != 'R')
                 return bad(object, record.lsn, "a relation record without a Relation message");
-            return add_relation(record.payload.substr(1), object, record.lsn);
+            return add_relation(record.payload.substr(1), object, record.lsn, XidPrefix::either);
         case ChangeRecordKind::message:
             return add_message(record.payload, record.lsn, object);
         case ChangeRecordKind::sequence: {
@@ -157,9 +157,20 @@ std::vector<Transaction> PgoutputDecoder::take_committed() {
 }
 
 Status PgoutputDecoder::add_relation(std::string_view message, std::string_view object,
-                                     std::uint64_t lsn) {
+                                     std::uint64_t lsn, XidPrefix xid) {
+    auto parsed = parse_relation(message, xid == XidPrefix::in_stream && m_streaming.has_value());
+    // A head record repeats a Relation message as it was received, inside a stream (with an
+    // xid) or not, which the record does not say: the other reading is tried too.
+    if (!parsed && xid == XidPrefix::either) parsed = parse_relation(message, true);
+    if (!parsed) return bad(object, lsn, "a malformed Relation message");
+    m_relations[(*parsed)->oid] = std::move(*parsed);
+    return {};
+}
+
+std::optional<std::shared_ptr<const Relation>> PgoutputDecoder::parse_relation(
+    std::string_view message, bool with_xid) {
     Reader in(message);
-    if (m_streaming) in.u32();  // the (sub)transaction's xid
+    if (with_xid) in.u32();  // the (sub)transaction's xid
     auto relation = std::make_shared<Relation>();
     relation->oid = in.u32();
     relation->schema = in.cstring();
@@ -174,9 +185,8 @@ Status PgoutputDecoder::add_relation(std::string_view message, std::string_view 
         column.type_modifier = static_cast<std::int32_t>(in.u32());
         relation->columns.push_back(std::move(column));
     }
-    if (in.bad() || !in.at_end()) return bad(object, lsn, "a malformed Relation message");
-    m_relations[relation->oid] = std::move(relation);
-    return {};
+    if (in.bad() || !in.at_end()) return std::nullopt;
+    return relation;
 }
 
 Transaction* PgoutputDecoder::current() {
@@ -233,7 +243,7 @@ Status PgoutputDecoder::add_message(std::string_view message, std::uint64_t lsn,
             in.cstring();
             return finish("Origin");
         case 'R':
-            return add_relation(message.substr(1), object, lsn);
+            return add_relation(message.substr(1), object, lsn, XidPrefix::in_stream);
         case 'Y':  // Type: values arrive as text, which the target parses by the column's type
             change_xid();
             in.u32();

@@ -112,7 +112,13 @@ class PgoutputDecoder {
 
   private:
     Status add_message(std::string_view message, std::uint64_t lsn, std::string_view object);
-    Status add_relation(std::string_view message, std::string_view object, std::uint64_t lsn);
+    // Whether a Relation message starts with an xid: as the stream state says (a message), or
+    // either way, without first, then with (a head record, see add_relation).
+    enum class XidPrefix { in_stream, either };
+    Status add_relation(std::string_view message, std::string_view object, std::uint64_t lsn,
+                        XidPrefix xid);
+    static std::optional<std::shared_ptr<const Relation>> parse_relation(std::string_view message,
+                                                                         bool with_xid);
     // Where a change decoded now belongs: the open transaction or the current stream's.
     Transaction* current();
 
