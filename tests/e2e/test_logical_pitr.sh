@@ -7,7 +7,9 @@
 # stand-in for the capture (logical_log.py reads the backup's slot over SQL and writes LBCL
 # objects; the hidden `logical-push` command stores them). Each step is followed by a target
 # time read after its commits and before the next step's; the restore to each target (and to
-# latest) must have the source's ordered row hashes and sequence values at that time.
+# latest) must have the source's ordered row hashes and sequence values at that time. A capture
+# session ending inside a streamed transaction checks the session start record's handling (the
+# server sends the transaction again). Then --only and --target-pg.
 HELPER="$(cd "$(dirname "$0")" && pwd)/logical_log.py"
 source "$(dirname "$0")/lib.sh" "$@"
 cp "$HELPER" "$T/bin/logical_log.py"
@@ -31,6 +33,7 @@ a() { psql_on "$APP_ADMIN" "$@"; }
 a "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, qty int)
    ; CREATE TABLE docs (id int PRIMARY KEY, title text, body text)
    ; CREATE TABLE scratch (id int PRIMARY KEY, v text)
+   ; CREATE TABLE go (id int PRIMARY KEY)
    ; INSERT INTO items (name, qty) SELECT 'item ' || g, g FROM generate_series(1, 1000) g
    ; INSERT INTO docs SELECT g, 'title ' || g, (SELECT string_agg(md5(g || '-' || s), '') FROM generate_series(1, 2000) s) FROM generate_series(1, 5) g
    ; INSERT INTO scratch SELECT g, 'v' || g FROM generate_series(1, 100) g
@@ -71,6 +74,7 @@ capture() {
     read -r name path end <<<"$line"
     expect_exit 0 lb logical-push --repo "$REPO" "$name" "$path"
     START=$end
+    LAST_OBJECT=$path
     OBJECTS=$((OBJECTS + 1))
 }
 
@@ -111,6 +115,52 @@ a "BEGIN; INSERT INTO items (name, qty) SELECT 'bulk ' || g, g FROM generate_ser
    SAVEPOINT s; DELETE FROM items; INSERT INTO extra VALUES (-1, 'rolled back'); ROLLBACK TO SAVEPOINT s;
    UPDATE items SET qty = -qty WHERE id % 1000 = 0; COMMIT" >/dev/null
 a "BEGIN; INSERT INTO items (name, qty) SELECT 'aborted ' || g, g FROM generate_series(1, 20000) g; ROLLBACK" >/dev/null
+mark
+
+# A capture session that ends inside a streamed transaction: its object holds the first chunks,
+# the next session (its session start record) gets the whole transaction again, and the restore
+# must apply it once (a second copy would violate the primary key).
+as_pg psql -X -q -v ON_ERROR_STOP=1 "$APP_ADMIN" -c "BEGIN;
+    INSERT INTO items (name, qty) SELECT 'long ' || g, g FROM generate_series(1, 20000) g;
+    SELECT set_config('application_name', 'long-inserted', false);
+    DO \$\$ BEGIN WHILE NOT EXISTS (SELECT 1 FROM go) LOOP PERFORM pg_sleep(0.05); END LOOP; END \$\$;
+    UPDATE items SET name = 'long done' WHERE name = 'long 1'; COMMIT" >/dev/null &
+LONG=$!
+BG_PIDS+=("$LONG")
+for _ in $(seq 1 1200); do
+    [ "$(a "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'long-inserted'")" = 1 ] && break
+    sleep 0.05
+done
+[ "$(a "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'long-inserted'")" = 1 ] ||
+    fail "the long transaction did not get to its wait"
+before_cut=$OBJECTS
+LAST_OBJECT=""
+capture  # ends inside the long transaction
+[ -n "$LAST_OBJECT" ] || fail "the capture inside the long transaction stored nothing"
+# message_kinds FILE: the pgoutput message types an object holds.
+message_kinds() {
+    python3 - "$1" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+seen, at = set(), 5
+while at < len(data):
+    kind, _, length = struct.unpack_from(">cQI", data, at)
+    if kind == b"M":
+        seen.add(chr(data[at + 13]))
+    at += 13 + length
+print("".join(sorted(seen)))
+PY
+}
+CUT_KINDS=$(message_kinds "$LAST_OBJECT")
+case "$CUT_KINDS" in
+    *S*) ;;
+    *) fail "the cut object holds no stream chunk ($CUT_KINDS)" ;;
+esac
+case "$CUT_KINDS" in
+    *c*) fail "the cut object already holds the stream commit ($CUT_KINDS)" ;;
+esac
+a "INSERT INTO go VALUES (1)" >/dev/null
+wait "$LONG" || fail "the long transaction failed"
 mark
 
 a "TRUNCATE scratch" >/dev/null
