@@ -486,8 +486,11 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
             j["phases"]["replay_seconds"] = o.replay_seconds;
             j["phases"]["ready_seconds"] = o.ready_seconds;
             j["phases"]["prepare_seconds_in_parallel"] = o.prepare_seconds;
-            j["port"] = o.port;
-            j["conninfo"] = o.conninfo;
+            // --target-pg: the connection string was the user's own (it may hold a password).
+            if (args.target_pg.empty()) {
+                j["port"] = o.port;
+                j["conninfo"] = o.conninfo;
+            }
         }
         print_json(j);
         return {};
@@ -510,7 +513,11 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
         std::printf("  (preparing the start took %s, in parallel with the files)\n",
                     format_seconds(o.prepare_seconds).c_str());
         std::printf("  total (RTO) %10s\n", format_seconds(o.total_seconds).c_str());
-        std::printf("  running on port %d: psql \"%s\"\n", o.port, o.conninfo.c_str());
+        if (args.target_pg.empty()) {
+            std::printf("  running on port %d: psql \"%s\"\n", o.port, o.conninfo.c_str());
+        } else {
+            std::printf("  loaded into the --target-pg database\n");
+        }
     } else {
         std::printf("  start it with: pg_ctl -D %s start   (recovery runs on first start)\n",
                     o.target_dir.string().c_str());

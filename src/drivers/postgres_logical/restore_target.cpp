@@ -177,6 +177,8 @@ Result<source::StartedInstance> LogicalRestoreTarget::load_into_existing(
     LB_CHECK(load(prepared, outcome.conninfo, ctx));
     outcome.replay_seconds = seconds_since(started);
     remove_staged_files();
+    // Loaded: what a started instance is for a new one (nothing is left to undo).
+    m_started = true;
     return outcome;
 }
 
@@ -208,7 +210,9 @@ Status LogicalRestoreTarget::apply_log(const std::string& conninfo, const Operat
         .connections = m_request.jobs ? m_request.jobs : default_jobs(),
     };
     const ApplyOutcome applied = LB_TRY(apply_changes(request, ctx));
-    m_applied = applied;
+    ctx.report({fmt::format("applied {} transactions ({} rows, {} sequences) in {:.1f} s",
+                            applied.transactions, applied.rows, applied.sequences, applied.seconds),
+                0, 0});
     return {};
 }
 

@@ -46,7 +46,6 @@ class LogicalRestoreTarget final : public source::RestoreTarget {
     std::optional<Prepared> m_prepared;
     const repo::Manifest* m_manifest = nullptr;
     source::RecoveryPlan m_plan;
-    std::optional<ApplyOutcome> m_applied;
     std::optional<TableName> m_only;  // --only, resolved against the manifest
     bool m_started = false;
 };
