@@ -48,6 +48,13 @@ expect_exit 0 lb logical-setup --pg "$APP" --apply
 CONNINFO="host=$T port=$SRC_PORT user=lbrep dbname=app" backup_json --source-kind postgres-logical
 START=$(jq -r .start_lsn "$OUT")
 SLOT=$(a "SELECT slot_name FROM pg_replication_slots")
+# The backup's replication connection may still hold the slot for a moment after it returns.
+for _ in $(seq 1 600); do
+    [ "$(a "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = f ] && break
+    sleep 0.05
+done
+[ "$(a "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = f ] ||
+    fail "the backup's slot stayed in use"
 mkdir -p "$T/objects"
 if [ "$(id -u)" = 0 ]; then chown "$PG_USER": "$T/objects"; fi
 capture() {

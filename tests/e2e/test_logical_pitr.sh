@@ -63,6 +63,13 @@ now_utc() { a "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\
 CONNINFO=$APP_REP backup_json --source-kind postgres-logical
 START=$(jq -r .start_lsn "$OUT")
 SLOT=$(a "SELECT slot_name FROM pg_replication_slots")
+# The backup's replication connection may still hold the slot for a moment after it returns.
+for _ in $(seq 1 600); do
+    [ "$(a "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = f ] && break
+    sleep 0.05
+done
+[ "$(a "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = f ] ||
+    fail "the backup's slot stayed in use"
 mkdir -p "$T/objects"
 if [ "$(id -u)" = 0 ]; then chown "$PG_USER": "$T/objects"; fi
 OBJECTS=0
