@@ -140,6 +140,13 @@ for _ in $(seq 1 1200); do
 done
 [ "$(a "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'long-inserted'")" = 1 ] ||
     fail "the long transaction did not get to its wait"
+# Logical decoding reads only flushed WAL, and nothing commits to flush the long transaction's:
+# wait for the WAL writer to get past it.
+INSERTED=$(a "SELECT pg_current_wal_insert_lsn()")
+for _ in $(seq 1 1200); do
+    [ "$(a "SELECT pg_current_wal_flush_lsn() >= '$INSERTED'::pg_lsn")" = t ] && break
+    sleep 0.05
+done
 before_cut=$OBJECTS
 LAST_OBJECT=""
 capture  # ends inside the long transaction
