@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/output.hpp"
+#include "drivers/postgres_logical/change_log_push.hpp"
 #include "drivers/postgres_physical/wal_transfer.hpp"
 #include "engine/backup.hpp"
 #include "engine/catalog.hpp"
@@ -320,6 +321,15 @@ Status run_wal_push(const Settings& s, const WalPushArgs& args) {
     return {};
 }
 
+Status run_logical_push(const Settings& s, const LogicalPushArgs& args) {
+    const OperationContext ctx = command_context();
+    const std::string location = LB_TRY(s.repository());
+    repo::Repository repository = LB_TRY(open_repository(s, location));
+    const std::string content = LB_TRY(read_file(args.path));
+    LB_CHECK(postgres_logical::push_change_log_object(repository, args.name, content, ctx));
+    return {};
+}
+
 Status run_pin_command(const Settings& s, const PinArgs& args, OutputFormat format) {
     const std::string repository = LB_TRY(s.repository());
     auto unpinned = engine::UnpinOutcome::unpinned;
@@ -438,6 +448,12 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
         options.port = args.port;
     }
     options.start = args.start ? engine::StartServer::yes : engine::StartServer::no;
+    if (!args.target_pg.empty()) {
+        // Loading into the given server is what starting means for it.
+        options.target_conninfo = args.target_pg;
+        options.start = engine::StartServer::yes;
+    }
+    if (!args.only.empty()) options.only_table = args.only;
     options.archiving = args.archive ? engine::NewInstanceArchiving::keep_source_settings
                                      : engine::NewInstanceArchiving::off;
     for (const auto& spec : args.tablespaces) {
@@ -495,8 +511,11 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
             j["phases"]["replay_seconds"] = o.replay_seconds;
             j["phases"]["ready_seconds"] = o.ready_seconds;
             j["phases"]["prepare_seconds_in_parallel"] = o.prepare_seconds;
-            j["port"] = o.port;
-            j["conninfo"] = o.conninfo;
+            // --target-pg: the connection string was the user's own (it may hold a password).
+            if (args.target_pg.empty()) {
+                j["port"] = o.port;
+                j["conninfo"] = o.conninfo;
+            }
         }
         print_json(j);
         return {};
@@ -519,7 +538,11 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
         std::printf("  (preparing the start took %s, in parallel with the files)\n",
                     format_seconds(o.prepare_seconds).c_str());
         std::printf("  total (RTO) %10s\n", format_seconds(o.total_seconds).c_str());
-        std::printf("  running on port %d: psql \"%s\"\n", o.port, o.conninfo.c_str());
+        if (args.target_pg.empty()) {
+            std::printf("  running on port %d: psql \"%s\"\n", o.port, o.conninfo.c_str());
+        } else {
+            std::printf("  loaded into the --target-pg database\n");
+        }
     } else {
         std::printf("  start it with: pg_ctl -D %s start   (recovery runs on first start)\n",
                     o.target_dir.string().c_str());

@@ -38,6 +38,10 @@ struct BackupArgs {
 struct WalPushArgs {
     std::string path;
 };
+struct LogicalPushArgs {
+    std::string name;  // logical/<start>-<end>
+    std::string path;
+};
 struct WalFetchArgs {
     std::string name;
     std::string destination;
@@ -59,6 +63,8 @@ struct RestoreArgs {
     bool archive = false;
     std::vector<std::string> tablespaces;  // OID=DIR
     std::string timeline;                  // "", an id, "current" or "latest"
+    std::string target_pg;                 // postgres-logical: load into this database
+    std::string only;                      // postgres-logical: this table alone
 };
 struct ValidateArgs {
     std::string checks;
@@ -145,6 +151,8 @@ Status run_capture_command(const Settings& s, const CaptureArgs& args, OutputFor
 // configured one with `archive = true` (each location once).
 Result<std::vector<std::string>> archive_repositories(const Settings& s);
 Status run_wal_push(const Settings& s, const WalPushArgs& args);
+// The hidden logical-push: stores one change log object built outside (tests).
+Status run_logical_push(const Settings& s, const LogicalPushArgs& args);
 Status run_wal_fetch(const Settings& s, const WalFetchArgs& args);
 Status run_wal_prefetch(const Settings& s, const WalPrefetchArgs& args);
 Status run_list(const Settings& s, const ListArgs& args, OutputFormat format);

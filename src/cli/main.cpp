@@ -151,6 +151,14 @@ int main(int argc, char** argv) {
     add_settings(push, common, {"repo", "key-file", "read-only"});
     push->add_option("path", push_args.path, "WAL file to archive (%p)")->required();
 
+    // Stores a change log object a test built (tests/e2e/logical_log.py); not for people.
+    LogicalPushArgs logical_push_args;
+    auto* logical_push = app.add_subcommand("logical-push", "");
+    logical_push->group("");
+    add_settings(logical_push, common, {"repo", "key-file"});
+    logical_push->add_option("name", logical_push_args.name)->required();
+    logical_push->add_option("path", logical_push_args.path)->required();
+
     WalFetchArgs fetch_args;
     auto* fetch = app.add_subcommand("wal-fetch",
                                      "restore one WAL file (restore_command = 'lifeboat wal-fetch "
@@ -207,6 +215,13 @@ int main(int argc, char** argv) {
     restore->add_option("--timeline", restore_args.timeline,
                         "timeline to follow: an id, 'current' (the backup's own) or 'latest' "
                         "(default: the backup's own, or the one later timeline reaching --to)");
+    restore->add_option("--target-pg", restore_args.target_pg,
+                        "postgres-logical backups: load into this existing, empty database "
+                        "(connection string) instead of a new instance; --target-dir then only "
+                        "stages the backup's files");
+    restore->add_option("--only", restore_args.only,
+                        "postgres-logical backups: restore this one table (SCHEMA.TABLE, or "
+                        "TABLE in public) and its changes");
     add_json(restore, common);
 
     ValidateArgs validate_args;
@@ -445,6 +460,7 @@ int main(int argc, char** argv) {
         if (*init) return run_repo_init(settings, init_args, format);
         if (*backup) return run_backup_command(settings, backup_args, format);
         if (*push) return run_wal_push(settings, push_args);
+        if (*logical_push) return run_logical_push(settings, logical_push_args);
         if (*fetch) return run_wal_fetch(settings, fetch_args);
         if (*prefetch) return run_wal_prefetch(settings, prefetch_args);
         if (*list) return run_list(settings, list_args, format);

@@ -111,7 +111,10 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
                                 .pg_bin = options.pg_bin,
                                 .run_as_user = options.run_as_user,
                                 .start_timeout = options.start_timeout,
-                                .archiving = options.archiving});
+                                .archiving = options.archiving,
+                                .target_conninfo = options.target_conninfo,
+                                .only_table = options.only_table,
+                                .jobs = options.jobs});
     auto tablespace_dirs = LB_TRY(target->check_and_place(*manifest));
     // A damaged index object is worked around by reading the footers of the packs it listed.
     const repo::BlockIndex index = LB_TRY(
@@ -204,7 +207,8 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
                                        .stop_position = stop_after,
                                        .repository_location = location_for_commands,
                                        .key_file = options.key_file,
-                                       .port = outcome.port});
+                                       .port = outcome.port,
+                                       .log_storage = &repository.storage()});
     if (!settings) return undo(settings.error());
     outcome.replaced_settings = std::move(*settings);
     if (auto stage = ctx.stage("restore:configured"); !stage) return undo(stage.error());

@@ -54,6 +54,10 @@ struct RestoreOptions {
     std::string run_as_user = "postgres";  // when running as root
     unsigned jobs = 0;
     std::chrono::seconds start_timeout{3600};
+    // For kinds that load into a server (source::RestoreRequest): an existing empty database to
+    // load into (implies start), and a single table to restore.
+    std::optional<std::string> target_conninfo;
+    std::optional<std::string> only_table;
 };
 
 struct RestoreOutcome {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "repository/manifest.hpp"
+#include "storage/storage.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/operation_context.hpp"
@@ -41,6 +42,13 @@ struct RestoreRequest {
     std::string run_as_user = "postgres";  // runs the instance when lifeboat runs as root
     std::chrono::seconds start_timeout{3600};
     NewInstanceArchiving archiving = NewInstanceArchiving::off;
+    // Kinds that load data into a server (postgres-logical): an existing, empty database to load
+    // into instead of a new local instance (target_dir then only stages the backup's files),
+    // and one table ("schema.table" or "table" for public) to restore alone. Kinds that cannot
+    // refuse them in check_and_place (ErrorCode::usage).
+    std::optional<std::string> target_conninfo;
+    std::optional<std::string> only_table;
+    unsigned jobs = 0;  // parallel work a target may do (0: as many as cores)
 };
 
 // What the engine decided: the backup, the branch, the target, and where the log is.
@@ -55,6 +63,10 @@ struct RecoveryPlan {
     std::string repository_location;
     std::optional<fs::path> key_file;
     int port = 0;  // 0: not started here
+    // The repository's storage, for targets that read log objects themselves (a logical
+    // target applies decoded changes instead of letting a server fetch WAL). Outlives the call
+    // to start_and_await.
+    const Storage* log_storage = nullptr;
 };
 
 struct StartedInstance {

@@ -167,3 +167,42 @@ for i, text in enumerate(["2026-11-26T08:00:00Z", "2026-11-26 08:00:00.123456+01
                           "2026-11-26T08:00:00-0500", "9999-12-31T23:59:59.999999Z",
                           "1970-01-01T00:00:00+14:00", "90s", "30m", "36h", "7d", "36500d", "0"]):
     seed("fuzz_time", f"seed-{i}", text)
+
+
+# Change log objects (fuzz_pgoutput): a plain transaction with every change kind, and a streamed
+# one with a subtransaction abort, behind a session start and a sequence sample.
+def msg(kind, body):
+    return kind.encode() + body
+
+
+def rec(kind, lsn, payload):
+    return kind.encode() + struct.pack(">QI", lsn, len(payload)) + payload
+
+
+def tup(*values):
+    out = struct.pack(">H", len(values))
+    for v in values:
+        out += v.encode() if v in ("n", "u") else b"t" + struct.pack(">I", len(v)) + v.encode()
+    return out
+
+
+relation = msg("R", struct.pack(">I", 16384) + b"public\0t\0d" + struct.pack(">H", 2)
+               + b"\x01id\0" + struct.pack(">Ii", 23, -1) + b"\x00v\0" + struct.pack(">Ii", 25, -1))
+plain = [msg("B", struct.pack(">QQI", 0x500, 1000000, 700)),
+         msg("I", struct.pack(">I", 16384) + b"N" + tup("1", "a")),
+         msg("U", struct.pack(">I", 16384) + b"K" + tup("1", "n") + b"N" + tup("2", "u")),
+         msg("D", struct.pack(">I", 16384) + b"K" + tup("2", "n")),
+         msg("T", struct.pack(">IBI", 1, 3, 16384)),
+         msg("M", b"\x01" + struct.pack(">Q", 0x501) + b"lifeboat.ddl\0" + struct.pack(">I", 5) + b"CHECK"),
+         msg("C", b"\x00" + struct.pack(">QQQ", 0x500, 0x528, 1000001))]
+streamed = [msg("S", struct.pack(">IB", 900, 1)),
+            msg("I", struct.pack(">II", 900, 16384) + b"N" + tup("3", "b")),
+            msg("I", struct.pack(">II", 901, 16384) + b"N" + tup("4", "sub")),
+            msg("E", b""),
+            msg("A", struct.pack(">II", 900, 901)),
+            msg("c", struct.pack(">IBQQQ", 900, 0, 0x600, 0x610, 1000002))]
+head = b"LBCL\x01" + rec("X", 0x400, b"") + rec("R", 0x400, relation)
+seed("fuzz_pgoutput", "plain", head + b"".join(rec("M", 0x500 + i, m) for i, m in enumerate(plain)))
+seed("fuzz_pgoutput", "streamed",
+     head + b"".join(rec("M", 0x580 + i, m) for i, m in enumerate(streamed))
+     + rec("S", 0x620, b"public\tt_id_seq\t4\tt"))

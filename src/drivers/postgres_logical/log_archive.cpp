@@ -7,6 +7,7 @@
 #include "drivers/postgres_logical/change_log.hpp"
 #include "drivers/postgres_logical/pgoutput.hpp"
 #include "repository/wal_archive.hpp"
+#include "sources/postgres/wal.hpp"
 
 namespace lifeboat::postgres_logical {
 

@@ -2,10 +2,17 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
+#include "drivers/postgres_logical/change_apply.hpp"
+#include "drivers/postgres_logical/chain.hpp"
+#include "drivers/postgres_logical/dump_filter.hpp"
+#include "repository/wal_archive.hpp"
 #include "sources/postgres/connection.hpp"
 #include "sources/postgres/local_server.hpp"
+#include "sources/postgres/wal.hpp"
+#include "util/parallel.hpp"
 
 namespace lifeboat::postgres_logical {
 
@@ -35,6 +42,37 @@ Result<std::map<std::uint32_t, fs::path>> LogicalRestoreTarget::check_and_place(
                     m_request.target_dir.string());
     }
     m_manifest = &manifest;
+    if (m_request.only_table) {
+        const std::string& only = *m_request.only_table;
+        const auto dot = only.find('.');
+        TableName name{dot == std::string::npos ? "public" : only.substr(0, dot),
+                       dot == std::string::npos ? only : only.substr(dot + 1)};
+        const bool found = std::any_of(
+            manifest.logical.tables.begin(), manifest.logical.tables.end(),
+            [&](const auto& t) { return t.schema == name.schema && t.name == name.name; });
+        if (!found) {
+            return fail(ErrorCode::not_found,
+                        "backup {} holds no table {}.{} (--only takes SCHEMA.TABLE as the "
+                        "source names it, or TABLE in public)",
+                        manifest.id, name.schema, name.name);
+        }
+        m_only = std::move(name);
+    }
+    if (m_request.target_conninfo) {
+        // Loading into a database that already holds tables would mix two sources' rows.
+        auto conn = LB_TRY(postgres::Connection::open(*m_request.target_conninfo));
+        const std::string tables = LB_TRY(conn.query_value(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND n.nspname NOT IN "
+            "('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"));
+        if (tables != "0") {
+            return fail(ErrorCode::conflict,
+                        "refusing to restore into database {} of --target-pg: it is not empty "
+                        "({} tables, views or sequences); give an empty database (nothing was "
+                        "written)",
+                        conn.database(), tables);
+        }
+    }
     return std::map<std::uint32_t, fs::path>{};
 }
 
@@ -49,10 +87,10 @@ Result<double> LogicalRestoreTarget::prepare_start(const std::string&) {
 }
 
 Result<std::vector<std::string>> LogicalRestoreTarget::configure(const source::RecoveryPlan& plan) {
-    if (plan.port == 0) {
+    if (plan.port == 0 && !m_request.target_conninfo) {
         return fail(ErrorCode::usage,
-                    "a postgres-logical backup is restored by loading it into a new server: add "
-                    "--start (nothing was kept)");
+                    "a postgres-logical backup is restored by loading it into a server: add "
+                    "--start, or --target-pg CONN (nothing was kept)");
     }
     if (!plan.consistent && (plan.target || plan.stop_position)) {
         // The window now reaches along captured change-log objects, but this target loads only
@@ -62,6 +100,7 @@ Result<std::vector<std::string>> LogicalRestoreTarget::configure(const source::R
                     "change log is not applied yet): use --to consistent");
     }
     m_manifest = plan.manifest;
+    m_plan = plan;
     return std::vector<std::string>{};
 }
 
@@ -75,30 +114,112 @@ Status LogicalRestoreTarget::load(const Prepared& prepared, const std::string& c
                                 "ON_ERROR_STOP=1", "-d", conninfo, "-f", (dir / entry).string()},
                                {.run_as = prepared.account, .merge_stderr = true}));
         if (run.exit_status != 0) {
-            return fail(ErrorCode::database, "loading {} into the new server failed: {}", entry,
+            return fail(ErrorCode::database, "loading {} into the server failed: {}", entry,
                         last_line(run.output));
         }
         return {};
     };
+    auto psql_command = [&](const std::string& command) -> Status {
+        auto run = LB_TRY(run_process({(prepared.bindir / "psql").string(), "-X", "-q", "-v",
+                                       "ON_ERROR_STOP=1", "-d", conninfo, "-c", command},
+                                      {.run_as = prepared.account, .merge_stderr = true}));
+        if (run.exit_status != 0) {
+            return fail(ErrorCode::database, "loading a table into the server failed: {}",
+                        last_line(run.output));
+        }
+        return {};
+    };
+    // --only: the scripts cut down to the table (dump_filter.hpp), written beside the originals.
+    auto script = [&](const std::string& entry, std::string_view suffix) -> Result<std::string> {
+        if (!m_only) return entry;
+        const std::string text = LB_TRY(read_file(dir / entry));
+        const std::string cut = suffix == "sequences"
+                                    ? guard_missing_sequences(text)
+                                    : filter_dump_for_table(text, m_only->schema, m_only->name);
+        const std::string path = entry + ".only";
+        LB_CHECK(write_file_atomic(dir / path, cut));
+        if (prepared.account) LB_CHECK(change_owner_recursive(dir / path, *prepared.account));
+        return path;
+    };
     ctx.report({"loading the schema", 0, 0});
-    LB_CHECK(psql(payload.pre_data_path));
+    LB_CHECK(psql(LB_TRY(script(payload.pre_data_path, "pre-data"))));
     postgres::Connection conn = LB_TRY(postgres::Connection::open(conninfo));
     std::uint64_t done = 0;
     for (const auto& table : payload.tables) {
         LB_CHECK(ctx.check());
+        if (m_only && (table.schema != m_only->schema || table.name != m_only->name)) continue;
         const std::string qualified =
             conn.quote_identifier(table.schema) + "." + conn.quote_identifier(table.name);
-        // The server reads the file itself: it runs as the account that owns the target.
-        LB_CHECK(conn.execute("COPY " + qualified + " FROM " +
-                              conn.quote_literal((dir / table.path).string()) +
-                              " (FORMAT binary)"));
+        if (m_request.target_conninfo) {
+            // Another server cannot read this host's files: psql sends them (\copy).
+            LB_CHECK(psql_command("\\copy " + qualified + " FROM " +
+                                  conn.quote_literal((dir / table.path).string()) +
+                                  " (FORMAT binary)"));
+        } else {
+            // The server reads the file itself: it runs as the account that owns the target.
+            LB_CHECK(conn.execute("COPY " + qualified + " FROM " +
+                                  conn.quote_literal((dir / table.path).string()) +
+                                  " (FORMAT binary)"));
+        }
         ctx.report({"loading tables", ++done, payload.tables.size(), ProgressUnit::items});
     }
-    LB_CHECK(psql(payload.sequences_path));
+    LB_CHECK(psql(LB_TRY(script(payload.sequences_path, "sequences"))));
     ctx.report({"building indexes and constraints", 0, 0});
-    LB_CHECK(psql(payload.post_data_path));
+    LB_CHECK(psql(LB_TRY(script(payload.post_data_path, "post-data"))));
+    LB_CHECK(apply_log(conninfo, ctx));
     ctx.report({"analyzing", 0, 0});
     LB_CHECK(conn.execute("ANALYZE"));
+    // The apply ran with synchronous_commit off; its final commit flushed the WAL. In a new
+    // instance a checkpoint also spares a crash the replay of the whole load; an existing
+    // server (--target-pg) checkpoints on its own schedule, and its role may not be allowed to.
+    if (!m_request.target_conninfo) LB_CHECK(conn.execute("CHECKPOINT"));
+    return {};
+}
+
+Result<source::StartedInstance> LogicalRestoreTarget::load_into_existing(
+    const Prepared& prepared, const OperationContext& ctx) {
+    const auto started = Clock::now();
+    source::StartedInstance outcome;
+    outcome.conninfo = *m_request.target_conninfo;
+    LB_CHECK(load(prepared, outcome.conninfo, ctx));
+    outcome.replay_seconds = seconds_since(started);
+    remove_staged_files();
+    // Loaded: what a started instance is for a new one (nothing is left to undo).
+    m_started = true;
+    return outcome;
+}
+
+void LogicalRestoreTarget::remove_staged_files() {
+    std::error_code ec;
+    fs::remove_all(m_request.target_dir / "schema", ec);
+    fs::remove_all(m_request.target_dir / "data", ec);
+}
+
+Status LogicalRestoreTarget::apply_log(const std::string& conninfo, const OperationContext& ctx) {
+    // `consistent`: the base alone. Otherwise the changes after it, up to the target.
+    if (m_plan.consistent || !m_plan.log_storage) return {};
+    const auto consistent = postgres::parse_lsn(m_manifest->start_lsn);
+    if (!consistent) {
+        return fail(ErrorCode::corrupt, "backup {}: its consistent point {} is no LSN",
+                    m_manifest->id, m_manifest->start_lsn);
+    }
+    const Storage& storage = *m_plan.log_storage;
+    const auto names = LB_TRY(repo::list_wal_names(storage));
+    const ChainRun chain = follow_chain(names, consistent->value);
+    if (chain.objects.empty()) return {};
+    ApplyRequest request{
+        .conninfo = conninfo,
+        .objects = chain.objects,
+        .fetch = [&storage](const std::string& name) { return repo::fetch_wal(storage, name); },
+        .consistent_lsn = consistent->value,
+        .target = m_plan.target,
+        .only = m_only,
+        .connections = m_request.jobs ? m_request.jobs : default_jobs(),
+    };
+    const ApplyOutcome applied = LB_TRY(apply_changes(request, ctx));
+    ctx.report({fmt::format("applied {} transactions ({} rows, {} sequences) in {:.1f} s",
+                            applied.transactions, applied.rows, applied.sequences, applied.seconds),
+                0, 0});
     return {};
 }
 
@@ -110,6 +231,7 @@ Result<source::StartedInstance> LogicalRestoreTarget::start_and_await(int port,
     const Prepared& prepared = *m_prepared;
     const fs::path pgdata = m_request.target_dir / k_pgdata_subdirectory;
     if (prepared.account) LB_CHECK(change_owner_recursive(m_request.target_dir, *prepared.account));
+    if (m_request.target_conninfo) return load_into_existing(prepared, ctx);
     postgres::LocalServer server(prepared.bindir, pgdata, prepared.account);
     const auto started = Clock::now();
     LB_CHECK(server.initdb(postgres::LocalServer::Checksums::on));
@@ -160,9 +282,7 @@ Result<source::StartedInstance> LogicalRestoreTarget::start_and_await(int port,
     outcome.replay_seconds = seconds_since(started);
     const auto loaded = Clock::now();
     // The dump files served their purpose: the instance holds the data now.
-    std::error_code ec;
-    fs::remove_all(m_request.target_dir / "schema", ec);
-    fs::remove_all(m_request.target_dir / "data", ec);
+    remove_staged_files();
     auto check = LB_TRY(postgres::Connection::open(outcome.conninfo));
     LB_CHECK(check.execute("SELECT 1"));
     outcome.ready_seconds = seconds_since(loaded);

@@ -4,12 +4,15 @@
 // account, data checksums on), starts it on the plan's port, creates the backup's database,
 // loads pre-data, COPYs each table from its file (binary), sets the sequences, loads post-data
 // (indexes and constraints: foreign keys are checked here), runs ANALYZE and removes the dump
-// files. Only `--to consistent` (the backup's snapshot) exists until the change stream does,
-// and only with --start: without a server there is nothing to load into.
+// files. Then, unless the plan says `consistent`, it applies the change log objects that
+// continue the backup up to the plan's target (change_apply.hpp), sets the sequences from their
+// samples, runs ANALYZE and a CHECKPOINT. Only with --start: without a server there is nothing
+// to load into.
 #pragma once
 
 #include <optional>
 
+#include "drivers/postgres_logical/change_apply.hpp"
 #include "source/restore_target.hpp"
 #include "util/process.hpp"
 
@@ -32,10 +35,18 @@ class LogicalRestoreTarget final : public source::RestoreTarget {
         std::optional<UserAccount> account;
     };
     Status load(const Prepared& prepared, const std::string& conninfo, const OperationContext& ctx);
+    // --target-pg: the load and the apply into the given database; nothing is started.
+    Result<source::StartedInstance> load_into_existing(const Prepared& prepared,
+                                                       const OperationContext& ctx);
+    void remove_staged_files();
+    // The change log after the base, up to the plan's target (change_apply.hpp).
+    Status apply_log(const std::string& conninfo, const OperationContext& ctx);
 
     source::RestoreRequest m_request;
     std::optional<Prepared> m_prepared;
     const repo::Manifest* m_manifest = nullptr;
+    source::RecoveryPlan m_plan;
+    std::optional<TableName> m_only;  // --only, resolved against the manifest
     bool m_started = false;
 };
 

@@ -233,6 +233,12 @@ Result<StartPreparation> find_start_needs(const source::RestoreRequest& options,
 
 Result<std::map<std::uint32_t, fs::path>> PhysicalRestoreTarget::check_and_place(
     const repo::Manifest& manifest) {
+    if (m_request.target_conninfo || m_request.only_table) {
+        return fail(ErrorCode::usage,
+                    "--target-pg and --only restore a postgres-logical backup; backup {} is a "
+                    "physical one (restored whole, as a new data directory)",
+                    manifest.id);
+    }
     LB_CHECK(refuse_unsafe_target(m_request, manifest));
     m_tablespace_dirs = LB_TRY(tablespace_locations(m_request, manifest));
     return m_tablespace_dirs;

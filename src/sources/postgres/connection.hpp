@@ -103,6 +103,7 @@ class Connection {
     std::string quote_literal(const std::string& value) const;
 
   private:
+    friend class Pipeline;  // pipeline.hpp: batches statements on this connection
     explicit Connection(pg_conn* conn) : m_conn(conn) {}
     // The server's answer to what was sent, before the deadline (none: no limit).
     Result<pg_result*> wait_for_result(
