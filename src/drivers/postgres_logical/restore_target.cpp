@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <chrono>
 
-#include "drivers/postgres_logical/change_apply.hpp"
 #include "drivers/postgres_logical/chain.hpp"
+#include "drivers/postgres_logical/change_apply.hpp"
 #include "drivers/postgres_logical/dump_filter.hpp"
 #include "repository/wal_archive.hpp"
 #include "sources/postgres/connection.hpp"
@@ -91,13 +91,6 @@ Result<std::vector<std::string>> LogicalRestoreTarget::configure(const source::R
         return fail(ErrorCode::usage,
                     "a postgres-logical backup is restored by loading it into a server: add "
                     "--start, or --target-pg CONN (nothing was kept)");
-    }
-    if (!plan.consistent && (plan.target || plan.stop_position)) {
-        // The window now reaches along captured change-log objects, but this target loads only
-        // the snapshot: never claim a later point than what is restored.
-        return fail(ErrorCode::outside_window,
-                    "this Lifeboat restores a postgres-logical backup to its snapshot only (the "
-                    "change log is not applied yet): use --to consistent");
     }
     m_manifest = plan.manifest;
     m_plan = plan;
