@@ -107,7 +107,13 @@ for _ in $(seq 1 300); do kill -0 "$CAPTURE_PID" 2>/dev/null || break; sleep 0.1
 log "capture: $(jq -c '{objects, commits, lag_seconds}' "$T/capture.out" 2>/dev/null)"
 expect_exit 0 lb list --repo "$LREPO" --json
 LWINDOW=$(jq -c '.window | {earliest, latest, gap}' "$OUT")
+LLATEST=$(jq -r '.window.latest' "$OUT")
 log "logical window: $LWINDOW"
+expect_exit 0 lb list --repo "$REPO" --json
+PLATEST=$(jq -r '.window.latest' "$OUT")
+log "physical window ends at $PLATEST"
+# Targets lie between the start of the load and the newest commit both repositories hold.
+if [[ "$PLATEST" < "$LLATEST" ]]; then LAST=$PLATEST; else LAST=$LLATEST; fi
 
 tables_state() {
     local conn=$1 t
