@@ -166,4 +166,19 @@ for id in 1 2 3; do
 done
 ok "restore --to latest holds all $NSTORED commits reported stored ($RESTORED of the burst restored, $WRITTEN acknowledged)"
 
+# ---- 5. verify, copy and expire understand chunk objects
+[ -n "$(chunks)" ] || fail "no chunk left to check verify, copy and expire with"
+expect_exit 0 lb verify --repo "$REPO" --json
+ok "verify passes with $(chunks | wc -l) chunk object(s) in the repository"
+REPO2="$T/repo2"
+expect_exit 0 lb repo-init --repo "$REPO2"
+expect_exit 0 lb copy --from "$REPO" --to "$REPO2" --json
+[ -n "$(cd "$REPO2/wal" && find stream -type f 2>/dev/null)" ] || fail "copy left out the streamed chunks"
+expect_exit 0 lb list --repo "$REPO2" --json
+expect_eq "$(jq -r .window.latest "$OUT")" "$LATEST" "the copy's window end"
+expect_exit 0 lb verify --repo "$REPO2" --json
+ok "copy carries the chunks: the copy's window also ends at $LATEST and verifies"
+expect_exit 0 lb expire --repo "$REPO" --retention-window 1s --keep-min 1 --dry-run --json
+ok "expire (dry run) accepts the chunk objects"
+
 finish

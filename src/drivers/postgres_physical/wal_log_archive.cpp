@@ -267,6 +267,15 @@ std::vector<std::string> WalLogArchive::objects_for(
         for (auto segno = first->segno; segno <= last->segno; ++segno)
             names.push_back(postgres::wal_file_name({m.timeline, segno}, segment_size));
     }
+    // The streamed chunks of the segment after the reach's last one: replay reads them too.
+    if (first) {
+        const std::uint64_t next = last ? last->segno + 1 : first->segno;
+        const std::string folder = std::string(k_stream_chunk_prefix) +
+                                   postgres::wal_file_name({m.timeline, next}, segment_size) + "/";
+        for (auto it = std::lower_bound(archived.begin(), archived.end(), folder);
+             it != archived.end() && it->starts_with(folder); ++it)
+            names.push_back(*it);
+    }
     for (const auto& name : archived) {  // the .backup history file of this backup
         if (name.rfind(m.start_wal, 0) == 0 && name.ends_with(".backup")) names.push_back(name);
     }
