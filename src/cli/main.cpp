@@ -380,7 +380,8 @@ int main(int argc, char** argv) {
         "wal-stream",
         "store the WAL of a postgres-physical source as it is written, over streaming "
         "replication through a physical slot, until SIGTERM or SIGINT");
-    add_settings(wal_stream, common, {"repo", "pg", "slot", "key-file", "flush-interval"});
+    add_settings(wal_stream, common,
+                 {"repo", "pg", "slot", "key-file", "flush-interval", "synchronous"});
     add_json(wal_stream, common);
 
     DemoArgs demo_args;

@@ -49,6 +49,10 @@ const std::vector<SettingSpec>& setting_specs() {
          SettingType::duration},
         {"slot", "wal_stream.slot", "lifeboat",
          "wal-stream's physical replication slot on the source (created when missing)"},
+        {"synchronous", "wal_stream.synchronous", "false",
+         "wal-stream stores every piece of WAL as soon as it arrives and connects with "
+         "application_name = the slot's name, for synchronous_standby_names",
+         SettingType::flag},
         {"heartbeat-interval", "capture.heartbeat_interval", "0",
          "capture emits a heartbeat message on the source this often, so the slot of a quiet "
          "database on a busy server advances (30s; 0: none)",

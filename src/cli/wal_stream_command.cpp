@@ -15,6 +15,7 @@ Status run_wal_stream_command(const Settings& s, const WalStreamArgs&, OutputFor
     postgres_physical::WalStreamOptions options;
     options.conninfo = s.get("pg");  // run_wal_stream refuses an empty one
     options.slot = s.get("slot");
+    if (s.get("synchronous") == "true") options.mode = postgres_physical::StreamMode::synchronous;
     // capture's default (1s) is too long for WAL: unless set, wal-stream flushes every 200 ms.
     if (s.given("flush-interval")) {
         options.flush_interval = LB_TRY(interval_setting(s, "flush-interval"));
@@ -31,16 +32,18 @@ Status run_wal_stream_command(const Settings& s, const WalStreamArgs&, OutputFor
     };
     const auto summary = LB_TRY(postgres_physical::run_wal_stream(repository, options, ctx));
     if (format == OutputFormat::json) {
-        nlohmann::json j = {{"slot", summary.slot},
-                            {"slot_created", summary.slot_created},
-                            {"system_identifier", summary.system_identifier},
-                            {"timeline", summary.timeline},
-                            {"started_from", summary.started_from},
-                            {"flushed", summary.flushed},
-                            {"chunks", summary.chunks},
-                            {"bytes", summary.bytes},
-                            {"segments_stitched", summary.segments_stitched},
-                            {"segments_already_archived", summary.segments_already_archived}};
+        nlohmann::json j = {
+            {"slot", summary.slot},
+            {"synchronous", options.mode == postgres_physical::StreamMode::synchronous},
+            {"slot_created", summary.slot_created},
+            {"system_identifier", summary.system_identifier},
+            {"timeline", summary.timeline},
+            {"started_from", summary.started_from},
+            {"flushed", summary.flushed},
+            {"chunks", summary.chunks},
+            {"bytes", summary.bytes},
+            {"segments_stitched", summary.segments_stitched},
+            {"segments_already_archived", summary.segments_already_archived}};
         add_repository_json(j, s, location);
         std::printf("%s\n", j.dump(2).c_str());
     } else {

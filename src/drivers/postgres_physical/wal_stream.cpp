@@ -82,10 +82,11 @@ class Streamer {
     }
     // The commit span of the segment received so far (the rest read as zeros, where the scan
     // stops); empty when it cannot be read, which only leaves the window shorter.
-    postgres::WalCommitSpan span_so_far() const {
-        std::string whole = m_segment;
-        whole.resize(m_segment_size, '\0');
-        auto span = postgres::scan_commit_times(whole);
+    postgres::WalCommitSpan span_so_far() {
+        // Kept between calls, so each flush copies only the new bytes, not a whole segment.
+        if (m_zero_filled.size() != m_segment_size) m_zero_filled.assign(m_segment_size, '\0');
+        m_zero_filled.replace(0, m_segment.size(), m_segment);
+        auto span = postgres::scan_commit_times(m_zero_filled);
         return span ? *span : postgres::WalCommitSpan{};
     }
 
@@ -98,6 +99,7 @@ class Streamer {
     std::uint64_t m_segment_size;
     std::uint64_t m_segment_start = 0;  // LSN of the segment being received
     std::string m_segment;              // its bytes from offset 0 up to what was received
+    std::string m_zero_filled;          // the same, zero-filled to the segment size
     std::uint64_t m_chunk_start = 0;    // offset of the first byte not yet stored
     std::uint64_t m_flushed = 0;        // stored and reported to the server
     Steady::time_point m_first_held = Steady::now();
@@ -141,7 +143,9 @@ Result<WalStreamSummary> Streamer::run(std::uint64_t start, WalStreamSummary sum
             }
         }
         const std::uint64_t held = m_segment.size() - m_chunk_start;
-        if (held > 0 && (Steady::now() - m_first_held >= m_options.flush_interval ||
+        // Synchronous: commits wait for this report, so nothing is held back.
+        if (held > 0 && (m_options.mode == StreamMode::synchronous ||
+                         Steady::now() - m_first_held >= m_options.flush_interval ||
                          held >= m_options.chunk_bound)) {
             LB_CHECK(flush_chunk());
         }
@@ -226,6 +230,7 @@ Status Streamer::complete_segment() {
         LB_CHECK(storage.remove_if_exists(repo::wal_key(stream_chunk_name(chunk))));
     m_segment_start += m_segment_size;
     m_segment.clear();
+    m_zero_filled.clear();
     m_chunk_start = 0;
     return {};
 }
@@ -261,8 +266,15 @@ Result<WalStreamSummary> run_wal_stream(repo::Repository& repository,
                     "no PostgreSQL connection given (use --pg CONNINFO or LIFEBOAT_PG)");
     }
     if (options.slot.empty()) return fail(ErrorCode::usage, "--slot must not be empty");
-    postgres::Connection conn = LB_TRY(postgres::Connection::open(
-        postgres::replication_conninfo(options.conninfo, postgres::ReplicationMode::physical)));
+    std::string conninfo =
+        postgres::replication_conninfo(options.conninfo, postgres::ReplicationMode::physical);
+    if (options.mode == StreamMode::synchronous &&
+        options.conninfo.find("application_name") == std::string::npos) {
+        // The name synchronous_standby_names lists; a URI takes it as a query parameter.
+        const bool uri = conninfo.find("://") != std::string::npos;
+        conninfo += (uri ? "&application_name=" : " application_name=") + options.slot;
+    }
+    postgres::Connection conn = LB_TRY(postgres::Connection::open(conninfo));
     WalStreamSummary summary;
     summary.slot = options.slot;
     const auto identity = LB_TRY(conn.query("IDENTIFY_SYSTEM"));

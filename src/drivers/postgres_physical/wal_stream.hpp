@@ -19,6 +19,10 @@
 //   (what the restorable window reads). A completed segment is checked and stored as the segment
 //   object of its name (same content already archived by archive_command: accepted; different
 //   content: ErrorCode::conflict, the chunks stay), then its chunks are deleted.
+// - Synchronous mode (StreamMode::synchronous): the connection's application_name is the slot's
+//   name (unless the conninfo sets one), so that synchronous_standby_names can name it, and
+//   every piece of WAL is stored and reported as soon as it arrives: a commit waiting for this
+//   standby returns only once its WAL is in the repository.
 // - On cancellation (SIGTERM/SIGINT in the CLI) it stores what it holds and returns the summary.
 // Timeline switches are not followed yet: the stream ends with an error when the server's
 // timeline ends.
@@ -34,11 +38,14 @@
 
 namespace lifeboat::postgres_physical {
 
+enum class StreamMode { asynchronous, synchronous };
+
 struct WalStreamOptions {
     std::string conninfo;  // a role with REPLICATION (replication=true is added)
     std::string slot = "lifeboat";
     std::chrono::milliseconds flush_interval{200};
     std::size_t chunk_bound = 1024 * 1024;
+    StreamMode mode = StreamMode::asynchronous;
 };
 
 struct WalStreamSummary {
