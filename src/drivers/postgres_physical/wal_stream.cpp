@@ -133,7 +133,14 @@ Result<WalStreamSummary> Streamer::run(std::uint64_t start, WalStreamSummary sum
                                                 m_conn.quote_identifier(m_options.slot),
                                                 postgres::format_lsn({start}), m_timeline)));
     while (!m_ctx.cancellation->cancelled()) {
-        auto frame = LB_TRY(m_conn.receive_copy(k_poll));
+        auto received = m_conn.receive_copy(k_poll);
+        if (!received) {
+            // What arrived before the server went away is WAL it wrote: stored, it is not lost
+            // with the server (it cannot be reported any more; the next run starts after it).
+            (void)flush_chunk();
+            return std::unexpected(received.error());
+        }
+        const auto& frame = *received;
         if (frame) {
             const auto parsed = LB_TRY(postgres::parse_replication_frame(*frame));
             if (parsed.data) {
