@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The RPO of wal-stream (issue 15): KILLS times, under pgbench (4 clients, one insert per
 # transaction, each row stamped with clock_timestamp()), SIGKILL the primary (pg_ctl stop -m
-# immediate) after LOAD seconds of load, restart it (crash recovery keeps every commit it wrote),
-# restore --to latest into a new instance, and count as lost time the newest commit on the
-# recovered primary minus the newest commit in the restore (an upper bound: commits written but
+# immediate) after LOAD seconds of load, restore --to latest into a new instance while it is
+# down, restart it (crash recovery keeps every commit it wrote), and count as lost time the
+# newest commit on the recovered primary minus the newest commit in the restore (an upper bound: commits written but
 # not yet acknowledged count as lost too). Prints each kill and p50/p99/max over them.
 # With KILL_STREAM=1, wal-stream is SIGKILLed just before the primary, as when the host of both
 # is lost: what it held in memory is then lost too (without it, wal-stream stores what it
@@ -43,15 +43,18 @@ for k in $(seq 1 "$KILLS"); do
     as_pg "$PGBIN/pg_ctl" -D "$SRC" -m immediate -w stop >/dev/null
     wait "$LOADER" 2>/dev/null || true
     wait "$STREAM" 2>/dev/null || true
-    start_server "$SRC"
-    NEWEST=$(q "SELECT extract(epoch FROM max(ts)) FROM events")
+    # Restored while the primary is down: once it is back, archive_command would archive the
+    # segment its crash recovery completes, and the restore would find the lost tail there.
     DIR="$T/r-$k"
     restore_into "$DIR" --to latest --port "$(free_port)" --start
     RESTORED=$(psql_on "$RESTORED_CONN" "SELECT coalesce(extract(epoch FROM max(ts)), 0) FROM events")
+    start_server "$SRC"
+    NEWEST=$(q "SELECT extract(epoch FROM max(ts)) FROM events")
     as_pg "$PGBIN/pg_ctl" -D "$DIR/pgdata" -m immediate -w stop >/dev/null 2>&1 ||
         as_pg "$PGBIN/pg_ctl" -D "$DIR" -m immediate -w stop >/dev/null 2>&1 || true
-    rm -rf "$DIR"
-    L=$(echo "scale=3; $NEWEST - $RESTORED" | bc)
+    [ -n "${DEBUG:-}" ] || rm -rf "$DIR"
+    L=$(echo "scale=6; $NEWEST - $RESTORED" | bc)
+    [ -n "${DEBUG:-}" ] && log "newest $NEWEST ($(q "SELECT count(*) FROM events") rows), restored $RESTORED"
     LOST+=("$L")
     log "kill $k: lost ${L} s of commits"
 done
