@@ -75,6 +75,7 @@ class Streamer {
     Status receive(std::uint64_t start, std::string_view data);
     Status flush_chunk();
     Status complete_segment();
+    Status stitch_previous();
     Status report_flushed();
     std::string segment_name() const {
         return postgres::wal_file_name({m_timeline, m_segment_start / m_segment_size},
@@ -128,6 +129,7 @@ Result<WalStreamSummary> Streamer::run(std::uint64_t start, WalStreamSummary sum
         m_segment = std::move(prefix);
         m_chunk_start = m_segment.size();
     }
+    if (start == m_segment_start && start >= m_segment_size) LB_CHECK(stitch_previous());
     m_summary.started_from = postgres::format_lsn({start});
     LB_CHECK(m_conn.start_copy_both(fmt::format("START_REPLICATION SLOT {} PHYSICAL {} TIMELINE {}",
                                                 m_conn.quote_identifier(m_options.slot),
@@ -161,6 +163,25 @@ Result<WalStreamSummary> Streamer::run(std::uint64_t start, WalStreamSummary sum
     LB_CHECK(flush_chunk());
     m_summary.flushed = postgres::format_lsn({m_flushed});
     return m_summary;
+}
+
+// A run killed right after storing a segment's last chunk left it unstitched: the chunks cover
+// the whole segment, so it is stitched now, before streaming the next one.
+Status Streamer::stitch_previous() {
+    const std::uint64_t next = m_segment_start;
+    m_segment_start = next - m_segment_size;
+    const std::string name = segment_name();
+    auto archived = repo::read_wal_meta(m_repository.storage(), name);
+    if (!archived && archived.error().code == ErrorCode::not_found) {
+        auto prefix = LB_TRY(read_streamed_prefix(m_repository.storage(), name));
+        if (prefix && prefix->size() == m_segment_size) {
+            m_segment = std::move(*prefix);
+            m_chunk_start = m_segment.size();
+            return complete_segment();  // moves on to the next segment
+        }
+    }
+    m_segment_start = next;
+    return {};
 }
 
 Status Streamer::receive(std::uint64_t start, std::string_view data) {
