@@ -19,7 +19,7 @@ start_stream() {
     STREAMS=$((STREAMS + 1))
     STREAM_OUT="$T/stream-$STREAMS.out"
     STREAM_ERR="$T/stream-$STREAMS.err"
-    as_pg bash -c 'echo $$ >"$0"; exec "$@"' "$T/stream.pid" "$LB" wal-stream --repo "$REPO" \
+    as_pg env ${STREAM_ENV:-} bash -c 'echo $$ >"$0"; exec "$@"' "$T/stream.pid" "$LB" wal-stream --repo "$REPO" \
         --pg "$CONNINFO" --slot "$SLOT" --json "$@" >"$STREAM_OUT" 2>"$STREAM_ERR" &
     BG_PIDS+=($!)
     STREAM_JOB=$!
@@ -118,6 +118,30 @@ jq -e '.segments_stitched >= 1 and .chunks >= 1' "$STREAM_OUT" >/dev/null ||
     fail "summary: $(cat "$STREAM_OUT")"
 STITCHED=$(jq -r '"\(.segments_stitched) stitched, \(.segments_already_archived) already archived"' "$STREAM_OUT")
 ok "SIGTERM: status 0, summary $STITCHED"
+
+# ---- 3b. killed between a segment's last chunk and its stitching: the next run stitches it
+STREAM_ENV="LIFEBOAT_TEST_STAGE_HOOK=wal-stream:stitch:kill" start_stream
+SEG=$(q "SELECT pg_walfile_name(pg_current_wal_lsn())")
+q "SELECT pg_switch_wal()" >/dev/null
+q "INSERT INTO items VALUES (4, 'after the second switch')"
+for _ in $(seq 1 300); do kill -0 "$STREAM_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$STREAM_PID" 2>/dev/null && fail "wal-stream did not reach the stitching of $SEG"
+wait "$STREAM_JOB" 2>/dev/null || true
+[ -n "$(find "$REPO/wal/stream/$SEG" -type f 2>/dev/null)" ] || fail "no chunks of $SEG left by the killed run"
+for _ in $(seq 1 300); do
+    [ "$(q "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = f ] && break
+    sleep 0.1
+done
+start_stream
+for _ in $(seq 1 300); do
+    [ -z "$(find "$REPO/wal/stream/$SEG" -type f 2>/dev/null)" ] && break
+    sleep 0.1
+done
+[ -z "$(find "$REPO/wal/stream/$SEG" -type f 2>/dev/null)" ] || fail "the chunks of $SEG were not stitched by the next run"
+[ -f "$REPO/wal/${SEG:0:16}/$SEG" ] || fail "segment $SEG is not stored after the restart"
+kill -TERM "$STREAM_PID"
+wait "$STREAM_JOB" || fail "wal-stream's status after SIGTERM"
+ok "a run killed before stitching $SEG: the next run stitched it and deleted its chunks"
 
 # ---- 4. SIGKILL of the primary; restore --to latest holds every commit reported stored
 start_stream

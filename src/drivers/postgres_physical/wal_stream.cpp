@@ -170,15 +170,13 @@ Result<WalStreamSummary> Streamer::run(std::uint64_t start, WalStreamSummary sum
 Status Streamer::stitch_previous() {
     const std::uint64_t next = m_segment_start;
     m_segment_start = next - m_segment_size;
-    const std::string name = segment_name();
-    auto archived = repo::read_wal_meta(m_repository.storage(), name);
-    if (!archived && archived.error().code == ErrorCode::not_found) {
-        auto prefix = LB_TRY(read_streamed_prefix(m_repository.storage(), name));
-        if (prefix && prefix->size() == m_segment_size) {
-            m_segment = std::move(*prefix);
-            m_chunk_start = m_segment.size();
-            return complete_segment();  // moves on to the next segment
-        }
+    // Archived meanwhile or not, the chunks are left: complete_segment accepts the same content
+    // and deletes them.
+    auto prefix = LB_TRY(read_streamed_prefix(m_repository.storage(), segment_name()));
+    if (prefix && prefix->size() == m_segment_size) {
+        m_segment = std::move(*prefix);
+        m_chunk_start = m_segment.size();
+        return complete_segment();  // moves on to the next segment
     }
     m_segment_start = next;
     return {};
@@ -231,6 +229,7 @@ Status Streamer::complete_segment() {
     LB_CHECK(flush_chunk());
     const std::string name = segment_name();
     Storage& storage = m_repository.storage();
+    LB_CHECK(m_store_ctx->stage("wal-stream:stitch"));
     // What wal-push would refuse must not enter the archive by this door either.
     LB_TRY(check_wal_file(storage, name, m_segment));
     const auto span = LB_TRY(postgres::scan_commit_times(m_segment));
