@@ -12,10 +12,8 @@
 
 namespace lifeboat::cli {
 
-namespace {
-
 // "500ms", or a duration as every other setting takes it ("1s", "2m").
-Result<std::chrono::milliseconds> interval(const Settings& s, const std::string& name) {
+Result<std::chrono::milliseconds> interval_setting(const Settings& s, const std::string& name) {
     const std::string text = s.get(name);
     if (text == "0") return std::chrono::milliseconds(0);
     if (text.size() > 2 && text.ends_with("ms")) {
@@ -31,8 +29,6 @@ Result<std::chrono::milliseconds> interval(const Settings& s, const std::string&
     return std::chrono::duration_cast<std::chrono::milliseconds>(*seconds);
 }
 
-}  // namespace
-
 Status run_capture_command(const Settings& s, const CaptureArgs&, OutputFormat format) {
     const std::string kind = s.get("source-kind");
     if (kind != repo::k_kind_postgres_logical) {
@@ -42,10 +38,10 @@ Status run_capture_command(const Settings& s, const CaptureArgs&, OutputFormat f
     }
     postgres_logical::CaptureOptions options;
     options.conninfo = s.get("pg");  // run_capture refuses an empty one
-    options.flush_interval = LB_TRY(interval(s, "flush-interval"));
+    options.flush_interval = LB_TRY(interval_setting(s, "flush-interval"));
     if (options.flush_interval.count() == 0)
         return fail(ErrorCode::usage, "--flush-interval must be more than 0");
-    options.heartbeat_interval = LB_TRY(interval(s, "heartbeat-interval"));
+    options.heartbeat_interval = LB_TRY(interval_setting(s, "heartbeat-interval"));
     options.statement_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("pg-timeout")));
     const std::string location = LB_TRY(s.repository());
     repo::Repository repository = LB_TRY(open_repository(s, location));

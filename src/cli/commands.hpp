@@ -123,6 +123,11 @@ struct LogicalSetupArgs {
 };
 
 struct CaptureArgs {};
+struct WalStreamArgs {};
+
+// A duration setting in milliseconds: "500ms", or a duration as every other setting takes it
+// ("1s", "2m"); "0" is 0. ErrorCode::usage naming --<name> otherwise.
+Result<std::chrono::milliseconds> interval_setting(const Settings& s, const std::string& name);
 
 struct CheckArgs {
     unsigned timeout = 60;  // seconds to wait for the switched segment
@@ -147,6 +152,8 @@ Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat f
 Status run_backup_command(const Settings& s, const BackupArgs& args, OutputFormat format);
 // `capture`: the change stream of a postgres-logical source until SIGTERM/SIGINT.
 Status run_capture_command(const Settings& s, const CaptureArgs& args, OutputFormat format);
+// `wal-stream`: WAL of a postgres-physical source over streaming replication until SIGTERM/SIGINT.
+Status run_wal_stream_command(const Settings& s, const WalStreamArgs& args, OutputFormat format);
 // The repositories wal-push stores every WAL file in: the command's repository, then every
 // configured one with `archive = true` (each location once).
 Result<std::vector<std::string>> archive_repositories(const Settings& s);

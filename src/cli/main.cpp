@@ -392,6 +392,15 @@ int main(int argc, char** argv) {
                   "heartbeat-interval"});
     add_json(capture, common);
 
+    WalStreamArgs wal_stream_args;
+    auto* wal_stream = app.add_subcommand(
+        "wal-stream",
+        "store the WAL of a postgres-physical source as it is written, over streaming "
+        "replication through a physical slot, until SIGTERM or SIGINT");
+    add_settings(wal_stream, common,
+                 {"repo", "pg", "slot", "key-file", "flush-interval", "synchronous"});
+    add_json(wal_stream, common);
+
     DemoArgs demo_args;
     auto* demo =
         app.add_subcommand("demo", "self-contained demonstration in a temporary directory");
@@ -477,6 +486,7 @@ int main(int argc, char** argv) {
         if (*copy) return run_copy_command(settings, copy_args, format);
         if (*demo) return run_demo_command(settings, demo_args, format);
         if (*capture) return run_capture_command(settings, capture_args, format);
+        if (*wal_stream) return run_wal_stream_command(settings, wal_stream_args, format);
         if (*logical_setup) return run_logical_setup_command(settings, logical_setup_args, format);
         if (*check) {
             std::string config_file = common.config;

@@ -44,8 +44,15 @@ const std::vector<SettingSpec>& setting_specs() {
          "connect_timeout in the connection string, 10 s by default",
          SettingType::count},
         {"flush-interval", "capture.flush_interval", "1s",
-         "capture stores what it received at least this often (500ms, 1s, 5s)",
+         "capture (default 1s) and wal-stream (default 200ms) store what they received at "
+         "least this often (200ms, 1s, 5s)",
          SettingType::duration},
+        {"slot", "wal_stream.slot", "lifeboat",
+         "wal-stream's physical replication slot on the source (created when missing)"},
+        {"synchronous", "wal_stream.synchronous", "false",
+         "wal-stream stores every piece of WAL as soon as it arrives and connects with "
+         "application_name = the slot's name, for synchronous_standby_names",
+         SettingType::flag},
         {"heartbeat-interval", "capture.heartbeat_interval", "0",
          "capture emits a heartbeat message on the source this often, so the slot of a quiet "
          "database on a busy server advances (30s; 0: none)",
@@ -292,6 +299,7 @@ Result<Settings> Settings::resolve(const std::map<std::string, std::string>& fla
             settings.m_explicit.insert(spec.name);
         } else if (auto f = from_file.values.find(spec.name); f != from_file.values.end()) {
             settings.m_values[spec.name] = f->second;
+            settings.m_from_file.insert(spec.name);
         } else {
             settings.m_values[spec.name] = spec.default_value;
         }

@@ -57,6 +57,11 @@ class Settings {
 
     std::string get(const std::string& name) const;  // "" when unset
     std::optional<std::string> find(const std::string& name) const;
+    // Whether `name` was given (flag, environment or configuration file) rather than defaulted:
+    // for the few settings whose default depends on the command.
+    bool given(const std::string& name) const {
+        return m_explicit.count(name) != 0 || m_from_file.count(name) != 0;
+    }
     // As get(), but a value from [repositories.NAME.retention] of the repository at `repository`
     // overrides the file's general value (a flag or environment variable still wins).
     std::string get_for(const std::string& name, const std::string& repository) const;
@@ -90,7 +95,8 @@ class Settings {
   private:
     static Result<unsigned> parse_unsigned(const std::string& name, const std::string& value);
     std::map<std::string, std::string> m_values;
-    std::set<std::string> m_explicit;  // given by flag or environment
+    std::set<std::string> m_explicit;   // given by flag or environment
+    std::set<std::string> m_from_file;  // given by the configuration file
     std::vector<NamedRepository> m_repositories;
     std::string m_default_repository;  // default_repository from the file ("" when unset)
 };

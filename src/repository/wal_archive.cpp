@@ -178,9 +178,16 @@ Result<std::string> fetch_wal(const Storage& storage, const std::string& name) {
 }
 
 std::string wal_name_of_key(const std::string& key) {
-    constexpr std::string_view logical = "wal/logical/";
-    if (key.starts_with(logical)) return key.substr(4);
-    return key.substr(key.rfind('/') + 1);
+    // The folders wal_key chooses itself ("history", the first 16 digits of a segment name)
+    // are not part of the name; any other folder is ("logical/...", "stream/...").
+    const std::string rest = key.starts_with("wal/") ? key.substr(4) : key;
+    const auto slash = rest.find('/');
+    if (slash == std::string::npos) return rest;
+    const std::string_view folder(rest.data(), slash);
+    const bool chosen = folder == "history" ||
+                        (folder.size() == 16 &&
+                         folder.find_first_not_of("0123456789ABCDEF") == std::string_view::npos);
+    return chosen ? rest.substr(slash + 1) : rest;
 }
 
 Result<std::vector<std::string>> list_wal_names(const Storage& storage) {

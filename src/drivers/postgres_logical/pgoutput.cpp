@@ -6,19 +6,11 @@ namespace lifeboat::postgres_logical {
 
 namespace {
 
-// Seconds from 1970-01-01 to 2000-01-01, PostgreSQL's epoch.
-constexpr std::int64_t k_postgres_epoch_seconds = 946'684'800;
-
 std::uint64_t get_be(std::string_view in, std::size_t at, std::size_t bytes) {
     std::uint64_t value = 0;
     for (std::size_t i = 0; i < bytes; ++i)
         value = (value << 8) | static_cast<unsigned char>(in[at + i]);
     return value;
-}
-
-void put_be(std::string& out, std::uint64_t value, int bytes) {
-    for (int i = bytes - 1; i >= 0; --i)
-        out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
 }
 
 Status need(std::string_view message, std::size_t bytes) {
@@ -31,34 +23,6 @@ Status need(std::string_view message, std::size_t bytes) {
 }
 
 }  // namespace
-
-Result<ReplicationFrame> parse_replication_frame(std::string_view frame) {
-    ReplicationFrame out;
-    if (!frame.empty() && frame[0] == 'w' && frame.size() >= 25) {
-        out.data = XLogData{get_be(frame, 1, 8), get_be(frame, 9, 8), frame.substr(25)};
-        return out;
-    }
-    if (!frame.empty() && frame[0] == 'k' && frame.size() >= 18) {
-        out.keepalive = Keepalive{get_be(frame, 1, 8), frame[17] != 0};
-        return out;
-    }
-    return fail(ErrorCode::database, "unexpected replication message '{}' of {} bytes",
-                frame.empty() ? '?' : frame[0], frame.size());
-}
-
-std::string standby_status_update(std::uint64_t flushed, Timestamp now) {
-    std::string out = "r";
-    put_be(out, flushed, 8);  // written
-    put_be(out, flushed, 8);  // flushed
-    put_be(out, flushed, 8);  // applied
-    put_be(out, static_cast<std::uint64_t>(now.micros - k_postgres_epoch_seconds * 1'000'000), 8);
-    out.push_back(0);  // no reply requested
-    return out;
-}
-
-Timestamp from_postgres_time(std::int64_t micros_since_2000) {
-    return Timestamp{micros_since_2000 + k_postgres_epoch_seconds * 1'000'000};
-}
 
 Result<MessageFacts> read_message_facts(std::string_view message, InStream in_stream) {
     LB_CHECK(need(message, 1));

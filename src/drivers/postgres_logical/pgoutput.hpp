@@ -12,36 +12,19 @@
 #include <string_view>
 #include <vector>
 
+#include "sources/postgres/replication_protocol.hpp"
 #include "util/error.hpp"
 #include "util/time.hpp"
 
 namespace lifeboat::postgres_logical {
 
-// An XLogData frame: `data` (a view into the frame) is one pgoutput message.
-struct XLogData {
-    std::uint64_t start = 0;
-    std::uint64_t wal_end = 0;
-    std::string_view data;
-};
-// A primary keepalive: the server's WAL end (for logical decoding: how far it has decoded and
-// sent) and whether it wants an answer now.
-struct Keepalive {
-    std::uint64_t wal_end = 0;
-    bool reply_requested = false;
-};
-struct ReplicationFrame {
-    std::optional<XLogData> data;
-    std::optional<Keepalive> keepalive;
-};
-// Parses one CopyData frame; ErrorCode::database for a frame that is neither, or is truncated.
-Result<ReplicationFrame> parse_replication_frame(std::string_view frame);
-
-// A standby status update confirming `flushed` as written, flushed and applied; `now` is the
-// client's clock.
-std::string standby_status_update(std::uint64_t flushed, Timestamp now);
-
-// PostgreSQL's timestamps (microseconds since 2000-01-01 UTC) as Lifeboat's.
-Timestamp from_postgres_time(std::int64_t micros_since_2000);
+// The replication framing is generic (sources/postgres/replication_protocol.hpp).
+using postgres::from_postgres_time;
+using postgres::Keepalive;
+using postgres::parse_replication_frame;
+using postgres::ReplicationFrame;
+using postgres::standby_status_update;
+using postgres::XLogData;
 
 // Whether a message lies between a Stream Start and its Stream Stop, where changes and
 // relations carry a transaction id after the type byte.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "drivers/postgres_physical/wal_stream_chunks.hpp"
 #include "repository/cluster_identity.hpp"
 #include "repository/manifest.hpp"
 #include "repository/wal_archive.hpp"
@@ -95,6 +96,24 @@ Result<WalFileFacts> check_wal_file(const Storage& storage, const std::string& n
             return facts;
         case postgres::WalFileKind::unknown:
             break;
+    }
+    if (const auto chunk = parse_stream_chunk_name(name)) {
+        // A streamed chunk (wal_stream_chunks.hpp): its size is in its name, and the first one
+        // of a segment starts with the segment's long header.
+        if (content.size() != chunk->end - chunk->start) {
+            return fail(ErrorCode::corrupt, "{}: {} bytes, its name says {}", name, content.size(),
+                        chunk->end - chunk->start);
+        }
+        if (chunk->start == 0) {
+            const auto header = LB_TRY(about(postgres::read_segment_header(content), name));
+            const auto segment = postgres::parse_wal_file_name(chunk->segment, header.segment_size);
+            if (!segment || header.page_address != segment->segno * header.segment_size) {
+                return fail(ErrorCode::corrupt, "{}: the first page is not that of segment {}",
+                            name, chunk->segment);
+            }
+            facts.system_identifier = std::to_string(header.system_identifier);
+        }
+        return facts;
     }
     return fail(ErrorCode::usage,
                 "{} is not a WAL segment, .partial, .history or .backup file name", name);

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "drivers/postgres_physical/wal_checks.hpp"
+#include "drivers/postgres_physical/wal_stream_chunks.hpp"
 #include "repository/wal_archive.hpp"
 #include "sources/postgres/timeline_history.hpp"
 #include "sources/postgres/wal.hpp"
@@ -47,6 +48,17 @@ class ReachFinder {
             const std::string name =
                 postgres::wal_file_name({chain[step].timeline, segno}, seg_size);
             if (!m_archived.count(name)) {
+                // A segment wal-stream is receiving: replay reaches its streamed prefix, and
+                // the archive ends there (the next segment is missing by definition).
+                auto streamed = LB_TRY(streamed_last_commit(name));
+                if (streamed) {
+                    reach.last_commit_segment = name;
+                    if (!reach.to || *reach.to < *streamed) reach.to = streamed;
+                    ++segno;
+                    reach.first_missing_segment =
+                        postgres::wal_file_name({chain[step].timeline, segno}, seg_size);
+                    break;
+                }
                 reach.first_missing_segment = name;
                 reach.gap = wal_exists_after(name, chain, step, segno, seg_size);
                 break;
@@ -77,6 +89,26 @@ class ReachFinder {
             if (it != m_archived.end() && it->compare(0, 8, first, 0, 8) == 0) return true;
         }
         return false;
+    }
+
+    // The newest commit in the streamed chunks of `segment` that replay reaches (the run from
+    // offset 0); nullopt when it has none or no chunk starts at 0.
+    Result<std::optional<Timestamp>> streamed_last_commit(const std::string& segment) {
+        const std::string folder = std::string(k_stream_chunk_prefix) + segment + "/";
+        auto first = m_archived.lower_bound(folder);
+        if (first == m_archived.end() || !first->starts_with(folder))
+            return std::optional<Timestamp>();
+        std::vector<StreamChunk> chunks;
+        for (auto it = first; it != m_archived.end() && it->starts_with(folder); ++it) {
+            if (auto chunk = parse_stream_chunk_name(*it)) chunks.push_back(*chunk);
+        }
+        std::optional<Timestamp> last;
+        for (const auto& chunk : contiguous_run(std::move(chunks))) {
+            // Each chunk's span runs from the segment's start to the chunk's end.
+            auto commit = LB_TRY(last_commit_of(stream_chunk_name(chunk)));
+            if (commit && (!last || *last < *commit)) last = commit;
+        }
+        return last;
     }
 
     Result<std::optional<Timestamp>> last_commit_of(const std::string& name) {
@@ -116,6 +148,8 @@ std::optional<std::vector<ChainStep>> chain_for(const repo::Manifest& m,
 // The segment number of a WAL file name (a segment, .partial or .backup file: its first 24
 // characters), nullopt for names that are none of these.
 std::optional<std::uint64_t> segno_of(std::string_view name, std::uint64_t segment_size) {
+    // A streamed chunk counts as part of its segment.
+    if (name.starts_with(k_stream_chunk_prefix)) name.remove_prefix(k_stream_chunk_prefix.size());
     if (name.size() < 24) return std::nullopt;
     auto seg = postgres::parse_wal_file_name(name.substr(0, 24), segment_size);
     if (!seg) return std::nullopt;
@@ -233,6 +267,15 @@ std::vector<std::string> WalLogArchive::objects_for(
         for (auto segno = first->segno; segno <= last->segno; ++segno)
             names.push_back(postgres::wal_file_name({m.timeline, segno}, segment_size));
     }
+    // The streamed chunks of the segment after the reach's last one: replay reads them too.
+    if (first) {
+        const std::uint64_t next = last ? last->segno + 1 : first->segno;
+        const std::string folder = std::string(k_stream_chunk_prefix) +
+                                   postgres::wal_file_name({m.timeline, next}, segment_size) + "/";
+        for (auto it = std::lower_bound(archived.begin(), archived.end(), folder);
+             it != archived.end() && it->starts_with(folder); ++it)
+            names.push_back(*it);
+    }
     for (const auto& name : archived) {  // the .backup history file of this backup
         if (name.rfind(m.start_wal, 0) == 0 && name.ends_with(".backup")) names.push_back(name);
     }
@@ -288,7 +331,7 @@ bool WalLogArchive::is_descriptive(std::string_view name) const {
 
 Result<std::optional<std::string>> WalLogArchive::stop_position_at_end(
     const Storage& storage, const BackupReach& reach) const {
-    const std::string content = LB_TRY(repo::fetch_wal(storage, reach.last_commit_segment));
+    const std::string content = LB_TRY(fetch_segment_or_stream(storage, reach.last_commit_segment));
     const auto span = LB_TRY(postgres::scan_commit_times(content));
     if (!span.last_end) {
         return fail(ErrorCode::corrupt,

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "drivers/postgres_physical/wal_checks.hpp"
+#include "drivers/postgres_physical/wal_stream_chunks.hpp"
 #include "repository/cluster_identity.hpp"
 #include "repository/repository.hpp"
 #include "sources/postgres/wal.hpp"
@@ -39,7 +40,8 @@ Result<std::optional<std::string>> identifier_of_stored_wal(const Storage& stora
     return std::optional<std::string>();
 }
 
-// Refuses WAL of another cluster; records the repository's cluster on the first push.
+}  // namespace
+
 Status check_same_cluster(Storage& storage, const std::string& found) {
     auto holds = LB_TRY(repo::expected_system_identifier(storage));
     if (!holds) holds = LB_TRY(identifier_of_stored_wal(storage));
@@ -48,8 +50,6 @@ Status check_same_cluster(Storage& storage, const std::string& found) {
     if (recorded != found) return std::unexpected(repo::another_cluster_error(found, recorded));
     return {};
 }
-
-}  // namespace
 
 Result<repo::PushOutcome> wal_push(repo::Repository& repo, const fs::path& path,
                                    const OperationContext& ctx) {
@@ -153,7 +153,8 @@ Status wal_fetch(const RepositoryOpener& open_repository, const WalFetchOptions&
     auto repo = open_repository();
     if (!repo && !from_spool) return std::unexpected(repo.error());
     if (!from_spool) {
-        auto content = repo::fetch_wal(repo->storage(), options.name);
+        // A segment wal-stream is still receiving comes from its chunks.
+        auto content = fetch_segment_or_stream(repo->storage(), options.name);
         if (!content) {
             if (is_segment && content.error().code == ErrorCode::not_found) {
                 fs::remove_all(spool, ec);  // the end of the archive: recovery is finishing

@@ -24,6 +24,10 @@ namespace lifeboat::postgres_physical {
 Result<repo::PushOutcome> wal_push(repo::Repository& repository, const fs::path& path,
                                    const OperationContext& ctx);
 
+// Refuses WAL of cluster `system_identifier` (decimal) when the repository protects another
+// (ErrorCode::conflict); records it as the repository's cluster when none is recorded yet.
+Status check_same_cluster(Storage& storage, const std::string& system_identifier);
+
 // Opens the repository when called. wal_fetch and wal_prefetch open it only when they need it:
 // a segment already in the spool is handed to PostgreSQL even when the repository cannot be
 // opened now, and a second prefetcher gives up before opening (and deriving a key) at all.

@@ -349,12 +349,13 @@ Status Connection::send_copy(std::string_view message) {
     return {};
 }
 
-std::string replication_conninfo(const std::string& conninfo) {
+std::string replication_conninfo(const std::string& conninfo, ReplicationMode mode) {
+    const std::string parameter =
+        mode == ReplicationMode::physical ? "replication=true" : "replication=database";
     if (conninfo.starts_with("postgres://") || conninfo.starts_with("postgresql://")) {
-        return conninfo + (conninfo.find('?') == std::string::npos ? "?" : "&") +
-               "replication=database";
+        return conninfo + (conninfo.find('?') == std::string::npos ? "?" : "&") + parameter;
     }
-    return conninfo + (conninfo.empty() ? "" : " ") + "replication=database";
+    return conninfo + (conninfo.empty() ? "" : " ") + parameter;
 }
 
 int Connection::server_version() const {

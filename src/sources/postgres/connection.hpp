@@ -51,10 +51,17 @@ struct ConnectLimits {
     std::chrono::seconds statement{0};
 };
 
-// `conninfo` (a libpq key=value string or a postgres:// URI) with replication=database added:
-// a walsender connection in logical replication mode, which accepts CREATE_REPLICATION_SLOT and
-// IDENTIFY_SYSTEM besides SQL (simple protocol only, as Connection::query without parameters).
-std::string replication_conninfo(const std::string& conninfo);
+// Which walsender a replication connection asks for: `database` (replication=database, logical
+// replication, which accepts SQL besides replication commands) or `physical` (replication=true,
+// replication commands only: IDENTIFY_SYSTEM, CREATE_REPLICATION_SLOT ... PHYSICAL,
+// READ_REPLICATION_SLOT, START_REPLICATION ... PHYSICAL).
+enum class ReplicationMode { database, physical };
+
+// `conninfo` (a libpq key=value string or a postgres:// URI) with the replication parameter of
+// `mode` added: a walsender connection, which accepts CREATE_REPLICATION_SLOT and
+// IDENTIFY_SYSTEM (simple protocol only, as Connection::query without parameters).
+std::string replication_conninfo(const std::string& conninfo,
+                                 ReplicationMode mode = ReplicationMode::database);
 
 // How much longer than the statement limit the client waits for the server's own cancellation.
 inline constexpr std::chrono::seconds k_answer_grace{5};

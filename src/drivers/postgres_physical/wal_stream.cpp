@@ -1,0 +1,352 @@
+#include "drivers/postgres_physical/wal_stream.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "drivers/postgres_physical/wal_checks.hpp"
+#include "drivers/postgres_physical/wal_stream_chunks.hpp"
+#include "drivers/postgres_physical/wal_transfer.hpp"
+#include "repository/wal_archive.hpp"
+#include "sources/postgres/connection.hpp"
+#include "sources/postgres/replication_protocol.hpp"
+#include "sources/postgres/wal.hpp"
+
+namespace lifeboat::postgres_physical {
+
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+// The server ends a walsender that has not heard from its client for wal_sender_timeout
+// (60 s by default): status updates go out well within that even when nothing is stored.
+constexpr std::chrono::seconds k_status_interval{10};
+// The longest single wait for the stream: cancellation and flush deadlines are looked at between.
+constexpr std::chrono::milliseconds k_poll{50};
+
+std::string timeline_hex(std::uint32_t timeline) {
+    return fmt::format("{:08X}", timeline);
+}
+
+// Where the repository's WAL of `timeline` ends without a hole at its newest point: after the
+// newest archived segment, or after the contiguous chunks of a newer streamed segment.
+Result<std::uint64_t> stored_end(const Storage& storage, std::uint32_t timeline,
+                                 std::uint64_t segment_size) {
+    const auto names = LB_TRY(repo::list_wal_names(storage));
+    const std::string tli = timeline_hex(timeline);
+    std::uint64_t end = 0;
+    std::optional<std::uint64_t> newest_streamed;
+    for (const auto& name : names) {
+        if (auto chunk = parse_stream_chunk_name(name)) {
+            const auto segment = postgres::parse_wal_file_name(chunk->segment, segment_size);
+            if (segment && segment->timeline == timeline)
+                newest_streamed = std::max(newest_streamed.value_or(0), segment->segno);
+            continue;
+        }
+        if (postgres::classify_wal_file(name) != postgres::WalFileKind::segment) continue;
+        if (!name.starts_with(tli)) continue;
+        const auto segment = postgres::parse_wal_file_name(name, segment_size);
+        if (segment) end = std::max(end, (segment->segno + 1) * segment_size);
+    }
+    if (newest_streamed && (*newest_streamed + 1) * segment_size > end) {
+        const std::string segment =
+            postgres::wal_file_name({timeline, *newest_streamed}, segment_size);
+        const auto run = contiguous_run(LB_TRY(list_stream_chunks(storage, segment)));
+        if (!run.empty()) end = std::max(end, *newest_streamed * segment_size + run.back().end);
+    }
+    return end;
+}
+
+class Streamer {
+  public:
+    Streamer(repo::Repository& repository, const WalStreamOptions& options,
+             const OperationContext& ctx, postgres::Connection conn, std::uint32_t timeline,
+             std::uint64_t segment_size)
+        : m_repository(repository),
+          m_options(options),
+          m_ctx(ctx),
+          m_conn(std::move(conn)),
+          m_timeline(timeline),
+          m_segment_size(segment_size) {}
+
+    Result<WalStreamSummary> run(std::uint64_t start, WalStreamSummary summary);
+
+  private:
+    Status receive(std::uint64_t start, std::string_view data);
+    Status flush_chunk();
+    Status complete_segment();
+    Status stitch_previous();
+    Status report_flushed();
+    std::string segment_name() const {
+        return postgres::wal_file_name({m_timeline, m_segment_start / m_segment_size},
+                                       m_segment_size);
+    }
+    // The commit span of the segment received so far (the rest read as zeros, where the scan
+    // stops); empty when it cannot be read, which only leaves the window shorter.
+    postgres::WalCommitSpan span_so_far() {
+        // Kept between calls, so each flush copies only the new bytes, not a whole segment.
+        if (m_zero_filled.size() != m_segment_size) m_zero_filled.assign(m_segment_size, '\0');
+        m_zero_filled.replace(0, m_segment.size(), m_segment);
+        auto span = postgres::scan_commit_times(m_zero_filled);
+        return span ? *span : postgres::WalCommitSpan{};
+    }
+
+    repo::Repository& m_repository;
+    const WalStreamOptions& m_options;
+    const OperationContext& m_ctx;
+    const OperationContext* m_store_ctx = &m_ctx;
+    postgres::Connection m_conn;
+    std::uint32_t m_timeline;
+    std::uint64_t m_segment_size;
+    std::uint64_t m_segment_start = 0;  // LSN of the segment being received
+    std::string m_segment;              // its bytes from offset 0 up to what was received
+    std::string m_zero_filled;          // the same, zero-filled to the segment size
+    std::uint64_t m_chunk_start = 0;    // offset of the first byte not yet stored
+    std::uint64_t m_flushed = 0;        // stored and reported to the server
+    Steady::time_point m_first_held = Steady::now();
+    Steady::time_point m_last_status = Steady::now();
+    WalStreamSummary m_summary;
+};
+
+Result<WalStreamSummary> Streamer::run(std::uint64_t start, WalStreamSummary summary) {
+    // Cancellation ends the loop, never a store under way.
+    OperationContext storing = m_ctx;
+    storing.cancellation = std::make_shared<CancellationToken>();
+    m_store_ctx = &storing;
+    m_summary = std::move(summary);
+    m_segment_start = start - start % m_segment_size;
+    m_flushed = start;
+    if (start > m_segment_start) {
+        // Continuing a segment streamed before: its stored prefix is needed to stitch it.
+        auto prefix = LB_TRY(read_streamed_prefix(m_repository.storage(), segment_name()))
+                          .value_or(std::string());
+        if (prefix.size() != start - m_segment_start) {
+            return fail(ErrorCode::corrupt,
+                        "the streamed chunks of {} end at offset {}, expected {} (changed while "
+                        "starting?)",
+                        segment_name(), prefix.size(), start - m_segment_start);
+        }
+        m_segment = std::move(prefix);
+        m_chunk_start = m_segment.size();
+    }
+    if (start == m_segment_start && start >= m_segment_size) LB_CHECK(stitch_previous());
+    m_summary.started_from = postgres::format_lsn({start});
+    LB_CHECK(m_conn.start_copy_both(fmt::format("START_REPLICATION SLOT {} PHYSICAL {} TIMELINE {}",
+                                                m_conn.quote_identifier(m_options.slot),
+                                                postgres::format_lsn({start}), m_timeline)));
+    while (!m_ctx.cancellation->cancelled()) {
+        auto received = m_conn.receive_copy(k_poll);
+        if (!received) {
+            // What arrived before the server went away is WAL it wrote: stored, it is not lost
+            // with the server (it cannot be reported any more; the next run starts after it).
+            (void)flush_chunk();
+            return std::unexpected(received.error());
+        }
+        const auto& frame = *received;
+        if (frame) {
+            const auto parsed = LB_TRY(postgres::parse_replication_frame(*frame));
+            if (parsed.data) {
+                LB_CHECK(receive(parsed.data->start, parsed.data->data));
+            } else if (parsed.keepalive && parsed.keepalive->reply_requested) {
+                LB_CHECK(report_flushed());
+            }
+        }
+        const std::uint64_t held = m_segment.size() - m_chunk_start;
+        // Synchronous: commits wait for this report, so nothing is held back.
+        if (held > 0 && (m_options.mode == StreamMode::synchronous ||
+                         Steady::now() - m_first_held >= m_options.flush_interval ||
+                         held >= m_options.chunk_bound)) {
+            LB_CHECK(flush_chunk());
+        }
+        if (Steady::now() - m_last_status >= k_status_interval) LB_CHECK(report_flushed());
+    }
+    LB_CHECK(flush_chunk());
+    m_summary.flushed = postgres::format_lsn({m_flushed});
+    return m_summary;
+}
+
+// A run killed right after storing a segment's last chunk left it unstitched: the chunks cover
+// the whole segment, so it is stitched now, before streaming the next one.
+Status Streamer::stitch_previous() {
+    const std::uint64_t next = m_segment_start;
+    m_segment_start = next - m_segment_size;
+    // Archived meanwhile or not, the chunks are left: complete_segment accepts the same content
+    // and deletes them.
+    auto prefix = LB_TRY(read_streamed_prefix(m_repository.storage(), segment_name()));
+    if (prefix && prefix->size() == m_segment_size) {
+        m_segment = std::move(*prefix);
+        m_chunk_start = m_segment.size();
+        return complete_segment();  // moves on to the next segment
+    }
+    m_segment_start = next;
+    return {};
+}
+
+Status Streamer::receive(std::uint64_t start, std::string_view data) {
+    const std::uint64_t position = m_segment_start + m_segment.size();
+    if (start > position) {
+        return fail(ErrorCode::database, "the server sent WAL from {} while {} was expected",
+                    postgres::format_lsn({start}), postgres::format_lsn({position}));
+    }
+    // Sent again (a resend after reconnecting): only what is new counts.
+    data.remove_prefix(std::min<std::uint64_t>(data.size(), position - start));
+    while (!data.empty()) {
+        if (m_segment.size() == m_chunk_start) m_first_held = Steady::now();
+        const std::size_t take = static_cast<std::size_t>(
+            std::min<std::uint64_t>(data.size(), m_segment_size - m_segment.size()));
+        m_segment.append(data.substr(0, take));
+        data.remove_prefix(take);
+        if (m_segment.size() == m_segment_size) LB_CHECK(complete_segment());
+    }
+    return {};
+}
+
+Status Streamer::flush_chunk() {
+    if (m_segment.size() == m_chunk_start) return {};
+    const OperationContext& ctx = *m_store_ctx;
+    LB_CHECK(ctx.stage("wal-stream:store"));
+    const StreamChunk chunk{segment_name(), m_chunk_start, m_segment.size()};
+    const auto span = span_so_far();
+    repo::WalMeta meta;
+    meta.name = stream_chunk_name(chunk);
+    meta.pushed = ctx.now();
+    meta.first_commit = span.first_commit;
+    meta.last_commit = span.last_commit;
+    meta.commits = span.commits;
+    const std::string_view content = std::string_view(m_segment).substr(m_chunk_start);
+    LB_TRY(repo::push_wal(m_repository.storage(), std::move(meta), content,
+                          m_repository.config().compression_level, ctx));
+    ++m_summary.chunks;
+    m_summary.bytes += content.size();
+    m_chunk_start = m_segment.size();
+    // Stored for good: only now may the server count it as flushed.
+    m_flushed = m_segment_start + m_segment.size();
+    LB_CHECK(ctx.stage("wal-stream:report"));
+    return report_flushed();
+}
+
+Status Streamer::complete_segment() {
+    LB_CHECK(flush_chunk());
+    const std::string name = segment_name();
+    Storage& storage = m_repository.storage();
+    LB_CHECK(m_store_ctx->stage("wal-stream:stitch"));
+    // What wal-push would refuse must not enter the archive by this door either.
+    LB_TRY(check_wal_file(storage, name, m_segment));
+    const auto span = LB_TRY(postgres::scan_commit_times(m_segment));
+    repo::WalMeta meta;
+    meta.name = name;
+    meta.pushed = m_store_ctx->now();
+    meta.first_commit = span.first_commit;
+    meta.last_commit = span.last_commit;
+    meta.commits = span.commits;
+    auto outcome = repo::push_wal(storage, std::move(meta), m_segment,
+                                  m_repository.config().compression_level, *m_store_ctx);
+    if (!outcome) {
+        if (outcome.error().code == ErrorCode::conflict) {
+            return fail(ErrorCode::conflict,
+                        "WAL segment {} is archived with other content than the server streamed; "
+                        "the streamed chunks (wal/stream/{}/) are kept, nothing is overwritten",
+                        name, name);
+        }
+        return std::unexpected(outcome.error());
+    }
+    ++m_summary.segments_stitched;
+    if (*outcome == repo::PushOutcome::already_present) ++m_summary.segments_already_archived;
+    // The segment object holds every byte now: its chunks are redundant.
+    for (const auto& chunk : LB_TRY(list_stream_chunks(storage, name)))
+        LB_CHECK(storage.remove_if_exists(repo::wal_key(stream_chunk_name(chunk))));
+    m_segment_start += m_segment_size;
+    m_segment.clear();
+    m_zero_filled.clear();
+    m_chunk_start = 0;
+    return {};
+}
+
+Status Streamer::report_flushed() {
+    m_last_status = Steady::now();
+    return m_conn.send_copy(postgres::standby_status_update(m_flushed, m_ctx.now()));
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> parse_segment_size_setting(std::string_view text) {
+    std::uint64_t value = 0;
+    std::size_t i = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9')
+        value = value * 10 + static_cast<std::uint64_t>(text[i++] - '0');
+    if (i == 0 || i > 10) return std::nullopt;
+    const std::string_view unit = text.substr(i);
+    std::uint64_t factor = 0;
+    if (unit == "B" || unit.empty()) factor = 1;
+    if (unit == "kB") factor = 1024;
+    if (unit == "MB") factor = 1024 * 1024;
+    if (unit == "GB") factor = 1024 * 1024 * 1024;
+    if (factor == 0 || !postgres::is_valid_wal_segment_size(value * factor)) return std::nullopt;
+    return value * factor;
+}
+
+Result<WalStreamSummary> run_wal_stream(repo::Repository& repository,
+                                        const WalStreamOptions& options,
+                                        const OperationContext& ctx) {
+    if (options.conninfo.empty()) {
+        return fail(ErrorCode::usage,
+                    "no PostgreSQL connection given (use --pg CONNINFO or LIFEBOAT_PG)");
+    }
+    if (options.slot.empty()) return fail(ErrorCode::usage, "--slot must not be empty");
+    std::string conninfo =
+        postgres::replication_conninfo(options.conninfo, postgres::ReplicationMode::physical);
+    if (options.mode == StreamMode::synchronous &&
+        options.conninfo.find("application_name") == std::string::npos) {
+        // The name synchronous_standby_names lists; a URI takes it as a query parameter.
+        const bool uri = conninfo.find("://") != std::string::npos;
+        conninfo += (uri ? "&application_name=" : " application_name=") + options.slot;
+    }
+    postgres::Connection conn = LB_TRY(postgres::Connection::open(conninfo));
+    WalStreamSummary summary;
+    summary.slot = options.slot;
+    const auto identity = LB_TRY(conn.query("IDENTIFY_SYSTEM"));
+    if (identity.rows() != 1 || identity.columns() < 3)
+        return fail(ErrorCode::database, "IDENTIFY_SYSTEM returned no row");
+    summary.system_identifier = identity.text(0, 0);
+    summary.timeline = static_cast<std::uint32_t>(std::stoul(identity.text(0, 1)));
+    LB_CHECK(check_same_cluster(repository.storage(), summary.system_identifier));
+    const std::string size_text = LB_TRY(conn.query_value("SHOW wal_segment_size"));
+    const auto segment_size = parse_segment_size_setting(size_text);
+    if (!segment_size)
+        return fail(ErrorCode::database, "unreadable wal_segment_size '{}'", size_text);
+
+    const std::string slot = conn.quote_identifier(options.slot);
+    auto read_slot = [&]() { return conn.query(fmt::format("READ_REPLICATION_SLOT {}", slot)); };
+    auto slot_row = LB_TRY(read_slot());
+    if (slot_row.rows() != 1 || !slot_row.at(0, 0)) {
+        LB_TRY(conn.query(fmt::format("CREATE_REPLICATION_SLOT {} PHYSICAL RESERVE_WAL", slot)));
+        summary.slot_created = true;
+        slot_row = LB_TRY(read_slot());
+    }
+    if (slot_row.rows() != 1 || slot_row.text(0, 0) != "physical") {
+        return fail(ErrorCode::conflict, "replication slot {} is a {} slot, not a physical one",
+                    options.slot, slot_row.rows() == 1 ? slot_row.text(0, 0) : "missing");
+    }
+    const auto restart = postgres::parse_lsn(slot_row.text(0, 1));
+    if (!restart) {
+        return fail(ErrorCode::database,
+                    "replication slot {} reserves no WAL (restart_lsn '{}'): drop it so that "
+                    "wal-stream creates it with RESERVE_WAL",
+                    options.slot, slot_row.text(0, 1));
+    }
+    const std::uint64_t reserved = restart->value - restart->value % *segment_size;
+    const std::uint64_t stored =
+        LB_TRY(stored_end(repository.storage(), summary.timeline, *segment_size));
+    if (stored != 0 && stored < reserved) {
+        ctx.warn(fmt::format(
+            "the repository's WAL of timeline {} ends at {}, but slot {} only holds WAL from {}: "
+            "streaming starts there, and the WAL between is not in the repository unless "
+            "archive_command stored it",
+            summary.timeline, postgres::format_lsn({stored}), options.slot,
+            postgres::format_lsn({reserved})));
+    }
+    Streamer streamer(repository, options, ctx, std::move(conn), summary.timeline, *segment_size);
+    return streamer.run(std::max(stored, reserved), std::move(summary));
+}
+
+}  // namespace lifeboat::postgres_physical
