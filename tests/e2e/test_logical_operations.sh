@@ -27,6 +27,7 @@ a "CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL)
    ; CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL REFERENCES customers (id), amount int)
    ; INSERT INTO customers SELECT g, 'c' || g FROM generate_series(1, 100) g
    ; INSERT INTO orders SELECT g, 1 + g % 100, g FROM generate_series(1, 500) g
+   ; CREATE MATERIALIZED VIEW order_totals AS SELECT customer_id, sum(amount) AS total FROM orders GROUP BY 1
    ; GRANT SELECT ON ALL TABLES IN SCHEMA public TO lbrep
    ; GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO lbrep
    ; ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO lbrep
@@ -75,6 +76,7 @@ a "INSERT INTO customers SELECT g, 'c' || g FROM generate_series(101, 150) g
    ; INSERT INTO orders SELECT g, 101 + g % 50, g FROM generate_series(501, 700) g" >/dev/null
 a "UPDATE orders SET amount = amount * 2 WHERE id % 3 = 0" >/dev/null
 a "DELETE FROM orders WHERE id % 10 = 0" >/dev/null
+a "REFRESH MATERIALIZED VIEW order_totals" >/dev/null
 TARGET=$(now_utc)
 EXPECT_ORDERS=$(a "SELECT count(*) FROM orders")
 a "INSERT INTO customers SELECT g, 'late' || g FROM generate_series(151, 160) g
@@ -103,7 +105,7 @@ ok "two logical backups with change logs: list, verify"
 
 tables_state() {
     local conn=$1 t
-    for t in customers orders; do
+    for t in customers orders order_totals; do
         psql_on "$conn" "SELECT '$t ' || count(*) || ' ' || coalesce(md5(string_agg(r::text, '|' ORDER BY r::text)), 'empty') FROM public.$t r"
     done
 }
@@ -143,6 +145,9 @@ expect_exit 0 lb verify --repo "$COPY_REPO"
 restore_state "$REPO" original "$TARGET"
 restore_state "$COPY_REPO" copied "$TARGET"
 cmp -s "$T/original.state" "$T/copied.state" || { diff "$T/original.state" "$T/copied.state" >&2; fail "the restore from the copy differs"; }
+EXPECT_TOTALS=$(a "SELECT count(*) || ' ' || md5(string_agg(r::text, '|' ORDER BY r::text)) FROM order_totals r")
+grep -q "^order_totals $EXPECT_TOTALS\$" "$T/original.state" ||
+    defer_fail "the materialized view's contents at $TARGET differ: $(grep order_totals "$T/original.state") vs $EXPECT_TOTALS at the source"
 grep -q "^orders $EXPECT_ORDERS " "$T/original.state" || { cat "$T/original.state" >&2; fail "the restore to $TARGET does not hold $EXPECT_ORDERS orders"; }
 ok "copy --all: the restore to $TARGET from the copy equals the original's ($(tr '\n' ' ' <"$T/original.state"))"
 
