@@ -3,7 +3,7 @@
 # two base backups, each followed by a capture and writes; verify passes and names a damaged
 # change-log object; copy --all to a second repository restores to a time exactly as the
 # original does; drill to a time after the first base passes with counts, foreign keys and a
-# user check file; report shows the source kind; expire with a retention that drops the first
+# user check file; copy --backup of the first backup carries its change log only; report shows the source kind; expire with a retention that drops the first
 # backup removes the change-log objects only it needed (none the kept backup or continuous
 # recovery needs), and the window then starts at the kept backup.
 source "$(dirname "$0")/lib.sh" "$@"
@@ -150,6 +150,16 @@ grep -q "^order_totals $EXPECT_TOTALS\$" "$T/original.state" ||
     defer_fail "the materialized view's contents at $TARGET differ: $(grep order_totals "$T/original.state") vs $EXPECT_TOTALS at the source"
 grep -q "^orders $EXPECT_ORDERS " "$T/original.state" || { cat "$T/original.state" >&2; fail "the restore to $TARGET does not hold $EXPECT_ORDERS orders"; }
 ok "copy --all: the restore to $TARGET from the copy equals the original's ($(tr '\n' ' ' <"$T/original.state"))"
+
+# Copy of the first backup alone: it carries the change log its window needs, no more.
+ONE_REPO="$T/one-repo"
+lb repo-init --repo "$ONE_REPO" >/dev/null || fail "repo-init of the third repository failed"
+expect_exit 0 lb copy --from "$REPO" --to "$ONE_REPO" --backup "$B1"
+[ "$(log_objects "$ONE_REPO")" = "$FIRST_OBJECTS" ] ||
+    fail "copy --backup $B1 carried $(log_objects "$ONE_REPO" | tr '\n' ' ') instead of $(echo $FIRST_OBJECTS)"
+restore_state "$ONE_REPO" one "$TARGET"
+cmp -s "$T/original.state" "$T/one.state" || { diff "$T/original.state" "$T/one.state" >&2; fail "the restore from the one-backup copy differs"; }
+ok "copy --backup $B1 carries its change log only; the restore to $TARGET from it equals the original's"
 
 # Drill to the time after the first base: counts, foreign keys, user checks.
 cat >"$T/checks.toml" <<EOC
