@@ -211,6 +211,8 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
     options.jobs = LB_TRY(s.jobs());
     options.archive_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("archive-timeout")));
     options.pg_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("pg-timeout")));
+    const unsigned split_mib = LB_TRY(s.get_unsigned("split-table-mib"));
+    options.split_table_bytes = std::uint64_t{split_mib} * 1024 * 1024;
     for (const auto& tag : args.tags) {
         auto [key, value] = LB_TRY(parse_tag(tag, "--tag"));
         options.tags[key] = value;

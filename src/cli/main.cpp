@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
     auto* backup = app.add_subcommand("backup", "back up a running PostgreSQL 15");
     add_settings(backup, common,
                  {"repo", "pg", "source-kind", "pgdata", "jobs", "archive-timeout", "key-file",
-                  "read-only", "pg-timeout"});
+                  "read-only", "pg-timeout", "split-table-mib"});
     backup->add_option("--tag", backup_args.tags, "KEY=VALUE label (repeatable)");
     backup
         ->add_option("--type", backup_args.type,

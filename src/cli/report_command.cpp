@@ -25,6 +25,23 @@ std::string seconds_text(double s) {
     return fmt::format("{:.1f} s", s);
 }
 
+// The source the newest backup was taken of: its kind, identity and server version.
+json source_json(const engine::Catalog& c) {
+    if (c.backups.empty()) return json(nullptr);
+    const auto& src = c.backups.back().source;
+    return {{"kind", src.kind},
+            {"system_identifier", src.system_identifier},
+            {"server_version", src.server_version}};
+}
+
+std::string source_text(const engine::Catalog& c) {
+    if (c.backups.empty()) return "-";
+    const auto& src = c.backups.back().source;
+    return fmt::format("{} (system identifier {}, server version {})", src.kind,
+                       src.system_identifier.empty() ? "-" : src.system_identifier,
+                       src.server_version);
+}
+
 json report_json(const std::vector<RepositoryReport>& reports, Timestamp now) {
     json out = {{"generated", format_iso8601(now)}, {"repositories", json::array()}};
     for (const auto& r : reports) {
@@ -43,6 +60,7 @@ json report_json(const std::vector<RepositoryReport>& reports, Timestamp now) {
         out["repositories"].push_back(
             {{"name", r.name},
              {"location", r.location},
+             {"source", source_json(c)},
              {"backups", c.backups.size()},
              {"newest_backup", c.backups.empty() ? json(nullptr) : json(c.backups.back().id)},
              {"window_earliest",
@@ -79,6 +97,7 @@ std::string markdown(const std::vector<RepositoryReport>& reports, Timestamp now
         md += r.name == r.location ? fmt::format("## Repository `{}`\n\n", r.location)
                                    : fmt::format("## Repository `{}` ({})\n\n", r.name, r.location);
         md += "| item | value |\n| --- | --- |\n";
+        md += fmt::format("| source | {} |\n", source_text(c));
         md += fmt::format("| backups | {} (newest {}) |\n", c.backups.size(),
                           c.backups.empty() ? "none" : c.backups.back().id);
         md += fmt::format(

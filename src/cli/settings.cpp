@@ -43,6 +43,10 @@ const std::vector<SettingSpec>& setting_specs() {
          "seconds one PostgreSQL statement may take (0: no limit); connecting is limited by "
          "connect_timeout in the connection string, 10 s by default",
          SettingType::count},
+        {"split-table-mib", "backup.split_table_mib", "64",
+         "postgres-logical backup: a table larger than this many MiB is copied in ctid ranges "
+         "of about this size on parallel connections (0: never split)",
+         SettingType::count},
         {"flush-interval", "capture.flush_interval", "1s",
          "capture (default 1s) and wal-stream (default 200ms) store what they received at "
          "least this often (200ms, 1s, 5s)",

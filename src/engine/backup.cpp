@@ -102,7 +102,8 @@ Result<BackupOutcome> run_backup(repo::Repository& repository, const BackupOptio
                                          .archive_timeout = options.archive_timeout,
                                          .statement_timeout = options.pg_timeout,
                                          .repository_location = repository.location(),
-                                         .repository_id = repository.config().repository_id}));
+                                         .repository_id = repository.config().repository_id,
+                                         .split_table_bytes = options.split_table_bytes}));
     const repo::SourceInfo& source = session->source();
     // Held until the manifest is published: expire must not collect blocks this backup reuses.
     repo::RepositoryLock lock =

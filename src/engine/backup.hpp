@@ -34,6 +34,8 @@ struct BackupOptions {
     // Per statement, pg_backup_start's checkpoint and pg_backup_stop's wait included (0: none).
     std::chrono::seconds pg_timeout{3600};
     std::chrono::seconds lock_wait{3600};  // how long to wait for a running expire
+    // postgres-logical: tables larger than this are copied in ctid ranges (0: never split).
+    std::uint64_t split_table_bytes = 64ULL * 1024 * 1024;
 };
 
 struct BackupOutcome {

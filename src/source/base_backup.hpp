@@ -57,6 +57,9 @@ struct BaseBackupRequest {
     // The repository's id (32 hex digits), for what the source keeps per repository (a logical
     // source's replication slot is named after it).
     std::string repository_id;
+    // postgres-logical: a table whose pg_relation_size exceeds this is copied in block (ctid)
+    // ranges of about this size on parallel connections (0: never split).
+    std::uint64_t split_table_bytes = 64ULL * 1024 * 1024;
 };
 
 // What the driver copied: the manifest's source, times, log position, entries, payload and the

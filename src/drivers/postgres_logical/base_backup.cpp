@@ -7,6 +7,7 @@
 #include "drivers/postgres_logical/block_cutter.hpp"
 #include "drivers/postgres_logical/preflight.hpp"
 #include "drivers/postgres_logical/setup.hpp"
+#include "drivers/postgres_logical/table_ranges.hpp"
 #include "sources/postgres/connection.hpp"
 #include "sources/postgres/local_server.hpp"
 #include "util/parallel.hpp"
@@ -20,7 +21,32 @@ struct TableToCopy {
     std::string schema;
     std::string name;
     std::string qualified;  // quoted for SQL
+    std::uint64_t relation_bytes = 0;
+    std::uint64_t block_bytes = 8192;
 };
+
+// One COPY of the base backup: a whole table, or one block range of a large one.
+struct CopyUnit {
+    std::size_t table = 0;  // index into the tables
+    BlockRange range;
+    std::string path;  // the entry
+};
+
+std::vector<CopyUnit> plan_copies(const std::vector<TableToCopy>& tables,
+                                  std::uint64_t split_bytes) {
+    std::vector<CopyUnit> out;
+    for (std::size_t i = 0; i < tables.size(); ++i) {
+        const auto& t = tables[i];
+        const auto ranges = plan_block_ranges(t.relation_bytes, t.block_bytes, split_bytes);
+        if (ranges.size() == 1) {
+            out.push_back({i, ranges.front(), table_entry_path(t.schema, t.name)});
+            continue;
+        }
+        for (std::size_t r = 0; r < ranges.size(); ++r)
+            out.push_back({i, ranges[r], table_piece_path(t.schema, t.name, r)});
+    }
+    return out;
+}
 
 // What one entry became in the repository.
 struct StoredEntry {
@@ -41,7 +67,8 @@ Result<postgres::Connection> open_in_snapshot(const source::BaseBackupRequest& r
 Result<std::vector<TableToCopy>> list_tables(postgres::Connection& conn) {
     // Leaf tables only: a partitioned table's rows are copied through its partitions.
     auto rows = LB_TRY(conn.query(
-        "SELECT n.nspname, c.relname, quote_ident(n.nspname) || '.' || quote_ident(c.relname) "
+        "SELECT n.nspname, c.relname, quote_ident(n.nspname) || '.' || quote_ident(c.relname), "
+        "pg_relation_size(c.oid), current_setting('block_size') "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE c.relkind = 'r' AND c.relpersistence = 'p' "
         "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
@@ -49,8 +76,10 @@ Result<std::vector<TableToCopy>> list_tables(postgres::Connection& conn) {
         "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
         "AND d.objid = c.oid AND d.deptype = 'e') ORDER BY 1, 2"));
     std::vector<TableToCopy> out;
-    for (std::size_t r = 0; r < rows.rows(); ++r)
-        out.push_back({rows.text(r, 0), rows.text(r, 1), rows.text(r, 2)});
+    for (std::size_t r = 0; r < rows.rows(); ++r) {
+        out.push_back({rows.text(r, 0), rows.text(r, 1), rows.text(r, 2),
+                       std::stoull(rows.text(r, 3)), std::stoull(rows.text(r, 4))});
+    }
     return out;
 }
 
@@ -148,6 +177,7 @@ class LogicalBaseBackup final : public source::BaseBackup {
                                                       source::ContentSink& sink,
                                                       const OperationContext& ctx);
     Result<std::vector<StoredEntry>> copy_tables(const std::vector<TableToCopy>& tables,
+                                                 const std::vector<CopyUnit>& units,
                                                  const std::string& snapshot,
                                                  source::ContentSink& sink,
                                                  const OperationContext& ctx);
@@ -190,24 +220,30 @@ Result<LogicalBaseBackup::Slot> LogicalBaseBackup::create_slot() {
 }
 
 Result<std::vector<StoredEntry>> LogicalBaseBackup::copy_tables(
-    const std::vector<TableToCopy>& tables, const std::string& snapshot, source::ContentSink& sink,
-    const OperationContext& ctx) {
+    const std::vector<TableToCopy>& tables, const std::vector<CopyUnit>& units,
+    const std::string& snapshot, source::ContentSink& sink, const OperationContext& ctx) {
     const unsigned jobs =
-        std::max(1u, std::min<unsigned>(sink.workers(), static_cast<unsigned>(tables.size())));
+        std::max(1u, std::min<unsigned>(sink.workers(), static_cast<unsigned>(units.size())));
     // One connection per worker, each in the snapshot: opened before any copy starts, while the
     // replication connection still holds the snapshot open.
     std::vector<postgres::Connection> connections;
-    for (unsigned w = 0; w < jobs && !tables.empty(); ++w)
+    for (unsigned w = 0; w < jobs && !units.empty(); ++w)
         connections.push_back(LB_TRY(open_in_snapshot(m_request, snapshot)));
-    std::vector<StoredEntry> stored(tables.size());
+    std::vector<StoredEntry> stored(units.size());
     std::atomic<std::uint64_t> bytes_done{0};
     std::mutex progress_mutex;
-    LB_CHECK(parallel_for(tables.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
+    LB_CHECK(parallel_for(units.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
         LB_CHECK(sink.keep_going());
         BlockCutter cutter(sink.block_size(),
                            [&](std::string_view block) { return sink.store(block, worker); });
+        const std::string& qualified = tables[units[i].table].qualified;
+        const std::string condition = ctid_condition(units[i].range);
+        // A range is a query: COPY of a table cannot take a WHERE clause.
+        const std::string what = condition.empty()
+                                     ? qualified
+                                     : "(SELECT * FROM " + qualified + " WHERE " + condition + ")";
         const std::uint64_t copied = LB_TRY(connections[worker].copy_out(
-            "COPY " + tables[i].qualified + " TO STDOUT (FORMAT binary)",
+            "COPY " + what + " TO STDOUT (FORMAT binary)",
             [&](std::string_view piece) { return cutter.add(piece); }));
         (void)copied;
         LB_CHECK(cutter.finish());
@@ -268,7 +304,8 @@ Result<source::BaseBackupResult> LogicalBaseBackup::copy_in_snapshot(const Slot&
         dump_section(m_request, bindir / "pg_dump", scratch.path(), slot.snapshot, "pre-data"));
     const std::string post_data = LB_TRY(
         dump_section(m_request, bindir / "pg_dump", scratch.path(), slot.snapshot, "post-data"));
-    std::vector<StoredEntry> data = LB_TRY(copy_tables(tables, slot.snapshot, sink, ctx));
+    const std::vector<CopyUnit> units = plan_copies(tables, m_request.split_table_bytes);
+    std::vector<StoredEntry> data = LB_TRY(copy_tables(tables, units, slot.snapshot, sink, ctx));
     LB_CHECK(sink.keep_going());
 
     const Timestamp when = manifest.stop_time;
@@ -280,10 +317,11 @@ Result<source::BaseBackupResult> LogicalBaseBackup::copy_in_snapshot(const Slot&
     manifest.entries.push_back(
         file_entry(payload.sequences_path, LB_TRY(store_text(sink, sequences)), when));
     manifest.entries.push_back(directory_entry("data", when));
-    for (std::size_t i = 0; i < tables.size(); ++i) {
-        const std::string path = table_entry_path(tables[i].schema, tables[i].name);
-        payload.tables.push_back({tables[i].schema, tables[i].name, path});
-        manifest.entries.push_back(file_entry(path, std::move(data[i]), when));
+    // A split table appears once per range, in block order: a restore loads each.
+    for (std::size_t i = 0; i < units.size(); ++i) {
+        const TableToCopy& table = tables[units[i].table];
+        payload.tables.push_back({table.schema, table.name, units[i].path});
+        manifest.entries.push_back(file_entry(units[i].path, std::move(data[i]), when));
     }
     for (const auto& e : manifest.entries) {
         if (e.type != repo::EntryType::file) continue;
@@ -336,6 +374,13 @@ std::string table_entry_path(const std::string& schema, const std::string& table
         return out;
     };
     return "data/" + escape(schema) + "." + escape(table) + ".copy";
+}
+
+std::string table_piece_path(const std::string& schema, const std::string& table,
+                             std::size_t piece) {
+    std::string path = table_entry_path(schema, table);
+    path.insert(path.size() - std::string_view(".copy").size(), fmt::format(".{}", piece));
+    return path;
 }
 
 Result<std::unique_ptr<source::BaseBackup>> open_base_backup(

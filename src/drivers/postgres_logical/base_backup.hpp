@@ -7,8 +7,12 @@
 // prefix> LOGICAL pgoutput (SNAPSHOT 'export') on a replication connection, which then stays
 // idle to keep the snapshot alive -> under that snapshot: pg_dump --section=pre-data and
 // post-data, every sequence's value, and each table's COPY ... TO STDOUT (FORMAT binary) on
-// parallel connections, each cut into blocks. Entries: schema/pre-data.sql,
-// schema/post-data.sql, schema/sequences.sql, data/<schema>.<table>.copy.
+// parallel connections, each cut into blocks. A table larger than the request's
+// split_table_bytes (pg_relation_size) is copied in block ranges instead, one COPY (SELECT *
+// FROM t WHERE ctid ...) per range (table_ranges.hpp), all under the same snapshot. Entries:
+// schema/pre-data.sql, schema/post-data.sql, schema/sequences.sql, data/<schema>.<table>.copy,
+// or data/<schema>.<table>.<n>.copy for the n-th range (from 0) of a split table; the payload
+// lists a split table once per range, in block order, and a restore loads each.
 //
 // The slot is permanent (the change stream will consume it). A slot of the same name left by an
 // earlier backup is dropped and created again: until a change stream runs, each backup stands
@@ -36,5 +40,10 @@ std::string slot_name_for(const std::string& repository_id);
 // control characters of the names written as %XX, so that any names give one safe path
 // component and two different tables never the same one ("a.b"."c" and "a"."b.c").
 std::string table_entry_path(const std::string& schema, const std::string& table);
+
+// The entry path of the `piece`-th block range of a split table: "data/<schema>.<table>.<piece>
+// .copy", names escaped as in table_entry_path (so never another table's path).
+std::string table_piece_path(const std::string& schema, const std::string& table,
+                             std::size_t piece);
 
 }  // namespace lifeboat::postgres_logical
