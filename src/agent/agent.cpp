@@ -214,7 +214,10 @@ struct Agent::Impl {
             if (outcome) {
                 if (outcome->lag_seconds) state.capture_lag(source.name, *outcome->lag_seconds);
                 log(fmt::format("{} capture stopped: {}", source.name, outcome->summary));
-                continue;  // cancelled: the loop ends
+                // Cancelled: the loop ends. (A run that returned by itself starts again, not
+                // in a busy loop.)
+                if (!token->cancelled()) (void)token->sleep_for(std::chrono::seconds(1));
+                continue;
             }
             if (token->cancelled() && outcome.error().code == ErrorCode::interrupted) break;
             JobRecord record{

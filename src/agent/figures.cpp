@@ -520,6 +520,20 @@ std::string status_json(const StateSnapshot& snap, const AlertSettings& t) {
              {"last_jobs", jobs},
              {"job_failures", failures},
              {"job_skipped", skipped}});
+        // A logical source's capture (null for a kind without a log stream).
+        json capture = nullptr;
+        if (s.stream) {
+            const bool slot = s.probe && s.probe->stream;
+            capture = {{"up", s.capture_up},
+                       {"last_stored", iso_or_null(s.capture_stored_at)},
+                       {"newest_commit", s.catalog ? iso_or_null(s.catalog->window_end) : ""},
+                       {"lag_seconds",
+                        s.capture_lag_seconds ? json(*s.capture_lag_seconds) : json(nullptr)},
+                       {"slot_active", slot && s.probe->slot_active},
+                       {"slot_retained_bytes", slot ? s.probe->slot_retained_bytes : 0},
+                       {"confirmed_lsn", slot ? s.probe->last_archived_wal : ""}};
+        }
+        sources.back()["capture"] = std::move(capture);
     }
     json history = json::array();
     for (const auto& r : snap.history) {

@@ -172,7 +172,11 @@ done
 failures=$(capture_failures)
 [ "${failures:-0}" -ge 1 ] || fail "the capture's failure is not counted (kind=capture: '$failures')"
 grep -q "app capture FAILED" "$T/agent.log" || fail "the agent did not log the capture's failure"
-curl -fsS "$URL/api/status" | grep -q '"capture"' || fail "the capture's failure is not in /api/status"
+curl -fsS "$URL/api/status" >"$T/status.json"
+jq -e '.history | any(.kind == "capture" and .ok == false)' "$T/status.json" >/dev/null ||
+    fail "the capture's failure is not in /api/status's history"
+jq -e '.sources[0].capture | .slot_retained_bytes >= 0 and (.up | type) == "boolean"' "$T/status.json" >/dev/null ||
+    fail "/api/status has no capture figures"
 # WAL the slot must keep: about 40 MB of rows the capture cannot store.
 a "INSERT INTO big SELECT g, repeat(md5(g::text), 30) FROM generate_series(1, 40000) g" >/dev/null
 stuck_at=$(date +%s)

@@ -10,6 +10,8 @@
 #include <mutex>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "agent/agent.hpp"
 #include "agent/alerts.hpp"
 #include "agent/config.hpp"
@@ -227,6 +229,11 @@ TEST(AgentLogical, MetricsOfALogicalSource) {
               std::string::npos)
         << m;
     EXPECT_NE(m.find("lifeboat_rpo_seconds{" + labels + "} 0\n"), std::string::npos) << m;
+    const auto api = nlohmann::json::parse(
+        status_json(state.snapshot(Timestamp{commit.micros + 3 * k_second}), {}));
+    EXPECT_EQ(api.at("sources").at(0).at("capture").at("slot_retained_bytes"), 123456);
+    EXPECT_EQ(api.at("sources").at(0).at("capture").at("up"), true);
+    EXPECT_TRUE(api.at("sources").at(1).at("capture").is_null()) << "the physical source";
     // The physical source has no capture figures.
     EXPECT_EQ(m.find("lifeboat_capture_up{source=\"billing\""), std::string::npos);
     EXPECT_EQ(m.find("kind=\"capture\"} 0\n"), std::string::npos);
