@@ -5,8 +5,9 @@
 # figures; a commit reaches the restorable window's end within a few seconds; with the capture
 # kept out (the role loses REPLICATION and its walsender is terminated) the capture's failed
 # runs are counted, the WAL the slot retains grows past a low slot_retained_above and the alert
-# fires to a webhook, and it resolves once the role may stream again; SIGTERM stops the agent
-# (exit 0) with what the capture stored in the repository.
+# fires to a webhook, and it resolves once the role may stream again; scheduled backups stop and
+# restart the capture, which continues after them; SIGTERM stops the agent (exit 0) with what the
+# capture stored in the repository.
 source "$(dirname "$0")/lib.sh" "$@"
 
 exec_as_pg() {
@@ -197,6 +198,24 @@ wait_metric lifeboat_capture_up 'v == 1' 120 >/dev/null
 wait_hook '"alert":"slot_retained".*"state":"resolved"' 180 'q "CHECKPOINT" >/dev/null'
 wait_metric lifeboat_rpo_seconds 'v == 0' 60 >/dev/null
 ok "the capture restarted and slot_retained resolved"
+
+# A scheduled backup needs the slot the capture holds: the agent stops the capture, backs up,
+# and starts the capture again, which continues from the new backup. (A reload makes backups
+# due every 2 s until two more ran, then daily again.)
+backups_before=$(metric lifeboat_backups)
+sed -i 's/^backup = "every 1d"/backup = "every 2s"/' "$CONF"
+kill -HUP "$AGENT_PID"
+wait_metric lifeboat_backups "v >= $backups_before + 2" 120 >/dev/null
+sed -i 's/^backup = "every 2s"/backup = "every 1d"/' "$CONF"
+kill -HUP "$AGENT_PID"
+grep -q "app capture stopped for the backup" "$T/agent.log" ||
+    fail "the agent did not stop the capture for the backup"
+! grep -E "app backup FAILED" "$T/agent.log" >&2 || fail "a scheduled backup failed while the capture ran"
+wait_metric lifeboat_capture_up 'v == 1' 60 >/dev/null
+before=$(epoch_now)
+a "INSERT INTO events (id, note) VALUES (13, 'after the new backup')" >/dev/null
+wait_metric lifeboat_capture_newest_commit_timestamp_seconds "v >= $before" 30 >/dev/null
+ok "scheduled backups ran with the capture stopped around them; the capture continued after them"
 
 # SIGTERM: the capture stores what it holds and the agent exits 0.
 before=$(epoch_now)
