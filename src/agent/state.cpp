@@ -215,7 +215,11 @@ std::vector<JobRecord> read_history(const fs::path& dir) {
         const auto j = nlohmann::json::parse(line, nullptr, false);
         if (j.is_discarded() || !j.is_object()) continue;
         try {
-            const auto kind = parse_job_kind(j.at("kind").get<std::string>());
+            const std::string name = j.at("kind").get<std::string>();
+            // A capture's failed runs are kept too (capture is no scheduled kind).
+            const auto kind = name == job_kind_name(JobKind::capture)
+                                  ? std::optional<JobKind>(JobKind::capture)
+                                  : parse_job_kind(name);
             if (!kind) continue;
             out.push_back({j.at("source").get<std::string>(), *kind,
                            j.at("trigger").get<std::string>(),

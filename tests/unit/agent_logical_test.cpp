@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -342,4 +343,16 @@ TEST(AgentLogical, CaptureRunsAfterTheFirstBackupRestartsAndStopsAroundBackups) 
             recorded || (r.kind == JobKind::capture && !r.ok &&
                          r.message.find("connection to the source lost") != std::string::npos);
     EXPECT_TRUE(recorded) << "the failed run is in the job history";
+}
+
+TEST(AgentLogical, ACaptureFailureIsReadBackFromTheHistoryFile) {
+    const std::string dir = ::testing::TempDir() + "/agent_logical_history";
+    std::filesystem::remove_all(dir);
+    const Timestamp t0 = at("2026-11-29T10:00:00Z");
+    JobRecord r{"orders", JobKind::capture, "continuous", t0, t0, false, 0, "connection lost"};
+    ASSERT_TRUE(append_history(dir, r));
+    const auto back = read_history(dir);
+    ASSERT_EQ(back.size(), 1u);
+    EXPECT_EQ(back[0].kind, JobKind::capture);
+    EXPECT_EQ(back[0].message, "connection lost");
 }
