@@ -200,11 +200,16 @@ std::vector<AlertStatus> evaluate_alerts(const StateSnapshot& snap, const AlertS
             const double rpo = rpo_seconds(s, now);
             const bool firing = rpo > static_cast<double>(t.rpo_above->count());
             add("rpo", firing, fmt::format("{:.0f}", rpo), fmt::format("{}", t.rpo_above->count()),
-                firing ? fmt::format("{} has WAL ({} bytes) not archived for {}: that much "
-                                     "recent data would be lost now (target {}).",
-                                     src, s.probe ? s.probe->lag_bytes : 0, human_duration(rpo),
-                                     human_duration(static_cast<double>(t.rpo_above->count())))
-                       : fmt::format("WAL archiving of {} is within the RPO target.", src));
+                !firing ? fmt::format("WAL archiving of {} is within the RPO target.", src)
+                : s.probe && s.probe->stream
+                    ? fmt::format("{} has commits ({} bytes of WAL) its capture has not stored for "
+                                  "{}: that much recent data would be lost now (target {}).",
+                                  src, s.probe->lag_bytes, human_duration(rpo),
+                                  human_duration(static_cast<double>(t.rpo_above->count())))
+                    : fmt::format("{} has WAL ({} bytes) not archived for {}: that much "
+                                  "recent data would be lost now (target {}).",
+                                  src, s.probe ? s.probe->lag_bytes : 0, human_duration(rpo),
+                                  human_duration(static_cast<double>(t.rpo_above->count()))));
         }
         if (t.slot_retained_above && s.probe && s.probe->stream) {
             const std::uint64_t retained = s.probe->slot_retained_bytes;

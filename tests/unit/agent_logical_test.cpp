@@ -188,6 +188,9 @@ TEST(AgentLogical, RpoOfALogicalSourceAndTheRpoRule) {
     const auto alerts = evaluate_alerts(state.snapshot(late), t);
     ASSERT_TRUE(find_alert(alerts, "rpo"));
     EXPECT_TRUE(find_alert(alerts, "rpo")->firing);
+    EXPECT_NE(find_alert(alerts, "rpo")->message.find("its capture has not stored for 90s"),
+              std::string::npos)
+        << find_alert(alerts, "rpo")->message;
     // Stored and confirmed: caught up again.
     state.probed("orders", slot(0, 0, 701, "0/3002000"), Timestamp{t0.micros + 101 * k_second});
     EXPECT_EQ(rpo_at(101), 0);
