@@ -27,6 +27,16 @@ struct Agent::Impl {
     std::map<std::string, std::string> catalog_archived;        // monitor thread only
     std::map<std::string, std::string> budget_requested_after;  // scheduler thread only
 
+    // The capture of each source whose kind has a log stream: its own thread, cancelled through
+    // its own token (a backup of the source stops it; the agent's stop stops them all).
+    struct CaptureWorker {
+        SourceSpec spec;
+        std::shared_ptr<CancellationToken> token = std::make_shared<CancellationToken>();
+        std::thread thread;
+    };
+    std::map<std::string, std::unique_ptr<CaptureWorker>> captures;  // scheduler thread only
+    std::mutex history_mutex;  // history.jsonl is appended by the scheduler and the captures
+
     AlertTracker tracker;
     std::unique_ptr<Notifier> notifier;
     httplib::Server server;
@@ -103,6 +113,8 @@ struct Agent::Impl {
 
     void build_schedulers(const AgentConfig& c) {
         schedulers.clear();
+        for (const auto& s : c.sources)
+            state.set_stream(s.name, options.runner->has_log_stream(s));
         const auto snap = state.snapshot(now());
         for (const auto& s : snap.sources) {
             SourcePolicy policy = policy_of(s.spec, c.agent);
@@ -124,6 +136,9 @@ struct Agent::Impl {
         ctx.cancellation = stop_token;
         ctx.log = options.log;
         const Timestamp started = now();
+        // The backup needs the slot the capture holds: the capture stores what it holds and
+        // stops, and starts again after the backup, from the new backup (ensure_captures).
+        if (job.kind == JobKind::backup) stop_capture(source.name, "for the backup");
         state.job_started(source.name, job.kind, started);
         log(fmt::format("{} {} started ({})", source.name, job_kind_name(job.kind),
                         trigger_name(job.trigger)));
@@ -145,6 +160,8 @@ struct Agent::Impl {
                 outcome =
                     options.runner->drill(source, c.agent.drill_target, c.agent.drill_checks, ctx);
                 break;
+            case JobKind::capture:
+                break;  // never scheduled
         }
         JobRecord record{source.name,
                          job.kind,
@@ -157,8 +174,7 @@ struct Agent::Impl {
         log(fmt::format("{} {} {} in {:.1f} s: {}", source.name, job_kind_name(job.kind),
                         record.ok ? "succeeded" : "FAILED", record.duration_seconds(),
                         record.message));
-        if (auto saved = append_history(c.agent.state_dir, record); !saved)
-            log("job history not saved: " + saved.error().message);
+        record_history(c.agent.state_dir, record);
         if (outcome && job.kind == JobKind::drill) state.drill_measured(source.name, *outcome);
         state.job_finished(record);
         schedulers.at(source.name).finished(job.kind, started, record.finished);
@@ -168,6 +184,101 @@ struct Agent::Impl {
         publish_next_backup();
         refresh_catalog(source);
         evaluate_alerts();
+    }
+
+    void record_history(const fs::path& dir, const JobRecord& record) {
+        std::lock_guard lock(history_mutex);
+        if (auto saved = append_history(dir, record); !saved)
+            log("job history not saved: " + saved.error().message);
+    }
+
+    // Captures continuously until its token is cancelled. A run that fails is recorded (history,
+    // lifeboat_job_failures_total{kind="capture"}) and started again after a backoff doubling
+    // from 1 s to 60 s (back to 1 s after a run that lasted a minute): the capture continues
+    // after the last object it stored, so a restart loses nothing the slot still holds.
+    void capture_loop(const SourceSpec& source, const std::shared_ptr<CancellationToken>& token) {
+        constexpr auto k_max_backoff = std::chrono::seconds(60);
+        std::chrono::seconds backoff{1};
+        while (!token->cancelled()) {
+            OperationContext ctx;
+            ctx.clock = options.clock;
+            ctx.cancellation = token;
+            ctx.log = options.log;
+            const std::string name = source.name;
+            ctx.progress = [this, name](const Progress&) { state.capture_stored(name, now()); };
+            const Timestamp started = now();
+            state.capture_running(source.name, true);
+            log(fmt::format("{} capture started", source.name));
+            auto outcome = options.runner->capture(source, ctx);
+            state.capture_running(source.name, false);
+            if (outcome) {
+                if (outcome->lag_seconds) state.capture_lag(source.name, *outcome->lag_seconds);
+                log(fmt::format("{} capture stopped: {}", source.name, outcome->summary));
+                // Cancelled: the loop ends. (A run that returned by itself starts again, not
+                // in a busy loop.)
+                if (!token->cancelled()) (void)token->sleep_for(std::chrono::seconds(1));
+                continue;
+            }
+            if (token->cancelled() && outcome.error().code == ErrorCode::interrupted) break;
+            JobRecord record{
+                source.name, JobKind::capture,       "continuous", started, now(), false,
+                0,           outcome.error().message};
+            if (record.duration_seconds() >= 60) backoff = std::chrono::seconds(1);
+            log(fmt::format("{} capture FAILED after {:.1f} s: {} (restarting in {} s)",
+                            source.name, record.duration_seconds(), record.message,
+                            backoff.count()));
+            record_history(current().agent.state_dir, record);
+            state.job_finished(std::move(record));
+            (void)token->sleep_for(backoff);
+            backoff = std::min(backoff * 2, std::chrono::seconds(k_max_backoff));
+        }
+    }
+
+    void stop_capture(const std::string& name, std::string_view why) {
+        const auto it = captures.find(name);
+        if (it == captures.end()) return;
+        it->second->token->cancel(fmt::format("the agent stops the capture {}", why));
+        if (it->second->thread.joinable()) it->second->thread.join();
+        captures.erase(it);
+        log(fmt::format("{} capture stopped {}", name, why));
+    }
+
+    // Starts the capture of every source whose kind has a log stream once its repository holds
+    // a backup (until then the schedule's first backup comes first), restarts it when its
+    // configuration changed, and stops those no longer configured.
+    void ensure_captures(const AgentConfig& c) {
+        const auto snap = state.snapshot(now());
+        std::vector<std::string> unwanted;
+        for (const auto& [name, worker] : captures) {
+            bool wanted = false;
+            for (const auto& s : c.sources) {
+                if (s.name == name && s.conninfo == worker->spec.conninfo &&
+                    s.repository == worker->spec.repository && s.kind == worker->spec.kind)
+                    wanted = true;
+            }
+            if (!wanted) unwanted.push_back(name);
+        }
+        for (const auto& name : unwanted)
+            stop_capture(name, "after a reload");
+        for (const auto& s : snap.sources) {
+            if (!s.stream || captures.contains(s.spec.name)) continue;
+            if (!s.catalog || s.catalog->backups.empty()) continue;
+            auto worker = std::make_unique<CaptureWorker>();
+            worker->spec = s.spec;
+            worker->thread = std::thread(
+                [this, spec = s.spec, token = worker->token] { capture_loop(spec, token); });
+            captures.emplace(s.spec.name, std::move(worker));
+        }
+    }
+
+    void stop_captures() {
+        std::vector<std::string> names;
+        for (const auto& [name, worker] : captures) {
+            worker->token->cancel("the agent is stopping");
+            names.push_back(name);
+        }
+        for (const auto& name : names)
+            stop_capture(name, "as the agent stops");
     }
 
     // A scheduled backup that cannot start inside its backup window is not run late (the
@@ -190,8 +301,7 @@ struct Agent::Impl {
                         format_iso8601(at)),
             true};
         log(fmt::format("{} {} {}", source.name, job_kind_name(job.kind), record.message));
-        if (auto saved = append_history(c.agent.state_dir, record); !saved)
-            log("job history not saved: " + saved.error().message);
+        record_history(c.agent.state_dir, record);
         state.job_finished(record);
         schedulers.at(source.name).finished(job.kind, at, at);
         publish_next_backup();
@@ -258,6 +368,7 @@ struct Agent::Impl {
                 ran = true;  // re-read the configuration between jobs
             }
             if (ran) continue;
+            ensure_captures(c);
             // Sleep until the next job, but wake at least every second for reloads.
             std::int64_t wait = 1000000;
             for (const auto& [name, scheduler] : schedulers) {
@@ -267,6 +378,14 @@ struct Agent::Impl {
             (void)stop_token->sleep_for(
                 std::chrono::microseconds(std::max<std::int64_t>(wait, 10000)));
         }
+        stop_captures();
+    }
+
+    // Whether the source's capture stored an object after `at` (its window end moved on).
+    bool stored_since(const std::string& name, Timestamp at) const {
+        for (const auto& s : state.snapshot(now()).sources)
+            if (s.spec.name == name) return s.capture_stored_at && *s.capture_stored_at > at;
+        return false;
     }
 
     void monitor_loop() {
@@ -283,7 +402,9 @@ struct Agent::Impl {
                 // server says; jobs re-read it when they finish), at most every
                 // catalog_refresh, and otherwise every catalog_refresh_idle, for changes the
                 // agent cannot see (a backup or expire run by hand).
-                const bool moved = !archived || archived != catalog_archived[s.name];
+                const bool moved =
+                    !archived || archived != catalog_archived[s.name] ||
+                    stored_since(s.name, last == catalog_read.end() ? Timestamp{} : last->second);
                 if (age < 0 || (moved && age >= c.agent.catalog_refresh.count() * 1000000) ||
                     age >= c.agent.catalog_refresh_idle.count() * 1000000) {
                     refresh_catalog(s);

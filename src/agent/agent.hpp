@@ -6,7 +6,9 @@
 // jobs of one source never overlap, and a drill's measured RTO is not slowed by another
 // source's backup), the
 // monitor (probes each source every probe_interval, re-reads each catalog every
-// catalog_refresh, evaluates the alert rules), the notifier (alerts.hpp) and the HTTP server's.
+// catalog_refresh, evaluates the alert rules), the notifier (alerts.hpp), the HTTP server's, and
+// one capture thread per source whose kind has a log stream (postgres-logical): not a scheduled
+// job; the scheduler stops it around the source's backups (which need its slot).
 // Scrapes only read a snapshot of the state.
 #pragma once
 

@@ -154,6 +154,23 @@ Result<AlertSettings> read_alerts(const std::string& path, const std::string& pr
                             node.source().begin.line, full, text);
             }
             a.growth_above_percent = percent;
+        } else if (key == "slot_retained_above") {
+            // "10GB"; an integer is a byte count.
+            std::optional<std::uint64_t> bytes;
+            std::string text;
+            if (const auto* n = node.as_integer()) {
+                text = fmt::format("{}", n->get());
+                if (n->get() > 0) bytes = static_cast<std::uint64_t>(n->get());
+            } else {
+                text = LB_TRY(text_of(path, full, node));
+                bytes = parse_byte_size(text);
+            }
+            if (!bytes) {
+                return fail(ErrorCode::config,
+                            "{}:{}: {} '{}' must be a size such as \"10GB\" (B, kB, MB, GB, TB)",
+                            path, node.source().begin.line, full, text);
+            }
+            a.slot_retained_above = bytes;
         } else if (key == "retries") {
             const auto* n = node.as_integer();
             if (!n || n->get() < 0 || n->get() > 100) {
@@ -343,6 +360,28 @@ Result<AgentSettings> read_agent_settings(const std::string& path) {
                     path, out.listen_host);
     }
     return out;
+}
+
+std::optional<std::uint64_t> parse_byte_size(std::string_view text) {
+    std::uint64_t number = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (ec != std::errc() || end == text.data() || number == 0) return std::nullopt;
+    std::string unit(end, text.data() + text.size());
+    while (!unit.empty() && unit.front() == ' ')
+        unit.erase(unit.begin());
+    static const std::pair<const char*, int> k_units[] = {
+        {"", 0},    {"B", 0},  {"kB", 1},  {"KB", 1}, {"KiB", 1}, {"MB", 2},
+        {"MiB", 2}, {"GB", 3}, {"GiB", 3}, {"TB", 4}, {"TiB", 4}};
+    for (const auto& [name, power] : k_units) {
+        if (unit != name) continue;
+        std::uint64_t bytes = number;
+        for (int i = 0; i < power; ++i) {
+            if (bytes > (std::uint64_t{1} << 53)) return std::nullopt;  // absurd
+            bytes *= 1024;
+        }
+        return bytes;
+    }
+    return std::nullopt;
 }
 
 }  // namespace lifeboat::agent

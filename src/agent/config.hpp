@@ -27,7 +27,9 @@ struct AlertSettings {
     std::optional<std::chrono::seconds> drill_older_than;
     std::optional<std::chrono::seconds> copy_lag_above;
     std::optional<double> growth_above_percent;  // per day
-    unsigned retries = 5;                        // per notification, with doubling backoff
+    // Logical sources: WAL the source retains for the capture's slot, in bytes.
+    std::optional<std::uint64_t> slot_retained_above;
+    unsigned retries = 5;  // per notification, with doubling backoff
     std::chrono::milliseconds first_retry{1000};
 };
 
@@ -119,5 +121,10 @@ struct AgentConfig {
 Result<AgentSettings> read_agent_settings(const std::string& path);
 
 bool is_loopback(const std::string& host);
+
+// A size with an optional unit: "10GB", "512MB", "64kB", "1TB", "100B" or a plain byte count;
+// units are powers of 1024 as in PostgreSQL (KiB/MiB/GiB/TiB are accepted too). nullopt when
+// malformed or zero.
+std::optional<std::uint64_t> parse_byte_size(std::string_view text);
 
 }  // namespace lifeboat::agent

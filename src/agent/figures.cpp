@@ -49,6 +49,46 @@ std::string iso_or_null(std::optional<Timestamp> t) {
     return t ? format_iso8601(*t) : "";
 }
 
+// The log stream (capture) figures of the sources whose kind has one.
+void render_stream_metrics(std::string& out,
+                           const std::vector<std::pair<const SourceState*, std::string>>& sources) {
+    auto family = [&](const char* name, const char* type, const char* help) {
+        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    };
+    auto each = [&](const char* name, const char* type, const char* help, auto value) {
+        bool any = false;
+        for (const auto& [s, labels] : sources) {
+            if (!s->stream) continue;
+            if (!any) family(name, type, help);
+            any = true;
+            out += fmt::format("{}{{{}}} {}\n", name, labels, value(*s));
+        }
+    };
+    auto num = [](double v) { return fmt::format("{}", v); };
+    each("lifeboat_capture_up", "gauge", "1 while the capture of a logical source runs",
+         [&](const SourceState& s) { return num(s.capture_up ? 1 : 0); });
+    each("lifeboat_capture_newest_commit_timestamp_seconds", "gauge",
+         "commit time of the newest change the capture stored (0: none)",
+         [&](const SourceState& s) {
+             return num(s.catalog && s.catalog->window_end ? epoch_seconds(*s.catalog->window_end)
+                                                           : 0);
+         });
+    each("lifeboat_capture_lag_seconds", "gauge",
+         "commit-to-stored lag: the last capture run's p50, else the newest stored commit's",
+         [&](const SourceState& s) { return num(s.capture_lag_seconds.value_or(0)); });
+    each("lifeboat_slot_retained_wal_bytes", "gauge",
+         "WAL the source retains for the capture's replication slot (from its restart_lsn)",
+         [&](const SourceState& s) {
+             return num(s.probe && s.probe->stream
+                            ? static_cast<double>(s.probe->slot_retained_bytes)
+                            : 0);
+         });
+    each("lifeboat_capture_unconfirmed_wal_bytes", "gauge",
+         "WAL past the position the capture confirmed stored", [&](const SourceState& s) {
+             return num(s.probe && s.probe->stream ? static_cast<double>(s.probe->lag_bytes) : 0);
+         });
+}
+
 }  // namespace
 
 double rpo_seconds(const SourceState& s, Timestamp now) {
@@ -160,11 +200,30 @@ std::vector<AlertStatus> evaluate_alerts(const StateSnapshot& snap, const AlertS
             const double rpo = rpo_seconds(s, now);
             const bool firing = rpo > static_cast<double>(t.rpo_above->count());
             add("rpo", firing, fmt::format("{:.0f}", rpo), fmt::format("{}", t.rpo_above->count()),
-                firing ? fmt::format("{} has WAL ({} bytes) not archived for {}: that much "
-                                     "recent data would be lost now (target {}).",
-                                     src, s.probe ? s.probe->lag_bytes : 0, human_duration(rpo),
-                                     human_duration(static_cast<double>(t.rpo_above->count())))
-                       : fmt::format("WAL archiving of {} is within the RPO target.", src));
+                !firing ? fmt::format("WAL archiving of {} is within the RPO target.", src)
+                : s.probe && s.probe->stream
+                    ? fmt::format("{} has commits ({} bytes of WAL) its capture has not stored for "
+                                  "{}: that much recent data would be lost now (target {}).",
+                                  src, s.probe->lag_bytes, human_duration(rpo),
+                                  human_duration(static_cast<double>(t.rpo_above->count())))
+                    : fmt::format("{} has WAL ({} bytes) not archived for {}: that much "
+                                  "recent data would be lost now (target {}).",
+                                  src, s.probe ? s.probe->lag_bytes : 0, human_duration(rpo),
+                                  human_duration(static_cast<double>(t.rpo_above->count()))));
+        }
+        if (t.slot_retained_above && s.probe && s.probe->stream) {
+            const std::uint64_t retained = s.probe->slot_retained_bytes;
+            const bool firing = retained > *t.slot_retained_above;
+            add("slot_retained", firing, fmt::format("{}", retained),
+                fmt::format("{}", *t.slot_retained_above),
+                firing ? fmt::format("The source of {} retains {} bytes of WAL for the capture's "
+                                     "slot (limit {}): the capture is not confirming what it "
+                                     "stores{}.",
+                                     src, retained, *t.slot_retained_above,
+                                     s.capture_up ? "" : " (the capture is not running)")
+                       : fmt::format("The WAL the source of {} retains for its slot is within "
+                                     "the limit.",
+                                     src));
         }
         if (const auto d = s.last_job.find(JobKind::drill); d != s.last_job.end()) {
             add("drill_failed", !d->second.ok, d->second.ok ? "0" : "1", "0",
@@ -338,7 +397,14 @@ std::string render_metrics(const StateSnapshot& snap, const AlertSettings& t) {
             out += fmt::format("lifeboat_job_failures_total{{{},kind=\"{}\"}} {}\n", labels,
                                job_kind_name(kind), f == s->failures.end() ? 0 : f->second);
         }
+        // A capture's failed runs (it is restarted after a backoff), for logical sources.
+        if (s->stream) {
+            const auto f = s->failures.find(JobKind::capture);
+            out += fmt::format("lifeboat_job_failures_total{{{},kind=\"capture\"}} {}\n", labels,
+                               f == s->failures.end() ? 0 : f->second);
+        }
     }
+    render_stream_metrics(out, sources);
     family("lifeboat_job_skipped_total", "counter",
            "scheduled jobs not run since the agent started (a backup outside its backup window)");
     for (const auto& [s, labels] : sources) {
@@ -459,6 +525,20 @@ std::string status_json(const StateSnapshot& snap, const AlertSettings& t) {
              {"last_jobs", jobs},
              {"job_failures", failures},
              {"job_skipped", skipped}});
+        // A logical source's capture (null for a kind without a log stream).
+        json capture = nullptr;
+        if (s.stream) {
+            const bool slot = s.probe && s.probe->stream;
+            capture = {{"up", s.capture_up},
+                       {"last_stored", iso_or_null(s.capture_stored_at)},
+                       {"newest_commit", s.catalog ? iso_or_null(s.catalog->window_end) : ""},
+                       {"lag_seconds",
+                        s.capture_lag_seconds ? json(*s.capture_lag_seconds) : json(nullptr)},
+                       {"slot_active", slot && s.probe->slot_active},
+                       {"slot_retained_bytes", slot ? s.probe->slot_retained_bytes : 0},
+                       {"confirmed_lsn", slot ? s.probe->last_archived_wal : ""}};
+        }
+        sources.back()["capture"] = std::move(capture);
     }
     json history = json::array();
     for (const auto& r : snap.history) {

@@ -176,8 +176,23 @@ class EngineJobRunner final : public JobRunner {
         return out;
     }
 
+    bool has_log_stream(const SourceSpec& source) override {
+        const auto driver = source::driver_for(source.kind);
+        return driver && (*driver)->has_log_stream();
+    }
+
+    Result<JobOutcome> capture(const SourceSpec& source, const OperationContext& ctx) override {
+        const source::SourceDriver* driver = LB_TRY(source::driver_for(source.kind));
+        repo::Repository repository = LB_TRY(m_open(source.repository));
+        const auto s = LB_TRY(driver->run_log_stream(repository, source.conninfo, ctx));
+        JobOutcome out{.bytes = 0, .summary = s.text};
+        if (s.commits > 0) out.lag_seconds = s.lag_p50_seconds;
+        return out;
+    }
+
     Result<std::optional<SourceProbe>> probe(const SourceSpec& source) override {
         const source::SourceDriver* driver = LB_TRY(source::driver_for(source.kind));
+        if (driver->has_log_stream()) return probe_stream(*driver, source);
         const auto position = LB_TRY(driver->probe_log_position(source.conninfo));
         if (!position) return std::optional<SourceProbe>();
         return std::optional<SourceProbe>(SourceProbe{
@@ -192,6 +207,25 @@ class EngineJobRunner final : public JobRunner {
     }
 
   private:
+    Result<std::optional<SourceProbe>> probe_stream(const source::SourceDriver& driver,
+                                                    const SourceSpec& source) {
+        const repo::Repository repository = LB_TRY(m_open(source.repository));
+        const auto position = LB_TRY(driver.probe_log_stream(repository, source.conninfo));
+        if (!position) return std::optional<SourceProbe>();
+        return std::optional<SourceProbe>(SourceProbe{
+            .current_lsn = position->current,
+            .last_archived_wal = position->confirmed,
+            .lag_bytes = position->unconfirmed_bytes,
+            .failed_count = 0,
+            .ready_segments = 0,
+            .next_xid = position->next_xid,
+            .oldest_unarchived_change = std::nullopt,
+            .stream = true,
+            .slot_retained_bytes = position->retained_bytes,
+            .slot_active = position->active,
+        });
+    }
+
     RepositoryOpener m_open;
 };
 

@@ -31,6 +31,8 @@ struct JobOutcome {
     std::optional<double> rto_seconds;
     std::uint64_t replay_bytes = 0;
     double replay_seconds = 0;
+    // Captures only: the commit-to-stored lag (p50) of the commits the run stored.
+    std::optional<double> lag_seconds;
 };
 
 struct BackupSummary {
@@ -84,6 +86,12 @@ struct SourceProbe {
     std::optional<std::uint64_t> next_xid;
     // When the oldest unarchived change was made, when the driver can tell.
     std::optional<Timestamp> oldest_unarchived_change;
+    // A source whose kind has a log stream (the logical capture): its slot's figures. Then
+    // current_lsn is the server's position, last_archived_wal the position the stream
+    // confirmed stored and lag_bytes the WAL past it (so the RPO figures read the same).
+    bool stream = false;
+    std::uint64_t slot_retained_bytes = 0;  // WAL the source keeps for the slot
+    bool slot_active = false;
 };
 
 class JobRunner {
@@ -99,8 +107,22 @@ class JobRunner {
     virtual Result<CatalogSummary> load_catalog(const SourceSpec& source,
                                                 const std::string& repository) = 0;
     // The source's archiving, through its kind's driver; nullopt when the kind has no
-    // server-side archive queue to watch.
+    // server-side archive queue to watch. For a kind with a log stream: its slot's figures
+    // (nullopt while the slot does not exist).
     virtual Result<std::optional<SourceProbe>> probe(const SourceSpec& source) = 0;
+
+    // Whether the source's kind has a log stream the agent runs continuously (capture).
+    virtual bool has_log_stream(const SourceSpec& source) {
+        (void)source;
+        return false;
+    }
+    // Runs the stream until ctx is cancelled (the normal end: the outcome) or a failure. Called
+    // from the source's capture thread; ctx.progress is called after each stored object.
+    virtual Result<JobOutcome> capture(const SourceSpec& source, const OperationContext& ctx) {
+        (void)source;
+        (void)ctx;
+        return fail(ErrorCode::usage, "source kind {} has no log stream", source.kind);
+    }
 };
 
 // The runner over the real engine and the source drivers (registered by the program).

@@ -16,6 +16,8 @@ std::string_view job_kind_name(JobKind kind) {
             return "verify";
         case JobKind::drill:
             return "drill";
+        case JobKind::capture:
+            return "capture";
     }
     return "unknown";
 }

@@ -25,7 +25,9 @@
 
 namespace lifeboat::agent {
 
-enum class JobKind { backup, expire, copy, verify, drill };
+// `capture` is no scheduled kind (not in k_job_kinds): the continuous log stream of a source
+// whose kind has one, named in the history and the failure counters.
+enum class JobKind { backup, expire, copy, verify, drill, capture };
 inline constexpr JobKind k_job_kinds[] = {JobKind::backup, JobKind::expire, JobKind::copy,
                                           JobKind::verify, JobKind::drill};
 std::string_view job_kind_name(JobKind kind);

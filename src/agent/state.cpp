@@ -41,8 +41,11 @@ void AgentState::job_finished(JobRecord record) {
     if (auto* s = find(record.source); s && record.skipped) {
         ++s->skipped[record.kind];
     } else if (s) {
-        s->running.reset();
-        s->running_since.reset();
+        // A capture is no job of the scheduler: its failure leaves a running job as it is.
+        if (s->running == record.kind) {
+            s->running.reset();
+            s->running_since.reset();
+        }
         s->last_job[record.kind] = record;
         if (record.ok) {
             s->last_success[record.kind] = record.started;
@@ -97,6 +100,14 @@ void AgentState::catalog_loaded(const std::string& source, Result<CatalogSummary
     while (s->size_samples.size() > 1 && at.micros - s->size_samples.front().first.micros > k_kept)
         s->size_samples.pop_front();
     s->catalog = std::move(*catalog);
+    // The newest stored commit against the time its object was stored (the capture reports
+    // each object when push_wal returned): the last commit's commit-to-stored lag.
+    if (s->stream && s->capture_stored_at && s->catalog->window_end &&
+        *s->catalog->window_end <= *s->capture_stored_at && s->capture_stored_at > s->lag_from) {
+        s->capture_lag_seconds =
+            (s->capture_stored_at->micros - s->catalog->window_end->micros) / 1e6;
+        s->lag_from = s->capture_stored_at;
+    }
 }
 
 void AgentState::probed(const std::string& source, Result<SourceProbe> probe, Timestamp at) {
@@ -130,6 +141,26 @@ void AgentState::probed(const std::string& source, Result<SourceProbe> probe, Ti
 void AgentState::set_next_backup(const std::string& source, std::optional<Timestamp> at) {
     std::lock_guard lock(m_mutex);
     if (auto* s = find(source)) s->next_backup = at;
+}
+
+void AgentState::set_stream(const std::string& source, bool stream) {
+    std::lock_guard lock(m_mutex);
+    if (auto* s = find(source)) s->stream = stream;
+}
+
+void AgentState::capture_running(const std::string& source, bool up) {
+    std::lock_guard lock(m_mutex);
+    if (auto* s = find(source)) s->capture_up = up;
+}
+
+void AgentState::capture_stored(const std::string& source, Timestamp at) {
+    std::lock_guard lock(m_mutex);
+    if (auto* s = find(source)) s->capture_stored_at = at;
+}
+
+void AgentState::capture_lag(const std::string& source, double seconds) {
+    std::lock_guard lock(m_mutex);
+    if (auto* s = find(source)) s->capture_lag_seconds = seconds;
 }
 
 void AgentState::set_alerts(std::vector<AlertStatus> alerts) {
@@ -184,7 +215,11 @@ std::vector<JobRecord> read_history(const fs::path& dir) {
         const auto j = nlohmann::json::parse(line, nullptr, false);
         if (j.is_discarded() || !j.is_object()) continue;
         try {
-            const auto kind = parse_job_kind(j.at("kind").get<std::string>());
+            const std::string name = j.at("kind").get<std::string>();
+            // A capture's failed runs are kept too (capture is no scheduled kind).
+            const auto kind = name == job_kind_name(JobKind::capture)
+                                  ? std::optional<JobKind>(JobKind::capture)
+                                  : parse_job_kind(name);
             if (!kind) continue;
             out.push_back({j.at("source").get<std::string>(), *kind,
                            j.at("trigger").get<std::string>(),

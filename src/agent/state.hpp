@@ -60,6 +60,14 @@ struct SourceState {
     // the part of that drill's RTO that does not depend on the WAL (files, start, checks).
     std::optional<double> replay_bytes_per_second;
     double rto_fixed_seconds = 0;
+    // The log stream (capture) of a source whose kind has one: whether the agent runs it, whether
+    // it runs now, when it last stored an object, and the commit-to-stored lag (the last run's
+    // p50, else the newest stored commit against the time its object was stored).
+    bool stream = false;
+    bool capture_up = false;
+    std::optional<Timestamp> capture_stored_at;
+    std::optional<double> capture_lag_seconds;
+    std::optional<Timestamp> lag_from;  // the stored_at the lag was last computed for
     // Stored bytes over time (one sample per catalog refresh, 25 h kept) for the growth rate.
     std::deque<std::pair<Timestamp, std::uint64_t>> size_samples;
 };
@@ -97,6 +105,10 @@ class AgentState {
     void catalog_loaded(const std::string& source, Result<CatalogSummary> catalog, Timestamp at);
     void probed(const std::string& source, Result<SourceProbe> probe, Timestamp at);
     void set_next_backup(const std::string& source, std::optional<Timestamp> at);
+    void set_stream(const std::string& source, bool stream);
+    void capture_running(const std::string& source, bool up);
+    void capture_stored(const std::string& source, Timestamp at);
+    void capture_lag(const std::string& source, double seconds);
     void set_alerts(std::vector<AlertStatus> alerts);
     void set_reload(std::string config_file, std::optional<Timestamp> at, std::string error);
     // History restored from the state directory at start-up (oldest first).

@@ -10,10 +10,12 @@
 #include <string>
 #include <string_view>
 
+#include "repository/repository.hpp"
 #include "source/base_backup.hpp"
 #include "source/log_archive.hpp"
 #include "source/restore_target.hpp"
 #include "source/validation.hpp"
+#include "util/operation_context.hpp"
 
 namespace lifeboat::source {
 
@@ -31,6 +33,25 @@ struct LogPosition {
     // When the oldest change not archived yet was made, when the driver can tell (otherwise
     // the caller estimates it from successive probes).
     std::optional<Timestamp> oldest_unarchived_change;
+};
+
+// A slot-held log stream as its server sees it (probe_log_stream), for the agent's figures.
+struct LogStreamPosition {
+    std::string slot;
+    bool active = false;                  // a client streams from the slot now
+    std::string confirmed;                // the position the stream confirmed stored (LSN text)
+    std::string current;                  // the server's log position now
+    std::uint64_t retained_bytes = 0;     // log the server keeps for the slot (restart point on)
+    std::uint64_t unconfirmed_bytes = 0;  // log past the confirmed position
+    // As LogPosition::next_xid: unchanged between probes, nothing holding data was written.
+    std::optional<std::uint64_t> next_xid;
+};
+
+// How one run of a log stream ended (cancellation is the normal end).
+struct LogStreamSummary {
+    std::string text;  // one line for the agent's history
+    std::uint64_t commits = 0;
+    double lag_p50_seconds = 0;  // commit-to-stored lag of the commits this run stored
 };
 
 class SourceDriver {
@@ -64,6 +85,32 @@ class SourceDriver {
         const std::string& conninfo) const {
         (void)conninfo;
         return std::optional<LogPosition>();
+    }
+
+    // Whether this kind's log is a stream a long-running process must run (run_log_stream)
+    // rather than something the server archives itself (false, the default).
+    virtual bool has_log_stream() const { return false; }
+
+    // Runs the kind's log stream into `repository` from `conninfo` until `ctx` is cancelled
+    // (then what it holds is stored and the summary returned) or a failure (the error). The
+    // default: ErrorCode::usage, this kind has no stream.
+    virtual Result<LogStreamSummary> run_log_stream(repo::Repository& repository,
+                                                    const std::string& conninfo,
+                                                    const OperationContext& ctx) const {
+        (void)repository;
+        (void)conninfo;
+        (void)ctx;
+        return fail(ErrorCode::usage, "source kind {} has no log stream to capture", kind());
+    }
+
+    // The stream's slot on the source (a short connection): nullopt when this kind has no
+    // stream (the default) or the slot does not exist yet; an error when the source cannot be
+    // asked.
+    virtual Result<std::optional<LogStreamPosition>> probe_log_stream(
+        const repo::Repository& repository, const std::string& conninfo) const {
+        (void)repository;
+        (void)conninfo;
+        return std::optional<LogStreamPosition>();
     }
 
     // Log bytes a restore of `backup` to the end of `window`'s archive replays: from the piece

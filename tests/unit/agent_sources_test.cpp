@@ -401,8 +401,8 @@ TEST(AgentSources, AMissedWindowOutsideItIsSkippedAndRecorded) {
 }
 
 // The archive probe goes through the source's driver (source/driver.hpp), chosen by its kind:
-// the physical driver asks the server (here: none listens, a database error), a kind without
-// an archive queue answers nothing (no figures, no error), an unknown kind is a config error.
+// the physical driver asks the server (here: none listens, a database error), the logical one
+// its slot (through the repository), an unknown kind is a config error.
 TEST(AgentSources, TheProbeGoesThroughTheSourcesDriver) {
     postgres_physical::register_driver();
     postgres_logical::register_driver();
@@ -415,10 +415,12 @@ TEST(AgentSources, TheProbeGoesThroughTheSourcesDriver) {
     const auto physical = runner->probe(s);
     ASSERT_FALSE(physical);
     EXPECT_EQ(physical.error().code, ErrorCode::database) << physical.error().message;
+    // The logical kind has no archive queue but a log stream: its slot is probed, which needs
+    // the repository's id (here the repository cannot be opened: that error).
     s.kind = "postgres-logical";
     const auto logical = runner->probe(s);
-    ASSERT_TRUE(logical) << logical.error().message;
-    EXPECT_FALSE(*logical);
+    ASSERT_FALSE(logical);
+    EXPECT_EQ(logical.error().message, "unused");
     s.kind = "no-such-kind";
     const auto unknown = runner->probe(s);
     ASSERT_FALSE(unknown);

@@ -1,7 +1,7 @@
 // The logical PostgreSQL driver (source kind "postgres-logical"): managed servers (Aurora, RDS,
 // Cloud SQL) reached only through a replication role: a base backup under a logical slot's
 // exported snapshot (base_backup.hpp), the change stream stored by capture (capture.hpp, which
-// the CLI and the agent call directly: it is no SourceDriver method) and followed by the log
+// the CLI calls directly and the agent through run_log_stream) and followed by the log
 // archive (log_archive.hpp), restored into a new local instance to the snapshot
 // (restore_target.hpp). Applying the change log at restore comes next (docs/operations.md,
 // "Managed PostgreSQL (logical backups)").
@@ -28,6 +28,14 @@ class LogicalDriver final : public source::SourceDriver {
         source::RestoreRequest request) const override;
     std::optional<Timestamp> newest_commit(const std::string& conninfo,
                                            std::chrono::seconds statement_limit) const override;
+    // The change stream: run_capture with its default intervals, until cancelled.
+    bool has_log_stream() const override { return true; }
+    Result<source::LogStreamSummary> run_log_stream(repo::Repository& repository,
+                                                    const std::string& conninfo,
+                                                    const OperationContext& ctx) const override;
+    // The repository's slot in pg_replication_slots (nullopt when it does not exist).
+    Result<std::optional<source::LogStreamPosition>> probe_log_stream(
+        const repo::Repository& repository, const std::string& conninfo) const override;
     // Stops the instance a restore started in `directory`/pgdata.
     Result<std::string> stop_instance(const fs::path& directory,
                                       const source::RestoreRequest& how) const override;
