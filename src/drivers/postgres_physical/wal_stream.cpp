@@ -9,6 +9,7 @@
 #include "drivers/postgres_physical/wal_checks.hpp"
 #include "drivers/postgres_physical/wal_stream_chunks.hpp"
 #include "drivers/postgres_physical/wal_transfer.hpp"
+#include "repository/manifest.hpp"
 #include "repository/wal_archive.hpp"
 #include "sources/postgres/connection.hpp"
 #include "sources/postgres/replication_protocol.hpp"
@@ -307,6 +308,15 @@ struct Session {
     std::string max_slot_wal_keep_size;
 };
 
+// Records the WAL of `timeline` from `from` to `to` (0: unknown) as missing from the stream
+// (repo::record_stream_gap: the window shows it); returns the object's key.
+Result<std::string> record_gap(repo::Repository& repository, std::uint32_t timeline,
+                               std::uint64_t from, std::uint64_t to, const OperationContext& ctx) {
+    const repo::StreamGap gap{timeline, from, to};
+    LB_CHECK(repo::record_stream_gap(repository.storage(), gap, ctx.now()));
+    return repo::stream_gap_key(gap);
+}
+
 // Stores `<timeline>.history` as wal-push would (the same content already stored is accepted);
 // returns the position where `timeline` branched off its parent.
 Result<std::uint64_t> store_history(repo::Repository& repository, postgres::Connection& conn,
@@ -390,10 +400,21 @@ Result<Session> open_session(repo::Repository& repository, const WalStreamOption
     }
     const auto restart = postgres::parse_lsn(slot_row.text(0, 1));
     if (!restart) {
-        return fail(ErrorCode::database,
-                    "replication slot {} reserves no WAL (restart_lsn '{}'): drop it so that "
-                    "wal-stream creates it with RESERVE_WAL",
-                    options.slot, slot_row.text(0, 1));
+        // An invalidated slot (wal_status 'lost': max_slot_wal_keep_size was exceeded) holds no
+        // WAL any more: what the server removed meanwhile is missing from the repository.
+        const std::uint64_t stored_now =
+            LB_TRY(stored_end(repository.storage(), session.timeline, *segment_size));
+        std::string recorded;
+        if (stored_now != 0) {
+            recorded =
+                fmt::format(" (gap from {} recorded as {})", postgres::format_lsn({stored_now}),
+                            LB_TRY(record_gap(repository, session.timeline, stored_now, 0, ctx)));
+        }
+        return fail(ErrorCode::conflict,
+                    "replication slot {} holds no WAL (invalidated, or created without "
+                    "RESERVE_WAL){}: drop it (SELECT pg_drop_replication_slot('{}')), take a new "
+                    "backup (lifeboat backup), then start wal-stream again",
+                    options.slot, recorded, options.slot);
     }
     std::uint64_t reserved = restart->value - restart->value % *segment_size;
     std::uint64_t stored =
@@ -416,10 +437,28 @@ Result<Session> open_session(repo::Repository& repository, const WalStreamOption
         }
     }
     if (stored != 0 && stored < reserved) {
+        // A backup that starts after the missing WAL needs none of it; otherwise restores would
+        // stop at the gap while wal-stream went on storing what no restore can reach.
+        bool covered = false;
+        for (const auto& manifest : LB_TRY(repo::read_all_manifests(repository.storage()))) {
+            const auto backup_start = postgres::parse_lsn(manifest.start_lsn);
+            if (manifest.timeline == session.timeline && backup_start &&
+                backup_start->value >= reserved)
+                covered = true;
+        }
+        if (!covered) {
+            const std::string key =
+                LB_TRY(record_gap(repository, session.timeline, stored, reserved, ctx));
+            return fail(ErrorCode::conflict,
+                        "WAL gap: the repository's WAL of timeline {} ends at {}, but slot {} only "
+                        "holds WAL from {} (recorded as {}); restores cannot cross it: take a new "
+                        "backup (lifeboat backup), then start wal-stream again",
+                        session.timeline, postgres::format_lsn({stored}), options.slot,
+                        postgres::format_lsn({reserved}), key);
+        }
         ctx.warn(fmt::format(
             "the repository's WAL of timeline {} ends at {}, but slot {} only holds WAL from {}: "
-            "streaming starts there, and the WAL between is not in the repository unless "
-            "archive_command stored it",
+            "streaming starts there; a backup taken after the gap needs none of the WAL between",
             session.timeline, postgres::format_lsn({stored}), options.slot,
             postgres::format_lsn({reserved})));
     }
