@@ -48,7 +48,9 @@ Status run_wal_stream_command(const Settings& s, const WalStreamArgs&, OutputFor
             {"segments_stitched", summary.segments_stitched},
             {"segments_already_archived", summary.segments_already_archived},
             {"timeline_switches", summary.timeline_switches},
-            {"max_slot_wal_keep_size", summary.max_slot_wal_keep_size}};
+            {"max_slot_wal_keep_size", summary.max_slot_wal_keep_size},
+            {"wal_status", summary.wal_status},
+            {"safe_wal_size", summary.safe_wal_size}};
         add_repository_json(j, s, location);
         std::printf("%s\n", j.dump(2).c_str());
     } else {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -306,7 +308,24 @@ struct Session {
     std::string system_identifier;
     bool slot_created = false;
     std::string max_slot_wal_keep_size;
+    std::string wal_status;         // pg_replication_slots.wal_status ("" when unreadable)
+    std::string safe_wal_size;      // bytes, "" when unlimited or unreadable
+    bool slot_invalidated = false;  // it was, and was created anew
 };
+
+// The slot's wal_status and safe_wal_size, read over an ordinary connection (a physical
+// replication connection runs no SQL). Best effort: empty when they cannot be read.
+std::pair<std::string, std::string> slot_health(const std::string& conninfo,
+                                                const std::string& slot) {
+    auto conn = postgres::Connection::open(conninfo);
+    if (!conn) return {};
+    auto row = conn->query(
+        "SELECT coalesce(wal_status, ''), coalesce(safe_wal_size::text, '') "
+        "FROM pg_replication_slots WHERE slot_name = $1",
+        {slot});
+    if (!row || row->rows() != 1) return {};
+    return {row->text(0, 0), row->text(0, 1)};
+}
 
 // Records the WAL of `timeline` from `from` to `to` (0: unknown) as missing from the stream
 // (repo::record_stream_gap: the window shows it); returns the object's key.
@@ -398,23 +417,26 @@ Result<Session> open_session(repo::Repository& repository, const WalStreamOption
         return fail(ErrorCode::conflict, "replication slot {} is a {} slot, not a physical one",
                     options.slot, slot_row.rows() == 1 ? slot_row.text(0, 0) : "missing");
     }
-    const auto restart = postgres::parse_lsn(slot_row.text(0, 1));
+    auto restart = postgres::parse_lsn(slot_row.text(0, 1));
     if (!restart) {
         // An invalidated slot (wal_status 'lost': max_slot_wal_keep_size was exceeded) holds no
-        // WAL any more: what the server removed meanwhile is missing from the repository.
-        const std::uint64_t stored_now =
-            LB_TRY(stored_end(repository.storage(), session.timeline, *segment_size));
-        std::string recorded;
-        if (stored_now != 0) {
-            recorded =
-                fmt::format(" (gap from {} recorded as {})", postgres::format_lsn({stored_now}),
-                            LB_TRY(record_gap(repository, session.timeline, stored_now, 0, ctx)));
-        }
-        return fail(ErrorCode::conflict,
-                    "replication slot {} holds no WAL (invalidated, or created without "
-                    "RESERVE_WAL){}: drop it (SELECT pg_drop_replication_slot('{}')), take a new "
-                    "backup (lifeboat backup), then start wal-stream again",
-                    options.slot, recorded, options.slot);
+        // WAL any more and cannot stream: it is created anew, and what the server removed
+        // meanwhile is a gap that the check below records (a backup taken after this needs none
+        // of it).
+        LB_TRY(conn.query(fmt::format("DROP_REPLICATION_SLOT {}", slot)));
+        LB_TRY(conn.query(fmt::format("CREATE_REPLICATION_SLOT {} PHYSICAL RESERVE_WAL", slot)));
+        slot_row = LB_TRY(read_slot());
+        restart = postgres::parse_lsn(slot_row.rows() == 1 ? slot_row.text(0, 1) : "");
+        if (!restart)
+            return fail(ErrorCode::database, "replication slot {} reserves no WAL", options.slot);
+        session.slot_invalidated = true;
+    }
+    std::tie(session.wal_status, session.safe_wal_size) = slot_health(base_conninfo, options.slot);
+    if (session.wal_status == "unreserved") {
+        ctx.warn(
+            fmt::format("replication slot {} is about to be invalidated (wal_status "
+                        "unreserved): it holds more WAL than max_slot_wal_keep_size allows",
+                        options.slot));
     }
     std::uint64_t reserved = restart->value - restart->value % *segment_size;
     std::uint64_t stored =
@@ -446,15 +468,19 @@ Result<Session> open_session(repo::Repository& repository, const WalStreamOption
                 backup_start->value >= reserved)
                 covered = true;
         }
-        if (!covered) {
+        // A slot created just now never held the WAL before it: that is archive_command's (it
+        // may still be storing it). A slot that held it and let it go lost it for good.
+        if (!covered && (!session.slot_created || session.slot_invalidated)) {
             const std::string key =
                 LB_TRY(record_gap(repository, session.timeline, stored, reserved, ctx));
-            return fail(ErrorCode::conflict,
-                        "WAL gap: the repository's WAL of timeline {} ends at {}, but slot {} only "
-                        "holds WAL from {} (recorded as {}); restores cannot cross it: take a new "
-                        "backup (lifeboat backup), then start wal-stream again",
-                        session.timeline, postgres::format_lsn({stored}), options.slot,
-                        postgres::format_lsn({reserved}), key);
+            return fail(
+                ErrorCode::conflict,
+                "WAL gap: the repository's WAL of timeline {} ends at {}, but slot {} only "
+                "holds WAL from {} (recorded as {}); restores cannot cross it: take a new "
+                "backup (lifeboat backup), then start wal-stream again{}",
+                session.timeline, postgres::format_lsn({stored}), options.slot,
+                postgres::format_lsn({reserved}), key,
+                session.slot_invalidated ? " (the slot was invalidated and created anew)" : "");
         }
         ctx.warn(fmt::format(
             "the repository's WAL of timeline {} ends at {}, but slot {} only holds WAL from {}: "
@@ -502,6 +528,8 @@ Result<WalStreamSummary> run_wal_stream(repo::Repository& repository,
     summary.timeline = session.timeline;
     summary.slot_created = session.slot_created;
     summary.max_slot_wal_keep_size = session.max_slot_wal_keep_size;
+    summary.wal_status = session.wal_status;
+    summary.safe_wal_size = session.safe_wal_size;
     std::string started_from;
     for (;;) {
         summary.timeline = session.timeline;
@@ -530,6 +558,8 @@ Result<WalStreamSummary> run_wal_stream(repo::Repository& repository,
             ctx.warn(fmt::format("following timeline {} (was {})", session.timeline, before));
         }
         summary.slot_created = summary.slot_created || session.slot_created;
+        summary.wal_status = session.wal_status;
+        summary.safe_wal_size = session.safe_wal_size;
     }
 }
 

@@ -70,7 +70,9 @@ struct WalStreamSummary {
     std::uint64_t segments_stitched = 0;
     std::uint64_t segments_already_archived = 0;  // stitched segments archive_command had stored
     std::string max_slot_wal_keep_size;           // the source's setting ("-1": unlimited)
-    std::uint64_t timeline_switches = 0;          // timelines followed after the first
+    std::string wal_status;     // the slot's, at the last (re)connection ("" when unreadable)
+    std::string safe_wal_size;  // bytes the slot may still fall behind ("" when unlimited)
+    std::uint64_t timeline_switches = 0;  // timelines followed after the first
 };
 
 // Streams until `ctx` is cancelled (then returns the summary) or a failure (the error; what was
