@@ -551,7 +551,14 @@ Result<WalStreamSummary> run_wal_stream(repo::Repository& repository,
         const std::uint32_t before = session.timeline;
         auto next =
             connect_any(repository, options, ctx, Steady::now() + options.reconnect_timeout);
-        if (!next) return std::unexpected(next.error());
+        if (!next) {
+            // Stopped (SIGTERM) while reconnecting: everything received is stored, a clean end.
+            if (ctx.cancellation->cancelled()) {
+                if (!started_from.empty()) summary.started_from = started_from;
+                return summary;
+            }
+            return std::unexpected(next.error());
+        }
         session = std::move(*next);
         if (session.timeline != before) {
             ++summary.timeline_switches;
