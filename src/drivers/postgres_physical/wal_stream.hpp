@@ -30,7 +30,12 @@
 //   stored as the `.history` object (same content already stored: accepted) and streaming of a
 //   timeline with nothing stored starts at the segment holding its switch point. The slot is
 //   created where missing (slots are not copied to standbys).
-// - Preflight: warns when max_slot_wal_keep_size is -1 (the slot may fill the source's disk).
+// - Preflight: warns when max_slot_wal_keep_size is -1 (the slot may fill the source's disk) or
+//   the slot's wal_status is 'unreserved'; the summary carries both and safe_wal_size.
+// - A WAL gap (the slot held WAL the repository lacks and released it, or was invalidated: then
+//   it is dropped and created anew) is recorded (repo::record_stream_gap) and ends the run with
+//   ErrorCode::conflict, unless a backup of the timeline starts at or after the slot's WAL. A
+//   slot created by this run never held the WAL before it: a warning only (archive_command's).
 #pragma once
 
 #include <chrono>
