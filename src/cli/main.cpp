@@ -398,7 +398,8 @@ int main(int argc, char** argv) {
         "store the WAL of a postgres-physical source as it is written, over streaming "
         "replication through a physical slot, until SIGTERM or SIGINT");
     add_settings(wal_stream, common,
-                 {"repo", "pg", "slot", "key-file", "flush-interval", "synchronous"});
+                 {"repo", "pg", "pg-fallback", "reconnect-timeout", "slot", "key-file",
+                  "flush-interval", "synchronous"});
     add_json(wal_stream, common);
 
     DemoArgs demo_args;

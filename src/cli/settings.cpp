@@ -51,6 +51,12 @@ const std::vector<SettingSpec>& setting_specs() {
          "capture (default 1s) and wal-stream (default 200ms) store what they received at "
          "least this often (200ms, 1s, 5s)",
          SettingType::duration},
+        {"pg-fallback", "wal_stream.pg_fallback", "",
+         "wal-stream connects here when the connection to --pg is lost (a standby that may be "
+         "promoted)"},
+        {"reconnect-timeout", "wal_stream.reconnect_timeout", "60s",
+         "how long wal-stream retries --pg and --pg-fallback after losing its connection or at "
+         "the end of the server's timeline (0: end at once)"},
         {"slot", "wal_stream.slot", "lifeboat",
          "wal-stream's physical replication slot on the source (created when missing)"},
         {"synchronous", "wal_stream.synchronous", "false",

@@ -15,6 +15,7 @@ Status run_wal_stream_command(const Settings& s, const WalStreamArgs&, OutputFor
     postgres_physical::WalStreamOptions options;
     options.conninfo = s.get("pg");  // run_wal_stream refuses an empty one
     options.slot = s.get("slot");
+    if (!s.get("pg-fallback").empty()) options.fallbacks.push_back(s.get("pg-fallback"));
     if (s.get("synchronous") == "true") options.mode = postgres_physical::StreamMode::synchronous;
     // capture's default (1s) is too long for WAL: unless set, wal-stream flushes every 200 ms.
     if (s.given("flush-interval")) {
@@ -22,6 +23,8 @@ Status run_wal_stream_command(const Settings& s, const WalStreamArgs&, OutputFor
         if (options.flush_interval.count() == 0)
             return fail(ErrorCode::usage, "--flush-interval must be more than 0");
     }
+    options.reconnect_timeout = std::chrono::duration_cast<std::chrono::seconds>(
+        LB_TRY(interval_setting(s, "reconnect-timeout")));
     const std::string location = LB_TRY(s.repository());
     repo::Repository repository = LB_TRY(open_repository(s, location));
     OperationContext ctx = command_context();
@@ -43,7 +46,11 @@ Status run_wal_stream_command(const Settings& s, const WalStreamArgs&, OutputFor
             {"chunks", summary.chunks},
             {"bytes", summary.bytes},
             {"segments_stitched", summary.segments_stitched},
-            {"segments_already_archived", summary.segments_already_archived}};
+            {"segments_already_archived", summary.segments_already_archived},
+            {"timeline_switches", summary.timeline_switches},
+            {"max_slot_wal_keep_size", summary.max_slot_wal_keep_size},
+            {"wal_status", summary.wal_status},
+            {"safe_wal_size", summary.safe_wal_size}};
         add_repository_json(j, s, location);
         std::printf("%s\n", j.dump(2).c_str());
     } else {

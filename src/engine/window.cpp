@@ -104,6 +104,19 @@ Result<RestorableWindow> compute_window(const source::LogArchive& archive, const
         window.first_missing_segment = newest.first_missing_segment;
         window.last_segment = newest.last_segment;
         window.gap = newest.gap;
+        // WAL that wal-stream recorded as lost after the newest backup began is a hole even
+        // when nothing was stored after it.
+        const auto manifest = std::find_if(manifests.begin(), manifests.end(),
+                                           [&](const auto& m) { return m.id == newest.backup_id; });
+        if (manifest != manifests.end()) {
+            const auto missing = LB_TRY(repo::first_stream_gap_segment(
+                storage, manifest->start_lsn, manifest->postgres.wal_segment_size));
+            if (missing) {
+                if (!window.gap || window.first_missing_segment.empty())
+                    window.first_missing_segment = *missing;
+                window.gap = true;
+            }
+        }
     }
     return window;
 }

@@ -1,13 +1,16 @@
 #include "repository/wal_archive.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "repository/byte_reader.hpp"
 #include "repository/json_reader.hpp"
 #include "repository/object.hpp"
 #include "util/endian.hpp"
+#include "util/time.hpp"
 
 namespace lifeboat::repo {
 
@@ -231,6 +234,65 @@ Result<PushOutcome> copy_wal_object(const Storage& from, Storage& to, const std:
                     to.location());
     }
     return PushOutcome::stored;
+}
+
+namespace {
+constexpr std::string_view k_gap_prefix = "wal-stream-gaps/";
+}  // namespace
+
+std::string stream_gap_key(const StreamGap& gap) {
+    return fmt::format("{}{:08X}-{:016X}-{:016X}", k_gap_prefix, gap.timeline, gap.from, gap.to);
+}
+
+Status record_stream_gap(Storage& storage, const StreamGap& gap, Timestamp now) {
+    // The key says it all; the content is for a reader of the repository.
+    const std::string content =
+        fmt::format("WAL gap recorded by wal-stream at {}\n", format_iso8601(now));
+    return storage.write(stream_gap_key(gap), content, Overwrite::allow);
+}
+
+Result<std::vector<StreamGap>> list_stream_gaps(const Storage& storage) {
+    std::vector<StreamGap> gaps;
+    for (const auto& info : LB_TRY(storage.list(std::string(k_gap_prefix)))) {
+        const std::string_view rest =
+            std::string_view(info.key).substr(std::min(info.key.size(), k_gap_prefix.size()));
+        StreamGap gap;
+        unsigned long long from = 0;
+        unsigned long long to = 0;
+        unsigned timeline = 0;
+        const std::string text(rest);
+        if (rest.size() != 8 + 1 + 16 + 1 + 16 ||
+            std::sscanf(text.c_str(), "%8X-%16llX-%16llX", &timeline, &from, &to) != 3)
+            continue;
+        gap.timeline = timeline;
+        gap.from = from;
+        gap.to = to;
+        gaps.push_back(gap);
+    }
+    return gaps;
+}
+
+Result<std::optional<std::string>> first_stream_gap_segment(const Storage& storage,
+                                                            std::string_view start_lsn,
+                                                            std::uint64_t segment_size) {
+    unsigned high = 0;
+    unsigned low = 0;
+    const std::string text(start_lsn);
+    if (segment_size == 0 || std::sscanf(text.c_str(), "%X/%X", &high, &low) != 2)
+        return std::optional<std::string>();
+    const std::uint64_t start = (std::uint64_t{high} << 32) | low;
+    std::optional<StreamGap> first;
+    for (const auto& gap : LB_TRY(list_stream_gaps(storage))) {
+        if (gap.from < start) continue;
+        if (!first || gap.from < first->from) first = gap;
+    }
+    if (!first) return std::optional<std::string>();
+    // PostgreSQL's segment file name: timeline, then the segment number in two 32-bit halves
+    // of (4 GiB / segment size) segments each.
+    const std::uint64_t segno = first->from / segment_size;
+    const std::uint64_t per_id = 0x100000000ULL / segment_size;
+    return std::optional<std::string>(
+        fmt::format("{:08X}{:08X}{:08X}", first->timeline, segno / per_id, segno % per_id));
 }
 
 }  // namespace lifeboat::repo

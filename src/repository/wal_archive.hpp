@@ -55,6 +55,24 @@ Result<PushOutcome> push_wal(Storage& storage, WalMeta meta, std::string_view co
 Result<PushOutcome> push_wal(Storage& storage, WalMeta meta, std::string_view content,
                              int compression_level);
 
+// A stretch of WAL wal-stream could not store (its slot had released it, or was invalidated):
+// recorded as the object "wal-stream-gaps/<timeline 8 hex>-<from 16 hex>-<to 16 hex>" so that the
+// restorable window shows it as a gap. `to` is 0 when unknown (an invalidated slot).
+struct StreamGap {
+    std::uint32_t timeline = 0;
+    std::uint64_t from = 0;
+    std::uint64_t to = 0;
+};
+std::string stream_gap_key(const StreamGap& gap);
+Status record_stream_gap(Storage& storage, const StreamGap& gap, Timestamp now);
+// Every recorded gap (objects under other names are ignored).
+Result<std::vector<StreamGap>> list_stream_gaps(const Storage& storage);
+// The segment name where the earliest recorded gap at or after `start_lsn` ("X/Y", a backup's
+// start) begins; nullopt when there is none (or `start_lsn` is unreadable).
+Result<std::optional<std::string>> first_stream_gap_segment(const Storage& storage,
+                                                            std::string_view start_lsn,
+                                                            std::uint64_t segment_size);
+
 // Reads, decompresses and checks a WAL file. ErrorCode::not_found when absent.
 Result<std::string> fetch_wal(const Storage& storage, const std::string& name);
 

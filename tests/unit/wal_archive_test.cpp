@@ -316,3 +316,23 @@ TEST_F(WalArchiveTest, CopyThatLosesARaceToDifferentContentIsConflict) {
     EXPECT_TRUE(fails_with(copy_wal_object(storage(), raced, k_segment), ErrorCode::conflict));
     EXPECT_EQ(fetch_wal(destination, k_segment).value_or(""), other);
 }
+
+TEST_F(WalArchiveTest, StreamGapsAreRecordedAndFoundAfterABackupStart) {
+    const StreamGap gap{2, 0x103009B58ULL, 0x108000000ULL};
+    EXPECT_EQ(stream_gap_key(gap), "wal-stream-gaps/00000002-0000000103009B58-0000000108000000");
+    ASSERT_TRUE(record_stream_gap(storage(), gap, at("2026-11-30T00:00:00Z")));
+    ASSERT_TRUE(storage().write("wal-stream-gaps/not-a-gap", "x", Overwrite::allow));
+    const auto gaps = list_stream_gaps(storage());
+    ASSERT_TRUE(gaps) << gaps.error().message;
+    ASSERT_EQ(gaps->size(), 1u);
+    EXPECT_EQ((*gaps)[0].timeline, 2u);
+    EXPECT_EQ((*gaps)[0].from, gap.from);
+    EXPECT_EQ((*gaps)[0].to, gap.to);
+    // A backup that starts before the gap has it in its window; one that starts after does not.
+    const auto before = first_stream_gap_segment(storage(), "1/2000000", 16 * 1024 * 1024);
+    ASSERT_TRUE(before);
+    EXPECT_EQ(before->value_or(""), "000000020000000100000003");
+    const auto after = first_stream_gap_segment(storage(), "1/9000000", 16 * 1024 * 1024);
+    ASSERT_TRUE(after);
+    EXPECT_FALSE(after->has_value());
+}

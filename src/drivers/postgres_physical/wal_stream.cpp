@@ -1,15 +1,21 @@
 #include "drivers/postgres_physical/wal_stream.hpp"
 
 #include <algorithm>
+#include <thread>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "drivers/postgres_physical/wal_checks.hpp"
 #include "drivers/postgres_physical/wal_stream_chunks.hpp"
 #include "drivers/postgres_physical/wal_transfer.hpp"
+#include "repository/manifest.hpp"
 #include "repository/wal_archive.hpp"
 #include "sources/postgres/connection.hpp"
 #include "sources/postgres/replication_protocol.hpp"
+#include "sources/postgres/timeline_history.hpp"
 #include "sources/postgres/wal.hpp"
 
 namespace lifeboat::postgres_physical {
@@ -70,6 +76,12 @@ class Streamer {
           m_segment_size(segment_size) {}
 
     Result<WalStreamSummary> run(std::uint64_t start, WalStreamSummary summary);
+    // What was stored so far (also after run failed).
+    WalStreamSummary summary() const {
+        WalStreamSummary out = m_summary;
+        out.flushed = postgres::format_lsn({m_flushed});
+        return out;
+    }
 
   private:
     Status receive(std::uint64_t start, std::string_view data);
@@ -285,6 +297,222 @@ std::optional<std::uint64_t> parse_segment_size_setting(std::string_view text) {
     return value * factor;
 }
 
+namespace {
+
+// One connection's worth of streaming: where it starts, on which timeline.
+struct Session {
+    postgres::Connection conn;
+    std::uint32_t timeline = 0;
+    std::uint64_t segment_size = 0;
+    std::uint64_t start = 0;
+    std::string system_identifier;
+    bool slot_created = false;
+    std::string max_slot_wal_keep_size;
+    std::string wal_status;         // pg_replication_slots.wal_status ("" when unreadable)
+    std::string safe_wal_size;      // bytes, "" when unlimited or unreadable
+    bool slot_invalidated = false;  // it was, and was created anew
+};
+
+// The slot's wal_status and safe_wal_size, read over an ordinary connection (a physical
+// replication connection runs no SQL). Best effort: empty when they cannot be read.
+std::pair<std::string, std::string> slot_health(const std::string& conninfo,
+                                                const std::string& slot) {
+    auto conn = postgres::Connection::open(conninfo);
+    if (!conn) return {};
+    auto row = conn->query(
+        "SELECT coalesce(wal_status, ''), coalesce(safe_wal_size::text, '') "
+        "FROM pg_replication_slots WHERE slot_name = $1",
+        {slot});
+    if (!row || row->rows() != 1) return {};
+    return {row->text(0, 0), row->text(0, 1)};
+}
+
+// Records the WAL of `timeline` from `from` to `to` (0: unknown) as missing from the stream
+// (repo::record_stream_gap: the window shows it); returns the object's key.
+Result<std::string> record_gap(repo::Repository& repository, std::uint32_t timeline,
+                               std::uint64_t from, std::uint64_t to, const OperationContext& ctx) {
+    const repo::StreamGap gap{timeline, from, to};
+    LB_CHECK(repo::record_stream_gap(repository.storage(), gap, ctx.now()));
+    return repo::stream_gap_key(gap);
+}
+
+// Stores `<timeline>.history` as wal-push would (the same content already stored is accepted);
+// returns the position where `timeline` branched off its parent.
+Result<std::uint64_t> store_history(repo::Repository& repository, postgres::Connection& conn,
+                                    std::uint32_t timeline, const OperationContext& ctx) {
+    const auto result = LB_TRY(conn.query(fmt::format("TIMELINE_HISTORY {}", timeline)));
+    if (result.rows() != 1 || result.columns() < 2)
+        return fail(ErrorCode::database, "TIMELINE_HISTORY {} returned no row", timeline);
+    const std::string name = result.text(0, 0);
+    const std::string content = result.text(0, 1);
+    const auto history = LB_TRY(postgres::parse_timeline_history(timeline, content));
+    Storage& storage = repository.storage();
+    LB_TRY(check_wal_file(storage, name, content));
+    repo::WalMeta meta;
+    meta.name = name;
+    meta.pushed = ctx.now();
+    auto outcome = repo::push_wal(storage, std::move(meta), content,
+                                  repository.config().compression_level, ctx);
+    if (!outcome) {
+        if (outcome.error().code == ErrorCode::conflict) {
+            return fail(ErrorCode::conflict,
+                        "timeline history {} is stored with other content than the server's", name);
+        }
+        return std::unexpected(outcome.error());
+    }
+    return history.begin().value;
+}
+
+Result<Session> open_session(repo::Repository& repository, const WalStreamOptions& options,
+                             const std::string& base_conninfo, const OperationContext& ctx) {
+    std::string conninfo =
+        postgres::replication_conninfo(base_conninfo, postgres::ReplicationMode::physical);
+    if (options.mode == StreamMode::synchronous &&
+        base_conninfo.find("application_name") == std::string::npos) {
+        // The name synchronous_standby_names lists; a URI takes it as a query parameter.
+        const bool uri = conninfo.find("://") != std::string::npos;
+        conninfo += (uri ? "&application_name=" : " application_name=") + options.slot;
+    }
+    Session session{LB_TRY(postgres::Connection::open(conninfo))};
+    postgres::Connection& conn = session.conn;
+    const auto identity = LB_TRY(conn.query("IDENTIFY_SYSTEM"));
+    if (identity.rows() != 1 || identity.columns() < 3)
+        return fail(ErrorCode::database, "IDENTIFY_SYSTEM returned no row");
+    session.system_identifier = identity.text(0, 0);
+    session.timeline = static_cast<std::uint32_t>(std::stoul(identity.text(0, 1)));
+    LB_CHECK(check_same_cluster(repository.storage(), session.system_identifier));
+    const std::string size_text = LB_TRY(conn.query_value("SHOW wal_segment_size"));
+    const auto segment_size = parse_segment_size_setting(size_text);
+    if (!segment_size)
+        return fail(ErrorCode::database, "unreadable wal_segment_size '{}'", size_text);
+    session.segment_size = *segment_size;
+    // Slot safety: an unlimited slot holds WAL on the source until its disk fills.
+    const auto keep = conn.query_value("SHOW max_slot_wal_keep_size");
+    if (keep) session.max_slot_wal_keep_size = *keep;
+    if (keep && (*keep == "-1" || keep->empty())) {
+        ctx.warn(fmt::format(
+            "max_slot_wal_keep_size is -1 (unlimited) on the source: while wal-stream is down, "
+            "slot {} keeps WAL until the source's disk fills",
+            options.slot));
+    } else if (keep) {
+        if (ctx.log)
+            ctx.log(
+                LogLevel::info,
+                fmt::format("max_slot_wal_keep_size is {}: slot {} is invalidated when it holds "
+                            "back more WAL than that",
+                            *keep, options.slot));
+    }
+
+    const std::string slot = conn.quote_identifier(options.slot);
+    auto read_slot = [&]() { return conn.query(fmt::format("READ_REPLICATION_SLOT {}", slot)); };
+    auto slot_row = LB_TRY(read_slot());
+    if (slot_row.rows() != 1 || !slot_row.at(0, 0)) {
+        // Slots are not copied to standbys: after a failover the slot is created on the new
+        // primary here.
+        LB_TRY(conn.query(fmt::format("CREATE_REPLICATION_SLOT {} PHYSICAL RESERVE_WAL", slot)));
+        session.slot_created = true;
+        slot_row = LB_TRY(read_slot());
+    }
+    if (slot_row.rows() != 1 || slot_row.text(0, 0) != "physical") {
+        return fail(ErrorCode::conflict, "replication slot {} is a {} slot, not a physical one",
+                    options.slot, slot_row.rows() == 1 ? slot_row.text(0, 0) : "missing");
+    }
+    auto restart = postgres::parse_lsn(slot_row.text(0, 1));
+    if (!restart) {
+        // An invalidated slot (wal_status 'lost': max_slot_wal_keep_size was exceeded) holds no
+        // WAL any more and cannot stream: it is created anew, and what the server removed
+        // meanwhile is a gap that the check below records (a backup taken after this needs none
+        // of it).
+        LB_TRY(conn.query(fmt::format("DROP_REPLICATION_SLOT {}", slot)));
+        LB_TRY(conn.query(fmt::format("CREATE_REPLICATION_SLOT {} PHYSICAL RESERVE_WAL", slot)));
+        slot_row = LB_TRY(read_slot());
+        restart = postgres::parse_lsn(slot_row.rows() == 1 ? slot_row.text(0, 1) : "");
+        if (!restart)
+            return fail(ErrorCode::database, "replication slot {} reserves no WAL", options.slot);
+        session.slot_invalidated = true;
+    }
+    std::tie(session.wal_status, session.safe_wal_size) = slot_health(base_conninfo, options.slot);
+    if (session.wal_status == "unreserved") {
+        ctx.warn(
+            fmt::format("replication slot {} is about to be invalidated (wal_status "
+                        "unreserved): it holds more WAL than max_slot_wal_keep_size allows",
+                        options.slot));
+    }
+    std::uint64_t reserved = restart->value - restart->value % *segment_size;
+    std::uint64_t stored =
+        LB_TRY(stored_end(repository.storage(), session.timeline, *segment_size));
+    if (session.timeline > 1) {
+        const std::uint64_t switch_lsn =
+            LB_TRY(store_history(repository, conn, session.timeline, ctx));
+        // Nothing of this timeline stored yet: it starts at the segment of the switch, whose
+        // first part the server's file of this timeline holds (copied from the parent).
+        if (stored == 0) {
+            const std::uint64_t switch_segment = switch_lsn - switch_lsn % *segment_size;
+            if (reserved > switch_segment) {
+                ctx.warn(fmt::format(
+                    "timeline {} began at {}, but slot {} only holds WAL from {}: the WAL between "
+                    "is not in the repository unless archive_command stored it",
+                    session.timeline, postgres::format_lsn({switch_lsn}), options.slot,
+                    postgres::format_lsn({reserved})));
+            }
+            stored = switch_segment;
+        }
+    }
+    if (stored != 0 && stored < reserved) {
+        // A backup that starts after the missing WAL needs none of it; otherwise restores would
+        // stop at the gap while wal-stream went on storing what no restore can reach.
+        bool covered = false;
+        for (const auto& manifest : LB_TRY(repo::read_all_manifests(repository.storage()))) {
+            const auto backup_start = postgres::parse_lsn(manifest.start_lsn);
+            if (manifest.timeline == session.timeline && backup_start &&
+                backup_start->value >= reserved)
+                covered = true;
+        }
+        // A slot created just now never held the WAL before it: that is archive_command's (it
+        // may still be storing it). A slot that held it and let it go lost it for good.
+        if (!covered && (!session.slot_created || session.slot_invalidated)) {
+            const std::string key =
+                LB_TRY(record_gap(repository, session.timeline, stored, reserved, ctx));
+            return fail(
+                ErrorCode::conflict,
+                "WAL gap: the repository's WAL of timeline {} ends at {}, but slot {} only "
+                "holds WAL from {} (recorded as {}); restores cannot cross it: take a new "
+                "backup (lifeboat backup), then start wal-stream again{}",
+                session.timeline, postgres::format_lsn({stored}), options.slot,
+                postgres::format_lsn({reserved}), key,
+                session.slot_invalidated ? " (the slot was invalidated and created anew)" : "");
+        }
+        ctx.warn(fmt::format(
+            "the repository's WAL of timeline {} ends at {}, but slot {} only holds WAL from {}: "
+            "streaming starts there; a backup taken after the gap needs none of the WAL between",
+            session.timeline, postgres::format_lsn({stored}), options.slot,
+            postgres::format_lsn({reserved})));
+    }
+    session.start = std::max(stored, reserved);
+    return session;
+}
+
+// Connects to the first of the conninfos that answers, retrying until `deadline` (a failover
+// takes a while: the standby must be promoted); the last failure when none did.
+Result<Session> connect_any(repo::Repository& repository, const WalStreamOptions& options,
+                            const OperationContext& ctx, Steady::time_point deadline) {
+    std::vector<std::string> conninfos{options.conninfo};
+    conninfos.insert(conninfos.end(), options.fallbacks.begin(), options.fallbacks.end());
+    for (;;) {
+        Result<Session> last = fail(ErrorCode::database, "no connection tried");
+        for (const auto& conninfo : conninfos) {
+            last = open_session(repository, options, conninfo, ctx);
+            if (last) return last;
+            // A refusal about the repository or the slot is not cured by another try.
+            if (last.error().code != ErrorCode::database) return last;
+        }
+        if (Steady::now() >= deadline || ctx.cancellation->cancelled()) return last;
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+}
+
+}  // namespace
+
 Result<WalStreamSummary> run_wal_stream(repo::Repository& repository,
                                         const WalStreamOptions& options,
                                         const OperationContext& ctx) {
@@ -293,60 +521,53 @@ Result<WalStreamSummary> run_wal_stream(repo::Repository& repository,
                     "no PostgreSQL connection given (use --pg CONNINFO or LIFEBOAT_PG)");
     }
     if (options.slot.empty()) return fail(ErrorCode::usage, "--slot must not be empty");
-    std::string conninfo =
-        postgres::replication_conninfo(options.conninfo, postgres::ReplicationMode::physical);
-    if (options.mode == StreamMode::synchronous &&
-        options.conninfo.find("application_name") == std::string::npos) {
-        // The name synchronous_standby_names lists; a URI takes it as a query parameter.
-        const bool uri = conninfo.find("://") != std::string::npos;
-        conninfo += (uri ? "&application_name=" : " application_name=") + options.slot;
-    }
-    postgres::Connection conn = LB_TRY(postgres::Connection::open(conninfo));
     WalStreamSummary summary;
     summary.slot = options.slot;
-    const auto identity = LB_TRY(conn.query("IDENTIFY_SYSTEM"));
-    if (identity.rows() != 1 || identity.columns() < 3)
-        return fail(ErrorCode::database, "IDENTIFY_SYSTEM returned no row");
-    summary.system_identifier = identity.text(0, 0);
-    summary.timeline = static_cast<std::uint32_t>(std::stoul(identity.text(0, 1)));
-    LB_CHECK(check_same_cluster(repository.storage(), summary.system_identifier));
-    const std::string size_text = LB_TRY(conn.query_value("SHOW wal_segment_size"));
-    const auto segment_size = parse_segment_size_setting(size_text);
-    if (!segment_size)
-        return fail(ErrorCode::database, "unreadable wal_segment_size '{}'", size_text);
-
-    const std::string slot = conn.quote_identifier(options.slot);
-    auto read_slot = [&]() { return conn.query(fmt::format("READ_REPLICATION_SLOT {}", slot)); };
-    auto slot_row = LB_TRY(read_slot());
-    if (slot_row.rows() != 1 || !slot_row.at(0, 0)) {
-        LB_TRY(conn.query(fmt::format("CREATE_REPLICATION_SLOT {} PHYSICAL RESERVE_WAL", slot)));
-        summary.slot_created = true;
-        slot_row = LB_TRY(read_slot());
+    Session session = LB_TRY(connect_any(repository, options, ctx, Steady::now()));
+    summary.system_identifier = session.system_identifier;
+    summary.timeline = session.timeline;
+    summary.slot_created = session.slot_created;
+    summary.max_slot_wal_keep_size = session.max_slot_wal_keep_size;
+    summary.wal_status = session.wal_status;
+    summary.safe_wal_size = session.safe_wal_size;
+    std::string started_from;
+    for (;;) {
+        summary.timeline = session.timeline;
+        Streamer streamer(repository, options, ctx, std::move(session.conn), session.timeline,
+                          session.segment_size);
+        auto outcome = streamer.run(session.start, summary);
+        if (started_from.empty() && outcome) started_from = outcome->started_from;
+        if (outcome) {
+            if (!started_from.empty()) outcome->started_from = started_from;
+            return outcome;
+        }
+        // A lost connection or an ended timeline: reconnect (to a fallback too) and go on from
+        // what is stored; anything else ends the stream.
+        if (outcome.error().code != ErrorCode::database || options.reconnect_timeout.count() == 0)
+            return outcome;
+        ctx.warn(fmt::format("{}; reconnecting", outcome.error().message));
+        summary = streamer.summary();
+        if (started_from.empty()) started_from = summary.started_from;
+        const std::uint32_t before = session.timeline;
+        auto next =
+            connect_any(repository, options, ctx, Steady::now() + options.reconnect_timeout);
+        if (!next) {
+            // Stopped (SIGTERM) while reconnecting: everything received is stored, a clean end.
+            if (ctx.cancellation->cancelled()) {
+                if (!started_from.empty()) summary.started_from = started_from;
+                return summary;
+            }
+            return std::unexpected(next.error());
+        }
+        session = std::move(*next);
+        if (session.timeline != before) {
+            ++summary.timeline_switches;
+            ctx.warn(fmt::format("following timeline {} (was {})", session.timeline, before));
+        }
+        summary.slot_created = summary.slot_created || session.slot_created;
+        summary.wal_status = session.wal_status;
+        summary.safe_wal_size = session.safe_wal_size;
     }
-    if (slot_row.rows() != 1 || slot_row.text(0, 0) != "physical") {
-        return fail(ErrorCode::conflict, "replication slot {} is a {} slot, not a physical one",
-                    options.slot, slot_row.rows() == 1 ? slot_row.text(0, 0) : "missing");
-    }
-    const auto restart = postgres::parse_lsn(slot_row.text(0, 1));
-    if (!restart) {
-        return fail(ErrorCode::database,
-                    "replication slot {} reserves no WAL (restart_lsn '{}'): drop it so that "
-                    "wal-stream creates it with RESERVE_WAL",
-                    options.slot, slot_row.text(0, 1));
-    }
-    const std::uint64_t reserved = restart->value - restart->value % *segment_size;
-    const std::uint64_t stored =
-        LB_TRY(stored_end(repository.storage(), summary.timeline, *segment_size));
-    if (stored != 0 && stored < reserved) {
-        ctx.warn(fmt::format(
-            "the repository's WAL of timeline {} ends at {}, but slot {} only holds WAL from {}: "
-            "streaming starts there, and the WAL between is not in the repository unless "
-            "archive_command stored it",
-            summary.timeline, postgres::format_lsn({stored}), options.slot,
-            postgres::format_lsn({reserved})));
-    }
-    Streamer streamer(repository, options, ctx, std::move(conn), summary.timeline, *segment_size);
-    return streamer.run(std::max(stored, reserved), std::move(summary));
 }
 
 }  // namespace lifeboat::postgres_physical

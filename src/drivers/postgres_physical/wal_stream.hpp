@@ -24,13 +24,24 @@
 //   every piece of WAL is stored and reported as soon as it arrives: a commit waiting for this
 //   standby returns only once its WAL is in the repository.
 // - On cancellation (SIGTERM/SIGINT in the CLI) it stores what it holds and returns the summary.
-// Timeline switches are not followed yet: the stream ends with an error when the server's
-// timeline ends.
+// - Connection loss or the end of the server's timeline: flushes what it holds, then connects
+//   again to `conninfo` or one of `fallbacks` (first that answers, retried for
+//   `reconnect_timeout`). On a timeline above 1 the server's history file (TIMELINE_HISTORY) is
+//   stored as the `.history` object (same content already stored: accepted) and streaming of a
+//   timeline with nothing stored starts at the segment holding its switch point. The slot is
+//   created where missing (slots are not copied to standbys).
+// - Preflight: warns when max_slot_wal_keep_size is -1 (the slot may fill the source's disk) or
+//   the slot's wal_status is 'unreserved'; the summary carries both and safe_wal_size.
+// - A WAL gap (the slot held WAL the repository lacks and released it, or was invalidated: then
+//   it is dropped and created anew) is recorded (repo::record_stream_gap) and ends the run with
+//   ErrorCode::conflict, unless a backup of the timeline starts at or after the slot's WAL. A
+//   slot created by this run never held the WAL before it: a warning only (archive_command's).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "repository/repository.hpp"
 #include "util/error.hpp"
@@ -46,6 +57,10 @@ struct WalStreamOptions {
     std::chrono::milliseconds flush_interval{200};
     std::size_t chunk_bound = 1024 * 1024;
     StreamMode mode = StreamMode::asynchronous;
+    // Tried in turn after `conninfo` when the connection is lost (a promoted standby).
+    std::vector<std::string> fallbacks;
+    // How long a lost connection or an ended timeline is retried before giving up (0: never).
+    std::chrono::seconds reconnect_timeout{60};
 };
 
 struct WalStreamSummary {
@@ -59,6 +74,10 @@ struct WalStreamSummary {
     std::uint64_t bytes = 0;  // WAL bytes stored in chunks
     std::uint64_t segments_stitched = 0;
     std::uint64_t segments_already_archived = 0;  // stitched segments archive_command had stored
+    std::string max_slot_wal_keep_size;           // the source's setting ("-1": unlimited)
+    std::string wal_status;     // the slot's, at the last (re)connection ("" when unreadable)
+    std::string safe_wal_size;  // bytes the slot may still fall behind ("" when unlimited)
+    std::uint64_t timeline_switches = 0;  // timelines followed after the first
 };
 
 // Streams until `ctx` is cancelled (then returns the summary) or a failure (the error; what was

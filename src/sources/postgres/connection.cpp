@@ -318,7 +318,11 @@ Result<std::optional<std::string>> Connection::receive_copy(std::chrono::millise
             std::string message =
                 res && !succeeded(res) ? first_line(PQresultErrorMessage(res)) : "";
             while (res) {
+                // CopyDone from the server (its timeline ended): libpq keeps answering COPY IN
+                // until the client ends its side too, then the server's result follows.
+                const bool copy_in = PQresultStatus(res) == PGRES_COPY_IN;
                 PQclear(res);
+                if (copy_in && (PQputCopyEnd(m_conn, nullptr) != 1 || PQflush(m_conn) != 0)) break;
                 res = PQgetResult(m_conn);
             }
             m_broken = "the server ended the replication stream" +
