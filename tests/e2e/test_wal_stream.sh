@@ -20,7 +20,7 @@ start_stream() {
     STREAM_OUT="$T/stream-$STREAMS.out"
     STREAM_ERR="$T/stream-$STREAMS.err"
     as_pg env ${STREAM_ENV:-} bash -c 'echo $$ >"$0"; exec "$@"' "$T/stream.pid" "$LB" wal-stream --repo "$REPO" \
-        --pg "$CONNINFO" --slot "$SLOT" --json "$@" >"$STREAM_OUT" 2>"$STREAM_ERR" &
+        --pg "$CONNINFO" --slot "$SLOT" --reconnect-timeout 0s --json "$@" >"$STREAM_OUT" 2>"$STREAM_ERR" &
     BG_PIDS+=($!)
     STREAM_JOB=$!
     local i

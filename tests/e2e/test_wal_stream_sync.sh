@@ -23,7 +23,7 @@ commit_latency() {
 ASYNC_MS=$(commit_latency 200 1000000)
 
 as_pg bash -c 'echo $$ >"$0"; exec "$@"' "$T/stream.pid" "$LB" wal-stream --repo "$REPO" \
-    --pg "$CONNINFO" --slot "$SLOT" --synchronous --json >"$T/stream.out" 2>"$T/stream.err" &
+    --pg "$CONNINFO" --slot "$SLOT" --synchronous --reconnect-timeout 0s --json >"$T/stream.out" 2>"$T/stream.err" &
 BG_PIDS+=($!)
 STREAM_JOB=$!
 for _ in $(seq 1 300); do
