@@ -4,8 +4,8 @@
 // schema dump for --only (dump_filter.hpp), and the physical target refusing --target-pg/--only.
 #include <gtest/gtest.h>
 
-#include "drivers/postgres_logical/change_apply.hpp"
 #include "drivers/postgres_logical/chain.hpp"
+#include "drivers/postgres_logical/change_apply.hpp"
 #include "drivers/postgres_logical/change_sql.hpp"
 #include "drivers/postgres_logical/dump_filter.hpp"
 #include "drivers/postgres_logical/pgoutput_decoder.hpp"
