@@ -31,7 +31,7 @@ std::string xid_part(std::optional<std::uint32_t> xid) {
 
 std::string begin_message() {
     std::string m = "B";
-    be(m, 0, 8 + 8 + 4);
+    m.append(8 + 8 + 4, '\0');
     return m;
 }
 // A commit ending at `end`, committed `micros` after 2000-01-01.
