@@ -20,6 +20,7 @@ fi
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 LB_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../scripts" && pwd)"
+E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"  # this directory: the tests' helper scripts
 PG_USER=postgres
 TEST_NAME=$(basename "$0" .sh)
 TEST_STARTED=$(date +%s)

@@ -19,22 +19,8 @@ exec_as_pg() {
 }
 
 HOOK_PORT=$(free_port)
-cat >"$T/hook.py" <<'PY'
-import http.server, sys
-out = sys.argv[2]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
-        with open(out, 'ab') as f:
-            f.write(body.replace(b'\n', b' ') + b'\n')
-        self.send_response(200)
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
-PY
 touch "$T/hooks.jsonl"
-python3 "$T/hook.py" "$HOOK_PORT" "$T/hooks.jsonl" &
+python3 "$E2E_DIR/webhook_receiver.py" "$HOOK_PORT" "$T/hooks.jsonl" &
 BG_PIDS+=($!)
 
 AGENT_PORT=$(free_port)
