@@ -237,7 +237,7 @@ Status Capture::confirm(std::uint64_t position) {
 Status Capture::sample_sequences(Samples which) {
     m_last_sample = Steady::now();
     if (which == Samples::all) m_stored_samples.clear();
-    const SequenceSample sample = LB_TRY(m_sampler.sample());
+    const SequenceSnapshot sample = LB_TRY(m_sampler.sample());
     if (!sample.unreadable.empty() && !m_warned_sequences) {
         m_warned_sequences = true;
         m_summary.warnings.push_back(

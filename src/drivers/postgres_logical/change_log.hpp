@@ -39,6 +39,8 @@ namespace lifeboat::postgres_logical {
 
 inline constexpr std::string_view k_change_log_magic = "LBCL";
 inline constexpr std::uint8_t k_change_log_version = 1;
+// The prefix of the transactional messages the DDL-capture event trigger emits (setup.hpp).
+inline constexpr std::string_view k_ddl_message_prefix = "lifeboat.ddl";
 
 enum class ChangeRecordKind : std::uint8_t {
     relation = 'R',

@@ -34,8 +34,6 @@
 
 namespace lifeboat::postgres_logical {
 
-inline constexpr std::string_view k_ddl_message_prefix = "lifeboat.ddl";
-
 struct RelationColumn {
     std::string name;
     std::uint32_t type_oid = 0;

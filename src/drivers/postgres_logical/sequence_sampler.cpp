@@ -36,7 +36,7 @@ Result<SequenceSampler> SequenceSampler::open(const std::string& conninfo,
     return SequenceSampler(std::move(conn));
 }
 
-Result<SequenceSample> SequenceSampler::sample() {
+Result<SequenceSnapshot> SequenceSampler::sample() {
     if (m_calls++ % k_refresh_list == 0) {
         auto rows = LB_TRY(m_conn.query(
             "SELECT n.nspname, c.relname, quote_ident(n.nspname) || '.' || quote_ident(c.relname), "
@@ -52,7 +52,7 @@ Result<SequenceSample> SequenceSampler::sample() {
                                    to_int64(rows.text(r, 3)), rows.text(r, 4) == "t"});
         }
     }
-    SequenceSample out;
+    SequenceSnapshot out;
     const auto lsn =
         parse_lsn_text(LB_TRY(m_conn.query_value("SELECT pg_current_wal_insert_lsn()")));
     if (!lsn) return fail(ErrorCode::database, "pg_current_wal_insert_lsn() returned no LSN");

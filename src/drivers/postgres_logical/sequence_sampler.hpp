@@ -20,7 +20,7 @@
 
 namespace lifeboat::postgres_logical {
 
-struct SequenceSample {
+struct SequenceSnapshot {
     std::uint64_t lsn = 0;  // the insert position read first: every commit before it is seen
     // "<schema>\t<name>" -> the record payload "<schema>\t<name>\t<value>\t<is_called>"
     std::map<std::string, std::string> values;
@@ -43,7 +43,7 @@ class SequenceSampler {
                                         std::chrono::seconds statement_timeout);
     // Reads every sequence (the list is read again each `refresh_list`-th call and on the
     // first). ErrorCode::database when the connection fails.
-    Result<SequenceSample> sample();
+    Result<SequenceSnapshot> sample();
     // Runs a statement on the sampler's connection (heartbeat messages).
     Status execute(const std::string& sql) { return m_conn.execute(sql); }
 

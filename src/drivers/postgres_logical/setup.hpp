@@ -12,17 +12,17 @@
 #include <string>
 #include <vector>
 
+#include "drivers/postgres_logical/change_log.hpp"
 #include "util/error.hpp"
 
 namespace lifeboat::postgres_logical {
 
 // The publication the change stream reads.
 inline constexpr std::string_view k_publication = "lifeboat";
-// The DDL-capture event trigger (on ddl_command_end, which fires for DROP too), its function,
-// and the prefix of the messages it emits.
+// The DDL-capture event trigger (on ddl_command_end, which fires for DROP too) and its function;
+// the prefix of the messages it emits is k_ddl_message_prefix (change_log.hpp).
 inline constexpr std::string_view k_ddl_trigger = "lifeboat_capture_ddl";
 inline constexpr std::string_view k_ddl_function = "public.lifeboat_capture_ddl";
-inline constexpr std::string_view k_ddl_message_prefix = "lifeboat.ddl";
 
 // The statements that create the DDL-capture function and trigger.
 std::vector<std::string> ddl_capture_statements();
