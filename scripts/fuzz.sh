@@ -23,10 +23,11 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 
 if [ ! -f build-fuzz/build.ninja ]; then
-  # -O1 -g1: fast enough to fuzz, readable reports, half the compile time of -O2 -g.
+  # -O1 -g1: fast enough to fuzz, readable reports, half the compile time of -O2 -g; the
+  # libraries compile in batches (CMAKE_UNITY_BUILD), as in scripts/sanitize.sh.
   CC=clang-16 CXX=clang++-16 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DLIFEBOAT_FUZZ=ON -DLIFEBOAT_SANITIZE=address,undefined -DLIFEBOAT_TESTS=OFF \
-    -DLIFEBOAT_BENCH=OFF >/dev/null
+    -DLIFEBOAT_BENCH=OFF -DCMAKE_UNITY_BUILD=ON >/dev/null
 fi
 ninja -C build-fuzz -j"$(nproc)" fuzz_all
 

@@ -20,11 +20,14 @@ tsan_filter+='-RestoreConfinementTest.FuzzedHostileManifestsNeverEscape'
 
 # -O1 -g1 (line tables only): what the sanitizers' authors recommend for readable reports, and
 # about half the compile time of -O2 -g (15.3 s -> 8.2 s for engine/copy.cpp under ASan), which
-# matters because CI builds these from scratch.
+# matters because CI builds these from scratch. For the same reason the libraries compile in
+# batches (CMAKE_UNITY_BUILD: the engine's 15 files in 37 s of CPU instead of 66 s); the tests
+# always compile file by file (tests/CMakeLists.txt).
 configure() {  # dir sanitizers
   if [ ! -f "$1/build.ninja" ]; then
     cmake -S . -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLIFEBOAT_SANITIZE="$2" \
-      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DLIFEBOAT_BENCH=OFF >/dev/null
+      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DLIFEBOAT_BENCH=OFF \
+      -DCMAKE_UNITY_BUILD=ON >/dev/null
   fi
 }
 

@@ -9,7 +9,7 @@ namespace lifeboat::repo {
 namespace {
 
 constexpr std::string_view k_magic = "LBENC001";
-constexpr std::size_t k_header_size = 8 + 8 + 4;
+constexpr std::size_t k_envelope_header_size = 8 + 8 + 4;
 constexpr std::uint32_t k_chunk_size = 64 * 1024;
 constexpr std::uint64_t k_sealed_chunk = k_chunk_size + k_gcm_tag_size;
 
@@ -33,10 +33,10 @@ struct Layout {
 };
 
 Result<Layout> layout_of(std::uint64_t stored, const std::string& key) {
-    if (stored < k_header_size + k_gcm_tag_size) {
+    if (stored < k_envelope_header_size + k_gcm_tag_size) {
         return fail(ErrorCode::corrupt, "{}: encrypted object truncated", key);
     }
-    const std::uint64_t body = stored - k_header_size;
+    const std::uint64_t body = stored - k_envelope_header_size;
     Layout l;
     l.chunks = (body + k_sealed_chunk - 1) / k_sealed_chunk;
     l.plaintext = body - l.chunks * k_gcm_tag_size;
@@ -128,7 +128,7 @@ Result<std::string> EncryptedStorage::read(const std::string& key) const {
     std::string out;
     out.reserve(l.plaintext);
     for (std::uint64_t i = 0; i < l.chunks; ++i) {
-        const std::size_t at = k_header_size + i * k_sealed_chunk;
+        const std::size_t at = k_envelope_header_size + i * k_sealed_chunk;
         const std::string_view sealed = std::string_view(stored).substr(
             at, std::min<std::uint64_t>(k_sealed_chunk, stored.size() - at));
         const auto index = static_cast<std::uint32_t>(i);
@@ -161,13 +161,13 @@ Result<std::string> EncryptedStorage::read_range_once(const std::string& key, st
         return fail(ErrorCode::corrupt, "{}: object ends before byte {}", key, offset + length);
     }
     if (length == 0) return std::string();
-    const std::string header = LB_TRY(inner().read_range(key, 0, k_header_size));
+    const std::string header = LB_TRY(inner().read_range(key, 0, k_envelope_header_size));
     LB_CHECK(check_header(header, key));
     const std::uint64_t first = offset / k_chunk_size;
     const std::uint64_t last = (offset + length - 1) / k_chunk_size;
-    const std::uint64_t begin = k_header_size + first * k_sealed_chunk;
+    const std::uint64_t begin = k_envelope_header_size + first * k_sealed_chunk;
     const std::uint64_t end =
-        std::min<std::uint64_t>(k_header_size + (last + 1) * k_sealed_chunk, info.size);
+        std::min<std::uint64_t>(k_envelope_header_size + (last + 1) * k_sealed_chunk, info.size);
     const std::string stored = LB_TRY(inner().read_range(key, begin, end - begin));
     std::string plain;
     for (std::uint64_t i = first; i <= last; ++i) {

@@ -4,7 +4,7 @@ an S3 server (s3rver), except that a seeded schedule makes some requests suffer 
 
   reset     the connection is closed without an answer (the request never reaches the server)
   slowdown  503 SlowDown, as S3 throttles (the request never reaches the server)
-  delay     the answer comes 0.2-1 s late (it is otherwise right)
+  delay     the answer comes 0.1-0.4 s late (it is otherwise right)
   truncate  a GET's answer announces its full Content-Length but stops halfway
 
 The mode is read from a control file before each request: "off" (pass everything), "faults P"
@@ -97,7 +97,7 @@ class Proxy(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(reply)
             return
         if kind == "delay":
-            time.sleep(0.2 + 0.8 * RNG.random())
+            time.sleep(0.1 + 0.3 * RNG.random())
         upstream = http.client.HTTPConnection(UPSTREAM.hostname, UPSTREAM.port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
         upstream.request(self.command, self.path, body=body, headers=headers)

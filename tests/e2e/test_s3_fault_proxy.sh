@@ -41,8 +41,8 @@ start_server "$SRC"
 CONNINFO=$SRC_CONN
 q "CREATE TABLE t (id int PRIMARY KEY, pad text)"
 
-# ---- transient faults: 10% of requests suffer one; everything succeeds, every row restores.
-echo "faults 0.1" >"$CONTROL"
+# ---- transient faults: 5% of requests suffer one; everything succeeds, every row restores.
+echo "faults 0.05" >"$CONTROL"
 before=$(faults_so_far)
 q "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 50000) g"
 switch_wal_and_wait

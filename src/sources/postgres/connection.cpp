@@ -64,14 +64,6 @@ std::optional<std::chrono::seconds> connect_timeout_of(pg_conn* conn) {
     return out;
 }
 
-// libpq messages end with a newline and sometimes carry a DETAIL line; keep the first line.
-std::string first_line(const char* message) {
-    std::string text = message ? message : "";
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
-        text.pop_back();
-    if (auto pos = text.find('\n'); pos != std::string::npos) text.resize(pos);
-    return text;
-}
 }  // namespace
 
 Result<Connection> Connection::open(const std::string& conninfo, const ConnectLimits& limits) {
@@ -382,6 +374,14 @@ std::string Connection::quote_literal(const std::string& value) const {
     std::string out = quoted ? quoted : "";
     PQfreemem(quoted);
     return out;
+}
+
+std::string first_line(const char* libpq_message) {
+    std::string text = libpq_message ? libpq_message : "";
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+        text.pop_back();
+    if (auto pos = text.find('\n'); pos != std::string::npos) text.resize(pos);
+    return text;
 }
 
 }  // namespace lifeboat::postgres

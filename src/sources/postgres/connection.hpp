@@ -63,6 +63,10 @@ enum class ReplicationMode { database, physical };
 std::string replication_conninfo(const std::string& conninfo,
                                  ReplicationMode mode = ReplicationMode::database);
 
+// A libpq error message's first line, without its trailing newline (libpq messages end with one
+// and sometimes carry a DETAIL line); "" for null.
+std::string first_line(const char* libpq_message);
+
 // How much longer than the statement limit the client waits for the server's own cancellation.
 inline constexpr std::chrono::seconds k_answer_grace{5};
 

@@ -4,18 +4,6 @@
 
 namespace lifeboat::postgres {
 
-namespace {
-
-std::string first_line(const char* message) {
-    std::string text = message ? message : "";
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
-        text.pop_back();
-    if (auto pos = text.find('\n'); pos != std::string::npos) text.resize(pos);
-    return text;
-}
-
-}  // namespace
-
 Result<Pipeline> Pipeline::start(Connection& conn) {
     if (!conn.m_broken.empty()) return fail(ErrorCode::database, "{}", conn.m_broken);
     if (PQenterPipelineMode(conn.m_conn) != 1) {
