@@ -106,6 +106,7 @@ json to_json(const Manifest& m) {
             {"snapshot", lg.snapshot_name},   {"pre_data", lg.pre_data_path},
             {"post_data", lg.post_data_path}, {"sequences", lg.sequences_path},
             {"tables", std::move(tables)}};
+        if (!lg.roles_path.empty()) out["postgres_logical"]["roles"] = lg.roles_path;
     }
     return out;
 }
@@ -200,6 +201,7 @@ Result<PostgresLogicalPayload> logical_payload_from_json(
     lg.pre_data_path = LB_TRY(j.required<std::string>("pre_data"));
     lg.post_data_path = LB_TRY(j.required<std::string>("post_data"));
     lg.sequences_path = LB_TRY(j.required<std::string>("sequences"));
+    lg.roles_path = LB_TRY(j.nullable<std::string>("roles")).value_or("");
     LB_CHECK(j.for_each_in("tables", [&](const JsonValue& t) -> Status {
         LogicalTable table;
         table.schema = LB_TRY(t.required<std::string>("schema"));
@@ -220,6 +222,11 @@ Result<PostgresLogicalPayload> logical_payload_from_json(
                 LB_TRY(j.field(field))
                     .problem(fmt::format("'{}' is not a file entry of the backup", path)));
         }
+    }
+    if (!lg.roles_path.empty() && !is_file_entry(lg.roles_path)) {
+        return std::unexpected(
+            LB_TRY(j.field("roles"))
+                .problem(fmt::format("'{}' is not a file entry of the backup", lg.roles_path)));
     }
     for (const auto& t : lg.tables) {
         if (!is_file_entry(t.path)) {

@@ -91,6 +91,8 @@ struct PostgresLogicalPayload {
     std::string pre_data_path;   // entry: pg_dump --section=pre-data
     std::string post_data_path;  // entry: pg_dump --section=post-data
     std::string sequences_path;  // entry: setval() of every sequence at the snapshot
+    // entry: pg_dumpall --roles-only --no-role-passwords ("" in backups made before it)
+    std::string roles_path;
     std::vector<LogicalTable> tables;
 };
 

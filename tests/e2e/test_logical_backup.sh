@@ -14,7 +14,9 @@ init_source
 echo "archive_mode = off" >>"$SRC/postgresql.conf"
 start_server "$SRC"
 CONNINFO=$SRC_CONN
-q "CREATE ROLE lbrep LOGIN REPLICATION; CREATE ROLE plain LOGIN"
+q "CREATE ROLE lbrep LOGIN REPLICATION; CREATE ROLE plain LOGIN
+   ; CREATE ROLE app_owner NOLOGIN; CREATE ROLE reporting NOLOGIN CONNECTION LIMIT 3 PASSWORD 'secret'
+   ; GRANT reporting TO plain"
 q "CREATE DATABASE app"
 APP_ADMIN="host=$T port=$SRC_PORT user=$PG_USER dbname=app"
 APP_REP="host=$T port=$SRC_PORT user=lbrep dbname=app"
@@ -32,7 +34,8 @@ a "CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL)
    ; INSERT INTO docs SELECT g, (SELECT string_agg(md5(random()::text || g || s), '') FROM generate_series(1, 3000) s) FROM generate_series(1, 20) g
    ; SELECT nextval('ticket_seq') FROM generate_series(1, 42)
    ; GRANT SELECT ON ALL TABLES IN SCHEMA public TO lbrep, plain
-   ; GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO lbrep, plain" >/dev/null
+   ; GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO lbrep, plain
+   ; ALTER TABLE docs OWNER TO app_owner; GRANT SELECT ON orders TO reporting" >/dev/null
 [ "$(a "SELECT count(*) FROM pg_class WHERE reltoastrelid <> 0 AND relname = 'docs'")" = 1 ] || fail "docs has no TOAST table"
 [ "$(a "SELECT min(length(body)) > 50000 FROM docs")" = t ] || fail "docs values are not large enough to be TOASTed"
 
@@ -135,6 +138,12 @@ expect_eq "$AFTER" "$BEFORE" "row hashes and sequences of the restore"
     fail "the foreign key was not restored"
 [ "$(psql_on "$RESTORED_CONN" "SELECT count(*) FROM pg_indexes WHERE indexname = 'orders_customer'")" = 1 ] ||
     fail "the index was not restored"
+# Roles without passwords, memberships, owners and grants.
+expect_eq "$(psql_on "$RESTORED_CONN" "SELECT format('%s:%s:%s:%s', rolname, CASE WHEN rolcanlogin THEN 't' ELSE 'f' END, rolconnlimit, CASE WHEN rolpassword IS NULL THEN 't' ELSE 'f' END) FROM pg_authid WHERE rolname IN ('app_owner', 'reporting', 'lbrep') ORDER BY 1")" \
+    "$(printf 'app_owner:f:-1:t\nlbrep:t:-1:t\nreporting:f:3:t')" "roles restored, without passwords"
+expect_eq "$(psql_on "$RESTORED_CONN" "SELECT pg_has_role('plain', 'reporting', 'member')")" t "membership restored"
+expect_eq "$(psql_on "$RESTORED_CONN" "SELECT tableowner FROM pg_tables WHERE tablename = 'docs'")" app_owner "owner restored"
+expect_eq "$(psql_on "$RESTORED_CONN" "SELECT has_table_privilege('reporting', 'orders', 'SELECT') AND NOT has_table_privilege('reporting', 'customers', 'SELECT')")" t "grants restored"
 [ ! -e "$T/restored/data" ] && [ ! -e "$T/restored/schema" ] || fail "the dump files were left behind"
 ok "restore to the snapshot: $(jq -r '"\(.phases.replay_seconds) s load, \(.phases.ready_seconds) s ready"' "$OUT")"
 as_pg "$PGBIN/pg_ctl" -D "$T/restored/pgdata" -m fast -w stop >/dev/null

@@ -109,24 +109,46 @@ Result<StoredEntry> store_text(source::ContentSink& sink, std::string_view text)
     return StoredEntry{cutter.size(), cutter.blocks()};
 }
 
-// pg_dump of one section under the snapshot. The role need not be a superuser: ownership and
-// grants are left out (the restored instance has its own roles; globals come later).
+// The last line of a failed dump program's output: the reason.
+std::string dump_failure(std::string reason) {
+    while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' '))
+        reason.pop_back();
+    if (auto nl = reason.rfind('\n'); nl != std::string::npos) reason.erase(0, nl + 1);
+    return reason;
+}
+
+// pg_dumpall --roles-only --no-role-passwords: the roles, their attributes, memberships and
+// settings, without passwords (which a role that is not a superuser cannot read, and which a
+// backup should not carry). Tablespaces are left out: their locations are the source host's.
+Result<std::string> dump_roles(const source::BaseBackupRequest& request, const fs::path& pg_dumpall,
+                               const fs::path& scratch) {
+    const fs::path out = scratch / "roles.sql";
+    auto run = LB_TRY(
+        run_process({pg_dumpall.string(), "--roles-only", "--no-role-passwords", "--no-comments",
+                     "--no-security-labels", "-f", out.string(), "-d", request.conninfo},
+                    {.merge_stderr = true}));
+    if (run.exit_status != 0) {
+        return fail(ErrorCode::database, "pg_dumpall --roles-only failed (exit {}): {}",
+                    run.exit_status, dump_failure(run.output));
+    }
+    return read_file(out);
+}
+
+// pg_dump of one section under the snapshot, with ownership and grants (a restore loads those
+// last and lets them fail one by one: dump_filter.hpp, split_ownership). The role need not be a
+// superuser.
 Result<std::string> dump_section(const source::BaseBackupRequest& request, const fs::path& pg_dump,
                                  const fs::path& scratch, const std::string& snapshot,
                                  std::string_view section) {
     const fs::path out = scratch / fmt::format("{}.sql", section);
     auto run = LB_TRY(run_process(
         {pg_dump.string(), "--section=" + std::string(section), "--snapshot=" + snapshot,
-         "--no-owner", "--no-privileges", "--no-publications", "--no-subscriptions",
-         "--no-security-labels", "--no-comments", "-f", out.string(), "-d", request.conninfo},
+         "--no-publications", "--no-subscriptions", "--no-security-labels", "--no-comments", "-f",
+         out.string(), "-d", request.conninfo},
         {.merge_stderr = true}));
     if (run.exit_status != 0) {
-        std::string reason = run.output;
-        while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' '))
-            reason.pop_back();
-        if (auto nl = reason.rfind('\n'); nl != std::string::npos) reason.erase(0, nl + 1);
         return fail(ErrorCode::database, "pg_dump --section={} failed (exit {}): {}", section,
-                    run.exit_status, reason);
+                    run.exit_status, dump_failure(run.output));
     }
     return read_file(out);
 }
@@ -290,6 +312,7 @@ Result<source::BaseBackupResult> LogicalBaseBackup::copy_in_snapshot(const Slot&
     payload.pre_data_path = "schema/pre-data.sql";
     payload.post_data_path = "schema/post-data.sql";
     payload.sequences_path = "schema/sequences.sql";
+    payload.roles_path = "schema/roles.sql";
 
     LB_CHECK(ctx.stage("backup:files"));
     postgres::Connection conn = LB_TRY(open_in_snapshot(m_request, slot.snapshot));
@@ -304,6 +327,7 @@ Result<source::BaseBackupResult> LogicalBaseBackup::copy_in_snapshot(const Slot&
         dump_section(m_request, bindir / "pg_dump", scratch.path(), slot.snapshot, "pre-data"));
     const std::string post_data = LB_TRY(
         dump_section(m_request, bindir / "pg_dump", scratch.path(), slot.snapshot, "post-data"));
+    const std::string roles = LB_TRY(dump_roles(m_request, bindir / "pg_dumpall", scratch.path()));
     const std::vector<CopyUnit> units = plan_copies(tables, m_request.split_table_bytes);
     std::vector<StoredEntry> data = LB_TRY(copy_tables(tables, units, slot.snapshot, sink, ctx));
     LB_CHECK(sink.keep_going());
@@ -316,6 +340,8 @@ Result<source::BaseBackupResult> LogicalBaseBackup::copy_in_snapshot(const Slot&
         file_entry(payload.post_data_path, LB_TRY(store_text(sink, post_data)), when));
     manifest.entries.push_back(
         file_entry(payload.sequences_path, LB_TRY(store_text(sink, sequences)), when));
+    manifest.entries.push_back(
+        file_entry(payload.roles_path, LB_TRY(store_text(sink, roles)), when));
     manifest.entries.push_back(directory_entry("data", when));
     // A split table appears once per range, in block order: a restore loads each.
     for (std::size_t i = 0; i < units.size(); ++i) {

@@ -60,6 +60,36 @@ bool table_bound(const Entry& e) {
     return false;
 }
 
+struct Script {
+    std::string_view preamble;
+    std::vector<Entry> entries;
+};
+
+Script parse_script(std::string_view script) {
+    Script parsed;
+    auto at = script.find(k_header);
+    parsed.preamble = script.substr(0, at);
+    while (at != std::string_view::npos) {
+        const auto next = script.find(k_header, at + k_header.size());
+        Entry e;
+        e.text = script.substr(at, next == std::string_view::npos ? next : next - at);
+        const auto line_end = e.text.find('\n', 3);
+        const std::string_view header = e.text.substr(3, line_end - 3);
+        e.name = field(header, "Name: ");
+        e.type = field(header, "Type: ");
+        e.schema = field(header, "Schema: ");
+        parsed.entries.push_back(std::move(e));
+        at = next;
+    }
+    return parsed;
+}
+
+// Whether a line of an entry is an "ALTER <object> ... OWNER TO <role>;" statement.
+bool is_owner_line(std::string_view line) {
+    return line.starts_with("ALTER ") && line.find(" OWNER TO ") != std::string_view::npos &&
+           line.ends_with(";");
+}
+
 }  // namespace
 
 std::string dump_identifier(std::string_view name) {
@@ -77,23 +107,10 @@ std::string dump_identifier(std::string_view name) {
 
 std::string filter_dump_for_table(std::string_view script, std::string_view schema,
                                   std::string_view table) {
-    std::vector<Entry> entries;
-    auto at = script.find(k_header);
-    std::string out(script.substr(0, at));  // the preamble
-    while (at != std::string_view::npos) {
-        const auto next = script.find(k_header, at + k_header.size());
-        Entry e;
-        e.text = script.substr(at, next == std::string_view::npos ? next : next - at);
-        const auto line_end = e.text.find('\n', 3);
-        const std::string_view header = e.text.substr(3, line_end - 3);
-        e.name = field(header, "Name: ");
-        e.type = field(header, "Type: ");
-        e.schema = field(header, "Schema: ");
-        entries.push_back(std::move(e));
-        at = next;
-    }
+    const Script parsed = parse_script(script);
+    std::string out(parsed.preamble);
     const std::string qualified = dump_identifier(schema) + "." + dump_identifier(table);
-    for (const Entry& e : entries) {
+    for (const Entry& e : parsed.entries) {
         bool keep = true;
         if (e.type == "TABLE") {
             keep = e.name == table && e.schema == schema;
@@ -104,6 +121,62 @@ std::string filter_dump_for_table(std::string_view script, std::string_view sche
             keep = mentions(e.text.substr(e.text.find('\n', 3)), qualified);
         }
         if (keep) out += e.text;
+    }
+    return out;
+}
+
+OwnershipSplit split_ownership(std::string_view script) {
+    const Script parsed = parse_script(script);
+    OwnershipSplit out{std::string(parsed.preamble), std::string(parsed.preamble)};
+    for (const Entry& e : parsed.entries) {
+        if (e.type == "ACL" || e.type == "DEFAULT ACL") {
+            out.ownership += e.text;
+            continue;
+        }
+        // The entry's owner lines go to the second script under a copy of its header, so that
+        // filter_dump_for_table treats both halves alike.
+        std::string owner_lines;
+        std::size_t from = 0;
+        while (from < e.text.size()) {
+            auto end = e.text.find('\n', from);
+            end = end == std::string_view::npos ? e.text.size() : end + 1;
+            const std::string_view line = e.text.substr(from, end - from);
+            std::string_view bare = line;
+            while (!bare.empty() && (bare.back() == '\n' || bare.back() == '\r'))
+                bare.remove_suffix(1);
+            (is_owner_line(bare) ? owner_lines : out.objects) += line;
+            from = end;
+        }
+        if (!owner_lines.empty()) {
+            // "--\n-- Name: ...\n--\n": up to the third newline.
+            std::size_t header_end = 0;
+            for (int i = 0; i < 3 && header_end != std::string_view::npos; ++i)
+                header_end = e.text.find('\n', header_end) + 1;
+            out.ownership += e.text.substr(0, header_end);
+            out.ownership += "\n" + owner_lines + "\n";
+        }
+    }
+    return out;
+}
+
+std::string tolerate_existing_roles(std::string_view script) {
+    std::string out;
+    std::size_t from = 0;
+    while (from < script.size()) {
+        auto end = script.find('\n', from);
+        end = end == std::string_view::npos ? script.size() : end + 1;
+        const std::string_view line = script.substr(from, end - from);
+        std::string_view bare = line;
+        while (!bare.empty() && (bare.back() == '\n' || bare.back() == '\r'))
+            bare.remove_suffix(1);
+        if (bare.starts_with("CREATE ROLE ") && bare.ends_with(";")) {
+            out += "DO $lifeboat$ BEGIN ";
+            out += bare;
+            out += " EXCEPTION WHEN duplicate_object THEN NULL; END $lifeboat$;\n";
+        } else {
+            out += line;
+        }
+        from = end;
     }
     return out;
 }

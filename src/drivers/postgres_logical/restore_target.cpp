@@ -122,20 +122,59 @@ Status LogicalRestoreTarget::load(const Prepared& prepared, const std::string& c
         }
         return {};
     };
-    // --only: the scripts cut down to the table (dump_filter.hpp), written beside the originals.
+    // A script of statements that may fail one by one (roles the target has already, grants to
+    // roles it lacks): every error becomes one warning; the restore goes on.
+    auto psql_tolerant = [&](const std::string& entry, std::string_view what) -> Status {
+        auto run =
+            LB_TRY(run_process({(prepared.bindir / "psql").string(), "-X", "-q", "-v",
+                                "ON_ERROR_STOP=0", "-d", conninfo, "-f", (dir / entry).string()},
+                               {.run_as = prepared.account, .merge_stderr = true}));
+        if (run.exit_status != 0) {
+            return fail(ErrorCode::database, "loading {} into the server failed: {}", entry,
+                        last_line(run.output));
+        }
+        std::size_t errors = 0;
+        std::string first;
+        for (std::size_t at = run.output.find("ERROR:"); at != std::string::npos;
+             at = run.output.find("ERROR:", at + 1)) {
+            if (errors++ == 0) {
+                const auto end = run.output.find('\n', at);
+                first = run.output.substr(at + 7, end == std::string::npos ? end : end - at - 7);
+            }
+        }
+        if (errors > 0) {
+            ctx.warn(fmt::format("{}: the target refused {} statement{} (first: {})", what, errors,
+                                 errors == 1 ? "" : "s", first));
+        }
+        return {};
+    };
+    // A script derived from a stored one, written beside it for the server account to read.
+    auto derived = [&](const std::string& entry, const std::string& text) -> Result<std::string> {
+        LB_CHECK(write_file_atomic(dir / entry, text));
+        if (prepared.account) LB_CHECK(change_owner_recursive(dir / entry, *prepared.account));
+        return entry;
+    };
+    // --only: the scripts cut down to the table (dump_filter.hpp).
+    auto cut = [&](const std::string& text, std::string_view suffix) -> std::string {
+        if (!m_only) return text;
+        return suffix == "sequences" ? guard_missing_sequences(text)
+                                     : filter_dump_for_table(text, m_only->schema, m_only->name);
+    };
     auto script = [&](const std::string& entry, std::string_view suffix) -> Result<std::string> {
         if (!m_only) return entry;
-        const std::string text = LB_TRY(read_file(dir / entry));
-        const std::string cut = suffix == "sequences"
-                                    ? guard_missing_sequences(text)
-                                    : filter_dump_for_table(text, m_only->schema, m_only->name);
-        const std::string path = entry + ".only";
-        LB_CHECK(write_file_atomic(dir / path, cut));
-        if (prepared.account) LB_CHECK(change_owner_recursive(dir / path, *prepared.account));
-        return path;
+        return derived(entry + ".only", cut(LB_TRY(read_file(dir / entry)), suffix));
     };
+    if (!payload.roles_path.empty()) {
+        ctx.report({"creating roles", 0, 0});
+        const std::string roles =
+            tolerate_existing_roles(LB_TRY(read_file(dir / payload.roles_path)));
+        LB_CHECK(psql_tolerant(LB_TRY(derived(payload.roles_path + ".load", roles)), "roles"));
+    }
     ctx.report({"loading the schema", 0, 0});
-    LB_CHECK(psql(LB_TRY(script(payload.pre_data_path, "pre-data"))));
+    // Ownership and grants load last (dump_filter.hpp, split_ownership).
+    const OwnershipSplit pre_data = split_ownership(LB_TRY(read_file(dir / payload.pre_data_path)));
+    LB_CHECK(psql(
+        LB_TRY(derived(payload.pre_data_path + ".objects", cut(pre_data.objects, "pre-data")))));
     postgres::Connection conn = LB_TRY(postgres::Connection::open(conninfo));
     std::uint64_t done = 0;
     for (const auto& table : payload.tables) {
@@ -159,6 +198,9 @@ Status LogicalRestoreTarget::load(const Prepared& prepared, const std::string& c
     LB_CHECK(psql(LB_TRY(script(payload.sequences_path, "sequences"))));
     ctx.report({"building indexes and constraints", 0, 0});
     LB_CHECK(psql(LB_TRY(script(payload.post_data_path, "post-data"))));
+    LB_CHECK(psql_tolerant(
+        LB_TRY(derived(payload.pre_data_path + ".ownership", cut(pre_data.ownership, "pre-data"))),
+        "ownership and grants"));
     LB_CHECK(apply_log(conninfo, ctx));
     ctx.report({"analyzing", 0, 0});
     LB_CHECK(conn.execute("ANALYZE"));
