@@ -170,12 +170,15 @@ Result<CopyOutcome> run_copy(repo::Repository& from, repo::Repository& to,
         return source_lock ? source_lock->check() : Status{};
     };
     auto moved =
-        LB_TRY(transfer_blocks(from, to, by_pack, options.jobs, ctx.progress, "copying blocks",
-                               rekey ? &*rekey : nullptr, both_locks_held));
+        LB_TRY(transfer_blocks(from, to, by_pack, options.jobs, options.io_depth, ctx.progress,
+                               "copying blocks", rekey ? &*rekey : nullptr, both_locks_held));
     LB_CHECK(both_locks_held());
     if (rekey) outcome.blocks_present += rekey->already_present;
     outcome.blocks_copied = moved.blocks;
     outcome.bytes_copied = moved.bytes;
+    outcome.requests = moved.requests;
+    outcome.bytes_fetched = moved.bytes_fetched;
+    outcome.io_depth = moved.io_depth;
     auto packs = std::move(moved.packs);
     for (auto& p : adopted.packs)
         packs.push_back(std::move(p));
