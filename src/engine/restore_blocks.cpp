@@ -16,14 +16,15 @@ struct Destination {
 
 }  // namespace
 
-Result<BlockWriteStats> write_file_blocks(const BlockWriteOptions& options,
-                                          const FileOpener& open_file) {
+Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
+                                          const std::vector<const repo::ManifestEntry*>& files,
+                                          const FileOpener& open_file, const ReadLimits& limits) {
     const repo::Manifest& manifest = *options.manifest;
     std::vector<Destination> destinations;
     std::vector<WantedBlock> wanted;
     std::uint64_t total = 0;
-    for (std::size_t f = 0; f < options.files.size(); ++f) {
-        const repo::ManifestEntry& entry = *options.files[f];
+    for (std::size_t f = 0; f < files.size(); ++f) {
+        const repo::ManifestEntry& entry = *files[f];
         std::uint64_t offset = 0;
         for (const auto& id : entry.blocks) {
             const auto location = options.index->find(id);
@@ -47,11 +48,11 @@ Result<BlockWriteStats> write_file_blocks(const BlockWriteOptions& options,
         }
         total += offset;
     }
-    const ReadPlan plan = plan_reads(std::move(wanted), options.limits);
+    const ReadPlan plan = plan_reads(std::move(wanted), limits);
 
     BlockWriteStats stats;
     stats.io_depth = io_depth_for(*options.storage, options.io_depth);
-    const unsigned workers = std::max(1u, options.workers);
+    const unsigned workers = std::max(1u, options.jobs);
     std::vector<repo::BlockReader> readers(workers);
     std::vector<std::string> buffers(workers);
     std::atomic<std::uint64_t> bytes_done{0};
@@ -63,7 +64,7 @@ Result<BlockWriteStats> write_file_blocks(const BlockWriteOptions& options,
         for (std::size_t k = range.first; k < range.first + range.count; ++k) {
             const WantedBlock& b = plan.blocks[k];
             const Destination& to = destinations[b.tag];
-            const repo::ManifestEntry& entry = *options.files[to.file];
+            const repo::ManifestEntry& entry = *files[to.file];
             // A block wanted twice (two files, or twice in one) sits twice in a row: decoded once.
             if (!decoded || !(*decoded == b.id)) {
                 const std::string_view stored =
@@ -94,10 +95,8 @@ Result<BlockWriteStats> write_file_blocks(const BlockWriteOptions& options,
         if (file) LB_CHECK(file->close());
         return {};
     };
-    const FetchOptions fetch{.io_depth = stats.io_depth,
-                             .workers = workers,
-                             .keep_going = options.keep_going,
-                             .cancellation = options.cancellation};
+    const FetchOptions fetch{
+        .io_depth = stats.io_depth, .workers = workers, .keep_going = options.keep_going};
     auto fetched = [&] {
         PeriodicProgress progress(options.progress, "writing files", bytes_done, total);
         return fetch_ranges(*options.storage, plan, fetch, handle);

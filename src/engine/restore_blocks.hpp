@@ -9,25 +9,10 @@
 
 #include "engine/progress.hpp"
 #include "engine/read_plan.hpp"
+#include "engine/restore_files.hpp"
 #include "io/file.hpp"
-#include "repository/index.hpp"
-#include "repository/manifest.hpp"
 
 namespace lifeboat::engine {
-
-struct BlockWriteOptions {
-    const repo::Manifest* manifest = nullptr;  // for messages
-    const repo::BlockIndex* index = nullptr;
-    const Storage* storage = nullptr;
-    const repo::BlockHasher* hasher = nullptr;
-    std::vector<const repo::ManifestEntry*> files;
-    unsigned workers = 1;   // decoding
-    unsigned io_depth = 0;  // 0: the storage's default
-    ReadLimits limits;
-    ProgressFn progress;
-    KeepGoingFn keep_going;
-    const CancellationToken* cancellation = nullptr;
-};
 
 struct BlockWriteStats {
     std::uint64_t bytes = 0;  // written into files
@@ -42,7 +27,11 @@ using FileOpener = std::function<Result<File>(std::size_t file)>;
 // Fails with ErrorCode::corrupt, before anything is read, when a block is missing from the index
 // or a file's blocks do not add up to its recorded size; and, naming the backup and file, when
 // a block does not decode to its id and length.
-Result<BlockWriteStats> write_file_blocks(const BlockWriteOptions& options,
-                                          const FileOpener& open_file);
+// `options` gives the manifest (for messages), index, storage, hasher, jobs (decoding workers),
+// io depth, progress and keep_going; its target directories are the opener's business.
+Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
+                                          const std::vector<const repo::ManifestEntry*>& files,
+                                          const FileOpener& open_file,
+                                          const ReadLimits& limits = {});
 
 }  // namespace lifeboat::engine

@@ -235,17 +235,8 @@ Result<MaterializeStats> materialize_backup(const MaterializeOptions& options) {
     LB_CHECK(parallel_for(files.size(), jobs, [&](std::size_t i, unsigned) -> Status {
         return writer.create_file(*files[i]);
     }));
-    const BlockWriteOptions blocks{.manifest = &manifest,
-                                   .index = options.index,
-                                   .storage = options.storage,
-                                   .hasher = options.hasher,
-                                   .files = files,
-                                   .workers = jobs,
-                                   .io_depth = options.io_depth,
-                                   .progress = options.progress,
-                                   .keep_going = options.keep_going};
-    const BlockWriteStats written = LB_TRY(
-        write_file_blocks(blocks, [&](std::size_t i) { return writer.open_file(*files[i]); }));
+    const BlockWriteStats written = LB_TRY(write_file_blocks(
+        options, files, [&](std::size_t i) { return writer.open_file(*files[i]); }));
     stats.requests = written.requests;
     stats.bytes_fetched = written.bytes_fetched;
     stats.io_depth = written.io_depth;

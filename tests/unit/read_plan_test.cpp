@@ -256,15 +256,16 @@ class WriteFileBlocksTest : public ScratchTest {
                 auto created = File::open(scratch() / "out" / f.path, OpenMode::create_new, 0600);
                 if (!created) return std::unexpected(created.error());
             }
-        BlockWriteOptions options{.manifest = &m_manifest,
-                                  .index = &m_index,
-                                  .storage = &from,
-                                  .hasher = &m_hasher,
-                                  .workers = 2,
-                                  .io_depth = 4};
+        const MaterializeOptions options{.manifest = &m_manifest,
+                                         .index = &m_index,
+                                         .storage = &from,
+                                         .hasher = &m_hasher,
+                                         .jobs = 2,
+                                         .io_depth = 4};
+        std::vector<const repo::ManifestEntry*> files;
         for (const auto& f : m_files)
-            options.files.push_back(&f);
-        return write_file_blocks(options, [&](std::size_t i) {
+            files.push_back(&f);
+        return write_file_blocks(options, files, [&](std::size_t i) {
             return File::open(scratch() / "out" / m_files[i].path, OpenMode::read_write);
         });
     }
