@@ -64,7 +64,7 @@ struct FetchOptions {
     unsigned workers = 1;   // ranges decoded at once (CPU); never fewer threads than this
     // Bytes of fetched ranges held at once, in flight or waiting for a worker; a range longer
     // than the budget still goes, alone.
-    std::uint64_t memory_budget = 48ull * 1024 * 1024;
+    std::uint64_t memory_budget = 32ull * 1024 * 1024;
     KeepGoingFn keep_going;  // asked before each request
     const CancellationToken* cancellation = nullptr;
 };
