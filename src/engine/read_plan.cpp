@@ -134,6 +134,12 @@ Result<FetchStats> fetch_ranges(const Storage& storage, const ReadPlan& plan,
             const std::string key = repo::pack_key(*range.pack_id);
             auto data = storage.read_range(key, range.offset, range.length);
             ++requests;
+            if (!data && data.error().code == ErrorCode::not_found) {
+                // The index names a pack that is gone: the repository is damaged, not the
+                // request wrong.
+                return fail(ErrorCode::corrupt, "pack {} is missing from the repository",
+                            *range.pack_id);
+            }
             if (!data) return std::unexpected(data.error().context("pack {}", *range.pack_id));
             bytes += data->size();
             // A store that answers with fewer (or more) bytes than asked must not shift blocks.

@@ -79,8 +79,9 @@ struct FetchStats {
 using RangeHandler =
     std::function<Status(const RangeRead& range, std::string_view bytes, unsigned worker)>;
 
-// Reads every range of `plan` from `storage` and hands it to `handle`. A range that comes back
-// shorter or longer than planned fails with ErrorCode::corrupt naming the pack; any failure
+// Reads every range of `plan` from `storage` and hands it to `handle`. A missing pack, or a range
+// that comes back shorter or longer than planned, fails with ErrorCode::corrupt naming the pack;
+// any failure
 // (read, handler, keep_going, cancellation) stops further requests and is returned, with the
 // pack's id in its context.
 Result<FetchStats> fetch_ranges(const Storage& storage, const ReadPlan& plan,

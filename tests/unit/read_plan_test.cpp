@@ -183,6 +183,17 @@ TEST_F(FetchRangesTest, AShortAnswerFailsNamingThePack) {
     EXPECT_NE(stats.error().message.find(m_pack), std::string::npos) << stats.error().message;
 }
 
+TEST_F(FetchRangesTest, AMissingPackIsDamageNamingIt) {
+    const std::string gone = repo::new_pack_id();
+    const ReadPlan plan = plan_reads({block_at(gone, 0, 100)});
+    auto stats =
+        fetch_ranges(storage(), plan, {},
+                     [&](const RangeRead&, std::string_view, unsigned) -> Status { return {}; });
+    ASSERT_FALSE(stats);
+    EXPECT_EQ(stats.error().code, ErrorCode::corrupt);
+    EXPECT_NE(stats.error().message.find(gone), std::string::npos) << stats.error().message;
+}
+
 TEST_F(FetchRangesTest, AHandlerFailureStopsTheFetch) {
     const ReadPlan plan = plan_reads(every_block(), {.max_range = 128 * 1024, .max_gap = 0});
     ASSERT_GT(plan.ranges.size(), 10u);
