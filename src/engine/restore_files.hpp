@@ -32,7 +32,7 @@ struct MaterializeOptions {
     unsigned jobs = 1;
     unsigned io_depth = 0;  // ranged reads in flight; 0: the storage's default
     ProgressFn progress;
-    KeepGoingFn keep_going;  // asked before each file
+    KeepGoingFn keep_going;  // asked before each ranged read of a pack
 };
 
 struct MaterializeStats {
