@@ -20,6 +20,10 @@
 #
 # Ports: the monitor, the OSD (which binds a range of ports: ms_bind_port_min/max) and the
 # gateway each get free loopback ports, so several instances can run side by side.
+#
+# LIFEBOAT_RGW_NODELAY=0 starts the gateway without tcp_nodelay: every request on a kept-alive
+# connection then waits ~40 ms (Nagle + delayed ACK), a stand-in for a distant region's
+# first-byte latency (bench/s3_latency_restore.sh).
 set -euo pipefail
 
 k_access_key=lifeboat-rgw-access
@@ -85,6 +89,8 @@ start() {  # dir buckets...
   local fsid mon_port osd_base rgw_port osd_uuid osd_id conf
   fsid=$(cat /proc/sys/kernel/random/uuid)
   osd_uuid=$(cat /proc/sys/kernel/random/uuid)
+  local nodelay=" tcp_nodelay=1"
+  [ "${LIFEBOAT_RGW_NODELAY:-1}" = 0 ] && nodelay=""
   mon_port=$(free_port)
   osd_base=$(free_range)
   rgw_port=$(free_port)
@@ -126,7 +132,7 @@ paxos propose interval = 0.1
 paxos min wait = 0.01
 osd mon shutdown timeout = 0.5
 [client.rgw]
-rgw frontends = beast endpoint=127.0.0.1:$rgw_port tcp_nodelay=1
+rgw frontends = beast endpoint=127.0.0.1:$rgw_port$nodelay
 rgw data = $D/rgw
 rgw dns name = localhost
 EOF

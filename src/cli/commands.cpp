@@ -76,6 +76,9 @@ void print_copy_outcome(const engine::CopyOutcome& o, const CopyEnds& options,
                     {"present_backups", o.present_backups},
                     {"blocks_copied", o.blocks_copied},
                     {"bytes_copied", o.bytes_copied},
+                    {"requests", o.requests},
+                    {"bytes_fetched", o.bytes_fetched},
+                    {"io_depth", o.io_depth},
                     {"blocks_present", o.blocks_present},
                     {"wal_copied", o.wal_copied},
                     {"wal_present", o.wal_present},
@@ -383,6 +386,7 @@ Status run_copy_command(const Settings& s, const CopyArgs& args, OutputFormat fo
         return keys_of(s, location);
     };
     options.jobs = LB_TRY(s.jobs());
+    options.io_depth = LB_TRY(s.io_depth_for(ends.from));
     repo::Repository from =
         LB_TRY(open_repository(ends.from, keys_for(args.from_key_file, ends.from)));
     repo::Repository to = LB_TRY(open_repository(ends.to, keys_for(args.to_key_file, ends.to)));
@@ -472,6 +476,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     if (auto bin = s.find("pg-bin")) options.pg_bin = *bin;
     options.run_as_user = s.get("run-as");
     options.jobs = LB_TRY(s.jobs());
+    options.io_depth = LB_TRY(s.io_depth_for(location));
     options.lifeboat_binary = self_binary();
     const repo::KeySource keys = keys_of(s, location);
     options.key_file = keys.key_file;
@@ -509,6 +514,9 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
                   {"phases", {{"files_seconds", o.files_seconds}}},
                   {"total_seconds", o.total_seconds}};
         add_repository_json(j, s, location);
+        j["requests"] = o.requests;
+        j["bytes_fetched"] = o.bytes_fetched;
+        j["io_depth"] = o.io_depth;
         if (o.started) {
             j["phases"]["replay_seconds"] = o.replay_seconds;
             j["phases"]["ready_seconds"] = o.ready_seconds;
@@ -605,6 +613,7 @@ Status run_verify_command(const Settings& s, const VerifyArgs& args, OutputForma
     const std::string location = LB_TRY(s.repository());
     if (!args.backup.empty()) options.backup_id = args.backup;
     options.jobs = LB_TRY(s.jobs());
+    options.io_depth = LB_TRY(s.io_depth_for(location));
     repo::Repository repository = LB_TRY(open_repository(s, location));
     ProgressLine progress;
     auto report = engine::run_verify(repository, options, command_context(progress.callback()));
@@ -622,6 +631,9 @@ Status run_verify_command(const Settings& s, const VerifyArgs& args, OutputForma
                   {"blocks", report->blocks},
                   {"wal_files", report->wal_files},
                   {"unreferenced_packs", report->unreferenced_packs},
+                  {"requests", report->requests},
+                  {"bytes_fetched", report->bytes_fetched},
+                  {"io_depth", report->io_depth},
                   {"loose_permissions", report->loose_permissions},
                   {"permission_warnings", report->permission_warnings},
                   {"problems", problems}};

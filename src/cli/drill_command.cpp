@@ -101,6 +101,7 @@ Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat 
     if (auto bin = s.find("pg-bin")) options.pg_bin = *bin;
     options.run_as_user = s.get("run-as");
     options.jobs = LB_TRY(s.jobs());
+    options.io_depth = LB_TRY(s.io_depth_for(location));
     const repo::KeySource keys = keys_of(s, location);
     options.key_file = keys.key_file;
     repo::Repository repository = LB_TRY(open_repository(location, keys));

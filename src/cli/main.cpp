@@ -1,6 +1,8 @@
 // lifeboat: the command-line entry point. Parses options (CLI11), resolves settings
 // (flag > LIFEBOAT_<NAME> > --config file > default), runs one command, and maps its error to
 // the documented exit status with a one-line message on stderr.
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -101,6 +103,11 @@ CommandLineShape shape_of(const CLI::App& app) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Buffers of 1 MiB and more (ranged reads, WAL segments) come from mmap and go back to the
+    // system when freed. glibc otherwise raises this threshold as such buffers are freed, and
+    // serves them from per-thread arenas that keep the memory: with many reads in flight the
+    // resident size grows well past the 64 MiB target though little is live.
+    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
     lifeboat::cli::register_source_drivers();
     CLI::App app{
         "Lifeboat: PostgreSQL backup, point-in-time recovery and restore drills.\n"
@@ -191,8 +198,9 @@ int main(int argc, char** argv) {
     RestoreArgs restore_args;
     auto* restore =
         app.add_subcommand("restore", "restore into a new instance, to a point in time");
-    add_settings(restore, common,
-                 {"repo", "pgdata", "pg-bin", "run-as", "jobs", "key-file", "read-only"});
+    add_settings(
+        restore, common,
+        {"repo", "pgdata", "pg-bin", "run-as", "jobs", "io-depth", "key-file", "read-only"});
     restore
         ->add_option("--to", restore_args.to,
                      "ISO 8601 time with zone inside the window `list` prints (both ends "
@@ -248,7 +256,7 @@ int main(int argc, char** argv) {
     VerifyArgs verify_args;
     auto* verify = app.add_subcommand(
         "verify", "read back and check everything a backup (or the repository) needs");
-    add_settings(verify, common, {"repo", "jobs", "key-file", "read-only"});
+    add_settings(verify, common, {"repo", "jobs", "io-depth", "key-file", "read-only"});
     verify->add_option("--backup", verify_args.backup, "only this backup");
     add_json(verify, common);
 
@@ -297,8 +305,9 @@ int main(int argc, char** argv) {
     auto* drill = app.add_subcommand(
         "drill",
         "restore test: restore to a point into a scratch instance, validate, time, record");
-    add_settings(drill, common,
-                 {"repo", "pg-bin", "run-as", "jobs", "key-file", "read-only", "pg-timeout"});
+    add_settings(
+        drill, common,
+        {"repo", "pg-bin", "run-as", "jobs", "io-depth", "key-file", "read-only", "pg-timeout"});
     drill->add_option("--to", drill_args.to,
                       "as for restore: ISO 8601 time with zone, 'latest' or 'consistent'");
     drill->add_option("--ago", drill_args.ago, "how far back, e.g. 30m, 1h, 2w (default 1h)");
@@ -331,7 +340,7 @@ int main(int argc, char** argv) {
     CopyArgs copy_args;
     auto* copy = app.add_subcommand(
         "copy", "copy backups and their WAL to another repository (only missing blocks travel)");
-    add_settings(copy, common, {"jobs", "key-file", "read-only"});
+    add_settings(copy, common, {"jobs", "io-depth", "key-file", "read-only"});
     copy->add_option("--from", copy_args.from, "source repository (configured name or location)")
         ->required();
     copy->add_option("--to", copy_args.to, "destination repository (configured name or location)")

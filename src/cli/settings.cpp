@@ -26,6 +26,10 @@ const std::vector<SettingSpec>& setting_specs() {
          "account that runs PostgreSQL servers when lifeboat runs as root"},
         {"jobs", "performance.jobs", "0", "parallel workers (0: one per core; at most 256)",
          SettingType::count},
+        {"io-depth", "repository.io_depth", "0",
+         "ranged reads of the repository in flight when restoring, verifying or copying (0: the "
+         "storage's default, 32 for S3 and 4 for a local directory; at most 256)",
+         SettingType::count},
         {"compress-level", "repository.compress_level", "3",
          "zstd level for new repositories (1..19)", SettingType::count},
         {"block-size", "repository.block_size", "262144",
@@ -161,7 +165,7 @@ Result<std::vector<NamedRepository>> read_repositories(const std::string& path,
             return fail(ErrorCode::config, "{}:{}: repositories.{} must be a table", path,
                         node.source().begin.line, name.str());
         }
-        NamedRepository repo{std::string(name.str()), "", false, false, {}, ""};
+        NamedRepository repo{std::string(name.str()), "", false, false, {}, "", std::nullopt};
         for (const auto& [key, value] : *table) {
             const std::string k(key.str());
             // Exact types only (as_string, as_boolean): toml++'s value<T>() would turn 1 into
@@ -177,11 +181,14 @@ Result<std::vector<NamedRepository>> read_repositories(const std::string& path,
                 repo.archive = value.as_boolean()->get();
             } else if (k == "copy_after_backup" && value.as_boolean()) {
                 repo.copy_after_backup = value.as_boolean()->get();
+            } else if (k == "io_depth" && value.as_integer() && value.as_integer()->get() >= 0 &&
+                       value.as_integer()->get() <= k_max_io_depth) {
+                repo.io_depth = static_cast<unsigned>(value.as_integer()->get());
             } else {
                 return fail(ErrorCode::config,
                             "{}:{}: repositories.{}.{}: unknown setting or wrong type (path and "
                             "key_file are strings; archive and copy_after_backup are true/false; "
-                            "retention is a table)",
+                            "io_depth is an integer 0..256; retention is a table)",
                             path, value.source().begin.line, repo.name, k);
             }
         }
@@ -343,6 +350,21 @@ Result<unsigned> Settings::jobs() const {
                     k_max_jobs);
     }
     return jobs;
+}
+
+Result<unsigned> Settings::io_depth_for(const std::string& location) const {
+    std::string value = get("io-depth");
+    if (!m_explicit.count("io-depth")) {
+        for (const auto& r : m_repositories)
+            if (r.location == location && r.io_depth) value = std::to_string(*r.io_depth);
+    }
+    const unsigned depth = LB_TRY(parse_unsigned("io-depth", value));
+    if (depth > k_max_io_depth) {
+        return fail(ErrorCode::usage,
+                    "io-depth {} is too many: at most {} (0: the storage's default)", depth,
+                    k_max_io_depth);
+    }
+    return depth;
 }
 
 std::string Settings::repository_location(const std::string& name_or_location) const {

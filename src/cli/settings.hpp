@@ -35,6 +35,7 @@ struct SettingSpec {
 
 // The largest --jobs accepted (0 means one worker per core).
 inline constexpr unsigned k_max_jobs = 256;
+inline constexpr unsigned k_max_io_depth = 256;
 
 const std::vector<SettingSpec>& setting_specs();
 
@@ -47,6 +48,7 @@ struct NamedRepository {
     std::map<std::string, std::string>
         retention;         // [repositories.NAME.retention]: setting -> value
     std::string key_file;  // its own key file when it is encrypted with another key than --key-file
+    std::optional<unsigned> io_depth;  // its own io_depth (reads in flight)
 };
 
 class Settings {
@@ -69,6 +71,10 @@ class Settings {
     Result<unsigned> get_unsigned_for(const std::string& name, const std::string& repository) const;
     // --jobs: 0 (one per core) .. k_max_jobs; ErrorCode::usage above.
     Result<unsigned> jobs() const;
+    // --io-depth for the repository at `location`: the flag or LIFEBOAT_IO_DEPTH, else its own
+    // io_depth in [repositories.NAME], else repository.io_depth; 0 (the storage's default) ..
+    // k_max_io_depth; ErrorCode::usage above.
+    Result<unsigned> io_depth_for(const std::string& location) const;
     // --read-only / LIFEBOAT_READ_ONLY / repository.read_only: repositories are opened for reading
     // only (restore, list, verify, validate...); commands that write refuse (ErrorCode::read_only).
     bool read_only() const { return get("read-only") == "true"; }

@@ -5,6 +5,7 @@
 #include <optional>
 #include <unordered_set>
 
+#include "engine/read_plan.hpp"
 #include "util/parallel.hpp"
 
 namespace lifeboat::engine {
@@ -55,74 +56,60 @@ class PackSink {
 Result<TransferOutcome> transfer_blocks(
     const repo::Repository& from, repo::Repository& to,
     const std::map<std::string, std::vector<BlockToMove>>& by_pack, unsigned jobs,
-    const ProgressFn& progress, const std::string& phase, BlockRekey* rekey,
+    unsigned io_depth, const ProgressFn& progress, const std::string& phase, BlockRekey* rekey,
     const KeepGoingFn& keep_going) {
     std::mutex rekey_mutex;
     std::unordered_set<repo::BlockId, repo::BlockIdHash> rekey_written;
-    std::vector<const std::string*> pack_ids;
-    std::uint64_t total = 0;
-    for (const auto& [id, blocks] : by_pack) {
-        pack_ids.push_back(&id);
-        total += blocks.size();
-    }
+    std::vector<WantedBlock> wanted;
+    for (const auto& [id, blocks] : by_pack)
+        for (const auto& b : blocks)
+            wanted.push_back({.pack_id = &id, .id = b.id, .placement = b.placement});
+    const std::uint64_t total = wanted.size();
+    // Copy has always read up to 8 MiB at once; a gap as wide is still one request cheaper.
+    const ReadPlan plan =
+        plan_reads(std::move(wanted), {.max_range = k_read_span, .max_gap = k_read_span});
     if (jobs == 0) jobs = default_jobs();
     PackSink sink(to, jobs);
     std::vector<repo::BlockReader> readers(jobs);
+    std::vector<std::string> buffers(jobs);
     std::atomic<std::uint64_t> bytes{0}, blocks{0};
-    {
-        PeriodicProgress report(progress, phase, blocks, total);
-        LB_CHECK(parallel_for(pack_ids.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
-            LB_CHECK(may_go_on(keep_going));
-            const std::string& pack_id = *pack_ids[i];
-            const std::string key = repo::pack_key(pack_id);
-            auto wanted = by_pack.at(pack_id);
-            std::sort(wanted.begin(), wanted.end(), [](const BlockToMove& a, const BlockToMove& b) {
-                return a.placement.offset < b.placement.offset;
-            });
-            std::string block;
-            for (std::size_t first = 0; first < wanted.size();) {
-                const std::uint64_t begin = wanted[first].placement.offset;
-                std::size_t last = first;
-                while (last + 1 < wanted.size() &&
-                       wanted[last + 1].placement.offset +
-                               wanted[last + 1].placement.stored_length - begin <=
-                           k_read_span) {
-                    ++last;
+    auto handle = [&](const RangeRead& range, std::string_view span, unsigned worker) -> Status {
+        for (std::size_t k = range.first; k < range.first + range.count; ++k) {
+            const WantedBlock& b = plan.blocks[k];
+            const std::string_view stored =
+                span.substr(b.placement.offset - range.offset, b.placement.stored_length);
+            LB_CHECK(repo::decode_block(stored, b.id, b.placement, readers[worker], buffers[worker],
+                                        from.block_hasher()));
+            repo::BlockId id = b.id;
+            if (rekey) {
+                id = rekey->hasher(buffers[worker]);
+                std::lock_guard lock(rekey_mutex);
+                rekey->ids.emplace(b.id, id);
+                if (rekey->present.contains(id) || !rekey_written.insert(id).second) {
+                    ++rekey->already_present;
+                    continue;
                 }
-                const std::uint64_t end =
-                    wanted[last].placement.offset + wanted[last].placement.stored_length;
-                auto span = from.storage().read_range(key, begin, end - begin);
-                if (!span) return std::unexpected(span.error().context("pack {}", pack_id));
-                for (std::size_t k = first; k <= last; ++k) {
-                    const auto& b = wanted[k];
-                    const std::string_view stored = std::string_view(*span).substr(
-                        b.placement.offset - begin, b.placement.stored_length);
-                    auto status = repo::decode_block(stored, b.id, b.placement, readers[worker],
-                                                     block, from.block_hasher());
-                    if (!status) return std::unexpected(status.error().context("pack {}", pack_id));
-                    repo::BlockId id = b.id;
-                    if (rekey) {
-                        id = rekey->hasher(block);
-                        std::lock_guard lock(rekey_mutex);
-                        rekey->ids.emplace(b.id, id);
-                        if (rekey->present.contains(id) || !rekey_written.insert(id).second) {
-                            ++rekey->already_present;
-                            continue;
-                        }
-                    }
-                    LB_CHECK(sink.add(worker, id, stored, b.placement));
-                    bytes += stored.size();
-                    ++blocks;
-                }
-                first = last + 1;
             }
-            return {};
-        }));
-    }
+            LB_CHECK(sink.add(worker, id, stored, b.placement));
+            bytes += stored.size();
+            ++blocks;
+        }
+        return {};
+    };
     TransferOutcome outcome;
+    outcome.io_depth = io_depth_for(from.storage(), io_depth);
+    const FetchOptions fetch{
+        .io_depth = outcome.io_depth, .workers = jobs, .keep_going = keep_going};
+    auto fetched = [&] {
+        PeriodicProgress report(progress, phase, blocks, total);
+        return fetch_ranges(from.storage(), plan, fetch, handle);
+    }();
+    if (!fetched) return std::unexpected(fetched.error());
     outcome.packs = LB_TRY(sink.finish());
     outcome.blocks = blocks.load();
     outcome.bytes = bytes.load();
+    outcome.requests = fetched->requests;
+    outcome.bytes_fetched = fetched->bytes;
     return outcome;
 }
 

@@ -23,7 +23,10 @@ struct BlockToMove {
 struct TransferOutcome {
     std::vector<repo::PackSummary> packs;  // published in `to`, not yet named by any index
     std::uint64_t blocks = 0;
-    std::uint64_t bytes = 0;  // stored bytes moved
+    std::uint64_t bytes = 0;          // stored bytes moved
+    std::uint64_t requests = 0;       // ranged reads of `from`'s packs
+    std::uint64_t bytes_fetched = 0;  // by them, gaps included
+    unsigned io_depth = 0;            // used
 };
 
 // For a destination whose block ids are keyed differently (another key, or one side unencrypted):
@@ -36,13 +39,14 @@ struct BlockRekey {
     std::uint64_t already_present = 0;                                        // filled
 };
 
-// `by_pack`: source pack id -> blocks to take from it. Neighbouring blocks are fetched with one
-// ranged read each (object stores answer few large requests faster than many small ones).
-// `from` and `to` may be the same repository. The caller writes the index naming the new packs.
+// `by_pack`: source pack id -> blocks to take from it. Neighbouring blocks are fetched together
+// (engine/read_plan.hpp), `io_depth` reads in flight (0: the storage's default), decoded and
+// written by `jobs` workers (0: one per core). `from` and `to` may be the same repository. The
+// caller writes the index naming the new packs.
 Result<TransferOutcome> transfer_blocks(
     const repo::Repository& from, repo::Repository& to,
     const std::map<std::string, std::vector<BlockToMove>>& by_pack, unsigned jobs,
-    const ProgressFn& progress, const std::string& phase, BlockRekey* rekey = nullptr,
-    const KeepGoingFn& keep_going = {});
+    unsigned io_depth, const ProgressFn& progress, const std::string& phase,
+    BlockRekey* rekey = nullptr, const KeepGoingFn& keep_going = {});
 
 }  // namespace lifeboat::engine

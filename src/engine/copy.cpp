@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <map>
+#include <mutex>
 #include <set>
 #include <unordered_set>
 
 #include "engine/block_transfer.hpp"
 #include "engine/context.hpp"
+#include "engine/read_plan.hpp"
 #include "engine/window.hpp"
 #include "repository/index.hpp"
 #include "repository/keys.hpp"
@@ -17,10 +19,14 @@
 #include "repository/pins.hpp"
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
+#include "util/parallel.hpp"
 
 namespace lifeboat::engine {
 
 namespace {
+
+// WAL objects copied at once: each may be a whole 16 MiB segment in memory.
+constexpr unsigned k_wal_copies_in_flight = 4;
 
 // The log a backup needs in the source: from its first object to the end of its gap-free run
 // (LogArchive::objects_for), plus every object any restore may need (LogArchive::is_shared).
@@ -170,12 +176,15 @@ Result<CopyOutcome> run_copy(repo::Repository& from, repo::Repository& to,
         return source_lock ? source_lock->check() : Status{};
     };
     auto moved =
-        LB_TRY(transfer_blocks(from, to, by_pack, options.jobs, ctx.progress, "copying blocks",
-                               rekey ? &*rekey : nullptr, both_locks_held));
+        LB_TRY(transfer_blocks(from, to, by_pack, options.jobs, options.io_depth, ctx.progress,
+                               "copying blocks", rekey ? &*rekey : nullptr, both_locks_held));
     LB_CHECK(both_locks_held());
     if (rekey) outcome.blocks_present += rekey->already_present;
     outcome.blocks_copied = moved.blocks;
     outcome.bytes_copied = moved.bytes;
+    outcome.requests = moved.requests;
+    outcome.bytes_fetched = moved.bytes_fetched;
+    outcome.io_depth = moved.io_depth;
     auto packs = std::move(moved.packs);
     for (auto& p : adopted.packs)
         packs.push_back(std::move(p));
@@ -184,19 +193,39 @@ Result<CopyOutcome> run_copy(repo::Repository& from, repo::Repository& to,
     if (!packs.empty()) new_indexes.push_back(LB_TRY(repo::write_index(to.storage(), packs)));
     LB_CHECK(ctx.stage("copy:index"));
 
+    // WAL objects travel several at once (each is a request or two on either side; an object
+    // store far away answers each after a round trip), few enough that whole segments held at
+    // once stay within the memory target.
     std::set<std::string> damaged_wal;
-    for (const auto& name : LB_TRY(wal_needed(from, manifests, !options.backup_id))) {
-        const auto pushed = repo::copy_wal_object(from.storage(), to.storage(), name);
-        if (!pushed) {
-            if (pushed.error().code != ErrorCode::corrupt) return std::unexpected(pushed.error());
-            outcome.damaged.push_back(repo::damaged_object(repo::wal_key(name), pushed.error()));
-            damaged_wal.insert(name);
-        } else if (*pushed == repo::PushOutcome::stored) {
-            ++outcome.wal_copied;
-        } else {
-            ++outcome.wal_present;
-        }
-    }
+    const std::set<std::string> needed = LB_TRY(wal_needed(from, manifests, !options.backup_id));
+    const std::vector<std::string> wal(needed.begin(), needed.end());
+    std::mutex wal_mutex;
+    const std::size_t damaged_before = outcome.damaged.size();
+    const unsigned wal_threads = std::max(
+        1u, std::min(k_wal_copies_in_flight, io_depth_for(from.storage(), options.io_depth)));
+    LB_CHECK(parallel_for(
+        wal.size(), wal_threads,
+        [&](std::size_t i, unsigned) -> Status {
+            const std::string& name = wal[i];
+            const auto pushed = repo::copy_wal_object(from.storage(), to.storage(), name);
+            std::lock_guard lock(wal_mutex);
+            if (!pushed) {
+                if (pushed.error().code != ErrorCode::corrupt)
+                    return std::unexpected(pushed.error());
+                outcome.damaged.push_back(
+                    repo::damaged_object(repo::wal_key(name), pushed.error()));
+                damaged_wal.insert(name);
+            } else if (*pushed == repo::PushOutcome::stored) {
+                ++outcome.wal_copied;
+            } else {
+                ++outcome.wal_present;
+            }
+            return {};
+        },
+        ctx.cancellation.get()));
+    // In name order, as they were before the copies ran in parallel.
+    std::sort(outcome.damaged.begin() + static_cast<std::ptrdiff_t>(damaged_before),
+              outcome.damaged.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
 
     LB_CHECK(copy_pins(from, to, manifests, outcome));
     LB_CHECK(ctx.stage("copy:pins"));

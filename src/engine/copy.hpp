@@ -31,6 +31,7 @@ namespace lifeboat::engine {
 struct CopyOptions {
     std::optional<std::string> backup_id;  // default: every backup
     unsigned jobs = 0;
+    unsigned io_depth = 0;  // ranged reads of the source in flight; 0: its storage's default
 };
 
 struct CopyOutcome {
@@ -39,6 +40,9 @@ struct CopyOutcome {
     std::uint64_t blocks_copied = 0;
     std::uint64_t bytes_copied = 0;  // stored (compressed) bytes
     std::uint64_t blocks_present = 0;
+    std::uint64_t requests = 0;       // ranged reads of the source's packs
+    std::uint64_t bytes_fetched = 0;  // by them, gaps included
+    unsigned io_depth = 0;            // used
     std::size_t wal_copied = 0;
     std::size_t wal_present = 0;
     std::size_t adopted_packs = 0;

@@ -92,6 +92,7 @@ Result<DrillRecord> run_drill(repo::Repository& repository, const DrillOptions& 
     restore.pg_bin = options.pg_bin;
     restore.run_as_user = options.run_as_user;
     restore.jobs = options.jobs;
+    restore.io_depth = options.io_depth;
     auto restored = run_restore(repository, restore, ctx);
     if (restored) {
         record.backup_id = restored->backup_id;

@@ -39,6 +39,7 @@ struct DrillOptions {
     std::optional<fs::path> pg_bin;
     std::string run_as_user = "postgres";
     unsigned jobs = 0;
+    unsigned io_depth = 0;  // restore's ranged reads in flight; 0: the storage's default
 };
 
 using repo::drill_json;

@@ -351,7 +351,7 @@ Result<ExpireOutcome> run_expire(repo::Repository& repository, const ExpireOptio
     if (!packs.changes()) return outcome;
     LB_CHECK(lock->confirm());
     auto moved =
-        LB_TRY(transfer_blocks(repository, repository, packs.move, options.jobs, ctx.progress,
+        LB_TRY(transfer_blocks(repository, repository, packs.move, options.jobs, 0, ctx.progress,
                                "repacking", nullptr, [&ctx] { return ctx.check(); }));
     LB_CHECK(ctx.stage("repack"));
     std::vector<repo::PackSummary> survivors;

@@ -160,6 +160,7 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
                                    .target_dir = options.target_dir,
                                    .tablespace_dirs = tablespace_dirs,
                                    .jobs = options.jobs ? options.jobs : default_jobs(),
+                                   .io_depth = options.io_depth,
                                    .progress = ctx.progress,
                                    .keep_going = [&lock, &ctx]() -> Status {
                                        LB_CHECK(ctx.check());
@@ -187,6 +188,9 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
     if (auto stage = ctx.stage("restore:files"); !stage) return undo(stage.error());
     outcome.files = stats->files;
     outcome.bytes = stats->bytes;
+    outcome.requests = stats->requests;
+    outcome.bytes_fetched = stats->bytes_fetched;
+    outcome.io_depth = stats->io_depth;
     if (prepared) outcome.prepare_seconds = *prepared;
     // A started instance needs its own port: the source usually runs on this host. Chosen only
     // now, so that nothing takes it while the files are written.

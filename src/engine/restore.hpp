@@ -53,6 +53,7 @@ struct RestoreOptions {
     std::optional<fs::path> pg_bin;
     std::string run_as_user = "postgres";  // when running as root
     unsigned jobs = 0;
+    unsigned io_depth = 0;  // ranged reads of packs in flight; 0: the storage's default
     std::chrono::seconds start_timeout{3600};
     // For kinds that load into a server (source::RestoreRequest): an existing empty database to
     // load into (implies start), and a single table to restore.
@@ -74,7 +75,10 @@ struct RestoreOutcome {
     std::vector<std::string> replaced_settings;
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;
-    double files_seconds = 0;  // writing the data directory
+    std::uint64_t requests = 0;       // ranged reads of packs for the files
+    std::uint64_t bytes_fetched = 0;  // by them (stored bytes, gaps included)
+    unsigned io_depth = 0;            // ranged reads in flight at most
+    double files_seconds = 0;         // writing the data directory
     // Finding the server programs, probing the server account and picking a port, done on a
     // second thread while the files are written (with --start): not part of the total.
     double prepare_seconds = 0;

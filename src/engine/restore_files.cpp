@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <thread>
 
+#include "engine/restore_blocks.hpp"
 #include "io/file.hpp"
 #include "util/parallel.hpp"
 
@@ -131,37 +132,32 @@ class Writer {
         return {};
     }
 
-    Status write_file(const repo::ManifestEntry& entry, repo::BlockReader& reader,
-                      std::string& block, std::atomic<std::uint64_t>& bytes_done) const {
+    // Creates the file empty; restore_blocks fills it, finish_file seals it.
+    Status create_file(const repo::ManifestEntry& entry) const {
         const Place place = place_of(entry.path);
         auto [parent, name] = LB_TRY(open_parent(place));
         const int fd = ::openat(parent.get(), name.c_str(),
                                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) return io_error(place, "cannot create");
+        return File::adopt(fd, *place.base_path / place.relative).close();
+    }
+
+    // Opens a file create_file made, resolving its path again without following links.
+    Result<File> open_file(const repo::ManifestEntry& entry) const {
+        const Place place = place_of(entry.path);
+        auto [parent, name] = LB_TRY(open_parent(place));
+        const int fd = ::openat(parent.get(), name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) return io_error(place, "cannot open");
+        return File::adopt(fd, *place.base_path / place.relative);
+    }
+
+    // Every block is in: the recorded mode and times.
+    Status finish_file(const repo::ManifestEntry& entry) const {
+        const Place place = place_of(entry.path);
+        auto [parent, name] = LB_TRY(open_parent(place));
+        const int fd = ::openat(parent.get(), name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) return io_error(place, "cannot open");
         File file = File::adopt(fd, *place.base_path / place.relative);
-        std::uint64_t offset = 0;
-        for (const auto& id : entry.blocks) {
-            const auto location = m_options.index->find(id);
-            if (!location) {
-                return fail(ErrorCode::corrupt,
-                            "backup {}: file {}: block {} is missing from the repository",
-                            m_options.manifest->id, entry.path, id.hex());
-            }
-            auto status = repo::read_block(*m_options.storage, *location->pack_id, id,
-                                           location->placement, reader, block, *m_options.hasher);
-            if (!status) {
-                return std::unexpected(status.error().context("backup {}: file {}",
-                                                              m_options.manifest->id, entry.path));
-            }
-            LB_CHECK(file.write_at(offset, block));
-            offset += block.size();
-            bytes_done += block.size();
-        }
-        if (offset != entry.size) {
-            return fail(ErrorCode::corrupt,
-                        "backup {}: file {}: restored {} bytes, manifest says {}",
-                        m_options.manifest->id, entry.path, offset, entry.size);
-        }
         if (::fchmod(fd, restored_file_mode(entry.mode)) != 0)
             return io_error(place, "cannot set the mode of");
         const struct timespec times[2] = {{entry.mtime, entry.mtime_nsec},
@@ -235,18 +231,18 @@ Result<MaterializeStats> materialize_backup(const MaterializeOptions& options) {
     stats.files = files.size();
     std::stable_sort(files.begin(), files.end(),
                      [](const auto* a, const auto* b) { return a->size > b->size; });
-    std::atomic<std::uint64_t> bytes_done{0};
     const unsigned jobs = std::max(1u, options.jobs);
-    std::vector<repo::BlockReader> readers(jobs);
-    std::vector<std::string> buffers(jobs);
-    Status written = [&] {
-        PeriodicProgress progress(options.progress, "writing files", bytes_done, stats.bytes);
-        return parallel_for(files.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
-            LB_CHECK(may_go_on(options.keep_going));
-            return writer.write_file(*files[i], readers[worker], buffers[worker], bytes_done);
-        });
-    }();
-    LB_CHECK(written);
+    LB_CHECK(parallel_for(files.size(), jobs, [&](std::size_t i, unsigned) -> Status {
+        return writer.create_file(*files[i]);
+    }));
+    const BlockWriteStats written = LB_TRY(write_file_blocks(
+        options, files, [&](std::size_t i) { return writer.open_file(*files[i]); }));
+    stats.requests = written.requests;
+    stats.bytes_fetched = written.bytes_fetched;
+    stats.io_depth = written.io_depth;
+    LB_CHECK(parallel_for(files.size(), jobs, [&](std::size_t i, unsigned) -> Status {
+        return writer.finish_file(*files[i]);
+    }));
     return stats;
 }
 

@@ -30,13 +30,17 @@ struct MaterializeOptions {
     fs::path target_dir;
     std::map<std::uint32_t, fs::path> tablespace_dirs;  // every tablespace oid -> new location
     unsigned jobs = 1;
+    unsigned io_depth = 0;  // ranged reads in flight; 0: the storage's default
     ProgressFn progress;
-    KeepGoingFn keep_going;  // asked before each file
+    KeepGoingFn keep_going;  // asked before each ranged read of a pack
 };
 
 struct MaterializeStats {
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;
+    std::uint64_t requests = 0;       // ranged reads of packs
+    std::uint64_t bytes_fetched = 0;  // by them
+    unsigned io_depth = 0;            // used
 };
 
 Result<MaterializeStats> materialize_backup(const MaterializeOptions& options);

@@ -8,6 +8,7 @@
 
 #include "engine/context.hpp"
 #include "engine/drill.hpp"
+#include "engine/read_plan.hpp"
 #include "engine/window.hpp"
 #include "repository/byte_reader.hpp"
 #include "repository/cluster_identity.hpp"
@@ -24,6 +25,9 @@ namespace lifeboat::engine {
 namespace {
 
 constexpr std::size_t k_max_named_references = 5;
+// Objects held at once while checked: the 64 MiB memory target, less room for the rest.
+constexpr std::uint64_t k_verify_memory = 48ull * 1024 * 1024;
+constexpr std::uint64_t k_wal_segment_bytes = 16ull * 1024 * 1024;
 
 struct References {
     std::vector<std::string> named;  // "backup X file Y", at most k_max_named_references
@@ -186,14 +190,26 @@ Result<VerifyReport> run_verify(repo::Repository& repository, const VerifyOption
 
     std::atomic<std::size_t> packs_done{0};
     const unsigned jobs = options.jobs ? options.jobs : default_jobs();
-    std::vector<repo::BlockReader> readers(jobs);
+    // More reads in flight than workers pays on an object store, within the memory target: whole
+    // packs (and WAL segments) are held while they are checked.
+    report.io_depth = io_depth_for(storage, options.io_depth);
+    const auto in_flight = [&](std::uint64_t object_size) {
+        const auto fit = static_cast<unsigned>(
+            std::max<std::uint64_t>(1, k_verify_memory / std::max<std::uint64_t>(object_size, 1)));
+        return std::max(jobs, std::min(report.io_depth, fit));
+    };
+    const unsigned pack_threads = in_flight(repository.config().pack_target_size);
+    std::atomic<std::uint64_t> requests{0}, bytes_fetched{0};
+    std::vector<repo::BlockReader> readers(pack_threads);
     LB_CHECK(parallel_for(
-        pack_ids.size(), jobs,
+        pack_ids.size(), pack_threads,
         [&](std::size_t i, unsigned worker) -> Status {
             const std::string& pack_id = pack_ids[i];
             const std::string key = repo::pack_key(pack_id);
             const auto& blocks = by_pack.at(pack_id);
             auto bytes = storage.read(key);
+            ++requests;
+            if (bytes) bytes_fetched += bytes->size();
             if (!bytes && !repo::is_damage(bytes.error())) return std::unexpected(bytes.error());
             if (!bytes) {
                 std::vector<const References*> refs;
@@ -282,9 +298,11 @@ Result<VerifyReport> run_verify(repo::Repository& repository, const VerifyOption
         verifier.problem(std::string(repo::k_cluster_identity_key), identity.error().message);
     }
     LB_CHECK(parallel_for(
-        wal_list.size(), jobs,
+        wal_list.size(), in_flight(k_wal_segment_bytes),
         [&](std::size_t i, unsigned) -> Status {
             auto content = repo::fetch_wal(storage, wal_list[i]);
+            ++requests;
+            if (content) bytes_fetched += content->size();
             if (!content && !repo::is_damage(content.error()))
                 return std::unexpected(content.error());
             std::optional<std::string> problem;
@@ -308,6 +326,8 @@ Result<VerifyReport> run_verify(repo::Repository& repository, const VerifyOption
             return {};
         },
         ctx.cancellation.get()));
+    report.requests = requests.load();
+    report.bytes_fetched = bytes_fetched.load();
     return report;
 }
 

@@ -21,6 +21,7 @@ namespace lifeboat::engine {
 struct VerifyOptions {
     std::optional<std::string> backup_id;  // default: every backup
     unsigned jobs = 0;
+    unsigned io_depth = 0;  // reads in flight; 0: the storage's default
 };
 
 struct VerifyProblem {
@@ -37,6 +38,11 @@ struct VerifyReport {
     std::size_t blocks = 0;
     std::size_t wal_files = 0;
     std::size_t unreferenced_packs = 0;  // left by interrupted backups; adopted by the next one
+    // Reads of packs (each whole: its envelope is checked too) and WAL objects, and their bytes
+    // (a WAL segment counted as decoded).
+    std::uint64_t requests = 0;
+    std::uint64_t bytes_fetched = 0;
+    unsigned io_depth = 0;  // used
     std::vector<VerifyProblem> problems;
     // A local repository's files and directories readable or writable beyond owner and group
     // (looser than 0640 / 0750): "<path> is <mode> ...", at most k_max_permission_warnings.

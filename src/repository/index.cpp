@@ -1,10 +1,13 @@
 #include "repository/index.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "repository/byte_reader.hpp"
 #include "repository/json_reader.hpp"
 #include "repository/object.hpp"
+#include "util/parallel.hpp"
 
 namespace lifeboat::repo {
 
@@ -72,12 +75,23 @@ Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_da
                                     std::vector<PackSummary>* packs_out) {
     BlockIndex index;
     const auto objects = LB_TRY(storage.list("index"));
-    for (const auto& object : objects) {
-        auto packs = [&]() -> Result<std::vector<PackSummary>> {
-            const std::string bytes = LB_TRY(storage.read(object.key));
-            const std::string text = LB_TRY(decode_object(bytes, ObjectKind::index, object.key));
-            return parse_index(text, object.key);
-        }();
+    // Read several at once (each is a round trip to an object store), then added in listing order.
+    std::vector<Result<std::vector<PackSummary>>> parsed(objects.size());
+    const auto threads = static_cast<unsigned>(
+        std::min<std::size_t>(objects.size(), std::max(1u, storage.features().io_depth)));
+    (void)parallel_for(
+        objects.size(), std::max(1u, threads), [&](std::size_t i, unsigned) -> Status {
+            parsed[i] = [&]() -> Result<std::vector<PackSummary>> {
+                const std::string& key = objects[i].key;
+                const std::string bytes = LB_TRY(storage.read(key));
+                const std::string text = LB_TRY(decode_object(bytes, ObjectKind::index, key));
+                return parse_index(text, key);
+            }();
+            return {};
+        });
+    for (std::size_t i = 0; i < objects.size(); ++i) {
+        const auto& object = objects[i];
+        auto& packs = parsed[i];
         if (!packs) {
             if (on_damage == OnDamagedIndex::fail || !is_damage(packs.error()))
                 return std::unexpected(packs.error());

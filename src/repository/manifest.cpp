@@ -10,6 +10,7 @@
 
 #include "repository/json_reader.hpp"
 #include "repository/object.hpp"
+#include "util/parallel.hpp"
 
 namespace lifeboat::repo {
 
@@ -497,10 +498,30 @@ Result<std::vector<std::string>> list_backup_ids(const Storage& storage) {
     return ids;
 }
 
+namespace {
+
+// Every manifest named in `ids`, read several at once (a repository far away answers each read
+// after a round trip; many backups would otherwise cost as many round trips one after the other).
+// The results are in the order of `ids`.
+std::vector<Result<Manifest>> read_manifests_in_parallel(const Storage& storage,
+                                                         const std::vector<std::string>& ids) {
+    std::vector<Result<Manifest>> out(ids.size());
+    const auto threads = static_cast<unsigned>(
+        std::min<std::size_t>(ids.size(), std::max(1u, storage.features().io_depth)));
+    (void)parallel_for(ids.size(), std::max(1u, threads), [&](std::size_t i, unsigned) -> Status {
+        out[i] = read_manifest(storage, ids[i]);
+        return {};
+    });
+    return out;
+}
+
+}  // namespace
+
 Result<std::vector<Manifest>> read_all_manifests(const Storage& storage) {
     std::vector<Manifest> out;
-    for (const auto& id : LB_TRY(list_backup_ids(storage)))
-        out.push_back(LB_TRY(read_manifest(storage, id)));
+    const std::vector<std::string> ids = LB_TRY(list_backup_ids(storage));
+    for (auto& manifest : read_manifests_in_parallel(storage, ids))
+        out.push_back(LB_TRY(std::move(manifest)));
     std::sort(out.begin(), out.end(),
               [](const Manifest& a, const Manifest& b) { return a.start_time < b.start_time; });
     return out;
@@ -508,8 +529,11 @@ Result<std::vector<Manifest>> read_all_manifests(const Storage& storage) {
 
 Result<ManifestSet> read_manifests(const Storage& storage) {
     ManifestSet set;
-    for (const auto& id : LB_TRY(list_backup_ids(storage))) {
-        auto manifest = read_manifest(storage, id);
+    const std::vector<std::string> ids = LB_TRY(list_backup_ids(storage));
+    auto manifests = read_manifests_in_parallel(storage, ids);
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        const std::string& id = ids[i];
+        auto& manifest = manifests[i];
         if (manifest) {
             set.backups.push_back(std::move(*manifest));
         } else if (manifest.error().code == ErrorCode::corrupt ||

@@ -83,6 +83,10 @@ struct StorageFeatures {
     ConditionalCreate conditional_create = ConditionalCreate::atomic;
     RangedReads ranged_reads = RangedReads::native;
     ListingCost listing_cost = ListingCost::cheap;
+    // How many requests are worth having in flight when reading many objects or ranges: few for
+    // a local disk, many for an object store whose every request waits a round trip. A default;
+    // `--io-depth` overrides it.
+    unsigned io_depth = 4;
     // The directory on this machine whose files are the objects (key "a/b" is <path>/a/b), or
     // nullopt when the objects live elsewhere (an object store). Set exactly when local_files()
     // is offered.

@@ -13,6 +13,7 @@
 #include "repository/cluster_identity.hpp"
 #include "repository/repository.hpp"
 #include "sources/postgres/wal.hpp"
+#include "util/parallel.hpp"
 #include "util/process.hpp"
 
 namespace lifeboat::postgres_physical {
@@ -99,8 +100,13 @@ bool recovery_is_over(const fs::path& spool) {
            !fs::exists(data_dir / "standby.signal", ec);
 }
 
-// Fetches the segments after `current` into `spool` until `count` are there or one is missing.
-// Runs in the detached prefetch process; failures only end the prefetching.
+// Segments fetched at once by the prefetcher: an object store answers each request after a
+// round trip, so several in flight hide it; each holds a 16 MiB segment, hence few.
+constexpr unsigned k_prefetch_in_flight = 4;
+
+// Fetches the segments after `current` into `spool` until `count` are there or one is missing,
+// several at once (handed out in order, so the next ones needed come first). Runs in the
+// detached prefetch process; failures only end the prefetching.
 void prefetch_segments(const repo::Repository& repo, const fs::path& spool,
                        const postgres::WalSegment& current, std::uint64_t segment_size,
                        unsigned count) {
@@ -110,18 +116,21 @@ void prefetch_segments(const repo::Repository& repo, const fs::path& spool,
         const auto spooled = postgres::parse_wal_file_name(file, segment_size);
         if (spooled && *spooled <= current) fs::remove(entry.path(), ec);  // already replayed
     }
+    std::vector<std::string> missing;
     for (unsigned i = 1; i <= count; ++i) {
-        if (recovery_is_over(spool)) {
-            fs::remove_all(spool, ec);
-            return;
-        }
-        const std::string next =
+        std::string next =
             postgres::wal_file_name({current.timeline, current.segno + i}, segment_size);
-        if (fs::exists(spool / next, ec)) continue;
-        auto content = repo::fetch_wal(repo.storage(), next);
-        if (!content) return;
-        if (!write_file_atomic(spool / next, *content, Durability::none)) return;
+        if (!fs::exists(spool / next, ec)) missing.push_back(std::move(next));
     }
+    const unsigned threads =
+        std::max(1u, std::min(k_prefetch_in_flight, static_cast<unsigned>(missing.size())));
+    // A failure (a segment not archived yet, recovery over) stops the hand-out of the rest.
+    (void)parallel_for(missing.size(), threads, [&](std::size_t i, unsigned) -> Status {
+        if (recovery_is_over(spool)) return fail(ErrorCode::interrupted, "recovery is over");
+        const std::string content = LB_TRY(repo::fetch_wal(repo.storage(), missing[i]));
+        return write_file_atomic(spool / missing[i], content, Durability::none);
+    });
+    if (recovery_is_over(spool)) fs::remove_all(spool, ec);
 }
 
 // Starts the prefetch process, detached, so PostgreSQL's restore_command returns at once. A new

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <mutex>
 
@@ -50,8 +51,24 @@ std::size_t read_body(char* buffer, std::size_t size, std::size_t count, void* u
     return n;
 }
 
+// Bodies larger than this are not reserved from Content-Length ahead (they grow as they come).
+constexpr std::uint64_t k_max_reserved_body = 256ull * 1024 * 1024;
+
 std::size_t write_body(char* data, std::size_t size, std::size_t count, void* user) {
-    static_cast<Transfer*>(user)->response->body.append(data, size * count);
+    std::string& body = static_cast<Transfer*>(user)->response->body;
+    if (body.empty()) {
+        // Reserved once from Content-Length: a body grown by appending holds up to twice its
+        // size, and many ranged reads in flight would hold that many times over.
+        const auto length = static_cast<Transfer*>(user)->response->header("content-length");
+        std::uint64_t expected = 0;
+        if (length &&
+            std::from_chars(length->data(), length->data() + length->size(), expected).ec ==
+                std::errc() &&
+            expected <= k_max_reserved_body) {
+            body.reserve(expected);
+        }
+    }
+    body.append(data, size * count);
     return size * count;
 }
 

@@ -56,6 +56,7 @@ class S3Storage final : public Storage, public PendingUploads, public ObjectLock
                                       : ConditionalCreate::if_server_honours,
             .ranged_reads = RangedReads::native,
             .listing_cost = ListingCost::per_request,
+            .io_depth = 32,
             .local_path = std::nullopt};
     }
     Result<std::string> read(const std::string& key) const override;

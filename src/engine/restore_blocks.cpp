@@ -1,0 +1,111 @@
+#include "engine/restore_blocks.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <optional>
+
+namespace lifeboat::engine {
+
+namespace {
+
+// Where one wanted block goes.
+struct Destination {
+    std::size_t file = 0;
+    std::uint64_t offset = 0;
+};
+
+}  // namespace
+
+Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
+                                          const std::vector<const repo::ManifestEntry*>& files,
+                                          const FileOpener& open_file, const ReadLimits& limits) {
+    const repo::Manifest& manifest = *options.manifest;
+    std::vector<Destination> destinations;
+    std::vector<WantedBlock> wanted;
+    std::uint64_t total = 0;
+    for (std::size_t f = 0; f < files.size(); ++f) {
+        const repo::ManifestEntry& entry = *files[f];
+        std::uint64_t offset = 0;
+        for (const auto& id : entry.blocks) {
+            const auto location = options.index->find(id);
+            if (!location) {
+                return fail(ErrorCode::corrupt,
+                            "backup {}: file {}: block {} is missing from the repository",
+                            manifest.id, entry.path, id.hex());
+            }
+            wanted.push_back({.pack_id = location->pack_id,
+                              .id = id,
+                              .placement = location->placement,
+                              .tag = destinations.size()});
+            destinations.push_back({f, offset});
+            offset += location->placement.raw_length;
+        }
+        // Checked before anything is read: a file whose blocks cannot fill it is never written.
+        if (offset != entry.size) {
+            return fail(ErrorCode::corrupt,
+                        "backup {}: file {}: its blocks hold {} bytes, manifest says {}",
+                        manifest.id, entry.path, offset, entry.size);
+        }
+        total += offset;
+    }
+    const ReadPlan plan = plan_reads(std::move(wanted), limits);
+
+    BlockWriteStats stats;
+    stats.io_depth = io_depth_for(*options.storage, options.io_depth);
+    const unsigned workers = std::max(1u, options.jobs);
+    std::vector<repo::BlockReader> readers(workers);
+    std::vector<std::string> buffers(workers);
+    std::atomic<std::uint64_t> bytes_done{0};
+    auto handle = [&](const RangeRead& range, std::string_view bytes, unsigned worker) -> Status {
+        std::string& block = buffers[worker];
+        const repo::BlockId* decoded = nullptr;  // what `block` holds now
+        std::optional<File> file;
+        std::size_t file_index = 0;
+        for (std::size_t k = range.first; k < range.first + range.count; ++k) {
+            const WantedBlock& b = plan.blocks[k];
+            const Destination& to = destinations[b.tag];
+            const repo::ManifestEntry& entry = *files[to.file];
+            // A block wanted twice (two files, or twice in one) sits twice in a row: decoded once.
+            if (!decoded || !(*decoded == b.id)) {
+                const std::string_view stored =
+                    bytes.substr(b.placement.offset - range.offset, b.placement.stored_length);
+                auto status = repo::decode_block(stored, b.id, b.placement, readers[worker], block,
+                                                 *options.hasher);
+                if (!status) {
+                    return std::unexpected(
+                        status.error().context("backup {}: file {}", manifest.id, entry.path));
+                }
+                if (block.size() != b.placement.raw_length) {
+                    return fail(ErrorCode::corrupt,
+                                "backup {}: file {}: block {} decodes to {} bytes, the index "
+                                "says {}",
+                                manifest.id, entry.path, b.id.hex(), block.size(),
+                                b.placement.raw_length);
+                }
+                decoded = &b.id;
+            }
+            if (!file || file_index != to.file) {
+                if (file) LB_CHECK(file->close());
+                file.emplace(LB_TRY(open_file(to.file)));
+                file_index = to.file;
+            }
+            LB_CHECK(file->write_at(to.offset, block));
+            bytes_done += block.size();
+        }
+        if (file) LB_CHECK(file->close());
+        return {};
+    };
+    const FetchOptions fetch{
+        .io_depth = stats.io_depth, .workers = workers, .keep_going = options.keep_going};
+    auto fetched = [&] {
+        PeriodicProgress progress(options.progress, "writing files", bytes_done, total);
+        return fetch_ranges(*options.storage, plan, fetch, handle);
+    }();
+    if (!fetched) return std::unexpected(fetched.error());
+    stats.bytes = bytes_done.load();
+    stats.requests = fetched->requests;
+    stats.bytes_fetched = fetched->bytes;
+    return stats;
+}
+
+}  // namespace lifeboat::engine
