@@ -236,6 +236,7 @@ Status Streamer::flush_chunk() {
     m_chunk_start = m_segment.size();
     // Stored for good: only now may the server count it as flushed.
     m_flushed = m_segment_start + m_segment.size();
+    ctx.report({"storing WAL chunks", m_summary.bytes, 0, ProgressUnit::bytes});
     LB_CHECK(ctx.stage("wal-stream:report"));
     return report_flushed();
 }
