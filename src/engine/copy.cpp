@@ -197,6 +197,9 @@ Result<CopyOutcome> run_copy(repo::Repository& from, repo::Repository& to,
             ++outcome.wal_present;
         }
     }
+    // Before any manifest: a copied backup never shows a window without the gaps its source
+    // recorded after it.
+    outcome.gaps_copied = LB_TRY(repo::copy_stream_gaps(from.storage(), to.storage()));
 
     LB_CHECK(copy_pins(from, to, manifests, outcome));
     LB_CHECK(ctx.stage("copy:pins"));
