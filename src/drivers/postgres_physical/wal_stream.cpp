@@ -93,6 +93,8 @@ class Streamer {
   private:
     Status receive(std::uint64_t start, std::string_view data);
     Status flush_chunk();
+    Status store_held();
+    Status drop_incomplete_tail();
     Status complete_segment();
     Status stitch_earlier();
     Status report_flushed();
@@ -145,6 +147,9 @@ Result<WalStreamSummary> Streamer::run(std::uint64_t start, WalStreamSummary sum
         }
         m_segment = std::move(prefix);
         m_chunk_start = m_segment.size();
+        LB_CHECK(drop_incomplete_tail());
+        start = m_segment_start + m_segment.size();
+        m_flushed = start;
     }
     LB_CHECK(stitch_earlier());
     m_summary.started_from = postgres::format_lsn({start});
@@ -218,6 +223,49 @@ Status Streamer::receive(std::uint64_t start, std::string_view data) {
 
 Status Streamer::flush_chunk() {
     if (m_segment.size() == m_chunk_start) return {};
+    LB_CHECK(store_held());
+    LB_CHECK(m_store_ctx.stage("wal-stream:report"));
+    return report_flushed();
+}
+
+// A primary that crashed starts writing again at the end of its last complete record: bytes of
+// an incomplete record after it that were streamed before the crash are not its WAL any more
+// (replay would stop there, and the WAL after it would be unreachable). So a segment continued
+// by a new run is cut back to its last complete record first, and streaming resumes there, as
+// pg_receivewal re-streams its .partial segment. The chunk holding that point is stored again
+// up to it before the chunks past it are deleted, so a run killed in between repeats this.
+Status Streamer::drop_incomplete_tail() {
+    const auto span = span_so_far();
+    if (!span.valid_end) return {};
+    // The next record starts at the next 8-byte boundary (MAXALIGN); the padding before it is
+    // the server's too.
+    const std::uint64_t keep = (*span.valid_end + 7) & ~std::uint64_t{7};
+    if (keep >= m_segment.size()) return {};
+    Storage& storage = m_repository.storage();
+    const auto chunks = LB_TRY(list_stream_chunks(storage, segment_name()));
+    const std::uint64_t dropped = m_segment.size() - keep;
+    m_segment.resize(keep);
+    m_zero_filled.clear();
+    for (const auto& c : chunks) {
+        if (c.start < keep && c.end > keep) {
+            m_chunk_start = c.start;
+            LB_CHECK(store_held());
+        }
+    }
+    for (const auto& c : chunks) {
+        if (c.end > keep) LB_CHECK(storage.remove_if_exists(repo::wal_key(stream_chunk_name(c))));
+    }
+    m_chunk_start = keep;
+    m_ctx.warn(
+        fmt::format("segment {}: the last {} streamed byte(s) are not a complete record; "
+                    "streaming resumes at offset {} (the server rewrites them after a "
+                    "crash)",
+                    segment_name(), dropped, keep));
+    return {};
+}
+
+// Stores the bytes held since m_chunk_start as one chunk (durable once this returns).
+Status Streamer::store_held() {
     const OperationContext& ctx = m_store_ctx;
     LB_CHECK(ctx.stage("wal-stream:store"));
     const StreamChunk chunk{segment_name(), m_chunk_start, m_segment.size()};
@@ -237,8 +285,7 @@ Status Streamer::flush_chunk() {
     // Stored for good: only now may the server count it as flushed.
     m_flushed = m_segment_start + m_segment.size();
     ctx.report({"storing WAL chunks", m_summary.bytes, 0, ProgressUnit::bytes});
-    LB_CHECK(ctx.stage("wal-stream:report"));
-    return report_flushed();
+    return {};
 }
 
 Status Streamer::complete_segment() {

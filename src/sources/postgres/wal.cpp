@@ -349,6 +349,7 @@ Result<WalCommitSpan> scan_segment(std::string_view segment_bytes, std::optional
         if (total < k_record_header || total > segment_bytes.size() - offset) break;
         const auto end = read_record(pages, offset, total, record);
         if (!end || !record_crc_ok(record)) break;
+        span.valid_end = *end;
 
         const auto info = static_cast<std::uint8_t>(record[16]);
         const auto rmid = static_cast<std::uint8_t>(record[17]);

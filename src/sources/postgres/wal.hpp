@@ -106,6 +106,9 @@ struct WalCommitSpan {
     std::optional<Timestamp> last_commit;   // latest time of such a record
     std::uint64_t commits = 0;              // how many such records (aborts included)
     std::optional<Lsn> last_end;            // where the last such record (by position) starts
+    // The offset in the segment just after the last complete, valid record the walk read (any
+    // record, not only transaction ends); nullopt when none ends in the segment.
+    std::optional<std::uint64_t> valid_end;
 };
 
 // Walks the records of one complete WAL segment file (its whole content) and collects the
