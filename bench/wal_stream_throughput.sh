@@ -38,17 +38,21 @@ SLOT=lb_tp
 PEER_SLOT=pgrw_tp
 lsn_diff() { q "SELECT pg_wal_lsn_diff('$1', '$2')::bigint"; }
 restart_lsn() { q "SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = '$1'"; }
-# until NAME streams (and, with a second argument, is a quorum standby)
-wait_standby() {
+# wait_slot SLOT: until a client streams from the slot
+wait_slot() {
     for _ in $(seq 1 300); do
-        if [ -z "${2:-}" ]; then
-            [ "$(q "SELECT count(*) FROM pg_stat_replication WHERE application_name = '$1' AND state = 'streaming'")" = 1 ] && return 0
-        else
-            [ "$(q "SELECT count(*) FROM pg_stat_replication WHERE application_name = '$1' AND sync_state = 'quorum'")" = 1 ] && return 0
-        fi
+        [ "$(q "SELECT coalesce((SELECT active FROM pg_replication_slots WHERE slot_name = '$1'), false)")" = t ] && return 0
         sleep 0.1
     done
-    fail "$1 is not a streaming${2:+ synchronous} standby"
+    fail "nothing streams from slot $1"
+}
+# wait_quorum NAME: until the standby of that application_name is a quorum (synchronous) one
+wait_quorum() {
+    for _ in $(seq 1 300); do
+        [ "$(q "SELECT count(*) FROM pg_stat_replication WHERE application_name = '$1' AND sync_state = 'quorum'")" = 1 ] && return 0
+        sleep 0.1
+    done
+    fail "$1 is not a synchronous standby"
 }
 set_sync() {
     q "ALTER SYSTEM SET synchronous_standby_names = '$1'"
@@ -69,7 +73,7 @@ start_stream() {
     for _ in $(seq 1 100); do [ -s "$T/stream.pid" ] && break; sleep 0.1; done
     STREAM_PID=$(cat "$T/stream.pid")
     rm -f "$T/stream.pid"
-    wait_standby "$SLOT"
+    wait_slot "$SLOT"
 }
 stop_stream() {
     kill -TERM "$STREAM_PID"
@@ -116,7 +120,7 @@ BASE_LAT=$LAT
 # ---- 3. ours: wal-stream --synchronous
 start_stream --synchronous
 set_sync "ANY 1 ($SLOT)"
-wait_standby "$SLOT" quorum
+wait_quorum "$SLOT"
 pgbench_phase lifeboat
 OURS_TPS=$TPS
 OURS_LAT=$LAT
@@ -131,9 +135,9 @@ as_pg "$PGBIN/pg_receivewal" -D "$T/receivewal" --slot "$PEER_SLOT" --synchronou
     -d "$CONNINFO application_name=pgrw" >"$T/receivewal.log" 2>&1 &
 PEER=$!
 BG_PIDS+=($PEER)
-wait_standby pgrw
+wait_slot "$PEER_SLOT"
 set_sync "ANY 1 (pgrw)"
-wait_standby pgrw quorum
+wait_quorum pgrw
 pgbench_phase pg_receivewal
 PEER_TPS=$TPS
 PEER_LAT=$LAT

@@ -103,13 +103,23 @@ class Streamer {
                                        m_segment_size);
     }
     // The commit span of the segment received so far (the rest read as zeros, where the scan
-    // stops); empty when it cannot be read, which only leaves the window shorter.
+    // stops); empty when it cannot be read, which only leaves the window shorter. Incremental:
+    // only the bytes received since the last call are copied, and the walk continues after the
+    // last complete record it read, so a flush costs what is new, not the whole segment (a
+    // whole-segment scan per flush made the stream fall seconds behind under load, and cost
+    // each synchronous commit a scan of up to 16 MiB).
     postgres::WalCommitSpan span_so_far() {
-        // Kept between calls, so each flush copies only the new bytes, not a whole segment.
-        if (m_zero_filled.size() != m_segment_size) m_zero_filled.assign(m_segment_size, '\0');
-        m_zero_filled.replace(0, m_segment.size(), m_segment);
-        auto span = postgres::scan_commit_times(m_zero_filled);
-        return span ? *span : postgres::WalCommitSpan{};
+        if (m_zero_filled.size() != m_segment_size) {
+            m_zero_filled.assign(m_segment_size, '\0');
+            m_zero_upto = 0;
+            m_span = {};
+        }
+        m_zero_filled.replace(m_zero_upto, m_segment.size() - m_zero_upto, m_segment, m_zero_upto);
+        m_zero_upto = m_segment.size();
+        auto span = postgres::scan_commit_times_from(m_zero_filled, m_span);
+        if (!span) return postgres::WalCommitSpan{};
+        m_span = *span;
+        return m_span;
     }
 
     repo::Repository& m_repository;
@@ -124,6 +134,8 @@ class Streamer {
     std::uint64_t m_segment_start = 0;  // LSN of the segment being received
     std::string m_segment;              // its bytes from offset 0 up to what was received
     std::string m_zero_filled;          // the same, zero-filled to the segment size
+    std::size_t m_zero_upto = 0;        // how much of m_segment m_zero_filled holds
+    postgres::WalCommitSpan m_span;     // span_so_far's walk so far
     std::uint64_t m_chunk_start = 0;    // offset of the first byte not yet stored
     std::uint64_t m_flushed = 0;        // stored and reported to the server
     Steady::time_point m_first_held = Steady::now();

@@ -122,6 +122,13 @@ struct WalCommitSpan {
 // size the header declares.
 Result<WalCommitSpan> scan_commit_times(std::string_view segment_bytes);
 
+// Continues the walk of scan_commit_times where `so_far` (its result on an earlier, shorter
+// prefix of the same segment, zero-filled) ended: at the record after so_far.valid_end, adding
+// what it finds to so_far. What wal-stream uses at each flush, so that a flush costs the new
+// bytes, not the whole segment. From the start when so_far has no valid_end.
+Result<WalCommitSpan> scan_commit_times_from(std::string_view segment_bytes,
+                                             const WalCommitSpan& so_far);
+
 // As scan_commit_times, counting only records that start before `before`: in the segment
 // holding a timeline switch, the transaction ends the parent and the child share.
 Result<WalCommitSpan> scan_commit_times_before(std::string_view segment_bytes, Lsn before);
