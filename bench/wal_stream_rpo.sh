@@ -9,6 +9,8 @@
 # is lost: what it held in memory is then lost too (without it, wal-stream stores what it
 # received when the connection breaks, and a primary killed alone loses almost nothing).
 #
+# wal-stream runs with --reconnect-timeout 0s: when the primary goes away it stores what it
+# received and exits at once, instead of trying to reconnect for a minute.
 # With S3=1 the repository is a bucket on a throwaway S3 server on loopback (start_s3: s3rver by
 # default, LIFEBOAT_S3_SERVER=rgw for the RADOS Gateway), archive_command included.
 # With --synchronous, one more client inserts rows one commit at a time and prints each id once
@@ -51,7 +53,7 @@ ACKED_TOTAL=0
 
 LOST=()
 for k in $(seq 1 "$KILLS"); do
-    as_pg bash -c 'echo $$ >"$0"; exec "$@"' "$T/stream.pid" "$LB" wal-stream --repo "$REPO" --pg "$CONNINFO" --slot lb_rpo --flush-interval "$FLUSH" \
+    as_pg bash -c 'echo $$ >"$0"; exec "$@"' "$T/stream.pid" "$LB" wal-stream --repo "$REPO" --pg "$CONNINFO" --slot lb_rpo --flush-interval "$FLUSH" --reconnect-timeout 0s \
         $SYNC --json >"$T/stream-$k.json" 2>"$T/stream-$k.err" &
     STREAM=$!
     for _ in $(seq 1 300); do
