@@ -158,7 +158,7 @@ TEST_F(WalScanServer, CommitTimesMatchTheServer) {
         WalCommitSpan so_far;
         std::string prefix(bytes.size(), '\0');
         const std::size_t used = static_cast<std::size_t>(*span->valid_end);
-        for (std::size_t cut = 0; cut < used + 997; cut += 997) {
+        for (std::size_t cut = 997; cut < used + 997; cut += 997) {
             const std::size_t upto = std::min(cut, bytes.size());
             prefix.replace(0, upto, bytes, 0, upto);
             auto step = scan_commit_times_from(prefix, so_far);
