@@ -138,7 +138,9 @@ struct Agent::Impl {
         const Timestamp started = now();
         // The backup needs the slot the capture holds: the capture stores what it holds and
         // stops, and starts again after the backup, from the new backup (ensure_captures).
-        if (job.kind == JobKind::backup) stop_capture(source.name, "for the backup");
+        // (wal-stream's physical slot is not the backup's: it goes on streaming meanwhile.)
+        if (job.kind == JobKind::backup && !source.wal_stream)
+            stop_capture(source.name, "for the backup");
         state.job_started(source.name, job.kind, started);
         log(fmt::format("{} {} started ({})", source.name, job_kind_name(job.kind),
                         trigger_name(job.trigger)));
@@ -253,7 +255,9 @@ struct Agent::Impl {
             bool wanted = false;
             for (const auto& s : c.sources) {
                 if (s.name == name && s.conninfo == worker->spec.conninfo &&
-                    s.repository == worker->spec.repository && s.kind == worker->spec.kind)
+                    s.repository == worker->spec.repository && s.kind == worker->spec.kind &&
+                    s.wal_stream == worker->spec.wal_stream &&
+                    s.wal_stream_slot == worker->spec.wal_stream_slot)
                     wanted = true;
             }
             if (!wanted) unwanted.push_back(name);

@@ -154,6 +154,19 @@ Result<AlertSettings> read_alerts(const std::string& path, const std::string& pr
                             node.source().begin.line, full, text);
             }
             a.growth_above_percent = percent;
+        } else if (key == "slot_keep_above") {
+            // "80%" of max_slot_wal_keep_size
+            const std::string text = LB_TRY(text_of(path, full, node));
+            double percent = 0;
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), percent);
+            if (ec != std::errc() || std::string_view(end) != "%" || percent <= 0 ||
+                percent > 100) {
+                return fail(ErrorCode::config,
+                            "{}:{}: {} '{}' must be a percentage of max_slot_wal_keep_size such "
+                            "as \"80%\" (above 0, at most 100)",
+                            path, node.source().begin.line, full, text);
+            }
+            a.slot_keep_above_percent = percent;
         } else if (key == "slot_retained_above") {
             // "10GB"; an integer is a byte count.
             std::optional<std::uint64_t> bytes;
@@ -221,13 +234,28 @@ Result<SourceEntry> read_source_entry(const std::string& path, const toml::table
             out.repository = LB_TRY(text_of(path, full, node));
         } else if (key == "copy_to") {
             out.copy_to = LB_TRY(texts_of(path, full, node));
+        } else if (key == "wal_stream") {
+            const auto* flag = node.as_boolean();
+            if (!flag) {
+                return fail(ErrorCode::config, "{}:{}: {} must be true or false", path,
+                            node.source().begin.line, full);
+            }
+            out.wal_stream = flag->get();
+        } else if (key == "wal_stream_slot") {
+            out.wal_stream_slot = LB_TRY(text_of(path, full, node));
         } else {
             return fail(ErrorCode::config,
                         "{}:{}: unknown setting '{}' (a source takes name, kind, pg, pgdata, "
-                        "pg_bin, run_as, repository, copy_to, [sources.schedule] and "
-                        "[sources.alerts])",
+                        "pg_bin, run_as, repository, copy_to, wal_stream, wal_stream_slot, "
+                        "[sources.schedule] and [sources.alerts])",
                         path, node.source().begin.line, full);
         }
+    }
+    if (out.wal_stream && out.kind != "postgres-physical") {
+        return fail(ErrorCode::config,
+                    "{}:{}: sources.wal_stream is for postgres-physical sources (a {} source's "
+                    "log is already a stream)",
+                    path, out.line, out.kind);
     }
     for (const auto& [key, value] : {std::pair<const char*, const std::string*>{"name", &out.name},
                                      {"pg", &out.pg},

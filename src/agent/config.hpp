@@ -29,6 +29,9 @@ struct AlertSettings {
     std::optional<double> growth_above_percent;  // per day
     // Logical sources: WAL the source retains for the capture's slot, in bytes.
     std::optional<std::uint64_t> slot_retained_above;
+    // Stream slots on a server with max_slot_wal_keep_size: the share of that limit the slot
+    // may retain before slot_invalidation fires (the server invalidates it at 100%).
+    double slot_keep_above_percent = 80;
     unsigned retries = 5;  // per notification, with doubling backoff
     std::chrono::milliseconds first_retry{1000};
 };
@@ -63,6 +66,10 @@ struct SourceSpec {
     fs::path lifeboat_binary;
     // Its own policy ([[sources]] form); absent: the agent-wide one (policy_of).
     std::optional<SourcePolicy> policy;
+    // wal_stream = true: the agent runs wal-stream for it (its kind must offer a log stream)
+    // on this slot, besides whatever archive_command stores.
+    bool wal_stream = false;
+    std::string wal_stream_slot = "lifeboat";
 };
 
 // One [[sources]] table as written (the CLI resolves repositories, keys and retention).
@@ -75,8 +82,10 @@ struct SourceEntry {
     std::string run_as;      // "" = the general setting
     std::string repository;  // a [repositories.NAME] name or a location
     std::vector<std::string> copy_to;
-    SourcePolicy policy;  // merged over the agent-wide one
-    int line = 0;         // where the table begins, for messages
+    bool wal_stream = false;
+    std::string wal_stream_slot;  // "" = "lifeboat"
+    SourcePolicy policy;          // merged over the agent-wide one
+    int line = 0;                 // where the table begins, for messages
 };
 
 struct AgentSettings {

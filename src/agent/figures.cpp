@@ -83,6 +83,18 @@ void render_stream_metrics(std::string& out,
                             ? static_cast<double>(s.probe->slot_retained_bytes)
                             : 0);
          });
+    each("lifeboat_slot_safe_wal_bytes", "gauge",
+         "WAL the stream's slot may still fall behind before the server invalidates it "
+         "(safe_wal_size; -1: no max_slot_wal_keep_size)",
+         [&](const SourceState& s) {
+             return num(s.probe && s.probe->stream && s.probe->slot_safe_bytes
+                            ? static_cast<double>(*s.probe->slot_safe_bytes)
+                            : -1);
+         });
+    each("lifeboat_slot_lost", "gauge",
+         "1 when the stream's slot was invalidated (wal_status lost)", [&](const SourceState& s) {
+             return num(s.probe && s.probe->stream && s.probe->slot_wal_status == "lost" ? 1 : 0);
+         });
     each("lifeboat_capture_unconfirmed_wal_bytes", "gauge",
          "WAL past the position the capture confirmed stored", [&](const SourceState& s) {
              return num(s.probe && s.probe->stream ? static_cast<double>(s.probe->lag_bytes) : 0);
@@ -224,6 +236,44 @@ std::vector<AlertStatus> evaluate_alerts(const StateSnapshot& snap, const AlertS
                        : fmt::format("The WAL the source of {} retains for its slot is within "
                                      "the limit.",
                                      src));
+        }
+        if (s.probe && s.probe->stream && s.probe->slot_keep_limit_bytes) {
+            // Before max_slot_wal_keep_size invalidates the slot (and the stream loses WAL the
+            // repository may not hold): the share of the limit it retains, or a wal_status
+            // that says the limit is already passed.
+            const auto& p = *s.probe;
+            const double limit = static_cast<double>(*p.slot_keep_limit_bytes);
+            const double percent =
+                limit > 0 ? 100.0 * static_cast<double>(p.slot_retained_bytes) / limit : 0;
+            const bool past = p.slot_wal_status == "unreserved" || p.slot_wal_status == "lost";
+            const bool firing = past || percent > t.slot_keep_above_percent;
+            add("slot_invalidation", firing, fmt::format("{:.0f}%", percent),
+                fmt::format("{:.0f}%", t.slot_keep_above_percent),
+                p.slot_wal_status == "lost"
+                    ? fmt::format("The replication slot of {} was invalidated "
+                                  "(max_slot_wal_keep_size {} bytes exceeded): WAL was lost from "
+                                  "the stream; take a new backup.",
+                                  src, *p.slot_keep_limit_bytes)
+                : firing ? fmt::format("The replication slot of {} retains {} bytes of WAL, "
+                                       "{:.0f}% of max_slot_wal_keep_size ({} bytes; wal_status "
+                                       "{}): the server invalidates it at the limit{}.",
+                                       src, p.slot_retained_bytes, percent,
+                                       *p.slot_keep_limit_bytes, p.slot_wal_status,
+                                       s.capture_up ? "" : " (the stream is not running)")
+                         : fmt::format("The replication slot of {} is within "
+                                       "max_slot_wal_keep_size.",
+                                       src));
+        }
+        if (s.stream && s.catalog) {
+            // A gap the stream recorded (an invalidated slot), or any hole in the archive: a
+            // restore cannot cross it until a backup is taken after it.
+            add("log_gap", s.catalog->window_gap, s.catalog->window_gap ? "1" : "0", "0",
+                s.catalog->window_gap
+                    ? fmt::format("The restorable window of {} has a gap (WAL the stream could "
+                                  "not store, or missing from the archive): restores cannot "
+                                  "cross it; take a new backup.",
+                                  src)
+                    : fmt::format("The log of {} has no gap after its newest backup.", src));
         }
         if (const auto d = s.last_job.find(JobKind::drill); d != s.last_job.end()) {
             add("drill_failed", !d->second.ok, d->second.ok ? "0" : "1", "0",
@@ -536,7 +586,15 @@ std::string status_json(const StateSnapshot& snap, const AlertSettings& t) {
                         s.capture_lag_seconds ? json(*s.capture_lag_seconds) : json(nullptr)},
                        {"slot_active", slot && s.probe->slot_active},
                        {"slot_retained_bytes", slot ? s.probe->slot_retained_bytes : 0},
-                       {"confirmed_lsn", slot ? s.probe->last_archived_wal : ""}};
+                       {"confirmed_lsn", slot ? s.probe->last_archived_wal : ""},
+                       {"kind", s.spec.wal_stream ? "wal-stream" : "capture"},
+                       {"slot_wal_status", slot ? s.probe->slot_wal_status : ""},
+                       {"slot_keep_limit_bytes", slot && s.probe->slot_keep_limit_bytes
+                                                     ? json(*s.probe->slot_keep_limit_bytes)
+                                                     : json(nullptr)},
+                       {"slot_safe_bytes", slot && s.probe->slot_safe_bytes
+                                               ? json(*s.probe->slot_safe_bytes)
+                                               : json(nullptr)}};
         }
         sources.back()["capture"] = std::move(capture);
     }

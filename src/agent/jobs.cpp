@@ -178,13 +178,14 @@ class EngineJobRunner final : public JobRunner {
 
     bool has_log_stream(const SourceSpec& source) override {
         const auto driver = source::driver_for(source.kind);
-        return driver && (*driver)->has_log_stream();
+        if (!driver) return false;
+        return (*driver)->has_log_stream() || (source.wal_stream && (*driver)->offers_log_stream());
     }
 
     Result<JobOutcome> capture(const SourceSpec& source, const OperationContext& ctx) override {
         const source::SourceDriver* driver = LB_TRY(source::driver_for(source.kind));
         repo::Repository repository = LB_TRY(m_open(source.repository));
-        const auto s = LB_TRY(driver->run_log_stream(repository, source.conninfo, ctx));
+        const auto s = LB_TRY(driver->run_log_stream(repository, stream_request(source), ctx));
         JobOutcome out{.bytes = 0, .summary = s.text};
         if (s.commits > 0) out.lag_seconds = s.lag_p50_seconds;
         return out;
@@ -192,7 +193,8 @@ class EngineJobRunner final : public JobRunner {
 
     Result<std::optional<SourceProbe>> probe(const SourceSpec& source) override {
         const source::SourceDriver* driver = LB_TRY(source::driver_for(source.kind));
-        if (driver->has_log_stream()) return probe_stream(*driver, source);
+        if (driver->has_log_stream() || (source.wal_stream && driver->offers_log_stream()))
+            return probe_stream(*driver, source);
         const auto position = LB_TRY(driver->probe_log_position(source.conninfo));
         if (!position) return std::optional<SourceProbe>();
         return std::optional<SourceProbe>(SourceProbe{
@@ -207,10 +209,16 @@ class EngineJobRunner final : public JobRunner {
     }
 
   private:
+    static source::LogStreamRequest stream_request(const SourceSpec& source) {
+        return source::LogStreamRequest{
+            .conninfo = source.conninfo,
+            .slot = source.wal_stream ? source.wal_stream_slot : std::string()};
+    }
+
     Result<std::optional<SourceProbe>> probe_stream(const source::SourceDriver& driver,
                                                     const SourceSpec& source) {
         const repo::Repository repository = LB_TRY(m_open(source.repository));
-        const auto position = LB_TRY(driver.probe_log_stream(repository, source.conninfo));
+        const auto position = LB_TRY(driver.probe_log_stream(repository, stream_request(source)));
         if (!position) return std::optional<SourceProbe>();
         return std::optional<SourceProbe>(SourceProbe{
             .current_lsn = position->current,
@@ -223,6 +231,9 @@ class EngineJobRunner final : public JobRunner {
             .stream = true,
             .slot_retained_bytes = position->retained_bytes,
             .slot_active = position->active,
+            .slot_wal_status = position->wal_status,
+            .slot_keep_limit_bytes = position->keep_limit_bytes,
+            .slot_safe_bytes = position->safe_bytes,
         });
     }
 

@@ -92,6 +92,11 @@ struct SourceProbe {
     bool stream = false;
     std::uint64_t slot_retained_bytes = 0;  // WAL the source keeps for the slot
     bool slot_active = false;
+    // The slot's safety (source/driver.hpp, LogStreamPosition): wal_status, the server's
+    // max_slot_wal_keep_size and safe_wal_size in bytes (nullopt: unlimited or unknown).
+    std::string slot_wal_status;
+    std::optional<std::uint64_t> slot_keep_limit_bytes;
+    std::optional<std::uint64_t> slot_safe_bytes;
 };
 
 class JobRunner {
@@ -111,7 +116,8 @@ class JobRunner {
     // (nullopt while the slot does not exist).
     virtual Result<std::optional<SourceProbe>> probe(const SourceSpec& source) = 0;
 
-    // Whether the source's kind has a log stream the agent runs continuously (capture).
+    // Whether the source has a log stream the agent runs continuously (capture): its kind's
+    // log is one, or it turned wal-stream on (SourceSpec::wal_stream).
     virtual bool has_log_stream(const SourceSpec& source) {
         (void)source;
         return false;

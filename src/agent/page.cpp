@@ -154,6 +154,26 @@ std::string status_page_html(const StateSnapshot& snap, const AlertSettings& t) 
                                               esc(format_iso8601(drill->started)),
                                               drill->passed ? "passed" : "FAILED")
                                 : "never");
+        if (s.stream) {
+            // The log stream (capture, or wal-stream) and its slot's safety.
+            const bool slot = s.probe && s.probe->stream;
+            std::string text = s.capture_up ? "running" : "<span class=\"failed\">down</span>";
+            if (s.capture_stored_at)
+                text += ", last stored " + esc(format_iso8601(*s.capture_stored_at));
+            if (slot) {
+                text += fmt::format(", slot {} retains {} bytes",
+                                    s.probe->slot_active ? "active" : "<b>inactive</b>",
+                                    s.probe->slot_retained_bytes);
+                if (!s.probe->slot_wal_status.empty())
+                    text += ", wal_status " + esc(s.probe->slot_wal_status);
+                if (s.probe->slot_keep_limit_bytes)
+                    text += fmt::format(" (max_slot_wal_keep_size {} bytes, {} safe)",
+                                        *s.probe->slot_keep_limit_bytes,
+                                        s.probe->slot_safe_bytes.value_or(0));
+            }
+            row(s.spec.wal_stream ? "wal-stream" : "capture",
+                "<span class=\"stream\">" + text + "</span>");
+        }
         row("backups", c ? fmt::format("{}", c->backups.size()) : "unknown");
         row("next backup", esc(when(s.next_backup)));
         if (s.spec.policy && s.spec.policy->backup_window)

@@ -70,6 +70,8 @@ Result<std::vector<agent::SourceSpec>> sources_of(const Settings& s,
         for (const auto& to : entry.copy_to)
             source.copy_to.push_back(s.repository_location(to));
         source.policy = entry.policy;
+        source.wal_stream = entry.wal_stream;
+        if (!entry.wal_stream_slot.empty()) source.wal_stream_slot = entry.wal_stream_slot;
         // A repository holds one source (its manifests name one kind, its WAL one timeline
         // history): two sources writing one would mix their archives.
         std::vector<std::string> locations = source.copy_to;

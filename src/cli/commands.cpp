@@ -82,6 +82,7 @@ void print_copy_outcome(const engine::CopyOutcome& o, const CopyEnds& options,
                     {"blocks_present", o.blocks_present},
                     {"wal_copied", o.wal_copied},
                     {"wal_present", o.wal_present},
+                    {"stream_gaps_copied", o.gaps_copied},
                     {"adopted_packs", o.adopted_packs},
                     {"pins_copied", o.pins_written},
                     {"pins_removed", o.pins_removed},
@@ -95,6 +96,9 @@ void print_copy_outcome(const engine::CopyOutcome& o, const CopyEnds& options,
         o.copied_backups.size(), options.to.c_str(), o.present_backups.size(),
         static_cast<unsigned long long>(o.blocks_copied), human_bytes(o.bytes_copied).c_str(),
         o.wal_copied, static_cast<unsigned long long>(o.blocks_present), o.wal_present);
+    if (o.gaps_copied > 0)
+        std::printf("copied %zu WAL gap record(s) of wal-stream: the copy's window shows them\n",
+                    o.gaps_copied);
     for (const auto& id : o.pins_written)
         std::printf("pinned %s in %s, as in %s\n", id.c_str(), options.to.c_str(),
                     options.from.c_str());

@@ -226,6 +226,9 @@ Result<CopyOutcome> run_copy(repo::Repository& from, repo::Repository& to,
     // In name order, as they were before the copies ran in parallel.
     std::sort(outcome.damaged.begin() + static_cast<std::ptrdiff_t>(damaged_before),
               outcome.damaged.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+    // Before any manifest: a copied backup never shows a window without the gaps its source
+    // recorded after it.
+    outcome.gaps_copied = LB_TRY(repo::copy_stream_gaps(from.storage(), to.storage()));
 
     LB_CHECK(copy_pins(from, to, manifests, outcome));
     LB_CHECK(ctx.stage("copy:pins"));

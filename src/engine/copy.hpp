@@ -45,6 +45,7 @@ struct CopyOutcome {
     unsigned io_depth = 0;            // used
     std::size_t wal_copied = 0;
     std::size_t wal_present = 0;
+    std::size_t gaps_copied = 0;  // wal-stream gap records (repo::copy_stream_gaps)
     std::size_t adopted_packs = 0;
     std::vector<std::string> pins_written;  // backups whose pin was copied (new or changed)
     std::vector<std::string> pins_removed;  // unpinned at the source since an earlier copy

@@ -272,6 +272,20 @@ Result<std::vector<StreamGap>> list_stream_gaps(const Storage& storage) {
     return gaps;
 }
 
+Result<std::size_t> copy_stream_gaps(const Storage& from, Storage& to) {
+    std::size_t copied = 0;
+    for (const auto& gap : LB_TRY(list_stream_gaps(from))) {
+        const std::string key = stream_gap_key(gap);
+        auto present = to.stat(key);
+        if (present) continue;
+        if (present.error().code != ErrorCode::not_found) return std::unexpected(present.error());
+        const std::string content = LB_TRY(from.read(key));
+        LB_CHECK(to.write(key, content, Overwrite::allow));
+        ++copied;
+    }
+    return copied;
+}
+
 Result<std::optional<std::string>> first_stream_gap_segment(const Storage& storage,
                                                             std::string_view start_lsn,
                                                             std::uint64_t segment_size) {

@@ -67,6 +67,9 @@ std::string stream_gap_key(const StreamGap& gap);
 Status record_stream_gap(Storage& storage, const StreamGap& gap, Timestamp now);
 // Every recorded gap (objects under other names are ignored).
 Result<std::vector<StreamGap>> list_stream_gaps(const Storage& storage);
+// Copies every gap recorded in `from` that `to` lacks (copy: the copy's window shows the same
+// gaps); returns how many it wrote.
+Result<std::size_t> copy_stream_gaps(const Storage& from, Storage& to);
 // The segment name where the earliest recorded gap at or after `start_lsn` ("X/Y", a backup's
 // start) begins; nullopt when there is none (or `start_lsn` is unreadable).
 Result<std::optional<std::string>> first_stream_gap_segment(const Storage& storage,

@@ -45,6 +45,19 @@ struct LogStreamPosition {
     std::uint64_t unconfirmed_bytes = 0;  // log past the confirmed position
     // As LogPosition::next_xid: unchanged between probes, nothing holding data was written.
     std::optional<std::uint64_t> next_xid;
+    // Slot safety, when the server limits what a slot may retain (max_slot_wal_keep_size):
+    // the slot's wal_status ("reserved", "extended", "unreserved", "lost"; "" when unknown),
+    // the limit in bytes and safe_wal_size (bytes it may still fall behind before the server
+    // invalidates it). nullopt: no limit, or unknown.
+    std::string wal_status;
+    std::optional<std::uint64_t> keep_limit_bytes;
+    std::optional<std::uint64_t> safe_bytes;
+};
+
+// What one run or probe of a log stream is given.
+struct LogStreamRequest {
+    std::string conninfo;
+    std::string slot;  // "" = the kind's own choice
 };
 
 // How one run of a log stream ended (cancellation is the normal end).
@@ -90,15 +103,19 @@ class SourceDriver {
     // Whether this kind's log is a stream a long-running process must run (run_log_stream)
     // rather than something the server archives itself (false, the default).
     virtual bool has_log_stream() const { return false; }
+    // Whether a source of this kind may turn a log stream on although its server archives the
+    // log itself (postgres-physical: wal-stream; a source's wal_stream = true). A kind whose
+    // log is a stream offers it too.
+    virtual bool offers_log_stream() const { return has_log_stream(); }
 
-    // Runs the kind's log stream into `repository` from `conninfo` until `ctx` is cancelled
+    // Runs the kind's log stream into `repository` from `request` until `ctx` is cancelled
     // (then what it holds is stored and the summary returned) or a failure (the error). The
     // default: ErrorCode::usage, this kind has no stream.
     virtual Result<LogStreamSummary> run_log_stream(repo::Repository& repository,
-                                                    const std::string& conninfo,
+                                                    const LogStreamRequest& request,
                                                     const OperationContext& ctx) const {
         (void)repository;
-        (void)conninfo;
+        (void)request;
         (void)ctx;
         return fail(ErrorCode::usage, "source kind {} has no log stream to capture", kind());
     }
@@ -107,9 +124,9 @@ class SourceDriver {
     // stream (the default) or the slot does not exist yet; an error when the source cannot be
     // asked.
     virtual Result<std::optional<LogStreamPosition>> probe_log_stream(
-        const repo::Repository& repository, const std::string& conninfo) const {
+        const repo::Repository& repository, const LogStreamRequest& request) const {
         (void)repository;
-        (void)conninfo;
+        (void)request;
         return std::optional<LogStreamPosition>();
     }
 

@@ -151,6 +151,28 @@ TEST_F(WalScanServer, CommitTimesMatchTheServer) {
     ASSERT_TRUE(segment);
     EXPECT_EQ(wal_file_name(*segment, k_test_segment_size), name);
 
+    // The incremental walk (wal-stream: one call per flush over a growing, zero-filled prefix,
+    // cut anywhere, in the middle of records too) ends with the whole walk's span.
+    ASSERT_TRUE(span->valid_end);
+    {
+        WalCommitSpan so_far;
+        std::string prefix(bytes.size(), '\0');
+        const std::size_t used = static_cast<std::size_t>(*span->valid_end);
+        for (std::size_t cut = 997; cut < used + 997; cut += 997) {
+            const std::size_t upto = std::min(cut, bytes.size());
+            prefix.replace(0, upto, bytes, 0, upto);
+            auto step = scan_commit_times_from(prefix, so_far);
+            ASSERT_TRUE(step) << step.error().message;
+            so_far = *step;
+        }
+        EXPECT_EQ(so_far.commits, span->commits);
+        EXPECT_EQ(so_far.first_commit, span->first_commit);
+        EXPECT_EQ(so_far.last_commit, span->last_commit);
+        EXPECT_EQ(so_far.valid_end, span->valid_end);
+        ASSERT_TRUE(so_far.last_end && span->last_end);
+        EXPECT_EQ(so_far.last_end->value, span->last_end->value);
+    }
+
     // Damaged copies: an error or a shorter span, never a crash.
     EXPECT_FALSE(scan_commit_times(std::string_view(bytes).substr(0, bytes.size() - 8192)));
     std::mt19937_64 random(7);

@@ -7,6 +7,7 @@
 #include "drivers/postgres_physical/wal_checks.hpp"
 #include "drivers/postgres_physical/wal_stream.hpp"
 #include "drivers/postgres_physical/wal_stream_chunks.hpp"
+#include "drivers/postgres_physical/wal_stream_stitch.hpp"
 #include "repository/wal_archive.hpp"
 #include "repository_test_support.hpp"
 #include "sources/postgres/wal.hpp"
@@ -135,6 +136,13 @@ TEST_F(WalStreamTest, ChunksAreChecked) {
                                       std::string_view(bytes).substr(0, 0x4000));
     ASSERT_TRUE(first) << first.error().message;
     EXPECT_EQ(first->system_identifier, "7312345678901234567");
+    // A later chunk after a hole (no chunk from offset 0 reaches it): WAL no restore reaches.
+    const auto after_hole = check_wal_file(storage(), stream_chunk_name(chunk(0x2000, 0x4000)),
+                                           std::string_view(bytes).substr(0x2000, 0x2000));
+    ASSERT_FALSE(after_hole);
+    EXPECT_EQ(after_hole.error().code, ErrorCode::corrupt);
+    EXPECT_NE(after_hole.error().message.find("without a hole"), std::string::npos);
+    store(chunk(0, 0x2000), bytes.substr(0, 0x2000));
     const auto later = check_wal_file(storage(), stream_chunk_name(chunk(0x2000, 0x4000)),
                                       std::string_view(bytes).substr(0x2000, 0x2000));
     ASSERT_TRUE(later) << later.error().message;
@@ -150,8 +158,75 @@ TEST_F(WalStreamTest, ChunksAreChecked) {
     ASSERT_FALSE(elsewhere);
     EXPECT_EQ(elsewhere.error().code, ErrorCode::corrupt);
     // A chunk that does not hold what its name says is refused when read back.
-    store(chunk(0, 0x2000), bytes.substr(0, 0x1000));
+    store(chunk(0, 0x3000), bytes.substr(0, 0x1000));
     const auto read = read_streamed_prefix(storage(), k_segment);
     ASSERT_FALSE(read);
     EXPECT_EQ(read.error().code, ErrorCode::corrupt);
+}
+
+// Stitching off the receive path (wal_stream_stitch.hpp): a submitted segment becomes its
+// segment object and its chunks go; a segment archived with other content is a failure that
+// stops later stitches and is reported to the caller, the chunks staying.
+class SegmentStitcherTest : public ScratchTest {
+  protected:
+    void SetUp() override {
+        ScratchTest::SetUp();
+        repo::RepositoryConfig config;
+        config.created = system_clock().now();
+        auto made = repo::Repository::init(repo_path().string(), config);
+        ASSERT_TRUE(made) << made.error().message;
+        m_repository.emplace(std::move(*made));
+    }
+    repo::Repository& repository() { return *m_repository; }
+    void store_chunk(const StreamChunk& c, const std::string& content) {
+        repo::WalMeta meta;
+        meta.name = stream_chunk_name(c);
+        auto stored = repo::push_wal(repository().storage(), std::move(meta), content, 3);
+        ASSERT_TRUE(stored) << stored.error().message;
+    }
+
+  private:
+    std::optional<repo::Repository> m_repository;
+};
+
+TEST_F(SegmentStitcherTest, StitchesWholeSegmentsAndDeletesTheirChunks) {
+    const std::string segment = segment_prefix(k_segment_size / k_page);
+    store_chunk(chunk(0, k_segment_size / 2), segment.substr(0, k_segment_size / 2));
+    store_chunk(chunk(k_segment_size / 2, k_segment_size), segment.substr(k_segment_size / 2));
+    const auto whole = unstitched_segments(repository().storage(), 1, k_segment_size);
+    ASSERT_TRUE(whole) << whole.error().message;
+    EXPECT_EQ(*whole, std::vector<std::string>{k_segment});
+    const OperationContext ctx;
+    SegmentStitcher stitcher(repository(), ctx, 1);
+    ASSERT_TRUE(stitcher.submit(k_segment, segment));
+    ASSERT_TRUE(stitcher.drain());
+    ASSERT_TRUE(stitcher.finish());
+    EXPECT_EQ(stitcher.counts().stitched, 1u);
+    const auto fetched = repo::fetch_wal(repository().storage(), k_segment);
+    ASSERT_TRUE(fetched) << fetched.error().message;
+    EXPECT_EQ(*fetched, segment);
+    const auto left = list_stream_chunks(repository().storage(), k_segment);
+    ASSERT_TRUE(left);
+    EXPECT_TRUE(left->empty());
+    EXPECT_TRUE(unstitched_segments(repository().storage(), 1, k_segment_size)->empty());
+}
+
+TEST_F(SegmentStitcherTest, AConflictStopsTheStitcherAndKeepsTheChunks) {
+    std::string segment = segment_prefix(k_segment_size / k_page);
+    store_chunk(chunk(0, k_segment_size), segment);
+    std::string other = segment;
+    other[k_page + 100] = 'x';  // other content, same name
+    repo::WalMeta meta;
+    meta.name = k_segment;
+    ASSERT_TRUE(repo::push_wal(repository().storage(), std::move(meta), other, 3));
+    const OperationContext ctx;
+    SegmentStitcher stitcher(repository(), ctx, 2);
+    ASSERT_TRUE(stitcher.submit(k_segment, segment));
+    const auto drained = stitcher.drain();
+    ASSERT_FALSE(drained);
+    EXPECT_EQ(drained.error().code, ErrorCode::conflict);
+    EXPECT_FALSE(stitcher.failure());
+    EXPECT_FALSE(stitcher.submit(k_segment, segment));  // refused from then on
+    EXPECT_FALSE(stitcher.finish());
+    EXPECT_EQ(list_stream_chunks(repository().storage(), k_segment)->size(), 1u);
 }

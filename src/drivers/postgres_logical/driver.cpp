@@ -30,11 +30,11 @@ std::optional<Timestamp> LogicalDriver::newest_commit(const std::string& conninf
     return m_instance_checks.newest_commit(conninfo, limit);
 }
 
-Result<source::LogStreamSummary> LogicalDriver::run_log_stream(repo::Repository& repository,
-                                                               const std::string& conninfo,
-                                                               const OperationContext& ctx) const {
+Result<source::LogStreamSummary> LogicalDriver::run_log_stream(
+    repo::Repository& repository, const source::LogStreamRequest& request,
+    const OperationContext& ctx) const {
     CaptureOptions options;
-    options.conninfo = conninfo;
+    options.conninfo = request.conninfo;
     const CaptureSummary s = LB_TRY(run_capture(repository, options, ctx));
     return source::LogStreamSummary{
         .text = fmt::format("capture from {} stored {} object(s), {} commit(s) up to {}",
@@ -45,9 +45,9 @@ Result<source::LogStreamSummary> LogicalDriver::run_log_stream(repo::Repository&
 }
 
 Result<std::optional<source::LogStreamPosition>> LogicalDriver::probe_log_stream(
-    const repo::Repository& repository, const std::string& conninfo) const {
+    const repo::Repository& repository, const source::LogStreamRequest& request) const {
     const std::string slot = slot_name_for(repository.config().repository_id);
-    auto conn = LB_TRY(postgres::Connection::open(conninfo, {}));
+    auto conn = LB_TRY(postgres::Connection::open(request.conninfo, {}));
     const auto rows = LB_TRY(conn.query(
         "SELECT active::text, coalesce(confirmed_flush_lsn::text, ''), pg_current_wal_lsn()::text, "
         "coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint::text, "

@@ -30,12 +30,13 @@ class LogicalDriver final : public source::SourceDriver {
                                            std::chrono::seconds statement_limit) const override;
     // The change stream: run_capture with its default intervals, until cancelled.
     bool has_log_stream() const override { return true; }
+    // The slot is the repository's (request.slot is not used).
     Result<source::LogStreamSummary> run_log_stream(repo::Repository& repository,
-                                                    const std::string& conninfo,
+                                                    const source::LogStreamRequest& request,
                                                     const OperationContext& ctx) const override;
     // The repository's slot in pg_replication_slots (nullopt when it does not exist).
     Result<std::optional<source::LogStreamPosition>> probe_log_stream(
-        const repo::Repository& repository, const std::string& conninfo) const override;
+        const repo::Repository& repository, const source::LogStreamRequest& request) const override;
     // Stops the instance a restore started in `directory`/pgdata.
     Result<std::string> stop_instance(const fs::path& directory,
                                       const source::RestoreRequest& how) const override;

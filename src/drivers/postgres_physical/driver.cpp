@@ -1,10 +1,14 @@
 #include "drivers/postgres_physical/driver.hpp"
 
+#include <algorithm>
 #include <charconv>
+
+#include <fmt/format.h>
 
 #include "drivers/postgres_physical/base_backup.hpp"
 #include "drivers/postgres_physical/restore_target.hpp"
 #include "drivers/postgres_physical/validate.hpp"
+#include "drivers/postgres_physical/wal_stream.hpp"
 #include "source/registry.hpp"
 #include "sources/postgres/archiver.hpp"
 #include "sources/postgres/connection.hpp"
@@ -40,6 +44,67 @@ std::optional<Timestamp> PhysicalDriver::newest_commit(const std::string& connin
     const auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), micros);
     if (ec != std::errc() || end != value->data() + value->size()) return std::nullopt;
     return Timestamp{micros};
+}
+
+namespace {
+
+std::string stream_slot(const source::LogStreamRequest& request) {
+    return request.slot.empty() ? std::string("lifeboat") : request.slot;
+}
+
+}  // namespace
+
+Result<source::LogStreamSummary> PhysicalDriver::run_log_stream(
+    repo::Repository& repository, const source::LogStreamRequest& request,
+    const OperationContext& ctx) const {
+    WalStreamOptions options;
+    options.conninfo = request.conninfo;
+    options.slot = stream_slot(request);
+    const WalStreamSummary s = LB_TRY(run_wal_stream(repository, options, ctx));
+    return source::LogStreamSummary{
+        .text =
+            fmt::format("wal-stream of slot {} from {} to {}: {} chunk(s), {} bytes, {} "
+                        "segment(s) stitched",
+                        s.slot, s.started_from, s.flushed, s.chunks, s.bytes, s.segments_stitched),
+        .commits = 0,
+        .lag_p50_seconds = 0};
+}
+
+Result<std::optional<source::LogStreamPosition>> PhysicalDriver::probe_log_stream(
+    const repo::Repository& repository, const source::LogStreamRequest& request) const {
+    (void)repository;
+    const std::string slot = stream_slot(request);
+    auto conn = LB_TRY(postgres::Connection::open(request.conninfo, {}));
+    const auto rows = LB_TRY(conn.query(
+        "SELECT active::text, coalesce(restart_lsn::text, ''), pg_current_wal_lsn()::text, "
+        "coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint::text, "
+        "coalesce(wal_status, ''), coalesce(safe_wal_size::text, ''), "
+        "CASE WHEN current_setting('max_slot_wal_keep_size') = '-1' THEN '' ELSE "
+        "pg_size_bytes(current_setting('max_slot_wal_keep_size'))::text END, "
+        "txid_snapshot_xmax(txid_current_snapshot())::text "
+        "FROM pg_replication_slots WHERE slot_name = $1 AND slot_type = 'physical'",
+        {slot}));
+    if (rows.rows() == 0) return std::optional<source::LogStreamPosition>();
+    auto number = [&](std::size_t column) -> std::optional<std::uint64_t> {
+        const std::string t = rows.text(0, column);
+        std::int64_t v = 0;
+        if (t.empty() || std::from_chars(t.data(), t.data() + t.size(), v).ec != std::errc())
+            return std::nullopt;
+        return static_cast<std::uint64_t>(std::max<std::int64_t>(v, 0));
+    };
+    source::LogStreamPosition out;
+    out.slot = slot;
+    out.active = rows.text(0, 0) == "true";
+    // A physical slot's restart point is the position its client reported flushed.
+    out.confirmed = rows.text(0, 1);
+    out.current = rows.text(0, 2);
+    out.retained_bytes = number(3).value_or(0);
+    out.unconfirmed_bytes = out.retained_bytes;
+    out.wal_status = rows.text(0, 4);
+    out.safe_bytes = number(5);
+    out.keep_limit_bytes = number(6);
+    out.next_xid = number(7);
+    return std::optional<source::LogStreamPosition>(std::move(out));
 }
 
 Result<std::optional<source::LogPosition>> PhysicalDriver::probe_log_position(

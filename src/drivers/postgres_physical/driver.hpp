@@ -27,6 +27,16 @@ class PhysicalDriver final : public source::SourceDriver {
     // or pg_monitor).
     Result<std::optional<source::LogPosition>> probe_log_position(
         const std::string& conninfo) const override;
+    // wal-stream (wal_stream.hpp), which a source turns on: run by the agent as its log stream,
+    // on request.slot ("" = "lifeboat").
+    bool offers_log_stream() const override { return true; }
+    Result<source::LogStreamSummary> run_log_stream(repo::Repository& repository,
+                                                    const source::LogStreamRequest& request,
+                                                    const OperationContext& ctx) const override;
+    // The slot in pg_replication_slots, with its wal_status and safe_wal_size (nullopt when it
+    // does not exist).
+    Result<std::optional<source::LogStreamPosition>> probe_log_stream(
+        const repo::Repository& repository, const source::LogStreamRequest& request) const override;
     std::uint64_t log_bytes_to_end(const repo::Manifest& backup,
                                    const source::RestorableWindow& window) const override;
 

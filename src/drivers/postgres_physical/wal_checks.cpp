@@ -112,6 +112,26 @@ Result<WalFileFacts> check_wal_file(const Storage& storage, const std::string& n
                             name, chunk->segment);
             }
             facts.system_identifier = std::to_string(header.system_identifier);
+            LB_TRY(about(postgres::check_segment_pages(content, *segment,
+                                                       postgres::SegmentCompleteness::partial),
+                         name));
+            return facts;
+        }
+        // A chunk after a hole (a chunk lost from the middle) is WAL no restore can reach: the
+        // stream replays from offset 0 without a hole. Once the segment object is stored, left
+        // chunks are only redundant.
+        const auto run = contiguous_run(LB_TRY(list_stream_chunks(storage, chunk->segment)));
+        const std::uint64_t reached = run.empty() ? 0 : run.back().end;
+        if (chunk->start > reached) {
+            auto stitched = storage.stat(repo::wal_key(chunk->segment));
+            if (!stitched && stitched.error().code != ErrorCode::not_found)
+                return std::unexpected(stitched.error());
+            if (!stitched) {
+                return fail(ErrorCode::corrupt,
+                            "{}: the streamed chunks of segment {} reach offset {} without a "
+                            "hole, this one starts at {}: the WAL between is missing",
+                            name, chunk->segment, reached, chunk->start);
+            }
         }
         return facts;
     }

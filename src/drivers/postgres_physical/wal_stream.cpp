@@ -10,6 +10,7 @@
 
 #include "drivers/postgres_physical/wal_checks.hpp"
 #include "drivers/postgres_physical/wal_stream_chunks.hpp"
+#include "drivers/postgres_physical/wal_stream_stitch.hpp"
 #include "drivers/postgres_physical/wal_transfer.hpp"
 #include "repository/manifest.hpp"
 #include "repository/wal_archive.hpp"
@@ -29,6 +30,9 @@ using Steady = std::chrono::steady_clock;
 constexpr std::chrono::seconds k_status_interval{10};
 // The longest single wait for the stream: cancellation and flush deadlines are looked at between.
 constexpr std::chrono::milliseconds k_poll{50};
+// Completed segments waiting for the stitcher before the receive loop waits for it (each holds
+// a segment's bytes: 32 MiB with 16 MiB segments).
+constexpr std::size_t k_max_pending_stitches = 2;
 
 std::string timeline_hex(std::uint32_t timeline) {
     return fmt::format("{:08X}", timeline);
@@ -66,11 +70,14 @@ Result<std::uint64_t> stored_end(const Storage& storage, std::uint32_t timeline,
 class Streamer {
   public:
     Streamer(repo::Repository& repository, const WalStreamOptions& options,
-             const OperationContext& ctx, postgres::Connection conn, std::uint32_t timeline,
+             const OperationContext& ctx, const OperationContext& store_ctx,
+             SegmentStitcher& stitcher, postgres::Connection conn, std::uint32_t timeline,
              std::uint64_t segment_size)
         : m_repository(repository),
           m_options(options),
           m_ctx(ctx),
+          m_store_ctx(store_ctx),
+          m_stitcher(stitcher),
           m_conn(std::move(conn)),
           m_timeline(timeline),
           m_segment_size(segment_size) {}
@@ -86,33 +93,49 @@ class Streamer {
   private:
     Status receive(std::uint64_t start, std::string_view data);
     Status flush_chunk();
+    Status store_held();
+    Status drop_incomplete_tail();
     Status complete_segment();
-    Status stitch_previous();
+    Status stitch_earlier();
     Status report_flushed();
     std::string segment_name() const {
         return postgres::wal_file_name({m_timeline, m_segment_start / m_segment_size},
                                        m_segment_size);
     }
     // The commit span of the segment received so far (the rest read as zeros, where the scan
-    // stops); empty when it cannot be read, which only leaves the window shorter.
+    // stops); empty when it cannot be read, which only leaves the window shorter. Incremental:
+    // only the bytes received since the last call are copied, and the walk continues after the
+    // last complete record it read, so a flush costs what is new, not the whole segment (a
+    // whole-segment scan per flush made the stream fall seconds behind under load, and cost
+    // each synchronous commit a scan of up to 16 MiB).
     postgres::WalCommitSpan span_so_far() {
-        // Kept between calls, so each flush copies only the new bytes, not a whole segment.
-        if (m_zero_filled.size() != m_segment_size) m_zero_filled.assign(m_segment_size, '\0');
-        m_zero_filled.replace(0, m_segment.size(), m_segment);
-        auto span = postgres::scan_commit_times(m_zero_filled);
-        return span ? *span : postgres::WalCommitSpan{};
+        if (m_zero_filled.size() != m_segment_size) {
+            m_zero_filled.assign(m_segment_size, '\0');
+            m_zero_upto = 0;
+            m_span = {};
+        }
+        m_zero_filled.replace(m_zero_upto, m_segment.size() - m_zero_upto, m_segment, m_zero_upto);
+        m_zero_upto = m_segment.size();
+        auto span = postgres::scan_commit_times_from(m_zero_filled, m_span);
+        if (!span) return postgres::WalCommitSpan{};
+        m_span = *span;
+        return m_span;
     }
 
     repo::Repository& m_repository;
     const WalStreamOptions& m_options;
     const OperationContext& m_ctx;
-    const OperationContext* m_store_ctx = &m_ctx;
+    // Cancellation ends the loop, never a store under way: stores run under this context.
+    const OperationContext& m_store_ctx;
+    SegmentStitcher& m_stitcher;
     postgres::Connection m_conn;
     std::uint32_t m_timeline;
     std::uint64_t m_segment_size;
     std::uint64_t m_segment_start = 0;  // LSN of the segment being received
     std::string m_segment;              // its bytes from offset 0 up to what was received
     std::string m_zero_filled;          // the same, zero-filled to the segment size
+    std::size_t m_zero_upto = 0;        // how much of m_segment m_zero_filled holds
+    postgres::WalCommitSpan m_span;     // span_so_far's walk so far
     std::uint64_t m_chunk_start = 0;    // offset of the first byte not yet stored
     std::uint64_t m_flushed = 0;        // stored and reported to the server
     Steady::time_point m_first_held = Steady::now();
@@ -121,10 +144,6 @@ class Streamer {
 };
 
 Result<WalStreamSummary> Streamer::run(std::uint64_t start, WalStreamSummary summary) {
-    // Cancellation ends the loop, never a store under way.
-    OperationContext storing = m_ctx;
-    storing.cancellation = std::make_shared<CancellationToken>();
-    m_store_ctx = &storing;
     m_summary = std::move(summary);
     m_segment_start = start - start % m_segment_size;
     m_flushed = start;
@@ -140,13 +159,17 @@ Result<WalStreamSummary> Streamer::run(std::uint64_t start, WalStreamSummary sum
         }
         m_segment = std::move(prefix);
         m_chunk_start = m_segment.size();
+        LB_CHECK(drop_incomplete_tail());
+        start = m_segment_start + m_segment.size();
+        m_flushed = start;
     }
-    if (start == m_segment_start && start >= m_segment_size) LB_CHECK(stitch_previous());
+    LB_CHECK(stitch_earlier());
     m_summary.started_from = postgres::format_lsn({start});
     LB_CHECK(m_conn.start_copy_both(fmt::format("START_REPLICATION SLOT {} PHYSICAL {} TIMELINE {}",
                                                 m_conn.quote_identifier(m_options.slot),
                                                 postgres::format_lsn({start}), m_timeline)));
     while (!m_ctx.cancellation->cancelled()) {
+        LB_CHECK(m_stitcher.failure());
         auto received = m_conn.receive_copy(k_poll);
         if (!received) {
             // What arrived before the server went away is WAL it wrote: stored, it is not lost
@@ -177,20 +200,17 @@ Result<WalStreamSummary> Streamer::run(std::uint64_t start, WalStreamSummary sum
     return m_summary;
 }
 
-// A run killed right after storing a segment's last chunk left it unstitched: the chunks cover
-// the whole segment, so it is stitched now, before streaming the next one.
-Status Streamer::stitch_previous() {
-    const std::uint64_t next = m_segment_start;
-    m_segment_start = next - m_segment_size;
-    // Archived meanwhile or not, the chunks are left: complete_segment accepts the same content
-    // and deletes them.
-    auto prefix = LB_TRY(read_streamed_prefix(m_repository.storage(), segment_name()));
-    if (prefix && prefix->size() == m_segment_size) {
-        m_segment = std::move(*prefix);
-        m_chunk_start = m_segment.size();
-        return complete_segment();  // moves on to the next segment
+// A run killed between a segment's last chunk and its stitching left its chunks: they cover the
+// whole segment, so it is stitched now (archived meanwhile or not: the same content is accepted
+// and the chunks are deleted).
+Status Streamer::stitch_earlier() {
+    Storage& storage = m_repository.storage();
+    for (const auto& name : LB_TRY(unstitched_segments(storage, m_timeline, m_segment_size))) {
+        if (name == segment_name()) continue;  // being received (cannot be whole, but be sure)
+        auto prefix = LB_TRY(read_streamed_prefix(storage, name));
+        if (prefix && prefix->size() == m_segment_size)
+            LB_CHECK(m_stitcher.submit(name, std::move(*prefix)));
     }
-    m_segment_start = next;
     return {};
 }
 
@@ -215,7 +235,50 @@ Status Streamer::receive(std::uint64_t start, std::string_view data) {
 
 Status Streamer::flush_chunk() {
     if (m_segment.size() == m_chunk_start) return {};
-    const OperationContext& ctx = *m_store_ctx;
+    LB_CHECK(store_held());
+    LB_CHECK(m_store_ctx.stage("wal-stream:report"));
+    return report_flushed();
+}
+
+// A primary that crashed starts writing again at the end of its last complete record: bytes of
+// an incomplete record after it that were streamed before the crash are not its WAL any more
+// (replay would stop there, and the WAL after it would be unreachable). So a segment continued
+// by a new run is cut back to its last complete record first, and streaming resumes there, as
+// pg_receivewal re-streams its .partial segment. The chunk holding that point is stored again
+// up to it before the chunks past it are deleted, so a run killed in between repeats this.
+Status Streamer::drop_incomplete_tail() {
+    const auto span = span_so_far();
+    if (!span.valid_end) return {};
+    // The next record starts at the next 8-byte boundary (MAXALIGN); the padding before it is
+    // the server's too.
+    const std::uint64_t keep = (*span.valid_end + 7) & ~std::uint64_t{7};
+    if (keep >= m_segment.size()) return {};
+    Storage& storage = m_repository.storage();
+    const auto chunks = LB_TRY(list_stream_chunks(storage, segment_name()));
+    const std::uint64_t dropped = m_segment.size() - keep;
+    m_segment.resize(keep);
+    m_zero_filled.clear();
+    for (const auto& c : chunks) {
+        if (c.start < keep && c.end > keep) {
+            m_chunk_start = c.start;
+            LB_CHECK(store_held());
+        }
+    }
+    for (const auto& c : chunks) {
+        if (c.end > keep) LB_CHECK(storage.remove_if_exists(repo::wal_key(stream_chunk_name(c))));
+    }
+    m_chunk_start = keep;
+    m_ctx.warn(
+        fmt::format("segment {}: the last {} streamed byte(s) are not a complete record; "
+                    "streaming resumes at offset {} (the server rewrites them after a "
+                    "crash)",
+                    segment_name(), dropped, keep));
+    return {};
+}
+
+// Stores the bytes held since m_chunk_start as one chunk (durable once this returns).
+Status Streamer::store_held() {
+    const OperationContext& ctx = m_store_ctx;
     LB_CHECK(ctx.stage("wal-stream:store"));
     const StreamChunk chunk{segment_name(), m_chunk_start, m_segment.size()};
     const auto span = span_so_far();
@@ -233,42 +296,17 @@ Status Streamer::flush_chunk() {
     m_chunk_start = m_segment.size();
     // Stored for good: only now may the server count it as flushed.
     m_flushed = m_segment_start + m_segment.size();
-    LB_CHECK(ctx.stage("wal-stream:report"));
-    return report_flushed();
+    ctx.report({"storing WAL chunks", m_summary.bytes, 0, ProgressUnit::bytes});
+    return {};
 }
 
 Status Streamer::complete_segment() {
     LB_CHECK(flush_chunk());
-    const std::string name = segment_name();
-    Storage& storage = m_repository.storage();
-    LB_CHECK(m_store_ctx->stage("wal-stream:stitch"));
-    // What wal-push would refuse must not enter the archive by this door either.
-    LB_TRY(check_wal_file(storage, name, m_segment));
-    const auto span = LB_TRY(postgres::scan_commit_times(m_segment));
-    repo::WalMeta meta;
-    meta.name = name;
-    meta.pushed = m_store_ctx->now();
-    meta.first_commit = span.first_commit;
-    meta.last_commit = span.last_commit;
-    meta.commits = span.commits;
-    auto outcome = repo::push_wal(storage, std::move(meta), m_segment,
-                                  m_repository.config().compression_level, *m_store_ctx);
-    if (!outcome) {
-        if (outcome.error().code == ErrorCode::conflict) {
-            return fail(ErrorCode::conflict,
-                        "WAL segment {} is archived with other content than the server streamed; "
-                        "the streamed chunks (wal/stream/{}/) are kept, nothing is overwritten",
-                        name, name);
-        }
-        return std::unexpected(outcome.error());
-    }
-    ++m_summary.segments_stitched;
-    if (*outcome == repo::PushOutcome::already_present) ++m_summary.segments_already_archived;
-    // The segment object holds every byte now: its chunks are redundant.
-    for (const auto& chunk : LB_TRY(list_stream_chunks(storage, name)))
-        LB_CHECK(storage.remove_if_exists(repo::wal_key(stream_chunk_name(chunk))));
+    // Its chunks hold every byte already: the segment object is written off the receive path,
+    // so that the next chunks are flushed on time meanwhile.
+    LB_CHECK(m_stitcher.submit(segment_name(), std::move(m_segment)));
     m_segment_start += m_segment_size;
-    m_segment.clear();
+    m_segment = std::string();
     m_zero_filled.clear();
     m_chunk_start = 0;
     return {};
@@ -511,16 +549,12 @@ Result<Session> connect_any(repo::Repository& repository, const WalStreamOptions
     }
 }
 
-}  // namespace
-
-Result<WalStreamSummary> run_wal_stream(repo::Repository& repository,
-                                        const WalStreamOptions& options,
-                                        const OperationContext& ctx) {
-    if (options.conninfo.empty()) {
-        return fail(ErrorCode::usage,
-                    "no PostgreSQL connection given (use --pg CONNINFO or LIFEBOAT_PG)");
-    }
-    if (options.slot.empty()) return fail(ErrorCode::usage, "--slot must not be empty");
+// The sessions of one run, reconnecting after a lost connection or an ended timeline.
+Result<WalStreamSummary> stream_sessions(repo::Repository& repository,
+                                         const WalStreamOptions& options,
+                                         const OperationContext& ctx,
+                                         const OperationContext& store_ctx,
+                                         SegmentStitcher& stitcher) {
     WalStreamSummary summary;
     summary.slot = options.slot;
     Session session = LB_TRY(connect_any(repository, options, ctx, Steady::now()));
@@ -533,8 +567,8 @@ Result<WalStreamSummary> run_wal_stream(repo::Repository& repository,
     std::string started_from;
     for (;;) {
         summary.timeline = session.timeline;
-        Streamer streamer(repository, options, ctx, std::move(session.conn), session.timeline,
-                          session.segment_size);
+        Streamer streamer(repository, options, ctx, store_ctx, stitcher, std::move(session.conn),
+                          session.timeline, session.segment_size);
         auto outcome = streamer.run(session.start, summary);
         if (started_from.empty() && outcome) started_from = outcome->started_from;
         if (outcome) {
@@ -549,6 +583,9 @@ Result<WalStreamSummary> run_wal_stream(repo::Repository& repository,
         summary = streamer.summary();
         if (started_from.empty()) started_from = summary.started_from;
         const std::uint32_t before = session.timeline;
+        // Where the stored WAL ends is read anew: no segment may be between its chunks and its
+        // object meanwhile (a listing could see neither, and a gap would be recorded).
+        LB_CHECK(stitcher.drain());
         auto next =
             connect_any(repository, options, ctx, Steady::now() + options.reconnect_timeout);
         if (!next) {
@@ -568,6 +605,30 @@ Result<WalStreamSummary> run_wal_stream(repo::Repository& repository,
         summary.wal_status = session.wal_status;
         summary.safe_wal_size = session.safe_wal_size;
     }
+}
+
+}  // namespace
+
+Result<WalStreamSummary> run_wal_stream(repo::Repository& repository,
+                                        const WalStreamOptions& options,
+                                        const OperationContext& ctx) {
+    if (options.conninfo.empty()) {
+        return fail(ErrorCode::usage,
+                    "no PostgreSQL connection given (use --pg CONNINFO or LIFEBOAT_PG)");
+    }
+    if (options.slot.empty()) return fail(ErrorCode::usage, "--slot must not be empty");
+    // Cancellation ends the receive loop, never a store under way (a chunk or a stitch).
+    OperationContext store_ctx = ctx;
+    store_ctx.cancellation = std::make_shared<CancellationToken>();
+    SegmentStitcher stitcher(repository, store_ctx, k_max_pending_stitches);
+    auto outcome = stream_sessions(repository, options, ctx, store_ctx, stitcher);
+    const Status stitched = stitcher.finish();
+    if (!outcome) return outcome;
+    if (!stitched) return std::unexpected(stitched.error());
+    const StitchCounts counts = stitcher.counts();
+    outcome->segments_stitched = counts.stitched;
+    outcome->segments_already_archived = counts.already_archived;
+    return outcome;
 }
 
 }  // namespace lifeboat::postgres_physical

@@ -18,7 +18,11 @@
 // - A chunk's metadata carries the commit span of its segment from offset 0 to the chunk's end
 //   (what the restorable window reads). A completed segment is checked and stored as the segment
 //   object of its name (same content already archived by archive_command: accepted; different
-//   content: ErrorCode::conflict, the chunks stay), then its chunks are deleted.
+//   content: ErrorCode::conflict, the chunks stay), then its chunks are deleted. That stitching
+//   runs on its own thread (wal_stream_stitch.hpp), so chunks keep their flush cadence while a
+//   segment is compressed and stored; a stitch failure ends the run at the next loop turn.
+//   Segments whose chunks are whole but were never stitched (a killed run) are stitched when
+//   a run starts.
 // - Synchronous mode (StreamMode::synchronous): the connection's application_name is the slot's
 //   name (unless the conninfo sets one), so that synchronous_standby_names can name it, and
 //   every piece of WAL is stored and reported as soon as it arrives: a commit waiting for this

@@ -307,7 +307,13 @@ WalFileKind classify_wal_file(std::string_view name) {
 // ---- public: commit times ---------------------------------------------------------------------
 
 namespace {
-Result<WalCommitSpan> scan_segment(std::string_view segment_bytes, std::optional<Lsn> before);
+// Where a walk starts again (scan_commit_times_from), with what it found before.
+struct Resume {
+    std::size_t offset = 0;
+    WalCommitSpan so_far;
+};
+Result<WalCommitSpan> scan_segment(std::string_view segment_bytes, std::optional<Lsn> before,
+                                   std::optional<Resume> resume = std::nullopt);
 }  // namespace
 
 Result<WalCommitSpan> scan_commit_times(std::string_view segment_bytes) {
@@ -318,10 +324,18 @@ Result<WalCommitSpan> scan_commit_times_before(std::string_view segment_bytes, L
     return scan_segment(segment_bytes, before);
 }
 
+Result<WalCommitSpan> scan_commit_times_from(std::string_view segment_bytes,
+                                             const WalCommitSpan& so_far) {
+    if (!so_far.valid_end) return scan_segment(segment_bytes, std::nullopt);
+    return scan_segment(segment_bytes, std::nullopt,
+                        Resume{static_cast<std::size_t>(align8(*so_far.valid_end)), so_far});
+}
+
 namespace {
 
 // Both scans: records starting at or after `before` (when given) end the walk.
-Result<WalCommitSpan> scan_segment(std::string_view segment_bytes, std::optional<Lsn> before) {
+Result<WalCommitSpan> scan_segment(std::string_view segment_bytes, std::optional<Lsn> before,
+                                   std::optional<Resume> resume) {
     const WalSegmentHeader header = LB_TRY(read_segment_header(segment_bytes));
     if (segment_bytes.size() != header.segment_size) {
         return fail(ErrorCode::corrupt, "WAL segment is {} bytes, its header says {}",
@@ -332,9 +346,10 @@ Result<WalCommitSpan> scan_segment(std::string_view segment_bytes, std::optional
     const std::uint64_t page_size = header.page_size;
 
     const SegmentPages pages(segment_bytes, page_size, first.page_address);
-    WalCommitSpan span;
-    const auto start = first_record_offset(pages, first);
-    if (!start) return span;
+    WalCommitSpan span = resume ? resume->so_far : WalCommitSpan{};
+    const auto start =
+        resume ? std::optional<std::size_t>(resume->offset) : first_record_offset(pages, first);
+    if (!start || *start >= segment_bytes.size()) return span;
     std::size_t offset = *start;
     std::string record;
     for (;;) {
@@ -349,6 +364,7 @@ Result<WalCommitSpan> scan_segment(std::string_view segment_bytes, std::optional
         if (total < k_record_header || total > segment_bytes.size() - offset) break;
         const auto end = read_record(pages, offset, total, record);
         if (!end || !record_crc_ok(record)) break;
+        span.valid_end = *end;
 
         const auto info = static_cast<std::uint8_t>(record[16]);
         const auto rmid = static_cast<std::uint8_t>(record[17]);

@@ -106,6 +106,9 @@ struct WalCommitSpan {
     std::optional<Timestamp> last_commit;   // latest time of such a record
     std::uint64_t commits = 0;              // how many such records (aborts included)
     std::optional<Lsn> last_end;            // where the last such record (by position) starts
+    // The offset in the segment just after the last complete, valid record the walk read (any
+    // record, not only transaction ends); nullopt when none ends in the segment.
+    std::optional<std::uint64_t> valid_end;
 };
 
 // Walks the records of one complete WAL segment file (its whole content) and collects the
@@ -118,6 +121,13 @@ struct WalCommitSpan {
 // (bad magic, missing long header, implausible sizes) or the data is shorter than the segment
 // size the header declares.
 Result<WalCommitSpan> scan_commit_times(std::string_view segment_bytes);
+
+// Continues the walk of scan_commit_times where `so_far` (its result on an earlier, shorter
+// prefix of the same segment, zero-filled) ended: at the record after so_far.valid_end, adding
+// what it finds to so_far. What wal-stream uses at each flush, so that a flush costs the new
+// bytes, not the whole segment. From the start when so_far has no valid_end.
+Result<WalCommitSpan> scan_commit_times_from(std::string_view segment_bytes,
+                                             const WalCommitSpan& so_far);
 
 // As scan_commit_times, counting only records that start before `before`: in the segment
 // holding a timeline switch, the transaction ends the parent and the child share.
