@@ -1,0 +1,97 @@
+#include "drivers/postgres_physical/wal_changes.hpp"
+
+#include <fmt/format.h>
+
+namespace lifeboat::postgres_physical {
+
+namespace {
+
+// The summary of a segment read from the server's pg_wal, up to `before` when given. The file
+// may be recycled under us: its pages then carry other addresses, the walk stops early, and the
+// summary is incomplete, which fails here.
+std::expected<postgres::WalSummary, std::string> summarize_live(
+    const fs::path& pgdata, const std::string& name, std::uint32_t timeline,
+    std::optional<postgres::Lsn> before) {
+    auto bytes = read_file(pgdata / "pg_wal" / name);
+    if (!bytes) {
+        return std::unexpected(
+            fmt::format("WAL segment {} is neither summarised nor readable in "
+                        "pg_wal: {}",
+                        name, bytes.error().message));
+    }
+    auto summary = postgres::summarize_wal_segment(*bytes, timeline, before);
+    if (!summary || !summary->complete) {
+        return std::unexpected(
+            fmt::format("WAL segment {} in pg_wal could not be read to its end", name));
+    }
+    return std::move(*summary);
+}
+
+}  // namespace
+
+std::expected<postgres::WalSummary, std::string> changes_since(
+    const repo::Manifest& previous, const std::string& start_lsn, std::uint32_t timeline,
+    std::uint64_t segment_size, const fs::path& pgdata, const source::ContentSink& sink) {
+    using Failure = std::unexpected<std::string>;
+    if (previous.timeline != timeline) {
+        return Failure(fmt::format("the previous backup is on timeline {}, this one on {}",
+                                   previous.timeline, timeline));
+    }
+    if (previous.postgres.wal_segment_size != segment_size) {
+        return Failure("the WAL segment size changed since the previous backup");
+    }
+    const auto from = postgres::parse_lsn(previous.start_lsn);
+    const auto to = postgres::parse_lsn(start_lsn);
+    if (!from || !to || *to < *from) {
+        return Failure(
+            fmt::format("unexpected start positions {} and {}", previous.start_lsn, start_lsn));
+    }
+    const postgres::WalSegment first = postgres::segment_of(*from, timeline, segment_size);
+    const postgres::WalSegment last = postgres::segment_of(*to, timeline, segment_size);
+    postgres::WalSummary changed;
+    changed.timeline = timeline;
+    changed.start = postgres::segment_start(first, segment_size);
+    changed.end = changed.start;
+    changed.complete = true;
+    for (postgres::WalSegment s = first; s.segno < last.segno; ++s.segno) {
+        const std::string name = postgres::wal_file_name(s, segment_size);
+        auto payload = sink.log_object_summary(name);
+        if (!payload && payload.error().code == ErrorCode::not_found) {
+            // Not archived yet (pg_backup_start has just switched segments, and the archiver
+            // runs behind): the server still has it.
+            auto archived = sink.log_object_archived(name);
+            if (archived && !*archived) {
+                auto live = summarize_live(pgdata, name, timeline, std::nullopt);
+                if (!live) return Failure(live.error());
+                postgres::merge_wal_summary(changed, *live);
+                continue;
+            }
+        }
+        if (!payload) {
+            return Failure(payload.error().code == ErrorCode::not_found
+                               ? fmt::format("WAL segment {} has no summary", name)
+                               : fmt::format("the summary of WAL segment {} is unreadable: {}",
+                                             name, payload.error().message));
+        }
+        auto summary = postgres::parse_wal_summary(*payload, name);
+        if (!summary) {
+            return Failure(fmt::format("the summary of WAL segment {} is unreadable: {}", name,
+                                       summary.error().message));
+        }
+        if (summary->timeline != timeline ||
+            summary->start != postgres::segment_start(s, segment_size)) {
+            return Failure(
+                fmt::format("the summary stored for WAL segment {} describes other WAL", name));
+        }
+        if (!summary->complete) {
+            return Failure(fmt::format("the summary of WAL segment {} is incomplete", name));
+        }
+        postgres::merge_wal_summary(changed, *summary);
+    }
+    auto live = summarize_live(pgdata, postgres::wal_file_name(last, segment_size), timeline, *to);
+    if (!live) return Failure(live.error());
+    postgres::merge_wal_summary(changed, *live);
+    return changed;
+}
+
+}  // namespace lifeboat::postgres_physical
