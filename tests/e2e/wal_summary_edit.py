@@ -59,6 +59,7 @@ def main():
     if sys.argv[1] == "show":
         _, payload = unpack(sys.argv[2])
         s = parse(payload)
+        print(f"timeline {s[0]} start {s[1]:X} end {s[2]:X} complete {s[3]} whole_cluster {s[4]}")
         for spc, db, rel, fork, blocks in s[6]:
             print(f"{spc}/{db}/{rel} fork {fork}: {len(blocks)} blocks")
         return

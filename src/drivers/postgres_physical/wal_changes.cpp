@@ -2,7 +2,41 @@
 
 #include <fmt/format.h>
 
+#include "io/file.hpp"
+
 namespace lifeboat::postgres_physical {
+
+std::string next_segment_head(const fs::path& directory, const std::string& name,
+                              std::uint64_t segment_size) {
+    const auto segment = postgres::parse_wal_file_name(name, segment_size);
+    if (!segment) return {};
+    const std::string next =
+        postgres::wal_file_name({segment->timeline, segment->segno + 1}, segment_size);
+    auto file = File::open(directory / next, OpenMode::read);
+    if (!file) return {};
+    auto head = file->read_range(0, postgres::k_next_segment_head);
+    return head ? std::move(*head) : std::string();
+}
+
+Result<postgres::WalSummary> summarize_from_pg_wal(const fs::path& directory,
+                                                   const std::string& name, std::uint32_t timeline,
+                                                   std::optional<postgres::Lsn> before) {
+    std::string bytes;
+    if (before) {
+        // Only as far as `before` (and a page more, for the header of the page it is on).
+        File file = LB_TRY(File::open(directory / name, OpenMode::read));
+        constexpr std::uint64_t k_unit = 64 * 1024;  // the largest WAL page size
+        const std::uint64_t offset = before->value % LB_TRY(file.size());
+        bytes = LB_TRY(file.read_range(0, (offset / k_unit + 2) * k_unit));
+    } else {
+        bytes = LB_TRY(read_file(directory / name));
+    }
+    const postgres::WalSegmentHeader header = LB_TRY(postgres::read_segment_header(bytes));
+    auto summary = LB_TRY(postgres::summarize_wal_segment(bytes, timeline, before));
+    if (summary.complete || before) return summary;
+    return postgres::summarize_wal_segment(bytes, timeline, before,
+                                           next_segment_head(directory, name, header.segment_size));
+}
 
 namespace {
 
@@ -12,14 +46,11 @@ namespace {
 std::expected<postgres::WalSummary, std::string> summarize_live(
     const fs::path& pgdata, const std::string& name, std::uint32_t timeline,
     std::optional<postgres::Lsn> before) {
-    auto bytes = read_file(pgdata / "pg_wal" / name);
-    if (!bytes) {
+    auto summary = summarize_from_pg_wal(pgdata / "pg_wal", name, timeline, before);
+    if (!summary && summary.error().code == ErrorCode::not_found) {
         return std::unexpected(
-            fmt::format("WAL segment {} is neither summarised nor readable in "
-                        "pg_wal: {}",
-                        name, bytes.error().message));
+            fmt::format("WAL segment {} is neither summarised nor in pg_wal", name));
     }
-    auto summary = postgres::summarize_wal_segment(*bytes, timeline, before);
     if (!summary || !summary->complete) {
         return std::unexpected(
             fmt::format("WAL segment {} in pg_wal could not be read to its end", name));

@@ -21,6 +21,17 @@ namespace lifeboat::postgres_physical {
 // The error (a sentence for `backup --json`'s fallback_reason) when any part is missing: another
 // timeline, a segment without a summary or with a damaged or incomplete one, the live segment
 // unreadable. The caller then falls back to timestamps for every file.
+// The first pages of the segment after `name` in `directory` (pg_wal), for the record crossing
+// into it (summarize_wal_segment's next_segment_head); empty when it is not there or unreadable
+// (the summary then may come out incomplete, which only costs a fallback).
+std::string next_segment_head(const fs::path& directory, const std::string& name,
+                              std::uint64_t segment_size);
+
+// The summary of segment `name` as the server's pg_wal holds it, completed from the next one.
+Result<postgres::WalSummary> summarize_from_pg_wal(const fs::path& directory,
+                                                   const std::string& name, std::uint32_t timeline,
+                                                   std::optional<postgres::Lsn> before);
+
 std::expected<postgres::WalSummary, std::string> changes_since(
     const repo::Manifest& previous, const std::string& start_lsn, std::uint32_t timeline,
     std::uint64_t segment_size, const fs::path& pgdata, const source::ContentSink& sink);

@@ -223,6 +223,29 @@ std::optional<RecordRead> read_record_or_head(const SegmentPages& pages, std::si
     return RecordRead{offset, true};
 }
 
+// Appends to `record` what the first pages of the next segment (`head`, whole pages) hold of its
+// `remaining` bytes; true when all of them were there.
+bool continue_record(std::string_view head, std::size_t page_size, std::uint64_t address,
+                     std::size_t remaining, std::string& record) {
+    if (head.empty()) return false;
+    const SegmentPages pages(head, page_size, address);
+    std::size_t offset = 0;
+    while (remaining > 0) {
+        if (offset >= pages.size()) return false;
+        if (offset % page_size == 0) {
+            const auto h = pages.continuation_page(offset, remaining);
+            if (!h) return false;
+            offset += h->size();
+        }
+        const std::size_t page_end = (offset / page_size + 1) * page_size;
+        const std::size_t n = std::min(remaining, page_end - offset);
+        record.append(head.data() + offset, n);
+        offset += n;
+        remaining -= n;
+    }
+    return true;
+}
+
 // The xact_time of a commit/abort record, from the first 8 bytes of its main data. The main data
 // follows the chain of headers after the fixed record header; records with block references
 // are not transaction end records and are skipped.
@@ -395,9 +418,12 @@ Result<WalCommitSpan> scan_segment(std::string_view segment_bytes, std::optional
 }  // namespace
 
 Result<WalRecordWalk> walk_wal_records(std::string_view segment_bytes, std::optional<Lsn> before,
-                                       const std::function<void(const WalRecordRef&)>& visit) {
+                                       const std::function<void(const WalRecordRef&)>& visit,
+                                       std::string_view next_segment_head) {
     const WalSegmentHeader header = LB_TRY(read_segment_header(segment_bytes));
-    if (segment_bytes.size() != header.segment_size) {
+    // With `before`, a prefix that reaches it is enough (the live segment is read only so far).
+    if (before ? segment_bytes.size() > header.segment_size
+               : segment_bytes.size() != header.segment_size) {
         return fail(ErrorCode::corrupt, "WAL segment is {} bytes, its header says {}",
                     segment_bytes.size(), header.segment_size);
     }
@@ -436,9 +462,19 @@ Result<WalRecordWalk> walk_wal_records(std::string_view segment_bytes, std::opti
         const auto read = read_record_or_head(pages, offset, total, record);
         if (!read) break;
         if (!read->complete) {
-            // Continues into the next segment: its head (where block references are) is here.
+            // Continues into the next segment: its head (where block references are) is here,
+            // and the rest of it in the next segment's first pages when the caller has them.
+            if (record.size() < k_record_header) {
+                // The fixed header itself is cut: the length read above is all we know.
+                if (next_segment_head.empty()) break;
+            }
+            const std::size_t have = record.size();
+            const bool whole =
+                continue_record(next_segment_head, page_size,
+                                first.page_address + segment_bytes.size(), total - have, record);
             if (record.size() < k_record_header) break;
-            visit({Lsn{first.page_address + offset}, record, false});
+            const bool complete = whole && record_crc_ok(record);
+            visit({Lsn{first.page_address + offset}, record, complete});
             walk.end = WalWalkEnd::segment_end;
             break;
         }

@@ -148,8 +148,13 @@ struct WalRecordWalk {
 // Visits every record that starts in one WAL segment (the whole file, as archived or as it lies
 // in pg_wal), in order, stopping as recovery would at the end of valid WAL, and at `before` when
 // given. The tail of a record continued from the previous segment is skipped (its head was in
-// that segment). ErrorCode::corrupt as scan_commit_times for a file that is not a segment.
+// that segment). The record continuing into the next segment is completed from
+// `next_segment_head` (the next segment's first whole pages) as far as they reach, and visited
+// complete if they hold all of it. With `before`, `segment_bytes` may be a prefix of the segment
+// (whole pages past `before`). ErrorCode::corrupt as scan_commit_times for a file that is not a
+// segment.
 Result<WalRecordWalk> walk_wal_records(std::string_view segment_bytes, std::optional<Lsn> before,
-                                       const std::function<void(const WalRecordRef&)>& visit);
+                                       const std::function<void(const WalRecordRef&)>& visit,
+                                       std::string_view next_segment_head = {});
 
 }  // namespace lifeboat::postgres

@@ -268,20 +268,23 @@ void put(std::string& out, T v) {
 }  // namespace
 
 Result<WalSummary> summarize_wal_segment(std::string_view segment_bytes, std::uint32_t timeline,
-                                         std::optional<Lsn> before) {
+                                         std::optional<Lsn> before,
+                                         std::string_view next_segment_head) {
     const WalSegmentHeader header = LB_TRY(read_segment_header(segment_bytes));
     WalSummary summary;
     summary.timeline = timeline;
     summary.start = Lsn{header.page_address};
     Collector collector;
-    const WalRecordWalk walk =
-        LB_TRY(walk_wal_records(segment_bytes, before, [&](const WalRecordRef& record) {
+    const WalRecordWalk walk = LB_TRY(walk_wal_records(
+        segment_bytes, before,
+        [&](const WalRecordRef& record) {
             collect_record(record, collector);
             add(summary, collector);
             collector.blocks.clear();
             collector.whole_relations.clear();
             collector.whole_databases.clear();
-        }));
+        },
+        next_segment_head));
     summary.end = walk.end_lsn;
     const bool read_all =
         before ? walk.end == WalWalkEnd::before_reached : walk.end != WalWalkEnd::invalid_record;

@@ -62,10 +62,17 @@ struct WalSummary {
 
 // Summarises the records starting in one segment (the whole file), up to `before` when given (a
 // live segment read from pg_wal up to a backup's start). `complete` is true when the walk reached
-// the end of the segment (or an XLOG_SWITCH, or `before`) and every record was understood.
-// ErrorCode::corrupt when the bytes are not a PostgreSQL 15 segment.
+// the end of the segment (or an XLOG_SWITCH, or `before`) and every record was understood. The
+// record continuing into the next segment often has its block headers cut by the segment's end:
+// `next_segment_head` (the next segment's first whole pages, k_next_segment_head bytes are ample)
+// completes them. ErrorCode::corrupt when the bytes are not a PostgreSQL 15 segment.
 Result<WalSummary> summarize_wal_segment(std::string_view segment_bytes, std::uint32_t timeline,
-                                         std::optional<Lsn> before);
+                                         std::optional<Lsn> before,
+                                         std::string_view next_segment_head = {});
+
+// How much of the next segment summarize_wal_segment may need: block headers of one record are
+// at most about 1 KiB, and this leaves room for page headers and alignment.
+inline constexpr std::size_t k_next_segment_head = 64 * 1024;
 
 // Adds `more` to `into` (complete only if both are).
 void merge_wal_summary(WalSummary& into, const WalSummary& more);
