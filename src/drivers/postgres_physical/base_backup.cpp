@@ -249,7 +249,7 @@ Result<source::BaseBackupResult> PhysicalBaseBackup::copy(const repo::Manifest* 
         auto summarised = summaries_usable();
         if (summarised) {
             auto found = changes_since(*previous, start.start_lsn, start.timeline,
-                                       m_cluster.wal_segment_size, m_pgdata, sink);
+                                       m_cluster.wal_segment_size, m_pgdata, sink, ctx);
             if (found) {
                 changed = std::move(*found);
                 facts.method = "wal-summaries";

@@ -1,10 +1,16 @@
 #include "drivers/postgres_physical/wal_changes.hpp"
 
+#include <chrono>
+
 #include <fmt/format.h>
 
 #include "io/file.hpp"
 
 namespace lifeboat::postgres_physical {
+
+namespace {
+constexpr std::chrono::seconds k_archiver_grace{3};
+}  // namespace
 
 std::string next_segment_head(const fs::path& directory, const std::string& name,
                               std::uint64_t segment_size) {
@@ -62,7 +68,8 @@ std::expected<postgres::WalSummary, std::string> summarize_live(
 
 std::expected<postgres::WalSummary, std::string> changes_since(
     const repo::Manifest& previous, const std::string& start_lsn, std::uint32_t timeline,
-    std::uint64_t segment_size, const fs::path& pgdata, const source::ContentSink& sink) {
+    std::uint64_t segment_size, const fs::path& pgdata, const source::ContentSink& sink,
+    const OperationContext& ctx) {
     using Failure = std::unexpected<std::string>;
     if (previous.timeline != timeline) {
         return Failure(fmt::format("the previous backup is on timeline {}, this one on {}",
@@ -87,9 +94,18 @@ std::expected<postgres::WalSummary, std::string> changes_since(
     for (postgres::WalSegment s = first; s.segno < last.segno; ++s.segno) {
         const std::string name = postgres::wal_file_name(s, segment_size);
         auto payload = sink.log_object_summary(name);
+        // Not archived yet: pg_backup_start has just switched segments, and the archiver runs a
+        // little behind. Its summary is written first, usually within milliseconds; meanwhile
+        // the server's pg_wal still has the segment, read if the wait is not enough.
+        const auto deadline = std::chrono::steady_clock::now() + k_archiver_grace;
+        while (!payload && payload.error().code == ErrorCode::not_found &&
+               std::chrono::steady_clock::now() < deadline) {
+            auto archived = sink.log_object_archived(name);
+            if (!archived || *archived) break;
+            if (!ctx.sleep_for(std::chrono::milliseconds(20))) break;
+            payload = sink.log_object_summary(name);
+        }
         if (!payload && payload.error().code == ErrorCode::not_found) {
-            // Not archived yet (pg_backup_start has just switched segments, and the archiver
-            // runs behind): the server still has it.
             auto archived = sink.log_object_archived(name);
             if (archived && !*archived) {
                 auto live = summarize_live(pgdata, name, timeline, std::nullopt);

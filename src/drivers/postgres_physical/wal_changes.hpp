@@ -9,6 +9,7 @@
 #include "sources/postgres/wal.hpp"
 #include "sources/postgres/wal_summary.hpp"
 #include "util/fs.hpp"
+#include "util/operation_context.hpp"
 
 namespace lifeboat::postgres_physical {
 
@@ -20,7 +21,8 @@ namespace lifeboat::postgres_physical {
 //
 // The error (a sentence for `backup --json`'s fallback_reason) when any part is missing: another
 // timeline, a segment without a summary or with a damaged or incomplete one, the live segment
-// unreadable. The caller then falls back to timestamps for every file.
+// unreadable. The caller then falls back to timestamps for every file. A segment not archived yet
+// is waited for a few seconds (through `ctx`), then read from pg_wal.
 // The first pages of the segment after `name` in `directory` (pg_wal), for the record crossing
 // into it (summarize_wal_segment's next_segment_head); empty when it is not there or unreadable
 // (the summary then may come out incomplete, which only costs a fallback).
@@ -34,6 +36,7 @@ Result<postgres::WalSummary> summarize_from_pg_wal(const fs::path& directory,
 
 std::expected<postgres::WalSummary, std::string> changes_since(
     const repo::Manifest& previous, const std::string& start_lsn, std::uint32_t timeline,
-    std::uint64_t segment_size, const fs::path& pgdata, const source::ContentSink& sink);
+    std::uint64_t segment_size, const fs::path& pgdata, const source::ContentSink& sink,
+    const OperationContext& ctx);
 
 }  // namespace lifeboat::postgres_physical
