@@ -154,11 +154,12 @@ BackupPlan plan_backup(const postgres::DataDirectoryScan& scan, const repo::Mani
             summarised.emplace_back(i, std::move(planned));
             continue;
         }
-        const bool unchanged = old && old->size == entry.size && old->mtime == entry.mtime &&
-                               old->mtime_nsec == entry.mtime_nsec &&
-                               changed_before(*old, previous->start_time) &&
-                               std::all_of(old->blocks.begin(), old->blocks.end(),
-                                           [&](const repo::BlockId& b) { return stored(b); });
+        const bool unchanged =
+            old && old->size == entry.size && old->mtime == entry.mtime &&
+            old->mtime_nsec == entry.mtime_nsec &&
+            changed_before(*old, previous->postgres.files_from.value_or(previous->start_time)) &&
+            std::all_of(old->blocks.begin(), old->blocks.end(),
+                        [&](const repo::BlockId& b) { return stored(b); });
         if (unchanged) {
             plan.reused[i] = old;
             plan.bytes_reused += entry.size;

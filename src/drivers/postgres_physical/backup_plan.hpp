@@ -4,8 +4,9 @@
 // A file is taken from the previous backup only when all of these hold (the rule pgBackRest
 // documents, with the same safety margin for timestamps that can lie):
 // - same path, same size and same modification time (seconds) as in the previous manifest;
-// - that modification time is well before the previous backup started (which is before it read
-//   the file), so any later change must have moved the timestamp: 100 ms on file systems with
+// - that modification time is well before the previous backup began reading files (its
+//   `files_from`, after pg_backup_start's checkpoint and a 100 ms pause; its start_time for older
+//   manifests), so any later change must have moved the timestamp: 100 ms on file systems with
 //   sub-second timestamps (a timestamp tick is a few ms), k_timestamp_margin_seconds on others;
 // - every block the previous manifest lists for it is in the repository.
 // BackupType::full reads everything.

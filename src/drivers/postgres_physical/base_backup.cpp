@@ -238,6 +238,13 @@ Result<source::BaseBackupResult> PhysicalBaseBackup::copy(const repo::Manifest* 
     manifest.timeline = start.timeline;
 
     LB_CHECK(ctx.stage("backup:files"));
+    // pg_backup_start's checkpoint has just written every dirty page, moving the timestamps of
+    // many files to a moment ago. Wait out the timestamp margin before reading anything, and
+    // record when reading began: the next incremental's size-and-time rule compares against
+    // that, so those files count as unchanged next time (before, comparing against start_time,
+    // the next backup re-read every file this checkpoint had written: the "skip that missed").
+    LB_CHECK(ctx.sleep_for(std::chrono::microseconds(k_subsecond_margin_micros)));
+    manifest.postgres.files_from = ctx.now();
     const postgres::DataDirectoryScan scan = LB_TRY(postgres::scan_data_directory(m_pgdata));
     for (const auto& t : scan.tablespaces)
         manifest.postgres.tablespaces.push_back({t.oid, t.location});

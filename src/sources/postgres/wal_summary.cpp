@@ -299,11 +299,15 @@ void merge_wal_summary(WalSummary& into, const WalSummary& more) {
     into.whole_databases.insert(more.whole_databases.begin(), more.whole_databases.end());
     into.start = std::min(into.start, more.start);
     into.end = std::max(into.end, more.end);
+    // Both sides are sorted and distinct: a linear merge keeps them so (a backup merges one
+    // summary per segment since the previous backup).
     for (const auto& [fork, blocks] : more.blocks) {
         auto& mine = into.blocks[fork];
+        const auto middle = static_cast<std::ptrdiff_t>(mine.size());
         mine.insert(mine.end(), blocks.begin(), blocks.end());
+        std::inplace_merge(mine.begin(), mine.begin() + middle, mine.end());
+        mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
     }
-    normalise(into);
 }
 
 bool whole_relation_changed(const WalSummary& summary, const RelationFork& relation) {
