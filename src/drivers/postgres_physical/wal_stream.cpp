@@ -13,10 +13,12 @@
 #include "drivers/postgres_physical/wal_transfer.hpp"
 #include "repository/manifest.hpp"
 #include "repository/wal_archive.hpp"
+#include "repository/wal_summary_store.hpp"
 #include "sources/postgres/connection.hpp"
 #include "sources/postgres/replication_protocol.hpp"
 #include "sources/postgres/timeline_history.hpp"
 #include "sources/postgres/wal.hpp"
+#include "sources/postgres/wal_summary.hpp"
 
 namespace lifeboat::postgres_physical {
 
@@ -251,6 +253,16 @@ Status Streamer::complete_segment() {
     meta.first_commit = span.first_commit;
     meta.last_commit = span.last_commit;
     meta.commits = span.commits;
+    // Its WAL summary for incrementals, before the segment, as wal-push does. The next segment's
+    // first bytes have not arrived yet, so a segment whose last record's block headers are cut
+    // by its end cannot be summarised here: none is stored (rather than an incomplete one,
+    // which would keep wal-push, if it archives too, from storing a complete one).
+    if (const auto segment = postgres::parse_wal_file_name(name, m_segment_size)) {
+        auto summary = postgres::summarize_wal_segment(m_segment, segment->timeline, std::nullopt);
+        if (summary && summary->complete) {
+            (void)repo::store_wal_summary(storage, name, postgres::encode_wal_summary(*summary));
+        }
+    }
     auto outcome = repo::push_wal(storage, std::move(meta), m_segment,
                                   m_repository.config().compression_level, *m_store_ctx);
     if (!outcome) {
