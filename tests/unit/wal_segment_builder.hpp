@@ -50,7 +50,10 @@ inline std::string filler(std::size_t n) {
 class SegmentBuilder {
   public:
     // `continued` bytes of a record from the previous segment come first.
-    explicit SegmentBuilder(std::size_t continued = 0) : m_bytes(k_segment, '\0') {
+    // `segments` > 1 writes that many consecutive segments as one stream (split them with
+    // segment()); the pages starting a later segment get short headers, which readers accept.
+    explicit SegmentBuilder(std::size_t continued = 0, std::size_t segments = 1)
+        : m_bytes(segments * k_segment, '\0') {
         header(0, continued > 0 ? 0x0003 : 0x0002, continued);
         put<std::uint64_t>(m_bytes, 24, 0x1234);     // system id
         put<std::uint32_t>(m_bytes, 32, k_segment);  // segment size
@@ -96,6 +99,9 @@ class SegmentBuilder {
 
     std::size_t position() const { return m_pos; }
     const std::string& bytes() const { return m_bytes; }
+    std::string segment(std::size_t index) const {
+        return m_bytes.substr(index * k_segment, k_segment);
+    }
 
   private:
     std::size_t room() const { return m_pos % k_page == 0 ? k_page - 24 : k_page - m_pos % k_page; }
@@ -112,7 +118,7 @@ class SegmentBuilder {
     void stream(const std::string& data) {
         std::size_t done = 0;
         while (done < data.size()) {
-            if (m_pos >= k_segment) return;
+            if (m_pos >= m_bytes.size()) return;
             if (m_pos % k_page == 0) {
                 header(m_pos, 0x0001, data.size() - done);
                 m_pos += 24;

@@ -136,6 +136,34 @@ TEST(WalSummary, RecordContinuingIntoTheNextSegment) {
     }
 }
 
+TEST(WalSummary, BlockHeadersCutByTheSegmentEndAreCompletedFromTheNext) {
+    SegmentBuilder b(0, 2);
+    while (b.position() < k_segment - 2 * k_page)
+        b.record(k_rm_heap, 0, filler(4000));
+    b.pad_to_leave(0);
+    while (b.position() < k_segment - k_page)
+        b.record(k_rm_heap, 0, filler(2000));
+    b.pad_to_leave(32);  // the record's fixed header and 8 bytes in this segment, the rest next
+    b.record(k_rm_heap, 0,
+             body({{.id = 0, .block = 1}, {.id = 1, .rel = k_other, .block = 2, .data = 100}}));
+    b.record(k_rm_heap, 0, body({{.id = 0, .block = 3}}));  // wholly in the next segment
+    const std::string first = b.segment(0);
+    const std::string next = b.segment(1).substr(0, 8 * k_page);
+
+    auto alone = summarize_wal_segment(first, 1, std::nullopt);
+    ASSERT_TRUE(alone) << alone.error().message;
+    EXPECT_FALSE(alone->complete);
+    auto s = summarize_wal_segment(first, 1, std::nullopt, next);
+    ASSERT_TRUE(s) << s.error().message;
+    EXPECT_TRUE(s->complete);
+    EXPECT_EQ(blocks_of(*s, k_rel), (std::vector<std::uint32_t>{1}));
+    EXPECT_EQ(blocks_of(*s, k_other), (std::vector<std::uint32_t>{2}));
+    // A head of the next segment that is not its continuation does not help.
+    auto foreign = summarize_wal_segment(first, 1, std::nullopt, first.substr(0, 8 * k_page));
+    ASSERT_TRUE(foreign);
+    EXPECT_FALSE(foreign->complete);
+}
+
 TEST(WalSummary, ChangesWithoutBlockReferences) {
     SegmentBuilder b;
     b.record(2, 0x10, body({}, relfilenode(1663, 5, 20000) + raw(std::int32_t{0})));  // create
