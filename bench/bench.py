@@ -39,12 +39,15 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 LB = "lifeboat"
 PBR = "pgbackrest"
 TOOLS = (LB, PBR)
-STEPS = ("full", "incr", "incr_small", "incr_large", "restore", "pitr")
+STEPS = ("full", "incr", "incr_small", "incr_large", "incr_pages1", "incr_pages10", "restore", "pitr")
+CHANGE_STEPS = ("incr_small", "incr_large", "incr_pages1", "incr_pages10")
 STEP_TITLES = {
     "full": "full backup",
     "incr": "incremental backup",
     "incr_small": "incremental after 1% of rows changed",
     "incr_large": "incremental after 30% of rows changed",
+    "incr_pages1": "incremental after 1% of pages changed (hot set)",
+    "incr_pages10": "incremental after 10% of pages changed (hot set)",
     "restore": "restore of the full backup (files)",
     "pitr": "PITR to read-write",
 }
@@ -55,6 +58,9 @@ TARGETS = [
     ("full", "full backup time ≤ {t}× pgBackRest", "ratio", FULL_RATIO),
     ("throughput", "full backup throughput ≥ 85% of tar | zstd -3 -T2", "min", 85.0),
     ("incr", "incremental backup time ≤ 0.3× pgBackRest", "ratio", 0.3),
+    ("incr_pages1", "incremental after 1% of pages changed ≤ 0.2× pgBackRest", "ratio", 0.2),
+    ("incr_pages10", "incremental after 10% of pages changed ≤ 0.35× pgBackRest", "ratio", 0.35),
+    ("incr_small_read", "bytes read by the incremental after 1% of rows ≤ 1.0× pgBackRest's", "ratio", 1.0),
     ("restore", "restore time ≤ 0.75× pgBackRest", "ratio", 0.75),
     ("pitr", "PITR to read-write ≤ 0.7× pgBackRest", "ratio", 0.7),
     ("repo", "repository bytes after full + incremental ≤ 1.0× pgBackRest", "ratio", 1.0),
@@ -687,7 +693,8 @@ def lb_backup(ctx, label):
     out = json.loads(res["stdout"])
     return res, {"backup": out.get("id"), "repo_bytes": tree_bytes(ctx.lbrepo),
                  "tool_data_bytes": out.get("data_bytes"), "tool_stored_bytes": out.get("stored_bytes"),
-                 "new_blocks": out.get("new_blocks")}
+                 "new_blocks": out.get("new_blocks"), "tool_read_bytes": out.get("read_bytes"),
+                 "incremental": out.get("incremental")}
 
 
 def changed_table(ctx):
@@ -699,6 +706,16 @@ def change_sql(ctx, percent):
     if ctx.dataset == "pgbench":
         return f"UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % 100 < {percent}"
     return f"UPDATE orders SET status = status WHERE order_id % 100 < {percent}"
+
+
+def hot_pages_sql(ctx, percent):
+    """Updates every row on a hot set of `percent` % of the main table's pages: runs of 16
+    consecutive pages (128 KiB) chosen by a hash of the run's number, so the set is spread over
+    the table but clustered the way hot data is (recent rows, busy customers)."""
+    table, column = ("pgbench_accounts", "abalance = abalance + 1") if ctx.dataset == "pgbench" \
+        else ("orders", "status = status")
+    return (f"UPDATE {table} SET {column} "
+            f"WHERE abs(hashint4(((ctid::text::point)[0])::int / 16)) % 100 < {percent}")
 
 
 def with_added(ctx, tool, fn):
@@ -932,8 +949,13 @@ def run_dataset(args, rec, dataset):
                     timed(ctx, rec, rep, tool, "incr", lambda: lb_backup(ctx, "incr"))
                 else:
                     timed(ctx, rec, rep, tool, "incr", lambda: pbr_backup(ctx, "incr"))
-            for step, share in (("incr_small", 1), ("incr_large", 30)):
-                psql(ctx, change_sql(ctx, share), name=f"change-{share}pct")
+            # The hot sets first: the 30% change leaves enough dead rows for autovacuum to visit
+            # every page of the table soon after, which would be part of the next incremental.
+            for step, sql in (("incr_pages1", hot_pages_sql(ctx, 1)), ("incr_pages10", hot_pages_sql(ctx, 10)),
+                              ("incr_small", change_sql(ctx, 1)), ("incr_large", change_sql(ctx, 30))):
+                if step not in args.steps:
+                    continue
+                psql(ctx, sql, name=f"change-{step}")
                 psql(ctx, "CHECKPOINT")
                 # The change's WAL is archived before either clock starts: otherwise whichever
                 # tool runs first also waits for the archiver's backlog.
@@ -1073,6 +1095,9 @@ def evaluate(name, ds, s):
         if key in STEPS:
             v = ratio(s[(key, LB)]["wall_s"], s[(key, PBR)]["wall_s"])
             text = fmt_r(v) + "×" if v is not None else "—"
+        elif key == "incr_small_read":
+            v = ratio(s[("incr_small", LB)]["read_bytes"], s[("incr_small", PBR)]["read_bytes"])
+            text = fmt_r(v) + "×" if v is not None else "—"
         elif key == "repo":
             v = ratio(s[("incr", LB)]["repo_bytes"], s[("incr", PBR)]["repo_bytes"])
             text = fmt_r(v) + "×" if v is not None else "—"
@@ -1121,7 +1146,7 @@ def render_md(data):
             a, b = s[(step, LB)], s[(step, PBR)]
             repo = step in ("full", "incr")
             n = f" (n={a['n']}/{b['n']})"
-            if step in ("incr_small", "incr_large"):  # repository columns: bytes this backup added
+            if step in CHANGE_STEPS:  # repository columns: bytes this backup added
                 a, b = dict(a), dict(b)
                 a["repo_bytes"], b["repo_bytes"] = a["added_bytes"], b["added_bytes"]
                 repo = True
@@ -1141,6 +1166,18 @@ def render_md(data):
         lines.append("Every run's wall time (s), in repetition order: " + "; ".join(
             f"{step} LB {', '.join(f'{w:.2f}' for w in s[(step, LB)]['walls']) or '—'} / "
             f"PBR {', '.join(f'{w:.2f}' for w in s[(step, PBR)]['walls']) or '—'}" for step in STEPS) + ".")
+        methods = []
+        for step in ("incr",) + CHANGE_STEPS:
+            inc = [r["incremental"] for r in ds["runs"]
+                   if r["step"] == step and r["tool"] == LB and r.get("incremental")]
+            if inc:
+                methods.append(f"{step} " + ", ".join(
+                    f"{i['method']} ({i['read_blocks']} blocks read, {i['skipped_blocks']} skipped"
+                    + (f"; fallback: {i['fallback_reason']}" if i.get("fallback_reason") else "") + ")"
+                    for i in inc))
+        if methods:
+            lines.append("")
+            lines.append("How Lifeboat chose what to read (`backup --json`, per repetition): " + "; ".join(methods) + ".")
         busy = [r["machine_busy_s"] - r["cpu_s"] for r in ds["runs"]
                 if r.get("machine_busy_s") is not None and r["step"] in ("full", "incr", "restore")]
         if busy:
@@ -1265,6 +1302,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smoke run: SCALE=1, 1 repetition, 3 s of writes")
     ap.add_argument("--write-seconds", type=int, default=None, help="pgbench seconds before the incremental and in the PITR burst (default 30)")
     ap.add_argument("--datasets", default="pgbench,business", help="comma-separated: pgbench,business")
+    ap.add_argument("--steps", default=",".join(CHANGE_STEPS),
+                    help="comma-separated change steps to run (default all: " + ",".join(CHANGE_STEPS) + ")")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directories")
     ap.add_argument("--tmp-base", default="/tmp")
     ap.add_argument("--results", default=os.path.join(BENCH_DIR, "results"))
@@ -1280,6 +1319,9 @@ def main():
     args.write_seconds = args.write_seconds if args.write_seconds is not None else (3 if args.quick else 30)
     args.lifeboat = os.path.abspath(args.lifeboat)
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
+    args.steps = [x.strip() for x in args.steps.split(",") if x.strip()]
+    if any(x not in CHANGE_STEPS for x in args.steps):
+        ap.error(f"bad --steps: choose among {','.join(CHANGE_STEPS)}")
     if any(d not in ("pgbench", "business") for d in datasets) or args.scale < 1 or args.reps < 1 \
             or args.write_seconds < 2:
         ap.error("bad --datasets, --scale, --reps or --write-seconds")

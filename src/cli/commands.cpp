@@ -225,6 +225,7 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
         options.tags[key] = value;
     }
     options.type = args.type == "full" ? engine::BackupType::full : engine::BackupType::incremental;
+    if (args.verify_unchanged) options.verify_unchanged_share = 1.0;
     std::optional<Timestamp> pin_until;
     if (!args.pin_until.empty()) {
         if (!args.pin) return fail(ErrorCode::usage, "--until needs --pin");
@@ -256,6 +257,14 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
                   {"new_blocks", m.stats.new_blocks},
                   {"read_bytes", m.stats.read_bytes},
                   {"reused_files", m.stats.reused_files},
+                  {"incremental",
+                   {{"method", outcome->read.method},
+                    {"fallback_reason", outcome->read.fallback_reason},
+                    {"read_blocks", outcome->read.read_blocks},
+                    {"skipped_blocks", outcome->read.skipped_blocks},
+                    {"verified_blocks", outcome->read.verified_blocks},
+                    {"mismatched_blocks", outcome->read.mismatched_blocks},
+                    {"summarised_files", outcome->read.summarised_files}}},
                   {"duration_seconds", m.stats.duration_seconds},
                   {"adopted_packs", outcome->adopted_packs},
                   {"tags", m.tags},

@@ -32,6 +32,7 @@ struct RepoInitArgs {
 struct BackupArgs {
     std::vector<std::string> tags;  // KEY=VALUE
     std::string type = "incremental";
+    bool verify_unchanged = false;
     bool pin = false;
     std::string pin_until;
 };

@@ -146,6 +146,9 @@ int main(int argc, char** argv) {
                      "incremental (default: re-read only files changed since the previous "
                      "backup) or full (re-read every file)")
         ->check(CLI::IsMember({"incremental", "incr", "full"}));
+    backup->add_flag("--verify-unchanged", backup_args.verify_unchanged,
+                     "read again every block the WAL summaries say is unchanged and compare "
+                     "(by default a 1% sample, at most 64 blocks)");
     backup->add_flag("--pin", backup_args.pin, "pin the new backup: never expired");
     backup->add_option("--until", backup_args.pin_until,
                        "with --pin: when the pin ends (time with zone, or YYYY-MM-DD: through "

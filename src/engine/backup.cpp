@@ -15,6 +15,7 @@
 #include "repository/lock.hpp"
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
+#include "repository/wal_summary_store.hpp"
 #include "source/registry.hpp"
 #include "util/parallel.hpp"
 
@@ -73,6 +74,9 @@ class BlockSink final : public source::ContentSink {
     }
     bool holds(const repo::BlockId& id) const override { return m_index.contains(id); }
     Status keep_going() override { return m_lock.check(); }
+    Result<std::string> log_object_summary(const std::string& name) const override {
+        return repo::read_wal_summary(m_storage, name);
+    }
     Result<bool> log_object_archived(const std::string& name) const override {
         auto found = m_storage.stat(repo::wal_key(name));
         if (found) return true;
@@ -95,15 +99,16 @@ Result<BackupOutcome> run_backup(repo::Repository& repository, const BackupOptio
                                  const OperationContext& ctx) {
     const auto started = std::chrono::steady_clock::now();
     const source::SourceDriver* driver = LB_TRY(source::driver_for(options.source_kind));
-    const std::unique_ptr<source::BaseBackup> session =
-        LB_TRY(driver->open_base_backup({.conninfo = options.conninfo,
-                                         .data_directory = options.pgdata,
-                                         .type = options.type,
-                                         .archive_timeout = options.archive_timeout,
-                                         .statement_timeout = options.pg_timeout,
-                                         .repository_location = repository.location(),
-                                         .repository_id = repository.config().repository_id,
-                                         .split_table_bytes = options.split_table_bytes}));
+    const std::unique_ptr<source::BaseBackup> session = LB_TRY(
+        driver->open_base_backup({.conninfo = options.conninfo,
+                                  .data_directory = options.pgdata,
+                                  .type = options.type,
+                                  .archive_timeout = options.archive_timeout,
+                                  .statement_timeout = options.pg_timeout,
+                                  .repository_location = repository.location(),
+                                  .repository_id = repository.config().repository_id,
+                                  .split_table_bytes = options.split_table_bytes,
+                                  .verify_unchanged_share = options.verify_unchanged_share}));
     const repo::SourceInfo& source = session->source();
     // Held until the manifest is published: expire must not collect blocks this backup reuses.
     repo::RepositoryLock lock =
@@ -186,6 +191,7 @@ Result<BackupOutcome> run_backup(repo::Repository& repository, const BackupOptio
     manifest.id = LB_TRY(publish_manifest(repository.storage(), manifest));
     for (auto& w : copied.warnings)
         outcome.warnings.push_back(std::move(w));
+    outcome.read = std::move(copied.read);
     return outcome;
 }
 

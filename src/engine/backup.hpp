@@ -36,12 +36,15 @@ struct BackupOptions {
     std::chrono::seconds lock_wait{3600};  // how long to wait for a running expire
     // postgres-logical: tables larger than this are copied in ctid ranges (0: never split).
     std::uint64_t split_table_bytes = 64ULL * 1024 * 1024;
+    // Share of the blocks skipped thanks to WAL summaries read again to check them (1: all).
+    double verify_unchanged_share = 0.01;
 };
 
 struct BackupOutcome {
     repo::Manifest manifest;
     std::size_t adopted_packs = 0;  // packs of an interrupted backup reused by this one
     std::vector<std::string> warnings;
+    source::ReadFacts read;  // how the driver chose what to read
 };
 
 // Backs up into `repository` (opened by the caller). Progress, clock and cancellation come from

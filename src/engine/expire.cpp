@@ -20,6 +20,7 @@
 #include "repository/pins.hpp"
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
+#include "repository/wal_summary_store.hpp"
 
 namespace lifeboat::engine {
 
@@ -341,8 +342,13 @@ Result<ExpireOutcome> run_expire(repo::Repository& repository, const ExpireOptio
     LB_CHECK(lock->confirm());
     std::vector<std::string> wal_removed;
     for (const auto& name : wal.names) {
-        if (LB_TRY(guard.remove(storage, repo::wal_key(name), outcome)))
+        if (LB_TRY(guard.remove(storage, repo::wal_key(name), outcome))) {
             wal_removed.push_back(name);
+            // Its summary (segments only) goes with it. Advisory: one left behind by a failure
+            // here is never read again (no backup's WAL reaches back to it).
+            if (name.size() == 24)
+                (void)guard.remove(storage, repo::wal_summary_key(name), outcome);
+        }
         LB_CHECK(ctx.stage("wal"));
     }
     outcome.wal_removed = std::move(wal_removed);

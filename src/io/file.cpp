@@ -106,6 +106,10 @@ void File::advise_sequential() const {
     if (m_fd >= 0) ::posix_fadvise(m_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 }
 
+void File::advise_random() const {
+    if (m_fd >= 0) ::posix_fadvise(m_fd, 0, 0, POSIX_FADV_RANDOM);
+}
+
 void File::advise_will_need(std::uint64_t offset, std::uint64_t length) const {
     if (m_fd >= 0) {
         ::posix_fadvise(m_fd, static_cast<off_t>(offset), static_cast<off_t>(length),

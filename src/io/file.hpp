@@ -30,6 +30,8 @@ class File {
     Status sync();
     // Tells the kernel the file will be read sequentially (larger read-ahead). Advisory only.
     void advise_sequential() const;
+    // Hint: reads are scattered (no read-ahead beyond what is asked).
+    void advise_random() const;
     // Asks the kernel to start reading [offset, offset + length) now, in the background, so the
     // data is in memory when the caller gets to it (overlaps disk reads with computation).
     void advise_will_need(std::uint64_t offset, std::uint64_t length) const;

@@ -97,6 +97,7 @@ json to_json(const Manifest& m) {
                                     {"tablespace_map", pg.tablespace_map},
                                     {"tablespaces", std::move(tablespaces)},
                                     {"page_checksum_failures", std::move(failures)}};
+        if (pg.files_from) out["postgres_physical"]["files_from"] = format_iso8601(*pg.files_from);
     } else if (m.source.kind == k_kind_postgres_logical) {
         const PostgresLogicalPayload& lg = m.logical;
         json tables = json::array();
@@ -174,6 +175,7 @@ Result<PostgresPhysicalPayload> postgres_payload_from_json(const JsonValue& fact
     pg.block_size = LB_TRY(facts.optional<std::uint32_t>("block_size", 8192u));
     pg.backup_label = LB_TRY(files.required<std::string>("backup_label"));
     pg.tablespace_map = LB_TRY(files.optional<std::string>("tablespace_map", ""));
+    pg.files_from = LB_TRY(files.nullable<Timestamp>("files_from"));
     LB_CHECK(files.for_each_in_optional("tablespaces", [&](const JsonValue& t) -> Status {
         // One LB_TRY per statement (an early return from inside a braced initializer leaks).
         const auto oid = LB_TRY(t.required<std::uint32_t>("oid"));

@@ -71,6 +71,10 @@ struct PostgresPhysicalPayload {
     std::string tablespace_map;
     std::vector<Tablespace> tablespaces;
     std::vector<PageChecksumFailure> page_checksum_failures;
+    // When the backup started reading files: after pg_backup_start's checkpoint and a pause of the
+    // timestamp margin, so that files that checkpoint wrote count as changed before it (the next
+    // incremental's size-and-time rule). Absent in older manifests: start_time is used.
+    std::optional<Timestamp> files_from;
 };
 
 // One table of a postgres-logical backup: its data is the entry at `path` (COPY binary format).

@@ -33,6 +33,8 @@ std::string_view kind_tag(ObjectKind kind) {
             return "WALF";
         case ObjectKind::cluster:
             return "CLST";
+        case ObjectKind::wal_summary:
+            return "WSUM";
     }
     return "????";
 }

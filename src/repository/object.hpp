@@ -11,7 +11,7 @@
 
 namespace lifeboat::repo {
 
-enum class ObjectKind { config, pack, index, manifest, wal, pin, drill, cluster };
+enum class ObjectKind { config, pack, index, manifest, wal, pin, drill, cluster, wal_summary };
 
 // An object that failed its checks (envelope, checksum, or content): named by readers that carry
 // on with the rest of the repository, moved aside by `repair`.

@@ -45,6 +45,11 @@ class ContentSink {
     virtual Status keep_going() = 0;
     // Whether log object `name` is in the repository's archive (a backup needs its log).
     virtual Result<bool> log_object_archived(const std::string& name) const = 0;
+    // The stored summary of log object `name` (its payload, in the driver's own encoding):
+    // ErrorCode::not_found when there is none, ErrorCode::corrupt when it is damaged.
+    virtual Result<std::string> log_object_summary(const std::string& name) const {
+        return fail(ErrorCode::not_found, "no summary of {}", name);
+    }
 };
 
 struct BaseBackupRequest {
@@ -60,13 +65,32 @@ struct BaseBackupRequest {
     // postgres-logical: a table whose pg_relation_size exceeds this is copied in block (ctid)
     // ranges of about this size on parallel connections (0: never split).
     std::uint64_t split_table_bytes = 64ULL * 1024 * 1024;
+    // Share of the blocks an incremental skips (from log summaries) read again to check them:
+    // 0 .. 1 (1: all, `backup --verify-unchanged`); at most k_max_sampled_blocks when below 1.
+    double verify_unchanged_share = 0.01;
 };
+
+inline constexpr std::uint64_t k_max_sampled_blocks = 64;
 
 // What the driver copied: the manifest's source, times, log position, entries, payload and the
 // stats it knows (files, data_bytes, reused_files, read_bytes); the engine adds id, tags,
 // indexes and the storage figures.
+// How an incremental backup chose what to read (for `backup --json`).
+struct ReadFacts {
+    // "full" (nothing to compare with, or --type full), "timestamps" (size and modification
+    // time), "wal-summaries" (blocks the log says changed).
+    std::string method = "full";
+    std::string fallback_reason;        // why summaries were not used (empty when they were)
+    std::uint64_t read_blocks = 0;      // blocks read from the source
+    std::uint64_t skipped_blocks = 0;   // blocks of summarised files taken from the previous backup
+    std::uint64_t verified_blocks = 0;  // skipped blocks read again to check the summaries
+    std::uint64_t mismatched_blocks = 0;  // of those, blocks that had changed after all
+    std::uint64_t summarised_files = 0;   // files planned from the summaries
+};
+
 struct BaseBackupResult {
     repo::Manifest manifest;
+    ReadFacts read;
     std::vector<std::string> warnings;  // for the operator (e.g. page checksum failures)
 };
 

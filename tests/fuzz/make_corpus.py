@@ -116,6 +116,44 @@ seed("fuzz_wal", "backup-label",
      bytes([4]) + b"START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\n"
                   b"STOP WAL LOCATION: 0/2000100 (file 000000010000000000000002)\n")
 
+# WAL summaries: a segment whose records carry block references (one with BKPBLOCK_SAME_REL, one
+# with a compressed image with a hole), an smgr truncate and a commit dropping a relation; and a
+# summary payload with blocks, a whole relation and a whole database.
+def block_record(rmid, info, headers, data, main=b""):
+    main_header = bytes([255, len(main)]) if main else b""
+    body = headers + main_header + data + main
+    total = 24 + len(body)
+    head = struct.pack("<IIQBBH", total, 7, 0, info, rmid, 0)
+    crc = crc32c(head, crc32c(body)) ^ 0xFFFFFFFF
+    return head + struct.pack("<I", crc) + body
+
+
+def summary_segment(address, segment_size=16 << 20, page=8192):
+    long_header = struct.pack("<HHIQIIQII", 0xD110, 0x0002, 1, address, 0, 0,
+                              7312345678901234567, segment_size, page)
+    rel = struct.pack("<III", 1663, 5, 16384)
+    two_blocks = (bytes([0, 0x20]) + struct.pack("<H", 4) + rel + struct.pack("<I", 7) +
+                  bytes([1, 0x80 | 0x10 | 2]) + struct.pack("<HHHBH", 0, 10, 64, 0x05, 4000) +
+                  struct.pack("<I", 0))
+    body = align8(block_record(10, 0x00, two_blocks, b"dddd" + b"i" * 10))
+    body += align8(block_record(2, 0x20, b"", b"", struct.pack("<I", 3) + rel + struct.pack("<i", 7)))
+    commit = struct.pack("<qII", 1, 0x04, 1) + struct.pack("<III", 1663, 5, 16390)
+    body += align8(block_record(1, 0x81, b"", b"", commit))
+    body += align8(record(0, 0x40, b""))
+    first = (long_header + body).ljust(page, b"\x00")
+    second = struct.pack("<HHIQII", 0xD110, 0x0000, 1, address + page, 0, 0)
+    return first + second.ljust(page, b"\x00")
+
+
+seed("fuzz_wal_summary", "segment", bytes([0]) + summary_segment(segment_address))
+seed("fuzz_wal_summary", "segment-before", bytes([1]) + summary_segment(segment_address))
+seed("fuzz_wal_summary", "segment-next", bytes([2]) + summary_segment(segment_address))
+summary_payload = (struct.pack("<IQQBB", 1, 0x2000000, 0x2FFFFF8, 1, 0) + struct.pack("<II", 1, 16500) +
+                   struct.pack("<I", 2) +
+                   struct.pack("<IIIBI", 1663, 5, 16384, 0, 3) + struct.pack("<III", 1, 7, 300000) +
+                   struct.pack("<IIIBI", 1663, 5, 16390, 255, 0))
+seed("fuzz_wal_summary", "payload", bytes([3]) + summary_payload)
+
 seed("fuzz_timeline_history", "two", bytes([2]) +
      b"# comment\n1\t0/3000000\tbefore 2026-11-29 17:20:00.123+00\n\n2\t0/5000000\tx\n")
 seed("fuzz_timeline_history", "one", bytes([1]) + b"1\t16/B374D848\tno recovery target specified\n")

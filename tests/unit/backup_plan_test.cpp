@@ -108,3 +108,94 @@ TEST(BackupPlan, CutsLargeFilesIntoBlockAlignedChunksLargestFirst) {
     EXPECT_EQ(plan.chunks[4].entry, 0u);
     EXPECT_EQ(plan.bytes_to_read, 1000 + 3 * k_chunk_size + 5);
 }
+
+TEST(BackupPlan, FilesFromReplacesStartTimeWhenRecorded) {
+    Fixture f;
+    f.previous.start_time = Timestamp{k_start_seconds * 1'000'000};
+    // Written by the previous backup's start checkpoint, 20 ms before its start_time.
+    f.add(file("base/1/checkpointed", 8192, k_start_seconds - 1, 980'000'000), k_start_seconds - 1,
+          true, 980'000'000);
+    EXPECT_EQ(
+        plan_backup(f.scan, &f.previous, f.stored(), BackupType::incremental, k_block).reused[0],
+        nullptr);
+    f.previous.postgres.files_from = Timestamp{k_start_seconds * 1'000'000 + 100'000};
+    EXPECT_NE(
+        plan_backup(f.scan, &f.previous, f.stored(), BackupType::incremental, k_block).reused[0],
+        nullptr)
+        << "100 ms before the previous backup began reading files";
+}
+
+namespace {
+
+// A relation file of `blocks` repository blocks, each with its own id, all stored.
+void add_relation(Fixture& f, const std::string& path, std::uint64_t size) {
+    postgres::DataEntry now = file(path, size, k_start_seconds + 30);  // timestamps say changed
+    now.is_relation = true;
+    f.scan.entries.push_back(now);
+    repo::ManifestEntry old;
+    old.path = path;
+    old.size = size;
+    old.mtime = k_start_seconds - 60;
+    repo::PackSummary pack{"p" + path, 0, {}};
+    for (std::uint64_t b = 0; b * k_block < size; ++b) {
+        old.blocks.push_back(repo::BlockId::of(path + "#" + std::to_string(b)));
+        pack.entries.push_back({old.blocks.back(), {}});
+    }
+    f.index.add_pack(pack);
+    f.previous.entries.push_back(old);
+}
+
+std::vector<std::pair<ChunkKind, std::uint64_t>> kinds(const BackupPlan& plan, std::size_t entry) {
+    std::vector<std::pair<ChunkKind, std::uint64_t>> out;
+    for (const auto& c : plan.chunks) {
+        if (c.entry == entry) out.emplace_back(c.kind, c.begin / k_block);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST(BackupPlan, SummaryReadsOnlyBlocksTheWalTouched) {
+    Fixture f;
+    f.previous.start_time = Timestamp{k_start_seconds * 1'000'000};
+    add_relation(f, "base/5/16384", 8 * std::uint64_t{k_block});      // 8 blocks
+    add_relation(f, "base/5/16384.1", 2 * std::uint64_t{k_block});    // its second segment
+    add_relation(f, "base/5/16390", 2 * std::uint64_t{k_block});      // truncated since
+    add_relation(f, "base/5/16384_fsm", 1 * std::uint64_t{k_block});  // a fork without WAL
+    add_relation(f, "base/5/16400", 3 * std::uint64_t{k_block});      // untouched
+    f.scan.entries[4].size += 8192;  // grew by a page: the tail is read
+    postgres::WalSummary changed;
+    changed.complete = true;
+    // Pages 40 and 41 (block 1), 250 (block 7), and page 131072 + 33 (segment 1, block 1).
+    changed.blocks[{1663, 5, 16384, 0}] = {40, 41, 250, 131072 + 33};
+    changed.blocks[{1663, 5, 16390, postgres::k_every_fork}] = {};
+    const SummaryPlan summary{.changed = &changed, .page_size = 8192, .verify_share = 0.0};
+    const BackupPlan plan =
+        plan_backup(f.scan, &f.previous, f.stored(), BackupType::incremental, k_block, summary);
+    using K = ChunkKind;
+    EXPECT_EQ(kinds(plan, 0), (std::vector<std::pair<K, std::uint64_t>>{
+                                  {K::reuse, 0}, {K::read, 1}, {K::reuse, 2}, {K::read, 7}}));
+    EXPECT_EQ(kinds(plan, 1),
+              (std::vector<std::pair<K, std::uint64_t>>{{K::reuse, 0}, {K::read, 1}}));
+    EXPECT_EQ(kinds(plan, 2), (std::vector<std::pair<K, std::uint64_t>>{{K::read, 0}}))
+        << "a relation truncated since is read whole";
+    EXPECT_EQ(kinds(plan, 3), (std::vector<std::pair<K, std::uint64_t>>{{K::read, 0}}))
+        << "the free space map keeps the timestamp rule";
+    EXPECT_EQ(kinds(plan, 4),
+              (std::vector<std::pair<K, std::uint64_t>>{{K::reuse, 0}, {K::read, 3}}))
+        << "three whole blocks taken, the new page read";
+    EXPECT_EQ(plan.summarised_files, 3u);
+    EXPECT_EQ(plan.skipped_blocks, 6u + 1u + 3u);
+    EXPECT_EQ(plan.bytes_to_read, 3 * std::uint64_t{k_block} + 2 * std::uint64_t{k_block} +
+                                      std::uint64_t{k_block} + 8192);
+
+    // With every skipped block checked, each becomes a verify chunk of its own.
+    const SummaryPlan all{.changed = &changed, .page_size = 8192, .verify_share = 1.0};
+    const BackupPlan checked =
+        plan_backup(f.scan, &f.previous, f.stored(), BackupType::incremental, k_block, all);
+    EXPECT_EQ(checked.verify_blocks, checked.skipped_blocks);
+    for (const auto& c : checked.chunks) {
+        EXPECT_NE(c.kind, ChunkKind::reuse);
+        if (c.kind == ChunkKind::verify) EXPECT_EQ(*c.end - c.begin, k_block);
+    }
+}

@@ -1,7 +1,10 @@
 #include "drivers/postgres_physical/backup_plan.hpp"
 
 #include <algorithm>
+#include <random>
 #include <unordered_map>
+
+#include "sources/postgres/page_checksum.hpp"
 
 namespace lifeboat::postgres_physical {
 
@@ -17,11 +20,100 @@ bool changed_before(const repo::ManifestEntry& old, Timestamp backup_start) {
     return mtime_micros + margin <= backup_start.micros;
 }
 
+// The repository blocks (indices in the file) holding a page the summary lists for this file.
+std::vector<bool> changed_blocks(const postgres::WalSummary& changed,
+                                 const postgres::RelationFileKey& key, std::uint64_t block_count,
+                                 std::uint32_t block_size, std::uint32_t page_size) {
+    std::vector<bool> out(block_count, false);
+    const auto it = changed.blocks.find(key.fork);
+    if (it == changed.blocks.end()) return out;
+    const std::uint64_t first = std::uint64_t{key.segment} * postgres::k_blocks_per_segment;
+    const std::uint64_t pages_per_block = block_size / page_size;
+    for (const std::uint32_t page : it->second) {
+        if (page < first || page >= first + postgres::k_blocks_per_segment) continue;
+        const std::uint64_t block = (page - first) / pages_per_block;
+        if (block < block_count) out[block] = true;
+    }
+    return out;
+}
+
+// Chunks of one relation file planned from the summary: runs of changed blocks to read (at most
+// `chunk` bytes each), runs of unchanged ones to take, single sampled blocks to verify, and the
+// part past the previous size's last whole block to read to the end.
+struct SummaryChunks {
+    std::vector<FileChunk> chunks;
+    std::uint64_t read_bytes = 0;
+    std::uint64_t skipped = 0;
+    std::uint64_t verified = 0;
+};
+
+class Sampler {
+  public:
+    Sampler(double share, std::uint64_t seed) : m_share(share), m_random(seed) {}
+    bool take() {
+        if (m_share >= 1.0) return true;
+        if (m_share <= 0.0 || m_taken >= source::k_max_sampled_blocks) return false;
+        if (std::uniform_real_distribution<double>(0.0, 1.0)(m_random) >= m_share) return false;
+        ++m_taken;
+        return true;
+    }
+
+  private:
+    double m_share;
+    std::mt19937_64 m_random;
+    std::uint64_t m_taken = 0;
+};
+
+SummaryChunks plan_from_summary(std::size_t entry, const postgres::DataEntry& file,
+                                const repo::ManifestEntry& old, const std::vector<bool>& changed,
+                                std::uint32_t block_size, std::uint64_t chunk, Sampler& sampler) {
+    SummaryChunks out;
+    // The blocks that may be taken: the previous size's whole blocks, and its last partial one
+    // too when the size has not changed (a file that grew must have that block read again).
+    const std::uint64_t whole =
+        file.size == old.size ? (old.size + block_size - 1) / block_size : old.size / block_size;
+    auto add = [&](ChunkKind kind, std::uint64_t begin, std::optional<std::uint64_t> end) {
+        if (!out.chunks.empty() && end) {
+            FileChunk& last = out.chunks.back();
+            const bool joins = last.kind == kind && kind != ChunkKind::verify && last.end &&
+                               *last.end == begin &&
+                               (kind == ChunkKind::reuse || *end - last.begin <= chunk);
+            if (joins) {
+                last.end = end;
+                return;
+            }
+        }
+        out.chunks.push_back(
+            {entry, begin, end, kind, kind == ChunkKind::read ? nullptr : &old, true});
+    };
+    for (std::uint64_t b = 0; b < whole; ++b) {
+        const std::uint64_t begin = b * block_size;
+        const std::uint64_t end = std::min(begin + block_size, old.size);
+        if (changed[b]) {
+            add(ChunkKind::read, begin, end);
+            out.read_bytes += end - begin;
+        } else if (sampler.take()) {
+            add(ChunkKind::verify, begin, end);
+            ++out.skipped;
+            ++out.verified;
+        } else {
+            add(ChunkKind::reuse, begin, end);
+            ++out.skipped;
+        }
+    }
+    if (file.size > whole * block_size) {
+        out.chunks.push_back(
+            {entry, whole * block_size, std::nullopt, ChunkKind::read, nullptr, false});
+        out.read_bytes += file.size - whole * block_size;
+    }
+    return out;
+}
+
 }  // namespace
 
 BackupPlan plan_backup(const postgres::DataDirectoryScan& scan, const repo::Manifest* previous,
                        const std::function<bool(const repo::BlockId&)>& stored, BackupType type,
-                       std::uint32_t block_size) {
+                       std::uint32_t block_size, const SummaryPlan& summary) {
     BackupPlan plan;
     plan.reused.assign(scan.entries.size(), nullptr);
     std::unordered_map<std::string_view, const repo::ManifestEntry*> before;
@@ -30,17 +122,44 @@ BackupPlan plan_backup(const postgres::DataDirectoryScan& scan, const repo::Mani
             if (e.type == repo::EntryType::file) before.emplace(e.path, &e);
         }
     }
+    // Chunks are whole multiples of the block size so block boundaries never move.
+    const std::uint64_t chunk = std::max<std::uint64_t>(k_chunk_size / block_size, 1) * block_size;
+    const bool by_summary = summary.changed && !before.empty() && summary.page_size != 0 &&
+                            block_size % summary.page_size == 0;
+    Sampler sampler(summary.verify_share, summary.seed);
     std::vector<std::size_t> to_read;
+    std::vector<std::pair<std::size_t, SummaryChunks>> summarised;
     for (std::size_t i = 0; i < scan.entries.size(); ++i) {
         const auto& entry = scan.entries[i];
         if (entry.type != postgres::DataEntryType::file) continue;
         auto it = before.find(entry.path);
         const repo::ManifestEntry* old = it == before.end() ? nullptr : it->second;
-        const bool unchanged = old && old->size == entry.size && old->mtime == entry.mtime &&
-                               old->mtime_nsec == entry.mtime_nsec &&
-                               changed_before(*old, previous->start_time) &&
-                               std::all_of(old->blocks.begin(), old->blocks.end(),
-                                           [&](const repo::BlockId& b) { return stored(b); });
+        const auto key = by_summary && old && entry.is_relation
+                             ? postgres::relation_file_key(entry.path)
+                             : std::nullopt;
+        if (key && key->fork.fork == 0 && entry.size >= old->size &&
+            old->blocks.size() == (old->size + block_size - 1) / block_size &&
+            !postgres::whole_relation_changed(*summary.changed, key->fork) &&
+            std::all_of(old->blocks.begin(), old->blocks.end(),
+                        [&](const repo::BlockId& b) { return stored(b); })) {
+            const auto changed =
+                changed_blocks(*summary.changed, *key, (old->size + block_size - 1) / block_size,
+                               block_size, summary.page_size);
+            SummaryChunks planned =
+                plan_from_summary(i, entry, *old, changed, block_size, chunk, sampler);
+            plan.bytes_to_read += planned.read_bytes;
+            plan.skipped_blocks += planned.skipped;
+            plan.verify_blocks += planned.verified;
+            ++plan.summarised_files;
+            summarised.emplace_back(i, std::move(planned));
+            continue;
+        }
+        const bool unchanged =
+            old && old->size == entry.size && old->mtime == entry.mtime &&
+            old->mtime_nsec == entry.mtime_nsec &&
+            changed_before(*old, previous->postgres.files_from.value_or(previous->start_time)) &&
+            std::all_of(old->blocks.begin(), old->blocks.end(),
+                        [&](const repo::BlockId& b) { return stored(b); });
         if (unchanged) {
             plan.reused[i] = old;
             plan.bytes_reused += entry.size;
@@ -53,8 +172,11 @@ BackupPlan plan_backup(const postgres::DataDirectoryScan& scan, const repo::Mani
     std::stable_sort(to_read.begin(), to_read.end(), [&](std::size_t a, std::size_t b) {
         return scan.entries[a].size > scan.entries[b].size;
     });
-    // Chunks are whole multiples of the block size so block boundaries never move.
-    const std::uint64_t chunk = std::max<std::uint64_t>(k_chunk_size / block_size, 1) * block_size;
+    // Files planned block by block go first: their reads are scattered and they are the largest.
+    for (auto& [i, planned] : summarised) {
+        for (auto& c : planned.chunks)
+            plan.chunks.push_back(c);
+    }
     for (std::size_t i : to_read) {
         const std::uint64_t size = scan.entries[i].size;
         std::uint64_t begin = 0;

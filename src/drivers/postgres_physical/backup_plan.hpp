@@ -4,11 +4,22 @@
 // A file is taken from the previous backup only when all of these hold (the rule pgBackRest
 // documents, with the same safety margin for timestamps that can lie):
 // - same path, same size and same modification time (seconds) as in the previous manifest;
-// - that modification time is well before the previous backup started (which is before it read
-//   the file), so any later change must have moved the timestamp: 100 ms on file systems with
+// - that modification time is well before the previous backup began reading files (its
+//   `files_from`, after pg_backup_start's checkpoint and a 100 ms pause; its start_time for older
+//   manifests), so any later change must have moved the timestamp: 100 ms on file systems with
 //   sub-second timestamps (a timestamp tick is a few ms), k_timestamp_margin_seconds on others;
 // - every block the previous manifest lists for it is in the repository.
 // BackupType::full reads everything.
+//
+// With a WAL summary of everything from the previous backup's start to this one's (`changed`),
+// the main fork of each relation present in the previous backup is planned block by block
+// instead: a repository block none of whose pages the summary lists is taken from the previous
+// backup (if the repository holds it), every other block is read, and so is everything past the
+// previous size's last whole block. A relation the summary marks as a whole (created, truncated,
+// dropped, its database created or dropped), a file that shrank, and every other file (forks
+// fsm and vm, which change without WAL, non-relation files) keep the rule above. A share of the
+// skipped blocks (`verify_share`, at most k_max_sampled_blocks unless 1) is planned as verify
+// chunks: read again and compared with the previous backup's block ids.
 #pragma once
 
 #include <functional>
@@ -19,6 +30,7 @@
 #include "repository/manifest.hpp"
 #include "source/base_backup.hpp"
 #include "sources/postgres/data_directory.hpp"
+#include "sources/postgres/wal_summary.hpp"
 
 namespace lifeboat::postgres_physical {
 
@@ -28,10 +40,19 @@ inline constexpr std::int64_t k_timestamp_margin_seconds = 2;
 inline constexpr std::int64_t k_subsecond_margin_micros = 100000;
 inline constexpr std::uint64_t k_chunk_size = 64ull * 1024 * 1024;
 
+enum class ChunkKind {
+    read,    // read [begin, end) from the file
+    reuse,   // take the previous backup's blocks for [begin, end) (no read)
+    verify,  // read [begin, end) and check it against the previous backup's blocks
+};
+
 struct FileChunk {
     std::size_t entry = 0;  // index in DataDirectoryScan::entries
     std::uint64_t begin = 0;
     std::optional<std::uint64_t> end;  // nullopt: to the end of the file
+    ChunkKind kind = ChunkKind::read;
+    const repo::ManifestEntry* previous = nullptr;  // reuse and verify: the blocks to take
+    bool scattered = false;  // part of a file read block by block (no read-ahead)
 };
 
 struct BackupPlan {
@@ -41,12 +62,23 @@ struct BackupPlan {
     std::uint64_t bytes_to_read = 0;
     std::uint64_t bytes_reused = 0;
     std::size_t files_reused = 0;
+    // Planned from the WAL summary:
+    std::size_t summarised_files = 0;
+    std::uint64_t skipped_blocks = 0;  // reuse and verify chunks' blocks
+    std::uint64_t verify_blocks = 0;
+};
+
+struct SummaryPlan {
+    const postgres::WalSummary* changed = nullptr;  // nullptr: timestamps only
+    std::uint32_t page_size = 8192;
+    double verify_share = 0.01;
+    std::uint64_t seed = 0;  // of the sample of verified blocks
 };
 
 // `stored` says whether the repository holds a block (an entry is reused only when it holds all
 // of its blocks).
 BackupPlan plan_backup(const postgres::DataDirectoryScan& scan, const repo::Manifest* previous,
                        const std::function<bool(const repo::BlockId&)>& stored, BackupType type,
-                       std::uint32_t block_size);
+                       std::uint32_t block_size, const SummaryPlan& summary = {});
 
 }  // namespace lifeboat::postgres_physical

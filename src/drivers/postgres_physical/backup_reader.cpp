@@ -4,6 +4,7 @@
 
 #include "io/file.hpp"
 #include "sources/postgres/page_checksum.hpp"
+#include "util/endian.hpp"
 
 namespace lifeboat::postgres_physical {
 
@@ -40,7 +41,8 @@ Status check_pages(const File& file, const postgres::DataEntry& entry, std::uint
 
 Result<ChunkResult> FileReader::read(const postgres::DataEntry& entry, std::uint64_t begin,
                                      std::optional<std::uint64_t> end, unsigned worker,
-                                     std::vector<repo::PageChecksumFailure>& failures) {
+                                     std::vector<repo::PageChecksumFailure>& failures,
+                                     ReadPattern pattern) {
     ChunkResult result;
     auto file = File::open(entry.absolute, OpenMode::read);
     if (!file) {
@@ -51,7 +53,12 @@ Result<ChunkResult> FileReader::read(const postgres::DataEntry& entry, std::uint
         }
         return std::unexpected(file.error());
     }
-    file->advise_sequential();
+    const bool scattered = pattern == ReadPattern::scattered;
+    if (scattered) {
+        file->advise_random();
+    } else {
+        file->advise_sequential();
+    }
     std::string buffer(m_block_size, '\0');
     std::uint64_t offset = begin;
     while (!end || offset < *end) {
@@ -59,13 +66,22 @@ Result<ChunkResult> FileReader::read(const postgres::DataEntry& entry, std::uint
             end ? static_cast<std::size_t>(std::min<std::uint64_t>(m_block_size, *end - offset))
                 : m_block_size;
         // Start reading the next blocks while this one is hashed and compressed.
-        if (offset % k_readahead == 0) {
+        if (!scattered && offset % k_readahead == 0) {
             const std::uint64_t ahead =
                 end ? std::min<std::uint64_t>(k_readahead, *end - offset) : k_readahead;
             file->advise_will_need(offset + m_block_size, ahead);
         }
         const std::size_t n = LB_TRY(file->read_at(offset, buffer.data(), want));
         if (n == 0) break;
+        if (entry.is_relation) {
+            for (std::size_t at = 0; at + postgres::k_page_size <= n; at += postgres::k_page_size) {
+                // pd_lsn: xlogid then xrecoff, each a uint32 in the server's byte order.
+                const auto high = get_le<std::uint32_t>(std::string_view(buffer), at);
+                const auto low = get_le<std::uint32_t>(std::string_view(buffer), at + 4);
+                result.newest_page_lsn =
+                    std::max(result.newest_page_lsn, std::uint64_t{high} << 32 | low);
+            }
+        }
         if (m_verify_pages && entry.is_relation) {
             LB_CHECK(check_pages(*file, entry, offset, buffer, n, m_start_lsn, failures));
         }

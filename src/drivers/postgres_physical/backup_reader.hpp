@@ -12,10 +12,15 @@
 
 namespace lifeboat::postgres_physical {
 
+enum class ReadPattern { sequential, scattered };
+
 struct ChunkResult {
     std::vector<repo::BlockId> blocks;
     std::uint64_t bytes = 0;  // bytes read (less than asked when the file shrank)
     bool vanished = false;    // the file no longer exists
+    // The newest page LSN among the pages read (relation files only): a page at or after the
+    // backup's start changed while it was being backed up.
+    std::uint64_t newest_page_lsn = 0;
 };
 
 class FileReader {
@@ -30,9 +35,11 @@ class FileReader {
 
     // Reads [begin, end) of the file (to its end when `end` is nullopt); `begin` must be a
     // multiple of the block size. Checksum failures are appended to `failures`.
+    // `pattern` scattered: the file is read block by block (no read-ahead asked for).
     Result<ChunkResult> read(const postgres::DataEntry& entry, std::uint64_t begin,
                              std::optional<std::uint64_t> end, unsigned worker,
-                             std::vector<repo::PageChecksumFailure>& failures);
+                             std::vector<repo::PageChecksumFailure>& failures,
+                             ReadPattern pattern = ReadPattern::sequential);
 
   private:
     source::ContentSink& m_sink;

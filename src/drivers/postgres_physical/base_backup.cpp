@@ -2,10 +2,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <random>
 #include <thread>
 
 #include "drivers/postgres_physical/backup_plan.hpp"
 #include "drivers/postgres_physical/backup_reader.hpp"
+#include "drivers/postgres_physical/wal_changes.hpp"
 #include "sources/postgres/archiver.hpp"
 #include "sources/postgres/cluster.hpp"
 #include "sources/postgres/connection.hpp"
@@ -96,6 +99,22 @@ Status wait_for_wal(source::ContentSink& sink, postgres::Connection& conn,
     return {};
 }
 
+// One pass over the files: the plan and what each chunk gave.
+struct CopyPass {
+    BackupPlan plan;
+    std::vector<ChunkResult> results;
+    std::vector<std::vector<repo::PageChecksumFailure>> failures;  // per worker
+    std::uint64_t bytes_read = 0;
+    std::uint64_t blocks_read = 0;
+    std::uint64_t verified = 0;    // skipped blocks read again whose pages all predate the start
+    std::uint64_t mismatched = 0;  // of those, blocks that differ from the previous backup
+    std::string first_mismatch;    // "path at offset N"
+};
+
+// Reads below 4 MiB of a file planned block by block ask for no read-ahead: the kernel's would
+// read pages the plan skips.
+constexpr std::uint64_t k_scattered_below = 4ull * 1024 * 1024;
+
 class PhysicalBaseBackup final : public source::BaseBackup {
   public:
     PhysicalBaseBackup(source::BaseBackupRequest request, postgres::Connection conn,
@@ -114,6 +133,24 @@ class PhysicalBaseBackup final : public source::BaseBackup {
                                           const OperationContext& ctx) override;
 
   private:
+    // Whether every change to a relation page reaches the WAL (hint bits included): the
+    // condition for trusting WAL summaries, which otherwise miss hint-bit-only writes (harmless
+    // to a restore, but the check of skipped blocks would take them for a missed change).
+    std::expected<void, std::string> summaries_usable() {
+        if (m_cluster.data_checksums) return {};
+        auto hints = m_conn.query_value("SELECT current_setting('wal_log_hints')");
+        if (hints && *hints == "on") return {};
+        return std::unexpected<std::string>(
+            "neither data checksums nor wal_log_hints are on, so not every page change is in "
+            "the WAL");
+    }
+
+    Result<CopyPass> copy_files(const postgres::DataDirectoryScan& scan,
+                                const repo::Manifest* previous, source::ContentSink& sink,
+                                const SummaryPlan& summary, std::uint64_t start_lsn,
+                                const OperationContext& ctx,
+                                std::optional<BackupType> type = std::nullopt);
+
     source::BaseBackupRequest m_request;
     postgres::Connection m_conn;
     postgres::ClusterInfo m_cluster;
@@ -121,10 +158,71 @@ class PhysicalBaseBackup final : public source::BaseBackup {
     repo::SourceInfo m_source;
 };
 
+Result<CopyPass> PhysicalBaseBackup::copy_files(const postgres::DataDirectoryScan& scan,
+                                                const repo::Manifest* previous,
+                                                source::ContentSink& sink,
+                                                const SummaryPlan& summary, std::uint64_t start_lsn,
+                                                const OperationContext& ctx,
+                                                std::optional<BackupType> type) {
+    CopyPass pass;
+    const std::uint32_t block_size = sink.block_size();
+    pass.plan = plan_backup(
+        scan, previous, [&](const repo::BlockId& b) { return sink.holds(b); },
+        type.value_or(m_request.type), block_size, summary);
+    const BackupPlan& plan = pass.plan;
+    const unsigned jobs = sink.workers();
+    std::atomic<std::uint64_t> bytes_done{0};
+    std::atomic<std::uint64_t> blocks_read{0};
+    std::atomic<std::uint64_t> verified{0};
+    std::atomic<std::uint64_t> mismatched{0};
+    std::mutex first_mismatch_lock;
+    FileReader reader(sink, block_size, m_cluster.data_checksums, start_lsn, bytes_done);
+    pass.results.resize(plan.chunks.size());
+    pass.failures.resize(jobs);
+
+    PeriodicProgress progress(ctx.progress, "copying files", bytes_done, plan.bytes_to_read);
+    LB_CHECK(parallel_for(plan.chunks.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
+        LB_CHECK(sink.keep_going());
+        const FileChunk& chunk = plan.chunks[i];
+        ChunkResult& out = pass.results[i];
+        if (chunk.kind == ChunkKind::reuse) {
+            const auto& blocks = chunk.previous->blocks;
+            const std::uint64_t first = chunk.begin / block_size;
+            const std::uint64_t last = (*chunk.end + block_size - 1) / block_size;
+            out.blocks.assign(blocks.begin() + static_cast<std::ptrdiff_t>(first),
+                              blocks.begin() + static_cast<std::ptrdiff_t>(last));
+            out.bytes = *chunk.end - chunk.begin;
+            return {};
+        }
+        const bool scattered =
+            chunk.scattered && chunk.end && *chunk.end - chunk.begin < k_scattered_below;
+        const DataEntry& entry = scan.entries[chunk.entry];
+        out = LB_TRY(reader.read(entry, chunk.begin, chunk.end, worker, pass.failures[worker],
+                                 scattered ? ReadPattern::scattered : ReadPattern::sequential));
+        blocks_read += out.blocks.size();
+        if (chunk.kind != ChunkKind::verify) return {};
+        // A page written since this backup started is WAL's business (replay rewrites it): such
+        // a block proves nothing either way.
+        if (out.newest_page_lsn >= start_lsn) return {};
+        ++verified;
+        const repo::BlockId& expected = chunk.previous->blocks[chunk.begin / block_size];
+        if (out.blocks.size() == 1 && out.blocks[0] == expected) return {};
+        if (mismatched++ == 0) {
+            std::lock_guard guard(first_mismatch_lock);
+            pass.first_mismatch = fmt::format("{} at offset {}", entry.path, chunk.begin);
+        }
+        return {};
+    }));
+    pass.bytes_read = bytes_done.load();
+    pass.blocks_read = blocks_read.load();
+    pass.verified = verified.load();
+    pass.mismatched = mismatched.load();
+    return pass;
+}
+
 Result<source::BaseBackupResult> PhysicalBaseBackup::copy(const repo::Manifest* previous,
                                                           source::ContentSink& sink,
                                                           const OperationContext& ctx) {
-    const auto& progress_fn = ctx.progress;
     const auto start = LB_TRY(postgres::start_backup(m_conn, "lifeboat"));
     source::BaseBackupResult result;
     repo::Manifest& manifest = result.manifest;
@@ -140,34 +238,65 @@ Result<source::BaseBackupResult> PhysicalBaseBackup::copy(const repo::Manifest* 
     manifest.timeline = start.timeline;
 
     LB_CHECK(ctx.stage("backup:files"));
+    // pg_backup_start's checkpoint has just written every dirty page, moving the timestamps of
+    // many files to a moment ago. Wait out the timestamp margin before reading anything, and
+    // record when reading began: the next incremental's size-and-time rule compares against
+    // that, so those files count as unchanged next time (before, comparing against start_time,
+    // the next backup re-read every file this checkpoint had written: the "skip that missed").
+    LB_CHECK(ctx.sleep_for(std::chrono::microseconds(k_subsecond_margin_micros)));
+    manifest.postgres.files_from = ctx.now();
     const postgres::DataDirectoryScan scan = LB_TRY(postgres::scan_data_directory(m_pgdata));
     for (const auto& t : scan.tablespaces)
         manifest.postgres.tablespaces.push_back({t.oid, t.location});
 
-    const BackupPlan plan = plan_backup(
-        scan, previous, [&](const repo::BlockId& b) { return sink.holds(b); }, m_request.type,
-        sink.block_size());
-    const unsigned jobs = sink.workers();
-    std::atomic<std::uint64_t> bytes_done{0};
+    source::ReadFacts& facts = result.read;
+    std::optional<postgres::WalSummary> changed;
+    if (previous && m_request.type == BackupType::incremental) {
+        facts.method = "timestamps";
+        auto summarised = summaries_usable();
+        if (summarised) {
+            auto found = changes_since(*previous, start.start_lsn, start.timeline,
+                                       m_cluster.wal_segment_size, m_pgdata, sink, ctx);
+            if (found) {
+                changed = std::move(*found);
+                facts.method = "wal-summaries";
+            } else {
+                facts.fallback_reason = found.error();
+            }
+        } else {
+            facts.fallback_reason = summarised.error();
+        }
+    }
     const auto start_lsn = postgres::parse_lsn(start.start_lsn).value_or(postgres::Lsn{}).value;
-    FileReader reader(sink, sink.block_size(), m_cluster.data_checksums, start_lsn, bytes_done);
-    std::vector<ChunkResult> results(plan.chunks.size());
-    std::vector<std::vector<repo::PageChecksumFailure>> failures(jobs);
-
-    Status copied = [&] {
-        PeriodicProgress progress(progress_fn, "copying files", bytes_done, plan.bytes_to_read);
-        return parallel_for(
-            plan.chunks.size(), jobs, [&](std::size_t i, unsigned worker) -> Status {
-                LB_CHECK(sink.keep_going());
-                const FileChunk& chunk = plan.chunks[i];
-                auto chunk_result = reader.read(scan.entries[chunk.entry], chunk.begin, chunk.end,
-                                                worker, failures[worker]);
-                if (!chunk_result) return std::unexpected(chunk_result.error());
-                results[i] = std::move(*chunk_result);
-                return {};
-            });
-    }();
-    LB_CHECK(copied);
+    std::random_device seed;
+    SummaryPlan summary_plan{.changed = changed ? &*changed : nullptr,
+                             .page_size = m_cluster.block_size,
+                             .verify_share = m_request.verify_unchanged_share,
+                             .seed = (std::uint64_t{seed()} << 32) | seed()};
+    CopyPass pass = LB_TRY(copy_files(scan, previous, sink, summary_plan, start_lsn, ctx));
+    if (pass.mismatched != 0) {
+        // A skipped block that differs from the previous backup although no page of it is newer
+        // than this backup's start: the summaries missed a change. Nothing skipped is trusted.
+        result.warnings.push_back(fmt::format(
+            "WAL summaries were wrong: {} of {} re-read blocks differ from the previous backup "
+            "(first: {}); every file is read again",
+            pass.mismatched, pass.verified, pass.first_mismatch));
+        facts.mismatched_blocks = pass.mismatched;
+        facts.verified_blocks = pass.verified;
+        facts.method = "full";
+        facts.fallback_reason = "WAL summaries were wrong (see the warning)";
+        const std::uint64_t read_before = pass.bytes_read;
+        pass = LB_TRY(
+            copy_files(scan, previous, sink, SummaryPlan{}, start_lsn, ctx, BackupType::full));
+        pass.bytes_read += read_before;
+    } else {
+        facts.verified_blocks = pass.verified;
+        facts.skipped_blocks = pass.plan.skipped_blocks;
+        facts.summarised_files = pass.plan.summarised_files;
+    }
+    const BackupPlan& plan = pass.plan;
+    std::vector<ChunkResult>& results = pass.results;
+    facts.read_blocks = pass.blocks_read;
 
     LB_CHECK(sink.keep_going());
     const auto stop = LB_TRY(postgres::stop_backup(m_conn));
@@ -212,8 +341,8 @@ Result<source::BaseBackupResult> PhysicalBaseBackup::copy(const repo::Manifest* 
         manifest.entries.push_back(std::move(m));
     }
     manifest.stats.reused_files = plan.files_reused;
-    manifest.stats.read_bytes = bytes_done.load();
-    for (auto& worker_failures : failures) {
+    manifest.stats.read_bytes = pass.bytes_read;
+    for (auto& worker_failures : pass.failures) {
         for (auto& f : worker_failures)
             manifest.postgres.page_checksum_failures.push_back(std::move(f));
     }

@@ -8,7 +8,9 @@
 #include "drivers/postgres_physical/wal_checks.hpp"
 #include "drivers/postgres_physical/wal_stream_chunks.hpp"
 #include "repository/wal_archive.hpp"
+#include "repository/wal_summary_store.hpp"
 #include "sources/postgres/wal.hpp"
+#include "sources/postgres/wal_summary.hpp"
 
 namespace lifeboat::postgres_physical {
 
@@ -25,6 +27,16 @@ Result<repo::PushOutcome> stitch_segment(repo::Repository& repository, const std
     meta.first_commit = span.first_commit;
     meta.last_commit = span.last_commit;
     meta.commits = span.commits;
+    // Its WAL summary for incrementals, before the segment, as wal-push does. The next segment's
+    // first bytes may not have arrived yet, so a segment whose last record's block headers are cut
+    // by its end cannot be summarised here: none is stored (rather than an incomplete one, which
+    // would keep wal-push, if it archives too, from storing a complete one).
+    if (const auto segment = postgres::parse_wal_file_name(name, content.size())) {
+        auto summary = postgres::summarize_wal_segment(content, segment->timeline, std::nullopt);
+        if (summary && summary->complete) {
+            (void)repo::store_wal_summary(storage, name, postgres::encode_wal_summary(*summary));
+        }
+    }
     auto outcome = repo::push_wal(storage, std::move(meta), content,
                                   repository.config().compression_level, ctx);
     if (!outcome) {

@@ -8,11 +8,14 @@
 
 #include <fmt/format.h>
 
+#include "drivers/postgres_physical/wal_changes.hpp"
 #include "drivers/postgres_physical/wal_checks.hpp"
 #include "drivers/postgres_physical/wal_stream_chunks.hpp"
 #include "repository/cluster_identity.hpp"
 #include "repository/repository.hpp"
+#include "repository/wal_summary_store.hpp"
 #include "sources/postgres/wal.hpp"
+#include "sources/postgres/wal_summary.hpp"
 #include "util/parallel.hpp"
 #include "util/process.hpp"
 
@@ -39,6 +42,34 @@ Result<std::optional<std::string>> identifier_of_stored_wal(const Storage& stora
         return std::optional<std::string>(std::to_string(header->system_identifier));
     }
     return std::optional<std::string>();
+}
+
+// Summarises the segment's block references for incremental backups, before the segment is
+// stored (docs/repository-format.md, "WAL summaries"). Never fails the push: a segment without a
+// summary only makes the next incremental backup read more.
+void store_summary(Storage& storage, const fs::path& path, std::string_view content,
+                   const OperationContext& ctx) {
+    const std::string name = path.filename().string();
+    const auto header = postgres::read_segment_header(content);
+    if (!header) return;
+    const auto segment = postgres::parse_wal_file_name(name, header->segment_size);
+    if (!segment) return;
+    auto summary = postgres::summarize_wal_segment(content, segment->timeline, std::nullopt);
+    if (summary && !summary->complete) {
+        // Usually the last record's block headers cut by the segment's end: the server has
+        // flushed the rest of that record to the next segment before archiving this one.
+        summary = postgres::summarize_wal_segment(
+            content, segment->timeline, std::nullopt,
+            next_segment_head(path.parent_path(), name, header->segment_size));
+    }
+    if (!summary) {
+        ctx.warn(fmt::format("no WAL summary for {}: {}", name, summary.error().message));
+        return;
+    }
+    auto stored = repo::store_wal_summary(storage, name, postgres::encode_wal_summary(*summary));
+    if (!stored) {
+        ctx.warn(fmt::format("no WAL summary for {}: {}", name, stored.error().message));
+    }
 }
 
 }  // namespace
@@ -80,6 +111,7 @@ Result<repo::PushOutcome> wal_push(repo::Repository& repo, const fs::path& path,
         meta.first_commit = span->first_commit;
         meta.last_commit = span->last_commit;
         meta.commits = span->commits;
+        store_summary(repo.storage(), path, content, ctx);
     }
     return repo::push_wal(repo.storage(), std::move(meta), content, repo.config().compression_level,
                           ctx);

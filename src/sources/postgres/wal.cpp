@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <functional>
 #include <string>
 
 #include <fmt/format.h>
@@ -196,6 +197,55 @@ std::optional<std::size_t> read_record(const SegmentPages& pages, std::size_t of
     return offset;
 }
 
+// As read_record, for the walk that also wants the record continuing into the next segment:
+// `complete` false when the segment ended first (what it holds of the record is in `record`).
+struct RecordRead {
+    std::size_t end = 0;
+    bool complete = true;
+};
+std::optional<RecordRead> read_record_or_head(const SegmentPages& pages, std::size_t offset,
+                                              std::size_t total, std::string& record) {
+    record.clear();
+    std::size_t remaining = total;
+    while (remaining > 0) {
+        if (offset >= pages.size()) return RecordRead{offset, false};
+        if (offset % pages.page_size() == 0) {
+            const auto h = pages.continuation_page(offset, remaining);
+            if (!h) return std::nullopt;
+            offset += h->size();
+        }
+        const std::size_t page_end = (offset / pages.page_size() + 1) * pages.page_size();
+        const std::size_t n = std::min(remaining, page_end - offset);
+        record.append(reinterpret_cast<const char*>(pages.data()) + offset, n);
+        offset += n;
+        remaining -= n;
+    }
+    return RecordRead{offset, true};
+}
+
+// Appends to `record` what the first pages of the next segment (`head`, whole pages) hold of its
+// `remaining` bytes; true when all of them were there.
+bool continue_record(std::string_view head, std::size_t page_size, std::uint64_t address,
+                     std::size_t remaining, std::string& record) {
+    if (head.empty()) return false;
+    const SegmentPages pages(head, page_size, address);
+    std::size_t offset = 0;
+    while (remaining > 0) {
+        if (offset >= pages.size()) return false;
+        if (offset % page_size == 0) {
+            const auto h = pages.continuation_page(offset, remaining);
+            if (!h) return false;
+            offset += h->size();
+        }
+        const std::size_t page_end = (offset / page_size + 1) * page_size;
+        const std::size_t n = std::min(remaining, page_end - offset);
+        record.append(head.data() + offset, n);
+        offset += n;
+        remaining -= n;
+    }
+    return true;
+}
+
 // The xact_time of a commit/abort record, from the first 8 bytes of its main data. The main data
 // follows the chain of headers after the fixed record header; records with block references
 // are not transaction end records and are skipped.
@@ -382,6 +432,82 @@ Result<WalCommitSpan> scan_segment(std::string_view segment_bytes, std::optional
 }
 
 }  // namespace
+
+Result<WalRecordWalk> walk_wal_records(std::string_view segment_bytes, std::optional<Lsn> before,
+                                       const std::function<void(const WalRecordRef&)>& visit,
+                                       std::string_view next_segment_head) {
+    const WalSegmentHeader header = LB_TRY(read_segment_header(segment_bytes));
+    // With `before`, a prefix that reaches it is enough (the live segment is read only so far).
+    if (before ? segment_bytes.size() > header.segment_size
+               : segment_bytes.size() != header.segment_size) {
+        return fail(ErrorCode::corrupt, "WAL segment is {} bytes, its header says {}",
+                    segment_bytes.size(), header.segment_size);
+    }
+    const auto* bytes = reinterpret_cast<const unsigned char*>(segment_bytes.data());
+    const PageHeader first = read_page_header(bytes);
+    const std::uint64_t page_size = header.page_size;
+    const SegmentPages pages(segment_bytes, page_size, first.page_address);
+    WalRecordWalk walk{WalWalkEnd::invalid_record, Lsn{first.page_address}};
+    const auto start = first_record_offset(pages, first);
+    if (!start) {
+        // One record fills the whole segment: nothing starts here.
+        walk.end = WalWalkEnd::segment_end;
+        walk.end_lsn = Lsn{first.page_address + segment_bytes.size()};
+        return walk;
+    }
+    std::size_t offset = *start;
+    std::string record;
+    for (;;) {
+        if (offset >= segment_bytes.size()) {
+            walk.end = WalWalkEnd::segment_end;
+            break;
+        }
+        if (offset % page_size == 0) {
+            const auto h = pages.page(offset);
+            if (!h || (h->info & k_xlp_first_is_contrecord)) break;
+            offset += h->size();
+        }
+        walk.end_lsn = Lsn{first.page_address + offset};
+        if (before && first.page_address + offset >= before->value) {
+            walk.end = WalWalkEnd::before_reached;
+            return walk;
+        }
+        if (offset + 4 > segment_bytes.size()) break;
+        const std::uint32_t total = load<std::uint32_t>(bytes + offset);
+        if (total < k_record_header) break;
+        const auto read = read_record_or_head(pages, offset, total, record);
+        if (!read) break;
+        if (!read->complete) {
+            // Continues into the next segment: its head (where block references are) is here,
+            // and the rest of it in the next segment's first pages when the caller has them.
+            if (record.size() < k_record_header) {
+                // The fixed header itself is cut: the length read above is all we know.
+                if (next_segment_head.empty()) break;
+            }
+            const std::size_t have = record.size();
+            const bool whole =
+                continue_record(next_segment_head, page_size,
+                                first.page_address + segment_bytes.size(), total - have, record);
+            if (record.size() < k_record_header) break;
+            const bool complete = whole && record_crc_ok(record);
+            visit({Lsn{first.page_address + offset}, record, complete});
+            walk.end = WalWalkEnd::segment_end;
+            break;
+        }
+        if (!record_crc_ok(record)) break;
+        visit({Lsn{first.page_address + offset}, record, true});
+        const auto info = static_cast<std::uint8_t>(record[16]);
+        const auto rmid = static_cast<std::uint8_t>(record[17]);
+        if (rmid == k_rm_xlog && (info & 0xF0) == k_xlog_switch) {
+            walk.end = WalWalkEnd::switch_record;
+            walk.end_lsn = Lsn{first.page_address + read->end};
+            return walk;
+        }
+        offset = align8(read->end);
+    }
+    walk.end_lsn = Lsn{first.page_address + std::min(offset, segment_bytes.size())};
+    return walk;
+}
 
 }  // namespace lifeboat::postgres
 

@@ -5,6 +5,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -132,5 +133,38 @@ Result<WalCommitSpan> scan_commit_times_from(std::string_view segment_bytes,
 // As scan_commit_times, counting only records that start before `before`: in the segment
 // holding a timeline switch, the transaction ends the parent and the child share.
 Result<WalCommitSpan> scan_commit_times_before(std::string_view segment_bytes, Lsn before);
+
+// One record met by walk_wal_records: where it starts and its bytes (header included).
+struct WalRecordRef {
+    Lsn lsn;
+    std::string_view bytes;
+    // false for the record continuing into the next segment: `bytes` holds only its head (at
+    // least the fixed header), and its CRC-32C could not be checked.
+    bool complete = true;
+};
+
+enum class WalWalkEnd {
+    segment_end,     // every record of the segment was visited
+    switch_record,   // an XLOG_SWITCH record ended it (the rest is padding)
+    before_reached,  // the next record starts at or after `before`
+    invalid_record,  // a record that is not valid WAL (zero length, bad CRC, foreign page)
+};
+
+struct WalRecordWalk {
+    WalWalkEnd end = WalWalkEnd::invalid_record;
+    Lsn end_lsn;  // where the walk stopped
+};
+
+// Visits every record that starts in one WAL segment (the whole file, as archived or as it lies
+// in pg_wal), in order, stopping as recovery would at the end of valid WAL, and at `before` when
+// given. The tail of a record continued from the previous segment is skipped (its head was in
+// that segment). The record continuing into the next segment is completed from
+// `next_segment_head` (the next segment's first whole pages) as far as they reach, and visited
+// complete if they hold all of it. With `before`, `segment_bytes` may be a prefix of the segment
+// (whole pages past `before`). ErrorCode::corrupt as scan_commit_times for a file that is not a
+// segment.
+Result<WalRecordWalk> walk_wal_records(std::string_view segment_bytes, std::optional<Lsn> before,
+                                       const std::function<void(const WalRecordRef&)>& visit,
+                                       std::string_view next_segment_head = {});
 
 }  // namespace lifeboat::postgres
