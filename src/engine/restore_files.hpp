@@ -10,12 +10,19 @@
 // recreated as recorded, and nothing is written below them. Modes are masked: directories
 // (mode & 0750) | 0700, files (mode & 0640) | 0600: never setuid, setgid, sticky, nor writable or
 // readable by others. The target directory itself is made 0700 (PostgreSQL requires it).
+//
+// Durable when it returns: every file is flushed by the worker that wrote it (write-back started
+// as its blocks land, fdatasync once complete), then every directory that received an entry is
+// fsynced, and so are the parents of the target and tablespace directories. A failed flush fails
+// the whole call (ErrorCode::io, naming the file): nothing is reported written that is not on
+// stable storage.
 #pragma once
 
 #include <atomic>
 #include <map>
 
 #include "engine/progress.hpp"
+#include "io/durable_file.hpp"
 #include "repository/index.hpp"
 #include "repository/manifest.hpp"
 #include "util/fs.hpp"
@@ -31,12 +38,17 @@ struct MaterializeOptions {
     std::map<std::uint32_t, fs::path> tablespace_dirs;  // every tablespace oid -> new location
     unsigned jobs = 1;
     ProgressFn progress;
-    KeepGoingFn keep_going;  // asked before each file
+    KeepGoingFn keep_going;               // asked before each file
+    const FileSync* file_sync = nullptr;  // nullptr: posix_file_sync()
 };
 
 struct MaterializeStats {
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;
+    std::uint64_t synced_directories = 0;
+    // Of the call's time, how much went to waiting for the disk: the workers' fdatasync time
+    // (summed, divided by the number of workers) plus the directories' fsync pass.
+    double sync_seconds = 0;
 };
 
 Result<MaterializeStats> materialize_backup(const MaterializeOptions& options);
