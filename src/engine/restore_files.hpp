@@ -11,11 +11,11 @@
 // (mode & 0750) | 0700, files (mode & 0640) | 0600: never setuid, setgid, sticky, nor writable or
 // readable by others. The target directory itself is made 0700 (PostgreSQL requires it).
 //
-// Durable when it returns: every file is flushed by the worker that wrote it (write-back started
-// as its blocks land, fdatasync once complete), then every directory that received an entry is
-// fsynced, and so are the parents of the target and tablespace directories. A failed flush fails
-// the whole call (ErrorCode::io, naming the file): nothing is reported written that is not on
-// stable storage.
+// Durable when it returns: write-back of every file starts as its blocks land, each complete
+// file is flushed (fdatasync) by a pool of flushing threads while the workers write the next
+// ones, then every directory that received an entry is fsynced, and so are the parents of the
+// target and tablespace directories. A failed flush fails the whole call (ErrorCode::io, naming the
+// file): nothing is reported written that is not on stable storage.
 #pragma once
 
 #include <atomic>
@@ -46,8 +46,8 @@ struct MaterializeStats {
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;
     std::uint64_t synced_directories = 0;
-    // Of the call's time, how much went to waiting for the disk: the workers' fdatasync time
-    // (summed, divided by the number of workers) plus the directories' fsync pass.
+    // Of the call's time, how much went to waiting for the disk once every file was written:
+    // the flushes still running then, and the directories' fsync pass.
     double sync_seconds = 0;
 };
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace lifeboat {
@@ -46,6 +47,62 @@ class PosixFileSync final : public FileSync {
 const FileSync& posix_file_sync() {
     static const PosixFileSync sync;
     return sync;
+}
+
+BackgroundFlusher::BackgroundFlusher(const FileSync& sync, unsigned threads,
+                                     std::size_t max_pending)
+    : m_sync(sync), m_max_pending(std::max<std::size_t>(1, max_pending)) {
+    for (unsigned i = 0; i < std::max(1u, threads); ++i)
+        m_threads.emplace_back([this] { run(); });
+}
+
+BackgroundFlusher::~BackgroundFlusher() {
+    (void)finish();
+}
+
+void BackgroundFlusher::submit(File file) {
+    std::unique_lock lock(m_mutex);
+    m_changed.wait(lock, [&] { return m_in_flight < m_max_pending; });
+    m_queue.push_back(std::move(file));
+    ++m_in_flight;
+    m_changed.notify_all();
+}
+
+void BackgroundFlusher::run() {
+    for (;;) {
+        File file;
+        bool flush = true;
+        {
+            std::unique_lock lock(m_mutex);
+            m_changed.wait(lock, [&] { return !m_queue.empty() || m_closing; });
+            if (m_queue.empty()) return;
+            file = std::move(m_queue.front());
+            m_queue.pop_front();
+            flush = !m_failure;
+        }
+        Status status = flush ? m_sync.sync_file(file.descriptor(), file.path()) : Status{};
+        if (status) status = file.close();
+        std::lock_guard lock(m_mutex);
+        if (!status && !m_failure) m_failure = status.error();
+        --m_in_flight;
+        m_changed.notify_all();
+    }
+}
+
+Status BackgroundFlusher::finish() {
+    {
+        std::unique_lock lock(m_mutex);
+        if (m_closing && m_threads.empty())
+            return m_failure ? Status(std::unexpected(*m_failure)) : Status{};
+        m_changed.wait(lock, [&] { return m_in_flight == 0; });
+        m_closing = true;
+        m_changed.notify_all();
+    }
+    for (auto& thread : m_threads)
+        thread.join();
+    m_threads.clear();
+    if (m_failure) return std::unexpected(*m_failure);
+    return {};
 }
 
 }  // namespace lifeboat

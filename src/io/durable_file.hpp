@@ -15,8 +15,15 @@
 // Every member is const and may be called from several threads at once.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
 
+#include "io/file.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -33,5 +40,38 @@ class FileSync {
 // The kernel's: sync_file_range(SYNC_FILE_RANGE_WRITE), fdatasync, fsync. Retries EINTR; a
 // directory fsync the file system does not support (EINVAL) counts as done, as PostgreSQL does.
 const FileSync& posix_file_sync();
+
+// Flushes complete files on threads of its own, then closes them. Many flushes in flight at
+// once let a journaling file system commit many files in one journal write (ext4, xfs): on the
+// machine of docs/performance.md 1000 small files took 0.48 s to fdatasync from 2 threads,
+// 0.05 s from 16. The writers hand a file over and go on with the next one.
+class BackgroundFlusher {
+  public:
+    // `max_pending`: files handed over but not flushed yet; submit waits beyond it (bounds the
+    // open descriptors).
+    BackgroundFlusher(const FileSync& sync, unsigned threads, std::size_t max_pending);
+    ~BackgroundFlusher();  // finish(), ignoring its result
+    BackgroundFlusher(const BackgroundFlusher&) = delete;
+    BackgroundFlusher& operator=(const BackgroundFlusher&) = delete;
+
+    // Takes a complete file; after the first failure, files are closed without flushing.
+    void submit(File file);
+    // Waits until every submitted file is flushed and closed; the first failure (ErrorCode::io,
+    // naming the file) if any. Call once.
+    Status finish();
+
+  private:
+    void run();
+
+    const FileSync& m_sync;
+    std::size_t m_max_pending;
+    std::mutex m_mutex;
+    std::condition_variable m_changed;
+    std::deque<File> m_queue;
+    std::size_t m_in_flight = 0;  // queued or being flushed
+    bool m_closing = false;
+    std::optional<Error> m_failure;
+    std::vector<std::thread> m_threads;
+};
 
 }  // namespace lifeboat

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <thread>
+
 #include "io/file.hpp"
 
 namespace lifeboat::postgres_physical {
@@ -28,6 +30,31 @@ std::string run_only_settings(RecoveryEnd end) {
     if (end == RecoveryEnd::promote_at_target)
         out += " -c hot_standby=on -c recovery_target_action=pause";
     return out;
+}
+
+Status promote_paused_server(postgres::Connection& conn, std::chrono::seconds timeout) {
+    const auto requested = LB_TRY(conn.query_value("SELECT pg_promote(false)"));
+    if (requested != "t") return fail(ErrorCode::database, "pg_promote returned false");
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        // Resume-then-pause in one statement: the resume broadcasts the condition variable the
+        // paused startup process sleeps on, the pause (microseconds later) keeps it in its
+        // pause loop, where it then sees the promotion. Both fail once the promotion is under
+        // way, and a startup process that woke before the promotion reached it sleeps again
+        // until the next round. Were the pause ever too late, recovery would end without the
+        // promotion, through PostgreSQL's end-of-recovery checkpoint: slower, never wrong.
+        const auto state = LB_TRY(conn.query_value(
+            "SELECT CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() ELSE "
+            "'promoted' END"));
+        if (state == "promoted") return {};
+        if (state == "paused")
+            (void)conn.query_value("SELECT pg_wal_replay_resume(), pg_wal_replay_pause()");
+        if (std::chrono::steady_clock::now() > deadline) {
+            return fail(ErrorCode::database, "still in recovery {} s after pg_promote",
+                        timeout.count());
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
 }
 
 void RecoveryLogWatch::poll() {

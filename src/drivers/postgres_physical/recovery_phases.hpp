@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "sources/postgres/connection.hpp"
 #include "util/fs.hpp"
 
 namespace lifeboat::postgres_physical {
@@ -25,6 +26,14 @@ enum class RecoveryEnd { server_ends_it, promote_at_target };
 
 // The -c options (one string for pg_ctl -o) of a restored instance's first start.
 std::string run_only_settings(RecoveryEnd end);
+
+// Promotes a server paused at its recovery target (through `conn`) and returns once it has left
+// recovery. PostgreSQL 15's startup process looks for a promotion request only once a second
+// while paused (it sleeps on a condition variable with a 1 s timeout, which the promotion signal
+// does not wake; only pg_wal_replay_resume broadcasts it), so after pg_promote the startup
+// process is woken through that broadcast and kept paused, where it then sees the promotion:
+// milliseconds instead of up to 1 s.
+Status promote_paused_server(postgres::Connection& conn, std::chrono::seconds timeout);
 
 // Follows a server log as it grows and notes when the lines that mark the phases of recovery
 // first appear. Reads only what was appended since the last poll. A log that is not there (the

@@ -292,20 +292,20 @@ Result<source::StartedInstance> PhysicalRestoreTarget::start_and_await(
         std::error_code ec;
         const bool recovering = fs::exists(options.target_dir / "recovery.signal", ec);
         if (status && status->state == "ready" && !recovering) break;
-        if (m_recovery_end == RecoveryEnd::promote_at_target && status &&
-            status->state == "standby") {
+        // Paused at the target, the server accepts read-only connections (postmaster.pid says
+        // "ready", or "standby" while it gets there).
+        if (m_recovery_end == RecoveryEnd::promote_at_target && status && recovering &&
+            (status->state == "ready" || status->state == "standby")) {
             if (auto conn = postgres::Connection::open(postgres::conninfo_for(*status, user))) {
                 auto state = conn->query_value("SELECT pg_get_wal_replay_pause_state()");
                 if (state && *state == "paused") {
                     paused = Clock::now();
-                    auto promoted = conn->query_value("SELECT pg_promote(true, 600)");
-                    if (!promoted || *promoted != "t") {
-                        return fail(
-                            ErrorCode::database,
-                            "the restored server reached its target but could not be "
-                            "promoted: {} (server log: {})",
-                            promoted ? "pg_promote returned false" : promoted.error().message,
-                            log.string());
+                    auto promoted = promote_paused_server(*conn, options.start_timeout);
+                    if (!promoted) {
+                        return fail(ErrorCode::database,
+                                    "the restored server reached its target but could not be "
+                                    "promoted: {} (server log: {})",
+                                    promoted.error().message, log.string());
                     }
                     break;
                 }
