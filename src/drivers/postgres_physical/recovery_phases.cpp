@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <thread>
-
 #include "io/file.hpp"
 
 namespace lifeboat::postgres_physical {
@@ -32,29 +30,10 @@ std::string run_only_settings(RecoveryEnd end) {
     return out;
 }
 
-Status promote_paused_server(postgres::Connection& conn, std::chrono::seconds timeout) {
+Status request_promotion(postgres::Connection& conn) {
     const auto requested = LB_TRY(conn.query_value("SELECT pg_promote(false)"));
     if (requested != "t") return fail(ErrorCode::database, "pg_promote returned false");
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-        // Resume-then-pause in one statement: the resume broadcasts the condition variable the
-        // paused startup process sleeps on, the pause (microseconds later) keeps it in its
-        // pause loop, where it then sees the promotion. Both fail once the promotion is under
-        // way, and a startup process that woke before the promotion reached it sleeps again
-        // until the next round. Were the pause ever too late, recovery would end without the
-        // promotion, through PostgreSQL's end-of-recovery checkpoint: slower, never wrong.
-        const auto state = LB_TRY(conn.query_value(
-            "SELECT CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() ELSE "
-            "'promoted' END"));
-        if (state == "promoted") return {};
-        if (state == "paused")
-            (void)conn.query_value("SELECT pg_wal_replay_resume(), pg_wal_replay_pause()");
-        if (std::chrono::steady_clock::now() > deadline) {
-            return fail(ErrorCode::database, "still in recovery {} s after pg_promote",
-                        timeout.count());
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    return {};
 }
 
 void RecoveryLogWatch::poll() {
@@ -74,6 +53,8 @@ void RecoveryLogWatch::poll() {
     text.resize(last_newline);
     if (!m_redo_started && text.find("redo starts at") != std::string::npos) m_redo_started = now;
     if (!m_redo_done && text.find("redo done at") != std::string::npos) m_redo_done = now;
+    if (!m_paused && text.find("pausing at the end of recovery") != std::string::npos)
+        m_paused = now;
 }
 
 }  // namespace lifeboat::postgres_physical

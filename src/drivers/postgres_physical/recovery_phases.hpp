@@ -9,11 +9,13 @@
 //   maintenance_io_concurrency, wal_decode_buffer_size, recovery_prefetch   read the data
 //       blocks the WAL will touch ahead of replay;
 //   with a recovery target: recovery_target_action = pause and hot_standby = on, so that the
-//       restore promotes the paused instance itself (pg_promote): PostgreSQL then writes an
-//       end-of-recovery record instead of an immediate checkpoint the restore would wait for.
+//       restore can request the promotion itself (request_promotion) as soon as the instance
+//       accepts connections: PostgreSQL then ends recovery at the target with an end-of-recovery
+//       record instead of an immediate checkpoint the restore would wait for.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -27,13 +29,13 @@ enum class RecoveryEnd { server_ends_it, promote_at_target };
 // The -c options (one string for pg_ctl -o) of a restored instance's first start.
 std::string run_only_settings(RecoveryEnd end);
 
-// Promotes a server paused at its recovery target (through `conn`) and returns once it has left
-// recovery. PostgreSQL 15's startup process looks for a promotion request only once a second
-// while paused (it sleeps on a condition variable with a 1 s timeout, which the promotion signal
-// does not wake; only pg_wal_replay_resume broadcasts it), so after pg_promote the startup
-// process is woken through that broadcast and kept paused, where it then sees the promotion:
-// milliseconds instead of up to 1 s.
-Status promote_paused_server(postgres::Connection& conn, std::chrono::seconds timeout);
+// Asks a server in recovery, paused at its target or still replaying towards it, to promote
+// (pg_promote without waiting). In an archive recovery that is not a standby, PostgreSQL 15
+// looks at a promotion request only while paused: requested during replay, it takes effect the
+// moment the server pauses at the target (an end-of-recovery record, no checkpoint to wait
+// for). Requested once it is paused, it is seen within a second (the pause loop sleeps on a
+// condition variable with a 1 s timeout that the promotion signal does not wake).
+Status request_promotion(postgres::Connection& conn);
 
 // Follows a server log as it grows and notes when the lines that mark the phases of recovery
 // first appear. Reads only what was appended since the last poll. A log that is not there (the
@@ -47,6 +49,8 @@ class RecoveryLogWatch {
     std::optional<Clock::time_point> redo_started() const { return m_redo_started; }
     // "redo done at" (PostgreSQL ended replay itself, at the end of the WAL or a target).
     std::optional<Clock::time_point> redo_done() const { return m_redo_done; }
+    // "pausing at the end of recovery" (paused at the target).
+    std::optional<Clock::time_point> paused() const { return m_paused; }
 
   private:
     fs::path m_log;
@@ -54,6 +58,7 @@ class RecoveryLogWatch {
     std::string m_partial;  // an incomplete last line
     std::optional<Clock::time_point> m_redo_started;
     std::optional<Clock::time_point> m_redo_done;
+    std::optional<Clock::time_point> m_paused;
 };
 
 }  // namespace lifeboat::postgres_physical

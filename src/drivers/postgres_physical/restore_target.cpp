@@ -282,33 +282,29 @@ Result<source::StartedInstance> PhysicalRestoreTarget::start_and_await(
     m_started = true;
     const auto deadline = started + options.start_timeout;
     RecoveryLogWatch watch(log);
-    // Phase 1: recovery (WAL replay). At a target the server pauses (hot standby, read-only)
-    // and is promoted here; at the end of the archive it ends recovery itself, removing
-    // recovery.signal and reporting itself ready for normal operation.
-    std::optional<Clock::time_point> paused;
-    for (;;) {
+    // Phase 1: recovery (WAL replay). With a target, the promotion is requested as soon as the
+    // instance accepts connections (hot standby, once consistent): it takes effect when the
+    // instance pauses at the target. Either way recovery is over when PostgreSQL has removed
+    // recovery.signal and reports itself ready for normal operation.
+    bool promotion_requested = m_recovery_end != RecoveryEnd::promote_at_target;
+    for (unsigned round = 0;; ++round) {
         watch.poll();
         auto status = LB_TRY(server.status());
         std::error_code ec;
         const bool recovering = fs::exists(options.target_dir / "recovery.signal", ec);
         if (status && status->state == "ready" && !recovering) break;
-        // Paused at the target, the server accepts read-only connections (postmaster.pid says
-        // "ready", or "standby" while it gets there).
-        if (m_recovery_end == RecoveryEnd::promote_at_target && status && recovering &&
-            (status->state == "ready" || status->state == "standby")) {
+        // Each try is a new backend: every 200 ms is often enough.
+        if (!promotion_requested && status && recovering &&
+            (status->state == "ready" || status->state == "standby") && round % 4 == 0) {
             if (auto conn = postgres::Connection::open(postgres::conninfo_for(*status, user))) {
-                auto state = conn->query_value("SELECT pg_get_wal_replay_pause_state()");
-                if (state && *state == "paused") {
-                    paused = Clock::now();
-                    auto promoted = promote_paused_server(*conn, options.start_timeout);
-                    if (!promoted) {
-                        return fail(ErrorCode::database,
-                                    "the restored server reached its target but could not be "
-                                    "promoted: {} (server log: {})",
-                                    promoted.error().message, log.string());
-                    }
-                    break;
+                auto requested = request_promotion(*conn);
+                if (!requested) {
+                    return fail(ErrorCode::database,
+                                "could not ask the restored server to promote at its target: {} "
+                                "(server log: {})",
+                                requested.error().message, log.string());
                 }
+                promotion_requested = true;
             }
         }
         if (!server.is_running() && seconds_since(started) > 1.0) {
@@ -331,14 +327,15 @@ Result<source::StartedInstance> PhysicalRestoreTarget::start_and_await(
     auto between = [](Clock::time_point a, Clock::time_point b) {
         return std::max(0.0, std::chrono::duration<double>(b - a).count());
     };
-    const auto redo_end = paused ? paused : watch.redo_done();
+    const auto redo_end = watch.paused() ? watch.paused() : watch.redo_done();
     if (watch.redo_started()) {
         outcome.phases.startup_seconds = between(started, *watch.redo_started());
         if (redo_end) outcome.phases.redo_seconds = between(*watch.redo_started(), *redo_end);
     }
     if (redo_end) outcome.phases.end_of_recovery_seconds = between(*redo_end, recovered);
-    outcome.phases.end_of_recovery = paused ? "promoted at the target (pg_promote)"
-                                            : "ended by the server (end-of-recovery checkpoint)";
+    outcome.phases.end_of_recovery = m_recovery_end == RecoveryEnd::promote_at_target
+                                         ? "promoted at the target (pg_promote)"
+                                         : "ended by the server (end-of-recovery checkpoint)";
     LB_CHECK(retire_prefetch(options.target_dir, std::chrono::seconds(30), ctx));
     // Phase 2: a connection that can write.
     const auto promoted = Clock::now();

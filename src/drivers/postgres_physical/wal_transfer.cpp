@@ -13,6 +13,7 @@
 #include "repository/cluster_identity.hpp"
 #include "repository/repository.hpp"
 #include "sources/postgres/wal.hpp"
+#include "util/parallel.hpp"
 #include "util/process.hpp"
 
 namespace lifeboat::postgres_physical {
@@ -87,6 +88,7 @@ Result<repo::PushOutcome> wal_push(repo::Repository& repo, const fs::path& path,
 namespace {
 
 constexpr std::string_view k_spool_name = "lifeboat-prefetch";
+constexpr unsigned k_prefetch_threads = 4;
 
 // True when `spool` lies in the pg_wal of a data directory whose recovery is over (PostgreSQL
 // removed recovery.signal and standby.signal): nothing will ask for the spooled segments. A spool
@@ -110,18 +112,22 @@ void prefetch_segments(const repo::Repository& repo, const fs::path& spool,
         const auto spooled = postgres::parse_wal_file_name(file, segment_size);
         if (spooled && *spooled <= current) fs::remove(entry.path(), ec);  // already replayed
     }
-    for (unsigned i = 1; i <= count; ++i) {
+    // Segments are fetched, decompressed and checked on k_prefetch_threads threads, nearest
+    // first: replay of one segment is often quicker than fetching it, so one thread at a time
+    // falls behind. The first segment missing (the end of the archive) or failing stops the
+    // hand-out of further ones.
+    (void)parallel_for(count, k_prefetch_threads, [&](std::size_t index, unsigned) -> Status {
+        std::error_code ec;
         if (recovery_is_over(spool)) {
             fs::remove_all(spool, ec);
-            return;
+            return fail(ErrorCode::interrupted, "recovery is over");
         }
         const std::string next =
-            postgres::wal_file_name({current.timeline, current.segno + i}, segment_size);
-        if (fs::exists(spool / next, ec)) continue;
-        auto content = repo::fetch_wal(repo.storage(), next);
-        if (!content) return;
-        if (!write_file_atomic(spool / next, *content, Durability::none)) return;
-    }
+            postgres::wal_file_name({current.timeline, current.segno + 1 + index}, segment_size);
+        if (fs::exists(spool / next, ec)) return {};
+        const auto content = LB_TRY(repo::fetch_wal(repo.storage(), next));
+        return write_file_atomic(spool / next, content, Durability::none);
+    });
 }
 
 // Starts the prefetch process, detached, so PostgreSQL's restore_command returns at once. A new
