@@ -491,6 +491,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     options.jobs = LB_TRY(s.jobs());
     options.io_depth = LB_TRY(s.io_depth_for(location));
     options.lifeboat_binary = self_binary();
+    options.file_sync = file_sync_from_environment();
     const repo::KeySource keys = keys_of(s, location);
     options.key_file = keys.key_file;
     repo::Repository repository = LB_TRY(
@@ -512,20 +513,22 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
                      names.c_str());
     }
     if (format == OutputFormat::json) {
-        json j = {{"backup", o.backup_id},
-                  {"backup_timeline", o.backup_timeline},
-                  {"timeline", o.timeline},
-                  {"replaced_settings", o.replaced_settings},
-                  {"warnings", o.warnings},
-                  {"target", o.target             ? json(format_iso8601(*o.target))
-                             : options.consistent ? json("consistent")
-                                                  : json("latest")},
-                  {"target_dir", o.target_dir.string()},
-                  {"files", o.files},
-                  {"bytes", o.bytes},
-                  {"started", o.started},
-                  {"phases", {{"files_seconds", o.files_seconds}}},
-                  {"total_seconds", o.total_seconds}};
+        json j = {
+            {"backup", o.backup_id},
+            {"backup_timeline", o.backup_timeline},
+            {"timeline", o.timeline},
+            {"replaced_settings", o.replaced_settings},
+            {"warnings", o.warnings},
+            {"target", o.target             ? json(format_iso8601(*o.target))
+                       : options.consistent ? json("consistent")
+                                            : json("latest")},
+            {"target_dir", o.target_dir.string()},
+            {"files", o.files},
+            {"bytes", o.bytes},
+            {"started", o.started},
+            {"durable", o.durable},
+            {"phases", {{"files_seconds", o.files_seconds}, {"sync_seconds", o.sync_seconds}}},
+            {"total_seconds", o.total_seconds}};
         add_repository_json(j, s, location);
         j["requests"] = o.requests;
         j["bytes_fetched"] = o.bytes_fetched;
@@ -533,6 +536,10 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
         if (o.started) {
             j["phases"]["replay_seconds"] = o.replay_seconds;
             j["phases"]["ready_seconds"] = o.ready_seconds;
+            j["phases"]["startup_seconds"] = o.recovery.startup_seconds;
+            j["phases"]["redo_seconds"] = o.recovery.redo_seconds;
+            j["phases"]["end_of_recovery_seconds"] = o.recovery.end_of_recovery_seconds;
+            j["end_of_recovery"] = o.recovery.end_of_recovery;
             j["phases"]["prepare_seconds_in_parallel"] = o.prepare_seconds;
             // --target-pg: the connection string was the user's own (it may hold a password).
             if (args.target_pg.empty()) {
@@ -553,10 +560,16 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
                 o.timeline == o.backup_timeline
                     ? ""
                     : fmt::format(", from the backup's timeline {}", o.backup_timeline).c_str());
-    std::printf("  files       %10s  (%llu files, %s)\n", format_seconds(o.files_seconds).c_str(),
-                static_cast<unsigned long long>(o.files), human_bytes(o.bytes).c_str());
+    std::printf("  files       %10s  (%llu files, %s; on disk, %s of it flushing)\n",
+                format_seconds(o.files_seconds).c_str(), static_cast<unsigned long long>(o.files),
+                human_bytes(o.bytes).c_str(), format_seconds(o.sync_seconds).c_str());
     if (o.started) {
-        std::printf("  WAL replay  %10s\n", format_seconds(o.replay_seconds).c_str());
+        std::printf("  WAL replay  %10s  (start-up %s, redo %s, end of recovery %s: %s)\n",
+                    format_seconds(o.replay_seconds).c_str(),
+                    format_seconds(o.recovery.startup_seconds).c_str(),
+                    format_seconds(o.recovery.redo_seconds).c_str(),
+                    format_seconds(o.recovery.end_of_recovery_seconds).c_str(),
+                    o.recovery.end_of_recovery.c_str());
         std::printf("  ready       %10s\n", format_seconds(o.ready_seconds).c_str());
         std::printf("  (preparing the start took %s, in parallel with the files)\n",
                     format_seconds(o.prepare_seconds).c_str());

@@ -7,8 +7,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <thread>
 
 namespace lifeboat::cli {
@@ -67,7 +69,40 @@ StageHookFn stage_hook_from_environment() {
     };
 }
 
+// Fails the flushes of entries named `m_name`, otherwise flushes as the kernel does.
+class FailingFileSync final : public FileSync {
+  public:
+    explicit FailingFileSync(std::string name) : m_name(std::move(name)) {}
+    void start_writeback(int fd, std::uint64_t offset, std::uint64_t length) const override {
+        posix_file_sync().start_writeback(fd, offset, length);
+    }
+    Status sync_file(int fd, const fs::path& path) const override {
+        if (path.filename() == m_name) return injected(path);
+        return posix_file_sync().sync_file(fd, path);
+    }
+    Status sync_directory(int fd, const fs::path& path) const override {
+        if (path.filename() == m_name) return injected(path);
+        return posix_file_sync().sync_directory(fd, path);
+    }
+
+  private:
+    static Status injected(const fs::path& path) {
+        return fail(ErrorCode::io, "cannot fsync {}: {} (injected by LIFEBOAT_TEST_FSYNC_FAIL)",
+                    path.string(), errno_text(EIO));
+    }
+    std::string m_name;
+};
+
 }  // namespace
+
+const FileSync* file_sync_from_environment() {
+    static const std::unique_ptr<FailingFileSync> sync = []() -> std::unique_ptr<FailingFileSync> {
+        const char* name = std::getenv("LIFEBOAT_TEST_FSYNC_FAIL");
+        if (name == nullptr || *name == '\0') return nullptr;
+        return std::make_unique<FailingFileSync>(name);
+    }();
+    return sync.get();
+}
 
 void start_signal_thread() {
     sigset_t set;

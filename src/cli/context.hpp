@@ -3,6 +3,8 @@
 // opened repositories with their keys. Engine code never reads the environment for keys or hooks.
 #pragma once
 
+#include "io/durable_file.hpp"
+
 #include <memory>
 #include <string>
 
@@ -27,6 +29,11 @@ void start_signal_thread();
 // signal ends) or "<stage>:fail" (the stage fails with an I/O error). docs/configuration.md lists
 // the stages.
 OperationContext command_context(const engine::ProgressFn& progress = {});
+
+// For tests of durability: LIFEBOAT_TEST_FSYNC_FAIL=NAME makes the flush of every restored
+// file or directory whose last path component is NAME fail with EIO; unset, nullptr (the
+// kernel's flushes).
+const FileSync* file_sync_from_environment();
 
 // The key of the repository at `location`: its own key_file in the configuration, else --key-file
 // / LIFEBOAT_KEY_FILE, and LIFEBOAT_PASSPHRASE (read once).

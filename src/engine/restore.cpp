@@ -165,7 +165,8 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
                                    .keep_going = [&lock, &ctx]() -> Status {
                                        LB_CHECK(ctx.check());
                                        return lock ? lock->check() : Status{};
-                                   }};
+                                   },
+                                   .file_sync = options.file_sync};
     // restore_command runs in the new data directory: give it an absolute path for a local
     // repository, and the location exactly as given (endpoint and all) for a URL.
     const std::string location_for_commands =
@@ -191,6 +192,7 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
     outcome.requests = stats->requests;
     outcome.bytes_fetched = stats->bytes_fetched;
     outcome.io_depth = stats->io_depth;
+    outcome.sync_seconds = stats->sync_seconds;
     if (prepared) outcome.prepare_seconds = *prepared;
     // A started instance needs its own port: the source usually runs on this host. Chosen only
     // now, so that nothing takes it while the files are written.
@@ -215,6 +217,9 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
                                        .log_storage = &repository.storage()});
     if (!settings) return undo(settings.error());
     outcome.replaced_settings = std::move(*settings);
+    // The files were flushed as they were written, and configure writes its own files with
+    // fsync (write_file_atomic): all of the restore is on disk from here on.
+    outcome.durable = true;
     if (auto stage = ctx.stage("restore:configured"); !stage) return undo(stage.error());
     outcome.files_seconds = seconds_since(started);
     if (options.start == StartServer::yes) {
@@ -226,6 +231,7 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
         }
         outcome.replay_seconds = instance->replay_seconds;
         outcome.ready_seconds = instance->ready_seconds;
+        outcome.recovery = instance->phases;
         outcome.conninfo = instance->conninfo;
     }
     outcome.total_seconds = seconds_since(started);

@@ -6,6 +6,10 @@
 // directory; the target time must be inside the restorable window; the new instance does not
 // archive (archive_mode = off) unless asked to, so it can never write into the source's archive.
 // On failure before the server starts, everything the restore wrote is removed again.
+//
+// Durability: when run_restore succeeds, every file and directory it wrote (data files, the
+// recovery settings, backup_label, recovery.signal) is on stable storage (fdatasync / fsync, see
+// engine/restore_files.hpp); a failed flush fails the restore and undoes it.
 #pragma once
 
 #include <chrono>
@@ -16,6 +20,7 @@
 
 #include "engine/progress.hpp"
 #include "engine/window.hpp"
+#include "io/durable_file.hpp"
 #include "repository/repository.hpp"
 #include "source/restore_target.hpp"
 #include "util/fs.hpp"
@@ -59,6 +64,7 @@ struct RestoreOptions {
     // load into (implies start), and a single table to restore.
     std::optional<std::string> target_conninfo;
     std::optional<std::string> only_table;
+    const FileSync* file_sync = nullptr;  // flushes the restored files (nullptr: the kernel's)
 };
 
 struct RestoreOutcome {
@@ -78,12 +84,18 @@ struct RestoreOutcome {
     std::uint64_t requests = 0;       // ranged reads of packs for the files
     std::uint64_t bytes_fetched = 0;  // by them (stored bytes, gaps included)
     unsigned io_depth = 0;            // ranged reads in flight at most
-    double files_seconds = 0;         // writing the data directory
+    double files_seconds = 0;         // writing the data directory, flushes included
+    // Of files_seconds, waiting for the disk (engine/restore_files.hpp, MaterializeStats).
+    double sync_seconds = 0;
+    // Everything written is on stable storage (always true on success; reported so that a
+    // caller can tell this from versions that left the flushing to the kernel).
+    bool durable = false;
     // Finding the server programs, probing the server account and picking a port, done on a
     // second thread while the files are written (with --start): not part of the total.
     double prepare_seconds = 0;
-    double replay_seconds = 0;  // server start to end of recovery (promotion)
-    double ready_seconds = 0;   // promotion to a working read-write connection
+    double replay_seconds = 0;        // server start to end of recovery (promotion)
+    double ready_seconds = 0;         // promotion to a working read-write connection
+    source::RecoveryPhases recovery;  // replay_seconds broken down, as far as measured
     double total_seconds = 0;
     bool started = false;
     int port = 0;

@@ -19,6 +19,7 @@ struct Destination {
 Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
                                           const std::vector<const repo::ManifestEntry*>& files,
                                           const FileOpener& open_file, const ReadLimits& limits) {
+    const FileSync& file_sync = options.file_sync ? *options.file_sync : posix_file_sync();
     const repo::Manifest& manifest = *options.manifest;
     std::vector<Destination> destinations;
     std::vector<WantedBlock> wanted;
@@ -90,6 +91,9 @@ Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
                 file_index = to.file;
             }
             LB_CHECK(file->write_at(to.offset, block));
+            // Write-out starts now, so that the file's flush once it is sealed finds little left
+            // (restore_files.hpp: durable when it returns).
+            file_sync.start_writeback(file->descriptor(), to.offset, block.size());
             bytes_done += block.size();
         }
         if (file) LB_CHECK(file->close());

@@ -10,12 +10,19 @@
 // recreated as recorded, and nothing is written below them. Modes are masked: directories
 // (mode & 0750) | 0700, files (mode & 0640) | 0600: never setuid, setgid, sticky, nor writable or
 // readable by others. The target directory itself is made 0700 (PostgreSQL requires it).
+//
+// Durable when it returns: write-back of every file starts as its blocks land, each complete
+// file is flushed (fdatasync) by a pool of flushing threads while the workers write the next
+// ones, then every directory that received an entry is fsynced, and so are the parents of the
+// target and tablespace directories. A failed flush fails the whole call (ErrorCode::io, naming the
+// file): nothing is reported written that is not on stable storage.
 #pragma once
 
 #include <atomic>
 #include <map>
 
 #include "engine/progress.hpp"
+#include "io/durable_file.hpp"
 #include "repository/index.hpp"
 #include "repository/manifest.hpp"
 #include "util/fs.hpp"
@@ -32,7 +39,8 @@ struct MaterializeOptions {
     unsigned jobs = 1;
     unsigned io_depth = 0;  // ranged reads in flight; 0: the storage's default
     ProgressFn progress;
-    KeepGoingFn keep_going;  // asked before each ranged read of a pack
+    KeepGoingFn keep_going;               // asked before each ranged read of a pack
+    const FileSync* file_sync = nullptr;  // nullptr: posix_file_sync()
 };
 
 struct MaterializeStats {
@@ -41,6 +49,10 @@ struct MaterializeStats {
     std::uint64_t requests = 0;       // ranged reads of packs
     std::uint64_t bytes_fetched = 0;  // by them
     unsigned io_depth = 0;            // used
+    std::uint64_t synced_directories = 0;
+    // Of the call's time, how much went to waiting for the disk once every file was written:
+    // the flushes still running then, and the directories' fsync pass.
+    double sync_seconds = 0;
 };
 
 Result<MaterializeStats> materialize_backup(const MaterializeOptions& options);

@@ -39,6 +39,7 @@ class File {
     Status close();
 
     const fs::path& path() const { return m_path; }
+    int descriptor() const { return m_fd; }  // -1 once closed
     std::uint64_t appended() const { return m_append_offset; }
 
   private:

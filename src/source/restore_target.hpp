@@ -69,9 +69,21 @@ struct RecoveryPlan {
     const Storage* log_storage = nullptr;
 };
 
+// Where the recovery of a started instance went, in seconds; 0 where the kind (or the server's
+// log) does not tell.
+struct RecoveryPhases {
+    double startup_seconds = 0;  // start until the log began replaying (start-up sync included)
+    double redo_seconds = 0;     // replaying the log (fetching included) to the target or its end
+    // End of replay until the instance left recovery: a promotion at a target, or the server's
+    // own end of recovery (PostgreSQL: an end-of-recovery checkpoint) at the end of the log.
+    double end_of_recovery_seconds = 0;
+    std::string end_of_recovery;  // how recovery ended ("promoted at the target", ...)
+};
+
 struct StartedInstance {
     double replay_seconds = 0;  // start to end of recovery
     double ready_seconds = 0;   // end of recovery to a working read-write connection
+    RecoveryPhases phases;      // replay_seconds broken down
     std::string conninfo;       // to reach it
 };
 

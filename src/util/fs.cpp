@@ -49,7 +49,15 @@ Status fsync_directory(const fs::path& path) {
         return fail(ErrorCode::io, "cannot open directory {}: {}", path.string(),
                     errno_text(errno));
     }
-    ::fsync(fd);
+    while (::fsync(fd) != 0) {
+        // EINVAL: the file system cannot fsync a directory (its entries are as durable as they
+        // get); anything else means an entry may not be on disk, which callers must hear.
+        if (errno == EINTR) continue;
+        const int err = errno;
+        ::close(fd);
+        if (err == EINVAL) return {};
+        return fail(ErrorCode::io, "cannot fsync directory {}: {}", path.string(), errno_text(err));
+    }
     ::close(fd);
     return {};
 }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <thread>
 
+#include "drivers/postgres_physical/recovery_phases.hpp"
 #include "drivers/postgres_physical/wal_transfer.hpp"
 #include "sources/postgres/connection.hpp"
 #include "sources/postgres/local_server.hpp"
@@ -251,6 +252,11 @@ Result<double> PhysicalRestoreTarget::prepare_start(const std::string& repositor
 
 Result<std::vector<std::string>> PhysicalRestoreTarget::configure(
     const source::RecoveryPlan& plan) {
+    // With a target, the restore promotes the instance itself once it pauses there (see
+    // recovery_phases.hpp); 'latest' ends where the archive ends, which only the server sees.
+    m_recovery_end = plan.target || plan.stop_position || plan.consistent
+                         ? RecoveryEnd::promote_at_target
+                         : RecoveryEnd::server_ends_it;
     return write_recovery_settings(m_request, plan);
 }
 
@@ -270,17 +276,37 @@ Result<source::StartedInstance> PhysicalRestoreTarget::start_and_await(
     }
     postgres::LocalServer server(prepared.bindir, options.target_dir, account);
     const fs::path log = options.target_dir / "lifeboat-restore.log";
+    const std::string user = account ? account->name : LB_TRY(user_name_of(::geteuid()));
     const auto started = Clock::now();
-    LB_CHECK(server.start(log, fmt::format("-p {}", port)));
+    LB_CHECK(server.start(log, fmt::format("-p {}", port) + run_only_settings(m_recovery_end)));
     m_started = true;
     const auto deadline = started + options.start_timeout;
-    // Phase 1: recovery (WAL replay) ends when PostgreSQL removes recovery.signal and reports
-    // itself ready for normal operation.
-    for (;;) {
+    RecoveryLogWatch watch(log);
+    // Phase 1: recovery (WAL replay). With a target, the promotion is requested as soon as the
+    // instance accepts connections (hot standby, once consistent): it takes effect when the
+    // instance pauses at the target. Either way recovery is over when PostgreSQL has removed
+    // recovery.signal and reports itself ready for normal operation.
+    bool promotion_requested = m_recovery_end != RecoveryEnd::promote_at_target;
+    for (unsigned round = 0;; ++round) {
+        watch.poll();
         auto status = LB_TRY(server.status());
         std::error_code ec;
         const bool recovering = fs::exists(options.target_dir / "recovery.signal", ec);
         if (status && status->state == "ready" && !recovering) break;
+        // Each try is a new backend: every 200 ms is often enough.
+        if (!promotion_requested && status && recovering &&
+            (status->state == "ready" || status->state == "standby") && round % 4 == 0) {
+            if (auto conn = postgres::Connection::open(postgres::conninfo_for(*status, user))) {
+                auto requested = request_promotion(*conn);
+                if (!requested) {
+                    return fail(ErrorCode::database,
+                                "could not ask the restored server to promote at its target: {} "
+                                "(server log: {})",
+                                requested.error().message, log.string());
+                }
+                promotion_requested = true;
+            }
+        }
         if (!server.is_running() && seconds_since(started) > 1.0) {
             return fail(ErrorCode::database,
                         "the restored server stopped during recovery: {} (server log: {}; the "
@@ -294,12 +320,28 @@ Result<source::StartedInstance> PhysicalRestoreTarget::start_and_await(
         ctx.report({"replaying WAL", 0, 0});
         LB_CHECK(ctx.sleep_for(std::chrono::milliseconds(50)));
     }
+    const auto recovered = Clock::now();
+    watch.poll();
     outcome.replay_seconds = seconds_since(started);
+    // Phases, as far as the log shows them (poll granularity: 50 ms).
+    auto between = [](Clock::time_point a, Clock::time_point b) {
+        return std::max(0.0, std::chrono::duration<double>(b - a).count());
+    };
+    const auto redo_end = watch.paused() ? watch.paused() : watch.redo_done();
+    if (watch.redo_started()) {
+        outcome.phases.startup_seconds = between(started, *watch.redo_started());
+        if (redo_end) outcome.phases.redo_seconds = between(*watch.redo_started(), *redo_end);
+    }
+    if (redo_end) outcome.phases.end_of_recovery_seconds = between(*redo_end, recovered);
+    outcome.phases.end_of_recovery = m_recovery_end == RecoveryEnd::promote_at_target
+                                         ? "promoted at the target (pg_promote)"
+                                         : "ended by the server (end-of-recovery checkpoint)";
     LB_CHECK(retire_prefetch(options.target_dir, std::chrono::seconds(30), ctx));
     // Phase 2: a connection that can write.
     const auto promoted = Clock::now();
     auto status = LB_TRY(server.status());
-    const std::string user = account ? account->name : LB_TRY(user_name_of(::geteuid()));
+    if (!status)
+        return fail(ErrorCode::database, "the restored server stopped (see {})", log.string());
     outcome.conninfo = postgres::conninfo_for(*status, user);
     for (;;) {
         auto conn = postgres::Connection::open(outcome.conninfo);

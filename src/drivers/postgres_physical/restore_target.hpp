@@ -11,6 +11,7 @@
 
 #include <optional>
 
+#include "drivers/postgres_physical/recovery_phases.hpp"
 #include "source/restore_target.hpp"
 #include "util/process.hpp"
 
@@ -40,6 +41,7 @@ class PhysicalRestoreTarget final : public source::RestoreTarget {
     std::map<std::uint32_t, fs::path> m_tablespace_dirs;
     std::optional<StartPreparation> m_prepared;
     bool m_started = false;
+    RecoveryEnd m_recovery_end = RecoveryEnd::server_ends_it;  // decided by configure
 };
 
 }  // namespace lifeboat::postgres_physical

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Durable restores and the phases of PITR (issue 16, items 1 and 2).
+# - restore --json says durable: true and how long it waited for the disk (sync_seconds);
+# - a failed flush (injected: LIFEBOAT_TEST_FSYNC_FAIL) fails the restore with one line and
+#   exit status 11, and leaves nothing behind (no recovery.signal, no files);
+# - a restore to a time pauses at the target and is promoted by restore (no end-of-recovery
+#   checkpoint waited for), with the run-only recovery settings on the command line, not in the
+#   configuration files; a restore to latest lets the server end recovery itself.
+source "$(dirname "$0")/lib.sh" "$@"
+
+now_utc() { q "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"; }
+count_on() { psql_on "$1" "SELECT count(*) FROM rows WHERE batch = '$2'"; }
+
+start_source
+q "CREATE TABLE rows (id serial PRIMARY KEY, batch text NOT NULL)"
+backup_json
+q "INSERT INTO rows (batch) SELECT 'before' FROM generate_series(1, 100)"
+# The target lies between two commits one second apart on the source's clock.
+sleep 1
+TARGET=$(now_utc)
+sleep 1
+q "INSERT INTO rows (batch) SELECT 'after' FROM generate_series(1, 100)"
+switch_wal_and_wait
+ok "backup, 100 rows before $TARGET and 100 after, archived"
+
+# ---- a restore of files only is durable when it says so
+restore_into "$T/files" --to "$TARGET"
+expect_eq "$(jq -r .durable "$OUT")" true "restore --json durable"
+jq -e '.phases.sync_seconds | type == "number" and . >= 0' "$OUT" >/dev/null ||
+    fail "restore --json has no phases.sync_seconds: $(cat "$OUT")"
+jq -e '.phases.sync_seconds <= .phases.files_seconds' "$OUT" >/dev/null ||
+    fail "sync_seconds is not part of files_seconds: $(cat "$OUT")"
+ok "restore --json: durable true, sync $(jq -r .phases.sync_seconds "$OUT") s of files $(jq -r .phases.files_seconds "$OUT") s"
+
+# ---- a failed flush fails the restore, leaving nothing that looks restored
+for name in pg_control global; do
+    dir="$T/failing-$name"
+    DATA_DIRS+=("$dir")
+    expect_exit 11 as_pg env LIFEBOAT_TEST_FSYNC_FAIL=$name "$LB" restore --repo "$REPO" \
+        --target-dir "$dir" --to "$TARGET"
+    expect_one_line_error
+    expect_in "$ERR" "cannot fsync .*$name" "the error names what could not be flushed"
+    [ ! -e "$dir/recovery.signal" ] || fail "a failed flush of $name left recovery.signal behind"
+    if [ -e "$dir" ] && [ -n "$(ls -A "$dir")" ]; then
+        fail "a failed flush of $name left files in $dir: $(ls -A "$dir" | head -5 | tr '\n' ' ')"
+    fi
+    ok "a failed flush of $name: exit 11, one line ($(cat "$ERR")), nothing left"
+done
+
+# ---- PITR to a time: paused at the target, promoted by restore
+restore_into "$T/pitr" --to "$TARGET" --start
+expect_eq "$(count_on "$RESTORED_CONN" before)/$(count_on "$RESTORED_CONN" after)" "100/0" "PITR rows (before/after)"
+expect_eq "$(jq -r .durable "$OUT")" true "restore --start --json durable"
+expect_in <(jq -r .end_of_recovery "$OUT") "^promoted at the target" "a PITR to a time is promoted at its target"
+for phase in files_seconds sync_seconds startup_seconds redo_seconds end_of_recovery_seconds replay_seconds ready_seconds; do
+    jq -e --arg p "$phase" '.phases[$p] | type == "number" and . >= 0' "$OUT" >/dev/null ||
+        fail "restore --json has no phases.$phase: $(jq -c .phases "$OUT")"
+done
+jq -e '.phases.startup_seconds > 0' "$OUT" >/dev/null ||
+    fail "the start-up phase was not measured (no 'redo starts at' in the server log?): $(jq -c .phases "$OUT")"
+if grep -q "checkpoint starting: end-of-recovery" "$T/pitr/lifeboat-restore.log"; then
+    fail "the PITR waited for an end-of-recovery checkpoint: $(grep 'checkpoint starting' "$T/pitr/lifeboat-restore.log")"
+fi
+expect_eq "$(psql_on "$RESTORED_CONN" "SELECT setting || '/' || source FROM pg_settings WHERE name = 'recovery_init_sync_method'")" \
+    "syncfs/command line" "recovery_init_sync_method of the restored server"
+if grep -E -q "^(recovery_init_sync_method|maintenance_io_concurrency|hot_standby|wal_decode_buffer_size) " \
+    "$T/pitr/postgresql.auto.conf" || grep -E -q "^recovery_target_action = 'pause'" "$T/pitr/postgresql.auto.conf"; then
+    fail "run-only recovery settings were written into postgresql.auto.conf"
+fi
+psql_on "$RESTORED_CONN" "INSERT INTO rows (batch) VALUES ('written')" >/dev/null
+ok "PITR: promoted at the target, read-write, phases $(jq -c .phases "$OUT")"
+as_pg "$PGBIN/pg_ctl" -D "$T/pitr" -m fast -w stop >/dev/null || true
+
+# ---- restore to latest: the server ends recovery itself
+restore_into "$T/latest" --to latest --start
+expect_eq "$(count_on "$RESTORED_CONN" before)/$(count_on "$RESTORED_CONN" after)" "100/100" "latest rows (before/after)"
+expect_in <(jq -r .end_of_recovery "$OUT") "^ended by the server" "a restore to latest ends recovery itself"
+ok "latest: phases $(jq -c .phases "$OUT")"
+as_pg "$PGBIN/pg_ctl" -D "$T/latest" -m fast -w stop >/dev/null || true
+
+finish
