@@ -18,6 +18,7 @@
 #include "repository/pins.hpp"
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
+#include "repository/wal_summary_store.hpp"
 #include "util/parallel.hpp"
 
 namespace lifeboat::engine {
@@ -97,6 +98,22 @@ Status check_pins_and_drills(const Storage& storage, Verifier& verifier) {
     return {};
 }
 
+// WAL summaries are advisory (a damaged one makes the next incremental read by timestamps), but
+// damage in the repository is named wherever it is.
+Status check_wal_summaries(const Storage& storage, Verifier& verifier) {
+    const std::string prefix(repo::k_wal_summary_prefix);
+    for (const auto& object : LB_TRY(storage.list(prefix.substr(0, prefix.size() - 1)))) {
+        if (!object.key.starts_with(prefix)) continue;
+        auto payload = repo::read_wal_summary(storage, object.key.substr(prefix.size()));
+        if (!payload && payload.error().code != ErrorCode::not_found) {
+            verifier.problem(object.key,
+                             fmt::format("{} (incrementals that need it read by timestamps)",
+                                         payload.error().message));
+        }
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<VerifyReport> run_verify(repo::Repository& repository, const VerifyOptions& options,
@@ -139,6 +156,7 @@ Result<VerifyReport> run_verify(repo::Repository& repository, const VerifyOption
         if (loose.size() > k_max_permission_warnings) loose.resize(k_max_permission_warnings);
         report.permission_warnings = std::move(loose);
         LB_CHECK(check_pins_and_drills(storage, verifier));
+        LB_CHECK(check_wal_summaries(storage, verifier));
     }
 
     // A damaged index object is named (with the backups that wrote it) instead of aborting.

@@ -40,6 +40,7 @@ KINDS = [
     ("pin", re.compile(r"^pins/[^/]+$")),
     ("drill", re.compile(r"^drills/[^/]+$")),
     ("cluster", re.compile(r"^cluster$")),
+    ("wal-summary", re.compile(r"^wal-summaries/[0-9A-F]{24}$")),
 ]
 # Kinds a backup's restore reads; the others must be named by verify, not tied to a backup.
 READ_BY_RESTORE = {"config", "pack", "index", "manifest", "wal", "wal-backup-label", "wal-history"}
