@@ -175,30 +175,9 @@ std::optional<std::size_t> first_record_offset(const SegmentPages& pages, const 
     }
 }
 
-// Reassembles the record of `total` bytes starting at `offset` into `record`, skipping page
-// headers. Returns the offset just past it, or nullopt if it does not lie wholly and validly
-// in this segment.
-std::optional<std::size_t> read_record(const SegmentPages& pages, std::size_t offset,
-                                       std::size_t total, std::string& record) {
-    record.clear();
-    std::size_t remaining = total;
-    while (remaining > 0) {
-        if (offset % pages.page_size() == 0) {
-            const auto h = pages.continuation_page(offset, remaining);
-            if (!h) return std::nullopt;
-            offset += h->size();
-        }
-        const std::size_t page_end = (offset / pages.page_size() + 1) * pages.page_size();
-        const std::size_t n = std::min(remaining, page_end - offset);
-        record.append(reinterpret_cast<const char*>(pages.data()) + offset, n);
-        offset += n;
-        remaining -= n;
-    }
-    return offset;
-}
-
-// As read_record, for the walk that also wants the record continuing into the next segment:
-// `complete` false when the segment ended first (what it holds of the record is in `record`).
+// Reads the record of `total` bytes starting at `offset`, across page headers, into `record`.
+// For the walk that also wants the record continuing into the next segment: `complete` false
+// when the segment ended first (what it holds of the record is in `record`).
 struct RecordRead {
     std::size_t end = 0;
     bool complete = true;
@@ -221,6 +200,16 @@ std::optional<RecordRead> read_record_or_head(const SegmentPages& pages, std::si
         remaining -= n;
     }
     return RecordRead{offset, true};
+}
+
+// Reassembles the record of `total` bytes starting at `offset` into `record`, skipping page
+// headers. Returns the offset just past it, or nullopt if it does not lie wholly and validly
+// in this segment.
+std::optional<std::size_t> read_record(const SegmentPages& pages, std::size_t offset,
+                                       std::size_t total, std::string& record) {
+    const auto read = read_record_or_head(pages, offset, total, record);
+    if (!read || !read->complete) return std::nullopt;
+    return read->end;
 }
 
 // Appends to `record` what the first pages of the next segment (`head`, whole pages) hold of its
