@@ -201,6 +201,15 @@ Result<ArchiveCheckReport> check_archive(std::span<repo::Repository> repositorie
         LB_CHECK(ctx.sleep_for(k_storage_poll));
     }
     report.archiver = LB_TRY(postgres::archiver_status(conn));
+    // The segment is in every repository, but PostgreSQL counts it archived only once
+    // archive_command has returned, a moment after the object appeared: the report waits for
+    // that (briefly), so that it shows the archiver's view of the same segment.
+    const auto counted_by = Clock::now() + k_archived_grace;
+    while (report.ok() && !archived_up_to(report.archiver->last_archived_wal, report.segment) &&
+           Clock::now() < counted_by) {
+        LB_CHECK(ctx.sleep_for(k_storage_poll));
+        report.archiver = LB_TRY(postgres::archiver_status(conn));
+    }
     return report;
 }
 
