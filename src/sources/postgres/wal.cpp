@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "sources/postgres/wal_record_layout.hpp"
+
 namespace lifeboat::postgres {
 
 namespace {
@@ -49,16 +51,9 @@ constexpr std::uint16_t k_xlp_first_is_contrecord = 0x0001;
 constexpr std::uint16_t k_xlp_long_header = 0x0002;
 constexpr std::size_t k_short_page_header = 24;  // magic, info, tli, pageaddr, rem_len, padding
 constexpr std::size_t k_long_page_header = 40;   // + system id, segment size, page size
-constexpr std::size_t k_record_header = 24;      // tot_len, xid, prev, info, rmid, pad, crc
 constexpr std::size_t k_record_crc_offset = 20;
 constexpr std::uint8_t k_rm_xlog = 0;
-constexpr std::uint8_t k_rm_xact = 1;
 constexpr std::uint8_t k_xlog_switch = 0x40;
-constexpr std::uint8_t k_xact_opmask = 0x70;
-constexpr std::uint8_t k_block_id_toplevel_xid = 252;
-constexpr std::uint8_t k_block_id_origin = 253;
-constexpr std::uint8_t k_block_id_data_long = 254;
-constexpr std::uint8_t k_block_id_data_short = 255;
 
 template <typename T>
 T load(const unsigned char* p) {

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "sources/postgres/relation_file.hpp"
+#include "sources/postgres/wal_record_layout.hpp"
 #include "util/endian.hpp"
 
 namespace lifeboat::postgres {
@@ -13,26 +14,19 @@ namespace {
 
 // ---- PostgreSQL 15 record layout (access/xlogrecord.h and the resource managers' headers) ----
 
-constexpr std::size_t k_record_header = 24;
 constexpr std::uint8_t k_xlr_special_rel_update = 0x01;
 constexpr std::uint8_t k_max_block_id = 32;
-constexpr std::uint8_t k_block_id_toplevel_xid = 252;
-constexpr std::uint8_t k_block_id_origin = 253;
-constexpr std::uint8_t k_block_id_data_long = 254;
-constexpr std::uint8_t k_block_id_data_short = 255;
 constexpr std::uint8_t k_bkpblock_fork_mask = 0x0F;
 constexpr std::uint8_t k_bkpblock_has_image = 0x10;
 constexpr std::uint8_t k_bkpblock_same_rel = 0x80;
 constexpr std::uint8_t k_bkpimage_has_hole = 0x01;
 constexpr std::uint8_t k_bkpimage_compressed = 0x04 | 0x08 | 0x10;  // pglz, lz4, zstd
 
-constexpr std::uint8_t k_rm_xact = 1;
 constexpr std::uint8_t k_rm_smgr = 2;
 constexpr std::uint8_t k_rm_dbase = 4;
 constexpr std::uint8_t k_rm_tblspc = 5;
 constexpr std::uint8_t k_smgr_create = 0x10;
 constexpr std::uint8_t k_smgr_truncate = 0x20;
-constexpr std::uint8_t k_xact_opmask = 0x70;
 constexpr std::uint8_t k_xact_has_info = 0x80;
 constexpr std::uint32_t k_xinfo_has_dbinfo = 1u << 0;
 constexpr std::uint32_t k_xinfo_has_subxacts = 1u << 1;
