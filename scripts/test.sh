@@ -3,7 +3,7 @@
 # conformance against posix, s3rver and Ceph RGW, end-to-end against real PostgreSQL 15 servers,
 # the benchmark smoke run), then the sanitizer builds and the fuzz targets.
 # LIFEBOAT_EXTENDED_CHECKS=0 leaves out the sanitizers and fuzzing; LIFEBOAT_FUZZ_SECONDS sets
-# each fuzz target's time (default 12 s).
+# each fuzz target's time (default 8 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -17,5 +17,5 @@ cd ..
 # narrowed with ctest arguments is someone checking one thing.
 if [ $# -eq 0 ] && [ "${LIFEBOAT_EXTENDED_CHECKS:-1}" = 1 ]; then
   bash scripts/sanitize.sh
-  bash scripts/fuzz.sh --seconds "${LIFEBOAT_FUZZ_SECONDS:-12}"
+  bash scripts/fuzz.sh --seconds "${LIFEBOAT_FUZZ_SECONDS:-8}"
 fi
