@@ -105,11 +105,12 @@ Status check_wal_summaries(const Storage& storage, Verifier& verifier) {
     for (const auto& object : LB_TRY(storage.list(prefix.substr(0, prefix.size() - 1)))) {
         if (!object.key.starts_with(prefix)) continue;
         auto payload = repo::read_wal_summary(storage, object.key.substr(prefix.size()));
-        if (!payload && payload.error().code != ErrorCode::not_found) {
-            verifier.problem(object.key,
-                             fmt::format("{} (incrementals that need it read by timestamps)",
-                                         payload.error().message));
-        }
+        if (payload || payload.error().code == ErrorCode::not_found) continue;
+        // A storage failure is the command's failure, not damage of the object.
+        if (!repo::is_damage(payload.error())) return std::unexpected(payload.error());
+        verifier.problem(object.key,
+                         fmt::format("{} (incrementals that need it read by timestamps)",
+                                     payload.error().message));
     }
     return {};
 }

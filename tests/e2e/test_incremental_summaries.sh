@@ -71,7 +71,11 @@ printf '\xff' | dd of="$REPO/wal-summaries/$SEG" bs=1 seek=30 conv=notrunc statu
 backup_json
 expect_eq "$(jq -r .incremental.method "$OUT")" timestamps "method with a damaged summary"
 expect_in "$OUT" "summary of WAL segment $SEG is unreadable" "the fallback names the damaged summary"
-ok "a damaged summary falls back to timestamps"
+# verify names it too (damage, though advisory); removed, nothing else is affected.
+expect_exit 6 lb verify --repo "$REPO"
+expect_in "$OUT" "^PROBLEM wal-summaries/$SEG: .*read by timestamps" "verify names the damaged summary"
+rm "$REPO/wal-summaries/$SEG"
+ok "a damaged summary falls back to timestamps, and verify names it"
 
 # 4. A wrong summary (valid, but without the table's blocks): --verify-unchanged reads the
 # skipped blocks again, finds them changed, warns and reads every file; the backup is right.
