@@ -101,11 +101,16 @@ Status LogicalRestoreTarget::load(const Prepared& prepared, const std::string& c
                                   const OperationContext& ctx) {
     const repo::PostgresLogicalPayload& payload = m_manifest->logical;
     const fs::path dir = fs::absolute(m_request.target_dir);
+    // psql on the target as the server account: `flag` "-f" (a script) or "-c" (a command).
+    auto run_psql = [&](std::string_view on_error_stop, std::string_view flag,
+                        const std::string& what) {
+        return run_process({(prepared.bindir / "psql").string(), "-X", "-q", "-v",
+                            fmt::format("ON_ERROR_STOP={}", on_error_stop), "-d", conninfo,
+                            std::string(flag), what},
+                           {.run_as = prepared.account, .merge_stderr = true});
+    };
     auto psql = [&](const std::string& entry) -> Status {
-        auto run =
-            LB_TRY(run_process({(prepared.bindir / "psql").string(), "-X", "-q", "-v",
-                                "ON_ERROR_STOP=1", "-d", conninfo, "-f", (dir / entry).string()},
-                               {.run_as = prepared.account, .merge_stderr = true}));
+        auto run = LB_TRY(run_psql("1", "-f", (dir / entry).string()));
         if (run.exit_status != 0) {
             return fail(ErrorCode::database, "loading {} into the server failed: {}", entry,
                         last_line(run.output));
@@ -113,9 +118,7 @@ Status LogicalRestoreTarget::load(const Prepared& prepared, const std::string& c
         return {};
     };
     auto psql_command = [&](const std::string& command) -> Status {
-        auto run = LB_TRY(run_process({(prepared.bindir / "psql").string(), "-X", "-q", "-v",
-                                       "ON_ERROR_STOP=1", "-d", conninfo, "-c", command},
-                                      {.run_as = prepared.account, .merge_stderr = true}));
+        auto run = LB_TRY(run_psql("1", "-c", command));
         if (run.exit_status != 0) {
             return fail(ErrorCode::database, "loading a table into the server failed: {}",
                         last_line(run.output));
@@ -125,10 +128,7 @@ Status LogicalRestoreTarget::load(const Prepared& prepared, const std::string& c
     // A script of statements that may fail one by one (roles the target has already, grants to
     // roles it lacks): every error becomes one warning; the restore goes on.
     auto psql_tolerant = [&](const std::string& entry, std::string_view what) -> Status {
-        auto run =
-            LB_TRY(run_process({(prepared.bindir / "psql").string(), "-X", "-q", "-v",
-                                "ON_ERROR_STOP=0", "-d", conninfo, "-f", (dir / entry).string()},
-                               {.run_as = prepared.account, .merge_stderr = true}));
+        auto run = LB_TRY(run_psql("0", "-f", (dir / entry).string()));
         if (run.exit_status != 0) {
             return fail(ErrorCode::database, "loading {} into the server failed: {}", entry,
                         last_line(run.output));
