@@ -548,8 +548,9 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
             j["phases"]["end_of_recovery_seconds"] = o.recovery.end_of_recovery_seconds;
             j["end_of_recovery"] = o.recovery.end_of_recovery;
             j["phases"]["prepare_seconds_in_parallel"] = o.prepare_seconds;
-            // --target-pg: the connection string was the user's own (it may hold a password).
-            if (args.target_pg.empty()) {
+            // --target-pg/--target-mongo: the connection string was the user's own (it may
+            // hold a password).
+            if (args.target_pg.empty() && args.target_mongo.empty()) {
                 j["port"] = o.port;
                 j["conninfo"] = o.conninfo;
             }
@@ -570,7 +571,12 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     std::printf("  files       %10s  (%llu files, %s; on disk, %s of it flushing)\n",
                 format_seconds(o.files_seconds).c_str(), static_cast<unsigned long long>(o.files),
                 human_bytes(o.bytes).c_str(), format_seconds(o.sync_seconds).c_str());
-    if (o.started) {
+    if (o.started && !args.target_mongo.empty()) {
+        std::printf("  documents   %10s  (loaded into the --target-mongo server)\n",
+                    format_seconds(o.replay_seconds).c_str());
+        std::printf("  indexes     %10s\n", format_seconds(o.ready_seconds).c_str());
+        std::printf("  total (RTO) %10s\n", format_seconds(o.total_seconds).c_str());
+    } else if (o.started) {
         std::printf("  WAL replay  %10s  (start-up %s, redo %s, end of recovery %s: %s)\n",
                     format_seconds(o.replay_seconds).c_str(),
                     format_seconds(o.recovery.startup_seconds).c_str(),

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <mutex>
 
+#include "codec/hash.hpp"
 #include "drivers/mongodb/catalog.hpp"
 #include "drivers/mongodb/preflight.hpp"
 #include "util/parallel.hpp"
@@ -50,6 +51,18 @@ std::string uri_hosts(std::string_view uri) {
     if (const auto at = uri.find('@', begin); at != std::string_view::npos) begin = at + 1;
     const auto end = uri.find_first_of("/?", begin);
     return std::string(uri.substr(begin, end == std::string_view::npos ? end : end - begin));
+}
+
+// A repository records its source's identity as decimal digits (repository/cluster_identity.hpp,
+// PostgreSQL's system identifier): a mongodb source's is the first 8 bytes of the SHA-256 of
+// "replica-set:NAME" (or "hosts:HOST:PORT,..." for a server that is no replica set), as a
+// decimal number.
+std::string identity_number(std::string_view identity) {
+    const Digest d = sha256(identity);
+    std::uint64_t value = 0;
+    for (int i = 0; i < 8; ++i)
+        value = (value << 8) | d[static_cast<std::size_t>(i)];
+    return std::to_string(value);
 }
 
 class MongoBaseBackup final : public source::BaseBackup {
@@ -209,8 +222,9 @@ Result<std::unique_ptr<source::BaseBackup>> open_base_backup(
     auto report = LB_TRY(preflight(client));
     repo::SourceInfo source;
     source.kind = std::string(repo::k_kind_mongodb);
-    source.system_identifier = report.replica_set.empty() ? "hosts:" + uri_hosts(request.conninfo)
-                                                          : "replica-set:" + report.replica_set;
+    source.system_identifier =
+        identity_number(report.replica_set.empty() ? "hosts:" + uri_hosts(request.conninfo)
+                                                   : "replica-set:" + report.replica_set);
     source.server_version = version_number(report.server_version);
     return std::unique_ptr<source::BaseBackup>(std::make_unique<MongoBaseBackup>(
         request, std::move(client), std::move(report), std::move(source)));
