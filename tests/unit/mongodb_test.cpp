@@ -176,7 +176,7 @@ TEST(MongoManifest, ACollectionWithoutItsEntryIsDamage) {
     EXPECT_NE(back.error().message.find("shop.orders"), std::string::npos) << back.error().message;
 }
 
-TEST(MongoLogArchive, EveryBackupReachesItsOwnStopAndNothingIsRemovable) {
+TEST(MongoLogArchive, EveryBackupIsConsistentAloneAndNothingIsRemovable) {
     const MongoLogArchive archive;
     auto dir = TempDirectory::create(fs::temp_directory_path(), "lb-mongo-archive-").value();
     PosixStorage storage(dir.path());
@@ -184,8 +184,9 @@ TEST(MongoLogArchive, EveryBackupReachesItsOwnStopAndNothingIsRemovable) {
     auto window = archive.follow(storage, {m});
     ASSERT_TRUE(window) << window.error().message;
     ASSERT_EQ(window->backups.size(), 1u);
-    EXPECT_TRUE(window->backups[0].covers(m.stop_time));
-    EXPECT_FALSE(window->backups[0].covers(Timestamp{m.stop_time.micros + 1}));
+    EXPECT_TRUE(window->backups[0].consistent);
+    EXPECT_EQ(window->backups[0].from, m.stop_time);
+    EXPECT_FALSE(window->backups[0].to);
     EXPECT_TRUE(archive.removable({"000000010000000000000001"}, {&m}, m).value().empty());
     EXPECT_EQ(archive.check_object(storage, "x", "").error().code, ErrorCode::usage);
 }

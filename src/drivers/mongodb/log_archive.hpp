@@ -1,7 +1,7 @@
 // The mongodb source's log archive, first increment: change capture does not exist yet, so the
-// archive holds no objects of this kind and every backup reaches exactly its own stop time
-// (restore --to consistent). Capture (change events stored as objects indexed by cluster time,
-// with the resume token) will fill it in, following the postgres-logical archive's design.
+// archive holds no objects of this kind and every backup is consistent on its own and reaches no
+// later time (restore --to consistent). Capture (change events stored as objects indexed by cluster
+// time, with the resume token) will fill it in, following the postgres-logical archive's design.
 #pragma once
 
 #include "source/log_archive.hpp"
