@@ -4,7 +4,8 @@
 # 100k documents over four collections (nested documents, arrays, binary, decimal128, dates),
 # list, verify, restore into a second CongoDB, validate passes; a second restore into the same
 # server is refused; a document changed after the restore makes validate fail naming the
-# collection. Change capture and restores to a time are not tested here (no change streams).
+# collection; --only restores one collection into a third server; copy, verify of the copy and
+# report work for the kind. Change capture and restores to a time are not tested (no change streams).
 source "$(dirname "$0")/lib.sh" "$@"
 
 MONGO_DIR="$(cd "$E2E_DIR/../mongo" && pwd)"
@@ -85,6 +86,34 @@ expect_eq "$(jq '[.checks[] | select(.kind == "indexes" and .passed)] | length' 
 expect_eq "$(jq '[.checks[] | select(.kind == "sample_hash" and .passed)] | length' "$OUT")" 4 \
     "sample hashes checked"
 ok "validate passes"
+
+# --only: one collection into a third server; other kinds' options are refused.
+start_congodb only
+expect_exit 0 lb restore --repo "$REPO" --backup "$BACKUP_ID" --to consistent \
+    --target-dir "$T/stage3" --target-mongo "$URI_only" --only audit.events
+tool counts "$URI_only" >"$T/only.counts"
+expect_eq "$(cat "$T/only.counts")" "audit.events $DOCS" "--only audit.events restored alone"
+expect_exit 1 lb restore --repo "$REPO" --backup "$BACKUP_ID" --to consistent \
+    --target-dir "$T/stage4" --target-mongo "$URI_only" --only shop.nothing
+expect_one_line_error
+# No change capture yet: a time after the backup is outside the window.
+expect_exit 0 lb list --repo "$REPO" --json
+STOP=$(jq -r --arg id "$BACKUP_ID" '.backups[] | select(.id == $id) | .stop_time' "$OUT")
+AFTER=$(date -u -d "$STOP + 1 second" +%Y-%m-%dT%H:%M:%S.%6NZ)
+expect_exit 9 lb restore --repo "$REPO" --backup "$BACKUP_ID" --to "$AFTER" \
+    --target-dir "$T/stage5" --target-mongo "$URI_only" --only shop
+expect_one_line_error
+ok "--only restores one collection; an unknown one and a time after the backup are refused"
+
+# The repository-level commands work for this kind: copy, report, expire.
+expect_exit 0 lb repo-init --repo "$T/copy"
+expect_exit 0 lb copy --from "$REPO" --to "$T/copy" --all
+expect_exit 0 lb list --repo "$T/copy" --json
+expect_eq "$(jq '.backups | length' "$OUT")" 2 "backups copied"
+expect_exit 0 lb verify --repo "$T/copy"
+expect_exit 0 lb report --repo "$REPO" --format json
+expect_eq "$(jq -r '.. | .kind? // empty' "$OUT" | sort -u | grep -c mongodb)" 1 "report names the kind"
+ok "copy, verify of the copy and report"
 
 tool change-first "$URI_target" shop orders
 expect_exit 10 lb validate --repo "$REPO" --source-kind mongodb --mongo "$URI_target"
