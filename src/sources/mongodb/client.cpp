@@ -68,6 +68,10 @@ Result<Client> Client::connect(const std::string& uri_text, const ConnectLimits&
     return client;
 }
 
+mongoc_client_t* Client::native() const {
+    return m_state->client;
+}
+
 Result<Bson> Client::command(const std::string& db, const Bson& command) const {
     bson_t reply;
     bson_error_t error;

@@ -15,6 +15,9 @@
 #include "sources/mongodb/bson.hpp"
 #include "util/error.hpp"
 
+// libmongoc's client type (mongoc/mongoc.h), declared here so that its header stays out.
+struct _mongoc_client_t;
+
 namespace lifeboat::mongodb {
 
 struct ConnectLimits {
@@ -60,6 +63,9 @@ class Client {
                              const Bson& options) const;
     // The number of documents (the count command: exact, no filter).
     Result<std::int64_t> count(const std::string& db, const std::string& collection) const;
+
+    // libmongoc's client, for the parts of this library that drive it directly (change streams).
+    ::_mongoc_client_t* native() const;
 
   private:
     struct State;
