@@ -8,6 +8,7 @@ operationTime, then plays SCENARIO, printing one line per command it received ("
 Writes the port it listens on to PORT_FILE once ready. Scenarios:
   events      aggregate -> 2 events (insert, update), getMore -> 1 event (delete) and then
               empty batches, each with a postBatchResumeToken; ends on killCursors or after 30 s
+  quiet       aggregate -> no event, postBatchResumeToken {_data: "82000009"}; getMore likewise
   lost        aggregate -> error 286 ChangeStreamHistoryLost
   disabled    aggregate -> DocumentDB's "change streams are not enabled" error (code 136)
 """
@@ -73,6 +74,13 @@ while time.time() < deadline:
             request.reply(OpMsgReply(ok=0, code=136, errmsg="Change streams are not enabled. "
                                      "Use modifyChangeStreams to enable them."))
             break
+        elif scenario == "quiet":
+            events = []
+            request.reply({"cursor": {"id": cursor_id, "ns": "admin.$cmd.aggregate",
+                                      "firstBatch": [],
+                                      "postBatchResumeToken": {"_data": "82000009"}},
+                           "ok": 1, "$clusterTime": CLUSTER_TIME,
+                           "operationTime": Timestamp(1764475209, 1)})
         else:
             request.reply({"cursor": {"id": cursor_id, "ns": "shop.orders", "firstBatch": events,
                                       "postBatchResumeToken": {"_data": "82000002"}},
@@ -81,8 +89,9 @@ while time.time() < deadline:
     elif name == "getMore":
         batch = [event("delete", 3)] if events else []
         events = []
+        token = "82000009" if scenario == "quiet" else "82000003"
         request.reply({"cursor": {"id": cursor_id, "ns": "shop.orders", "nextBatch": batch,
-                                  "postBatchResumeToken": {"_data": "82000003"}},
+                                  "postBatchResumeToken": {"_data": token}},
                        "ok": 1, "$clusterTime": CLUSTER_TIME})
     elif name == "killCursors":
         request.reply({"cursorsKilled": [cursor_id], "ok": 1})

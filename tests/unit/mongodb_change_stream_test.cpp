@@ -106,6 +106,17 @@ TEST(MongoChangeStream, ReadsBatchesWithTheirResumeTokens) {
     EXPECT_NE(log.find("got killCursors"), std::string::npos) << "closed when destroyed\n" << log;
 }
 
+TEST(MongoChangeStream, TheCurrentPositionIsThePostBatchResumeToken) {
+    if (!has_mockupdb()) GTEST_SKIP() << "python3-mockupdb is not installed";
+    MockPrimary primary("quiet");
+    ASSERT_GT(primary.port(), 0) << primary.log();
+    auto client = Client::connect(primary.uri(), {});
+    ASSERT_TRUE(client) << client.error().message;
+    auto token = current_resume_token(*client);
+    ASSERT_TRUE(token) << token.error().message << "\n" << primary.log();
+    EXPECT_NE(token->find("82000009"), std::string::npos) << *token;
+}
+
 TEST(MongoChangeStream, HistoryLostIsOutsideTheWindow) {
     if (!has_mockupdb()) GTEST_SKIP() << "python3-mockupdb is not installed";
     MockPrimary primary("lost");

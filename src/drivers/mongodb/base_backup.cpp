@@ -7,6 +7,7 @@
 #include "codec/hash.hpp"
 #include "drivers/mongodb/catalog.hpp"
 #include "drivers/mongodb/preflight.hpp"
+#include "sources/mongodb/change_stream.hpp"
 #include "util/parallel.hpp"
 
 namespace lifeboat::mongodb_driver {
@@ -173,6 +174,17 @@ Result<source::BaseBackupResult> MongoBaseBackup::copy(const repo::Manifest* pre
             "mongodb: no change stream: each collection is copied as it was when read, not all at "
             "one moment, and the backup restores to itself only");
     }
+    // Where the change stream stands before the dump: capture replays from here, so events
+    // during the dump are applied again (idempotently, by _id) at restore.
+    auto position = [&](std::string_view which) -> std::string {
+        if (!m_preflight.change_streams) return {};
+        auto token = mongodb::current_resume_token(m_client);
+        if (token) return *token;
+        result.warnings.push_back(fmt::format("mongodb: no change-stream position at the {}: {}",
+                                              which, token.error().message));
+        return {};
+    };
+    result.manifest.mongodb.resume_token_start = position("start");
     LB_CHECK(ctx.stage("backup:files"));
     std::vector<repo::MongoCollection> collections = LB_TRY(list_everything());
     std::vector<repo::ManifestEntry> entries(collections.size());
@@ -207,6 +219,7 @@ Result<source::BaseBackupResult> MongoBaseBackup::copy(const repo::Manifest* pre
         result.manifest.entries.push_back(std::move(entries[i]));
     }
     result.manifest.mongodb.collections = std::move(collections);
+    result.manifest.mongodb.resume_token_stop = position("end");
     result.manifest.stop_time = ctx.now();
     result.read.read_blocks = 0;
     for (const auto& e : result.manifest.entries)

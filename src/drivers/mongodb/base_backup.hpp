@@ -5,10 +5,11 @@
 // ContentSink. Options, index specifications and views go into the manifest's mongodb payload,
 // with the document count and up to 16 sample hashes per collection (what validate compares).
 //
-// Consistency: without change streams (a standalone server, CongoDB) the dump is a copy of each
-// collection as read, not of one moment; the backup says so in a warning. Recording the change
-// stream's resume token before and after the dump (so capture can make it consistent) is the
-// next increment (docs/operations.md, "MongoDB and DocumentDB").
+// Consistency: with change streams the manifest records the stream's resume token before and
+// after the dump (payload resume_token_start/stop), so that capture (next increment) can make a
+// restore consistent by applying the events in between; without them (a standalone server,
+// CongoDB) the dump is a copy of each collection as read, not of one moment, and the backup says
+// so in a warning (docs/operations.md, "MongoDB and DocumentDB").
 #pragma once
 
 #include <memory>

@@ -60,4 +60,14 @@ Result<ChangeBatch> ChangeStream::next_batch(std::size_t max_events) {
     return batch;
 }
 
+Result<std::string> current_resume_token(const Client& client) {
+    auto stream = LB_TRY(
+        ChangeStream::open(client, {.max_await = std::chrono::milliseconds(10), .batch_size = 1}));
+    // Events are not read: only the position after the server's (empty or not) first batch.
+    const ChangeBatch batch = LB_TRY(stream.next_batch(0));
+    if (batch.resume_token_json.empty())
+        return fail(ErrorCode::database, "the server returned no change-stream resume token");
+    return batch.resume_token_json;
+}
+
 }  // namespace lifeboat::mongodb

@@ -57,4 +57,9 @@ class ChangeStream {
     std::unique_ptr<State> m_state;
 };
 
+// The cluster's change stream position now: the resume token of a stream opened now (the
+// server's postBatchResumeToken), for a base backup to record where its dump began and ended.
+// ErrorCode::database when the server has no change streams.
+Result<std::string> current_resume_token(const Client& client);
+
 }  // namespace lifeboat::mongodb
