@@ -10,6 +10,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 zstd clang-format git python3 jq procps iproute2 pgbackrest time
   libcurl4-openssl-dev libexpat1-dev s3cmd libcpp-httplib-dev
+  # The mongodb source driver's client (libmongoc 1.23) and the scripted replica-set primary its
+  # change-stream client is tested against.
+  libmongoc-dev libbson-dev python3-mockupdb
   chromium fonts-dejavu-core
   # The fuzz targets (scripts/fuzz.sh): clang 16 is the oldest Debian clang that compiles
   # libstdc++ 12's <expected>; libclang-rt-16-dev holds libFuzzer and the sanitizer runtimes.
@@ -58,5 +61,21 @@ browser_tests="$(dirname "$0")/../tests/browser"
 if [ ! -d "$browser_tests/node_modules/playwright-core" ]; then
   echo "install-deps: installing the browser test driver (npm ci in tests/browser)"
   npm ci --prefix "$browser_tests" --no-audit --no-fund >/dev/null
+fi
+# The mongodb source tests' wire-protocol server: CongoDB (@push.rocks/smartmongo 2.2.0). Its
+# runtime dependencies are locked in tests/mongo/package-lock.json; the package itself is fetched
+# with npm pack (npm checks its registry integrity) and unpacked, without running any scripts.
+mongo_tests="$(dirname "$0")/../tests/mongo"
+if [ ! -d "$mongo_tests/node_modules/mingo" ]; then
+  echo "install-deps: installing CongoDB's dependencies (npm ci in tests/mongo)"
+  npm ci --prefix "$mongo_tests" --ignore-scripts --no-audit --no-fund >/dev/null
+fi
+if [ ! -f "$mongo_tests/smartmongo/dist_ts/congodb/index.js" ]; then
+  echo "install-deps: unpacking CongoDB (@push.rocks/smartmongo 2.2.0) into tests/mongo/smartmongo"
+  tarball_dir="$(mktemp -d)"
+  (cd "$tarball_dir" && npm pack --silent @push.rocks/smartmongo@2.2.0 >/dev/null)
+  rm -rf "$mongo_tests/smartmongo" && mkdir -p "$mongo_tests/smartmongo"
+  tar xzf "$tarball_dir/push.rocks-smartmongo-2.2.0.tgz" -C "$mongo_tests/smartmongo" --strip-components=1
+  rm -rf "$tarball_dir"
 fi
 echo "install-deps: done"

@@ -210,10 +210,11 @@ Status run_repo_init(const Settings& s, const RepoInitArgs& args, OutputFormat f
 Status run_backup_command(const Settings& s, const BackupArgs& args, OutputFormat format) {
     engine::BackupOptions options;
     const std::string location = LB_TRY(s.repository());
-    options.conninfo = LB_TRY(require(s, "pg"));
     options.source_kind = s.get("source-kind");
     if (options.source_kind.empty())
         options.source_kind = std::string(repo::k_kind_postgres_physical);
+    options.conninfo =
+        LB_TRY(require(s, options.source_kind == repo::k_kind_mongodb ? "mongo" : "pg"));
     if (auto pgdata = s.find("pgdata")) options.pgdata = *pgdata;
     options.jobs = LB_TRY(s.jobs());
     options.archive_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("archive-timeout")));
@@ -472,6 +473,12 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
         options.target_conninfo = args.target_pg;
         options.start = engine::StartServer::yes;
     }
+    if (!args.target_mongo.empty()) {
+        if (!args.target_pg.empty())
+            return fail(ErrorCode::usage, "give --target-pg or --target-mongo, not both");
+        options.target_conninfo = args.target_mongo;
+        options.start = engine::StartServer::yes;
+    }
     if (!args.only.empty()) options.only_table = args.only;
     options.archiving = args.archive ? engine::NewInstanceArchiving::keep_source_settings
                                      : engine::NewInstanceArchiving::off;
@@ -541,8 +548,9 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
             j["phases"]["end_of_recovery_seconds"] = o.recovery.end_of_recovery_seconds;
             j["end_of_recovery"] = o.recovery.end_of_recovery;
             j["phases"]["prepare_seconds_in_parallel"] = o.prepare_seconds;
-            // --target-pg: the connection string was the user's own (it may hold a password).
-            if (args.target_pg.empty()) {
+            // --target-pg/--target-mongo: the connection string was the user's own (it may
+            // hold a password).
+            if (args.target_pg.empty() && args.target_mongo.empty()) {
                 j["port"] = o.port;
                 j["conninfo"] = o.conninfo;
             }
@@ -563,7 +571,12 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     std::printf("  files       %10s  (%llu files, %s; on disk, %s of it flushing)\n",
                 format_seconds(o.files_seconds).c_str(), static_cast<unsigned long long>(o.files),
                 human_bytes(o.bytes).c_str(), format_seconds(o.sync_seconds).c_str());
-    if (o.started) {
+    if (o.started && !args.target_mongo.empty()) {
+        std::printf("  documents   %10s  (loaded into the --target-mongo server)\n",
+                    format_seconds(o.replay_seconds).c_str());
+        std::printf("  indexes     %10s\n", format_seconds(o.ready_seconds).c_str());
+        std::printf("  total (RTO) %10s\n", format_seconds(o.total_seconds).c_str());
+    } else if (o.started) {
         std::printf("  WAL replay  %10s  (start-up %s, redo %s, end of recovery %s: %s)\n",
                     format_seconds(o.replay_seconds).c_str(),
                     format_seconds(o.recovery.startup_seconds).c_str(),
@@ -588,7 +601,10 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
 
 Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputFormat format) {
     source::ValidateOptions options;
-    options.conninfo = LB_TRY(require(s, "pg"));
+    const bool mongo = s.get("source-kind") == repo::k_kind_mongodb;
+    if (!mongo && !args.backup.empty())
+        return fail(ErrorCode::usage, "--backup is for validate --source-kind mongodb");
+    options.conninfo = LB_TRY(require(s, mongo ? "mongo" : "pg"));
     if (!args.checks.empty()) options.checks_file = args.checks;
     if (!args.baseline.empty()) options.baseline_file = args.baseline;
     if (!args.target.empty()) {
@@ -622,8 +638,13 @@ Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputF
     }
     options.databases = args.databases;
     options.statement_timeout = std::chrono::seconds(LB_TRY(s.get_unsigned("pg-timeout")));
-    // validate checks a running PostgreSQL server (--pg): the physical driver's checks.
-    const source::SourceDriver* driver = LB_TRY(source::driver_for(repo::k_kind_postgres_physical));
+    // validate checks a running PostgreSQL server (--pg): the physical driver's checks; a
+    // mongodb server (--mongo) against what a backup of --repo recorded.
+    std::optional<repo::Manifest> recorded;
+    if (mongo) recorded = LB_TRY(recorded_mongodb_backup(s, args.backup));
+    if (recorded) options.recorded = &*recorded;
+    const source::SourceDriver* driver =
+        LB_TRY(source::driver_for(mongo ? repo::k_kind_mongodb : repo::k_kind_postgres_physical));
     const auto report = LB_TRY(driver->validate(options));
     if (format == OutputFormat::json) {
         std::printf("%s\n", report.to_json().c_str());

@@ -17,6 +17,7 @@
 #include "cli/settings.hpp"
 #include "engine/retention.hpp"
 #include "repository/keys.hpp"
+#include "repository/manifest.hpp"
 #include "repository/object.hpp"
 #include "repository/repository.hpp"
 
@@ -65,7 +66,8 @@ struct RestoreArgs {
     std::vector<std::string> tablespaces;  // OID=DIR
     std::string timeline;                  // "", an id, "current" or "latest"
     std::string target_pg;                 // postgres-logical: load into this database
-    std::string only;                      // postgres-logical: this table alone
+    std::string only;                      // postgres-logical: this table alone; mongodb: DB[.COLL]
+    std::string target_mongo;              // mongodb: load into this server (URI)
 };
 struct ValidateArgs {
     std::string checks;
@@ -73,6 +75,7 @@ struct ValidateArgs {
     std::string target;
     bool all_databases = false;          // the default; accepted for older scripts
     std::vector<std::string> databases;  // --database: only these
+    std::string backup;                  // mongodb: compare with this backup (default newest)
 };
 struct VerifyArgs {
     std::string backup;
@@ -124,6 +127,12 @@ struct LogicalSetupArgs {
 };
 
 struct CaptureArgs {};
+struct MongoPreflightArgs {};
+// The backup of --repo a mongodb validate compares with: `backup_id`, or the newest
+// (ErrorCode::not_found when there is none; ErrorCode::usage when it is of another kind).
+Result<repo::Manifest> recorded_mongodb_backup(const Settings& s, const std::string& backup_id);
+Status run_mongo_preflight_command(const Settings& s, const MongoPreflightArgs& args,
+                                   OutputFormat format);
 struct WalStreamArgs {};
 
 // A duration setting in milliseconds: "500ms", or a duration as every other setting takes it

@@ -138,8 +138,8 @@ int main(int argc, char** argv) {
     BackupArgs backup_args;
     auto* backup = app.add_subcommand("backup", "back up a running PostgreSQL 15");
     add_settings(backup, common,
-                 {"repo", "pg", "source-kind", "pgdata", "jobs", "archive-timeout", "key-file",
-                  "read-only", "pg-timeout", "split-table-mib"});
+                 {"repo", "pg", "mongo", "source-kind", "pgdata", "jobs", "archive-timeout",
+                  "key-file", "read-only", "pg-timeout", "split-table-mib"});
     backup->add_option("--tag", backup_args.tags, "KEY=VALUE label (repeatable)");
     backup
         ->add_option("--type", backup_args.type,
@@ -232,13 +232,19 @@ int main(int argc, char** argv) {
                         "stages the backup's files");
     restore->add_option("--only", restore_args.only,
                         "postgres-logical backups: restore this one table (SCHEMA.TABLE, or "
-                        "TABLE in public) and its changes");
+                        "TABLE in public) and its changes; mongodb backups: this database or "
+                        "collection (DB or DB.COLL)");
+    restore->add_option("--target-mongo", restore_args.target_mongo,
+                        "mongodb backups: load into this running server (MongoDB URI); it must "
+                        "hold none of the restored databases. --target-dir only stages the "
+                        "backup's files");
     add_json(restore, common);
 
     ValidateArgs validate_args;
     auto* validate = app.add_subcommand(
         "validate", "check a running instance: row counts, foreign keys, indexes, user checks");
-    add_settings(validate, common, {"pg", "pg-timeout", "repo", "key-file", "read-only"});
+    add_settings(validate, common,
+                 {"pg", "mongo", "source-kind", "pg-timeout", "repo", "key-file", "read-only"});
     validate->get_option("--pg")->description(
         "libpq connection string of the instance to check (normally the restored one; any "
         "database of it) [env LIFEBOAT_PG]");
@@ -252,6 +258,9 @@ int main(int argc, char** argv) {
     validate->add_option("--database", validate_args.databases,
                          "check only this database (repeatable; default: every database that "
                          "accepts connections)");
+    validate->add_option("--backup", validate_args.backup,
+                         "--source-kind mongodb: compare with what this backup of --repo recorded "
+                         "(default: the newest)");
     validate->add_flag("--all-databases", validate_args.all_databases,
                        "check every database that accepts connections (the default)");
     add_json(validate, common);
@@ -394,6 +403,14 @@ int main(int argc, char** argv) {
                             "create what is missing (as the source's admin role)");
     add_json(logical_setup, common);
 
+    MongoPreflightArgs mongo_preflight_args;
+    auto* mongo_preflight = app.add_subcommand(
+        "mongo-preflight",
+        "check what a mongodb source offers a backup: replica set, change streams (and how to "
+        "enable them on DocumentDB), privileges; exit 10 while change capture is impossible");
+    add_settings(mongo_preflight, common, {"mongo"});
+    add_json(mongo_preflight, common);
+
     CaptureArgs capture_args;
     auto* capture = app.add_subcommand(
         "capture",
@@ -501,6 +518,8 @@ int main(int argc, char** argv) {
         if (*capture) return run_capture_command(settings, capture_args, format);
         if (*wal_stream) return run_wal_stream_command(settings, wal_stream_args, format);
         if (*logical_setup) return run_logical_setup_command(settings, logical_setup_args, format);
+        if (*mongo_preflight)
+            return run_mongo_preflight_command(settings, mongo_preflight_args, format);
         if (*check) {
             std::string config_file = common.config;
             if (const char* env = std::getenv("LIFEBOAT_CONFIG"); config_file.empty() && env)

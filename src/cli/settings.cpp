@@ -15,9 +15,12 @@ const std::vector<SettingSpec>& setting_specs() {
          "repository: a name from the configuration file, a local directory or "
          "s3://bucket/prefix?..."},
         {"pg", "source.pg", "", "libpq connection string of the PostgreSQL to back up"},
+        {"mongo", "source.mongo", "",
+         "MongoDB URI of the mongodb source (MongoDB replica set or Amazon DocumentDB)"},
         {"source-kind", "source.kind", "postgres-physical",
          "how the source is backed up: postgres-physical (data directory + WAL) or "
-         "postgres-logical (managed servers: exported snapshot of a logical slot)"},
+         "postgres-logical (managed servers: exported snapshot of a logical slot) or mongodb "
+         "(MongoDB/DocumentDB: collections dumped as BSON; --mongo URI)"},
         {"pgdata", "source.pgdata", "",
          "source data directory (default: the server's data_directory)"},
         {"pg-bin", "source.pg_bin", "",

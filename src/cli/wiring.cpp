@@ -1,5 +1,6 @@
 #include "cli/wiring.hpp"
 
+#include "drivers/mongodb/driver.hpp"
 #include "drivers/postgres_logical/driver.hpp"
 #include "drivers/postgres_physical/driver.hpp"
 
@@ -8,6 +9,7 @@ namespace lifeboat::cli {
 void register_source_drivers() {
     postgres_physical::register_driver();
     postgres_logical::register_driver();
+    mongodb_driver::register_driver();
 }
 
 }  // namespace lifeboat::cli

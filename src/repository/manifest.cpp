@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "repository/json_reader.hpp"
+#include "repository/manifest_mongodb.hpp"
 #include "repository/object.hpp"
 #include "util/parallel.hpp"
 
@@ -109,6 +110,8 @@ json to_json(const Manifest& m) {
             {"post_data", lg.post_data_path}, {"sequences", lg.sequences_path},
             {"tables", std::move(tables)}};
         if (!lg.roles_path.empty()) out["postgres_logical"]["roles"] = lg.roles_path;
+    } else if (m.source.kind == k_kind_mongodb) {
+        out["mongodb"] = mongo_payload_to_json(m.mongodb);
     }
     return out;
 }
@@ -311,12 +314,18 @@ Result<Manifest> from_json_v2(const JsonValue& j) {
         m.logical = LB_TRY(logical_payload_from_json(lg, m.entries));
         return m;
     }
+    if (m.source.kind == k_kind_mongodb) {
+        const JsonValue mongo = LB_TRY(j.field("mongodb"));
+        m.mongodb = LB_TRY(mongo_payload_from_json(mongo, m.entries));
+        return m;
+    }
     if (m.source.kind != k_kind_postgres_physical) {
         return std::unexpected(
             LB_TRY(s.field("kind"))
                 .problem(fmt::format(
-                    "source kind '{}' is not known to this Lifeboat (it restores {} and {})",
-                    m.source.kind, k_kind_postgres_physical, k_kind_postgres_logical)));
+                    "source kind '{}' is not known to this Lifeboat (it restores {}, {} and {})",
+                    m.source.kind, k_kind_postgres_physical, k_kind_postgres_logical,
+                    k_kind_mongodb)));
     }
     const JsonValue pg = LB_TRY(j.field("postgres_physical"));
     m.postgres = LB_TRY(postgres_payload_from_json(pg, pg));

@@ -42,6 +42,7 @@ struct PageChecksumFailure {
 // one source; the kind says which driver made a backup and which payload its manifest carries.
 inline constexpr std::string_view k_kind_postgres_physical = "postgres-physical";
 inline constexpr std::string_view k_kind_postgres_logical = "postgres-logical";
+inline constexpr std::string_view k_kind_mongodb = "mongodb";
 
 struct SourceInfo {
     std::string kind = std::string(k_kind_postgres_physical);
@@ -100,6 +101,36 @@ struct PostgresLogicalPayload {
     std::vector<LogicalTable> tables;
 };
 
+// One sampled document of a collection: its _id and the SHA-256 of its BSON bytes, as dumped.
+struct MongoSample {
+    std::string id_json;  // {"_id": ...} in canonical extended JSON
+    std::string sha256;   // hex
+    bool operator==(const MongoSample&) const = default;
+};
+
+// One collection or view of a mongodb backup. Options and index specifications are kept in
+// canonical extended JSON so every BSON type survives the JSON manifest.
+struct MongoCollection {
+    std::string database;
+    std::string name;
+    std::string type = "collection";  // "collection" or "view"
+    std::string options_json;         // listCollections' options document
+    std::string indexes_json;         // {"indexes": [listIndexes' specifications]}
+    std::string path;                 // entry holding the documents ("" for a view)
+    std::uint64_t documents = 0;      // documents dumped
+    std::vector<MongoSample> samples;
+    bool operator==(const MongoCollection&) const = default;
+};
+
+// The payload of a mongodb backup: every collection dumped (documents as BSON in its entry),
+// and where the change stream stood when the dump began and ended ("" when the server has no
+// change streams: then the backup restores to itself only).
+struct MongoPayload {
+    std::string resume_token_start;  // canonical extended JSON of the resume token
+    std::string resume_token_stop;
+    std::vector<MongoCollection> collections;
+};
+
 struct Manifest {
     std::string id;
     SourceInfo source;
@@ -124,6 +155,8 @@ struct Manifest {
     PostgresPhysicalPayload postgres;
     // Set when source.kind is postgres-logical.
     PostgresLogicalPayload logical;
+    // Set when source.kind is mongodb.
+    MongoPayload mongodb;
     // The envelope version it was read from (1 or 2); written as current_version.
     std::uint32_t format_version = 2;
 };

@@ -13,6 +13,10 @@
 #include "util/error.hpp"
 #include "util/time.hpp"
 
+namespace lifeboat::repo {
+struct Manifest;
+}
+
 namespace lifeboat::source {
 
 struct ValidateOptions {
@@ -26,6 +30,9 @@ struct ValidateOptions {
     // Per statement (postgres::ConnectLimits::statement); connecting is limited by the conninfo's
     // connect_timeout, 10 s by default.
     std::chrono::seconds statement_timeout{3600};
+    // Kinds that validate against what a backup recorded (mongodb: counts, index specifications,
+    // sample hashes): that backup's manifest (outlives the call); nullptr for the others.
+    const repo::Manifest* recorded = nullptr;
 };
 
 struct TableCount {

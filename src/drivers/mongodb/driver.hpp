@@ -1,0 +1,43 @@
+// The mongodb driver (source kind "mongodb"): MongoDB 4.0+ and Amazon DocumentDB through
+// libmongoc. This increment: preflight (preflight.hpp), the base backup (base_backup.hpp),
+// restore into another running server to the backup (restore_target.hpp) and validation against
+// what the backup recorded (validate.hpp). Change capture and restores to a time come next; the
+// log archive (log_archive.hpp) holds nothing until then.
+#pragma once
+
+#include <memory>
+
+#include "drivers/mongodb/log_archive.hpp"
+#include "source/driver.hpp"
+
+namespace lifeboat::mongodb_driver {
+
+class MongoDriver final : public source::SourceDriver {
+  public:
+    std::string_view kind() const override { return repo::k_kind_mongodb; }
+    const source::LogArchive& log_archive() const override { return m_archive; }
+    Result<std::unique_ptr<source::BaseBackup>> open_base_backup(
+        const source::BaseBackupRequest& request) const override;
+    Result<source::ValidationReport> validate(
+        const source::ValidateOptions& options) const override;
+    std::unique_ptr<source::RestoreTarget> restore_target(
+        source::RestoreRequest request) const override;
+    // Not told yet (change capture will know the newest event's cluster time).
+    std::optional<Timestamp> newest_commit(const std::string&,
+                                           std::chrono::seconds) const override {
+        return std::nullopt;
+    }
+    // A restore loads into a server it did not start: nothing to stop.
+    Result<std::string> stop_instance(const fs::path&,
+                                      const source::RestoreRequest&) const override {
+        return std::string();
+    }
+
+  private:
+    MongoLogArchive m_archive;
+};
+
+// Registers the driver with source/registry.hpp (the program's wiring calls it once).
+void register_driver();
+
+}  // namespace lifeboat::mongodb_driver

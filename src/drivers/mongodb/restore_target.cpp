@@ -1,0 +1,192 @@
+#include "drivers/mongodb/restore_target.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <set>
+
+#include "drivers/mongodb/catalog.hpp"
+#include "sources/mongodb/client.hpp"
+
+namespace lifeboat::mongodb_driver {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+bool selected(const repo::MongoCollection& c, const source::RestoreRequest& request) {
+    return matches_only(c, request.only_table.value_or(""));
+}
+
+// Inserts the documents of the staged file `path` into `c`, in ordered batches.
+Status load_documents(const mongodb::Client& client, const repo::MongoCollection& c,
+                      const fs::path& path, const OperationContext& ctx) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return fail(ErrorCode::io, "cannot read the staged documents {}", path.string());
+    DocumentSplitter splitter;
+    std::vector<std::string> batch;
+    std::size_t batch_bytes = 0;
+    std::uint64_t inserted = 0;
+    auto flush = [&]() -> Status {
+        if (batch.empty()) return {};
+        LB_CHECK(ctx.check());
+        std::vector<std::string_view> views(batch.begin(), batch.end());
+        LB_CHECK(client.insert_many(c.database, c.name, views));
+        inserted += batch.size();
+        batch.clear();
+        batch_bytes = 0;
+        return {};
+    };
+    std::string buffer(1 << 20, '\0');
+    while (in) {
+        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+        const auto got = static_cast<std::size_t>(in.gcount());
+        if (got == 0) break;
+        LB_CHECK(
+            splitter.add(std::string_view(buffer.data(), got), [&](std::string_view doc) -> Status {
+                if (batch_bytes + doc.size() > k_insert_batch_bytes ||
+                    batch.size() >= k_insert_batch_documents)
+                    LB_CHECK(flush());
+                batch.emplace_back(doc);
+                batch_bytes += doc.size();
+                return {};
+            }));
+    }
+    if (in.bad())
+        return fail(ErrorCode::io, "reading the staged documents {} failed", path.string());
+    LB_CHECK(splitter.finish());
+    LB_CHECK(flush());
+    if (inserted != c.documents) {
+        return fail(ErrorCode::corrupt,
+                    "{}.{}: the backup records {} documents, its entry holds {}", c.database,
+                    c.name, c.documents, inserted);
+    }
+    return {};
+}
+
+// createIndexes with every recorded specification but the _id index (which create made).
+Status create_indexes(const mongodb::Client& client, const repo::MongoCollection& c) {
+    const auto recorded = LB_TRY(mongodb::Bson::from_json(c.indexes_json));
+    bson_iter_t it, list;
+    if (!bson_iter_init_find(&it, recorded.get(), "indexes") || !bson_iter_recurse(&it, &list))
+        return fail(ErrorCode::corrupt, "{}.{}: the recorded indexes are no list", c.database,
+                    c.name);
+    mongodb::Bson command;
+    BSON_APPEND_UTF8(command.get(), "createIndexes", c.name.c_str());
+    bson_t specs;
+    BSON_APPEND_ARRAY_BEGIN(command.get(), "indexes", &specs);
+    std::size_t count = 0;
+    while (bson_iter_next(&list)) {
+        if (!BSON_ITER_HOLDS_DOCUMENT(&list)) continue;
+        std::uint32_t length = 0;
+        const std::uint8_t* data = nullptr;
+        bson_iter_document(&list, &length, &data);
+        bson_t spec;
+        if (!bson_init_static(&spec, data, length)) continue;
+        bson_iter_t name;
+        if (bson_iter_init_find(&name, &spec, "name") && BSON_ITER_HOLDS_UTF8(&name) &&
+            std::string_view(bson_iter_utf8(&name, nullptr)) == "_id_")
+            continue;
+        // "v" and "ns" describe the source's storage, not the index: the target picks its own.
+        bson_t copy = BSON_INITIALIZER;
+        bson_copy_to_excluding_noinit(&spec, &copy, "v", "ns", nullptr);
+        const std::string key = std::to_string(count++);
+        BSON_APPEND_DOCUMENT(&specs, key.c_str(), &copy);
+        bson_destroy(&copy);
+    }
+    bson_append_array_end(command.get(), &specs);
+    if (count == 0) return {};
+    auto done = client.command(c.database, command);
+    if (!done) return std::unexpected(done.error().context("indexes of {}.{}", c.database, c.name));
+    return {};
+}
+
+}  // namespace
+
+Result<std::map<std::uint32_t, fs::path>> MongoRestoreTarget::check_and_place(
+    const repo::Manifest& manifest) {
+    if (!m_request.target_conninfo) {
+        return fail(ErrorCode::usage,
+                    "a mongodb backup restores into a running server: give --target-mongo URI");
+    }
+    m_manifest = &manifest;
+    const auto& all = manifest.mongodb.collections;
+    if (m_request.only_table && std::none_of(all.begin(), all.end(), [&](const auto& c) {
+            return selected(c, m_request);
+        })) {
+        return fail(ErrorCode::not_found,
+                    "backup {} holds no database or collection {} (--only takes DB or DB.COLL)",
+                    manifest.id, *m_request.only_table);
+    }
+    // Loading into a server that already holds data would mix two sources' documents.
+    const auto client = LB_TRY(mongodb::Client::connect(*m_request.target_conninfo, {}));
+    std::set<std::string> databases;
+    for (const auto& c : all)
+        if (selected(c, m_request)) databases.insert(c.database);
+    for (const auto& db : databases) {
+        for (const auto& info : LB_TRY(client.list_collections(db))) {
+            bson_iter_t it;
+            if (!bson_iter_init_find(&it, info.get(), "name") || !BSON_ITER_HOLDS_UTF8(&it))
+                continue;
+            const std::string name = bson_iter_utf8(&it, nullptr);
+            if (is_system_collection(name)) continue;
+            return fail(ErrorCode::conflict,
+                        "refusing to restore into --target-mongo {}: its database {} is not "
+                        "empty (collection {}); give a server without the backup's databases "
+                        "(nothing was written)",
+                        mongodb::redact_uri(*m_request.target_conninfo), db, name);
+        }
+    }
+    return std::map<std::uint32_t, fs::path>{};
+}
+
+Result<std::vector<std::string>> MongoRestoreTarget::configure(const source::RecoveryPlan& plan) {
+    if (!plan.consistent && plan.target && *plan.target != plan.manifest->stop_time) {
+        return fail(ErrorCode::outside_window,
+                    "mongodb backups restore to themselves only until change capture exists: "
+                    "give --to consistent");
+    }
+    return std::vector<std::string>();
+}
+
+Result<source::StartedInstance> MongoRestoreTarget::start_and_await(int,
+                                                                    const OperationContext& ctx) {
+    const auto started = Clock::now();
+    const auto client = LB_TRY(mongodb::Client::connect(*m_request.target_conninfo, {}));
+    m_started = true;
+    std::vector<const repo::MongoCollection*> chosen;
+    for (const auto& c : m_manifest->mongodb.collections)
+        if (selected(c, m_request)) chosen.push_back(&c);
+    std::uint64_t done = 0;
+    for (const auto* c : chosen) {
+        if (c->type != "collection") continue;
+        ctx.report({"loading collections", done, chosen.size(), ProgressUnit::items});
+        const auto options = LB_TRY(mongodb::Bson::from_json(c->options_json));
+        if (auto created = client.create_collection(c->database, c->name, options); !created)
+            return std::unexpected(created.error().context("creating {}.{}", c->database, c->name));
+        LB_CHECK(load_documents(client, *c, m_request.target_dir / c->path, ctx));
+        ++done;
+    }
+    const double loaded = seconds_since(started);
+    for (const auto* c : chosen)
+        if (c->type == "collection") LB_CHECK(create_indexes(client, *c));
+    for (const auto* c : chosen) {
+        if (c->type != "view") continue;
+        const auto options = LB_TRY(mongodb::Bson::from_json(c->options_json));
+        if (auto created = client.create_collection(c->database, c->name, options); !created)
+            return std::unexpected(
+                created.error().context("creating view {}.{}", c->database, c->name));
+    }
+    source::StartedInstance out;
+    out.replay_seconds = loaded;
+    out.ready_seconds = seconds_since(started) - loaded;
+    out.phases.redo_seconds = loaded;
+    out.phases.end_of_recovery = "documents loaded, indexes built";
+    out.conninfo = mongodb::redact_uri(*m_request.target_conninfo);
+    return out;
+}
+
+}  // namespace lifeboat::mongodb_driver

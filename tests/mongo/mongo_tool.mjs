@@ -1,0 +1,62 @@
+// Test helper for the mongodb source's e2e tests, through the node driver (an independent
+// client): fills a server, changes one document, prints counts.
+//
+//   node tests/mongo/mongo_tool.mjs fill URI DOCS_PER_COLLECTION
+//       shop.orders, shop.customers, audit.events, audit.blobs: nested documents, arrays,
+//       binary, decimal128, dates, ObjectId _ids (CongoDB accepts no other _id type), two
+//       secondary indexes per collection (one sparse) and a TTL index on audit.events
+//   node tests/mongo/mongo_tool.mjs change-first URI DB COLL
+//       sets nested.a = -1 on the document with the smallest _id (always sampled by backups)
+//   node tests/mongo/mongo_tool.mjs counts URI
+//       one line "DB.COLL N" per collection of every non-system database, sorted
+import { MongoClient, Binary, Decimal128 } from './node_modules/mongodb/lib/index.js';
+
+const [command, uri, ...rest] = process.argv.slice(2);
+const client = new MongoClient(uri);
+await client.connect();
+try {
+  if (command === 'fill') {
+    const n = Number(rest[0]);
+    for (const [dbName, collections] of [['shop', ['orders', 'customers']], ['audit', ['events', 'blobs']]]) {
+      const db = client.db(dbName);
+      for (const name of collections) {
+        let batch = [];
+        for (let i = 0; i < n; i++) {
+          batch.push({
+            key: `${name}-${i}`,
+            i,
+            nested: { a: i % 7, deeper: { tags: ['x', 'y', i], flag: i % 2 === 0 } },
+            list: [{ k: i }, { k: i + 1, v: [1, 2, 3] }],
+            bin: new Binary(Buffer.from([i & 255, (i >> 8) & 255, 7, 9]), i % 2 ? 0 : 4),
+            price: Decimal128.fromString(`${i}.${i % 100}`),
+            at: new Date(Date.UTC(2026, 0, 1) + i * 1000),
+            text: name === 'blobs' ? 'z'.repeat(200 + (i % 50)) : `n${i}`,
+          });
+          if (batch.length === 5000) { await db.collection(name).insertMany(batch); batch = []; }
+        }
+        if (batch.length) await db.collection(name).insertMany(batch);
+        await db.collection(name).createIndex({ i: 1 }, { name: 'i_1' });
+        await db.collection(name).createIndex({ 'nested.a': 1, at: -1 }, { name: 'nested_at', sparse: true });
+      }
+    }
+    await client.db('audit').collection('events').createIndex({ at: 1 }, { name: 'ttl_at', expireAfterSeconds: 86400 * 3650 });
+  } else if (command === 'change-first') {
+    const coll = client.db(rest[0]).collection(rest[1]);
+    const [first] = await coll.find({}).sort({ _id: 1 }).limit(1).toArray();
+    const r = await coll.updateOne({ _id: first._id }, { $set: { 'nested.a': -1 } });
+    if (r.modifiedCount !== 1) throw new Error(`changed ${r.modifiedCount} documents`);
+  } else if (command === 'counts') {
+    const lines = [];
+    const { databases } = await client.db('admin').admin().listDatabases();
+    for (const { name } of databases) {
+      if (['admin', 'local', 'config'].includes(name)) continue;
+      for (const c of await client.db(name).listCollections().toArray())
+        lines.push(`${name}.${c.name} ${await client.db(name).collection(c.name).countDocuments()}`);
+    }
+    console.log(lines.sort().join('\n'));
+  } else {
+    throw new Error(`unknown command ${command}`);
+  }
+} finally {
+  await client.close();
+}
