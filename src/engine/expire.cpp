@@ -10,11 +10,11 @@
 #include <set>
 #include <sstream>
 #include <thread>
-#include <unordered_set>
 
 #include "engine/block_transfer.hpp"
 #include "engine/context.hpp"
 #include "engine/window.hpp"
+#include "repository/block_id_set.hpp"
 #include "repository/index.hpp"
 #include "repository/manifest.hpp"
 #include "repository/pins.hpp"
@@ -82,14 +82,21 @@ struct PackPlan {
 };
 
 // Which packs hold blocks the retained backups reference, and how much of each is live.
+// The referenced set stays within `options.block_set_memory` (block_id_set.hpp).
 Result<PackPlan> plan_packs(const Storage& storage,
                             const std::vector<const repo::Manifest*>& retained, double repack_below,
-                            bool dry_run) {
-    std::unordered_set<repo::BlockId, repo::BlockIdHash> referenced;
+                            const ExpireOptions& options) {
+    const bool dry_run = options.dry_run;
+    repo::BlockIdSet referenced(options.block_set_memory, options.scratch_dir.empty()
+                                                              ? fs::temp_directory_path()
+                                                              : options.scratch_dir);
     for (const auto* m : retained) {
-        for (const auto& e : m->entries)
-            referenced.insert(e.blocks.begin(), e.blocks.end());
+        for (const auto& e : m->entries) {
+            for (const auto& id : e.blocks)
+                LB_CHECK(referenced.add(id));
+        }
     }
+    LB_CHECK(referenced.seal());
     // The index decides which copy of a block counts; packs no index names (from an interrupted
     // backup, copy or repack) come last, so an indexed copy wins.
     // A damaged index object is left out: its packs then count as packs no index names, whose
@@ -128,7 +135,7 @@ Result<PackPlan> plan_packs(const Storage& storage,
         std::uint64_t live_bytes = 0, blob_bytes = 0;
         for (const auto& e : pack.entries) {
             blob_bytes += e.placement.stored_length;
-            if (!referenced.count(e.id)) continue;
+            if (!LB_TRY(referenced.contains(e.id))) continue;
             const auto chosen = index.find(e.id);
             if (!chosen || *chosen->pack_id != id || chosen->placement.offset != e.placement.offset)
                 continue;  // another copy is the one in use
@@ -311,7 +318,7 @@ Result<ExpireOutcome> run_expire(repo::Repository& repository, const ExpireOptio
     // Rewriting packs under object lock frees nothing until the old ones' retention ends, and
     // adds retained bytes: only wholly garbage packs go.
     const double repack_below = guard.active() ? 0.0 : options.repack_below;
-    const PackPlan packs = LB_TRY(plan_packs(storage, retained, repack_below, options.dry_run));
+    const PackPlan packs = LB_TRY(plan_packs(storage, retained, repack_below, options));
     outcome.packs_deleted = packs.deleted;
     outcome.packs_repacked = packs.repacked;
     for (const auto& [id, size] : packs.remove)

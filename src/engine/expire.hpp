@@ -49,6 +49,11 @@ struct ExpireOptions {
     double repack_below =
         0.5;  // rewrite a pack when less than this fraction of its blocks (bytes) is live
     unsigned jobs = 0;
+    // Memory for the set of blocks the retained backups reference (16 MiB: half a million
+    // ids, 128 GiB of 256 KiB blocks); beyond it the set spills sorted runs to a temporary
+    // directory in `scratch_dir` (empty: $TMPDIR, else /tmp) and looks ids up on disk.
+    std::size_t block_set_memory = 16u << 20;
+    fs::path scratch_dir;
     std::chrono::seconds lock_wait{3600};
     std::optional<ScaledClock> clock;
     repo::LockWaitFn on_wait;

@@ -500,6 +500,35 @@ TEST_F(EngineFaultTest, ExpireFailsCleanlyOrSucceedsAtEveryFaultPoint) {
     EXPECT_EQ(tally.failed_cleanly + tally.succeeded, tally.tried);
 }
 
+// expire's set of referenced blocks spilled to disk (block_id_set.hpp) plans exactly what the
+// in-memory set plans, and the repository verifies afterwards.
+TEST_F(EngineFaultTest, ExpireWithTheBlockSetOnDiskRemovesWhatItRemovesInMemory) {
+    const fs::path base = base_repository();
+    engine::ExpireOptions options;
+    options.policy.window = std::chrono::seconds(0);
+    options.policy.min_backups = 1;
+    options.lock_wait = std::chrono::seconds(0);
+    options.repack_below = 0.9;
+    std::vector<std::string> outcomes;
+    for (const std::size_t budget : {std::size_t{16} << 20, std::size_t{0}}) {
+        options.block_set_memory = budget;
+        options.scratch_dir = scratch();
+        auto repository =
+            repo::Repository::open(copy_of(base, fmt::format("expire-set-{}", budget)).string());
+        ASSERT_TRUE(repository);
+        auto expired = engine::run_expire(*repository, options, m_ctx);
+        ASSERT_TRUE(expired) << expired.error().message;
+        EXPECT_GT(expired->packs_deleted + expired->packs_repacked, 0u);
+        outcomes.push_back(fmt::format("{} {} {} {}", expired->expired.size(),
+                                       expired->packs_deleted, expired->packs_repacked,
+                                       expired->pack_bytes_deleted));
+        auto report = engine::run_verify(*repository, {}, m_ctx);
+        ASSERT_TRUE(report) << report.error().message;
+        EXPECT_TRUE(report->ok());
+    }
+    EXPECT_EQ(outcomes[0], outcomes[1]);
+}
+
 TEST_F(EngineFaultTest, VerifyFailsCleanlyOrPassesAtEveryFaultPoint) {
     const fs::path location = base_repository();
     std::uint64_t false_damage = 0;
