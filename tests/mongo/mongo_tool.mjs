@@ -14,6 +14,8 @@
 //       extended JSON in _id order (two servers holding the same documents print the same)
 //   node tests/mongo/mongo_tool.mjs insert URI DB COLL N
 //       inserts N small documents {i} into DB.COLL
+//   node tests/mongo/mongo_tool.mjs size URI DB COLL
+//       collStats' size of DB.COLL (what a backup compares with --split-table-mib)
 import { createHash } from 'node:crypto';
 import { MongoClient, Binary, Decimal128 } from './node_modules/mongodb/lib/index.js';
 import { EJSON } from './node_modules/bson/lib/bson.mjs';
@@ -77,6 +79,9 @@ try {
       }
     }
     console.log(lines.sort().join('\n'));
+  } else if (command === 'size') {
+    const stats = await client.db(rest[0]).command({ collStats: rest[1] });
+    console.log(String(stats.size));
   } else if (command === 'insert') {
     const [dbName, name, count] = rest;
     const docs = [];
