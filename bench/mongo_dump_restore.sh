@@ -16,27 +16,31 @@
 # pipeline (blocks, hashing, compression, packs, then staging and bulk inserts) costs or saves
 # against a plain driver copy on the same server, not what a MongoDB server would sustain.
 #
-#   bench/mongo_dump_restore.sh [--docs N] [--runs R] [--jobs J] [--quick] [--lifeboat PATH]
-#   (defaults: DOCS=200000 or --docs, 3 runs, 4 jobs; --quick: 4000 documents, one run)
+#   bench/mongo_dump_restore.sh [--docs N] [--runs R] [--jobs J] [--split-mib M] [--quick]
+#                               [--lifeboat PATH]
+#   (defaults: DOCS=200000 or --docs, 3 runs, 4 jobs, lifeboat's --split-table-mib; --quick:
+#   4000 documents, one run)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 docs=${DOCS:-200000}
 runs=3
 jobs=4
+split=()
 lifeboat="$root/build/src/cli/lifeboat"
-usage="usage: bench/mongo_dump_restore.sh [--docs N] [--runs R] [--jobs J] [--quick] [--lifeboat PATH]"
+usage="usage: bench/mongo_dump_restore.sh [--docs N] [--runs R] [--jobs J] [--split-mib M] [--quick] [--lifeboat PATH]"
 while [ $# -gt 0 ]; do
     case "$1" in
         --docs) docs=$2; shift 2 ;;
         --runs) runs=$2; shift 2 ;;
         --jobs) jobs=$2; shift 2 ;;
+        --split-mib) split=(--split-table-mib "$2"); shift 2 ;;
         --quick) docs=4000; runs=1; shift ;;
         --lifeboat) lifeboat=$2; shift 2 ;;
         *) echo "$usage" >&2; exit 2 ;;
     esac
 done
 lifeboat=$(cd "$(dirname "$lifeboat")" && pwd)/$(basename "$lifeboat")
-cmdline="bench/mongo_dump_restore.sh --docs $docs --runs $runs --jobs $jobs"
+cmdline="bench/mongo_dump_restore.sh --docs $docs --runs $runs --jobs $jobs${split[*]:+ --split-mib ${split[1]}}"
 set -- "$lifeboat"
 source "$root/tests/e2e/lib.sh" "$@"
 
@@ -82,8 +86,9 @@ for run in $(seq 1 "$runs"); do
     expect_exit 0 lb repo-init --repo "$T/repo$run"
     t0=$(now)
     expect_exit 0 as_pg /usr/bin/time -v -o "$T/time-backup$run" "$LB" backup --repo "$T/repo$run" \
-        --source-kind mongodb --mongo "$URI_source" --jobs "$jobs" --json
+        --source-kind mongodb --mongo "$URI_source" --jobs "$jobs" "${split[@]}" --json
     t1=$(now)
+    ranges=$(jq '[.mongodb.collections[].ranges] | add' "$OUT")
     data_bytes=$(jq -r .data_bytes "$OUT")
     stored_bytes=$(jq -r .stored_bytes "$OUT")
     start_congodb "restored$run"
@@ -112,7 +117,7 @@ for run in $(seq 1 "$runs"); do
     stop_congodb "naive$run"
     echo "$t0 $t1 $t2 $t3 $t4 $t5 $data_bytes $stored_bytes $(peak_rss "$T/time-backup$run")" \
         "$(peak_rss "$T/time-restore$run") $(peak_rss "$T/time-naive$run")" >>"$T/runs"
-    log "run $run of $runs done"
+    log "run $run of $runs done (the backup dumped $ranges ranges)"
 done
 
 python3 - "$T/runs" "$docs" "$cmdline" <<'PY'
