@@ -207,21 +207,20 @@ Status MongoBaseBackup::dump(const repo::MongoCollection& collection, DumpPart& 
         block.clear();
         return {};
     };
-    LB_CHECK(client.find(collection.database, collection.name, part.filter, options,
-                         [&](mongodb::DocumentRef ref) -> Status {
-                             const bson_t* doc = ref.doc;
-                             if (!block.empty() && block.size() + doc->len > block_size)
-                                 LB_CHECK(flush());
-                             block.append(reinterpret_cast<const char*>(bson_get_data(doc)),
-                                          doc->len);
-                             part.bytes += doc->len;
-                             if (is_sampled(part.first_position + part.documents, part.expected)) {
-                                 part.samples.push_back({.id_json = LB_TRY(id_filter_json(*doc)),
-                                                         .sha256 = document_hash(*doc)});
-                             }
-                             ++part.documents;
-                             return {};
-                         }));
+    LB_CHECK(client.find(
+        collection.database, collection.name, part.filter, options,
+        [&](mongodb::DocumentRef ref) -> Status {
+            const bson_t* doc = ref.doc;
+            if (!block.empty() && block.size() + doc->len > block_size) LB_CHECK(flush());
+            block.append(reinterpret_cast<const char*>(bson_get_data(doc)), doc->len);
+            part.bytes += doc->len;
+            if (is_sampled(part.first_position + part.documents, part.expected)) {
+                std::string id = LB_TRY(id_filter_json(*doc));
+                part.samples.push_back({.id_json = std::move(id), .sha256 = document_hash(*doc)});
+            }
+            ++part.documents;
+            return {};
+        }));
     return flush();
 }
 
