@@ -270,6 +270,17 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
                   {"adopted_packs", outcome->adopted_packs},
                   {"tags", m.tags},
                   {"page_checksum_failures", failures}};
+        if (m.source.kind == repo::k_kind_mongodb) {
+            json collections = json::array();
+            for (const auto& c : m.mongodb.collections) {
+                if (c.type != "collection") continue;
+                collections.push_back({{"database", c.database},
+                                       {"name", c.name},
+                                       {"documents", c.documents},
+                                       {"ranges", c.ranges}});
+            }
+            j["mongodb"] = {{"collections", std::move(collections)}};
+        }
         add_repository_json(j, s, location);
         print_json(j);
     } else {

@@ -119,6 +119,9 @@ struct MongoCollection {
     std::string path;                 // entry holding the documents ("" for a view)
     std::uint64_t documents = 0;      // documents dumped
     std::vector<MongoSample> samples;
+    // How many _id ranges the documents were dumped in, on parallel connections (1: one find);
+    // the entry holds the ranges one after another either way.
+    std::uint64_t ranges = 1;
     bool operator==(const MongoCollection&) const = default;
 };
 

@@ -12,14 +12,18 @@ json mongo_payload_to_json(const MongoPayload& payload) {
         json samples = json::array();
         for (const auto& s : c.samples)
             samples.push_back({{"id", s.id_json}, {"sha256", s.sha256}});
-        collections.push_back({{"database", c.database},
-                               {"name", c.name},
-                               {"type", c.type},
-                               {"options", c.options_json},
-                               {"indexes", c.indexes_json},
-                               {"path", c.path},
-                               {"documents", c.documents},
-                               {"samples", std::move(samples)}});
+        json collection = {{"database", c.database},
+                           {"name", c.name},
+                           {"type", c.type},
+                           {"options", c.options_json},
+                           {"indexes", c.indexes_json},
+                           {"path", c.path},
+                           {"documents", c.documents},
+                           {"samples", std::move(samples)}};
+        // Written only for a split collection, so an unsplit backup's manifest is the same as
+        // before ranges existed.
+        if (c.ranges > 1) collection["ranges"] = c.ranges;
+        collections.push_back(std::move(collection));
     }
     return {{"resume_token_start", payload.resume_token_start},
             {"resume_token_stop", payload.resume_token_stop},
@@ -40,6 +44,7 @@ Result<MongoPayload> mongo_payload_from_json(const JsonValue& j,
         coll.indexes_json = LB_TRY(c.required<std::string>("indexes"));
         coll.path = LB_TRY(c.required<std::string>("path"));
         coll.documents = LB_TRY(c.required<std::uint64_t>("documents"));
+        coll.ranges = LB_TRY(c.optional<std::uint64_t>("ranges", 1));
         LB_CHECK(c.for_each_in_optional("samples", [&](const JsonValue& s) -> Status {
             MongoSample sample;
             sample.id_json = LB_TRY(s.required<std::string>("id"));

@@ -9,7 +9,16 @@
 //       sets nested.a = -1 on the document with the smallest _id (always sampled by backups)
 //   node tests/mongo/mongo_tool.mjs counts URI
 //       one line "DB.COLL N" per collection of every non-system database, sorted
+//   node tests/mongo/mongo_tool.mjs digest URI
+//       one line "DB.COLL N SHA256" per collection: the hash of every document's canonical
+//       extended JSON in _id order (two servers holding the same documents print the same)
+//   node tests/mongo/mongo_tool.mjs insert URI DB COLL N
+//       inserts N small documents {i} into DB.COLL
+//   node tests/mongo/mongo_tool.mjs size URI DB COLL
+//       collStats' size of DB.COLL (what a backup compares with --split-table-mib)
+import { createHash } from 'node:crypto';
 import { MongoClient, Binary, Decimal128 } from './node_modules/mongodb/lib/index.js';
+import { EJSON } from './node_modules/bson/lib/bson.mjs';
 
 const [command, uri, ...rest] = process.argv.slice(2);
 const client = new MongoClient(uri);
@@ -54,6 +63,30 @@ try {
         lines.push(`${name}.${c.name} ${await client.db(name).collection(c.name).countDocuments()}`);
     }
     console.log(lines.sort().join('\n'));
+  } else if (command === 'digest') {
+    const lines = [];
+    const { databases } = await client.db('admin').admin().listDatabases();
+    for (const { name } of databases) {
+      if (['admin', 'local', 'config'].includes(name)) continue;
+      for (const c of await client.db(name).listCollections().toArray()) {
+        const hash = createHash('sha256');
+        let n = 0;
+        for await (const doc of client.db(name).collection(c.name).find({}).sort({ _id: 1 })) {
+          hash.update(EJSON.stringify(doc, { relaxed: false }) + '\n');
+          n++;
+        }
+        lines.push(`${name}.${c.name} ${n} ${hash.digest('hex')}`);
+      }
+    }
+    console.log(lines.sort().join('\n'));
+  } else if (command === 'size') {
+    const stats = await client.db(rest[0]).command({ collStats: rest[1] });
+    console.log(String(stats.size));
+  } else if (command === 'insert') {
+    const [dbName, name, count] = rest;
+    const docs = [];
+    for (let i = 0; i < Number(count); i++) docs.push({ i });
+    if (docs.length) await client.db(dbName).collection(name).insertMany(docs);
   } else {
     throw new Error(`unknown command ${command}`);
   }

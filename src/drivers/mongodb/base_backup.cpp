@@ -6,6 +6,7 @@
 
 #include "codec/hash.hpp"
 #include "drivers/mongodb/catalog.hpp"
+#include "drivers/mongodb/id_ranges.hpp"
 #include "drivers/mongodb/preflight.hpp"
 #include "sources/mongodb/change_stream.hpp"
 #include "util/parallel.hpp"
@@ -66,6 +67,30 @@ std::string identity_number(std::string_view identity) {
     return std::to_string(value);
 }
 
+// One range of one collection: what a worker dumps, and what it found there.
+struct DumpPart {
+    std::size_t collection = 0;        // index in the collections listed
+    mongodb::Bson filter;              // the range (id_ranges.hpp); {} for a whole collection
+    std::uint64_t first_position = 0;  // planned position of its first document
+    std::uint64_t expected = 0;        // the collection's count when planned (for sampling)
+    std::vector<repo::BlockId> blocks;
+    std::uint64_t bytes = 0;
+    std::uint64_t documents = 0;
+    std::vector<repo::MongoSample> samples;
+};
+
+// collStats' `size` (uncompressed data bytes), 0 when the server does not say: the document
+// count alone then decides the split.
+std::uint64_t data_bytes(const mongodb::Client& client, const repo::MongoCollection& c) {
+    mongodb::Bson command;
+    BSON_APPEND_UTF8(command.get(), "collStats", c.name.c_str());
+    const auto reply = client.command(c.database, command);
+    bson_iter_t it;
+    if (!reply || !bson_iter_init_find(&it, reply->get(), "size") || !BSON_ITER_HOLDS_NUMBER(&it))
+        return 0;
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(0, bson_iter_as_int64(&it)));
+}
+
 class MongoBaseBackup final : public source::BaseBackup {
   public:
     MongoBaseBackup(source::BaseBackupRequest request, mongodb::Client client,
@@ -82,7 +107,9 @@ class MongoBaseBackup final : public source::BaseBackup {
 
   private:
     Result<std::vector<repo::MongoCollection>> list_everything() const;
-    Status dump(repo::MongoCollection& collection, repo::ManifestEntry& entry,
+    Result<std::vector<DumpPart>> plan(const repo::MongoCollection& collection, std::size_t index,
+                                       const mongodb::Client& client) const;
+    Status dump(const repo::MongoCollection& collection, DumpPart& part,
                 const mongodb::Client& client, source::ContentSink& sink, unsigned worker) const;
 
     source::BaseBackupRequest m_request;
@@ -124,40 +151,77 @@ Result<std::vector<repo::MongoCollection>> MongoBaseBackup::list_everything() co
     return out;
 }
 
-Status MongoBaseBackup::dump(repo::MongoCollection& collection, repo::ManifestEntry& entry,
-                             const mongodb::Client& client, source::ContentSink& sink,
-                             unsigned worker) const {
+Result<std::vector<DumpPart>> MongoBaseBackup::plan(const repo::MongoCollection& collection,
+                                                    std::size_t index,
+                                                    const mongodb::Client& client) const {
     const std::uint64_t expected =
         static_cast<std::uint64_t>(LB_TRY(client.count(collection.database, collection.name)));
+    const std::uint64_t ranges =
+        range_count(expected, data_bytes(client, collection),
+                    RangeThresholds{.split_bytes = m_request.split_table_bytes});
+    // A split point is one sorted find of _id alone, from the previous point on (so finding all
+    // of them walks the _id index once, not once per point).
+    auto next = [&](const mongodb::Bson* after,
+                    std::uint64_t skip) -> Result<std::optional<mongodb::Bson>> {
+        mongodb::Bson filter;
+        if (after) {
+            bson_iter_t it;
+            bson_t id;
+            BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "_id", &id);
+            if (bson_iter_init_find(&it, after->get(), "_id"))
+                bson_append_iter(&id, "$gte", 4, &it);
+            bson_append_document_end(filter.get(), &id);
+        }
+        mongodb::Bson options = LB_TRY(mongodb::Bson::from_json(
+            R"({"sort": {"_id": 1}, "projection": {"_id": 1}, "limit": 1})"));
+        BSON_APPEND_INT64(options.get(), "skip", static_cast<std::int64_t>(skip));
+        std::optional<mongodb::Bson> found;
+        LB_CHECK(client.find(collection.database, collection.name, filter, options,
+                             [&](mongodb::DocumentRef ref) -> Status {
+                                 found = mongodb::Bson::copy_of(*ref.doc);
+                                 return {};
+                             }));
+        return found;
+    };
+    IdRangePlan planned = LB_TRY(plan_id_ranges(ranges, expected, next));
+    std::vector<DumpPart> parts(planned.filters.size());
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        parts[i].collection = index;
+        parts[i].filter = std::move(planned.filters[i]);
+        parts[i].first_position = i * planned.stride;
+        parts[i].expected = expected;
+    }
+    return parts;
+}
+
+Status MongoBaseBackup::dump(const repo::MongoCollection& collection, DumpPart& part,
+                             const mongodb::Client& client, source::ContentSink& sink,
+                             unsigned worker) const {
     const auto options = LB_TRY(mongodb::Bson::from_json(R"({"sort": {"_id": 1}})"));
     std::string block;
     const std::size_t block_size = sink.block_size();
     auto flush = [&]() -> Status {
         if (block.empty()) return {};
         LB_CHECK(sink.keep_going());
-        entry.blocks.push_back(LB_TRY(sink.store(block, worker)));
+        part.blocks.push_back(LB_TRY(sink.store(block, worker)));
         block.clear();
         return {};
     };
-    std::uint64_t position = 0;
-    LB_CHECK(
-        client.find(collection.database, collection.name, mongodb::Bson(), options,
-                    [&](mongodb::DocumentRef ref) -> Status {
-                        const bson_t* doc = ref.doc;
-                        if (!block.empty() && block.size() + doc->len > block_size)
-                            LB_CHECK(flush());
-                        block.append(reinterpret_cast<const char*>(bson_get_data(doc)), doc->len);
-                        entry.size += doc->len;
-                        if (is_sampled(position, expected)) {
-                            collection.samples.push_back({.id_json = LB_TRY(id_filter_json(*doc)),
-                                                          .sha256 = document_hash(*doc)});
-                        }
-                        ++position;
-                        return {};
-                    }));
-    LB_CHECK(flush());
-    collection.documents = position;
-    return {};
+    LB_CHECK(client.find(
+        collection.database, collection.name, part.filter, options,
+        [&](mongodb::DocumentRef ref) -> Status {
+            const bson_t* doc = ref.doc;
+            if (!block.empty() && block.size() + doc->len > block_size) LB_CHECK(flush());
+            block.append(reinterpret_cast<const char*>(bson_get_data(doc)), doc->len);
+            part.bytes += doc->len;
+            if (is_sampled(part.first_position + part.documents, part.expected)) {
+                std::string id = LB_TRY(id_filter_json(*doc));
+                part.samples.push_back({.id_json = std::move(id), .sha256 = document_hash(*doc)});
+            }
+            ++part.documents;
+            return {};
+        }));
+    return flush();
 }
 
 Result<source::BaseBackupResult> MongoBaseBackup::copy(const repo::Manifest* previous,
@@ -187,43 +251,76 @@ Result<source::BaseBackupResult> MongoBaseBackup::copy(const repo::Manifest* pre
     result.manifest.mongodb.resume_token_start = position("start");
     LB_CHECK(ctx.stage("backup:files"));
     std::vector<repo::MongoCollection> collections = LB_TRY(list_everything());
-    std::vector<repo::ManifestEntry> entries(collections.size());
     const unsigned workers = std::max(1u, sink.workers());
     std::vector<std::optional<mongodb::Client>> clients(workers);
     std::mutex connect_mutex;
+    auto worker_client = [&](unsigned worker) -> Result<const mongodb::Client*> {
+        if (!clients[worker]) {
+            std::lock_guard lock(connect_mutex);
+            clients[worker] = LB_TRY(mongodb::Client::connect(m_request.conninfo, {}));
+        }
+        return &*clients[worker];
+    };
+    auto in_collection = [&](const Error& error, std::size_t i) {
+        const auto& c = collections[i];
+        return std::unexpected(error.context("{}.{}", c.database, c.name));
+    };
+    // First the ranges of every collection (a count, collStats and the split points), then
+    // every range on its own worker, so that one large collection keeps all workers busy.
+    std::vector<std::vector<DumpPart>> planned(collections.size());
     LB_CHECK(parallel_for(
         collections.size(), workers,
         [&](std::size_t i, unsigned worker) -> Status {
-            auto& c = collections[i];
-            if (c.type != "collection") return {};
-            if (!clients[worker]) {
-                std::lock_guard lock(connect_mutex);
-                clients[worker] = LB_TRY(mongodb::Client::connect(m_request.conninfo, {}));
-            }
-            auto& entry = entries[i];
-            entry.path = c.path;
-            entry.type = repo::EntryType::file;
-            entry.mode = 0600;
-            entry.mtime = result.manifest.start_time.micros / 1000000;
-            auto dumped = dump(c, entry, *clients[worker], sink, worker);
-            if (!dumped)
-                return std::unexpected(dumped.error().context("{}.{}", c.database, c.name));
+            if (collections[i].type != "collection") return {};
+            const mongodb::Client* client = LB_TRY(worker_client(worker));
+            auto parts = plan(collections[i], i, *client);
+            if (!parts) return in_collection(parts.error(), i);
+            planned[i] = std::move(*parts);
             return {};
         },
         ctx.cancellation.get()));
+    std::vector<DumpPart*> work;
+    for (auto& parts : planned)
+        for (auto& part : parts)
+            work.push_back(&part);
+    LB_CHECK(parallel_for(
+        work.size(), workers,
+        [&](std::size_t w, unsigned worker) -> Status {
+            DumpPart& part = *work[w];
+            const mongodb::Client* client = LB_TRY(worker_client(worker));
+            auto dumped = dump(collections[part.collection], part, *client, sink, worker);
+            if (!dumped) return in_collection(dumped.error(), part.collection);
+            return {};
+        },
+        ctx.cancellation.get()));
+    // One entry per collection, its ranges' blocks one after another: the entry is what an
+    // unsplit dump would hold, so restore and validate do not know about ranges.
     for (std::size_t i = 0; i < collections.size(); ++i) {
-        if (collections[i].type != "collection") continue;
+        auto& c = collections[i];
+        if (c.type != "collection") continue;
+        repo::ManifestEntry entry;
+        entry.path = c.path;
+        entry.type = repo::EntryType::file;
+        entry.mode = 0600;
+        entry.mtime = result.manifest.start_time.micros / 1000000;
+        c.documents = 0;
+        for (auto& part : planned[i]) {
+            entry.blocks.insert(entry.blocks.end(), part.blocks.begin(), part.blocks.end());
+            entry.size += part.bytes;
+            c.documents += part.documents;
+            for (auto& s : part.samples)
+                if (c.samples.size() < k_samples_per_collection) c.samples.push_back(std::move(s));
+        }
+        c.ranges = std::max<std::uint64_t>(1, planned[i].size());
         result.manifest.stats.files += 1;
-        result.manifest.stats.data_bytes += entries[i].size;
-        result.manifest.stats.read_bytes += entries[i].size;
-        result.manifest.entries.push_back(std::move(entries[i]));
+        result.manifest.stats.data_bytes += entry.size;
+        result.manifest.stats.read_bytes += entry.size;
+        result.read.read_blocks += entry.blocks.size();
+        result.manifest.entries.push_back(std::move(entry));
     }
     result.manifest.mongodb.collections = std::move(collections);
     result.manifest.mongodb.resume_token_stop = position("end");
     result.manifest.stop_time = ctx.now();
-    result.read.read_blocks = 0;
-    for (const auto& e : result.manifest.entries)
-        result.read.read_blocks += e.blocks.size();
     return result;
 }
 

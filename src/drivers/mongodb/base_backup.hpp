@@ -4,6 +4,10 @@
 // (a document larger than a block is a block of its own) and stored deduplicated through the
 // ContentSink. Options, index specifications and views go into the manifest's mongodb payload,
 // with the document count and up to 16 sample hashes per collection (what validate compares).
+// A collection above BaseBackupRequest::split_table_bytes (collStats size) or k_split_documents
+// is dumped as several _id ranges (id_ranges.hpp), each by its own worker; its entry is the
+// ranges' blocks in range order and the manifest records `ranges`, so it is still one collection
+// to restore and validate.
 //
 // Consistency: with change streams the manifest records the stream's resume token before and
 // after the dump (payload resume_token_start/stop), so that capture (next increment) can make a
