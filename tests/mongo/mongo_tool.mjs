@@ -17,10 +17,27 @@
 //   node tests/mongo/mongo_tool.mjs size URI DB COLL
 //       collStats' size of DB.COLL (what a backup compares with --split-table-mib)
 import { createHash } from 'node:crypto';
-import { MongoClient, Binary, Decimal128 } from './node_modules/mongodb/lib/index.js';
+import { MongoClient, Binary, Decimal128, ObjectId } from './node_modules/mongodb/lib/index.js';
 import { EJSON } from './node_modules/bson/lib/bson.mjs';
 
 const [command, uri, ...rest] = process.argv.slice(2);
+
+// CongoDB 2.2.0 now and then answers a bulk insert with "Server ended moreToCome unexpectedly"
+// after storing part of it. The documents carry their _ids from here, so a failed batch is
+// retried after removing whatever of it was stored: the collection ends with each document once.
+async function insert_batch(coll, docs) {
+  for (const d of docs) if (d._id === undefined) d._id = new ObjectId();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await coll.insertMany(docs, { ordered: true });
+      return;
+    } catch (e) {
+      if (attempt === 4) throw e;
+      console.error(`mongo_tool: insert of ${docs.length} documents failed (${e.message}); retrying`);
+      await coll.deleteMany({ _id: { $in: docs.map((d) => d._id) } });
+    }
+  }
+}
 const client = new MongoClient(uri);
 await client.connect();
 try {
@@ -41,9 +58,9 @@ try {
             at: new Date(Date.UTC(2026, 0, 1) + i * 1000),
             text: name === 'blobs' ? 'z'.repeat(200 + (i % 50)) : `n${i}`,
           });
-          if (batch.length === 5000) { await db.collection(name).insertMany(batch); batch = []; }
+          if (batch.length === 2000) { await insert_batch(db.collection(name), batch); batch = []; }
         }
-        if (batch.length) await db.collection(name).insertMany(batch);
+        if (batch.length) await insert_batch(db.collection(name), batch);
         await db.collection(name).createIndex({ i: 1 }, { name: 'i_1' });
         await db.collection(name).createIndex({ 'nested.a': 1, at: -1 }, { name: 'nested_at', sparse: true });
       }
@@ -86,7 +103,8 @@ try {
     const [dbName, name, count] = rest;
     const docs = [];
     for (let i = 0; i < Number(count); i++) docs.push({ i });
-    if (docs.length) await client.db(dbName).collection(name).insertMany(docs);
+    for (let from = 0; from < docs.length; from += 2000)
+      await insert_batch(client.db(dbName).collection(name), docs.slice(from, from + 2000));
   } else {
     throw new Error(`unknown command ${command}`);
   }
