@@ -167,6 +167,19 @@ Result<AlertSettings> read_alerts(const std::string& path, const std::string& pr
                             path, node.source().begin.line, full, text);
             }
             a.slot_keep_above_percent = percent;
+        } else if (key == "history_used_above") {
+            // "50%" of the server's change history
+            const std::string text = LB_TRY(text_of(path, full, node));
+            double percent = 0;
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), percent);
+            if (ec != std::errc() || std::string_view(end) != "%" || percent <= 0 ||
+                percent > 100) {
+                return fail(ErrorCode::config,
+                            "{}:{}: {} '{}' must be a percentage of the server's change history "
+                            "such as \"50%\" (above 0, at most 100)",
+                            path, node.source().begin.line, full, text);
+            }
+            a.history_used_above_percent = percent;
         } else if (key == "slot_retained_above") {
             // "10GB"; an integer is a byte count.
             std::optional<std::uint64_t> bytes;
@@ -224,6 +237,8 @@ Result<SourceEntry> read_source_entry(const std::string& path, const toml::table
             out.kind = LB_TRY(text_of(path, full, node));
         } else if (key == "pg") {
             out.pg = LB_TRY(text_of(path, full, node));
+        } else if (key == "mongo") {
+            out.mongo = LB_TRY(text_of(path, full, node));
         } else if (key == "pgdata") {
             out.pgdata = LB_TRY(text_of(path, full, node));
         } else if (key == "pg_bin") {
@@ -244,11 +259,12 @@ Result<SourceEntry> read_source_entry(const std::string& path, const toml::table
         } else if (key == "wal_stream_slot") {
             out.wal_stream_slot = LB_TRY(text_of(path, full, node));
         } else {
-            return fail(ErrorCode::config,
-                        "{}:{}: unknown setting '{}' (a source takes name, kind, pg, pgdata, "
-                        "pg_bin, run_as, repository, copy_to, wal_stream, wal_stream_slot, "
-                        "[sources.schedule] and [sources.alerts])",
-                        path, node.source().begin.line, full);
+            return fail(
+                ErrorCode::config,
+                "{}:{}: unknown setting '{}' (a source takes name, kind, pg, mongo, pgdata, "
+                "pg_bin, run_as, repository, copy_to, wal_stream, wal_stream_slot, "
+                "[sources.schedule] and [sources.alerts])",
+                path, node.source().begin.line, full);
         }
     }
     if (out.wal_stream && out.kind != "postgres-physical") {
@@ -257,8 +273,14 @@ Result<SourceEntry> read_source_entry(const std::string& path, const toml::table
                     "log is already a stream)",
                     path, out.line, out.kind);
     }
+    // A mongodb source connects with a MongoDB URI (mongo), every other kind with pg.
+    const bool mongodb = out.kind == "mongodb";
+    if (!(mongodb ? out.pg : out.mongo).empty()) {
+        return fail(ErrorCode::config, "{}:{}: a {} source takes {}, not {}", path, out.line,
+                    out.kind, mongodb ? "mongo" : "pg", mongodb ? "pg" : "mongo");
+    }
     for (const auto& [key, value] : {std::pair<const char*, const std::string*>{"name", &out.name},
-                                     {"pg", &out.pg},
+                                     {mongodb ? "mongo" : "pg", mongodb ? &out.mongo : &out.pg},
                                      {"repository", &out.repository}}) {
         if (value->empty()) {
             return fail(ErrorCode::config, "{}:{}: a [[sources]] table needs {}", path, out.line,

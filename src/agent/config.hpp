@@ -32,6 +32,10 @@ struct AlertSettings {
     // Stream slots on a server with max_slot_wal_keep_size: the share of that limit the slot
     // may retain before slot_invalidation fires (the server invalidates it at 100%).
     double slot_keep_above_percent = 80;
+    // Streams resumed from a history of limited age (MongoDB, DocumentDB): the share of that
+    // history the resume point's age may reach before change_history fires (at 100% the
+    // server no longer has it and a new base backup is needed).
+    double history_used_above_percent = 50;
     unsigned retries = 5;  // per notification, with doubling backoff
     std::chrono::milliseconds first_retry{1000};
 };
@@ -77,6 +81,7 @@ struct SourceEntry {
     std::string name;
     std::string kind = "postgres-physical";
     std::string pg;
+    std::string mongo;       // kind mongodb: its URI (instead of pg)
     std::string pgdata;      // "" = the server's data_directory
     std::string pg_bin;      // "" = the general setting
     std::string run_as;      // "" = the general setting

@@ -95,6 +95,17 @@ void render_stream_metrics(std::string& out,
          "1 when the stream's slot was invalidated (wal_status lost)", [&](const SourceState& s) {
              return num(s.probe && s.probe->stream && s.probe->slot_wal_status == "lost" ? 1 : 0);
          });
+    each("lifeboat_change_history_seconds", "gauge",
+         "How far back the server's change history reaches (MongoDB oplog, DocumentDB change "
+         "stream log; -1: not this kind or unknown)",
+         [&](const SourceState& s) {
+             return num(s.probe && s.probe->history_seconds ? *s.probe->history_seconds : -1);
+         });
+    each("lifeboat_resume_point_age_seconds", "gauge",
+         "Age of the stored change-stream resume point (-1: not this kind or unknown)",
+         [&](const SourceState& s) {
+             return num(s.probe && s.probe->resume_age_seconds ? *s.probe->resume_age_seconds : -1);
+         });
     each("lifeboat_capture_unconfirmed_wal_bytes", "gauge",
          "WAL past the position the capture confirmed stored", [&](const SourceState& s) {
              return num(s.probe && s.probe->stream ? static_cast<double>(s.probe->lag_bytes) : 0);
@@ -263,6 +274,25 @@ std::vector<AlertStatus> evaluate_alerts(const StateSnapshot& snap, const AlertS
                          : fmt::format("The replication slot of {} is within "
                                        "max_slot_wal_keep_size.",
                                        src));
+        }
+        if (s.probe && s.probe->history_seconds && s.probe->resume_age_seconds) {
+            // Before the resume point leaves the server's change history (then the stream
+            // cannot resume, error 286, and only a new base backup restarts the window).
+            const double history = *s.probe->history_seconds;
+            const double age = *s.probe->resume_age_seconds;
+            const double percent = history > 0 ? 100.0 * age / history : 100.0;
+            const bool firing = percent >= t.history_used_above_percent;
+            add("change_history", firing, fmt::format("{:.0f}%", percent),
+                fmt::format("{:.0f}%", t.history_used_above_percent),
+                firing ? fmt::format("The stored resume point of {} is {} old, {:.0f}% of the "
+                                     "server's change history ({}): when the history no longer "
+                                     "holds it the capture cannot resume and a new base backup "
+                                     "is needed{}.",
+                                     src, human_duration(age), percent, human_duration(history),
+                                     s.capture_up ? "" : " (the capture is not running)")
+                       : fmt::format("The resume point of {} is well inside the server's "
+                                     "change history.",
+                                     src));
         }
         if (s.stream && s.catalog) {
             // A gap the stream recorded (an invalidated slot), or any hole in the archive: a
@@ -594,7 +624,13 @@ std::string status_json(const StateSnapshot& snap, const AlertSettings& t) {
                                                      : json(nullptr)},
                        {"slot_safe_bytes", slot && s.probe->slot_safe_bytes
                                                ? json(*s.probe->slot_safe_bytes)
-                                               : json(nullptr)}};
+                                               : json(nullptr)},
+                       {"history_seconds", slot && s.probe->history_seconds
+                                               ? json(*s.probe->history_seconds)
+                                               : json(nullptr)},
+                       {"resume_age_seconds", slot && s.probe->resume_age_seconds
+                                                  ? json(*s.probe->resume_age_seconds)
+                                                  : json(nullptr)}};
         }
         sources.back()["capture"] = std::move(capture);
     }

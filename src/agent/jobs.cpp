@@ -234,6 +234,8 @@ class EngineJobRunner final : public JobRunner {
             .slot_wal_status = position->wal_status,
             .slot_keep_limit_bytes = position->keep_limit_bytes,
             .slot_safe_bytes = position->safe_bytes,
+            .history_seconds = position->history_seconds,
+            .resume_age_seconds = position->resume_age_seconds,
         });
     }
 

@@ -97,6 +97,10 @@ struct SourceProbe {
     std::string slot_wal_status;
     std::optional<std::uint64_t> slot_keep_limit_bytes;
     std::optional<std::uint64_t> slot_safe_bytes;
+    // A stream resumed from a server-side history of limited age (LogStreamPosition): the
+    // history's reach and the stored resume point's age, seconds.
+    std::optional<double> history_seconds;
+    std::optional<double> resume_age_seconds;
 };
 
 class JobRunner {

@@ -63,7 +63,7 @@ Result<std::vector<agent::SourceSpec>> sources_of(const Settings& s,
         agent::SourceSpec source = LB_TRY(source_at(s, s.repository_location(entry.repository)));
         source.name = entry.name;
         source.kind = entry.kind;
-        source.conninfo = entry.pg;
+        source.conninfo = entry.kind == repo::k_kind_mongodb ? entry.mongo : entry.pg;
         if (!entry.pgdata.empty()) source.pgdata = entry.pgdata;
         if (!entry.pg_bin.empty()) source.pg_bin = entry.pg_bin;
         if (!entry.run_as.empty()) source.run_as_user = entry.run_as;
@@ -104,13 +104,14 @@ Result<agent::AgentConfig> load_agent_config(const std::map<std::string, std::st
     agent::SourceSpec source = LB_TRY(source_at(s, repository));
     source.name = config.agent.source_name;
     source.kind = s.get("source-kind").empty() ? source.kind : s.get("source-kind");
-    if (auto pg = s.find("pg")) {
-        source.conninfo = *pg;
+    const bool mongodb = source.kind == repo::k_kind_mongodb;
+    if (auto conn = s.find(mongodb ? "mongo" : "pg")) {
+        source.conninfo = *conn;
     } else {
         return fail(ErrorCode::config,
-                    "{}: the agent needs the source's connection: set source.pg (or --pg), or "
+                    "{}: the agent needs the source's connection: set source.{} (or --{}), or "
                     "describe each source in a [[sources]] table",
-                    config_file);
+                    config_file, mongodb ? "mongo" : "pg", mongodb ? "mongo" : "pg");
     }
     if (auto pgdata = s.find("pgdata")) source.pgdata = *pgdata;
     for (const auto& r : s.repositories())

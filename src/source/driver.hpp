@@ -52,6 +52,11 @@ struct LogStreamPosition {
     std::string wal_status;
     std::optional<std::uint64_t> keep_limit_bytes;
     std::optional<std::uint64_t> safe_bytes;
+    // A stream resumed from a point in a server-side history of limited age (a MongoDB oplog,
+    // DocumentDB's change-stream log): how far back that history reaches now, and the age of
+    // the stored resume point, in seconds. nullopt: not this kind, or unknown.
+    std::optional<double> history_seconds;
+    std::optional<double> resume_age_seconds;
 };
 
 // What one run or probe of a log stream is given.

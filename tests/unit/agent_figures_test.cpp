@@ -242,3 +242,74 @@ TEST(AgentConfig, ReadsTheAgentSections) {
         EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << r.error().message;
     }
 }
+
+// A stream resumed from a server-side history of limited age (MongoDB, DocumentDB): the
+// change_history alert fires once the stored resume point's age reaches the configured share of
+// that history, and resolves when capture moves the point on.
+TEST(AgentFigures, ChangeHistoryFiresHalfWayOutOfTheServersHistory) {
+    const Timestamp t0 = at("2026-11-29T00:00:00Z");
+    AgentState state(t0);
+    SourceSpec mongo = source();
+    mongo.kind = "mongodb";
+    state.set_sources({mongo}, std::nullopt);
+    state.set_stream("main", true);
+    state.catalog_loaded("main", catalog(t0), t0);
+    AlertSettings t;  // history_used_above_percent: 50 by default
+    AlertTracker tracker;
+    std::vector<Notification> sent;
+    auto step = [&](std::int64_t seconds, double history, double resume_age) {
+        const Timestamp now{t0.micros + seconds * k_second};
+        SourceProbe p = probe("1764374400.1", 0);
+        p.stream = true;
+        p.history_seconds = history;
+        p.resume_age_seconds = resume_age;
+        state.probed("main", p, now);
+        auto alerts = evaluate_alerts(state.snapshot(now), t);
+        for (auto& n : tracker.update(alerts, now))
+            sent.push_back(n);
+    };
+    step(0, 10800, 2);  // DocumentDB's default 3 hours, the capture keeping up
+    step(60, 10800, 5300);
+    EXPECT_TRUE(sent.empty());
+    step(120, 10800, 5400);  // half of the history
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0].alert, "change_history");
+    EXPECT_EQ(sent[0].state, "firing");
+    EXPECT_EQ(sent[0].value, "50%");
+    EXPECT_NE(sent[0].message.find("new base backup"), std::string::npos) << sent[0].message;
+    step(180, 10800, 1);
+    ASSERT_EQ(sent.size(), 2u);
+    EXPECT_EQ(sent[1].state, "resolved");
+    // The figures are exported.
+    const std::string metrics =
+        render_metrics(state.snapshot(Timestamp{t0.micros + 180 * k_second}), t);
+    EXPECT_NE(metrics.find("lifeboat_change_history_seconds{source=\"main\""), std::string::npos);
+    EXPECT_NE(metrics.find("lifeboat_resume_point_age_seconds{source=\"main\""), std::string::npos);
+}
+
+TEST(AgentConfig, AMongodbSourceTakesMongoAndTheHistoryThreshold) {
+    const std::string path = ::testing::TempDir() + "/agent_config_mongo.toml";
+    auto read = [&](const std::string& text) {
+        std::ofstream(path) << text;
+        return read_agent_settings(path);
+    };
+    const auto ok = read(
+        "[alerts]\nhistory_used_above = \"40%\"\n"
+        "[[sources]]\nname = \"docs\"\nkind = \"mongodb\"\nmongo = \"mongodb://h/\"\n"
+        "repository = \"/r\"\n");
+    ASSERT_TRUE(ok) << ok.error().message;
+    EXPECT_EQ(ok->alerts.history_used_above_percent, 40);
+    ASSERT_EQ(ok->source_entries.size(), 1u);
+    EXPECT_EQ(ok->source_entries[0].mongo, "mongodb://h/");
+    for (const char* bad :
+         {"[[sources]]\nname = \"d\"\nkind = \"mongodb\"\npg = \"host=x\"\nrepository = \"/r\"\n",
+          "[[sources]]\nname = \"d\"\nkind = \"mongodb\"\nrepository = \"/r\"\n",
+          "[[sources]]\nname = \"d\"\nmongo = \"mongodb://h/\"\npg = \"host=x\"\nrepository = "
+          "\"/r\"\n",
+          "[alerts]\nhistory_used_above = \"150%\"\n"}) {
+        const auto r = read(bad);
+        ASSERT_FALSE(r) << bad;
+        EXPECT_EQ(r.error().code, ErrorCode::config) << bad;
+        EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << r.error().message;
+    }
+}
