@@ -40,8 +40,8 @@ using mongodb::Bson;
 using mongodb_driver::ChangeApplier;
 
 constexpr int k_base_events = 60;   // document events before the base
-constexpr int k_events = 420;       // events in all
-constexpr int k_min_targets = 110;  // distinct target times replayed
+constexpr int k_events = 600;       // events in all
+constexpr int k_min_targets = 150;  // distinct target times replayed
 constexpr int k_events_per_second = 3;
 
 struct Ns {
@@ -155,11 +155,11 @@ class Sequence {
     void step(Ddl ddl_allowed) {
         const int roll = pick(0, 99);
         if (m_model.empty() || roll < 20) return insert();
-        if (ddl_allowed == Ddl::allowed && roll >= 96) {
-            const int ddl = pick(0, 2);
+        if (ddl_allowed == Ddl::allowed && roll >= 95) {
+            const int ddl = pick(0, 3);
             if (ddl == 0) return drop();
-            if (ddl == 1) return rename();
-            return drop_database();
+            if (ddl == 3) return drop_database();
+            return rename();
         }
         const Ns ns = any_collection_with_documents();
         if (ns.db.empty()) return insert();
@@ -189,9 +189,10 @@ class Sequence {
                 return Json{
                     {"$date", {{"$numberLong", std::to_string(1767225600000 + pick(0, 1 << 30))}}}};
             default:
-                return Json{{"$binary",
-                             {{"base64", chance(50) ? "AQID" : "BAUGBw=="},
-                              {"subType", chance(50) ? "00" : "80"}}}};
+                // Other bytes for each subtype: CongoDB 2.2 compares documents as JSON, where a
+                // Binary is its base64 text, so a change of subtype alone would not be written.
+                if (chance(50)) return Json{{"$binary", {{"base64", "AQID"}, {"subType", "00"}}}};
+                return Json{{"$binary", {{"base64", "BAUGBw=="}, {"subType", "80"}}}};
         }
     }
     Json array_element() {
@@ -300,10 +301,16 @@ class Sequence {
         Json truncated = Json::array();
         std::set<std::string> fields;
         for (int i = pick(1, 3); i > 0; --i)
-            fields.insert(
-                std::vector<std::string>{"n", "price", "at", "bin", "obj", "arr"}[pick(0, 5)]);
+            fields.insert(std::vector<std::string>{"n", "price", "at", "bin", "obj", "arr",
+                                                   "dot"}[pick(0, 6)]);
+        bool dotted = false;
         for (const auto& field : fields) {
-            if (field == "obj") {
+            if (field == "dot") {
+                // A field name with a dot (MongoDB 5.0+): named by disambiguatedPaths, applied
+                // by the applier to the whole document.
+                sets["dot.p.q"] = scalar();
+                dotted = true;
+            } else if (field == "obj") {
                 const bool present = doc.contains("obj");
                 if (present && chance(8)) {
                     removed.push_back("obj");
@@ -355,7 +362,12 @@ class Sequence {
         }
         Json updated = Json::object();
         for (const auto& [path, value] : sets) {
-            model_set(doc, path, value);
+            if (path == "dot.p.q") {
+                if (!doc.contains("dot")) doc["dot"] = Json::object();
+                doc["dot"]["p.q"] = value;
+            } else {
+                model_set(doc, path, value);
+            }
             updated[path] = value;
         }
         write_whole(ns, doc);
@@ -363,6 +375,7 @@ class Sequence {
         e["documentKey"] = document_key(doc);
         e["updateDescription"] = {
             {"updatedFields", updated}, {"removedFields", removed}, {"truncatedArrays", truncated}};
+        if (dotted) e["updateDescription"]["disambiguatedPaths"] = {{"dot.p.q", {"dot", "p.q"}}};
         m_events.push_back(std::move(e));
     }
 
@@ -418,8 +431,9 @@ class Sequence {
 
     void rename() {
         if (m_model.empty()) return insert();
-        const Ns from = any_collection();
-        if (!m_model.contains(from)) return insert();
+        auto source = m_model.begin();
+        std::advance(source, pick(0, static_cast<int>(m_model.size()) - 1));
+        const Ns from = source->first;
         Ns to = any_collection();
         if (chance(40)) to.coll = fmt::format("r{}", pick(0, 3));
         if (to == from) return insert();
@@ -539,6 +553,17 @@ TEST(MongoApplyProperty, ReplayToRandomTargetTimesEqualsDirectApplication) {
         ASSERT_EQ(state_of(b), states[target]);
         replayed += applier.counts().events;
     }
+    std::map<std::string, int> kinds;
+    for (const auto& e : sequence.events()) {
+        ++kinds[e["operationType"].get<std::string>()];
+        if (e.contains("updateDescription") && !e["updateDescription"]["truncatedArrays"].empty())
+            ++kinds["truncations"];
+        if (e.contains("updateDescription") &&
+            e["updateDescription"].contains("disambiguatedPaths"))
+            ++kinds["disambiguated"];
+    }
+    for (const auto& [kind, count] : kinds)
+        RecordProperty(kind, count);
     RecordProperty("targets", static_cast<int>(targets.size()));
     RecordProperty("events_replayed", static_cast<int>(replayed));
 }
