@@ -239,6 +239,58 @@ TEST_F(MongoApply, DottedFieldNamesGoThroughTheWholeDocument) {
             R"({ "_id" : { "$oid" : "000000000000000000000001" }, "x" : { "a.b" : { "$numberInt" : "5" } }, "arr" : [ { "$numberInt" : "1" }, { "$numberInt" : "9" } ] })"});
 }
 
+// An update event on document 1 of shop.orders at cluster time 100.`increment`.
+std::string update_event(int increment, std::string_view description) {
+    return fmt::format(
+        R"({{"operationType": "update", "ns": {{"db": "shop", "coll": "orders"}}, )"
+        R"("clusterTime": {{"$timestamp": {{"t": 100, "i": {}}}}}, "documentKey": {{"_id": {}}}, )"
+        R"("updateDescription": {}}})",
+        increment, oid(1), description);
+}
+
+TEST_F(MongoApply, ReplayedUpdatesTheTargetRefusesAreSkippedUpToTheDumpsEnd) {
+    ChangeApplier base(*m_client, std::nullopt);
+    ASSERT_TRUE(base.apply(json(fmt::format(
+        R"({{"operationType": "insert", "ns": {{"db": "shop", "coll": "orders"}},
+            "documentKey": {{"_id": {}}}, "fullDocument": {{"_id": {}, "v": "text"}}}})",
+        oid(1), oid(1)))));
+    ASSERT_TRUE(base.finish());
+    // Recorded while v was still an array and a document: the base holds the later string.
+    const std::string truncate = update_event(
+        2, R"({"updatedFields": {"w": 1}, "truncatedArrays": [{"field": "v", "newSize": 1}]})");
+    const std::string dotted = update_event(
+        3, R"({"updatedFields": {"v.a.b": 1}, "disambiguatedPaths": {"v.a.b": ["v", "a.b"]}})");
+    const std::string later = update_event(4, R"({"updatedFields": {"x": 2}})");
+
+    ChangeApplier replay(*m_client, std::nullopt,
+                         ApplyOptions{.replay_through = ClusterTime{100, 3}});
+    for (const auto* event : {&truncate, &dotted, &later})
+        ASSERT_TRUE(replay.apply(json(*event)));
+    auto finished = replay.finish();
+    ASSERT_TRUE(finished) << finished.error().message;
+    EXPECT_EQ(replay.counts().replay_refusals, 2u);
+    EXPECT_EQ(
+        documents(*m_client, "shop", "orders"),
+        std::vector<std::string>{fmt::format(
+            R"({{ "_id" : {{ "$oid" : "{:024x}" }}, "v" : "text", "w" : {{ "$numberInt" : "1" }}, "x" : {{ "$numberInt" : "2" }} }})",
+            1)});
+
+    // Past the dump's end the same refusals fail, naming the event.
+    ChangeApplier strict(*m_client, std::nullopt,
+                         ApplyOptions{.replay_through = ClusterTime{100, 1}});
+    ASSERT_TRUE(strict.apply(json(truncate)));
+    auto refused = strict.finish();
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, ErrorCode::database);
+    EXPECT_NE(refused.error().message.find("cluster time 100.2"), std::string::npos)
+        << refused.error().message;
+    ChangeApplier strict_dotted(*m_client, std::nullopt);
+    auto dotted_refused = strict_dotted.apply(json(dotted));
+    ASSERT_FALSE(dotted_refused);
+    EXPECT_NE(dotted_refused.error().message.find("cluster time 100.3"), std::string::npos)
+        << dotted_refused.error().message;
+}
+
 // The whole-document path without a server: what the server does for each kind of path.
 TEST(MongoDocumentEdit, TruncationsThenRemovalsThenSets) {
     const Bson doc = json(R"({"_id": 1, "a": [1, 2, 3, 4], "o": {"p": 1, "q": 2}, "s": 1})");
