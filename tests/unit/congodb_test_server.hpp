@@ -56,35 +56,59 @@ inline int free_port() {
 class Server {
   public:
     Server() : m_dir(TempDirectory::create(fs::temp_directory_path(), "lb-congodb-").value()) {
+        // A port found free may be taken before the server binds it: a few attempts.
+        for (int attempt = 0; attempt < 3 && m_uri.empty(); ++attempt)
+            start();
+    }
+    ~Server() { stop(); }
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Empty when it did not start (log() says why).
+    const std::string& uri() const { return m_uri; }
+    std::string log() const { return m_problem + " " + read_text(m_dir.path() / "log"); }
+
+  private:
+    void start() {
         const std::string dir = m_dir.path().string();
         const int port = free_port();
+        if (port == 0) {
+            m_problem = "no free port";
+            return;
+        }
         const std::string command =
             fmt::format("node '{}' {} '{}' >'{}/log' 2>&1 & echo $! >'{}/pid'", server_script(),
                         port, dir, dir, dir);
-        if (port == 0 || std::system(command.c_str()) != 0) return;
-        // Event-driven: ready once it wrote DIR/ready (generous bound for a loaded machine).
+        const int status = std::system(command.c_str());
+        if (status != 0) {
+            m_problem = fmt::format("the shell starting node answered {}", status);
+            return;
+        }
+        m_pid = std::atoi(read_text(m_dir.path() / "pid").c_str());
+        // Event-driven: ready once it wrote DIR/ready, given up once the process is gone
+        // (a port taken meanwhile) or after a bound generous for a loaded machine.
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-        while (!fs::exists(m_dir.path() / "ready") && std::chrono::steady_clock::now() < deadline)
+        while (!fs::exists(m_dir.path() / "ready") && std::chrono::steady_clock::now() < deadline &&
+               m_pid > 0 && ::kill(m_pid, 0) == 0)
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        if (!fs::exists(m_dir.path() / "ready")) return;
+        if (!fs::exists(m_dir.path() / "ready")) {
+            m_problem = fmt::format("port {}: not ready", port);
+            stop();
+            return;
+        }
         m_uri = read_text(m_dir.path() / "ready");
         while (!m_uri.empty() && (m_uri.back() == '\n' || m_uri.back() == '\r'))
             m_uri.pop_back();
     }
-    ~Server() {
-        const int pid = std::atoi(read_text(m_dir.path() / "pid").c_str());
-        if (pid > 0) ::kill(pid, SIGTERM);
+    void stop() {
+        if (m_pid > 0) ::kill(m_pid, SIGTERM);
+        m_pid = 0;
     }
-    Server(const Server&) = delete;
-    Server& operator=(const Server&) = delete;
 
-    // Empty when it did not start (its log says why).
-    const std::string& uri() const { return m_uri; }
-    std::string log() const { return read_text(m_dir.path() / "log"); }
-
-  private:
     TempDirectory m_dir;
     std::string m_uri;
+    std::string m_problem;
+    int m_pid = 0;
 };
 
 }  // namespace lifeboat::congodb_test

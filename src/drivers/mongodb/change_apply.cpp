@@ -154,6 +154,21 @@ UpdateStages stages_of(const UpdateDescription& update) {
     return stages;
 }
 
+// The update as one description per path (truncations, removals, sets: the server's order).
+std::vector<UpdateDescription> one_path_each(const UpdateDescription& update) {
+    std::vector<UpdateDescription> out;
+    for (const auto& truncation : update.truncations)
+        out.push_back(UpdateDescription{.truncations = {truncation}});
+    for (const auto& path : update.unsets)
+        out.push_back(UpdateDescription{.unsets = {path}});
+    for (const auto& set : update.sets) {
+        UpdateDescription one;
+        one.sets.push_back(PathValue{set.path, set.value.clone()});
+        out.push_back(std::move(one));
+    }
+    return out;
+}
+
 // Whether a write the server refuses may be skipped (see "Replays" in the header).
 enum class Refusal { fails, skipped };
 
@@ -266,16 +281,26 @@ struct ChangeApplier::State {
     Status update(const Namespace& ns, const bson_t* event, const std::string& what) {
         const auto description = document_at(event, "updateDescription");
         if (!description) return fail(ErrorCode::corrupt, "{} has no updateDescription", what);
-        const UpdateDescription update = LB_TRY(parse_update_description(*description));
+        UpdateDescription update = LB_TRY(parse_update_description(*description));
         const Bson filter = LB_TRY(id_filter(event, what));
         const Refusal refusal = refusal_of(event);
         ++counts.updated;
         if (update.needs_whole_document) return update_whole(ns, filter, update, what, refusal);
-        UpdateStages stages = stages_of(update);
-        for (auto* stage : {&stages.truncate, &stages.set_and_unset}) {
-            if (!*stage) continue;
-            LB_TRY(queue(ns, PendingWrite{PendingWrite::Kind::update, filter.clone(),
-                                          std::move(**stage), what, refusal}));
+        // An event the base may reflect goes one path per write: a refusal then skips only the
+        // path the base's later state refuses, never the event's other changes, which the base
+        // holds and no later event may repeat.
+        std::vector<UpdateDescription> parts;
+        if (refusal == Refusal::skipped)
+            parts = one_path_each(update);
+        else
+            parts.push_back(std::move(update));
+        for (const auto& part : parts) {
+            UpdateStages stages = stages_of(part);
+            for (auto* stage : {&stages.truncate, &stages.set_and_unset}) {
+                if (!*stage) continue;
+                LB_TRY(queue(ns, PendingWrite{PendingWrite::Kind::update, filter.clone(),
+                                              std::move(**stage), what, refusal}));
+            }
         }
         return {};
     }
@@ -296,8 +321,17 @@ struct ChangeApplier::State {
         if (!current) return {};  // deleted later: a later event says so
         auto edited = apply_update_description(*current, update);
         if (!edited && edited.error().code == ErrorCode::database && refusal == Refusal::skipped) {
-            ++counts.replay_refusals;
-            return {};
+            // As for operators: only the paths the later state refuses are left out.
+            edited = std::move(*current);
+            for (const auto& part : one_path_each(update)) {
+                auto one = apply_update_description(*edited, part);
+                if (one)
+                    edited = std::move(one);
+                else if (one.error().code == ErrorCode::database)
+                    ++counts.replay_refusals;
+                else
+                    return failed(what, one.error());
+            }
         }
         if (!edited) return failed(what, edited.error());
         // Replaced, not upserted: the read found it, and nothing else writes to the target.

@@ -32,11 +32,13 @@
 // not in the base).
 //
 // Replays of events the target already reflects (ApplyOptions::replay_through, the end of the
-// base's dump): an update that the target's later state refuses (a $set through a value that
-// became a string, a truncation of a field that is no longer an array) is skipped and counted
-// there, because a later event, replayed too, re-establishes that field. After that point every
-// refusal fails. What replaying cannot make consistent is DDL during the dump (a rename or drop
-// the dump raced): the base backup must not leave that to the replay.
+// base's dump): an update is written one path per write there, and a path that the target's
+// later state refuses (a $set through a value that became a string, a truncation of a field that
+// is no longer an array) is skipped and counted, because a later event, replayed too,
+// re-establishes that field; the event's other paths are written (the base holds them, and no
+// later event need repeat them). After that point every refusal fails. What replaying cannot
+// make consistent is DDL during the dump (a rename or drop the dump raced): the base backup must
+// not leave that to the replay.
 //
 // Writes are batched: consecutive document events of one collection go to the server as one
 // ordered bulk write (order per _id kept), sent when an event names another collection, at DDL,
