@@ -169,6 +169,27 @@ TEST_F(MongoApply, ReapplyingEventsLeavesTheSameResult) {
     EXPECT_EQ(applier.counts().deleted, 2u);
 }
 
+TEST_F(MongoApply, BatchesPastTheirBoundKeepTheOrder) {
+    ChangeApplier applier(*m_client, std::nullopt);
+    // More than k_apply_batch_writes writes to one collection, each document inserted then
+    // changed, and a second collection in between: order per _id must survive every flush.
+    const int count = static_cast<int>(k_apply_batch_writes) + 300;
+    for (int id = 1; id <= count; ++id) {
+        ASSERT_TRUE(applier.apply(json(insert_event("shop", "orders", id, 1))));
+        ASSERT_TRUE(applier.apply(json(fmt::format(
+            R"({{"operationType": "update", "ns": {{"db": "shop", "coll": "orders"}},
+                "documentKey": {{"_id": {}}}, "updateDescription": {{"updatedFields": {{"v": 2}}}}}})",
+            oid(id)))));
+        if (id % 500 == 0) ASSERT_TRUE(applier.apply(json(insert_event("shop", "other", id, 1))));
+    }
+    ASSERT_TRUE(applier.finish());
+    EXPECT_EQ(m_client->count("shop", "orders").value(), count);
+    EXPECT_EQ(m_client->count("shop", "other").value(), count / 500);
+    for (const auto& doc : documents(*m_client, "shop", "orders"))
+        ASSERT_NE(doc.find(R"("v" : { "$numberInt" : "2" })"), std::string::npos) << doc;
+    EXPECT_EQ(applier.counts().events, static_cast<std::uint64_t>(2 * count + count / 500));
+}
+
 TEST_F(MongoApply, OnlyACollectionFollowsRenamesOutOfIt) {
     ChangeApplier applier(*m_client, NamespaceFilter{"shop", "orders"});
     ASSERT_TRUE(applier.apply(json(insert_event("shop", "orders", 1, 1))));
