@@ -25,6 +25,7 @@ constexpr CodeInfo k_codes[] = {
     {ErrorCode::interrupted, "interrupted", 12},
     {ErrorCode::unavailable, "unavailable", 13},
     {ErrorCode::read_only, "read_only", 14},
+    {ErrorCode::unsupported, "unsupported", 15},
     {ErrorCode::internal, "internal", 70},
 };
 }  // namespace

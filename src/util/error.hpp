@@ -29,6 +29,7 @@ enum class ErrorCode {
     interrupted,       // stopped by a signal
     unavailable,       // a transient failure that had no effect: trying again may succeed
     read_only,         // a write refused because the repository was opened read-only
+    unsupported,       // the source holds something Lifeboat cannot back up or restore faithfully
     internal,          // a bug: a broken invariant
 };
 

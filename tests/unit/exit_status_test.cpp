@@ -51,6 +51,7 @@ constexpr Expectation k_catalogue[] = {
     {ErrorCode::interrupted, "signal"},
     {ErrorCode::unavailable, "temporarily unavailable"},
     {ErrorCode::read_only, "read-only"},
+    {ErrorCode::unsupported, "unsupported"},
     {ErrorCode::internal, "internal error"},
 };
 

@@ -212,6 +212,156 @@ Result<std::int64_t> Client::count(const std::string& db, const std::string& col
     return bson_iter_as_int64(&it);
 }
 
+namespace {
+
+constexpr std::uint32_t k_namespace_not_found = 26;
+
+bool is_namespace_not_found(const bson_error_t& error) {
+    return error.domain == MONGOC_ERROR_SERVER && error.code == k_namespace_not_found;
+}
+
+}  // namespace
+
+Status Client::drop_collection(const std::string& db, const std::string& collection) const {
+    mongoc_collection_t* coll =
+        mongoc_client_get_collection(m_state->client, db.c_str(), collection.c_str());
+    bson_error_t error;
+    const bool ok = mongoc_collection_drop_with_opts(coll, nullptr, &error);
+    mongoc_collection_destroy(coll);
+    // Servers before 7.0 answer NamespaceNotFound for an absent collection; 7.0 answers ok.
+    if (!ok && !is_namespace_not_found(error))
+        return std::unexpected(database_error(fmt::format("drop of {}.{}", db, collection), error));
+    return {};
+}
+
+Status Client::drop_database(const std::string& db) const {
+    mongoc_database_t* database = mongoc_client_get_database(m_state->client, db.c_str());
+    bson_error_t error;
+    const bool ok = mongoc_database_drop_with_opts(database, nullptr, &error);
+    mongoc_database_destroy(database);
+    if (!ok && !is_namespace_not_found(error))
+        return std::unexpected(database_error(fmt::format("dropDatabase of {}", db), error));
+    return {};
+}
+
+Result<RenameOutcome> Client::rename_collection(const std::string& db,
+                                                const std::string& collection,
+                                                const std::string& to_db,
+                                                const std::string& to_collection,
+                                                DropTarget drop_target) const {
+    mongoc_collection_t* coll =
+        mongoc_client_get_collection(m_state->client, db.c_str(), collection.c_str());
+    bson_error_t error;
+    const bool ok =
+        mongoc_collection_rename_with_opts(coll, to_db.c_str(), to_collection.c_str(),
+                                           drop_target == DropTarget::yes, nullptr, &error);
+    mongoc_collection_destroy(coll);
+    if (ok) return RenameOutcome::renamed;
+    if (is_namespace_not_found(error)) return RenameOutcome::source_absent;
+    return std::unexpected(database_error(
+        fmt::format("rename of {}.{} to {}.{}", db, collection, to_db, to_collection), error));
+}
+
+struct BulkWrite::State {
+    std::string ns;
+    mongoc_collection_t* collection = nullptr;
+    mongoc_bulk_operation_t* bulk = nullptr;
+    std::size_t size = 0;
+    std::optional<std::size_t> failed_index;
+    ~State() {
+        if (bulk) mongoc_bulk_operation_destroy(bulk);
+        if (collection) mongoc_collection_destroy(collection);
+    }
+};
+
+BulkWrite::BulkWrite(std::unique_ptr<State> state) : m_state(std::move(state)) {}
+BulkWrite::~BulkWrite() = default;
+BulkWrite::BulkWrite(BulkWrite&&) noexcept = default;
+BulkWrite& BulkWrite::operator=(BulkWrite&&) noexcept = default;
+
+BulkWrite Client::bulk_write(const std::string& db, const std::string& collection) const {
+    auto state = std::make_unique<BulkWrite::State>();
+    state->ns = fmt::format("{}.{}", db, collection);
+    state->collection =
+        mongoc_client_get_collection(m_state->client, db.c_str(), collection.c_str());
+    bson_t opts = BSON_INITIALIZER;
+    BSON_APPEND_BOOL(&opts, "ordered", true);
+    state->bulk = mongoc_collection_create_bulk_operation_with_opts(state->collection, &opts);
+    bson_destroy(&opts);
+    return BulkWrite(std::move(state));
+}
+
+namespace {
+
+// The options of a queued write: libmongoc's key checks off (the documents come from a server,
+// and MongoDB 5.0+ allows dotted and $-prefixed field names), and the upsert flag when it has one.
+Bson write_options(std::optional<Upsert> upsert) {
+    Bson opts;
+    BSON_APPEND_BOOL(opts.get(), "validate", false);
+    if (upsert) BSON_APPEND_BOOL(opts.get(), "upsert", *upsert == Upsert::yes);
+    return opts;
+}
+
+}  // namespace
+
+Status BulkWrite::replace_one(const Bson& filter, const Bson& replacement, Upsert upsert) {
+    bson_error_t error;
+    const Bson opts = write_options(upsert);
+    if (!mongoc_bulk_operation_replace_one_with_opts(m_state->bulk, filter.get(), replacement.get(),
+                                                     opts.get(), &error))
+        return std::unexpected(database_error(fmt::format("replace in {}", m_state->ns), error));
+    ++m_state->size;
+    return {};
+}
+
+Status BulkWrite::update_one(const Bson& filter, const Bson& update) {
+    bson_error_t error;
+    const Bson opts = write_options(Upsert::no);
+    if (!mongoc_bulk_operation_update_one_with_opts(m_state->bulk, filter.get(), update.get(),
+                                                    opts.get(), &error))
+        return std::unexpected(database_error(fmt::format("update in {}", m_state->ns), error));
+    ++m_state->size;
+    return {};
+}
+
+Status BulkWrite::delete_one(const Bson& filter) {
+    bson_error_t error;
+    if (!mongoc_bulk_operation_remove_one_with_opts(m_state->bulk, filter.get(), nullptr, &error))
+        return std::unexpected(database_error(fmt::format("delete in {}", m_state->ns), error));
+    ++m_state->size;
+    return {};
+}
+
+std::size_t BulkWrite::size() const {
+    return m_state->size;
+}
+
+std::optional<std::size_t> BulkWrite::failed_index() const {
+    return m_state->failed_index;
+}
+
+Status BulkWrite::execute() {
+    if (m_state->size == 0) return {};
+    bson_t reply;
+    bson_error_t error;
+    const bool ok = mongoc_bulk_operation_execute(m_state->bulk, &reply, &error) != 0;
+    if (!ok) {
+        // libmongoc reports the failing write's position in the whole bulk write.
+        bson_iter_t it;
+        bson_iter_t errors;
+        bson_iter_t first;
+        if (bson_iter_init_find(&it, &reply, "writeErrors") && BSON_ITER_HOLDS_ARRAY(&it) &&
+            bson_iter_recurse(&it, &errors) && bson_iter_next(&errors) &&
+            BSON_ITER_HOLDS_DOCUMENT(&errors) && bson_iter_recurse(&errors, &first) &&
+            bson_iter_find(&first, "index") && BSON_ITER_HOLDS_NUMBER(&first))
+            m_state->failed_index = static_cast<std::size_t>(bson_iter_as_int64(&first));
+    }
+    bson_destroy(&reply);
+    if (!ok)
+        return std::unexpected(database_error(fmt::format("writes to {}", m_state->ns), error));
+    return {};
+}
+
 std::string redact_uri(std::string_view uri) {
     const auto scheme = uri.find("://");
     const auto at = uri.find('@');

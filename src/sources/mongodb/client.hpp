@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,12 @@ struct DocumentRef {
     const bson_t* doc;
 };
 using DocumentFn = std::function<Status(DocumentRef document)>;
+
+enum class Upsert { no, yes };
+enum class DropTarget { no, yes };
+enum class RenameOutcome { renamed, source_absent };
+
+class BulkWrite;
 
 class Client {
   public:
@@ -63,6 +70,19 @@ class Client {
                              const Bson& options) const;
     // The number of documents (the count command: exact, no filter).
     Result<std::int64_t> count(const std::string& db, const std::string& collection) const;
+    // Drops `db`.`collection`; an absent collection is not an error.
+    Status drop_collection(const std::string& db, const std::string& collection) const;
+    // Drops database `db`; an absent database is not an error.
+    Status drop_database(const std::string& db) const;
+    // Renames `db`.`collection` to `to_db`.`to_collection` (another database too: the server
+    // copies it). An existing target is an error unless `drop_target` is yes; an absent source
+    // is RenameOutcome::source_absent, not an error.
+    Result<RenameOutcome> rename_collection(const std::string& db, const std::string& collection,
+                                            const std::string& to_db,
+                                            const std::string& to_collection,
+                                            DropTarget drop_target) const;
+    // An empty ordered bulk write to `db`.`collection` (see BulkWrite).
+    BulkWrite bulk_write(const std::string& db, const std::string& collection) const;
 
     // libmongoc's client, for the parts of this library that drive it directly (change streams).
     ::_mongoc_client_t* native() const;
@@ -70,6 +90,38 @@ class Client {
   private:
     struct State;
     explicit Client(std::unique_ptr<State> state);
+    std::unique_ptr<State> m_state;
+};
+
+// BulkWrite: writes to one collection queued in order and sent by execute() in as few round
+// trips as the server allows (consecutive writes of one kind share a command), ordered: the
+// first failing write stops the rest. Documents are sent as given, without libmongoc's key
+// checks (field names with dots or a leading $ are legal since MongoDB 5.0). The client must
+// outlive it; execute() once.
+class BulkWrite {
+  public:
+    ~BulkWrite();
+    BulkWrite(BulkWrite&&) noexcept;
+    BulkWrite& operator=(BulkWrite&&) noexcept;
+
+    // The first document matching `filter` replaced by `replacement` (inserted when none
+    // matches and `upsert` is yes).
+    Status replace_one(const Bson& filter, const Bson& replacement, Upsert upsert);
+    // The first document matching `filter` updated by the operators of `update` (no upsert).
+    Status update_one(const Bson& filter, const Bson& update);
+    // The first document matching `filter` deleted.
+    Status delete_one(const Bson& filter);
+    // How many writes are queued.
+    std::size_t size() const;
+    // Sends the queued writes. On failure, failed_index() is the position of the write that
+    // failed (when the server said which).
+    Status execute();
+    std::optional<std::size_t> failed_index() const;
+
+  private:
+    friend class Client;
+    struct State;
+    explicit BulkWrite(std::unique_ptr<State> state);
     std::unique_ptr<State> m_state;
 };
 
