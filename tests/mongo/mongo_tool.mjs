@@ -9,7 +9,9 @@
 //       sets nested.a = -1 on the document with the smallest _id (always sampled by backups)
 //   node tests/mongo/mongo_tool.mjs counts URI
 //       one line "DB.COLL N" per collection of every non-system database, sorted
-import { MongoClient, Binary, Decimal128 } from './node_modules/mongodb/lib/index.js';
+//   node tests/mongo/mongo_tool.mjs docs URI DB COLL
+//       every document of DB.COLL as relaxed extended JSON, one a line, in _id order
+import { MongoClient, Binary, Decimal128, BSON } from './node_modules/mongodb/lib/index.js';
 
 const [command, uri, ...rest] = process.argv.slice(2);
 const client = new MongoClient(uri);
@@ -54,6 +56,9 @@ try {
         lines.push(`${name}.${c.name} ${await client.db(name).collection(c.name).countDocuments()}`);
     }
     console.log(lines.sort().join('\n'));
+  } else if (command === 'docs') {
+    const docs = await client.db(rest[0]).collection(rest[1]).find({}).sort({ _id: 1 }).toArray();
+    for (const d of docs) console.log(BSON.EJSON.stringify(d, { relaxed: true }));
   } else {
     throw new Error(`unknown command ${command}`);
   }
