@@ -137,7 +137,7 @@ class Capture {
 
   private:
     enum class Force { no, yes };
-    Status hold(const mongodb::Bson& event);
+    Status hold(const mongodb::Bson& event, Steady::time_point asked);
     Status maybe_flush(Force force);
     Status store_gap(const std::string& message);
     Status store(const std::string& name, const std::string& content, repo::WalMeta meta,
@@ -176,14 +176,16 @@ Result<CaptureSummary> Capture::run() {
             mongodb::ChangeStream::open(client, {.resume_after_json = m_token, .max_await = await});
         Status failed;
         while (stream && !m_ctx.cancellation->cancelled()) {
-            auto batch = stream->next_batch(k_batch_events);
+            // Events came at the earliest when they were asked for: held since then.
+            const auto asked = Steady::now();
+            auto batch = stream->next_batch(k_batch_events, await);
             if (!batch) {
                 failed = std::unexpected(batch.error());
                 break;
             }
             failures = 0;
             for (const auto& event : batch->events)
-                LB_CHECK(hold(event));
+                LB_CHECK(hold(event, asked));
             LB_CHECK(maybe_flush(Force::no));
         }
         if (!stream) failed = std::unexpected(stream.error());
@@ -206,9 +208,9 @@ Result<CaptureSummary> Capture::run() {
     return m_summary;
 }
 
-Status Capture::hold(const mongodb::Bson& event) {
+Status Capture::hold(const mongodb::Bson& event, Steady::time_point asked) {
     const EventFacts facts = LB_TRY(event_facts(event));
-    if (m_held_times.empty()) m_first_held = Steady::now();
+    if (m_held_times.empty()) m_first_held = asked;
     m_writer.add(ChangeRecordKind::event, facts.cluster_time, facts.wall_ms, event.bytes());
     m_held_times.push_back(event_time(facts.cluster_time, facts.wall_ms));
     m_held_end = std::max(m_held_end, facts.cluster_time);
