@@ -150,6 +150,16 @@ expect_in "$T/orders.latest" '"_id":{"\$oid":"65f000000000000000000002"},"key":"
 grep -q "$D3" "$T/orders.latest" && fail "event 6 (a delete) not applied"
 ok "restore to latest applies all six events"
 
+# copy carries the change log with the backup; the copy restores to the same window.
+expect_exit 0 lb list --repo "$REPO" --json
+LATEST=$(jq -r .window.latest "$OUT")
+expect_exit 0 lb repo-init --repo "$T/copy"
+expect_exit 0 lb copy --from "$REPO" --to "$T/copy" --all
+expect_exit 0 lb list --repo "$T/copy" --json
+expect_eq "$(jq -r .window.latest "$OUT")" "$LATEST" "the copy's window"
+expect_exit 0 lb verify --repo "$T/copy"
+ok "copy carries the change log (window to $LATEST)"
+
 # History lost: the server refuses the stored token (error 286).
 touch "$T/control/lost"
 expect_exit 9 lb capture --repo "$REPO" --source-kind mongodb --mongo "$PRIMARY" --flush-interval 200ms
