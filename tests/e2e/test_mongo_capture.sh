@@ -3,7 +3,7 @@
 # of CongoDB (tests/mongo/capture_primary.py: handshake and change stream scripted, every other
 # command forwarded to CongoDB, which has no change streams). A base backup through it dumps
 # CongoDB's documents and records the scripted stream position; capture stores six scripted
-# events about those documents (one every 1.5 s), is stopped and restarted (the stream resumes
+# events about those documents (one every 1.5 s, the last two in one batch), is stopped and restarted (the stream resumes
 # after the stored token), survives a dropped connection; restore to a time between events 3 and
 # 4 into a fresh CongoDB holds exactly the first three changes; latest holds all six. Lost history
 # (error 286) is stored as a gap, shown by list's window, and capture asks for a new base backup.
@@ -108,6 +108,9 @@ grep '^got aggregate.*resumeAfter' "$T/primary.log" | tail -n 1 | grep -q "\"_da
 wait_for "event 6 stored" event_stored 6
 stop_capture
 expect_eq "$(jq -r .events "$CAPTURE_OUT")" "$((6 - FIRST))" "events stored by capture 2"
+# Events 5 and 6 came in one batch: one object holds both.
+ls "$REPO/wal/changes" | grep -q -- "^........00000004-........00000006\$" ||
+    fail "events 5 and 6 (one batch) are not one object: $(ls "$REPO/wal/changes" | tr '\n' ' ')"
 ok "capture 2 resumed after the stored token and stored the rest"
 
 # The lag of each event: stored (the object's push time) minus its wallTime.

@@ -8,7 +8,8 @@ CongoDB (so a backup through it dumps CongoDB's documents), except the change st
 scripts: a cluster-wide $changeStream aggregate without resumeAfter (a backup recording where the
 stream stands) gets an empty batch whose postBatchResumeToken stands at the current second; the
 first aggregate with resumeAfter (a capture) starts the script: six events about documents of
-shop.orders that CongoDB holds (and two new ones), one every GAP_SECONDS, each with a clusterTime
+shop.orders that CongoDB holds (and two new ones), one every GAP_SECONDS (the last two together,
+so they come in one batch), each with a clusterTime
 and wallTime of when it was released and a MongoDB 4.2+ resume token spelling its cluster time.
 An aggregate with resumeAfter gets the released events after that token; getMore waits up to its
 maxTimeMS for one. The events describe changes; CongoDB itself is never changed.
@@ -101,7 +102,8 @@ def release_due():
     """Releases the scripted events whose time has come (called with the lock held)."""
     if release_start is None:
         return
-    while script and time.time() >= release_start + gap * (len(released) + 1):
+    # The last two come together (one batch): slots 1, 2, 3, 4, 5, 5.
+    while script and time.time() >= release_start + gap * min(len(released) + 1, 5):
         op, doc_id, fields = script.pop(0)
         n = len(released) + 1
         now = time.time()
