@@ -3,9 +3,10 @@
 # of CongoDB (tests/mongo/capture_primary.py: handshake and change stream scripted, every other
 # command forwarded to CongoDB, which has no change streams). A base backup through it dumps
 # CongoDB's documents and records the scripted stream position; capture stores six scripted
-# events about those documents (one every 1.5 s, the last two in one batch), is stopped and restarted (the stream resumes
-# after the stored token), survives a dropped connection; restore to a time between events 3 and
-# 4 into a fresh CongoDB holds exactly the first three changes; latest holds all six. Lost history
+# events about those documents (one every 1.5 s, the last two in one batch), is stopped and
+# restarted (the stream resumes after the stored token), survives a dropped connection; restore to
+# a time between events 3 and 4 into a fresh CongoDB holds exactly the first three changes;
+# latest holds all six; copy carries the change log. Lost history
 # (error 286) is stored as a gap, shown by list's window, and capture asks for a new base backup.
 # Scripted replies only: no real MongoDB server stores anything here.
 source "$(dirname "$0")/lib.sh" "$@"
