@@ -23,6 +23,12 @@ class MongoDriver final : public source::SourceDriver {
         const source::ValidateOptions& options) const override;
     std::unique_ptr<source::RestoreTarget> restore_target(
         source::RestoreRequest request) const override;
+    // The change stream is a log stream a long-running process runs (capture.hpp); the agent
+    // runs it through run_log_stream with the source's URI as `conninfo`.
+    bool has_log_stream() const override { return true; }
+    Result<source::LogStreamSummary> run_log_stream(repo::Repository& repository,
+                                                    const source::LogStreamRequest& request,
+                                                    const OperationContext& ctx) const override;
     // Not told: a restored server's documents do not say when they last changed, and the server a
     // restore loads into need not keep an oplog (the drill's RPO comes from the window instead).
     std::optional<Timestamp> newest_commit(const std::string&,
