@@ -12,6 +12,17 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CongoServer } from './smartmongo/dist_ts/congodb/index.js';
+import { UpdateEngine } from './smartmongo/dist_ts/congodb/engine/UpdateEngine.js';
+
+// CongoDB 2.2's update path deep-copies the document field by field and knows only ObjectId, Date
+// and Timestamp: any update ($set of another field included) turned a Decimal128 or Binary value
+// into a plain object ({bytes: {...}}). BSON values are immutable here, so they are shared as they
+// are (found by tests/unit/mongodb_apply_property_test.cpp).
+const deepClone = UpdateEngine.deepClone.bind(UpdateEngine);
+UpdateEngine.deepClone = (value) =>
+  value !== null && typeof value === 'object' && typeof value._bsontype === 'string'
+    ? value
+    : deepClone(value);
 
 const port = Number(process.argv[2]);
 const dir = process.argv[3];

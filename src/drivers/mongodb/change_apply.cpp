@@ -12,9 +12,6 @@ namespace {
 
 using mongodb::Bson;
 
-// A batch is sent before it grows past this: bounded memory, and a failure is found early.
-constexpr std::size_t k_max_batch = 1000;
-
 struct Namespace {
     std::string database;
     std::string collection;  // empty for dropDatabase
@@ -157,17 +154,45 @@ UpdateStages stages_of(const UpdateDescription& update) {
     return stages;
 }
 
+// The update as one description per path (truncations, removals, sets: the server's order).
+std::vector<UpdateDescription> one_path_each(const UpdateDescription& update) {
+    std::vector<UpdateDescription> out;
+    for (const auto& truncation : update.truncations)
+        out.push_back(UpdateDescription{.truncations = {truncation}});
+    for (const auto& path : update.unsets)
+        out.push_back(UpdateDescription{.unsets = {path}});
+    for (const auto& set : update.sets) {
+        UpdateDescription one;
+        one.sets.push_back(PathValue{set.path, set.value.clone()});
+        out.push_back(std::move(one));
+    }
+    return out;
+}
+
+// Whether a write the server refuses may be skipped (see "Replays" in the header).
+enum class Refusal { fails, skipped };
+
+// One write of the batch, kept until the batch is sent: a refusal that may be skipped resends
+// the writes after it.
+struct PendingWrite {
+    enum class Kind { replace_upsert, update, remove };
+    Kind kind;
+    Bson filter;
+    Bson change;        // the replacement or the update document
+    std::string event;  // for the message when the server refuses it
+    Refusal refusal = Refusal::fails;
+};
+
 }  // namespace
 
 struct ChangeApplier::State {
     const mongodb::Client* target = nullptr;
     std::optional<NamespaceFilter> only;
+    ApplyOptions options;
     ApplyCounts counts;
-    // The batch being filled: writes to one collection, and for each write the event it came
-    // from (for the message when the server refuses it).
+    // The batch being filled: writes to one collection.
     std::optional<Namespace> batch_ns;
-    std::optional<mongodb::BulkWrite> batch;
-    std::vector<std::string> batch_events;
+    std::vector<PendingWrite> batch;
     // Once a write failed, every later call answers with that failure.
     std::optional<Error> failure;
 
@@ -177,44 +202,78 @@ struct ChangeApplier::State {
                (only->collection.empty() || ns.collection == only->collection);
     }
 
-    Status flush() {
-        if (!batch) return {};
-        auto written = batch->execute();
-        std::optional<std::size_t> failed = batch->failed_index();
-        std::vector<std::string> events = std::exchange(batch_events, {});
-        batch.reset();
-        batch_ns.reset();
-        if (written) return {};
-        const std::string event = failed && *failed < events.size()
-                                      ? events[*failed]
-                                      : fmt::format("one of {} batched events", events.size());
-        failure = Error{ErrorCode::database,
-                        fmt::format("applying {}: {}", event, written.error().message)};
+    // Whether `event` may already be reflected in the target.
+    Refusal refusal_of(const bson_t* event) const {
+        bson_iter_t it;
+        if (!options.replay_through || !bson_iter_init_find(&it, event, "clusterTime") ||
+            !BSON_ITER_HOLDS_TIMESTAMP(&it))
+            return Refusal::fails;
+        ClusterTime time;
+        bson_iter_timestamp(&it, &time.seconds, &time.increment);
+        return time <= *options.replay_through ? Refusal::skipped : Refusal::fails;
+    }
+
+    Status failed(const std::string& what, const Error& error) {
+        failure = Error{ErrorCode::database, fmt::format("applying {}: {}", what, error.message)};
         return std::unexpected(*failure);
     }
 
-    // The batch for `ns`, after sending one for another collection or a full one.
-    Result<mongodb::BulkWrite*> batch_for(const Namespace& ns) {
-        if (batch && (batch_ns != ns || batch->size() >= k_max_batch)) LB_TRY(flush());
-        if (!batch) {
-            batch = target->bulk_write(ns.database, ns.collection);
-            batch_ns = ns;
+    // Sends the batch; a refused write that may be skipped is counted and the writes after it
+    // are sent again (an ordered bulk write stops at its first refusal).
+    Status flush() {
+        if (batch.empty()) return {};
+        const Namespace ns = *batch_ns;
+        std::vector<PendingWrite> writes = std::exchange(batch, {});
+        batch_ns.reset();
+        std::size_t from = 0;
+        while (from < writes.size()) {
+            mongodb::BulkWrite bulk = target->bulk_write(ns.database, ns.collection);
+            for (std::size_t i = from; i < writes.size(); ++i) {
+                const PendingWrite& write = writes[i];
+                Status queued;
+                switch (write.kind) {
+                    case PendingWrite::Kind::replace_upsert:
+                        queued = bulk.replace_one(write.filter, write.change, mongodb::Upsert::yes);
+                        break;
+                    case PendingWrite::Kind::update:
+                        queued = bulk.update_one(write.filter, write.change);
+                        break;
+                    case PendingWrite::Kind::remove:
+                        queued = bulk.delete_one(write.filter);
+                        break;
+                }
+                if (!queued) return failed(write.event, queued.error());
+            }
+            auto written = bulk.execute();
+            if (written) return {};
+            const auto index = bulk.failed_index();
+            if (!index || from + *index >= writes.size())
+                return failed(fmt::format("one of {} batched events on {}", writes.size() - from,
+                                          name_of(ns)),
+                              written.error());
+            const PendingWrite& refused = writes[from + *index];
+            if (refused.refusal == Refusal::fails) return failed(refused.event, written.error());
+            ++counts.replay_refusals;
+            from += *index + 1;
         }
-        return &*batch;
+        return {};
     }
 
-    Status queued(Status status, const std::string& event) {
-        if (!status) return status;
-        batch_events.push_back(event);
+    // Adds a write to the batch of `ns`, after sending one for another collection or a full one.
+    Status queue(const Namespace& ns, PendingWrite write) {
+        if (!batch.empty() && (batch_ns != ns || batch.size() >= k_apply_batch_writes))
+            LB_TRY(flush());
+        batch_ns = ns;
+        batch.push_back(std::move(write));
         return {};
     }
 
     Status upsert(const Namespace& ns, const bson_t* event, const std::string& what) {
         const auto document = document_at(event, "fullDocument");
         if (!document) return fail(ErrorCode::corrupt, "{} has no fullDocument", what);
-        const Bson filter = LB_TRY(id_filter(event, what));
-        mongodb::BulkWrite* writes = LB_TRY(batch_for(ns));
-        LB_TRY(queued(writes->replace_one(filter, *document, mongodb::Upsert::yes), what));
+        Bson filter = LB_TRY(id_filter(event, what));
+        LB_TRY(queue(ns, PendingWrite{PendingWrite::Kind::replace_upsert, std::move(filter),
+                                      document->clone(), what}));
         ++counts.upserted;
         return {};
     }
@@ -222,15 +281,27 @@ struct ChangeApplier::State {
     Status update(const Namespace& ns, const bson_t* event, const std::string& what) {
         const auto description = document_at(event, "updateDescription");
         if (!description) return fail(ErrorCode::corrupt, "{} has no updateDescription", what);
-        const UpdateDescription update = LB_TRY(parse_update_description(*description));
+        UpdateDescription update = LB_TRY(parse_update_description(*description));
         const Bson filter = LB_TRY(id_filter(event, what));
+        const Refusal refusal = refusal_of(event);
         ++counts.updated;
-        if (update.needs_whole_document) return update_whole(ns, filter, update, what);
-        const UpdateStages stages = stages_of(update);
-        mongodb::BulkWrite* writes = LB_TRY(batch_for(ns));
-        if (stages.truncate) LB_TRY(queued(writes->update_one(filter, *stages.truncate), what));
-        if (stages.set_and_unset)
-            LB_TRY(queued(writes->update_one(filter, *stages.set_and_unset), what));
+        if (update.needs_whole_document) return update_whole(ns, filter, update, what, refusal);
+        // An event the base may reflect goes one path per write: a refusal then skips only the
+        // path the base's later state refuses, never the event's other changes, which the base
+        // holds and no later event may repeat.
+        std::vector<UpdateDescription> parts;
+        if (refusal == Refusal::skipped)
+            parts = one_path_each(update);
+        else
+            parts.push_back(std::move(update));
+        for (const auto& part : parts) {
+            UpdateStages stages = stages_of(part);
+            for (auto* stage : {&stages.truncate, &stages.set_and_unset}) {
+                if (!*stage) continue;
+                LB_TRY(queue(ns, PendingWrite{PendingWrite::Kind::update, filter.clone(),
+                                              std::move(**stage), what, refusal}));
+            }
+        }
         return {};
     }
 
@@ -238,34 +309,50 @@ struct ChangeApplier::State {
     // document is read, edited here and written back whole. The batch goes first, so the read
     // sees every earlier event.
     Status update_whole(const Namespace& ns, const Bson& filter, const UpdateDescription& update,
-                        const std::string& what) {
+                        const std::string& what, Refusal refusal) {
         LB_TRY(flush());
         std::optional<Bson> current;
-        LB_TRY(target->find(ns.database, ns.collection, filter, Bson(),
-                            [&](mongodb::DocumentRef doc) -> Status {
-                                current = Bson::copy_of(*doc.doc);
-                                return {};
-                            }));
+        auto found = target->find(ns.database, ns.collection, filter, Bson(),
+                                  [&](mongodb::DocumentRef doc) -> Status {
+                                      current = Bson::copy_of(*doc.doc);
+                                      return {};
+                                  });
+        if (!found) return failed(what, found.error());
         if (!current) return {};  // deleted later: a later event says so
-        const Bson edited = LB_TRY(apply_update_description(*current, update));
-        mongodb::BulkWrite* writes = LB_TRY(batch_for(ns));
-        LB_TRY(queued(writes->replace_one(filter, edited, mongodb::Upsert::no), what));
-        return flush();
+        auto edited = apply_update_description(*current, update);
+        if (!edited && edited.error().code == ErrorCode::database && refusal == Refusal::skipped) {
+            // As for operators: only the paths the later state refuses are left out.
+            edited = std::move(*current);
+            for (const auto& part : one_path_each(update)) {
+                auto one = apply_update_description(*edited, part);
+                if (one)
+                    edited = std::move(one);
+                else if (one.error().code == ErrorCode::database)
+                    ++counts.replay_refusals;
+                else
+                    return failed(what, one.error());
+            }
+        }
+        if (!edited) return failed(what, edited.error());
+        // Replaced, not upserted: the read found it, and nothing else writes to the target.
+        mongodb::BulkWrite bulk = target->bulk_write(ns.database, ns.collection);
+        auto queued = bulk.replace_one(filter, *edited, mongodb::Upsert::no);
+        if (queued) queued = bulk.execute();
+        if (!queued) return failed(what, queued.error());
+        return {};
     }
 
     Status remove(const Namespace& ns, const bson_t* event, const std::string& what) {
-        const Bson filter = LB_TRY(id_filter(event, what));
-        mongodb::BulkWrite* writes = LB_TRY(batch_for(ns));
-        LB_TRY(queued(writes->delete_one(filter), what));
+        Bson filter = LB_TRY(id_filter(event, what));
+        LB_TRY(
+            queue(ns, PendingWrite{PendingWrite::Kind::remove, std::move(filter), Bson(), what}));
         ++counts.deleted;
         return {};
     }
 
     Status ddl_failure(Status status, const std::string& what) {
         if (status) return status;
-        failure = Error{ErrorCode::database,
-                        fmt::format("applying {}: {}", what, status.error().message)};
-        return std::unexpected(*failure);
+        return failed(what, status.error());
     }
 
     Status drop(const Namespace& ns, const std::string& what) {
@@ -301,7 +388,8 @@ struct ChangeApplier::State {
         // An absent source was renamed by the dump's time already: nothing left to move.
         auto renamed = target->rename_collection(from.database, from.collection, to.database,
                                                  to.collection, mongodb::DropTarget::yes);
-        if (!renamed) return ddl_failure(std::unexpected(renamed.error()), what);
+        if (!renamed) return failed(what, renamed.error());
+        if (*renamed == mongodb::RenameOutcome::source_absent) ++counts.replay_refusals;
         return {};
     }
 
@@ -347,10 +435,12 @@ struct ChangeApplier::State {
     }
 };
 
-ChangeApplier::ChangeApplier(const mongodb::Client& target, std::optional<NamespaceFilter> only)
+ChangeApplier::ChangeApplier(const mongodb::Client& target, std::optional<NamespaceFilter> only,
+                             ApplyOptions options)
     : m_state(std::make_unique<State>()) {
     m_state->target = &target;
     m_state->only = std::move(only);
+    m_state->options = options;
 }
 
 ChangeApplier::~ChangeApplier() = default;
