@@ -165,7 +165,15 @@ Result<std::uint64_t> MongoRestoreTarget::apply_events(const mongodb::Client& cl
         only = NamespaceFilter{part.substr(0, dot),
                                dot == std::string::npos ? std::string() : part.substr(dot + 1)};
     }
-    ChangeApplier applier(client, std::move(only));
+    // The dump ended where the stream stood at its stop token: events up to there may already
+    // be in the documents loaded (a token of another form: the backup's stop time).
+    const std::uint64_t dump_end =
+        resume_token_position(m_manifest->mongodb.resume_token_stop)
+            .value_or(static_cast<std::uint64_t>(m_manifest->stop_time.micros / 1000000) << 32 |
+                      0xffffffffu);
+    ChangeApplier applier(client, std::move(only),
+                          {.replay_through = ClusterTime{static_cast<std::uint32_t>(dump_end >> 32),
+                                                         static_cast<std::uint32_t>(dump_end)}});
     bool past_target = false;
     for (const auto& name : run.objects) {
         if (past_target) break;

@@ -5,7 +5,8 @@
 // (log_archive.hpp) up to the target time (every event of the chain for `latest`, none for
 // `consistent`) through ChangeApplier (change_apply.hpp), then indexes (all but _id_: built once,
 // after the events), then views. An event is within the target when its wallTime (else its
-// cluster time's seconds) is at or before it; the first one past it ends the replay.
+// cluster time's seconds) is at or before it; the first one past it ends the replay. Events up to
+// the backup's stop token may already be in the dump: the applier is told so (replay_through).
 // --only DB or DB.COLL restores that part alone, events included. A target already holding any
 // collection of a database the restore writes is refused before anything is written
 // (ErrorCode::conflict).
