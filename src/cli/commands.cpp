@@ -558,6 +558,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
             j["phases"]["redo_seconds"] = o.recovery.redo_seconds;
             j["phases"]["end_of_recovery_seconds"] = o.recovery.end_of_recovery_seconds;
             j["end_of_recovery"] = o.recovery.end_of_recovery;
+            if (o.recovery.events_applied) j["events_applied"] = *o.recovery.events_applied;
             j["phases"]["prepare_seconds_in_parallel"] = o.prepare_seconds;
             // --target-pg/--target-mongo: the connection string was the user's own (it may
             // hold a password).

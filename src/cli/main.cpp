@@ -414,10 +414,10 @@ int main(int argc, char** argv) {
     CaptureArgs capture_args;
     auto* capture = app.add_subcommand(
         "capture",
-        "store the change stream of a postgres-logical source (continuing its newest logical "
+        "store the change stream of a postgres-logical or mongodb source (continuing its newest "
         "backup) until SIGTERM or SIGINT");
     add_settings(capture, common,
-                 {"repo", "pg", "source-kind", "key-file", "pg-timeout", "flush-interval",
+                 {"repo", "pg", "mongo", "source-kind", "key-file", "pg-timeout", "flush-interval",
                   "heartbeat-interval"});
     add_json(capture, common);
 

@@ -78,6 +78,8 @@ struct RecoveryPhases {
     // own end of recovery (PostgreSQL: an end-of-recovery checkpoint) at the end of the log.
     double end_of_recovery_seconds = 0;
     std::string end_of_recovery;  // how recovery ended ("promoted at the target", ...)
+    // Log records a target applied itself (mongodb: change events), when it applies them.
+    std::optional<std::uint64_t> events_applied;
 };
 
 struct StartedInstance {

@@ -16,8 +16,10 @@
 //       inserts N small documents {i} into DB.COLL
 //   node tests/mongo/mongo_tool.mjs size URI DB COLL
 //       collStats' size of DB.COLL (what a backup compares with --split-table-mib)
+//   node tests/mongo/mongo_tool.mjs docs URI DB COLL
+//       every document of DB.COLL as relaxed extended JSON, one a line, in _id order
 import { createHash } from 'node:crypto';
-import { MongoClient, Binary, Decimal128, ObjectId } from './node_modules/mongodb/lib/index.js';
+import { MongoClient, Binary, Decimal128, ObjectId, BSON } from './node_modules/mongodb/lib/index.js';
 import { EJSON } from './node_modules/bson/lib/bson.mjs';
 
 const [command, uri, ...rest] = process.argv.slice(2);
@@ -105,6 +107,9 @@ try {
     for (let i = 0; i < Number(count); i++) docs.push({ i });
     for (let from = 0; from < docs.length; from += 2000)
       await insert_batch(client.db(dbName).collection(name), docs.slice(from, from + 2000));
+  } else if (command === 'docs') {
+    const docs = await client.db(rest[0]).collection(rest[1]).find({}).sort({ _id: 1 }).toArray();
+    for (const d of docs) console.log(BSON.EJSON.stringify(d, { relaxed: true }));
   } else {
     throw new Error(`unknown command ${command}`);
   }

@@ -1,8 +1,9 @@
 // The mongodb driver (source kind "mongodb"): MongoDB 4.0+ and Amazon DocumentDB through
-// libmongoc. This increment: preflight (preflight.hpp), the base backup (base_backup.hpp),
-// restore into another running server to the backup (restore_target.hpp) and validation against
-// what the backup recorded (validate.hpp). Change capture and restores to a time come next; the
-// log archive (log_archive.hpp) holds nothing until then.
+// libmongoc: preflight (preflight.hpp), the base backup (base_backup.hpp), change capture
+// (capture.hpp, which the CLI calls: capture is no SourceDriver operation) into the log archive
+// (log_archive.hpp, change_log.hpp), restore into another running server to the backup or to a
+// time after it (restore_target.hpp) and validation against what the backup recorded
+// (validate.hpp).
 #pragma once
 
 #include <memory>
@@ -22,7 +23,14 @@ class MongoDriver final : public source::SourceDriver {
         const source::ValidateOptions& options) const override;
     std::unique_ptr<source::RestoreTarget> restore_target(
         source::RestoreRequest request) const override;
-    // Not told yet (change capture will know the newest event's cluster time).
+    // The change stream is a log stream a long-running process runs (capture.hpp); the agent
+    // runs it through run_log_stream with the source's URI as `conninfo`.
+    bool has_log_stream() const override { return true; }
+    Result<source::LogStreamSummary> run_log_stream(repo::Repository& repository,
+                                                    const source::LogStreamRequest& request,
+                                                    const OperationContext& ctx) const override;
+    // Not told: a restored server's documents do not say when they last changed, and the server a
+    // restore loads into need not keep an oplog (the drill's RPO comes from the window instead).
     std::optional<Timestamp> newest_commit(const std::string&,
                                            std::chrono::seconds) const override {
         return std::nullopt;

@@ -6,7 +6,10 @@
 #include <set>
 
 #include "drivers/mongodb/catalog.hpp"
-#include "sources/mongodb/client.hpp"
+#include "drivers/mongodb/change_apply.hpp"
+#include "drivers/mongodb/change_log.hpp"
+#include "drivers/mongodb/log_archive.hpp"
+#include "repository/wal_archive.hpp"
 
 namespace lifeboat::mongodb_driver {
 
@@ -144,12 +147,55 @@ Result<std::map<std::uint32_t, fs::path>> MongoRestoreTarget::check_and_place(
 }
 
 Result<std::vector<std::string>> MongoRestoreTarget::configure(const source::RecoveryPlan& plan) {
-    if (!plan.consistent && plan.target && *plan.target != plan.manifest->stop_time) {
-        return fail(ErrorCode::outside_window,
-                    "mongodb backups restore to themselves only until change capture exists: "
-                    "give --to consistent");
-    }
+    m_plan = plan;
     return std::vector<std::string>();
+}
+
+Result<std::uint64_t> MongoRestoreTarget::apply_events(const mongodb::Client& client,
+                                                       const OperationContext& ctx) {
+    if (m_plan.consistent || !m_plan.log_storage) return std::uint64_t{0};
+    const auto start = backup_start_position(*m_manifest);
+    if (!start) return std::uint64_t{0};
+    const Storage& storage = *m_plan.log_storage;
+    const ChainRun run = follow_chain(LB_TRY(repo::list_wal_names(storage)), *start);
+    std::optional<NamespaceFilter> only;
+    if (m_request.only_table) {
+        const std::string& part = *m_request.only_table;
+        const auto dot = part.find('.');
+        only = NamespaceFilter{part.substr(0, dot),
+                               dot == std::string::npos ? std::string() : part.substr(dot + 1)};
+    }
+    // The dump ended where the stream stood at its stop token: events up to there may already
+    // be in the documents loaded (a token of another form: the backup's stop time).
+    const std::uint64_t dump_end =
+        resume_token_position(m_manifest->mongodb.resume_token_stop)
+            .value_or(static_cast<std::uint64_t>(m_manifest->stop_time.micros / 1000000) << 32 |
+                      0xffffffffu);
+    ChangeApplier applier(client, std::move(only),
+                          {.replay_through = ClusterTime{static_cast<std::uint32_t>(dump_end >> 32),
+                                                         static_cast<std::uint32_t>(dump_end)}});
+    bool past_target = false;
+    for (const auto& name : run.objects) {
+        if (past_target) break;
+        if (parse_change_log_object_name(name)->kind == SpanKind::gap) break;
+        LB_CHECK(ctx.check());
+        ctx.report({"applying change events: " + name, applier.counts().events, 0});
+        const std::string content = LB_TRY(repo::fetch_wal(storage, name));
+        for (const auto& record : LB_TRY(read_change_log(content, name))) {
+            if (record.kind != ChangeRecordKind::event) continue;
+            // An object covering the start point holds events the dump began after.
+            if (record.cluster_time < *start) continue;
+            if (m_plan.target && event_time(record.cluster_time, record.wall_ms) > *m_plan.target) {
+                past_target = true;
+                break;
+            }
+            const auto event = LB_TRY(mongodb::Bson::from_bytes(record.payload));
+            if (auto applied = applier.apply(event); !applied)
+                return std::unexpected(applied.error().context("{}", name));
+        }
+    }
+    LB_CHECK(applier.finish());
+    return applier.counts().events;
 }
 
 Result<source::StartedInstance> MongoRestoreTarget::start_and_await(int,
@@ -171,6 +217,9 @@ Result<source::StartedInstance> MongoRestoreTarget::start_and_await(int,
         ++done;
     }
     const double loaded = seconds_since(started);
+    // Indexes after the events: each document is indexed once, in its final state.
+    const std::uint64_t applied = LB_TRY(apply_events(client, ctx));
+    const double replayed = seconds_since(started);
     for (const auto* c : chosen)
         if (c->type == "collection") LB_CHECK(create_indexes(client, *c));
     for (const auto* c : chosen) {
@@ -181,10 +230,14 @@ Result<source::StartedInstance> MongoRestoreTarget::start_and_await(int,
                 created.error().context("creating view {}.{}", c->database, c->name));
     }
     source::StartedInstance out;
-    out.replay_seconds = loaded;
-    out.ready_seconds = seconds_since(started) - loaded;
-    out.phases.redo_seconds = loaded;
-    out.phases.end_of_recovery = "documents loaded, indexes built";
+    out.replay_seconds = replayed;
+    out.ready_seconds = seconds_since(started) - replayed;
+    out.phases.redo_seconds = replayed;
+    out.phases.end_of_recovery =
+        m_plan.consistent
+            ? "documents loaded, indexes built"
+            : fmt::format("documents loaded, {} change event(s) applied, indexes built", applied);
+    out.phases.events_applied = applied;
     out.conninfo = mongodb::redact_uri(*m_request.target_conninfo);
     return out;
 }

@@ -39,10 +39,17 @@ Result<ChangeStream> ChangeStream::open(const Client& client, const ChangeStream
     return ChangeStream(std::move(state));
 }
 
-Result<ChangeBatch> ChangeStream::next_batch(std::size_t max_events) {
+Result<ChangeBatch> ChangeStream::next_batch(
+    std::size_t max_events, std::optional<std::chrono::milliseconds> return_after) {
     ChangeBatch batch;
+    const auto started = std::chrono::steady_clock::now();
+    auto more = [&] {
+        if (batch.events.size() >= max_events) return false;
+        return !return_after || batch.events.empty() ||
+               std::chrono::steady_clock::now() - started < *return_after;
+    };
     const bson_t* doc = nullptr;
-    while (batch.events.size() < max_events && mongoc_change_stream_next(m_state->stream, &doc))
+    while (more() && mongoc_change_stream_next(m_state->stream, &doc))
         batch.events.push_back(Bson::copy_of(*doc));
     bson_error_t error;
     const bson_t* reply = nullptr;

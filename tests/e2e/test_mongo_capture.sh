@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# mongodb change capture and restore to a time, against a scripted replica-set primary in front
+# of CongoDB (tests/mongo/capture_primary.py: handshake and change stream scripted, every other
+# command forwarded to CongoDB, which has no change streams). A base backup through it dumps
+# CongoDB's documents and records the scripted stream position; capture stores six scripted
+# events about those documents (one every 1.5 s, the last two in one batch), is stopped and
+# restarted (the stream resumes after the stored token), survives a dropped connection; restore to
+# a time between events 3 and 4 into a fresh CongoDB holds exactly the first three changes;
+# latest holds all six; copy carries the change log. Lost history
+# (error 286) is stored as a gap, shown by list's window, and capture asks for a new base backup.
+# Scripted replies only: no real MongoDB server stores anything here.
+source "$(dirname "$0")/lib.sh" "$@"
+
+MONGO_DIR="$(cd "$E2E_DIR/../mongo" && pwd)"
+[ -f "$MONGO_DIR/smartmongo/dist_ts/congodb/index.js" ] ||
+    fail "CongoDB is not installed (scripts/install-deps.sh unpacks it into tests/mongo)"
+/usr/bin/python3 -c 'import mockupdb, pymongo' 2>/dev/null ||
+    fail "python3-mockupdb is not installed (scripts/install-deps.sh)"
+DOCS=50  # per collection
+GAP=1.5  # seconds between scripted events
+
+start_congodb() {
+    local name=$1 port
+    port=$(free_port)
+    node "$MONGO_DIR/congodb_server.mjs" "$port" "$T/$name" >"$T/$name.log" 2>&1 &
+    BG_PIDS+=($!)
+    for _ in $(seq 1 300); do
+        [ -f "$T/$name/ready" ] && break
+        sleep 0.1
+    done
+    [ -f "$T/$name/ready" ] || { cat "$T/$name.log" >&2; fail "CongoDB $name did not start in 30 s"; }
+    printf -v "URI_$name" '%s' "$(cat "$T/$name/ready")"
+}
+tool() { node "$MONGO_DIR/mongo_tool.mjs" "$@"; }
+# wait_for DESCRIPTION COMMAND...: until COMMAND succeeds, 60 s at most.
+wait_for() {
+    local what=$1
+    shift
+    for _ in $(seq 1 600); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    fail "waited 60 s for $what"
+}
+# Event N stored: an object ends at its cluster time, whose increment the primary numbers N.
+event_stored() { ls "$REPO/wal/changes" 2>/dev/null | grep -q -- "-........$(printf %08X "$1")\$"; }
+released() { awk -v n="$1" '$1 == "released" && $2 == n { print $'"$2"' }' "$T/primary.log"; }
+
+start_congodb source
+start_congodb target
+start_congodb latest
+tool fill "$URI_source" "$DOCS"
+mkdir -p "$T/control"
+/usr/bin/python3 "$MONGO_DIR/capture_primary.py" "$T/primary.port" "$URI_source" "$T/control" "$GAP" \
+    >"$T/primary.log" 2>&1 &
+BG_PIDS+=($!)
+wait_for "the scripted primary" test -s "$T/primary.port"
+PRIMARY="mongodb://127.0.0.1:$(cat "$T/primary.port")/?replicaSet=rs0&serverSelectionTimeoutMS=5000"
+
+expect_exit 0 lb repo-init --repo "$REPO"
+expect_exit 0 lb backup --repo "$REPO" --source-kind mongodb --mongo "$PRIMARY" --json
+BACKUP_ID=$(jq -r .id "$OUT")
+expect_eq "$(jq -r .files "$OUT")" 4 "collections dumped through the scripted primary"
+grep -q "no change stream" "$ERR" && fail "the backup found no change stream"
+ok "base backup $BACKUP_ID records the stream's position"
+
+CAPTURES=0
+# start_capture: capture in the background; CAPTURE_PID is lifeboat's own pid.
+start_capture() {
+    CAPTURES=$((CAPTURES + 1))
+    CAPTURE_OUT="$T/capture-$CAPTURES.out"
+    CAPTURE_ERR="$T/capture-$CAPTURES.err"
+    rm -f "$T/capture.pid"
+    as_pg bash -c 'echo $$ >"$0"; exec "$@"' "$T/capture.pid" "$LB" capture --repo "$REPO" \
+        --source-kind mongodb --mongo "$PRIMARY" --flush-interval 200ms --json \
+        >"$CAPTURE_OUT" 2>"$CAPTURE_ERR" &
+    BG_PIDS+=($!)
+    CAPTURE_JOB=$!
+    wait_for "capture to start" test -s "$T/capture.pid"
+    CAPTURE_PID=$(cat "$T/capture.pid")
+}
+stop_capture() {
+    kill -TERM "$CAPTURE_PID"
+    local rc=0
+    wait "$CAPTURE_JOB" || rc=$?
+    [ "$rc" = 0 ] || { cat "$CAPTURE_ERR" >&2; fail "capture ended with status $rc on SIGTERM"; }
+    log "capture $CAPTURES: $(jq -c '{objects, events, started_from, stored_end, lag_seconds}' "$CAPTURE_OUT")"
+}
+
+# Capture 1: two events, then the connection drops (libmongoc resumes after the token it holds).
+start_capture
+wait_for "event 1 stored" event_stored 1
+touch "$T/control/hangup"
+wait_for "the dropped connection" grep -q '^hangup' "$T/primary.log"
+wait_for "event 3 stored" event_stored 3
+stop_capture
+FIRST=$(jq -r .events "$CAPTURE_OUT")
+[ "$FIRST" -ge 3 ] || fail "capture 1 stored $FIRST events, expected at least 3"
+expect_eq "$(grep -c '^got aggregate.*resumeAfter' "$T/primary.log")" 2 \
+    "change streams opened with resumeAfter (the start, and again after the dropped connection)"
+ok "capture 1 stored $FIRST events and continued after a dropped connection"
+
+# Capture 2 resumes after the token stored last: that of event $FIRST.
+TOKEN=$(released "$FIRST" 5)
+start_capture
+wait_for "capture 2's change stream" test "$(grep -c '^got aggregate.*resumeAfter' "$T/primary.log")" = 3
+grep '^got aggregate.*resumeAfter' "$T/primary.log" | tail -n 1 | grep -q "\"_data\": \"$TOKEN\"" ||
+    fail "capture 2 did not resume after event $FIRST's token $TOKEN"
+wait_for "event 6 stored" event_stored 6
+stop_capture
+expect_eq "$(jq -r .events "$CAPTURE_OUT")" "$((6 - FIRST))" "events stored by capture 2"
+# Events 5 and 6 came in one batch: one object holds both.
+ls "$REPO/wal/changes" | grep -q -- "^........00000004-........00000006\$" ||
+    fail "events 5 and 6 (one batch) are not one object: $(ls "$REPO/wal/changes" | tr '\n' ' ')"
+ok "capture 2 resumed after the stored token and stored the rest"
+
+# The lag of each event: stored (the object's push time) minus its wallTime.
+log "capture lag (stored time minus event wallTime), max per run: run 1 $(jq -c .lag_seconds "$T/capture-1.out"), run 2 $(jq -c .lag_seconds "$T/capture-2.out")"
+[ "$(jq '.lag_seconds.max < 5' "$T/capture-2.out")" = true ] || fail "capture lag above 5 s"
+
+expect_exit 0 lb list --repo "$REPO" --json
+expect_eq "$(jq -r .window.gap "$OUT")" false "window gap"
+[ "$(jq -r .window.latest "$OUT")" != null ] || fail "the window has no latest time"
+expect_exit 0 lb verify --repo "$REPO"
+ok "the window reaches the newest event; verify checks the objects"
+
+# Restore to a time between events 3 and 4 (their wall times, 1.5 s apart).
+W3=$(released 3 3)
+W4=$(released 4 3)
+TARGET=$(date -u -d "@$(( (W3 + W4) / 2000 )).$(printf %03d $(( (W3 + W4) / 2 % 1000 )))" +%Y-%m-%dT%H:%M:%S.%3NZ)
+expect_exit 0 lb restore --repo "$REPO" --backup "$BACKUP_ID" --to "$TARGET" \
+    --target-dir "$T/stage" --target-mongo "$URI_target" --json
+expect_eq "$(jq -r .events_applied "$OUT")" 3 "events applied up to $TARGET"
+tool docs "$URI_target" shop orders >"$T/orders.target"
+D1=$(released 2 7)
+D2=$(released 3 7)
+D3=$(released 6 7)
+expect_eq "$(wc -l <"$T/orders.target")" "$DOCS" "shop.orders documents (one inserted, one deleted)"
+expect_in "$T/orders.target" '"_id":{"\$oid":"65f000000000000000000001"},"key":"new1","v":1}'
+grep -q 65f000000000000000000002 "$T/orders.target" && fail "event 4 (after the target) applied"
+grep -q "$D2" "$T/orders.target" && fail "event 3 (a delete) not applied"
+grep -q "$D3" "$T/orders.target" || fail "event 6 (after the target) applied"
+grep "$D1" "$T/orders.target" | grep '"v":100' | grep '"a":42' | grep -vq '"text"' ||
+    fail "event 2 (an update) not applied: $(grep "$D1" "$T/orders.target")"
+tool counts "$URI_target" | grep -q "^shop.customers $DOCS\$" || fail "shop.customers not restored"
+ok "restore to $TARGET holds the base plus events 1-3 exactly"
+
+expect_exit 0 lb restore --repo "$REPO" --backup "$BACKUP_ID" --to latest \
+    --target-dir "$T/stage-latest" --target-mongo "$URI_latest" --json
+expect_eq "$(jq -r .events_applied "$OUT")" 6 "events applied to latest"
+tool docs "$URI_latest" shop orders >"$T/orders.latest"
+expect_in "$T/orders.latest" '"_id":{"\$oid":"65f000000000000000000001"},"key":"new1","v":2}'
+expect_in "$T/orders.latest" '"_id":{"\$oid":"65f000000000000000000002"},"key":"new2","v":1}'
+grep -q "$D3" "$T/orders.latest" && fail "event 6 (a delete) not applied"
+ok "restore to latest applies all six events"
+
+# copy carries the change log with the backup; the copy restores to the same window.
+expect_exit 0 lb list --repo "$REPO" --json
+LATEST=$(jq -r .window.latest "$OUT")
+expect_exit 0 lb repo-init --repo "$T/copy"
+expect_exit 0 lb copy --from "$REPO" --to "$T/copy" --all
+expect_exit 0 lb list --repo "$T/copy" --json
+expect_eq "$(jq -r .window.latest "$OUT")" "$LATEST" "the copy's window"
+expect_exit 0 lb verify --repo "$T/copy"
+ok "copy carries the change log (window to $LATEST)"
+
+# History lost: the server refuses the stored token (error 286).
+touch "$T/control/lost"
+expect_exit 9 lb capture --repo "$REPO" --source-kind mongodb --mongo "$PRIMARY" --flush-interval 200ms
+expect_one_line_error
+expect_in "$ERR" "new base backup"
+expect_in "$ERR" "\.gap"
+expect_exit 0 lb list --repo "$REPO" --json
+expect_eq "$(jq -r .window.gap "$OUT")" true "window gap after lost history"
+jq -r .window.first_missing_segment "$OUT" | grep -q '^changes/.*\.gap$' ||
+    fail "the window does not name the gap: $(jq -c .window "$OUT")"
+expect_exit 9 lb capture --repo "$REPO" --source-kind mongodb --mongo "$PRIMARY"
+expect_one_line_error
+expect_in "$ERR" "new base backup"
+ok "lost history is stored as a gap, shown by the window; capture asks for a new base backup"
+
+# A new base backup: capture continues from it.
+expect_exit 0 lb backup --repo "$REPO" --source-kind mongodb --mongo "$PRIMARY" --json
+AGGREGATES=$(grep -c '^got aggregate.*resumeAfter' "$T/primary.log")
+start_capture
+wait_for "capture after the new backup" test "$(grep -c '^got aggregate.*resumeAfter' "$T/primary.log")" -gt "$AGGREGATES"
+stop_capture
+ok "capture continues from a new base backup"
+
+finish
