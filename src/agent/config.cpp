@@ -239,6 +239,8 @@ Result<SourceEntry> read_source_entry(const std::string& path, const toml::table
             out.pg = LB_TRY(text_of(path, full, node));
         } else if (key == "mongo") {
             out.mongo = LB_TRY(text_of(path, full, node));
+        } else if (key == "change_history") {
+            out.change_history = LB_TRY(duration_of(path, full, node));
         } else if (key == "pgdata") {
             out.pgdata = LB_TRY(text_of(path, full, node));
         } else if (key == "pg_bin") {
@@ -259,12 +261,12 @@ Result<SourceEntry> read_source_entry(const std::string& path, const toml::table
         } else if (key == "wal_stream_slot") {
             out.wal_stream_slot = LB_TRY(text_of(path, full, node));
         } else {
-            return fail(
-                ErrorCode::config,
-                "{}:{}: unknown setting '{}' (a source takes name, kind, pg, mongo, pgdata, "
-                "pg_bin, run_as, repository, copy_to, wal_stream, wal_stream_slot, "
-                "[sources.schedule] and [sources.alerts])",
-                path, node.source().begin.line, full);
+            return fail(ErrorCode::config,
+                        "{}:{}: unknown setting '{}' (a source takes name, kind, pg, mongo, "
+                        "change_history, pgdata, "
+                        "pg_bin, run_as, repository, copy_to, wal_stream, wal_stream_slot, "
+                        "[sources.schedule] and [sources.alerts])",
+                        path, node.source().begin.line, full);
         }
     }
     if (out.wal_stream && out.kind != "postgres-physical") {

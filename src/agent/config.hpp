@@ -74,6 +74,8 @@ struct SourceSpec {
     // on this slot, besides whatever archive_command stores.
     bool wal_stream = false;
     std::string wal_stream_slot = "lifeboat";
+    // A mongodb source's change history when the server cannot tell (SourceEntry).
+    std::optional<std::chrono::seconds> change_history;
 };
 
 // One [[sources]] table as written (the CLI resolves repositories, keys and retention).
@@ -81,7 +83,10 @@ struct SourceEntry {
     std::string name;
     std::string kind = "postgres-physical";
     std::string pg;
-    std::string mongo;       // kind mongodb: its URI (instead of pg)
+    std::string mongo;  // kind mongodb: its URI (instead of pg)
+    // kind mongodb: how far back the server's change history reaches when it cannot tell
+    // (DocumentDB's change_stream_log_retention_duration).
+    std::optional<std::chrono::seconds> change_history;
     std::string pgdata;      // "" = the server's data_directory
     std::string pg_bin;      // "" = the general setting
     std::string run_as;      // "" = the general setting

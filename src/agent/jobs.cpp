@@ -212,7 +212,8 @@ class EngineJobRunner final : public JobRunner {
     static source::LogStreamRequest stream_request(const SourceSpec& source) {
         return source::LogStreamRequest{
             .conninfo = source.conninfo,
-            .slot = source.wal_stream ? source.wal_stream_slot : std::string()};
+            .slot = source.wal_stream ? source.wal_stream_slot : std::string(),
+            .history_limit = source.change_history};
     }
 
     Result<std::optional<SourceProbe>> probe_stream(const source::SourceDriver& driver,

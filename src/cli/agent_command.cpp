@@ -64,6 +64,7 @@ Result<std::vector<agent::SourceSpec>> sources_of(const Settings& s,
         source.name = entry.name;
         source.kind = entry.kind;
         source.conninfo = entry.kind == repo::k_kind_mongodb ? entry.mongo : entry.pg;
+        source.change_history = entry.change_history;
         if (!entry.pgdata.empty()) source.pgdata = entry.pgdata;
         if (!entry.pg_bin.empty()) source.pg_bin = entry.pg_bin;
         if (!entry.run_as.empty()) source.run_as_user = entry.run_as;

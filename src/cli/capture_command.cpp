@@ -59,6 +59,7 @@ Status run_mongodb_capture(const Settings& s, OutputFormat format) {
                             {"stored_end", summary.stored_end},
                             {"objects", summary.objects},
                             {"events", summary.events},
+                            {"quiet_tokens", summary.quiet_tokens},
                             {"stored_bytes", summary.stored_bytes},
                             {"lag_seconds",
                              {{"events", summary.lag.events},

@@ -63,6 +63,9 @@ struct LogStreamPosition {
 struct LogStreamRequest {
     std::string conninfo;
     std::string slot;  // "" = the kind's own choice
+    // How far back the server's change history reaches when the server cannot tell (Amazon
+    // DocumentDB's change_stream_log_retention_duration); nullopt: unknown.
+    std::optional<std::chrono::seconds> history_limit;
 };
 
 // How one run of a log stream ended (cancellation is the normal end).

@@ -49,6 +49,7 @@ released() { awk -v n="$1" '$1 == "released" && $2 == n { print $'"$2"' }' "$T/p
 start_congodb source
 start_congodb target
 start_congodb latest
+start_congodb quiet
 tool fill "$URI_source" "$DOCS"
 mkdir -p "$T/control"
 /usr/bin/python3 "$MONGO_DIR/capture_primary.py" "$T/primary.port" "$URI_source" "$T/control" "$GAP" \
@@ -72,7 +73,7 @@ start_capture() {
     CAPTURE_ERR="$T/capture-$CAPTURES.err"
     rm -f "$T/capture.pid"
     as_pg bash -c 'echo $$ >"$0"; exec "$@"' "$T/capture.pid" "$LB" capture --repo "$REPO" \
-        --source-kind mongodb --mongo "$PRIMARY" --flush-interval 200ms --json \
+        --source-kind mongodb --mongo "$PRIMARY" --flush-interval "${1:-200ms}" --json \
         >"$CAPTURE_OUT" 2>"$CAPTURE_ERR" &
     BG_PIDS+=($!)
     CAPTURE_JOB=$!
@@ -153,6 +154,26 @@ expect_in "$T/orders.latest" '"_id":{"\$oid":"65f000000000000000000001"},"key":"
 expect_in "$T/orders.latest" '"_id":{"\$oid":"65f000000000000000000002"},"key":"new2","v":1}'
 grep -q "$D3" "$T/orders.latest" && fail "event 6 (a delete) not applied"
 ok "restore to latest applies all six events"
+
+# A quiet stream: the server's token moves on (the script is all out), and capture stores it
+# after 60 flush intervals (3 s at 50 ms) so the resume point stays inside the history.
+quiet_token_stored() { ls "$REPO/wal/changes" 2>/dev/null | grep -q -- "-........00000000\$"; }
+start_capture 50ms
+wait_for "a quiet resume token stored" quiet_token_stored
+stop_capture
+[ "$(jq -r .quiet_tokens "$CAPTURE_OUT")" -ge 1 ] || fail "capture reports no quiet token: $(cat "$CAPTURE_OUT")"
+expect_eq "$(jq -r .events "$CAPTURE_OUT")" 0 "events stored while quiet"
+QUIET=$(ls "$REPO/wal/changes" | grep -- "-........00000000\$" | tail -n 1)
+AGGREGATES=$(grep -c '^got aggregate.*resumeAfter' "$T/primary.log")
+start_capture
+wait_for "the capture after the quiet token" test "$(grep -c '^got aggregate.*resumeAfter' "$T/primary.log")" -gt "$AGGREGATES"
+stop_capture
+grep '^got aggregate.*resumeAfter' "$T/primary.log" | tail -n 1 | grep -q "\"_data\": \"82${QUIET#*-}" ||
+    fail "capture did not resume after the quiet token of $QUIET"
+expect_exit 0 lb restore --repo "$REPO" --backup "$BACKUP_ID" --to latest \
+    --target-dir "$T/stage-quiet" --target-mongo "$URI_quiet" --json
+expect_eq "$(jq -r .events_applied "$OUT")" 6 "events applied to latest over the quiet token"
+ok "a quiet stream's advancing token is stored ($QUIET) and capture resumes after it"
 
 # copy carries the change log with the backup; the copy restores to the same window.
 expect_exit 0 lb list --repo "$REPO" --json

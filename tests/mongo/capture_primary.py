@@ -12,11 +12,15 @@ shop.orders that CongoDB holds (and two new ones), one every GAP_SECONDS (the la
 so they come in one batch), each with a clusterTime
 and wallTime of when it was released and a MongoDB 4.2+ resume token spelling its cluster time.
 An aggregate with resumeAfter gets the released events after that token; getMore waits up to its
-maxTimeMS for one. The events describe changes; CongoDB itself is never changed.
+maxTimeMS for one; once all six are out, an empty getMore's postBatchResumeToken follows the clock
+(a quiet server's stream moving on). The events describe changes; CongoDB itself is never changed.
 
 Control files in CONTROL_DIR (each used once, then removed):
   hangup   the next getMore of a change stream closes the connection instead of answering
   lost     the next aggregate with resumeAfter gets error 286 ChangeStreamHistoryLost
+and one read each time it is asked, never removed:
+  oplog    "N": a find on local.oplog.rs answers with one entry N seconds old (the oldest of an
+           oplog reaching N seconds back); absent, the find goes to CongoDB (which has none)
 
 Writes the port to PORT_FILE once ready, and one line per change-stream command received and per
 event released ("released N WALL_MS T.I TOKEN OP ID") to stdout. Runs until killed.
@@ -190,6 +194,13 @@ def change_stream_get_more(request):
         position = token_position(batch[-1]["_id"])
         with lock:
             cursors[cursor_id] = position
+    else:
+        with lock:
+            # Once the script is all out, an empty batch's token follows the clock, as a real
+            # server's postBatchResumeToken follows its oplog while nothing matches.
+            if script is not None and not script:
+                position = max(position, position_of(int(time.time()), 0))
+                cursors[cursor_id] = position
     request.reply({"cursor": {"id": cursor_id, "ns": "admin.$cmd.aggregate", "nextBatch": batch,
                               "postBatchResumeToken": batch_token(position, batch)},
                    "ok": 1, "$clusterTime": cluster_time_now()})
@@ -231,6 +242,16 @@ def respond(request):
         return change_stream_aggregate(request)
     if name == "getMore" and doc["getMore"] in cursors:
         return change_stream_get_more(request)
+    if name == "find" and doc.get("$db") == "local" and doc["find"] == "oplog.rs":
+        try:
+            with open(os.path.join(control_dir, "oplog")) as f:
+                seconds_back = int(f.read().strip())
+        except FileNotFoundError:
+            return forward_command(request)
+        entry = {"ts": Timestamp(int(time.time()) - seconds_back, 1), "op": "n"}
+        request.reply({"cursor": {"id": 0, "ns": "local.oplog.rs", "firstBatch": [entry]},
+                       "ok": 1, "$clusterTime": cluster_time_now()})
+        return True
     if name == "killCursors" and any(c in cursors for c in doc.get("cursors", [])):
         request.reply({"cursorsKilled": doc["cursors"], "ok": 1})
         return True

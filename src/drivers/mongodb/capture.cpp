@@ -139,6 +139,7 @@ class Capture {
     enum class Force { no, yes };
     Status hold(const mongodb::Bson& event, Steady::time_point asked);
     Status maybe_flush(Force force);
+    Status maybe_store_quiet_token(const std::string& token_json);
     Status store_gap(const std::string& message);
     Status store(const std::string& name, const std::string& content, repo::WalMeta meta,
                  const std::vector<Timestamp>& times);
@@ -154,6 +155,7 @@ class Capture {
     std::vector<Timestamp> m_held_times;
     std::uint64_t m_held_end = 0;  // cluster time of the last held event
     Steady::time_point m_first_held = Steady::now();
+    Steady::time_point m_last_store = Steady::now();
     std::vector<double> m_lags;
     CaptureSummary m_summary;
 };
@@ -187,6 +189,7 @@ Result<CaptureSummary> Capture::run() {
             for (const auto& event : batch->events)
                 LB_CHECK(hold(event, asked));
             LB_CHECK(maybe_flush(Force::no));
+            if (batch->events.empty()) LB_CHECK(maybe_store_quiet_token(batch->resume_token_json));
         }
         if (!stream) failed = std::unexpected(stream.error());
         if (failed) continue;  // cancelled
@@ -241,6 +244,25 @@ Status Capture::maybe_flush(Force force) {
     return {};
 }
 
+// A quiet stream still moves on (the server's postBatchResumeToken follows its oplog): storing
+// that token now and then keeps the stored resume point inside the server's history, so that a
+// restart after a long quiet spell does not meet error 286. Every 60 flush intervals at most.
+Status Capture::maybe_store_quiet_token(const std::string& token_json) {
+    if (!m_held_times.empty() || token_json.empty()) return {};
+    const auto position = resume_token_position(token_json);
+    if (!position || *position <= m_position) return {};
+    if (Steady::now() - m_last_store < 60 * m_options.flush_interval) return {};
+    m_token = token_json;
+    m_writer.add(ChangeRecordKind::resume_token, *position, 0, m_token);
+    repo::WalMeta meta;
+    meta.name = change_log_object_name({m_position, *position, SpanKind::events});
+    LB_CHECK(store(meta.name, m_writer.take(), meta, {}));
+    m_position = *position;
+    m_summary.stored_end = format_cluster_time(*position);
+    ++m_summary.quiet_tokens;
+    return {};
+}
+
 Status Capture::store_gap(const std::string& message) {
     ChangeLogWriter writer;
     writer.add(ChangeRecordKind::gap, m_position, 0, message);
@@ -263,11 +285,17 @@ Status Capture::store(const std::string& name, const std::string& content, repo:
         m_lags.push_back(static_cast<double>(stored.micros - t.micros) / 1e6);
     ++m_summary.objects;
     m_summary.stored_bytes += content.size();
+    m_last_store = Steady::now();
     ctx.report({"capturing: " + name, m_summary.objects, 0});
     return {};
 }
 
 }  // namespace
+
+Result<std::uint64_t> stored_resume_position(const repo::Repository& repository) {
+    const StartPoint start = LB_TRY(find_start(repository));
+    return start.position;
+}
 
 Result<CaptureSummary> run_capture(repo::Repository& repository, const CaptureOptions& options,
                                    const OperationContext& ctx) {

@@ -15,6 +15,9 @@
 //   token after its last event, so a restart resumes after what is stored and nothing else. An
 //   object never ends inside the cluster time it starts at (events of one transaction share
 //   one), except when the capture stops.
+// - A quiet stream: when no event came for 60 flush intervals (a minute by default) and the
+//   server's resume token moved on, an object holding only that token is stored, so the stored
+//   resume point stays inside the server's history (and the agent's change_history figure true).
 // - History lost (ErrorCode::outside_window from the stream, error 286): what is held is stored,
 //   then a gap object at the stored end, and the error is returned saying a new base backup is
 //   needed. Other stream failures store what is held and return the error.
@@ -56,6 +59,8 @@ struct CaptureSummary {
     std::uint64_t events = 0;
     std::uint64_t stored_bytes = 0;  // object content before compression
     std::string gap;                 // the gap object stored, when history was lost
+    // Objects holding only the server's advanced resume token, stored while the stream was quiet.
+    std::uint64_t quiet_tokens = 0;
     LagFigures lag;
 };
 
@@ -63,5 +68,10 @@ struct CaptureSummary {
 // object stored before it stays stored, and the next run resumes after it).
 Result<CaptureSummary> run_capture(repo::Repository& repository, const CaptureOptions& options,
                                    const OperationContext& ctx);
+
+// Where the next capture would resume (cluster time, seconds<<32 | increment): the end of the
+// stored chain after the newest backup, else that backup's start. Errors as run_capture's
+// start: ErrorCode::not_found (no backup, or none with a position), outside_window (lost).
+Result<std::uint64_t> stored_resume_position(const repo::Repository& repository);
 
 }  // namespace lifeboat::mongodb_driver

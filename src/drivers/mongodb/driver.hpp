@@ -29,6 +29,12 @@ class MongoDriver final : public source::SourceDriver {
     Result<source::LogStreamSummary> run_log_stream(repo::Repository& repository,
                                                     const source::LogStreamRequest& request,
                                                     const OperationContext& ctx) const override;
+    // The stored resume point's age and, on MongoDB, how far back the oplog reaches (its oldest
+    // entry); on a server without a readable oplog (DocumentDB) the request's history_limit.
+    // nullopt while the repository holds no backup to resume from or the stream was lost (the
+    // window's gap says so).
+    Result<std::optional<source::LogStreamPosition>> probe_log_stream(
+        const repo::Repository& repository, const source::LogStreamRequest& request) const override;
     // Not told: a restored server's documents do not say when they last changed, and the server a
     // restore loads into need not keep an oplog (the drill's RPO comes from the window instead).
     std::optional<Timestamp> newest_commit(const std::string&,

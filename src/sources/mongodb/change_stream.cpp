@@ -77,4 +77,26 @@ Result<std::string> current_resume_token(const Client& client) {
     return batch.resume_token_json;
 }
 
+Result<std::optional<std::uint32_t>> oldest_oplog_time(const Client& client) {
+    // The server answers as reachable first, so a refused find below means no readable oplog.
+    const Bson ping = LB_TRY(Bson::from_json(R"({"ping": 1})"));
+    const Bson pong = LB_TRY(client.command("admin", ping));
+    (void)pong;
+    const Bson filter;
+    const Bson options = LB_TRY(
+        Bson::from_json(R"({"sort": {"$natural": 1}, "limit": 1, "projection": {"ts": 1}})"));
+    std::optional<std::uint32_t> oldest;
+    const Status found = client.find("local", "oplog.rs", filter, options, [&](DocumentRef doc) {
+        bson_iter_t it;
+        if (bson_iter_init_find(&it, doc.doc, "ts") && BSON_ITER_HOLDS_TIMESTAMP(&it)) {
+            std::uint32_t seconds = 0, increment = 0;
+            bson_iter_timestamp(&it, &seconds, &increment);
+            oldest = seconds;
+        }
+        return Status{};
+    });
+    if (!found) return std::optional<std::uint32_t>();
+    return oldest;
+}
+
 }  // namespace lifeboat::mongodb

@@ -66,4 +66,11 @@ class ChangeStream {
 // ErrorCode::database when the server has no change streams.
 Result<std::string> current_resume_token(const Client& client);
 
+// The cluster time (seconds) of the oldest entry of the server's oplog (local.oplog.rs): how far
+// back a change stream can resume on MongoDB. nullopt when the server has no readable oplog
+// (Amazon DocumentDB keeps its change-stream log elsewhere; a role without read on `local`), so
+// the caller falls back to a configured history; ErrorCode::database when the server cannot be
+// reached.
+Result<std::optional<std::uint32_t>> oldest_oplog_time(const Client& client);
+
 }  // namespace lifeboat::mongodb
