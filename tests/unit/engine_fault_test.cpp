@@ -518,7 +518,9 @@ TEST_F(EngineFaultTest, ExpireWithTheBlockSetOnDiskRemovesWhatItRemovesInMemory)
         ASSERT_TRUE(repository);
         auto expired = engine::run_expire(*repository, options, m_ctx);
         ASSERT_TRUE(expired) << expired.error().message;
-        EXPECT_GT(expired->packs_deleted + expired->packs_repacked, 0u);
+        // The packs removed depend on what earlier tests added to the base repository; that
+        // the two plans agree does not.
+        EXPECT_GT(expired->expired.size(), 0u);
         outcomes.push_back(fmt::format("{} {} {} {}", expired->expired.size(),
                                        expired->packs_deleted, expired->packs_repacked,
                                        expired->pack_bytes_deleted));
