@@ -21,24 +21,27 @@ std::string utf8_field(const bson_t& doc, const char* key) {
     return bson_iter_utf8(&it, nullptr);
 }
 
-// A subdocument of `doc` (borrowing its bytes), or nullopt.
-std::optional<bson_t> subdocument(const bson_t& doc, const char* key) {
+// Calls `use` with the subdocument `key` of `doc` (borrowing its bytes) and returns what it
+// returns; `otherwise` when there is none. (A static bson_t points into itself: it cannot be
+// returned by value.)
+template <typename T, typename Use>
+T with_subdocument(const bson_t& doc, const char* key, T otherwise, Use use) {
     bson_iter_t it;
-    if (!bson_iter_init_find(&it, &doc, key) || !BSON_ITER_HOLDS_DOCUMENT(&it)) return {};
+    if (!bson_iter_init_find(&it, &doc, key) || !BSON_ITER_HOLDS_DOCUMENT(&it)) return otherwise;
     std::uint32_t length = 0;
     const std::uint8_t* data = nullptr;
     bson_iter_document(&it, &length, &data);
-    bson_t out;
-    if (!bson_init_static(&out, data, length)) return {};
-    return out;
+    bson_t sub;
+    if (!bson_init_static(&sub, data, length)) return otherwise;
+    return use(static_cast<const bson_t&>(sub));
 }
 
 std::string namespace_of(const bson_t& event, const char* key) {
-    const auto ns = subdocument(event, key);
-    if (!ns) return {};
-    const std::string db = utf8_field(*ns, "db");
-    const std::string coll = utf8_field(*ns, "coll");
-    return coll.empty() ? db : db + "." + coll;
+    return with_subdocument(event, key, std::string(), [](const bson_t& ns) {
+        const std::string db = utf8_field(ns, "db");
+        const std::string coll = utf8_field(ns, "coll");
+        return coll.empty() ? db : db + "." + coll;
+    });
 }
 
 const char* state_name(SampleState s) {
@@ -72,12 +75,14 @@ Result<ChangeSummary> summarize_change(const mongodb::Bson& event) {
         return fail(ErrorCode::corrupt, "a change event has no operationType");
     out.ns = namespace_of(*event.get(), "ns");
     out.to = namespace_of(*event.get(), "to");
-    if (const auto key = subdocument(*event.get(), "documentKey")) {
-        if (auto id = id_filter_json(*key)) out.id_json = std::move(*id);
-    }
+    out.id_json =
+        with_subdocument(*event.get(), "documentKey", std::string(), [](const bson_t& key) {
+            auto id = id_filter_json(key);
+            return id ? std::move(*id) : std::string();
+        });
     if (out.operation == "insert" || out.operation == "replace") {
-        if (const auto full = subdocument(*event.get(), "fullDocument"))
-            out.full_hash = document_hash(*full);
+        out.full_hash = with_subdocument(*event.get(), "fullDocument", std::string(),
+                                         [](const bson_t& full) { return document_hash(full); });
     }
     return out;
 }
