@@ -616,6 +616,8 @@ Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputF
     const bool mongo = s.get("source-kind") == repo::k_kind_mongodb;
     if (!mongo && !args.backup.empty())
         return fail(ErrorCode::usage, "--backup is for validate --source-kind mongodb");
+    if (!mongo && !args.target_dir.empty())
+        return fail(ErrorCode::usage, "--target-dir is for validate --source-kind mongodb");
     options.conninfo = LB_TRY(require(s, mongo ? "mongo" : "pg"));
     if (!args.checks.empty()) options.checks_file = args.checks;
     if (!args.baseline.empty()) options.baseline_file = args.baseline;
@@ -653,7 +655,12 @@ Status run_validate_command(const Settings& s, const ValidateArgs& args, OutputF
     // validate checks a running PostgreSQL server (--pg): the physical driver's checks; a
     // mongodb server (--mongo) against what a backup of --repo recorded.
     std::optional<repo::Manifest> recorded;
-    if (mongo) recorded = LB_TRY(recorded_mongodb_backup(s, args.backup));
+    std::string backup = args.backup;
+    if (mongo && !args.target_dir.empty()) {
+        options.restore_dir = args.target_dir;
+        if (backup.empty()) backup = LB_TRY(restored_mongodb_backup(args.target_dir));
+    }
+    if (mongo) recorded = LB_TRY(recorded_mongodb_backup(s, backup));
     if (recorded) options.recorded = &*recorded;
     const source::SourceDriver* driver =
         LB_TRY(source::driver_for(mongo ? repo::k_kind_mongodb : repo::k_kind_postgres_physical));

@@ -76,6 +76,7 @@ struct ValidateArgs {
     bool all_databases = false;          // the default; accepted for older scripts
     std::vector<std::string> databases;  // --database: only these
     std::string backup;                  // mongodb: compare with this backup (default newest)
+    std::string target_dir;              // mongodb: the --target-dir of the restore checked
 };
 struct VerifyArgs {
     std::string backup;
@@ -107,6 +108,7 @@ struct DrillArgs {
     std::string scratch_dir;             // --scratch-dir (default: $TMPDIR, else /tmp)
     std::vector<std::string> databases;  // --database: validate only these
     std::string timeline;                // as restore --timeline
+    std::string target_mongo;            // mongodb: restore into and validate this server
 };
 struct ReportArgs {
     std::string format;  // "" (not given: markdown, or json with --json), markdown, html, json
@@ -131,6 +133,8 @@ struct MongoPreflightArgs {};
 // The backup of --repo a mongodb validate compares with: `backup_id`, or the newest
 // (ErrorCode::not_found when there is none; ErrorCode::usage when it is of another kind).
 Result<repo::Manifest> recorded_mongodb_backup(const Settings& s, const std::string& backup_id);
+// The backup a mongodb restore into --target-dir `dir` loaded (its restore record).
+Result<std::string> restored_mongodb_backup(const fs::path& dir);
 Status run_mongo_preflight_command(const Settings& s, const MongoPreflightArgs& args,
                                    OutputFormat format);
 struct WalStreamArgs {};

@@ -261,6 +261,10 @@ int main(int argc, char** argv) {
     validate->add_option("--backup", validate_args.backup,
                          "--source-kind mongodb: compare with what this backup of --repo recorded "
                          "(default: the newest)");
+    validate->add_option("--target-dir", validate_args.target_dir,
+                         "--source-kind mongodb: the --target-dir of the restore that loaded the "
+                         "server: expect what its change events left (default --backup: the "
+                         "restored one)");
     validate->add_flag("--all-databases", validate_args.all_databases,
                        "check every database that accepts connections (the default)");
     add_json(validate, common);
@@ -334,6 +338,9 @@ int main(int argc, char** argv) {
                     "keep the scratch directory (the server is stopped)");
     drill->add_option("--scratch-dir", drill_args.scratch_dir,
                       "where the scratch directory is created (default: $TMPDIR, else /tmp)");
+    drill->add_option("--target-mongo", drill_args.target_mongo,
+                      "mongodb repositories (required): restore into and validate this running, "
+                      "empty server (MongoDB URI)");
     add_json(drill, common);
     auto* drills = app.add_subcommand("drills", "list recorded drills");
     add_settings(drills, common, {"repo", "key-file", "read-only"});

@@ -1,11 +1,12 @@
 // The mongodb source's own commands: mongo-preflight (drivers/mongodb/preflight.hpp), and the
-// backup a mongodb validate compares with.
+// backup a mongodb validate compares with (and the restore record it expects, restore_record.hpp).
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
 #include "drivers/mongodb/preflight.hpp"
+#include "drivers/mongodb/restore_record.hpp"
 #include "engine/catalog.hpp"
 
 namespace lifeboat::cli {
@@ -25,6 +26,11 @@ Result<repo::Manifest> recorded_mongodb_backup(const Settings& s, const std::str
     if (!backup_id.empty())
         return fail(ErrorCode::not_found, "no backup {} in {}", backup_id, location);
     return fail(ErrorCode::not_found, "no backup in {} to compare with", location);
+}
+
+Result<std::string> restored_mongodb_backup(const fs::path& dir) {
+    const auto record = LB_TRY(mongodb_driver::read_restore_record(dir));
+    return record.backup_id;
 }
 
 Status run_mongo_preflight_command(const Settings& s, const MongoPreflightArgs&,

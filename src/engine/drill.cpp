@@ -62,6 +62,21 @@ Status refuse_unreachable_time(const repo::Repository& repository, Timestamp tar
 
 Result<DrillRecord> run_drill(repo::Repository& repository, const DrillOptions& options,
                               const OperationContext& ctx) {
+    // The driver of the repository's source kind validates and stops what the restore started.
+    const auto manifests = LB_TRY(repo::read_manifests(repository.storage()));
+    const source::SourceDriver* driver = LB_TRY(source::driver_for(manifests.backups));
+    if (driver->needs_target_server() && !options.target_conninfo) {
+        return fail(ErrorCode::usage,
+                    "a {} repository restores into a running server, not a scratch instance: "
+                    "give drill an empty server to restore into (--target-mongo URI)",
+                    driver->kind());
+    }
+    if (!driver->needs_target_server() && options.target_conninfo) {
+        return fail(ErrorCode::usage,
+                    "--target-mongo is for a repository whose restores load into a running "
+                    "server; a {} drill restores into a scratch instance",
+                    driver->kind());
+    }
     DrillRecord record;
     record.started = ctx.now();
     record.id = new_drill_id(record.started);
@@ -76,9 +91,6 @@ Result<DrillRecord> run_drill(repo::Repository& repository, const DrillOptions& 
     // The server's account must be able to reach the data directory inside the scratch one.
     ::chmod(scratch->path().c_str(), 0755);
 
-    // The driver of the repository's source kind validates and stops what the restore started.
-    const auto manifests = LB_TRY(repo::read_manifests(repository.storage()));
-    const source::SourceDriver* driver = LB_TRY(source::driver_for(manifests.backups));
     RestoreOptions restore;
     restore.repository_location = options.repository_location;
     restore.key_file = options.key_file;
@@ -93,6 +105,7 @@ Result<DrillRecord> run_drill(repo::Repository& repository, const DrillOptions& 
     restore.run_as_user = options.run_as_user;
     restore.jobs = options.jobs;
     restore.io_depth = options.io_depth;
+    restore.target_conninfo = options.target_conninfo;
     auto restored = run_restore(repository, restore, ctx);
     if (restored) {
         record.backup_id = restored->backup_id;
@@ -103,7 +116,14 @@ Result<DrillRecord> run_drill(repo::Repository& repository, const DrillOptions& 
         record.prepare_seconds = restored->prepare_seconds;
         record.newest_commit = driver->newest_commit(restored->conninfo, options.pg_timeout);
         source::ValidateOptions validate;
-        validate.conninfo = restored->conninfo;
+        // A server the drill was given: the restore reports it without its password.
+        validate.conninfo = options.target_conninfo.value_or(restored->conninfo);
+        const auto& backups = manifests.backups;
+        const auto restored_backup =
+            std::find_if(backups.begin(), backups.end(),
+                         [&](const repo::Manifest& m) { return m.id == restored->backup_id; });
+        if (restored_backup != backups.end()) validate.recorded = &*restored_backup;
+        validate.restore_dir = data_dir;
         validate.checks_file = options.checks_file;
         // 'latest' has no target time, but what was restored has an end: the newest commit it
         // holds (known with track_commit_timestamp), at least the end of the window planned.
@@ -130,6 +150,10 @@ Result<DrillRecord> run_drill(repo::Repository& repository, const DrillOptions& 
         } else {
             record.error = report.error().message;
         }
+    } else if (restored.error().code == ErrorCode::conflict) {
+        // The target was refused before anything was written (a server that is not empty):
+        // nothing was tested, and a failed record would read as a broken recovery.
+        return std::unexpected(restored.error());
     } else {
         record.error = restored.error().message;
     }

@@ -40,6 +40,10 @@ struct DrillOptions {
     std::string run_as_user = "postgres";
     unsigned jobs = 0;
     unsigned io_depth = 0;  // restore's ranged reads in flight; 0: the storage's default
+    // For kinds that restore into a running server (SourceDriver::needs_target_server; mongodb:
+    // `drill --target-mongo`): the empty server to restore into and validate. Required for
+    // them, refused for the others (ErrorCode::usage, nothing recorded).
+    std::optional<std::string> target_conninfo;
 };
 
 using repo::drill_json;
@@ -50,8 +54,13 @@ using repo::parse_drill_record;
 
 // Runs the drill and records it. Errors when the drill could not even be recorded (no
 // repository), and when the restore is refused because the restorable window does not hold the
-// target (ErrorCode::outside_window, as restore: nothing was tested, so nothing is recorded);
-// any other failed restore, and a failed check, is a recorded, failed drill.
+// target (ErrorCode::outside_window, as restore: nothing was tested, so nothing is recorded),
+// when the restore refuses its target before writing anything (ErrorCode::conflict: a
+// target_conninfo server that is not empty), and when target_conninfo is missing or not for
+// this kind (ErrorCode::usage); any other failed restore, and a failed check, is a recorded,
+// failed drill. The validation compares with what the restored backup recorded and, for kinds
+// whose restore leaves a record of what it applied after the backup in the restore's directory
+// (mongodb), with that (ValidateOptions::recorded, restore_dir).
 Result<DrillRecord> run_drill(repo::Repository& repository, const DrillOptions& options,
                               const OperationContext& ctx);
 

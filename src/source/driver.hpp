@@ -95,6 +95,11 @@ class SourceDriver {
     // The target half of a restore into a new instance (restore_target.hpp).
     virtual std::unique_ptr<RestoreTarget> restore_target(RestoreRequest request) const = 0;
 
+    // Whether a restore of this kind loads into a running server it is given
+    // (RestoreRequest::target_conninfo, required) instead of making a new instance in a
+    // directory (false, the default): a drill then needs that server.
+    virtual bool needs_target_server() const { return false; }
+
     // The newest commit a running instance holds, when it can tell (a drill's measured RPO).
     virtual std::optional<Timestamp> newest_commit(const std::string& conninfo,
                                                    std::chrono::seconds statement_limit) const = 0;

@@ -31,8 +31,12 @@ struct ValidateOptions {
     // connect_timeout, 10 s by default.
     std::chrono::seconds statement_timeout{3600};
     // Kinds that validate against what a backup recorded (mongodb: counts, index specifications,
-    // sample hashes): that backup's manifest (outlives the call); nullptr for the others.
+    // sample hashes): that backup's manifest (outlives the call); the others ignore it.
     const repo::Manifest* recorded = nullptr;
+    // The directory a restore of this kind wrote (its --target-dir), for kinds whose restore
+    // leaves there a record of what it changed after the backup (mongodb: the change events
+    // applied up to the target); the checks then expect that state. nullopt: the backup's own.
+    std::optional<std::filesystem::path> restore_dir;
 };
 
 struct TableCount {

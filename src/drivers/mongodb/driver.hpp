@@ -35,6 +35,7 @@ class MongoDriver final : public source::SourceDriver {
     // window's gap says so).
     Result<std::optional<source::LogStreamPosition>> probe_log_stream(
         const repo::Repository& repository, const source::LogStreamRequest& request) const override;
+    bool needs_target_server() const override { return true; }
     // Not told: a restored server's documents do not say when they last changed, and the server a
     // restore loads into need not keep an oplog (the drill's RPO comes from the window instead).
     std::optional<Timestamp> newest_commit(const std::string&,

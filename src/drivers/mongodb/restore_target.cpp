@@ -9,6 +9,7 @@
 #include "drivers/mongodb/change_apply.hpp"
 #include "drivers/mongodb/change_log.hpp"
 #include "drivers/mongodb/log_archive.hpp"
+#include "drivers/mongodb/restore_record.hpp"
 #include "repository/wal_archive.hpp"
 
 namespace lifeboat::mongodb_driver {
@@ -151,11 +152,12 @@ Result<std::vector<std::string>> MongoRestoreTarget::configure(const source::Rec
     return std::vector<std::string>();
 }
 
-Result<std::uint64_t> MongoRestoreTarget::apply_events(const mongodb::Client& client,
+Result<RestoreRecord> MongoRestoreTarget::apply_events(const mongodb::Client& client,
                                                        const OperationContext& ctx) {
-    if (m_plan.consistent || !m_plan.log_storage) return std::uint64_t{0};
+    RestoreRecordBuilder applied_record(*m_manifest);
+    if (m_plan.consistent || !m_plan.log_storage) return applied_record.finish(m_plan.target);
     const auto start = backup_start_position(*m_manifest);
-    if (!start) return std::uint64_t{0};
+    if (!start) return applied_record.finish(m_plan.target);
     const Storage& storage = *m_plan.log_storage;
     const ChainRun run = follow_chain(LB_TRY(repo::list_wal_names(storage)), *start);
     std::optional<NamespaceFilter> only;
@@ -192,10 +194,15 @@ Result<std::uint64_t> MongoRestoreTarget::apply_events(const mongodb::Client& cl
             const auto event = LB_TRY(mongodb::Bson::from_bytes(record.payload));
             if (auto applied = applier.apply(event); !applied)
                 return std::unexpected(applied.error().context("{}", name));
+            // What validate expects afterwards follows every event applied, replays included:
+            // the dump may or may not reflect them, the events' end state is what counts.
+            auto change = summarize_change(event);
+            if (!change) return std::unexpected(change.error().context("{}", name));
+            applied_record.observe(*change);
         }
     }
     LB_CHECK(applier.finish());
-    return applier.counts().events;
+    return applied_record.finish(m_plan.target);
 }
 
 Result<source::StartedInstance> MongoRestoreTarget::start_and_await(int,
@@ -218,8 +225,13 @@ Result<source::StartedInstance> MongoRestoreTarget::start_and_await(int,
     }
     const double loaded = seconds_since(started);
     // Indexes after the events: each document is indexed once, in its final state.
-    const std::uint64_t applied = LB_TRY(apply_events(client, ctx));
+    const RestoreRecord record = LB_TRY(apply_events(client, ctx));
+    const std::uint64_t applied = record.events;
     const double replayed = seconds_since(started);
+    // validate (drill, validate --target-dir) checks the server against what the events left.
+    LB_CHECK(ensure_directory(m_request.target_dir));
+    LB_CHECK(write_file_atomic(m_request.target_dir / k_restore_record_file,
+                               restore_record_json(record)));
     for (const auto* c : chosen)
         if (c->type == "collection") LB_CHECK(create_indexes(client, *c));
     for (const auto* c : chosen) {

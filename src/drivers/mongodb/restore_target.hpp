@@ -9,11 +9,13 @@
 // the backup's stop token may already be in the dump: the applier is told so (replay_through).
 // --only DB or DB.COLL restores that part alone, events included. A target already holding any
 // collection of a database the restore writes is refused before anything is written
-// (ErrorCode::conflict).
+// (ErrorCode::conflict). After the events it writes what they did into target_dir
+// (restore_record.hpp, k_restore_record_file), for validate.
 #pragma once
 
 #include <cstddef>
 
+#include "drivers/mongodb/restore_record.hpp"
 #include "source/restore_target.hpp"
 #include "sources/mongodb/client.hpp"
 
@@ -36,8 +38,8 @@ class MongoRestoreTarget final : public source::RestoreTarget {
     bool has_started() const override { return m_started; }
 
   private:
-    // Applies the stored events the plan asks for; the number applied.
-    Result<std::uint64_t> apply_events(const mongodb::Client& client, const OperationContext& ctx);
+    // Applies the stored events the plan asks for; what they did (restore_record.hpp).
+    Result<RestoreRecord> apply_events(const mongodb::Client& client, const OperationContext& ctx);
 
     source::RestoreRequest m_request;
     source::RecoveryPlan m_plan;

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "drivers/mongodb/catalog.hpp"
+#include "drivers/mongodb/restore_record.hpp"
 #include "repository/manifest.hpp"
 #include "sources/mongodb/client.hpp"
 
@@ -80,37 +81,87 @@ Result<source::ValidationReport> validate(const source::ValidateOptions& options
                std::find(options.databases.begin(), options.databases.end(), c.database) !=
                    options.databases.end();
     };
+    std::optional<RestoreRecord> record;
+    if (options.restore_dir) {
+        record = LB_TRY(read_restore_record(*options.restore_dir));
+        if (record->backup_id != m.id) {
+            return fail(ErrorCode::usage,
+                        "{} records a restore of backup {}, not of backup {}: give --backup {} "
+                        "or leave --backup out",
+                        options.restore_dir->string(), record->backup_id, m.id, record->backup_id);
+        }
+    }
+    const std::string up_to = !record          ? std::string()
+                              : record->target ? "up to " + format_iso8601(*record->target)
+                                               : std::string("up to the end of the log");
     std::vector<std::string> connected;
     for (const auto& c : m.mongodb.collections) {
         if (c.type != "collection" || !wanted(c)) continue;
-        if (std::find(connected.begin(), connected.end(), c.database) == connected.end()) {
-            connected.push_back(c.database);
+        const std::string origin = c.database + "." + c.name;
+        // Where the events left the backup's documents: renamed, dropped, or where they were.
+        const CollectionFate* fate = record ? record->fate_of(origin) : nullptr;
+        const bool gone = record && record->is_gone(origin);
+        const std::string name = fate ? fate->name : origin;
+        const auto dot = name.find('.');
+        const std::string database = name.substr(0, dot);
+        const std::string collection = name.substr(dot + 1);
+        if (std::find(connected.begin(), connected.end(), database) == connected.end()) {
+            connected.push_back(database);
             report.checks.push_back(
-                {.kind = "connect", .name = c.database, .passed = true, .database = c.database});
+                {.kind = "connect", .name = database, .passed = true, .database = database});
         }
-        const std::string name = c.database + "." + c.name;
         auto outcome = [&](std::string kind, bool passed, std::string detail) {
             report.checks.push_back({.kind = std::move(kind),
                                      .name = name,
                                      .passed = passed,
                                      .detail = std::move(detail),
-                                     .database = c.database});
+                                     .database = database});
         };
-        auto count = client->count(c.database, c.name);
+        auto skipped = [&](std::string kind, std::string detail) {
+            report.checks.push_back({.kind = std::move(kind),
+                                     .name = name,
+                                     .passed = true,
+                                     .detail = std::move(detail),
+                                     .skipped = true,
+                                     .database = database});
+        };
+        auto count = client->count(database, collection);
         if (!count) {
             outcome("document_count", false, count.error().message);
             continue;
         }
+        if (gone) {
+            // A name the events wrote again after the drop holds documents no backup recorded.
+            const bool rewritten =
+                std::any_of(record->collections.begin(), record->collections.end(),
+                            [&](const CollectionFate& f) { return f.name == origin; });
+            if (rewritten) {
+                skipped("document_count",
+                        fmt::format("dropped and written again by the events {}", up_to));
+            } else {
+                outcome("document_count", *count == 0,
+                        *count == 0 ? fmt::format("dropped by the events {}", up_to)
+                                    : fmt::format("{} documents, but the events {} dropped it",
+                                                  *count, up_to));
+            }
+            continue;
+        }
         report.tables.push_back(
-            {.database = c.database, .schema = "", .table = c.name, .rows = *count});
-        const bool counts_match = static_cast<std::uint64_t>(*count) == c.documents;
-        outcome("document_count", counts_match,
-                counts_match
-                    ? fmt::format("{} documents", *count)
-                    : fmt::format("{} documents, the backup recorded {}", *count, c.documents));
+            {.database = database, .schema = "", .table = collection, .rows = *count});
+        if (fate && fate->events > 0) {
+            skipped("document_count",
+                    fmt::format("{} documents; changed by {} event(s) {}{}", *count, fate->events,
+                                up_to, name == origin ? std::string() : " (was " + origin + ")"));
+        } else {
+            const bool counts_match = static_cast<std::uint64_t>(*count) == c.documents;
+            outcome("document_count", counts_match,
+                    counts_match
+                        ? fmt::format("{} documents", *count)
+                        : fmt::format("{} documents, the backup recorded {}", *count, c.documents));
+        }
 
         const auto want = normalized(LB_TRY(recorded_indexes(c)));
-        if (auto got = client->list_indexes(c.database, c.name); !got) {
+        if (auto got = client->list_indexes(database, collection); !got) {
             outcome("indexes", false, got.error().message);
         } else {
             const std::string difference = describe_difference(want, normalized(*got));
@@ -119,28 +170,55 @@ Result<source::ValidationReport> validate(const source::ValidateOptions& options
                                        : difference);
         }
 
-        std::size_t differing = 0;
+        std::size_t differing = 0, unknown = 0, by_events = 0;
         std::string first;
         for (const auto& sample : c.samples) {
+            SampleFate expected{.state = SampleState::hash, .sha256 = sample.sha256};
+            bool from_events = false;
+            if (fate) {
+                if (auto found = fate->samples.find(sample.id_json); found != fate->samples.end()) {
+                    expected = found->second;
+                    from_events = true;
+                    ++by_events;
+                }
+            }
+            if (expected.state == SampleState::unknown) {
+                ++unknown;
+                continue;
+            }
             const auto filter = LB_TRY(mongodb::Bson::from_json(sample.id_json));
             std::string hash;
-            auto found = client->find(c.database, c.name, filter, mongodb::Bson(),
+            auto found = client->find(database, collection, filter, mongodb::Bson(),
                                       [&](mongodb::DocumentRef ref) -> Status {
                                           const bson_t* doc = ref.doc;
                                           hash = document_hash(*doc);
                                           return {};
                                       });
             if (!found) return std::unexpected(found.error());
-            if (hash != sample.sha256) {
-                if (differing++ == 0)
-                    first = fmt::format("document {} {}", sample.id_json,
-                                        hash.empty() ? "is missing" : "differs from the backup");
+            const std::string want_hash =
+                expected.state == SampleState::absent ? std::string() : expected.sha256;
+            if (hash == want_hash) continue;
+            if (differing++ > 0) continue;
+            if (expected.state == SampleState::absent) {
+                first = fmt::format("document {} exists, but the events {} deleted it",
+                                    sample.id_json, up_to);
+            } else if (hash.empty()) {
+                first = fmt::format("document {} is missing", sample.id_json);
+            } else {
+                first = fmt::format("document {} differs from {}", sample.id_json,
+                                    from_events ? "the events' last full document" : "the backup");
             }
         }
-        outcome("sample_hash", differing == 0,
-                differing == 0 ? fmt::format("{} sampled document(s) as recorded", c.samples.size())
-                               : fmt::format("{} of {} sampled documents differ: {}", differing,
-                                             c.samples.size(), first));
+        const std::size_t checked = c.samples.size() - unknown;
+        std::string detail =
+            differing == 0
+                ? fmt::format("{} sampled document(s) as expected", checked)
+                : fmt::format("{} of {} sampled documents differ: {}", differing, checked, first);
+        if (by_events > 0)
+            detail += fmt::format(" ({} as the events {} left them)", by_events - unknown, up_to);
+        if (unknown > 0)
+            detail += fmt::format("; {} skipped: updated by the events {}", unknown, up_to);
+        outcome("sample_hash", differing == 0, detail);
     }
     return report;
 }
