@@ -51,14 +51,15 @@ Result<std::optional<source::LogStreamPosition>> MongoDriver::probe_log_stream(
         return std::optional<source::LogStreamPosition>();
     }
     if (!resume) return std::unexpected(resume.error());
+    const auto client =
+        LB_TRY(mongodb::Client::connect(request.conninfo, {std::chrono::seconds(5)}));
+    const auto oldest = LB_TRY(mongodb::oldest_oplog_time(client));
+    // After the server answered: connecting may take seconds, and both figures count to now.
     const double now = static_cast<double>(system_clock().now().micros) / 1e6;
     source::LogStreamPosition out;
     out.slot = "change stream";
     out.confirmed = format_cluster_time(*resume);
     out.resume_age_seconds = std::max(0.0, now - static_cast<double>(*resume >> 32));
-    const auto client =
-        LB_TRY(mongodb::Client::connect(request.conninfo, {std::chrono::seconds(5)}));
-    const auto oldest = LB_TRY(mongodb::oldest_oplog_time(client));
     if (oldest) {
         out.history_seconds = std::max(0.0, now - static_cast<double>(*oldest));
     } else if (request.history_limit) {
