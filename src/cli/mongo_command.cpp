@@ -44,13 +44,16 @@ Status run_mongo_preflight_command(const Settings& s, const MongoPreflightArgs&,
     const auto client = LB_TRY(mongodb::Client::connect(*uri, {}));
     const auto report = LB_TRY(mongodb_driver::preflight(client));
     if (format == OutputFormat::json) {
-        const nlohmann::json out = {{"ok", report.ok()},
-                                    {"server_version", report.server_version},
-                                    {"replica_set", report.replica_set},
-                                    {"documentdb", report.documentdb},
-                                    {"change_streams", report.change_streams},
-                                    {"problems", report.problems},
-                                    {"notes", report.notes}};
+        const nlohmann::json out = {
+            {"ok", report.ok()},
+            {"server_version", report.server_version},
+            {"replica_set", report.replica_set},
+            {"documentdb", report.documentdb},
+            {"change_streams", report.change_streams},
+            {"history_seconds", report.history_seconds ? nlohmann::json(*report.history_seconds)
+                                                       : nlohmann::json(nullptr)},
+            {"problems", report.problems},
+            {"notes", report.notes}};
         std::printf("%s\n", out.dump(2).c_str());
     } else {
         std::printf(

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The agent with a mongodb source ([[sources]] kind = "mongodb", mongo = URI): it runs the
+# mongo-preflight's history figure (the scripted oplog's oldest entry a day back), then the agent
+# with a mongodb source ([[sources]] kind = "mongodb", mongo = URI): it runs the
 # source's capture on its own thread (the stream of a scripted replica-set primary in front of
 # CongoDB, tests/mongo/capture_primary.py), shows it in /api/status and /metrics with the
 # server's change history (the oplog's oldest entry, scripted) and the stored resume point's age,
@@ -46,6 +47,13 @@ BG_PIDS+=($!)
 wait_for "the scripted primary" 30 test -s "$T/primary.port"
 PRIMARY="mongodb://127.0.0.1:$(cat "$T/primary.port")/?replicaSet=rs0&serverSelectionTimeoutMS=5000"
 
+lb mongo-preflight --mongo "$PRIMARY" --json >"$T/preflight.json" || true
+OUT="$T/preflight.json"
+jq -e '.change_streams == true and .history_seconds > 86000' "$OUT" >/dev/null ||
+    fail "mongo-preflight does not state the oplog's day of history: $(cat "$OUT")"
+jq -r '.notes[]' "$OUT" | grep -q "oplog reaches back 24.0 hours" ||
+    fail "mongo-preflight's notes: $(jq -c .notes "$OUT")"
+ok "mongo-preflight states the change-stream history the oplog holds"
 expect_exit 0 lb repo-init --repo "$REPO"
 expect_exit 0 lb backup --repo "$REPO" --source-kind mongodb --mongo "$PRIMARY" --json
 

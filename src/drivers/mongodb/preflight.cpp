@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <set>
 
+#include "sources/mongodb/change_stream.hpp"
+#include "util/time.hpp"
+
 namespace lifeboat::mongodb_driver {
 
 namespace {
@@ -125,9 +128,20 @@ Result<PreflightReport> preflight(const mongodb::Client& client) {
             fmt::format("change streams are not available: {}", watch.error().message));
     }
     if (report.change_streams && !report.documentdb) {
-        report.notes.push_back(
-            "change-stream history: the oplog's span (rs.printReplicationInfo()); "
-            "a resume point older than it needs a new base backup");
+        const auto oldest = LB_TRY(mongodb::oldest_oplog_time(client));
+        if (oldest) {
+            const double now = static_cast<double>(system_clock().now().micros) / 1e6;
+            report.history_seconds = std::max(0.0, now - static_cast<double>(*oldest));
+            report.notes.push_back(fmt::format(
+                "change-stream history: the oplog reaches back {:.1f} hours (its oldest entry); a "
+                "capture stopped longer than that needs a new base backup",
+                *report.history_seconds / 3600));
+        } else {
+            report.notes.push_back(
+                "change-stream history: the oplog's span (rs.printReplicationInfo(); this role "
+                "cannot read local.oplog.rs); a resume point older than it needs a new base "
+                "backup");
+        }
     }
     return report;
 }

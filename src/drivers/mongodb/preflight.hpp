@@ -19,10 +19,13 @@ inline constexpr std::string_view k_documentdb_enable_change_streams =
     R"(db.adminCommand({modifyChangeStreams: 1, database: "", collection: "", enable: true}))";
 
 struct PreflightReport {
-    std::string server_version;         // buildInfo's version ("" when not told)
-    std::string replica_set;            // hello's setName ("" when not a replica set)
-    bool documentdb = false;            // the server says it is Amazon DocumentDB
-    bool change_streams = false;        // an aggregate with $changeStream was accepted
+    std::string server_version;   // buildInfo's version ("" when not told)
+    std::string replica_set;      // hello's setName ("" when not a replica set)
+    bool documentdb = false;      // the server says it is Amazon DocumentDB
+    bool change_streams = false;  // an aggregate with $changeStream was accepted
+    // How far back the change-stream history reaches: the oplog's oldest entry (MongoDB, a role
+    // that may read `local`); nullopt when the server does not tell (DocumentDB).
+    std::optional<double> history_seconds;
     std::vector<std::string> problems;  // what stops change capture (a backup still runs)
     std::vector<std::string> notes;     // what a person should know
 
