@@ -6,9 +6,12 @@
 # (ADD COLUMN, CREATE TABLE, CREATE INDEX, DROP TABLE) in the middle — both are restored to
 # ORACLE_TARGETS (default 12; 100 for the full run) times chosen at random over the whole load,
 # and the logical restore's tables (columns, ordered row hashes) and indexes must equal the
-# physical restore's every time. Sequences: the logical value is never behind the physical one
-# (it comes from a sample taken after the last applied commit); how often they are equal is
-# printed.
+# physical restore's every time. Sequences: the logical value is never behind the restored rows
+# (items_id_seq at least the largest restored id: the next insert cannot collide), as it comes
+# from a sample taken after the last applied commit; how often it equals the physical restore's
+# is printed (a physical recovery also replays the nextval calls of transactions still open at
+# its stop, which no sample taken by a replication role can place; PostgreSQL 15's pgoutput
+# carries no sequence changes).
 source "$(dirname "$0")/lib.sh" "$@"
 
 TARGETS=${ORACLE_TARGETS:-12}
@@ -134,6 +137,7 @@ restore_state() {  # REPO LABEL TIME -> STATE_FILE, SEQ
     conn="$(jq -r .conninfo "$OUT") dbname=app"
     tables_state "$conn" >"$T/$label.state"
     sequences_state "$conn" >"$T/$label.seq"
+    psql_on "$conn" "SELECT coalesce(max(id), 0) FROM items" >"$T/$label.maxid"
     if [ -d "$dir/pgdata" ]; then stop_server "$dir/pgdata"; else stop_server "$dir"; fi
     as_pg rm -rf "$dir"
 }
@@ -143,6 +147,7 @@ first_us=$(date -u -d "$FIRST" +%s%6N)
 last_us=$(date -u -d "$LAST" +%s%6N)
 span=$((last_us - first_us))
 EQUAL_SEQ=0
+BEHIND_PHYSICAL=0
 for i in $(seq 1 "$TARGETS"); do
     offset=$(( (RANDOM * 32768 + RANDOM) % span ))
     us=$((first_us + offset))
@@ -155,18 +160,23 @@ for i in $(seq 1 "$TARGETS"); do
     fi
     phys=$(cat "$T/physical-$i.seq")
     logi=$(cat "$T/logical-$i.seq")
+    # Never behind the restored rows: the next id drawn cannot collide with one restored.
+    seq_value=$(tr ',' '\n' <<<"$logi" | sed -n 's/^items_id_seq=//p')
+    max_id=$(cat "$T/logical-$i.maxid")
+    [ "$seq_value" != unset ] && [ "$seq_value" -ge "$max_id" ] ||
+        fail "target $i: items_id_seq is $seq_value, behind the restored rows (largest id $max_id)"
     if [ "$phys" = "$logi" ]; then
         EQUAL_SEQ=$((EQUAL_SEQ + 1))
     else
-        # Never behind: every sequence's logical value is at least the physical one.
-        paste -d' ' <(tr ',' '\n' <<<"$phys") <(tr ',' '\n' <<<"$logi") | while read -r p l; do
-            pv=${p#*=}; lv=${l#*=}
+        while read -r p l; do
             [ "${p%%=*}" = "${l%%=*}" ] || fail "target $i: sequences differ ($phys vs $logi)"
-            [ "$pv" = unset ] && continue
-            [ "$lv" != unset ] && [ "$lv" -ge "$pv" ] || fail "target $i: sequence ${p%%=*} is behind ($phys vs $logi)"
-        done
+            pv=${p#*=}; lv=${l#*=}
+            if [ "$pv" != unset ] && [ "$lv" != unset ] && [ "$lv" -lt "$pv" ]; then
+                BEHIND_PHYSICAL=$((BEHIND_PHYSICAL + 1))
+            fi
+        done < <(paste -d' ' <(tr ',' '\n' <<<"$phys") <(tr ',' '\n' <<<"$logi"))
     fi
     log "target $i at $target: tables equal; sequences physical $phys, logical $logi"
 done
-ok "$TARGETS random targets: the logical restore equals the physical restore every time (sequences equal $EQUAL_SEQ times, never behind)"
+ok "$TARGETS random targets: the logical restore equals the physical restore every time (sequences equal $EQUAL_SEQ times, never behind the restored rows; behind the physical value $BEHIND_PHYSICAL times)"
 finish

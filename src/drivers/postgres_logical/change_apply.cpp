@@ -13,12 +13,12 @@
 namespace lifeboat::postgres_logical {
 
 std::vector<SequenceSample> choose_sequence_samples(const std::vector<SequenceSample>& samples,
-                                                    std::uint64_t from) {
+                                                    std::uint64_t applied_end) {
     std::map<std::pair<std::string, std::string>, const SequenceSample*> before;
     std::map<std::pair<std::string, std::string>, const SequenceSample*> after;
     for (const auto& s : samples) {
         const auto key = std::make_pair(s.schema, s.name);
-        if (s.lsn >= from) {
+        if (s.lsn >= applied_end) {
             auto& slot = after[key];
             if (!slot || s.lsn < slot->lsn) slot = &s;
         } else {
@@ -41,11 +41,6 @@ Result<ApplyOutcome> apply_changes(const ApplyRequest& request, const OperationC
     postgres::Connection conn = LB_TRY(postgres::Connection::open(request.conninfo));
     PgoutputDecoder decoder;
     std::uint64_t applied_end = request.consistent_lsn;
-    // Sequences take a sample from at or after this point. A physical recovery to the target
-    // replays every WAL record before the commit it stops at, so nextval calls of
-    // transactions still open then are in its sequences; past the target this is therefore
-    // the commit of the first transaction not applied, not the end of the last one applied.
-    std::uint64_t sequences_from = applied_end;
     bool stopped = false;
     {
         auto workers =
@@ -59,21 +54,22 @@ Result<ApplyOutcome> apply_changes(const ApplyRequest& request, const OperationC
                 if (stopped || t.end_lsn <= request.consistent_lsn) continue;
                 if (request.target && t.commit_time > *request.target) {
                     stopped = true;
-                    sequences_from = std::max(applied_end, t.commit_lsn);
                     continue;
                 }
-                applied_end = t.end_lsn;
-                sequences_from = applied_end;
-                if (t.changes.empty()) continue;
+                if (t.changes.empty()) {
+                    applied_end = t.end_lsn;
+                    continue;
+                }
                 outcome.last_commit = t.commit_time;
+                applied_end = t.end_lsn;
                 LB_CHECK(workers->submit(std::make_shared<const Transaction>(std::move(t))));
             }
             ctx.report(
                 {"applying the change log", ++done, request.objects.size(), ProgressUnit::items});
-            // Past the target, objects are read only for a sequence sample taken after
-            // `sequences_from` (samples cover every sequence at once).
+            // Past the target, objects are read only for a sequence sample taken after the
+            // last applied transaction (samples cover every sequence at once).
             if (stopped && std::any_of(decoder.sequences().begin(), decoder.sequences().end(),
-                                       [&](const auto& s) { return s.lsn >= sequences_from; })) {
+                                       [&](const auto& s) { return s.lsn >= applied_end; })) {
                 break;
             }
         }
@@ -83,7 +79,7 @@ Result<ApplyOutcome> apply_changes(const ApplyRequest& request, const OperationC
         outcome.transactions = counts.transactions;
     }
     if (!request.only) {
-        const auto chosen = choose_sequence_samples(decoder.sequences(), sequences_from);
+        const auto chosen = choose_sequence_samples(decoder.sequences(), applied_end);
         LB_CHECK(conn.execute("BEGIN"));
         for (const auto& s : chosen) {
             const std::string name = quote_identifier(s.schema) + "." + quote_identifier(s.name);

@@ -14,12 +14,11 @@
 //   off, and the last step (sequences) commits synchronously on its own session after them,
 //   which flushes the WAL of every earlier commit too.
 // - Sequences: for each sequence, the first sample taken at or after the end of the last applied
-//   transaction or, when the target stopped the apply, at or after the commit of the first
-//   transaction past it (a physical recovery to the same target replays the nextval calls of
-//   transactions still open then, so this value is never lower than a physical restore's, nor
-//   than a value the applied rows used; it may include values drawn by later transactions, a
-//   gap sequences allow anyway); when none was taken after it, the newest sample before it;
-//   none at all: the base's value stays.
+//   transaction (it reflects every applied commit, so the value is never lower than a value the
+//   applied rows used; it may include values drawn by later transactions, a gap sequences allow
+//   anyway, and may be below a physical restore's value by values that transactions still open
+//   at the target drew, which no sample can place); when none was taken after it, the newest sample
+//   before it; none at all: the base's value stays.
 // - `only`: the row changes and truncates of that one table only, and the DDL statements that
 //   name it (a whole word, any case: a DDL message does not say which tables it touches, so a
 //   statement naming it and another table fails the restore, naming the statement's
@@ -69,9 +68,8 @@ struct ApplyOutcome {
 
 Result<ApplyOutcome> apply_changes(const ApplyRequest& request, const OperationContext& ctx);
 
-// The sample set for each sequence (see above): the first taken at or after `from`, else the
-// newest before it.
+// The sample set for each sequence (see above), by the end of the last applied transaction.
 std::vector<SequenceSample> choose_sequence_samples(const std::vector<SequenceSample>& samples,
-                                                    std::uint64_t from);
+                                                    std::uint64_t applied_end);
 
 }  // namespace lifeboat::postgres_logical
