@@ -11,6 +11,8 @@
 # the `postgres` account (as_pg) and $T belongs to it.
 
 set -euo pipefail
+# libmongoc's counters in plain memory, never a /dev/shm segment (scripts/test.sh says why).
+export MONGOC_DISABLE_SHM=1
 
 LB_SOURCE_BINARY=${1:-}
 if [ -z "$LB_SOURCE_BINARY" ] || [ ! -x "$LB_SOURCE_BINARY" ]; then
