@@ -1,4 +1,5 @@
 #include "drivers/postgres_logical/change_log.hpp"
+#include "util/endian.hpp"
 
 #include <fmt/format.h>
 
@@ -7,18 +8,6 @@ namespace lifeboat::postgres_logical {
 namespace {
 
 constexpr std::size_t k_record_header = 1 + 8 + 4;
-
-void put_be(std::string& out, std::uint64_t value, int bytes) {
-    for (int i = bytes - 1; i >= 0; --i)
-        out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-}
-
-std::uint64_t get_be(std::string_view in, std::size_t at, int bytes) {
-    std::uint64_t value = 0;
-    for (int i = 0; i < bytes; ++i)
-        value = (value << 8) | static_cast<unsigned char>(in[at + static_cast<std::size_t>(i)]);
-    return value;
-}
 
 bool is_known_kind(std::uint8_t kind) {
     return kind == static_cast<std::uint8_t>(ChangeRecordKind::relation) ||

@@ -1,17 +1,11 @@
 #include "drivers/postgres_logical/pgoutput.hpp"
+#include "util/endian.hpp"
 
 #include <fmt/format.h>
 
 namespace lifeboat::postgres_logical {
 
 namespace {
-
-std::uint64_t get_be(std::string_view in, std::size_t at, std::size_t bytes) {
-    std::uint64_t value = 0;
-    for (std::size_t i = 0; i < bytes; ++i)
-        value = (value << 8) | static_cast<unsigned char>(in[at + i]);
-    return value;
-}
 
 Status need(std::string_view message, std::size_t bytes) {
     if (message.size() < bytes) {

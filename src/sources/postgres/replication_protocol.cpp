@@ -1,4 +1,5 @@
 #include "sources/postgres/replication_protocol.hpp"
+#include "util/endian.hpp"
 
 #include <fmt/format.h>
 
@@ -8,18 +9,6 @@ namespace {
 
 // Seconds from 1970-01-01 to 2000-01-01, PostgreSQL's epoch.
 constexpr std::int64_t k_postgres_epoch_seconds = 946'684'800;
-
-std::uint64_t get_be(std::string_view in, std::size_t at, std::size_t bytes) {
-    std::uint64_t value = 0;
-    for (std::size_t i = 0; i < bytes; ++i)
-        value = (value << 8) | static_cast<unsigned char>(in[at + i]);
-    return value;
-}
-
-void put_be(std::string& out, std::uint64_t value, int bytes) {
-    for (int i = bytes - 1; i >= 0; --i)
-        out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-}
 
 }  // namespace
 
