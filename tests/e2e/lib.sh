@@ -191,6 +191,18 @@ start_server() {
         { tail -n 20 "$dir.log" >&2; fail "cannot start the server in $dir"; }
 }
 
+# wait_promoted CONNINFO: until that server has left recovery (60 s at most). A restored data
+# directory started by pg_ctl accepts connections as a hot standby once consistent, before its
+# replay reaches the target and it promotes: count rows only after this.
+wait_promoted() {
+    local i
+    for i in $(seq 600); do
+        [ "$(psql_on "$1" "SELECT pg_is_in_recovery()" 2>/dev/null)" = f ] && return 0
+        sleep 0.1
+    done
+    fail "the server at '$1' is still in recovery after 60 s"
+}
+
 stop_server() {
     as_pg "$PGBIN/pg_ctl" -D "$1" -m fast -w stop >/dev/null
     # A WAL prefetch process started by the server's restore_command may still be finishing a

@@ -30,6 +30,7 @@ check_sample() {
         REPO=$repo restore_into "$dir" --to "$to" --port "$port" "$@"
         as_pg bash -c "echo \"unix_socket_directories = '$T'\" >> '$dir/postgresql.auto.conf'"
         start_server "$dir"
+        wait_promoted "$(conninfo_for "$port")"
         expect_eq "$(psql_on "$(conninfo_for "$port")" "SELECT count(*) FROM frozen")" "$rows" \
             "$name: rows restored to $to"
         stop_server "$dir"
