@@ -46,12 +46,17 @@ Status Decompressor::decompress(std::string_view frame, std::size_t expected_siz
     ZSTD_DCtx_reset(ctx, ZSTD_reset_session_only);
     const std::size_t first_size =
         std::min(expected_size, std::max<std::size_t>(std::size_t{1} << 20, frame.size() * 8));
-    out.resize(first_size);
+    // Sized without zero-filling: every byte kept is written by the decoder (a 16 MiB WAL
+    // segment spent a tenth of its fetch in memset and the page faults it caused).
+    const auto grow = [&out](std::size_t size) {
+        out.resize_and_overwrite(size, [](char*, std::size_t n) { return n; });
+    };
+    grow(first_size);
     ZSTD_inBuffer in{frame.data(), frame.size(), 0};
     std::size_t produced = 0;
     for (;;) {
         if (produced == out.size() && out.size() < expected_size)
-            out.resize(std::min(expected_size, out.size() * 2));
+            grow(std::min(expected_size, out.size() * 2));
         const std::size_t in_before = in.pos;
         ZSTD_outBuffer o{out.data(), out.size(), produced};
         const std::size_t pending = ZSTD_decompressStream(ctx, &o, &in);

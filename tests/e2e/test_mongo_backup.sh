@@ -8,25 +8,9 @@
 # report work for the kind. Change capture and restores to a time are not tested (no change streams).
 source "$(dirname "$0")/lib.sh" "$@"
 
-MONGO_DIR="$(cd "$E2E_DIR/../mongo" && pwd)"
-[ -f "$MONGO_DIR/smartmongo/dist_ts/congodb/index.js" ] ||
-    fail "CongoDB is not installed (scripts/install-deps.sh unpacks it into tests/mongo)"
+source "$E2E_DIR/lib_mongo.sh"
 DOCS=${MONGO_DOCS:-25000}  # per collection; four collections
 
-# start_congodb NAME: starts a CongoDB on a free port, waits for its ready file; sets URI_<NAME>.
-start_congodb() {
-    local name=$1 port
-    port=$(free_port)
-    node "$MONGO_DIR/congodb_server.mjs" "$port" "$T/$name" >"$T/$name.log" 2>&1 &
-    BG_PIDS+=($!)
-    for _ in $(seq 1 300); do
-        [ -f "$T/$name/ready" ] && break
-        sleep 0.1
-    done
-    [ -f "$T/$name/ready" ] || { cat "$T/$name.log" >&2; fail "CongoDB $name did not start in 30 s"; }
-    printf -v "URI_$name" '%s' "$(cat "$T/$name/ready")"
-}
-tool() { node "$MONGO_DIR/mongo_tool.mjs" "$@"; }
 
 start_congodb source
 start_congodb target

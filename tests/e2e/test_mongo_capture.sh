@@ -11,27 +11,12 @@
 # Scripted replies only: no real MongoDB server stores anything here.
 source "$(dirname "$0")/lib.sh" "$@"
 
-MONGO_DIR="$(cd "$E2E_DIR/../mongo" && pwd)"
-[ -f "$MONGO_DIR/smartmongo/dist_ts/congodb/index.js" ] ||
-    fail "CongoDB is not installed (scripts/install-deps.sh unpacks it into tests/mongo)"
+source "$E2E_DIR/lib_mongo.sh"
 /usr/bin/python3 -c 'import mockupdb, pymongo' 2>/dev/null ||
     fail "python3-mockupdb is not installed (scripts/install-deps.sh)"
 DOCS=50  # per collection
 GAP=1.5  # seconds between scripted events
 
-start_congodb() {
-    local name=$1 port
-    port=$(free_port)
-    node "$MONGO_DIR/congodb_server.mjs" "$port" "$T/$name" >"$T/$name.log" 2>&1 &
-    BG_PIDS+=($!)
-    for _ in $(seq 1 300); do
-        [ -f "$T/$name/ready" ] && break
-        sleep 0.1
-    done
-    [ -f "$T/$name/ready" ] || { cat "$T/$name.log" >&2; fail "CongoDB $name did not start in 30 s"; }
-    printf -v "URI_$name" '%s' "$(cat "$T/$name/ready")"
-}
-tool() { node "$MONGO_DIR/mongo_tool.mjs" "$@"; }
 # wait_for DESCRIPTION COMMAND...: until COMMAND succeeds, 60 s at most.
 wait_for() {
     local what=$1

@@ -34,6 +34,41 @@ expect_exit 0 lb wal-fetch "$SECOND" "$WAL/$SECOND" --repo "$REPO" --prefetch 0
 expect_exit 0 lb wal-fetch "$SECOND" "$T/direct" --repo "$REPO" --prefetch 0
 cmp "$WAL/$SECOND" "$T/direct" || fail "the spooled $SECOND differs from the archived one"
 
+# A wal-fetch that misses a segment the running prefetcher has planned waits for it instead of
+# fetching it a second time: with the spool's lock held and a plan naming THIRD, a wal-fetch of
+# THIRD from a repository that cannot even be opened succeeds once THIRD lands in the spool.
+THIRD=${SEGMENTS[2]}
+expect_exit 0 lb wal-fetch "$THIRD" "$T/third" --repo "$REPO" --prefetch 0
+as_pg rm -f "$SPOOL/$THIRD"
+echo "$THIRD" | as_pg tee "$SPOOL/.plan" >/dev/null
+# The lock holder reads a pipe until this script closes its end (fd 8).
+mkfifo "$T/release"
+chmod 666 "$T/release"
+exec 8<>"$T/release"
+as_pg flock "$SPOOL/.lock" cat "$T/release" >/dev/null 2>&1 8>&- &
+HOLDER=$!
+for _ in $(seq 1 600); do as_pg flock -n "$SPOOL/.lock" true || break; sleep 0.1; done
+as_pg "$LB" wal-fetch "$THIRD" "$WAL/$THIRD" --repo "$T/no-such-repository" --prefetch 0 \
+    >"$T/waiting.out" 2>&1 &
+FETCH=$!
+# The event: the fetch sleeps in its wait loop (clock_nanosleep, system call 230) rather than
+# having failed at once for want of a repository.
+waiting=""
+for _ in $(seq 1 600); do
+    pid=$(pgrep -n -f "wal-fetch $THIRD $WAL/$THIRD" || true)
+    [ -n "$pid" ] || break
+    if [ "$(cut -d' ' -f1 "/proc/$pid/syscall" 2>/dev/null)" = 230 ]; then waiting=1; break; fi
+    sleep 0.05
+done
+[ -n "$waiting" ] || { cat "$T/waiting.out" >&2; fail "wal-fetch did not wait for the planned segment"; }
+as_pg cp "$T/third" "$SPOOL/.incoming"
+as_pg mv "$SPOOL/.incoming" "$SPOOL/$THIRD"
+wait "$FETCH" || { cat "$T/waiting.out" >&2; fail "wal-fetch of a planned segment failed"; }
+cmp "$WAL/$THIRD" "$T/third" || fail "the waited-for $THIRD differs from the archived one"
+exec 8>&-
+wait "$HOLDER" || true
+ok "a miss of a planned segment waits for the prefetcher instead of fetching it again"
+
 # In a data directory whose recovery is over (no recovery.signal), a prefetcher fetches nothing
 # and removes the spool: nothing asks for those segments any more.
 DATA="$T/over"

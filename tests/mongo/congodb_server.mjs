@@ -9,7 +9,7 @@
 // What it does not do (measured): change streams ($changeStream is an unknown pipeline stage),
 // $clusterTime / operationTime, replica-set `hello` (no setName), unique indexes other than _id,
 // real transactions (nothing rolls back), validators (dropped).
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { CongoServer } from './smartmongo/dist_ts/congodb/index.js';
 import { UpdateEngine } from './smartmongo/dist_ts/congodb/engine/UpdateEngine.js';
@@ -34,7 +34,10 @@ mkdirSync(dir, { recursive: true });
 const server = new CongoServer({ port, host: '127.0.0.1' });
 await server.start();
 const uri = `mongodb://127.0.0.1:${port}/?directConnection=true`;
-writeFileSync(join(dir, 'ready'), uri + '\n');
+// Written under another name, then renamed: a waiter that sees DIR/ready reads the whole URI
+// (a plain write let one read an empty file, between the create and the write).
+writeFileSync(join(dir, 'ready.tmp'), uri + '\n');
+renameSync(join(dir, 'ready.tmp'), join(dir, 'ready'));
 console.log(`congodb: ready ${uri}`);
 const stop = async () => {
   await server.stop();

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -120,6 +122,40 @@ Result<repo::PushOutcome> wal_push(repo::Repository& repo, const fs::path& path,
 namespace {
 
 constexpr std::string_view k_spool_name = "lifeboat-prefetch";
+// The segments the running prefetcher is fetching, one name per line.
+constexpr std::string_view k_plan_name = ".plan";
+// How long a wal-fetch waits at most for a segment the prefetcher is fetching.
+constexpr auto k_prefetch_wait_limit = std::chrono::seconds(30);
+
+// True when a process holds the spool's lock: a prefetcher is at work.
+bool prefetcher_running(const fs::path& spool) {
+    const int lock = ::open((spool / ".lock").c_str(), O_RDONLY | O_CLOEXEC);
+    if (lock < 0) return false;
+    const bool held = ::flock(lock, LOCK_SH | LOCK_NB) != 0;
+    ::close(lock);
+    return held;
+}
+
+// Moves `name` from the spool to `destination` once the running prefetcher has stored it, when
+// its plan names it: fetching it here too would only race the prefetcher for the same object
+// (on a busy machine the prefetcher's four fetches at once and this one each take longer than
+// replaying a segment, and every call lost the race). False, without waiting, when no prefetcher
+// runs or its plan does not name the segment; false after it ends without storing it.
+bool wait_for_prefetch(const fs::path& spool, const std::string& name,
+                       const fs::path& destination) {
+    if (!prefetcher_running(spool)) return false;
+    const auto plan = read_file(spool / k_plan_name);
+    if (!plan || plan->find(name + "\n") == std::string::npos) return false;
+    const auto deadline = std::chrono::steady_clock::now() + k_prefetch_wait_limit;
+    for (;;) {
+        if (::rename((spool / name).c_str(), destination.c_str()) == 0) return true;
+        if (!prefetcher_running(spool)) {
+            return ::rename((spool / name).c_str(), destination.c_str()) == 0;
+        }
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+}
 
 // True when `spool` lies in the pg_wal of a data directory whose recovery is over (PostgreSQL
 // removed recovery.signal and standby.signal): nothing will ask for the spooled segments. A spool
@@ -154,6 +190,12 @@ void prefetch_segments(const repo::Repository& repo, const fs::path& spool,
             postgres::wal_file_name({current.timeline, current.segno + i}, segment_size);
         if (!fs::exists(spool / next, ec)) missing.push_back(std::move(next));
     }
+    // The plan tells a wal-fetch that misses one of these segments to wait for it rather than
+    // fetch it a second time (wait_for_prefetch).
+    std::string plan;
+    for (const auto& name : missing)
+        plan += name + "\n";
+    (void)write_file_atomic(spool / k_plan_name, plan, Durability::none);
     const unsigned threads =
         std::max(1u, std::min(k_prefetch_in_flight, static_cast<unsigned>(missing.size())));
     // A failure (a segment not archived yet, recovery over) stops the hand-out of the rest.
@@ -162,6 +204,7 @@ void prefetch_segments(const repo::Repository& repo, const fs::path& spool,
         const std::string content = LB_TRY(repo::fetch_wal(repo.storage(), missing[i]));
         return write_file_atomic(spool / missing[i], content, Durability::none);
     });
+    fs::remove(spool / k_plan_name, ec);
     if (recovery_is_over(spool)) fs::remove_all(spool, ec);
 }
 
@@ -177,6 +220,22 @@ void start_prefetcher(const WalFetchOptions& options, const fs::path& spool,
     (void)spawn_detached(argv);  // no prefetch is slower, not wrong
 }
 
+// True when a prefetcher holds the spool's lock (it is fetching) or the `count` segments after
+// `current` are all spooled already: a new prefetcher would have nothing to do. Lets a segment
+// served from the spool return without opening the repository (a round trip or more on an object
+// store) or starting a process.
+bool prefetch_is_ahead(const fs::path& spool, const postgres::WalSegment& current,
+                       std::uint64_t segment_size, unsigned count) {
+    if (prefetcher_running(spool)) return true;
+    std::error_code ec;
+    for (unsigned i = 1; i <= count; ++i) {
+        const std::string next =
+            postgres::wal_file_name({current.timeline, current.segno + i}, segment_size);
+        if (!fs::exists(spool / next, ec)) return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 Status wal_fetch(const RepositoryOpener& open_repository, const WalFetchOptions& options) {
@@ -186,11 +245,18 @@ Status wal_fetch(const RepositoryOpener& open_repository, const WalFetchOptions&
         postgres::classify_wal_file(options.name) == postgres::WalFileKind::segment;
     std::error_code ec;
     std::uint64_t segment_size = 0;
-    if (is_segment && ::rename((spool / options.name).c_str(), options.destination.c_str()) == 0) {
+    if (is_segment &&
+        (::rename((spool / options.name).c_str(), options.destination.c_str()) == 0 ||
+         wait_for_prefetch(spool, options.name, options.destination))) {
         segment_size = fs::file_size(options.destination, ec);
     }
     // Once the file is in place (from the spool), nothing below may fail the call.
     const bool from_spool = segment_size != 0;
+    if (from_spool && options.prefetch != 0) {
+        const auto current = postgres::parse_wal_file_name(options.name, segment_size);
+        if (current && prefetch_is_ahead(spool, *current, segment_size, options.prefetch))
+            return {};
+    }
     auto repo = open_repository();
     if (!repo && !from_spool) return std::unexpected(repo.error());
     if (!from_spool) {

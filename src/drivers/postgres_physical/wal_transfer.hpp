@@ -48,7 +48,8 @@ struct WalFetchOptions {
 // Prefetch: after handing over a segment, a detached background process (one at a time, guarded
 // by a lock file) fetches, verifies and stores the next `prefetch` segments in a spool directory
 // beside the destination ("pg_wal/lifeboat-prefetch"), so that the next calls only rename a file
-// while PostgreSQL replays. Spooled files are complete and checked (written to a temporary name,
+// while PostgreSQL replays. A call served from the spool while a prefetcher runs, or with the
+// next `prefetch` segments spooled already, returns without opening the repository. Spooled files are complete and checked (written to a temporary name,
 // then renamed); the spool is removed when a segment is not found (recovery is ending).
 Status wal_fetch(const RepositoryOpener& open_repository, const WalFetchOptions& options);
 
