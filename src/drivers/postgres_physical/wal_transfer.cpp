@@ -245,9 +245,8 @@ Status wal_fetch(const RepositoryOpener& open_repository, const WalFetchOptions&
         postgres::classify_wal_file(options.name) == postgres::WalFileKind::segment;
     std::error_code ec;
     std::uint64_t segment_size = 0;
-    if (is_segment &&
-        (::rename((spool / options.name).c_str(), options.destination.c_str()) == 0 ||
-         wait_for_prefetch(spool, options.name, options.destination))) {
+    if (is_segment && (::rename((spool / options.name).c_str(), options.destination.c_str()) == 0 ||
+                       wait_for_prefetch(spool, options.name, options.destination))) {
         segment_size = fs::file_size(options.destination, ec);
     }
     // Once the file is in place (from the spool), nothing below may fail the call.

@@ -49,8 +49,10 @@ struct WalFetchOptions {
 // by a lock file) fetches, verifies and stores the next `prefetch` segments in a spool directory
 // beside the destination ("pg_wal/lifeboat-prefetch"), so that the next calls only rename a file
 // while PostgreSQL replays. A call served from the spool while a prefetcher runs, or with the
-// next `prefetch` segments spooled already, returns without opening the repository. Spooled files are complete and checked (written to a temporary name,
-// then renamed); the spool is removed when a segment is not found (recovery is ending).
+// next `prefetch` segments spooled already, returns without opening the repository. Spooled files
+// are complete and checked (written to a temporary name, then renamed); the spool is removed when a
+// segment is not found (recovery is ending). A call that misses a segment the running
+// prefetcher is fetching (its plan, "pg_wal/lifeboat-prefetch/.plan", names it) waits for it.
 Status wal_fetch(const RepositoryOpener& open_repository, const WalFetchOptions& options);
 
 // The prefetch process: unless another one holds the spool's lock, fetches the `count` segments
