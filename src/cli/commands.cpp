@@ -560,6 +560,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
             j["end_of_recovery"] = o.recovery.end_of_recovery;
             if (o.recovery.events_applied) j["events_applied"] = *o.recovery.events_applied;
             j["phases"]["prepare_seconds_in_parallel"] = o.prepare_seconds;
+            j["log_prefetched"] = o.log_prefetched;
             // --target-pg/--target-mongo: the connection string was the user's own (it may
             // hold a password).
             if (args.target_pg.empty() && args.target_mongo.empty()) {

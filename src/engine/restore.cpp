@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -25,6 +27,31 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
 }
+
+// A thread that works on the log beside the restore (RestoreTarget::prefetch_log): begun once,
+// finished (stop set, thread joined) before the restore returns or removes anything.
+class LogPrefetch {
+  public:
+    LogPrefetch() = default;
+    LogPrefetch(const LogPrefetch&) = delete;
+    LogPrefetch& operator=(const LogPrefetch&) = delete;
+    ~LogPrefetch() { finish(); }
+
+    void begin(std::function<std::uint64_t(const std::atomic<bool>&)> work) {
+        m_thread = std::thread([this, work = std::move(work)] { m_fetched = work(m_stop); });
+    }
+    // Stops the work and waits for it; returns what it fetched.
+    std::uint64_t finish() {
+        m_stop = true;
+        if (m_thread.joinable()) m_thread.join();
+        return m_fetched;
+    }
+
+  private:
+    std::atomic<bool> m_stop{false};
+    std::uint64_t m_fetched = 0;
+    std::thread m_thread;
+};
 
 }  // namespace
 
@@ -139,7 +166,19 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
     // The non-throwing overloads: a target below a directory we may not enter is an error to
     // report, not an exception that skips releasing the lock.
     const bool existed = fs::exists(options.target_dir, path_error);
+    // The recovery plan; the port is chosen once the files are written.
+    source::RecoveryPlan plan{.manifest = manifest,
+                              .timeline = reach->timeline,
+                              .target = options.target,
+                              .consistent = options.consistent,
+                              .stop_position = stop_after,
+                              .key_file = options.key_file,
+                              .log_storage = &repository.storage()};
+    // A restore that starts the instance lets the target work on its log while the files are
+    // written (PhysicalRestoreTarget: the first WAL segments into the prefetch spool).
+    LogPrefetch log_prefetch;
     auto undo = [&](const Error& error) -> Result<RestoreOutcome> {
+        log_prefetch.finish();  // nothing may write into what is removed below
         // Nothing half-restored may look like a usable instance.
         std::error_code ec;
         if (existed) {
@@ -173,6 +212,7 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
         repository.storage().features().local_path || options.repository_location.empty()
             ? repository.location()
             : options.repository_location;
+    plan.repository_location = location_for_commands;
     std::future<Result<double>> preparation;
     if (options.start == StartServer::yes) {
         preparation = std::async(std::launch::async,
@@ -186,6 +226,10 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
         if (result) prepared = std::move(*result);
     }
     if (!stats) return undo(stats.error());
+    if (options.start == StartServer::yes) {
+        log_prefetch.begin(
+            [&](const std::atomic<bool>& stop) { return target->prefetch_log(plan, stop); });
+    }
     if (auto stage = ctx.stage("restore:files"); !stage) return undo(stage.error());
     outcome.files = stats->files;
     outcome.bytes = stats->bytes;
@@ -206,15 +250,9 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
     // Files written, recovery not yet configured: a cancellation (or a test stopping here)
     // removes them again.
     if (auto stage = ctx.stage("restore:settings"); !stage) return undo(stage.error());
-    auto settings = target->configure({.manifest = manifest,
-                                       .timeline = reach->timeline,
-                                       .target = options.target,
-                                       .consistent = options.consistent,
-                                       .stop_position = stop_after,
-                                       .repository_location = location_for_commands,
-                                       .key_file = options.key_file,
-                                       .port = outcome.port,
-                                       .log_storage = &repository.storage()});
+    source::RecoveryPlan configured = plan;
+    configured.port = outcome.port;
+    auto settings = target->configure(configured);
     if (!settings) return undo(settings.error());
     outcome.replaced_settings = std::move(*settings);
     // The files were flushed as they were written, and configure writes its own files with
@@ -224,6 +262,7 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
     outcome.files_seconds = seconds_since(started);
     if (options.start == StartServer::yes) {
         auto instance = target->start_and_await(outcome.port, ctx);
+        outcome.log_prefetched = log_prefetch.finish();
         outcome.started = target->has_started();
         if (!instance) {
             if (!outcome.started) return undo(instance.error());

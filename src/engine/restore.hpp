@@ -93,6 +93,8 @@ struct RestoreOutcome {
     // Finding the server programs, probing the server account and picking a port, done on a
     // second thread while the files are written (with --start): not part of the total.
     double prepare_seconds = 0;
+    // Log objects the target fetched ahead for its recovery (RestoreTarget::prefetch_log).
+    std::uint64_t log_prefetched = 0;
     double replay_seconds = 0;        // server start to end of recovery (promotion)
     double ready_seconds = 0;         // promotion to a working read-write connection
     source::RecoveryPhases recovery;  // replay_seconds broken down, as far as measured

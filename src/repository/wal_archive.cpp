@@ -151,6 +151,11 @@ Result<WalMeta> read_wal_meta(const Storage& storage, const std::string& name) {
 }
 
 Result<std::string> fetch_wal(const Storage& storage, const std::string& name) {
+    auto fetched = LB_TRY(fetch_wal_object(storage, name));
+    return std::move(fetched.content);
+}
+
+Result<FetchedWal> fetch_wal_object(const Storage& storage, const std::string& name) {
     const std::string key = wal_key(name);
     auto bytes = storage.read(key);
     if (!bytes) {
@@ -177,7 +182,7 @@ Result<std::string> fetch_wal(const Storage& storage, const std::string& name) {
     if (digest_hex(sha256(content)) != meta.raw_sha256) {
         return fail(ErrorCode::corrupt, "{}: content does not match its checksum", key);
     }
-    return content;
+    return FetchedWal{std::move(content), meta};
 }
 
 std::string wal_name_of_key(const std::string& key) {

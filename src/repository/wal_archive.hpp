@@ -78,6 +78,12 @@ Result<std::optional<std::string>> first_stream_gap_segment(const Storage& stora
 
 // Reads, decompresses and checks a WAL file. ErrorCode::not_found when absent.
 Result<std::string> fetch_wal(const Storage& storage, const std::string& name);
+// The same, with the metadata stored beside the content (commit times, for one).
+struct FetchedWal {
+    std::string content;
+    WalMeta meta;
+};
+Result<FetchedWal> fetch_wal_object(const Storage& storage, const std::string& name);
 
 // Reads only the metadata of a stored WAL file (a small ranged read).
 Result<WalMeta> read_wal_meta(const Storage& storage, const std::string& name);

@@ -11,6 +11,7 @@
 // target: both fit the same four calls.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -102,6 +103,19 @@ class RestoreTarget {
     // that runs the instance and whether it can reach the repository): run on a second thread
     // while the files are written. Returns the seconds it took.
     virtual Result<double> prepare_start(const std::string& repository_location) = 0;
+
+    // For a restore that starts the instance: work on the log that can overlap the writing of
+    // the files, on CPU the file writers leave idle (PostgreSQL: the first WAL segments recovery
+    // will ask for, fetched into the data directory's prefetch spool). Called once, on a thread
+    // of its own, after check_and_place; `plan.port` is not chosen yet. It may go on while
+    // start_and_await runs, and must return soon once `stop` is set (the engine sets it, and
+    // waits, before the restore returns or undoes anything). Never fails the restore. Returns
+    // how many log objects it fetched.
+    virtual std::uint64_t prefetch_log(const RecoveryPlan& plan, const std::atomic<bool>& stop) {
+        (void)plan;
+        (void)stop;
+        return 0;
+    }
 
     // After the files: what makes them recover as `plan` says. Returns the names of settings
     // the backup carried that were replaced.

@@ -81,11 +81,15 @@ for _ in $(seq 1 600); do
 done
 [ ! -d "$DATA/pg_wal/lifeboat-prefetch" ] || fail "a prefetcher after the end of recovery kept its spool"
 
-# restore --start returns only once no prefetcher writes into the restored directory.
+# restore --start fetches the backup's WAL into the spool itself once the files are written
+# (log_prefetched: the segments from the backup's start on, all four here), and returns only
+# once nothing writes into the restored directory any more.
 DIR="$T/restored"
 expect_exit 0 lb restore --repo "$REPO" --to latest --target-dir "$DIR" --port "$(free_port)" \
     --start --json
 [ ! -e "$DIR/pg_wal/lifeboat-prefetch" ] || fail "restore --start left the prefetch spool behind"
+[ "$(jq -r .log_prefetched "$OUT")" -ge 4 ] ||
+    fail "restore --start fetched $(jq -r .log_prefetched "$OUT") segments ahead, expected at least 4"
 expect_eq "$(psql_on "$(jq -r .conninfo "$OUT")" "SELECT count(*) FROM t")" 4000 "rows restored"
 stop_server "$DIR"
 finish

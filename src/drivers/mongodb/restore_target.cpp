@@ -244,7 +244,9 @@ Result<source::StartedInstance> MongoRestoreTarget::start_and_await(int,
     source::StartedInstance out;
     out.replay_seconds = replayed;
     out.ready_seconds = seconds_since(started) - replayed;
-    out.phases.redo_seconds = replayed;
+    // Loading the documents is this kind's start-up; applying the events its redo.
+    out.phases.startup_seconds = loaded;
+    out.phases.redo_seconds = replayed - loaded;
     out.phases.end_of_recovery =
         m_plan.consistent
             ? "documents loaded, indexes built"

@@ -17,6 +17,11 @@ namespace lifeboat::postgres_physical {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// How much WAL restore --start fetches ahead while it writes the files (the spool in the new
+// pg_wal holds at most this much; replay consumes it).
+constexpr std::uint64_t k_restore_prefetch_bytes = std::uint64_t{1} << 30;
+
 double seconds_since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -248,6 +253,30 @@ Result<std::map<std::uint32_t, fs::path>> PhysicalRestoreTarget::check_and_place
 Result<double> PhysicalRestoreTarget::prepare_start(const std::string& repository_location) {
     m_prepared = LB_TRY(find_start_needs(m_request, repository_location));
     return m_prepared->seconds;
+}
+
+std::uint64_t PhysicalRestoreTarget::prefetch_log(const source::RecoveryPlan& plan,
+                                                  const std::atomic<bool>& stop) {
+    const repo::Manifest& manifest = *plan.manifest;
+    // Only the backup's own timeline: a branch to a later one switches names part-way, and
+    // wal-fetch's own prefetch follows it.
+    if (!plan.log_storage || plan.timeline != manifest.timeline) return 0;
+    const std::uint64_t segment_size = manifest.postgres.wal_segment_size;
+    const auto start = postgres::parse_lsn(manifest.start_lsn);
+    if (!start || !postgres::is_valid_wal_segment_size(segment_size)) return 0;
+    SpoolFill fill{.data_dir = m_request.target_dir,
+                   .first = postgres::segment_of(*start, manifest.timeline, segment_size),
+                   .segment_size = segment_size,
+                   .count = static_cast<unsigned>(k_restore_prefetch_bytes / segment_size),
+                   .until = plan.target};
+    const auto last_position = plan.consistent      ? postgres::parse_lsn(manifest.stop_lsn)
+                               : plan.stop_position ? postgres::parse_lsn(*plan.stop_position)
+                                                    : std::nullopt;
+    if (last_position)
+        fill.last = postgres::segment_of(*last_position, plan.timeline, segment_size);
+    if (auto owner = postgres::server_account(m_request.target_dir, m_request.run_as_user))
+        fill.owner = *owner;
+    return fill_prefetch_spool(*plan.log_storage, fill, stop);
 }
 
 Result<std::vector<std::string>> PhysicalRestoreTarget::configure(

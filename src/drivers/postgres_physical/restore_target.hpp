@@ -32,6 +32,8 @@ class PhysicalRestoreTarget final : public source::RestoreTarget {
     Result<std::map<std::uint32_t, fs::path>> check_and_place(
         const repo::Manifest& manifest) override;
     Result<double> prepare_start(const std::string& repository_location) override;
+    std::uint64_t prefetch_log(const source::RecoveryPlan& plan,
+                               const std::atomic<bool>& stop) override;
     Result<std::vector<std::string>> configure(const source::RecoveryPlan& plan) override;
     Result<source::StartedInstance> start_and_await(int port, const OperationContext& ctx) override;
     bool has_started() const override { return m_started; }

@@ -297,6 +297,57 @@ Status wal_prefetch(const RepositoryOpener& open_repository, const WalPrefetchOp
     return {};
 }
 
+unsigned fill_prefetch_spool(const Storage& storage, const SpoolFill& fill,
+                             const std::atomic<bool>& stop) {
+    if (fill.count == 0 || !postgres::is_valid_wal_segment_size(fill.segment_size)) return 0;
+    const fs::path spool = fill.data_dir / "pg_wal" / k_spool_name;
+    std::error_code ec;
+    fs::create_directories(spool, ec);
+    if (ec) return 0;
+    const auto give = [&](const fs::path& path) {
+        if (fill.owner) (void)::lchown(path.c_str(), fill.owner->uid, fill.owner->gid);
+    };
+    give(fill.data_dir / "pg_wal");
+    give(spool);
+    const int lock = ::open((spool / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0) return 0;
+    give(spool / ".lock");
+    if (::flock(lock, LOCK_EX | LOCK_NB) != 0) {
+        ::close(lock);
+        return 0;
+    }
+    std::vector<std::string> names;
+    for (unsigned i = 0; i < fill.count; ++i) {
+        const postgres::WalSegment segment{fill.first.timeline, fill.first.segno + i};
+        if (fill.last && segment > *fill.last) break;
+        names.push_back(postgres::wal_file_name(segment, fill.segment_size));
+    }
+    std::string plan;
+    for (const auto& name : names)
+        plan += name + "\n";
+    if (write_file_atomic(spool / k_plan_name, plan, Durability::none)) give(spool / k_plan_name);
+    // The files are still being written when this starts: recovery is over only once it began
+    // (recovery.signal seen) and ended.
+    bool recovery_began = false;
+    unsigned spooled = 0;
+    for (const auto& name : names) {
+        if (!recovery_began) recovery_began = fs::exists(fill.data_dir / "recovery.signal", ec);
+        if (stop.load() || (recovery_began && recovery_is_over(spool))) break;
+        auto fetched = repo::fetch_wal_object(storage, name);
+        if (!fetched) break;  // not archived (yet): wal-fetch takes over from here
+        if (!write_file_atomic(spool / name, fetched->content, Durability::none)) break;
+        give(spool / name);
+        ++spooled;
+        // The first commit past the target is in this segment (or an earlier one): recovery
+        // stops in it and asks for nothing after it.
+        if (fill.until && fetched->meta.last_commit && *fetched->meta.last_commit > *fill.until)
+            break;
+    }
+    fs::remove(spool / k_plan_name, ec);
+    ::close(lock);
+    return spooled;
+}
+
 Status retire_prefetch(const fs::path& data_dir, std::chrono::milliseconds timeout,
                        const OperationContext& ctx) {
     const fs::path spool = data_dir / "pg_wal" / k_spool_name;

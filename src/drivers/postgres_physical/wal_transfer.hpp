@@ -2,17 +2,20 @@
 // archive_command ('lifeboat wal-push %p') and restore_command ('lifeboat wal-fetch %f %p').
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include <functional>
-
 #include "repository/repository.hpp"
 #include "repository/wal_archive.hpp"
+#include "sources/postgres/wal.hpp"
 #include "util/fs.hpp"
 #include "util/operation_context.hpp"
+#include "util/process.hpp"
 
 namespace lifeboat::postgres_physical {
 
@@ -64,6 +67,28 @@ struct WalPrefetchOptions {
     unsigned count = 0;
 };
 Status wal_prefetch(const RepositoryOpener& open_repository, const WalPrefetchOptions& options);
+
+// What a restore fetches into a new data directory's spool while it writes the files, so that
+// recovery finds the first segments ready (restore --start; the CPU the file writers leave idle
+// does the work that otherwise held up replay, one segment at a time).
+struct SpoolFill {
+    fs::path data_dir;
+    postgres::WalSegment first;  // the segment holding the backup's start
+    std::uint64_t segment_size = 0;
+    unsigned count = 0;                        // at most this many segments
+    std::optional<postgres::WalSegment> last;  // none after this one (a position target)
+    std::optional<Timestamp> until;            // none after the first whose commits pass this time
+    std::optional<UserAccount> owner;          // the account the server runs as (files given to it)
+};
+
+// Fetches the segments of `fill` in order, one at a time, into `data_dir`/pg_wal's spool, holding
+// the spool's lock and naming them in its plan: wal-fetch takes them from there, or waits for
+// the one it needs, and starts no prefetcher of its own meanwhile. Stops at a segment the
+// archive does not have, after `last` or `until`, when `stop` is set, and when the recovery is
+// over; then releases the lock, so wal-fetch's own prefetch takes over. Never fails: a segment
+// not spooled is fetched by wal-fetch itself. Returns how many segments it spooled.
+unsigned fill_prefetch_spool(const Storage& storage, const SpoolFill& fill,
+                             const std::atomic<bool>& stop);
 
 // Ends prefetching in `data_dir` once its recovery is over: waits up to `timeout` for a running
 // prefetch process to let go of the spool, then removes the spool, so that nothing of Lifeboat
