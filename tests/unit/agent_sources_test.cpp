@@ -199,7 +199,7 @@ TEST(AgentSources, ReadsSeveralSourcesWithTheirOverrides) {
 
 TEST(AgentSources, RefusesMalformedSources) {
     const std::string base = "[schedule]\nbackup = \"0 4 * * *\"\n";
-    for (const std::string bad : {
+    for (const std::string& bad : {
              base + "[[sources]]\npg = \"x\"\nrepository = \"/r\"\n",    // no name
              base + "[[sources]]\nname = \"a\"\nrepository = \"/r\"\n",  // no pg
              base + "[[sources]]\nname = \"a\"\npg = \"x\"\n",           // no repository

@@ -62,7 +62,9 @@ TEST(MongoCatalog, SamplesAreSpreadAndBounded) {
         for (std::uint64_t i = 0; i < count; ++i)
             sampled += is_sampled(i, count) ? 1 : 0;
         EXPECT_EQ(sampled, std::min<std::uint64_t>(count, k_samples_per_collection)) << count;
-        if (count) EXPECT_TRUE(is_sampled(0, count));  // the first document always
+        if (count) {
+            EXPECT_TRUE(is_sampled(0, count));  // the first document always
+        }
     }
 }
 

@@ -77,7 +77,9 @@ TEST_P(SourceDriverConformance, FollowsEveryBackupToAConsistentReachWithinTheArc
         EXPECT_EQ(reach.backup_index, i);
         EXPECT_TRUE(reach.consistent) << "the sample's backups have their log";
         EXPECT_EQ(reach.from, o.manifests[i].stop_time);
-        if (reach.to) EXPECT_LT(reach.from, *reach.to) << "a reach ends after its backup";
+        if (reach.to) {
+            EXPECT_LT(reach.from, *reach.to) << "a reach ends after its backup";
+        }
         // Every branch listed reaches only backups it can follow, by index.
         for (const auto& t : window->timelines)
             for (const auto& r : t.reaches)
