@@ -77,6 +77,9 @@ class BlockSink final : public source::ContentSink {
     Result<std::string> log_object_summary(const std::string& name) const override {
         return repo::read_wal_summary(m_storage, name);
     }
+    Result<std::string> log_object(const std::string& name) const override {
+        return repo::fetch_wal(m_storage, name);
+    }
     Result<bool> log_object_archived(const std::string& name) const override {
         auto found = m_storage.stat(repo::wal_key(name));
         if (found) return true;

@@ -1,5 +1,6 @@
 #include "engine/restore.hpp"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -26,6 +27,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+void release_free_memory() {
+#ifdef __GLIBC__
+    ::malloc_trim(0);
+#endif
 }
 
 // A thread that works on the log beside the restore (RestoreTarget::prefetch_log): begun once,
@@ -227,6 +234,10 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
     }
     if (!stats) return undo(stats.error());
     if (options.start == StartServer::yes) {
+        // The file phase's buffers are freed but may stay with the process; give them back
+        // before the log work allocates its own (a WAL segment at a time), so the process's
+        // peak stays the file phase's.
+        release_free_memory();
         log_prefetch.begin(
             [&](const std::atomic<bool>& stop) { return target->prefetch_log(plan, stop); });
     }

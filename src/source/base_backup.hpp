@@ -50,6 +50,11 @@ class ContentSink {
     virtual Result<std::string> log_object_summary(const std::string& name) const {
         return fail(ErrorCode::not_found, "no summary of {}", name);
     }
+    // The content of archived log object `name`, fetched and checked: ErrorCode::not_found when
+    // it is not archived.
+    virtual Result<std::string> log_object(const std::string& name) const {
+        return fail(ErrorCode::not_found, "{} is not in the archive", name);
+    }
 };
 
 struct BaseBackupRequest {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Incrementals from WAL summaries (docs/operations.md, "Incremental backups"): wal-push summarises
 # each segment's block references; an incremental whose previous backup's WAL is summarised reads
-# only the blocks of a hot set of pages and restores exactly the source. A deleted or damaged
+# only the blocks of a hot set of pages and restores exactly the source, also when summaries were
+# stored incomplete (completed from the archive). A deleted or damaged
 # summary makes the next backup fall back to timestamps (and say so); a wrong summary (valid,
 # but missing the changed relation) is caught by --verify-unchanged, which then reads every file.
 source "$(dirname "$0")/lib.sh" "$@"
@@ -51,6 +52,21 @@ restore_into "$T/r1" --to latest --backup "$SUMMARISED" --start --port "$PORT"
 expect_eq "$(rows_hash "$RESTORED_CONN")" "$WANT" "rows of the restored summarised incremental"
 stop_server "$T/r1"
 ok "the summarised incremental restores the source's rows"
+
+# 1b. Summaries stored incomplete (a push that did not see the next segment's head yet, the
+# record crossing into it): the backup completes them from the archive and still reads only the
+# hot set.
+touch_pages $(( PAGES / 4 )) "$HOT"
+q "CHECKPOINT"
+switch_wal_and_wait
+as_pg python3 "$E2E_DIR/wal_summary_edit.py" mark-incomplete "$REPO"/wal-summaries/* >"$T/marked"
+[ "$(cat "$T/marked")" -gt 0 ] || fail "no summary was marked incomplete"
+backup_json
+expect_eq "$(jq -r .incremental.method "$OUT")" wal-summaries "method with incomplete summaries"
+READ=$(jq -r .read_bytes "$OUT")
+[ "$READ" -lt $(( BIG_BYTES / 4 )) ] ||
+    fail "with summaries marked incomplete the incremental read $READ bytes; the table is $BIG_BYTES"
+ok "incomplete summaries are completed from the archive: read $READ bytes"
 
 # 2. A deleted summary: the next backup falls back to timestamps and says why.
 touch_pages 10 "$HOT"

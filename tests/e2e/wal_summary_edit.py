@@ -2,6 +2,8 @@
 """Rewrites WAL summary objects of a plain (unencrypted) repository for the e2e tests.
 
     wal_summary_edit.py drop-relation RELFILENODE FILE...   remove the relation's blocks
+    wal_summary_edit.py mark-incomplete FILE...              mark them incomplete (as a push
+                                                             that missed the next segment's head)
     wal_summary_edit.py show FILE                            print the relations and block counts
 
 The object is the repository envelope (docs/repository-format.md): a 24-byte header
@@ -63,17 +65,21 @@ def main():
         for spc, db, rel, fork, blocks in s[6]:
             print(f"{spc}/{db}/{rel} fork {fork}: {len(blocks)} blocks")
         return
-    assert sys.argv[1] == "drop-relation"
-    relation = int(sys.argv[2])
-    dropped = 0
-    for path in sys.argv[3:]:
+    assert sys.argv[1] in ("drop-relation", "mark-incomplete")
+    relation = int(sys.argv[2]) if sys.argv[1] == "drop-relation" else None
+    changed = 0
+    for path in sys.argv[3 if relation is not None else 2:]:
         header, payload = unpack(path)
         if header is None:
             continue
         s = list(parse(payload))
-        kept = [r for r in s[6] if r[2] != relation]
-        dropped += len(s[6]) - len(kept)
-        s[6] = kept
+        if relation is None:
+            changed += 1
+            s[3] = 0
+        else:
+            kept = [r for r in s[6] if r[2] != relation]
+            changed += len(s[6]) - len(kept)
+            s[6] = kept
         # From a file, so that the frame records its size (Lifeboat's reader needs it).
         with tempfile.NamedTemporaryFile() as raw:
             raw.write(encode(s))
@@ -83,7 +89,7 @@ def main():
         data = header + body
         with open(path, "wb") as f:
             f.write(data + hashlib.sha256(data).digest())
-    print(dropped)
+    print(changed)
 
 
 main()

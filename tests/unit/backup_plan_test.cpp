@@ -196,6 +196,8 @@ TEST(BackupPlan, SummaryReadsOnlyBlocksTheWalTouched) {
     EXPECT_EQ(checked.verify_blocks, checked.skipped_blocks);
     for (const auto& c : checked.chunks) {
         EXPECT_NE(c.kind, ChunkKind::reuse);
-        if (c.kind == ChunkKind::verify) EXPECT_EQ(*c.end - c.begin, k_block);
+        if (c.kind == ChunkKind::verify) {
+            EXPECT_EQ(*c.end - c.begin, k_block);
+        }
     }
 }

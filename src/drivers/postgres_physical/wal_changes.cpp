@@ -64,6 +64,39 @@ std::expected<postgres::WalSummary, std::string> summarize_live(
     return std::move(*summary);
 }
 
+// The first pages of segment `next`: from the archive, else (the segment being written) from
+// pg_wal. Empty when neither has it.
+std::string head_of(const source::ContentSink& sink, const fs::path& pgdata,
+                    const std::string& next) {
+    if (auto content = sink.log_object(next)) {
+        content->resize(std::min<std::size_t>(content->size(), postgres::k_next_segment_head));
+        return std::move(*content);
+    }
+    auto file = File::open(pgdata / "pg_wal" / next, OpenMode::read);
+    if (!file) return {};
+    auto head = file->read_range(0, postgres::k_next_segment_head);
+    return head ? std::move(*head) : std::string();
+}
+
+// The summary of archived segment `s` recomputed with the head of the segment after it.
+std::expected<postgres::WalSummary, std::string> complete_summary(
+    const source::ContentSink& sink, const fs::path& pgdata, postgres::WalSegment s,
+    std::uint64_t segment_size, std::uint32_t timeline, postgres::WalSegment last) {
+    const std::string name = postgres::wal_file_name(s, segment_size);
+    auto content = sink.log_object(name);
+    if (!content) return std::unexpected(content.error().message);
+    const postgres::WalSegment next_segment{s.timeline, s.segno + 1};
+    const std::string next = postgres::wal_file_name(next_segment, segment_size);
+    // The segment after it is archived unless it is the one the backup starts in.
+    const std::string head = next_segment.segno < last.segno
+                                 ? head_of(sink, pgdata, next)
+                                 : next_segment_head(pgdata / "pg_wal", name, segment_size);
+    auto summary = postgres::summarize_wal_segment(*content, timeline, std::nullopt, head);
+    if (!summary) return std::unexpected(summary.error().message);
+    if (!summary->complete) return std::unexpected("its last record cannot be read to its end");
+    return std::move(*summary);
+}
+
 }  // namespace
 
 std::expected<postgres::WalSummary, std::string> changes_since(
@@ -131,7 +164,14 @@ std::expected<postgres::WalSummary, std::string> changes_since(
                 fmt::format("the summary stored for WAL segment {} describes other WAL", name));
         }
         if (!summary->complete) {
-            return Failure(fmt::format("the summary of WAL segment {} is incomplete", name));
+            // Stored by a push that did not see the next segment's head yet (the record that
+            // crosses into it): completed now from the archive (or pg_wal) instead of giving up.
+            auto completed = complete_summary(sink, pgdata, s, segment_size, timeline, last);
+            if (!completed) {
+                return Failure(fmt::format("the summary of WAL segment {} is incomplete ({})",
+                                           name, completed.error()));
+            }
+            summary = std::move(*completed);
         }
         postgres::merge_wal_summary(changed, *summary);
     }
