@@ -168,8 +168,8 @@ std::expected<postgres::WalSummary, std::string> changes_since(
             // crosses into it): completed now from the archive (or pg_wal) instead of giving up.
             auto completed = complete_summary(sink, pgdata, s, segment_size, timeline, last);
             if (!completed) {
-                return Failure(fmt::format("the summary of WAL segment {} is incomplete ({})",
-                                           name, completed.error()));
+                return Failure(fmt::format("the summary of WAL segment {} is incomplete ({})", name,
+                                           completed.error()));
             }
             summary = std::move(*completed);
         }
