@@ -68,10 +68,9 @@ std::expected<postgres::WalSummary, std::string> summarize_live(
 // pg_wal. Empty when neither has it.
 std::string head_of(const source::ContentSink& sink, const fs::path& pgdata,
                     const std::string& next) {
-    if (auto content = sink.log_object(next)) {
-        content->resize(std::min<std::size_t>(content->size(), postgres::k_next_segment_head));
-        return std::move(*content);
-    }
+    // A copy of the head: the fetched segment's 16 MiB go as soon as this returns.
+    if (auto content = sink.log_object(next))
+        return content->substr(0, postgres::k_next_segment_head);
     auto file = File::open(pgdata / "pg_wal" / next, OpenMode::read);
     if (!file) return {};
     auto head = file->read_range(0, postgres::k_next_segment_head);
