@@ -43,35 +43,11 @@ lifeboat=$(cd "$(dirname "$lifeboat")" && pwd)/$(basename "$lifeboat")
 cmdline="bench/mongo_dump_restore.sh --docs $docs --runs $runs --jobs $jobs${split[*]:+ --split-mib ${split[1]}}"
 set -- "$lifeboat"
 source "$root/tests/e2e/lib.sh" "$@"
-
-MONGO_DIR="$root/tests/mongo"
-[ -f "$MONGO_DIR/smartmongo/dist_ts/congodb/index.js" ] ||
-    fail "CongoDB is not installed (scripts/install-deps.sh unpacks it into tests/mongo)"
+source "$root/tests/e2e/lib_mongo.sh"
 [ -x /usr/bin/time ] || fail "/usr/bin/time is needed for the peak RSS (Debian package time)"
 per_collection=$((docs / 4))
 docs=$((per_collection * 4))
 
-# start_congodb NAME: a CongoDB on a free port (waits for its ready file); sets URI_<NAME> and
-# PID_<NAME>. stop_congodb NAME stops it (its memory is the next run's).
-start_congodb() {
-    local name=$1 port
-    port=$(free_port)
-    node "$MONGO_DIR/congodb_server.mjs" "$port" "$T/$name" >"$T/$name.log" 2>&1 &
-    BG_PIDS+=($!)
-    printf -v "PID_$name" '%s' "$!"
-    for _ in $(seq 1 300); do
-        [ -f "$T/$name/ready" ] && break
-        sleep 0.1
-    done
-    [ -f "$T/$name/ready" ] || { cat "$T/$name.log" >&2; fail "CongoDB $name did not start in 30 s"; }
-    printf -v "URI_$name" '%s' "$(cat "$T/$name/ready")"
-}
-stop_congodb() {
-    local pid_var="PID_$1"
-    kill "${!pid_var}" 2>/dev/null || true
-    wait "${!pid_var}" 2>/dev/null || true
-}
-tool() { node "$MONGO_DIR/mongo_tool.mjs" "$@"; }
 now() { date +%s.%N; }
 # peak_rss FILE: the peak RSS in KiB /usr/bin/time -v wrote to FILE.
 peak_rss() { awk -F': ' '/Maximum resident set size/ {print $2}' "$1"; }

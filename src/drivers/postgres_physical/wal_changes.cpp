@@ -64,19 +64,6 @@ std::expected<postgres::WalSummary, std::string> summarize_live(
     return std::move(*summary);
 }
 
-// The first pages of segment `next`: from the archive, else (the segment being written) from
-// pg_wal. Empty when neither has it.
-std::string head_of(const source::ContentSink& sink, const fs::path& pgdata,
-                    const std::string& next) {
-    // A copy of the head: the fetched segment's 16 MiB go as soon as this returns.
-    if (auto content = sink.log_object(next))
-        return content->substr(0, postgres::k_next_segment_head);
-    auto file = File::open(pgdata / "pg_wal" / next, OpenMode::read);
-    if (!file) return {};
-    auto head = file->read_range(0, postgres::k_next_segment_head);
-    return head ? std::move(*head) : std::string();
-}
-
 // The summary of archived segment `s` recomputed with the head of the segment after it.
 std::expected<postgres::WalSummary, std::string> complete_summary(
     const source::ContentSink& sink, const fs::path& pgdata, postgres::WalSegment s,
@@ -84,12 +71,15 @@ std::expected<postgres::WalSummary, std::string> complete_summary(
     const std::string name = postgres::wal_file_name(s, segment_size);
     auto content = sink.log_object(name);
     if (!content) return std::unexpected(content.error().message);
-    const postgres::WalSegment next_segment{s.timeline, s.segno + 1};
-    const std::string next = postgres::wal_file_name(next_segment, segment_size);
-    // The segment after it is archived unless it is the one the backup starts in.
-    const std::string head = next_segment.segno < last.segno
-                                 ? head_of(sink, pgdata, next)
-                                 : next_segment_head(pgdata / "pg_wal", name, segment_size);
+    // The next segment's first pages: from the archive (a copy of the head, so that its 16 MiB
+    // go at once), else from pg_wal (the segment the backup starts in is not archived yet).
+    std::string head;
+    if (s.segno + 1 < last.segno) {
+        const std::string next = postgres::wal_file_name({s.timeline, s.segno + 1}, segment_size);
+        if (auto archived = sink.log_object(next))
+            head = archived->substr(0, postgres::k_next_segment_head);
+    }
+    if (head.empty()) head = next_segment_head(pgdata / "pg_wal", name, segment_size);
     auto summary = postgres::summarize_wal_segment(*content, timeline, std::nullopt, head);
     if (!summary) return std::unexpected(summary.error().message);
     if (!summary->complete) return std::unexpected("its last record cannot be read to its end");

@@ -157,6 +157,15 @@ bool wait_for_prefetch(const fs::path& spool, const std::string& name,
     }
 }
 
+// Names the segments the lock's holder is about to fetch: a wal-fetch that misses one of them
+// waits for it rather than fetch it a second time (wait_for_prefetch).
+Status write_plan(const fs::path& spool, const std::vector<std::string>& names) {
+    std::string plan;
+    for (const auto& name : names)
+        plan += name + "\n";
+    return write_file_atomic(spool / k_plan_name, plan, Durability::none);
+}
+
 // True when `spool` lies in the pg_wal of a data directory whose recovery is over (PostgreSQL
 // removed recovery.signal and standby.signal): nothing will ask for the spooled segments. A spool
 // outside a data directory (wal-fetch called by hand) never counts as over.
@@ -190,12 +199,7 @@ void prefetch_segments(const repo::Repository& repo, const fs::path& spool,
             postgres::wal_file_name({current.timeline, current.segno + i}, segment_size);
         if (!fs::exists(spool / next, ec)) missing.push_back(std::move(next));
     }
-    // The plan tells a wal-fetch that misses one of these segments to wait for it rather than
-    // fetch it a second time (wait_for_prefetch).
-    std::string plan;
-    for (const auto& name : missing)
-        plan += name + "\n";
-    (void)write_file_atomic(spool / k_plan_name, plan, Durability::none);
+    (void)write_plan(spool, missing);
     const unsigned threads =
         std::max(1u, std::min(k_prefetch_in_flight, static_cast<unsigned>(missing.size())));
     // A failure (a segment not archived yet, recovery over) stops the hand-out of the rest.
@@ -322,10 +326,7 @@ unsigned fill_prefetch_spool(const Storage& storage, const SpoolFill& fill,
         if (fill.last && segment > *fill.last) break;
         names.push_back(postgres::wal_file_name(segment, fill.segment_size));
     }
-    std::string plan;
-    for (const auto& name : names)
-        plan += name + "\n";
-    if (write_file_atomic(spool / k_plan_name, plan, Durability::none)) give(spool / k_plan_name);
+    if (write_plan(spool, names)) give(spool / k_plan_name);
     // The files are still being written when this starts: recovery is over only once it began
     // (recovery.signal seen) and ended.
     std::atomic<bool> recovery_began = false;
