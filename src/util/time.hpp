@@ -61,6 +61,16 @@ std::string format_compact(Timestamp t);
 // Microseconds between PostgreSQL's epoch (2000-01-01) and the Unix epoch.
 inline constexpr std::int64_t k_postgres_epoch_offset_micros = 946684800LL * 1000000LL;
 
+// A PostgreSQL timestamp (microseconds since 2000-01-01, as WAL and the replication protocols
+// carry it) as a Timestamp. Values read from damaged input may be anything: the result saturates
+// at the int64 range instead of overflowing.
+inline Timestamp from_postgres_micros(std::int64_t micros_since_2000) {
+    std::int64_t unix_micros = 0;
+    if (__builtin_add_overflow(micros_since_2000, k_postgres_epoch_offset_micros, &unix_micros))
+        unix_micros = micros_since_2000 > 0 ? INT64_MAX : INT64_MIN;
+    return Timestamp{unix_micros};
+}
+
 // The wall clock, passed in where tests need to control time.
 class Clock {
   public:

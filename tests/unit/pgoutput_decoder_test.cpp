@@ -91,6 +91,16 @@ struct Feed {
 
 }  // namespace
 
+TEST(PgoutputDecoder, DamagedCommitTimeSaturates) {
+    // A fuzzer found a commit time near 2^63 overflowing the epoch shift (undefined behaviour).
+    Feed f;
+    f.ok(begin(701, 0x600, 0x7FFFC8B0A0000000ULL));
+    f.ok(commit(0x600, 0x628, 0x7FFFC8B0A0000000ULL));
+    const auto done = f.decoder.take_committed();
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].commit_time.micros, INT64_MAX);
+}
+
 TEST(PgoutputDecoder, PlainTransactionWithEveryKindOfChange) {
     Feed f;
     f.ok(relation(16384, "t"));
@@ -118,7 +128,8 @@ TEST(PgoutputDecoder, PlainTransactionWithEveryKindOfChange) {
     EXPECT_EQ(t.xid, 700u);
     EXPECT_EQ(t.commit_lsn, 0x500u);
     EXPECT_EQ(t.end_lsn, 0x528u);
-    EXPECT_EQ(t.commit_time.micros, k_postgres_epoch_micros + static_cast<std::int64_t>(k_ts) + 5);
+    EXPECT_EQ(t.commit_time.micros,
+              k_postgres_epoch_offset_micros + static_cast<std::int64_t>(k_ts) + 5);
     ASSERT_EQ(t.changes.size(), 6u);
     EXPECT_EQ(t.changes[0].action, ChangeAction::insert);
     EXPECT_EQ(t.changes[0].new_values[2].kind, ValueKind::null);

@@ -24,6 +24,13 @@ TEST(Time, KeepsMicroseconds) {
     EXPECT_EQ(format_compact(*t), "20000101T000000Z");
 }
 
+TEST(Time, PostgresTimestampsSaturateInsteadOfOverflowing) {
+    EXPECT_EQ(from_postgres_micros(5).micros, k_postgres_epoch_offset_micros + 5);
+    EXPECT_EQ(from_postgres_micros(INT64_MAX - 1000).micros, INT64_MAX);  // damaged input
+    EXPECT_EQ(from_postgres_micros(INT64_MIN + 1000).micros,
+              INT64_MIN + 1000 + k_postgres_epoch_offset_micros);
+}
+
 TEST(Time, RefusesMissingZoneAndGarbage) {
     for (const char* text : {"2026-11-26T08:00:00", "yesterday", "2026-13-01T00:00:00Z",
                              "2026-11-26T08:00:00Zjunk", ""}) {

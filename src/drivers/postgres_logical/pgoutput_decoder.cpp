@@ -63,7 +63,7 @@ std::unexpected<Error> bad(std::string_view object, std::uint64_t lsn, std::stri
 }
 
 Timestamp from_postgres_time(std::uint64_t raw) {
-    return Timestamp{static_cast<std::int64_t>(raw) + k_postgres_epoch_micros};
+    return from_postgres_micros(static_cast<std::int64_t>(raw));
 }
 
 Tuple read_tuple(Reader& in) {

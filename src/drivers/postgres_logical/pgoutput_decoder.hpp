@@ -91,9 +91,6 @@ struct SequenceSample {
     std::uint64_t lsn = 0;  // every commit before it is reflected
 };
 
-// PostgreSQL's epoch (2000-01-01) in Unix microseconds.
-inline constexpr std::int64_t k_postgres_epoch_micros = 946684800000000LL;
-
 class PgoutputDecoder {
   public:
     // Decodes every record of one object's content, in order. `object` names it in errors.

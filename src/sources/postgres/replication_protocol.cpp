@@ -1,16 +1,10 @@
 #include "sources/postgres/replication_protocol.hpp"
 #include "util/endian.hpp"
+#include "util/time.hpp"
 
 #include <fmt/format.h>
 
 namespace lifeboat::postgres {
-
-namespace {
-
-// Seconds from 1970-01-01 to 2000-01-01, PostgreSQL's epoch.
-constexpr std::int64_t k_postgres_epoch_seconds = 946'684'800;
-
-}  // namespace
 
 Result<ReplicationFrame> parse_replication_frame(std::string_view frame) {
     ReplicationFrame out;
@@ -31,13 +25,13 @@ std::string standby_status_update(std::uint64_t flushed, Timestamp now) {
     put_be(out, flushed, 8);  // written
     put_be(out, flushed, 8);  // flushed
     put_be(out, flushed, 8);  // applied
-    put_be(out, static_cast<std::uint64_t>(now.micros - k_postgres_epoch_seconds * 1'000'000), 8);
+    put_be(out, static_cast<std::uint64_t>(now.micros - k_postgres_epoch_offset_micros), 8);
     out.push_back(0);  // no reply requested
     return out;
 }
 
 Timestamp from_postgres_time(std::int64_t micros_since_2000) {
-    return Timestamp{micros_since_2000 + k_postgres_epoch_seconds * 1'000'000};
+    return from_postgres_micros(micros_since_2000);
 }
 
 }  // namespace lifeboat::postgres

@@ -271,7 +271,7 @@ bool is_transaction_end(std::uint8_t rmid, std::uint8_t info) {
 }
 
 void add_time(WalCommitSpan& span, std::int64_t postgres_micros) {
-    const Timestamp t{postgres_micros + k_postgres_epoch_offset_micros};
+    const Timestamp t = from_postgres_micros(postgres_micros);
     if (!span.first_commit || t < *span.first_commit) span.first_commit = t;
     if (!span.last_commit || t > *span.last_commit) span.last_commit = t;
     ++span.commits;
