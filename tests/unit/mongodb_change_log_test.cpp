@@ -84,6 +84,7 @@ TEST(MongoChangeLog, NamesSortInStreamOrderAndParseBack) {
     EXPECT_EQ(format_cluster_time(at(1764475200, 3)), "1764475200.3");
     EXPECT_EQ(event_time(at(100), 0), Timestamp{100'000'000});
     EXPECT_EQ(event_time(at(100), 100'250), Timestamp{100'250'000});
+    EXPECT_EQ(event_time(at(100), INT64_MAX / 10), Timestamp{INT64_MAX});  // damaged wall time
 }
 
 TEST(MongoChangeLog, ResumeTokensOfMongoDb42AndLaterTellTheirClusterTime) {

@@ -126,7 +126,10 @@ std::string format_cluster_time(std::uint64_t position) {
 }
 
 Timestamp event_time(std::uint64_t cluster_time, std::int64_t wall_ms) {
-    if (wall_ms > 0) return Timestamp{wall_ms * 1000};
+    std::int64_t micros = 0;
+    if (wall_ms > 0) {  // read from a log object: saturate instead of overflowing on damage
+        return Timestamp{__builtin_mul_overflow(wall_ms, 1000, &micros) ? INT64_MAX : micros};
+    }
     return Timestamp{static_cast<std::int64_t>(cluster_time >> 32) * 1000000};
 }
 
