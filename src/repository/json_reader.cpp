@@ -18,7 +18,7 @@ Result<JsonDocument> JsonDocument::parse(std::string_view text, std::string_view
     if (state->root.is_discarded()) {
         std::string why = "not valid JSON";
         try {
-            (void)json::parse(text);
+            [[maybe_unused]] const json reparsed = json::parse(text);
         } catch (const json::exception& e) {
             why = e.what();
         }
