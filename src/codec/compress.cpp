@@ -109,6 +109,44 @@ Status zstd_compress_to(std::string_view input, int level,
     }
 }
 
+Status zstd_decompress_to(std::string_view frame, std::uint64_t expected_size,
+                          const std::function<Status(std::string_view)>& sink) {
+    const unsigned long long declared = ZSTD_getFrameContentSize(frame.data(), frame.size());
+    if (declared == ZSTD_CONTENTSIZE_ERROR) return fail(ErrorCode::corrupt, "not a zstd frame");
+    if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != expected_size) {
+        return fail(ErrorCode::corrupt, "zstd frame holds {} bytes, expected {}", declared,
+                    expected_size);
+    }
+    std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    std::string chunk(std::size_t{1} << 20, '\0');
+    ZSTD_inBuffer in{frame.data(), frame.size(), 0};
+    std::uint64_t produced = 0;
+    for (;;) {
+        const std::size_t in_before = in.pos;
+        ZSTD_outBuffer out{chunk.data(), chunk.size(), 0};
+        const std::size_t pending = ZSTD_decompressStream(ctx.get(), &out, &in);
+        if (ZSTD_isError(pending)) {
+            return fail(ErrorCode::corrupt, "zstd frame cannot be decoded: {}",
+                        ZSTD_getErrorName(pending));
+        }
+        produced += out.pos;
+        if (produced > expected_size) {
+            return fail(ErrorCode::corrupt, "zstd frame holds more than the {} bytes expected",
+                        expected_size);
+        }
+        if (out.pos > 0) LB_CHECK(sink(std::string_view(chunk.data(), out.pos)));
+        if (pending == 0 && in.pos == in.size) break;
+        // A full output buffer may hold back more output without reading input.
+        if (out.pos == 0 && in.pos == in_before)
+            return fail(ErrorCode::corrupt, "zstd frame cannot be decoded: it is truncated");
+    }
+    if (produced != expected_size) {
+        return fail(ErrorCode::corrupt, "zstd frame holds {} bytes, expected {}", produced,
+                    expected_size);
+    }
+    return {};
+}
+
 Result<std::string> zstd_compress(std::string_view input, int level) {
     Compressor c(level);
     std::string out;

@@ -2,6 +2,7 @@
 // complete zstd frame (the frame records its content size, which decompression checks).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -44,6 +45,13 @@ class Decompressor {
 // input never needs a second buffer of its size.
 Status zstd_compress_to(std::string_view input, int level,
                         const std::function<Status(std::string_view)>& sink);
+
+// Decodes one zstd frame, handing its content to `sink` in pieces of at most 1 MiB, so a large
+// content never needs a buffer of its size. Fails (ErrorCode::corrupt) as Decompressor::decompress
+// does: a malformed frame, or content of another size than `expected_size`. That may be known
+// only after pieces were handed over: a caller keeps them out of sight until this succeeds.
+Status zstd_decompress_to(std::string_view frame, std::uint64_t expected_size,
+                          const std::function<Status(std::string_view)>& sink);
 
 // One-shot helpers for small metadata objects.
 Result<std::string> zstd_compress(std::string_view input, int level);

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "codec/compress.hpp"
+#include "codec/hash.hpp"
 #include "repository/byte_reader.hpp"
 #include "repository/json_reader.hpp"
 #include "repository/object.hpp"
@@ -155,8 +157,20 @@ Result<std::string> fetch_wal(const Storage& storage, const std::string& name) {
     return std::move(fetched.content);
 }
 
-Result<FetchedWal> fetch_wal_object(const Storage& storage, const std::string& name) {
-    const std::string key = wal_key(name);
+namespace {
+
+// A stored WAL object, read whole and checked (envelope, trailer, metadata); its content is still
+// as stored (compressed or not), at [data_at, data_at + data_size) of `bytes`.
+struct StoredWal {
+    std::string bytes;
+    WalMeta meta;
+    std::size_t data_at = 0;
+    std::size_t data_size = 0;
+    std::string_view data() const { return std::string_view(bytes).substr(data_at, data_size); }
+};
+
+Result<StoredWal> read_stored_wal(const Storage& storage, const std::string& name,
+                                  const std::string& key) {
     auto bytes = storage.read(key);
     if (!bytes) {
         if (bytes.error().code == ErrorCode::not_found) {
@@ -164,25 +178,65 @@ Result<FetchedWal> fetch_wal_object(const Storage& storage, const std::string& n
         }
         return std::unexpected(bytes.error());
     }
-    // A view into the object: a 16 MiB segment is held once compressed and once decompressed.
-    const std::string_view payload = LB_TRY(verified_raw_payload(*bytes, ObjectKind::wal, key));
-    const auto [meta, data] = LB_TRY(parse_wal_payload(payload, key));
+    StoredWal stored{std::move(*bytes), {}, 0, 0};
+    const std::string_view payload =
+        LB_TRY(verified_raw_payload(stored.bytes, ObjectKind::wal, key));
+    auto [meta, data] = LB_TRY(parse_wal_payload(payload, key));
+    // WAL segments are at most 1 GiB (PostgreSQL's limit); anything larger is damage.
+    if (meta.raw_size > (std::uint64_t{1} << 30)) {
+        return fail(ErrorCode::corrupt, "{}: implausible size {}", key, meta.raw_size);
+    }
+    stored.meta = std::move(meta);
+    stored.data_at = static_cast<std::size_t>(data.data() - stored.bytes.data());
+    stored.data_size = data.size();
+    return stored;
+}
+
+}  // namespace
+
+Result<FetchedWal> fetch_wal_object(const Storage& storage, const std::string& name) {
+    const std::string key = wal_key(name);
+    // A 16 MiB segment is held once as stored and once decompressed.
+    const StoredWal stored = LB_TRY(read_stored_wal(storage, name, key));
     std::string content;
-    if (meta.codec == BlockCodec::zstd) {
+    if (stored.meta.codec == BlockCodec::zstd) {
         Decompressor d;
-        // WAL segments are at most 1 GiB (PostgreSQL's limit); anything larger is damage.
-        if (meta.raw_size > (std::uint64_t{1} << 30)) {
-            return fail(ErrorCode::corrupt, "{}: implausible size {}", key, meta.raw_size);
-        }
-        auto status = d.decompress(data, meta.raw_size, content);
+        auto status = d.decompress(stored.data(), stored.meta.raw_size, content);
         if (!status) return std::unexpected(status.error().context("{}", key));
     } else {
-        content.assign(data);
+        content.assign(stored.data());
     }
-    if (digest_hex(sha256(content)) != meta.raw_sha256) {
+    if (digest_hex(sha256(content)) != stored.meta.raw_sha256) {
         return fail(ErrorCode::corrupt, "{}: content does not match its checksum", key);
     }
-    return FetchedWal{std::move(content), meta};
+    return FetchedWal{std::move(content), stored.meta};
+}
+
+Result<WalMeta> fetch_wal_to(const Storage& storage, const std::string& name,
+                             const std::function<Status(std::string_view)>& sink) {
+    const std::string key = wal_key(name);
+    const StoredWal stored = LB_TRY(read_stored_wal(storage, name, key));
+    Sha256 hash;
+    const auto checked = [&](std::string_view piece) -> Status {
+        hash.update(piece);
+        return sink(piece);
+    };
+    if (stored.meta.codec == BlockCodec::zstd) {
+        auto status = zstd_decompress_to(stored.data(), stored.meta.raw_size, checked);
+        if (!status) {
+            if (status.error().code != ErrorCode::corrupt) return std::unexpected(status.error());
+            return std::unexpected(status.error().context("{}", key));
+        }
+    } else {
+        constexpr std::size_t k_piece = std::size_t{1} << 20;
+        const std::string_view data = stored.data();
+        for (std::size_t at = 0; at < data.size(); at += k_piece)
+            LB_CHECK(checked(data.substr(at, k_piece)));
+    }
+    if (digest_hex(hash.finish()) != stored.meta.raw_sha256) {
+        return fail(ErrorCode::corrupt, "{}: content does not match its checksum", key);
+    }
+    return stored.meta;
 }
 
 std::string wal_name_of_key(const std::string& key) {

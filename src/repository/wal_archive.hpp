@@ -2,6 +2,7 @@
 // opaque except for choosing the folder; PostgreSQL semantics live in sources/postgres.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -84,6 +85,12 @@ struct FetchedWal {
     WalMeta meta;
 };
 Result<FetchedWal> fetch_wal_object(const Storage& storage, const std::string& name);
+// The same, streamed: hands the content to `sink` in pieces of at most 1 MiB, so memory stays at
+// the stored object's size (often a fifth of the content's). The content's size and checksum are
+// known to be right only when this returns: a sink that writes the pieces somewhere keeps them
+// out of sight until then (ErrorCode::corrupt: damaged; a sink's own error is returned as is).
+Result<WalMeta> fetch_wal_to(const Storage& storage, const std::string& name,
+                             const std::function<Status(std::string_view)>& sink);
 
 // Reads only the metadata of a stored WAL file (a small ranged read).
 Result<WalMeta> read_wal_meta(const Storage& storage, const std::string& name);

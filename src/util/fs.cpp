@@ -62,39 +62,73 @@ Status fsync_directory(const fs::path& path) {
     return {};
 }
 
-Status write_file_atomic(const fs::path& path, std::string_view data, Durability durability) {
-    const fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+Result<AtomicFileWriter> AtomicFileWriter::create(const fs::path& path) {
+    fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         return fail(ErrorCode::io, "cannot create {}: {}", tmp.string(), errno_text(errno));
     }
+    return AtomicFileWriter(path, std::move(tmp), fd);
+}
+
+AtomicFileWriter::AtomicFileWriter(fs::path path, fs::path tmp, int fd)
+    : m_path(std::move(path)), m_tmp(std::move(tmp)), m_fd(fd) {}
+
+AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept
+    : m_path(std::move(other.m_path)), m_tmp(std::move(other.m_tmp)), m_fd(other.m_fd) {
+    other.m_fd = -1;
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+    discard();
+}
+
+void AtomicFileWriter::discard() {
+    if (m_fd < 0) return;
+    ::close(m_fd);
+    ::unlink(m_tmp.c_str());
+    m_fd = -1;
+}
+
+Status AtomicFileWriter::write(std::string_view data) {
+    if (m_fd < 0) return fail(ErrorCode::internal, "{} is closed", m_tmp.string());
     std::size_t done = 0;
     while (done < data.size()) {
-        ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+        const ssize_t n = ::write(m_fd, data.data() + done, data.size() - done);
         if (n < 0) {
             if (errno == EINTR) continue;
             const int err = errno;
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            return fail(ErrorCode::io, "cannot write {}: {}", tmp.string(), errno_text(err));
+            discard();
+            return fail(ErrorCode::io, "cannot write {}: {}", m_tmp.string(), errno_text(err));
         }
         done += static_cast<std::size_t>(n);
     }
-    if (durability == Durability::fsync && ::fsync(fd) != 0) {
+    return {};
+}
+
+Status AtomicFileWriter::commit(Durability durability) {
+    if (m_fd < 0) return fail(ErrorCode::internal, "{} is closed", m_tmp.string());
+    if (durability == Durability::fsync && ::fsync(m_fd) != 0) {
         const int err = errno;
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        return fail(ErrorCode::io, "cannot fsync {}: {}", tmp.string(), errno_text(err));
+        discard();
+        return fail(ErrorCode::io, "cannot fsync {}: {}", m_tmp.string(), errno_text(err));
     }
-    ::close(fd);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::close(m_fd);
+    m_fd = -1;
+    if (::rename(m_tmp.c_str(), m_path.c_str()) != 0) {
         const int err = errno;
-        ::unlink(tmp.c_str());
-        return fail(ErrorCode::io, "cannot rename {} to {}: {}", tmp.string(), path.string(),
+        ::unlink(m_tmp.c_str());
+        return fail(ErrorCode::io, "cannot rename {} to {}: {}", m_tmp.string(), m_path.string(),
                     errno_text(err));
     }
-    if (durability == Durability::fsync) return fsync_directory(path.parent_path());
+    if (durability == Durability::fsync) return fsync_directory(m_path.parent_path());
     return {};
+}
+
+Status write_file_atomic(const fs::path& path, std::string_view data, Durability durability) {
+    auto file = LB_TRY(AtomicFileWriter::create(path));
+    LB_CHECK(file.write(data));
+    return file.commit(durability);
 }
 
 namespace {

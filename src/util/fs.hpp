@@ -22,6 +22,27 @@ enum class Durability { none, fsync };
 Status write_file_atomic(const fs::path& path, std::string_view data,
                          Durability durability = Durability::fsync);
 
+// The same, written in pieces: the content goes to a temporary file beside `path`, and only
+// commit() puts it in place (fsync, rename, fsync of the directory with Durability::fsync).
+// Destroyed without a successful commit, it removes the temporary file: a reader of `path` never
+// sees a part of the content, whatever failed on the way.
+class AtomicFileWriter {
+  public:
+    static Result<AtomicFileWriter> create(const fs::path& path);
+    AtomicFileWriter(AtomicFileWriter&& other) noexcept;
+    AtomicFileWriter& operator=(AtomicFileWriter&&) = delete;
+    ~AtomicFileWriter();
+    Status write(std::string_view data);
+    Status commit(Durability durability);
+
+  private:
+    AtomicFileWriter(fs::path path, fs::path tmp, int fd);
+    void discard();
+    fs::path m_path;
+    fs::path m_tmp;
+    int m_fd = -1;
+};
+
 Status ensure_directory(const fs::path& path);
 // Like ensure_directory, but every directory it creates gets exactly `mode`, whatever the umask
 // (directories that already exist keep theirs).

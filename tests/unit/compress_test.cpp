@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -92,6 +93,54 @@ TEST(Compress, WrongSizesAndTruncatedFramesAreCorrupt) {
         ASSERT_TRUE(d.decompress(frame, input.size(), out));
         EXPECT_EQ(out, input);
     }
+}
+
+// zstd_decompress_to hands the content over in pieces of at most 1 MiB and checks what
+// Decompressor::decompress checks.
+TEST(Compress, DecompressToStreamsInBoundedPieces) {
+    for (const std::size_t size :
+         {std::size_t{0}, std::size_t{1}, std::size_t{(1 << 20) + 1}, std::size_t{5 << 20}}) {
+        const std::string input = text(size);
+        for (const std::string& frame :
+             {zstd_compress(input, 3).value(), frame_without_size(input)}) {
+            std::string out;
+            std::size_t largest = 0;
+            ASSERT_TRUE(zstd_decompress_to(frame, size, [&](std::string_view piece) -> Status {
+                largest = std::max(largest, piece.size());
+                out += piece;
+                return {};
+            })) << size;
+            EXPECT_EQ(out, input) << size;
+            EXPECT_LE(largest, std::size_t{1} << 20);
+        }
+    }
+    const std::string input = text(3 << 20);
+    const std::string frame = zstd_compress(input, 3).value();
+    const auto ignore = [](std::string_view) -> Status { return {}; };
+    for (const std::string& bad :
+         {frame.substr(0, frame.size() - 5), frame.substr(0, 100),
+          frame_without_size(input).substr(0, 1000), std::string("junk")}) {
+        auto status = zstd_decompress_to(bad, input.size(), ignore);
+        ASSERT_FALSE(status) << bad.size();
+        EXPECT_EQ(status.error().code, ErrorCode::corrupt);
+    }
+    for (const std::uint64_t expected : {input.size() - 1, input.size() + 1}) {
+        for (const std::string& f : {frame, frame_without_size(input)}) {
+            auto status = zstd_decompress_to(f, expected, ignore);
+            ASSERT_FALSE(status) << expected;
+            EXPECT_EQ(status.error().code, ErrorCode::corrupt);
+        }
+    }
+    // A sink's failure ends the decoding with it.
+    auto stopped = zstd_decompress_to(frame, input.size(), [](std::string_view) -> Status {
+        return fail(ErrorCode::io, "disk full");
+    });
+    ASSERT_FALSE(stopped);
+    EXPECT_EQ(stopped.error().code, ErrorCode::io);
+    // A frame claiming a gigabyte allocates nothing of it.
+    const long before = peak_rss_kib();
+    EXPECT_FALSE(zstd_decompress_to(frame_claiming_one_gib(), std::uint64_t{1} << 30, ignore));
+    EXPECT_LT(peak_rss_kib() - before, 16 * 1024) << "KiB of peak memory grown";
 }
 
 // Found by tests/fuzz/fuzz_object_envelope: a few bytes whose frame header (or, for a block, whose

@@ -29,6 +29,33 @@ class FilesystemModesTest : public ::testing::Test {
     fs::path root;
 };
 
+// A file written in pieces appears only whole, on commit; without a commit nothing is left.
+TEST_F(FilesystemModesTest, AtomicFileWriterShowsNothingBeforeCommit) {
+    const fs::path target = root / "segment";
+    {
+        auto file = AtomicFileWriter::create(target);
+        ASSERT_TRUE(file) << file.error().message;
+        ASSERT_TRUE(file->write("first half, "));
+        EXPECT_FALSE(fs::exists(target));
+        ASSERT_TRUE(file->write("second half"));
+        ASSERT_TRUE(file->commit(Durability::fsync));
+        EXPECT_FALSE(file->write("late"));
+    }
+    EXPECT_EQ(read_file(target).value_or(""), "first half, second half");
+    EXPECT_EQ(mode_of(target) & 077, 0u);
+    {
+        auto file = AtomicFileWriter::create(root / "abandoned");
+        ASSERT_TRUE(file);
+        ASSERT_TRUE(file->write("part"));
+        auto moved = std::move(*file);  // the moved-from writer must not remove the file
+        ASSERT_TRUE(moved.write(" more"));
+    }
+    EXPECT_FALSE(fs::exists(root / "abandoned"));
+    EXPECT_EQ(std::distance(fs::directory_iterator(root), fs::directory_iterator()), 1)
+        << "a temporary file was left behind";
+    EXPECT_FALSE(AtomicFileWriter::create(root / "no-such-dir" / "f"));
+}
+
 TEST_F(FilesystemModesTest, PosixStorageUses0750And0640WhateverTheUmask) {
     for (const mode_t mask : {mode_t{0}, mode_t{077}, mode_t{022}}) {
         const mode_t old = ::umask(mask);

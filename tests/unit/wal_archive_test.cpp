@@ -58,6 +58,17 @@ class WalArchiveTest : public ScratchTest {
     }
 };
 
+// fetch_wal_to's pieces, joined (the streamed path must agree with fetch_wal everywhere).
+Result<std::string> fetch_streamed(const Storage& storage, const std::string& name) {
+    std::string out;
+    LB_TRY(fetch_wal_to(storage, name, [&](std::string_view piece) -> Status {
+        if (piece.size() > (std::size_t{1} << 20)) return fail(ErrorCode::internal, "big piece");
+        out += piece;
+        return {};
+    }));
+    return out;
+}
+
 }  // namespace
 
 TEST_F(WalArchiveTest, KeysFollowTheDocumentedLayout) {
@@ -76,6 +87,7 @@ TEST_F(WalArchiveTest, PushThenFetchRoundTrips) {
     auto fetched = fetch_wal(storage(), k_segment);
     ASSERT_TRUE(fetched) << fetched.error().message;
     EXPECT_TRUE(*fetched == content);
+    EXPECT_TRUE(fetch_streamed(storage(), k_segment).value_or("") == content);
     auto names = list_wal_names(storage());
     ASSERT_TRUE(names);
     EXPECT_EQ(*names, std::vector<std::string>{k_segment});
@@ -207,6 +219,9 @@ TEST_F(WalArchiveTest, DamagedObjectIsCorruptNamingTheKey) {
         ASSERT_TRUE(storage().write(k_segment_key, flip_byte(original, at), Overwrite::allow));
         EXPECT_TRUE(fails_with(fetch_wal(storage(), k_segment), ErrorCode::corrupt, k_segment_key))
             << "byte " << at;
+        EXPECT_TRUE(
+            fails_with(fetch_streamed(storage(), k_segment), ErrorCode::corrupt, k_segment_key))
+            << "byte " << at;
     }
     // Truncated.
     ASSERT_TRUE(storage().write(k_segment_key, original.substr(0, original.size() - 100),
@@ -226,6 +241,8 @@ TEST_F(WalArchiveTest, DamagedObjectIsCorruptNamingTheKey) {
             k_segment_key, encode_object(ObjectKind::wal, edited, PayloadCompression::none).value(),
             Overwrite::allow));
         EXPECT_TRUE(fails_with(fetch_wal(storage(), k_segment), ErrorCode::corrupt, k_segment_key));
+        EXPECT_TRUE(
+            fails_with(fetch_streamed(storage(), k_segment), ErrorCode::corrupt, k_segment_key));
     }
     // Header damage is caught by the metadata reader too.
     ASSERT_TRUE(storage().write(k_segment_key, flip_byte(original, 2), Overwrite::allow));
@@ -257,6 +274,8 @@ TEST_F(WalArchiveTest, AbsurdRawSizeIsCorruptNotACrash) {
         k_segment_key, encode_object(ObjectKind::wal, edited, PayloadCompression::none).value(),
         Overwrite::allow));
     EXPECT_TRUE(fails_with(fetch_wal(storage(), k_segment), ErrorCode::corrupt, k_segment_key));
+    EXPECT_TRUE(
+        fails_with(fetch_streamed(storage(), k_segment), ErrorCode::corrupt, k_segment_key));
 }
 
 TEST_F(WalArchiveTest, ListsNamesFromEveryFolderSortedByName) {

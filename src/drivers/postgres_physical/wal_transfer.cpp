@@ -177,9 +177,48 @@ bool recovery_is_over(const fs::path& spool) {
            !fs::exists(data_dir / "standby.signal", ec);
 }
 
-// Segments fetched at once by the prefetcher: an object store answers each request after a
-// round trip, so several in flight hide it; each holds a 16 MiB segment, hence few.
-constexpr unsigned k_prefetch_in_flight = 4;
+// Segments fetched at once ahead of replay. From a local directory the fetch is CPU work
+// (decompressing, checking): one at a time, so that on two cores it leaves one to PostgreSQL's
+// replay (two fetching threads slowed the restore's replay, 3.15-3.32 s of redo against
+// 2.86-3.01 s on pgbench SCALE=100), two where there are cores to spare. An object store answers
+// each request after a round trip, so several in flight hide it. Each fetch holds its stored
+// object (up to a segment, 16 MiB, when WAL does not compress) and 1 MiB of decompressed content
+// at a time: three keep the process within 64 MiB.
+unsigned fetches_in_flight(const Storage& storage) {
+    if (!storage.features().local_path) return 3;
+    return std::thread::hardware_concurrency() > 2 ? 2 : 1;
+}
+
+// Fetches archived `name` into `path` atomically, streamed: memory holds the stored object, not
+// the decompressed segment. ErrorCode::not_found when the archive does not have it.
+Result<repo::WalMeta> fetch_wal_file(const Storage& storage, const std::string& name,
+                                     const fs::path& path) {
+    auto file = LB_TRY(AtomicFileWriter::create(path));
+    auto meta = LB_TRY(repo::fetch_wal_to(
+        storage, name, [&file](std::string_view piece) { return file.write(piece); }));
+    LB_CHECK(file.commit(Durability::none));
+    return meta;
+}
+
+// wal-fetch's own fetch of `name` into `destination`: streamed from the archive, or, for a
+// segment wal-stream is still receiving, from its chunks. At the end of the archive
+// (ErrorCode::not_found for a segment) recovery is finishing: the spool goes.
+Status fetch_archived(const Storage& storage, const std::string& name,
+                      const fs::path& destination) {
+    auto fetched = fetch_wal_file(storage, name, destination);
+    if (fetched) return {};
+    const bool is_segment = postgres::classify_wal_file(name) == postgres::WalFileKind::segment;
+    if (fetched.error().code != ErrorCode::not_found || !is_segment)
+        return std::unexpected(fetched.error());
+    auto content = fetch_segment_or_stream(storage, name);
+    if (!content) {
+        std::error_code ec;
+        if (content.error().code == ErrorCode::not_found)
+            fs::remove_all(fs::absolute(destination).parent_path() / k_spool_name, ec);
+        return std::unexpected(content.error());
+    }
+    return write_file_atomic(destination, *content, Durability::none);
+}
 
 // Fetches the segments after `current` into `spool` until `count` are there or one is missing,
 // several at once (handed out in order, so the next ones needed come first). Runs in the
@@ -200,13 +239,13 @@ void prefetch_segments(const repo::Repository& repo, const fs::path& spool,
         if (!fs::exists(spool / next, ec)) missing.push_back(std::move(next));
     }
     (void)write_plan(spool, missing);
-    const unsigned threads =
-        std::max(1u, std::min(k_prefetch_in_flight, static_cast<unsigned>(missing.size())));
+    const unsigned threads = std::max(
+        1u, std::min(fetches_in_flight(repo.storage()), static_cast<unsigned>(missing.size())));
     // A failure (a segment not archived yet, recovery over) stops the hand-out of the rest.
     (void)parallel_for(missing.size(), threads, [&](std::size_t i, unsigned) -> Status {
         if (recovery_is_over(spool)) return fail(ErrorCode::interrupted, "recovery is over");
-        const std::string content = LB_TRY(repo::fetch_wal(repo.storage(), missing[i]));
-        return write_file_atomic(spool / missing[i], content, Durability::none);
+        LB_TRY(fetch_wal_file(repo.storage(), missing[i], spool / missing[i]));
+        return {};
     });
     fs::remove(spool / k_plan_name, ec);
     if (recovery_is_over(spool)) fs::remove_all(spool, ec);
@@ -263,16 +302,8 @@ Status wal_fetch(const RepositoryOpener& open_repository, const WalFetchOptions&
     auto repo = open_repository();
     if (!repo && !from_spool) return std::unexpected(repo.error());
     if (!from_spool) {
-        // A segment wal-stream is still receiving comes from its chunks.
-        auto content = fetch_segment_or_stream(repo->storage(), options.name);
-        if (!content) {
-            if (is_segment && content.error().code == ErrorCode::not_found) {
-                fs::remove_all(spool, ec);  // the end of the archive: recovery is finishing
-            }
-            return std::unexpected(content.error());
-        }
-        LB_CHECK(write_file_atomic(options.destination, *content, Durability::none));
-        segment_size = content->size();
+        LB_CHECK(fetch_archived(repo->storage(), options.name, options.destination));
+        segment_size = fs::file_size(options.destination, ec);
     }
     if (!repo) return {};
     if (!is_segment || options.prefetch == 0 || options.prefetch_command.empty()) return {};
@@ -334,10 +365,7 @@ unsigned fill_prefetch_spool(const Storage& storage, const SpoolFill& fill,
     // Handed out in order; past a segment that ends the fill (missing, or the one holding the
     // target), nothing more is fetched.
     std::atomic<std::size_t> end = names.size();
-    // One at a time from a local directory: the fetch is CPU work (decompressing, checking),
-    // and on two cores a second one slowed replay (3.15-3.32 s of redo against 2.86-3.01 s,
-    // pgbench SCALE=100); several from an object store, whose round trips they hide.
-    const unsigned threads = storage.features().local_path ? 1 : k_prefetch_in_flight;
+    const unsigned threads = fetches_in_flight(storage);
     (void)parallel_for(names.size(), threads, [&](std::size_t i, unsigned) -> Status {
         if (i >= end.load()) return {};
         std::error_code exists_error;
@@ -347,9 +375,9 @@ unsigned fill_prefetch_spool(const Storage& storage, const SpoolFill& fill,
             end = 0;
             return {};
         }
-        auto fetched = repo::fetch_wal_object(storage, names[i]);
+        const auto fetched = fetch_wal_file(storage, names[i], spool / names[i]);
         // Not archived (yet): wal-fetch takes over from here.
-        if (!fetched || !write_file_atomic(spool / names[i], fetched->content, Durability::none)) {
+        if (!fetched) {
             std::size_t expected = end.load();
             while (i < expected && !end.compare_exchange_weak(expected, i)) {
             }
@@ -359,7 +387,7 @@ unsigned fill_prefetch_spool(const Storage& storage, const SpoolFill& fill,
         ++spooled;
         // The first commit past the target is in this segment (or an earlier one): recovery
         // stops in it and asks for nothing after it.
-        if (fill.until && fetched->meta.last_commit && *fetched->meta.last_commit > *fill.until) {
+        if (fill.until && fetched->last_commit && *fetched->last_commit > *fill.until) {
             std::size_t expected = end.load();
             while (i + 1 < expected && !end.compare_exchange_weak(expected, i + 1)) {
             }
