@@ -889,6 +889,26 @@ ORDER BY nxt - ts DESC, ts LIMIT 1""")
             "tps": tps_of(out.decode(errors="replace"))}
 
 
+def wal_segment_before(name, n, segment_size):
+    """The name of the segment `n` before segment file `name` on its timeline."""
+    per_log = 0x100000000 // segment_size
+    number = int(name[8:16], 16) * per_log + int(name[16:24], 16) - n
+    return f"{name[:8]}{number // per_log:08X}{number % per_log:08X}"
+
+
+def measure_wal_prefetch(ctx, rec, step, first, count, scratch):
+    """The detached prefetch process wal-fetch starts (restore_command): its memory on the
+    `count` segments from `first` on, fetched as it fetches them while PostgreSQL replays."""
+    size = int(psql(ctx, "SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'"))
+    spool = os.path.join(scratch, "spool-" + first)
+    make_pg_dir(ctx, spool)
+    res = measure(ctx, "lb-" + step.replace(" ", "-"), [
+        ctx.lb, "wal-prefetch", "--repo", ctx.lbrepo, "--spool", spool,
+        "--after", wal_segment_before(first, 1, size), "--segment-size", str(size), "--count", str(count)])
+    spooled = sum(1 for f in os.listdir(spool) if not f.startswith("."))
+    rec.add_run(ctx.dataset, 0, LB, f"{step} ({spooled} segments)", res)
+
+
 def measure_wal_tools(ctx, rec):
     """wal-push and wal-fetch run under PostgreSQL's archiver and startup processes, outside the
     measured process trees; measure their memory once on a real segment."""
@@ -903,6 +923,8 @@ def measure_wal_tools(ctx, rec):
         fetched = os.path.join(scratch, seg)
         res = measure(ctx, "lb-wal-fetch", [ctx.lb, "wal-fetch", seg, fetched, "--repo", ctx.lbrepo])
         rec.add_run(ctx.dataset, 0, LB, "wal-fetch", res)
+        size = int(psql(ctx, "SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'"))
+        measure_wal_prefetch(ctx, rec, "wal-prefetch", wal_segment_before(seg, 7, size), 8, scratch)
         repo = os.path.join(scratch, "repo")
         run(ctx, "lb-repo-init-scratch", [ctx.lb, "repo-init", "--repo", repo])
         res = measure(ctx, "lb-wal-push", [ctx.lb, "wal-push", fetched, "--repo", repo])
@@ -927,6 +949,7 @@ def measure_wal_tools_incompressible(ctx, rec):
         fetched = os.path.join(scratch, start)
         res = measure(ctx, "lb-wal-fetch-random", [ctx.lb, "wal-fetch", start, fetched, "--repo", ctx.lbrepo])
         rec.add_run(ctx.dataset, 0, LB, "wal-fetch (incompressible)", res)
+        measure_wal_prefetch(ctx, rec, "wal-prefetch incompressible", start, 2, scratch)
         r = subprocess.run(["zstd", "-3", "-c", fetched], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True)
         ratio_ = os.path.getsize(fetched) / max(1, len(r.stdout))
         repo = os.path.join(scratch, "repo")
@@ -1225,11 +1248,12 @@ def render_md(data):
                          f"{fmt_s(pa['ready_seconds'])} (its own report); "
                          f"pgBackRest restore command {fmt_s(pb.get('files_seconds'))}, then pg_ctl start, "
                          "recovery and promotion until `NOT pg_is_in_recovery()`.")
-        wal = [r for r in ds["runs"] if r["step"].startswith(("wal-push", "wal-fetch"))]
+        wal = [r for r in ds["runs"] if r["step"].startswith(("wal-push", "wal-fetch", "wal-prefetch"))]
         if wal:
             lines.append("")
             lines.append("Lifeboat's archive commands on one 16 MiB segment of this dataset's WAL, and on one of "
-                         "incompressible bytes (they run under PostgreSQL, outside the trees above; they count "
+                         "incompressible bytes, and the prefetch process `wal-fetch` starts, on the segments before "
+                         "those (they run under PostgreSQL, outside the trees above; they count "
                          "for the memory target): " + ", ".join(
                              f"{r['step']} {fmt_s(r['wall_s'])}, peak RSS {fmt_b(r['maxrss_bytes'])}" for r in wal) + ".")
         lim = ds.get("limits", [])
