@@ -99,6 +99,8 @@ TEST_F(WalArchiveTest, HistoryAndEmptyFilesRoundTrip) {
     EXPECT_EQ(fetch_wal(storage(), "00000002.history").value_or("?"), history);
     EXPECT_EQ(push("000000010000000000000009.partial", ""), PushOutcome::stored);
     EXPECT_EQ(fetch_wal(storage(), "000000010000000000000009.partial").value_or("?"), "");
+    EXPECT_EQ(fetch_streamed(storage(), "00000002.history").value_or("?"), history);
+    EXPECT_EQ(fetch_streamed(storage(), "000000010000000000000009.partial").value_or("?"), "");
 }
 
 TEST_F(WalArchiveTest, StoredObjectHasTheDocumentedLayout) {
