@@ -80,6 +80,14 @@ class BlockSink final : public source::ContentSink {
     Result<std::string> log_object(const std::string& name) const override {
         return repo::fetch_wal(m_storage, name);
     }
+    Result<std::string> log_object_head(const std::string& name, std::size_t size) const override {
+        std::string head;
+        LB_TRY(repo::fetch_wal_to(m_storage, name, [&](std::string_view piece) -> Status {
+            if (head.size() < size) head.append(piece.substr(0, size - head.size()));
+            return {};
+        }));
+        return head;
+    }
     Result<bool> log_object_archived(const std::string& name) const override {
         auto found = m_storage.stat(repo::wal_key(name));
         if (found) return true;

@@ -10,6 +10,7 @@
 // and note the change stream's resume point: both fit the same two calls.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -54,6 +55,14 @@ class ContentSink {
     // it is not archived.
     virtual Result<std::string> log_object(const std::string& name) const {
         return fail(ErrorCode::not_found, "{} is not in the archive", name);
+    }
+    // The first `size` bytes of archived log object `name`, the whole of it still checked: for a
+    // reader that needs only its beginning (memory: a repository streams the rest instead of
+    // holding it). ErrorCode::not_found when it is not archived.
+    virtual Result<std::string> log_object_head(const std::string& name, std::size_t size) const {
+        std::string whole = LB_TRY(log_object(name));
+        whole.resize(std::min(size, whole.size()));
+        return whole;
     }
 };
 

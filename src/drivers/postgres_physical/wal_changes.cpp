@@ -71,13 +71,13 @@ std::expected<postgres::WalSummary, std::string> complete_summary(
     const std::string name = postgres::wal_file_name(s, segment_size);
     auto content = sink.log_object(name);
     if (!content) return std::unexpected(content.error().message);
-    // The next segment's first pages: from the archive (a copy of the head, so that its 16 MiB
-    // go at once), else from pg_wal (the segment the backup starts in is not archived yet).
+    // The next segment's first pages: from the archive (streamed: only the head is kept, never
+    // its 16 MiB), else from pg_wal (the segment the backup starts in is not archived yet).
     std::string head;
     if (s.segno + 1 < last.segno) {
         const std::string next = postgres::wal_file_name({s.timeline, s.segno + 1}, segment_size);
-        if (auto archived = sink.log_object(next))
-            head = archived->substr(0, postgres::k_next_segment_head);
+        if (auto archived = sink.log_object_head(next, postgres::k_next_segment_head))
+            head = std::move(*archived);
     }
     if (head.empty()) head = next_segment_head(pgdata / "pg_wal", name, segment_size);
     auto summary = postgres::summarize_wal_segment(*content, timeline, std::nullopt, head);
