@@ -18,6 +18,7 @@
 #include "engine/verify.hpp"
 #include "repository/repository.hpp"
 #include "source/registry.hpp"
+#include "sources/postgres/server_config.hpp"
 
 namespace lifeboat::cli {
 
@@ -461,6 +462,22 @@ Status run_wal_prefetch(const Settings& s, const WalPrefetchArgs& args) {
                                             .count = args.count});
 }
 
+Result<source::ReplayMemory> replay_memory_setting(const Settings& s) {
+    const std::string text = s.get("replay-shared-buffers");
+    if (text == "auto") return source::ReplayMemory{};
+    if (text == "configured")
+        return source::ReplayMemory{.mode = source::ReplayMemory::Mode::configured};
+    // At least PostgreSQL's own minimum (16 pages), and a size PostgreSQL can take in kB.
+    const auto bytes = postgres::parse_memory_size(text, 0);
+    if (!bytes || *bytes < 128 * 1024 || *bytes / 1024 > INT32_MAX) {
+        return fail(ErrorCode::usage,
+                    "--replay-shared-buffers '{}': give auto, configured, or a size such as "
+                    "4GB or 512MB (128kB to 2TB)",
+                    text);
+    }
+    return source::ReplayMemory{.mode = source::ReplayMemory::Mode::fixed, .bytes = *bytes};
+}
+
 Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format) {
     engine::RestoreOptions options;
     const std::string location = LB_TRY(s.repository());
@@ -508,6 +525,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     options.run_as_user = s.get("run-as");
     options.jobs = LB_TRY(s.jobs());
     options.io_depth = LB_TRY(s.io_depth_for(location));
+    options.replay_memory = LB_TRY(replay_memory_setting(s));
     options.lifeboat_binary = self_binary();
     options.file_sync = file_sync_from_environment();
     const repo::KeySource keys = keys_of(s, location);
@@ -561,6 +579,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
             if (o.recovery.events_applied) j["events_applied"] = *o.recovery.events_applied;
             j["phases"]["prepare_seconds_in_parallel"] = o.prepare_seconds;
             j["log_prefetched"] = o.log_prefetched;
+            j["replay_shared_buffers"] = o.replay_memory_bytes;
             // --target-pg/--target-mongo: the connection string was the user's own (it may
             // hold a password).
             if (args.target_pg.empty() && args.target_mongo.empty()) {
@@ -597,6 +616,10 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
                     format_seconds(o.recovery.end_of_recovery_seconds).c_str(),
                     o.recovery.end_of_recovery.c_str());
         std::printf("  ready       %10s\n", format_seconds(o.ready_seconds).c_str());
+        if (o.replay_memory_bytes != 0) {
+            std::printf("  (replayed with shared_buffers = %s, for that run only)\n",
+                        human_bytes(o.replay_memory_bytes).c_str());
+        }
         std::printf("  (preparing the start took %s, in parallel with the files)\n",
                     format_seconds(o.prepare_seconds).c_str());
         std::printf("  total (RTO) %10s\n", format_seconds(o.total_seconds).c_str());

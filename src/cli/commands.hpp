@@ -20,6 +20,7 @@
 #include "repository/manifest.hpp"
 #include "repository/object.hpp"
 #include "repository/repository.hpp"
+#include "source/restore_target.hpp"
 
 namespace lifeboat::cli {
 
@@ -142,6 +143,10 @@ struct WalStreamArgs {};
 // A duration setting in milliseconds: "500ms", or a duration as every other setting takes it
 // ("1s", "2m"); "0" is 0. ErrorCode::usage naming --<name> otherwise.
 Result<std::chrono::milliseconds> interval_setting(const Settings& s, const std::string& name);
+
+// --replay-shared-buffers: auto, configured, or a size in PostgreSQL's units (4GB, 512MB);
+// ErrorCode::usage otherwise.
+Result<source::ReplayMemory> replay_memory_setting(const Settings& s);
 
 struct CheckArgs {
     unsigned timeout = 60;  // seconds to wait for the switched segment

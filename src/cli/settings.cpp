@@ -74,6 +74,10 @@ const std::vector<SettingSpec>& setting_specs() {
          "capture emits a heartbeat message on the source this often, so the slot of a quiet "
          "database on a busy server advances (30s; 0: none)",
          SettingType::duration},
+        {"replay-shared-buffers", "restore.replay_shared_buffers", "auto",
+         "shared_buffers of a restored PostgreSQL instance while it replays WAL, for that run "
+         "only: auto (the data's size, at most a quarter of the available memory, never below "
+         "the configured value), configured, or a size (4GB, 512MB)"},
         {"retention-window", "retention.window", "7d",
          "point-in-time recovery reaches back this far (90m, 36h, 7d; at most 36500d; 0: no "
          "window rule)",

@@ -105,6 +105,7 @@ Result<DrillRecord> run_drill(repo::Repository& repository, const DrillOptions& 
     restore.run_as_user = options.run_as_user;
     restore.jobs = options.jobs;
     restore.io_depth = options.io_depth;
+    restore.replay_memory = options.replay_memory;
     restore.target_conninfo = options.target_conninfo;
     auto restored = run_restore(repository, restore, ctx);
     if (restored) {

@@ -17,6 +17,7 @@
 #include "engine/window.hpp"
 #include "repository/drill_record.hpp"
 #include "repository/repository.hpp"
+#include "source/restore_target.hpp"
 #include "util/fs.hpp"
 #include "util/operation_context.hpp"
 #include "util/time.hpp"
@@ -40,6 +41,7 @@ struct DrillOptions {
     std::string run_as_user = "postgres";
     unsigned jobs = 0;
     unsigned io_depth = 0;  // restore's ranged reads in flight; 0: the storage's default
+    source::ReplayMemory replay_memory;  // the scratch instance's, while it replays
     // For kinds that restore into a running server (SourceDriver::needs_target_server; mongodb:
     // `drill --target-mongo`): the empty server to restore into and validate. Required for
     // them, refused for the others (ErrorCode::usage, nothing recorded).

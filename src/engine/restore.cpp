@@ -148,7 +148,8 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
                                 .archiving = options.archiving,
                                 .target_conninfo = options.target_conninfo,
                                 .only_table = options.only_table,
-                                .jobs = options.jobs});
+                                .jobs = options.jobs,
+                                .replay_memory = options.replay_memory});
     auto tablespace_dirs = LB_TRY(target->check_and_place(*manifest));
     // A damaged index object is worked around by reading the footers of the packs it listed.
     const repo::BlockIndex index = LB_TRY(
@@ -282,6 +283,7 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
         outcome.replay_seconds = instance->replay_seconds;
         outcome.ready_seconds = instance->ready_seconds;
         outcome.recovery = instance->phases;
+        outcome.replay_memory_bytes = instance->replay_memory_bytes;
         outcome.conninfo = instance->conninfo;
     }
     outcome.total_seconds = seconds_since(started);

@@ -60,6 +60,8 @@ struct RestoreOptions {
     unsigned jobs = 0;
     unsigned io_depth = 0;  // ranged reads of packs in flight; 0: the storage's default
     std::chrono::seconds start_timeout{3600};
+    // The shared memory a started instance replays with (source::ReplayMemory).
+    source::ReplayMemory replay_memory;
     // For kinds that load into a server (source::RestoreRequest): an existing empty database to
     // load into (implies start), and a single table to restore.
     std::optional<std::string> target_conninfo;
@@ -98,6 +100,8 @@ struct RestoreOutcome {
     double replay_seconds = 0;        // server start to end of recovery (promotion)
     double ready_seconds = 0;         // promotion to a working read-write connection
     source::RecoveryPhases recovery;  // replay_seconds broken down, as far as measured
+    // The shared memory the instance replayed with when set for the run, 0: its configured one.
+    std::uint64_t replay_memory_bytes = 0;
     double total_seconds = 0;
     bool started = false;
     int port = 0;

@@ -31,6 +31,20 @@ namespace lifeboat::source {
 enum class NewInstanceArchiving { off, keep_source_settings };
 
 // Where and how the new instance is made (what applies to the kind).
+// The shared memory a started instance replays its log with (PostgreSQL: shared_buffers), for
+// that run only: the configuration files keep their own value, which the instance takes at its
+// next restart.
+struct ReplayMemory {
+    enum class Mode {
+        automatic,   // the data's size, at most a quarter of the memory available, never below
+                     // the configured value (unchanged when that value cannot be read)
+        configured,  // what the configuration files say
+        fixed,       // `bytes`
+    };
+    Mode mode = Mode::automatic;
+    std::uint64_t bytes = 0;
+};
+
 struct RestoreRequest {
     fs::path target_dir;  // empty or missing
     // Refused as a target besides the directory the manifest names (the source's own).
@@ -50,6 +64,7 @@ struct RestoreRequest {
     std::optional<std::string> target_conninfo;
     std::optional<std::string> only_table;
     unsigned jobs = 0;  // parallel work a target may do (0: as many as cores)
+    ReplayMemory replay_memory;
 };
 
 // What the engine decided: the backup, the branch, the target, and where the log is.
@@ -87,7 +102,10 @@ struct StartedInstance {
     double replay_seconds = 0;  // start to end of recovery
     double ready_seconds = 0;   // end of recovery to a working read-write connection
     RecoveryPhases phases;      // replay_seconds broken down
-    std::string conninfo;       // to reach it
+    // The shared memory the instance replayed with when the restore set it for the run (see
+    // ReplayMemory), 0 when it ran with its configured value.
+    std::uint64_t replay_memory_bytes = 0;
+    std::string conninfo;  // to reach it
 };
 
 class RestoreTarget {

@@ -5,7 +5,10 @@
 #   exit status 11, and leaves nothing behind (no recovery.signal, no files);
 # - a restore to a time pauses at the target and is promoted by restore (no end-of-recovery
 #   checkpoint waited for), with the run-only recovery settings on the command line, not in the
-#   configuration files; a restore to latest lets the server end recovery itself.
+#   configuration files; a restore to latest lets the server end recovery itself;
+# - shared_buffers for the replay: automatic leaves a small cluster's configured value alone,
+#   --replay-shared-buffers SIZE sets it for that run only (command line, not the files), and a
+#   bad value is refused with one line and exit status 2.
 source "$(dirname "$0")/lib.sh" "$@"
 
 now_utc() { q "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"; }
@@ -67,15 +70,35 @@ if grep -E -q "^(recovery_init_sync_method|maintenance_io_concurrency|hot_standb
     "$T/pitr/postgresql.auto.conf" || grep -E -q "^recovery_target_action = 'pause'" "$T/pitr/postgresql.auto.conf"; then
     fail "run-only recovery settings were written into postgresql.auto.conf"
 fi
+# Automatic: this cluster's data is far below the configured 128 MB, so nothing is raised.
+expect_eq "$(jq -r .replay_shared_buffers "$OUT")" 0 "replay_shared_buffers of a small cluster"
+expect_eq "$(psql_on "$RESTORED_CONN" "SELECT source FROM pg_settings WHERE name = 'shared_buffers'")" \
+    "configuration file" "shared_buffers of a small cluster's restored server comes from"
 psql_on "$RESTORED_CONN" "INSERT INTO rows (batch) VALUES ('written')" >/dev/null
 ok "PITR: promoted at the target, read-write, phases $(jq -c .phases "$OUT")"
 as_pg "$PGBIN/pg_ctl" -D "$T/pitr" -m fast -w stop >/dev/null || true
 
 # ---- restore to latest: the server ends recovery itself
-restore_into "$T/latest" --to latest --start
+restore_into "$T/latest" --to latest --start --replay-shared-buffers 300MB
 expect_eq "$(count_on "$RESTORED_CONN" before)/$(count_on "$RESTORED_CONN" after)" "100/100" "latest rows (before/after)"
+expect_eq "$(jq -r .replay_shared_buffers "$OUT")" $((300 * 1024 * 1024)) "replay_shared_buffers with 300MB"
+expect_eq "$(psql_on "$RESTORED_CONN" "SELECT setting || '/' || source FROM pg_settings WHERE name = 'shared_buffers'")" \
+    "38400/command line" "shared_buffers (8 kB pages) of the restored server"
+if grep -q "shared_buffers" "$T/latest/postgresql.auto.conf"; then
+    fail "the replay's shared_buffers was written into postgresql.auto.conf"
+fi
+ok "--replay-shared-buffers 300MB: on the server's command line only"
 expect_in <(jq -r .end_of_recovery "$OUT") "^ended by the server" "a restore to latest ends recovery itself"
 ok "latest: phases $(jq -c .phases "$OUT")"
 as_pg "$PGBIN/pg_ctl" -D "$T/latest" -m fast -w stop >/dev/null || true
+
+# ---- a bad --replay-shared-buffers is refused before anything is written
+for bad in lots 1gb 64kB -5MB; do
+    expect_exit 2 as_pg "$LB" restore --repo "$REPO" --target-dir "$T/bad" --to latest \
+        --replay-shared-buffers "$bad"
+    expect_one_line_error
+    [ ! -e "$T/bad" ] || fail "--replay-shared-buffers $bad left $T/bad behind"
+done
+ok "bad --replay-shared-buffers values: exit 2, one line"
 
 finish

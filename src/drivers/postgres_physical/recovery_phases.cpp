@@ -19,11 +19,13 @@ constexpr std::size_t k_max_poll_bytes = 1u << 20;
 
 }  // namespace
 
-std::string run_only_settings(RecoveryEnd end) {
+std::string run_only_settings(RecoveryEnd end, std::optional<std::uint64_t> shared_buffers) {
     std::string out = fmt::format(
         " -c recovery_init_sync_method=syncfs -c recovery_prefetch=try"
         " -c maintenance_io_concurrency={} -c wal_decode_buffer_size={}",
         k_recovery_io_concurrency, k_wal_decode_buffer);
+    // In kB: PostgreSQL reads a number without a unit as 8 kB pages.
+    if (shared_buffers) out += fmt::format(" -c shared_buffers={}kB", *shared_buffers / 1024);
     // Pausing needs hot standby: without it PostgreSQL treats 'pause' as 'shutdown'.
     if (end == RecoveryEnd::promote_at_target)
         out += " -c hot_standby=on -c recovery_target_action=pause";

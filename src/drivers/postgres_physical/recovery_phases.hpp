@@ -26,8 +26,10 @@ namespace lifeboat::postgres_physical {
 
 enum class RecoveryEnd { server_ends_it, promote_at_target };
 
-// The -c options (one string for pg_ctl -o) of a restored instance's first start.
-std::string run_only_settings(RecoveryEnd end);
+// The -c options (one string for pg_ctl -o) of a restored instance's first start; with
+// `shared_buffers`, that many bytes of them (replay_memory.hpp).
+std::string run_only_settings(RecoveryEnd end,
+                              std::optional<std::uint64_t> shared_buffers = std::nullopt);
 
 // Asks a server in recovery, paused at its target or still replaying towards it, to promote
 // (pg_promote without waiting). In an archive recovery that is not a standby, PostgreSQL 15

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "drivers/postgres_physical/recovery_phases.hpp"
+#include "drivers/postgres_physical/replay_memory.hpp"
 #include "drivers/postgres_physical/wal_transfer.hpp"
 #include "sources/postgres/connection.hpp"
 #include "sources/postgres/local_server.hpp"
@@ -286,6 +287,11 @@ Result<std::vector<std::string>> PhysicalRestoreTarget::configure(
     m_recovery_end = plan.target || plan.stop_position || plan.consistent
                          ? RecoveryEnd::promote_at_target
                          : RecoveryEnd::server_ends_it;
+    std::uint64_t data_bytes = 0;
+    for (const auto& entry : plan.manifest->entries)
+        data_bytes += entry.size;
+    m_replay_buffers =
+        replay_buffers_for(m_request.replay_memory, m_request.target_dir, data_bytes);
     return write_recovery_settings(m_request, plan);
 }
 
@@ -307,7 +313,9 @@ Result<source::StartedInstance> PhysicalRestoreTarget::start_and_await(
     const fs::path log = options.target_dir / "lifeboat-restore.log";
     const std::string user = account ? account->name : LB_TRY(user_name_of(::geteuid()));
     const auto started = Clock::now();
-    LB_CHECK(server.start(log, fmt::format("-p {}", port) + run_only_settings(m_recovery_end)));
+    LB_CHECK(server.start(
+        log, fmt::format("-p {}", port) + run_only_settings(m_recovery_end, m_replay_buffers)));
+    outcome.replay_memory_bytes = m_replay_buffers.value_or(0);
     m_started = true;
     const auto deadline = started + options.start_timeout;
     RecoveryLogWatch watch(log);

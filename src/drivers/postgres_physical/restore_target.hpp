@@ -44,6 +44,7 @@ class PhysicalRestoreTarget final : public source::RestoreTarget {
     std::optional<StartPreparation> m_prepared;
     bool m_started = false;
     RecoveryEnd m_recovery_end = RecoveryEnd::server_ends_it;  // decided by configure
+    std::optional<std::uint64_t> m_replay_buffers;             // likewise (replay_memory.hpp)
 };
 
 }  // namespace lifeboat::postgres_physical

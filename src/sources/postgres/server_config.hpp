@@ -3,6 +3,8 @@
 // recovery settings a restore owns.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,5 +40,18 @@ struct NeutralizedConfig {
 NeutralizedConfig comment_out_settings(std::string_view text,
                                        const std::vector<std::string_view>& names,
                                        std::string_view note);
+
+// The value the last line of `text` (a configuration file) that sets `name` gives it, without
+// quotes or a trailing comment; nullopt when no line sets it.
+std::optional<std::string> last_setting_value(std::string_view text, std::string_view name);
+
+// Whether `text` has an include, include_if_exists or include_dir directive (a setting may then
+// come from a file this text does not show).
+bool has_include_directive(std::string_view text);
+
+// A memory size in PostgreSQL's syntax ("256MB", "1GB", "64kB", "1TB", "8192B", or a number
+// of `unit_bytes` without a unit: shared_buffers counts 8 kB pages); nullopt when it is not one
+// or overflows.
+std::optional<std::uint64_t> parse_memory_size(std::string_view value, std::uint64_t unit_bytes);
 
 }  // namespace lifeboat::postgres
