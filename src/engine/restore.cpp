@@ -151,9 +151,24 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
                                 .jobs = options.jobs,
                                 .replay_memory = options.replay_memory});
     auto tablespace_dirs = LB_TRY(target->check_and_place(*manifest));
+    // Only this backup's blocks are looked up: the other backups' manifests, and the locations
+    // of blocks only they hold, are not kept (memory that would grow with the repository).
+    for (auto& m : manifest_set.backups) {
+        if (&m != manifest) std::vector<repo::ManifestEntry>().swap(m.entries);
+    }
+    std::vector<repo::BlockId> wanted;
+    for (const auto& entry : manifest->entries)
+        wanted.insert(wanted.end(), entry.blocks.begin(), entry.blocks.end());
+    std::sort(wanted.begin(), wanted.end());
+    wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+    wanted.shrink_to_fit();
     // A damaged index object is worked around by reading the footers of the packs it listed.
     const repo::BlockIndex index = LB_TRY(
-        repo::load_block_index(repository.storage(), repo::OnDamagedIndex::rebuild_from_packs));
+        repo::load_block_index(repository.storage(), repo::OnDamagedIndex::rebuild_from_packs,
+                               nullptr, [&](const repo::BlockId& id) {
+                                   return std::binary_search(wanted.begin(), wanted.end(), id);
+                               }));
+    std::vector<repo::BlockId>().swap(wanted);
     for (const auto& skipped : index.skipped) {
         warnings.push_back(fmt::format(
             "damaged {} ({}): its packs were read directly; `lifeboat repair` rebuilds it",

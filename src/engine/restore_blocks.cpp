@@ -24,6 +24,11 @@ Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
     std::vector<Destination> destinations;
     std::vector<WantedBlock> wanted;
     std::uint64_t total = 0;
+    std::size_t block_count = 0;
+    for (const auto* entry : files)
+        block_count += entry->blocks.size();
+    destinations.reserve(block_count);
+    wanted.reserve(block_count);
     for (std::size_t f = 0; f < files.size(); ++f) {
         const repo::ManifestEntry& entry = *files[f];
         std::uint64_t offset = 0;

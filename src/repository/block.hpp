@@ -18,6 +18,7 @@ namespace lifeboat::repo {
 struct BlockId {
     Digest digest{};
     bool operator==(const BlockId&) const = default;
+    auto operator<=>(const BlockId&) const = default;  // byte order of the digest
     std::string hex() const { return digest_hex(digest); }
     static std::optional<BlockId> from_hex(std::string_view text);
     static BlockId of(std::string_view plaintext) { return BlockId{sha256(plaintext)}; }

@@ -13,10 +13,12 @@ namespace lifeboat::repo {
 
 using nlohmann::json;
 
-void BlockIndex::add_pack(const PackSummary& pack) {
+void BlockIndex::add_pack(const PackSummary& pack,
+                          const std::function<bool(const BlockId&)>& keep) {
     const std::string* id = &*m_pack_ids.insert(pack.id).first;
-    for (const auto& e : pack.entries)
-        m_blocks.try_emplace(e.id, BlockLocation{id, e.placement});
+    for (const auto& e : pack.entries) {
+        if (!keep || keep(e.id)) m_blocks.try_emplace(e.id, BlockLocation{id, e.placement});
+    }
 }
 
 std::optional<BlockLocation> BlockIndex::find(const BlockId& id) const {
@@ -26,9 +28,10 @@ std::optional<BlockLocation> BlockIndex::find(const BlockId& id) const {
 }
 
 Result<std::vector<PackSummary>> parse_index(std::string_view text, std::string_view key) {
-    const JsonDocument doc = LB_TRY(JsonDocument::parse(text, key, "index"));
     std::vector<PackSummary> packs;
-    LB_CHECK(doc.root().for_each_in("packs", [&](const JsonValue& p) -> Status {
+    // Streamed: an index object of a large backup holds hundreds of thousands of blocks, whose
+    // whole parsed tree took several times the text's size.
+    const auto add_pack = [&](const JsonValue& p) -> Status {
         const JsonValue id = LB_TRY(p.field("id"));
         // One LB_TRY per statement: g++ does not destroy the members an aggregate initializer
         // already built when a statement expression inside it returns early (they leak).
@@ -67,42 +70,59 @@ Result<std::vector<PackSummary>> parse_index(std::string_view text, std::string_
         }));
         packs.push_back(std::move(pack));
         return {};
-    }));
+    };
+    const JsonDocument doc =
+        LB_TRY(JsonDocument::parse_streaming(text, key, "index", "packs", add_pack));
+    // The array itself must be there (its elements went to add_pack).
+    LB_CHECK(doc.root().for_each_in("packs", [](const JsonValue&) -> Status { return {}; }));
     return packs;
 }
 
 Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_damage,
-                                    std::vector<PackSummary>* packs_out) {
+                                    std::vector<PackSummary>* packs_out,
+                                    const std::function<bool(const BlockId&)>& keep) {
     BlockIndex index;
     const auto objects = LB_TRY(storage.list("index"));
-    // Read several at once (each is a round trip to an object store), then added in listing order.
-    std::vector<Result<std::vector<PackSummary>>> parsed(objects.size());
+    // Read several at once (each is a round trip to an object store), a batch of at most
+    // k_index_batch_bytes stored at a time; then decoded, parsed and added one by one in listing
+    // order, so that one decoded object is held besides the index (a large backup's index
+    // object is several MiB of text: four decoded at once were most of a restore's memory).
     const auto threads = static_cast<unsigned>(
         std::min<std::size_t>(objects.size(), std::max(1u, storage.features().io_depth)));
-    (void)parallel_for(
-        objects.size(), std::max(1u, threads), [&](std::size_t i, unsigned) -> Status {
-            parsed[i] = [&]() -> Result<std::vector<PackSummary>> {
-                const std::string& key = objects[i].key;
-                const std::string bytes = LB_TRY(storage.read(key));
-                const std::string text = LB_TRY(decode_object(bytes, ObjectKind::index, key));
-                return parse_index(text, key);
-            }();
+    constexpr std::uint64_t k_index_batch_bytes = 8ull << 20;
+    for (std::size_t first = 0; first < objects.size();) {
+        std::size_t count = 0;
+        for (std::uint64_t bytes = 0; first + count < objects.size() && count < threads &&
+                                      (count == 0 || bytes < k_index_batch_bytes);
+             ++count)
+            bytes += objects[first + count].size;
+        std::vector<Result<std::string>> stored(count);
+        (void)parallel_for(count, std::max(1u, threads), [&](std::size_t i, unsigned) -> Status {
+            stored[i] = storage.read(objects[first + i].key);
             return {};
         });
-    for (std::size_t i = 0; i < objects.size(); ++i) {
-        const auto& object = objects[i];
-        auto& packs = parsed[i];
-        if (!packs) {
-            if (on_damage == OnDamagedIndex::fail || !is_damage(packs.error()))
-                return std::unexpected(packs.error());
-            index.skipped.push_back({object.key.substr(object.key.rfind('/') + 1), object.key,
-                                     damaged_object(object.key, packs.error()).reason});
-            continue;
+        for (std::size_t i = 0; i < count; ++i) {
+            const auto& object = objects[first + i];
+            auto packs = [&]() -> Result<std::vector<PackSummary>> {
+                const std::string bytes = LB_TRY(std::move(stored[i]));
+                stored[i] = std::string();
+                const std::string text =
+                    LB_TRY(decode_object(bytes, ObjectKind::index, object.key));
+                return parse_index(text, object.key);
+            }();
+            if (!packs) {
+                if (on_damage == OnDamagedIndex::fail || !is_damage(packs.error()))
+                    return std::unexpected(packs.error());
+                index.skipped.push_back({object.key.substr(object.key.rfind('/') + 1), object.key,
+                                         damaged_object(object.key, packs.error()).reason});
+                continue;
+            }
+            for (const auto& pack : *packs)
+                index.add_pack(pack, keep);
+            if (packs_out) packs_out->insert(packs_out->end(), packs->begin(), packs->end());
+            index.loaded_from.push_back(object.key.substr(object.key.rfind('/') + 1));
         }
-        for (const auto& pack : *packs)
-            index.add_pack(pack);
-        if (packs_out) packs_out->insert(packs_out->end(), packs->begin(), packs->end());
-        index.loaded_from.push_back(object.key.substr(object.key.rfind('/') + 1));
+        first += count;
     }
     if (on_damage == OnDamagedIndex::rebuild_from_packs && !index.skipped.empty()) {
         for (const auto& pack_id : LB_TRY(find_unindexed_packs(storage, index))) {
@@ -113,7 +133,7 @@ Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_da
                     damaged_object(pack_key(pack_id), summary.error()));
                 continue;
             }
-            index.add_pack(*summary);
+            index.add_pack(*summary, keep);
             ++index.packs_read_from_footers;
         }
     }
@@ -121,18 +141,25 @@ Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_da
 }
 
 Result<std::string> write_index(Storage& storage, const std::vector<PackSummary>& packs) {
-    json doc;
-    doc["packs"] = json::array();
-    for (const auto& pack : packs) {
-        json blobs = json::array();
-        for (const auto& e : pack.entries) {
-            blobs.push_back({e.id.hex(), e.placement.offset, e.placement.stored_length,
-                             e.placement.raw_length, static_cast<int>(e.placement.codec)});
+    // Written as text directly (what a json tree's dump() gives: keys in order, no blanks): the
+    // tree of a large backup's index took several times the text's size.
+    std::string text = "{\"packs\":[";
+    auto out = std::back_inserter(text);
+    for (std::size_t p = 0; p < packs.size(); ++p) {
+        const PackSummary& pack = packs[p];
+        text += p == 0 ? "{\"blobs\":[" : ",{\"blobs\":[";
+        for (std::size_t b = 0; b < pack.entries.size(); ++b) {
+            const PackEntry& e = pack.entries[b];
+            fmt::format_to(out, "{}[\"{}\",{},{},{},{}]", b == 0 ? "" : ",", e.id.hex(),
+                           e.placement.offset, e.placement.stored_length, e.placement.raw_length,
+                           static_cast<int>(e.placement.codec));
         }
-        doc["packs"].push_back({{"id", pack.id}, {"size", pack.size}, {"blobs", std::move(blobs)}});
+        // Pack ids are 64 hex digits (new_pack_id): nothing to escape.
+        fmt::format_to(out, "],\"id\":\"{}\",\"size\":{}}}", pack.id, pack.size);
     }
+    text += "]}";
     const std::string object =
-        LB_TRY(encode_object(ObjectKind::index, doc.dump(), PayloadCompression::zstd));
+        LB_TRY(encode_object(ObjectKind::index, text, PayloadCompression::zstd));
     const std::string id = digest_hex(sha256(object));
     auto status = storage.write("index/" + id, object, Overwrite::never);
     // The same content under the same name is already there: nothing to do.

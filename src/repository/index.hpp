@@ -2,6 +2,7 @@
 // an interrupted backup left unindexed, from pack footers). See docs/repository-format.md, "INDX".
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -22,7 +23,9 @@ struct BlockLocation {
 // Not thread-safe for writes; concurrent readers are fine once loading is done.
 class BlockIndex {
   public:
-    void add_pack(const PackSummary& pack);
+    // Only the blocks `keep` accepts are added when it is given (the pack itself is always
+    // known to has_pack and packs()).
+    void add_pack(const PackSummary& pack, const std::function<bool(const BlockId&)>& keep = {});
     std::optional<BlockLocation> find(const BlockId& id) const;
     bool contains(const BlockId& id) const { return m_blocks.count(id) != 0; }
     bool has_pack(const std::string& pack_id) const { return m_pack_ids.count(pack_id) != 0; }
@@ -62,10 +65,12 @@ enum class OnDamagedIndex { fail, skip, rebuild_from_packs };
 // readable index object names are read too (packs are self-describing), so readers such as
 // restore and copy still find every block of an undamaged pack.
 // With `packs`, also appends every pack the loaded index objects list (for expire, which needs
-// each pack's whole entry list).
+// each pack's whole entry list). With `keep`, only the blocks it accepts are indexed (a restore
+// needs the locations of one backup's blocks, not of the whole repository's).
 Result<BlockIndex> load_block_index(const Storage& storage,
                                     OnDamagedIndex on_damage = OnDamagedIndex::fail,
-                                    std::vector<PackSummary>* packs = nullptr);
+                                    std::vector<PackSummary>* packs = nullptr,
+                                    const std::function<bool(const BlockId&)>& keep = {});
 
 // Writes one index object listing `packs`; returns its id (SHA-256 of the object).
 Result<std::string> write_index(Storage& storage, const std::vector<PackSummary>& packs);

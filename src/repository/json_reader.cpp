@@ -1,5 +1,7 @@
 #include "repository/json_reader.hpp"
 
+#include "util/exceptions.hpp"
+
 #include <limits>
 #include <type_traits>
 
@@ -24,6 +26,53 @@ Result<JsonDocument> JsonDocument::parse(std::string_view text, std::string_view
         }
         return fail(ErrorCode::corrupt, "{}: malformed {}: {}", object, structure, why);
     }
+    return JsonDocument(std::move(state));
+}
+
+Result<JsonDocument> JsonDocument::parse_streaming(
+    std::string_view text, std::string_view object, std::string_view structure,
+    std::string_view array, const std::function<Status(const JsonValue&)>& visit) {
+    auto state = std::make_unique<State>();
+    state->object = object;
+    state->structure = structure;
+    const JsonValue root(nullptr, &state->object, &state->structure);
+    std::string key;        // the last key of the root object
+    bool in_array = false;  // inside the root's `array` field
+    std::size_t index = 0;
+    Status status;
+    // The parser reports depth 1 for the root's keys and for the start and end of their values,
+    // depth 2 for the elements of those values.
+    const json::parser_callback_t keep = [&](int depth, json::parse_event_t event,
+                                             json& parsed) -> bool {
+        using Event = json::parse_event_t;
+        if (depth == 1) {
+            if (event == Event::key) key = parsed.get<std::string>();
+            if (event == Event::array_start) in_array = key == array;
+            if (event == Event::array_end) in_array = false;
+            return true;
+        }
+        if (depth != 2 || !in_array ||
+            (event != Event::object_end && event != Event::array_end && event != Event::value))
+            return true;
+        if (status) {
+            const JsonValue element = root.child(&parsed, JsonValue::Segment{array, 0, false})
+                                          .child(&parsed, JsonValue::Segment{{}, index, true});
+            status = call_catching_exceptions([&] { return visit(element); });
+        }
+        ++index;
+        return false;  // handed over: not kept in the document
+    };
+    state->root = json::parse(text, keep, false);
+    if (state->root.is_discarded()) {
+        std::string why = "not valid JSON";
+        try {
+            [[maybe_unused]] const json reparsed = json::parse(text);
+        } catch (const json::exception& e) {
+            why = e.what();
+        }
+        return fail(ErrorCode::corrupt, "{}: malformed {}: {}", object, structure, why);
+    }
+    if (!status) return std::unexpected(status.error());
     return JsonDocument(std::move(state));
 }
 

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,6 +34,14 @@ class JsonDocument {
     // errors. Malformed JSON is ErrorCode::corrupt.
     static Result<JsonDocument> parse(std::string_view text, std::string_view object,
                                       std::string_view structure);
+    // As parse(), but each element of the top-level array field `array` (a string literal) is
+    // handed to `visit` as soon as it is parsed, as the value at "array[i]", and then dropped:
+    // the document returned holds that array empty, so a manifest or index of millions of
+    // values is never held whole. The first error `visit` returns is the result (later
+    // elements are not visited).
+    static Result<JsonDocument> parse_streaming(
+        std::string_view text, std::string_view object, std::string_view structure,
+        std::string_view array, const std::function<Status(const JsonValue&)>& visit);
     JsonValue root() const;
 
   private:

@@ -245,8 +245,9 @@ Result<PostgresLogicalPayload> logical_payload_from_json(
     return lg;
 }
 
-// The kind-neutral part, the same in v1 and v2.
-Status common_from_json(const JsonValue& j, Manifest& m) {
+// The kind-neutral part, the same in v1 and v2. The entries were streamed (parse_manifest):
+// `entries` are they, and the document's array is empty.
+Status common_from_json(const JsonValue& j, Manifest& m, std::vector<ManifestEntry> entries) {
     m.id = LB_TRY(j.required<std::string>("id"));
     m.start_time = LB_TRY(j.required<Timestamp>("start_time"));
     m.stop_time = LB_TRY(j.required<Timestamp>("stop_time"));
@@ -264,18 +265,17 @@ Status common_from_json(const JsonValue& j, Manifest& m) {
         m.indexes.push_back(LB_TRY(i.as<std::string>()));
         return {};
     }));
-    LB_CHECK(j.for_each_in("entries", [&](const JsonValue& e) -> Status {
-        m.entries.push_back(LB_TRY(entry_from_json(e)));
-        return {};
-    }));
+    // The array itself must be there.
+    LB_CHECK(j.for_each_in("entries", [](const JsonValue&) -> Status { return {}; }));
+    m.entries = std::move(entries);
     return {};
 }
 
 // Version 1: a physical PostgreSQL backup with its facts at the top level (kind "postgres").
-Result<Manifest> from_json_v1(const JsonValue& j) {
+Result<Manifest> from_json_v1(const JsonValue& j, std::vector<ManifestEntry> entries) {
     Manifest m;
     m.format_version = 1;
-    LB_CHECK(common_from_json(j, m));
+    LB_CHECK(common_from_json(j, m, std::move(entries)));
     const JsonValue s = LB_TRY(j.field("source"));
     const std::string kind = LB_TRY(s.required<std::string>("kind"));
     if (kind != "postgres") {
@@ -295,10 +295,10 @@ Result<Manifest> from_json_v1(const JsonValue& j) {
     return m;
 }
 
-Result<Manifest> from_json_v2(const JsonValue& j) {
+Result<Manifest> from_json_v2(const JsonValue& j, std::vector<ManifestEntry> entries) {
     Manifest m;
     m.format_version = 2;
-    LB_CHECK(common_from_json(j, m));
+    LB_CHECK(common_from_json(j, m, std::move(entries)));
     const JsonValue s = LB_TRY(j.field("source"));
     m.source.kind = LB_TRY(s.required<std::string>("kind"));
     m.source.system_identifier = LB_TRY(s.required<std::string>("identity"));
@@ -479,25 +479,41 @@ Status check_backup_id(const std::string& backup_id) {
     return {};
 }
 
-Result<Manifest> read_manifest(const Storage& storage, const std::string& backup_id) {
+namespace {
+
+Result<std::string> read_manifest_object(const Storage& storage, const std::string& backup_id) {
     LB_CHECK(check_backup_id(backup_id));
+    auto bytes = storage.read(manifest_key(backup_id));
+    if (!bytes && bytes.error().code == ErrorCode::not_found)
+        return fail(ErrorCode::not_found, "no backup '{}' in the repository", backup_id);
+    return bytes;
+}
+
+Result<Manifest> decode_manifest(const std::string& bytes, const std::string& backup_id) {
     const std::string key = manifest_key(backup_id);
-    auto bytes = storage.read(key);
-    if (!bytes) {
-        if (bytes.error().code == ErrorCode::not_found) {
-            return fail(ErrorCode::not_found, "no backup '{}' in the repository", backup_id);
-        }
-        return std::unexpected(bytes.error());
-    }
-    const std::string text = LB_TRY(decode_object(*bytes, ObjectKind::manifest, key));
-    return parse_manifest(text, key, object_version(*bytes));
+    const std::string text = LB_TRY(decode_object(bytes, ObjectKind::manifest, key));
+    return parse_manifest(text, key, object_version(bytes));
+}
+
+}  // namespace
+
+Result<Manifest> read_manifest(const Storage& storage, const std::string& backup_id) {
+    const std::string bytes = LB_TRY(read_manifest_object(storage, backup_id));
+    return decode_manifest(bytes, backup_id);
 }
 
 Result<Manifest> parse_manifest(std::string_view text, std::string_view key,
                                 std::uint32_t version) {
-    const JsonDocument doc = LB_TRY(JsonDocument::parse(text, key, "manifest"));
-    if (version == 1) return from_json_v1(doc.root());
-    return from_json_v2(doc.root());
+    // Streamed: a large backup's entries hold hundreds of thousands of block ids, whose whole
+    // parsed tree took several times the text's size.
+    std::vector<ManifestEntry> entries;
+    const JsonDocument doc = LB_TRY(JsonDocument::parse_streaming(
+        text, key, "manifest", "entries", [&](const JsonValue& e) -> Status {
+            entries.push_back(LB_TRY(entry_from_json(e)));
+            return {};
+        }));
+    if (version == 1) return from_json_v1(doc.root(), std::move(entries));
+    return from_json_v2(doc.root(), std::move(entries));
 }
 
 Result<std::vector<std::string>> list_backup_ids(const Storage& storage) {
@@ -514,15 +530,31 @@ namespace {
 // Every manifest named in `ids`, read several at once (a repository far away answers each read
 // after a round trip; many backups would otherwise cost as many round trips one after the other).
 // The results are in the order of `ids`.
+// The stored objects are read a batch at a time; each is decoded and parsed alone, so that one
+// decoded manifest (several MiB of text for a large backup) is held at a time.
 std::vector<Result<Manifest>> read_manifests_in_parallel(const Storage& storage,
                                                          const std::vector<std::string>& ids) {
-    std::vector<Result<Manifest>> out(ids.size());
+    std::vector<Result<Manifest>> out;
+    out.reserve(ids.size());
     const auto threads = static_cast<unsigned>(
         std::min<std::size_t>(ids.size(), std::max(1u, storage.features().io_depth)));
-    (void)parallel_for(ids.size(), std::max(1u, threads), [&](std::size_t i, unsigned) -> Status {
-        out[i] = read_manifest(storage, ids[i]);
-        return {};
-    });
+    const std::size_t batch = std::max(1u, threads);
+    for (std::size_t first = 0; first < ids.size(); first += batch) {
+        const std::size_t count = std::min(batch, ids.size() - first);
+        std::vector<Result<std::string>> stored(count);
+        (void)parallel_for(count, batch, [&](std::size_t i, unsigned) -> Status {
+            stored[i] = read_manifest_object(storage, ids[first + i]);
+            return {};
+        });
+        for (std::size_t i = 0; i < count; ++i) {
+            if (!stored[i]) {
+                out.push_back(std::unexpected(stored[i].error()));
+                continue;
+            }
+            out.push_back(decode_manifest(*stored[i], ids[first + i]));
+            stored[i] = std::string();
+        }
+    }
     return out;
 }
 
