@@ -155,8 +155,9 @@ Result<BackupOutcome> run_backup(repo::Repository& repository, const BackupOptio
     }
 
     LB_CHECK(repository.clean_stale_temporaries());
-    repo::BlockIndex index =
-        LB_TRY(repo::load_block_index(repository.storage(), repo::OnDamagedIndex::skip));
+    // Only whether a block is stored matters here (not where): ids alone, a third of the memory.
+    repo::BlockIndex index = LB_TRY(repo::load_block_index(
+        repository.storage(), repo::OnDamagedIndex::skip, nullptr, {}, repo::IndexContent::ids));
     BackupOutcome outcome;
     for (const auto& damage : index.skipped) {
         outcome.warnings.push_back(

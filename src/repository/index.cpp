@@ -80,7 +80,8 @@ Result<std::vector<PackSummary>> parse_index(std::string_view text, std::string_
 
 Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_damage,
                                     std::vector<PackSummary>* packs_out,
-                                    const std::function<bool(const BlockId&)>& keep) {
+                                    const std::function<bool(const BlockId&)>& keep,
+                                    IndexContent content) {
     BlockIndex index;
     const auto objects = LB_TRY(storage.list("index"));
     // Read several at once (each is a round trip to an object store), a batch of at most
@@ -117,13 +118,24 @@ Result<BlockIndex> load_block_index(const Storage& storage, OnDamagedIndex on_da
                                          damaged_object(object.key, packs.error()).reason});
                 continue;
             }
-            for (const auto& pack : *packs)
-                index.add_pack(pack, keep);
+            for (const auto& pack : *packs) {
+                if (content == IndexContent::locations) {
+                    index.add_pack(pack, keep);
+                    continue;
+                }
+                index.m_pack_ids.insert(pack.id);
+                for (const auto& e : pack.entries)
+                    if (!keep || keep(e.id)) index.m_id_only.push_back(e.id);
+            }
             if (packs_out) packs_out->insert(packs_out->end(), packs->begin(), packs->end());
             index.loaded_from.push_back(object.key.substr(object.key.rfind('/') + 1));
         }
         first += count;
     }
+    std::sort(index.m_id_only.begin(), index.m_id_only.end());
+    index.m_id_only.erase(std::unique(index.m_id_only.begin(), index.m_id_only.end()),
+                          index.m_id_only.end());
+    index.m_id_only.shrink_to_fit();
     if (on_damage == OnDamagedIndex::rebuild_from_packs && !index.skipped.empty()) {
         for (const auto& pack_id : LB_TRY(find_unindexed_packs(storage, index))) {
             auto summary = read_pack_summary(storage, pack_id);
