@@ -35,26 +35,28 @@ std::string type_name(EntryType t) {
     return "file";
 }
 
-json to_json(const Manifest& m) {
-    json entries = json::array();
-    for (const auto& e : m.entries) {
-        json j = {{"path", e.path}, {"type", type_name(e.type)}};
-        if (e.type == EntryType::symlink) {
-            j["target"] = e.link_target;
-        } else {
-            j["mode"] = e.mode;
-        }
-        if (e.type == EntryType::file) {
-            j["size"] = e.size;
-            j["mtime"] = e.mtime;
-            if (e.mtime_nsec != 0) j["mtime_nsec"] = e.mtime_nsec;
-            json blocks = json::array();
-            for (const auto& b : e.blocks)
-                blocks.push_back(b.hex());
-            j["blocks"] = std::move(blocks);
-        }
-        entries.push_back(std::move(j));
+json entry_to_json(const ManifestEntry& e) {
+    json j = {{"path", e.path}, {"type", type_name(e.type)}};
+    if (e.type == EntryType::symlink) {
+        j["target"] = e.link_target;
+    } else {
+        j["mode"] = e.mode;
     }
+    if (e.type == EntryType::file) {
+        j["size"] = e.size;
+        j["mtime"] = e.mtime;
+        if (e.mtime_nsec != 0) j["mtime_nsec"] = e.mtime_nsec;
+        json blocks = json::array();
+        for (const auto& b : e.blocks)
+            blocks.push_back(b.hex());
+        j["blocks"] = std::move(blocks);
+    }
+    return j;
+}
+
+// Everything but the entries, which manifest_text adds one at a time: a large backup's entries
+// as one JSON tree took several times their text's size.
+json to_json_without_entries(const Manifest& m) {
     const PostgresPhysicalPayload& pg = m.postgres;
     json tablespaces = json::array();
     for (const auto& t : pg.tablespaces)
@@ -87,7 +89,7 @@ json to_json(const Manifest& m) {
           {"read_bytes", m.stats.read_bytes},
           {"duration_seconds", m.stats.duration_seconds}}},
         {"indexes", m.indexes},
-        {"entries", std::move(entries)},
+        {"entries", json::array()},
     };
     if (m.source.kind == k_kind_postgres_physical) {
         out["postgres_physical"] = {{"pgdata", pg.pgdata},
@@ -455,9 +457,32 @@ Status check_entries_safe(const Manifest& manifest) {
                                   : std::string());
 }
 
+namespace {
+
+// The manifest's JSON text, the same as one tree's dump(): keys in order, so the (empty) entries
+// array opens the text, and the entries are written into it one by one.
+std::string manifest_text(const Manifest& manifest) {
+    std::string rest = to_json_without_entries(manifest).dump();
+    constexpr std::string_view head = "{\"entries\":[]";
+    if (!rest.starts_with(head)) return {};
+    std::string text = "{\"entries\":[";
+    for (std::size_t i = 0; i < manifest.entries.size(); ++i) {
+        if (i != 0) text += ',';
+        text += entry_to_json(manifest.entries[i]).dump();
+    }
+    text += ']';
+    text.append(rest, head.size());
+    return text;
+}
+
+}  // namespace
+
 Status write_manifest(Storage& storage, const Manifest& manifest) {
-    const std::string object = LB_TRY(
-        encode_object(ObjectKind::manifest, to_json(manifest).dump(), PayloadCompression::zstd));
+    const std::string text = manifest_text(manifest);
+    if (text.empty())
+        return fail(ErrorCode::internal, "manifest {}: cannot serialise", manifest.id);
+    const std::string object =
+        LB_TRY(encode_object(ObjectKind::manifest, text, PayloadCompression::zstd));
     return storage.write(manifest_key(manifest.id), object, Overwrite::never);
 }
 
