@@ -9,23 +9,31 @@ namespace lifeboat::repo {
 
 using nlohmann::json;
 
+namespace {
+
+// The error for text the parser refused: a second pass with exceptions only words the message,
+// so nothing escapes the callers.
+std::unexpected<Error> malformed(std::string_view text, std::string_view object,
+                                 std::string_view structure) {
+    std::string why = "not valid JSON";
+    try {
+        [[maybe_unused]] const json reparsed = json::parse(text);
+    } catch (const json::exception& e) {
+        why = e.what();
+    }
+    return fail(ErrorCode::corrupt, "{}: malformed {}: {}", object, structure, why);
+}
+
+}  // namespace
+
 Result<JsonDocument> JsonDocument::parse(std::string_view text, std::string_view object,
                                          std::string_view structure) {
     auto state = std::make_unique<State>();
     state->object = object;
     state->structure = structure;
-    // The parser reports malformed text through its return value here (allow_exceptions false),
-    // and a second pass with exceptions only words the message: nothing escapes this function.
+    // The parser reports malformed text through its return value here (allow_exceptions false).
     state->root = json::parse(text, nullptr, false);
-    if (state->root.is_discarded()) {
-        std::string why = "not valid JSON";
-        try {
-            [[maybe_unused]] const json reparsed = json::parse(text);
-        } catch (const json::exception& e) {
-            why = e.what();
-        }
-        return fail(ErrorCode::corrupt, "{}: malformed {}: {}", object, structure, why);
-    }
+    if (state->root.is_discarded()) return malformed(text, object, structure);
     return JsonDocument(std::move(state));
 }
 
@@ -63,15 +71,7 @@ Result<JsonDocument> JsonDocument::parse_streaming(
         return false;  // handed over: not kept in the document
     };
     state->root = json::parse(text, keep, false);
-    if (state->root.is_discarded()) {
-        std::string why = "not valid JSON";
-        try {
-            [[maybe_unused]] const json reparsed = json::parse(text);
-        } catch (const json::exception& e) {
-            why = e.what();
-        }
-        return fail(ErrorCode::corrupt, "{}: malformed {}: {}", object, structure, why);
-    }
+    if (state->root.is_discarded()) return malformed(text, object, structure);
     if (!status) return std::unexpected(status.error());
     return JsonDocument(std::move(state));
 }

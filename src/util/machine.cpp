@@ -1,21 +1,19 @@
 #include "util/machine.hpp"
 
+#include "util/fs.hpp"
+
 #include <algorithm>
 #include <charconv>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 namespace lifeboat {
 
 namespace {
 
-std::optional<std::string> read_text(const char* path) {
-    std::ifstream in(path);
-    if (!in) return std::nullopt;
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
+std::optional<std::string> read_text(const std::string& path) {
+    auto text = read_file(path);
+    if (!text) return std::nullopt;
+    return std::move(*text);
 }
 
 std::optional<std::uint64_t> leading_number(std::string_view text) {
@@ -61,8 +59,8 @@ std::optional<std::uint64_t> available_memory() {
     auto available = meminfo_available(*meminfo);
     if (!available) return std::nullopt;
     if (const auto group = own_cgroup()) {
-        const auto max = read_text((*group + "/memory.max").c_str());
-        const auto current = read_text((*group + "/memory.current").c_str());
+        const auto max = read_text(*group + "/memory.max");
+        const auto current = read_text(*group + "/memory.current");
         if (max && current) {
             if (const auto room = cgroup_room(*max, *current))
                 available = std::min(*available, *room);
