@@ -478,6 +478,13 @@ Result<source::ReplayMemory> replay_memory_setting(const Settings& s) {
     return source::ReplayMemory{.mode = source::ReplayMemory::Mode::fixed, .bytes = *bytes};
 }
 
+Result<bool> direct_writes_setting(const Settings& s) {
+    const std::string text = s.get("restore-writes");
+    if (text == "direct") return true;
+    if (text == "buffered") return false;
+    return fail(ErrorCode::usage, "--restore-writes '{}': give direct or buffered", text);
+}
+
 Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format) {
     engine::RestoreOptions options;
     const std::string location = LB_TRY(s.repository());
@@ -526,6 +533,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     options.jobs = LB_TRY(s.jobs());
     options.io_depth = LB_TRY(s.io_depth_for(location));
     options.replay_memory = LB_TRY(replay_memory_setting(s));
+    options.direct_writes = LB_TRY(direct_writes_setting(s));
     options.lifeboat_binary = self_binary();
     options.file_sync = file_sync_from_environment();
     const repo::KeySource keys = keys_of(s, location);
@@ -568,6 +576,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
         add_repository_json(j, s, location);
         j["requests"] = o.requests;
         j["bytes_fetched"] = o.bytes_fetched;
+        j["direct_bytes"] = o.direct_bytes;
         j["io_depth"] = o.io_depth;
         if (o.started) {
             j["phases"]["replay_seconds"] = o.replay_seconds;

@@ -147,6 +147,8 @@ Result<std::chrono::milliseconds> interval_setting(const Settings& s, const std:
 // --replay-shared-buffers: auto, configured, or a size in PostgreSQL's units (4GB, 512MB);
 // ErrorCode::usage otherwise.
 Result<source::ReplayMemory> replay_memory_setting(const Settings& s);
+// --restore-writes: true for direct (past the page cache), false for buffered.
+Result<bool> direct_writes_setting(const Settings& s);
 
 struct CheckArgs {
     unsigned timeout = 60;  // seconds to wait for the switched segment

@@ -228,7 +228,8 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
                                        LB_CHECK(ctx.check());
                                        return lock ? lock->check() : Status{};
                                    },
-                                   .file_sync = options.file_sync};
+                                   .file_sync = options.file_sync,
+                                   .direct_writes = options.direct_writes};
     // restore_command runs in the new data directory: give it an absolute path for a local
     // repository, and the location exactly as given (endpoint and all) for a URL.
     const std::string location_for_commands =
@@ -262,6 +263,7 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
     outcome.bytes = stats->bytes;
     outcome.requests = stats->requests;
     outcome.bytes_fetched = stats->bytes_fetched;
+    outcome.direct_bytes = stats->direct_bytes;
     outcome.io_depth = stats->io_depth;
     outcome.sync_seconds = stats->sync_seconds;
     if (prepared) outcome.prepare_seconds = *prepared;

@@ -67,6 +67,8 @@ struct RestoreOptions {
     std::optional<std::string> target_conninfo;
     std::optional<std::string> only_table;
     const FileSync* file_sync = nullptr;  // flushes the restored files (nullptr: the kernel's)
+    // Files are written past the page cache where the file system allows it (MaterializeOptions).
+    bool direct_writes = true;
 };
 
 struct RestoreOutcome {
@@ -85,6 +87,7 @@ struct RestoreOutcome {
     std::uint64_t bytes = 0;
     std::uint64_t requests = 0;       // ranged reads of packs for the files
     std::uint64_t bytes_fetched = 0;  // by them (stored bytes, gaps included)
+    std::uint64_t direct_bytes = 0;   // of `bytes`, written past the page cache
     unsigned io_depth = 0;            // ranged reads in flight at most
     double files_seconds = 0;         // writing the data directory, flushes included
     // Of files_seconds, waiting for the disk (engine/restore_files.hpp, MaterializeStats).

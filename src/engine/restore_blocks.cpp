@@ -61,6 +61,7 @@ Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
     const unsigned workers = std::max(1u, options.jobs);
     std::vector<repo::BlockReader> readers(workers);
     std::vector<std::string> buffers(workers);
+    std::vector<DirectWriteBuffer> writes(workers);
     std::atomic<std::uint64_t> bytes_done{0};
     auto handle = [&](const RangeRead& range, std::string_view bytes, unsigned worker) -> Status {
         std::string& block = buffers[worker];
@@ -95,10 +96,10 @@ Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
                 file.emplace(LB_TRY(open_file(to.file)));
                 file_index = to.file;
             }
-            LB_CHECK(file->write_at(to.offset, block));
-            // Write-out starts now, so that the file's flush once it is sealed finds little left
+            // Straight to the device where the file system allows it, else write-out starts
+            // now: either way the file's flush once it is sealed finds little left
             // (restore_files.hpp: durable when it returns).
-            file_sync.start_writeback(file->descriptor(), to.offset, block.size());
+            LB_CHECK(writes[worker].write(*file, to.offset, block, file_sync));
             bytes_done += block.size();
         }
         if (file) LB_CHECK(file->close());
@@ -112,6 +113,8 @@ Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
     }();
     if (!fetched) return std::unexpected(fetched.error());
     stats.bytes = bytes_done.load();
+    for (const auto& w : writes)
+        stats.direct_bytes += w.direct_bytes();
     stats.requests = fetched->requests;
     stats.bytes_fetched = fetched->bytes;
     return stats;

@@ -10,12 +10,14 @@
 #include "engine/progress.hpp"
 #include "engine/read_plan.hpp"
 #include "engine/restore_files.hpp"
+#include "io/direct_write.hpp"
 #include "io/file.hpp"
 
 namespace lifeboat::engine {
 
 struct BlockWriteStats {
-    std::uint64_t bytes = 0;  // written into files
+    std::uint64_t bytes = 0;         // written into files
+    std::uint64_t direct_bytes = 0;  // of them, past the page cache (io/direct_write.hpp)
     std::uint64_t requests = 0;
     std::uint64_t bytes_fetched = 0;
     unsigned io_depth = 0;  // the depth used

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "engine/restore_blocks.hpp"
+#include "io/direct_write.hpp"
 #include "io/file.hpp"
 #include "util/parallel.hpp"
 
@@ -167,7 +168,10 @@ class Writer {
     Result<File> open_file(const repo::ManifestEntry& entry) const {
         const Place place = place_of(entry.path);
         auto [parent, name] = LB_TRY(open_parent(place));
-        const int fd = ::openat(parent.get(), name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        const int flags = O_WRONLY | O_NOFOLLOW | O_CLOEXEC;
+        const int fd = m_options.direct_writes
+                           ? open_for_direct_write(parent.get(), name.c_str(), flags)
+                           : ::openat(parent.get(), name.c_str(), flags);
         if (fd < 0) return io_error(place, "cannot open");
         return File::adopt(fd, *place.base_path / place.relative);
     }
@@ -270,6 +274,7 @@ Result<MaterializeStats> materialize_backup(const MaterializeOptions& options) {
         options, files, [&](std::size_t i) { return writer.open_file(*files[i]); }));
     stats.requests = written.requests;
     stats.bytes_fetched = written.bytes_fetched;
+    stats.direct_bytes = written.direct_bytes;
     stats.io_depth = written.io_depth;
     // Files are sealed and handed to the flushing threads as the workers get to them.
     BackgroundFlusher flusher(writer.file_sync(), k_flush_threads, k_flush_pending);

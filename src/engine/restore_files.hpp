@@ -41,6 +41,9 @@ struct MaterializeOptions {
     ProgressFn progress;
     KeepGoingFn keep_going;               // asked before each ranged read of a pack
     const FileSync* file_sync = nullptr;  // nullptr: posix_file_sync()
+    // Blocks are written past the page cache where the file system allows it
+    // (io/direct_write.hpp); false: through it, with write-back started as they land.
+    bool direct_writes = true;
 };
 
 struct MaterializeStats {
@@ -48,6 +51,7 @@ struct MaterializeStats {
     std::uint64_t bytes = 0;
     std::uint64_t requests = 0;       // ranged reads of packs
     std::uint64_t bytes_fetched = 0;  // by them
+    std::uint64_t direct_bytes = 0;   // of `bytes`, written past the page cache
     unsigned io_depth = 0;            // used
     std::uint64_t synced_directories = 0;
     // Of the call's time, how much went to waiting for the disk once every file was written:
