@@ -161,7 +161,15 @@ class Writer {
         const int fd = ::openat(parent.get(), name.c_str(),
                                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) return io_error(place, "cannot create");
-        return File::adopt(fd, *place.base_path / place.relative).close();
+        File file = File::adopt(fd, *place.base_path / place.relative);
+        // Its blocks reserved at once: a disk too small fails here, before the writing, and the
+        // writers then fill space already allocated (no file grows under concurrent writes,
+        // which would serialise them on the file's lock). A file system without fallocate
+        // allocates as the blocks land.
+        if (entry.size > 0 && ::fallocate(fd, 0, 0, static_cast<off_t>(entry.size)) != 0 &&
+            errno == ENOSPC)
+            return io_error(place, "no space left to restore");
+        return file.close();
     }
 
     // Opens a file create_file made, resolving its path again without following links.
