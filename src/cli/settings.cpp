@@ -78,10 +78,11 @@ const std::vector<SettingSpec>& setting_specs() {
          "shared_buffers of a restored PostgreSQL instance while it replays WAL, for that run "
          "only: auto (the data's size, at most a quarter of the available memory, never below "
          "the configured value), configured, or a size (4GB, 512MB)"},
-        {"restore-writes", "restore.writes", "direct",
-         "how restore writes a data directory: direct (past the page cache where the file "
-         "system allows it; a device sees large writes at once, and memory is left alone) or "
-         "buffered (through the page cache, written back as blocks land)"},
+        {"restore-writes", "restore.writes", "buffered",
+         "how restore writes a data directory: buffered (through the page cache, written back "
+         "as blocks land) or direct (past the page cache where the file system allows it, by "
+         "writer threads: faster where filling the page cache is slow, and memory is left "
+         "alone)"},
         {"retention-window", "retention.window", "7d",
          "point-in-time recovery reaches back this far (90m, 36h, 7d; at most 36500d; 0: no "
          "window rule)",

@@ -67,8 +67,9 @@ struct RestoreOptions {
     std::optional<std::string> target_conninfo;
     std::optional<std::string> only_table;
     const FileSync* file_sync = nullptr;  // flushes the restored files (nullptr: the kernel's)
-    // Files are written past the page cache where the file system allows it (MaterializeOptions).
-    bool direct_writes = true;
+    // Files are written past the page cache where the file system allows it (MaterializeOptions);
+    // false: through it.
+    bool direct_writes = false;
 };
 
 struct RestoreOutcome {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <optional>
 
 namespace lifeboat::engine {
 
@@ -66,14 +67,17 @@ Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
     const unsigned workers = std::max(1u, options.jobs);
     std::vector<repo::BlockReader> readers(workers);
     std::vector<std::string> buffers(workers);
-    // The decoding workers hand each block to writer threads and go on decoding
-    // (io/direct_write.hpp); a few more buffers than writers keep the device busy.
-    BlockWriter writer(file_sync, k_writer_threads, k_writer_threads + 2 * workers);
+    // Direct writes: the decoding workers hand each block to writer threads and go on decoding
+    // (io/direct_write.hpp); a few more buffers than writers keep the device busy. Buffered
+    // writes: the worker copies the block into the page cache and starts its write-out.
+    std::optional<BlockWriter> writer;
+    if (options.direct_writes)
+        writer.emplace(file_sync, k_writer_threads, k_writer_threads + 2 * workers);
     std::atomic<std::uint64_t> bytes_done{0};
     auto handle = [&](const RangeRead& range, std::string_view bytes, unsigned worker) -> Status {
         std::string& block = buffers[worker];
         const repo::BlockId* decoded = nullptr;  // what `block` holds now
-        std::shared_ptr<File> file;              // open until the writers are done with it
+        std::shared_ptr<File> file;  // with direct writes, open until the writers are done
         std::size_t file_index = 0;
         for (std::size_t k = range.first; k < range.first + range.count; ++k) {
             const WantedBlock& b = plan.blocks[k];
@@ -99,15 +103,22 @@ Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
                 decoded = &b.id;
             }
             if (!file || file_index != to.file) {
+                if (file && !writer) LB_CHECK(file->close());
                 file = std::make_shared<File>(LB_TRY(open_file(to.file)));
                 file_index = to.file;
             }
             // Straight to the device where the file system allows it, else write-out starts
             // now: either way the file's flush once it is sealed finds little left
             // (restore_files.hpp: durable when it returns).
-            LB_CHECK(writer.submit(file, to.offset, block));
+            if (writer) {
+                LB_CHECK(writer->submit(file, to.offset, block));
+            } else {
+                LB_CHECK(file->write_at(to.offset, block));
+                file_sync.start_writeback(file->descriptor(), to.offset, block.size());
+            }
             bytes_done += block.size();
         }
+        if (file && !writer) LB_CHECK(file->close());
         return {};
     };
     const FetchOptions fetch{
@@ -116,11 +127,11 @@ Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
         PeriodicProgress progress(options.progress, "writing files", bytes_done, total);
         return fetch_ranges(*options.storage, plan, fetch, handle);
     }();
-    const Status written = writer.finish();
+    const Status written = writer ? writer->finish() : Status{};
     if (!fetched) return std::unexpected(fetched.error());
     LB_CHECK(written);
     stats.bytes = bytes_done.load();
-    stats.direct_bytes = writer.direct_bytes();
+    stats.direct_bytes = writer ? writer->direct_bytes() : 0;
     stats.requests = fetched->requests;
     stats.bytes_fetched = fetched->bytes;
     return stats;

@@ -162,12 +162,12 @@ class Writer {
                                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) return io_error(place, "cannot create");
         File file = File::adopt(fd, *place.base_path / place.relative);
-        // Its blocks reserved at once: a disk too small fails here, before the writing, and the
-        // writers then fill space already allocated (no file grows under concurrent writes,
-        // which would serialise them on the file's lock). A file system without fallocate
-        // allocates as the blocks land.
-        if (entry.size > 0 && ::fallocate(fd, 0, 0, static_cast<off_t>(entry.size)) != 0 &&
-            errno == ENOSPC)
+        // Direct writes: its blocks reserved at once, so a disk too small fails here, before the
+        // writing, and the writers fill space already allocated (no file grows under concurrent
+        // direct writes, which would serialise them on the file's lock). A file system without
+        // fallocate allocates as the blocks land.
+        if (m_options.direct_writes && entry.size > 0 &&
+            ::fallocate(fd, 0, 0, static_cast<off_t>(entry.size)) != 0 && errno == ENOSPC)
             return io_error(place, "no space left to restore");
         return file.close();
     }

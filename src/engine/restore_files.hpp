@@ -41,9 +41,10 @@ struct MaterializeOptions {
     ProgressFn progress;
     KeepGoingFn keep_going;               // asked before each ranged read of a pack
     const FileSync* file_sync = nullptr;  // nullptr: posix_file_sync()
-    // Blocks are written past the page cache where the file system allows it
-    // (io/direct_write.hpp); false: through it, with write-back started as they land.
-    bool direct_writes = true;
+    // true: blocks are written past the page cache where the file system allows it, by writer
+    // threads (io/direct_write.hpp), into files allocated at creation; false: through it by the
+    // decoding workers, with write-back started as they land.
+    bool direct_writes = false;
 };
 
 struct MaterializeStats {

@@ -9,7 +9,7 @@
 # - shared_buffers for the replay: automatic leaves a small cluster's configured value alone,
 #   --replay-shared-buffers SIZE sets it for that run only (command line, not the files), and a
 #   bad value is refused with one line and exit status 2;
-# - --restore-writes direct (the default) and buffered write the same files.
+# - --restore-writes buffered (the default) and direct write the same files.
 source "$(dirname "$0")/lib.sh" "$@"
 
 now_utc() { q "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"; }
@@ -37,11 +37,11 @@ jq -e '.phases.sync_seconds <= .phases.files_seconds' "$OUT" >/dev/null ||
 ok "restore --json: durable true, sync $(jq -r .phases.sync_seconds "$OUT") s of files $(jq -r .phases.files_seconds "$OUT") s"
 
 # ---- past the page cache or through it: the same files either way
+expect_eq "$(jq -r .direct_bytes "$OUT")" 0 "a buffered restore (the default): direct_bytes"
+restore_into "$T/files-direct" --to "$TARGET" --restore-writes direct
 DIRECT_BYTES=$(jq -r .direct_bytes "$OUT")
-restore_into "$T/files-buffered" --to "$TARGET" --restore-writes buffered
-expect_eq "$(jq -r .direct_bytes "$OUT")" 0 "--restore-writes buffered: direct_bytes"
-diff -r "$T/files" "$T/files-buffered" >/dev/null ||
-    fail "direct and buffered restores differ: $(diff -rq "$T/files" "$T/files-buffered" | head -3)"
+diff -r "$T/files" "$T/files-direct" >/dev/null ||
+    fail "direct and buffered restores differ: $(diff -rq "$T/files" "$T/files-direct" | head -3)"
 if dd if=/dev/zero of="$T/direct-probe" bs=8192 count=1 oflag=direct status=none 2>/dev/null; then
     [ "$DIRECT_BYTES" -gt 0 ] || fail "this file system takes O_DIRECT, yet direct_bytes is $DIRECT_BYTES"
 fi
