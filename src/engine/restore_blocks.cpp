@@ -107,9 +107,9 @@ Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
                 file = std::make_shared<File>(LB_TRY(open_file(to.file)));
                 file_index = to.file;
             }
-            // Straight to the device where the file system allows it, else write-out starts
-            // now: either way the file's flush once it is sealed finds little left
-            // (restore_files.hpp: durable when it returns).
+            // Buffered: write-out starts now. Direct: the writers send it to the device (or
+            // start its write-out where O_DIRECT is refused). Either way the file's flush once
+            // it is sealed finds little left (restore_files.hpp: durable when it returns).
             if (writer) {
                 LB_CHECK(writer->submit(file, to.offset, block));
             } else {
