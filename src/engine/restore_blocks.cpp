@@ -70,7 +70,7 @@ Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
     // Direct writes: the decoding workers hand each block to writer threads and go on decoding
     // (io/direct_write.hpp); a few more buffers than writers keep the device busy. Buffered
     // writes: the worker copies the block into the page cache and starts its write-out.
-    std::optional<BlockWriter> writer;
+    std::optional<BackgroundWriter> writer;
     if (options.direct_writes)
         writer.emplace(file_sync, k_writer_threads, k_writer_threads + 2 * workers);
     std::atomic<std::uint64_t> bytes_done{0};

@@ -9,7 +9,7 @@
 
 namespace lifeboat {
 
-void BlockWriter::Buffer::Free::operator()(char* p) const {
+void BackgroundWriter::Buffer::Free::operator()(char* p) const {
     std::free(p);
 }
 
@@ -19,7 +19,8 @@ int open_for_direct_write(int dir, const char* name, int flags) {
     return ::openat(dir, name, flags);
 }
 
-BlockWriter::BlockWriter(const FileSync& sync, unsigned threads, unsigned buffers) : m_sync(sync) {
+BackgroundWriter::BackgroundWriter(const FileSync& sync, unsigned threads, unsigned buffers)
+    : m_sync(sync) {
     threads = std::max(1u, threads);
     m_buffers.resize(std::max(threads, buffers));
     for (auto& buffer : m_buffers)
@@ -28,12 +29,12 @@ BlockWriter::BlockWriter(const FileSync& sync, unsigned threads, unsigned buffer
         m_threads.emplace_back([this] { run(); });
 }
 
-BlockWriter::~BlockWriter() {
+BackgroundWriter::~BackgroundWriter() {
     (void)finish();
 }
 
-Status BlockWriter::submit(std::shared_ptr<File> file, std::uint64_t offset,
-                           std::string_view data) {
+Status BackgroundWriter::submit(std::shared_ptr<File> file, std::uint64_t offset,
+                                std::string_view data) {
     Buffer* buffer = nullptr;
     {
         std::unique_lock lock(m_mutex);
@@ -65,7 +66,7 @@ Status BlockWriter::submit(std::shared_ptr<File> file, std::uint64_t offset,
     return {};
 }
 
-void BlockWriter::run() {
+void BackgroundWriter::run() {
     for (;;) {
         Job job;
         bool write = true;
@@ -87,7 +88,7 @@ void BlockWriter::run() {
     }
 }
 
-Status BlockWriter::write(const Job& job) {
+Status BackgroundWriter::write(const Job& job) {
     File& file = *job.file;
     const std::string_view data(job.buffer->data.get(), job.buffer->size);
     const int flags = ::fcntl(file.descriptor(), F_GETFL);
@@ -119,8 +120,8 @@ Status BlockWriter::write(const Job& job) {
     return {};
 }
 
-Status BlockWriter::write_buffered(File& file, std::uint64_t offset, std::string_view data,
-                                   int flags) {
+Status BackgroundWriter::write_buffered(File& file, std::uint64_t offset, std::string_view data,
+                                        int flags) {
     // Writers share descriptors: O_DIRECT is cleared, the bytes written and the flag set again
     // under the lock, so no two writers toggle it at once. A direct write another writer makes
     // meanwhile on the same descriptor goes through the page cache: the same bytes, flushed by
@@ -144,7 +145,7 @@ Status BlockWriter::write_buffered(File& file, std::uint64_t offset, std::string
     return {};
 }
 
-Status BlockWriter::finish() {
+Status BackgroundWriter::finish() {
     {
         std::unique_lock lock(m_mutex);
         if (m_closing && m_threads.empty())
@@ -160,12 +161,12 @@ Status BlockWriter::finish() {
     return {};
 }
 
-std::uint64_t BlockWriter::direct_bytes() const {
+std::uint64_t BackgroundWriter::direct_bytes() const {
     std::lock_guard lock(m_mutex);
     return m_direct_bytes;
 }
 
-std::uint64_t BlockWriter::buffered_bytes() const {
+std::uint64_t BackgroundWriter::buffered_bytes() const {
     std::lock_guard lock(m_mutex);
     return m_buffered_bytes;
 }

@@ -8,7 +8,7 @@
 // the device sees large writes as soon as they are made. A direct write returns only once the
 // device has the data, hence the writer threads (docs/performance.md, "Durable restore").
 //
-// Contract of BlockWriter:
+// Contract of BackgroundWriter:
 //   - submit(file, offset, data) copies `data` into one of a fixed set of aligned buffers
 //     (waiting for a free one: memory is bounded by the set) and queues the write; `file` stays
 //     open until its last queued write is done. After a failure, submit returns that failure
@@ -43,13 +43,13 @@ namespace lifeboat {
 
 inline constexpr std::size_t k_direct_alignment = 4096;
 
-class BlockWriter {
+class BackgroundWriter {
   public:
     // `threads` writer threads (at least 1), `buffers` aligned buffers (at least `threads`).
-    BlockWriter(const FileSync& sync, unsigned threads, unsigned buffers);
-    ~BlockWriter();
-    BlockWriter(const BlockWriter&) = delete;
-    BlockWriter& operator=(const BlockWriter&) = delete;
+    BackgroundWriter(const FileSync& sync, unsigned threads, unsigned buffers);
+    ~BackgroundWriter();
+    BackgroundWriter(const BackgroundWriter&) = delete;
+    BackgroundWriter& operator=(const BackgroundWriter&) = delete;
 
     Status submit(std::shared_ptr<File> file, std::uint64_t offset, std::string_view data);
     Status finish();

@@ -73,7 +73,7 @@ class DirectWriteTest : public ::testing::Test {
 TEST_F(DirectWriteTest, AlignedBlocksBypassThePageCacheAndTheTailDoesNot) {
     auto file = open("relation", true);
     if (!is_direct(*file)) GTEST_SKIP() << "this file system refuses O_DIRECT";
-    BlockWriter writer(sync, 3, 2);
+    BackgroundWriter writer(sync, 3, 2);
     const std::string a = pattern(8192, 'a'), b = pattern(16384, 'b'), tail = pattern(100, 't');
     // Out of order, as workers write them, and from a source that is not aligned itself.
     const std::string shifted = "x" + b;
@@ -90,7 +90,7 @@ TEST_F(DirectWriteTest, AlignedBlocksBypassThePageCacheAndTheTailDoesNot) {
 }
 
 TEST_F(DirectWriteTest, AnUnalignedOffsetGoesThroughThePageCache) {
-    BlockWriter writer(sync, 2, 4);
+    BackgroundWriter writer(sync, 2, 4);
     const std::string head = pattern(10, 'h'), body = pattern(4096, 'p');
     ASSERT_TRUE(writer.submit(open("config", true), 0, head));
     ASSERT_TRUE(writer.submit(open("config", true), 10, body));
@@ -102,7 +102,7 @@ TEST_F(DirectWriteTest, AnUnalignedOffsetGoesThroughThePageCache) {
 
 TEST_F(DirectWriteTest, ABufferedDescriptorStaysBuffered) {
     auto file = open("plain", false);
-    BlockWriter writer(sync, 1, 1);
+    BackgroundWriter writer(sync, 1, 1);
     const std::string block = pattern(262144, 'q');
     ASSERT_TRUE(writer.submit(file, 0, block));
     ASSERT_TRUE(writer.submit(file, 262144, block));
@@ -116,7 +116,7 @@ TEST_F(DirectWriteTest, ABufferedDescriptorStaysBuffered) {
 
 TEST_F(DirectWriteTest, ManyBlocksThroughFewBuffersArriveIntact) {
     auto file = open("large", true);
-    BlockWriter writer(sync, 4, 4);
+    BackgroundWriter writer(sync, 4, 4);
     std::string want;
     for (int i = 0; i < 64; ++i)
         want += pattern(65536, static_cast<char>('A' + i % 26));
@@ -136,7 +136,7 @@ TEST_F(DirectWriteTest, AFailedWriteIsAnIoErrorNamingTheFile) {
     ASSERT_GE(fd, 0);
     auto file = std::make_shared<File>(File::adopt(fd, m_scratch->path() / "read-only"));
     for (const std::uint64_t offset : {0ull, 3ull}) {
-        BlockWriter writer(sync, 2, 2);
+        BackgroundWriter writer(sync, 2, 2);
         ASSERT_TRUE(writer.submit(file, offset, pattern(4096, 'r')));  // fails on its thread
         auto status = writer.finish();
         ASSERT_FALSE(status);
