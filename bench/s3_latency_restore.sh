@@ -10,12 +10,17 @@
 #
 #   bash bench/s3_latency_restore.sh /abs/path/to/lifeboat [SCALE] [RUNS]
 #
+# WAL_SEGMENTS=N (default 0) archives N more WAL segments after the backup, as a repository that
+# has kept a few days of WAL holds thousands: every restore first reads each segment's metadata
+# to know how far the archive reaches.
+#
 # pgBackRest is not measured here: it speaks S3 over TLS only, and the gateway would need a
 # certificate (left for later; see docs/performance.md).
 source "$(dirname "$0")/../tests/e2e/lib.sh" "$1"
 SCALE=${2:-20}
 RUNS=${3:-3}
 IO_DEPTH=${IO_DEPTH:-}
+WAL_SEGMENTS=${WAL_SEGMENTS:-0}
 
 LIFEBOAT_RGW_NODELAY=0 LIFEBOAT_S3_SERVER=rgw start_s3 far
 FAR="s3://far/lifeboat?endpoint=$S3_ENDPOINT&style=path"
@@ -41,6 +46,15 @@ q "CHECKPOINT" >/dev/null
 backup_json --jobs 2
 DATA=$(jq -r .data_bytes "$OUT")
 STORED=$(jq -r .stored_bytes "$OUT")
+if [ "$WAL_SEGMENTS" -gt 0 ]; then
+    log "archiving $WAL_SEGMENTS more WAL segments"
+    q "CREATE TABLE wal_filler (n int)" >/dev/null
+    for n in $(seq "$WAL_SEGMENTS"); do
+        q "INSERT INTO wal_filler VALUES ($n)" >/dev/null
+        q "SELECT pg_switch_wal()" >/dev/null
+    done
+    switch_wal_and_wait
+fi
 expect_exit 0 lbs3 repo-init --repo "$FAR"
 expect_exit 0 lbs3 copy --from "$REPO" --to "$FAR" --json
 expect_exit 0 lb repo-init --repo "$LOCAL"
@@ -81,9 +95,10 @@ for _ in $(seq "$RUNS"); do
     restore_once "$FAR" s3
 done
 
-python3 - "$SCALE" "$DATA" "$STORED" "$LATENCY_MS" "$T/local.runs" "$T/s3.runs" "$COPY_S" "$COPY_REQUESTS" <<'PY'
+python3 - "$SCALE" "$DATA" "$STORED" "$LATENCY_MS" "$T/local.runs" "$T/s3.runs" "$COPY_S" "$COPY_REQUESTS" \
+    "$WAL_SEGMENTS" <<'PY'
 import statistics, sys
-scale, data, stored, latency, local_runs, s3_runs, copy_s, copy_requests = sys.argv[1:]
+scale, data, stored, latency, local_runs, s3_runs, copy_s, copy_requests, wal_segments = sys.argv[1:]
 mib = 1024 * 1024
 def load(path):
     rows = [line.split() for line in open(path)]
@@ -97,7 +112,8 @@ def load(path):
     }
 local, s3 = load(local_runs), load(s3_runs)
 ideal = -(-int(stored) // (4 * mib))
-print(f"pgbench SCALE={scale}: {int(data)/mib:.0f} MiB of data, {int(stored)/mib:.1f} MiB stored; "
+print(f"pgbench SCALE={scale}: {int(data)/mib:.0f} MiB of data, {int(stored)/mib:.1f} MiB stored, "
+      f"{wal_segments} WAL segments archived after the backup; "
       f"RGW at {latency} ms per small GET; medians of {len(open(s3_runs).readlines())} runs, --jobs 2")
 print()
 print("| restore (files only) | wall (median) | runs | requests | fetched | io depth | peak RSS |")

@@ -9,6 +9,7 @@
 #include "repository/wal_archive.hpp"
 #include "sources/postgres/timeline_history.hpp"
 #include "sources/postgres/wal.hpp"
+#include "util/parallel.hpp"
 
 namespace lifeboat::postgres_physical {
 
@@ -72,6 +73,20 @@ class ReachFinder {
         reach.wal_after_stop = segno > stop->segno + 1;
         if (!reach.consistent || (reach.to && *reach.to <= reach.from)) reach.to.reset();
         return reach;
+    }
+
+    // Reads the metadata of `names` (segments follow() will walk) several at a time, so that
+    // follow() finds them remembered instead of reading one after another: one round trip each
+    // on an object store, a random read each on a cold disk. A name whose metadata cannot be
+    // read is left out here; follow() reads it again and reports that failure.
+    void prefetch(const std::vector<std::string>& names, unsigned in_flight) {
+        std::vector<std::optional<std::optional<Timestamp>>> found(names.size());
+        (void)parallel_for(names.size(), in_flight, [&](std::size_t i, unsigned) -> Status {
+            if (auto meta = repo::read_wal_meta(m_storage, names[i])) found[i] = meta->last_commit;
+            return {};
+        });
+        for (std::size_t i = 0; i < names.size(); ++i)
+            if (found[i]) m_last_commit.emplace(names[i], *found[i]);
     }
 
   private:
@@ -156,6 +171,32 @@ std::optional<std::uint64_t> segno_of(std::string_view name, std::uint64_t segme
     return seg->segno;
 }
 
+// Metadata reads in flight while the window is computed: each reads a few KiB, so even a local
+// disk serves more at once than the storage's default for large ranges.
+constexpr unsigned k_min_meta_reads_in_flight = 8;
+
+// The archived segments (not history, backup-label or partial files, nor streamed chunks) from
+// the oldest backup's first WAL segment on: those follow() reads the last commit of.
+std::vector<std::string> segments_to_follow(const std::vector<std::string>& names,
+                                            const std::vector<repo::Manifest>& manifests) {
+    std::vector<std::string> out;
+    if (manifests.empty()) return out;
+    const std::uint64_t seg_size = manifests.front().postgres.wal_segment_size;
+    if (!postgres::is_valid_wal_segment_size(seg_size)) return out;
+    std::optional<std::uint64_t> first;
+    for (const auto& m : manifests) {
+        const auto start = postgres::parse_wal_file_name(m.start_wal, seg_size);
+        if (!start) return out;  // follow() reports the malformed name
+        first = first ? std::min(*first, start->segno) : start->segno;
+    }
+    for (const auto& name : names) {
+        if (name.size() != 24) continue;
+        const auto seg = postgres::parse_wal_file_name(name, seg_size);
+        if (seg && seg->segno >= *first) out.push_back(name);
+    }
+    return out;
+}
+
 }  // namespace
 
 Result<RestorableWindow> WalLogArchive::follow(const Storage& storage,
@@ -191,6 +232,8 @@ Result<RestorableWindow> WalLogArchive::follow(const Storage& storage,
     }
 
     ReachFinder finder(storage, archived);
+    finder.prefetch(segments_to_follow(names, manifests),
+                    std::max(k_min_meta_reads_in_flight, storage.features().io_depth));
     window.backups.resize(manifests.size());
     for (const auto& [id, history] : histories) {
         TimelineWindow t;
