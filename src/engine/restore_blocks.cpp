@@ -14,6 +14,10 @@ namespace {
 // from 2 threads, 0.95-1.18 s from 4).
 constexpr unsigned k_writer_threads = 4;
 
+// Buffered writes: contiguous blocks of one file are handed to the kernel's write-out together,
+// up to this much at once, instead of one request per block.
+constexpr std::uint64_t k_writeback_run = 8ull * 1024 * 1024;
+
 // Where one wanted block goes.
 struct Destination {
     std::size_t file = 0;
@@ -79,6 +83,7 @@ Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
         const repo::BlockId* decoded = nullptr;  // what `block` holds now
         std::shared_ptr<File> file;  // with direct writes, open until the writers are done
         std::size_t file_index = 0;
+        WritebackRun run(file_sync, k_writeback_run);
         for (std::size_t k = range.first; k < range.first + range.count; ++k) {
             const WantedBlock& b = plan.blocks[k];
             const Destination& to = destinations[b.tag];
@@ -103,22 +108,30 @@ Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
                 decoded = &b.id;
             }
             if (!file || file_index != to.file) {
-                if (file && !writer) LB_CHECK(file->close());
+                if (file && !writer) {
+                    run.start();
+                    LB_CHECK(file->close());
+                }
                 file = std::make_shared<File>(LB_TRY(open_file(to.file)));
                 file_index = to.file;
             }
-            // Buffered: write-out starts now. Direct: the writers send it to the device (or
-            // start its write-out where O_DIRECT is refused). Either way the file's flush once
-            // it is sealed finds little left (restore_files.hpp: durable when it returns).
+            // Buffered: write-out starts once the file's contiguous run reaches 8 MiB or ends
+            // (a file restored from many packs gets one request per run). Direct: the writers send
+            // it to the device (or start its write-out where O_DIRECT is refused). Either way the
+            // file's flush once it is sealed finds little left (restore_files.hpp: durable when it
+            // returns).
             if (writer) {
                 LB_CHECK(writer->submit(file, to.offset, block));
             } else {
                 LB_CHECK(file->write_at(to.offset, block));
-                file_sync.start_writeback(file->descriptor(), to.offset, block.size());
+                run.wrote(file->descriptor(), to.offset, block.size());
             }
             bytes_done += block.size();
         }
-        if (file && !writer) LB_CHECK(file->close());
+        if (file && !writer) {
+            run.start();
+            LB_CHECK(file->close());
+        }
         return {};
     };
     const FetchOptions fetch{

@@ -49,6 +49,21 @@ const FileSync& posix_file_sync() {
     return sync;
 }
 
+void WritebackRun::wrote(int fd, std::uint64_t offset, std::uint64_t length) {
+    if (fd != m_fd || offset != m_end) {
+        start();
+        m_fd = fd;
+        m_begin = offset;
+    }
+    m_end = offset + length;
+    if (m_end - m_begin >= m_max_run) start();
+}
+
+void WritebackRun::start() {
+    if (m_fd >= 0 && m_end > m_begin) m_sync.start_writeback(m_fd, m_begin, m_end - m_begin);
+    m_begin = m_end;
+}
+
 BackgroundFlusher::BackgroundFlusher(const FileSync& sync, unsigned threads,
                                      std::size_t max_pending)
     : m_sync(sync), m_max_pending(std::max<std::size_t>(1, max_pending)) {

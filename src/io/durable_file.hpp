@@ -41,6 +41,26 @@ class FileSync {
 // directory fsync the file system does not support (EINVAL) counts as done, as PostgreSQL does.
 const FileSync& posix_file_sync();
 
+// Gathers the ranges a writer writes into contiguous runs and starts their write-out
+// (FileSync::start_writeback) once per run: when the next range is of another descriptor or not
+// adjacent, when the run reaches `max_run` bytes, and at start(). One per writing thread; call
+// start() before the descriptor is closed.
+class WritebackRun {
+  public:
+    WritebackRun(const FileSync& sync, std::uint64_t max_run) : m_sync(sync), m_max_run(max_run) {}
+    // `length` bytes were written at `offset` of `fd`.
+    void wrote(int fd, std::uint64_t offset, std::uint64_t length);
+    // Starts the write-out of what is gathered.
+    void start();
+
+  private:
+    const FileSync& m_sync;
+    std::uint64_t m_max_run;
+    int m_fd = -1;
+    std::uint64_t m_begin = 0;
+    std::uint64_t m_end = 0;
+};
+
 // Flushes complete files on threads of its own, then closes them. Many flushes in flight at
 // once let a journaling file system commit many files in one journal write (ext4, xfs): on the
 // machine of docs/performance.md 1000 small files took 0.48 s to fdatasync from 2 threads,
