@@ -914,21 +914,28 @@ ORDER BY nxt - ts DESC, ts LIMIT 1""")
     total = int(psql(ctx, f"SELECT count(*) FROM {ctx.history}"))
     if not (before < want < total):
         raise StepFailed(f"target {target}: expected rows {want} not strictly between {before} and {total}")
-    settle_after_burst(ctx)
+    settle_source(ctx, vacuum=True)
     burst_tps = tps_of(out.decode(errors="replace")) or 0
     log(f"  burst: {burst_tps:.0f} tps, target {target} ({want} of {total} rows)")
     return {"target_iso": target, "target_pg": target_pg, "target": target, "want": want, "total": total,
             "tps": tps_of(out.decode(errors="replace"))}
 
 
-def settle_after_burst(ctx):
-    """The source as it is some time after a burst, before either tool's PITR is timed: what
-    autovacuum and the checkpointer would do after 30 s of writes (vacuum the tables the burst
-    changed, write its dirty pages) is done now, and its WAL archived. Otherwise that work ran
-    during the first PITR of the repetition, on the same 2 cores, and the tool that went first
-    (Lifeboat in 2 of 3 repetitions) was timed against it: in one run Lifeboat's PITR file phase
-    took 3.8-7.1 s and pgBackRest's restore 4.6-9.1 s for the same work."""
-    psql(ctx, "VACUUM ANALYZE", name="settle-vacuum")
+def settle_source(ctx, vacuum):
+    """The source quiet before restores or PITRs are timed. Otherwise autovacuum and the
+    checkpointer worked after the last writes during the first restore or PITR of the repetition,
+    on the same 2 cores, and the tool that went first (Lifeboat in 2 of 3 repetitions) was timed
+    against that: in one run Lifeboat's PITR file phase took 3.8-7.1 s and pgBackRest's restore
+    4.6-9.1 s for the same work. `vacuum`: after the PITR burst, whose WAL after the target no
+    PITR replays, the vacuum the burst calls for is run now; before the restores only a vacuum
+    already running is waited for, so that the WAL the PITR replays stays what it was."""
+    if vacuum:
+        psql(ctx, "VACUUM ANALYZE", name="settle-vacuum")
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and int(psql(
+            ctx, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'",
+            name="settle-autovacuum")) > 0:
+        time.sleep(0.5)
     psql(ctx, "CHECKPOINT")
     switch_wal_and_wait(ctx)
     wait_archive_idle(ctx)
@@ -1061,6 +1068,7 @@ def run_dataset(args, rec, dataset):
                         timed(ctx, rec, rep, tool, step, lambda: with_added(ctx, LB, lambda: lb_backup(ctx, step)))
                     else:
                         timed(ctx, rec, rep, tool, step, lambda: with_added(ctx, PBR, lambda: pbr_backup(ctx, "incr")))
+            settle_source(ctx, vacuum=False)
             for tool in order:
                 if full.get(tool) is None:
                     rec.fail(dataset, rep, tool, "restore", "no full backup to restore")
