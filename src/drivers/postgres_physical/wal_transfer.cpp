@@ -12,6 +12,7 @@
 
 #include "drivers/postgres_physical/wal_changes.hpp"
 #include "drivers/postgres_physical/wal_checks.hpp"
+#include "drivers/postgres_physical/wal_spool.hpp"
 #include "drivers/postgres_physical/wal_stream_chunks.hpp"
 #include "repository/cluster_identity.hpp"
 #include "repository/repository.hpp"
@@ -121,20 +122,8 @@ Result<repo::PushOutcome> wal_push(repo::Repository& repo, const fs::path& path,
 
 namespace {
 
-constexpr std::string_view k_spool_name = "lifeboat-prefetch";
-// The segments the running prefetcher is fetching, one name per line.
-constexpr std::string_view k_plan_name = ".plan";
 // How long a wal-fetch waits at most for a segment the prefetcher is fetching.
 constexpr auto k_prefetch_wait_limit = std::chrono::seconds(30);
-
-// True when a process holds the spool's lock: a prefetcher is at work.
-bool prefetcher_running(const fs::path& spool) {
-    const int lock = ::open((spool / ".lock").c_str(), O_RDONLY | O_CLOEXEC);
-    if (lock < 0) return false;
-    const bool held = ::flock(lock, LOCK_SH | LOCK_NB) != 0;
-    ::close(lock);
-    return held;
-}
 
 // Moves `name` from the spool to `destination` once the running prefetcher has stored it, when
 // its plan names it: fetching it here too would only race the prefetcher for the same object
@@ -157,51 +146,6 @@ bool wait_for_prefetch(const fs::path& spool, const std::string& name,
     }
 }
 
-// Names the segments the lock's holder is about to fetch: a wal-fetch that misses one of them
-// waits for it rather than fetch it a second time (wait_for_prefetch).
-Status write_plan(const fs::path& spool, const std::vector<std::string>& names) {
-    std::string plan;
-    for (const auto& name : names)
-        plan += name + "\n";
-    return write_file_atomic(spool / k_plan_name, plan, Durability::none);
-}
-
-// True when `spool` lies in the pg_wal of a data directory whose recovery is over (PostgreSQL
-// removed recovery.signal and standby.signal): nothing will ask for the spooled segments. A spool
-// outside a data directory (wal-fetch called by hand) never counts as over.
-bool recovery_is_over(const fs::path& spool) {
-    const fs::path data_dir = spool.parent_path().parent_path();
-    std::error_code ec;
-    return fs::exists(data_dir / "PG_VERSION", ec) &&
-           !fs::exists(data_dir / "recovery.signal", ec) &&
-           !fs::exists(data_dir / "standby.signal", ec);
-}
-
-// Segments fetched at once ahead of replay. From a local directory the fetch is CPU work
-// (decompressing, checking): one at a time, so that on two cores it leaves one to PostgreSQL's
-// replay (two fetching threads slowed the restore's replay, 3.15-3.32 s of redo against
-// 2.86-3.01 s on pgbench SCALE=100), two where there are cores to spare. An object store answers
-// each request after a round trip, so more than one in flight hides it: two fetch a segment per
-// ~25 ms at 40 ms per request, faster than replay consumes them. Each fetch holds its stored
-// object (up to a segment, 16 MiB, when WAL does not compress) and 1 MiB of decompressed content
-// at a time: from S3, incompressible WAL, the prefetch process peaked at 72 MiB with three in
-// flight, within 64 MiB with two.
-unsigned fetches_in_flight(const Storage& storage) {
-    if (!storage.features().local_path) return 2;
-    return std::thread::hardware_concurrency() > 2 ? 2 : 1;
-}
-
-// Fetches archived `name` into `path` atomically, streamed: memory holds the stored object, not
-// the decompressed segment. ErrorCode::not_found when the archive does not have it.
-Result<repo::WalMeta> fetch_wal_file(const Storage& storage, const std::string& name,
-                                     const fs::path& path) {
-    auto file = LB_TRY(AtomicFileWriter::create(path));
-    auto meta = LB_TRY(repo::fetch_wal_to(
-        storage, name, [&file](std::string_view piece) { return file.write(piece); }));
-    LB_CHECK(file.commit(Durability::none));
-    return meta;
-}
-
 // wal-fetch's own fetch of `name` into `destination`: streamed from the archive, or, for a
 // segment wal-stream is still receiving, from its chunks. At the end of the archive
 // (ErrorCode::not_found for a segment) recovery is finishing: the spool goes.
@@ -222,9 +166,10 @@ Status fetch_archived(const Storage& storage, const std::string& name,
     return write_file_atomic(destination, *content, Durability::none);
 }
 
-// Fetches the segments after `current` into `spool` until `count` are there or one is missing,
-// several at once (handed out in order, so the next ones needed come first). Runs in the
-// detached prefetch process; failures only end the prefetching.
+// Follows the replay from the segment after `current` on, keeping `count` segments spooled ahead
+// of it, several fetched at once (handed out in order, so the next ones needed come first). Runs
+// in the detached prefetch process, until a segment is missing, the recovery is over, the server
+// stopped, or the replay took nothing for a while; failures only end the prefetching.
 void prefetch_segments(const repo::Repository& repo, const fs::path& spool,
                        const postgres::WalSegment& current, std::uint64_t segment_size,
                        unsigned count) {
@@ -234,22 +179,13 @@ void prefetch_segments(const repo::Repository& repo, const fs::path& spool,
         const auto spooled = postgres::parse_wal_file_name(file, segment_size);
         if (spooled && *spooled <= current) fs::remove(entry.path(), ec);  // already replayed
     }
-    std::vector<std::string> missing;
-    for (unsigned i = 1; i <= count; ++i) {
-        std::string next =
-            postgres::wal_file_name({current.timeline, current.segno + i}, segment_size);
-        if (!fs::exists(spool / next, ec)) missing.push_back(std::move(next));
-    }
-    (void)write_plan(spool, missing);
-    const unsigned threads = std::max(
-        1u, std::min(fetches_in_flight(repo.storage()), static_cast<unsigned>(missing.size())));
-    // A failure (a segment not archived yet, recovery over) stops the hand-out of the rest.
-    (void)parallel_for(missing.size(), threads, [&](std::size_t i, unsigned) -> Status {
-        if (recovery_is_over(spool)) return fail(ErrorCode::interrupted, "recovery is over");
-        LB_TRY(fetch_wal_file(repo.storage(), missing[i], spool / missing[i]));
-        return {};
-    });
-    fs::remove(spool / k_plan_name, ec);
+    (void)follow_spool(
+        repo.storage(),
+        SpoolFollow{.spool = spool,
+                    .first = {current.timeline, current.segno + 1},
+                    .segment_size = segment_size,
+                    .window = count,
+                    .over = [&spool] { return recovery_is_over(spool) || server_is_gone(spool); }});
     if (recovery_is_over(spool)) fs::remove_all(spool, ec);
 }
 
@@ -353,52 +289,28 @@ unsigned fill_prefetch_spool(const Storage& storage, const SpoolFill& fill,
         ::close(lock);
         return 0;
     }
-    std::vector<std::string> names;
-    for (unsigned i = 0; i < fill.count; ++i) {
-        const postgres::WalSegment segment{fill.first.timeline, fill.first.segno + i};
-        if (fill.last && segment > *fill.last) break;
-        names.push_back(postgres::wal_file_name(segment, fill.segment_size));
-    }
-    if (write_plan(spool, names)) give(spool / k_plan_name);
     // The files are still being written when this starts: recovery is over only once it began
     // (recovery.signal seen) and ended.
     std::atomic<bool> recovery_began = false;
-    std::atomic<unsigned> spooled = 0;
-    // Handed out in order; past a segment that ends the fill (missing, or the one holding the
-    // target), nothing more is fetched.
-    std::atomic<std::size_t> end = names.size();
-    const unsigned threads = fetches_in_flight(storage);
-    (void)parallel_for(names.size(), threads, [&](std::size_t i, unsigned) -> Status {
-        if (i >= end.load()) return {};
-        std::error_code exists_error;
-        if (!recovery_began)
-            recovery_began = fs::exists(fill.data_dir / "recovery.signal", exists_error);
-        if (stop.load() || (recovery_began && recovery_is_over(spool))) {
-            end = 0;
-            return {};
-        }
-        const auto fetched = fetch_wal_file(storage, names[i], spool / names[i]);
-        // Not archived (yet): wal-fetch takes over from here.
-        if (!fetched) {
-            std::size_t expected = end.load();
-            while (i < expected && !end.compare_exchange_weak(expected, i)) {
-            }
-            return {};
-        }
-        give(spool / names[i]);
-        ++spooled;
-        // The first commit past the target is in this segment (or an earlier one): recovery
-        // stops in it and asks for nothing after it.
-        if (fill.until && fetched->last_commit && *fetched->last_commit > *fill.until) {
-            std::size_t expected = end.load();
-            while (i + 1 < expected && !end.compare_exchange_weak(expected, i + 1)) {
-            }
-        }
-        return {};
-    });
-    fs::remove(spool / k_plan_name, ec);
+    const unsigned spooled = follow_spool(
+        storage,
+        SpoolFollow{.spool = spool,
+                    .first = fill.first,
+                    .segment_size = fill.segment_size,
+                    .window = fill.count,
+                    .last = fill.last,
+                    .until = fill.until,
+                    .over =
+                        [&] {
+                            std::error_code exists_error;
+                            if (!recovery_began)
+                                recovery_began =
+                                    fs::exists(fill.data_dir / "recovery.signal", exists_error);
+                            return stop.load() || (recovery_began && recovery_is_over(spool));
+                        },
+                    .created = give});
     ::close(lock);
-    return spooled.load();
+    return spooled;
 }
 
 Status retire_prefetch(const fs::path& data_dir, std::chrono::milliseconds timeout,

@@ -1,0 +1,138 @@
+// The prefetch spool follows the replay: at most `window` segments wait there, each one taken
+// (moved away, as restore_command does) makes room for the next, and the following ends at a
+// segment the archive lacks, past the target, when told to, or when nothing is taken for a while.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "drivers/postgres_physical/wal_spool.hpp"
+#include "repository/wal_archive.hpp"
+#include "repository_test_support.hpp"
+
+using namespace lifeboat;
+using namespace lifeboat::postgres_physical;
+using namespace lifeboat::repo::test_support;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::uint64_t k_segment_size = 16 * 1024 * 1024;
+
+Timestamp t(std::int64_t seconds) {
+    return Timestamp{1'800'000'000'000'000 + seconds * 1'000'000};
+}
+
+class WalSpoolTest : public ScratchTest {
+  protected:
+    void SetUp() override {
+        ScratchTest::SetUp();
+        spool = scratch() / "spool";
+        ASSERT_TRUE(ensure_directory(spool));
+    }
+    static std::string segment(std::uint64_t segno) {
+        return postgres::wal_file_name({1, segno}, k_segment_size);
+    }
+    // Segments 2 .. 2+count-1, segment s holding commits up to t(100 + s).
+    void archive(std::uint64_t count) {
+        for (std::uint64_t s = 2; s < 2 + count; ++s) {
+            repo::WalMeta meta;
+            meta.name = segment(s);
+            meta.last_commit = t(100 + static_cast<std::int64_t>(s));
+            meta.pushed = t(0);
+            auto pushed = repo::push_wal(storage(), meta, "content of " + meta.name, 1);
+            ASSERT_TRUE(pushed) << pushed.error().message;
+        }
+    }
+    SpoolFollow follow(unsigned window) const {
+        return SpoolFollow{.spool = spool,
+                           .first = {1, 2},
+                           .segment_size = k_segment_size,
+                           .window = window,
+                           .over = [] { return false; },
+                           .idle_limit = 200ms};
+    }
+    bool spooled(std::uint64_t segno) const { return fs::exists(spool / segment(segno)); }
+    std::size_t spooled_count() const {
+        std::size_t n = 0;
+        for (const auto& entry : fs::directory_iterator(spool))
+            n += entry.path().filename().string().size() == 24 ? 1 : 0;
+        return n;
+    }
+    // Waits (bounded) until segment `segno` is in the spool.
+    bool await(std::uint64_t segno) const {
+        for (int i = 0; i < 2000 && !spooled(segno); ++i)
+            std::this_thread::sleep_for(1ms);
+        return spooled(segno);
+    }
+    // What restore_command does with a spooled segment.
+    void take(std::uint64_t segno) const { fs::remove(spool / segment(segno)); }
+
+    fs::path spool;
+};
+
+TEST_F(WalSpoolTest, KeepsAtMostTheWindowAheadAndFollowsWhatIsTaken) {
+    archive(10);
+    auto following =
+        std::async(std::launch::async, [&] { return follow_spool(storage(), follow(3)); });
+    ASSERT_TRUE(await(4));
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(spooled_count(), 3u);  // 2, 3, 4 wait; 5 waits for room
+    EXPECT_FALSE(spooled(5));
+    // The spooled content is the archived segment's.
+    auto content = read_file(spool / segment(2));
+    ASSERT_TRUE(content);
+    EXPECT_EQ(*content, "content of " + segment(2));
+    // Each segment taken lets the next one in, in order, up to the last one archived.
+    for (std::uint64_t s = 2; s < 12; ++s) {
+        ASSERT_TRUE(await(s)) << segment(s);
+        EXPECT_LE(spooled_count(), 3u);
+        take(s);
+    }
+    // Segment 12 is not archived: the following ends there, having spooled all ten.
+    ASSERT_EQ(following.wait_for(10s), std::future_status::ready);
+    EXPECT_EQ(following.get(), 10u);
+    EXPECT_FALSE(fs::exists(spool / k_plan_name));
+}
+
+TEST_F(WalSpoolTest, StopsAfterTheSegmentThatPassesTheTargetOrTheLastPosition) {
+    archive(10);
+    SpoolFollow until = follow(20);
+    until.until = t(105);  // segment 6 holds commits up to t(106): replay stops in it
+    EXPECT_EQ(follow_spool(storage(), until), 5u);
+    EXPECT_TRUE(spooled(6));
+    EXPECT_FALSE(spooled(7));
+
+    for (std::uint64_t s = 2; s <= 6; ++s)
+        take(s);
+    SpoolFollow last = follow(20);
+    last.last = postgres::WalSegment{1, 4};
+    EXPECT_EQ(follow_spool(storage(), last), 3u);
+    EXPECT_TRUE(spooled(4));
+    EXPECT_FALSE(spooled(5));
+}
+
+TEST_F(WalSpoolTest, EndsWhenNothingIsTakenOrWhenTold) {
+    archive(10);
+    // A full spool nobody takes from (the server stopped): the following gives up.
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_EQ(follow_spool(storage(), follow(2)), 2u);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+    EXPECT_EQ(spooled_count(), 2u);
+
+    // Segments spooled by an earlier prefetcher count as waiting, not fetched again.
+    take(2);
+    SpoolFollow next = follow(2);
+    next.first = {1, 3};
+    EXPECT_EQ(follow_spool(storage(), next), 1u);  // 3 was there; 4 is new
+    EXPECT_TRUE(spooled(4));
+
+    SpoolFollow told = follow(8);
+    told.first = {1, 5};
+    told.over = [] { return true; };
+    EXPECT_EQ(follow_spool(storage(), told), 0u);
+    EXPECT_FALSE(spooled(5));
+}
+
+}  // namespace
