@@ -83,7 +83,9 @@ if grep -q "checkpoint starting: end-of-recovery" "$T/pitr/lifeboat-restore.log"
 fi
 expect_eq "$(psql_on "$RESTORED_CONN" "SELECT setting || '/' || source FROM pg_settings WHERE name = 'recovery_init_sync_method'")" \
     "syncfs/command line" "recovery_init_sync_method of the restored server"
-if grep -E -q "^(recovery_init_sync_method|maintenance_io_concurrency|hot_standby|wal_decode_buffer_size) " \
+expect_eq "$(psql_on "$RESTORED_CONN" "SELECT setting || '/' || source FROM pg_settings WHERE name = 'wal_recycle'")" \
+    "off/command line" "wal_recycle of the restored server"
+if grep -E -q "^(recovery_init_sync_method|maintenance_io_concurrency|hot_standby|wal_decode_buffer_size|wal_recycle) " \
     "$T/pitr/postgresql.auto.conf" || grep -E -q "^recovery_target_action = 'pause'" "$T/pitr/postgresql.auto.conf"; then
     fail "run-only recovery settings were written into postgresql.auto.conf"
 fi
