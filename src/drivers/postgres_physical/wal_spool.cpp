@@ -20,7 +20,7 @@ namespace {
 
 // How often a follower with a full spool looks whether the replay took a segment: a segment
 // replays in tens of milliseconds at the fastest.
-constexpr auto k_poll = std::chrono::milliseconds(5);
+constexpr auto k_follow_poll = std::chrono::milliseconds(5);
 
 bool file_exists(const fs::path& path) {
     std::error_code ec;
@@ -143,7 +143,7 @@ unsigned follow_spool(const Storage& storage, const SpoolFollow& follow) {
                     return false;
                 }
             }
-            std::this_thread::sleep_for(k_poll);
+            std::this_thread::sleep_for(k_follow_poll);
         }
     };
 
