@@ -106,9 +106,25 @@ Status AtomicFileWriter::write(std::string_view data) {
     return {};
 }
 
+Status AtomicFileWriter::give_to(std::uint32_t uid, std::uint32_t gid) {
+    if (m_fd < 0) return fail(ErrorCode::internal, "{} is closed", m_tmp.string());
+    if (::fchown(m_fd, uid, gid) != 0) {
+        const int err = errno;
+        discard();
+        return fail(ErrorCode::io, "cannot give {} to uid {}: {}", m_tmp.string(), uid,
+                    errno_text(err));
+    }
+    return {};
+}
+
+void AtomicFileWriter::start_writeback() {
+    if (m_fd >= 0) (void)::sync_file_range(m_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
 Status AtomicFileWriter::commit(Durability durability) {
     if (m_fd < 0) return fail(ErrorCode::internal, "{} is closed", m_tmp.string());
-    if (durability == Durability::fsync && ::fsync(m_fd) != 0) {
+    if ((durability == Durability::fsync && ::fsync(m_fd) != 0) ||
+        (durability == Durability::content && ::fdatasync(m_fd) != 0)) {
         const int err = errno;
         discard();
         return fail(ErrorCode::io, "cannot fsync {}: {}", m_tmp.string(), errno_text(err));

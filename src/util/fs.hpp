@@ -14,7 +14,10 @@ namespace fs = std::filesystem;
 
 Result<std::string> read_file(const fs::path& path);
 
-enum class Durability { none, fsync };
+// none: left to the kernel. content: the file's data on stable storage before it gets its name
+// (fdatasync), the directory entry not synced (for a file whose name a later step makes durable).
+// fsync: the file and its name (fsync of the file, then of its directory).
+enum class Durability { none, content, fsync };
 
 // Writes `data` to `path` atomically: a temporary file beside it, fsync, rename, fsync of the
 // directory. A reader sees either the old file, nothing, or the complete new one. The file is
@@ -33,6 +36,12 @@ class AtomicFileWriter {
     AtomicFileWriter& operator=(AtomicFileWriter&&) = delete;
     ~AtomicFileWriter();
     Status write(std::string_view data);
+    // Gives the file to another account (fchown of the temporary file), so that it appears under
+    // its name already owned by it: nothing can find it there still owned by the writer.
+    Status give_to(std::uint32_t uid, std::uint32_t gid);
+    // Asks the kernel to start writing out what was written so far, without waiting: a commit
+    // with Durability::content or fsync then finds little left to flush. Advisory.
+    void start_writeback();
     Status commit(Durability durability);
 
   private:

@@ -2,6 +2,7 @@
 // records links as links instead of following them.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -54,6 +55,35 @@ TEST_F(FilesystemModesTest, AtomicFileWriterShowsNothingBeforeCommit) {
     EXPECT_EQ(std::distance(fs::directory_iterator(root), fs::directory_iterator()), 1)
         << "a temporary file was left behind";
     EXPECT_FALSE(AtomicFileWriter::create(root / "no-such-dir" / "f"));
+}
+
+// A file given to another account appears under its name already that account's (root gives
+// it away; any other account may give it only to itself, and a refused hand-over leaves nothing).
+TEST_F(FilesystemModesTest, AtomicFileWriterGivesTheFileAwayBeforeItAppears) {
+    const bool root_runs = ::geteuid() == 0;
+    const std::uint32_t other = 65534;  // nobody
+    const fs::path target = root / "given";
+    auto file = AtomicFileWriter::create(target);
+    ASSERT_TRUE(file) << file.error().message;
+    ASSERT_TRUE(file->write("content"));
+    const auto given =
+        file->give_to(root_runs ? other : ::geteuid(), root_runs ? other : ::getegid());
+    ASSERT_TRUE(given) << given.error().message;
+    file->start_writeback();
+    ASSERT_TRUE(file->commit(Durability::content));
+    struct stat st {};
+    ASSERT_EQ(::stat(target.c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, root_runs ? other : ::geteuid());
+    EXPECT_EQ(read_file(target).value_or(""), "content");
+    if (root_runs) return;
+    auto refused = AtomicFileWriter::create(root / "refused");
+    ASSERT_TRUE(refused);
+    const auto outcome = refused->give_to(other, other);
+    ASSERT_FALSE(outcome);
+    EXPECT_EQ(outcome.error().code, ErrorCode::io);
+    EXPECT_FALSE(refused->commit(Durability::none));
+    EXPECT_FALSE(fs::exists(root / "refused"));
+    EXPECT_EQ(std::distance(fs::directory_iterator(root), fs::directory_iterator()), 1);
 }
 
 TEST_F(FilesystemModesTest, PosixStorageUses0750And0640WhateverTheUmask) {

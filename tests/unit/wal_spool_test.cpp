@@ -2,6 +2,8 @@
 // (moved away, as restore_command does) makes room for the next, and the following ends at a
 // segment the archive lacks, past the target, when told to, or when nothing is taken for a while.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <future>
@@ -133,6 +135,38 @@ TEST_F(WalSpoolTest, EndsWhenNothingIsTakenOrWhenTold) {
     told.over = [] { return true; };
     EXPECT_EQ(follow_spool(storage(), told), 0u);
     EXPECT_FALSE(spooled(5));
+}
+
+// Run as root for a server account, the spool's files are that account's the moment they appear:
+// restore_command (run by the server) may move a segment away at once, and a segment moved into
+// pg_wal still root's would stop the replay. A watcher looks at each segment as it appears.
+TEST_F(WalSpoolTest, SegmentsAppearAlreadyOwnedByTheServerAccount) {
+    archive(10);
+    const bool root_runs = ::geteuid() == 0;
+    const UserAccount server{.name = "server",
+                             .uid = root_runs ? 65534u : ::geteuid(),
+                             .gid = root_runs ? 65534u : ::getegid()};
+    SpoolFollow owned = follow(4);
+    owned.owner = server;
+    std::atomic<bool> done = false;
+    std::atomic<int> seen = 0;
+    std::atomic<int> wrong = 0;
+    std::thread watcher([&] {
+        while (!done) {
+            for (std::uint64_t s = 2; s < 12; ++s) {
+                struct stat st {};
+                if (::stat((spool / segment(s)).c_str(), &st) != 0) continue;
+                ++seen;
+                if (st.st_uid != server.uid) ++wrong;
+                take(s);  // as restore_command does, at once
+            }
+        }
+    });
+    EXPECT_EQ(follow_spool(storage(), owned), 10u);
+    done = true;
+    watcher.join();
+    EXPECT_GE(seen.load(), 10);
+    EXPECT_EQ(wrong.load(), 0) << "a segment appeared still owned by the writing account";
 }
 
 }  // namespace

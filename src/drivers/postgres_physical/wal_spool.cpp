@@ -22,6 +22,18 @@ namespace {
 // replays in tens of milliseconds at the fastest.
 constexpr auto k_follow_poll = std::chrono::milliseconds(5);
 
+// A flushed segment's write-out is started every this many bytes as it is fetched, so the flush
+// at its end waits for the last run only.
+constexpr std::uint64_t k_writeback_run = 4 << 20;
+
+// Spooled segments are flushed (fdatasync) by the fetching thread before they get their names.
+// PostgreSQL fsyncs every segment restored from the archive before it replays it (durable_rename
+// of RECOVERYXLOG, in the startup process): a segment flushed ahead leaves that fsync nothing to
+// write. 288 segments of vacuum-heavy pgbench WAL, page cache dropped, alternated runs: redo
+// 27.5-34.9 s (median 32.4 s, 7 runs) with the segments left dirty, 22.8-31.7 s (median 25.8 s,
+// 8 runs) flushed ahead.
+constexpr Durability k_spooled_durability = Durability::content;
+
 bool file_exists(const fs::path& path) {
     std::error_code ec;
     return fs::exists(path, ec);
@@ -44,11 +56,23 @@ bool prefetcher_running(const fs::path& spool) {
     return held;
 }
 
-Status write_plan(const fs::path& spool, const std::vector<std::string>& names) {
+namespace {
+
+Status give(AtomicFileWriter& file, const std::optional<UserAccount>& owner) {
+    return owner ? file.give_to(owner->uid, owner->gid) : Status{};
+}
+
+}  // namespace
+
+Status write_plan(const fs::path& spool, const std::vector<std::string>& names,
+                  const std::optional<UserAccount>& owner) {
     std::string plan;
     for (const auto& name : names)
         plan += name + "\n";
-    return write_file_atomic(spool / k_plan_name, plan, Durability::none);
+    auto file = LB_TRY(AtomicFileWriter::create(spool / k_plan_name));
+    LB_CHECK(file.write(plan));
+    LB_CHECK(give(file, owner));
+    return file.commit(Durability::none);
 }
 
 bool recovery_is_over(const fs::path& spool) {
@@ -76,11 +100,21 @@ unsigned fetches_in_flight(const Storage& storage) {
 }
 
 Result<repo::WalMeta> fetch_wal_file(const Storage& storage, const std::string& name,
-                                     const fs::path& path) {
+                                     const fs::path& path, const std::optional<UserAccount>& owner,
+                                     Durability durability) {
     auto file = LB_TRY(AtomicFileWriter::create(path));
-    auto meta = LB_TRY(repo::fetch_wal_to(
-        storage, name, [&file](std::string_view piece) { return file.write(piece); }));
-    LB_CHECK(file.commit(Durability::none));
+    std::uint64_t unstarted = 0;  // written since the last start of write-out
+    auto meta = LB_TRY(repo::fetch_wal_to(storage, name, [&](std::string_view piece) -> Status {
+        LB_CHECK(file.write(piece));
+        unstarted += piece.size();
+        if (durability != Durability::none && unstarted >= k_writeback_run) {
+            file.start_writeback();
+            unstarted = 0;
+        }
+        return Status{};
+    }));
+    LB_CHECK(give(file, owner));
+    LB_CHECK(file.commit(durability));
     return meta;
 }
 
@@ -133,8 +167,7 @@ unsigned follow_spool(const Storage& storage, const SpoolFollow& follow) {
                     const std::uint64_t plan_end = std::min(i + follow.window, end.load());
                     for (std::uint64_t j = *flying.begin(); j < plan_end; ++j)
                         plan.push_back(name_at(j));
-                    if (write_plan(follow.spool, plan) && follow.created)
-                        follow.created(follow.spool / k_plan_name);
+                    (void)write_plan(follow.spool, plan, follow.owner);
                     return true;
                 }
                 if (std::chrono::duration_cast<std::chrono::milliseconds>(now - progress) >
@@ -154,7 +187,8 @@ unsigned follow_spool(const Storage& storage, const SpoolFollow& follow) {
         const fs::path path = follow.spool / name;
         // Spooled already (by a prefetcher before this one): waiting to be taken.
         std::optional<Result<repo::WalMeta>> fetched;
-        if (!file_exists(path)) fetched = fetch_wal_file(storage, name, path);
+        if (!file_exists(path))
+            fetched = fetch_wal_file(storage, name, path, follow.owner, k_spooled_durability);
         std::lock_guard lock(mutex);
         flying.erase(i);
         progress = std::chrono::steady_clock::now();
@@ -165,7 +199,6 @@ unsigned follow_spool(const Storage& storage, const SpoolFollow& follow) {
         }
         waiting.push_back(name);
         if (!fetched) return {};
-        if (follow.created) follow.created(path);
         ++spooled;
         // The first commit past the target is in this segment (or an earlier one): recovery
         // stops in it and asks for nothing after it.

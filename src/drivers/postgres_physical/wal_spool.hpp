@@ -25,6 +25,7 @@
 #include "storage/storage.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/process.hpp"
 #include "util/time.hpp"
 
 namespace lifeboat::postgres_physical {
@@ -37,8 +38,9 @@ inline constexpr std::string_view k_plan_name = ".plan";
 // True when a process holds the spool's lock: a prefetcher is at work.
 bool prefetcher_running(const fs::path& spool);
 
-// Names the segments the lock's holder is about to fetch.
-Status write_plan(const fs::path& spool, const std::vector<std::string>& names);
+// Names the segments the lock's holder is about to fetch (the file given to `owner`, if any).
+Status write_plan(const fs::path& spool, const std::vector<std::string>& names,
+                  const std::optional<UserAccount>& owner = std::nullopt);
 
 // True when `spool` lies in the pg_wal of a data directory whose recovery is over (PostgreSQL
 // removed recovery.signal and standby.signal): nothing will ask for the spooled segments. A spool
@@ -54,9 +56,12 @@ bool server_is_gone(const fs::path& spool);
 unsigned fetches_in_flight(const Storage& storage);
 
 // Fetches archived `name` into `path` atomically, streamed: memory holds the stored object, not
-// the decompressed segment. ErrorCode::not_found when the archive does not have it.
+// the decompressed segment. ErrorCode::not_found when the archive does not have it. With `owner`,
+// the file is that account's before it appears under its name.
 Result<repo::WalMeta> fetch_wal_file(const Storage& storage, const std::string& name,
-                                     const fs::path& path);
+                                     const fs::path& path,
+                                     const std::optional<UserAccount>& owner = std::nullopt,
+                                     Durability durability = Durability::none);
 
 // How a spool follows a replay.
 struct SpoolFollow {
@@ -70,9 +75,10 @@ struct SpoolFollow {
     std::optional<Timestamp> until;            // none after the first whose commits pass this time
     // Asked before each fetch and while waiting for room: true ends the following.
     std::function<bool()> over;
-    // Called on each file the following creates, segments and plans (to give it to the server's
-    // account).
-    std::function<void(const fs::path&)> created;
+    // The account the files the following creates (segments, plans) belong to, given before
+    // they appear under their names: restore_command, run by the server as this account, may
+    // move a segment away the moment it appears. None: the running account's.
+    std::optional<UserAccount> owner;
     // Ends the following when a full spool had nothing taken from it for this long (the server
     // stopped, or replays another timeline): a later wal-fetch starts a new prefetcher.
     std::chrono::milliseconds idle_limit = std::chrono::seconds(10);

@@ -308,7 +308,7 @@ unsigned fill_prefetch_spool(const Storage& storage, const SpoolFill& fill,
                                     fs::exists(fill.data_dir / "recovery.signal", exists_error);
                             return stop.load() || (recovery_began && recovery_is_over(spool));
                         },
-                    .created = give});
+                    .owner = fill.owner});
     ::close(lock);
     return spooled;
 }
