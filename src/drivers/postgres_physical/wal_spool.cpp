@@ -30,8 +30,8 @@ constexpr std::uint64_t k_writeback_run = 4 << 20;
 // PostgreSQL fsyncs every segment restored from the archive before it replays it (durable_rename
 // of RECOVERYXLOG, in the startup process): a segment flushed ahead leaves that fsync nothing to
 // write. 288 segments of vacuum-heavy pgbench WAL, page cache dropped, alternated runs: redo
-// 27.5-34.9 s (median 32.4 s, 7 runs) with the segments left dirty, 22.8-31.7 s (median 25.8 s,
-// 8 runs) flushed ahead.
+// 27.5-34.9 s (median 32.4 s, 7 runs) with the segments left dirty, 22.8-31.7 s (median 25.9 s,
+// 10 runs) flushed ahead (docs/performance.md).
 constexpr Durability k_spooled_durability = Durability::content;
 
 bool file_exists(const fs::path& path) {
