@@ -17,6 +17,8 @@ maxTimeMS for one; once all six are out, an empty getMore's postBatchResumeToken
 
 Control files in CONTROL_DIR (each used once, then removed):
   hangup   the next getMore of a change stream closes the connection instead of answering
+  outage   like hangup, and the next hello (the driver's check of the server) closes its
+           connection too
   lost     the next aggregate with resumeAfter gets error 286 ChangeStreamHistoryLost
 and one read each time it is asked, never removed:
   oplog    "N": a find on local.oplog.rs answers with one entry N seconds old (the oldest of an
@@ -48,6 +50,7 @@ lock = threading.Lock()
 released = []        # (position, event) in cluster-time order
 script = None        # the events still to release, built at the first capture
 release_start = None
+refused_hellos = 0   # hello requests still to answer by hanging up (after an outage)
 cursors = {}         # cursor id -> position (events after it are next)
 next_cursor = [7000000]
 TOKEN_TAIL = "2B022C0100296E5A1004"
@@ -181,6 +184,14 @@ def change_stream_get_more(request):
         say("hangup")
         request.hangup()
         return True
+    if take_control("outage"):
+        # The connection drops and the next check of the server (hello) fails too.
+        global refused_hellos
+        with lock:
+            refused_hellos += 1
+        say("outage")
+        request.hangup()
+        return True
     deadline = time.time() + min(doc.get("maxTimeMS", 1000), 5000) / 1000.0
     batch = []
     while True:
@@ -228,6 +239,14 @@ def respond(request):
     name = request.command_name
     doc = request.doc
     if name in ("ismaster", "isMaster", "hello"):
+        global refused_hellos
+        with lock:
+            refuse = refused_hellos > 0
+            refused_hellos -= 1 if refuse else 0
+        if refuse:
+            say("hello refused")
+            request.hangup()
+            return True
         request.reply(hello(server))
         return True
     if name in ("ping", "endSessions", "buildInfo", "buildinfo"):

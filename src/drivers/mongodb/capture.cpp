@@ -170,10 +170,18 @@ Result<CaptureSummary> Capture::run() {
     m_summary.resumed_after = m_token;
     m_summary.stored_end = m_summary.started_from;
     m_writer.add(ChangeRecordKind::session_start, m_position, 0, m_token);
-    const auto client = LB_TRY(mongodb::Client::connect(m_options.uri, {}));
+    auto client = LB_TRY(mongodb::Client::connect(m_options.uri, {}));
     const auto await = std::min(m_options.flush_interval, std::chrono::milliseconds(1000));
     int failures = 0;
     while (!m_ctx.cancellation->cancelled()) {
+        // After a failure, a new client: libmongoc's single-threaded client checks a server that
+        // failed a check again only after 5 s (its cooldown), longer than the pause, so every
+        // attempt through the old one failed with "No servers yet eligible for rescan". (No
+        // stream of the old client is left: it ends with the iteration.)
+        if (failures > 0) {
+            if (auto fresh = mongodb::Client::connect(m_options.uri, {}))
+                client = std::move(*fresh);
+        }
         auto stream =
             mongodb::ChangeStream::open(client, {.resume_after_json = m_token, .max_await = await});
         Status failed;

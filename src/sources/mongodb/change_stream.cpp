@@ -42,15 +42,17 @@ Result<ChangeStream> ChangeStream::open(const Client& client, const ChangeStream
 Result<ChangeBatch> ChangeStream::next_batch(
     std::size_t max_events, std::optional<std::chrono::milliseconds> return_after) {
     ChangeBatch batch;
-    const auto started = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point first_event;
     auto more = [&] {
         if (batch.events.size() >= max_events) return false;
         return !return_after || batch.events.empty() ||
-               std::chrono::steady_clock::now() - started < *return_after;
+               std::chrono::steady_clock::now() - first_event < *return_after;
     };
     const bson_t* doc = nullptr;
-    while (more() && mongoc_change_stream_next(m_state->stream, &doc))
+    while (more() && mongoc_change_stream_next(m_state->stream, &doc)) {
+        if (batch.events.empty()) first_event = std::chrono::steady_clock::now();
         batch.events.push_back(Bson::copy_of(*doc));
+    }
     bson_error_t error;
     const bson_t* reply = nullptr;
     if (mongoc_change_stream_error_document(m_state->stream, &error, &reply)) {

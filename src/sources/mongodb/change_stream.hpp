@@ -49,8 +49,10 @@ class ChangeStream {
 
     // The events the server has now, at most `max_events`; waits up to max_await when there are
     // none (then the batch is empty and its token the server's postBatchResumeToken). With
-    // `return_after`, it returns once it holds an event and that long has passed since the call
-    // (a busy stream never pauses, so without it a call returns only at `max_events`).
+    // `return_after`, it returns once it holds an event and that long has passed since the first
+    // one arrived (a busy stream never pauses, so without it a call returns only at
+    // `max_events`): the events of one server batch, which arrive together, stay in one
+    // ChangeBatch however long the server took to send them.
     Result<ChangeBatch> next_batch(
         std::size_t max_events,
         std::optional<std::chrono::milliseconds> return_after = std::nullopt);
