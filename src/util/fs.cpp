@@ -63,7 +63,13 @@ Status fsync_directory(const fs::path& path) {
 }
 
 Result<AtomicFileWriter> AtomicFileWriter::create(const fs::path& path) {
-    fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+    return create(path, path.parent_path());
+}
+
+Result<AtomicFileWriter> AtomicFileWriter::create(const fs::path& path,
+                                                  const fs::path& temporary_dir) {
+    fs::path tmp =
+        temporary_dir / (path.filename().string() + ".tmp." + std::to_string(::getpid()));
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         return fail(ErrorCode::io, "cannot create {}: {}", tmp.string(), errno_text(errno));

@@ -32,6 +32,9 @@ Status write_file_atomic(const fs::path& path, std::string_view data,
 class AtomicFileWriter {
   public:
     static Result<AtomicFileWriter> create(const fs::path& path);
+    // The same, with the temporary file in `temporary_dir` (on the same file system) rather than
+    // beside `path`: for a directory another program scans, which must never see a temporary.
+    static Result<AtomicFileWriter> create(const fs::path& path, const fs::path& temporary_dir);
     AtomicFileWriter(AtomicFileWriter&& other) noexcept;
     AtomicFileWriter& operator=(AtomicFileWriter&&) = delete;
     ~AtomicFileWriter();

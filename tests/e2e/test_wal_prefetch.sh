@@ -91,5 +91,62 @@ expect_exit 0 lb restore --repo "$REPO" --to latest --target-dir "$DIR" --port "
 [ "$(jq -r .log_prefetched "$OUT")" -ge 4 ] ||
     fail "restore --start fetched $(jq -r .log_prefetched "$OUT") segments ahead, expected at least 4"
 expect_eq "$(psql_on "$(jq -r .conninfo "$OUT")" "SELECT count(*) FROM t")" 4000 "rows restored"
+ls "$DIR/pg_wal" | grep -q '\.tmp\.' && fail "a temporary file was left in pg_wal"
 stop_server "$DIR"
+
+# PostgreSQL reads a segment waiting in pg_wal, marked archived, without restore_command
+# delivering it (it logs "restored log file" for each one that does): restore the files only, put
+# the archived segments there as the spool does, start the server.
+DIR2="$T/restored-files"
+PORT2=$(free_port)
+expect_exit 0 lb restore --repo "$REPO" --to latest --target-dir "$DIR2" --port "$PORT2" --json
+for seg in "${SEGMENTS[@]}"; do
+    expect_exit 0 lb wal-fetch "$seg" "$T/$seg" --repo "$REPO" --prefetch 0
+    as_pg cp "$T/$seg" "$DIR2/pg_wal/$seg"
+    as_pg touch "$DIR2/pg_wal/archive_status/$seg.done"
+done
+start_server "$DIR2"
+wait_promoted "$(conninfo_for "$PORT2")"
+expect_eq "$(psql_on "$(conninfo_for "$PORT2")" "SELECT count(*) FROM t")" 4000 "rows restored from pg_wal"
+for seg in "${SEGMENTS[@]}"; do
+    grep -q "restored log file \"$seg\"" "$DIR2.log" "$DIR2/lifeboat-restore.log" 2>/dev/null &&
+        fail "$seg went through restore_command although it waited in pg_wal"
+done
+stop_server "$DIR2"
+ok "the server read the segments waiting in pg_wal without restore_command delivering them"
+
+# The restore_command the restore wrote, run as PostgreSQL runs it (sh -c in the data directory,
+# %f and %p expanded), in a data directory under recovery with a prefetcher following it: a segment
+# waiting in pg_wal marked archived makes it fail at once (PostgreSQL reads pg_wal next) and note
+# the name asked for; an unmarked file there, or none, goes to wal-fetch, which delivers %p.
+COMMAND=$(sed -n "s/^restore_command = '\(.*\)'\$/\1/p" "$DIR/postgresql.auto.conf" | sed "s/''/'/g")
+[ -n "$COMMAND" ] || fail "no restore_command in $DIR/postgresql.auto.conf"
+DATA="$T/recovering"
+as_pg mkdir -p "$DATA/pg_wal/archive_status"
+echo 15 | as_pg tee "$DATA/PG_VERSION" >/dev/null
+as_pg touch "$DATA/recovery.signal" "$DATA/postmaster.pid"
+run_restore_command() {  # NAME: the command's exit status
+    local command=${COMMAND//%f/$1}
+    command=${command//%p/pg_wal\/RECOVERYXLOG}
+    (cd "$DATA" && as_pg sh -c "$command" >/dev/null 2>&1) && echo 0 || echo $?
+}
+expect_eq "$(run_restore_command "$FIRST")" 0 "restore_command of a segment not spooled"
+cmp "$DATA/pg_wal/RECOVERYXLOG" "$T/fetch/pg_wal/$FIRST" || fail "restore_command delivered a wrong $FIRST"
+as_pg mv "$DATA/pg_wal/RECOVERYXLOG" "$DATA/pg_wal/$FIRST"
+for _ in $(seq 1 600); do
+    [ -f "$DATA/pg_wal/$THIRD" ] && [ -f "$DATA/pg_wal/archive_status/$THIRD.done" ] && break
+    sleep 0.1
+done
+[ -f "$DATA/pg_wal/archive_status/$THIRD.done" ] || { ls -la "$DATA/pg_wal" >&2; fail "the prefetcher did not put $THIRD in pg_wal, marked archived"; }
+cmp "$DATA/pg_wal/$THIRD" "$T/third" || fail "the segment spooled into pg_wal differs from the archived one"
+expect_eq "$(run_restore_command "$THIRD")" 1 "restore_command of a segment waiting in pg_wal"
+[ ! -e "$DATA/pg_wal/RECOVERYXLOG" ] || fail "restore_command delivered a segment waiting in pg_wal"
+expect_eq "$(as_pg cat "$DATA/pg_wal/lifeboat-prefetch/.asked")" "$THIRD" "the name noted as asked for"
+# A file in pg_wal without its archive status (one a WAL receiver is writing) is not taken.
+as_pg rm "$DATA/pg_wal/archive_status/$THIRD.done"
+as_pg truncate -s 100 "$DATA/pg_wal/$THIRD"
+expect_eq "$(run_restore_command "$THIRD")" 0 "restore_command of an unmarked file in pg_wal"
+cmp "$DATA/pg_wal/RECOVERYXLOG" "$T/third" || fail "an unmarked file in pg_wal was taken for the archived segment"
+as_pg rm -f "$DATA/recovery.signal" "$DATA/postmaster.pid"
+ok "restore_command: a marked segment in pg_wal fails at once, anything else is fetched"
 finish

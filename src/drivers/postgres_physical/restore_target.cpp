@@ -76,20 +76,23 @@ Result<std::map<std::uint32_t, fs::path>> tablespace_locations(
     return out;
 }
 
-// The command PostgreSQL runs for each WAL file. A segment already in the prefetch spool is
-// moved into place by the shell alone (see wal_spool.hpp: the lifeboat binary's start-up cost more
-// than the replay of a segment); anything else, and a failed move, goes to wal-fetch. PostgreSQL
-// runs the command in the data directory, so the spool is named relative to it. An encrypted
-// repository's key file travels with it (a passphrase reaches a server started by
+// The command PostgreSQL runs for each WAL file. Its shell, with builtins only, notes the name
+// asked for and fails at once for a segment the prefetch spool already put in pg_wal, marked
+// archived: PostgreSQL then reads that segment from pg_wal (wal_spool.hpp: starting any process
+// per segment cost more than replaying it). Anything else goes to wal-fetch, which replaces the
+// shell. PostgreSQL runs the command in the data directory, so pg_wal is named relative to it. An
+// encrypted repository's key file travels with it (a passphrase reaches a server started by
 // `restore --start` through its environment). Every path is one shell word with % doubled:
 // repository and binary paths may hold quotes, spaces, $(…) or %, and none of it may reach the
 // shell or PostgreSQL's %-expansion as syntax.
 std::string restore_command(const source::RestoreRequest& options,
                             const source::RecoveryPlan& plan) {
-    std::string command =
-        fmt::format("mv -f pg_wal/{}/%f %p 2>/dev/null || {} wal-fetch %f %p --repo {}",
-                    k_spool_name, postgres::command_word(options.lifeboat_binary.string()),
-                    postgres::command_word(plan.repository_location));
+    std::string command = fmt::format(
+        "{{ echo %f >pg_wal/{}/{}; }} 2>/dev/null; "
+        "[ -f pg_wal/%f ] && [ -f pg_wal/archive_status/%f.done ] && exit 1; "
+        "exec {} wal-fetch %f %p --repo {}",
+        k_spool_name, k_asked_name, postgres::command_word(options.lifeboat_binary.string()),
+        postgres::command_word(plan.repository_location));
     if (plan.key_file) {
         command += " --key-file " + postgres::command_word(plan.key_file->string());
     }

@@ -48,6 +48,35 @@ std::optional<fs::path> data_directory_of(const fs::path& spool) {
 
 }  // namespace
 
+fs::path segment_home(const fs::path& spool) {
+    // By the path's shape, not by the data directory's files: a restore fills the spool while it
+    // still writes them, and the fetching and the taking must agree from the first segment on.
+    const fs::path pg_wal = spool.parent_path();
+    std::error_code ec;
+    return pg_wal.filename() == "pg_wal" && fs::is_directory(pg_wal / "archive_status", ec) ? pg_wal
+                                                                                            : spool;
+}
+
+fs::path archived_mark(const fs::path& pg_wal, const std::string& name) {
+    return pg_wal / "archive_status" / (name + ".done");
+}
+
+void note_asked(const fs::path& spool, const std::string& name) {
+    // Written in place, as the shell's `echo` does: a reader may find it empty, never wrong.
+    const int fd =
+        ::open((spool / k_asked_name).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    const std::string line = name + "\n";
+    (void)!::write(fd, line.data(), line.size());
+    ::close(fd);
+}
+
+bool take_spooled(const fs::path& spool, const std::string& name, const fs::path& destination) {
+    const fs::path home = segment_home(spool);
+    if (home != spool && !file_exists(archived_mark(home, name))) return false;
+    return ::rename((home / name).c_str(), destination.c_str()) == 0;
+}
+
 bool prefetcher_running(const fs::path& spool) {
     const int lock = ::open((spool / ".lock").c_str(), O_RDONLY | O_CLOEXEC);
     if (lock < 0) return false;
@@ -86,37 +115,76 @@ bool server_is_gone(const fs::path& spool) {
     return data_dir && !file_exists(*data_dir / "postmaster.pid");
 }
 
-// From a local directory the fetch is CPU work (decompressing, checking): one at a time, so that
-// on two cores it leaves one to PostgreSQL's replay (two fetching threads slowed the restore's
-// replay, 3.15-3.32 s of redo against 2.86-3.01 s on pgbench SCALE=100), two where there are
-// cores to spare. An object store answers each request after a round trip, so more than one in
-// flight hides it: two fetch a segment per ~25 ms at 40 ms per request, faster than replay
-// consumes them. Each fetch holds its stored object (up to a segment, 16 MiB, when WAL does not
-// compress) and 1 MiB of decompressed content at a time: from S3, incompressible WAL, the
-// prefetch process peaked at 72 MiB with three in flight, within 64 MiB with two.
-unsigned fetches_in_flight(const Storage& storage) {
-    if (!storage.features().local_path) return 2;
-    return std::thread::hardware_concurrency() > 2 ? 2 : 1;
+// Two segments in flight, from a local directory as from an object store. Locally a fetch is
+// CPU work (decompressing, checking) and then a wait for the disk (each spooled segment is
+// flushed): two overlap one's flush with the other's work. A replay that reads spooled segments
+// from pg_wal outruns one fetching thread: 288 segments of vacuum-heavy pgbench WAL, SCALE=100,
+// 2 cores, redo 24.3-25.1 s with one (115-123 segments missed the spool and went through
+// wal-fetch), 19.4-21.9 s with two (17-26 missed), 20.8-21.7 s with three (none missed, less CPU
+// left to the replay). An object store answers each request after a round trip, so more than one
+// in flight hides it: two fetch a segment per ~25 ms at 40 ms per request. Each fetch holds its
+// stored object (up to a segment, 16 MiB, when WAL does not compress) and 1 MiB of decompressed
+// content at a time: from S3, incompressible WAL, the prefetch process peaked at 72 MiB with three
+// in flight, within 64 MiB with two.
+unsigned fetches_in_flight(const Storage&) {
+    return 2;
 }
 
+namespace {
+
+// An empty file, `owner`'s (when given) from the start.
+Status create_mark(const fs::path& path, const std::optional<UserAccount>& owner) {
+    auto mark = LB_TRY(AtomicFileWriter::create(path));
+    LB_CHECK(give(mark, owner));
+    return mark.commit(Durability::none);
+}
+
+}  // namespace
+
 Result<repo::WalMeta> fetch_wal_file(const Storage& storage, const std::string& name,
-                                     const fs::path& path, const std::optional<UserAccount>& owner,
-                                     Durability durability) {
-    auto file = LB_TRY(AtomicFileWriter::create(path));
+                                     const fs::path& path, const WalFilePlacement& placement) {
+    auto file = LB_TRY(placement.temporary_dir.empty()
+                           ? AtomicFileWriter::create(path)
+                           : AtomicFileWriter::create(path, placement.temporary_dir));
     std::uint64_t unstarted = 0;  // written since the last start of write-out
     auto meta = LB_TRY(repo::fetch_wal_to(storage, name, [&](std::string_view piece) -> Status {
         LB_CHECK(file.write(piece));
         unstarted += piece.size();
-        if (durability != Durability::none && unstarted >= k_writeback_run) {
+        if (placement.durability != Durability::none && unstarted >= k_writeback_run) {
             file.start_writeback();
             unstarted = 0;
         }
         return Status{};
     }));
-    LB_CHECK(give(file, owner));
-    LB_CHECK(file.commit(durability));
+    LB_CHECK(give(file, placement.owner));
+    if (!placement.mark.empty()) LB_CHECK(create_mark(placement.mark, placement.owner));
+    if (auto committed = file.commit(placement.durability); !committed) {
+        std::error_code ec;
+        if (!placement.mark.empty()) fs::remove(placement.mark, ec);
+        return std::unexpected(committed.error());
+    }
     return meta;
 }
+
+namespace {
+
+// The segment number in ".asked", when it names a segment.
+std::optional<std::uint64_t> asked_segno(const fs::path& spool, std::uint64_t segment_size) {
+    char text[64];
+    const int fd = ::open((spool / k_asked_name).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    const ssize_t n = ::read(fd, text, sizeof text);
+    ::close(fd);
+    if (n <= 0) return std::nullopt;
+    std::string_view name(text, static_cast<std::size_t>(n));
+    while (!name.empty() && (name.back() == '\n' || name.back() == ' '))
+        name.remove_suffix(1);
+    const auto segment = postgres::parse_wal_file_name(name, segment_size);
+    if (!segment) return std::nullopt;
+    return segment->segno;
+}
+
+}  // namespace
 
 unsigned follow_spool(const Storage& storage, const SpoolFollow& follow) {
     if (follow.window == 0 || !postgres::is_valid_wal_segment_size(follow.segment_size)) return 0;
@@ -138,9 +206,12 @@ unsigned follow_spool(const Storage& storage, const SpoolFollow& follow) {
         while (i < expected && !end.compare_exchange_weak(expected, i)) {
         }
     };
-    std::mutex mutex;                 // guards what follows
-    std::deque<std::string> waiting;  // spooled, not yet taken, in order
-    std::set<std::uint64_t> flying;   // being fetched
+    const fs::path home = segment_home(follow.spool);
+    const bool in_pg_wal = home != follow.spool;
+    std::mutex mutex;                   // guards what follows
+    std::deque<std::uint64_t> waiting;  // spooled, not yet taken, in order
+    std::set<std::uint64_t> flying;     // being fetched
+    std::uint64_t next_admitted = 0;    // the next segment to be given room
     auto progress = std::chrono::steady_clock::now();
     std::atomic<unsigned> spooled = 0;
 
@@ -153,15 +224,23 @@ unsigned follow_spool(const Storage& storage, const SpoolFollow& follow) {
                 end_at(0);
                 return false;
             }
+            const auto asked = asked_segno(follow.spool, follow.segment_size);
+            const auto taken = [&](std::uint64_t j) {
+                return (asked && *asked >= follow.first.segno + j) ||
+                       !file_exists(home / name_at(j));
+            };
             {
                 std::lock_guard lock(mutex);
                 const auto now = std::chrono::steady_clock::now();
                 // The replay takes segments in order: the oldest go first.
-                while (!waiting.empty() && !file_exists(follow.spool / waiting.front())) {
+                while (!waiting.empty() && taken(waiting.front())) {
                     waiting.pop_front();
                     progress = now;
                 }
-                if (waiting.size() + flying.size() < follow.window) {
+                // Room goes to the segments in order: the next one the replay needs never
+                // waits behind a later one.
+                if (i == next_admitted && waiting.size() + flying.size() < follow.window) {
+                    ++next_admitted;
                     flying.insert(i);
                     std::vector<std::string> plan;
                     const std::uint64_t plan_end = std::min(i + follow.window, end.load());
@@ -184,11 +263,16 @@ unsigned follow_spool(const Storage& storage, const SpoolFollow& follow) {
     (void)parallel_for(limit, threads, [&](std::size_t i, unsigned) -> Status {
         if (!wait_for_room(i)) return fail(ErrorCode::interrupted, "the prefetch ended");
         const std::string name = name_at(i);
-        const fs::path path = follow.spool / name;
+        const fs::path path = home / name;
+        WalFilePlacement placement{.owner = follow.owner, .durability = k_spooled_durability};
+        if (in_pg_wal) {
+            placement.temporary_dir = follow.spool;
+            placement.mark = archived_mark(home, name);
+        }
         // Spooled already (by a prefetcher before this one): waiting to be taken.
         std::optional<Result<repo::WalMeta>> fetched;
-        if (!file_exists(path))
-            fetched = fetch_wal_file(storage, name, path, follow.owner, k_spooled_durability);
+        if (!file_exists(path) || (in_pg_wal && !file_exists(placement.mark)))
+            fetched = fetch_wal_file(storage, name, path, placement);
         std::lock_guard lock(mutex);
         flying.erase(i);
         progress = std::chrono::steady_clock::now();
@@ -197,7 +281,7 @@ unsigned follow_spool(const Storage& storage, const SpoolFollow& follow) {
             end_at(i);
             return fail(ErrorCode::interrupted, "the prefetch ended");
         }
-        waiting.push_back(name);
+        waiting.push_back(i);
         if (!fetched) return {};
         ++spooled;
         // The first commit past the target is in this segment (or an earlier one): recovery

@@ -137,10 +137,8 @@ bool wait_for_prefetch(const fs::path& spool, const std::string& name,
     if (!plan || plan->find(name + "\n") == std::string::npos) return false;
     const auto deadline = std::chrono::steady_clock::now() + k_prefetch_wait_limit;
     for (;;) {
-        if (::rename((spool / name).c_str(), destination.c_str()) == 0) return true;
-        if (!prefetcher_running(spool)) {
-            return ::rename((spool / name).c_str(), destination.c_str()) == 0;
-        }
+        if (take_spooled(spool, name, destination)) return true;
+        if (!prefetcher_running(spool)) return take_spooled(spool, name, destination);
         if (std::chrono::steady_clock::now() > deadline) return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
@@ -174,10 +172,12 @@ void prefetch_segments(const repo::Repository& repo, const fs::path& spool,
                        const postgres::WalSegment& current, std::uint64_t segment_size,
                        unsigned count) {
     std::error_code ec;
+    // Segments left in a spool of their own and already replayed go (pg_wal's are the server's).
     for (const auto& entry : fs::directory_iterator(spool, ec)) {
+        if (segment_home(spool) != spool) break;
         const std::string file = entry.path().filename().string();
         const auto spooled = postgres::parse_wal_file_name(file, segment_size);
-        if (spooled && *spooled <= current) fs::remove(entry.path(), ec);  // already replayed
+        if (spooled && *spooled <= current) fs::remove(entry.path(), ec);
     }
     (void)follow_spool(
         repo.storage(),
@@ -209,10 +209,11 @@ bool prefetch_is_ahead(const fs::path& spool, const postgres::WalSegment& curren
                        std::uint64_t segment_size, unsigned count) {
     if (prefetcher_running(spool)) return true;
     std::error_code ec;
+    const fs::path home = segment_home(spool);
     for (unsigned i = 1; i <= count; ++i) {
         const std::string next =
             postgres::wal_file_name({current.timeline, current.segno + i}, segment_size);
-        if (!fs::exists(spool / next, ec)) return false;
+        if (!fs::exists(home / next, ec)) return false;
     }
     return true;
 }
@@ -226,7 +227,8 @@ Status wal_fetch(const RepositoryOpener& open_repository, const WalFetchOptions&
         postgres::classify_wal_file(options.name) == postgres::WalFileKind::segment;
     std::error_code ec;
     std::uint64_t segment_size = 0;
-    if (is_segment && (::rename((spool / options.name).c_str(), options.destination.c_str()) == 0 ||
+    if (is_segment) note_asked(spool, options.name);
+    if (is_segment && (take_spooled(spool, options.name, options.destination) ||
                        wait_for_prefetch(spool, options.name, options.destination))) {
         segment_size = fs::file_size(options.destination, ec);
     }
@@ -280,7 +282,12 @@ unsigned fill_prefetch_spool(const Storage& storage, const SpoolFill& fill,
     const auto give = [&](const fs::path& path) {
         if (fill.owner) (void)::lchown(path.c_str(), fill.owner->uid, fill.owner->gid);
     };
+    // Spooled segments wait in pg_wal marked archived (wal_spool.hpp): the restored directory
+    // has archive_status (a backup keeps it, empty); PostgreSQL would create it at its start.
+    fs::create_directories(fill.data_dir / "pg_wal" / "archive_status", ec);
+    if (ec) return 0;
     give(fill.data_dir / "pg_wal");
+    give(fill.data_dir / "pg_wal" / "archive_status");
     give(spool);
     const int lock = ::open((spool / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock < 0) return 0;
