@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <deque>
 #include <limits>
 #include <mutex>
 #include <set>
@@ -132,11 +131,21 @@ unsigned fetches_in_flight(const Storage&) {
 
 namespace {
 
-// An empty file, `owner`'s (when given) from the start.
+// An empty file, given to `owner` (when given). Created in place: only its presence counts, and a
+// temporary name would be left in archive_status by a process killed mid-way.
 Status create_mark(const fs::path& path, const std::optional<UserAccount>& owner) {
-    auto mark = LB_TRY(AtomicFileWriter::create(path));
-    LB_CHECK(give(mark, owner));
-    return mark.commit(Durability::none);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return fail(ErrorCode::io, "cannot create {}: {}", path.string(), errno_text(errno));
+    const bool given = !owner || ::fchown(fd, owner->uid, owner->gid) == 0;
+    const int err = errno;
+    ::close(fd);
+    if (!given) {
+        ::unlink(path.c_str());
+        return fail(ErrorCode::io, "cannot give {} to uid {}: {}", path.string(), owner->uid,
+                    errno_text(err));
+    }
+    return {};
 }
 
 }  // namespace
@@ -208,10 +217,10 @@ unsigned follow_spool(const Storage& storage, const SpoolFollow& follow) {
     };
     const fs::path home = segment_home(follow.spool);
     const bool in_pg_wal = home != follow.spool;
-    std::mutex mutex;                   // guards what follows
-    std::deque<std::uint64_t> waiting;  // spooled, not yet taken, in order
-    std::set<std::uint64_t> flying;     // being fetched
-    std::uint64_t next_admitted = 0;    // the next segment to be given room
+    std::mutex mutex;                 // guards what follows
+    std::set<std::uint64_t> waiting;  // spooled, not yet taken
+    std::set<std::uint64_t> flying;   // being fetched
+    std::uint64_t next_admitted = 0;  // the next segment to be given room
     auto progress = std::chrono::steady_clock::now();
     std::atomic<unsigned> spooled = 0;
 
@@ -233,8 +242,8 @@ unsigned follow_spool(const Storage& storage, const SpoolFollow& follow) {
                 std::lock_guard lock(mutex);
                 const auto now = std::chrono::steady_clock::now();
                 // The replay takes segments in order: the oldest go first.
-                while (!waiting.empty() && taken(waiting.front())) {
-                    waiting.pop_front();
+                while (!waiting.empty() && taken(*waiting.begin())) {
+                    waiting.erase(waiting.begin());
                     progress = now;
                 }
                 // Room goes to the segments in order: the next one the replay needs never
@@ -281,7 +290,7 @@ unsigned follow_spool(const Storage& storage, const SpoolFollow& follow) {
             end_at(i);
             return fail(ErrorCode::interrupted, "the prefetch ended");
         }
-        waiting.push_back(i);
+        waiting.insert(i);
         if (!fetched) return {};
         ++spooled;
         // The first commit past the target is in this segment (or an earlier one): recovery
