@@ -173,38 +173,46 @@ TEST_F(WalSpoolTest, SegmentsAppearAlreadyOwnedByTheServerAccount) {
 }
 
 // In a data directory the segments wait in pg_wal under their own names, each marked archived
-// before it appears there (restore_command's shell takes only a marked one), no temporary ever
-// shows in pg_wal or its archive_status, and the window follows the name restore_command notes as
-// asked for: the segments themselves stay where PostgreSQL reads them.
+// once it is complete there (restore_command's shell takes only a marked one): a mark never stands
+// beside anything but its segment, not even beside an old segment a restartpoint renamed to that
+// name for reuse. No temporary ever shows in pg_wal or its archive_status, and the window follows
+// the name restore_command notes as asked for: the segments stay where PostgreSQL reads them.
 TEST_F(WalSpoolTest, InADataDirectorySegmentsWaitInPgWalMarkedAndFollowWhatIsAsked) {
     archive(10);
     const fs::path pg_wal = scratch() / "data" / "pg_wal";
     ASSERT_TRUE(ensure_directory(pg_wal / "archive_status"));
     ASSERT_TRUE(write_file_atomic(scratch() / "data" / "PG_VERSION", "15\n"));
+    // A recycled segment: an old file renamed to a future name, not marked.
+    ASSERT_TRUE(write_file_atomic(pg_wal / segment(5), "an old segment's bytes"));
     SpoolFollow in_data = follow(3);
     in_data.spool = pg_wal / k_spool_name;
     ASSERT_TRUE(ensure_directory(in_data.spool));
     ASSERT_EQ(segment_home(in_data.spool), pg_wal);
-    const auto placed = [&](std::uint64_t s) { return fs::exists(pg_wal / segment(s)); };
+    const auto placed = [&](std::uint64_t s) {
+        return fs::exists(pg_wal / segment(s)) && fs::exists(archived_mark(pg_wal, segment(s)));
+    };
     const auto await_placed = [&](std::uint64_t s) {
         for (int i = 0; i < 2000 && !placed(s); ++i)
             std::this_thread::sleep_for(1ms);
         return placed(s);
     };
     std::atomic<bool> done = false;
-    std::atomic<int> unmarked = 0;
+    std::atomic<int> wrong_marks = 0;
     std::atomic<int> temporaries = 0;
     std::thread watcher([&] {
         while (!done) {
             std::error_code ec;
             for (const auto& entry : fs::directory_iterator(pg_wal, ec)) {
-                const std::string name = entry.path().filename().string();
-                if (name.find(".tmp.") != std::string::npos) ++temporaries;
-                if (name.size() == 24 && !fs::exists(archived_mark(pg_wal, name))) ++unmarked;
-            }
-            for (const auto& entry : fs::directory_iterator(pg_wal / "archive_status", ec)) {
                 if (entry.path().filename().string().find(".tmp.") != std::string::npos)
                     ++temporaries;
+            }
+            for (const auto& entry : fs::directory_iterator(pg_wal / "archive_status", ec)) {
+                std::string name = entry.path().filename().string();
+                if (name.find(".tmp.") != std::string::npos) ++temporaries;
+                if (!name.ends_with(".done")) continue;
+                name.resize(name.size() - 5);
+                const auto content = read_file(pg_wal / name);
+                if (!content || *content != "content of " + name) ++wrong_marks;
             }
         }
     });
@@ -212,7 +220,7 @@ TEST_F(WalSpoolTest, InADataDirectorySegmentsWaitInPgWalMarkedAndFollowWhatIsAsk
         std::async(std::launch::async, [&] { return follow_spool(storage(), in_data); });
     ASSERT_TRUE(await_placed(4));
     std::this_thread::sleep_for(50ms);
-    EXPECT_FALSE(placed(5));  // 2, 3, 4 wait; nothing asked for yet
+    EXPECT_FALSE(placed(5));  // 2, 3, 4 wait; nothing asked for yet (5 is the recycled file)
     for (std::uint64_t s = 2; s < 12; ++s) {
         ASSERT_TRUE(await_placed(s)) << segment(s);
         note_asked(in_data.spool, segment(s));
@@ -221,7 +229,7 @@ TEST_F(WalSpoolTest, InADataDirectorySegmentsWaitInPgWalMarkedAndFollowWhatIsAsk
     EXPECT_EQ(following.get(), 10u);
     done = true;
     watcher.join();
-    EXPECT_EQ(unmarked.load(), 0) << "a segment appeared in pg_wal before its archive status";
+    EXPECT_EQ(wrong_marks.load(), 0) << "a mark stood beside something else than its segment";
     EXPECT_EQ(temporaries.load(), 0) << "a temporary file appeared in pg_wal or archive_status";
     for (std::uint64_t s = 2; s < 12; ++s) {
         EXPECT_TRUE(placed(s)) << segment(s);  // PostgreSQL reads them there

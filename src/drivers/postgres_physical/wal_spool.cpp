@@ -166,11 +166,14 @@ Result<repo::WalMeta> fetch_wal_file(const Storage& storage, const std::string& 
         return Status{};
     }));
     LB_CHECK(give(file, placement.owner));
-    if (!placement.mark.empty()) LB_CHECK(create_mark(placement.mark, placement.owner));
-    if (auto committed = file.commit(placement.durability); !committed) {
-        std::error_code ec;
-        if (!placement.mark.empty()) fs::remove(placement.mark, ec);
-        return std::unexpected(committed.error());
+    LB_CHECK(file.commit(placement.durability));
+    // Marked only once complete under its name: a mark never stands beside a file that is not
+    // this segment. Without its mark the file is not the spool's to offer; it goes.
+    if (!placement.mark.empty()) {
+        if (auto marked = create_mark(placement.mark, placement.owner); !marked) {
+            ::unlink(path.c_str());
+            return std::unexpected(marked.error());
+        }
     }
     return meta;
 }

@@ -2,8 +2,9 @@
 // (written to a temporary name, flushed, then renamed), so that the replay never waits for a fetch.
 //
 // In a data directory (the spool is "pg_wal/lifeboat-prefetch") the segments wait in pg_wal itself,
-// under their own names, each marked archived ("pg_wal/archive_status/<name>.done", as PostgreSQL
-// marks a segment it restored from the archive). restore_command's shell sees one there and fails
+// under their own names, each marked archived once it is in place ("pg_wal/archive_status/
+// <name>.done", as PostgreSQL marks a segment it restored from the archive). restore_command's
+// shell sees a marked one there and fails
 // at once, and PostgreSQL, as it does for any segment restore_command does not provide, reads it
 // from pg_wal:
 //   { echo %f >pg_wal/lifeboat-prefetch/.asked; } 2>/dev/null;
@@ -11,9 +12,12 @@
 // Everything before `exec` is the shell's own (no process started, no file renamed, nothing
 // fsynced per segment): starting the lifeboat binary costs ~20 ms of dynamic linking, and moving
 // a spooled segment into place with `mv` still ~12 ms per segment, which on a replay of hundreds
-// of segments held the startup process up for seconds. The archive status keeps the rule
-// "restored from the archive" true: a segment in pg_wal without it (one a WAL receiver is still
-// writing, say) is never taken for complete. The `echo` leaves the name PostgreSQL asked for in
+// of segments held the startup process up for seconds. The mark, created only after the complete
+// segment got its name, keeps the rule "restored from the archive" true: a file in pg_wal without
+// it is never taken for the segment — one a WAL receiver is still writing, or an old segment that
+// a restartpoint with wal_recycle on renamed to a future name for reuse (its content is garbage
+// for that name; the spool then renames the fetched segment over it before marking it). The `echo`
+// leaves the name PostgreSQL asked for in
 // ".asked": how far the replay has come, so the spool keeps its window ahead of it.
 // Elsewhere (wal-fetch run by hand into some directory) the segments wait in the spool directory
 // and wal-fetch moves them into place.
@@ -89,7 +93,7 @@ struct WalFilePlacement {
     std::optional<UserAccount> owner;
     Durability durability = Durability::none;
     fs::path temporary_dir;  // where it is written first (empty: beside it)
-    fs::path mark;           // created empty (the owner's) just before the file gets its name
+    fs::path mark;           // created empty (the owner's) once the file has its name
 };
 
 // Fetches archived `name` into `path` atomically, streamed: memory holds the stored object, not
