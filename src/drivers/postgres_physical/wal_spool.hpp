@@ -4,9 +4,8 @@
 // In a data directory (the spool is "pg_wal/lifeboat-prefetch") the segments wait in pg_wal itself,
 // under their own names, each marked archived once it is in place ("pg_wal/archive_status/
 // <name>.done", as PostgreSQL marks a segment it restored from the archive). restore_command's
-// shell sees a marked one there and fails
-// at once, and PostgreSQL, as it does for any segment restore_command does not provide, reads it
-// from pg_wal:
+// shell sees a marked one there and fails at once, and PostgreSQL, as it does for any segment
+// restore_command does not provide, reads it from pg_wal:
 //   { echo %f >pg_wal/lifeboat-prefetch/.asked; } 2>/dev/null;
 //   [ -f pg_wal/%f ] && [ -f pg_wal/archive_status/%f.done ] && exit 1; exec lifeboat wal-fetch …
 // Everything before `exec` is the shell's own (no process started, no file renamed, nothing
@@ -17,8 +16,8 @@
 // it is never taken for the segment — one a WAL receiver is still writing, or an old segment that
 // a restartpoint with wal_recycle on renamed to a future name for reuse (its content is garbage
 // for that name; the spool then renames the fetched segment over it before marking it). The `echo`
-// leaves the name PostgreSQL asked for in
-// ".asked": how far the replay has come, so the spool keeps its window ahead of it.
+// leaves the name PostgreSQL asked for in ".asked": how far the replay has come, so the spool
+// keeps its window ahead of it.
 // Elsewhere (wal-fetch run by hand into some directory) the segments wait in the spool directory
 // and wal-fetch moves them into place.
 //

@@ -173,8 +173,9 @@ void prefetch_segments(const repo::Repository& repo, const fs::path& spool,
                        unsigned count) {
     std::error_code ec;
     // Segments left in a spool of their own and already replayed go (pg_wal's are the server's).
+    const bool own_segments = segment_home(spool) == spool;
     for (const auto& entry : fs::directory_iterator(spool, ec)) {
-        if (segment_home(spool) != spool) break;
+        if (!own_segments) break;
         const std::string file = entry.path().filename().string();
         const auto spooled = postgres::parse_wal_file_name(file, segment_size);
         if (spooled && *spooled <= current) fs::remove(entry.path(), ec);
