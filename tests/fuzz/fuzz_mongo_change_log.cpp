@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include <bson/bson.h>
+#include "sources/mongodb/c_driver.hpp"
 
 #include "drivers/mongodb/change_log.hpp"
 #include "drivers/mongodb/document_edit.hpp"

@@ -3,7 +3,7 @@
 // starting with its own length (docs/repository-format.md, "mongodb").
 #pragma once
 
-#include <bson/bson.h>
+#include "sources/mongodb/c_driver.hpp"
 
 #include <string>
 #include <string_view>

@@ -1,6 +1,6 @@
 #include "sources/mongodb/change_stream.hpp"
 
-#include <mongoc/mongoc.h>
+#include "sources/mongodb/c_driver.hpp"
 
 namespace lifeboat::mongodb {
 

@@ -1,6 +1,6 @@
 #include "sources/mongodb/client.hpp"
 
-#include <mongoc/mongoc.h>
+#include "sources/mongodb/c_driver.hpp"
 
 #include <mutex>
 
@@ -39,6 +39,8 @@ Client::Client(Client&&) noexcept = default;
 Client& Client::operator=(Client&&) noexcept = default;
 
 Result<Client> Client::connect(const std::string& uri_text, const ConnectLimits& limits) {
+    LB_CHECK(
+        c_driver::load());  // a driver that cannot be loaded is one clear error, before any work
     init_once();
     auto state = std::make_unique<State>();
     bson_error_t error;
