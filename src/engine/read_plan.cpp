@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "util/parallel.hpp"
+#include "util/thread_buffer.hpp"
 
 namespace lifeboat::engine {
 
@@ -151,6 +152,8 @@ Result<FetchStats> fetch_ranges(const Storage& storage, const ReadPlan& plan,
             const unsigned slot = slots.acquire();
             auto status = handle(range, *data, slot);
             slots.release(slot);
+            // This thread's next read writes into it (no new pages to fault in).
+            return_thread_buffer(std::move(*data));
             if (!status) return std::unexpected(status.error().context("pack {}", *range.pack_id));
             return {};
         },

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -32,6 +33,9 @@ namespace {
 // but not flushed yet before a writer waits.
 constexpr unsigned k_flush_threads = 16;
 constexpr std::size_t k_flush_pending = 256;
+// Parent directories kept open for the files' opens (a data directory has a few dozen; beyond
+// this many, each open walks from the top again).
+constexpr std::size_t k_cached_directories = 512;
 
 using Clock = std::chrono::steady_clock;
 
@@ -112,6 +116,34 @@ class Writer {
         return std::pair{std::move(dir), place.relative.substr(start)};
     }
 
+    // The parent directory of a file: `fd` is open as long as the writer (kept in a cache filled
+    // by open_parent, so each directory is walked once), or held by `owned` past the cache's size.
+    struct Parent {
+        DirFd owned;
+        int fd = -1;
+        std::string name;
+    };
+    Result<Parent> parent_of(const Place& place) const {
+        const auto slash = place.relative.rfind('/');
+        const std::string dir =
+            slash == std::string::npos ? std::string() : place.relative.substr(0, slash);
+        const auto key = std::pair{place.base, dir};
+        {
+            std::lock_guard guard(m_directories_lock);
+            if (auto it = m_directories.find(key); it != m_directories.end()) {
+                return Parent{DirFd(), it->second.get(), place.relative.substr(slash + 1)};
+            }
+        }
+        auto [opened, name] = LB_TRY(open_parent(place));
+        std::lock_guard guard(m_directories_lock);
+        if (m_directories.size() >= k_cached_directories) {
+            const int fd = opened.get();
+            return Parent{std::move(opened), fd, std::move(name)};
+        }
+        auto it = m_directories.try_emplace(key, std::move(opened)).first;
+        return Parent{DirFd(), it->second.get(), std::move(name)};
+    }
+
     Status make_directory(const repo::ManifestEntry& entry) const {
         const Place place = place_of(entry.path);
         auto [parent, name] = LB_TRY(open_parent(place));
@@ -149,48 +181,51 @@ class Writer {
     // Flushes the directory holding `entry_path` (after all its entries were created).
     Status sync_parent_of(const std::string& entry_path) const {
         const Place place = place_of(entry_path);
-        auto [parent, name] = LB_TRY(open_parent(place));
-        return file_sync().sync_directory(parent.get(),
+        const Parent parent = LB_TRY(parent_of(place));
+        return file_sync().sync_directory(parent.fd,
                                           (*place.base_path / place.relative).parent_path());
     }
 
-    // Creates the file empty; restore_blocks fills it, finish_file seals it.
-    Status create_file(const repo::ManifestEntry& entry) const {
+    // Creates the file, empty, never over anything already there (O_EXCL, no link followed);
+    // returns it open for writing when the blocks go through the page cache, nothing with
+    // direct writes (open_file opens it for those). restore_blocks fills it, finish_file seals it.
+    Result<std::optional<File>> create_file(const repo::ManifestEntry& entry) const {
         const Place place = place_of(entry.path);
-        auto [parent, name] = LB_TRY(open_parent(place));
-        const int fd = ::openat(parent.get(), name.c_str(),
+        const Parent parent = LB_TRY(parent_of(place));
+        const int fd = ::openat(parent.fd, parent.name.c_str(),
                                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) return io_error(place, "cannot create");
         File file = File::adopt(fd, *place.base_path / place.relative);
-        // Direct writes: its blocks reserved at once, so a disk too small fails here, before the
-        // writing, and the writers fill space already allocated (no file grows under concurrent
+        if (!m_options.direct_writes) return std::optional<File>(std::move(file));
+        // Direct writes: its blocks reserved at once, so a disk too small fails before they are
+        // written, and the writers fill space already allocated (no file grows under concurrent
         // direct writes, which would serialise them on the file's lock). A file system without
         // fallocate allocates as the blocks land.
-        if (m_options.direct_writes && entry.size > 0 &&
-            ::fallocate(fd, 0, 0, static_cast<off_t>(entry.size)) != 0 && errno == ENOSPC)
+        if (entry.size > 0 && ::fallocate(fd, 0, 0, static_cast<off_t>(entry.size)) != 0 &&
+            errno == ENOSPC)
             return io_error(place, "no space left to restore");
-        return file.close();
+        LB_CHECK(file.close());
+        return std::optional<File>();
     }
 
-    // Opens a file create_file made, resolving its path again without following links.
+    // Opens a file create_file made, never following a link.
     Result<File> open_file(const repo::ManifestEntry& entry) const {
         const Place place = place_of(entry.path);
-        auto [parent, name] = LB_TRY(open_parent(place));
+        const Parent parent = LB_TRY(parent_of(place));
         const int flags = O_WRONLY | O_NOFOLLOW | O_CLOEXEC;
         const int fd = m_options.direct_writes
-                           ? open_for_direct_write(parent.get(), name.c_str(), flags)
-                           : ::openat(parent.get(), name.c_str(), flags);
+                           ? open_for_direct_write(parent.fd, parent.name.c_str(), flags)
+                           : ::openat(parent.fd, parent.name.c_str(), flags);
         if (fd < 0) return io_error(place, "cannot open");
         return File::adopt(fd, *place.base_path / place.relative);
     }
 
-    // Every block is in: the recorded mode and times; then `flusher` flushes and closes it.
-    Status finish_file(const repo::ManifestEntry& entry, BackgroundFlusher& flusher) const {
+    // Every block is in `file` (open for writing): the recorded mode and times; then `flusher`
+    // flushes and closes it.
+    Status finish_file(const repo::ManifestEntry& entry, File file,
+                       BackgroundFlusher& flusher) const {
         const Place place = place_of(entry.path);
-        auto [parent, name] = LB_TRY(open_parent(place));
-        const int fd = ::openat(parent.get(), name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) return io_error(place, "cannot open");
-        File file = File::adopt(fd, *place.base_path / place.relative);
+        const int fd = file.descriptor();
         if (::fchmod(fd, restored_file_mode(entry.mode)) != 0)
             return io_error(place, "cannot set the mode of");
         const struct timespec times[2] = {{entry.mtime, entry.mtime_nsec},
@@ -214,6 +249,33 @@ class Writer {
     const MaterializeOptions& m_options;
     DirFd m_root;
     std::map<std::uint32_t, DirFd> m_spaces;
+    mutable std::mutex m_directories_lock;
+    mutable std::map<std::pair<int, std::string>, DirFd> m_directories;
+};
+
+// Each file is created once, by the first worker that needs it (the first to write one of its
+// blocks, or the one that seals it): creation overlaps the writing of other files instead of
+// being a phase of its own, where the workers queued on the directories' locks.
+class FileCreation {
+  public:
+    FileCreation(const Writer& writer, const std::vector<const repo::ManifestEntry*>& files)
+        : m_writer(writer), m_files(files), m_created(files.size()) {}
+
+    // File `i` open for writing: created now if no worker created it before.
+    Result<File> open(std::size_t i) {
+        std::optional<Result<std::optional<File>>> made;
+        std::call_once(m_created[i], [&] { made = m_writer.create_file(*m_files[i]); });
+        if (made) {
+            if (!*made) return std::unexpected(made->error());
+            if (**made) return std::move(***made);
+        }
+        return m_writer.open_file(*m_files[i]);
+    }
+
+  private:
+    const Writer& m_writer;
+    const std::vector<const repo::ManifestEntry*>& m_files;
+    std::vector<std::once_flag> m_created;
 };
 
 // Flushes the directory that holds `dir` (its entry for `dir`, which restore may have created).
@@ -275,11 +337,9 @@ Result<MaterializeStats> materialize_backup(const MaterializeOptions& options) {
     std::stable_sort(files.begin(), files.end(),
                      [](const auto* a, const auto* b) { return a->size > b->size; });
     const unsigned jobs = std::max(1u, options.jobs);
-    LB_CHECK(parallel_for(files.size(), jobs, [&](std::size_t i, unsigned) -> Status {
-        return writer.create_file(*files[i]);
-    }));
-    const BlockWriteStats written = LB_TRY(write_file_blocks(
-        options, files, [&](std::size_t i) { return writer.open_file(*files[i]); }));
+    FileCreation creation(writer, files);
+    const BlockWriteStats written =
+        LB_TRY(write_file_blocks(options, files, [&](std::size_t i) { return creation.open(i); }));
     stats.requests = written.requests;
     stats.bytes_fetched = written.bytes_fetched;
     stats.direct_bytes = written.direct_bytes;
@@ -288,7 +348,8 @@ Result<MaterializeStats> materialize_backup(const MaterializeOptions& options) {
     BackgroundFlusher flusher(writer.file_sync(), k_flush_threads, k_flush_pending);
     const auto flush_started = Clock::now();
     const Status sealed = parallel_for(files.size(), jobs, [&](std::size_t i, unsigned) -> Status {
-        return writer.finish_file(*files[i], flusher);
+        File file = LB_TRY(creation.open(i));
+        return writer.finish_file(*files[i], std::move(file), flusher);
     });
     const Status flushed = flusher.finish();
     LB_CHECK(sealed);

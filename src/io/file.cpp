@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include "util/thread_buffer.hpp"
+
 namespace lifeboat {
 
 Result<File> File::open(const fs::path& path, OpenMode mode, int permissions) {
@@ -69,7 +71,10 @@ Result<std::size_t> File::read_at(std::uint64_t offset, char* buffer, std::size_
 }
 
 Result<std::string> File::read_range(std::uint64_t offset, std::size_t length) const {
-    std::string out(length, '\0');
+    // The thread's spare buffer when it has one (util/thread_buffer.hpp), sized without zeroing:
+    // the read writes every byte kept.
+    std::string out = take_thread_buffer();
+    out.resize_and_overwrite(length, [](char*, std::size_t n) { return n; });
     const std::size_t n = LB_TRY(read_at(offset, out.data(), length));
     out.resize(n);
     return out;

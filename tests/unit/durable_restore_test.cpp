@@ -2,7 +2,9 @@
 // counts (or fails) the flushes, every restored file is flushed exactly once by the worker that
 // wrote it, every directory that received an entry is flushed after its entries, and a failed
 // flush fails the restore naming the file.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <map>
 #include <mutex>
@@ -157,6 +159,36 @@ TEST_F(DurableRestoreTest, AFailedDirectoryFlushFailsTheRestore) {
     ASSERT_FALSE(stats);
     EXPECT_EQ(stats.error().code, ErrorCode::io);
     EXPECT_NE(stats.error().message.find("global"), std::string::npos) << stats.error().message;
+}
+
+// Parent directories are kept open up to a bound (restore_files.cpp): past it, each file's open
+// walks from the top again. 600 directories with a file each: every file exists, with its mode,
+// and is flushed once; every directory is flushed.
+TEST_F(DurableRestoreTest, MoreDirectoriesThanAreKeptOpenAreRestoredAlike) {
+    repo::Manifest m;
+    m.id = "20261201T000000Z";
+    m.entries.push_back({.path = "base", .type = EntryType::directory, .mode = 0700});
+    constexpr int k_directories = 600;
+    for (int i = 0; i < k_directories; ++i) {
+        const std::string dir = fmt::format("base/{}", 20000 + i);
+        m.entries.push_back({.path = dir, .type = EntryType::directory, .mode = 0700});
+        m.entries.push_back({.path = dir + "/1259", .type = EntryType::file, .mode = 0640});
+    }
+    auto stats = materialize(m);
+    ASSERT_TRUE(stats) << stats.error().message;
+    EXPECT_EQ(stats->files, static_cast<std::uint64_t>(k_directories));
+    const auto files = sync.files();
+    EXPECT_EQ(files.size(), static_cast<std::size_t>(k_directories));
+    for (const auto& [path, count] : files)
+        EXPECT_EQ(count, 1) << path;
+    for (int i = 0; i < k_directories; i += 37) {
+        const fs::path file = target / fmt::format("base/{}/1259", 20000 + i);
+        struct stat st {};
+        ASSERT_EQ(::lstat(file.c_str(), &st), 0) << file;
+        EXPECT_TRUE(S_ISREG(st.st_mode)) << file;
+        EXPECT_EQ(st.st_mode & 07777, 0640u) << file;
+    }
+    EXPECT_EQ(stats->synced_directories, static_cast<std::uint64_t>(k_directories + 2));
 }
 
 }  // namespace
