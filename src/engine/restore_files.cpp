@@ -186,17 +186,17 @@ class Writer {
                                           (*place.base_path / place.relative).parent_path());
     }
 
-    // Creates the file, empty, never over anything already there (O_EXCL, no link followed);
-    // returns it open for writing when the blocks go through the page cache, nothing with
-    // direct writes (open_file opens it for those). restore_blocks fills it, finish_file seals it.
-    Result<std::optional<File>> create_file(const repo::ManifestEntry& entry) const {
+    // Creates the file, empty, never over anything already there (O_EXCL, no link followed), and
+    // returns it open for writing (as open_file opens it). restore_blocks fills it, finish_file
+    // seals it.
+    Result<File> create_file(const repo::ManifestEntry& entry) const {
         const Place place = place_of(entry.path);
         const Parent parent = LB_TRY(parent_of(place));
         const int fd = ::openat(parent.fd, parent.name.c_str(),
                                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) return io_error(place, "cannot create");
         File file = File::adopt(fd, *place.base_path / place.relative);
-        if (!m_options.direct_writes) return std::optional<File>(std::move(file));
+        if (!m_options.direct_writes) return file;
         // Direct writes: its blocks reserved at once, so a disk too small fails before they are
         // written, and the writers fill space already allocated (no file grows under concurrent
         // direct writes, which would serialise them on the file's lock). A file system without
@@ -205,7 +205,7 @@ class Writer {
             errno == ENOSPC)
             return io_error(place, "no space left to restore");
         LB_CHECK(file.close());
-        return std::optional<File>();
+        return open_file(entry);  // again, for direct writes
     }
 
     // Opens a file create_file made, never following a link.
@@ -263,12 +263,9 @@ class FileCreation {
 
     // File `i` open for writing: created now if no worker created it before.
     Result<File> open(std::size_t i) {
-        std::optional<Result<std::optional<File>>> made;
+        std::optional<Result<File>> made;
         std::call_once(m_created[i], [&] { made = m_writer.create_file(*m_files[i]); });
-        if (made) {
-            if (!*made) return std::unexpected(made->error());
-            if (**made) return std::move(***made);
-        }
+        if (made) return std::move(*made);
         return m_writer.open_file(*m_files[i]);
     }
 

@@ -11,8 +11,7 @@ thread_local std::string t_spare;
 }  // namespace
 
 std::string take_thread_buffer() {
-    std::string out = std::move(t_spare);
-    t_spare = std::string();
+    std::string out = std::exchange(t_spare, std::string());
     out.clear();
     return out;
 }
