@@ -55,6 +55,16 @@ struct FileChunk {
     bool scattered = false;  // part of a file read block by block (no read-ahead)
 };
 
+// Reads below this size of a file planned block by block ask for no read-ahead (the kernel's
+// would read pages the plan skips); ScatteredReadAhead asks for exactly their ranges instead.
+inline constexpr std::uint64_t k_scattered_below = 4ull * 1024 * 1024;
+
+// Whether the chunk is read, and read as a scattered range (see k_scattered_below).
+inline bool reads_scattered(const FileChunk& chunk) {
+    return chunk.kind != ChunkKind::reuse && chunk.scattered && chunk.end &&
+           *chunk.end - chunk.begin < k_scattered_below;
+}
+
 struct BackupPlan {
     std::vector<FileChunk> chunks;  // largest files first; a file's chunks in order
     // For each scan entry: the previous backup's entry to reuse, or nullptr.

@@ -8,6 +8,7 @@
 
 #include "drivers/postgres_physical/backup_plan.hpp"
 #include "drivers/postgres_physical/backup_reader.hpp"
+#include "drivers/postgres_physical/read_ahead.hpp"
 #include "drivers/postgres_physical/wal_changes.hpp"
 #include "sources/postgres/archiver.hpp"
 #include "sources/postgres/cluster.hpp"
@@ -111,10 +112,6 @@ struct CopyPass {
     std::string first_mismatch;    // "path at offset N"
 };
 
-// Reads below 4 MiB of a file planned block by block ask for no read-ahead: the kernel's would
-// read pages the plan skips.
-constexpr std::uint64_t k_scattered_below = 4ull * 1024 * 1024;
-
 class PhysicalBaseBackup final : public source::BaseBackup {
   public:
     PhysicalBaseBackup(source::BaseBackupRequest request, postgres::Connection conn,
@@ -177,6 +174,7 @@ Result<CopyPass> PhysicalBaseBackup::copy_files(const postgres::DataDirectorySca
     std::atomic<std::uint64_t> mismatched{0};
     std::mutex first_mismatch_lock;
     FileReader reader(sink, block_size, m_cluster.data_checksums, start_lsn, bytes_done);
+    ScatteredReadAhead read_ahead(plan, scan, jobs);
     pass.results.resize(plan.chunks.size());
     pass.failures.resize(jobs);
 
@@ -194,8 +192,8 @@ Result<CopyPass> PhysicalBaseBackup::copy_files(const postgres::DataDirectorySca
             out.bytes = *chunk.end - chunk.begin;
             return {};
         }
-        const bool scattered =
-            chunk.scattered && chunk.end && *chunk.end - chunk.begin < k_scattered_below;
+        const bool scattered = reads_scattered(chunk);
+        if (scattered) read_ahead.started(i, worker);
         const DataEntry& entry = scan.entries[chunk.entry];
         out = LB_TRY(reader.read(entry, chunk.begin, chunk.end, worker, pass.failures[worker],
                                  scattered ? ReadPattern::scattered : ReadPattern::sequential));
