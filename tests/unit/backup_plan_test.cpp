@@ -2,6 +2,8 @@
 // unchanged from the previous one, and how large files are cut into chunks.
 #include <gtest/gtest.h>
 
+#include <numeric>
+
 #include "drivers/postgres_physical/backup_plan.hpp"
 #include "repository/index.hpp"
 
@@ -200,4 +202,56 @@ TEST(BackupPlan, SummaryReadsOnlyBlocksTheWalTouched) {
             EXPECT_EQ(*c.end - c.begin, k_block);
         }
     }
+}
+
+namespace {
+
+// Verify chunks per file of a plan over `files` relation files of `blocks` untouched blocks.
+std::vector<std::uint64_t> sampled_per_file(std::size_t files, std::uint64_t blocks,
+                                            double share) {
+    Fixture f;
+    f.previous.start_time = Timestamp{k_start_seconds * 1'000'000};
+    for (std::size_t i = 0; i < files; ++i)
+        add_relation(f, "base/5/" + std::to_string(20000 + i), blocks * k_block);
+    postgres::WalSummary changed;
+    changed.complete = true;
+    const SummaryPlan summary{
+        .changed = &changed, .page_size = 8192, .verify_share = share, .seed = 42};
+    const BackupPlan plan =
+        plan_backup(f.scan, &f.previous, f.stored(), BackupType::incremental, k_block, summary);
+    std::vector<std::uint64_t> out(files, 0);
+    std::uint64_t total = 0;
+    for (const auto& c : plan.chunks) {
+        if (c.kind != ChunkKind::verify) continue;
+        ++out[c.entry];
+        ++total;
+    }
+    EXPECT_EQ(total, plan.verify_blocks);
+    EXPECT_EQ(plan.skipped_blocks, files * blocks);
+    return out;
+}
+
+std::uint64_t sum(const std::vector<std::uint64_t>& v) {
+    return std::accumulate(v.begin(), v.end(), std::uint64_t{0});
+}
+
+}  // namespace
+
+TEST(BackupPlan, SampledBlocksAreTheShareOfAllSkippedOnes) {
+    EXPECT_EQ(sum(sampled_per_file(10, 30, 0.1)), 30u) << "10% of 300";
+    EXPECT_EQ(sum(sampled_per_file(2, 5, 0.01)), 1u) << "at least one when the share is not 0";
+    EXPECT_EQ(sum(sampled_per_file(2, 5, 0.0)), 0u);
+    EXPECT_EQ(sum(sampled_per_file(3, 7, 1.0)), 21u) << "--verify-unchanged: all of them";
+    EXPECT_EQ(sum(sampled_per_file(100, 100, 0.01)), source::k_max_sampled_blocks);
+}
+
+TEST(BackupPlan, SampledBlocksAreSpreadOverEveryFileWhenCapped) {
+    // Half of 10,000 blocks is far past the cap: the 64 must still come from the whole data
+    // directory, not from the first files planned.
+    const auto per_file = sampled_per_file(100, 100, 0.5);
+    EXPECT_EQ(sum(per_file), source::k_max_sampled_blocks);
+    const std::uint64_t second_half =
+        std::accumulate(per_file.begin() + 50, per_file.end(), std::uint64_t{0});
+    EXPECT_GE(second_half, 16u);
+    EXPECT_LE(second_half, 48u);
 }

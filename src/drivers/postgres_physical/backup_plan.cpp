@@ -1,6 +1,7 @@
 #include "drivers/postgres_physical/backup_plan.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 #include <unordered_map>
 
@@ -47,31 +48,51 @@ struct SummaryChunks {
     std::uint64_t verified = 0;
 };
 
+// Picks the skipped blocks to verify: `share` of all of them (at least one when the share is
+// not 0), at most k_max_sampled_blocks unless the share is 1, chosen uniformly over every
+// summarised file (selection sampling: each candidate is taken with probability
+// still-wanted / still-to-see, so exactly that many are taken, none favoured by its place).
 class Sampler {
   public:
-    Sampler(double share, std::uint64_t seed) : m_share(share), m_random(seed) {}
+    Sampler(double share, std::uint64_t candidates, std::uint64_t seed)
+        : m_left(candidates), m_random(seed) {
+        if (share >= 1.0) {
+            m_wanted = candidates;
+        } else if (share > 0.0) {
+            const auto wanted =
+                static_cast<std::uint64_t>(std::ceil(share * static_cast<double>(candidates)));
+            m_wanted = std::min({wanted, candidates, source::k_max_sampled_blocks});
+        }
+    }
     bool take() {
-        if (m_share >= 1.0) return true;
-        if (m_share <= 0.0 || m_taken >= source::k_max_sampled_blocks) return false;
-        if (std::uniform_real_distribution<double>(0.0, 1.0)(m_random) >= m_share) return false;
-        ++m_taken;
+        if (m_left == 0) return false;
+        const std::uint64_t left = m_left--;
+        if (m_wanted == 0) return false;
+        if (std::uniform_int_distribution<std::uint64_t>(0, left - 1)(m_random) >= m_wanted) {
+            return false;
+        }
+        --m_wanted;
         return true;
     }
 
   private:
-    double m_share;
+    std::uint64_t m_wanted = 0;
+    std::uint64_t m_left;  // candidates not yet seen
     std::mt19937_64 m_random;
-    std::uint64_t m_taken = 0;
 };
+
+// The blocks of the previous backup's entry that may be taken: its whole blocks, and its last
+// partial one too when the size has not changed (a file that grew must have that block read).
+std::uint64_t takeable_blocks(const postgres::DataEntry& file, const repo::ManifestEntry& old,
+                              std::uint32_t block_size) {
+    return file.size == old.size ? (old.size + block_size - 1) / block_size : old.size / block_size;
+}
 
 SummaryChunks plan_from_summary(std::size_t entry, const postgres::DataEntry& file,
                                 const repo::ManifestEntry& old, const std::vector<bool>& changed,
                                 std::uint32_t block_size, std::uint64_t chunk, Sampler& sampler) {
     SummaryChunks out;
-    // The blocks that may be taken: the previous size's whole blocks, and its last partial one
-    // too when the size has not changed (a file that grew must have that block read again).
-    const std::uint64_t whole =
-        file.size == old.size ? (old.size + block_size - 1) / block_size : old.size / block_size;
+    const std::uint64_t whole = takeable_blocks(file, old, block_size);
     auto add = [&](ChunkKind kind, std::uint64_t begin, std::optional<std::uint64_t> end) {
         if (!out.chunks.empty() && end) {
             FileChunk& last = out.chunks.back();
@@ -126,9 +147,15 @@ BackupPlan plan_backup(const postgres::DataDirectoryScan& scan, const repo::Mani
     const std::uint64_t chunk = std::max<std::uint64_t>(k_chunk_size / block_size, 1) * block_size;
     const bool by_summary = summary.changed && !before.empty() && summary.page_size != 0 &&
                             block_size % summary.page_size == 0;
-    Sampler sampler(summary.verify_share, summary.seed);
+    // Relation files planned from the summary: their changed blocks, sampled in a second pass.
+    struct ByBlock {
+        std::size_t entry;
+        const repo::ManifestEntry* old;
+        std::vector<bool> changed;
+    };
+    std::vector<ByBlock> by_block;
+    std::uint64_t candidates = 0;  // blocks that may be skipped, over all those files
     std::vector<std::size_t> to_read;
-    std::vector<std::pair<std::size_t, SummaryChunks>> summarised;
     for (std::size_t i = 0; i < scan.entries.size(); ++i) {
         const auto& entry = scan.entries[i];
         if (entry.type != postgres::DataEntryType::file) continue;
@@ -142,16 +169,13 @@ BackupPlan plan_backup(const postgres::DataDirectoryScan& scan, const repo::Mani
             !postgres::whole_relation_changed(*summary.changed, key->fork) &&
             std::all_of(old->blocks.begin(), old->blocks.end(),
                         [&](const repo::BlockId& b) { return stored(b); })) {
-            const auto changed =
+            auto changed =
                 changed_blocks(*summary.changed, *key, (old->size + block_size - 1) / block_size,
                                block_size, summary.page_size);
-            SummaryChunks planned =
-                plan_from_summary(i, entry, *old, changed, block_size, chunk, sampler);
-            plan.bytes_to_read += planned.read_bytes;
-            plan.skipped_blocks += planned.skipped;
-            plan.verify_blocks += planned.verified;
-            ++plan.summarised_files;
-            summarised.emplace_back(i, std::move(planned));
+            const std::uint64_t takeable = takeable_blocks(entry, *old, block_size);
+            candidates += static_cast<std::uint64_t>(std::count(
+                changed.begin(), changed.begin() + static_cast<std::ptrdiff_t>(takeable), false));
+            by_block.push_back({i, old, std::move(changed)});
             continue;
         }
         const bool unchanged =
@@ -173,9 +197,15 @@ BackupPlan plan_backup(const postgres::DataDirectoryScan& scan, const repo::Mani
         return scan.entries[a].size > scan.entries[b].size;
     });
     // Files planned block by block go first: their reads are scattered and they are the largest.
-    for (auto& [i, planned] : summarised) {
-        for (auto& c : planned.chunks)
-            plan.chunks.push_back(c);
+    Sampler sampler(summary.verify_share, candidates, summary.seed);
+    for (const ByBlock& file : by_block) {
+        SummaryChunks planned = plan_from_summary(file.entry, scan.entries[file.entry], *file.old,
+                                                  file.changed, block_size, chunk, sampler);
+        plan.bytes_to_read += planned.read_bytes;
+        plan.skipped_blocks += planned.skipped;
+        plan.verify_blocks += planned.verified;
+        ++plan.summarised_files;
+        plan.chunks.insert(plan.chunks.end(), planned.chunks.begin(), planned.chunks.end());
     }
     for (std::size_t i : to_read) {
         const std::uint64_t size = scan.entries[i].size;

@@ -18,8 +18,9 @@
 // previous size's last whole block. A relation the summary marks as a whole (created, truncated,
 // dropped, its database created or dropped), a file that shrank, and every other file (forks
 // fsm and vm, which change without WAL, non-relation files) keep the rule above. A share of the
-// skipped blocks (`verify_share`, at most k_max_sampled_blocks unless 1) is planned as verify
-// chunks: read again and compared with the previous backup's block ids.
+// skipped blocks (`verify_share` of them rounded up, at most k_max_sampled_blocks unless 1),
+// drawn uniformly from all of them, is planned as verify chunks: read again and compared with
+// the previous backup's block ids.
 #pragma once
 
 #include <functional>
