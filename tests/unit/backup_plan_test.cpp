@@ -207,8 +207,7 @@ TEST(BackupPlan, SummaryReadsOnlyBlocksTheWalTouched) {
 namespace {
 
 // Verify chunks per file of a plan over `files` relation files of `blocks` untouched blocks.
-std::vector<std::uint64_t> sampled_per_file(std::size_t files, std::uint64_t blocks,
-                                            double share) {
+std::vector<std::uint64_t> sampled_per_file(std::size_t files, std::uint64_t blocks, double share) {
     Fixture f;
     f.previous.start_time = Timestamp{k_start_seconds * 1'000'000};
     for (std::size_t i = 0; i < files; ++i)
