@@ -54,10 +54,6 @@ struct Ns {
     auto operator<=>(const Ns&) const = default;
 };
 
-std::string name_of(const Ns& ns) {
-    return ns.db + "." + ns.coll;
-}
-
 Bson to_bson(const Json& json) {
     auto doc = Bson::from_json(json.dump());
     if (!doc) ADD_FAILURE() << doc.error().message << ": " << json.dump();
@@ -111,8 +107,11 @@ std::string without_field_order(const std::string& state) {
 }
 
 void reset(const mongodb::Client& client) {
-    for (const auto& db : client.database_names().value_or(std::vector<std::string>{}))
-        if (db != "admin" && db != "local" && db != "config") ASSERT_TRUE(client.drop_database(db));
+    for (const auto& db : client.database_names().value_or(std::vector<std::string>{})) {
+        if (db != "admin" && db != "local" && db != "config") {
+            ASSERT_TRUE(client.drop_database(db));
+        }
+    }
 }
 
 // One collection of the base: its documents' wire forms.

@@ -64,9 +64,11 @@ class MongoApply : public ::testing::Test {
         auto client = mongodb::Client::connect(s_server->uri(), {});
         ASSERT_TRUE(client) << client.error().message;
         m_client = std::make_unique<mongodb::Client>(std::move(*client));
-        for (const auto& db : m_client->database_names().value_or(std::vector<std::string>{}))
-            if (db != "admin" && db != "local" && db != "config")
+        for (const auto& db : m_client->database_names().value_or(std::vector<std::string>{})) {
+            if (db != "admin" && db != "local" && db != "config") {
                 ASSERT_TRUE(m_client->drop_database(db));
+            }
+        }
     }
 
     static std::unique_ptr<congodb_test::Server> s_server;
@@ -180,7 +182,9 @@ TEST_F(MongoApply, BatchesPastTheirBoundKeepTheOrder) {
             R"({{"operationType": "update", "ns": {{"db": "shop", "coll": "orders"}},
                 "documentKey": {{"_id": {}}}, "updateDescription": {{"updatedFields": {{"v": 2}}}}}})",
             oid(id)))));
-        if (id % 500 == 0) ASSERT_TRUE(applier.apply(json(insert_event("shop", "other", id, 1))));
+        if (id % 500 == 0) {
+            ASSERT_TRUE(applier.apply(json(insert_event("shop", "other", id, 1))));
+        }
     }
     ASSERT_TRUE(applier.finish());
     EXPECT_EQ(m_client->count("shop", "orders").value(), count);

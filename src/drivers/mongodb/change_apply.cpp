@@ -42,17 +42,6 @@ std::optional<Bson> document_at(const bson_t* doc, const char* key) {
     return Bson::copy_of(sub);
 }
 
-std::optional<Bson> array_at(const bson_t* doc, const char* key) {
-    bson_iter_t it;
-    if (!bson_iter_init_find(&it, doc, key) || !BSON_ITER_HOLDS_ARRAY(&it)) return std::nullopt;
-    std::uint32_t length = 0;
-    const std::uint8_t* data = nullptr;
-    bson_iter_array(&it, &length, &data);
-    bson_t sub;
-    if (!bson_init_static(&sub, data, length)) return std::nullopt;
-    return Bson::copy_of(sub);
-}
-
 // How messages name an event: its operationType, namespace and cluster time.
 std::string describe(std::string_view type, const Namespace& ns, const bson_t* event) {
     bson_iter_t it;
