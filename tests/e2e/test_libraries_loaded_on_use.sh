@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The MongoDB C driver is loaded only by commands that speak to a MongoDB server
-# (sources/mongodb/c_driver.hpp): the binary does not link it, a PostgreSQL command never loads
-# it (nor ICU, libmongocrypt or the SASL plug-ins it brings), a mongodb command loads it when it
-# first needs it, and a driver that cannot be loaded is one clear error line, not a crash.
+# Libraries only some commands need are loaded when first used (util/shared_library.hpp): the
+# MongoDB C driver (sources/mongodb/c_driver.hpp) only by commands that speak to a MongoDB
+# server, libcurl (storage/s3/curl_library.hpp) only by the first S3 request. The binary links
+# neither, a command on a local repository loads neither (nor ICU, libmongocrypt, the SASL
+# plug-ins, nghttp2, libssh2 or librtmp they bring), and a library that cannot be loaded is one
+# clear error line, not a crash.
 source "$(dirname "$0")/lib.sh" "$@"
 
 # loaded_libraries CMD...: the shared libraries the dynamic loader opened for CMD (LD_DEBUG).
@@ -10,19 +12,19 @@ loaded_libraries() {
     LD_DEBUG=libs "$@" 2>&1 >/dev/null | sed -n 's/.*calling init: //p' || true
 }
 
-if ldd "$LB" | grep -Eq 'libmongoc|libbson|libicu'; then
+if ldd "$LB" | grep -Eq 'libmongoc|libbson|libicu|libcurl|libnghttp2|libssh2|librtmp'; then
     ldd "$LB" >&2
-    fail "the binary links the MongoDB driver"
+    fail "the binary links the MongoDB driver or libcurl"
 fi
-ok "the binary does not link libmongoc, libbson or ICU"
+ok "the binary does not link libmongoc, libbson, ICU, libcurl or what libcurl brings"
 
 expect_exit 0 lb repo-init --repo "$REPO"
 libs=$(loaded_libraries as_pg "$LB" list --repo "$REPO" --json)
 echo "$libs" | grep -q 'libzstd' || fail "LD_DEBUG shows no library at all: $libs"
-if echo "$libs" | grep -Eq 'libmongoc|libbson|libicu|sasl2/'; then
-    fail "a repository command loaded the MongoDB driver: $libs"
+if echo "$libs" | grep -Eq 'libmongoc|libbson|libicu|sasl2/|libcurl|libnghttp2|libssh2'; then
+    fail "a command on a local repository loaded the MongoDB driver or libcurl: $libs"
 fi
-ok "list loads neither the driver nor what it brings"
+ok "list on a local repository loads neither the driver nor libcurl, nor what they bring"
 
 # Nothing listens on the port: the driver is loaded, the server does not answer (exit 8).
 port=$(free_port)
@@ -42,5 +44,25 @@ expect_one_line_error
 expect_in "$ERR" "the MongoDB C driver \(libmongoc-1.0.so.0\) cannot be loaded"
 if grep -Eq 'terminate|Aborted|what\(\)' "$ERR"; then fail "a crash, not an error: $(cat "$ERR")"; fi
 ok "a driver that cannot be loaded is one error line (exit $RC)"
+
+# An S3 repository: the first request loads libcurl, and the command works.
+start_s3 lazy
+S3REPO="s3://lazy/lifeboat?endpoint=$S3_ENDPOINT&style=path"
+s3env=(env "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID" "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY")
+expect_exit 0 as_pg "${s3env[@]}" "$LB" repo-init --repo "$S3REPO"
+libs=$(loaded_libraries as_pg "${s3env[@]}" "$LB" list --repo "$S3REPO" --json)
+echo "$libs" | grep -q 'libcurl.so.4' || fail "list on an S3 repository did not load libcurl: $libs"
+expect_exit 0 as_pg "${s3env[@]}" "$LB" list --repo "$S3REPO" --json
+ok "a command on an S3 repository loads libcurl at its first request and works"
+
+# A libcurl that is no library: one line naming it, no crash.
+mkdir -p "$T/broken-curl"
+: >"$T/broken-curl/libcurl.so.4"
+chmod -R a+rX "$T/broken-curl"
+expect_failure as_pg "${s3env[@]}" LD_LIBRARY_PATH="$T/broken-curl" "$LB" list --repo "$S3REPO"
+expect_one_line_error
+expect_in "$ERR" "libcurl \(libcurl.so.4\) cannot be loaded"
+if grep -Eq 'terminate|Aborted|what\(\)' "$ERR"; then fail "a crash, not an error: $(cat "$ERR")"; fi
+ok "a libcurl that cannot be loaded is one error line (exit $RC)"
 
 finish

@@ -6,42 +6,37 @@
 //
 // Contract: code of this library and of drivers/mongodb includes this header, never
 // <mongoc/mongoc.h> or <bson/bson.h> itself, and calls the driver's functions by their own
-// names: each one named below is a macro for a pointer looked up once (dlsym) at its first call.
-// A function of the driver used without being named here is an undefined reference at link time
-// (the programs do not link the driver), so the list cannot fall behind the code. When the
-// driver cannot be loaded, that first call throws c_driver::Unavailable (one line at the edges,
-// util/exceptions.hpp); c_driver::load() gives the same failure as an Error, for callers that
-// want to fail before any work.
+// names: each one named below is a macro for a pointer looked up once (dlsym) at its first call
+// (util/shared_library.hpp). A function of the driver used without being named here is an
+// undefined reference at link time (the programs do not link the driver), so the list cannot
+// fall behind the code. When the driver cannot be loaded, that first call throws
+// c_driver::Unavailable (one line at the edges, util/exceptions.hpp); c_driver::load() gives the
+// same failure as an Error, for callers that want to fail before any work.
 #pragma once
 
 #include <mongoc/mongoc.h>
 
-#include <stdexcept>
-
 #include "util/error.hpp"
+#include "util/shared_library.hpp"
 
 namespace lifeboat::mongodb::c_driver {
 
 // The driver could not be loaded (not installed), or lacks a function this build needs.
-struct Unavailable : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
+using Unavailable = LibraryUnavailable;
+
+// libmongoc, which loads libbson (and ICU, libmongocrypt, ...) as its own dependencies: dlsym on
+// its handle finds libbson's functions too.
+const SharedLibrary& library();
 
 // Loads the driver if it is not loaded yet: ErrorCode::io naming the library when it cannot be.
-Status load();
-
-// The address of the driver's function `name`; throws Unavailable. Thread-safe.
-void* symbol(const char* name);
+inline Status load() {
+    return library().load();
+}
 
 }  // namespace lifeboat::mongodb::c_driver
 
-// `fn` resolved once per call site (a function-local static: thread-safe, one dlsym each).
-#define LB_MONGO_C_DRIVER_FUNCTION(fn)                                                     \
-    ([]() {                                                                                \
-        static const auto resolved =                                                       \
-            reinterpret_cast<decltype(&::fn)>(::lifeboat::mongodb::c_driver::symbol(#fn)); \
-        return resolved;                                                                   \
-    }())
+#define LB_MONGO_C_DRIVER_FUNCTION(fn) \
+    LB_SHARED_LIBRARY_FUNCTION(::lifeboat::mongodb::c_driver::library(), fn)
 
 // Every function of the driver the programs and tests call (sorted).
 #define bson_append_array LB_MONGO_C_DRIVER_FUNCTION(bson_append_array)

@@ -1,6 +1,6 @@
 #include "storage/s3/s3_http.hpp"
 
-#include <curl/curl.h>
+#include "storage/s3/curl_library.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -125,6 +125,10 @@ std::optional<std::int64_t> parse_http_date(const std::string& text) {
 
 std::expected<HttpResponse, TransportError> perform(const HttpRequest& request,
                                                     const TransportOptions& options) {
+    // libcurl is loaded here, at the first request: one clear error if it cannot be.
+    if (auto loaded = curl_library::load(); !loaded) {
+        return std::unexpected(TransportError{loaded.error().message, Transience::permanent});
+    }
     thread_local EasyHandle t_handle;
     CURL* curl = t_handle.get();
     if (curl == nullptr) {
