@@ -15,7 +15,7 @@ if [ ${#kinds[@]} -eq 0 ]; then kinds=(asan tsan); fi
 # The suites whose tests run code on several threads at once.
 tsan_filter='BlockWriterTest.*:ParallelFor*.*:Lock*.*:WalArchiveTest.Concurrent*:WalArchiveTest.*Race*'
 tsan_filter+=':RestoreConfinement*.*:S3Retry*.*:RepositoryLock*.*:FetchRanges*.*:WriteFileBlocks*.*'
-tsan_filter+=':DirectWriteTest.*:DurableRestoreTest.*:WalSpoolTest.*'
+tsan_filter+=':DirectWriteTest.*:DurableRestoreTest.*:WalSpoolTest.*:ScatteredReadAhead.*'
 # The 2,000-manifest confinement fuzz run is single-threaded and slow under TSan.
 tsan_filter+='-RestoreConfinementTest.FuzzedHostileManifestsNeverEscape'
 

@@ -4,6 +4,7 @@
 
 #include "drivers/postgres_physical/read_ahead.hpp"
 #include "util/fs.hpp"
+#include "util/parallel.hpp"
 
 using namespace lifeboat;
 using namespace lifeboat::postgres_physical;
@@ -106,4 +107,21 @@ TEST(ScatteredReadAhead, ChunksOutOfRangeOrUnknownWorkersAreIgnored) {
     ahead.started(0, 7);
     ahead.started(0, 0);
     EXPECT_EQ(ahead.advised(), 0u);
+}
+
+TEST(ScatteredReadAhead, WorkersStartingChunksAtOnceAskForEachAtMostOnce) {
+    Fixture f;
+    constexpr std::size_t k_chunks = 200;
+    const std::size_t a = f.add_file("a", k_chunks * k_block);
+    for (std::size_t i = 0; i < k_chunks; ++i)
+        f.chunk(a, i * k_block, (i + 1) * k_block, ChunkKind::read);
+    ScatteredReadAhead ahead(f.plan, f.scan, 2, 16 * k_block);
+    ASSERT_TRUE(parallel_for(k_chunks, 2, [&](std::size_t i, unsigned worker) -> Status {
+        ahead.started(i, worker);
+        return {};
+    }));
+    // Every chunk but the first one or two (already being read when the first worker asked) is
+    // asked for, none twice.
+    EXPECT_LE(ahead.advised(), k_chunks - 1);
+    EXPECT_GE(ahead.advised(), k_chunks - 2);
 }
