@@ -53,7 +53,7 @@ struct FileChunk {
     std::optional<std::uint64_t> end;  // nullopt: to the end of the file
     ChunkKind kind = ChunkKind::read;
     const repo::ManifestEntry* previous = nullptr;  // reuse and verify: the blocks to take
-    bool scattered = false;  // part of a file read block by block (no read-ahead)
+    bool scattered = false;  // part of a file read block by block (see reads_scattered)
 };
 
 // Reads below this size of a file planned block by block ask for no read-ahead (the kernel's

@@ -35,7 +35,8 @@ class FileReader {
 
     // Reads [begin, end) of the file (to its end when `end` is nullopt); `begin` must be a
     // multiple of the block size. Checksum failures are appended to `failures`.
-    // `pattern` scattered: the file is read block by block (no read-ahead asked for).
+    // `pattern` scattered: the file is read block by block (no kernel read-ahead: the planned
+    // ranges are asked for ahead by ScatteredReadAhead).
     Result<ChunkResult> read(const postgres::DataEntry& entry, std::uint64_t begin,
                              std::optional<std::uint64_t> end, unsigned worker,
                              std::vector<repo::PageChecksumFailure>& failures,
