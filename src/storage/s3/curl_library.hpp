@@ -1,8 +1,8 @@
 // libcurl (Debian's libcurl4, the OpenSSL build), loaded the first time one of its functions is
-// called rather than when the program starts: libcurl brings GnuTLS, nettle, GMP, libssh2,
-// librtmp, libidn2 and libunistring, nghttp2 and brotli along, about 8 MiB of libraries mapped
-// and relocated on every start, which only the S3 backend needs (an archive_command to a local
-// repository starts once per WAL segment and never does).
+// called rather than when the program starts: libcurl and what it alone brings (nghttp2,
+// libssh2, librtmp, libpsl; GnuTLS and the rest come with libpq's LDAP anyway), 1.3 MiB of
+// libraries mapped and relocated on every start, which only the S3 backend needs (an
+// archive_command to a local repository starts once per WAL segment and never does).
 //
 // Contract (util/shared_library.hpp): code of the S3 backend includes this header, never
 // <curl/curl.h> itself, and calls curl's functions by their own names, each named below as a
