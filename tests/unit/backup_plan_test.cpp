@@ -186,6 +186,13 @@ TEST(BackupPlan, SummaryReadsOnlyBlocksTheWalTouched) {
     EXPECT_EQ(kinds(plan, 4),
               (std::vector<std::pair<K, std::uint64_t>>{{K::reuse, 0}, {K::read, 3}}))
         << "three whole blocks taken, the new page read";
+    // A read range followed by skipped blocks is read without read-ahead past its end.
+    std::vector<std::pair<std::size_t, std::uint64_t>> bounded;
+    for (const auto& c : plan.chunks) {
+        if (c.skip_follows) bounded.emplace_back(c.entry, c.begin / k_block);
+    }
+    EXPECT_EQ(bounded, (std::vector<std::pair<std::size_t, std::uint64_t>>{{0, 1}}))
+        << "block 1 of the first file only: the other read ranges end their file";
     EXPECT_EQ(plan.summarised_files, 3u);
     EXPECT_EQ(plan.skipped_blocks, 6u + 1u + 3u);
     EXPECT_EQ(plan.bytes_to_read, 3 * std::uint64_t{k_block} + 2 * std::uint64_t{k_block} +

@@ -122,6 +122,10 @@ SummaryChunks plan_from_summary(std::size_t entry, const postgres::DataEntry& fi
             ++out.skipped;
         }
     }
+    for (std::size_t i = 0; i + 1 < out.chunks.size(); ++i) {
+        out.chunks[i].skip_follows =
+            out.chunks[i].kind == ChunkKind::read && out.chunks[i + 1].kind != ChunkKind::read;
+    }
     if (file.size > whole * block_size) {
         out.chunks.push_back(
             {entry, whole * block_size, std::nullopt, ChunkKind::read, nullptr, false});

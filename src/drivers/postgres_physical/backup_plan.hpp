@@ -54,6 +54,9 @@ struct FileChunk {
     ChunkKind kind = ChunkKind::read;
     const repo::ManifestEntry* previous = nullptr;  // reuse and verify: the blocks to take
     bool scattered = false;  // part of a file read block by block (see reads_scattered)
+    // A read range the plan skips blocks after (taken from the previous backup or sampled):
+    // nothing past `end` is worth reading ahead.
+    bool skip_follows = false;
 };
 
 // Reads below this size of a file planned block by block ask for no read-ahead (the kernel's

@@ -53,8 +53,8 @@ Result<ChunkResult> FileReader::read(const postgres::DataEntry& entry, std::uint
         }
         return std::unexpected(file.error());
     }
-    const bool scattered = pattern == ReadPattern::scattered;
-    if (scattered) {
+    if (pattern == ReadPattern::bounded && !end) pattern = ReadPattern::sequential;
+    if (pattern == ReadPattern::scattered) {
         file->advise_random();
     } else {
         file->advise_sequential();
@@ -65,8 +65,15 @@ Result<ChunkResult> FileReader::read(const postgres::DataEntry& entry, std::uint
         const std::size_t want =
             end ? static_cast<std::size_t>(std::min<std::uint64_t>(m_block_size, *end - offset))
                 : m_block_size;
+        // Near the end of a bounded range the kernel's read-ahead stops and the rest of the
+        // range, exactly, is asked for instead.
+        if (pattern == ReadPattern::bounded && *end - offset <= k_bounded_tail) {
+            file->advise_random();
+            file->advise_will_need(offset, *end - offset);
+            pattern = ReadPattern::scattered;
+        }
         // Start reading the next blocks while this one is hashed and compressed.
-        if (!scattered && offset % k_readahead == 0) {
+        if (pattern != ReadPattern::scattered && offset % k_readahead == 0) {
             const std::uint64_t ahead =
                 end ? std::min<std::uint64_t>(k_readahead, *end - offset) : k_readahead;
             file->advise_will_need(offset + m_block_size, ahead);

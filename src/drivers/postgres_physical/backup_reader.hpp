@@ -12,7 +12,19 @@
 
 namespace lifeboat::postgres_physical {
 
-enum class ReadPattern { sequential, scattered };
+// How a range is read:
+// - sequential: with the kernel's read-ahead, which may read past the range's end (the next
+//   range of the same file, or the file's end, follows);
+// - scattered: without it, one block at a time (ScatteredReadAhead asks for the ranges ahead);
+// - bounded: blocks taken from the previous backup follow the range, and reading them would be
+//   wasted (the kernel's read-ahead, twice read_ahead_kb with sequential advice, runs up to tens
+//   of MiB ahead): with the kernel's read-ahead until k_bounded_tail before the end, then
+//   without it, the rest of the range asked for at once.
+enum class ReadPattern { sequential, scattered, bounded };
+
+// Beyond twice the largest sequential read-ahead window (2 * 2 * 8 MiB on a disk with
+// read_ahead_kb = 8192) the kernel has not read yet when the range switches.
+inline constexpr std::uint64_t k_bounded_tail = 32ull * 1024 * 1024;
 
 struct ChunkResult {
     std::vector<repo::BlockId> blocks;
@@ -35,8 +47,7 @@ class FileReader {
 
     // Reads [begin, end) of the file (to its end when `end` is nullopt); `begin` must be a
     // multiple of the block size. Checksum failures are appended to `failures`.
-    // `pattern` scattered: the file is read block by block (no kernel read-ahead: the planned
-    // ranges are asked for ahead by ScatteredReadAhead).
+    // `pattern`: see ReadPattern (bounded needs `end`).
     Result<ChunkResult> read(const postgres::DataEntry& entry, std::uint64_t begin,
                              std::optional<std::uint64_t> end, unsigned worker,
                              std::vector<repo::PageChecksumFailure>& failures,

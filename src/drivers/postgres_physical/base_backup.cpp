@@ -31,6 +31,12 @@ struct FileAssembly {
     bool truncated = false;
 };
 
+ReadPattern read_pattern(const FileChunk& chunk) {
+    if (reads_scattered(chunk)) return ReadPattern::scattered;
+    if (chunk.skip_follows) return ReadPattern::bounded;
+    return ReadPattern::sequential;
+}
+
 repo::ManifestEntry manifest_entry(const DataEntry& entry) {
     repo::ManifestEntry m;
     m.path = entry.path;
@@ -192,11 +198,10 @@ Result<CopyPass> PhysicalBaseBackup::copy_files(const postgres::DataDirectorySca
             out.bytes = *chunk.end - chunk.begin;
             return {};
         }
-        const bool scattered = reads_scattered(chunk);
-        if (scattered) read_ahead.started(i, worker);
+        if (reads_scattered(chunk)) read_ahead.started(i, worker);
         const DataEntry& entry = scan.entries[chunk.entry];
         out = LB_TRY(reader.read(entry, chunk.begin, chunk.end, worker, pass.failures[worker],
-                                 scattered ? ReadPattern::scattered : ReadPattern::sequential));
+                                 read_pattern(chunk)));
         blocks_read += out.blocks.size();
         if (chunk.kind != ChunkKind::verify) return {};
         // A page written since this backup started is WAL's business (replay rewrites it): such
