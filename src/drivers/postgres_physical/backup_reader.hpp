@@ -22,8 +22,9 @@ namespace lifeboat::postgres_physical {
 //   without it, the rest of the range asked for at once.
 enum class ReadPattern { sequential, scattered, bounded };
 
-// Beyond twice the largest sequential read-ahead window (2 * 2 * 8 MiB on a disk with
-// read_ahead_kb = 8192) the kernel has not read yet when the range switches.
+// The kernel reads at most two sequential windows ahead of the reader, each twice read_ahead_kb
+// with sequential advice: switching this far before the end leaves nothing past it read on a
+// disk with read_ahead_kb up to 8192 (a larger one may still read some of what follows).
 inline constexpr std::uint64_t k_bounded_tail = 32ull * 1024 * 1024;
 
 struct ChunkResult {
