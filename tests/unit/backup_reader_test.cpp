@@ -66,17 +66,24 @@ std::optional<ColdFile> cold_file(std::uint64_t size) {
     return out;
 }
 
-// Bytes of [from, to) of the file in the page cache.
+// Bytes of [from, to) of the file in the page cache (`from` a multiple of the page size).
 std::uint64_t cached(const fs::path& path, std::uint64_t from, std::uint64_t to) {
     const int fd = ::open(path.c_str(), O_RDONLY);
     const auto length = static_cast<std::size_t>(to - from);
     void* map = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(from));
     ::close(fd);
+    if (map == MAP_FAILED) {
+        ADD_FAILURE() << "cannot map " << path;
+        return length;  // so that no "nothing cached" check passes by accident
+    }
     const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
     std::vector<unsigned char> resident((length + page - 1) / page);
     const int rc = ::mincore(map, length, resident.data());
     ::munmap(map, length);
-    if (rc != 0) return 0;
+    if (rc != 0) {
+        ADD_FAILURE() << "mincore failed on " << path;
+        return length;
+    }
     std::uint64_t bytes = 0;
     for (unsigned char r : resident)
         bytes += (r & 1) ? page : 0;
