@@ -130,14 +130,19 @@ TEST(BackupPlan, FilesFromReplacesStartTimeWhenRecorded) {
 namespace {
 
 // A relation file of `blocks` repository blocks, each with its own id, all stored.
-void add_relation(Fixture& f, const std::string& path, std::uint64_t size) {
-    postgres::DataEntry now = file(path, size, k_start_seconds + 30);  // timestamps say changed
+// A relation file of `size` bytes in the previous backup, all its blocks stored; by default its
+// timestamp moved since (so only a summary can say a block of it is unchanged).
+void add_relation(Fixture& f, const std::string& path, std::uint64_t size,
+                  bool timestamp_moved = true) {
+    postgres::DataEntry now =
+        file(path, size, timestamp_moved ? k_start_seconds + 30 : k_start_seconds - 60);
     now.is_relation = true;
     f.scan.entries.push_back(now);
     repo::ManifestEntry old;
     old.path = path;
     old.size = size;
     old.mtime = k_start_seconds - 60;
+    old.mtime_nsec = now.mtime_nsec;
     repo::PackSummary pack{"p" + path, 0, {}};
     for (std::uint64_t b = 0; b * k_block < size; ++b) {
         old.blocks.push_back(repo::BlockId::of(path + "#" + std::to_string(b)));
@@ -260,4 +265,47 @@ TEST(BackupPlan, SampledBlocksAreSpreadOverEveryFileWhenCapped) {
         std::accumulate(per_file.begin() + 50, per_file.end(), std::uint64_t{0});
     EXPECT_GE(second_half, 16u);
     EXPECT_LE(second_half, 48u);
+}
+
+TEST(BackupPlan, SampleIsDrawnWhereOnlyTheSummaryVouchesForASkip) {
+    // One relation whose timestamp moved (20 blocks) among ten that did not (50 blocks each);
+    // the summary names no page, so every block is skipped.
+    Fixture f;
+    f.previous.start_time = Timestamp{k_start_seconds * 1'000'000};
+    add_relation(f, "base/5/30000", 20 * std::uint64_t{k_block});
+    for (int i = 0; i < 10; ++i)
+        add_relation(f, "base/5/" + std::to_string(31000 + i), 50 * std::uint64_t{k_block}, false);
+    postgres::WalSummary changed;
+    changed.complete = true;
+    auto plan_with = [&](double share) {
+        const SummaryPlan summary{
+            .changed = &changed, .page_size = 8192, .verify_share = share, .seed = 7};
+        return plan_backup(f.scan, &f.previous, f.stored(), BackupType::incremental, k_block,
+                           summary);
+    };
+    const BackupPlan plan = plan_with(0.1);
+    EXPECT_EQ(plan.skipped_blocks, 520u);
+    EXPECT_EQ(plan.summary_only_blocks, 20u);
+    EXPECT_EQ(plan.verify_blocks, 2u) << "10% of the 20 the summary alone vouches for";
+    for (const auto& c : plan.chunks) {
+        if (c.kind == ChunkKind::verify) {
+            EXPECT_EQ(c.entry, 0u) << "a block whose file's timestamp did not move was sampled";
+        }
+    }
+    EXPECT_EQ(plan_with(1.0).verify_blocks, 520u) << "--verify-unchanged: every skipped block";
+    EXPECT_EQ(plan_with(0.0).verify_blocks, 0u);
+
+    // Every skipped block has the timestamp's word too: one block is still read back.
+    Fixture quiet;
+    quiet.previous.start_time = f.previous.start_time;
+    for (int i = 0; i < 10; ++i)
+        add_relation(quiet, "base/5/" + std::to_string(31000 + i), 50 * std::uint64_t{k_block},
+                     false);
+    const SummaryPlan summary{
+        .changed = &changed, .page_size = 8192, .verify_share = 0.1, .seed = 7};
+    const BackupPlan one = plan_backup(quiet.scan, &quiet.previous, quiet.stored(),
+                                       BackupType::incremental, k_block, summary);
+    EXPECT_EQ(one.skipped_blocks, 500u);
+    EXPECT_EQ(one.summary_only_blocks, 0u);
+    EXPECT_EQ(one.verify_blocks, 1u);
 }

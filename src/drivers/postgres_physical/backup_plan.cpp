@@ -39,8 +39,9 @@ std::vector<bool> changed_blocks(const postgres::WalSummary& changed,
 }
 
 // Chunks of one relation file planned from the summary: runs of changed blocks to read (at most
-// `chunk` bytes each), runs of unchanged ones to take, single sampled blocks to verify, and the
-// part past the previous size's last whole block to read to the end.
+// `chunk` bytes each), runs of unchanged ones to take, single sampled blocks to verify (drawn by
+// `sampler`; none when it is null), and the part past the previous size's last whole block to
+// read to the end.
 struct SummaryChunks {
     std::vector<FileChunk> chunks;
     std::uint64_t read_bytes = 0;
@@ -48,20 +49,20 @@ struct SummaryChunks {
     std::uint64_t verified = 0;
 };
 
-// Picks the skipped blocks to verify: `share` of all of them (at least one when the share is
-// not 0), at most k_max_sampled_blocks unless the share is 1, chosen uniformly over every
-// summarised file (selection sampling: each candidate is taken with probability
-// still-wanted / still-to-see, so exactly that many are taken, none favoured by its place).
+// Picks the skipped blocks to verify among `candidates`: `share` of them (at least one when the
+// share is not 0), at most `cap` unless the share is 1, chosen uniformly over all of them
+// (selection sampling: each candidate is taken with probability still-wanted / still-to-see, so
+// exactly that many are taken, none favoured by its place).
 class Sampler {
   public:
-    Sampler(double share, std::uint64_t candidates, std::uint64_t seed)
+    Sampler(double share, std::uint64_t candidates, std::uint64_t cap, std::uint64_t seed)
         : m_left(candidates), m_random(seed) {
         if (share >= 1.0) {
             m_wanted = candidates;
         } else if (share > 0.0) {
             const auto wanted =
                 static_cast<std::uint64_t>(std::ceil(share * static_cast<double>(candidates)));
-            m_wanted = std::min({wanted, candidates, source::k_max_sampled_blocks});
+            m_wanted = std::min({wanted, candidates, cap});
         }
     }
     bool take() {
@@ -90,7 +91,7 @@ std::uint64_t takeable_blocks(const postgres::DataEntry& file, const repo::Manif
 
 SummaryChunks plan_from_summary(std::size_t entry, const postgres::DataEntry& file,
                                 const repo::ManifestEntry& old, const std::vector<bool>& changed,
-                                std::uint32_t block_size, std::uint64_t chunk, Sampler& sampler) {
+                                std::uint32_t block_size, std::uint64_t chunk, Sampler* sampler) {
     SummaryChunks out;
     const std::uint64_t whole = takeable_blocks(file, old, block_size);
     auto add = [&](ChunkKind kind, std::uint64_t begin, std::optional<std::uint64_t> end) {
@@ -113,7 +114,7 @@ SummaryChunks plan_from_summary(std::size_t entry, const postgres::DataEntry& fi
         if (changed[b]) {
             add(ChunkKind::read, begin, end);
             out.read_bytes += end - begin;
-        } else if (sampler.take()) {
+        } else if (sampler && sampler->take()) {
             add(ChunkKind::verify, begin, end);
             ++out.skipped;
             ++out.verified;
@@ -156,10 +157,19 @@ BackupPlan plan_backup(const postgres::DataDirectoryScan& scan, const repo::Mani
         std::size_t entry;
         const repo::ManifestEntry* old;
         std::vector<bool> changed;
+        bool summary_alone;  // its size or timestamp moved: only the summary vouches for a skip
     };
     std::vector<ByBlock> by_block;
-    std::uint64_t candidates = 0;  // blocks that may be skipped, over all those files
+    std::uint64_t candidates = 0;        // blocks that may be skipped, over all those files
+    std::uint64_t candidates_alone = 0;  // of those, blocks of files whose timestamps moved
     std::vector<std::size_t> to_read;
+    // Size and timestamp say the file has not changed since the previous backup read it.
+    auto timestamps_unchanged = [&](const postgres::DataEntry& entry,
+                                    const repo::ManifestEntry* old) {
+        return old && old->size == entry.size && old->mtime == entry.mtime &&
+               old->mtime_nsec == entry.mtime_nsec &&
+               changed_before(*old, previous->postgres.files_from.value_or(previous->start_time));
+    };
     for (std::size_t i = 0; i < scan.entries.size(); ++i) {
         const auto& entry = scan.entries[i];
         if (entry.type != postgres::DataEntryType::file) continue;
@@ -177,17 +187,17 @@ BackupPlan plan_backup(const postgres::DataDirectoryScan& scan, const repo::Mani
                 changed_blocks(*summary.changed, *key, (old->size + block_size - 1) / block_size,
                                block_size, summary.page_size);
             const std::uint64_t takeable = takeable_blocks(entry, *old, block_size);
-            candidates += static_cast<std::uint64_t>(std::count(
+            const auto skippable = static_cast<std::uint64_t>(std::count(
                 changed.begin(), changed.begin() + static_cast<std::ptrdiff_t>(takeable), false));
-            by_block.push_back({i, old, std::move(changed)});
+            const bool alone = !timestamps_unchanged(entry, old);
+            candidates += skippable;
+            if (alone) candidates_alone += skippable;
+            by_block.push_back({i, old, std::move(changed), alone});
             continue;
         }
-        const bool unchanged =
-            old && old->size == entry.size && old->mtime == entry.mtime &&
-            old->mtime_nsec == entry.mtime_nsec &&
-            changed_before(*old, previous->postgres.files_from.value_or(previous->start_time)) &&
-            std::all_of(old->blocks.begin(), old->blocks.end(),
-                        [&](const repo::BlockId& b) { return stored(b); });
+        const bool unchanged = timestamps_unchanged(entry, old) &&
+                               std::all_of(old->blocks.begin(), old->blocks.end(),
+                                           [&](const repo::BlockId& b) { return stored(b); });
         if (unchanged) {
             plan.reused[i] = old;
             plan.bytes_reused += entry.size;
@@ -200,11 +210,21 @@ BackupPlan plan_backup(const postgres::DataDirectoryScan& scan, const repo::Mani
     std::stable_sort(to_read.begin(), to_read.end(), [&](std::size_t a, std::size_t b) {
         return scan.entries[a].size > scan.entries[b].size;
     });
+    // The sample is drawn where a wrong summary could hide a change: a change to a file moves its
+    // timestamp, so the skipped blocks of a file whose size and timestamp did not move have a
+    // second witness (the rule every other file is taken by), and re-reading them tests nothing
+    // the summary alone decided. When every skipped block has that witness, one block is still
+    // verified (the previous backup's block ids read back right); `--verify-unchanged` (share 1)
+    // verifies all of them.
+    const bool sample_alone = summary.verify_share < 1.0 && candidates_alone > 0;
+    Sampler sampler(summary.verify_share, sample_alone ? candidates_alone : candidates,
+                    sample_alone ? source::k_max_sampled_blocks : 1, summary.seed);
+    plan.summary_only_blocks = candidates_alone;
     // Files planned block by block go first: their reads are scattered and they are the largest.
-    Sampler sampler(summary.verify_share, candidates, summary.seed);
     for (const ByBlock& file : by_block) {
+        Sampler* drawing = !sample_alone || file.summary_alone ? &sampler : nullptr;
         SummaryChunks planned = plan_from_summary(file.entry, scan.entries[file.entry], *file.old,
-                                                  file.changed, block_size, chunk, sampler);
+                                                  file.changed, block_size, chunk, drawing);
         plan.bytes_to_read += planned.read_bytes;
         plan.skipped_blocks += planned.skipped;
         plan.verify_blocks += planned.verified;

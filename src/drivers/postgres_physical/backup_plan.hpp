@@ -18,9 +18,11 @@
 // previous size's last whole block. A relation the summary marks as a whole (created, truncated,
 // dropped, its database created or dropped), a file that shrank, and every other file (forks
 // fsm and vm, which change without WAL, non-relation files) keep the rule above. A share of the
-// skipped blocks (`verify_share` of them rounded up, at most k_max_sampled_blocks unless 1),
-// drawn uniformly from all of them, is planned as verify chunks: read again and compared with
-// the previous backup's block ids.
+// skipped blocks is planned as verify chunks, read again and compared with the previous backup's
+// block ids: `verify_share` (rounded up, at most k_max_sampled_blocks unless 1) of the skipped
+// blocks of files whose size or timestamp moved since the previous backup (the summary alone
+// says those blocks did not change), drawn uniformly from all of them; one block of the others
+// when there are none such; every skipped block when the share is 1.
 #pragma once
 
 #include <functional>
@@ -79,6 +81,8 @@ struct BackupPlan {
     // Planned from the WAL summary:
     std::size_t summarised_files = 0;
     std::uint64_t skipped_blocks = 0;  // reuse and verify chunks' blocks
+    // Of those, blocks of files whose size or timestamp moved: the sample is drawn from these.
+    std::uint64_t summary_only_blocks = 0;
     std::uint64_t verify_blocks = 0;
 };
 
