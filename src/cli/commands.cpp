@@ -264,7 +264,6 @@ Status run_backup_command(const Settings& s, const BackupArgs& args, OutputForma
                     {"fallback_reason", outcome->read.fallback_reason},
                     {"read_blocks", outcome->read.read_blocks},
                     {"skipped_blocks", outcome->read.skipped_blocks},
-                    {"summary_only_blocks", outcome->read.summary_only_blocks},
                     {"verified_blocks", outcome->read.verified_blocks},
                     {"mismatched_blocks", outcome->read.mismatched_blocks},
                     {"summarised_files", outcome->read.summarised_files}}},

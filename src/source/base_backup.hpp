@@ -94,13 +94,10 @@ struct ReadFacts {
     // "full" (nothing to compare with, or --type full), "timestamps" (size and modification
     // time), "wal-summaries" (blocks the log says changed).
     std::string method = "full";
-    std::string fallback_reason;       // why summaries were not used (empty when they were)
-    std::uint64_t read_blocks = 0;     // blocks read from the source
-    std::uint64_t skipped_blocks = 0;  // blocks of summarised files taken from the previous backup
-    // Of those, blocks of files whose size or timestamp moved (the summaries alone vouch for
-    // them): the sampled check is drawn from these.
-    std::uint64_t summary_only_blocks = 0;
-    std::uint64_t verified_blocks = 0;    // skipped blocks read again to check the summaries
+    std::string fallback_reason;        // why summaries were not used (empty when they were)
+    std::uint64_t read_blocks = 0;      // blocks read from the source
+    std::uint64_t skipped_blocks = 0;   // blocks of summarised files taken from the previous backup
+    std::uint64_t verified_blocks = 0;  // skipped blocks read again to check the summaries
     std::uint64_t mismatched_blocks = 0;  // of those, blocks that had changed after all
     std::uint64_t summarised_files = 0;   // files planned from the summaries
 };

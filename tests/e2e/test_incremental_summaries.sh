@@ -36,11 +36,6 @@ expect_eq "$(jq -r .incremental.method "$OUT")" wal-summaries "method after a ho
 READ=$(jq -r .read_bytes "$OUT")
 SKIPPED=$(jq -r .incremental.skipped_blocks "$OUT")
 [ "$SKIPPED" -gt 0 ] || fail "the summarised incremental skipped no block"
-# The sampled check is drawn from the skipped blocks of files whose timestamps moved (the table's).
-ALONE=$(jq -r .incremental.summary_only_blocks "$OUT")
-[ "$ALONE" -gt 0 ] && [ "$ALONE" -le "$SKIPPED" ] ||
-    fail "summary_only_blocks $ALONE (skipped $SKIPPED): the table's untouched blocks should count"
-[ "$(jq -r .incremental.verified_blocks "$OUT")" -ge 1 ] || fail "the sampled check read nothing"
 [ "$READ" -lt $(( BIG_BYTES / 4 )) ] ||
     fail "the summarised incremental read $READ bytes; the table is $BIG_BYTES and $HOT of $PAGES pages changed"
 ok "1% of pages ($HOT of $PAGES) changed: read $READ bytes (table $BIG_BYTES), skipped $SKIPPED blocks"

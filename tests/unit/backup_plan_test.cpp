@@ -267,16 +267,19 @@ TEST(BackupPlan, SampledBlocksAreSpreadOverEveryFileWhenCapped) {
     EXPECT_LE(second_half, 48u);
 }
 
-TEST(BackupPlan, SampleIsDrawnWhereOnlyTheSummaryVouchesForASkip) {
-    // One relation whose timestamp moved (20 blocks) among ten that did not (50 blocks each);
-    // the summary names no page, so every block is skipped.
+TEST(BackupPlan, TimestampsTakeAWholeRelationFileBeforeTheSummary) {
+    // Two relation files whose timestamps did not move, the summary listing a page of each (a
+    // change the previous backup read: e.g. a hint bit's full-page image written by its start
+    // checkpoint), and one whose timestamp moved, with nothing listed.
     Fixture f;
     f.previous.start_time = Timestamp{k_start_seconds * 1'000'000};
+    add_relation(f, "base/5/31000", 4 * std::uint64_t{k_block}, false);
+    add_relation(f, "base/5/31001", 50 * std::uint64_t{k_block}, false);
     add_relation(f, "base/5/30000", 20 * std::uint64_t{k_block});
-    for (int i = 0; i < 10; ++i)
-        add_relation(f, "base/5/" + std::to_string(31000 + i), 50 * std::uint64_t{k_block}, false);
     postgres::WalSummary changed;
     changed.complete = true;
+    changed.blocks[{1663, 5, 31000, 0}] = {3};
+    changed.blocks[{1663, 5, 31001, 0}] = {100};
     auto plan_with = [&](double share) {
         const SummaryPlan summary{
             .changed = &changed, .page_size = 8192, .verify_share = share, .seed = 7};
@@ -284,28 +287,23 @@ TEST(BackupPlan, SampleIsDrawnWhereOnlyTheSummaryVouchesForASkip) {
                            summary);
     };
     const BackupPlan plan = plan_with(0.1);
-    EXPECT_EQ(plan.skipped_blocks, 520u);
-    EXPECT_EQ(plan.summary_only_blocks, 20u);
-    EXPECT_EQ(plan.verify_blocks, 2u) << "10% of the 20 the summary alone vouches for";
-    for (const auto& c : plan.chunks) {
-        if (c.kind == ChunkKind::verify) {
-            EXPECT_EQ(c.entry, 0u) << "a block whose file's timestamp did not move was sampled";
-        }
-    }
-    EXPECT_EQ(plan_with(1.0).verify_blocks, 520u) << "--verify-unchanged: every skipped block";
-    EXPECT_EQ(plan_with(0.0).verify_blocks, 0u);
+    EXPECT_NE(plan.reused[0], nullptr) << "timestamps unchanged: taken whole, the page not read";
+    EXPECT_NE(plan.reused[1], nullptr);
+    EXPECT_EQ(plan.reused[2], nullptr);
+    EXPECT_EQ(plan.files_reused, 2u);
+    EXPECT_EQ(plan.summarised_files, 1u);
+    EXPECT_EQ(plan.skipped_blocks, 20u);
+    EXPECT_EQ(plan.bytes_to_read, 0u);
+    EXPECT_EQ(plan.verify_blocks, 2u) << "10% of the 20 blocks the summary alone vouches for";
+    for (const auto& c : plan.chunks)
+        EXPECT_EQ(c.entry, 2u);
 
-    // Every skipped block has the timestamp's word too: one block is still read back.
-    Fixture quiet;
-    quiet.previous.start_time = f.previous.start_time;
-    for (int i = 0; i < 10; ++i)
-        add_relation(quiet, "base/5/" + std::to_string(31000 + i), 50 * std::uint64_t{k_block},
-                     false);
-    const SummaryPlan summary{
-        .changed = &changed, .page_size = 8192, .verify_share = 0.1, .seed = 7};
-    const BackupPlan one = plan_backup(quiet.scan, &quiet.previous, quiet.stored(),
-                                       BackupType::incremental, k_block, summary);
-    EXPECT_EQ(one.skipped_blocks, 500u);
-    EXPECT_EQ(one.summary_only_blocks, 0u);
-    EXPECT_EQ(one.verify_blocks, 1u);
+    // --verify-unchanged plans every relation file by block: the listed pages are read, the
+    // rest of all three files re-read and compared.
+    const BackupPlan all = plan_with(1.0);
+    EXPECT_EQ(all.files_reused, 0u);
+    EXPECT_EQ(all.summarised_files, 3u);
+    EXPECT_EQ(all.skipped_blocks, 3u + 49u + 20u);
+    EXPECT_EQ(all.verify_blocks, all.skipped_blocks);
+    EXPECT_EQ(all.bytes_to_read, 2 * std::uint64_t{k_block});
 }

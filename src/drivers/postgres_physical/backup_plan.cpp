@@ -39,9 +39,8 @@ std::vector<bool> changed_blocks(const postgres::WalSummary& changed,
 }
 
 // Chunks of one relation file planned from the summary: runs of changed blocks to read (at most
-// `chunk` bytes each), runs of unchanged ones to take, single sampled blocks to verify (drawn by
-// `sampler`; none when it is null), and the part past the previous size's last whole block to
-// read to the end.
+// `chunk` bytes each), runs of unchanged ones to take, single sampled blocks to verify, and the
+// part past the previous size's last whole block to read to the end.
 struct SummaryChunks {
     std::vector<FileChunk> chunks;
     std::uint64_t read_bytes = 0;
@@ -49,20 +48,20 @@ struct SummaryChunks {
     std::uint64_t verified = 0;
 };
 
-// Picks the skipped blocks to verify among `candidates`: `share` of them (at least one when the
-// share is not 0), at most `cap` unless the share is 1, chosen uniformly over all of them
-// (selection sampling: each candidate is taken with probability still-wanted / still-to-see, so
-// exactly that many are taken, none favoured by its place).
+// Picks the skipped blocks to verify: `share` of all of them (at least one when the share is
+// not 0), at most k_max_sampled_blocks unless the share is 1, chosen uniformly over every
+// summarised file (selection sampling: each candidate is taken with probability
+// still-wanted / still-to-see, so exactly that many are taken, none favoured by its place).
 class Sampler {
   public:
-    Sampler(double share, std::uint64_t candidates, std::uint64_t cap, std::uint64_t seed)
+    Sampler(double share, std::uint64_t candidates, std::uint64_t seed)
         : m_left(candidates), m_random(seed) {
         if (share >= 1.0) {
             m_wanted = candidates;
         } else if (share > 0.0) {
             const auto wanted =
                 static_cast<std::uint64_t>(std::ceil(share * static_cast<double>(candidates)));
-            m_wanted = std::min({wanted, candidates, cap});
+            m_wanted = std::min({wanted, candidates, source::k_max_sampled_blocks});
         }
     }
     bool take() {
@@ -91,7 +90,7 @@ std::uint64_t takeable_blocks(const postgres::DataEntry& file, const repo::Manif
 
 SummaryChunks plan_from_summary(std::size_t entry, const postgres::DataEntry& file,
                                 const repo::ManifestEntry& old, const std::vector<bool>& changed,
-                                std::uint32_t block_size, std::uint64_t chunk, Sampler* sampler) {
+                                std::uint32_t block_size, std::uint64_t chunk, Sampler& sampler) {
     SummaryChunks out;
     const std::uint64_t whole = takeable_blocks(file, old, block_size);
     auto add = [&](ChunkKind kind, std::uint64_t begin, std::optional<std::uint64_t> end) {
@@ -114,7 +113,7 @@ SummaryChunks plan_from_summary(std::size_t entry, const postgres::DataEntry& fi
         if (changed[b]) {
             add(ChunkKind::read, begin, end);
             out.read_bytes += end - begin;
-        } else if (sampler && sampler->take()) {
+        } else if (sampler.take()) {
             add(ChunkKind::verify, begin, end);
             ++out.skipped;
             ++out.verified;
@@ -157,47 +156,46 @@ BackupPlan plan_backup(const postgres::DataDirectoryScan& scan, const repo::Mani
         std::size_t entry;
         const repo::ManifestEntry* old;
         std::vector<bool> changed;
-        bool summary_alone;  // its size or timestamp moved: only the summary vouches for a skip
     };
     std::vector<ByBlock> by_block;
-    std::uint64_t candidates = 0;        // blocks that may be skipped, over all those files
-    std::uint64_t candidates_alone = 0;  // of those, blocks of files whose timestamps moved
+    std::uint64_t candidates = 0;  // blocks that may be skipped, over all those files
     std::vector<std::size_t> to_read;
-    // Size and timestamp say the file has not changed since the previous backup read it.
-    auto timestamps_unchanged = [&](const postgres::DataEntry& entry,
-                                    const repo::ManifestEntry* old) {
-        return old && old->size == entry.size && old->mtime == entry.mtime &&
-               old->mtime_nsec == entry.mtime_nsec &&
-               changed_before(*old, previous->postgres.files_from.value_or(previous->start_time));
-    };
+    // Below a share of 1, a relation file the timestamp rule takes whole is taken so: a change
+    // after the previous backup read it would have moved its timestamp, so the blocks the summary
+    // lists for it were changed before that read (e.g. a hint bit's full-page image logged during
+    // the previous backup's start checkpoint and written by it) and the previous backup holds
+    // them as they are. The summary decides only within files whose timestamps moved, and the
+    // sampled check is drawn from there, where it alone vouches for a skip. `--verify-unchanged`
+    // (share 1) plans every relation file block by block and re-reads all that is skipped.
+    const bool timestamps_first = summary.verify_share < 1.0;
     for (std::size_t i = 0; i < scan.entries.size(); ++i) {
         const auto& entry = scan.entries[i];
         if (entry.type != postgres::DataEntryType::file) continue;
         auto it = before.find(entry.path);
         const repo::ManifestEntry* old = it == before.end() ? nullptr : it->second;
-        const auto key = by_summary && old && entry.is_relation
-                             ? postgres::relation_file_key(entry.path)
-                             : std::nullopt;
+        const bool all_stored =
+            old && std::all_of(old->blocks.begin(), old->blocks.end(),
+                               [&](const repo::BlockId& b) { return stored(b); });
+        const bool unchanged =
+            all_stored && old->size == entry.size && old->mtime == entry.mtime &&
+            old->mtime_nsec == entry.mtime_nsec &&
+            changed_before(*old, previous->postgres.files_from.value_or(previous->start_time));
+        const auto key =
+            by_summary && all_stored && entry.is_relation && !(unchanged && timestamps_first)
+                ? postgres::relation_file_key(entry.path)
+                : std::nullopt;
         if (key && key->fork.fork == 0 && entry.size >= old->size &&
             old->blocks.size() == (old->size + block_size - 1) / block_size &&
-            !postgres::whole_relation_changed(*summary.changed, key->fork) &&
-            std::all_of(old->blocks.begin(), old->blocks.end(),
-                        [&](const repo::BlockId& b) { return stored(b); })) {
+            !postgres::whole_relation_changed(*summary.changed, key->fork)) {
             auto changed =
                 changed_blocks(*summary.changed, *key, (old->size + block_size - 1) / block_size,
                                block_size, summary.page_size);
             const std::uint64_t takeable = takeable_blocks(entry, *old, block_size);
-            const auto skippable = static_cast<std::uint64_t>(std::count(
+            candidates += static_cast<std::uint64_t>(std::count(
                 changed.begin(), changed.begin() + static_cast<std::ptrdiff_t>(takeable), false));
-            const bool alone = !timestamps_unchanged(entry, old);
-            candidates += skippable;
-            if (alone) candidates_alone += skippable;
-            by_block.push_back({i, old, std::move(changed), alone});
+            by_block.push_back({i, old, std::move(changed)});
             continue;
         }
-        const bool unchanged = timestamps_unchanged(entry, old) &&
-                               std::all_of(old->blocks.begin(), old->blocks.end(),
-                                           [&](const repo::BlockId& b) { return stored(b); });
         if (unchanged) {
             plan.reused[i] = old;
             plan.bytes_reused += entry.size;
@@ -210,21 +208,11 @@ BackupPlan plan_backup(const postgres::DataDirectoryScan& scan, const repo::Mani
     std::stable_sort(to_read.begin(), to_read.end(), [&](std::size_t a, std::size_t b) {
         return scan.entries[a].size > scan.entries[b].size;
     });
-    // The sample is drawn where a wrong summary could hide a change: a change to a file moves its
-    // timestamp, so the skipped blocks of a file whose size and timestamp did not move have a
-    // second witness (the rule every other file is taken by), and re-reading them tests nothing
-    // the summary alone decided. When every skipped block has that witness, one block is still
-    // verified (the previous backup's block ids read back right); `--verify-unchanged` (share 1)
-    // verifies all of them.
-    const bool sample_alone = summary.verify_share < 1.0 && candidates_alone > 0;
-    Sampler sampler(summary.verify_share, sample_alone ? candidates_alone : candidates,
-                    sample_alone ? source::k_max_sampled_blocks : 1, summary.seed);
-    plan.summary_only_blocks = candidates_alone;
     // Files planned block by block go first: their reads are scattered and they are the largest.
+    Sampler sampler(summary.verify_share, candidates, summary.seed);
     for (const ByBlock& file : by_block) {
-        Sampler* drawing = !sample_alone || file.summary_alone ? &sampler : nullptr;
         SummaryChunks planned = plan_from_summary(file.entry, scan.entries[file.entry], *file.old,
-                                                  file.changed, block_size, chunk, drawing);
+                                                  file.changed, block_size, chunk, sampler);
         plan.bytes_to_read += planned.read_bytes;
         plan.skipped_blocks += planned.skipped;
         plan.verify_blocks += planned.verified;

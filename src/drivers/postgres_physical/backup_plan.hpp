@@ -12,17 +12,18 @@
 // BackupType::full reads everything.
 //
 // With a WAL summary of everything from the previous backup's start to this one's (`changed`),
-// the main fork of each relation present in the previous backup is planned block by block
+// the main fork of each relation present in the previous backup that the rule above would read
+// (all of them with `verify_share` 1) is planned block by block
 // instead: a repository block none of whose pages the summary lists is taken from the previous
 // backup (if the repository holds it), every other block is read, and so is everything past the
 // previous size's last whole block. A relation the summary marks as a whole (created, truncated,
 // dropped, its database created or dropped), a file that shrank, and every other file (forks
 // fsm and vm, which change without WAL, non-relation files) keep the rule above. A share of the
-// skipped blocks is planned as verify chunks, read again and compared with the previous backup's
-// block ids: `verify_share` (rounded up, at most k_max_sampled_blocks unless 1) of the skipped
-// blocks of files whose size or timestamp moved since the previous backup (the summary alone
-// says those blocks did not change), drawn uniformly from all of them; one block of the others
-// when there are none such; every skipped block when the share is 1.
+// skipped blocks (`verify_share` of them rounded up, at most k_max_sampled_blocks unless 1),
+// drawn uniformly from all of them, is planned as verify chunks: read again and compared with
+// the previous backup's block ids. So below a share of 1 a block is skipped when either witness
+// says it did not change (the file's timestamps, or the summary), and the sample is drawn where
+// the summary alone says so.
 #pragma once
 
 #include <functional>
@@ -81,8 +82,6 @@ struct BackupPlan {
     // Planned from the WAL summary:
     std::size_t summarised_files = 0;
     std::uint64_t skipped_blocks = 0;  // reuse and verify chunks' blocks
-    // Of those, blocks of files whose size or timestamp moved: the sample is drawn from these.
-    std::uint64_t summary_only_blocks = 0;
     std::uint64_t verify_blocks = 0;
 };
 

@@ -295,7 +295,6 @@ Result<source::BaseBackupResult> PhysicalBaseBackup::copy(const repo::Manifest* 
     } else {
         facts.verified_blocks = pass.verified;
         facts.skipped_blocks = pass.plan.skipped_blocks;
-        facts.summary_only_blocks = pass.plan.summary_only_blocks;
         facts.summarised_files = pass.plan.summarised_files;
     }
     const BackupPlan& plan = pass.plan;
