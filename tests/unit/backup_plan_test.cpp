@@ -129,7 +129,6 @@ TEST(BackupPlan, FilesFromReplacesStartTimeWhenRecorded) {
 
 namespace {
 
-// A relation file of `blocks` repository blocks, each with its own id, all stored.
 // A relation file of `size` bytes in the previous backup, all its blocks stored; by default its
 // timestamp moved since (so only a summary can say a block of it is unchanged).
 void add_relation(Fixture& f, const std::string& path, std::uint64_t size,
