@@ -173,20 +173,23 @@ BackupPlan plan_backup(const postgres::DataDirectoryScan& scan, const repo::Mani
         if (entry.type != postgres::DataEntryType::file) continue;
         auto it = before.find(entry.path);
         const repo::ManifestEntry* old = it == before.end() ? nullptr : it->second;
-        const bool all_stored =
-            old && std::all_of(old->blocks.begin(), old->blocks.end(),
+        // Looked up only after the cheaper checks pass: a block id lookup per block of the file.
+        auto all_stored = [&] {
+            return std::all_of(old->blocks.begin(), old->blocks.end(),
                                [&](const repo::BlockId& b) { return stored(b); });
+        };
         const bool unchanged =
-            all_stored && old->size == entry.size && old->mtime == entry.mtime &&
+            old && old->size == entry.size && old->mtime == entry.mtime &&
             old->mtime_nsec == entry.mtime_nsec &&
-            changed_before(*old, previous->postgres.files_from.value_or(previous->start_time));
-        const auto key =
-            by_summary && all_stored && entry.is_relation && !(unchanged && timestamps_first)
-                ? postgres::relation_file_key(entry.path)
-                : std::nullopt;
+            changed_before(*old, previous->postgres.files_from.value_or(previous->start_time)) &&
+            all_stored();
+        const auto key = by_summary && old && entry.is_relation && !(unchanged && timestamps_first)
+                             ? postgres::relation_file_key(entry.path)
+                             : std::nullopt;
         if (key && key->fork.fork == 0 && entry.size >= old->size &&
             old->blocks.size() == (old->size + block_size - 1) / block_size &&
-            !postgres::whole_relation_changed(*summary.changed, key->fork)) {
+            !postgres::whole_relation_changed(*summary.changed, key->fork) &&
+            (unchanged || all_stored())) {
             auto changed =
                 changed_blocks(*summary.changed, *key, (old->size + block_size - 1) / block_size,
                                block_size, summary.page_size);
