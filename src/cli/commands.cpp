@@ -589,6 +589,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
             j["phases"]["prepare_seconds_in_parallel"] = o.prepare_seconds;
             j["log_prefetched"] = o.log_prefetched;
             j["replay_shared_buffers"] = o.replay_memory_bytes;
+            j["replay_max_wal_size"] = o.replay_max_wal_size_bytes;
             // --target-pg/--target-mongo: the connection string was the user's own (it may
             // hold a password).
             if (args.target_pg.empty() && args.target_mongo.empty()) {
@@ -628,6 +629,12 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
         if (o.replay_memory_bytes != 0) {
             std::printf("  (replayed with shared_buffers = %s, for that run only)\n",
                         human_bytes(o.replay_memory_bytes).c_str());
+        }
+        if (o.replay_max_wal_size_bytes != 0) {
+            std::printf(
+                "  (replayed with max_wal_size = %s, the configured value again once "
+                "read-write)\n",
+                human_bytes(o.replay_max_wal_size_bytes).c_str());
         }
         std::printf("  (preparing the start took %s, in parallel with the files)\n",
                     format_seconds(o.prepare_seconds).c_str());

@@ -301,6 +301,7 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
         outcome.ready_seconds = instance->ready_seconds;
         outcome.recovery = instance->phases;
         outcome.replay_memory_bytes = instance->replay_memory_bytes;
+        outcome.replay_max_wal_size_bytes = instance->replay_max_wal_size_bytes;
         outcome.conninfo = instance->conninfo;
     }
     outcome.total_seconds = seconds_since(started);

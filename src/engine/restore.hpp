@@ -106,6 +106,8 @@ struct RestoreOutcome {
     source::RecoveryPhases recovery;  // replay_seconds broken down, as far as measured
     // The shared memory the instance replayed with when set for the run, 0: its configured one.
     std::uint64_t replay_memory_bytes = 0;
+    // The max_wal_size it replayed with when raised for the replay alone, 0: its configured one.
+    std::uint64_t replay_max_wal_size_bytes = 0;
     double total_seconds = 0;
     bool started = false;
     int port = 0;

@@ -105,6 +105,9 @@ struct StartedInstance {
     // The shared memory the instance replayed with when the restore set it for the run (see
     // ReplayMemory), 0 when it ran with its configured value.
     std::uint64_t replay_memory_bytes = 0;
+    // The max_wal_size the instance replayed with when the restore raised it for the replay
+    // alone (back to the configured value once read-write), 0 when it was not raised.
+    std::uint64_t replay_max_wal_size_bytes = 0;
     std::string conninfo;  // to reach it
 };
 

@@ -6,6 +6,8 @@
 # - a restore to a time pauses at the target and is promoted by restore (no end-of-recovery
 #   checkpoint waited for), with the run-only recovery settings on the command line, not in the
 #   configuration files; a restore to latest lets the server end recovery itself;
+# - max_wal_size for the replay: raised while it replays (no restartpoints to wait for), back to
+#   the configured value, its postgresql.auto.conf line gone, once the instance is read-write;
 # - shared_buffers for the replay: automatic leaves a small cluster's configured value alone,
 #   --replay-shared-buffers SIZE sets it for that run only (command line, not the files), and a
 #   bad value is refused with one line and exit status 2;
@@ -89,6 +91,25 @@ if grep -E -q "^(recovery_init_sync_method|maintenance_io_concurrency|hot_standb
     "$T/pitr/postgresql.auto.conf" || grep -E -q "^recovery_target_action = 'pause'" "$T/pitr/postgresql.auto.conf"; then
     fail "run-only recovery settings were written into postgresql.auto.conf"
 fi
+# max_wal_size: raised for the replay alone (a quarter of the space free for pg_wal, when above
+# the configured 256MB), then back to the configured value once read-write, its line gone.
+RAISED=$(jq -r .replay_max_wal_size "$OUT")
+FREE=$(df --output=avail -B1 "$T/pitr/pg_wal" | tail -1)
+if [ $((FREE / 4)) -gt $((512 * 1024 * 1024)) ]; then
+    [ "$RAISED" -gt $((256 * 1024 * 1024)) ] ||
+        fail "max_wal_size was not raised for the replay ($RAISED; $FREE bytes free)"
+    grep -q "parameter \"max_wal_size\" changed to \"256MB\"" "$T/pitr/lifeboat-restore.log" ||
+        fail "the restored server did not go back to the configured max_wal_size: $(grep -i max_wal_size "$T/pitr/lifeboat-restore.log")"
+fi
+for _ in $(seq 50); do
+    [ "$(psql_on "$RESTORED_CONN" "SHOW max_wal_size")" = 256MB ] && break
+    sleep 0.1
+done
+expect_eq "$(psql_on "$RESTORED_CONN" "SHOW max_wal_size")" 256MB "max_wal_size of the read-write restored server"
+if grep -q "for the WAL replay only" "$T/pitr/postgresql.auto.conf"; then
+    fail "the replay's max_wal_size line was left in postgresql.auto.conf"
+fi
+ok "max_wal_size: $RAISED bytes for the replay, the configured 256MB once read-write"
 # Automatic: this cluster's data is far below the configured 128 MB, so nothing is raised.
 expect_eq "$(jq -r .replay_shared_buffers "$OUT")" 0 "replay_shared_buffers of a small cluster"
 expect_eq "$(psql_on "$RESTORED_CONN" "SELECT source FROM pg_settings WHERE name = 'shared_buffers'")" \
@@ -108,6 +129,7 @@ if grep -q "shared_buffers" "$T/latest/postgresql.auto.conf"; then
 fi
 ok "--replay-shared-buffers 300MB: on the server's command line only"
 expect_in <(jq -r .end_of_recovery "$OUT") "^ended by the server" "a restore to latest ends recovery itself"
+expect_eq "$(jq -r .replay_max_wal_size "$OUT")" 0 "replay_max_wal_size of a recovery the server ends itself"
 ok "latest: phases $(jq -c .phases "$OUT")"
 as_pg "$PGBIN/pg_ctl" -D "$T/latest" -m fast -w stop >/dev/null || true
 

@@ -12,6 +12,8 @@
 //       restore can request the promotion itself (request_promotion) as soon as the instance
 //       accepts connections: PostgreSQL then ends recovery at the target with an end-of-recovery
 //       record instead of an immediate checkpoint the restore would wait for.
+// (max_wal_size, raised for the replay too, is not one of them: it must not outlive the replay,
+// and a -c option cannot be undone without a restart; see replay_wal_size.hpp.)
 #pragma once
 
 #include <chrono>

@@ -24,20 +24,27 @@ std::optional<std::uint64_t> automatic_replay_buffers(std::optional<std::uint64_
     return wanted;
 }
 
-std::optional<std::uint64_t> configured_shared_buffers(const fs::path& data_dir) {
-    std::uint64_t value = k_default_shared_buffers;
-    for (const char* name : {"postgresql.conf", "postgresql.auto.conf"}) {
+std::optional<std::uint64_t> configured_size_setting(const fs::path& data_dir,
+                                                     std::string_view name,
+                                                     std::uint64_t default_bytes,
+                                                     std::uint64_t unit_bytes) {
+    std::uint64_t value = default_bytes;
+    for (const char* file : {"postgresql.conf", "postgresql.auto.conf"}) {
         std::error_code ec;
-        if (!fs::exists(data_dir / name, ec)) continue;
-        const auto text = read_file(data_dir / name);
+        if (!fs::exists(data_dir / file, ec)) continue;
+        const auto text = read_file(data_dir / file);
         if (!text || postgres::has_include_directive(*text)) return std::nullopt;
-        if (const auto set = postgres::last_setting_value(*text, "shared_buffers")) {
-            const auto bytes = postgres::parse_memory_size(*set, k_page);
+        if (const auto set = postgres::last_setting_value(*text, name)) {
+            const auto bytes = postgres::parse_memory_size(*set, unit_bytes);
             if (!bytes) return std::nullopt;
             value = *bytes;
         }
     }
     return value;
+}
+
+std::optional<std::uint64_t> configured_shared_buffers(const fs::path& data_dir) {
+    return configured_size_setting(data_dir, "shared_buffers", k_default_shared_buffers, k_page);
 }
 
 std::optional<std::uint64_t> replay_buffers_for(const source::ReplayMemory& request,

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 #include "source/restore_target.hpp"
 #include "util/fs.hpp"
@@ -25,6 +26,15 @@ constexpr std::uint64_t k_default_shared_buffers = 128ull << 20;
 std::optional<std::uint64_t> automatic_replay_buffers(std::optional<std::uint64_t> configured,
                                                       std::optional<std::uint64_t> available,
                                                       std::uint64_t data_bytes);
+
+// A size setting `name` (a number without a unit counts `unit_bytes`) as the restored files in
+// `data_dir` configure it: postgresql.conf, then postgresql.auto.conf, the last setting winning
+// (`default_bytes` when neither sets it); nullopt when a file includes others or the value
+// cannot be read.
+std::optional<std::uint64_t> configured_size_setting(const fs::path& data_dir,
+                                                     std::string_view name,
+                                                     std::uint64_t default_bytes,
+                                                     std::uint64_t unit_bytes);
 
 // shared_buffers as the restored files in `data_dir` configure it: postgresql.conf, then
 // postgresql.auto.conf, the last setting winning (the default when neither sets it); nullopt

@@ -7,6 +7,7 @@
 
 #include "drivers/postgres_physical/recovery_phases.hpp"
 #include "drivers/postgres_physical/replay_memory.hpp"
+#include "drivers/postgres_physical/replay_wal_size.hpp"
 #include "drivers/postgres_physical/wal_spool.hpp"
 #include "drivers/postgres_physical/wal_transfer.hpp"
 #include "sources/postgres/connection.hpp"
@@ -289,6 +290,52 @@ std::uint64_t PhysicalRestoreTarget::prefetch_log(const source::RecoveryPlan& pl
     return fill_prefetch_spool(*plan.log_storage, fill, stop);
 }
 
+namespace {
+
+// The replay-only lines of a restored instance's postgresql.auto.conf (replay_wal_size.hpp):
+// end() removes them and has the running instance reload its configuration; destroyed before
+// that (the start failed), it removes them from the file alone, so that the instance, kept for
+// diagnosis and started by hand, runs as the source was configured.
+class ReplayOnlySettings {
+  public:
+    ReplayOnlySettings(fs::path data_dir, std::optional<UserAccount> account, bool written)
+        : m_data_dir(std::move(data_dir)), m_account(std::move(account)), m_written(written) {}
+    ReplayOnlySettings(const ReplayOnlySettings&) = delete;
+    ReplayOnlySettings& operator=(const ReplayOnlySettings&) = delete;
+    ~ReplayOnlySettings() {
+        if (m_written) (void)remove();
+    }
+
+    Status end(postgres::Connection& conn) {
+        if (!m_written) return {};
+        LB_CHECK(remove());
+        m_written = false;
+        auto reloaded = conn.query_value("SELECT pg_reload_conf()");
+        if (!reloaded) {
+            return fail(ErrorCode::database,
+                        "the restored server did not reload its configuration after the replay "
+                        "(max_wal_size stays raised until it does): {}",
+                        reloaded.error().message);
+        }
+        return {};
+    }
+
+  private:
+    Status remove() {
+        LB_CHECK(remove_replay_only_settings(m_data_dir));
+        // Rewritten by this process: the server's account must still own it.
+        if (m_account)
+            LB_CHECK(change_owner_recursive(m_data_dir / "postgresql.auto.conf", *m_account));
+        return {};
+    }
+
+    fs::path m_data_dir;
+    std::optional<UserAccount> m_account;
+    bool m_written;
+};
+
+}  // namespace
+
 Result<std::vector<std::string>> PhysicalRestoreTarget::configure(
     const source::RecoveryPlan& plan) {
     // With a target, the restore promotes the instance itself once it pauses there (see
@@ -313,6 +360,19 @@ Result<source::StartedInstance> PhysicalRestoreTarget::start_and_await(
     const std::map<std::uint32_t, fs::path>& tablespace_dirs = m_tablespace_dirs;
     source::StartedInstance outcome;
     const auto& account = prepared.account;
+    // max_wal_size for the replay alone (replay_wal_size.hpp): a line of postgresql.auto.conf
+    // that is removed once the instance is read-write, or when this start fails. Only when the
+    // restore promotes at the target: a server that ends recovery itself waits for an immediate
+    // checkpoint, which would then write every page the replay dirtied, none of it earlier.
+    const std::uint64_t replay_wal_size =
+        m_recovery_end == RecoveryEnd::promote_at_target
+            ? replay_max_wal_size_for(options.target_dir).value_or(0)
+            : 0;
+    if (replay_wal_size != 0) {
+        LB_CHECK(add_replay_only_setting(options.target_dir, "max_wal_size",
+                                         fmt::format("{}MB", replay_wal_size >> 20)));
+    }
+    ReplayOnlySettings replay_only(options.target_dir, account, replay_wal_size != 0);
     if (account) {
         LB_CHECK(change_owner_recursive(options.target_dir, *account));
         for (const auto& [oid, dir] : tablespace_dirs)
@@ -325,6 +385,7 @@ Result<source::StartedInstance> PhysicalRestoreTarget::start_and_await(
     LB_CHECK(server.start(
         log, fmt::format("-p {}", port) + run_only_settings(m_recovery_end, m_replay_buffers)));
     outcome.replay_memory_bytes = m_replay_buffers.value_or(0);
+    outcome.replay_max_wal_size_bytes = replay_wal_size;
     m_started = true;
     const auto deadline = started + options.start_timeout;
     RecoveryLogWatch watch(log);
@@ -395,7 +456,10 @@ Result<source::StartedInstance> PhysicalRestoreTarget::start_and_await(
             auto writable = conn->query_value(
                 "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = "
                 "'off'");
-            if (writable && *writable == "t") break;
+            if (writable && *writable == "t") {
+                LB_CHECK(replay_only.end(*conn));
+                break;
+            }
         }
         if (Clock::now() > deadline) {
             return fail(ErrorCode::database,
