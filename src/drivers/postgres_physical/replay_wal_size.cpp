@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "drivers/postgres_physical/replay_memory.hpp"
+#include "sources/postgres/server_config.hpp"
 
 namespace lifeboat::postgres_physical {
 
@@ -41,7 +42,8 @@ Status add_replay_only_setting(const fs::path& data_dir, std::string_view name,
     std::string text;
     if (fs::exists(file, ec)) text = LB_TRY(read_file(file));
     if (!text.empty() && text.back() != '\n') text += '\n';
-    text += fmt::format("{} = '{}'{}\n", name, value, k_replay_only_mark);
+    const std::string quoted = LB_TRY(postgres::quote_config_value(value, name));
+    text += fmt::format("{} = {}{}\n", name, quoted, k_replay_only_mark);
     return write_file_atomic(file, text);
 }
 
