@@ -46,12 +46,16 @@ column = "at"
 within = "1s"
 EOC
 chmod 644 "$T"/*.toml
+# The drills' scratch directories go where this test alone looks (other tests drill at the same
+# time), chosen through TMPDIR, the default when --scratch-dir is not given.
+as_pg mkdir -p "$T/scratch"
+drill() { as_pg env TMPDIR="$T/scratch" "$LB" drill "$@"; }
 
 # The drill runs while the source is under a write load (and keeps archiving).
 as_pg "$PGBIN/pgbench" -i -s 1 -q "$CONNINFO" >/dev/null 2>&1 || fail "pgbench -i failed"
 as_pg "$PGBIN/pgbench" -c 2 -T 15 -n "$CONNINFO" >"$T/pgbench.log" 2>&1 &
 PGBENCH_PID=$!
-expect_exit 0 lb drill --repo "$REPO" --to "$TARGET" --checks "$T/good.toml" --json
+expect_exit 0 drill --repo "$REPO" --to "$TARGET" --checks "$T/good.toml" --json
 kill "$PGBENCH_PID" 2>/dev/null || true
 wait "$PGBENCH_PID" 2>/dev/null || true
 expect_eq "$(jq -r .passed "$OUT")" true "drill passed"
@@ -67,20 +71,24 @@ ok "drill passed; phases add up"
 
 expect_eq "$(jq -r '[.checks[] | select(.kind == "point-in-time" and .passed)] | length' "$OUT")" 1 \
     "point-in-time check on ticks.at passed"
-expect_exit 10 lb drill --repo "$REPO" --to "$TARGET" --checks "$T/bad.toml" --json
+expect_exit 10 drill --repo "$REPO" --to "$TARGET" --checks "$T/bad.toml" --json
 expect_eq "$(jq -r .passed "$OUT")" false "drill with a failing check"
 expect_in "$OUT" "users exist"
 expect_eq "$(jq -r '.checks[] | select(.name == "public.signups.at") | .passed' "$OUT")" false "stale point-in-time check"
 expect_in "$OUT" "s before the target .* \\(allowed: 1 s\\)"
-ls -d /tmp/lifeboat-drill-* 2>/dev/null && fail "a drill left its scratch directory behind"
-pgrep -f "lifeboat-drill-" >/dev/null && fail "a drill left a server running"
+ls -d "$T"/scratch/lifeboat-drill-* 2>/dev/null && fail "a drill left its scratch directory behind"
+pgrep -f "$T/scratch/lifeboat-drill-" >/dev/null && fail "a drill left a server running"
 ok "failed drill recorded and cleaned up"
+# TMPDIR is where the scratch directories went (the checks above look in the right place).
+expect_failure as_pg env TMPDIR="$T/no-such-dir" "$LB" drill --repo "$REPO" --latest
+expect_one_line_error
+expect_in "$ERR" "$T/no-such-dir"
 
 # A segment missing inside the window: the drill fails and names it.
 SEGMENT=$(find "$REPO/wal" -type f -name '0000000100000000000000*' ! -name '*.backup' | sort | tail -2 | head -1)
 NAME=$(basename "$SEGMENT")
 mv "$SEGMENT" "$T/"
-expect_exit 10 lb drill --repo "$REPO" --latest --json
+expect_exit 10 drill --repo "$REPO" --latest --json
 expect_eq "$(jq -r .passed "$OUT")" false "drill with a missing segment"
 expect_in "$OUT" "$NAME"
 mv "$T/$NAME" "$SEGMENT"
