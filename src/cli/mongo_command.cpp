@@ -21,7 +21,8 @@ Result<repo::Manifest> recorded_mongodb_backup(const Settings& s, const std::str
             return fail(ErrorCode::usage, "backup {} of {} is a {} backup, not mongodb", it->id,
                         location, it->source.kind);
         }
-        return std::move(*it);
+        // The catalog read headers: the recorded backup whole.
+        return repo::read_manifest(repository.storage(), it->id);
     }
     if (!backup_id.empty())
         return fail(ErrorCode::not_found, "no backup {} in {}", backup_id, location);

@@ -15,7 +15,8 @@ namespace lifeboat::engine {
 Result<Catalog> load_catalog(const repo::Repository& repo) {
     Catalog catalog;
     catalog.repository = repo.location();
-    auto manifests = LB_TRY(repo::read_manifests(repo.storage()));
+    // Headers only: nothing here looks at entries (most of every manifest's text).
+    auto manifests = LB_TRY(repo::read_manifests(repo.storage(), repo::ManifestParts::header));
     catalog.backups = std::move(manifests.backups);
     catalog.damaged = std::move(manifests.damaged);
     catalog.window = LB_TRY(compute_window(repo.storage(), catalog.backups));

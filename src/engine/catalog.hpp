@@ -17,7 +17,7 @@ namespace lifeboat::engine {
 
 struct Catalog {
     std::string repository;
-    std::vector<repo::Manifest> backups;  // oldest first
+    std::vector<repo::Manifest> backups;  // oldest first; headers only (entries_read false)
     RestorableWindow window;              // window.backups[i] belongs to backups[i]
     std::map<std::string, repo::Pin> pins;
     // Manifests that failed their checks: left out of `backups` and the window, named instead.

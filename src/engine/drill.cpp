@@ -63,7 +63,8 @@ Status refuse_unreachable_time(const repo::Repository& repository, Timestamp tar
 Result<DrillRecord> run_drill(repo::Repository& repository, const DrillOptions& options,
                               const OperationContext& ctx) {
     // The driver of the repository's source kind validates and stops what the restore started.
-    const auto manifests = LB_TRY(repo::read_manifests(repository.storage()));
+    const auto manifests =
+        LB_TRY(repo::read_manifests(repository.storage(), repo::ManifestParts::header));
     const source::SourceDriver* driver = LB_TRY(source::driver_for(manifests.backups));
     if (driver->needs_target_server() && !options.target_conninfo) {
         return fail(ErrorCode::usage,

@@ -82,32 +82,57 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
     const auto lock = LB_TRY(repo::RepositoryLock::shared_for_reading(
         repository.storage(), "restore", std::chrono::seconds(3600), report_waiting(ctx.progress),
         lock_timing(ctx)));
-    // A damaged manifest blocks only its own backup; the others stay restorable.
-    auto manifest_set = LB_TRY(repo::read_manifests(repository.storage()));
-    const std::vector<repo::Manifest>& manifests = manifest_set.backups;
-    std::vector<std::string> warnings;
-    for (const auto& damaged : manifest_set.damaged) {
-        if (options.backup_id && damaged.key == repo::manifest_key(*options.backup_id)) {
-            return fail(ErrorCode::corrupt,
-                        "backup {} cannot be restored: its manifest is damaged ({}); `lifeboat "
-                        "copy` it back from another repository, or restore another backup",
-                        *options.backup_id, damaged.reason);
-        }
-        warnings.push_back(fmt::format("left out damaged {} ({})", damaged.key, damaged.reason));
-    }
-    if (manifests.empty()) {
-        return fail(ErrorCode::outside_window, "repository {} holds no backup yet",
-                    repository.location());
-    }
     if (options.target && options.consistent)
         return fail(ErrorCode::usage, "a time target and 'consistent' exclude each other");
-    const source::LogArchive* archive = LB_TRY(log_archive_of(manifests));
-    const RestorableWindow window =
-        LB_TRY(compute_window(*archive, repository.storage(), manifests));
-    const BackupReach* reach = LB_TRY(choose_restore(window, {.target = options.target,
-                                                              .consistent = options.consistent,
-                                                              .backup_id = options.backup_id,
-                                                              .timeline = options.timeline}));
+    // The manifests' headers only: the window and the choice need no entries, which are most of
+    // every manifest's text (the time grew with the repository's history); the chosen backup's
+    // manifest is then read whole. A damaged manifest blocks only its own backup; the others
+    // stay restorable.
+    auto manifest_set =
+        LB_TRY(repo::read_manifests(repository.storage(), repo::ManifestParts::header));
+    std::vector<repo::Manifest>& manifests = manifest_set.backups;
+    const source::LogArchive* archive = nullptr;
+    std::optional<RestorableWindow> chosen_window;
+    const BackupReach* reach = nullptr;
+    repo::Manifest chosen;
+    for (;;) {
+        for (const auto& damaged : manifest_set.damaged) {
+            if (options.backup_id && damaged.key == repo::manifest_key(*options.backup_id)) {
+                return fail(ErrorCode::corrupt,
+                            "backup {} cannot be restored: its manifest is damaged ({}); "
+                            "`lifeboat copy` it back from another repository, or restore another "
+                            "backup",
+                            *options.backup_id, damaged.reason);
+            }
+        }
+        if (manifests.empty()) {
+            return fail(ErrorCode::outside_window, "repository {} holds no backup yet",
+                        repository.location());
+        }
+        archive = LB_TRY(log_archive_of(manifests));
+        chosen_window = LB_TRY(compute_window(*archive, repository.storage(), manifests));
+        reach = LB_TRY(choose_restore(*chosen_window, {.target = options.target,
+                                                       .consistent = options.consistent,
+                                                       .backup_id = options.backup_id,
+                                                       .timeline = options.timeline}));
+        auto whole = repo::read_manifest(repository.storage(), reach->backup_id);
+        if (whole) {
+            chosen = std::move(*whole);
+            break;
+        }
+        const ErrorCode code = whole.error().code;
+        if (code != ErrorCode::corrupt && code != ErrorCode::usage)
+            return std::unexpected(whole.error());
+        // Damaged where the header read did not look (its entries): left out like a manifest
+        // damaged anywhere else, and the choice made again without it.
+        const std::string id = reach->backup_id;
+        manifest_set.damaged.push_back(repo::damaged_object(repo::manifest_key(id), whole.error()));
+        std::erase_if(manifests, [&](const repo::Manifest& m) { return m.id == id; });
+    }
+    const RestorableWindow& window = *chosen_window;
+    std::vector<std::string> warnings;
+    for (const auto& damaged : manifest_set.damaged)
+        warnings.push_back(fmt::format("left out damaged {} ({})", damaged.key, damaged.reason));
     // 'latest' means the end of the archive. With a hole in it, PostgreSQL would stop at the hole
     // and promote there, silently short of what the archive holds after it.
     if (!options.target && !options.consistent && reach->gap) {
@@ -129,10 +154,7 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
     if (options.target && reach->to && *options.target == *reach->to) {
         stop_after = LB_TRY(archive->stop_position_at_end(repository.storage(), *reach));
     }
-    const repo::Manifest* manifest = nullptr;
-    for (const auto& m : manifests) {
-        if (m.id == reach->backup_id) manifest = &m;
-    }
+    const repo::Manifest* manifest = &chosen;
     // A manifest that would write outside the target (forged, or damaged) is refused before
     // anything is created.
     LB_CHECK(repo::check_entries_safe(*manifest));
@@ -151,11 +173,8 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
                                 .jobs = options.jobs,
                                 .replay_memory = options.replay_memory});
     auto tablespace_dirs = LB_TRY(target->check_and_place(*manifest));
-    // Only this backup's blocks are looked up: the other backups' manifests, and the locations
-    // of blocks only they hold, are not kept (memory that would grow with the repository).
-    for (auto& m : manifest_set.backups) {
-        if (&m != manifest) std::vector<repo::ManifestEntry>().swap(m.entries);
-    }
+    // Only this backup's blocks are looked up: the locations of blocks only other backups hold
+    // are not kept (memory that would grow with the repository).
     std::vector<repo::BlockId> wanted;
     for (const auto& entry : manifest->entries)
         wanted.insert(wanted.end(), entry.blocks.begin(), entry.blocks.end());

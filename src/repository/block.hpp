@@ -57,6 +57,7 @@ struct BlockPlacement {
     std::uint32_t stored_length = 0;
     std::uint32_t raw_length = 0;
     BlockCodec codec = BlockCodec::raw;
+    bool operator==(const BlockPlacement&) const = default;
 };
 
 std::string pack_key(std::string_view pack_id);  // "data/ab/ab…"

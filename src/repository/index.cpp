@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "repository/byte_reader.hpp"
+#include "repository/index_text.hpp"
 #include "repository/json_reader.hpp"
 #include "repository/object.hpp"
 #include "util/parallel.hpp"
@@ -28,6 +29,11 @@ std::optional<BlockLocation> BlockIndex::find(const BlockId& id) const {
 }
 
 Result<std::vector<PackSummary>> parse_index(std::string_view text, std::string_view key) {
+    if (auto packs = parse_index_as_written(text)) return std::move(*packs);
+    return parse_index_json(text, key);
+}
+
+Result<std::vector<PackSummary>> parse_index_json(std::string_view text, std::string_view key) {
     std::vector<PackSummary> packs;
     // Streamed: an index object of a large backup holds hundreds of thousands of blocks, whose
     // whole parsed tree took several times the text's size.
@@ -46,7 +52,6 @@ Result<std::vector<PackSummary>> parse_index(std::string_view text, std::string_
                 LB_TRY(p.field("size"))
                     .problem(fmt::format("{} is smaller than an empty pack", pack.size)));
         }
-        const std::uint64_t blobs_end = pack.size - k_trailer_size;
         LB_CHECK(p.for_each_in("blobs", [&](const JsonValue& b) -> Status {
             const JsonValue hex = LB_TRY(b.element(0, "block id"));
             auto block = BlockId::from_hex(LB_TRY(hex.as<std::string>()));
@@ -59,8 +64,7 @@ Result<std::vector<PackSummary>> parse_index(std::string_view text, std::string_
                 static_cast<BlockCodec>(LB_TRY(b.element_as<std::uint8_t>(4, "codec")))};
             // Checked here, once, so that no reader computes offset + length past the pack (or
             // wraps it round): a block lies between the header and the footer's trailer.
-            if (placement.offset < k_header_size ||
-                !range_within(placement.offset, placement.stored_length, blobs_end)) {
+            if (!lies_within_pack(placement, pack.size)) {
                 return std::unexpected(offset.problem(
                     fmt::format("block of {} bytes at offset {} lies outside the {}-byte pack",
                                 placement.stored_length, placement.offset, pack.size)));

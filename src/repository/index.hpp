@@ -76,6 +76,9 @@ class BlockIndex {
 // length <= size - trailer, computed without wrapping), lengths fit 32 bits and codecs 8.
 // ErrorCode::corrupt naming the key and the field otherwise. An entry point for fuzzing.
 Result<std::vector<PackSummary>> parse_index(std::string_view text, std::string_view key);
+// The same through the general JSON reader alone (parse_index reads the layout write_index
+// writes without it, index_text.hpp): what tests and the index fuzz target compare it with.
+Result<std::vector<PackSummary>> parse_index_json(std::string_view text, std::string_view key);
 
 enum class OnDamagedIndex { fail, skip, rebuild_from_packs };
 

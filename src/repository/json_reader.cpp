@@ -2,6 +2,7 @@
 
 #include "util/exceptions.hpp"
 
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -25,6 +26,40 @@ std::unexpected<Error> malformed(std::string_view text, std::string_view object,
 }
 
 }  // namespace
+
+std::optional<std::size_t> end_of_array(std::string_view text, std::size_t open) {
+    if (open >= text.size() || text[open] != '[') return std::nullopt;
+    std::size_t depth = 0;
+    for (std::size_t i = open; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '"') {
+            // To the closing quote: the next one not escaped (preceded by an even number of
+            // backslashes). memchr: block ids make most of a manifest's text strings.
+            for (std::size_t from = i + 1;;) {
+                const void* found = std::memchr(text.data() + from, '"', text.size() - from);
+                if (found == nullptr) return std::nullopt;
+                const auto quote =
+                    static_cast<std::size_t>(static_cast<const char*>(found) - text.data());
+                std::size_t backslashes = 0;
+                while (quote - backslashes > i + 1 && text[quote - backslashes - 1] == '\\')
+                    ++backslashes;
+                from = quote + 1;
+                if (backslashes % 2 == 0) {
+                    i = quote;
+                    break;
+                }
+            }
+        } else if (c == '[' || c == '{') {
+            ++depth;
+        } else if (c == ']' || c == '}') {
+            if (--depth == 0) {
+                if (c != ']') return std::nullopt;
+                return i + 1;
+            }
+        }
+    }
+    return std::nullopt;
+}
 
 Result<JsonDocument> JsonDocument::parse(std::string_view text, std::string_view object,
                                          std::string_view structure) {

@@ -54,6 +54,13 @@ class JsonDocument {
     std::unique_ptr<State> m_state;  // heap: values keep pointing at it when the document moves
 };
 
+// One past the `]` that closes the array opening at text[open] (which must be `[`), found by
+// the brackets and strings alone (escapes inside strings respected, nothing else checked);
+// nullopt when text[open] is not `[` or the array is not closed. For skipping, unparsed, an array
+// a reader does not need (a manifest's entries when only its header is wanted): what it holds is
+// not validated.
+std::optional<std::size_t> end_of_array(std::string_view text, std::size_t open);
+
 // One value in a document, with its path for messages. Field names passed to accessors must
 // outlive the values made from them: pass string literals.
 class JsonValue {

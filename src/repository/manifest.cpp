@@ -199,9 +199,10 @@ Result<PostgresPhysicalPayload> postgres_payload_from_json(const JsonValue& fact
 }
 
 // The postgres-logical payload: the "postgres_logical" object of v2. Every path it names must be
-// one of the manifest's file entries (a restore reads them).
+// one of the manifest's file entries (a restore reads them); not checked when `entries` is null
+// (a header read).
 Result<PostgresLogicalPayload> logical_payload_from_json(
-    const JsonValue& j, const std::vector<ManifestEntry>& entries) {
+    const JsonValue& j, const std::vector<ManifestEntry>* entries) {
     PostgresLogicalPayload lg;
     lg.database = LB_TRY(j.required<std::string>("database"));
     lg.slot_name = LB_TRY(j.required<std::string>("slot"));
@@ -218,8 +219,9 @@ Result<PostgresLogicalPayload> logical_payload_from_json(
         lg.tables.push_back(std::move(table));
         return {};
     }));
+    if (entries == nullptr) return lg;
     auto is_file_entry = [&](const std::string& path) {
-        return std::any_of(entries.begin(), entries.end(), [&](const ManifestEntry& e) {
+        return std::any_of(entries->begin(), entries->end(), [&](const ManifestEntry& e) {
             return e.type == EntryType::file && e.path == path;
         });
     };
@@ -274,7 +276,8 @@ Status common_from_json(const JsonValue& j, Manifest& m, std::vector<ManifestEnt
 }
 
 // Version 1: a physical PostgreSQL backup with its facts at the top level (kind "postgres").
-Result<Manifest> from_json_v1(const JsonValue& j, std::vector<ManifestEntry> entries) {
+Result<Manifest> from_json_v1(const JsonValue& j, std::vector<ManifestEntry> entries,
+                              ManifestParts) {
     Manifest m;
     m.format_version = 1;
     LB_CHECK(common_from_json(j, m, std::move(entries)));
@@ -297,7 +300,8 @@ Result<Manifest> from_json_v1(const JsonValue& j, std::vector<ManifestEntry> ent
     return m;
 }
 
-Result<Manifest> from_json_v2(const JsonValue& j, std::vector<ManifestEntry> entries) {
+Result<Manifest> from_json_v2(const JsonValue& j, std::vector<ManifestEntry> entries,
+                              ManifestParts parts) {
     Manifest m;
     m.format_version = 2;
     LB_CHECK(common_from_json(j, m, std::move(entries)));
@@ -311,14 +315,17 @@ Result<Manifest> from_json_v2(const JsonValue& j, std::vector<ManifestEntry> ent
     m.stop_lsn = LB_TRY(log.required<std::string>("stop"));
     m.start_wal = LB_TRY(log.required<std::string>("first_object"));
     m.stop_wal = LB_TRY(log.required<std::string>("last_object"));
+    // The payload's references to entries are checked against entries that were read.
+    const std::vector<ManifestEntry>* read_entries =
+        parts == ManifestParts::whole ? &m.entries : nullptr;
     if (m.source.kind == k_kind_postgres_logical) {
         const JsonValue lg = LB_TRY(j.field("postgres_logical"));
-        m.logical = LB_TRY(logical_payload_from_json(lg, m.entries));
+        m.logical = LB_TRY(logical_payload_from_json(lg, read_entries));
         return m;
     }
     if (m.source.kind == k_kind_mongodb) {
         const JsonValue mongo = LB_TRY(j.field("mongodb"));
-        m.mongodb = LB_TRY(mongo_payload_from_json(mongo, m.entries));
+        m.mongodb = LB_TRY(mongo_payload_from_json(mongo, read_entries));
         return m;
     }
     if (m.source.kind != k_kind_postgres_physical) {
@@ -514,21 +521,56 @@ Result<std::string> read_manifest_object(const Storage& storage, const std::stri
     return bytes;
 }
 
-Result<Manifest> decode_manifest(const std::string& bytes, const std::string& backup_id) {
+Result<Manifest> decode_manifest(const std::string& bytes, const std::string& backup_id,
+                                 ManifestParts parts) {
     const std::string key = manifest_key(backup_id);
     const std::string text = LB_TRY(decode_object(bytes, ObjectKind::manifest, key));
-    return parse_manifest(text, key, object_version(bytes));
+    return parse_manifest(text, key, object_version(bytes), parts);
 }
 
 }  // namespace
 
 Result<Manifest> read_manifest(const Storage& storage, const std::string& backup_id) {
     const std::string bytes = LB_TRY(read_manifest_object(storage, backup_id));
-    return decode_manifest(bytes, backup_id);
+    return decode_manifest(bytes, backup_id, ManifestParts::whole);
 }
 
-Result<Manifest> parse_manifest(std::string_view text, std::string_view key,
-                                std::uint32_t version) {
+namespace {
+
+// The header of a manifest laid out as manifest_text writes it (the entries array opens the
+// text): the array is skipped by its brackets, unparsed, and the rest parsed as one document.
+// nullopt for any other layout (a hand-made or older manifest), which the streaming parse reads.
+std::optional<Result<Manifest>> parse_header_as_written(std::string_view text, std::string_view key,
+                                                        std::uint32_t version) {
+    constexpr std::string_view head = "{\"entries\":";
+    if (!text.starts_with(head)) return std::nullopt;
+    const auto end = end_of_array(text, head.size());
+    if (!end) return std::nullopt;
+    std::string header(head);
+    header += "[]";
+    header.append(text.substr(*end));
+    auto doc = JsonDocument::parse(header, key, "manifest");
+    if (!doc) return std::unexpected(doc.error());
+    if (version == 1) return from_json_v1(doc->root(), {}, ManifestParts::header);
+    return from_json_v2(doc->root(), {}, ManifestParts::header);
+}
+
+}  // namespace
+
+Result<Manifest> parse_manifest(std::string_view text, std::string_view key, std::uint32_t version,
+                                ManifestParts parts) {
+    if (parts == ManifestParts::header) {
+        auto header = parse_header_as_written(text, key, version);
+        if (!header) {
+            // Another layout: streamed, each entry dropped unread.
+            const JsonDocument doc = LB_TRY(JsonDocument::parse_streaming(
+                text, key, "manifest", "entries", [](const JsonValue&) -> Status { return {}; }));
+            header = version == 1 ? from_json_v1(doc.root(), {}, parts)
+                                  : from_json_v2(doc.root(), {}, parts);
+        }
+        if (*header) (*header)->entries_read = false;
+        return std::move(*header);
+    }
     // Streamed: a large backup's entries hold hundreds of thousands of block ids, whose whole
     // parsed tree took several times the text's size.
     std::vector<ManifestEntry> entries;
@@ -537,8 +579,8 @@ Result<Manifest> parse_manifest(std::string_view text, std::string_view key,
             entries.push_back(LB_TRY(entry_from_json(e)));
             return {};
         }));
-    if (version == 1) return from_json_v1(doc.root(), std::move(entries));
-    return from_json_v2(doc.root(), std::move(entries));
+    if (version == 1) return from_json_v1(doc.root(), std::move(entries), parts);
+    return from_json_v2(doc.root(), std::move(entries), parts);
 }
 
 Result<std::vector<std::string>> list_backup_ids(const Storage& storage) {
@@ -558,7 +600,8 @@ namespace {
 // The stored objects are read a batch at a time; each is decoded and parsed alone, so that one
 // decoded manifest (several MiB of text for a large backup) is held at a time.
 std::vector<Result<Manifest>> read_manifests_in_parallel(const Storage& storage,
-                                                         const std::vector<std::string>& ids) {
+                                                         const std::vector<std::string>& ids,
+                                                         ManifestParts parts) {
     std::vector<Result<Manifest>> out;
     out.reserve(ids.size());
     const auto threads = static_cast<unsigned>(
@@ -576,7 +619,7 @@ std::vector<Result<Manifest>> read_manifests_in_parallel(const Storage& storage,
                 out.push_back(std::unexpected(stored[i].error()));
                 continue;
             }
-            out.push_back(decode_manifest(*stored[i], ids[first + i]));
+            out.push_back(decode_manifest(*stored[i], ids[first + i], parts));
             stored[i] = std::string();
         }
     }
@@ -588,17 +631,17 @@ std::vector<Result<Manifest>> read_manifests_in_parallel(const Storage& storage,
 Result<std::vector<Manifest>> read_all_manifests(const Storage& storage) {
     std::vector<Manifest> out;
     const std::vector<std::string> ids = LB_TRY(list_backup_ids(storage));
-    for (auto& manifest : read_manifests_in_parallel(storage, ids))
+    for (auto& manifest : read_manifests_in_parallel(storage, ids, ManifestParts::whole))
         out.push_back(LB_TRY(std::move(manifest)));
     std::sort(out.begin(), out.end(),
               [](const Manifest& a, const Manifest& b) { return a.start_time < b.start_time; });
     return out;
 }
 
-Result<ManifestSet> read_manifests(const Storage& storage) {
+Result<ManifestSet> read_manifests(const Storage& storage, ManifestParts parts) {
     ManifestSet set;
     const std::vector<std::string> ids = LB_TRY(list_backup_ids(storage));
-    auto manifests = read_manifests_in_parallel(storage, ids);
+    auto manifests = read_manifests_in_parallel(storage, ids, parts);
     for (std::size_t i = 0; i < ids.size(); ++i) {
         const std::string& id = ids[i];
         auto& manifest = manifests[i];

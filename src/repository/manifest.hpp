@@ -162,7 +162,16 @@ struct Manifest {
     MongoPayload mongodb;
     // The envelope version it was read from (1 or 2); written as current_version.
     std::uint32_t format_version = 2;
+    // False when only the header was read (ManifestParts::header): `entries` is empty then,
+    // whatever the backup holds.
+    bool entries_read = true;
 };
+
+// What of a manifest a reader parses: all of it, or its header (everything but the entries,
+// which are most of its text: what list, the window and the choice of a backup need). A header
+// read skips the entries unparsed, so what they hold is not checked, nor are the payload's
+// references to them; a whole read checks both.
+enum class ManifestParts { whole, header };
 
 std::string manifest_key(const std::string& backup_id);
 // ErrorCode::usage unless `backup_id` could name a backup: letters, digits, '_', '-', '.', not
@@ -192,7 +201,8 @@ Result<Manifest> read_manifest(const Storage& storage, const std::string& backup
 // ranges checked (timeline >= 1, wal_segment_size a power of two from 1 MiB to 1 GiB, mode
 // <= 07777, mtime_nsec < 10^9, times in range, block ids 64 hex digits); ErrorCode::corrupt
 // naming the key and the field otherwise. An entry point for fuzzing.
-Result<Manifest> parse_manifest(std::string_view text, std::string_view key, std::uint32_t version);
+Result<Manifest> parse_manifest(std::string_view text, std::string_view key, std::uint32_t version,
+                                ManifestParts parts = ManifestParts::whole);
 // Every published backup, oldest first. Fails on the first unreadable manifest.
 Result<std::vector<Manifest>> read_all_manifests(const Storage& storage);
 Result<std::vector<std::string>> list_backup_ids(const Storage& storage);
@@ -203,7 +213,9 @@ struct ManifestSet {
 };
 // Every published backup, oldest first, carrying on past damaged manifests (ErrorCode::corrupt),
 // which are listed in `damaged`: one damaged manifest must not hide the other backups. Any other
-// failure (storage I/O) fails the call.
-Result<ManifestSet> read_manifests(const Storage& storage);
+// failure (storage I/O) fails the call. With ManifestParts::header only the headers are read
+// (entries_read false): read_manifest gives a chosen backup whole.
+Result<ManifestSet> read_manifests(const Storage& storage,
+                                   ManifestParts parts = ManifestParts::whole);
 
 }  // namespace lifeboat::repo

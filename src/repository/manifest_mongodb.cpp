@@ -31,7 +31,7 @@ json mongo_payload_to_json(const MongoPayload& payload) {
 }
 
 Result<MongoPayload> mongo_payload_from_json(const JsonValue& j,
-                                             const std::vector<ManifestEntry>& entries) {
+                                             const std::vector<ManifestEntry>* entries) {
     MongoPayload payload;
     payload.resume_token_start = LB_TRY(j.required<std::string>("resume_token_start"));
     payload.resume_token_stop = LB_TRY(j.required<std::string>("resume_token_stop"));
@@ -58,7 +58,8 @@ Result<MongoPayload> mongo_payload_from_json(const JsonValue& j,
                     .problem(fmt::format("'{}' is neither collection nor view", coll.type)));
         }
         const bool has_entry =
-            std::any_of(entries.begin(), entries.end(), [&](const ManifestEntry& e) {
+            entries == nullptr ||
+            std::any_of(entries->begin(), entries->end(), [&](const ManifestEntry& e) {
                 return e.type == EntryType::file && e.path == coll.path;
             });
         if (coll.type == "collection" && !has_entry) {

@@ -10,8 +10,9 @@
 namespace lifeboat::repo {
 
 nlohmann::json mongo_payload_to_json(const MongoPayload& payload);
-// Checks that every collection's path is a file entry of `entries` (views have none).
+// Checks that every collection's path is a file entry of `entries` (views have none); not when
+// `entries` is null (a header read, the entries skipped).
 Result<MongoPayload> mongo_payload_from_json(const JsonValue& j,
-                                             const std::vector<ManifestEntry>& entries);
+                                             const std::vector<ManifestEntry>* entries);
 
 }  // namespace lifeboat::repo

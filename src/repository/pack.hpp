@@ -14,12 +14,14 @@ namespace lifeboat::repo {
 struct PackEntry {
     BlockId id;
     BlockPlacement placement;
+    bool operator==(const PackEntry&) const = default;
 };
 
 struct PackSummary {
     std::string id;
     std::uint64_t size = 0;
     std::vector<PackEntry> entries;
+    bool operator==(const PackSummary&) const = default;
 };
 
 // Streams blocks into a new pack. Not thread-safe: one writer per worker thread.

@@ -1,12 +1,14 @@
 // Fuzz target: index objects (repository/index.hpp, load_block_index). The input is the index's
 // JSON payload, stored in a valid envelope beside a second, well-formed index, and loaded under
-// each damage policy.
+// each damage policy. The reader of write_index's own layout (index_text.hpp) must agree with
+// the general JSON reader on every input it accepts.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "memory_storage.hpp"
 #include "repository/index.hpp"
+#include "repository/index_text.hpp"
 #include "repository/object.hpp"
 
 using namespace lifeboat;
@@ -14,6 +16,10 @@ using namespace lifeboat::repo;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view payload(reinterpret_cast<const char*>(data), size);
+    if (const auto fast = parse_index_as_written(payload)) {
+        const auto general = parse_index_json(payload, "index/fuzz");
+        if (!general || *general != *fast) __builtin_trap();
+    }
     fuzz::MemoryStorage storage;
     auto object = encode_object(ObjectKind::index, payload, PayloadCompression::zstd);
     if (!object) return 0;

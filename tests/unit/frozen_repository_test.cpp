@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "codec/hash.hpp"
 #include "engine/restore.hpp"
 #include "repository/index.hpp"
@@ -338,6 +340,58 @@ TEST_F(FrozenRepositoryV1, RestoresToConsistentThroughTheEngineAndTheDriver) {
     EXPECT_NE(settings.find("recovery_target = 'immediate'"), std::string::npos) << settings;
     EXPECT_NE(settings.find("recovery_target_timeline = '1'"), std::string::npos) << settings;
     EXPECT_TRUE(fs::exists(target / "recovery.signal"));
+}
+
+// Restore reads the manifests' headers to choose, then the chosen one whole: a later backup whose
+// header is sound but whose entries are damaged is left out when it is chosen, named, and the
+// choice made again (the frozen backup restored).
+TEST_F(FrozenRepositoryV1, AChosenBackupWhoseEntriesAreDamagedIsLeftOutAndAnotherRestored) {
+    const std::string key = manifest_key(k_backup_id);
+    const std::string frozen = repository().storage().read(key).value();
+    auto doc = nlohmann::json::parse(*decode_object(frozen, ObjectKind::manifest, key));
+    const std::string later = "20261126T090000Z";
+    doc["id"] = later;
+    doc["start_time"] = "2026-11-26T08:00:01Z";
+    doc["stop_time"] = "2026-11-26T08:00:04Z";
+    for (auto& entry : doc["entries"]) {
+        if (entry.contains("blocks") && !entry["blocks"].empty()) {
+            entry["blocks"][0] = "not a block id";
+            break;
+        }
+    }
+    std::string object = *encode_object(ObjectKind::manifest, doc.dump(), PayloadCompression::zstd);
+    put_u32le(object, 12, 1);  // the v1 layout, as the frozen one
+    ASSERT_TRUE(
+        repository().storage().write(manifest_key(later), reseal(object), Overwrite::never));
+    auto headers = read_manifests(repository().storage(), ManifestParts::header);
+    ASSERT_TRUE(headers) << headers.error().message;
+    ASSERT_EQ(headers->backups.size(), 2u);  // its header is sound
+
+    const fs::path target = scratch() / "restored";
+    const OperationContext ctx;
+    auto restored = engine::run_restore(
+        repository(), {.consistent = true, .target_dir = target, .lifeboat_binary = "lifeboat"},
+        ctx);
+    ASSERT_TRUE(restored) << restored.error().message;
+    EXPECT_EQ(restored->backup_id, k_backup_id);
+    ASSERT_EQ(restored->warnings.size(), 1u);
+    EXPECT_NE(restored->warnings[0].find("left out damaged backups/" + later), std::string::npos)
+        << restored->warnings[0];
+    EXPECT_EQ(read_file(target / "PG_VERSION").value_or(""), "15\n");
+
+    // Asked for by id, it is refused, naming the damage.
+    auto refused = engine::run_restore(repository(),
+                                       {.backup_id = later,
+                                        .consistent = true,
+                                        .target_dir = scratch() / "refused",
+                                        .lifeboat_binary = "lifeboat"},
+                                       ctx);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, ErrorCode::corrupt);
+    EXPECT_NE(refused.error().message.find("backup " + later + " cannot be restored"),
+              std::string::npos)
+        << refused.error().message;
+    EXPECT_FALSE(fs::exists(scratch() / "refused"));
 }
 
 TEST_F(FrozenRepositoryV1, WalSegmentFetchesWithTheFrozenChecksumAndMetadata) {

@@ -8,7 +8,9 @@
 
 #include "../fuzz/memory_storage.hpp"
 #include "repository/index.hpp"
+#include "repository/index_text.hpp"
 #include "repository/json_reader.hpp"
+#include "repository/object.hpp"
 
 using namespace lifeboat;
 using namespace lifeboat::repo;
@@ -131,6 +133,81 @@ TEST(IndexText, ARestoreKeepsOnlyItsBlocksAndABackupOnlyIds) {
     ids->add_pack(pack_of('c', 1));
     EXPECT_TRUE(ids->contains(pack_of('c', 1).entries[0].id));
     EXPECT_TRUE(ids->find(pack_of('c', 1).entries[0].id));
+}
+
+TEST(JsonEndOfArray, SkipsNestedArraysObjectsAndStringsHoldingBracketsQuotesAndEscapes) {
+    const std::string text = R"({"entries":[[1,[2]],{"p":"a]}\"[{"},"\\","x\\\"]"],"id":"z"})";
+    const auto end = end_of_array(text, 11);
+    ASSERT_TRUE(end);
+    EXPECT_EQ(text.substr(*end), R"(,"id":"z"})");
+    EXPECT_EQ(end_of_array("[]", 0), std::optional<std::size_t>(2));
+}
+
+TEST(JsonEndOfArray, NoArrayThereOrNeverClosedIsNullopt) {
+    EXPECT_FALSE(end_of_array(R"({"entries":[1,2)", 11));  // unclosed
+    EXPECT_FALSE(end_of_array(R"([{"a":1])", 0));          // unclosed (the ']' closes '{')
+    EXPECT_FALSE(end_of_array(R"(["a\"])", 0));            // the quote is escaped: unclosed
+    EXPECT_FALSE(end_of_array(R"([1})", 0));               // closed by the wrong bracket
+    EXPECT_FALSE(end_of_array(R"({"entries":[1]})", 0));   // not at a '['
+    EXPECT_FALSE(end_of_array("[1]", 3));                  // past the end
+}
+
+// The index text write_index stored (its envelope removed).
+std::string written_index_text(const std::vector<PackSummary>& packs) {
+    fuzz::MemoryStorage storage;
+    const std::string id = *write_index(storage, packs);
+    const std::string bytes = *storage.read("index/" + id);
+    return *decode_object(bytes, ObjectKind::index, "index/" + id);
+}
+
+TEST(IndexText, TheWrittenLayoutIsReadWithoutTheJsonParserAndAgreesWithIt) {
+    const std::vector<PackSummary> packs = {pack_of('a', 3), pack_of('b', 0), pack_of('c', 1)};
+    const std::string text = written_index_text(packs);
+    const auto fast = parse_index_as_written(text);
+    ASSERT_TRUE(fast) << text.substr(0, 200);
+    EXPECT_EQ(*fast, packs);
+    const auto general = parse_index_json(text, "index/x");
+    ASSERT_TRUE(general) << general.error().message;
+    EXPECT_EQ(*general, packs);
+    EXPECT_EQ(parse_index_as_written(R"({"packs":[]})"), std::vector<PackSummary>{});
+}
+
+TEST(IndexText, AnyOtherLayoutOrAFailedCheckIsLeftToTheJsonParser) {
+    const std::string text = written_index_text({pack_of('a', 2)});
+    const std::string block = pack_of('a', 2).entries[0].id.hex();
+    const auto with = [&](std::string_view from, std::string_view to) {
+        std::string out = text;
+        const auto at = out.find(from);
+        EXPECT_NE(at, std::string::npos) << from;
+        if (at != std::string::npos) out.replace(at, from.size(), to);
+        return out;
+    };
+    std::string upper = block;
+    for (auto& c : upper)
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    // Valid JSON the general reader takes as the same index, in another layout.
+    for (const std::string& other : {with("{\"packs\":[", "{ \"packs\": ["), with(block, upper),
+                                     with(",\"size\":", ",\"extra\":1,\"size\":")}) {
+        EXPECT_FALSE(parse_index_as_written(other)) << other.substr(0, 120);
+        const auto general = parse_index(other, "index/x");
+        ASSERT_TRUE(general) << general.error().message;
+        EXPECT_EQ(*general, std::vector<PackSummary>{pack_of('a', 2)});
+    }
+    // Numbers and checks the index refuses: the general reader words the error.
+    for (const std::string& bad :
+         {with(",64,100,8192,1]", ",064,100,8192,1]"), with(",64,100,8192,1]", ",64,100,8192,256]"),
+          with(",64,100,8192,1]", ",64,4294967296,8192,1]"),
+          with(",64,100,8192,1]", ",8,100,8192,1]"), with(",\"size\":1048576", ",\"size\":40"),
+          with(",64,100,8192,1]", ",18446744073709551616,100,8192,1]"),
+          with(std::string(64, 'a'), std::string(63, 'a') + "g")}) {
+        EXPECT_FALSE(parse_index_as_written(bad)) << bad.substr(0, 160);
+        const auto general = parse_index(bad, "index/x");
+        ASSERT_FALSE(general) << bad.substr(0, 160);
+        EXPECT_EQ(general.error().code, ErrorCode::corrupt);
+        EXPECT_NE(general.error().message.find("index/x"), std::string::npos);
+    }
+    EXPECT_FALSE(parse_index_as_written(text + " "));
+    EXPECT_FALSE(parse_index_as_written(text.substr(0, text.size() - 1)));
 }
 
 }  // namespace

@@ -117,6 +117,23 @@ std::string block_hex(std::string_view plaintext) {
     return BlockId::of(plaintext).hex();
 }
 
+// A v1 manifest with only its required fields (backup 20261126T100000Z, no entries).
+json minimal_v1_json() {
+    return {
+        {"id", "20261126T100000Z"},
+        {"source", {{"kind", "postgres"}}},
+        {"start_time", "2026-11-26T10:00:00Z"},
+        {"stop_time", "2026-11-26T10:00:01Z"},
+        {"start_lsn", "0/4000028"},
+        {"stop_lsn", "0/4000100"},
+        {"timeline", 1},
+        {"start_wal", "000000010000000000000004"},
+        {"stop_wal", "000000010000000000000004"},
+        {"backup_label", "label"},
+        {"entries", json::array()},
+    };
+}
+
 class ManifestTest : public ScratchTest {
   protected:
     // Stores `text` as a manifest with envelope `version` (1: the layout older Lifeboats wrote).
@@ -268,19 +285,7 @@ TEST_F(ManifestTest, UnknownFieldsAreIgnored) {
 }
 
 TEST_F(ManifestTest, OptionalFieldsMayBeAbsent) {
-    const json j = {
-        {"id", "20261126T100000Z"},
-        {"source", {{"kind", "postgres"}}},
-        {"start_time", "2026-11-26T10:00:00Z"},
-        {"stop_time", "2026-11-26T10:00:01Z"},
-        {"start_lsn", "0/4000028"},
-        {"stop_lsn", "0/4000100"},
-        {"timeline", 1},
-        {"start_wal", "000000010000000000000004"},
-        {"stop_wal", "000000010000000000000004"},
-        {"backup_label", "label"},
-        {"entries", json::array()},
-    };
+    const json j = minimal_v1_json();
     put_manifest_json("20261126T100000Z", j.dump());
     auto read = read_manifest(storage(), "20261126T100000Z");
     ASSERT_TRUE(read) << read.error().message;
@@ -383,4 +388,83 @@ TEST(BackupId, PathsAndControlCharactersAreUsageErrors) {
         EXPECT_EQ(status.error().code, ErrorCode::usage) << bad;
         EXPECT_NE(status.error().message.find("invalid backup id"), std::string::npos);
     }
+}
+
+// Header reads (what list, the window and restore's choice use): everything but the entries,
+// which are skipped unparsed; a whole read is unchanged.
+TEST_F(ManifestTest, AHeaderReadGivesEverythingButTheEntries) {
+    Manifest written = full_manifest();
+    // Paths holding what the skipping must not take for the array's end.
+    written.entries.push_back(ManifestEntry{
+        "base/5/odd \"]}[{\\ name", EntryType::file, 0600, 1, 1764144002, "", {BlockId::of("x")}});
+    written.entries.push_back(
+        ManifestEntry{"base/5/ends in a backslash \\", EntryType::file, 0600, 0, 1, "", {}});
+    ASSERT_TRUE(write_manifest(storage(), written));
+    auto headers = read_manifests(storage(), ManifestParts::header);
+    ASSERT_TRUE(headers) << headers.error().message;
+    ASSERT_EQ(headers->backups.size(), 1u);
+    const Manifest& header = headers->backups.front();
+    EXPECT_FALSE(header.entries_read);
+    EXPECT_TRUE(header.entries.empty());
+    Manifest without_entries = written;
+    without_entries.entries.clear();
+    expect_same_manifest(header, without_entries);
+
+    auto whole = read_manifests(storage());
+    ASSERT_TRUE(whole) << whole.error().message;
+    ASSERT_EQ(whole->backups.size(), 1u);
+    EXPECT_TRUE(whole->backups.front().entries_read);
+    expect_same_manifest(whole->backups.front(), written);
+}
+
+TEST_F(ManifestTest, AHeaderReadSkipsEntriesAWholeReadRefuses) {
+    const Manifest written = full_manifest();
+    ASSERT_TRUE(write_manifest(storage(), written));
+    const std::string key = manifest_key(written.id);
+    std::string text = *decode_object(*storage().read(key), ObjectKind::manifest, key);
+    ASSERT_TRUE(text.starts_with("{\"entries\":["));
+    const std::string block = BlockId::of("block one").hex();
+    text.replace(text.find(block), block.size(), "abc");
+    put_manifest_json(written.id, text, 2);
+
+    auto headers = read_manifests(storage(), ManifestParts::header);
+    ASSERT_TRUE(headers) << headers.error().message;
+    EXPECT_EQ(headers->backups.size(), 1u);
+    EXPECT_TRUE(headers->damaged.empty());
+    auto whole = read_manifests(storage());
+    ASSERT_TRUE(whole) << whole.error().message;
+    EXPECT_TRUE(whole->backups.empty());
+    ASSERT_EQ(whole->damaged.size(), 1u);
+    EXPECT_EQ(whole->damaged.front().key, key);
+    EXPECT_TRUE(fails_with(read_manifest(storage(), written.id), ErrorCode::corrupt, key));
+}
+
+TEST_F(ManifestTest, AHeaderReadOfAnotherLayoutAndOfBrokenHeadersIsStillChecked) {
+    // Keys in another order (entries not first): read by the streaming parser, entries dropped.
+    json other = minimal_v1_json();
+    other["entries"] = {{{"path", "PG_VERSION"}, {"type", "file"}, {"size", 3}, {"mode", 384}}};
+    put_manifest_json("20261126T100000Z", other.dump());
+    auto headers = read_manifests(storage(), ManifestParts::header);
+    ASSERT_TRUE(headers) << headers.error().message;
+    ASSERT_EQ(headers->backups.size(), 1u);
+    EXPECT_EQ(headers->backups.front().stop_lsn, "0/4000100");
+    EXPECT_TRUE(headers->backups.front().entries.empty());
+    EXPECT_FALSE(headers->backups.front().entries_read);
+
+    // A header field broken in the written layout: damaged for a header read too.
+    const Manifest written = full_manifest("20261126T110000Z");
+    ASSERT_TRUE(write_manifest(storage(), written));
+    const std::string key = manifest_key(written.id);
+    std::string text = *decode_object(*storage().read(key), ObjectKind::manifest, key);
+    text.replace(text.find("\"branch\":3"), 10, "\"branch\":0");
+    put_manifest_json(written.id, text, 2);
+    // An entries array never closed: not skipped past, read (and refused) by the parser.
+    put_manifest_json("20261126T120000Z", "{\"entries\":[{\"path\":\"a\"}", 2);
+    headers = read_manifests(storage(), ManifestParts::header);
+    ASSERT_TRUE(headers) << headers.error().message;
+    EXPECT_EQ(headers->backups.size(), 1u);
+    ASSERT_EQ(headers->damaged.size(), 2u);
+    EXPECT_EQ(headers->damaged[0].key, key);
+    EXPECT_NE(headers->damaged[0].reason.find("branch"), std::string::npos)
+        << headers->damaged[0].reason;
 }
