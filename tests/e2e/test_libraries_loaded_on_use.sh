@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Libraries only some commands need are loaded when first used (util/shared_library.hpp): the
 # MongoDB C driver (sources/mongodb/c_driver.hpp) only by commands that speak to a MongoDB
-# server, libcurl (storage/s3/curl_library.hpp) only by the first S3 request. The binary links
-# neither, a command on a local repository loads neither (nor ICU, libmongocrypt, the SASL
-# plug-ins, nghttp2, libssh2 or librtmp they bring), and a library that cannot be loaded is one
-# clear error line, not a crash.
+# server, libcurl (storage/s3/curl_library.hpp) only by the first S3 request, libpq
+# (sources/postgres/libpq_library.hpp) only by commands that connect to PostgreSQL. The binary
+# links none of them, a command on a local repository loads none (nor ICU, libmongocrypt, the SASL
+# plug-ins, nghttp2, libssh2, librtmp, GnuTLS, Kerberos or LDAP they bring), and a library that
+# cannot be loaded is one clear error line, not a crash.
 source "$(dirname "$0")/lib.sh" "$@"
 
 # loaded_libraries CMD...: the shared libraries the dynamic loader opened for CMD (LD_DEBUG).
@@ -12,19 +13,19 @@ loaded_libraries() {
     LD_DEBUG=libs "$@" 2>&1 >/dev/null | sed -n 's/.*calling init: //p' || true
 }
 
-if ldd "$LB" | grep -Eq 'libmongoc|libbson|libicu|libcurl|libnghttp2|libssh2|librtmp'; then
+if ldd "$LB" | grep -Eq 'libmongoc|libbson|libicu|libcurl|libnghttp2|libssh2|librtmp|libpq|libgnutls|libkrb5|libldap'; then
     ldd "$LB" >&2
-    fail "the binary links the MongoDB driver or libcurl"
+    fail "the binary links the MongoDB driver, libcurl or libpq"
 fi
-ok "the binary does not link libmongoc, libbson, ICU, libcurl or what libcurl brings"
+ok "the binary does not link libmongoc, libbson, ICU, libcurl, libpq or what they bring"
 
 expect_exit 0 lb repo-init --repo "$REPO"
 libs=$(loaded_libraries as_pg "$LB" list --repo "$REPO" --json)
 echo "$libs" | grep -q 'libzstd' || fail "LD_DEBUG shows no library at all: $libs"
-if echo "$libs" | grep -Eq 'libmongoc|libbson|libicu|sasl2/|libcurl|libnghttp2|libssh2'; then
-    fail "a command on a local repository loaded the MongoDB driver or libcurl: $libs"
+if echo "$libs" | grep -Eq 'libmongoc|libbson|libicu|sasl2|libcurl|libnghttp2|libssh2|libpq|libgnutls|libkrb5'; then
+    fail "a command on a local repository loaded the MongoDB driver, libcurl or libpq: $libs"
 fi
-ok "list on a local repository loads neither the driver nor libcurl, nor what they bring"
+ok "list on a local repository loads neither the driver, libcurl nor libpq, nor what they bring"
 
 # Nothing listens on the port: the driver is loaded, the server does not answer (exit 8).
 port=$(free_port)
@@ -64,5 +65,26 @@ expect_one_line_error
 expect_in "$ERR" "libcurl \(libcurl.so.4\) cannot be loaded"
 if grep -Eq 'terminate|Aborted|what\(\)' "$ERR"; then fail "a crash, not an error: $(cat "$ERR")"; fi
 ok "a libcurl that cannot be loaded is one error line (exit $RC)"
+
+# A backup connects to PostgreSQL: it loads libpq, and works.
+REPO="$T/pg-repo"
+start_source
+libs=$(loaded_libraries as_pg "$LB" backup --repo "$REPO" --pg "$CONNINFO" --json)
+echo "$libs" | grep -q 'libpq.so.5' || fail "a backup did not load libpq: $libs"
+expect_exit 0 lb list --repo "$REPO" --json
+expect_eq "$(jq -r '.backups | length' "$OUT")" 1 "backups made with libpq loaded on use"
+ok "a backup loads libpq when it connects, and works"
+
+# A libpq that is no library: one line naming it and its package, no crash, no backup.
+mkdir -p "$T/broken-pq"
+: >"$T/broken-pq/libpq.so.5"
+chmod -R a+rX "$T/broken-pq"
+expect_failure as_pg env LD_LIBRARY_PATH="$T/broken-pq" "$LB" backup --repo "$REPO" --pg "$CONNINFO"
+expect_one_line_error
+expect_in "$ERR" "libpq \(libpq.so.5\) cannot be loaded: .* \(install the package libpq5\)"
+if grep -Eq 'terminate|Aborted|what\(\)' "$ERR"; then fail "a crash, not an error: $(cat "$ERR")"; fi
+expect_exit 0 lb list --repo "$REPO" --json
+expect_eq "$(jq -r '.backups | length' "$OUT")" 1 "backups after the failed one"
+ok "a libpq that cannot be loaded is one error line (exit $RC)"
 
 finish

@@ -7,10 +7,10 @@
 #include <map>
 #include <tuple>
 
-#include <libpq-fe.h>
 #include <toml++/toml.h>
 #include <nlohmann/json.hpp>
 
+#include "sources/postgres/libpq_library.hpp"
 #include "util/fs.hpp"
 
 namespace lifeboat::postgres_physical {
@@ -468,6 +468,7 @@ std::vector<CheckOutcome> compare_with_baseline(
 
 Result<std::string> conninfo_with_database(const std::string& conninfo,
                                            const std::string& database) {
+    LB_CHECK(postgres::libpq::load());
     char* error = nullptr;
     PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
     if (!options) {

@@ -1,11 +1,12 @@
 #include "sources/postgres/connection.hpp"
 
-#include <libpq-fe.h>
 #include <poll.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+
+#include "sources/postgres/libpq_library.hpp"
 
 namespace lifeboat::postgres {
 
@@ -69,6 +70,7 @@ std::optional<std::chrono::seconds> connect_timeout_of(pg_conn* conn) {
 Result<Connection> Connection::open(const std::string& conninfo, const ConnectLimits& limits) {
     // PQconnectdb would honour only libpq's own connect_timeout; polling lets one deadline cover
     // every step, whatever the libpq version does while it waits for the server's first answer.
+    LB_CHECK(libpq::load());  // one line naming the package when libpq is missing
     pg_conn* conn = PQconnectStart(conninfo.c_str());
     if (!conn) return fail(ErrorCode::database, "cannot allocate a PostgreSQL connection");
     Connection connection(conn);

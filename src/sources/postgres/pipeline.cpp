@@ -1,6 +1,6 @@
 #include "sources/postgres/pipeline.hpp"
 
-#include <libpq-fe.h>
+#include "sources/postgres/libpq_library.hpp"
 
 namespace lifeboat::postgres {
 
