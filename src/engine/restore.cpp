@@ -127,7 +127,9 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
         // damaged anywhere else, and the choice made again without it.
         const std::string id = reach->backup_id;
         manifest_set.damaged.push_back(repo::damaged_object(repo::manifest_key(id), whole.error()));
-        std::erase_if(manifests, [&](const repo::Manifest& m) { return m.id == id; });
+        // Each round leaves one backup out, so the choice ends (the guard keeps it so).
+        if (std::erase_if(manifests, [&](const repo::Manifest& m) { return m.id == id; }) == 0)
+            return std::unexpected(whole.error());
     }
     const RestorableWindow& window = *chosen_window;
     std::vector<std::string> warnings;
