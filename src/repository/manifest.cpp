@@ -276,8 +276,7 @@ Status common_from_json(const JsonValue& j, Manifest& m, std::vector<ManifestEnt
 }
 
 // Version 1: a physical PostgreSQL backup with its facts at the top level (kind "postgres").
-Result<Manifest> from_json_v1(const JsonValue& j, std::vector<ManifestEntry> entries,
-                              ManifestParts) {
+Result<Manifest> from_json_v1(const JsonValue& j, std::vector<ManifestEntry> entries) {
     Manifest m;
     m.format_version = 1;
     LB_CHECK(common_from_json(j, m, std::move(entries)));
@@ -339,6 +338,13 @@ Result<Manifest> from_json_v2(const JsonValue& j, std::vector<ManifestEntry> ent
     const JsonValue pg = LB_TRY(j.field("postgres_physical"));
     m.postgres = LB_TRY(postgres_payload_from_json(pg, pg));
     return m;
+}
+
+// The manifest of envelope `version` from its parsed document and its streamed entries.
+Result<Manifest> manifest_from_json(std::uint32_t version, const JsonValue& j,
+                                    std::vector<ManifestEntry> entries, ManifestParts parts) {
+    if (version == 1) return from_json_v1(j, std::move(entries));
+    return from_json_v2(j, std::move(entries), parts);
 }
 
 }  // namespace
@@ -551,8 +557,7 @@ std::optional<Result<Manifest>> parse_header_as_written(std::string_view text, s
     header.append(text.substr(*end));
     auto doc = JsonDocument::parse(header, key, "manifest");
     if (!doc) return std::unexpected(doc.error());
-    if (version == 1) return from_json_v1(doc->root(), {}, ManifestParts::header);
-    return from_json_v2(doc->root(), {}, ManifestParts::header);
+    return manifest_from_json(version, doc->root(), {}, ManifestParts::header);
 }
 
 }  // namespace
@@ -565,8 +570,7 @@ Result<Manifest> parse_manifest(std::string_view text, std::string_view key, std
             // Another layout: streamed, each entry dropped unread.
             const JsonDocument doc = LB_TRY(JsonDocument::parse_streaming(
                 text, key, "manifest", "entries", [](const JsonValue&) -> Status { return {}; }));
-            header = version == 1 ? from_json_v1(doc.root(), {}, parts)
-                                  : from_json_v2(doc.root(), {}, parts);
+            header = manifest_from_json(version, doc.root(), {}, parts);
         }
         if (*header) (*header)->entries_read = false;
         return std::move(*header);
@@ -579,8 +583,7 @@ Result<Manifest> parse_manifest(std::string_view text, std::string_view key, std
             entries.push_back(LB_TRY(entry_from_json(e)));
             return {};
         }));
-    if (version == 1) return from_json_v1(doc.root(), std::move(entries), parts);
-    return from_json_v2(doc.root(), std::move(entries), parts);
+    return manifest_from_json(version, doc.root(), std::move(entries), parts);
 }
 
 Result<std::vector<std::string>> list_backup_ids(const Storage& storage) {
