@@ -1,9 +1,14 @@
 #include "engine/restore_blocks.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <memory>
 #include <optional>
+
+#include "io/durable_file.hpp"
 
 namespace lifeboat::engine {
 
@@ -17,6 +22,11 @@ constexpr unsigned k_writer_threads = 4;
 // Buffered writes: contiguous blocks of one file are handed to the kernel's write-out together,
 // up to this much at once, instead of one request per block.
 constexpr std::uint64_t k_writeback_run = 8ull * 1024 * 1024;
+
+// Threads for the flushes made while files are still being written (flush_every): a large
+// file's flush waits for the storage, and the workers must not.
+constexpr unsigned k_early_flush_threads = 2;
+constexpr std::size_t k_early_flush_pending = 64;
 
 // Where one wanted block goes.
 struct Destination {
@@ -78,6 +88,20 @@ Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
     if (options.direct_writes)
         writer.emplace(file_sync, k_writer_threads, k_writer_threads + 2 * workers);
     std::atomic<std::uint64_t> bytes_done{0};
+    // Buffered writes: the bytes written into each file so far, for its flushes along the way.
+    std::vector<std::atomic<std::uint64_t>> file_written;
+    std::optional<BackgroundFlusher> early_flushes;
+    if (!writer && options.flush_every > 0) {
+        file_written = std::vector<std::atomic<std::uint64_t>>(files.size());
+        early_flushes.emplace(file_sync, k_early_flush_threads, k_early_flush_pending);
+    }
+    // Flushes `file` on a thread of early_flushes through a descriptor of its own (the
+    // worker's may be closed first). Without a descriptor to spare, the flush is left to the
+    // one every file gets once complete.
+    const auto flush_while_writing = [&](const File& file) {
+        const int fd = ::fcntl(file.descriptor(), F_DUPFD_CLOEXEC, 0);
+        if (fd >= 0) early_flushes->submit(File::adopt(fd, file.path()));
+    };
     auto handle = [&](const RangeRead& range, std::string_view bytes, unsigned worker) -> Status {
         std::string& block = buffers[worker];
         const repo::BlockId* decoded = nullptr;  // what `block` holds now
@@ -125,6 +149,14 @@ Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
             } else {
                 LB_CHECK(file->write_at(to.offset, block));
                 run.wrote(file->descriptor(), to.offset, block.size());
+                if (early_flushes) {
+                    const std::uint64_t every = options.flush_every;
+                    const std::uint64_t before = file_written[to.file].fetch_add(block.size());
+                    if (before / every != (before + block.size()) / every) {
+                        run.start();
+                        flush_while_writing(*file);
+                    }
+                }
             }
             bytes_done += block.size();
         }
@@ -141,8 +173,10 @@ Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
         return fetch_ranges(*options.storage, plan, fetch, handle);
     }();
     const Status written = writer ? writer->finish() : Status{};
+    const Status flushed = early_flushes ? early_flushes->finish() : Status{};
     if (!fetched) return std::unexpected(fetched.error());
     LB_CHECK(written);
+    LB_CHECK(flushed);
     stats.bytes = bytes_done.load();
     stats.direct_bytes = writer ? writer->direct_bytes() : 0;
     stats.requests = fetched->requests;

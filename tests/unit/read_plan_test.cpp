@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 
 #include "engine/read_plan.hpp"
@@ -261,7 +262,8 @@ class WriteFileBlocksTest : public ScratchTest {
         }
         return e;
     }
-    Result<BlockWriteStats> run(const Storage& from) {
+    Result<BlockWriteStats> run(const Storage& from, std::uint64_t flush_every = 0,
+                                const FileSync* sync = nullptr) {
         for (const auto& f : m_files)
             if (!fs::exists(scratch() / "out" / f.path)) {
                 auto created = File::open(scratch() / "out" / f.path, OpenMode::create_new, 0600);
@@ -272,7 +274,9 @@ class WriteFileBlocksTest : public ScratchTest {
                                          .storage = &from,
                                          .hasher = &m_hasher,
                                          .jobs = 2,
-                                         .io_depth = 4};
+                                         .io_depth = 4,
+                                         .file_sync = sync,
+                                         .flush_every = flush_every};
         std::vector<const repo::ManifestEntry*> files;
         for (const auto& f : m_files)
             files.push_back(&f);
@@ -327,6 +331,67 @@ TEST_F(WriteFileBlocksTest, BlocksThatCannotFillAFileAreRefusedBeforeAnyRead) {
     ASSERT_FALSE(stats);
     EXPECT_EQ(stats.error().code, ErrorCode::corrupt);
     EXPECT_NE(stats.error().message.find("file a"), std::string::npos) << stats.error().message;
+}
+
+// Counts the flushes per file name; fails those of `failing`.
+class CountingSync final : public FileSync {
+  public:
+    explicit CountingSync(std::string failing = {}) : m_failing(std::move(failing)) {}
+    void start_writeback(int, std::uint64_t, std::uint64_t) const override {}
+    Status sync_file(int, const fs::path& path) const override {
+        std::lock_guard lock(m_mutex);
+        if (path.filename() == m_failing)
+            return fail(ErrorCode::io, "cannot fsync {}: Input/output error", path.string());
+        ++m_flushes[path.filename().string()];
+        return {};
+    }
+    Status sync_directory(int, const fs::path&) const override { return {}; }
+    std::map<std::string, int> flushes() const {
+        std::lock_guard lock(m_mutex);
+        return m_flushes;
+    }
+
+  private:
+    std::string m_failing;
+    mutable std::mutex m_mutex;
+    mutable std::map<std::string, int> m_flushes;
+};
+
+// Files are flushed while they are written, once per `flush_every` bytes each: a (30,003 bytes)
+// and b (20,003) pass 20,000 once, d (10,005) and the empty c never. The files stay exact.
+TEST_F(WriteFileBlocksTest, AFileIsFlushedEachTimeFlushEveryMoreOfItsBytesAreWritten) {
+    const CountingSync sync;
+    auto stats = run(storage(), 20000, &sync);
+    ASSERT_TRUE(stats) << stats.error().message;
+    const std::map<std::string, int> want = {{"a", 1}, {"b", 1}};
+    EXPECT_EQ(sync.flushes(), want);
+    EXPECT_EQ(content_of("a"), m_blocks[0] + m_blocks[1] + m_blocks[2]);
+    EXPECT_EQ(content_of("b"), m_blocks[3] + m_blocks[0]);
+
+    // Every 5,000 bytes: each block written passes it (one flush per block, however many
+    // multiples it passes).
+    const CountingSync often;
+    for (const auto& f : m_files)
+        fs::remove(scratch() / "out" / f.path);
+    ASSERT_TRUE(run(storage(), 5000, &often));
+    const std::map<std::string, int> want_often = {{"a", 3}, {"b", 2}, {"d", 1}};
+    EXPECT_EQ(often.flushes(), want_often);
+
+    const CountingSync none;  // 0: only the flush of a complete file, which is not made here
+    for (const auto& f : m_files)
+        fs::remove(scratch() / "out" / f.path);
+    ASSERT_TRUE(run(storage(), 0, &none));
+    EXPECT_TRUE(none.flushes().empty());
+}
+
+// A flush that fails while the file is written fails the restore naming the file: a later flush
+// of the same file may succeed although the pages the failed one held were lost.
+TEST_F(WriteFileBlocksTest, AFailedFlushWhileWritingFailsNamingTheFile) {
+    const CountingSync sync("a");
+    auto stats = run(storage(), 20000, &sync);
+    ASSERT_FALSE(stats);
+    EXPECT_EQ(stats.error().code, ErrorCode::io);
+    EXPECT_NE(stats.error().message.find("/a"), std::string::npos) << stats.error().message;
 }
 
 }  // namespace
