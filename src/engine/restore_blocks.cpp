@@ -24,9 +24,11 @@ constexpr unsigned k_writer_threads = 4;
 constexpr std::uint64_t k_writeback_run = 8ull * 1024 * 1024;
 
 // Threads for the flushes made while files are still being written (flush_every): a large
-// file's flush waits for the storage, and the workers must not.
+// file's flush waits for the storage, and the workers must not. Each pending flush holds a
+// descriptor (beside restore_files' kept directories and sealed files waiting for their flush),
+// and a worker waits once this many are pending: the storage's pace then.
 constexpr unsigned k_early_flush_threads = 2;
-constexpr std::size_t k_early_flush_pending = 64;
+constexpr std::size_t k_early_flush_pending = 32;
 
 // Where one wanted block goes.
 struct Destination {
