@@ -90,10 +90,11 @@ Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
     if (options.direct_writes)
         writer.emplace(file_sync, k_writer_threads, k_writer_threads + 2 * workers);
     std::atomic<std::uint64_t> bytes_done{0};
-    // Buffered writes: the bytes written into each file so far, for its flushes along the way.
+    // The bytes written into each file so far (handed to the writers, with direct writes), for
+    // its flushes along the way.
     std::vector<std::atomic<std::uint64_t>> file_written;
     std::optional<BackgroundFlusher> early_flushes;
-    if (!writer && options.flush_every > 0) {
+    if (options.flush_every > 0) {
         file_written = std::vector<std::atomic<std::uint64_t>>(files.size());
         early_flushes.emplace(file_sync, k_early_flush_threads, k_early_flush_pending);
     }
@@ -151,13 +152,13 @@ Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
             } else {
                 LB_CHECK(file->write_at(to.offset, block));
                 run.wrote(file->descriptor(), to.offset, block.size());
-                if (early_flushes) {
-                    const std::uint64_t every = options.flush_every;
-                    const std::uint64_t before = file_written[to.file].fetch_add(block.size());
-                    if (before / every != (before + block.size()) / every) {
-                        run.start();
-                        flush_while_writing(*file);
-                    }
+            }
+            if (early_flushes) {
+                const std::uint64_t every = options.flush_every;
+                const std::uint64_t before = file_written[to.file].fetch_add(block.size());
+                if (before / every != (before + block.size()) / every) {
+                    run.start();
+                    flush_while_writing(*file);
                 }
             }
             bytes_done += block.size();

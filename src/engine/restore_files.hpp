@@ -45,11 +45,12 @@ struct MaterializeOptions {
     // threads (io/direct_write.hpp), into files allocated at creation; false: through it by the
     // decoding workers, with write-back started as they land.
     bool direct_writes = false;
-    // Buffered writes: each time this many more bytes of one file are written, that file is
-    // flushed on a thread of its own while the workers write on, so the storage's write cache
-    // empties during the restore instead of at its end (on the machine of docs/performance.md
-    // the last flush of 1.5 GiB waited 0.7 s for it; with flushes every 32 MiB, 0.05 s). 0: a
-    // file is flushed only once complete. A failed flush fails the restore either way.
+    // Each time this many more bytes of one file are written (or handed to the writers, with
+    // direct writes), that file is flushed on a thread of its own while the workers write on, so
+    // the storage's write cache empties during the restore instead of at its end (on the machine of
+    // docs/performance.md the last flush of 1.5 GiB waited 0.7 s for it; with flushes every 32 MiB,
+    // 0.05 s). 0: a file is flushed only once complete. A failed flush fails the restore either
+    // way.
     std::uint64_t flush_every = 32ull * 1024 * 1024;
 };
 

@@ -263,7 +263,7 @@ class WriteFileBlocksTest : public ScratchTest {
         return e;
     }
     Result<BlockWriteStats> run(const Storage& from, std::uint64_t flush_every = 0,
-                                const FileSync* sync = nullptr) {
+                                const FileSync* sync = nullptr, bool direct = false) {
         for (const auto& f : m_files)
             if (!fs::exists(scratch() / "out" / f.path)) {
                 auto created = File::open(scratch() / "out" / f.path, OpenMode::create_new, 0600);
@@ -276,6 +276,7 @@ class WriteFileBlocksTest : public ScratchTest {
                                          .jobs = 2,
                                          .io_depth = 4,
                                          .file_sync = sync,
+                                         .direct_writes = direct,
                                          .flush_every = flush_every};
         std::vector<const repo::ManifestEntry*> files;
         for (const auto& f : m_files)
@@ -382,6 +383,18 @@ TEST_F(WriteFileBlocksTest, AFileIsFlushedEachTimeFlushEveryMoreOfItsBytesAreWri
         fs::remove(scratch() / "out" / f.path);
     ASSERT_TRUE(run(storage(), 0, &none));
     EXPECT_TRUE(none.flushes().empty());
+}
+
+// With direct writes alike: the bytes handed to the writer threads count.
+TEST_F(WriteFileBlocksTest, DirectWritesAreFlushedAlongTheWayAlike) {
+    const CountingSync sync;
+    auto stats = run(storage(), 20000, &sync, /*direct=*/true);
+    ASSERT_TRUE(stats) << stats.error().message;
+    const std::map<std::string, int> want = {{"a", 1}, {"b", 1}};
+    EXPECT_EQ(sync.flushes(), want);
+    EXPECT_EQ(content_of("a"), m_blocks[0] + m_blocks[1] + m_blocks[2]);
+    EXPECT_EQ(content_of("b"), m_blocks[3] + m_blocks[0]);
+    EXPECT_EQ(content_of("d"), m_blocks[5]);
 }
 
 // A flush that fails while the file is written fails the restore naming the file: a later flush
