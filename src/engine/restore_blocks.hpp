@@ -1,9 +1,9 @@
 // The read side of restore: every block of the files being restored, read by pack in few ranged
 // requests (engine/read_plan.hpp), decoded and checked against its id, and written at its offset
 // in its file. The files exist already (restore_files creates them, and sets modes and times
-// once every block is in). Each file is also flushed every `options.flush_every` bytes
-// written into it, on threads beside the workers; a failed flush
-// fails the call (restore_files flushes every complete file once more).
+// once every block is in). Each file is also flushed every `options.flush_every` bytes written
+// into it, on threads beside the workers; a failed flush fails the call (restore_files flushes
+// every complete file once more).
 #pragma once
 
 #include <functional>
