@@ -76,8 +76,8 @@ const std::vector<SettingSpec>& setting_specs() {
          SettingType::duration},
         {"replay-shared-buffers", "restore.replay_shared_buffers", "auto",
          "shared_buffers of a restored PostgreSQL instance while it replays WAL, for that run "
-         "only: auto (the data's size, at most a quarter of the available memory, never below "
-         "the configured value), configured, or a size (4GB, 512MB)"},
+         "only: auto (the data's size, at most 512MB and a quarter of the available memory, never "
+         "below the configured value), configured, or a size (4GB, 512MB)"},
         {"restore-writes", "restore.writes", "buffered",
          "how restore writes a data directory: buffered (through the page cache, written back "
          "as blocks land) or direct (past the page cache where the file system allows it, by "

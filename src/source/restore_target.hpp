@@ -36,8 +36,9 @@ enum class NewInstanceArchiving { off, keep_source_settings };
 // next restart.
 struct ReplayMemory {
     enum class Mode {
-        automatic,   // the data's size, at most a quarter of the memory available, never below
-                     // the configured value (unchanged when that value cannot be read)
+        automatic,   // the data's size, at most 512 MiB and a quarter of the memory
+                     // available, never below the configured value (unchanged when that value
+                     // cannot be read)
         configured,  // what the configuration files say
         fixed,       // `bytes`
     };

@@ -68,13 +68,17 @@ TEST(Machine, MemAvailableAndControlGroupRoom) {
     EXPECT_GT(*here, 0u);
 }
 
-TEST(ReplayMemory, AutomaticIsTheDataCappedByAQuarterOfAvailableNeverBelowConfigured) {
+TEST(ReplayMemory, AutomaticIsTheDataCappedAt512MiBAndAQuarterOfAvailableNeverBelowConfigured) {
     // The data's size, rounded up to whole MiB.
-    EXPECT_EQ(automatic_replay_buffers(128 * k_mib, 20 * k_gib, 1536 * k_mib + 1), 1537 * k_mib);
+    EXPECT_EQ(automatic_replay_buffers(128 * k_mib, 20 * k_gib, 300 * k_mib + 1), 301 * k_mib);
+    // 512 MiB at most, however large the data and the memory.
+    EXPECT_EQ(automatic_replay_buffers(128 * k_mib, 20 * k_gib, 1536 * k_mib), 512 * k_mib);
+    EXPECT_EQ(automatic_replay_buffers(128 * k_mib, 64 * k_gib, 15 * k_gib), 512 * k_mib);
     // A quarter of what is available at most.
-    EXPECT_EQ(automatic_replay_buffers(128 * k_mib, 4 * k_gib, 15 * k_gib), k_gib);
+    EXPECT_EQ(automatic_replay_buffers(128 * k_mib, k_gib, 15 * k_gib), 256 * k_mib);
     // Never lowered, never merely kept.
     EXPECT_FALSE(automatic_replay_buffers(4 * k_gib, 20 * k_gib, 2 * k_gib));
+    EXPECT_FALSE(automatic_replay_buffers(512 * k_mib, 20 * k_gib, 2 * k_gib));
     EXPECT_FALSE(automatic_replay_buffers(128 * k_mib, 20 * k_gib, 100 * k_mib));
     EXPECT_FALSE(automatic_replay_buffers(128 * k_mib, 256 * k_mib, 15 * k_gib));
     // Unknown configured value or available memory: left alone.

@@ -19,7 +19,8 @@ std::optional<std::uint64_t> automatic_replay_buffers(std::optional<std::uint64_
                                                       std::uint64_t data_bytes) {
     if (!configured || !available) return std::nullopt;
     const std::uint64_t wanted =
-        std::min((data_bytes + k_mib - 1) / k_mib * k_mib, *available / 4 / k_mib * k_mib);
+        std::min({(data_bytes + k_mib - 1) / k_mib * k_mib, *available / 4 / k_mib * k_mib,
+                  k_automatic_replay_buffers_cap});
     if (wanted <= *configured) return std::nullopt;
     return wanted;
 }

@@ -20,9 +20,18 @@ namespace lifeboat::postgres_physical {
 // PostgreSQL's shared_buffers when no configuration file sets it.
 constexpr std::uint64_t k_default_shared_buffers = 128ull << 20;
 
-// The automatic choice: the data's size (what replay can touch), at most a quarter of the
-// memory available, in whole MiB; nullopt when that is not above `configured` (or `configured`
-// is unknown: a value the restore cannot see must never be lowered).
+// Beyond this the automatic choice does not go. Every buffer replay takes for the first time is
+// shared memory the kernel must fault in and zero in the startup process, page by page; past a
+// few hundred MiB that costs the replay more than the evictions it spares (docs/performance.md,
+// "the replay's shared buffers capped": replaying 2.6 GB of vacuum WAL over 2.2 GB of data,
+// redo 15.6-18.5 s with 2.2 GB of buffers, 10.1-11.7 s with 512 MB; a random-access pgbench
+// burst alike with 128 MB, 512 MB and 2.2 GB).
+constexpr std::uint64_t k_automatic_replay_buffers_cap = 512ull << 20;
+
+// The automatic choice: the data's size (what replay can touch), at most
+// k_automatic_replay_buffers_cap and a quarter of the memory available, in whole MiB; nullopt
+// when that is not above `configured` (or `configured` is unknown: a value the restore cannot
+// see must never be lowered).
 std::optional<std::uint64_t> automatic_replay_buffers(std::optional<std::uint64_t> configured,
                                                       std::optional<std::uint64_t> available,
                                                       std::uint64_t data_bytes);
