@@ -47,17 +47,28 @@ chmod 666 "$T/release"
 exec 8<>"$T/release"
 as_pg flock "$SPOOL/.lock" cat "$T/release" >/dev/null 2>&1 8>&- &
 HOLDER=$!
+BG_PIDS+=("$HOLDER")
 for _ in $(seq 1 600); do as_pg flock -n "$SPOOL/.lock" true || break; sleep 0.1; done
 as_pg "$LB" wal-fetch "$THIRD" "$WAL/$THIRD" --repo "$T/no-such-repository" --prefetch 0 \
     >"$T/waiting.out" 2>&1 &
 FETCH=$!
+BG_PIDS+=("$FETCH")
 # The event: the fetch sleeps in its wait loop (clock_nanosleep, system call 230) rather than
-# having failed at once for want of a repository.
+# having failed at once for want of a repository. What was started in the background is a
+# subshell whose descendants (the account switch, then lifeboat) may not have started yet on a
+# loaded machine: look at all of them until the subshell has ended.
+descendants() {  # PID: PID and every process below it
+    local pid
+    echo "$1"
+    for pid in $(pgrep -P "$1" || true); do descendants "$pid"; done
+}
 waiting=""
 for _ in $(seq 1 600); do
-    pid=$(pgrep -n -f "wal-fetch $THIRD $WAL/$THIRD" || true)
-    [ -n "$pid" ] || break
-    if [ "$(cut -d' ' -f1 "/proc/$pid/syscall" 2>/dev/null)" = 230 ]; then waiting=1; break; fi
+    for pid in $(descendants "$FETCH"); do
+        [ "$(cut -d' ' -f1 "/proc/$pid/syscall" 2>/dev/null)" = 230 ] && waiting=1
+    done
+    [ -n "$waiting" ] && break
+    kill -0 "$FETCH" 2>/dev/null || break
     sleep 0.05
 done
 [ -n "$waiting" ] || { cat "$T/waiting.out" >&2; fail "wal-fetch did not wait for the planned segment"; }
