@@ -3,6 +3,7 @@
 // of postgresql.auto.conf that the restore writes and removes again.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "drivers/postgres_physical/replay_wal_size.hpp"
@@ -52,18 +53,30 @@ class ReplayWalSizeFiles : public ::testing::Test {
 };
 
 TEST_F(ReplayWalSizeFiles, TheChoiceFollowsTheConfiguredValueAndTheFreeSpace) {
-    std::error_code ec;
-    const auto free_space = fs::space(m_dir / "pg_wal", ec).available;
-    ASSERT_FALSE(ec);
-    const auto expected = [&](std::uint64_t configured) {
-        return automatic_replay_max_wal_size(configured, free_space);
+    // Other tests write to the same file system meanwhile: the free space is read before and
+    // after each choice, and the choice must lie between the two it allows.
+    const auto free_space = [&] {
+        std::error_code ec;
+        const auto available = fs::space(m_dir / "pg_wal", ec).available;
+        EXPECT_FALSE(ec);
+        return available;
+    };
+    const auto expect_choice_for = [&](std::uint64_t configured) {
+        const auto before = free_space();
+        const auto chosen = replay_max_wal_size_for(m_dir);
+        const auto after = free_space();
+        const auto low = automatic_replay_max_wal_size(configured, std::min(before, after));
+        const auto high = automatic_replay_max_wal_size(configured, std::max(before, after));
+        ASSERT_TRUE(chosen && low && high) << configured;
+        EXPECT_GE(*chosen, *low) << configured;
+        EXPECT_LE(*chosen, *high) << configured;
     };
     // PostgreSQL's default (1 GB) when no file sets it; a number without a unit counts MB.
-    EXPECT_EQ(replay_max_wal_size_for(m_dir), expected(k_default_max_wal_size));
+    expect_choice_for(k_default_max_wal_size);
     write("postgresql.conf", "max_wal_size = 2GB\n");
-    EXPECT_EQ(replay_max_wal_size_for(m_dir), expected(2 * k_wal_gib));
+    expect_choice_for(2 * k_wal_gib);
     write("postgresql.auto.conf", "max_wal_size = '4096'\n");
-    EXPECT_EQ(replay_max_wal_size_for(m_dir), expected(4 * k_wal_gib));
+    expect_choice_for(4 * k_wal_gib);
     // A value far above any free space is never lowered.
     write("postgresql.auto.conf", "max_wal_size = '1000TB'\n");
     EXPECT_FALSE(replay_max_wal_size_for(m_dir));
