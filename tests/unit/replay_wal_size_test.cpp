@@ -67,15 +67,15 @@ TEST_F(ReplayWalSizeFiles, TheChoiceFollowsTheConfiguredValueAndTheFreeSpace) {
         const auto after = free_space();
         const auto low = automatic_replay_max_wal_size(configured, std::min(before, after));
         const auto high = automatic_replay_max_wal_size(configured, std::max(before, after));
-        if (!low && !high) {  // too little space free to raise anything
-            EXPECT_FALSE(chosen) << configured;
-        } else if (low && high) {
-            ASSERT_TRUE(chosen) << configured;
-            EXPECT_GE(*chosen, *low) << configured;
-            EXPECT_LE(*chosen, *high) << configured;
-        } else if (chosen) {  // the free space crossed the line meanwhile: either is right
-            EXPECT_LE(*chosen, *high) << configured;
+        // The choice grows with the free space (none below the configured value's line), so
+        // it lies between the two readings' choices; none only where the lower reading has none.
+        if (!chosen) {
+            EXPECT_FALSE(low) << configured;
+            return;
         }
+        ASSERT_TRUE(high) << configured;
+        EXPECT_LE(*chosen, *high) << configured;
+        if (low) EXPECT_GE(*chosen, *low) << configured;
     };
     // PostgreSQL's default (1 GB) when no file sets it; a number without a unit counts MB.
     expect_choice_for(k_default_max_wal_size);
