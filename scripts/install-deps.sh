@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config ccache
-  libpq-dev libssl-dev libzstd-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
+  libpq-dev libssl-dev libzstd-dev libxxhash-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 zstd clang-format git python3 jq procps iproute2 pgbackrest time
   libcurl4-openssl-dev libexpat1-dev s3cmd libcpp-httplib-dev

@@ -485,6 +485,13 @@ Result<bool> direct_writes_setting(const Settings& s) {
     return fail(ErrorCode::usage, "--restore-writes '{}': give direct or buffered", text);
 }
 
+Result<bool> block_id_checks_setting(const Settings& s) {
+    const std::string text = s.get("restore-checks");
+    if (text == "ids") return true;
+    if (text == "checksum") return false;
+    return fail(ErrorCode::usage, "--restore-checks '{}': give checksum or ids", text);
+}
+
 Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFormat format) {
     engine::RestoreOptions options;
     const std::string location = LB_TRY(s.repository());
@@ -534,6 +541,7 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
     options.io_depth = LB_TRY(s.io_depth_for(location));
     options.replay_memory = LB_TRY(replay_memory_setting(s));
     options.direct_writes = LB_TRY(direct_writes_setting(s));
+    options.check_block_ids = LB_TRY(block_id_checks_setting(s));
     options.lifeboat_binary = self_binary();
     options.file_sync = file_sync_from_environment();
     const repo::KeySource keys = keys_of(s, location);

@@ -149,6 +149,8 @@ Result<std::chrono::milliseconds> interval_setting(const Settings& s, const std:
 Result<source::ReplayMemory> replay_memory_setting(const Settings& s);
 // --restore-writes: true for direct (past the page cache), false for buffered.
 Result<bool> direct_writes_setting(const Settings& s);
+// --restore-checks: true for ids (every block against its id), false for checksum.
+Result<bool> block_id_checks_setting(const Settings& s);
 
 struct CheckArgs {
     unsigned timeout = 60;  // seconds to wait for the switched segment

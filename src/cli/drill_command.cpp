@@ -104,6 +104,7 @@ Status run_drill_command(const Settings& s, const DrillArgs& args, OutputFormat 
     options.io_depth = LB_TRY(s.io_depth_for(location));
     options.replay_memory = LB_TRY(replay_memory_setting(s));
     options.direct_writes = LB_TRY(direct_writes_setting(s));
+    options.check_block_ids = LB_TRY(block_id_checks_setting(s));
     if (!args.target_mongo.empty()) options.target_conninfo = args.target_mongo;
     const repo::KeySource keys = keys_of(s, location);
     options.key_file = keys.key_file;

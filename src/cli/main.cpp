@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
         app.add_subcommand("restore", "restore into a new instance, to a point in time");
     add_settings(restore, common,
                  {"repo", "pgdata", "pg-bin", "run-as", "jobs", "io-depth", "key-file", "read-only",
-                  "replay-shared-buffers", "restore-writes"});
+                  "replay-shared-buffers", "restore-writes", "restore-checks"});
     restore
         ->add_option("--to", restore_args.to,
                      "ISO 8601 time with zone inside the window `list` prints (both ends "
@@ -323,7 +323,7 @@ int main(int argc, char** argv) {
         "restore test: restore to a point into a scratch instance, validate, time, record");
     add_settings(drill, common,
                  {"repo", "pg-bin", "run-as", "jobs", "io-depth", "key-file", "read-only",
-                  "pg-timeout", "replay-shared-buffers", "restore-writes"});
+                  "pg-timeout", "replay-shared-buffers", "restore-writes", "restore-checks"});
     drill->add_option("--to", drill_args.to,
                       "as for restore: ISO 8601 time with zone, 'latest' or 'consistent'");
     drill->add_option("--ago", drill_args.ago, "how far back, e.g. 30m, 1h, 2w (default 1h)");

@@ -83,6 +83,11 @@ const std::vector<SettingSpec>& setting_specs() {
          "as blocks land) or direct (past the page cache where the file system allows it, by "
          "writer threads: faster where filling the page cache is slow, and memory is left "
          "alone)"},
+        {"restore-checks", "restore.checks", "checksum",
+         "how restore checks every block it reads: checksum (against the checksum the block was "
+         "stored with, where it has one, else its id: finds any damage) or ids (every block "
+         "hashed again and compared with its id, as verify does: slower, and also proves each "
+         "block is the one its id names)"},
         {"retention-window", "retention.window", "7d",
          "point-in-time recovery reaches back this far (90m, 36h, 7d; at most 36500d; 0: no "
          "window rule)",

@@ -90,6 +90,14 @@ Status Decompressor::decompress(std::string_view frame, std::size_t expected_siz
     return {};
 }
 
+Result<std::size_t> zstd_frame_size(std::string_view data) {
+    const std::size_t n = ZSTD_findFrameCompressedSize(data.data(), data.size());
+    if (ZSTD_isError(n)) {
+        return fail(ErrorCode::corrupt, "not a complete zstd frame: {}", ZSTD_getErrorName(n));
+    }
+    return n;
+}
+
 Status zstd_compress_to(std::string_view input, int level,
                         const std::function<Status(std::string_view)>& sink) {
     std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> ctx(ZSTD_createCCtx(), ZSTD_freeCCtx);

@@ -53,6 +53,10 @@ Status zstd_compress_to(std::string_view input, int level,
 Status zstd_decompress_to(std::string_view frame, std::uint64_t expected_size,
                           const std::function<Status(std::string_view)>& sink);
 
+// The size of the zstd frame (or skippable frame) `data` starts with; ErrorCode::corrupt when
+// `data` does not start with a complete one.
+Result<std::size_t> zstd_frame_size(std::string_view data);
+
 // One-shot helpers for small metadata objects.
 Result<std::string> zstd_compress(std::string_view input, int level);
 Result<std::string> zstd_decompress(std::string_view frame);

@@ -1,6 +1,9 @@
 #include "codec/hash.hpp"
 
 #include <openssl/evp.h>
+#include <xxhash.h>
+
+#include <cstring>
 
 #include "util/hex.hpp"
 
@@ -38,6 +41,14 @@ std::string digest_bytes(const Digest& d) {
 
 std::string digest_hex(const Digest& d) {
     return to_hex(digest_bytes(d));
+}
+
+Checksum128 xxh3_128(std::string_view data) {
+    XXH128_canonical_t canonical;
+    XXH128_canonicalFromHash(&canonical, XXH3_128bits(data.data(), data.size()));
+    Checksum128 out{};
+    std::memcpy(out.data(), canonical.digest, out.size());
+    return out;
 }
 
 }  // namespace lifeboat

@@ -108,6 +108,7 @@ Result<DrillRecord> run_drill(repo::Repository& repository, const DrillOptions& 
     restore.io_depth = options.io_depth;
     restore.replay_memory = options.replay_memory;
     restore.direct_writes = options.direct_writes;
+    restore.check_block_ids = options.check_block_ids;
     restore.target_conninfo = options.target_conninfo;
     auto restored = run_restore(repository, restore, ctx);
     if (restored) {

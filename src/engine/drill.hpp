@@ -43,6 +43,7 @@ struct DrillOptions {
     unsigned io_depth = 0;  // restore's ranged reads in flight; 0: the storage's default
     source::ReplayMemory replay_memory;  // the scratch instance's, while it replays
     bool direct_writes = false;          // engine::RestoreOptions::direct_writes
+    bool check_block_ids = false;        // engine::RestoreOptions::check_block_ids
     // For kinds that restore into a running server (SourceDriver::needs_target_server; mongodb:
     // `drill --target-mongo`): the empty server to restore into and validate. Required for
     // them, refused for the others (ErrorCode::usage, nothing recorded).

@@ -250,7 +250,10 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
                                        return lock ? lock->check() : Status{};
                                    },
                                    .file_sync = options.file_sync,
-                                   .direct_writes = options.direct_writes};
+                                   .direct_writes = options.direct_writes,
+                                   .block_check = options.check_block_ids
+                                                      ? repo::BlockCheck::id
+                                                      : repo::BlockCheck::stored_checksum};
     // restore_command runs in the new data directory: give it an absolute path for a local
     // repository, and the location exactly as given (endpoint and all) for a URL.
     const std::string location_for_commands =

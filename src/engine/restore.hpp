@@ -70,6 +70,10 @@ struct RestoreOptions {
     // Files are written past the page cache where the file system allows it (MaterializeOptions);
     // false: through it.
     bool direct_writes = false;
+    // Every block read is checked against its id (repo::BlockCheck::id), as verify does;
+    // false: against the checksum it was stored with where it has one
+    // (BlockCheck::stored_checksum).
+    bool check_block_ids = false;
 };
 
 struct RestoreOutcome {

@@ -120,7 +120,7 @@ Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
                 const std::string_view stored =
                     bytes.substr(b.placement.offset - range.offset, b.placement.stored_length);
                 auto status = repo::decode_block(stored, b.id, b.placement, readers[worker], block,
-                                                 *options.hasher);
+                                                 *options.hasher, options.block_check);
                 if (!status) {
                     return std::unexpected(
                         status.error().context("backup {}: file {}", manifest.id, entry.path));

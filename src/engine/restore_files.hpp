@@ -52,6 +52,8 @@ struct MaterializeOptions {
     // 0.05 s). 0: a file is flushed only once complete. A failed flush fails the restore either
     // way.
     std::uint64_t flush_every = 32ull * 1024 * 1024;
+    // How each block read is checked (repository/block.hpp).
+    repo::BlockCheck block_check = repo::BlockCheck::id;
 };
 
 struct MaterializeStats {

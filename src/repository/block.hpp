@@ -62,16 +62,37 @@ struct BlockPlacement {
 
 std::string pack_key(std::string_view pack_id);  // "data/ab/ab…"
 
+// How decode_block checks a block.
+enum class BlockCheck : std::uint8_t {
+    // The decoded block is hashed again and compared with its id: proves both the bytes and the
+    // id <-> content binding, at the cost of SHA-256 (HMAC-SHA-256 when keyed) of every byte.
+    // `verify`, `copy` and `expire` check so (and so does everything by default).
+    id,
+    // A zstd block that carries its checksum (append_block_checksum) is checked against it:
+    // any damage to the stored bytes is found as surely, for a twentieth of the CPU, but the
+    // binding of content to id is taken as the writer recorded it (`verify` re-proves it).
+    // Blocks without a checksum are checked against their id. Restore checks so.
+    stored_checksum,
+};
+
+// A zstd block is stored as its frame followed by a zstd skippable frame holding the XXH3-128
+// of the block's plaintext: magic 0x184D2A5C (u32le), length 16 (u32le), the checksum in its
+// canonical byte order. zstd decoders skip that frame, so readers that predate it decode such
+// blocks unchanged. Appends it to `frame`.
+void append_block_checksum(std::string& frame, std::string_view plaintext);
+inline constexpr std::size_t k_block_checksum_size = 24;  // what it appends
+
 // Per-thread state for decoding blocks.
 struct BlockReader {
     Decompressor decompressor;
     std::string scratch;
 };
 
-// Decodes a stored block and checks it hashes to `id`; ErrorCode::corrupt otherwise.
+// Decodes a stored block and checks it as `check` says (and against its checksum whenever it
+// carries one); ErrorCode::corrupt when it does not decode or does not match.
 Status decode_block(std::string_view stored, const BlockId& id, const BlockPlacement& placement,
                     BlockReader& reader, std::string& out,
-                    const BlockHasher& hasher = BlockHasher());
+                    const BlockHasher& hasher = BlockHasher(), BlockCheck check = BlockCheck::id);
 
 // Reads, decodes and checks one block of pack `pack_id`.
 Status read_block(const Storage& storage, std::string_view pack_id, const BlockId& id,

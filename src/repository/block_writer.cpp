@@ -31,6 +31,7 @@ Result<BlockId> BlockWriter::store(std::string_view plaintext, unsigned worker_i
     LB_CHECK(worker.compressor.compress(plaintext, worker.compressed));
     // Incompressible data is stored as is: smaller, and nothing to decode on restore.
     const bool keep_raw = worker.compressed.size() >= plaintext.size();
+    if (!keep_raw) append_block_checksum(worker.compressed, plaintext);
     const std::string_view stored = keep_raw ? plaintext : std::string_view(worker.compressed);
     if (!worker.pack) worker.pack.emplace(LB_TRY(PackWriter::start(m_repository.storage())));
     LB_CHECK(worker.pack->add(id, stored, static_cast<std::uint32_t>(plaintext.size()),

@@ -11,7 +11,8 @@
 # - shared_buffers for the replay: automatic leaves a small cluster's configured value alone,
 #   --replay-shared-buffers SIZE sets it for that run only (command line, not the files), and a
 #   bad value is refused with one line and exit status 2;
-# - --restore-writes buffered (the default) and direct write the same files.
+# - --restore-writes buffered (the default) and direct write the same files;
+# - --restore-checks checksum (the default) and ids restore the same files; a bad value is exit 2.
 source "$(dirname "$0")/lib.sh" "$@"
 
 now_utc() { q "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"; }
@@ -53,6 +54,16 @@ expect_exit 2 as_pg "$LB" restore --repo "$REPO" --target-dir "$T/bad" --to late
 expect_one_line_error
 [ ! -e "$T/bad" ] || fail "--restore-writes sometimes left $T/bad behind"
 ok "a bad --restore-writes value: exit 2, one line"
+
+# ---- blocks checked against their stored checksum (the default) or against their ids
+restore_into "$T/files-ids" --to "$TARGET" --restore-checks ids
+diff -r "$T/files" "$T/files-ids" >/dev/null ||
+    fail "restores checked by checksum and by id differ: $(diff -rq "$T/files" "$T/files-ids" | head -3)"
+ok "--restore-checks ids restores the same files as the default checks"
+expect_exit 2 as_pg "$LB" restore --repo "$REPO" --target-dir "$T/bad" --to latest --restore-checks some
+expect_one_line_error
+[ ! -e "$T/bad" ] || fail "--restore-checks some left $T/bad behind"
+ok "a bad --restore-checks value: exit 2, one line"
 
 # ---- a failed flush fails the restore, leaving nothing that looks restored
 for name in pg_control global; do

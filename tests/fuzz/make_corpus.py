@@ -244,3 +244,12 @@ seed("fuzz_pgoutput", "plain", head + b"".join(rec("M", 0x500 + i, m) for i, m i
 seed("fuzz_pgoutput", "streamed",
      head + b"".join(rec("M", 0x580 + i, m) for i, m in enumerate(streamed))
      + rec("S", 0x620, b"public\tt_id_seq\t4\tt"))
+
+# One stored block (fuzz_block_frame): u32le claimed length, then a zstd frame, alone (as blocks
+# were stored before they carried a checksum) and followed by a checksum frame whose checksum is
+# wrong (the seed cannot compute XXH3; the unit tests cover matching ones).
+text = b"".join(b"row %06d of the seed block\n" % i for i in range(400))
+frame = subprocess.run(["zstd", "-3", "-c"], input=text, capture_output=True, check=True).stdout
+seed("fuzz_block_frame", "frame", struct.pack("<I", len(text)) + frame)
+seed("fuzz_block_frame", "frame-and-checksum",
+     struct.pack("<I", len(text)) + frame + struct.pack("<II", 0x184D2A5C, 16) + bytes(16))
