@@ -33,6 +33,7 @@ ok "backup, 100 rows before $TARGET and 100 after, archived"
 # ---- a restore of files only is durable when it says so
 restore_into "$T/files" --to "$TARGET"
 expect_eq "$(jq -r .durable "$OUT")" true "restore --json durable"
+expect_eq "$(jq -r .block_checks "$OUT")" checksum "restore --json block_checks by default"
 jq -e '.phases.sync_seconds | type == "number" and . >= 0' "$OUT" >/dev/null ||
     fail "restore --json has no phases.sync_seconds: $(cat "$OUT")"
 jq -e '.phases.sync_seconds <= .phases.files_seconds' "$OUT" >/dev/null ||
@@ -57,6 +58,7 @@ ok "a bad --restore-writes value: exit 2, one line"
 
 # ---- blocks checked against their stored checksum (the default) or against their ids
 restore_into "$T/files-ids" --to "$TARGET" --restore-checks ids
+expect_eq "$(jq -r .block_checks "$OUT")" ids "restore --json block_checks with --restore-checks ids"
 diff -r "$T/files" "$T/files-ids" >/dev/null ||
     fail "restores checked by checksum and by id differ: $(diff -rq "$T/files" "$T/files-ids" | head -3)"
 ok "--restore-checks ids restores the same files as the default checks"
