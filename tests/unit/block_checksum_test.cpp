@@ -97,8 +97,8 @@ TEST(BlockChecksum, NoFlippedByteYieldsOtherContentUnderEitherCheck) {
         for (std::size_t at = 0; at < stored.size(); ++at) {
             for (const unsigned char mask : {0x01, 0x80}) {
                 std::string out;
-                auto status = decode(flip_byte(stored, at, mask), BlockId::of(plaintext),
-                                     plaintext, check, &out);
+                auto status = decode(flip_byte(stored, at, mask), BlockId::of(plaintext), plaintext,
+                                     check, &out);
                 if (status) {
                     EXPECT_LT(at, frame_size) << "a flip in the checksum frame was accepted";
                     EXPECT_EQ(out, plaintext) << "byte " << at << " check " << int(check);
