@@ -79,12 +79,19 @@ Status decode_block(std::string_view stored, const BlockId& id, const BlockPlace
         return fail(ErrorCode::corrupt, "unknown block codec {}",
                     static_cast<int>(placement.codec));
     }
-    if (checksum && xxh3_128(out) != *checksum) {
-        return fail(ErrorCode::corrupt, "block {} does not match its checksum (damaged data)",
-                    id.hex());
+    if (checksum) {
+        if (xxh3_128(out) != *checksum) {
+            return fail(ErrorCode::corrupt, "block {} does not match its checksum (damaged data)",
+                        id.hex());
+        }
+        ++reader.checked_by_checksum;
     }
-    if ((check == BlockCheck::id || !checksum) && hasher(out) != id) {
-        return fail(ErrorCode::corrupt, "block {} does not match its id (damaged data)", id.hex());
+    if (check == BlockCheck::id || !checksum) {
+        if (hasher(out) != id) {
+            return fail(ErrorCode::corrupt, "block {} does not match its id (damaged data)",
+                        id.hex());
+        }
+        ++reader.checked_by_id;
     }
     return {};
 }

@@ -29,8 +29,9 @@ Result<BlockId> BlockWriter::store(std::string_view plaintext, unsigned worker_i
     if (!claim(id)) return id;
     Worker& worker = *m_workers.at(worker_index);
     LB_CHECK(worker.compressor.compress(plaintext, worker.compressed));
-    // Incompressible data is stored as is: smaller, and nothing to decode on restore.
-    const bool keep_raw = worker.compressed.size() >= plaintext.size();
+    // Incompressible data is stored as is: smaller (the frame with its checksum would not be),
+    // and nothing to decode on restore.
+    const bool keep_raw = worker.compressed.size() + k_block_checksum_size >= plaintext.size();
     if (!keep_raw) append_block_checksum(worker.compressed, plaintext);
     const std::string_view stored = keep_raw ? plaintext : std::string_view(worker.compressed);
     if (!worker.pack) worker.pack.emplace(LB_TRY(PackWriter::start(m_repository.storage())));

@@ -12,7 +12,9 @@
 #   --replay-shared-buffers SIZE sets it for that run only (command line, not the files), and a
 #   bad value is refused with one line and exit status 2;
 # - --restore-writes buffered (the default) and direct write the same files;
-# - --restore-checks checksum (the default) and ids restore the same files; a bad value is exit 2.
+# - --restore-checks checksum (the default) and ids restore the same files, the default checking
+#   blocks by their stored checksum and ids every block by its id (blocks_checked); a bad value
+#   is exit 2.
 source "$(dirname "$0")/lib.sh" "$@"
 
 now_utc() { q "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"; }
@@ -34,6 +36,9 @@ ok "backup, 100 rows before $TARGET and 100 after, archived"
 restore_into "$T/files" --to "$TARGET"
 expect_eq "$(jq -r .durable "$OUT")" true "restore --json durable"
 expect_eq "$(jq -r .block_checks "$OUT")" checksum "restore --json block_checks by default"
+BY_CHECKSUM=$(jq -r .blocks_checked.checksum "$OUT")
+BY_ID=$(jq -r .blocks_checked.id "$OUT")
+[ "$BY_CHECKSUM" -gt 0 ] || fail "a default restore of a new backup checked no block by its stored checksum: $(cat "$OUT")"
 jq -e '.phases.sync_seconds | type == "number" and . >= 0' "$OUT" >/dev/null ||
     fail "restore --json has no phases.sync_seconds: $(cat "$OUT")"
 jq -e '.phases.sync_seconds <= .phases.files_seconds' "$OUT" >/dev/null ||
@@ -59,6 +64,8 @@ ok "a bad --restore-writes value: exit 2, one line"
 # ---- blocks checked against their stored checksum (the default) or against their ids
 restore_into "$T/files-ids" --to "$TARGET" --restore-checks ids
 expect_eq "$(jq -r .block_checks "$OUT")" ids "restore --json block_checks with --restore-checks ids"
+expect_eq "$(jq -r .blocks_checked.id "$OUT")" "$((BY_ID + BY_CHECKSUM))" "blocks checked by id with --restore-checks ids (every block)"
+expect_eq "$(jq -r .blocks_checked.checksum "$OUT")" "$BY_CHECKSUM" "blocks checked by checksum with --restore-checks ids (those carrying one)"
 diff -r "$T/files" "$T/files-ids" >/dev/null ||
     fail "restores checked by checksum and by id differ: $(diff -rq "$T/files" "$T/files-ids" | head -3)"
 ok "--restore-checks ids restores the same files as the default checks"

@@ -202,3 +202,29 @@ TEST_F(BlockChecksumWriter, StoresEveryZstdBlockWithItsChecksum) {
     EXPECT_EQ(noise_at->placement.codec, BlockCodec::raw);
     EXPECT_EQ(noise_at->placement.stored_length, noise.size());
 }
+
+TEST(BlockChecksum, TheReaderCountsWhichCheckEachBlockGot) {
+    const std::string plaintext = compressible_text(30'000, 10);
+    const std::string with = frame_with_checksum(plaintext);
+    const std::string without = zstd_frame(plaintext);
+    const BlockId id = BlockId::of(plaintext);
+    BlockReader reader;
+    std::string out;
+    ASSERT_TRUE(decode_block(with, id, zstd_placement(with, plaintext), reader, out, {},
+                             BlockCheck::stored_checksum));
+    EXPECT_EQ(reader.checked_by_checksum, 1u);
+    EXPECT_EQ(reader.checked_by_id, 0u);
+    ASSERT_TRUE(decode_block(without, id, zstd_placement(without, plaintext), reader, out, {},
+                             BlockCheck::stored_checksum));
+    EXPECT_EQ(reader.checked_by_checksum, 1u);
+    EXPECT_EQ(reader.checked_by_id, 1u);
+    ASSERT_TRUE(
+        decode_block(with, id, zstd_placement(with, plaintext), reader, out, {}, BlockCheck::id));
+    EXPECT_EQ(reader.checked_by_checksum, 2u);
+    EXPECT_EQ(reader.checked_by_id, 2u);
+    // A block that fails is not counted as checked.
+    EXPECT_FALSE(decode_block(flip_byte(with, with.size() - 1), id, zstd_placement(with, plaintext),
+                              reader, out, {}, BlockCheck::stored_checksum));
+    EXPECT_EQ(reader.checked_by_checksum, 2u);
+    EXPECT_EQ(reader.checked_by_id, 2u);
+}
