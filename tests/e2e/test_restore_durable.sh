@@ -14,7 +14,7 @@
 # - --restore-writes buffered (the default) and direct write the same files;
 # - --restore-checks checksum (the default) and ids restore the same files, the default checking
 #   blocks by their stored checksum and ids every block by its id (blocks_checked); a bad value
-#   is exit 2.
+#   is exit 2; a copy of the repository keeps the checksums (a restore from it checks as many).
 source "$(dirname "$0")/lib.sh" "$@"
 
 now_utc() { q "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"; }
@@ -73,6 +73,19 @@ expect_exit 2 as_pg "$LB" restore --repo "$REPO" --target-dir "$T/bad" --to late
 expect_one_line_error
 [ ! -e "$T/bad" ] || fail "--restore-checks some left $T/bad behind"
 ok "a bad --restore-checks value: exit 2, one line"
+
+# ---- copy moves blocks as stored: a restore from the copy checks the same stored checksums
+REPO2="$T/repo-copy"
+expect_exit 0 lb repo-init --repo "$REPO2"
+expect_exit 0 lb copy --from "$REPO" --to "$REPO2" --all --json
+DATA_DIRS+=("$T/files-copy")
+expect_exit 0 lb restore --repo "$REPO2" --target-dir "$T/files-copy" --to "$TARGET" --json
+expect_eq "$(jq -r .blocks_checked.checksum "$OUT")" "$BY_CHECKSUM" "blocks checked by checksum in a restore from a copy"
+expect_eq "$(jq -r .blocks_checked.id "$OUT")" "$BY_ID" "blocks checked by id in a restore from a copy"
+# postgresql.auto.conf names the repository in its restore_command; every other file is the same.
+diff -r -x postgresql.auto.conf "$T/files" "$T/files-copy" >/dev/null ||
+    fail "restores from the repository and from its copy differ: $(diff -rq -x postgresql.auto.conf "$T/files" "$T/files-copy" | head -3)"
+ok "a copy keeps every block's checksum: a restore from it checks $BY_CHECKSUM by checksum, $BY_ID by id"
 
 # ---- a failed flush fails the restore, leaving nothing that looks restored
 for name in pg_control global; do
