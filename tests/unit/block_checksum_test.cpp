@@ -228,3 +228,33 @@ TEST(BlockChecksum, TheReaderCountsWhichCheckEachBlockGot) {
     EXPECT_EQ(reader.checked_by_checksum, 2u);
     EXPECT_EQ(reader.checked_by_id, 2u);
 }
+
+TEST(BlockChecksum, AKeyedRepositorysBlocksAreCheckedWithItsKeyOrTheirChecksum) {
+    const std::string plaintext = compressible_text(40'000, 11);
+    const BlockHasher keyed = BlockHasher::keyed(std::string(32, 'k'));
+    const BlockId id = keyed(plaintext);
+    ASSERT_NE(id, BlockId::of(plaintext));
+    const std::string with = frame_with_checksum(plaintext);
+    const std::string without = zstd_frame(plaintext);
+    BlockReader reader;
+    std::string out;
+    // The checksum alone: the key plays no part.
+    ASSERT_TRUE(decode_block(with, id, zstd_placement(with, plaintext), reader, out, keyed,
+                             BlockCheck::stored_checksum));
+    EXPECT_EQ(out, plaintext);
+    EXPECT_EQ(reader.checked_by_id, 0u);
+    // Checked by id, and a block without a checksum always: with the repository's key, never
+    // with plain SHA-256.
+    for (const std::string* stored : {&with, &without}) {
+        for (const BlockCheck check : k_both_checks) {
+            if (stored == &with && check == BlockCheck::stored_checksum) continue;
+            SCOPED_TRACE(stored == &with ? "with a checksum" : "without one");
+            EXPECT_TRUE(decode_block(*stored, id, zstd_placement(*stored, plaintext), reader, out,
+                                     keyed, check));
+            EXPECT_TRUE(fails_with(decode_block(*stored, id, zstd_placement(*stored, plaintext),
+                                                reader, out, BlockHasher(), check),
+                                   ErrorCode::corrupt, "its id"));
+        }
+    }
+    EXPECT_EQ(reader.checked_by_id, 3u);
+}
