@@ -114,6 +114,24 @@ BlockId block(const char* hex) {
     return id.value_or(BlockId{});
 }
 
+// Every file of a sample, by size and SHA-256: a regenerated or edited sample is caught.
+void expect_exactly(const fs::path& sample, const std::map<std::string, FrozenObject>& objects) {
+    std::map<std::string, std::pair<std::uint64_t, std::string>> found;
+    for (const auto& entry : fs::recursive_directory_iterator(sample)) {
+        if (!entry.is_regular_file()) continue;
+        const std::string bytes = read_file(entry.path()).value_or("");
+        found[fs::relative(entry.path(), sample).generic_string()] = {bytes.size(),
+                                                                      digest_hex(sha256(bytes))};
+    }
+    ASSERT_EQ(found.size(), objects.size()) << sample;
+    for (const auto& [key, frozen] : objects) {
+        ASSERT_TRUE(found.count(key)) << key << " is missing from " << sample;
+        EXPECT_EQ(found[key].first, frozen.size) << key;
+        EXPECT_EQ(found[key].second, frozen.sha256)
+            << key << " changed: a frozen sample must never be regenerated";
+    }
+}
+
 // Tests read a private copy, so nothing (a future clean-up on open, say) can alter the sample.
 class FrozenRepositoryV1 : public ScratchTest {
   protected:
@@ -134,20 +152,7 @@ class FrozenRepositoryV1 : public ScratchTest {
 }  // namespace
 
 TEST_F(FrozenRepositoryV1, SampleHoldsExactlyTheFrozenObjects) {
-    std::map<std::string, std::pair<std::uint64_t, std::string>> found;
-    for (const auto& entry : fs::recursive_directory_iterator(k_sample)) {
-        if (!entry.is_regular_file()) continue;
-        const std::string bytes = read_file(entry.path()).value_or("");
-        found[fs::relative(entry.path(), k_sample).generic_string()] = {bytes.size(),
-                                                                        digest_hex(sha256(bytes))};
-    }
-    ASSERT_EQ(found.size(), frozen_objects().size());
-    for (const auto& [key, frozen] : frozen_objects()) {
-        ASSERT_TRUE(found.count(key)) << key << " is missing from " << k_sample;
-        EXPECT_EQ(found[key].first, frozen.size) << key;
-        EXPECT_EQ(found[key].second, frozen.sha256)
-            << key << " changed: the v1 sample must never be regenerated";
-    }
+    expect_exactly(k_sample, frozen_objects());
 }
 
 TEST_F(FrozenRepositoryV1, OpensWithTheFrozenConfig) {
@@ -454,4 +459,93 @@ TEST_F(FrozenRepositoryV2, ManifestIsFormatTwoWithSourceKindLogAndPayload) {
     EXPECT_FALSE(m->postgres.backup_label.empty());
     EXPECT_EQ(m->start_wal, "000000010000000000000009");
     EXPECT_EQ(m->tags.at("purpose"), "frozen-v2-sample");
+}
+
+// The sample whose zstd blocks carry their checksum frames (tests/data/README.md,
+// "repo-v2-checksums"; repository-format.md, "Block checksums"). tests/e2e/test_frozen_v2.sh
+// restores it.
+namespace {
+
+const fs::path k_checksum_sample = fs::path(LIFEBOAT_TEST_DATA) / "repo-v2-checksums";
+
+const std::map<std::string, FrozenObject>& frozen_checksum_objects() {
+    static const std::map<std::string, FrozenObject> objects = {
+        {"backups/20261203T074555Z",
+         {20619, "e42968902c7c27a0aa08ae8f33eab75c98bfc77cf0e51258af24ccb2e5900715"}},
+        {"cluster", {140, "7dd3190ec7afe752ecb2b3c5278956120a6a54b428976acd38d4e7db332a4ab3"}},
+        {"config", {311, "e8bbb456e338b1e8fd0e84f134ad296c84cb5704874b206e998cf34d6a40ca7a"}},
+        {"data/4b/4bd70bd4b3b8dc380f0f1f2442fa4c4cfaab5c2f5eb027ce9dfca265ae30ed94",
+         {712504, "c996e232964372c17f4f13a89f54a9db0f6dc4e83eaccb40d500497e649ebdbf"}},
+        {"data/fb/fbccd539f282ae704d85e6bcf66901d8efd7777f55074e720026c8afd84d4664",
+         {471627, "b54cd3b42e8ecd4e40aa7b3518eed3b4bf304316bec253bbc3ec3670f435dd95"}},
+        {"index/711b87c9afb7de9a595aad3cb06c223a103c745b6ef24435570c4d18dd3e0886",
+         {14036, "711b87c9afb7de9a595aad3cb06c223a103c745b6ef24435570c4d18dd3e0886"}},
+        {"wal-summaries/000000010000000000000008",
+         {406, "3fc78ff275281d421230354db52482841adfad02c30d3652411e5834e91f18d8"}},
+        {"wal-summaries/000000010000000000000009",
+         {83, "417fd07ce1636a64107566b14fd83ca7248f0da89739db4b573017d1258fbe41"}},
+        {"wal-summaries/00000001000000000000000A",
+         {109, "8dab8fc961a0f48cde89d1bc9d0dfde2864f851d9bb9237c143382e742e14b48"}},
+        {"wal/0000000100000000/000000010000000000000008",
+         {78472, "81b73e2656685b7734575e0e28c43f26ac6ad9f9e96b1e40c042525d35f166c2"}},
+        {"wal/0000000100000000/000000010000000000000009",
+         {459, "9fef88bd8c824c024f970862b39794375e4b4dbdc7e114a5a8fef449bd31bb0f"}},
+        {"wal/0000000100000000/000000010000000000000009.00000028.backup",
+         {451, "6b5b9fb72ba9480de5888a71c9fe3c4b8709494ef4747e8600eec6d6bb61ad91"}},
+        {"wal/0000000100000000/00000001000000000000000A",
+         {5998, "128edbbf37da864d8461edad5d17c77e55cc0bdf329e91a872845675d6c9d6c3"}},
+    };
+    return objects;
+}
+
+}  // namespace
+
+TEST_F(FrozenRepositoryV2, TheChecksumSampleHoldsExactlyTheFrozenObjects) {
+    expect_exactly(k_checksum_sample, frozen_checksum_objects());
+}
+
+// Every zstd block of the backup ends with the checksum frame of its plaintext and is accepted
+// by it alone; raw blocks carry none and are checked by their ids.
+TEST_F(FrozenRepositoryV2, EveryZstdBlockOfTheChecksumSampleCarriesItsChecksum) {
+    ASSERT_TRUE(fs::is_directory(k_checksum_sample)) << k_checksum_sample;
+    fs::copy(k_checksum_sample, repo_path(), fs::copy_options::recursive);
+    auto repository = Repository::open(repo_path().string());
+    ASSERT_TRUE(repository) << repository.error().message;
+    const Storage& storage = repository->storage();
+    auto manifest = read_manifest(storage, "20261203T074555Z");
+    ASSERT_TRUE(manifest) << manifest.error().message;
+    auto index = load_block_index(storage);
+    ASSERT_TRUE(index) << index.error().message;
+
+    std::set<std::string> seen;
+    std::size_t zstd_blocks = 0, raw_blocks = 0;
+    BlockReader reader;
+    for (const auto& entry : manifest->entries) {
+        for (const auto& id : entry.blocks) {
+            if (!seen.insert(id.hex()).second) continue;
+            const auto location = index->find(id);
+            ASSERT_TRUE(location) << entry.path << ": block " << id.hex() << " is in no pack";
+            const BlockPlacement& placement = location->placement;
+            auto stored = storage.read_range(pack_key(*location->pack_id), placement.offset,
+                                             placement.stored_length);
+            ASSERT_TRUE(stored) << stored.error().message;
+            std::string plaintext;
+            auto status = decode_block(*stored, id, placement, reader, plaintext, {},
+                                       BlockCheck::stored_checksum);
+            ASSERT_TRUE(status) << entry.path << ": " << status.error().message;
+            EXPECT_EQ(BlockId::of(plaintext), id) << entry.path;
+            if (placement.codec == BlockCodec::zstd) {
+                ++zstd_blocks;
+                std::string trailer;
+                append_block_checksum(trailer, plaintext);
+                EXPECT_TRUE(stored->ends_with(trailer)) << entry.path << ": block " << id.hex();
+            } else {
+                ++raw_blocks;
+            }
+        }
+    }
+    EXPECT_EQ(zstd_blocks, 338u);
+    EXPECT_EQ(raw_blocks, 3u);
+    EXPECT_EQ(reader.checked_by_checksum, zstd_blocks);
+    EXPECT_EQ(reader.checked_by_id, raw_blocks);
 }
