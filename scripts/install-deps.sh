@@ -9,7 +9,7 @@ packages=(
   libpq-dev libssl-dev libzstd-dev libxxhash-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 zstd clang-format git python3 jq procps iproute2 pgbackrest time
-  libcurl4-openssl-dev libexpat1-dev s3cmd libcpp-httplib-dev
+  libcurl4-openssl-dev libexpat1-dev s3cmd libmicrohttpd-dev
   # The mongodb source driver's client (libmongoc 1.23) and the scripted replica-set primary its
   # change-stream client is tested against.
   libmongoc-dev libbson-dev python3-mockupdb

@@ -5,10 +5,9 @@
 #include <mutex>
 #include <thread>
 
-#include <httplib.h>
-
 #include "agent/alerts.hpp"
 #include "agent/figures.hpp"
+#include "agent/http_server.hpp"
 #include "agent/page.hpp"
 #include "agent/scheduler.hpp"
 
@@ -39,10 +38,9 @@ struct Agent::Impl {
 
     AlertTracker tracker;
     std::unique_ptr<Notifier> notifier;
-    httplib::Server server;
+    std::unique_ptr<HttpServer> server;
     std::thread scheduler_thread;
     std::thread monitor_thread;
-    std::thread http_thread;
     std::atomic<bool> stopped{false};
 
     explicit Impl(AgentOptions o) : options(std::move(o)), state(options.clock->now()) {}
@@ -423,29 +421,35 @@ struct Agent::Impl {
 
     void serve_http(const AgentSettings& a) {
         const std::string token = a.token;
-        server.set_pre_routing_handler(
-            [token](const httplib::Request& req, httplib::Response& res) {
-                if (token.empty() || req.get_header_value("Authorization") == "Bearer " + token)
-                    return httplib::Server::HandlerResponse::Unhandled;
-                res.status = 401;
-                res.set_header("WWW-Authenticate", "Bearer");
-                res.set_content("unauthorized: send 'Authorization: Bearer TOKEN'\n", "text/plain");
-                return httplib::Server::HandlerResponse::Handled;
-            });
-        server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+        HttpGuard guard =
+            [token](const HttpServerRequest& request) -> std::optional<HttpServerResponse> {
+            if (token.empty() || request.authorization == "Bearer " + token) return std::nullopt;
+            return HttpServerResponse{401,
+                                      "text/plain; charset=utf-8",
+                                      "unauthorized: send 'Authorization: Bearer TOKEN'\n",
+                                      {{"WWW-Authenticate", "Bearer"}}};
+        };
+        std::map<std::string, HttpHandler> routes;
+        routes["/metrics"] = [this](const HttpServerRequest&) {
             const auto snap = state.snapshot(now());
-            res.set_content(render_metrics(snap, current().agent.alerts),
-                            "text/plain; version=0.0.4; charset=utf-8");
-        });
-        server.Get("/api/status", [this](const httplib::Request&, httplib::Response& res) {
+            return HttpServerResponse{200,
+                                      "text/plain; version=0.0.4; charset=utf-8",
+                                      render_metrics(snap, current().agent.alerts),
+                                      {}};
+        };
+        routes["/api/status"] = [this](const HttpServerRequest&) {
             const auto snap = state.snapshot(now());
-            res.set_content(status_json(snap, current().agent.alerts), "application/json");
-        });
-        server.Get("/", [this](const httplib::Request&, httplib::Response& res) {
+            return HttpServerResponse{
+                200, "application/json", status_json(snap, current().agent.alerts), {}};
+        };
+        routes["/"] = [this](const HttpServerRequest&) {
             const auto snap = state.snapshot(now());
-            res.set_content(status_page_html(snap, current().agent.alerts),
-                            "text/html; charset=utf-8");
-        });
+            return HttpServerResponse{200,
+                                      "text/html; charset=utf-8",
+                                      status_page_html(snap, current().agent.alerts),
+                                      {}};
+        };
+        server = std::make_unique<HttpServer>(std::move(routes), std::move(guard));
     }
 };
 
@@ -466,20 +470,13 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
     i.tracker.restore(read_firing(a.state_dir));
     i.notifier = std::make_unique<Notifier>(a.alerts);
     i.serve_http(a);
-    int port = a.listen_port;
-    const bool bound = port == 0 ? (port = i.server.bind_to_any_port(a.listen_host)) > 0
-                                 : i.server.bind_to_port(a.listen_host, port);
-    if (!bound) {
-        return fail(ErrorCode::unavailable,
-                    "cannot listen on {}:{} (in use, or not an address "
-                    "of this machine): set [agent] listen",
-                    a.listen_host, a.listen_port);
+    auto listening = i.server->start(a.listen_host, a.listen_port);
+    if (!listening) {
+        if (listening.error().code != ErrorCode::unavailable)
+            return std::unexpected(listening.error());
+        return fail(ErrorCode::unavailable, "{}: set [agent] listen", listening.error().message);
     }
-    i.http_thread = std::thread([&i] { i.server.listen_after_bind(); });
-    // Server::stop() does nothing before the listening loop runs, and that loop would then
-    // never end: wait until it runs, so a stop right after start cannot be lost.
-    for (int tries = 0; !i.server.is_running() && tries < 5000; ++tries)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const int port = *listening;
     // The catalog and a probe before scheduling: the missed-window rule needs the newest
     // backup, and the first scrape should already have figures.
     for (const auto& s : i.config.sources) {
@@ -520,8 +517,7 @@ void Agent::stop() {
     i.stop_token->cancel("the agent is stopping");
     if (i.scheduler_thread.joinable()) i.scheduler_thread.join();
     if (i.monitor_thread.joinable()) i.monitor_thread.join();
-    i.server.stop();
-    if (i.http_thread.joinable()) i.http_thread.join();
+    i.server->stop();
     i.notifier->stop();
     i.log("stopped");
 }

@@ -1,6 +1,6 @@
 // The agent: one long-running process that runs each source's schedule, keeps its state (job
 // history, catalog, archiving probe) up to date, raises alerts and serves GET /metrics,
-// GET /api/status and GET / over HTTP (cpp-httplib).
+// GET /api/status and GET / over HTTP (agent/http_server.hpp).
 //
 // Threads: the scheduler (runs jobs one at a time across all sources, the earliest due first:
 // jobs of one source never overlap, and a drill's measured RTO is not slowed by another

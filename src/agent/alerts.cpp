@@ -3,32 +3,24 @@
 #include <cstdio>
 #include <fstream>
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "storage/s3/s3_http.hpp"
 #include "util/process.hpp"
 
 namespace lifeboat::agent {
 
 namespace {
 
-// "https://host:port/path?q" -> ("https://host:port", "/path?q").
-std::pair<std::string, std::string> split_url(const std::string& url) {
-    const auto scheme = url.find("://");
-    const auto path = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-    if (path == std::string::npos) return {url, "/"};
-    return {url.substr(0, path), url.substr(path)};
-}
-
 std::string post(const std::string& url, const std::string& body) {
-    const auto [base, path] = split_url(url);
-    httplib::Client client(base);
-    if (!client.is_valid()) return fmt::format("{}: not an http:// or https:// URL", url);
-    client.set_connection_timeout(5);
-    client.set_read_timeout(10);
-    client.set_write_timeout(10);
-    const auto response = client.Post(path, body, "application/json");
-    if (!response) return fmt::format("{}: {}", url, httplib::to_string(response.error()));
+    if (!url.starts_with("http://") && !url.starts_with("https://"))
+        return fmt::format("{}: not an http:// or https:// URL", url);
+    s3::TransportOptions options;
+    options.connect_timeout = std::chrono::seconds(5);
+    options.stall_timeout = std::chrono::seconds(10);
+    const auto response =
+        s3::perform({"POST", url, {{"Content-Type", "application/json"}}, body}, options);
+    if (!response) return response.error().message;
     if (response->status < 200 || response->status >= 300)
         return fmt::format("{}: HTTP status {}", url, response->status);
     return "";

@@ -2,9 +2,8 @@
 
 #include <thread>
 
-#include <httplib.h>
-
 #include "agent/alerts.hpp"
+#include "storage/s3/s3_http.hpp"
 
 namespace lifeboat::agent {
 
@@ -13,18 +12,22 @@ Result<std::string> fetch_status(const AgentSettings& settings) {
     std::string host = settings.listen_host;
     if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
     if (host == "::") host = "::1";
-    httplib::Client client(host, settings.listen_port);
-    client.set_connection_timeout(5);
-    client.set_read_timeout(10);
-    httplib::Headers headers;
-    if (!settings.token.empty()) headers.emplace("Authorization", "Bearer " + settings.token);
-    const auto response = client.Get("/api/status", headers);
-    const std::string where = fmt::format("{}:{}", host, settings.listen_port);
+    // An IPv6 address is bracketed in a URL.
+    const std::string where = host.find(':') != std::string::npos
+                                  ? fmt::format("[{}]:{}", host, settings.listen_port)
+                                  : fmt::format("{}:{}", host, settings.listen_port);
+    s3::HeaderList headers;
+    if (!settings.token.empty()) headers.emplace_back("Authorization", "Bearer " + settings.token);
+    s3::TransportOptions options;
+    options.connect_timeout = std::chrono::seconds(5);
+    options.stall_timeout = std::chrono::seconds(10);
+    const auto response =
+        s3::perform({"GET", fmt::format("http://{}/api/status", where), headers, {}}, options);
     if (!response) {
         return fail(ErrorCode::unavailable,
                     "no agent answers at {} ({}): is `lifeboat agent` running with this "
                     "configuration?",
-                    where, httplib::to_string(response.error()));
+                    where, response.error().message);
     }
     if (response->status == 401)
         return fail(ErrorCode::config, "the agent at {} refused agent.token", where);

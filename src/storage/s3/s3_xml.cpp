@@ -1,11 +1,10 @@
 #include "storage/s3/s3_xml.hpp"
 
-#include <expat.h>
-
 #include <charconv>
 #include <limits>
 #include <memory>
 
+#include "storage/s3/expat_library.hpp"
 #include "util/markup.hpp"
 
 namespace lifeboat::s3 {
@@ -106,6 +105,7 @@ std::string xml_escape(std::string_view text) {
 Result<XmlElement> parse_xml(std::string_view xml) {
     if (xml.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
         return fail(ErrorCode::corrupt, "S3 XML: document too large");
+    LB_TRY(expat_library::load());  // loaded here, at the first document: one clear error
     std::unique_ptr<XML_ParserStruct, ParserDeleter> parser(XML_ParserCreate("UTF-8"));
     if (!parser) return fail(ErrorCode::internal, "cannot create an XML parser");
     TreeBuilder builder;
