@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Libraries only some commands need are loaded when first used (util/shared_library.hpp): the
 # MongoDB C driver (sources/mongodb/c_driver.hpp) only by commands that speak to a MongoDB
-# server, libcurl (storage/s3/curl_library.hpp) only by the first S3 request, libpq
-# (sources/postgres/libpq_library.hpp) only by commands that connect to PostgreSQL. The binary
-# links none of them, a command on a local repository loads none (nor ICU, libmongocrypt, the SASL
-# plug-ins, nghttp2, libssh2, librtmp, GnuTLS, Kerberos or LDAP they bring), and a library that
-# cannot be loaded is one clear error line, not a crash.
+# server, libcurl (storage/s3/curl_library.hpp) only by the first S3 request and expat
+# (storage/s3/expat_library.hpp) by the first S3 XML document, libpq
+# (sources/postgres/libpq_library.hpp) only by commands that connect to PostgreSQL, libmicrohttpd
+# (agent/microhttpd_library.hpp) only by the agent. The binary links none of them, a command on a
+# local repository loads none (nor ICU, libmongocrypt, the SASL plug-ins, nghttp2, libssh2,
+# librtmp, GnuTLS, Kerberos, LDAP or OpenSSL's libssl they bring), and a library that cannot be
+# loaded is one clear error line, not a crash.
 source "$(dirname "$0")/lib.sh" "$@"
 
 # loaded_libraries CMD...: the shared libraries the dynamic loader opened for CMD (LD_DEBUG).
@@ -13,19 +15,19 @@ loaded_libraries() {
     LD_DEBUG=libs "$@" 2>&1 >/dev/null | sed -n 's/.*calling init: //p' || true
 }
 
-if ldd "$LB" | grep -Eq 'libmongoc|libbson|libicu|libcurl|libnghttp2|libssh2|librtmp|libpq|libgnutls|libkrb5|libldap'; then
+if ldd "$LB" | grep -Eq 'libmongoc|libbson|libicu|libcurl|libnghttp2|libssh2|librtmp|libpq|libgnutls|libkrb5|libldap|libexpat|libmicrohttpd|httplib|libbrotli|libssl'; then
     ldd "$LB" >&2
-    fail "the binary links the MongoDB driver, libcurl or libpq"
+    fail "the binary links the MongoDB driver, libcurl, expat, libpq or a web server"
 fi
-ok "the binary does not link libmongoc, libbson, ICU, libcurl, libpq or what they bring"
+ok "the binary does not link libmongoc, libbson, ICU, libcurl, expat, libpq, libmicrohttpd or what they bring"
 
 expect_exit 0 lb repo-init --repo "$REPO"
 libs=$(loaded_libraries as_pg "$LB" list --repo "$REPO" --json)
 echo "$libs" | grep -q 'libzstd' || fail "LD_DEBUG shows no library at all: $libs"
-if echo "$libs" | grep -Eq 'libmongoc|libbson|libicu|sasl2|libcurl|libnghttp2|libssh2|libpq|libgnutls|libkrb5'; then
-    fail "a command on a local repository loaded the MongoDB driver, libcurl or libpq: $libs"
+if echo "$libs" | grep -Eq 'libmongoc|libbson|libicu|sasl2|libcurl|libnghttp2|libssh2|libpq|libgnutls|libkrb5|libexpat|libmicrohttpd|libssl'; then
+    fail "a command on a local repository loaded the MongoDB driver, libcurl, expat, libpq or libmicrohttpd: $libs"
 fi
-ok "list on a local repository loads neither the driver, libcurl nor libpq, nor what they bring"
+ok "list on a local repository loads neither the driver, libcurl, expat, libpq nor libmicrohttpd, nor what they bring"
 
 # Nothing listens on the port: the driver is loaded, the server does not answer (exit 8).
 port=$(free_port)
@@ -53,8 +55,19 @@ s3env=(env "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID" "AWS_SECRET_ACCESS_KEY=$AWS_SE
 expect_exit 0 as_pg "${s3env[@]}" "$LB" repo-init --repo "$S3REPO"
 libs=$(loaded_libraries as_pg "${s3env[@]}" "$LB" list --repo "$S3REPO" --json)
 echo "$libs" | grep -q 'libcurl.so.4' || fail "list on an S3 repository did not load libcurl: $libs"
+echo "$libs" | grep -q 'libexpat.so.1' || fail "list on an S3 repository did not load expat: $libs"
 expect_exit 0 as_pg "${s3env[@]}" "$LB" list --repo "$S3REPO" --json
-ok "a command on an S3 repository loads libcurl at its first request and works"
+ok "a command on an S3 repository loads libcurl and expat when it needs them, and works"
+
+# An expat that is no library: the listing's first XML document fails on one line, no crash.
+mkdir -p "$T/broken-expat"
+: >"$T/broken-expat/libexpat.so.1"
+chmod -R a+rX "$T/broken-expat"
+expect_failure as_pg "${s3env[@]}" LD_LIBRARY_PATH="$T/broken-expat" "$LB" list --repo "$S3REPO"
+expect_one_line_error
+expect_in "$ERR" "libexpat \(libexpat.so.1\) cannot be loaded: .* \(install the package libexpat1\)"
+if grep -Eq 'terminate|Aborted|what\(\)' "$ERR"; then fail "a crash, not an error: $(cat "$ERR")"; fi
+ok "an expat that cannot be loaded is one error line (exit $RC)"
 
 # A libcurl that is no library: one line naming it, no crash.
 mkdir -p "$T/broken-curl"
@@ -86,5 +99,42 @@ if grep -Eq 'terminate|Aborted|what\(\)' "$ERR"; then fail "a crash, not an erro
 expect_exit 0 lb list --repo "$REPO" --json
 expect_eq "$(jq -r '.backups | length' "$OUT")" 1 "backups after the failed one"
 ok "a libpq that cannot be loaded is one error line (exit $RC)"
+
+# The agent loads libmicrohttpd when it starts serving, and serves.
+AGENT_PORT=$(free_port)
+cat >"$T/agent.toml" <<TOML
+[repository]
+path = "$REPO"
+[source]
+pg = "$CONNINFO"
+[agent]
+listen = "127.0.0.1:$AGENT_PORT"
+TOML
+chmod 644 "$T/agent.toml"
+(as_pg env LD_DEBUG=libs "$LB" agent --config "$T/agent.toml") 2>"$T/agent-libs.log" &
+AGENT_PID=$!
+BG_PIDS+=("$AGENT_PID")
+answered=false
+for _ in $(seq 1 300); do
+    curl -fsS "http://127.0.0.1:$AGENT_PORT/metrics" -o /dev/null 2>/dev/null && { answered=true; break; }
+    kill -0 "$AGENT_PID" 2>/dev/null || break
+    sleep 0.1
+done
+$answered || { tail -n 20 "$T/agent-libs.log" >&2; fail "the agent did not answer at start-up"; }
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID" || true
+grep -q 'calling init: .*libmicrohttpd.so.12' "$T/agent-libs.log" ||
+    fail "the agent served without loading libmicrohttpd: $(grep 'calling init' "$T/agent-libs.log")"
+ok "the agent loads libmicrohttpd when it starts, and serves"
+
+# A libmicrohttpd that is no library: the agent does not start, one line naming it.
+mkdir -p "$T/broken-mhd"
+: >"$T/broken-mhd/libmicrohttpd.so.12"
+chmod -R a+rX "$T/broken-mhd"
+expect_failure as_pg env LD_LIBRARY_PATH="$T/broken-mhd" "$LB" agent --config "$T/agent.toml"
+expect_one_line_error
+expect_in "$ERR" "libmicrohttpd \(libmicrohttpd.so.12\) cannot be loaded: .* \(install the package libmicrohttpd12\)"
+if grep -Eq 'terminate|Aborted|what\(\)' "$ERR"; then fail "a crash, not an error: $(cat "$ERR")"; fi
+ok "an agent whose libmicrohttpd cannot be loaded is one error line (exit $RC)"
 
 finish
