@@ -586,8 +586,8 @@ Status run_restore_command(const Settings& s, const RestoreArgs& args, OutputFor
         j["bytes_fetched"] = o.bytes_fetched;
         j["direct_bytes"] = o.direct_bytes;
         j["block_checks"] = options.check_block_ids ? "ids" : "checksum";
-        j["blocks_checked"] = {{"id", o.blocks_checked_by_id},
-                               {"checksum", o.blocks_checked_by_checksum}};
+        j["blocks_checked"] = {{"id", o.blocks_checked.by_id},
+                               {"checksum", o.blocks_checked.by_checksum}};
         j["io_depth"] = o.io_depth;
         if (o.started) {
             j["phases"]["replay_seconds"] = o.replay_seconds;

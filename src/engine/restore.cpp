@@ -288,8 +288,7 @@ Result<RestoreOutcome> run_restore(repo::Repository& repository, const RestoreOp
     outcome.requests = stats->requests;
     outcome.bytes_fetched = stats->bytes_fetched;
     outcome.direct_bytes = stats->direct_bytes;
-    outcome.blocks_checked_by_id = stats->checked_by_id;
-    outcome.blocks_checked_by_checksum = stats->checked_by_checksum;
+    outcome.blocks_checked = stats->checked;
     outcome.io_depth = stats->io_depth;
     outcome.sync_seconds = stats->sync_seconds;
     if (prepared) outcome.prepare_seconds = *prepared;

@@ -21,6 +21,7 @@
 #include "engine/progress.hpp"
 #include "engine/window.hpp"
 #include "io/durable_file.hpp"
+#include "repository/block.hpp"
 #include "repository/repository.hpp"
 #include "source/restore_target.hpp"
 #include "util/fs.hpp"
@@ -90,13 +91,12 @@ struct RestoreOutcome {
     std::vector<std::string> replaced_settings;
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;
-    std::uint64_t requests = 0;                    // ranged reads of packs for the files
-    std::uint64_t bytes_fetched = 0;               // by them (stored bytes, gaps included)
-    std::uint64_t direct_bytes = 0;                // of `bytes`, written past the page cache
-    std::uint64_t blocks_checked_by_id = 0;        // MaterializeStats::checked_by_id
-    std::uint64_t blocks_checked_by_checksum = 0;  // MaterializeStats::checked_by_checksum
-    unsigned io_depth = 0;                         // ranged reads in flight at most
-    double files_seconds = 0;                      // writing the data directory, flushes included
+    std::uint64_t requests = 0;        // ranged reads of packs for the files
+    std::uint64_t bytes_fetched = 0;   // by them (stored bytes, gaps included)
+    std::uint64_t direct_bytes = 0;    // of `bytes`, written past the page cache
+    repo::BlockChecks blocks_checked;  // MaterializeStats::checked
+    unsigned io_depth = 0;             // ranged reads in flight at most
+    double files_seconds = 0;          // writing the data directory, flushes included
     // Of files_seconds, waiting for the disk (engine/restore_files.hpp, MaterializeStats).
     double sync_seconds = 0;
     // Everything written is on stable storage (always true on success; reported so that a

@@ -184,10 +184,8 @@ Result<BlockWriteStats> write_file_blocks(const MaterializeOptions& options,
     stats.direct_bytes = writer ? writer->direct_bytes() : 0;
     stats.requests = fetched->requests;
     stats.bytes_fetched = fetched->bytes;
-    for (const repo::BlockReader& reader : readers) {
-        stats.checked_by_id += reader.checked_by_id;
-        stats.checked_by_checksum += reader.checked_by_checksum;
-    }
+    for (const repo::BlockReader& reader : readers)
+        stats.checked += reader.checked;
     return stats;
 }
 

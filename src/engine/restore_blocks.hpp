@@ -22,9 +22,8 @@ struct BlockWriteStats {
     std::uint64_t direct_bytes = 0;  // of them, past the page cache (io/direct_write.hpp)
     std::uint64_t requests = 0;
     std::uint64_t bytes_fetched = 0;
-    unsigned io_depth = 0;                  // the depth used
-    std::uint64_t checked_by_id = 0;        // blocks decoded and hashed for their id
-    std::uint64_t checked_by_checksum = 0;  // blocks decoded and compared with their checksum
+    unsigned io_depth = 0;      // the depth used
+    repo::BlockChecks checked;  // blocks decoded and checked, by id or by checksum
 };
 
 // Opens files[i] for writing (it was created empty).

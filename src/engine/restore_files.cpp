@@ -340,8 +340,7 @@ Result<MaterializeStats> materialize_backup(const MaterializeOptions& options) {
     stats.requests = written.requests;
     stats.bytes_fetched = written.bytes_fetched;
     stats.direct_bytes = written.direct_bytes;
-    stats.checked_by_id = written.checked_by_id;
-    stats.checked_by_checksum = written.checked_by_checksum;
+    stats.checked = written.checked;
     stats.io_depth = written.io_depth;
     // Files are sealed and handed to the flushing threads as the workers get to them.
     BackgroundFlusher flusher(writer.file_sync(), k_flush_threads, k_flush_pending);

@@ -23,6 +23,7 @@
 
 #include "engine/progress.hpp"
 #include "io/durable_file.hpp"
+#include "repository/block.hpp"
 #include "repository/index.hpp"
 #include "repository/manifest.hpp"
 #include "util/fs.hpp"
@@ -59,12 +60,11 @@ struct MaterializeOptions {
 struct MaterializeStats {
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;
-    std::uint64_t requests = 0;             // ranged reads of packs
-    std::uint64_t bytes_fetched = 0;        // by them
-    std::uint64_t direct_bytes = 0;         // of `bytes`, written past the page cache
-    std::uint64_t checked_by_id = 0;        // BlockWriteStats
-    std::uint64_t checked_by_checksum = 0;  // BlockWriteStats
-    unsigned io_depth = 0;                  // used
+    std::uint64_t requests = 0;       // ranged reads of packs
+    std::uint64_t bytes_fetched = 0;  // by them
+    std::uint64_t direct_bytes = 0;   // of `bytes`, written past the page cache
+    repo::BlockChecks checked;        // BlockWriteStats
+    unsigned io_depth = 0;            // used
     std::uint64_t synced_directories = 0;
     // Of the call's time, how much went to waiting for the disk once every file was written:
     // the flushes still running then, and the directories' fsync pass.

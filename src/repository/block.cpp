@@ -84,14 +84,14 @@ Status decode_block(std::string_view stored, const BlockId& id, const BlockPlace
             return fail(ErrorCode::corrupt, "block {} does not match its checksum (damaged data)",
                         id.hex());
         }
-        ++reader.checked_by_checksum;
+        ++reader.checked.by_checksum;
     }
     if (check == BlockCheck::id || !checksum) {
         if (hasher(out) != id) {
             return fail(ErrorCode::corrupt, "block {} does not match its id (damaged data)",
                         id.hex());
         }
-        ++reader.checked_by_id;
+        ++reader.checked.by_id;
     }
     return {};
 }

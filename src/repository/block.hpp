@@ -82,12 +82,24 @@ enum class BlockCheck : std::uint8_t {
 void append_block_checksum(std::string& frame, std::string_view plaintext);
 inline constexpr std::size_t k_block_checksum_size = 24;  // what it appends
 
+// How many blocks were checked, by which means (a block may be checked both ways). Carried
+// from each thread's BlockReader up to restore's outcome, summed with +=.
+struct BlockChecks {
+    std::uint64_t by_id = 0;        // blocks hashed again and compared with their id
+    std::uint64_t by_checksum = 0;  // blocks compared with their stored checksum
+
+    BlockChecks& operator+=(const BlockChecks& other) {
+        by_id += other.by_id;
+        by_checksum += other.by_checksum;
+        return *this;
+    }
+};
+
 // Per-thread state for decoding blocks, and what decode_block checked with it.
 struct BlockReader {
     Decompressor decompressor;
     std::string scratch;
-    std::uint64_t checked_by_id = 0;        // blocks hashed again and compared with their id
-    std::uint64_t checked_by_checksum = 0;  // blocks compared with their stored checksum
+    BlockChecks checked;
 };
 
 // Decodes a stored block and checks it as `check` says (and against its checksum whenever it

@@ -212,21 +212,21 @@ TEST(BlockChecksum, TheReaderCountsWhichCheckEachBlockGot) {
     std::string out;
     ASSERT_TRUE(decode_block(with, id, zstd_placement(with, plaintext), reader, out, {},
                              BlockCheck::stored_checksum));
-    EXPECT_EQ(reader.checked_by_checksum, 1u);
-    EXPECT_EQ(reader.checked_by_id, 0u);
+    EXPECT_EQ(reader.checked.by_checksum, 1u);
+    EXPECT_EQ(reader.checked.by_id, 0u);
     ASSERT_TRUE(decode_block(without, id, zstd_placement(without, plaintext), reader, out, {},
                              BlockCheck::stored_checksum));
-    EXPECT_EQ(reader.checked_by_checksum, 1u);
-    EXPECT_EQ(reader.checked_by_id, 1u);
+    EXPECT_EQ(reader.checked.by_checksum, 1u);
+    EXPECT_EQ(reader.checked.by_id, 1u);
     ASSERT_TRUE(
         decode_block(with, id, zstd_placement(with, plaintext), reader, out, {}, BlockCheck::id));
-    EXPECT_EQ(reader.checked_by_checksum, 2u);
-    EXPECT_EQ(reader.checked_by_id, 2u);
+    EXPECT_EQ(reader.checked.by_checksum, 2u);
+    EXPECT_EQ(reader.checked.by_id, 2u);
     // A block that fails is not counted as checked.
     EXPECT_FALSE(decode_block(flip_byte(with, with.size() - 1), id, zstd_placement(with, plaintext),
                               reader, out, {}, BlockCheck::stored_checksum));
-    EXPECT_EQ(reader.checked_by_checksum, 2u);
-    EXPECT_EQ(reader.checked_by_id, 2u);
+    EXPECT_EQ(reader.checked.by_checksum, 2u);
+    EXPECT_EQ(reader.checked.by_id, 2u);
 }
 
 TEST(BlockChecksum, AKeyedRepositorysBlocksAreCheckedWithItsKeyOrTheirChecksum) {
@@ -242,7 +242,7 @@ TEST(BlockChecksum, AKeyedRepositorysBlocksAreCheckedWithItsKeyOrTheirChecksum) 
     ASSERT_TRUE(decode_block(with, id, zstd_placement(with, plaintext), reader, out, keyed,
                              BlockCheck::stored_checksum));
     EXPECT_EQ(out, plaintext);
-    EXPECT_EQ(reader.checked_by_id, 0u);
+    EXPECT_EQ(reader.checked.by_id, 0u);
     // Checked by id, and a block without a checksum always: with the repository's key, never
     // with plain SHA-256.
     for (const std::string* stored : {&with, &without}) {
@@ -256,5 +256,5 @@ TEST(BlockChecksum, AKeyedRepositorysBlocksAreCheckedWithItsKeyOrTheirChecksum) 
                                    ErrorCode::corrupt, "its id"));
         }
     }
-    EXPECT_EQ(reader.checked_by_id, 3u);
+    EXPECT_EQ(reader.checked.by_id, 3u);
 }

@@ -546,6 +546,6 @@ TEST_F(FrozenRepositoryV2, EveryZstdBlockOfTheChecksumSampleCarriesItsChecksum) 
     }
     EXPECT_EQ(zstd_blocks, 338u);
     EXPECT_EQ(raw_blocks, 3u);
-    EXPECT_EQ(reader.checked_by_checksum, zstd_blocks);
-    EXPECT_EQ(reader.checked_by_id, raw_blocks);
+    EXPECT_EQ(reader.checked.by_checksum, zstd_blocks);
+    EXPECT_EQ(reader.checked.by_id, raw_blocks);
 }

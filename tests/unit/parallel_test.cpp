@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include "util/parallel.hpp"
@@ -34,6 +36,10 @@ TEST(ParallelFor, TheFirstFailureStopsFurtherTasks) {
     auto status = parallel_for(100000, 3, [&](std::size_t index, unsigned) -> Status {
         started.fetch_add(1);
         if (index == 10) return fail(ErrorCode::io, "task {} failed", index);
+        // The other tasks take a while (all of them: 3 s at least), so that the failing worker
+        // descheduled between its task and the failure's record (a busy machine) cannot let the
+        // others run out of tasks first.
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
         return {};
     });
     ASSERT_FALSE(status);
