@@ -144,9 +144,10 @@ Result<int> HttpServer::start(const std::string& host, int port) {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
     if (listener.family == AF_INET6) flags |= MHD_USE_IPv6;
     // The daemon owns the socket from here: MHD_stop_daemon closes it.
-    m_impl->daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &answer, m_impl.get(),
-                                      MHD_OPTION_LISTEN_SOCKET, listener.fd,
-                                      MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+    m_impl->daemon =
+        MHD_start_daemon(flags, 0, nullptr, nullptr, &answer, m_impl.get(),
+                         MHD_OPTION_LISTEN_SOCKET, listener.fd, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                         MHD_OPTION_CONNECTION_LIMIT, k_http_connection_limit, MHD_OPTION_END);
     if (m_impl->daemon == nullptr) {
         close(listener.fd);
         return fail(ErrorCode::io, "cannot start the HTTP server on {}:{} (libmicrohttpd)", host,

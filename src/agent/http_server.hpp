@@ -5,8 +5,10 @@
 // matched exactly, without its query string; an unknown path is 404. The guard, when set, sees
 // every request first and answers it instead of the route when it returns a response (the bearer
 // token check). Handlers and the guard run on the server's own thread, one request at a time, and
-// must be quick; an exception from one is a 500, never a crash. The server listens from start()
-// until stop() (or destruction); stop() waits for the request in progress.
+// must be quick; an exception from one is a 500, never a crash. At most k_http_connection_limit
+// connections are open at once (more wait in the listen queue until one closes), and one idle
+// for 30 s is closed. The server listens from start() until stop() (or destruction); stop()
+// waits for the request in progress.
 #pragma once
 
 #include <functional>
@@ -33,6 +35,8 @@ struct HttpServerResponse {
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type
 };
+
+inline constexpr unsigned k_http_connection_limit = 64;
 
 using HttpHandler = std::function<HttpServerResponse(const HttpServerRequest&)>;
 using HttpGuard = std::function<std::optional<HttpServerResponse>(const HttpServerRequest&)>;

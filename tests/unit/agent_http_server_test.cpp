@@ -134,6 +134,38 @@ TEST(AgentHttpServer, APortInUseOrAnUnknownHostIsUnavailableAndNamesTheAddress) 
     EXPECT_NE(unknown.error().message.find("no-such-host.invalid"), std::string::npos);
 }
 
+TEST(AgentHttpServer, ConnectionsBeyondTheLimitWaitUntilOneCloses) {
+    HttpServer server(routes());
+    const auto port = server.start("127.0.0.1", 0);
+    ASSERT_TRUE(port);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(*port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::vector<int> idle;
+    for (unsigned i = 0; i < k_http_connection_limit; ++i) {
+        const int fd = socket(AF_INET, SOCK_STREAM, 0);
+        ASSERT_GE(fd, 0);
+        ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+        idle.push_back(fd);
+    }
+    // Every slot is held by a connection that sends nothing: a request gets no answer (curl
+    // gives up after a second without a byte).
+    s3::TransportOptions patient;
+    patient.connect_timeout = std::chrono::seconds(1);
+    patient.stall_timeout = std::chrono::seconds(1);
+    const std::string url = fmt::format("http://127.0.0.1:{}/", *port);
+    EXPECT_FALSE(s3::perform({"GET", url, {}, {}}, patient));
+    for (const int fd : idle)
+        close(fd);
+    // The slots free, the next request is served.
+    auto served = s3::perform({"GET", url, {}, {}}, patient);
+    for (int tries = 0; tries < 50 && !served; ++tries)
+        served = s3::perform({"GET", url, {}, {}}, patient);
+    ASSERT_TRUE(served) << served.error().message;
+    EXPECT_EQ(served->status, 200);
+}
+
 TEST(AgentHttpServer, AfterStopNothingAnswersAndStopIsIdempotent) {
     HttpServer server(routes());
     const auto port = server.start("127.0.0.1", 0);
