@@ -12,17 +12,40 @@ namespace lifeboat::agent {
 
 namespace {
 
+// How messages name a webhook: its scheme, host and port, never its path or query (a Slack
+// webhook's path is its secret, and these messages go to the agent's log).
+std::string webhook_name(const std::string& url) {
+    const auto scheme = url.find("://");
+    if (scheme == std::string::npos) return "a webhook";
+    const auto path = url.find_first_of("/?#", scheme + 3);
+    std::string authority =
+        url.substr(scheme + 3, path == std::string::npos ? std::string::npos : path - scheme - 3);
+    // user:password@ is a secret too.
+    if (const auto at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);
+    return fmt::format("{}://{}{}", url.substr(0, scheme), authority,
+                       path == std::string::npos ? "" : "/…");
+}
+
 std::string post(const std::string& url, const std::string& body) {
+    const std::string name = webhook_name(url);
     if (!url.starts_with("http://") && !url.starts_with("https://"))
-        return fmt::format("{}: not an http:// or https:// URL", url);
+        return fmt::format("{}: not an http:// or https:// URL", name);
     s3::TransportOptions options;
     options.connect_timeout = std::chrono::seconds(5);
     options.stall_timeout = std::chrono::seconds(10);
     const auto response =
         s3::perform({"POST", url, {{"Content-Type", "application/json"}}, body}, options);
-    if (!response) return response.error().message;
+    if (!response) {
+        // perform's message starts "POST <url>: "; only the reason after it is kept.
+        std::string reason = response.error().message;
+        if (const std::string prefix = "POST " + url + ": "; reason.starts_with(prefix))
+            reason.erase(0, prefix.size());
+        else
+            reason = "no response";
+        return fmt::format("{}: {}", name, reason);
+    }
     if (response->status < 200 || response->status >= 300)
-        return fmt::format("{}: HTTP status {}", url, response->status);
+        return fmt::format("{}: HTTP status {}", name, response->status);
     return "";
 }
 

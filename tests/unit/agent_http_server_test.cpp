@@ -1,12 +1,13 @@
 // The agent's HTTP server (agent/http_server.hpp) over loopback, read with the same libcurl
 // request the agent's clients use: routes, status codes, the guard, HEAD, failures to listen, and
-// `lifeboat status`'s side of the API (agent/client.hpp).
+// `lifeboat status`'s side of the API (agent/client.hpp), and how a failed webhook is named.
 #include <gtest/gtest.h>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "agent/alerts.hpp"
 #include "agent/client.hpp"
 #include "agent/http_server.hpp"
 #include "storage/s3/s3_http.hpp"
@@ -228,4 +229,32 @@ TEST(AgentClient, FetchStatusSendsTheTokenAndTellsRefusalFromAbsence) {
     EXPECT_EQ(absent.error().code, ErrorCode::unavailable);
     EXPECT_NE(absent.error().message.find("no agent answers at 127.0.0.1:"), std::string::npos)
         << absent.error().message;
+}
+
+TEST(AgentAlerts, AWebhookThatFailsIsNamedByItsHostNeverItsPathOrCredentials) {
+    HttpServer server(routes());  // answers a POST with 405
+    const auto port = server.start("127.0.0.1", 0);
+    ASSERT_TRUE(port);
+    HttpServer closed(routes());
+    const auto closed_port = closed.start("127.0.0.1", 0);
+    ASSERT_TRUE(closed_port);
+    closed.stop();
+
+    AlertSettings settings;
+    settings.retries = 0;
+    settings.webhooks = {
+        fmt::format("http://user:pa55@127.0.0.1:{}/services/T0/B0/SECRET?key=SECRET2", *port)};
+    settings.slack_webhooks = {
+        fmt::format("http://127.0.0.1:{}/services/T0/B0/SECRET3", *closed_port)};
+    const Notification n{"test", "firing", "db1", "0", "0", "a test", Timestamp{}};
+    const std::string failures =
+        deliver(settings, n, [](std::chrono::milliseconds) { return true; });
+    EXPECT_NE(failures.find(fmt::format("http://127.0.0.1:{}/…: HTTP status 405", *port)),
+              std::string::npos)
+        << failures;
+    EXPECT_NE(failures.find(fmt::format("http://127.0.0.1:{}/…: ", *closed_port)),
+              std::string::npos)
+        << failures;
+    for (const char* secret : {"SECRET", "pa55", "services", "key="})
+        EXPECT_EQ(failures.find(secret), std::string::npos) << secret << " in: " << failures;
 }
