@@ -95,6 +95,16 @@ as_pg() {
     fi
 }
 
+# exec_as_pg CMD...: like as_pg, but replaces the calling (sub)shell without a parent process in
+# between, so in `(exec_as_pg CMD) &` $! is the program itself and signals reach it.
+exec_as_pg() {
+    if [ "$(id -u)" = 0 ]; then
+        exec setpriv --reuid="$PG_USER" --regid="$PG_USER" --init-groups -- "$@"
+    else
+        exec "$@"
+    fi
+}
+
 # lifeboat, as the server's account.
 lb() { as_pg "$LB" "$@"; }
 

@@ -10,16 +10,6 @@ source "$(dirname "$0")/lib.sh" "$@"
 start_source
 q "CREATE TABLE t (id int primary key, v text); INSERT INTO t SELECT g, 'x' FROM generate_series(1, 1000) g"
 
-# run_as_pg_exec CMD...: like as_pg but without a parent process in between, so $! is the
-# program itself and signals reach it.
-exec_as_pg() {
-    if [ "$(id -u)" = 0 ]; then
-        exec setpriv --reuid="$PG_USER" --regid="$PG_USER" --init-groups -- "$@"
-    else
-        exec "$@"
-    fi
-}
-
 # A webhook receiver: every POST body, one per line, in $T/hooks.jsonl.
 HOOK_PORT=$(free_port)
 touch "$T/hooks.jsonl"

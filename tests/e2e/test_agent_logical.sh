@@ -10,14 +10,6 @@
 # capture stored in the repository.
 source "$(dirname "$0")/lib.sh" "$@"
 
-exec_as_pg() {
-    if [ "$(id -u)" = 0 ]; then
-        exec setpriv --reuid="$PG_USER" --regid="$PG_USER" --init-groups -- "$@"
-    else
-        exec "$@"
-    fi
-}
-
 lb repo-init --repo "$REPO" >/dev/null || fail "repo-init failed"
 init_source
 cat >>"$SRC/postgresql.conf" <<CONF

@@ -15,13 +15,6 @@ MONGO_DIR="$(cd "$E2E_DIR/../mongo" && pwd)"
 /usr/bin/python3 -c 'import mockupdb, pymongo' 2>/dev/null ||
     fail "python3-mockupdb is not installed (scripts/install-deps.sh)"
 
-exec_as_pg() {
-    if [ "$(id -u)" = 0 ]; then
-        exec setpriv --reuid="$PG_USER" --regid="$PG_USER" --init-groups -- "$@"
-    else
-        exec "$@"
-    fi
-}
 wait_for() {
     local what=$1 limit=$2
     shift 2

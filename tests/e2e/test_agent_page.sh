@@ -18,14 +18,6 @@ source "$HERE/lib.sh" "$@"
     fail "playwright-core is not installed in tests/browser: run scripts/install-deps.sh"
 [ -x /usr/bin/chromium ] || fail "Debian's chromium is not installed: run scripts/install-deps.sh"
 
-exec_as_pg() {
-    if [ "$(id -u)" = 0 ]; then
-        exec setpriv --reuid="$PG_USER" --regid="$PG_USER" --init-groups -- "$@"
-    else
-        exec "$@"
-    fi
-}
-
 start_source
 q "CREATE TABLE t (id int primary key, v text)"
 backup_json

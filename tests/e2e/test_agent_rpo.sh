@@ -10,14 +10,6 @@ q "CREATE TABLE t (id int primary key, v text)"
 switch_wal_and_wait
 backup_json
 
-exec_as_pg() {
-    if [ "$(id -u)" = 0 ]; then
-        exec setpriv --reuid="$PG_USER" --regid="$PG_USER" --init-groups -- "$@"
-    else
-        exec "$@"
-    fi
-}
-
 HOOK_PORT=$(free_port)
 touch "$T/hooks.jsonl"
 python3 "$E2E_DIR/webhook_receiver.py" "$HOOK_PORT" "$T/hooks.jsonl" &

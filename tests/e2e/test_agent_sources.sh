@@ -6,14 +6,6 @@
 # one repository are refused.
 source "$(dirname "$0")/lib.sh" "$@"
 
-exec_as_pg() {
-    if [ "$(id -u)" = 0 ]; then
-        exec setpriv --reuid="$PG_USER" --regid="$PG_USER" --init-groups -- "$@"
-    else
-        exec "$@"
-    fi
-}
-
 # Source "orders": the harness's $SRC into $REPO.
 start_source
 ORDERS_CONN=$CONNINFO

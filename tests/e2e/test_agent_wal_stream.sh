@@ -10,14 +10,6 @@
 # alerts resolve.
 source "$(dirname "$0")/lib.sh" "$@"
 
-exec_as_pg() {
-    if [ "$(id -u)" = 0 ]; then
-        exec setpriv --reuid="$PG_USER" --regid="$PG_USER" --init-groups -- "$@"
-    else
-        exec "$@"
-    fi
-}
-
 SLOT=lb_agent
 start_source
 q "ALTER SYSTEM SET max_slot_wal_keep_size = '48MB'" >/dev/null

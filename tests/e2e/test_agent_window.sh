@@ -5,14 +5,6 @@
 # backup_failed; reloaded with a window that is open now, it runs the missed backup at once.
 source "$(dirname "$0")/lib.sh" "$@"
 
-exec_as_pg() {
-    if [ "$(id -u)" = 0 ]; then
-        exec setpriv --reuid="$PG_USER" --regid="$PG_USER" --init-groups -- "$@"
-    else
-        exec "$@"
-    fi
-}
-
 start_source
 q "CREATE TABLE t (id int primary key); INSERT INTO t SELECT generate_series(1, 100)"
 

@@ -111,7 +111,7 @@ pg = "$CONNINFO"
 listen = "127.0.0.1:$AGENT_PORT"
 TOML
 chmod 644 "$T/agent.toml"
-(as_pg env LD_DEBUG=libs "$LB" agent --config "$T/agent.toml") 2>"$T/agent-libs.log" &
+(exec_as_pg env LD_DEBUG=libs "$LB" agent --config "$T/agent.toml") 2>"$T/agent-libs.log" &
 AGENT_PID=$!
 BG_PIDS+=("$AGENT_PID")
 answered=false
@@ -122,7 +122,7 @@ for _ in $(seq 1 300); do
 done
 $answered || { tail -n 20 "$T/agent-libs.log" >&2; fail "the agent did not answer at start-up"; }
 kill -TERM "$AGENT_PID"
-wait "$AGENT_PID" || true
+wait "$AGENT_PID" || fail "the agent's exit status after SIGTERM: $?"
 grep -q 'calling init: .*libmicrohttpd.so.12' "$T/agent-libs.log" ||
     fail "the agent served without loading libmicrohttpd: $(grep 'calling init' "$T/agent-libs.log")"
 ok "the agent loads libmicrohttpd when it starts, and serves"
