@@ -15,6 +15,21 @@ loaded_libraries() {
     LD_DEBUG=libs "$@" 2>&1 >/dev/null | sed -n 's/.*calling init: //p' || true
 }
 
+# broken_library SONAME: prints a directory holding a file named SONAME that is no library, for
+# LD_LIBRARY_PATH.
+broken_library() {
+    local dir="$T/broken-$1"
+    mkdir -p "$dir"
+    : >"$dir/$1"
+    chmod -R a+rX "$dir"
+    echo "$dir"
+}
+
+# expect_no_crash: the failure in $ERR is an error line, not a crash.
+expect_no_crash() {
+    if grep -Eq 'terminate|Aborted|what\(\)' "$ERR"; then fail "a crash, not an error: $(cat "$ERR")"; fi
+}
+
 if ldd "$LB" | grep -Eq 'libmongoc|libbson|libicu|libcurl|libnghttp2|libssh2|librtmp|libpq|libgnutls|libkrb5|libldap|libexpat|libmicrohttpd|httplib|libbrotli|libssl'; then
     ldd "$LB" >&2
     fail "the binary links the MongoDB driver, libcurl, expat, libpq or a web server"
@@ -38,14 +53,11 @@ expect_one_line_error
 ok "mongo-preflight loads the driver and reports the silent server"
 
 # A library by the driver's name that is no library: one line naming it, the I/O status.
-mkdir -p "$T/broken-lib"
-: >"$T/broken-lib/libmongoc-1.0.so.0"
-chmod -R a+rX "$T/broken-lib"
-expect_failure as_pg env LD_LIBRARY_PATH="$T/broken-lib" "$LB" mongo-preflight \
+expect_failure as_pg env LD_LIBRARY_PATH="$(broken_library libmongoc-1.0.so.0)" "$LB" mongo-preflight \
     --mongo "mongodb://127.0.0.1:$port/"
 expect_one_line_error
 expect_in "$ERR" "the MongoDB C driver \(libmongoc-1.0.so.0\) cannot be loaded"
-if grep -Eq 'terminate|Aborted|what\(\)' "$ERR"; then fail "a crash, not an error: $(cat "$ERR")"; fi
+expect_no_crash
 ok "a driver that cannot be loaded is one error line (exit $RC)"
 
 # An S3 repository: the first request loads libcurl, and the command works.
@@ -60,23 +72,17 @@ expect_exit 0 as_pg "${s3env[@]}" "$LB" list --repo "$S3REPO" --json
 ok "a command on an S3 repository loads libcurl and expat when it needs them, and works"
 
 # An expat that is no library: the listing's first XML document fails on one line, no crash.
-mkdir -p "$T/broken-expat"
-: >"$T/broken-expat/libexpat.so.1"
-chmod -R a+rX "$T/broken-expat"
-expect_failure as_pg "${s3env[@]}" LD_LIBRARY_PATH="$T/broken-expat" "$LB" list --repo "$S3REPO"
+expect_failure as_pg "${s3env[@]}" LD_LIBRARY_PATH="$(broken_library libexpat.so.1)" "$LB" list --repo "$S3REPO"
 expect_one_line_error
 expect_in "$ERR" "libexpat \(libexpat.so.1\) cannot be loaded: .* \(install the package libexpat1\)"
-if grep -Eq 'terminate|Aborted|what\(\)' "$ERR"; then fail "a crash, not an error: $(cat "$ERR")"; fi
+expect_no_crash
 ok "an expat that cannot be loaded is one error line (exit $RC)"
 
 # A libcurl that is no library: one line naming it, no crash.
-mkdir -p "$T/broken-curl"
-: >"$T/broken-curl/libcurl.so.4"
-chmod -R a+rX "$T/broken-curl"
-expect_failure as_pg "${s3env[@]}" LD_LIBRARY_PATH="$T/broken-curl" "$LB" list --repo "$S3REPO"
+expect_failure as_pg "${s3env[@]}" LD_LIBRARY_PATH="$(broken_library libcurl.so.4)" "$LB" list --repo "$S3REPO"
 expect_one_line_error
 expect_in "$ERR" "libcurl \(libcurl.so.4\) cannot be loaded"
-if grep -Eq 'terminate|Aborted|what\(\)' "$ERR"; then fail "a crash, not an error: $(cat "$ERR")"; fi
+expect_no_crash
 ok "a libcurl that cannot be loaded is one error line (exit $RC)"
 
 # A backup connects to PostgreSQL: it loads libpq, and works.
@@ -89,13 +95,10 @@ expect_eq "$(jq -r '.backups | length' "$OUT")" 1 "backups made with libpq loade
 ok "a backup loads libpq when it connects, and works"
 
 # A libpq that is no library: one line naming it and its package, no crash, no backup.
-mkdir -p "$T/broken-pq"
-: >"$T/broken-pq/libpq.so.5"
-chmod -R a+rX "$T/broken-pq"
-expect_failure as_pg env LD_LIBRARY_PATH="$T/broken-pq" "$LB" backup --repo "$REPO" --pg "$CONNINFO"
+expect_failure as_pg env LD_LIBRARY_PATH="$(broken_library libpq.so.5)" "$LB" backup --repo "$REPO" --pg "$CONNINFO"
 expect_one_line_error
 expect_in "$ERR" "libpq \(libpq.so.5\) cannot be loaded: .* \(install the package libpq5\)"
-if grep -Eq 'terminate|Aborted|what\(\)' "$ERR"; then fail "a crash, not an error: $(cat "$ERR")"; fi
+expect_no_crash
 expect_exit 0 lb list --repo "$REPO" --json
 expect_eq "$(jq -r '.backups | length' "$OUT")" 1 "backups after the failed one"
 ok "a libpq that cannot be loaded is one error line (exit $RC)"
@@ -128,13 +131,10 @@ grep -q 'calling init: .*libmicrohttpd.so.12' "$T/agent-libs.log" ||
 ok "the agent loads libmicrohttpd when it starts, and serves"
 
 # A libmicrohttpd that is no library: the agent does not start, one line naming it.
-mkdir -p "$T/broken-mhd"
-: >"$T/broken-mhd/libmicrohttpd.so.12"
-chmod -R a+rX "$T/broken-mhd"
-expect_failure as_pg env LD_LIBRARY_PATH="$T/broken-mhd" "$LB" agent --config "$T/agent.toml"
+expect_failure as_pg env LD_LIBRARY_PATH="$(broken_library libmicrohttpd.so.12)" "$LB" agent --config "$T/agent.toml"
 expect_one_line_error
 expect_in "$ERR" "libmicrohttpd \(libmicrohttpd.so.12\) cannot be loaded: .* \(install the package libmicrohttpd12\)"
-if grep -Eq 'terminate|Aborted|what\(\)' "$ERR"; then fail "a crash, not an error: $(cat "$ERR")"; fi
+expect_no_crash
 ok "an agent whose libmicrohttpd cannot be loaded is one error line (exit $RC)"
 
 finish
